@@ -1,0 +1,27 @@
+"""``onceonly db``: bring the platform database schema up to date."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from onceonly import migrations
+from onceonly.config import Settings
+
+app = typer.Typer(help="Database schema: apply Alembic migrations, show the current revision.")
+
+
+@app.command()
+def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    settings = Settings()
+    settings.ensure_dirs()
+    migrations.upgrade(settings.resolved_database_url, revision)
+    Console().print(f"[green]database at {migrations.current_revision(settings.resolved_database_url)}")
+
+
+@app.command()
+def current() -> None:
+    """Print the revision the database is at."""
+    settings = Settings()
+    Console().print(migrations.current_revision(settings.resolved_database_url) or "(empty)")

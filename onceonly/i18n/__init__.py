@@ -1,0 +1,52 @@
+"""User-facing text, Traditional Chinese first with English available, kept in one place.
+
+Every capability keeps its messages in ``onceonly/i18n/messages/<capability>.yaml`` as
+``key: {zh-TW: ..., en: ...}``; code refers to messages by key and never embeds UI text.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("zh-TW", "en")
+DEFAULT_LANGUAGE = "zh-TW"
+_MESSAGES_DIR = Path(__file__).parent / "messages"
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    """All messages, merged from every capability's file; duplicate keys are a bug."""
+    merged: dict[str, dict[str, str]] = {}
+    for path in sorted(_MESSAGES_DIR.glob("*.yaml")):
+        entries: dict[str, dict[str, str]] = yaml.safe_load(path.read_text("utf-8")) or {}
+        for key, texts in entries.items():
+            if key in merged:
+                raise ValueError(f"{path.name}: message key {key!r} is defined twice")
+            missing = [lang for lang in LANGUAGES if lang not in texts]
+            if missing:
+                raise ValueError(f"{path.name}: message {key!r} lacks {', '.join(missing)}")
+            merged[key] = texts
+    return merged
+
+
+def normalise_language(value: str | None) -> str:
+    if value and value.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LANGUAGE
+
+
+def t(key: str, lang: str | None = None, **params: Any) -> str:
+    """The message ``key`` in ``lang`` with ``{name}`` placeholders filled in."""
+    texts = catalogue().get(key)
+    if texts is None:
+        raise KeyError(f"no message {key!r} in onceonly/i18n/messages")
+    return texts[normalise_language(lang)].format(**params)
+
+
+def both(key: str, **params: Any) -> dict[str, str]:
+    """The message in every language, for documents read by people of either."""
+    return {lang: t(key, lang, **params) for lang in LANGUAGES}

@@ -1,0 +1,39 @@
+"""Dependencies shared by every capability's routes: settings, a database session, language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.config import Settings
+from onceonly.i18n import normalise_language
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessions
+    return factory
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request, committed when the route returns without error."""
+    session = get_session_factory(request)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_language(request: Request) -> str:
+    """``?lang=`` wins, then the ``lang`` cookie, then Traditional Chinese."""
+    return normalise_language(request.query_params.get("lang") or request.cookies.get("lang"))

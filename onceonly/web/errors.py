@@ -1,0 +1,83 @@
+"""Turns every error into a problem document (API) or a readable page (people)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.i18n import t
+from onceonly.web.deps import get_language
+
+log = logging.getLogger("onceonly.web")
+
+_STATUS_KINDS = {
+    401: ("unauthenticated", "problem.unauthenticated"),
+    403: ("forbidden", "problem.forbidden"),
+    404: ("not-found", "problem.not_found"),
+}
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    headers = {}
+    if problem.retry_after is not None:
+        headers["Retry-After"] = str(problem.retry_after)
+    if wants_html(request):
+        from onceonly.web.templating import render
+
+        response = render(request, "error.html", problem.status, problem=problem)
+        response.headers.update(headers)
+        return response
+    return JSONResponse(
+        problem.as_dict(instance=request.url.path),
+        status_code=problem.status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            FieldError(_field_name(tuple(e.get("loc", ()))), str(e.get("msg", "")), e["type"])
+            for e in exc.errors()
+        ]
+        return problem_response(request, validation_problem(errors, get_language(request)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        kind, key = _STATUS_KINDS.get(exc.status_code, ("http", "problem.internal"))
+        lang = get_language(request)
+        title = t(key, lang) if exc.status_code in _STATUS_KINDS else str(exc.detail)
+        detail = str(exc.detail) if exc.status_code in _STATUS_KINDS else ""
+        problem = Problem(exc.status_code, kind, title, detail)
+        response = problem_response(request, problem)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = Problem(500, "internal", t("problem.internal", get_language(request)))
+        return problem_response(request, problem)
