@@ -1,0 +1,76 @@
+"""The contract every provider adapter meets, whatever the source behind it (SQL, HTTP, files)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+class ProviderUnavailable(Exception):
+    """The owner's source is down or did not answer in time; the caller may retry later."""
+
+    def __init__(self, owner: str, reason: str, retry_after: int = 30) -> None:
+        super().__init__(f"{owner}: {reason}")
+        self.owner = owner
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class UnknownPredicate(Exception):
+    """The provider does not evaluate this predicate."""
+
+
+@dataclass(frozen=True)
+class PredicateAnswer:
+    """A yes/no answer computed at the owner; the raw values it used never leave the adapter.
+
+    ``as_of`` names the data the answer rests on (e.g. "tax year 2025") so a clerk knows how
+    fresh it is, without learning the values themselves.
+    """
+
+    value: bool
+    as_of: str = ""
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A record in the dataset's common standard, as the owner holds it.
+
+    ``fields`` maps field names of the catalog's standard (core plus this jurisdiction's
+    extension fields) to JSON-serialisable values; lists of objects appear as lists of dicts.
+    """
+
+    dataset: str
+    subject: str
+    fields: Mapping[str, Any]
+    source_updated_at: str = ""
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One owning agency's source for one or more datasets."""
+
+    owner: str
+    """Agency code of the owner, e.g. ``central.moi_household``."""
+
+    def datasets(self) -> frozenset[str]:
+        """Dataset codes this provider serves."""
+        ...
+
+    def fetch(self, dataset: str, national_id: str) -> SourceRecord | None:
+        """The subject's record of ``dataset``, or ``None`` when the owner holds none.
+
+        Raises :class:`ProviderUnavailable` when the source cannot be reached.
+        """
+        ...
+
+    def evaluate(
+        self, dataset: str, predicate: str, national_id: str, params: Mapping[str, Any]
+    ) -> PredicateAnswer:
+        """Answer ``predicate`` about the subject at the owner.
+
+        Raises :class:`UnknownPredicate` or :class:`ProviderUnavailable`.
+        """
+        ...
