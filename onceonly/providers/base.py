@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,8 +59,15 @@ class Provider(Protocol):
         """Dataset codes this provider serves."""
         ...
 
-    def fetch(self, dataset: str, national_id: str) -> SourceRecord | None:
-        """The subject's record of ``dataset``, or ``None`` when the owner holds none.
+    def fetch(
+        self, dataset: str, national_id: str, fields: Sequence[str]
+    ) -> SourceRecord | None:
+        """The subject's record of ``dataset`` holding only ``fields``, or ``None`` when the
+        owner holds none.
+
+        ``fields`` are the top-level names of the common standard the access rule allows;
+        ``parcels.section`` selects one sub-field of a list of objects. The exchange minimises
+        again before signing, but the adapter should not read more than it is asked for.
 
         Raises :class:`ProviderUnavailable` when the source cannot be reached.
         """
