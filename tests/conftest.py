@@ -13,9 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from onceonly.config import Settings
+
+# Shared machines are noisy: judge properties by examples, never by how long one took.
+hypothesis_settings.register_profile(
+    "onceonly", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("onceonly")
 
 PG_URL = os.environ.get("ONCEONLY_TEST_PG_URL")
 BACKEND = "postgresql" if PG_URL else "sqlite"
