@@ -1,0 +1,483 @@
+"""Access-rule lifecycle (request, approve, reject, revoke) and the access decision.
+
+Only this module reads the policy tables. Every decision carries a reason a clerk can read:
+which rule allowed it, or why nothing did (no rule, revoked, expired, pending, consent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from onceonly.db import utcnow
+from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.i18n import t
+from onceonly.policy.models import AccessRule, Consent
+
+STATUSES = ("pending", "approved", "rejected", "revoked")
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The agency asking, as the catalog knows it."""
+
+    agency: str
+    kind: str
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    code: str
+    """``allowed`` or why not: ``no_rule``, ``rule_revoked``, ``rule_expired``,
+    ``rule_not_yet_valid``, ``rule_pending``, ``rule_rejected``, ``predicate_not_allowed``,
+    ``fields_not_allowed``, ``needs_consent``."""
+    reason_zh: str
+    reason_en: str
+    rule_id: int | None = None
+    fields: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
+    legal_basis: str | None = None
+    preview_required: bool = False
+
+    def reason(self, lang: str | None) -> str:
+        return self.reason_en if lang == "en" else self.reason_zh
+
+
+@dataclass(frozen=True)
+class RuleView:
+    id: int
+    owner_agency: str
+    dataset: str
+    application_item: str
+    requesting_agency: str | None
+    requesting_agency_kind: str | None
+    requesting_jurisdiction: str | None
+    fields: tuple[str, ...]
+    predicates: tuple[str, ...]
+    legal_basis: str
+    purpose: str
+    consent_required: bool
+    preview_required: bool
+    valid_from: date
+    valid_until: date | None
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    revoked_by: str | None
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+    @property
+    def label(self) -> str:
+        return f"R-{self.id}"
+
+    @property
+    def requester_label(self) -> str:
+        if self.requesting_agency:
+            return self.requesting_agency
+        scope = f"{self.requesting_jurisdiction}." if self.requesting_jurisdiction else "*."
+        return f"{scope}{self.requesting_agency_kind}"
+
+
+@dataclass
+class RuleRequest:
+    """What a requesting agency asks the owner to approve."""
+
+    owner_agency: str
+    dataset: str
+    application_item: str
+    legal_basis: str
+    requesting_agency: str | None = None
+    requesting_agency_kind: str | None = None
+    requesting_jurisdiction: str | None = None
+    fields: list[str] = field(default_factory=list)
+    predicates: list[str] = field(default_factory=list)
+    purpose: str = ""
+    consent_required: bool = False
+    preview_required: bool = False
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+def _view(rule: AccessRule) -> RuleView:
+    return RuleView(
+        id=rule.id,
+        owner_agency=rule.owner_agency,
+        dataset=rule.dataset,
+        application_item=rule.application_item,
+        requesting_agency=rule.requesting_agency,
+        requesting_agency_kind=rule.requesting_agency_kind,
+        requesting_jurisdiction=rule.requesting_jurisdiction,
+        fields=tuple(rule.fields or ()),
+        predicates=tuple(rule.predicates or ()),
+        legal_basis=rule.legal_basis,
+        purpose=rule.purpose,
+        consent_required=rule.consent_required,
+        preview_required=rule.preview_required,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        status=rule.status,
+        requested_by=rule.requested_by,
+        requested_at=rule.requested_at,
+        decided_by=rule.decided_by,
+        decided_at=rule.decided_at,
+        decision_reason=rule.decision_reason,
+        revoked_by=rule.revoked_by,
+        revoked_at=rule.revoked_at,
+        revoke_reason=rule.revoke_reason,
+    )
+
+
+def check_rule_request(request: RuleRequest, lang: str | None = None) -> list[FieldError]:
+    """Checks that need no catalog: the shape of the request. The catalog checks (dataset,
+    fields, predicates, item, legal basis exist) are done by :func:`request_rule`'s caller,
+    which owns the catalog lookups (see ``onceonly.policy.catalog_checks``)."""
+    errors: list[FieldError] = []
+    if not request.requesting_agency and not request.requesting_agency_kind:
+        errors.append(FieldError("requesting_agency", t("policy.error.requester_missing", lang)))
+    if not request.fields and not request.predicates:
+        errors.append(FieldError("fields", t("policy.error.nothing_allowed", lang)))
+    if request.valid_from and request.valid_until and request.valid_from > request.valid_until:
+        errors.append(FieldError("valid_until", t("policy.error.dates", lang)))
+    return errors
+
+
+def request_rule(
+    session: Session, request: RuleRequest, requested_by: str, lang: str | None = None
+) -> RuleView:
+    """Record a rule request; it grants nothing until the owner approves it."""
+    errors = check_rule_request(request, lang)
+    if errors:
+        raise validation_problem(errors, lang)
+    rule = AccessRule(
+        owner_agency=request.owner_agency,
+        dataset=request.dataset,
+        application_item=request.application_item,
+        requesting_agency=request.requesting_agency,
+        requesting_agency_kind=None
+        if request.requesting_agency
+        else request.requesting_agency_kind,
+        requesting_jurisdiction=None
+        if request.requesting_agency
+        else request.requesting_jurisdiction,
+        fields=sorted(set(request.fields)),
+        predicates=sorted(set(request.predicates)),
+        legal_basis=request.legal_basis,
+        purpose=request.purpose,
+        consent_required=request.consent_required,
+        preview_required=request.preview_required,
+        valid_from=request.valid_from or utcnow().date(),
+        valid_until=request.valid_until,
+        status="pending",
+        requested_by=requested_by,
+        requested_at=utcnow(),
+        details={},
+    )
+    session.add(rule)
+    session.flush()
+    return _view(rule)
+
+
+def _load(session: Session, rule_id: int, lang: str | None) -> AccessRule:
+    rule = session.get(AccessRule, rule_id)
+    if rule is None:
+        raise Problem(404, "not-found", t("policy.error.not_found", lang, rule_id=rule_id))
+    return rule
+
+
+def _check_owner(rule: AccessRule, acting_agency: str | None, lang: str | None) -> None:
+    """``acting_agency`` None means an administrator acting for the platform (CLI, seeding)."""
+    if acting_agency is not None and acting_agency != rule.owner_agency:
+        raise Problem(403, "not-owner", t("policy.error.not_owner", lang, owner=rule.owner_agency))
+
+
+def _require_status(
+    rule: AccessRule, allowed: Sequence[str], action: str, lang: str | None
+) -> None:
+    if rule.status not in allowed:
+        status = t(f"policy.status.{rule.status}", lang)
+        raise Problem(
+            409, "rule-state", t("policy.error.bad_state", lang, status=status, action=action)
+        )
+
+
+def approve_rule(
+    session: Session,
+    rule_id: int,
+    decided_by: str,
+    acting_agency: str | None,
+    reason: str = "",
+    lang: str | None = None,
+) -> RuleView:
+    rule = _load(session, rule_id, lang)
+    _check_owner(rule, acting_agency, lang)
+    _require_status(rule, ("pending",), "approve", lang)
+    rule.status = "approved"
+    rule.decided_by = decided_by
+    rule.decided_at = utcnow()
+    rule.decision_reason = reason
+    session.flush()
+    return _view(rule)
+
+
+def reject_rule(
+    session: Session,
+    rule_id: int,
+    decided_by: str,
+    acting_agency: str | None,
+    reason: str,
+    lang: str | None = None,
+) -> RuleView:
+    if not reason.strip():
+        raise validation_problem([FieldError("reason", t("policy.error.reason_required", lang))])
+    rule = _load(session, rule_id, lang)
+    _check_owner(rule, acting_agency, lang)
+    _require_status(rule, ("pending",), "reject", lang)
+    rule.status = "rejected"
+    rule.decided_by = decided_by
+    rule.decided_at = utcnow()
+    rule.decision_reason = reason.strip()
+    session.flush()
+    return _view(rule)
+
+
+def revoke_rule(
+    session: Session,
+    rule_id: int,
+    revoked_by: str,
+    acting_agency: str | None,
+    reason: str,
+    lang: str | None = None,
+) -> RuleView:
+    """Revoke an approved rule; the very next request no longer finds it."""
+    if not reason.strip():
+        raise validation_problem([FieldError("reason", t("policy.error.reason_required", lang))])
+    rule = _load(session, rule_id, lang)
+    _check_owner(rule, acting_agency, lang)
+    _require_status(rule, ("approved",), "revoke", lang)
+    rule.status = "revoked"
+    rule.revoked_by = revoked_by
+    rule.revoked_at = utcnow()
+    rule.revoke_reason = reason.strip()
+    session.flush()
+    return _view(rule)
+
+
+def get_rule(session: Session, rule_id: int) -> RuleView | None:
+    rule = session.get(AccessRule, rule_id)
+    return _view(rule) if rule else None
+
+
+def list_rules(
+    session: Session,
+    *,
+    owner_agency: str | None = None,
+    requesting_agency: str | None = None,
+    status: str | None = None,
+    dataset: str | None = None,
+    application_item: str | None = None,
+) -> list[RuleView]:
+    query = select(AccessRule).order_by(AccessRule.id)
+    if owner_agency:
+        query = query.where(AccessRule.owner_agency == owner_agency)
+    if requesting_agency:
+        query = query.where(AccessRule.requesting_agency == requesting_agency)
+    if status:
+        query = query.where(AccessRule.status == status)
+    if dataset:
+        query = query.where(AccessRule.dataset == dataset)
+    if application_item:
+        query = query.where(AccessRule.application_item == application_item)
+    return [_view(rule) for rule in session.scalars(query)]
+
+
+def _applies_to(rule: AccessRule, requester: Requester) -> bool:
+    if rule.requesting_agency:
+        return rule.requesting_agency == requester.agency
+    if rule.requesting_agency_kind != requester.kind:
+        return False
+    return rule.requesting_jurisdiction in (None, requester.jurisdiction)
+
+
+def _has_consent(
+    session: Session, subject: str, application_item: str, case_id: str | None, now: datetime
+) -> bool:
+    query = select(Consent.id).where(
+        Consent.subject == subject,
+        Consent.application_item == application_item,
+        Consent.revoked_at.is_(None),
+        or_(Consent.case_id.is_(None), Consent.case_id == case_id),
+        or_(Consent.expires_at.is_(None), Consent.expires_at > now),
+    )
+    return session.scalars(query.limit(1)).first() is not None
+
+
+def _denied(code: str, rule_id: int | None = None, **params: object) -> Decision:
+    key = f"policy.{code}"
+    return Decision(
+        False,
+        code,
+        t(key, "zh-TW", rule_id=rule_id, **params),
+        t(key, "en", rule_id=rule_id, **params),
+        rule_id,
+    )
+
+
+def decide(
+    session: Session,
+    *,
+    requester: Requester,
+    owner_agency: str,
+    dataset: str,
+    application_item: str,
+    subject: str,
+    case_id: str | None,
+    fields: Sequence[str] = (),
+    predicate: str | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """Deny by default: allowed only by an approved, current rule of the owner that names this
+    requester, item and dataset and covers the fields or predicate asked for."""
+    now = now or utcnow()
+    today = now.date()
+    candidates = [
+        rule
+        for rule in session.scalars(
+            select(AccessRule)
+            .where(
+                AccessRule.owner_agency == owner_agency,
+                AccessRule.dataset == dataset,
+                AccessRule.application_item == application_item,
+            )
+            .order_by(AccessRule.id.desc())
+        )
+        if _applies_to(rule, requester)
+    ]
+    approved = [rule for rule in candidates if rule.status == "approved"]
+    current = [
+        rule
+        for rule in approved
+        if rule.valid_from <= today and (rule.valid_until is None or today <= rule.valid_until)
+    ]
+    if not current:
+        return _explain_absence(
+            candidates, approved, requester, owner_agency, dataset, application_item, today
+        )
+
+    if predicate is not None:
+        covering = [rule for rule in current if predicate in (rule.predicates or ())]
+        if not covering:
+            return _denied("predicate_not_allowed", current[0].id, predicate=predicate)
+        rule = covering[0]
+        allowed_fields: tuple[str, ...] = ()
+        withheld: tuple[str, ...] = ()
+    else:
+        asked = list(dict.fromkeys(fields))
+        scored = sorted(current, key=lambda r: -len(set(asked) & set(r.fields or ())))
+        rule = scored[0]
+        granted = set(rule.fields or ())
+        allowed_fields = tuple(f for f in asked if _field_granted(f, granted))
+        withheld = tuple(f for f in asked if not _field_granted(f, granted))
+        if not allowed_fields:
+            return _denied("fields_not_allowed", rule.id, fields=", ".join(asked))
+
+    if rule.consent_required and not _has_consent(session, subject, application_item, case_id, now):
+        return _denied("needs_consent", rule.id)
+
+    params = {"rule_id": rule.id, "owner": owner_agency, "legal_basis": rule.legal_basis}
+    key = "policy.allowed_withheld" if withheld else "policy.allowed"
+    if withheld:
+        params["withheld"] = ", ".join(withheld)
+    return Decision(
+        True,
+        "allowed",
+        t(key, "zh-TW", **params),
+        t(key, "en", **params),
+        rule.id,
+        allowed_fields,
+        withheld,
+        rule.legal_basis,
+        rule.preview_required,
+    )
+
+
+def _field_granted(name: str, granted: set[str]) -> bool:
+    """``parcels.section`` is granted by ``parcels.section`` or by the whole ``parcels``."""
+    return name in granted or name.split(".", 1)[0] in granted
+
+
+def _explain_absence(
+    candidates: list[AccessRule],
+    approved: list[AccessRule],
+    requester: Requester,
+    owner_agency: str,
+    dataset: str,
+    application_item: str,
+    today: date,
+) -> Decision:
+    if approved:
+        rule = approved[0]
+        if rule.valid_until is not None and today > rule.valid_until:
+            return _denied("rule_expired", rule.id, until=rule.valid_until.isoformat())
+        return _denied("rule_not_yet_valid", rule.id, valid_from=rule.valid_from.isoformat())
+    for rule in candidates:
+        if rule.status == "revoked":
+            when = rule.revoked_at.date().isoformat() if rule.revoked_at else ""
+            return _denied(
+                "rule_revoked",
+                rule.id,
+                owner=owner_agency,
+                when=when,
+                reason=rule.revoke_reason or "",
+            )
+        if rule.status == "pending":
+            return _denied("rule_pending", rule.id, owner=owner_agency)
+        if rule.status == "rejected":
+            return _denied(
+                "rule_rejected", rule.id, owner=owner_agency, reason=rule.decision_reason or ""
+            )
+    return _denied(
+        "no_rule",
+        None,
+        owner=owner_agency,
+        requester=requester.agency,
+        item=application_item,
+        dataset=dataset,
+    )
+
+
+def grant_consent(
+    session: Session,
+    subject: str,
+    application_item: str,
+    case_id: str | None = None,
+    expires_at: datetime | None = None,
+) -> int:
+    """Record a citizen's consent (for one case, or standing when ``case_id`` is None)."""
+    consent = Consent(
+        subject=subject,
+        application_item=application_item,
+        case_id=case_id,
+        granted_at=utcnow(),
+        expires_at=expires_at,
+    )
+    session.add(consent)
+    session.flush()
+    return consent.id
+
+
+def revoke_consent(session: Session, consent_id: int, subject: str) -> bool:
+    consent = session.get(Consent, consent_id)
+    if consent is None or consent.subject != subject or consent.revoked_at is not None:
+        return False
+    consent.revoked_at = utcnow()
+    return True
