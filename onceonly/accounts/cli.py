@@ -1,0 +1,203 @@
+"""``onceonly users``: accounts and API tokens from the command line (before any admin exists,
+and for scripts that provision agency systems)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from onceonly.accounts import service
+from onceonly.accounts.models import ROLES
+from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.errors import Problem
+from onceonly.i18n import t
+
+app = typer.Typer(
+    help="Accounts and roles: create users, list them, issue and revoke API tokens, set passwords.",
+    no_args_is_help=True,
+)
+
+
+def console() -> Console:
+    """A console made per command so it sees the terminal width of the moment."""
+    return Console(soft_wrap=True)
+
+
+@contextmanager
+def _database() -> Iterator[tuple[Session, Settings]]:
+    """One committed transaction on the configured database; a problem is printed in the
+    configured language and exits with status 1, writing nothing."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as db:
+            yield db, settings
+    except Problem as problem:
+        console().print(f"[red]{problem.title}[/red]")
+        for error in problem.errors:
+            console().print(f"  [bold]{error.field}[/bold]: {error.reason}")
+        if problem.detail and not problem.errors:
+            console().print(f"  {problem.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+def _ask_password(lang: str) -> str:
+    first = typer.prompt(t("accounts.field.password", lang), hide_input=True)
+    second = typer.prompt(t("accounts.field.password", lang) + " (2)", hide_input=True)
+    if first != second:
+        console().print(f"[red]{t('accounts.cli.passwords_differ', lang)}[/red]")
+        raise typer.Exit(1)
+    return str(first)
+
+
+def _unknown_user(username: str, lang: str) -> Problem:
+    return Problem(404, "not-found", t("accounts.user.not_found", lang, user=username))
+
+
+@app.command()
+def create(
+    username: str = typer.Argument(..., help="Login name, e.g. tpe-udd-clerk."),
+    role: str = typer.Option(..., help=f"One of: {', '.join(ROLES)}."),
+    agency: str = typer.Option(..., help="Agency code, e.g. taipei-city.urban_development."),
+    display_name: str = typer.Option(..., "--display-name", help="Name shown to colleagues."),
+    password: str | None = typer.Option(
+        None, help="Prompted for when omitted (safer: not kept in shell history)."
+    ),
+    no_password: bool = typer.Option(
+        False, "--no-password", help="Account for an agency system that signs in only by API token."
+    ),
+) -> None:
+    """Create an account."""
+    lang = Settings().language
+    if password is None and not no_password:
+        password = _ask_password(lang)
+    with _database() as (db, _settings):
+        user = service.create_user(db, username, password, role, agency, display_name, lang=lang)
+    console().print(
+        t(
+            "accounts.cli.created",
+            lang,
+            username=user.username,
+            role=user.role,
+            agency=user.agency_code,
+            badge=user.badge,
+        )
+    )
+
+
+@app.command("list")
+def list_(
+    role: str | None = typer.Option(None, help="Only this role."),
+    agency: str | None = typer.Option(None, help="Only this agency code."),
+) -> None:
+    """List accounts with role, agency, badge number and whether they are active."""
+    with _database() as (db, settings):
+        users = service.list_users(db, role=role, agency_code=agency)
+        lang = settings.language
+    table = Table(
+        t("accounts.field.username", lang),
+        t("accounts.field.display_name", lang),
+        t("accounts.field.role", lang),
+        t("accounts.field.agency_code", lang),
+        t("accounts.field.badge", lang),
+        t("accounts.field.status", lang),
+    )
+    for user in users:
+        status = t("accounts.users.active" if user.active else "accounts.users.inactive", lang)
+        table.add_row(
+            user.username, user.display_name, user.role, user.agency_code, user.badge, status
+        )
+    console().print(table)
+
+
+@app.command("issue-token")
+def issue_token(
+    username: str = typer.Argument(..., help="Account the agency system acts as."),
+    name: str = typer.Option(..., help="What the token is for."),
+    days: int | None = typer.Option(None, help="Validity in days (default: api_token_days)."),
+) -> None:
+    """Issue an API token; it is printed once and only its hash is stored."""
+    with _database() as (db, settings):
+        lang = settings.language
+        user = service.get_user(db, username)
+        if user is None:
+            raise _unknown_user(username, lang)
+        plain, view = service.issue_api_token(
+            db, user, name, days or settings.api_token_days, lang=lang
+        )
+    expires = view.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    console().print(
+        t(
+            "accounts.cli.token_issued",
+            lang,
+            id=view.id,
+            name=view.name,
+            username=view.username,
+            expires=expires,
+        )
+    )
+    typer.echo(plain)
+
+
+@app.command("revoke-token")
+def revoke_token(token_id: int = typer.Argument(..., help="Token id (see `list-tokens`).")) -> None:
+    """Revoke an API token from the next request on."""
+    with _database() as (db, settings):
+        view = service.revoke_api_token(db, token_id, lang=settings.language)
+    console().print(t("accounts.cli.token_revoked", settings.language, id=view.id, name=view.name))
+
+
+@app.command("list-tokens")
+def list_tokens(
+    username: str | None = typer.Option(None, help="Only this account's tokens."),
+) -> None:
+    """List API tokens with their status (the tokens themselves are never shown again)."""
+    with _database() as (db, settings):
+        lang = settings.language
+        user_id = None
+        if username is not None:
+            user = service.get_user(db, username)
+            if user is None:
+                raise _unknown_user(username, lang)
+            user_id = user.id
+        tokens = service.list_api_tokens(db, user_id)
+    table = Table(
+        "id",
+        t("accounts.field.token_name", lang),
+        t("accounts.field.username", lang),
+        t("accounts.field.prefix", lang),
+        t("accounts.field.expires_at", lang),
+        t("accounts.field.status", lang),
+    )
+    for token in tokens:
+        table.add_row(
+            str(token.id),
+            token.name,
+            token.username,
+            token.prefix + "…",
+            token.expires_at.strftime("%Y-%m-%d %H:%M UTC"),
+            t(f"accounts.token.status.{token.status()}", lang),
+        )
+    console().print(table)
+
+
+@app.command("set-password")
+def set_password(
+    username: str = typer.Argument(...),
+    password: str | None = typer.Option(None, help="Prompted for when omitted."),
+) -> None:
+    """Set an account's password (also unlocks it and ends its sessions)."""
+    lang = Settings().language
+    if password is None:
+        password = _ask_password(lang)
+    with _database() as (db, _settings):
+        user = service.set_password(db, username, password, lang=lang)
+    console().print(t("accounts.cli.password_set", lang, username=user.username))

@@ -1,0 +1,163 @@
+"""FastAPI dependencies that say who is calling and whether they may.
+
+A route that needs a signed-in caller declares ``user: Principal = Depends(current_user)`` (or
+``CurrentUser``), or ``Depends(require_roles("clerk"))``. People prove themselves with the
+session cookie, agency systems with ``Authorization: Bearer <token>``. Requests from a cookie
+session that change something (POST, PUT, PATCH, DELETE) must carry the session's anti-forgery
+token, as the form field ``csrf_token`` or the header ``X-CSRF-Token``; token requests are
+exempt since a browser never attaches a bearer token on its own.
+
+Without credentials an API route answers a 401 problem document and a page redirects (303)
+to ``/login?next=<the page>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from onceonly.accounts.service import Principal, resolve_api_token, resolve_session
+from onceonly.db import transaction
+from onceonly.errors import Problem
+from onceonly.i18n import t
+from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.errors import wants_html
+
+SESSION_COOKIE = "onceonly_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiToken",
+    description="API token of an agency system (`onceonly users issue-token`).",
+)
+_cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description="Browser session after signing in at /login.",
+)
+
+__all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "CurrentUser",
+    "OptionalUser",
+    "Principal",
+    "current_user",
+    "optional_user",
+    "require_roles",
+]
+
+
+async def _check_csrf(request: Request, principal: Principal, lang: str) -> None:
+    supplied = request.headers.get(CSRF_HEADER)
+    if not supplied:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            value = (await request.form()).get(CSRF_FIELD)
+            supplied = value if isinstance(value, str) else None
+    expected = principal.csrf_token or ""
+    if not supplied or not expected or not hmac.compare_digest(supplied, expected):
+        raise Problem(403, "csrf", t("accounts.csrf.title", lang), t("accounts.csrf.detail", lang))
+
+
+def _resolve_token(request: Request, token: str, lang: str) -> Principal:
+    with transaction(get_session_factory(request)) as db:
+        return resolve_api_token(db, token, lang=lang)
+
+
+def _resolve_cookie(request: Request, token: str) -> Principal | None:
+    with transaction(get_session_factory(request)) as db:
+        return resolve_session(db, token)
+
+
+async def optional_user(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+    cookie: Annotated[str | None, Depends(_cookie_scheme)],
+) -> Principal | None:
+    """The caller, or None when nobody is signed in. A bearer token that is presented but not
+    valid is still refused (401 with the reason): the caller meant to authenticate."""
+    lang = get_language(request)
+    principal: Principal | None = None
+    if bearer is not None:
+        principal = await run_in_threadpool(_resolve_token, request, bearer.credentials, lang)
+    elif cookie:
+        principal = await run_in_threadpool(_resolve_cookie, request, cookie)
+        if principal is not None and request.method in UNSAFE_METHODS:
+            await _check_csrf(request, principal, lang)
+    if principal is not None:
+        request.state.user = principal
+    return principal
+
+
+def login_location(request: Request) -> str:
+    """Where to send a person who must sign in first, coming back here afterwards."""
+    if request.method not in ("GET", "HEAD"):
+        return "/login"
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login?next=" + quote(target, safe="")
+
+
+async def current_user(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_user)]
+) -> Principal:
+    """The signed-in caller; otherwise 401 ``unauthenticated`` (API) or a redirect to the
+    sign-in page (pages)."""
+    if principal is not None:
+        return principal
+    lang = get_language(request)
+    if wants_html(request):
+        raise HTTPException(
+            303, t("problem.unauthenticated", lang), {"Location": login_location(request)}
+        )
+    raise Problem(
+        401,
+        "unauthenticated",
+        t("problem.unauthenticated", lang),
+        t("accounts.auth.required", lang),
+    )
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only callers with one of ``roles``; others get 403 naming the
+    role needed. No role implies another: an admin is not a clerk."""
+    if not roles:
+        raise ValueError("require_roles needs at least one role")
+
+    async def dependency(
+        request: Request, user: Annotated[Principal, Depends(current_user)]
+    ) -> Principal:
+        if user.role in roles:
+            return user
+        lang = get_language(request)
+        needed = "、".join(t(f"accounts.role.{r}", lang) for r in roles)
+        raise Problem(
+            403,
+            "forbidden",
+            t("problem.forbidden", lang),
+            t(
+                "accounts.role.required",
+                lang,
+                roles=needed,
+                role=t(f"accounts.role.{user.role}", lang),
+            ),
+            extra={"required_roles": list(roles), "role": user.role},
+        )
+
+    return dependency
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]

@@ -1,0 +1,407 @@
+"""Pages (sign in, sign out, my account, user and token administration) and the auth API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from onceonly.accounts import service
+from onceonly.accounts.deps import (
+    SESSION_COOKIE,
+    CurrentUser,
+    OptionalUser,
+    Principal,
+    require_roles,
+)
+from onceonly.accounts.models import ROLES
+from onceonly.config import Settings
+from onceonly.db import transaction
+from onceonly.errors import FieldError, Problem, not_found, validation_problem
+from onceonly.i18n import LANGUAGES, t
+from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
+from onceonly.web.templating import render
+
+router = APIRouter()
+
+AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
+Db = Annotated[Session, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` when it is a path on this site, else ``/``: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(c.isspace() or not c.isprintable() for c in target):
+        return "/"  # browsers drop tabs and newlines: "/\t/evil.example" would become "//..."
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return target
+
+
+def _field_errors(problem: Problem) -> dict[str, str]:
+    return {e.field: e.reason for e in problem.errors}
+
+
+# --- sign in and out -----------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, user: OptionalUser, next: str = "/") -> HTMLResponse:
+    return render(request, "accounts/login.html", next=safe_next(next), username="", errors={})
+
+
+@router.post("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_submit(
+    request: Request,
+    settings: AppSettings,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    lang = get_language(request)
+    errors: dict[str, str] = {}
+    if not username.strip():
+        errors["username"] = t("field.missing", lang)
+    if not password:
+        errors["password"] = t("field.missing", lang)
+    failure: Problem | None = None
+    new_session: service.NewSession | None = None
+    if not errors:
+        with transaction(get_session_factory(request)) as db:
+            try:
+                user = service.authenticate(db, username, password, lang=lang)
+            except Problem as problem:
+                failure = problem
+            else:
+                old = request.cookies.get(SESSION_COOKIE)
+                if old:
+                    service.revoke_session(db, old)
+                new_session = service.create_session(db, user.id, settings.session_minutes)
+    if failure is not None:
+        field = "username" if failure.kind in ("login-locked", "account-disabled") else "password"
+        errors[field] = failure.detail or failure.title
+    if new_session is None:
+        status = failure.status if failure is not None else 422
+        response = render(
+            request,
+            "accounts/login.html",
+            status,
+            next=safe_next(next),
+            username=username,
+            errors=errors,
+        )
+        if failure is not None and failure.retry_after is not None:
+            response.headers["Retry-After"] = str(failure.retry_after)
+        return response
+    redirect = RedirectResponse(safe_next(next), status_code=303)
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        new_session.token,
+        max_age=settings.session_minutes * 60,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    if request.query_params.get("lang") in LANGUAGES:
+        redirect.set_cookie("lang", lang, path="/", samesite="lax")
+    return redirect
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, user: CurrentUser) -> RedirectResponse:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and user.auth_method == "session":
+        with transaction(get_session_factory(request)) as db:
+            service.revoke_session(db, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- my account ----------------------------------------------------------------------------
+
+
+@router.get("/account", response_class=HTMLResponse, include_in_schema=False)
+def account_page(request: Request, user: CurrentUser, db: Db) -> HTMLResponse:
+    tokens = service.list_api_tokens(db, user.user_id)
+    return render(request, "accounts/account.html", tokens=tokens)
+
+
+# --- administration pages ------------------------------------------------------------------
+
+
+def _users_page(
+    request: Request, db: Session, status: int = 200, **context: object
+) -> HTMLResponse:
+    context.setdefault("errors", {})
+    context.setdefault("form", {})
+    return render(
+        request,
+        "accounts/admin_users.html",
+        status,
+        users=service.list_users(db),
+        roles=ROLES,
+        **context,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+def admin_users(request: Request, admin: AdminUser, db: Db) -> HTMLResponse:
+    return _users_page(request, db, created=request.query_params.get("created"))
+
+
+@router.post("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+def admin_create_user(
+    request: Request,
+    admin: AdminUser,
+    username: Annotated[str, Form()] = "",
+    display_name: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    agency_code: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    lang = get_language(request)
+    form = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "agency_code": agency_code,
+    }
+    with transaction(get_session_factory(request)) as db:
+        try:
+            created = service.create_user(
+                db, username, password, role, agency_code, display_name, lang=lang
+            )
+        except Problem as problem:
+            db.rollback()
+            return _users_page(request, db, 422, errors=_field_errors(problem), form=form)
+    return RedirectResponse(f"/admin/users?created={created.username}", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/active", include_in_schema=False)
+def admin_set_active(
+    request: Request,
+    user_id: int,
+    admin: AdminUser,
+    active: Annotated[str, Form()] = "0",
+) -> RedirectResponse:
+    lang = get_language(request)
+    if user_id == admin.user_id:
+        raise Problem(409, "own-account", t("accounts.admin.own_account", lang))
+    with transaction(get_session_factory(request)) as db:
+        service.set_active(db, user_id, active == "1", lang=lang)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+def _tokens_page(
+    request: Request, db: Session, settings: Settings, status: int = 200, **context: object
+) -> HTMLResponse:
+    context.setdefault("errors", {})
+    context.setdefault("form", {"days": settings.api_token_days})
+    return render(
+        request,
+        "accounts/admin_tokens.html",
+        status,
+        tokens=service.list_api_tokens(db),
+        **context,
+    )
+
+
+@router.get("/admin/api-tokens", response_class=HTMLResponse, include_in_schema=False)
+def admin_tokens(request: Request, admin: AdminUser, db: Db, settings: AppSettings) -> HTMLResponse:
+    return _tokens_page(request, db, settings)
+
+
+def _issue(
+    db: Session, username: str, name: str, days: int, creator: Principal, lang: str
+) -> tuple[str, service.ApiTokenView]:
+    owner = service.get_user(db, username)
+    if owner is None:
+        reason = t("accounts.user.not_found", lang, user=username)
+        raise validation_problem([FieldError("username", reason, "unknown")], lang)
+    return service.issue_api_token(db, owner, name, days, created_by=creator.user_id, lang=lang)
+
+
+@router.post("/admin/api-tokens", response_class=HTMLResponse, include_in_schema=False)
+def admin_create_token(
+    request: Request,
+    admin: AdminUser,
+    settings: AppSettings,
+    username: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    days: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    lang = get_language(request)
+    form = {"username": username, "name": name, "days": days}
+    try:
+        days_value = int(days) if days.strip() else settings.api_token_days
+    except ValueError:
+        days_value = 0
+    with transaction(get_session_factory(request)) as db:
+        try:
+            plain, view = _issue(db, username, name, days_value, admin, lang)
+        except Problem as problem:
+            db.rollback()
+            return _tokens_page(
+                request, db, settings, 422, errors=_field_errors(problem), form=form
+            )
+    with transaction(get_session_factory(request)) as db:
+        return _tokens_page(request, db, settings, 201, new_token=plain, new_view=view)
+
+
+@router.post("/admin/api-tokens/{token_id}/revoke", include_in_schema=False)
+def admin_revoke_token(request: Request, token_id: int, admin: AdminUser) -> RedirectResponse:
+    with transaction(get_session_factory(request)) as db:
+        service.revoke_api_token(db, token_id, lang=get_language(request))
+    return RedirectResponse("/admin/api-tokens", status_code=303)
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+class WhoAmI(BaseModel):
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    agency_code: str
+    badge: str = Field(description="Pseudonymous badge number citizens see in their access log.")
+    auth_method: str = Field(description="`session` or `token`.")
+    token_id: int | None = None
+    csrf_token: str | None = Field(
+        None, description="Send as `X-CSRF-Token` on changing requests from a browser session."
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "user_id": 1,
+                    "username": "tpe-udd-clerk",
+                    "display_name": "臺北市都市發展局 承辦人",
+                    "role": "clerk",
+                    "agency_code": "taipei-city.urban_development",
+                    "badge": "B-7F3K2Q",
+                    "auth_method": "token",
+                    "token_id": 3,
+                    "csrf_token": None,
+                }
+            ]
+        }
+    }
+
+
+class TokenCreate(BaseModel):
+    username: str = Field(
+        description="Account the agency system acts as.", examples=["tpe-udd-clerk"]
+    )
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="What the token is for, to recognise it in the list.",
+        examples=["臺北市都發局 國宅申請系統"],
+    )
+    days: int | None = Field(
+        None,
+        ge=1,
+        le=service.MAX_TOKEN_DAYS,
+        description="Validity in days; the server's `api_token_days` when omitted.",
+        examples=[90],
+    )
+
+
+class TokenOut(BaseModel):
+    id: int
+    username: str
+    agency_code: str
+    name: str
+    prefix: str = Field(description="First characters of the token, to tell tokens apart.")
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    created_by: str | None
+    status: str = Field(description="`active`, `expired` or `revoked`.")
+
+    @classmethod
+    def of(cls, view: service.ApiTokenView) -> TokenOut:
+        return cls(
+            id=view.id,
+            username=view.username,
+            agency_code=view.agency_code,
+            name=view.name,
+            prefix=view.prefix,
+            created_at=view.created_at,
+            expires_at=view.expires_at,
+            revoked_at=view.revoked_at,
+            last_used_at=view.last_used_at,
+            created_by=view.created_by,
+            status=view.status(),
+        )
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(
+        description="The bearer token. Shown only in this response; only its hash is stored.",
+        examples=["oot_Xq3…"],
+    )
+
+
+@router.get("/api/v1/auth/whoami", response_model=WhoAmI, tags=["auth"])
+def whoami(user: CurrentUser) -> WhoAmI:
+    """Who the credentials belong to: role, agency and badge number."""
+    return WhoAmI(
+        user_id=user.user_id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        agency_code=user.agency_code,
+        badge=user.badge,
+        auth_method=user.auth_method,
+        token_id=user.token_id,
+        csrf_token=user.csrf_token,
+    )
+
+
+@router.get("/api/v1/auth/tokens", response_model=list[TokenOut], tags=["auth"])
+def api_list_tokens(admin: AdminUser, db: Db) -> list[TokenOut]:
+    """Every API token, newest first, with its status (admin only)."""
+    return [TokenOut.of(v) for v in service.list_api_tokens(db)]
+
+
+@router.post("/api/v1/auth/tokens", response_model=TokenCreated, status_code=201, tags=["auth"])
+def api_create_token(
+    request: Request, body: TokenCreate, admin: AdminUser, settings: AppSettings
+) -> TokenCreated:
+    """Issue an API token for an agency system (admin only). The token is in this response
+    and nowhere else."""
+    lang = get_language(request)
+    days = body.days or settings.api_token_days
+    with transaction(get_session_factory(request)) as db:
+        plain, view = _issue(db, body.username, body.name, days, admin, lang)
+    return TokenCreated(token=plain, **TokenOut.of(view).model_dump())
+
+
+@router.delete("/api/v1/auth/tokens/{token_id}", response_model=TokenOut, tags=["auth"])
+def api_revoke_token(request: Request, token_id: int, user: CurrentUser) -> TokenOut:
+    """Revoke a token from the next request on. Admins revoke any token; anyone may revoke
+    a token issued to themselves."""
+    lang = get_language(request)
+    with transaction(get_session_factory(request)) as db:
+        existing = service.get_api_token(db, token_id)
+        if existing is None:
+            raise not_found(t("accounts.token.not_found", lang, id=token_id), lang)
+        if user.role != "admin" and existing.user_id != user.user_id:
+            detail = t("accounts.token.not_yours", lang)
+            raise Problem(403, "forbidden", t("problem.forbidden", lang), detail)
+        view = service.revoke_api_token(db, token_id, lang=lang)
+    return TokenOut.of(view)

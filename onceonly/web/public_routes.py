@@ -1,0 +1,47 @@
+"""The only routes that answer without authentication, each with the reason it may.
+
+Every other route must answer 401 (API) or redirect to ``/login`` (pages) when called without
+credentials; ``tests/web/test_route_auth.py`` calls every route of the app to prove it, and
+fails as well when an entry here names a route that no longer exists. Adding a route here is a
+security decision: give the reason.
+"""
+
+from __future__ import annotations
+
+PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
+    ("GET", "/"): "home page: what the service is, links to sign in and to the catalog",
+    ("GET", "/healthz"): "liveness probe for load balancers and the demo runner",
+    ("GET", "/login"): "the sign-in form itself",
+    ("POST", "/login"): "signing in is how one becomes authenticated",
+    ("GET", "/static/{path:path}"): "style sheets and scripts, no data",
+    ("GET", "/openapi.json"): "the API description is public so agencies can build clients",
+    ("GET", "/api/docs"): "interactive API documentation page (reads /openapi.json)",
+    ("GET", "/docs/oauth2-redirect"): "helper page of the API documentation, no data",
+    ("GET", "/.well-known/jwks.json"): "public keys: anyone must be able to verify a transcript",
+}
+"""(method, path template) -> why it is public. HEAD follows GET."""
+
+PUBLIC_PREFIX_REASONS: dict[tuple[str, str], str] = {
+    (
+        "GET",
+        "/catalog",
+    ): "catalog pages: agencies, datasets, application items are public information",
+    ("GET", "/api/v1/catalog"): "catalog API: the same public information for machines",
+}
+"""(method, path prefix) -> why every such route below the prefix is public. Only reading
+methods belong here; a prefix must still match at least one route."""
+
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(PUBLIC_ROUTE_REASONS)
+PUBLIC_PREFIXES: frozenset[tuple[str, str]] = frozenset(PUBLIC_PREFIX_REASONS)
+
+
+def under_prefix(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def is_public(method: str, path: str) -> bool:
+    """Whether ``method`` on the route template ``path`` may answer without credentials."""
+    method = "GET" if method.upper() == "HEAD" else method.upper()
+    if (method, path) in PUBLIC_ROUTES:
+        return True
+    return any(m == method and under_prefix(path, p) for m, p in PUBLIC_PREFIXES)

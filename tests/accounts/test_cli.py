@@ -1,0 +1,125 @@
+"""``onceonly users``: create, list, issue and revoke tokens, set passwords."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from onceonly.accounts import service
+from onceonly.cli import app
+from onceonly.config import Settings
+from onceonly.errors import Problem
+
+
+@pytest.fixture
+def runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("ONCEONLY_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("ONCEONLY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ONCEONLY_LANGUAGE", "en")
+    monkeypatch.setenv("COLUMNS", "200")
+    return CliRunner()
+
+
+def test_create_list_and_sign_in(runner: CliRunner, db: Session) -> None:
+    created = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "tpe-udd-clerk",
+            "--role",
+            "clerk",
+            "--agency",
+            "taipei-city.urban_development",
+            "--display-name",
+            "臺北市都市發展局 承辦人",
+        ],
+        input="a good password\na good password\n",
+    )
+    assert created.exit_code == 0, created.output
+    assert "Created user tpe-udd-clerk" in created.output and "badge B-" in created.output
+    listed = runner.invoke(app, ["users", "list", "--role", "clerk"])
+    assert "tpe-udd-clerk" in listed.output and "taipei-city.urban_development" in listed.output
+    assert service.authenticate(db, "tpe-udd-clerk", "a good password").role == "clerk"
+
+
+def test_bad_input_names_the_field_and_writes_nothing(runner: CliRunner, db: Session) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "X",
+            "--role",
+            "mayor",
+            "--agency",
+            "taipei-city.fire",
+            "--display-name",
+            "x",
+            "--password",
+            "a good password",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "username" in result.output and "role" in result.output
+    assert service.list_users(db) == []
+
+
+def test_mismatched_password_prompts_are_refused(runner: CliRunner, db: Session) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "tpe-fire-clerk",
+            "--role",
+            "clerk",
+            "--agency",
+            "taipei-city.fire",
+            "--display-name",
+            "x",
+        ],
+        input="one password\nanother one\n",
+    )
+    assert result.exit_code == 1 and "differ" in result.output
+    assert service.get_user(db, "tpe-fire-clerk") is None
+
+
+def test_issue_and_revoke_token(runner: CliRunner, db: Session) -> None:
+    service.create_user(db, "tpe-udd-clerk", None, "clerk", "taipei-city.urban_development", "系統")
+    db.commit()
+    issued = runner.invoke(
+        app, ["users", "issue-token", "tpe-udd-clerk", "--name", "國宅系統", "--days", "7"]
+    )
+    assert issued.exit_code == 0, issued.output
+    token = issued.output.strip().splitlines()[-1]
+    assert service.resolve_api_token(db, token).username == "tpe-udd-clerk"
+    db.commit()
+    token_id = service.list_api_tokens(db)[0].id
+    listed = runner.invoke(app, ["users", "list-tokens"])
+    assert "國宅系統" in listed.output and token not in listed.output
+    revoked = runner.invoke(app, ["users", "revoke-token", str(token_id)])
+    assert revoked.exit_code == 0 and "Revoked token" in revoked.output
+    db.expire_all()
+    with pytest.raises(Problem):
+        service.resolve_api_token(db, token)
+    missing = runner.invoke(app, ["users", "issue-token", "nobody", "--name", "x"])
+    assert missing.exit_code == 1 and "No user nobody" in missing.output
+
+
+def test_set_password(runner: CliRunner, db: Session) -> None:
+    service.create_user(
+        db, "tpe-land-clerk", "first password", "clerk", "taipei-city.land_office", "王"
+    )
+    db.commit()
+    result = runner.invoke(
+        app, ["users", "set-password", "tpe-land-clerk", "--password", "second password"]
+    )
+    assert result.exit_code == 0, result.output
+    db.expire_all()
+    assert (
+        service.authenticate(db, "tpe-land-clerk", "second password").username == "tpe-land-clerk"
+    )
+    short = runner.invoke(app, ["users", "set-password", "tpe-land-clerk", "--password", "short"])
+    assert short.exit_code == 1 and "at least 8" in short.output
