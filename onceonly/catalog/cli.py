@@ -1,0 +1,149 @@
+"""``onceonly catalog``: validate, load and export the catalog YAML; show an item's evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from onceonly import migrations
+from onceonly.catalog.export import export_catalog
+from onceonly.catalog.loader import (
+    DATA_DIR,
+    CatalogError,
+    CatalogInvalid,
+    catalog_files,
+    load_catalog,
+)
+from onceonly.catalog.loader import validate_catalog as _validate
+from onceonly.catalog.service import get_application_item
+from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory
+from onceonly.i18n import t
+
+app = typer.Typer(
+    help="Catalog: validate, load and export the YAML files; show an item's required evidence.",
+    no_args_is_help=True,
+)
+
+DirArgument = typer.Argument(None, help="Catalog directory (default: the packaged catalog).")
+
+
+def _console() -> Console:
+    return Console(soft_wrap=True, highlight=False)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _report(errors: list[CatalogError], lang: str) -> None:
+    console = _console()
+    for error in errors:
+        console.print(
+            f"{error.file}: {error.path}: {error.reason_zh} / {error.reason}", markup=False
+        )
+    console.print(t("catalog.cli.invalid", lang, count=len(errors)), style="red", markup=False)
+
+
+@app.command()
+def validate(directory: Path | None = DirArgument) -> None:
+    """Check every file of the catalog and print each error; loads nothing."""
+    lang = Settings().language
+    directory = directory or DATA_DIR
+    errors = _validate(directory)
+    if errors:
+        _report(errors, lang)
+        raise typer.Exit(1)
+    _console().print(
+        t("catalog.cli.valid", lang, files=len(catalog_files(directory))), markup=False
+    )
+
+
+@app.command()
+def load(directory: Path | None = DirArgument) -> None:
+    """Validate, then replace the catalog in the configured database (migrating it first)."""
+    settings = Settings()
+    lang = settings.language
+    directory = directory or DATA_DIR
+    errors = _validate(directory)
+    if errors:
+        _report(errors, lang)
+        raise typer.Exit(1)
+    settings.ensure_dirs()
+    migrations.upgrade(settings.resolved_database_url)
+    try:
+        with _session(settings) as session:
+            summary = load_catalog(session, directory)
+    except CatalogInvalid as exc:
+        _report(exc.errors, lang)
+        raise typer.Exit(1) from exc
+    counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
+    _console().print(
+        t("catalog.cli.loaded", lang, sha=summary.sha256[:12], counts=counts), markup=False
+    )
+
+
+@app.command()
+def export(
+    directory: Path = typer.Argument(..., help="Directory to write the YAML files to."),
+) -> None:
+    """Write the catalog in the database back to YAML files."""
+    settings = Settings()
+    with _session(settings) as session:
+        written = export_catalog(session, directory)
+    _console().print(
+        t("catalog.cli.exported", settings.language, count=len(written), directory=directory),
+        markup=False,
+    )
+
+
+@app.command()
+def show(item_code: str = typer.Argument(..., help="Application item code.")) -> None:
+    """Show an application item's required evidence and legal basis as a table."""
+    settings = Settings()
+    lang = settings.language
+    with _session(settings) as session:
+        item = get_application_item(session, item_code)
+    console = _console()
+    if item is None:
+        console.print(t("catalog.cli.no_item", lang, code=item_code), style="red", markup=False)
+        raise typer.Exit(1)
+    en = lang == "en"
+    title = f"{item.name_en if en else item.name_zh} ({item.code})"
+    table = Table(title=title, show_lines=True)
+    for key in (
+        "catalog.evidence.dataset",
+        "catalog.evidence.asks",
+        "catalog.evidence.paper",
+        "catalog.evidence.legal_basis",
+        "catalog.evidence.purpose",
+    ):
+        table.add_column(t(key, lang), overflow="fold")
+    for e in item.required_evidence:
+        if e.predicate:
+            params = ", ".join(f"{k}={v}" for k, v in e.predicate_params.items())
+            asks = f"{t('catalog.evidence.predicate', lang)}: {e.predicate}" + (
+                f" ({params})" if params else ""
+            )
+        else:
+            asks = ", ".join(e.fields)
+        table.add_row(
+            e.dataset_name_en if en else e.dataset_name_zh,
+            asks,
+            e.paper_name_en if en else e.paper_name_zh,
+            e.legal_basis_citation_en if en else e.legal_basis_citation_zh,
+            e.purpose_zh,
+        )
+    console.print(table)
