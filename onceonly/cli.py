@@ -7,6 +7,7 @@ module); :data:`COMMAND_GROUPS` lists them so ``onceonly --help`` shows the whol
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import typer
 
@@ -22,11 +23,45 @@ app = typer.Typer(
 
 COMMAND_GROUPS: dict[str, str] = {
     "db": "onceonly.dbcli",
+    "catalog": "onceonly.catalog.cli",
+    "users": "onceonly.accounts.cli",
+    "audit": "onceonly.audit.cli",
+    "keys": "onceonly.exchange.keys_cli",
+    "transcript": "onceonly.exchange.transcript_cli",
+    "cases": "onceonly.cases.cli",
 }
 """Sub-command name -> module exposing a Typer ``app`` (its help text is the group's one line)."""
 
 for _name, _module in COMMAND_GROUPS.items():
     app.add_typer(importlib.import_module(_module).app, name=_name)
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    data_dir: Path = typer.Option(
+        Path("onceonly-data"), help="Where the database, registries and keys live (reused)."
+    ),
+    people: int = typer.Option(1000, min=200, help="Demo population on first run."),
+    seed: int = typer.Option(20101225, help="Seed of the deterministic demo data."),
+    serve_app: bool = typer.Option(True, "--serve/--no-serve", help="Start the web server."),
+) -> None:
+    """Build (or reuse) the demo government on embedded SQLite and serve it."""
+    from onceonly.demo.console import print_demo_summary
+    from onceonly.demo.run import prepare_demo, progress_bar
+
+    settings = Settings(data_dir=data_dir)
+    bar, report = progress_bar()
+    with bar:
+        state = prepare_demo(settings, people=people, seed=seed, progress=report)
+    print_demo_summary(state, settings, f"http://{host}:{port}")
+    if serve_app:
+        import uvicorn
+
+        from onceonly.web.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
 @app.command()

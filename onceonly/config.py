@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     """How long an owner's source may take before the request fails with 503 and a retry hint."""
     transcript_valid_days: int = 30
     language: str = "zh-TW"
+    smtp_host: str = "127.0.0.1"
+    """Mail relay that delivers citizen updates (plain SMTP, no auth: a local relay)."""
+    smtp_port: int = 8025
+    smtp_from: str = "noreply@onceonly.example"
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,12 @@ Alembic's autogenerate, the migration test and ``create_all`` in tests all rely 
 a capability that adds tables adds its module here.
 """
 
+from onceonly.accounts import models as accounts_models  # noqa: F401
+from onceonly.audit import models as audit_models  # noqa: F401
+from onceonly.cases import models as cases_models  # noqa: F401
+from onceonly.catalog import models as catalog_models  # noqa: F401
 from onceonly.db import Base
+from onceonly.exchange import keys as exchange_keys  # noqa: F401
+from onceonly.policy import models as policy_models  # noqa: F401
 
 __all__ = ["Base"]

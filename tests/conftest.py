@@ -8,9 +8,12 @@ and can run in parallel.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck
@@ -74,3 +77,89 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     result = Settings(data_dir=data_dir, database_url=database_url, secret_key="test-secret")
     result.ensure_dirs()
     return result
+
+
+# --- a prepared demo: catalog, registries, accounts, approved rules, signing keys -------------
+
+DEMO_PEOPLE = 400
+
+
+@dataclass(frozen=True)
+class DemoEnv:
+    settings: Settings
+    manifest: Any
+
+    def sample(self, key: str) -> str:
+        return str(self.manifest.sample(key).national_id)
+
+
+def _copy_rows(source_schema: str, target_url: str) -> None:
+    """Copy every table's rows from the template schema and move the id sequences past them."""
+    from onceonly.db import make_engine
+    from onceonly.models import Base
+
+    engine = make_engine(target_url)
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            connection.execute(
+                text(f'INSERT INTO "{table.name}" SELECT * FROM "{source_schema}"."{table.name}"')
+            )
+            for column in table.primary_key.columns:
+                if column.autoincrement is True or (
+                    column.autoincrement == "auto" and column.type.python_type is int
+                ):
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', '{column.name}'), "
+                            f'COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1, false) '
+                            f"WHERE pg_get_serial_sequence('\"{table.name}\"', '{column.name}') IS NOT NULL"
+                        )
+                    )
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _demo_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str | None]]:
+    """``onceonly demo``'s preparation, done once per test process; each test gets a copy."""
+    from onceonly.demo.run import prepare_demo
+
+    data_dir = tmp_path_factory.mktemp("demo-template") / "data"
+    schema = None
+    url = None
+    admin = None
+    if PG_URL:
+        schema = f"demo_tpl_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        separator = "&" if "?" in PG_URL else "?"
+        url = f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key="test-secret")
+    prepare_demo(settings, people=DEMO_PEOPLE)
+    try:
+        yield data_dir, schema
+    finally:
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+@pytest.fixture
+def demo_env(
+    tmp_path: Path, empty_database_url: str, _demo_template: tuple[Path, str | None]
+) -> DemoEnv:
+    """A private copy of the prepared demo (data directory and database) for one test."""
+    from onceonly.demo.registries.manifest import RegistryManifest
+
+    template_dir, schema = _demo_template
+    data_dir = tmp_path / "demo"
+    shutil.copytree(template_dir, data_dir)
+    if schema is None:
+        url = f"sqlite:///{data_dir / 'onceonly.sqlite'}"
+    else:
+        _copy_rows(schema, empty_database_url)
+        url = empty_database_url
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key="test-secret")
+    return DemoEnv(settings, RegistryManifest.read(settings.registries_dir))

@@ -6,12 +6,14 @@ Pydantic models (immutable), so routes return them as they are and OpenAPI docum
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from onceonly.catalog import models as m
@@ -520,3 +522,64 @@ def search_application_items(
             and (row.jurisdictions is None or current in row.jurisdictions)
         ]
     return _item_views(session, rows)
+
+
+# --- a cache for hot paths ---------------------------------------------------------------------
+
+
+class CachedCatalog:
+    """Catalog views memoised per loaded catalog version, for paths that read the same few
+    items and datasets on every request (the evidence exchange).
+
+    The catalog changes only when ``onceonly catalog load`` runs, which records a new
+    ``catalog_versions`` row; :meth:`check` costs one indexed query and drops every memoised
+    view when it sees a newer version, so a reload is seen by the next request.
+    """
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._memo: dict[tuple[str, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def check(self, session: Session) -> CachedCatalog:
+        version = session.scalar(select(func.max(m.CatalogVersion.id)))
+        if version != self._version:
+            with self._lock:
+                self._memo = {}
+                self._version = version
+        return self
+
+    def _get(self, key: tuple[str, ...], load: Callable[[], Any]) -> Any:
+        memo = self._memo
+        if key not in memo:
+            memo[key] = load()
+        return memo[key]
+
+    def application_item(self, session: Session, code: str) -> ApplicationItemView | None:
+        result: ApplicationItemView | None = self._get(
+            ("item", code), lambda: get_application_item(session, code)
+        )
+        return result
+
+    def dataset(self, session: Session, code: str) -> DatasetView | None:
+        result: DatasetView | None = self._get(
+            ("dataset", code), lambda: get_dataset(session, code)
+        )
+        return result
+
+    def agency(self, session: Session, code: str) -> AgencyView | None:
+        result: AgencyView | None = self._get(("agency", code), lambda: get_agency(session, code))
+        return result
+
+    def dataset_of_evidence_type(self, session: Session, code: str) -> str | None:
+        result: str | None = self._get(
+            ("evidence", code), lambda: dataset_of_evidence_type(session, code)
+        )
+        return result
+
+    def owner_agency_for(self, session: Session, dataset_code: str, jurisdiction: str) -> str:
+        result: str = self._get(
+            ("owner", dataset_code, jurisdiction),
+            lambda: owner_agency_for(session, dataset_code, jurisdiction),
+        )
+        return result

@@ -21,6 +21,12 @@ from onceonly.web.templating import render
 
 ROUTERS: list[str] = [
     "onceonly.catalog.routes",
+    "onceonly.accounts.routes",
+    "onceonly.audit.routes",
+    "onceonly.exchange.routes",
+    "onceonly.exchange.wellknown",
+    "onceonly.policy.routes",
+    "onceonly.cases.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 

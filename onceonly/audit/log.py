@@ -1,0 +1,247 @@
+"""Writing to and reading from the audit log. There is no function that changes or removes an
+entry, on purpose: the log only grows.
+
+The exchange calls :func:`append_durably` before it releases evidence, so evidence is never
+released unless its audit entry is committed to disk; other callers use :func:`append` inside
+their own transaction so the entry and the change it records commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.audit.models import DECISIONS, GENESIS_HASH, AuditEntry, AuditHead
+from onceonly.audit.verify import as_utc, compute_hash, entry_document, format_time
+from onceonly.db import transaction, utcnow
+
+
+def _new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditRecord:
+    """What the caller knows about an event; the log adds seq, time and hashes."""
+
+    event: str
+    """Kind of event, e.g. ``evidence.request``, ``predicate.query``, ``rule.approved``."""
+    actor_username: str
+    decision: str = "allowed"
+    request_id: str = field(default_factory=_new_request_id)
+    actor_badge: str | None = None
+    """Pseudonymous badge shown to the data subject instead of the clerk's name."""
+    actor_role: str | None = None
+    actor_agency: str | None = None
+    application_item: str | None = None
+    case_id: str | None = None
+    subject: str | None = None
+    """National ID of the citizen the access is about; ``None`` for events about no one."""
+    dataset: str | None = None
+    fields: Sequence[str] | None = None
+    predicate: str | None = None
+    predicate_params: Mapping[str, Any] | None = None
+    owner_agency: str | None = None
+    legal_basis: str | None = None
+    reason_zh: str = ""
+    reason_en: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEntryView(AuditRecord):
+    """An entry as stored: the record plus its place in the chain."""
+
+    seq: int
+    recorded_at: datetime
+    prev_hash: str
+    entry_hash: str
+
+    @classmethod
+    def from_row(cls, row: AuditEntry) -> AuditEntryView:
+        values = {f.name: getattr(row, f.name) for f in dataclasses.fields(cls)}
+        values["recorded_at"] = as_utc(row.recorded_at)
+        return cls(**values)
+
+    def as_document(self) -> dict[str, Any]:
+        """The JSON form, as exported and hashed."""
+        return entry_document(self)
+
+
+@dataclass(frozen=True)
+class AuditHeadView:
+    count: int
+    seq: int
+    entry_hash: str
+    recorded_at: datetime | None
+
+
+def _json_value(value: Any, name: str) -> Any:
+    """The value exactly as it will come back from a JSON column, so the hash computed now
+    equals the hash recomputed from the stored row."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False, ensure_ascii=False))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"audit {name} is not plain JSON: {error}") from error
+
+
+def _content(record: AuditRecord) -> dict[str, Any]:
+    if not record.event:
+        raise ValueError("audit event kind is empty")
+    if not record.actor_username:
+        raise ValueError("audit actor_username is empty")
+    if record.decision not in DECISIONS:
+        raise ValueError(f"audit decision must be one of {DECISIONS}, got {record.decision!r}")
+    content = asdict(record)
+    for name in ("fields", "predicate_params", "details"):
+        if content[name] is not None:
+            content[name] = _json_value(content[name], name)
+    return content
+
+
+def _claim_next_seq(session: Session) -> tuple[int, str]:
+    """Advance the head row and return (new seq, previous hash).
+
+    The UPDATE is the lock: on PostgreSQL it holds the head row until commit, on SQLite it
+    takes the database write lock, so concurrent appends queue here and each reads the head
+    the previous one left. The very first append makes the row (concurrent first appends
+    meet at its primary key and then queue on it like any other).
+    """
+    statement = (
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.entry_hash)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    if row is None:
+        newest = session.execute(
+            select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
+        ).first()
+        seq, entry_hash = (newest.seq, newest.entry_hash) if newest else (0, GENESIS_HASH)
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        seed = insert(AuditHead).values(id=1, seq=seq, entry_hash=entry_hash)
+        session.execute(seed.on_conflict_do_nothing(index_elements=["id"]))
+        row = session.execute(statement).one()
+    return row.seq, row.entry_hash
+
+
+def append(session: Session, entry: AuditRecord) -> AuditEntryView:
+    """Add ``entry`` to the end of the chain in the caller's transaction.
+
+    Raises ``ValueError`` for a record that is not loggable (unknown decision, empty event
+    kind or actor, values that are not plain JSON).
+    """
+    content = _content(entry)
+    seq, prev_hash = _claim_next_seq(session)
+    recorded_at = utcnow()
+    document = {**content, "seq": seq, "recorded_at": format_time(recorded_at)}
+    document["prev_hash"] = prev_hash
+    entry_hash = compute_hash(document)
+    session.add(
+        AuditEntry(
+            **content,
+            seq=seq,
+            recorded_at=recorded_at,
+            prev_hash=prev_hash,
+            entry_hash=entry_hash,
+        )
+    )
+    session.flush()
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(entry_hash=entry_hash, updated_at=recorded_at)
+        .execution_options(synchronize_session=False)
+    )
+    return AuditEntryView(
+        **content, seq=seq, recorded_at=recorded_at, prev_hash=prev_hash, entry_hash=entry_hash
+    )
+
+
+def append_durably(session_factory: sessionmaker[Session], record: AuditRecord) -> AuditEntryView:
+    """Append in a transaction of its own, committed (and on SQLite fsync'd) before returning."""
+    with transaction(session_factory) as session:
+        return append(session, record)
+
+
+def append_many_durably(
+    session_factory: sessionmaker[Session], records: Sequence[AuditRecord]
+) -> list[AuditEntryView]:
+    """Append ``records`` in order, all committed together before returning, or none."""
+    with transaction(session_factory) as session:
+        return [append(session, record) for record in records]
+
+
+def head(session: Session) -> AuditHeadView:
+    """How many entries there are and the hash of the newest: publish it to anchor the log."""
+    count = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    newest = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    if newest is None:
+        return AuditHeadView(count=0, seq=0, entry_hash=GENESIS_HASH, recorded_at=None)
+    return AuditHeadView(
+        count=count,
+        seq=newest.seq,
+        entry_hash=newest.entry_hash,
+        recorded_at=as_utc(newest.recorded_at),
+    )
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """Search criteria for auditors; ``agency`` matches the requester's or the owner's agency."""
+
+    subject: str | None = None
+    dataset: str | None = None
+    agency: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    """Exclusive upper bound."""
+
+
+def find_entries(
+    session: Session, criteria: EntryFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[AuditEntryView], int]:
+    """Matching entries, newest first, and how many match in all."""
+    conditions = []
+    if criteria.subject:
+        conditions.append(AuditEntry.subject == criteria.subject)
+    if criteria.dataset:
+        conditions.append(AuditEntry.dataset == criteria.dataset)
+    if criteria.agency:
+        conditions.append(
+            or_(
+                AuditEntry.actor_agency == criteria.agency,
+                AuditEntry.owner_agency == criteria.agency,
+            )
+        )
+    if criteria.since:
+        conditions.append(AuditEntry.recorded_at >= as_utc(criteria.since))
+    if criteria.until:
+        conditions.append(AuditEntry.recorded_at < as_utc(criteria.until))
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(*conditions)
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [AuditEntryView.from_row(row) for row in rows], total
+
+
+def latest(session: Session, count: int = 20) -> list[AuditEntryView]:
+    """The newest ``count`` entries, oldest first (as ``tail`` shows them)."""
+    rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(count))
+    return [AuditEntryView.from_row(row) for row in reversed(list(rows))]

@@ -1,0 +1,121 @@
+"""Tables of the audit log: the entries themselves and a one-row head that serialises appends.
+
+The head row is what makes concurrent appends safe on both backends: every append first
+updates it, which takes a row lock on PostgreSQL and the write lock on SQLite, so two
+transactions can never read the same head and fork the chain. It also remembers the newest
+hash, so cutting entries off the end of the log is noticed.
+
+Triggers reject UPDATE and DELETE on ``audit_entries`` (and TRUNCATE on PostgreSQL). They are
+installed by migration ``0003_audit_keys`` and, for databases made with ``create_all``, by the
+DDL events below. They stop mistakes and casual edits; someone who owns the database can drop
+them, which is why the hash chain, not the triggers, is the evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DDL,
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onceonly.db import Base
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first entry."""
+
+DECISIONS = ("allowed", "denied", "failed")
+
+
+class AuditEntry(Base):
+    """One access, decision or rule change, chained to the entry before it."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        CheckConstraint("decision IN ('allowed', 'denied', 'failed')", name="decision"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        Index("ix_audit_entries_subject_seq", "subject", "seq"),
+        Index("ix_audit_entries_dataset_seq", "dataset", "seq"),
+        Index("ix_audit_entries_recorded_at", "recorded_at"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event: Mapped[str] = mapped_column(String(64))
+    actor_username: Mapped[str] = mapped_column(String(150))
+    actor_badge: Mapped[str | None] = mapped_column(String(64))
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    actor_agency: Mapped[str | None] = mapped_column(String(120), index=True)
+    application_item: Mapped[str | None] = mapped_column(String(120))
+    case_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(16))
+    dataset: Mapped[str | None] = mapped_column(String(80))
+    fields: Mapped[list[str] | None] = mapped_column(JSON)
+    predicate: Mapped[str | None] = mapped_column(String(80))
+    predicate_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    owner_agency: Mapped[str | None] = mapped_column(String(255), index=True)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(String(16))
+    reason_zh: Mapped[str] = mapped_column(Text, default="")
+    reason_en: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The single row (``id = 1``) naming the newest entry; see the module docstring.
+
+    The first append creates the row from the newest entry there is, so a database whose rows
+    were copied in from elsewhere (a backup, a test template) carries on where the copy ends.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+SQLITE_TRIGGERS = (
+    "CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries "
+    "BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END",
+    "CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries "
+    "BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END",
+)
+POSTGRESQL_TRIGGERS = (
+    "CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'audit_entries is append-only'; "
+    "END $$",
+    "CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries "
+    "FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()",
+    "CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries "
+    "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()",
+)
+"""Migration 0003 keeps its own frozen copy of these statements, as migrations should."""
+
+for _statement in SQLITE_TRIGGERS:
+    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in POSTGRESQL_TRIGGERS:
+    event.listen(
+        AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )
+event.listen(
+    AuditEntry.__table__,
+    "after_drop",
+    DDL("DROP FUNCTION IF EXISTS audit_entries_append_only()").execute_if(dialect="postgresql"),
+)

@@ -1,0 +1,222 @@
+"""Tables of the cases capability: cases, their evidence, timeline, agencies, notifications.
+
+Only :mod:`onceonly.cases.service` and :mod:`onceonly.cases.notifications` touch them.
+``case_events`` is append-only (triggers reject UPDATE and DELETE, installed by migration
+``0005_cases`` and, for ``create_all`` databases, by the DDL events below): the timeline is
+the case's accountability record, so a step once written stays written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    DDL,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onceonly.db import Base, utcnow
+
+STATES = ("open", "gathering", "decided", "closed")
+DECISIONS = ("approved", "rejected")
+CHANNELS = ("email", "sms")
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+class CaseCounter(Base):
+    """The last number handed out per number prefix and ROC year; its UPDATE is the lock."""
+
+    __tablename__ = "case_counters"
+
+    prefix: Mapped[str] = mapped_column(String(24), primary_key=True)
+    roc_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("state", STATES), name="state"),
+        CheckConstraint(f"decision IS NULL OR {_in('decision', DECISIONS)}", name="decision"),
+        Index("ix_cases_agency_state", "agency", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    application_item: Mapped[str] = mapped_column(String(120), index=True)
+    opening_agency: Mapped[str] = mapped_column(String(120))
+    agency: Mapped[str] = mapped_column(String(120))
+    """The agency whose queue holds the case now."""
+    opened_by: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(12), index=True)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_mobile: Mapped[str | None] = mapped_column(String(16))
+    contact_language: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evidence_online: Mapped[int] = mapped_column(Integer, default=0)
+    """Measure: required evidence held as valid online transcripts."""
+    evidence_paper: Mapped[int] = mapped_column(Integer, default=0)
+    """Measure: required evidence not held online (paper attached or still to bring)."""
+    decision_seconds: Mapped[int | None] = mapped_column(Integer)
+    """Measure: seconds from opening to the latest decision."""
+    agencies_involved: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CaseEvidence(Base):
+    """One required piece of evidence of a case: online transcripts, a scanned paper, or
+    still missing. Both may be present; online evidence that is valid wins."""
+
+    __tablename__ = "case_evidence"
+    __table_args__ = (UniqueConstraint("case_id", "evidence_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    evidence_type: Mapped[str] = mapped_column(String(80))
+    dataset: Mapped[str] = mapped_column(String(80))
+    paper_name_zh: Mapped[str] = mapped_column(String(200))
+    paper_name_en: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(20))
+    """The exchange's status of the latest fetch; ``None`` before any fetch."""
+    reason_zh: Mapped[str | None] = mapped_column(Text)
+    reason_en: Mapped[str | None] = mapped_column(Text)
+    owners: Mapped[list[str]] = mapped_column(JSON)
+    answer: Mapped[bool | None] = mapped_column(Boolean)
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    withheld_fields: Mapped[list[str]] = mapped_column(JSON)
+    transcripts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    retry_after: Mapped[int | None] = mapped_column(Integer)
+    fetched_by: Mapped[str | None] = mapped_column(String(64))
+    fetched_agency: Mapped[str | None] = mapped_column(String(120))
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paper_filename: Mapped[str | None] = mapped_column(String(255))
+    paper_path: Mapped[str | None] = mapped_column(String(500))
+    """Relative to ``Settings.data_dir / "uploads"``."""
+    paper_sha256: Mapped[str | None] = mapped_column(String(64))
+    paper_size: Mapped[int | None] = mapped_column(Integer)
+    paper_content_type: Mapped[str | None] = mapped_column(String(40))
+    paper_attached_by: Mapped[str | None] = mapped_column(String(64))
+    paper_attached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CaseAgency(Base):
+    """Every agency a case has involved: ``handler`` (opened it or received it by relay) or
+    ``owner`` (supplied evidence online). Read access and the agencies measure come from it."""
+
+    __tablename__ = "case_agencies"
+    __table_args__ = (CheckConstraint(_in("role", ("handler", "owner")), name="role"),)
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    agency: Mapped[str] = mapped_column(String(120), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class CaseEvent(Base):
+    """One step of a case's timeline; append-only."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    """Username, or ``system`` for steps nobody took by hand (notifications)."""
+    agency: Mapped[str | None] = mapped_column(String(120))
+    state_from: Mapped[str | None] = mapped_column(String(16))
+    state_to: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Notification(Base):
+    """One message to the citizen about one step, by one channel, and how its delivery went."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("status", NOTIFICATION_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SmsOutboxMessage(Base):
+    """What the default SMS provider "sent": administrators read it instead of a phone."""
+
+    __tablename__ = "sms_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    to: Mapped[str] = mapped_column(String(16), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+SQLITE_TRIGGERS = (
+    "CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events "
+    "BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END",
+    "CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events "
+    "BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END",
+)
+POSTGRESQL_TRIGGERS = (
+    "CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger "
+    "LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION 'case_events is append-only'; "
+    "END $$",
+    "CREATE TRIGGER case_events_no_change BEFORE UPDATE OR DELETE ON case_events "
+    "FOR EACH ROW EXECUTE FUNCTION case_events_append_only()",
+)
+"""Migration 0005 keeps its own frozen copy of these statements."""
+
+for _statement in SQLITE_TRIGGERS:
+    event.listen(CaseEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in POSTGRESQL_TRIGGERS:
+    event.listen(
+        CaseEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )
+event.listen(
+    CaseEvent.__table__,
+    "after_drop",
+    DDL("DROP FUNCTION IF EXISTS case_events_append_only()").execute_if(dialect="postgresql"),
+)

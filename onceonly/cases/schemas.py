@@ -1,0 +1,181 @@
+"""What the cases capability hands out and takes in: Pydantic documents shared by the service
+(its return values) and the JSON API (its request and response bodies)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+State = Literal["open", "gathering", "decided", "closed"]
+Decision = Literal["approved", "rejected"]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TranscriptView(_View):
+    owner: str
+    kid: str
+    jws: str
+    expires_at: datetime
+
+
+class PaperView(_View):
+    filename: str
+    sha256: str
+    size: int
+    content_type: str
+    attached_by: str
+    attached_at: datetime
+
+
+class CaseEvidenceView(_View):
+    evidence_type: str
+    dataset: str
+    paper_name_zh: str
+    paper_name_en: str
+    satisfied_by: Literal["online", "paper"] | None
+    """``online`` when valid transcripts are held, ``paper`` when a scan stands in for them."""
+    needs_refresh: bool
+    """Online evidence was held but its transcript expired: fetch it again."""
+    status: str | None
+    reason_zh: str | None
+    reason_en: str | None
+    owners: list[str]
+    answer: bool | None
+    fields: dict[str, Any] | None
+    withheld_fields: list[str]
+    transcripts: list[TranscriptView]
+    retry_after: int | None
+    fetched_by: str | None
+    fetched_agency: str | None
+    fetched_at: datetime | None
+    expires_at: datetime | None
+    paper: PaperView | None
+
+
+class CaseSummaryView(_View):
+    """A row of a search result or queue: no evidence, the subject masked."""
+
+    number: str
+    application_item: str
+    agency: str
+    state: State
+    decision: Decision | None
+    subject_masked: str
+    opened_by: str
+    opened_at: datetime
+    updated_at: datetime
+
+
+class CaseView(CaseSummaryView):
+    subject: str
+    opening_agency: str
+    contact_email: str | None
+    contact_mobile: str | None
+    contact_language: str
+    decision_reason: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    closed_at: datetime | None
+    evidence: list[CaseEvidenceView]
+
+
+class EventView(_View):
+    at: datetime
+    kind: str
+    actor: str
+    agency: str | None
+    state_from: str | None
+    state_to: str | None
+    details: dict[str, Any]
+
+
+class Measures(_View):
+    """Kept per case for the effectiveness dashboard."""
+
+    evidence_required: int
+    evidence_online: int
+    """Required evidence held as valid online transcripts: paper the citizen did not bring."""
+    paper_required: int
+    """Required evidence not held online: ``paper_attached`` + ``paper_missing``."""
+    paper_attached: int
+    paper_missing: int
+    decision_seconds: int | None
+    agencies_involved: int
+    agencies: list[str]
+    """Handling agencies (opening agency and relay targets) and owners that supplied evidence."""
+
+
+class CasePage(_View):
+    items: list[CaseSummaryView]
+    total: int
+    page: int
+    per_page: int
+
+
+class NotificationView(_View):
+    id: int
+    case_number: str
+    event: str
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class SmsOutboxView(_View):
+    id: int
+    to: str
+    text: str
+    created_at: datetime
+
+
+# --- request bodies ---------------------------------------------------------------------------
+
+
+class OpenCaseIn(BaseModel):
+    application_item: str = Field(min_length=1, max_length=120)
+    subject: str = Field(min_length=1, max_length=20, description="The citizen's national ID.")
+    contact_email: str | None = Field(default=None, max_length=254)
+    contact_mobile: str | None = Field(default=None, max_length=24)
+    contact_language: Literal["zh-TW", "en"] = "zh-TW"
+
+
+class RelayIn(BaseModel):
+    to_agency: str = Field(min_length=1, max_length=120)
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class DecideIn(BaseModel):
+    decision: Decision
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class FetchEvidenceIn(BaseModel):
+    refresh_all: bool = Field(
+        default=False,
+        description="Fetch every required piece again; by default only what is missing, "
+        "failed or expired is fetched, so a relayed case is not fetched twice.",
+    )
+
+
+class SearchFilters(BaseModel):
+    number: str | None = None
+    subject: str | None = None
+    state: State | None = None
+    application_item: str | None = None
+    agency: str | None = None
+    opened_from: date | None = None
+    opened_to: date | None = None
+    """Inclusive; dates are Taiwan (UTC+8) calendar days."""
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=20, ge=1, le=100)

@@ -1,0 +1,69 @@
+"""What ``onceonly demo`` prints: where to look, whom to sign in as, whom to ask about."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from onceonly.config import Settings
+from onceonly.demo.run import DemoState
+from onceonly.domain.roc_date import format_roc_date
+from onceonly.i18n import t
+
+FEATURED_ACCOUNTS = (
+    "tpe-udd-clerk",
+    "tpe-social-clerk",
+    "tpe-labour-clerk",
+    "tpe-social-owner",
+    "moi-household-owner",
+    "tpe-auditor",
+    "admin",
+)
+
+
+def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
+    console = Console()
+    manifest = state.manifest
+    made = "built" if state.registries_generated else "reused"
+    console.print(
+        f"\n[bold green]onceonly demo[/] — {manifest.people:,} people in "
+        f"{len(manifest.jurisdictions)} jurisdictions ({made}), data in [cyan]{settings.data_dir.resolve()}[/]"
+    )
+    console.print(f"  web:       [link={url}]{url}[/link]")
+    console.print(f"  catalog:   {url}/catalog")
+    console.print(f"  API docs:  {url}/api/docs   keys: {url}/.well-known/jwks.json")
+
+    accounts = Table(title=t("demo.summary.accounts", "zh-TW") + " / demo accounts")
+    for column in ("username", "role", "agency", "name"):
+        accounts.add_column(column)
+    featured = [a for a in state.accounts if a.username in FEATURED_ACCOUNTS]
+    for account in featured:
+        accounts.add_row(account.username, account.role, account.agency_code, account.display_name)
+    console.print(accounts)
+    password = state.accounts[0].password if state.accounts else ""
+    console.print(
+        f"  password for every demo account: [bold]{password}[/] "
+        f"({len(state.accounts)} accounts: `onceonly users list` shows them all)"
+    )
+
+    citizens = Table(title=t("demo.summary.citizens", "zh-TW") + " / sample citizens")
+    for column in ("national ID", "name", "who"):
+        citizens.add_column(column)
+    for sample in manifest.sample_citizens.values():
+        citizens.add_row(
+            sample.national_id, sample.name, t(sample.description_key, "zh-TW")
+        )
+    console.print(citizens)
+    main = manifest.sample_citizens.get("low_income_applicant")
+    if main:
+        console.print(
+            f"  try: sign in as [bold]tpe-udd-clerk[/], application item "
+            f"[bold]低收入戶申請等候承租國宅[/] (public-housing-low-income), citizen [bold]{main.national_id}[/]"
+        )
+    console.print(f"  data as of {format_roc_date(_date(manifest.reference_date))}\n")
+
+
+def _date(iso: str):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    return date.fromisoformat(iso)

@@ -1,0 +1,214 @@
+"""Each owning agency's Ed25519 signing keys: private halves on disk, public halves published.
+
+The private key of a key id ``kid`` lives in ``Settings.keys_dir / <agency> / <kid>.pem``
+(PKCS#8, mode 0600) and never enters the database; the public key is a JWK in
+``signing_keys`` and is published at ``/.well-known/jwks.json``. ``kid`` is the key's RFC 7638
+thumbprint, so anyone can check that a published key matches its id.
+
+Rotation retires the active key without unpublishing it: every transcript it signed still
+verifies until it expires, and only the new key signs from then on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from joserfc.jwk import OKPKey
+from sqlalchemy import JSON, CheckConstraint, DateTime, Index, String, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from onceonly.config import Settings
+from onceonly.db import Base, utcnow
+
+ALGORITHM: Final = "EdDSA"
+CURVE: Final = "Ed25519"
+_AGENCY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
+
+
+class SigningKeyRecord(Base):
+    """The public half of a signing key and its life cycle (active, then retired)."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'retired')", name="status"),
+        Index(
+            "uq_signing_keys_one_active",
+            "agency_code",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(120), index=True)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SigningKeyUnavailable(Exception):
+    """The private key file of a key is missing or does not match its published half."""
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    agency_code: str
+    public_jwk: dict[str, Any]
+    status: str
+    created_at: datetime
+    retired_at: datetime | None
+    pem_path: Path
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def private_key(self) -> OKPKey:
+        """The private key, read from disk once per process and then kept in memory."""
+        return _load_private_key(self.pem_path, self.kid)
+
+    def published(self) -> dict[str, Any]:
+        """This key as a member of the published JWK Set."""
+        return _jwk_member(self.kid, self.agency_code, self.public_jwk)
+
+
+def _jwk_member(kid: str, agency_code: str, public_jwk: dict[str, Any]) -> dict[str, Any]:
+    return {**public_jwk, "kid": kid, "alg": ALGORITHM, "use": "sig", "agency": agency_code}
+
+
+_cache: dict[Path, OKPKey] = {}
+_cache_lock = threading.Lock()
+
+
+def _load_private_key(path: Path, kid: str) -> OKPKey:
+    with _cache_lock:
+        key = _cache.get(path)
+        if key is None:
+            try:
+                key = OKPKey.import_key(path.read_bytes())
+            except (OSError, ValueError) as error:
+                raise SigningKeyUnavailable(f"{path}: {error}") from error
+            if key.thumbprint() != kid:
+                raise SigningKeyUnavailable(f"{path} does not hold key {kid}")
+            _cache[path] = key
+        return key
+
+
+def _agency_dir(settings: Settings, agency_code: str) -> Path:
+    if not _AGENCY_CODE.fullmatch(agency_code):
+        raise ValueError(f"agency code {agency_code!r} cannot name a key folder")
+    return settings.keys_dir / agency_code
+
+
+def _view(settings: Settings, record: SigningKeyRecord) -> SigningKey:
+    return SigningKey(
+        kid=record.kid,
+        agency_code=record.agency_code,
+        public_jwk=dict(record.public_jwk),
+        status=record.status,
+        created_at=record.created_at,
+        retired_at=record.retired_at,
+        pem_path=_agency_dir(settings, record.agency_code) / f"{record.kid}.pem",
+    )
+
+
+def _write_private(path: Path, pem: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _create(session: Session, settings: Settings, agency_code: str) -> SigningKey:
+    directory = _agency_dir(settings, agency_code)
+    key = OKPKey.generate_key(CURVE)
+    kid = key.thumbprint()
+    public = key.as_dict(private=False)
+    record = SigningKeyRecord(
+        kid=kid,
+        agency_code=agency_code,
+        public_jwk={name: public[name] for name in ("kty", "crv", "x")},
+        status="active",
+        created_at=utcnow(),
+        retired_at=None,
+    )
+    _write_private(directory / f"{kid}.pem", key.as_pem(private=True))
+    session.add(record)
+    session.flush()
+    with _cache_lock:
+        _cache[directory / f"{kid}.pem"] = key
+    return _view(settings, record)
+
+
+def _active_record(session: Session, agency_code: str) -> SigningKeyRecord | None:
+    return session.scalars(
+        select(SigningKeyRecord).where(
+            SigningKeyRecord.agency_code == agency_code, SigningKeyRecord.status == "active"
+        )
+    ).first()
+
+
+def active_key(session: Session, settings: Settings, agency_code: str) -> SigningKey | None:
+    """The key the agency signs with now, if it has one."""
+    record = _active_record(session, agency_code)
+    return _view(settings, record) if record else None
+
+
+def ensure_key(session: Session, settings: Settings, agency_code: str) -> SigningKey:
+    """The agency's active key, created (and published) first if it has none.
+
+    Two requests racing to make an agency's first key both end up with the one that won.
+    """
+    existing = active_key(session, settings, agency_code)
+    if existing is not None:
+        return existing
+    try:
+        with session.begin_nested():
+            return _create(session, settings, agency_code)
+    except IntegrityError:
+        winner = active_key(session, settings, agency_code)
+        if winner is None:
+            raise
+        return winner
+
+
+def rotate_key(session: Session, settings: Settings, agency_code: str) -> SigningKey:
+    """Make a new active key; the old one is retired but stays published."""
+    old = _active_record(session, agency_code)
+    if old is not None:
+        old.status = "retired"
+        old.retired_at = utcnow()
+        session.flush()
+    return _create(session, settings, agency_code)
+
+
+def list_keys(
+    session: Session, settings: Settings, agency_code: str | None = None
+) -> list[SigningKey]:
+    """Every key ever made (active and retired), oldest first."""
+    query = select(SigningKeyRecord).order_by(
+        SigningKeyRecord.agency_code, SigningKeyRecord.created_at
+    )
+    if agency_code:
+        query = query.where(SigningKeyRecord.agency_code == agency_code)
+    return [_view(settings, record) for record in session.scalars(query)]
+
+
+def published_jwks(session: Session) -> dict[str, Any]:
+    """The RFC 7517 JWK Set of every key that may have signed a transcript still in use."""
+    records = session.scalars(
+        select(SigningKeyRecord).order_by(SigningKeyRecord.agency_code, SigningKeyRecord.created_at)
+    )
+    return {"keys": [_jwk_member(r.kid, r.agency_code, r.public_jwk) for r in records]}

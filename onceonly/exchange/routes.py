@@ -1,0 +1,64 @@
+"""``POST /api/v1/evidence-requests``: the certificate-free query itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from onceonly.accounts.deps import Principal, require_roles
+from onceonly.exchange.schemas import EXAMPLE_REQUEST, EvidenceRequestIn, EvidenceResponse
+from onceonly.exchange.service import Actor, Exchange, request_evidence
+from onceonly.providers.registry import load_providers
+from onceonly.web.deps import get_language
+
+router = APIRouter(tags=["evidence"])
+
+PROBLEM = {"content": {"application/problem+json": {}}}
+
+
+def get_exchange(request: Request) -> Exchange:
+    """The app's exchange, made on first use so the app starts even before demo data exists."""
+    state = request.app.state
+    exchange: Exchange | None = getattr(state, "exchange", None)
+    if exchange is None:
+        exchange = Exchange(
+            settings=state.settings,
+            sessions=state.sessions,
+            providers=load_providers(state.settings.registries_dir),
+        )
+        state.exchange = exchange
+    return exchange
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(principal.username, principal.badge, principal.role, principal.agency_code)
+
+
+@router.post(
+    "/api/v1/evidence-requests",
+    response_model=EvidenceResponse,
+    summary="Fetch evidence about one citizen from the agencies that own it",
+    description=(
+        "For a case and an application item, ask for one or more evidence types (dataset "
+        "codes for minimised records, predicate codes for yes/no answers). Each piece is "
+        "decided by the owner's access rules, fetched from the owner, minimised, signed by "
+        "the owner (compact JWS, EdDSA) and written to the audit log before it is returned. "
+        "Pieces that cannot be issued say why. When none can be issued the answer is a "
+        "problem document: 403 (no rule), 404 (no record) or 503 with Retry-After."
+    ),
+    responses={
+        403: {"description": "No approved rule allows any of it", **PROBLEM},
+        404: {"description": "Unknown application item or evidence type", **PROBLEM},
+        422: {"description": "Invalid national ID or request body", **PROBLEM},
+        503: {"description": "The owner's source is down or too slow", **PROBLEM},
+    },
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE_REQUEST}}}},
+)
+def create_evidence_request(
+    body: EvidenceRequestIn,
+    principal: Annotated[Principal, Depends(require_roles("clerk"))],
+    exchange: Annotated[Exchange, Depends(get_exchange)],
+    lang: Annotated[str, Depends(get_language)],
+) -> EvidenceResponse:
+    return request_evidence(exchange, actor_of(principal), body, lang)

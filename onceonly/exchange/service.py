@@ -1,0 +1,552 @@
+"""Evidence requests: policy decision, fetch at the owner, minimise, sign, audit, return.
+
+The order is the product's promise: nothing is fetched without an approved rule of the owner,
+nothing leaves beyond what the rule allows, and no transcript is handed out before its audit
+entry is durably written. Every asked piece ends in one status a clerk can act on: issued,
+denied (which rule, or why none), unavailable (retry later), not found, not digitised (bring
+paper), or not required by the application item.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.audit.group_commit import GroupCommitter
+from onceonly.audit.log import AuditRecord
+from onceonly.catalog import service as catalog
+from onceonly.config import Settings
+from onceonly.db import utcnow
+from onceonly.domain.errors import DomainValueError
+from onceonly.domain.national_id import mask_national_id, validate_national_id
+from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.exchange import keys
+from onceonly.exchange.minimise import minimise
+from onceonly.exchange.schemas import (
+    EvidenceAsk,
+    EvidenceRequestIn,
+    EvidenceResponse,
+    EvidenceResult,
+    IssuedTranscript,
+    Reason,
+)
+from onceonly.exchange.transcript import TranscriptClaims, sign_transcript
+from onceonly.i18n import t
+from onceonly.policy.service import Decision, Requester, decide
+from onceonly.providers.base import PredicateAnswer, ProviderUnavailable, SourceRecord
+from onceonly.providers.registry import ProviderDirectory
+
+RESIDENCE_DATASET = "household_registration"
+"""Where a citizen is registered decides which local owner holds their local records."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: the signed-in clerk (or agency system) and their agency."""
+
+    username: str
+    badge: str
+    role: str
+    agency: str
+
+
+@dataclass
+class Exchange:
+    """What evidence requests need at run time; one per app, shared by every request."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    providers: ProviderDirectory
+    catalog: catalog.CachedCatalog = field(default_factory=catalog.CachedCatalog)
+    audit: GroupCommitter | None = None
+    pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(32, thread_name_prefix="owner")
+    )
+
+    def __post_init__(self) -> None:
+        if self.audit is None:
+            self.audit = GroupCommitter(self.sessions)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.providers.close()
+
+
+@dataclass
+class _Piece:
+    """One asked evidence type as it moves through the steps."""
+
+    evidence_type: str
+    dataset: catalog.DatasetView
+    predicate: str | None
+    params: dict[str, Any]
+    fields: tuple[str, ...]
+    legal_basis: str | None
+    paper_name: str | None
+    status: str = "issued"
+    reason: dict[str, str] = field(default_factory=dict)
+    owners: list[str] = field(default_factory=list)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    outcomes: dict[str, SourceRecord | PredicateAnswer | None] = field(default_factory=dict)
+    transcripts: list[IssuedTranscript] = field(default_factory=list)
+    answer: bool | None = None
+    record: dict[str, Any] | None = None
+    withheld: tuple[str, ...] = ()
+    retry_after: int | None = None
+    routed_by_residence: bool = False
+
+    def stop(self, status: str, key: str, retry_after: int | None = None, **params: Any) -> None:
+        self.status = status
+        self.reason = _reason(key, **params)
+        self.retry_after = retry_after
+
+    @property
+    def live(self) -> bool:
+        return self.status == "issued"
+
+    @property
+    def rule_ids(self) -> list[int]:
+        return [d.rule_id for d in self.decisions.values() if d.rule_id is not None]
+
+
+def _reason(key: str, **params: Any) -> dict[str, str]:
+    return {"zh-TW": t(key, "zh-TW", **params), "en": t(key, "en", **params)}
+
+
+def _subject(value: str, lang: str | None) -> str:
+    try:
+        return validate_national_id(value)
+    except DomainValueError as exc:
+        reason = exc.message_en if lang == "en" else exc.message_zh
+        raise validation_problem([FieldError("subject", reason, exc.code)], lang) from exc
+
+
+def request_evidence(
+    exchange: Exchange, actor: Actor, body: EvidenceRequestIn, lang: str | None = None
+) -> EvidenceResponse:
+    """Handle one evidence request (``POST /api/v1/evidence-requests``) for one clerk."""
+    subject = _subject(body.subject, lang)
+    request_id = str(uuid.uuid4())
+    with exchange.sessions() as session:
+        cat = exchange.catalog.check(session)
+        item = cat.application_item(session, body.application_item)
+        if item is None:
+            raise Problem(
+                404,
+                "unknown-application-item",
+                t("exchange.unknown_item", lang),
+                t("exchange.unknown_item_detail", lang, code=body.application_item),
+            )
+        agency = cat.agency(session, actor.agency)
+        if agency is None:
+            raise Problem(
+                403, "unknown-agency", t("exchange.unknown_agency", lang, agency=actor.agency)
+            )
+        requester = Requester(agency.code, agency.kind, agency.jurisdiction)
+        pieces = _pieces(session, cat, item, body, lang)
+        residence = _residence(exchange, session, cat, pieces, subject)
+        for piece in pieces:
+            if piece.live:
+                _route(session, cat, exchange.providers, piece, residence)
+            if piece.live:
+                _decide(session, piece, requester, item.code, subject, body.case_id)
+
+    _fetch(exchange, pieces, subject)
+    _sign(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
+    _audit(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
+    return _respond(pieces, request_id, body.case_id, item.code, subject, lang)
+
+
+def _pieces(
+    session: Session,
+    cat: catalog.CachedCatalog,
+    item: catalog.ApplicationItemView,
+    body: EvidenceRequestIn,
+    lang: str | None,
+) -> list[_Piece]:
+    """Resolve each ask to the dataset (and predicate) it names and to the item's requirement
+    for it; asking for nothing means everything the item requires."""
+    required = list(item.required_evidence)
+    asks = body.evidence or [
+        EvidenceAsk(
+            type=r.predicate or r.dataset,
+            params=dict(r.predicate_params or {}),
+            fields=list(r.fields or ()) or None,
+        )
+        for r in required
+    ]
+    pieces = []
+    for ask in asks:
+        dataset_code = cat.dataset_of_evidence_type(session, ask.type)
+        dataset = cat.dataset(session, dataset_code) if dataset_code else None
+        if dataset is None:
+            raise Problem(
+                404,
+                "unknown-evidence-type",
+                t("exchange.unknown_evidence_type", lang),
+                t("exchange.unknown_evidence_type_detail", lang, code=ask.type),
+            )
+        requirement = next((r for r in required if ask.type in (r.dataset, r.predicate)), None)
+        default_params = dict(requirement.predicate_params or {}) if requirement else {}
+        default_fields = tuple(requirement.fields or ()) if requirement else ()
+        piece = _Piece(
+            evidence_type=ask.type,
+            dataset=dataset,
+            predicate=ask.type if ask.type != dataset.code else None,
+            params=default_params | ask.params,
+            fields=tuple(ask.fields) if ask.fields else default_fields,
+            legal_basis=requirement.legal_basis if requirement else None,
+            paper_name=requirement.paper_name_zh if requirement else None,
+        )
+        if requirement is None:
+            piece.stop("not_required", "exchange.not_required", evidence=ask.type, item=item.code)
+        pieces.append(piece)
+    return pieces
+
+
+def _residence(
+    exchange: Exchange,
+    session: Session,
+    cat: catalog.CachedCatalog,
+    pieces: list[_Piece],
+    subject: str,
+) -> str | ProviderUnavailable | None:
+    """The subject's registered jurisdiction, asked of the household-registration owner only
+    when some dataset is held where the citizen lives. It routes the request and is never
+    returned; the audit entries of the pieces it routed say so."""
+    if not any(p.live and p.dataset.owner_scope == "residence" for p in pieces):
+        return None
+    registry = cat.dataset(session, RESIDENCE_DATASET)
+    owner = registry.owner_agency if registry else None
+    provider = exchange.providers.for_owner(owner) if owner else None
+    if provider is None:
+        return ProviderUnavailable(owner or RESIDENCE_DATASET, "not connected", 3600)
+    future = exchange.pool.submit(provider.fetch, RESIDENCE_DATASET, subject, ["jurisdiction"])
+    try:
+        record = future.result(timeout=exchange.settings.provider_timeout_seconds)
+    except FutureTimeout:
+        return ProviderUnavailable(provider.owner, "timeout")
+    except ProviderUnavailable as exc:
+        return exc
+    return str(record.fields.get("jurisdiction")) if record else None
+
+
+def _route(
+    session: Session,
+    cat: catalog.CachedCatalog,
+    providers: ProviderDirectory,
+    piece: _Piece,
+    residence: str | ProviderUnavailable | None,
+) -> None:
+    """Which owners hold the piece: the central owner, the owner where the citizen lives, or
+    every owner of the dataset connected to this node (land is searched everywhere)."""
+    dataset = piece.dataset
+    if dataset.owner_scope == "central":
+        piece.owners = [dataset.owner_agency or ""]
+        return
+    if dataset.owner_scope == "residence":
+        if isinstance(residence, ProviderUnavailable):
+            piece.stop(
+                "unavailable",
+                "exchange.owner_unavailable",
+                residence.retry_after,
+                owner=residence.owner,
+                reason=residence.reason,
+            )
+            return
+        if residence is None:
+            piece.stop("not_found", "exchange.no_residence")
+            return
+        if not dataset.is_digitised_in(residence):
+            piece.stop("not_digitised", "exchange.not_digitised", jurisdiction=residence)
+            return
+        try:
+            piece.owners = [cat.owner_agency_for(session, dataset.code, residence)]
+        except catalog.CatalogNotFound:
+            piece.stop("not_found", "exchange.no_local_owner", jurisdiction=residence)
+            return
+        piece.routed_by_residence = True
+        return
+    if dataset.not_digitised_in or not dataset.digitised:
+        places = ", ".join(sorted(dataset.not_digitised_in)) or "*"
+        piece.stop("not_digitised", "exchange.not_digitised", jurisdiction=places)
+        return
+    piece.owners = providers.owners_of(dataset.code)
+    if not piece.owners:
+        piece.stop("unavailable", "exchange.owner_not_connected", 3600, owner=dataset.code)
+
+
+def _decide(
+    session: Session,
+    piece: _Piece,
+    requester: Requester,
+    item_code: str,
+    subject: str,
+    case_id: str,
+) -> None:
+    """Every owner holding the piece must allow it; the first refusal stops the piece."""
+    for owner in piece.owners:
+        decision = decide(
+            session,
+            requester=requester,
+            owner_agency=owner,
+            dataset=piece.dataset.code,
+            application_item=item_code,
+            subject=subject,
+            case_id=case_id,
+            fields=piece.fields,
+            predicate=piece.predicate,
+        )
+        piece.decisions[owner] = decision
+        if not decision.allowed:
+            piece.status = "denied"
+            piece.reason = {"zh-TW": decision.reason_zh, "en": decision.reason_en}
+            return
+    first = piece.decisions[piece.owners[0]]
+    piece.reason = {"zh-TW": first.reason_zh, "en": first.reason_en}
+    piece.withheld = first.withheld
+
+
+def _fetch(exchange: Exchange, pieces: list[_Piece], subject: str) -> None:
+    """Every permitted (piece, owner) pair is asked at once, under one deadline: a slow owner
+    costs the clerk its timeout once, not once per piece."""
+    pending: list[tuple[_Piece, str, Future[Any]]] = []
+    for piece in pieces:
+        for owner in piece.owners if piece.live else ():
+            provider = exchange.providers.for_owner(owner)
+            if provider is None:
+                piece.stop("unavailable", "exchange.owner_not_connected", 3600, owner=owner)
+                break
+            if piece.predicate:
+                call: Future[Any] = exchange.pool.submit(
+                    provider.evaluate, piece.dataset.code, piece.predicate, subject, piece.params
+                )
+            else:
+                allowed = list(piece.decisions[owner].fields)
+                call = exchange.pool.submit(provider.fetch, piece.dataset.code, subject, allowed)
+            pending.append((piece, owner, call))
+    deadline = time.monotonic() + exchange.settings.provider_timeout_seconds
+    for piece, owner, call in pending:
+        try:
+            piece.outcomes[owner] = call.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            call.cancel()
+            piece.stop(
+                "unavailable", "exchange.owner_unavailable", 30, owner=owner, reason="timeout"
+            )
+        except ProviderUnavailable as exc:
+            piece.stop(
+                "unavailable",
+                "exchange.owner_unavailable",
+                exc.retry_after,
+                owner=owner,
+                reason=exc.reason,
+            )
+        except (LookupError, ValueError) as exc:
+            piece.stop("failed", "exchange.owner_refused", owner=owner, reason=str(exc))
+    for piece in pieces:
+        if piece.live:
+            _combine(piece)
+
+
+def _combine(piece: _Piece) -> None:
+    """Several owners (every land office) answer together: a predicate holds only if it holds
+    at each; records are merged with list fields concatenated."""
+    if piece.predicate:
+        answers = [o for o in piece.outcomes.values() if isinstance(o, PredicateAnswer)]
+        piece.answer = all(a.value for a in answers)
+        return
+    allowed = piece.decisions[piece.owners[0]].fields
+    merged: dict[str, Any] = {}
+    for outcome in piece.outcomes.values():
+        if not isinstance(outcome, SourceRecord):
+            continue
+        for name, value in minimise(outcome.fields, allowed).items():
+            if isinstance(value, list) and isinstance(merged.get(name), list):
+                merged[name] = merged[name] + value
+            else:
+                merged.setdefault(name, value)
+    if not merged and not any(isinstance(o, SourceRecord) for o in piece.outcomes.values()):
+        piece.stop("not_found", "exchange.no_record", dataset=piece.dataset.code)
+        return
+    piece.record = merged
+
+
+def _sign(
+    exchange: Exchange,
+    pieces: list[_Piece],
+    actor: Actor,
+    item_code: str,
+    subject: str,
+    case_id: str,
+    request_id: str,
+) -> None:
+    """Each owner signs what it answered with its own key: one transcript per owner."""
+    now = utcnow().replace(microsecond=0)
+    expires = now + timedelta(days=exchange.settings.transcript_valid_days)
+    with exchange.sessions() as session:
+        for piece in pieces:
+            for owner, outcome in piece.outcomes.items() if piece.live else ():
+                if outcome is None:
+                    continue
+                decision = piece.decisions[owner]
+                key = keys.ensure_key(session, exchange.settings, owner)
+                predicate = None
+                fields = None
+                if isinstance(outcome, PredicateAnswer):
+                    predicate = {
+                        "code": piece.predicate,
+                        "params": piece.params,
+                        "answer": outcome.value,
+                        "as_of": outcome.as_of,
+                    }
+                else:
+                    fields = minimise(outcome.fields, decision.fields)
+                claims = TranscriptClaims(
+                    issuer=owner,
+                    subject=subject,
+                    dataset=piece.dataset.code,
+                    fields=fields,
+                    predicate=predicate,
+                    application_item=item_code,
+                    legal_basis=decision.legal_basis or piece.legal_basis or "",
+                    case_id=case_id,
+                    request_id=request_id,
+                    requester_agency=actor.agency,
+                    requester_badge=actor.badge,
+                    issued_at=now,
+                    expires_at=expires,
+                )
+                piece.transcripts.append(
+                    IssuedTranscript(
+                        owner=owner,
+                        kid=key.kid,
+                        jws=sign_transcript(key, claims),
+                        expires_at=expires.isoformat(),
+                    )
+                )
+        if session.new or session.dirty:
+            session.commit()
+
+
+_DECISION_OF = {"issued": "allowed", "denied": "denied", "not_required": "denied"}
+
+
+def _audit(
+    exchange: Exchange,
+    pieces: list[_Piece],
+    actor: Actor,
+    item_code: str,
+    subject: str,
+    case_id: str,
+    request_id: str,
+) -> None:
+    """One entry per asked piece, all durably written before anything is returned."""
+    records = []
+    for piece in pieces:
+        first = piece.decisions.get(piece.owners[0]) if piece.owners else None
+        records.append(
+            AuditRecord(
+                event="evidence.request",
+                request_id=request_id,
+                actor_username=actor.username,
+                actor_badge=actor.badge,
+                actor_role=actor.role,
+                actor_agency=actor.agency,
+                application_item=item_code,
+                case_id=case_id,
+                subject=subject,
+                dataset=piece.dataset.code,
+                fields=list(first.fields) if first and not piece.predicate else [],
+                predicate=piece.predicate,
+                predicate_params=piece.params if piece.predicate else {},
+                owner_agency=",".join(piece.owners),
+                legal_basis=(first.legal_basis if first else None) or piece.legal_basis or "",
+                decision=_DECISION_OF.get(piece.status, "failed"),
+                reason_zh=piece.reason.get("zh-TW", ""),
+                reason_en=piece.reason.get("en", ""),
+                details={
+                    "status": piece.status,
+                    "rule_ids": piece.rule_ids,
+                    "withheld": list(piece.withheld),
+                    "transcript_kids": [tr.kid for tr in piece.transcripts],
+                    "routed_by": "household_registration.jurisdiction"
+                    if piece.routed_by_residence
+                    else None,
+                },
+            )
+        )
+    assert exchange.audit is not None
+    exchange.audit.append(records)
+
+
+def _respond(
+    pieces: list[_Piece],
+    request_id: str,
+    case_id: str,
+    item_code: str,
+    subject: str,
+    lang: str | None,
+) -> EvidenceResponse:
+    response = EvidenceResponse(
+        request_id=request_id,
+        case_id=case_id,
+        application_item=item_code,
+        subject_masked=mask_national_id(subject),
+        results=[
+            EvidenceResult(
+                evidence_type=piece.evidence_type,
+                dataset=piece.dataset.code,
+                predicate=piece.predicate,
+                status=piece.status,  # type: ignore[arg-type]
+                owners=piece.owners,
+                rule_ids=piece.rule_ids,
+                reason=Reason.model_validate(piece.reason or _reason("exchange.issued")),
+                answer=piece.answer,
+                fields=piece.record,
+                withheld_fields=list(piece.withheld),
+                transcripts=piece.transcripts,
+                paper_name=piece.paper_name,
+                retry_after=piece.retry_after,
+            )
+            for piece in pieces
+        ],
+    )
+    if not any(r.status == "issued" for r in response.results):
+        raise _nothing_issued(response, lang)
+    return response
+
+
+def _nothing_issued(response: EvidenceResponse, lang: str | None) -> Problem:
+    """When nothing could be issued the answer is a problem document that still lists why for
+    each piece: 503 with a retry hint if an owner was down, 404 when no owner holds a record,
+    else 403."""
+    statuses = {r.status for r in response.results}
+    body: Mapping[str, Any] = response.model_dump(mode="json", by_alias=True)
+    detail = "; ".join(
+        f"{r.evidence_type}: {r.reason.en if lang == 'en' else r.reason.zh_TW}"
+        for r in response.results
+    )
+    if statuses & {"unavailable", "failed"}:
+        retry = max(r.retry_after or 30 for r in response.results)
+        return Problem(
+            503,
+            "owner-unavailable",
+            t("exchange.owner_unavailable_title", lang),
+            detail,
+            retry_after=retry,
+            extra=dict(body),
+        )
+    if statuses <= {"not_found"}:
+        return Problem(
+            404, "no-record", t("exchange.no_record_title", lang), detail, extra=dict(body)
+        )
+    return Problem(403, "no-rule", t("exchange.denied_title", lang), detail, extra=dict(body))

@@ -1,0 +1,167 @@
+"""``onceonly transcript``: check a signed transcript offline and show it to a person."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from onceonly.config import Settings
+from onceonly.exchange.keys import published_jwks
+from onceonly.exchange.keys_cli import settings_session
+from onceonly.exchange.transcript import (
+    TranscriptInvalid,
+    VerifiedTranscript,
+    display_text,
+    format_value,
+    inspect_transcript,
+    predicate_sentence,
+    render_transcript_html,
+)
+from onceonly.i18n import t
+
+app = typer.Typer(help="Signed electronic transcripts: verify offline against the published keys.")
+
+JWKS_HELP = (
+    "Published keys: a saved jwks.json, or a URL such as "
+    "https://node.example/.well-known/jwks.json. Default: this node's own database."
+)
+
+
+def _fail(key: str, **params: Any) -> typer.Exit:
+    lang = Settings().language
+    typer.echo(t(key, lang, **params), err=True)
+    return typer.Exit(2)
+
+
+def _read_token(file: Path) -> str:
+    try:
+        return sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail("transcript.cli.no_file", path=file, error=error) from error
+
+
+def load_jwks(source: str | None) -> dict[str, Any]:
+    """The JWK Set from a file, a URL, or (no source) this node's database."""
+    try:
+        if source is None:
+            with settings_session() as (_settings, session):
+                return published_jwks(session)
+        if source.startswith(("http://", "https://")):
+            response = httpx.get(source, timeout=10, follow_redirects=True)
+            response.raise_for_status()
+            document = response.json()
+        else:
+            document = json.loads(Path(source).read_text(encoding="utf-8"))
+    except (OSError, ValueError, httpx.HTTPError) as error:
+        raise _fail("transcript.cli.bad_jwks", source=source or "-", error=error) from error
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise _fail("transcript.cli.bad_jwks", source=source, error="no 'keys' list")
+    return document
+
+
+def _label(key: str) -> str:
+    return f"{t(key, 'zh-TW')} {t(key, 'en')}"
+
+
+def _status_line(problem: TranscriptInvalid | None) -> str:
+    """「有效 / valid」, or 「無效 / INVALID [code] reason / reason」."""
+    head = _label("transcript.status.label")
+    status = "transcript.status.valid" if problem is None else "transcript.status.invalid"
+    verdict = f"{t(status, 'zh-TW')} / {t(status, 'en')}"
+    if problem is None:
+        return f"{head}: {verdict}"
+    return f"{head}: {verdict} [{problem.code}] {problem.reason_zh} / {problem.reason_en}"
+
+
+def _summary(verified: VerifiedTranscript, lang: str) -> list[tuple[str, str]]:
+    from onceonly.domain.national_id import mask_national_id
+
+    claims = verified.claims
+    rows = [
+        ("transcript.label.issuer", f"{display_text(claims, 'issuer', lang)} ({claims.issuer})"),
+        ("transcript.label.subject", mask_national_id(claims.subject)),
+        ("transcript.label.dataset", f"{display_text(claims, 'dataset', lang)} ({claims.dataset})"),
+    ]
+    if claims.predicate is not None:
+        rows.append(("transcript.label.predicate", predicate_sentence(claims, lang)))
+        if claims.predicate.get("as_of"):
+            rows.append(("transcript.label.as_of", str(claims.predicate["as_of"])))
+    else:
+        record = "; ".join(
+            f"{display_text(claims, 'fields', lang, name)}: {format_value(value, lang)}"
+            for name, value in (claims.fields or {}).items()
+        )
+        rows.append(("transcript.label.fields", record))
+    rows += [
+        ("transcript.label.purpose", f"{claims.application_item} / {claims.legal_basis}"),
+        ("transcript.label.requester", f"{claims.requester_agency} / {claims.requester_badge}"),
+        ("transcript.label.expires_at", claims.expires_at.isoformat() if claims.expires_at else ""),
+        ("transcript.label.key", verified.kid),
+    ]
+    return rows
+
+
+def _inspect(file: Path, jwks: str | None) -> VerifiedTranscript:
+    token = _read_token(file)
+    keys = load_jwks(jwks)
+    try:
+        return inspect_transcript(token, keys)
+    except TranscriptInvalid as problem:
+        typer.echo(_status_line(problem))
+        raise typer.Exit(1) from problem
+
+
+@app.command()
+def verify(
+    file: Path = typer.Argument(
+        ..., help="File holding the transcript (compact JWS); - for stdin."
+    ),
+    jwks: str | None = typer.Option(None, "--jwks", help=JWKS_HELP),
+) -> None:
+    """Verify FILE: prints what it attests and 「有效 / valid」, or exactly why it is not
+    (exit 1)."""
+    lang = Settings().language
+    verified = _inspect(file, jwks)
+    for key, value in _summary(verified, lang):
+        typer.echo(f"{_label(key)}: {value}")
+    typer.echo(_status_line(verified.problem))
+    if not verified.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def show(
+    file: Path = typer.Argument(
+        ..., help="File holding the transcript (compact JWS); - for stdin."
+    ),
+    jwks: str | None = typer.Option(None, "--jwks", help=JWKS_HELP),
+    html: Path | None = typer.Option(None, "--html", help="Also write a printable HTML page here."),
+) -> None:
+    """Show FILE readably: every field with its label, and the signature status."""
+    lang = Settings().language
+    verified = _inspect(file, jwks)
+    console = Console()
+    table = Table(
+        title=f"{t('transcript.title', lang)} · {display_text(verified.claims, 'dataset', lang)}"
+    )
+    table.add_column(t("transcript.label.field", lang))
+    table.add_column(t("transcript.label.value", lang))
+    for key, value in _summary(verified, lang):
+        if key == "transcript.label.fields":
+            for name, item in (verified.claims.fields or {}).items():
+                label = display_text(verified.claims, "fields", lang, name)
+                table.add_row(label, format_value(item, lang))
+        else:
+            table.add_row(t(key, lang), value)
+    console.print(table)
+    style = "green" if verified.valid else "bold red"
+    console.print(_status_line(verified.problem), style=style, markup=False, highlight=False)
+    if html is not None:
+        html.write_text(render_transcript_html(verified), encoding="utf-8")

@@ -1,0 +1,204 @@
+"""Access rules over HTTP: agencies ask, owners approve, reject or revoke; every step audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.deps import Principal, current_user, require_roles
+from onceonly.audit.log import AuditRecord, append
+from onceonly.errors import validation_problem
+from onceonly.i18n import t
+from onceonly.policy import service
+from onceonly.policy.catalog_checks import check_against_catalog
+from onceonly.web.deps import get_db, get_language
+
+router = APIRouter(prefix="/api/v1/access-rules", tags=["access rules"])
+
+
+class RuleIn(BaseModel):
+    owner_agency: str = Field(examples=["taipei-city.social_welfare"])
+    dataset: str = Field(examples=["welfare_status"])
+    application_item: str = Field(examples=["public-housing-low-income"])
+    legal_basis: str = Field(examples=["social-assistance-act"])
+    requesting_agency: str | None = Field(
+        default=None, description="Defaults to the caller's agency unless a kind is given."
+    )
+    requesting_agency_kind: str | None = None
+    requesting_jurisdiction: str | None = None
+    fields: list[str] = Field(default_factory=list)
+    predicates: list[str] = Field(default_factory=list, examples=[["is_low_income_household"]])
+    purpose: str = ""
+    consent_required: bool = False
+    preview_required: bool = False
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+
+class RuleOut(BaseModel):
+    id: int
+    label: str
+    status: Literal["pending", "approved", "rejected", "revoked"]
+    owner_agency: str
+    dataset: str
+    application_item: str
+    requester: str
+    fields: list[str]
+    predicates: list[str]
+    legal_basis: str
+    consent_required: bool
+    preview_required: bool
+    valid_from: date
+    valid_until: date | None
+    requested_by: str
+    decided_by: str | None
+    decision_reason: str | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(default="", max_length=2000)
+
+
+def _out(rule: service.RuleView) -> RuleOut:
+    return RuleOut(
+        id=rule.id,
+        label=rule.label,
+        status=rule.status,  # type: ignore[arg-type]
+        owner_agency=rule.owner_agency,
+        dataset=rule.dataset,
+        application_item=rule.application_item,
+        requester=rule.requester_label,
+        fields=list(rule.fields),
+        predicates=list(rule.predicates),
+        legal_basis=rule.legal_basis,
+        consent_required=rule.consent_required,
+        preview_required=rule.preview_required,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        requested_by=rule.requested_by,
+        decided_by=rule.decided_by,
+        decision_reason=rule.decision_reason,
+        revoked_by=rule.revoked_by,
+        revoke_reason=rule.revoke_reason,
+    )
+
+
+def audit_rule_event(
+    db: Session, principal: Principal, rule: service.RuleView, event: str, reason: str = ""
+) -> None:
+    """Rule decisions are accesses to the question "who may see what": they are logged too."""
+    append(
+        db,
+        AuditRecord(
+            event=f"rule.{event}",
+            actor_username=principal.username,
+            actor_badge=principal.badge,
+            actor_role=principal.role,
+            actor_agency=principal.agency_code,
+            application_item=rule.application_item,
+            dataset=rule.dataset,
+            fields=list(rule.fields),
+            predicate=",".join(rule.predicates) or None,
+            owner_agency=rule.owner_agency,
+            legal_basis=rule.legal_basis,
+            decision="allowed",
+            reason_zh=f"{t(f'policy.audit.{event}', 'zh-TW')} {rule.label} {reason}".strip(),
+            reason_en=f"{t(f'policy.audit.{event}', 'en')} {rule.label} {reason}".strip(),
+            details={"rule_id": rule.id, "requester": rule.requester_label},
+        ),
+    )
+
+
+@router.get("", response_model=list[RuleOut], summary="Access rules the caller may see")
+def list_rules(
+    principal: Annotated[Principal, Depends(current_user)],
+    db: Annotated[Session, Depends(get_db)],
+    status: Annotated[str | None, Query()] = None,
+    dataset: Annotated[str | None, Query()] = None,
+    application_item: Annotated[str | None, Query()] = None,
+) -> list[RuleOut]:
+    """Owners see the rules on their datasets; clerks those their agency asked for; auditors
+    and administrators every rule."""
+    owner = principal.agency_code if principal.role == "owner" else None
+    requester = principal.agency_code if principal.role == "clerk" else None
+    rules = service.list_rules(
+        db,
+        owner_agency=owner,
+        status=status,
+        dataset=dataset,
+        application_item=application_item,
+    )
+    if requester:
+        kind = requester.split(".", 1)[-1]
+        jurisdiction = requester.split(".", 1)[0]
+        rules = [
+            r
+            for r in rules
+            if r.requesting_agency == requester
+            or (
+                r.requesting_agency is None
+                and r.requesting_agency_kind == kind
+                and r.requesting_jurisdiction in (None, jurisdiction)
+            )
+        ]
+    return [_out(rule) for rule in rules]
+
+
+@router.post("", response_model=RuleOut, status_code=201, summary="Ask an owner for a rule")
+def request_rule(
+    body: RuleIn,
+    principal: Annotated[Principal, Depends(require_roles("clerk", "admin"))],
+    db: Annotated[Session, Depends(get_db)],
+    lang: Annotated[str, Depends(get_language)],
+) -> RuleOut:
+    request = service.RuleRequest(**body.model_dump())
+    if not request.requesting_agency and not request.requesting_agency_kind:
+        request.requesting_agency = principal.agency_code
+    errors = service.check_rule_request(request, lang) + check_against_catalog(db, request, lang)
+    if errors:
+        raise validation_problem(errors, lang)
+    rule = service.request_rule(db, request, principal.username, lang)
+    audit_rule_event(db, principal, rule, "requested")
+    return _out(rule)
+
+
+def _decision_route(action: str):  # type: ignore[no-untyped-def]
+    functions = {
+        "approve": (service.approve_rule, "approved"),
+        "reject": (service.reject_rule, "rejected"),
+        "revoke": (service.revoke_rule, "revoked"),
+    }
+    function, event = functions[action]
+
+    def route(
+        rule_id: int,
+        body: ReasonIn,
+        principal: Annotated[Principal, Depends(require_roles("owner"))],
+        db: Annotated[Session, Depends(get_db)],
+        lang: Annotated[str, Depends(get_language)],
+    ) -> RuleOut:
+        rule = function(
+            db, rule_id, principal.username, principal.agency_code, body.reason, lang=lang
+        )
+        audit_rule_event(db, principal, rule, event, body.reason)
+        return _out(rule)
+
+    route.__name__ = f"{action}_rule"
+    route.__doc__ = f"The owning agency's data owner {action}s the rule."
+    return route
+
+
+for _action in ("approve", "reject", "revoke"):
+    router.add_api_route(
+        f"/{{rule_id}}/{_action}",
+        _decision_route(_action),
+        methods=["POST"],
+        response_model=RuleOut,
+        summary=f"{_action.capitalize()} a rule (owner only)",
+    )

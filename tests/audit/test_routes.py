@@ -1,0 +1,98 @@
+"""Auditors search the log over the API and on the /audit page; nobody else may."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from onceonly.accounts import service as accounts
+from onceonly.audit.log import append_durably
+from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.web.app import create_app
+from tests.audit.conftest import record
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_session_factory(engine)
+    append_durably(sessions, record(1))
+    append_durably(sessions, record(2, subject="F223456781", dataset="income"))
+    append_durably(sessions, record(3, decision="denied", actor_agency="kaohsiung.social"))
+    engine.dispose()
+    with TestClient(create_app(settings), follow_redirects=False) as test_client:
+        yield test_client
+
+
+def token_for(settings: Settings, role: str) -> dict[str, str]:
+    """A fresh bearer token of a user with ``role`` (made on first use)."""
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        user = accounts.get_user(session, f"{role}-1") or accounts.create_user(
+            session, f"{role}-1", None, role, "taipei-city.ethics", "測試人員"
+        )
+        token, _view = accounts.issue_api_token(session, user, "test", 1)
+    engine.dispose()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_auditor_lists_entries_newest_first(client: TestClient, settings: Settings) -> None:
+    response = client.get("/api/v1/audit/entries", headers=token_for(settings, "auditor"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["total"] == 3 and [e["seq"] for e in body["items"]] == [3, 2, 1]
+    assert body["items"][0]["decision"] == "denied"
+    assert body["items"][2]["fields"] == ["name", "address", "members"]
+
+
+FILTERS = [
+    ("subject=f223456781", [2]),
+    ("dataset=household_registration", [3, 1]),
+    ("agency=kaohsiung.social", [3]),
+    ("per_page=1&page=2", [2]),
+    ("since=2000-01-01&until=2000-01-31", []),
+]
+
+
+def test_filters(client: TestClient, settings: Settings) -> None:
+    headers = token_for(settings, "admin")
+    for query, seqs in FILTERS:
+        response = client.get(f"/api/v1/audit/entries?{query}", headers=headers)
+        assert response.status_code == 200, response.text
+        assert [e["seq"] for e in response.json()["items"]] == seqs, query
+
+
+def test_reversed_date_range_is_a_field_error(client: TestClient, settings: Settings) -> None:
+    response = client.get(
+        "/api/v1/audit/entries?since=2025-02-01&until=2025-01-01",
+        headers=token_for(settings, "auditor"),
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "since"
+
+
+def test_head_names_the_newest_hash(client: TestClient, settings: Settings) -> None:
+    headers = token_for(settings, "auditor")
+    newest = client.get("/api/v1/audit/entries?per_page=1", headers=headers).json()["items"][0]
+    body = client.get("/api/v1/audit/head", headers=headers).json()
+    assert (body["count"], body["seq"], body["head_hash"]) == (3, 3, newest["entry_hash"])
+
+
+def test_clerks_may_not_read_the_log(client: TestClient, settings: Settings) -> None:
+    headers = token_for(settings, "clerk")
+    for path in ("/api/v1/audit/entries", "/api/v1/audit/head"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 403
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_auditor_page_shows_a_filtered_table(client: TestClient, settings: Settings) -> None:
+    page = client.get("/audit?dataset=income", headers=token_for(settings, "auditor"))
+    assert page.status_code == 200
+    assert "稽核紀錄" in page.text and "F22345****" in page.text
+    assert "A12345****" not in page.text
+    english = client.get("/audit?lang=en", headers=token_for(settings, "auditor"))
+    assert "Audit log" in english.text and "denied" in english.text

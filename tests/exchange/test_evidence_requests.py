@@ -1,0 +1,317 @@
+"""The certificate-free query, end to end through the API on the prepared demo.
+
+These are the evidence-exchange issue's "done means": a 臺北市都市發展局 clerk gets signed,
+offline-verifiable evidence for 低收入戶申請等候承租國宅; an agency without a rule is refused
+with the reason; a revoked rule refuses the next request; a tampered audit row is named.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.audit.log import EntryFilter, find_entries
+from onceonly.cli import app as cli
+from onceonly.db import transaction
+from onceonly.exchange.transcript import verify_transcript
+from onceonly.web.app import create_app
+from tests.conftest import DemoEnv
+
+ITEM = "public-housing-low-income"
+URL = "/api/v1/evidence-requests"
+
+
+class Counter:
+    """The demo app with a bearer token per demo account."""
+
+    def __init__(self, env: DemoEnv) -> None:
+        self.env = env
+        self.app = create_app(env.settings)
+        self.client = TestClient(self.app)
+        self._tokens: dict[str, str] = {}
+
+    def headers(self, username: str) -> dict[str, str]:
+        if username not in self._tokens:
+            with transaction(self.app.state.sessions) as db:
+                user = get_user(db, username)
+                assert user is not None, username
+                self._tokens[username], _ = issue_api_token(db, user, "test", 1)
+        return {"Authorization": f"Bearer {self._tokens[username]}"}
+
+    def ask(self, username: str, subject: str, **body: Any) -> Any:
+        payload = {"case_id": "TPE-UDD-115-000001", "application_item": ITEM, "subject": subject}
+        payload.update(body)
+        return self.client.post(URL, json=payload, headers=self.headers(username))
+
+    def results(self, response: Any) -> dict[str, dict[str, Any]]:
+        return {r["evidence_type"]: r for r in response.json()["results"]}
+
+
+@pytest.fixture
+def counter(demo_env: DemoEnv) -> Iterator[Counter]:
+    result = Counter(demo_env)
+    yield result
+    result.client.close()
+    exchange = getattr(result.app.state, "exchange", None)
+    if exchange is not None:
+        exchange.close()
+
+
+def test_the_low_income_applicant_needs_no_paper(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    response = counter.ask("tpe-udd-clerk", subject)
+    assert response.status_code == 200, response.text
+    results = counter.results(response)
+    assert {r["status"] for r in results.values()} == {"issued"}
+
+    household = results["household_registration"]
+    assert household["fields"]["name"] == counter.env.manifest.sample("low_income_applicant").name
+    assert household["fields"]["jurisdiction"] == "taipei-city"
+    assert results["is_low_income_household"]["answer"] is True
+    assert results["household_income_below"]["answer"] is True
+    assert results["owns_no_residential_property"]["answer"] is True
+
+    jwks = counter.client.get("/.well-known/jwks.json").json()
+    for result in results.values():
+        assert result["transcripts"], result
+        for transcript in result["transcripts"]:
+            verified = verify_transcript(transcript["jws"], jwks)
+            assert verified.claims.issuer == transcript["owner"]
+            assert verified.claims.subject == subject
+            assert verified.claims.application_item == ITEM
+            assert verified.claims.request_id == response.json()["request_id"]
+
+
+def test_predicates_release_no_raw_values(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    results = counter.results(counter.ask("tpe-udd-clerk", subject))
+    income = results["household_income_below"]
+    assert income["fields"] is None
+    token = income["transcripts"][0]["jws"]
+    payload = verify_transcript(token, counter.client.get("/.well-known/jwks.json").json()).payload
+    assert "fields" not in payload
+    assert set(payload["predicate"]) == {"code", "params", "answer", "as_of"}
+    assert not any(word in json.dumps(payload) for word in ("total_income", "salary_income"))
+
+
+def test_only_the_fields_the_rule_allows_leave(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    response = counter.ask(
+        "tpe-udd-clerk",
+        subject,
+        evidence=[{"type": "household_registration", "fields": ["name", "spouse_national_id"]}],
+    )
+    result = counter.results(response)["household_registration"]
+    assert result["status"] == "issued"
+    assert set(result["fields"]) == {"name"}
+    assert result["withheld_fields"] == ["spouse_national_id"]
+    assert "spouse_national_id" in result["reason"]["en"]
+
+
+def test_an_agency_without_a_rule_is_refused_with_the_reason(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    response = counter.ask("tpe-labour-clerk", subject)
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("/no-rule")
+    statuses = {r["status"] for r in problem["results"]}
+    assert statuses == {"denied"}
+    household = next(r for r in problem["results"] if r["dataset"] == "household_registration")
+    assert "central.moi_household" in household["reason"]["en"]
+    assert "taipei-city.labour" in household["reason"]["en"]
+    assert "未核准" in household["reason"]["zh-TW"]
+
+
+def test_a_revoked_rule_refuses_the_next_request(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    first = counter.results(counter.ask("tpe-udd-clerk", subject))
+    rule_id = first["is_low_income_household"]["rule_ids"][0]
+
+    revoked = counter.client.post(
+        f"/api/v1/access-rules/{rule_id}/revoke",
+        json={"reason": "稽核發現用途不符"},
+        headers=counter.headers("tpe-social-owner"),
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "revoked"
+
+    second = counter.ask("tpe-udd-clerk", subject)
+    assert second.status_code == 200
+    results = counter.results(second)
+    welfare = results["is_low_income_household"]
+    assert welfare["status"] == "denied" and welfare["transcripts"] == []
+    assert f"R-{rule_id}" in welfare["reason"]["en"] and "稽核發現用途不符" in welfare["reason"]["zh-TW"]
+    assert results["household_registration"]["status"] == "issued"
+
+
+def test_only_the_owner_may_revoke(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    rule_id = counter.results(counter.ask("tpe-udd-clerk", subject))["is_low_income_household"][
+        "rule_ids"
+    ][0]
+    other_owner = counter.client.post(
+        f"/api/v1/access-rules/{rule_id}/revoke",
+        json={"reason": "x"},
+        headers=counter.headers("tpe-land-owner"),
+    )
+    assert other_owner.status_code == 403
+    clerk = counter.client.post(
+        f"/api/v1/access-rules/{rule_id}/revoke",
+        json={"reason": "x"},
+        headers=counter.headers("tpe-udd-clerk"),
+    )
+    assert clerk.status_code == 403
+
+
+def test_every_request_is_audited_before_release(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    ok = counter.ask("tpe-udd-clerk", subject)
+    refused = counter.ask("tpe-labour-clerk", subject)
+    with counter.app.state.sessions() as db:
+        entries, _ = find_entries(db, EntryFilter(subject=subject), limit=100)
+    by_request: dict[str, list[Any]] = {}
+    for entry in entries:
+        by_request.setdefault(entry.request_id, []).append(entry)
+    allowed = by_request[ok.json()["request_id"]]
+    assert {e.decision for e in allowed} == {"allowed"}
+    assert {e.dataset for e in allowed} == {
+        "household_registration",
+        "welfare_status",
+        "income",
+        "building_registration",
+    }
+    household = next(e for e in allowed if e.dataset == "household_registration")
+    assert household.actor_agency == "taipei-city.urban_development"
+    assert household.application_item == ITEM and household.case_id == "TPE-UDD-115-000001"
+    assert "name" in list(household.fields or [])
+    assert household.legal_basis
+    denied = [e for e in entries if e.actor_agency == "taipei-city.labour"]
+    assert len(denied) == 4 and {e.decision for e in denied} == {"denied"}
+    assert refused.status_code == 403
+
+
+def test_an_invalid_national_id_names_the_field_and_why(counter: Counter) -> None:
+    response = counter.ask("tpe-udd-clerk", "A123456788")
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "subject"
+    assert "7" in problem["errors"][0]["reason"] or "9" in problem["errors"][0]["reason"]
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"application_item": "no-such-item"}, "unknown-application-item"),
+        ({"evidence": [{"type": "no_such_evidence"}]}, "unknown-evidence-type"),
+    ],
+)
+def test_unknown_names_are_404(counter: Counter, body: dict[str, Any], kind: str) -> None:
+    response = counter.ask("tpe-udd-clerk", counter.env.sample("low_income_applicant"), **body)
+    assert response.status_code == 404
+    assert response.json()["type"].endswith(kind)
+
+
+def test_a_bad_body_is_a_problem_document_not_a_crash(counter: Counter) -> None:
+    response = counter.client.post(
+        URL, content=b"{not json", headers={**counter.headers("tpe-udd-clerk"), "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_an_owner_that_is_down_gives_503_with_a_retry_hint_and_an_audit_entry(
+    counter: Counter,
+) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    store = counter.env.manifest.store("central.fia")
+    path: Path = store.resolve(counter.env.settings.registries_dir)
+    path.rename(path.with_suffix(".offline"))
+    response = counter.ask(
+        "tpe-udd-clerk", subject, evidence=[{"type": "household_income_below"}]
+    )
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    problem = response.json()
+    assert problem["results"][0]["status"] == "unavailable"
+    assert "central.fia" in problem["results"][0]["reason"]["en"]
+    with counter.app.state.sessions() as db:
+        entries, _ = find_entries(db, EntryFilter(subject=subject), limit=10)
+    assert any(e.decision == "failed" and e.dataset == "income" for e in entries)
+
+
+def test_owners_and_auditors_cannot_fetch_evidence(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    for username in ("tpe-social-owner", "tpe-auditor", "admin"):
+        assert counter.ask(username, subject).status_code == 403
+
+
+def test_transcripts_verify_offline_and_tampering_is_named(
+    counter: Counter, tmp_path: Path
+) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    results = counter.results(counter.ask("tpe-udd-clerk", subject))
+    token = results["household_registration"]["transcripts"][0]["jws"]
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(counter.client.get("/.well-known/jwks.json").text, encoding="utf-8")
+    good = tmp_path / "transcript.jws"
+    good.write_text(token, encoding="utf-8")
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["transcript", "verify", str(good), "--jwks", str(jwks)])
+    assert ok.exit_code == 0, ok.output
+
+    header, payload, signature = token.split(".")
+    forged = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1]
+    bad = tmp_path / "tampered.jws"
+    bad.write_text(".".join((header, forged, signature)), encoding="utf-8")
+    refused = runner.invoke(cli, ["transcript", "verify", str(bad), "--jwks", str(jwks)])
+    assert refused.exit_code == 1
+
+
+def test_editing_one_audit_row_is_caught_and_named(counter: Counter, monkeypatch: Any) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    counter.ask("tpe-udd-clerk", subject)
+    counter.ask("tpe-udd-clerk", subject)
+    engine = counter.app.state.engine
+    with engine.begin() as connection:
+        seq = connection.execute(
+            text("SELECT seq FROM audit_entries WHERE dataset = 'welfare_status' ORDER BY seq LIMIT 1")
+        ).scalar_one()
+        _drop_audit_guards(connection)
+        connection.execute(
+            text("UPDATE audit_entries SET actor_agency = 'taipei-city.fire' WHERE seq = :seq"),
+            {"seq": seq},
+        )
+    for name, value in _environment(counter.env).items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert str(seq) in result.output
+
+
+def _drop_audit_guards(connection: Any) -> None:
+    """An attacker with database access removes the append-only triggers first."""
+    if connection.dialect.name == "sqlite":
+        names = connection.execute(
+            text("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_entries'")
+        ).scalars()
+        for name in list(names):
+            connection.execute(text(f'DROP TRIGGER "{name}"'))
+    else:
+        connection.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+
+
+def _environment(env: DemoEnv) -> dict[str, str]:
+    values = {"ONCEONLY_DATA_DIR": str(env.settings.data_dir)}
+    if env.settings.database_url:
+        values["ONCEONLY_DATABASE_URL"] = env.settings.database_url
+    return values
