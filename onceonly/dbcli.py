@@ -17,7 +17,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     settings = Settings()
     settings.ensure_dirs()
     migrations.upgrade(settings.resolved_database_url, revision)
-    Console().print(f"[green]database at {migrations.current_revision(settings.resolved_database_url)}")
+    revision_now = migrations.current_revision(settings.resolved_database_url)
+    Console().print(f"[green]database at {revision_now}")
 
 
 @app.command()

@@ -109,11 +109,12 @@ def _copy_rows(source_schema: str, target_url: str) -> None:
                 if column.autoincrement is True or (
                     column.autoincrement == "auto" and column.type.python_type is int
                 ):
+                    sequence = f"pg_get_serial_sequence('\"{table.name}\"', '{column.name}')"
                     connection.execute(
                         text(
-                            f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', '{column.name}'), "
-                            f'COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1, false) '
-                            f"WHERE pg_get_serial_sequence('\"{table.name}\"', '{column.name}') IS NOT NULL"
+                            f"SELECT setval({sequence}, "
+                            f'COALESCE((SELECT MAX("{column.name}") FROM "{table.name}"), 0) + 1, '
+                            f"false) WHERE {sequence} IS NOT NULL"
                         )
                     )
     engine.dispose()

@@ -583,3 +583,23 @@ class CachedCatalog:
             lambda: owner_agency_for(session, dataset_code, jurisdiction),
         )
         return result
+
+    def name(self, session: Session, code: str, lang: str) -> str:
+        """The display name of an agency, application item or dataset code; the code itself
+        when it names none of them."""
+        english = lang == "en"
+
+        def load() -> tuple[str, str] | None:
+            for view in (
+                get_agency(session, code),
+                get_application_item(session, code),
+                get_dataset(session, code),
+            ):
+                if view is not None:
+                    return view.name_zh, view.name_en
+            return None
+
+        names: tuple[str, str] | None = self._get(("name", code), load)
+        if names is None:
+            return code
+        return names[1] if english else names[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from rich.console import Console
 from rich.table import Table
 
@@ -27,7 +29,8 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
     made = "built" if state.registries_generated else "reused"
     console.print(
         f"\n[bold green]onceonly demo[/] — {manifest.people:,} people in "
-        f"{len(manifest.jurisdictions)} jurisdictions ({made}), data in [cyan]{settings.data_dir.resolve()}[/]"
+        f"{len(manifest.jurisdictions)} jurisdictions ({made}), "
+        f"data in [cyan]{settings.data_dir.resolve()}[/]"
     )
     console.print(f"  web:       [link={url}]{url}[/link]")
     console.print(f"  catalog:   {url}/catalog")
@@ -50,20 +53,13 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
     for column in ("national ID", "name", "who"):
         citizens.add_column(column)
     for sample in manifest.sample_citizens.values():
-        citizens.add_row(
-            sample.national_id, sample.name, t(sample.description_key, "zh-TW")
-        )
+        citizens.add_row(sample.national_id, sample.name, t(sample.description_key, "zh-TW"))
     console.print(citizens)
     main = manifest.sample_citizens.get("low_income_applicant")
     if main:
         console.print(
             f"  try: sign in as [bold]tpe-udd-clerk[/], application item "
-            f"[bold]低收入戶申請等候承租國宅[/] (public-housing-low-income), citizen [bold]{main.national_id}[/]"
+            "[bold]低收入戶申請等候承租國宅[/] (public-housing-low-income), "
+            f"citizen [bold]{main.national_id}[/]"
         )
-    console.print(f"  data as of {format_roc_date(_date(manifest.reference_date))}\n")
-
-
-def _date(iso: str):  # type: ignore[no-untyped-def]
-    from datetime import date
-
-    return date.fromisoformat(iso)
+    console.print(f"  data as of {format_roc_date(date.fromisoformat(manifest.reference_date))}\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from onceonly import migrations
 from onceonly.accounts.service import DemoAccount, seed_demo_accounts
@@ -83,7 +83,7 @@ def progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:
         TextColumn("{task.completed:,}/{task.total:,}"),
         TimeElapsedColumn(),
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def report(step: str, done: int, total: int) -> None:
         if step not in tasks:

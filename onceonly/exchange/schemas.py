@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EXAMPLE_REQUEST = {
+EXAMPLE_REQUEST: dict[str, Any] = {
     "case_id": "TPE-UDD-2026-000123",
     "application_item": "public-housing-low-income",
     "subject": "A123456789",

@@ -29,6 +29,7 @@ from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import mask_national_id, validate_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.exchange import keys
+from onceonly.exchange.display import transcript_display
 from onceonly.exchange.minimise import minimise
 from onceonly.exchange.schemas import (
     EvidenceAsk,
@@ -157,7 +158,7 @@ def request_evidence(
             if piece.live:
                 _route(session, cat, exchange.providers, piece, residence)
             if piece.live:
-                _decide(session, piece, requester, item.code, subject, body.case_id)
+                _decide(session, cat, piece, requester, item.code, subject, body.case_id)
 
     _fetch(exchange, pieces, subject)
     _sign(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
@@ -286,6 +287,7 @@ def _route(
 
 def _decide(
     session: Session,
+    cat: catalog.CachedCatalog,
     piece: _Piece,
     requester: Requester,
     item_code: str,
@@ -304,6 +306,7 @@ def _decide(
             case_id=case_id,
             fields=piece.fields,
             predicate=piece.predicate,
+            names=lambda code, lang: cat.name(session, code, lang),
         )
         piece.decisions[owner] = decision
         if not decision.allowed:
@@ -393,6 +396,7 @@ def _sign(
     now = utcnow().replace(microsecond=0)
     expires = now + timedelta(days=exchange.settings.transcript_valid_days)
     with exchange.sessions() as session:
+        cat = exchange.catalog.check(session)
         for piece in pieces:
             for owner, outcome in piece.outcomes.items() if piece.live else ():
                 if outcome is None:
@@ -424,6 +428,15 @@ def _sign(
                     requester_badge=actor.badge,
                     issued_at=now,
                     expires_at=expires,
+                    display=transcript_display(
+                        session,
+                        cat,
+                        owner,
+                        piece.dataset,
+                        fields or (),
+                        piece.predicate,
+                        piece.params,
+                    ),
                 )
                 piece.transcripts.append(
                     IssuedTranscript(

@@ -6,7 +6,7 @@ which rule allowed it, or why nothing did (no rule, revoked, expired, pending, c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -321,15 +321,29 @@ def _has_consent(
     return session.scalars(query.limit(1)).first() is not None
 
 
-def _denied(code: str, rule_id: int | None = None, **params: object) -> Decision:
-    key = f"policy.{code}"
-    return Decision(
-        False,
-        code,
-        t(key, "zh-TW", rule_id=rule_id, **params),
-        t(key, "en", rule_id=rule_id, **params),
-        rule_id,
-    )
+Names = Callable[[str, str], str]
+"""``names(code, lang)``: the display name of an agency, application item or dataset code."""
+
+_NAMED = ("owner", "requester", "item", "dataset")
+
+
+def _texts(key: str, names: Names | None, **params: object) -> tuple[str, str]:
+    """The message in both languages, with codes shown by name where ``names`` knows them."""
+
+    def render(lang: str) -> str:
+        shown = {
+            k: names(str(v), lang) if names and k in _NAMED and v else v for k, v in params.items()
+        }
+        return t(key, lang, **shown)
+
+    return render("zh-TW"), render("en")
+
+
+def _denied(
+    code: str, rule_id: int | None = None, names: Names | None = None, **params: object
+) -> Decision:
+    zh, en = _texts(f"policy.{code}", names, rule_id=rule_id, **params)
+    return Decision(False, code, zh, en, rule_id)
 
 
 def decide(
@@ -344,6 +358,7 @@ def decide(
     fields: Sequence[str] = (),
     predicate: str | None = None,
     now: datetime | None = None,
+    names: Names | None = None,
 ) -> Decision:
     """Deny by default: allowed only by an approved, current rule of the owner that names this
     requester, item and dataset and covers the fields or predicate asked for."""
@@ -370,13 +385,13 @@ def decide(
     ]
     if not current:
         return _explain_absence(
-            candidates, approved, requester, owner_agency, dataset, application_item, today
+            candidates, approved, requester, owner_agency, dataset, application_item, today, names
         )
 
     if predicate is not None:
         covering = [rule for rule in current if predicate in (rule.predicates or ())]
         if not covering:
-            return _denied("predicate_not_allowed", current[0].id, predicate=predicate)
+            return _denied("predicate_not_allowed", current[0].id, names, predicate=predicate)
         rule = covering[0]
         allowed_fields: tuple[str, ...] = ()
         withheld: tuple[str, ...] = ()
@@ -388,20 +403,25 @@ def decide(
         allowed_fields = tuple(f for f in asked if _field_granted(f, granted))
         withheld = tuple(f for f in asked if not _field_granted(f, granted))
         if not allowed_fields:
-            return _denied("fields_not_allowed", rule.id, fields=", ".join(asked))
+            return _denied("fields_not_allowed", rule.id, names, fields=", ".join(asked))
 
     if rule.consent_required and not _has_consent(session, subject, application_item, case_id, now):
-        return _denied("needs_consent", rule.id)
+        return _denied("needs_consent", rule.id, names)
 
-    params = {"rule_id": rule.id, "owner": owner_agency, "legal_basis": rule.legal_basis}
+    params: dict[str, object] = {
+        "rule_id": rule.id,
+        "owner": owner_agency,
+        "legal_basis": rule.legal_basis,
+    }
     key = "policy.allowed_withheld" if withheld else "policy.allowed"
     if withheld:
         params["withheld"] = ", ".join(withheld)
+    zh, en = _texts(key, names, **params)
     return Decision(
         True,
         "allowed",
-        t(key, "zh-TW", **params),
-        t(key, "en", **params),
+        zh,
+        en,
         rule.id,
         allowed_fields,
         withheld,
@@ -423,31 +443,38 @@ def _explain_absence(
     dataset: str,
     application_item: str,
     today: date,
+    names: Names | None,
 ) -> Decision:
     if approved:
         rule = approved[0]
         if rule.valid_until is not None and today > rule.valid_until:
-            return _denied("rule_expired", rule.id, until=rule.valid_until.isoformat())
-        return _denied("rule_not_yet_valid", rule.id, valid_from=rule.valid_from.isoformat())
+            return _denied("rule_expired", rule.id, names, until=rule.valid_until.isoformat())
+        return _denied("rule_not_yet_valid", rule.id, names, valid_from=rule.valid_from.isoformat())
     for rule in candidates:
         if rule.status == "revoked":
             when = rule.revoked_at.date().isoformat() if rule.revoked_at else ""
             return _denied(
                 "rule_revoked",
                 rule.id,
+                names,
                 owner=owner_agency,
                 when=when,
                 reason=rule.revoke_reason or "",
             )
         if rule.status == "pending":
-            return _denied("rule_pending", rule.id, owner=owner_agency)
+            return _denied("rule_pending", rule.id, names, owner=owner_agency)
         if rule.status == "rejected":
             return _denied(
-                "rule_rejected", rule.id, owner=owner_agency, reason=rule.decision_reason or ""
+                "rule_rejected",
+                rule.id,
+                names,
+                owner=owner_agency,
+                reason=rule.decision_reason or "",
             )
     return _denied(
         "no_rule",
         None,
+        names,
         owner=owner_agency,
         requester=requester.agency,
         item=application_item,

@@ -126,8 +126,11 @@ def test_an_agency_without_a_rule_is_refused_with_the_reason(counter: Counter) -
     statuses = {r["status"] for r in problem["results"]}
     assert statuses == {"denied"}
     household = next(r for r in problem["results"] if r["dataset"] == "household_registration")
-    assert "central.moi_household" in household["reason"]["en"]
-    assert "taipei-city.labour" in household["reason"]["en"]
+    assert household["owners"] == ["central.moi_household"]
+    assert "Department of Household Registration" in household["reason"]["en"]
+    assert "Taipei City Department of Labor" in household["reason"]["en"]
+    assert "內政部戶政司" in household["reason"]["zh-TW"]
+    assert "臺北市政府勞動局" in household["reason"]["zh-TW"]
     assert "未核准" in household["reason"]["zh-TW"]
 
 
@@ -149,7 +152,10 @@ def test_a_revoked_rule_refuses_the_next_request(counter: Counter) -> None:
     results = counter.results(second)
     welfare = results["is_low_income_household"]
     assert welfare["status"] == "denied" and welfare["transcripts"] == []
-    assert f"R-{rule_id}" in welfare["reason"]["en"] and "稽核發現用途不符" in welfare["reason"]["zh-TW"]
+    assert (
+        f"R-{rule_id}" in welfare["reason"]["en"]
+        and "稽核發現用途不符" in welfare["reason"]["zh-TW"]
+    )
     assert results["household_registration"]["status"] == "issued"
 
 
@@ -223,7 +229,9 @@ def test_unknown_names_are_404(counter: Counter, body: dict[str, Any], kind: str
 
 def test_a_bad_body_is_a_problem_document_not_a_crash(counter: Counter) -> None:
     response = counter.client.post(
-        URL, content=b"{not json", headers={**counter.headers("tpe-udd-clerk"), "content-type": "application/json"}
+        URL,
+        content=b"{not json",
+        headers={**counter.headers("tpe-udd-clerk"), "content-type": "application/json"},
     )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -236,9 +244,7 @@ def test_an_owner_that_is_down_gives_503_with_a_retry_hint_and_an_audit_entry(
     store = counter.env.manifest.store("central.fia")
     path: Path = store.resolve(counter.env.settings.registries_dir)
     path.rename(path.with_suffix(".offline"))
-    response = counter.ask(
-        "tpe-udd-clerk", subject, evidence=[{"type": "household_income_below"}]
-    )
+    response = counter.ask("tpe-udd-clerk", subject, evidence=[{"type": "household_income_below"}])
     assert response.status_code == 503
     assert int(response.headers["Retry-After"]) > 0
     problem = response.json()
@@ -284,7 +290,10 @@ def test_editing_one_audit_row_is_caught_and_named(counter: Counter, monkeypatch
     engine = counter.app.state.engine
     with engine.begin() as connection:
         seq = connection.execute(
-            text("SELECT seq FROM audit_entries WHERE dataset = 'welfare_status' ORDER BY seq LIMIT 1")
+            text(
+                "SELECT seq FROM audit_entries WHERE dataset = 'welfare_status' "
+                "ORDER BY seq LIMIT 1"
+            )
         ).scalar_one()
         _drop_audit_guards(connection)
         connection.execute(
