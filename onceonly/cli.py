@@ -15,7 +15,10 @@ from onceonly.config import Settings
 
 app = typer.Typer(
     name="onceonly",
-    help="免書證免謄本 certificate-free service platform: run the demo, serve, manage the catalog, verify transcripts and the audit log.",
+    help=(
+        "免書證免謄本 certificate-free service platform: run the demo, serve, manage the "
+        "catalog, verify transcripts and the audit log."
+    ),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",

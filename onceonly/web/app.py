@@ -36,7 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="onceonly",
         version=onceonly.__version__,
-        summary="Certificate-free service: signed, minimised evidence from the agency that owns it.",
+        summary=(
+            "Certificate-free service: signed, minimised evidence from the agency that owns it."
+        ),
         openapi_url="/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
