@@ -36,7 +36,9 @@ def main(names: list[str]) -> int:
         figure = lines[-1] if lines else ""
         if result.returncode != 0:
             failed += 1
-            figure = f"FAILED ({result.returncode}): {(result.stderr or '').strip().splitlines()[-1:]}"
+            figure = (
+                f"FAILED ({result.returncode}): {(result.stderr or '').strip().splitlines()[-1:]}"
+            )
         table.add_row(script.stem, figure, f"{elapsed:.1f}")
     Console().print(table)
     return 1 if failed else 0
