@@ -129,9 +129,7 @@ def main() -> int:
                 return await client.get("/healthz")
 
             asyncio.run(load(url, args.clients, args.clients * 4, evidence))  # warm up
-            ev_rate, ev_lat, ev_fail = asyncio.run(
-                load(url, args.clients, args.requests, evidence)
-            )
+            ev_rate, ev_lat, ev_fail = asyncio.run(load(url, args.clients, args.requests, evidence))
             tr_rate, tr_lat, tr_fail = asyncio.run(load(url, args.clients, args.requests, trivial))
         finally:
             server.terminate()

@@ -59,9 +59,7 @@ class Provider(Protocol):
         """Dataset codes this provider serves."""
         ...
 
-    def fetch(
-        self, dataset: str, national_id: str, fields: Sequence[str]
-    ) -> SourceRecord | None:
+    def fetch(self, dataset: str, national_id: str, fields: Sequence[str]) -> SourceRecord | None:
         """The subject's record of ``dataset`` holding only ``fields``, or ``None`` when the
         owner holds none.
 

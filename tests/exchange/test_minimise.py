@@ -13,9 +13,7 @@ names = st.sampled_from(["name", "address", "birth_date", "sex", "parcels", "inc
 sub_names = st.sampled_from(["section", "parcel_no", "area_m2", "announced_value_per_m2"])
 scalars = st.one_of(st.text(max_size=5), st.integers(), st.booleans(), st.none())
 parcel = st.dictionaries(sub_names, scalars, max_size=4)
-records = st.dictionaries(
-    names, st.one_of(scalars, st.lists(parcel, max_size=3)), max_size=6
-)
+records = st.dictionaries(names, st.one_of(scalars, st.lists(parcel, max_size=3)), max_size=6)
 allowances = st.lists(
     st.one_of(names, st.builds(lambda a, b: f"{a}.{b}", st.just("parcels"), sub_names)),
     max_size=6,

@@ -124,9 +124,7 @@ def test_a_rule_for_another_agency_kind_or_jurisdiction_does_not_apply(session: 
 
 def test_only_the_fields_the_rule_names_leave(session: Session) -> None:
     _rule(session)
-    decision = _ask(
-        session, predicate=None, fields=["low_income_status", "disability_level"]
-    )
+    decision = _ask(session, predicate=None, fields=["low_income_status", "disability_level"])
     assert decision.allowed
     assert decision.fields == ("low_income_status",)
     assert decision.withheld == ("disability_level",)
