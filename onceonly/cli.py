@@ -32,6 +32,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "keys": "onceonly.exchange.keys_cli",
     "transcript": "onceonly.exchange.transcript_cli",
     "cases": "onceonly.cases.cli",
+    "notify": "onceonly.notify.cli",
 }
 """Sub-command name -> module exposing a Typer ``app`` (its help text is the group's one line)."""
 

@@ -10,6 +10,7 @@ from onceonly.cases import models as cases_models  # noqa: F401
 from onceonly.catalog import models as catalog_models  # noqa: F401
 from onceonly.db import Base
 from onceonly.exchange import keys as exchange_keys  # noqa: F401
+from onceonly.notify import models as notify_models  # noqa: F401
 from onceonly.policy import models as policy_models  # noqa: F401
 
 __all__ = ["Base"]

@@ -27,6 +27,7 @@ ROUTERS: list[str] = [
     "onceonly.exchange.wellknown",
     "onceonly.policy.routes",
     "onceonly.cases.routes",
+    "onceonly.notify.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 

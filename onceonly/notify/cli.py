@@ -1,0 +1,146 @@
+"""``onceonly notify``: run the delivery worker, a reference receiver, inspect and replay the
+dead-letter queue."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.domain.national_id import mask_national_id
+from onceonly.i18n import t
+from onceonly.notify import outbox
+from onceonly.notify.worker import NotifySettings, run_worker
+
+app = typer.Typer(help="Tell-us-once (通報): delivery worker, reference receiver, dead letters.")
+
+
+@app.command()
+def worker(
+    batch: int = typer.Option(
+        None, help="Deliveries claimed per batch (ONCEONLY_NOTIFY_BATCH_SIZE)."
+    ),
+) -> None:
+    """Deliver pushed events until stopped (Ctrl-C or SIGTERM finish the current batch)."""
+    settings = Settings()
+    tuning = NotifySettings()
+    if batch:
+        tuning = tuning.model_copy(update={"batch_size": batch})
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    Console(stderr=True).print(
+        f"[green]notify worker started on {settings.resolved_database_url.split('@')[-1]}"
+    )
+    run_worker(settings.resolved_database_url, tuning, stop)
+
+
+@app.command()
+def receiver(
+    secret: str = typer.Option(
+        ..., envvar="ONCEONLY_RECEIVER_SECRET", help="HMAC secret(s), comma-separated."
+    ),
+    db: Path = typer.Option(Path("receiver.sqlite"), help="The receiver's own SQLite file."),
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8801),
+    ack: str = typer.Option("inline", help="inline: answer processed; none: answer received."),
+) -> None:
+    """Run the reference receiver (an agency endpoint that verifies, deduplicates and acks)."""
+    import uvicorn
+
+    from onceonly.notify.receiver import create_receiver_app
+
+    uvicorn.run(
+        create_receiver_app(secret.split(","), db, ack=ack),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
+
+
+@app.command()
+def dlq(lang: str = typer.Option(None, help="zh-TW or en")) -> None:
+    """List deliveries that failed every attempt and wait for a replay."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        rows = outbox.list_dead_letters(session)
+    engine.dispose()
+    table = Table(title=t("notify.admin.dlq", lang))
+    for column in (
+        "#",
+        "notify.col.agency",
+        "notify.col.kind",
+        "notify.col.subject",
+        "notify.col.attempts",
+        "notify.col.error",
+    ):
+        table.add_column(column if column == "#" else t(column, lang))
+    for d in rows:
+        table.add_row(
+            str(d.id),
+            d.agency_code,
+            t(f"notify.kind.{d.kind}", lang),
+            f"{mask_national_id(d.national_id)} #{d.seq}",
+            str(d.attempts),
+            f"{d.last_status_code or ''} {(d.last_error or '')[:60]}",
+        )
+    Console().print(table)
+
+
+@app.command()
+def replay(
+    dead_letter_id: int, by: str = typer.Option("cli", help="Who replays (recorded).")
+) -> None:
+    """Queue a dead delivery again with fresh attempts."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        done = outbox.replay_dead_letter(session, dead_letter_id, by)
+    engine.dispose()
+    if not done:
+        Console(stderr=True).print(
+            f"[red]{t('notify.error.no_dead_letter', None, id=dead_letter_id)}"
+        )
+        raise typer.Exit(1)
+    Console().print(f"[green]replayed {dead_letter_id}")
+
+
+@app.command()
+def queues() -> None:
+    """Deliveries per agency by state, with the lag of the oldest undelivered one."""
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        stats = outbox.queue_stats(session)
+    engine.dispose()
+    table = Table()
+    for column in (
+        "agency",
+        "mode",
+        "pending",
+        "retrying",
+        "delivered",
+        "processed",
+        "dead",
+        "lag s",
+    ):
+        table.add_column(column)
+    for q in stats:
+        table.add_row(
+            q.agency_code,
+            q.mode,
+            *(str(v) for v in (q.pending, q.retrying, q.delivered, q.processed, q.dead)),
+            f"{q.lag_seconds():.0f}",
+        )
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    app()

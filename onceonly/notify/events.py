@@ -1,0 +1,193 @@
+"""Recording life events: the entry points the household-registration side and the citizen
+portal call, inside their own transaction.
+
+Each event gets a uuid and the citizen's next sequence number. The number comes from an
+``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` on the citizen's counter row in the same
+transaction: a second event about the same citizen waits on that row until the first commits
+or rolls back, so numbers are gapless and race-free on PostgreSQL, and SQLite's single writer
+gives the same. The outbox rows are written in that transaction too (transactional outbox):
+the change, its event and its deliveries commit together or not at all.
+
+On SQLite, call these before reading in a transaction that another process may write to
+concurrently (or use ``BEGIN IMMEDIATE``); a write after a stale read fails with "database is
+locked" instead of waiting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from onceonly.db import utcnow
+from onceonly.domain.errors import DomainValueError
+from onceonly.domain.national_id import validate_national_id, validate_resident_id
+from onceonly.errors import FieldError, validation_problem
+from onceonly.i18n import t
+from onceonly.notify.kinds import CITIZEN, EVENT_KINDS, HOUSEHOLD
+from onceonly.notify.models import CitizenSequence, LifeEvent
+from onceonly.notify.outbox import as_utc, upsert_increment, write_outbox
+
+
+class LifeEventIn(BaseModel):
+    """A life event as the household registration office reports it."""
+
+    kind: str = Field(description="address_change, name_change, death, birth or marriage")
+    national_id: str = Field(description="The subject: national ID or resident number")
+    payload: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime | None = Field(default=None, description="Defaults to now")
+    jurisdiction: str | None = Field(
+        default=None, description="Catalog code of the jurisdiction the subject is registered in"
+    )
+    event_id: str | None = Field(
+        default=None,
+        description="The source's own id, so a retried call records the event once",
+    )
+    recorded_by: str | None = None
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: str
+    national_id: str
+    seq: int
+    kind: str
+    source: str
+    jurisdiction: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    payload: dict[str, Any]
+    deliveries: int
+    """Outbox rows written for it (one per approved matching subscription)."""
+
+
+def event_view(event: LifeEvent, deliveries: int) -> EventView:
+    return EventView(
+        id=event.id,
+        national_id=event.national_id,
+        seq=event.seq,
+        kind=event.kind,
+        source=event.source,
+        jurisdiction=event.jurisdiction,
+        occurred_at=as_utc(event.occurred_at),
+        recorded_at=as_utc(event.recorded_at),
+        payload=dict(event.payload),
+        deliveries=deliveries,
+    )
+
+
+def _subject(value: str) -> str:
+    try:
+        return validate_national_id(value)
+    except DomainValueError as first:
+        try:
+            return validate_resident_id(value)
+        except DomainValueError:
+            raise first from None
+
+
+def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> list[FieldError]:
+    """Every problem with ``event`` as an event of ``source``, each naming its field."""
+    errors: list[FieldError] = []
+    try:
+        _subject(event.national_id)
+    except DomainValueError as exc:
+        message = exc.message_en if lang == "en" else exc.message_zh
+        errors.append(FieldError("national_id", message, exc.code))
+    kind = EVENT_KINDS.get(event.kind)
+    if kind is None or kind.source != source:
+        known = ", ".join(k for k, v in EVENT_KINDS.items() if v.source == source)
+        errors.append(
+            FieldError(
+                "kind",
+                t("notify.error.unknown_kind", lang, kinds=event.kind, known=known),
+                "unknown",
+            )
+        )
+        return errors
+    for name in kind.required:
+        value = event.payload.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            errors.append(FieldError(f"payload.{name}", t("field.missing", lang), "missing"))
+    if not kind.required and not any(event.payload.get(f) for f in kind.fields):
+        errors.append(
+            FieldError(
+                "payload",
+                t("notify.error.empty_payload", lang, fields=", ".join(kind.fields)),
+                "missing",
+            )
+        )
+    for name in sorted(set(event.payload) - set(kind.fields)):
+        errors.append(
+            FieldError(
+                f"payload.{name}", t("notify.error.unknown_field", lang, fields=name), "unknown"
+            )
+        )
+    if event.event_id is not None:
+        try:
+            uuid.UUID(event.event_id)
+        except ValueError:
+            errors.append(FieldError("event_id", t("notify.error.event_id", lang), "invalid"))
+    return errors
+
+
+def _record(session: Session, event: LifeEventIn, source: str, lang: str | None) -> EventView:
+    errors = check_event(event, source, lang)
+    if errors:
+        raise validation_problem(errors, lang)
+    if event.event_id is not None:
+        existing = session.get(LifeEvent, str(uuid.UUID(event.event_id)))
+        if existing is not None:
+            return event_view(existing, 0)
+    subject = _subject(event.national_id)
+    seq = upsert_increment(session, CitizenSequence, "national_id", subject, "last_seq")
+    now = utcnow()
+    row = LifeEvent(
+        id=str(uuid.UUID(event.event_id)) if event.event_id else str(uuid.uuid4()),
+        national_id=subject,
+        seq=seq,
+        kind=event.kind,
+        source=source,
+        jurisdiction=event.jurisdiction,
+        occurred_at=event.occurred_at or now,
+        recorded_at=now,
+        recorded_by=event.recorded_by,
+        payload=dict(event.payload),
+    )
+    session.add(row)
+    session.flush()
+    deliveries = write_outbox(session, row)
+    return event_view(row, deliveries)
+
+
+def record_life_event(session: Session, event: LifeEventIn, lang: str | None = None) -> EventView:
+    """Record a household-registration event and its outbox rows in ``session``'s transaction
+    (the caller commits, together with the registration change itself)."""
+    return _record(session, event, HOUSEHOLD, lang)
+
+
+def report_change(
+    session: Session,
+    citizen_national_id: str,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    jurisdiction: str | None = None,
+    occurred_at: datetime | None = None,
+    lang: str | None = None,
+) -> EventView:
+    """A citizen's own report (``mailing_address`` or ``contact_details``), told once and
+    delivered like a registration event."""
+    event = LifeEventIn(
+        kind=kind,
+        national_id=citizen_national_id,
+        payload=payload,
+        jurisdiction=jurisdiction,
+        occurred_at=occurred_at,
+        recorded_by="citizen",
+    )
+    return _record(session, event, CITIZEN, lang)

@@ -1,0 +1,58 @@
+"""The kinds of life event and the fields each may carry.
+
+Household-registration events come from the household registration office; the citizen
+reports the last two kinds themselves. ``required`` fields must be present; any field outside
+``fields`` is refused so nothing unexpected reaches an agency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventKind:
+    code: str
+    source: str
+    fields: tuple[str, ...]
+    required: tuple[str, ...]
+
+
+HOUSEHOLD = "household_registration"
+CITIZEN = "citizen"
+
+EVENT_KINDS: dict[str, EventKind] = {
+    k.code: k
+    for k in (
+        EventKind(
+            "address_change",
+            HOUSEHOLD,
+            ("new_address", "old_address", "moved_on", "household_no"),
+            ("new_address",),
+        ),
+        EventKind("name_change", HOUSEHOLD, ("new_name", "old_name", "changed_on"), ("new_name",)),
+        EventKind("death", HOUSEHOLD, ("death_date", "name", "place_of_death"), ("death_date",)),
+        EventKind(
+            "birth",
+            HOUSEHOLD,
+            ("birth_date", "name", "father_national_id", "mother_national_id", "address"),
+            ("birth_date",),
+        ),
+        EventKind(
+            "marriage",
+            HOUSEHOLD,
+            ("marriage_date", "spouse_national_id", "spouse_name"),
+            ("marriage_date",),
+        ),
+        EventKind("mailing_address", CITIZEN, ("mailing_address",), ("mailing_address",)),
+        EventKind("contact_details", CITIZEN, ("phone", "email"), ()),
+    )
+}
+
+HOUSEHOLD_KINDS = tuple(k for k, v in EVENT_KINDS.items() if v.source == HOUSEHOLD)
+CITIZEN_KINDS = tuple(k for k, v in EVENT_KINDS.items() if v.source == CITIZEN)
+
+
+def fields_of(kinds: list[str] | tuple[str, ...]) -> set[str]:
+    """Every field any of ``kinds`` can carry."""
+    return {f for k in kinds if k in EVENT_KINDS for f in EVENT_KINDS[k].fields}

@@ -1,0 +1,160 @@
+"""Tables of the notify capability: events, subscriptions, the delivery outbox, the
+dead-letter queue and the messages the citizen portal shows.
+
+Delivery rows carry the payload as minimised when the event was recorded, so what an agency
+receives never depends on when it was delivered or on later changes to its subscription.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onceonly.db import Base, utcnow
+
+
+class CitizenSequence(Base):
+    """The last sequence number given to a citizen's events; incremented in the event's own
+    transaction, so a rolled-back event leaves no gap and concurrent events queue on the row."""
+
+    __tablename__ = "notify_citizen_sequences"
+
+    national_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+
+class AgencyFeed(Base):
+    """The last feed position given to a pull-mode agency; same locking idea as
+    :class:`CitizenSequence`, so feed positions become visible in order and a cursor never
+    skips a row that commits late."""
+
+    __tablename__ = "notify_agency_feeds"
+
+    agency_code: Mapped[str] = mapped_column(String(120), primary_key=True)
+    last_position: Mapped[int] = mapped_column(Integer)
+
+
+class LifeEvent(Base):
+    __tablename__ = "notify_events"
+    __table_args__ = (UniqueConstraint("national_id", "seq", name="uq_notify_events_subject_seq"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(12), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    """``household_registration`` or ``citizen`` (a citizen-initiated report)."""
+    jurisdiction: Mapped[str | None] = mapped_column(String(120))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recorded_by: Mapped[str | None] = mapped_column(String(120))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Subscription(Base):
+    __tablename__ = "notify_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agency_code: Mapped[str] = mapped_column(String(120), index=True)
+    event_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    jurisdiction: Mapped[str | None] = mapped_column(String(120))
+    """Only events about citizens registered in this jurisdiction; null for all."""
+    legal_basis: Mapped[str] = mapped_column(String(120))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(8))
+    """``push`` (webhook) or ``pull`` (feed)."""
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    """HMAC key for push signatures; shown to the agency once when requested."""
+    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    requested_by: Mapped[str] = mapped_column(String(120))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[str | None] = mapped_column(String(120))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """One outbox row: one event for one subscription, from pending to delivered and processed
+    (or dead after the last attempt)."""
+
+    __tablename__ = "notify_deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "subscription_id", name="uq_notify_deliveries_event_sub"),
+        Index("ix_notify_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_notify_deliveries_order", "subscription_id", "national_id", "seq"),
+        Index("ix_notify_deliveries_feed", "agency_code", "feed_position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("notify_events.id", ondelete="CASCADE"), index=True
+    )
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_subscriptions.id", ondelete="CASCADE")
+    )
+    agency_code: Mapped[str] = mapped_column(String(120))
+    mode: Mapped[str] = mapped_column(String(8))
+    national_id: Mapped[str] = mapped_column(String(12))
+    seq: Mapped[int] = mapped_column(Integer)
+    feed_position: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending``, ``delivered`` (received), ``processed`` (acknowledged) or ``dead``."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DeadLetter(Base):
+    __tablename__ = "notify_dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    dead_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replayed_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class CitizenMessage(Base):
+    """A message for the citizen portal (e.g. "every agency has processed your report")."""
+
+    __tablename__ = "citizen_messages"
+    __table_args__ = (UniqueConstraint("event_id", "kind", name="uq_citizen_messages_event_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(12), index=True)
+    event_id: Mapped[str | None] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    body_zh: Mapped[str] = mapped_column(Text)
+    body_en: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,255 @@
+"""A reference receiver for pushed events: what an agency's endpoint must do, in one file.
+
+It verifies the HMAC signature, applies each ``Idempotency-Key`` once (keys kept in its own
+SQLite file, so a restarted receiver still knows them), keeps the latest state per citizen,
+and answers ``{"status": "processed"}`` so the platform marks the delivery processed at once
+(with ``ack="none"`` it answers ``received`` and the agency acknowledges later through
+``POST /api/v1/notify/acks``). The demo's agency receivers and the fault tests run it with
+uvicorn: ``uvicorn --factory onceonly.notify.receiver:app_from_env`` configured by
+``ONCEONLY_RECEIVER_SECRET`` (comma-separated to accept several), ``ONCEONLY_RECEIVER_DB``,
+``ONCEONLY_RECEIVER_ACK`` and ``ONCEONLY_RECEIVER_FAULTS=1`` (enables ``POST /_faults``, which
+makes it answer an error status or answer slowly, for tests only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from onceonly.notify.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS applied (
+    key TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    applied_at REAL NOT NULL DEFAULT (julianday('now'))
+);
+CREATE TABLE IF NOT EXISTS citizens (
+    subject TEXT PRIMARY KEY,
+    last_seq INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS received (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    duplicate INTEGER NOT NULL,
+    out_of_order INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+@dataclass
+class Fault:
+    status: int | None = None
+    delay: float = 0.0
+    remaining: int | None = None
+    """How many more requests get the fault; None for all until cleared."""
+
+
+class ReceiverStore:
+    """The receiver's own SQLite file: applied keys, per-citizen state, every receipt."""
+
+    def __init__(self, path: Path) -> None:
+        self.connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.executescript(SCHEMA)
+
+    def apply(self, key: str, event: dict[str, Any]) -> tuple[bool, bool]:
+        """Apply once: returns (duplicate, out_of_order). One transaction per delivery."""
+        db = self.connection
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("SELECT 1 FROM applied WHERE key = ?", (key,)).fetchone():
+                db.execute("INSERT INTO received (key, duplicate) VALUES (?, 1)", (key,))
+                db.execute("COMMIT")
+                return True, False
+            subject, seq = str(event["subject"]), int(event["seq"])
+            row = db.execute(
+                "SELECT last_seq, state FROM citizens WHERE subject = ?", (subject,)
+            ).fetchone()
+            out_of_order = row is not None and seq <= row[0]
+            state = json.loads(row[1]) if row else {}
+            state.update(event.get("data") or {})
+            state["last_kind"] = event.get("kind")
+            db.execute(
+                "INSERT INTO applied (key, event_id, subject, seq, kind, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, event["id"], subject, seq, event.get("kind", ""), json.dumps(event)),
+            )
+            db.execute(
+                "INSERT INTO citizens (subject, last_seq, state) VALUES (?, ?, ?) "
+                "ON CONFLICT (subject) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), "
+                "state = excluded.state",
+                (subject, seq, json.dumps(state, ensure_ascii=False)),
+            )
+            db.execute(
+                "INSERT INTO received (key, duplicate, out_of_order) VALUES (?, 0, ?)",
+                (key, int(out_of_order)),
+            )
+            db.execute("COMMIT")
+            return False, out_of_order
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def summary(self) -> dict[str, int]:
+        db = self.connection
+        applied = db.execute("SELECT count(*) FROM applied").fetchone()[0]
+        received = db.execute("SELECT count(*) FROM received").fetchone()[0]
+        duplicates = db.execute("SELECT count(*) FROM received WHERE duplicate = 1").fetchone()[0]
+        disordered = db.execute("SELECT count(*) FROM received WHERE out_of_order = 1").fetchone()[
+            0
+        ]
+        return {
+            "applied": applied,
+            "received": received,
+            "duplicates": duplicates,
+            "out_of_order": disordered,
+        }
+
+
+def read_applied(path: Path) -> list[tuple[str, str, int]]:
+    """(event id, subject, seq) in the order the receiver applied them; for tests and demo."""
+    connection = sqlite3.connect(str(path))
+    try:
+        return [
+            (e, s, int(q))
+            for e, s, q in connection.execute(
+                "SELECT event_id, subject, seq FROM applied ORDER BY rowid"
+            )
+        ]
+    finally:
+        connection.close()
+
+
+def create_receiver_app(
+    secrets: list[str],
+    db_path: Path,
+    *,
+    ack: str = "inline",
+    faults: bool = False,
+    tolerance: int = 300,
+) -> FastAPI:
+    app = FastAPI(title="onceonly reference receiver", docs_url=None, redoc_url=None)
+    store = ReceiverStore(db_path)
+    fault = Fault()
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> JSONResponse:
+        body = await request.body()
+        if fault.status is not None or fault.delay:
+            take = fault.remaining is None or fault.remaining > 0
+            if take:
+                if fault.remaining is not None:
+                    fault.remaining -= 1
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if fault.status is not None:
+                    return JSONResponse({"status": "error"}, status_code=fault.status)
+        timestamp = request.headers.get(TIMESTAMP_HEADER)
+        header = request.headers.get(SIGNATURE_HEADER)
+        if not any(verify(s, timestamp, body, header, tolerance=tolerance) for s in secrets):
+            return JSONResponse({"status": "bad-signature"}, status_code=401)
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if not key:
+            return JSONResponse({"status": "missing-idempotency-key"}, status_code=400)
+        try:
+            event = json.loads(body)
+            duplicate, _ = store.apply(key, event)
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"status": "bad-body"}, status_code=400)
+        status = "processed" if ack == "inline" else "received"
+        return JSONResponse({"status": status, "duplicate": duplicate})
+
+    @app.get("/state")
+    def state() -> dict[str, int]:
+        return store.summary()
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    if faults:
+
+        @app.post("/_faults")
+        async def set_fault(request: Request) -> dict[str, Any]:
+            wanted = await request.json()
+            fault.status = wanted.get("status")
+            fault.delay = float(wanted.get("delay") or 0.0)
+            fault.remaining = wanted.get("remaining")
+            return {"status": fault.status, "delay": fault.delay, "remaining": fault.remaining}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The receiver configured from ``ONCEONLY_RECEIVER_*`` variables (``uvicorn --factory``)."""
+    secrets = [s for s in os.environ.get("ONCEONLY_RECEIVER_SECRET", "").split(",") if s]
+    if not secrets:
+        raise RuntimeError("ONCEONLY_RECEIVER_SECRET is not set")
+    return create_receiver_app(
+        secrets,
+        Path(os.environ.get("ONCEONLY_RECEIVER_DB", "receiver.sqlite")),
+        ack=os.environ.get("ONCEONLY_RECEIVER_ACK", "inline"),
+        faults=os.environ.get("ONCEONLY_RECEIVER_FAULTS") == "1",
+    )
+
+
+def spawn_receiver(
+    secret: str,
+    db_path: Path,
+    port: int,
+    log_path: Path | None = None,
+    *,
+    ack: str = "inline",
+    faults: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start the receiver as its own uvicorn process on loopback ``port`` (see
+    :func:`wait_until_up`); for the demo, the fault tests and the benchmark."""
+    env = {
+        **os.environ,
+        "ONCEONLY_RECEIVER_SECRET": secret,
+        "ONCEONLY_RECEIVER_DB": str(db_path),
+        "ONCEONLY_RECEIVER_ACK": ack,
+        "ONCEONLY_RECEIVER_FAULTS": "1" if faults else "0",
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "onceonly.notify.receiver:app_from_env",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    if log_path is None:
+        return subprocess.Popen(command, env=env)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_until_up(process: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:
+    """Return once the receiver on ``port`` answers; raise if it exits or stays silent."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"receiver on port {port} exited with {process.returncode}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"receiver on port {port} did not start")

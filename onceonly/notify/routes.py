@@ -1,0 +1,325 @@
+"""HTTP surface of tell-us-once: subscriptions, the pull feed and acknowledgements, the
+citizen's per-agency status, and the administrators' queue and dead-letter views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.deps import Principal, require_roles
+from onceonly.domain.national_id import mask_national_id
+from onceonly.errors import Problem, not_found
+from onceonly.i18n import t
+from onceonly.notify import outbox, subscriptions
+from onceonly.notify.feed import MAX_LIMIT, read_feed
+from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
+from onceonly.web.deps import get_db, get_language
+from onceonly.web.templating import render
+
+router = APIRouter(tags=["notify"])
+
+PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+AGENCY_ROLES = ("clerk", "owner")
+
+Db = Annotated[Session, Depends(get_db)]
+Lang = Annotated[str, Depends(get_language)]
+
+
+class SubscriptionIn(BaseModel):
+    event_kinds: list[str] = Field(examples=[["death", "address_change"]])
+    legal_basis: str = Field(examples=["household-registration-act"])
+    fields: list[str] = Field(default_factory=list, examples=[["death_date", "new_address"]])
+    mode: str = Field(default="push", description="push (webhook) or pull (feed)")
+    webhook_url: str | None = Field(default=None, examples=["https://agency.example/notify"])
+    purpose: str = ""
+    jurisdiction: str | None = Field(
+        default=None, description="Only citizens registered in this jurisdiction"
+    )
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    agency_code: str
+    event_kinds: list[str]
+    fields: list[str]
+    jurisdiction: str | None
+    legal_basis: str
+    purpose: str
+    mode: str
+    webhook_url: str | None
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    revoked_at: datetime | None
+    secret: str | None = Field(
+        default=None, description="HMAC key for push signatures; returned only on creation"
+    )
+
+    @classmethod
+    def of(cls, view: SubscriptionView) -> SubscriptionOut:
+        data = {**view.__dict__, "event_kinds": list(view.event_kinds), "fields": list(view.fields)}
+        return cls(**data)
+
+
+class DecisionIn(BaseModel):
+    reason: str = ""
+
+
+class FeedOut(BaseModel):
+    events: list[dict[str, Any]]
+    next_cursor: int
+
+
+class AcksIn(BaseModel):
+    event_ids: list[str] = Field(min_length=1, max_length=1000)
+
+
+class AcksOut(BaseModel):
+    processed: list[str]
+    unknown: list[str]
+
+
+@router.post(
+    "/api/v1/notify/subscriptions",
+    response_model=SubscriptionOut,
+    status_code=201,
+    summary="Ask to be told about life events (pending until the owner approves)",
+    responses={422: {"description": "Invalid request", **PROBLEM}},
+)
+def create_subscription(
+    body: SubscriptionIn,
+    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    db: Db,
+    lang: Lang,
+) -> SubscriptionOut:
+    request = SubscriptionRequest(agency_code=principal.agency_code, **body.model_dump())
+    return SubscriptionOut.of(
+        subscriptions.request_subscription(db, request, principal.username, lang)
+    )
+
+
+@router.get(
+    "/api/v1/notify/subscriptions",
+    response_model=list[SubscriptionOut],
+    summary="Subscriptions: your agency's, or all of them for the owner and administrators",
+)
+def get_subscriptions(
+    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES, "admin", "auditor"))],
+    db: Db,
+    status: str | None = None,
+) -> list[SubscriptionOut]:
+    sees_all = principal.role in ("admin", "auditor") or principal.agency_code == OWNER_AGENCY
+    agency = None if sees_all else principal.agency_code
+    return [SubscriptionOut.of(v) for v in subscriptions.list_subscriptions(db, agency, status)]
+
+
+def _decide(action: str):  # type: ignore[no-untyped-def]
+    functions = {
+        "approve": subscriptions.approve_subscription,
+        "reject": subscriptions.reject_subscription,
+        "revoke": subscriptions.revoke_subscription,
+    }
+
+    def endpoint(
+        subscription_id: int,
+        principal: Annotated[Principal, Depends(require_roles("owner"))],
+        db: Db,
+        lang: Lang,
+        body: DecisionIn | None = None,
+    ) -> SubscriptionOut:
+        view = functions[action](
+            db,
+            subscription_id,
+            principal.username,
+            principal.agency_code,
+            (body.reason if body else ""),
+            lang,
+        )
+        return SubscriptionOut.of(view)
+
+    return endpoint
+
+
+for _action in ("approve", "reject", "revoke"):
+    router.add_api_route(
+        f"/api/v1/notify/subscriptions/{{subscription_id}}/{_action}",
+        _decide(_action),
+        methods=["POST"],
+        response_model=SubscriptionOut,
+        summary=f"{_action.capitalize()} a subscription (household-registration owner only)",
+        responses={
+            403: {"description": "Not the owner", **PROBLEM},
+            404: {"description": "No such subscription", **PROBLEM},
+            409: {"description": "Not in a state that allows it", **PROBLEM},
+        },
+        name=f"notify_{_action}_subscription",
+    )
+
+
+@router.get(
+    "/api/v1/notify/feed",
+    response_model=FeedOut,
+    summary="Pull the events for your agency after a cursor, in order",
+    description=(
+        "Pass the `next_cursor` of the previous answer as `cursor`: that confirms receipt of "
+        "everything up to it (those deliveries become `delivered`). Confirm processing with "
+        "`POST /api/v1/notify/acks`."
+    ),
+    responses={404: {"description": "No pull subscription", **PROBLEM}},
+)
+def feed(
+    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    db: Db,
+    lang: Lang,
+    cursor: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> FeedOut:
+    if not any(
+        s.mode == "pull" for s in subscriptions.list_subscriptions(db, principal.agency_code)
+    ):
+        raise Problem(
+            404,
+            "no-pull-subscription",
+            t("problem.not_found", lang),
+            t("notify.error.no_pull", lang),
+        )
+    page = read_feed(db, principal.agency_code, cursor, limit)
+    return FeedOut(events=page.events, next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/api/v1/notify/acks",
+    response_model=AcksOut,
+    summary="Tell the platform your agency has processed these events",
+)
+def acks(
+    body: AcksIn,
+    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    db: Db,
+) -> AcksOut:
+    result = outbox.acknowledge(db, principal.agency_code, body.event_ids)
+    return AcksOut(processed=list(result.processed), unknown=list(result.unknown))
+
+
+@router.get(
+    "/api/v1/notify/citizens/{national_id}/events",
+    summary="A citizen's reports and each agency's status (pending, delivered, processed, failed)",
+)
+def citizen_status(
+    national_id: str,
+    _principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))],
+    db: Db,
+    lang: Lang,
+) -> dict[str, Any]:
+    return {
+        "national_id": national_id,
+        "events": [e.as_dict() for e in outbox.citizen_events(db, national_id)],
+        "messages": [
+            {
+                "id": m.id,
+                "event_id": m.event_id,
+                "kind": m.kind,
+                "text": m.body(lang),
+                "created_at": m.created_at.isoformat(),
+            }
+            for m in outbox.citizen_messages(db, national_id)
+        ],
+    }
+
+
+@router.get("/api/v1/notify/queues", summary="Deliveries per agency by state, with the lag")
+def queues(
+    _principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))], db: Db
+) -> list[dict[str, Any]]:
+    return [
+        {
+            **q.__dict__,
+            "oldest_pending_at": q.oldest_pending_at.isoformat() if q.oldest_pending_at else None,
+            "lag_seconds": q.lag_seconds(),
+        }
+        for q in outbox.queue_stats(db)
+    ]
+
+
+def _dead_letter_dict(d: outbox.DeadLetterView) -> dict[str, Any]:
+    data = {**d.__dict__, "national_id": mask_national_id(d.national_id)}
+    for key in ("dead_at", "replayed_at"):
+        data[key] = data[key].isoformat() if data[key] else None
+    return data
+
+
+@router.get("/api/v1/notify/dead-letters", summary="Deliveries that failed every attempt")
+def dead_letters(
+    _principal: Annotated[Principal, Depends(require_roles("admin"))],
+    db: Db,
+    include_replayed: bool = False,
+) -> list[dict[str, Any]]:
+    return [_dead_letter_dict(d) for d in outbox.list_dead_letters(db, include_replayed)]
+
+
+@router.post(
+    "/api/v1/notify/dead-letters/{dead_letter_id}/replay",
+    summary="Queue a dead delivery again with fresh attempts",
+    responses={404: {"description": "No such entry or already replayed", **PROBLEM}},
+)
+def replay(
+    dead_letter_id: int,
+    principal: Annotated[Principal, Depends(require_roles("admin"))],
+    db: Db,
+    lang: Lang,
+) -> dict[str, Any]:
+    if not outbox.replay_dead_letter(db, dead_letter_id, principal.username):
+        raise not_found(t("notify.error.no_dead_letter", lang, id=dead_letter_id), lang)
+    return {"replayed": dead_letter_id}
+
+
+@router.get("/admin/notify", response_class=HTMLResponse, include_in_schema=False)
+def admin_page(
+    request: Request,
+    _principal: Annotated[Principal, Depends(require_roles("admin"))],
+    db: Db,
+) -> HTMLResponse:
+    return render(
+        request,
+        "notify/admin.html",
+        queues=outbox.queue_stats(db),
+        failures=outbox.recent_failures(db),
+        dead_letters=outbox.list_dead_letters(db),
+        mask=mask_national_id,
+    )
+
+
+@router.post("/admin/notify/dead-letters/{dead_letter_id}/replay", include_in_schema=False)
+def admin_replay(
+    dead_letter_id: int,
+    principal: Annotated[Principal, Depends(require_roles("admin"))],
+    db: Db,
+    lang: Lang,
+    csrf_token: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    if not outbox.replay_dead_letter(db, dead_letter_id, principal.username):
+        raise not_found(t("notify.error.no_dead_letter", lang, id=dead_letter_id), lang)
+    return RedirectResponse("/admin/notify", status_code=303)
+
+
+@router.get("/notify/citizens/{national_id}", response_class=HTMLResponse, include_in_schema=False)
+def citizen_page(
+    request: Request,
+    national_id: str,
+    _principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))],
+    db: Db,
+) -> HTMLResponse:
+    return render(
+        request,
+        "notify/citizen.html",
+        national_id=mask_national_id(national_id),
+        events=outbox.citizen_events(db, national_id),
+        messages=outbox.citizen_messages(db, national_id),
+    )

@@ -1,0 +1,75 @@
+"""The demo: a death registered in the demo jurisdiction reaches social welfare, the tax office
+and the land office, each receiver marks it processed, and the citizen's status says so."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.db import transaction
+from onceonly.notify import outbox
+from onceonly.notify.demo import seed_demo_notify
+from onceonly.notify.events import LifeEventIn, record_life_event
+from onceonly.notify.receiver import read_applied
+from onceonly.notify.worker import NotifySettings, deliver_all
+from tests.notify.conftest import ThreadedReceiver, citizen, free_port
+
+
+def test_a_death_reaches_three_agencies_with_their_acknowledgements(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    ports = {kind: free_port() for kind in ("social_welfare", "tax_office", "land_office")}
+    urls = {kind: f"http://127.0.0.1:{port}/webhook" for kind, port in ports.items()}
+    with transaction(sessions) as session:
+        subscriptions = seed_demo_notify(session, "kaohsiung-city", urls)
+    with transaction(sessions) as session:
+        again = seed_demo_notify(session, "kaohsiung-city", urls)
+    assert [s.id for s in again] == [s.id for s in subscriptions]
+    assert all(s.status == "approved" and s.secret for s in subscriptions)
+
+    with ExitStack() as stack:
+        receivers = [
+            stack.enter_context(
+                ThreadedReceiver(
+                    s.secret or "",
+                    tmp_path / f"{s.id}.sqlite",
+                    port=ports[s.agency_code.split(".")[1]],
+                )
+            )
+            for s in subscriptions
+        ]
+        with transaction(sessions) as session:
+            death = record_life_event(
+                session,
+                LifeEventIn(
+                    kind="death",
+                    national_id=citizen(5),
+                    jurisdiction="kaohsiung-city",
+                    payload={"death_date": "2024-05-01", "name": "陳美玲"},
+                ),
+            )
+            elsewhere = record_life_event(
+                session,
+                LifeEventIn(
+                    kind="death",
+                    national_id=citizen(6),
+                    jurisdiction="taipei-city",
+                    payload={"death_date": "2024-05-01"},
+                ),
+            )
+        assert (death.deliveries, elsewhere.deliveries) == (3, 0)
+        assert deliver_all(sessions, NotifySettings(poll_interval_seconds=0.01), timeout=10) == 0
+    for receiver in receivers:
+        assert [e for e, _, _ in read_applied(receiver.db_path)] == [death.id]
+    with transaction(sessions) as session:
+        (status,) = outbox.citizen_events(session, citizen(5))
+        messages = outbox.citizen_messages(session, citizen(5))
+    assert status.all_processed
+    assert sorted(a.agency_code for a in status.agencies) == [
+        "kaohsiung-city.land_office",
+        "kaohsiung-city.social_welfare",
+        "kaohsiung-city.tax_office",
+    ]
+    assert "3" in messages[0].body("zh-TW")
