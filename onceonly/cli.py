@@ -63,9 +63,15 @@ def demo(
     if serve_app:
         import uvicorn
 
+        from onceonly.demo import notify_demo
         from onceonly.web.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        app_ = create_app(settings)
+        notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions))
+        try:
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+        finally:
+            notifications.close()
 
 
 @app.command()

@@ -62,4 +62,12 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
             "[bold]低收入戶申請等候承租國宅[/] (public-housing-low-income), "
             f"citizen [bold]{main.national_id}[/]"
         )
+    owner = manifest.sample_citizens.get("taipei_home_owner")
+    if owner:
+        console.print(
+            "  tell-us-once (通報): [bold]"
+            f"ONCEONLY_DATA_DIR={settings.data_dir} onceonly notify record-death "
+            f"{owner.national_id}[/] tells 臺北市 social welfare, tax and land offices; "
+            f"each acknowledges at {url}/notify/citizens/{owner.national_id} (sign in as admin)"
+        )
     console.print(f"  data as of {format_roc_date(date.fromisoformat(manifest.reference_date))}\n")

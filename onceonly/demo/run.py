@@ -17,6 +17,7 @@ from onceonly.catalog import service as catalog
 from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo import notify_demo
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
 from onceonly.demo.rules import seed_demo_rules
@@ -68,6 +69,7 @@ def prepare_demo(
                 rules_made = seed_demo_rules(session, list(DEMO_JURISDICTIONS), providers)
                 for store in manifest.stores:
                     keys.ensure_key(session, settings, store.owner)
+            notify_demo.seed(sessions)
         finally:
             providers.close()
     finally:

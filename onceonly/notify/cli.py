@@ -144,3 +144,44 @@ def queues() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("record-death")
+def record_death(
+    national_id: str = typer.Argument(..., help="The deceased person's national ID."),
+    death_date: str = typer.Option("", help="ISO date of death (default: today)."),
+    jurisdiction: str = typer.Option("taipei-city", help="Where the death is registered."),
+) -> None:
+    """Register a death as the household registration office does; every subscribed agency
+    is told (the tell-us-once demo)."""
+    from datetime import date
+
+    from onceonly.domain.errors import DomainValueError
+    from onceonly.domain.national_id import validate_national_id
+    from onceonly.notify.events import LifeEventIn, record_life_event
+
+    try:
+        subject = validate_national_id(national_id)
+    except DomainValueError as exc:
+        Console(stderr=True).print(f"[red]national_id: {exc.message_zh} / {exc.message_en}")
+        raise typer.Exit(2) from exc
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            event = record_life_event(
+                session,
+                LifeEventIn(
+                    kind="death",
+                    national_id=subject,
+                    jurisdiction=jurisdiction,
+                    payload={"death_date": death_date or date.today().isoformat()},
+                    recorded_by="cli:household_office",
+                ),
+            )
+    finally:
+        engine.dispose()
+    Console().print(
+        f"[green]death of {mask_national_id(subject)} recorded as event {event.id} "
+        f"(seq {event.seq}, {event.deliveries} agencies to tell); see /notify/citizens/{subject}"
+    )
