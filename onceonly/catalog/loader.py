@@ -456,8 +456,14 @@ class _Checker:
                         file, f"{path}.legal_bases[{k}]", "catalog.error.unknown_legal_basis",
                         code=code,
                     )  # fmt: skip
+            seen: set[str] = set()
             for k, evidence in enumerate(item.required_evidence):
-                self._evidence(file, f"{path}.required_evidence[{k}]", evidence)
+                where = f"{path}.required_evidence[{k}]"
+                self._evidence(file, where, evidence)
+                evidence_type = evidence.predicate.code if evidence.predicate else evidence.dataset
+                if evidence_type in seen:
+                    self._add(file, where, "catalog.error.duplicate_evidence", code=evidence_type)
+                seen.add(evidence_type)
 
     def _evidence(self, file: str, path: str, evidence: EvidenceSpec) -> None:
         if evidence.legal_basis not in self.legal_bases:

@@ -193,6 +193,17 @@ BROKEN: dict[str, tuple[Mutation, str, str, str]] = {
         "predicates[0].code",
         "duplicate code household_income_below (first at datasets/income.yaml)",
     ),
+    "evidence listed twice": (
+        _edit(
+            "application_items.yaml",
+            lambda d: d["application_items"][0]["required_evidence"].append(
+                dict(_evidence(d, 0, 0))
+            ),
+        ),
+        "application_items.yaml",
+        "application_items[0].required_evidence[4]",
+        "lists the evidence household_registration twice",
+    ),
     "misspelt key": (
         _edit("legal_bases.yaml", lambda d: d["legal_bases"][0].update(summery_zh="x")),
         "legal_bases.yaml",
