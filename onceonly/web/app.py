@@ -28,6 +28,8 @@ ROUTERS: list[str] = [
     "onceonly.policy.routes",
     "onceonly.cases.routes",
     "onceonly.notify.routes",
+    "onceonly.counter.routes",
+    "onceonly.owners.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 

@@ -1,0 +1,1 @@
+"""The clerk's counter pages: queue, cases, evidence, relay, decisions."""

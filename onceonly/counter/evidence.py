@@ -1,0 +1,369 @@
+"""What the clerk reads about each piece of evidence: transcripts checked against the published
+keys with catalog labels, and, for what could not be fetched, why in plain words and what to do.
+
+Built only from other capabilities' public functions (cases views, catalog, policy ``decide``,
+exchange transcript checks); nothing here touches their tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from onceonly.cases.schemas import CaseEvidenceView, CaseView, PaperView
+from onceonly.catalog import service as catalog
+from onceonly.exchange.keys import published_jwks
+from onceonly.exchange.transcript import TranscriptInvalid, VerifiedTranscript, inspect_transcript
+from onceonly.i18n import catalogue, t
+from onceonly.policy.service import Requester, decide
+
+NO_RULE_CODES = frozenset(
+    {
+        "no_rule",
+        "rule_revoked",
+        "rule_rejected",
+        "rule_expired",
+        "rule_not_yet_valid",
+        "predicate_not_allowed",
+        "fields_not_allowed",
+    }
+)
+"""Denials a new (or renewed) rule request to the owner can cure."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A field of a transcript for people: its catalog label and its value, or a table when the
+    value is a list of records (parcels, buildings)."""
+
+    label: str
+    value: str = ""
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class TranscriptCard:
+    index: int
+    owner: str
+    owner_name: str
+    kid: str
+    valid: bool
+    problem: str | None
+    cells: tuple[Cell, ...]
+    sentence: str | None
+    issued_at: datetime | None
+    expires_at: datetime | None
+    legal_basis: str
+    claims_case: str | None
+    request_id: str
+    jti: str
+
+
+@dataclass
+class EvidenceCard:
+    evidence_type: str
+    title: str
+    dataset_name: str
+    paper_name: str
+    status: str
+    """``online``, ``paper``, ``expired``, ``not_fetched`` or the exchange's status."""
+    category: str
+    """What the clerk must do: ``none``, ``fetch``, ``request_rule``, ``rule_pending``,
+    ``consent``, ``retry``, ``bring_paper``, ``check``."""
+    reason: str | None
+    advice: str | None
+    owners: list[str]
+    owner_names: list[str]
+    transcripts: list[TranscriptCard] = field(default_factory=list)
+    paper: PaperView | None = None
+    withheld: list[str] = field(default_factory=list)
+
+    @property
+    def satisfied(self) -> bool:
+        return self.status in ("online", "paper")
+
+
+def agency_name(session: Session, code: str, lang: str) -> str:
+    agency = catalog.get_agency(session, code)
+    if agency is None:
+        return code
+    return agency.name_en if lang == "en" else agency.name_zh
+
+
+def _pick(lang: str, zh: str, en: str) -> str:
+    return en if lang == "en" else zh
+
+
+def _code_label(spec: catalog.FieldView | None, value: Any, lang: str) -> str | None:
+    if spec is None or not spec.code_list or not isinstance(value, str):
+        return None
+    for entry in spec.code_list:
+        if entry.code == value:
+            return _pick(lang, entry.label_zh, entry.label_en)
+    return None
+
+
+def format_value(value: Any, lang: str, spec: catalog.FieldView | None = None) -> str:
+    """One value as text: code lists spelled out, numbers grouped, yes/no in words."""
+    label = _code_label(spec, value, lang)
+    if label is not None:
+        return label
+    if isinstance(value, bool):
+        return t("transcript.answer.yes" if value else "transcript.answer.no", lang)
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10000 else str(value)
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    if isinstance(value, list):
+        return "、".join(format_value(item, lang, spec) for item in value)
+    if isinstance(value, dict):
+        return "，".join(f"{k}: {format_value(v, lang)}" for k, v in value.items())
+    return str(value)
+
+
+def _label(spec: catalog.FieldView | None, name: str, lang: str) -> str:
+    return _pick(lang, spec.label_zh, spec.label_en) if spec else name
+
+
+def cells(
+    dataset: catalog.DatasetView | None,
+    fields: Mapping[str, Any],
+    lang: str,
+    places: Mapping[str, str] | None = None,
+) -> list[Cell]:
+    """The fields of a record with their catalog labels, lists of records as small tables;
+    ``places`` names the jurisdiction codes that records carry."""
+    names = places or {}
+
+    def show(key: str, value: Any, spec: catalog.FieldView | None) -> str:
+        if key == "jurisdiction" and isinstance(value, str) and value in names:
+            return names[value]
+        return format_value(value, lang, spec)
+
+    result = []
+    for name, value in fields.items():
+        spec = dataset.field(name) if dataset else None
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            keys = list(dict.fromkeys(k for row in value for k in row))
+            subs = [dataset.field(f"{name}.{k}") if dataset else None for k in keys]
+            result.append(
+                Cell(
+                    label=_label(spec, name, lang),
+                    columns=tuple(_label(s, k, lang) for s, k in zip(subs, keys, strict=True)),
+                    rows=tuple(
+                        tuple(show(k, row.get(k), s) for s, k in zip(subs, keys, strict=True))
+                        for row in value
+                    ),
+                )
+            )
+        else:
+            result.append(Cell(_label(spec, name, lang), show(name, value, spec)))
+    return result
+
+
+def predicate_question(
+    dataset: catalog.DatasetView | None, code: str, params: Mapping[str, Any], lang: str
+) -> str:
+    """The predicate as a plain question, e.g. 「家戶平均每人每月所得低於 19,013 元」."""
+    key = f"counter.predicate.{code}"
+    if key in catalogue():
+        shown = {k: format_value(v, lang) for k, v in params.items()}
+        try:
+            return t(key, lang, **shown)
+        except KeyError:
+            pass
+    predicate = dataset.predicate(code) if dataset else None
+    name = _pick(lang, predicate.name_zh, predicate.name_en) if predicate else code
+    if not params:
+        return name
+    labels = (
+        {p.name: _pick(lang, p.label_zh, p.label_en) for p in predicate.params} if predicate else {}
+    )
+    shown_params = "，".join(
+        f"{labels.get(k, k)} {format_value(v, lang)}" for k, v in params.items()
+    )
+    return f"{name}（{shown_params}）"
+
+
+def transcript_card(
+    session: Session,
+    index: int,
+    token: str,
+    jwks: Mapping[str, Any],
+    lang: str,
+    now: datetime | None = None,
+) -> TranscriptCard:
+    """A stored transcript checked against the published keys now, for people."""
+    try:
+        verified: VerifiedTranscript | None = inspect_transcript(token, jwks, now)
+        problem = verified.problem if verified else None
+    except TranscriptInvalid as error:
+        verified, problem = None, error
+    if verified is None:
+        return TranscriptCard(
+            index, "", "", "", False, problem.reason(lang) if problem else None,
+            (), None, None, None, "", None, "", "",
+        )  # fmt: skip
+    claims = verified.claims
+    dataset = catalog.get_dataset(session, claims.dataset)
+    sentence = None
+    shown: list[Cell] = []
+    if claims.predicate is not None:
+        question = predicate_question(
+            dataset, str(claims.predicate["code"]), claims.predicate.get("params") or {}, lang
+        )
+        answer = t(
+            "transcript.answer.yes" if claims.predicate.get("answer") else "transcript.answer.no",
+            lang,
+        )
+        sentence = t("transcript.predicate.sentence", lang, question=question, answer=answer)
+    else:
+        places = {
+            j.code: _pick(lang, j.name_zh, j.name_en) for j in catalog.list_jurisdictions(session)
+        }
+        shown = cells(dataset, claims.fields or {}, lang, places)
+    basis = catalog.get_legal_basis(session, claims.legal_basis)
+    return TranscriptCard(
+        index=index,
+        owner=claims.issuer,
+        owner_name=agency_name(session, claims.issuer, lang),
+        kid=verified.kid,
+        valid=verified.valid,
+        problem=problem.reason(lang) if problem else None,
+        cells=tuple(shown),
+        sentence=sentence,
+        issued_at=claims.issued_at,
+        expires_at=claims.expires_at,
+        legal_basis=_pick(lang, basis.citation_zh, basis.citation_en)
+        if basis
+        else claims.legal_basis,
+        claims_case=claims.case_id,
+        request_id=claims.request_id,
+        jti=claims.jti or "",
+    )
+
+
+def _denial_code(
+    session: Session, case: CaseView, row: CaseEvidenceView, requirement: catalog.EvidenceView
+) -> tuple[str, str | None]:
+    """Ask policy again, read-only, why the piece is refused now: (code, refusing owner)."""
+    agency = catalog.get_agency(session, case.agency)
+    if agency is None:
+        return "no_rule", None
+    requester = Requester(agency.code, agency.kind, agency.jurisdiction)
+    for owner in row.owners:
+        decision = decide(
+            session,
+            requester=requester,
+            owner_agency=owner,
+            dataset=row.dataset,
+            application_item=case.application_item,
+            subject=case.subject,
+            case_id=case.number,
+            fields=requirement.fields,
+            predicate=requirement.predicate,
+        )
+        if not decision.allowed:
+            return decision.code, owner
+    return "allowed", None
+
+
+def _classify(
+    session: Session,
+    case: CaseView,
+    row: CaseEvidenceView,
+    requirement: catalog.EvidenceView | None,
+    lang: str,
+) -> tuple[str, str, str | None, list[str]]:
+    """(status, category, advice, owners to name) for one piece of evidence."""
+    paper = _pick(lang, row.paper_name_zh, row.paper_name_en)
+    if row.satisfied_by == "online":
+        return "online", "none", None, row.owners
+    if row.satisfied_by == "paper":
+        return "paper", "none", t("counter.advice.paper_attached", lang), row.owners
+    if row.needs_refresh:
+        return "expired", "fetch", t("counter.advice.expired", lang), row.owners
+    status = row.status or "not_fetched"
+    if status == "not_fetched":
+        return status, "fetch", t("counter.advice.not_fetched", lang), row.owners
+    if status == "denied":
+        code, owner = ("no_rule", None)
+        if requirement is not None:
+            code, owner = _denial_code(session, case, row, requirement)
+        owners = [owner] if owner else row.owners
+        names = "、".join(agency_name(session, o, lang) for o in owners)
+        if code == "needs_consent":
+            return status, "consent", t("counter.advice.consent", lang, paper=paper), owners
+        if code == "rule_pending":
+            return status, "rule_pending", t("counter.advice.pending", lang, owner=names), owners
+        if code == "allowed":
+            return status, "fetch", t("counter.advice.now_allowed", lang), owners
+        return (
+            status,
+            "request_rule",
+            t("counter.advice.no_rule", lang, owner=names, paper=paper),
+            owners,
+        )
+    names = "、".join(agency_name(session, o, lang) for o in row.owners) or "—"
+    if status in ("unavailable", "failed"):
+        minutes = max(1, (row.retry_after or 60) // 60)
+        return status, "retry", t("counter.advice.retry", lang, minutes=minutes), row.owners
+    if status == "not_digitised":
+        return status, "bring_paper", t("counter.advice.not_digitised", lang, paper=paper), []
+    if status == "not_found":
+        return status, "check", t("counter.advice.not_found", lang, paper=paper, owner=names), []
+    return status, "bring_paper", t("counter.advice.bring_paper", lang, paper=paper), row.owners
+
+
+def evidence_cards(
+    session: Session, case: CaseView, lang: str, now: datetime | None = None
+) -> list[EvidenceCard]:
+    """Every required piece of the case as the case page shows it."""
+    item = catalog.get_application_item(session, case.application_item)
+    requirements = {(r.predicate or r.dataset): r for r in item.required_evidence} if item else {}
+    jwks = published_jwks(session) if any(e.transcripts for e in case.evidence) else {}
+    cards = []
+    for row in case.evidence:
+        requirement = requirements.get(row.evidence_type)
+        dataset = catalog.get_dataset(session, row.dataset)
+        dataset_name = _pick(lang, dataset.name_zh, dataset.name_en) if dataset else row.dataset
+        title = dataset_name
+        if requirement and requirement.predicate:
+            title = predicate_question(
+                dataset, requirement.predicate, requirement.predicate_params, lang
+            )
+        status, category, advice, owners = _classify(session, case, row, requirement, lang)
+        reason = _pick(lang, row.reason_zh or "", row.reason_en or "") or None
+        cards.append(
+            EvidenceCard(
+                evidence_type=row.evidence_type,
+                title=title,
+                dataset_name=dataset_name,
+                paper_name=_pick(lang, row.paper_name_zh, row.paper_name_en),
+                status=status,
+                category=category,
+                reason=reason if status not in ("online", "not_fetched") else None,
+                advice=advice,
+                owners=owners,
+                owner_names=[agency_name(session, o, lang) for o in owners],
+                transcripts=[
+                    transcript_card(session, i, tr.jws, jwks, lang, now)
+                    for i, tr in enumerate(row.transcripts)
+                ]
+                if row.status == "issued"
+                else [],
+                paper=row.paper,
+                withheld=[
+                    _label(dataset.field(name) if dataset else None, name, lang)
+                    for name in row.withheld_fields
+                ],
+            )
+        )
+    return cards

@@ -1,0 +1,197 @@
+"""Glue between the cases service and the counter pages: who may do what now, the timeline in
+words, times in Taiwan, and the rule request a clerk sends an owner from a refused piece."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.deps import Principal
+from onceonly.cases.numbering import TAIWAN
+from onceonly.cases.schemas import CaseView, EventView
+from onceonly.catalog import service as catalog
+from onceonly.counter.evidence import agency_name
+from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.i18n import t
+from onceonly.policy import service as policy
+from onceonly.policy.catalog_checks import check_against_catalog
+from onceonly.policy.routes import audit_rule_event
+
+EVENT_KINDS = (
+    "opened",
+    "gathering",
+    "evidence_fetched",
+    "paper_attached",
+    "relayed",
+    "decided",
+    "closed",
+    "notification_sent",
+    "notification_failed",
+)
+
+
+def when(value: datetime | None) -> str:
+    """A stored UTC time as the clerk reads it: Taiwan wall clock, minutes."""
+    if value is None:
+        return "—"
+    return value.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Actions:
+    """The steps the signed-in clerk may take on the case now (the service enforces them)."""
+
+    gather: bool = False
+    decide: bool = False
+    relay: bool = False
+    close: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.gather or self.decide or self.relay or self.close
+
+
+def actions_for(case: CaseView, user: Principal) -> Actions:
+    if user.role != "clerk" or case.agency != user.agency_code or case.state == "closed":
+        return Actions()
+    held = any(e.satisfied_by for e in case.evidence) or any(
+        e.status == "issued" for e in case.evidence
+    )
+    return Actions(
+        gather=case.state in ("open", "gathering"),
+        decide=case.state == "gathering" or (case.state == "open" and held),
+        relay=True,
+        close=case.state == "decided",
+    )
+
+
+@dataclass(frozen=True)
+class EventLine:
+    at: str
+    actor: str
+    agency: str
+    text: str
+    detail: str
+
+
+def _evidence_name(session: Session, item: catalog.ApplicationItemView | None, code: str) -> str:
+    for requirement in item.required_evidence if item else ():
+        if code in (requirement.predicate, requirement.dataset):
+            return requirement.paper_name_zh
+    return code
+
+
+def event_lines(
+    session: Session, case: CaseView, events: list[EventView], lang: str
+) -> list[EventLine]:
+    """Each step of the timeline as one sentence: who, when, what."""
+    item = catalog.get_application_item(session, case.application_item)
+    item_name = (item.name_en if lang == "en" else item.name_zh) if item else case.application_item
+    lines = []
+    for event in events:
+        d: dict[str, Any] = event.details or {}
+        detail = ""
+        params: dict[str, Any] = {"item": item_name}
+        if event.kind == "evidence_fetched":
+            params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
+            params["status"] = t(f"counter.status.{d.get('status', 'failed')}", lang)
+            detail = str(d.get("reason_en" if lang == "en" else "reason_zh") or "")
+        elif event.kind == "paper_attached":
+            params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
+            params["filename"] = d.get("filename", "")
+        elif event.kind == "relayed":
+            params["source"] = agency_name(session, str(d.get("from_agency", "")), lang)
+            params["target"] = agency_name(session, str(d.get("to_agency", "")), lang)
+            detail = str(d.get("note", ""))
+        elif event.kind == "decided":
+            params["decision"] = t(f"cases.decision.{d.get('decision', 'approved')}", lang)
+            detail = str(d.get("reason", ""))
+        elif event.kind in ("notification_sent", "notification_failed"):
+            params["channel"] = t(f"counter.channel.{d.get('channel', 'email')}", lang)
+            params["recipient"] = d.get("recipient", "")
+            detail = str(d.get("error", ""))
+        key = f"counter.event.{event.kind}" if event.kind in EVENT_KINDS else "counter.event.other"
+        lines.append(
+            EventLine(
+                at=when(event.at),
+                actor=t("counter.event.system", lang) if event.actor == "system" else event.actor,
+                agency=agency_name(session, event.agency, lang) if event.agency else "",
+                text=t(key, lang, kind=event.kind, **params),
+                detail=detail,
+            )
+        )
+    return lines
+
+
+def relay_targets(session: Session, agency_code: str) -> list[catalog.AgencyView]:
+    """Agencies of the clerk's own jurisdiction, the clerk's own agency left out."""
+    agency = catalog.get_agency(session, agency_code)
+    if agency is None:
+        return []
+    return [
+        a
+        for a in catalog.list_agencies(session, jurisdiction=agency.jurisdiction)
+        if a.code != agency_code
+    ]
+
+
+def request_rules_for(
+    session: Session, user: Principal, case: CaseView, evidence_type: str, lang: str
+) -> list[policy.RuleView]:
+    """Ask each owner that refused one piece of the case for a rule covering exactly what the
+    application item needs; the owner decides on its rules page."""
+    item = catalog.get_application_item(session, case.application_item)
+    requirement = next(
+        (
+            r
+            for r in (item.required_evidence if item else ())
+            if evidence_type in (r.predicate, r.dataset)
+        ),
+        None,
+    )
+    row = next((e for e in case.evidence if e.evidence_type == evidence_type), None)
+    if item is None or requirement is None or row is None or not row.owners:
+        raise validation_problem(
+            [FieldError("evidence_type", t("counter.rule_request.unknown", lang))], lang
+        )
+    made = []
+    for owner in row.owners:
+        pending = policy.list_rules(
+            session,
+            owner_agency=owner,
+            requesting_agency=user.agency_code,
+            status="pending",
+            dataset=requirement.dataset,
+            application_item=item.code,
+        )
+        if pending:
+            continue
+        request = policy.RuleRequest(
+            owner_agency=owner,
+            dataset=requirement.dataset,
+            application_item=item.code,
+            legal_basis=requirement.legal_basis,
+            requesting_agency=user.agency_code,
+            fields=list(requirement.fields),
+            predicates=[requirement.predicate] if requirement.predicate else [],
+            purpose=requirement.purpose_zh or item.name_zh,
+        )
+        errors = policy.check_rule_request(request, lang) + check_against_catalog(
+            session, request, lang
+        )
+        if errors:
+            raise validation_problem(errors, lang)
+        rule = policy.request_rule(session, request, user.username, lang)
+        audit_rule_event(session, user, rule, "requested")
+        made.append(rule)
+    if not made:
+        raise Problem(
+            409,
+            "rule-pending",
+            t("counter.rule_request.pending_title", lang),
+            t("counter.rule_request.already", lang),
+        )
+    return made

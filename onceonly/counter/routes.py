@@ -1,0 +1,508 @@
+"""The clerk's counter (一處收件、全程服務): queue, new case, the case page with every piece of
+evidence fetched at once, relay, decision, search and printable pages.
+
+Plain HTML forms that work without JavaScript; every step goes through the cases service (and
+the cases API's evidence step), commits, then tells the citizen. A refused step re-renders the
+page with the reason next to the field it concerns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from onceonly.accounts.deps import Principal, require_roles
+from onceonly.cases import routes as cases_api
+from onceonly.cases import service
+from onceonly.cases.schemas import CaseView, SearchFilters
+from onceonly.catalog import service as catalog
+from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
+from onceonly.counter.pages import actions_for, event_lines, relay_targets, request_rules_for, when
+from onceonly.db import transaction
+from onceonly.errors import FieldError, Problem, not_found
+from onceonly.exchange.keys import published_jwks
+from onceonly.i18n import LANGUAGES, t
+from onceonly.web.deps import get_db, get_language, get_session_factory
+from onceonly.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
+Db = Annotated[Session, Depends(get_db)]
+Lang = Annotated[str, Depends(get_language)]
+
+FORM_PROBLEMS = (409, 413, 415, 422)
+"""Refusals shown on the page next to the form; others (403, 404) become the error page."""
+
+
+def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render, remembering a language chosen with ``?lang=`` for the following pages."""
+    context.setdefault("when", when)
+    response = render(request, name, status, **context)
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:
+        response.set_cookie("lang", chosen, path="/", samesite="lax")
+    return response
+
+
+def _step(request: Request, user: Principal, lang: str) -> cases_api.Step:
+    return cases_api.get_step(
+        user,
+        get_session_factory(request),
+        request.app.state.settings,
+        cases_api.get_sms(request),
+        lang,
+    )
+
+
+def _errors(problem: Problem, prefix: str) -> dict[str, str]:
+    """Field errors keyed ``<form>.<field>``; a problem naming no field goes to ``<form>``."""
+    if problem.errors:
+        return {f"{prefix}.{e.field}": e.reason for e in problem.errors}
+    return {prefix: problem.detail or problem.title}
+
+
+def _agency(db: Session, user: Principal) -> catalog.AgencyView | None:
+    return catalog.get_agency(db, user.agency_code)
+
+
+# --- home: queue and a new case -------------------------------------------------------------
+
+
+def _item_choices(
+    db: Session, agency: catalog.AgencyView | None, query: str, selected: str
+) -> tuple[list[catalog.ApplicationItemView], list[catalog.ApplicationItemView]]:
+    """Items offered by the clerk's agency kind in its jurisdiction first; with a query, the
+    other matching items after them."""
+    mine: list[catalog.ApplicationItemView] = []
+    if agency is not None:
+        mine = catalog.search_application_items(
+            db, query, agency_kind=agency.kind, jurisdiction=agency.jurisdiction
+        )
+    codes = {i.code for i in mine}
+    others = []
+    if query.strip():
+        others = [i for i in catalog.search_application_items(db, query) if i.code not in codes]
+        others = others[:30]
+    if selected and selected not in codes and all(i.code != selected for i in others):
+        chosen = catalog.get_application_item(db, selected)
+        if chosen is not None:
+            others.insert(0, chosen)
+    return mine, others
+
+
+def _home(
+    request: Request,
+    db: Session,
+    user: Principal,
+    lang: str,
+    *,
+    query: str = "",
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    form = form or {}
+    agency = _agency(db, user)
+    queue = []
+    for summary in service.queue_for(db, user.agency_code):
+        case = service.get_case(db, cases_api.case_actor(user), summary.number, lang=lang)
+        queue.append((case, case.opening_agency != case.agency))
+    mine, others = _item_choices(db, agency, query, form.get("application_item", ""))
+    return page(
+        request,
+        "counter/home.html",
+        status,
+        agency_label=agency_name(db, user.agency_code, lang),
+        queue=queue,
+        item_names=_item_names(db, lang, [c.application_item for c, _ in queue]),
+        agency_name=lambda code: agency_name(db, code, lang),
+        query=query,
+        mine=mine,
+        others=others,
+        form=form,
+        errors=errors or {},
+    )
+
+
+def _item_names(db: Session, lang: str, codes: list[str]) -> dict[str, str]:
+    names = {}
+    for code in set(codes):
+        item = catalog.get_application_item(db, code)
+        names[code] = (item.name_en if lang == "en" else item.name_zh) if item else code
+    return names
+
+
+@router.get("/counter", response_class=HTMLResponse)
+def counter_home(
+    request: Request, user: Clerk, db: Db, lang: Lang, q: str = "", item: str = ""
+) -> HTMLResponse:
+    return _home(request, db, user, lang, query=q, form={"application_item": item})
+
+
+@router.post("/counter/cases", response_class=HTMLResponse)
+def open_case(
+    request: Request,
+    user: Clerk,
+    lang: Lang,
+    application_item: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    contact_email: Annotated[str, Form()] = "",
+    contact_mobile: Annotated[str, Form()] = "",
+    contact_language: Annotated[str, Form()] = "zh-TW",
+    q: Annotated[str, Form()] = "",
+) -> Response:
+    form = {
+        "application_item": application_item,
+        "subject": subject,
+        "contact_email": contact_email,
+        "contact_mobile": contact_mobile,
+        "contact_language": contact_language,
+    }
+    step = _step(request, user, lang)
+    try:
+        if not application_item:
+            raise Problem(
+                422,
+                "validation",
+                t("problem.validation", lang),
+                errors=[_missing("application_item", lang)],
+            )
+        view = step(
+            lambda db: service.open_case(
+                db,
+                step.actor,
+                application_item=application_item,
+                subject=subject,
+                contact_email=contact_email or None,
+                contact_mobile=contact_mobile or None,
+                contact_language=contact_language,
+                lang=lang,
+            )
+        )
+    except Problem as problem:
+        if problem.status not in FORM_PROBLEMS:
+            raise
+        with get_session_factory(request)() as db:
+            errors = {e.field: e.reason for e in problem.errors} or {"form": problem.detail}
+            return _home(
+                request, db, user, lang, query=q, form=form, errors=errors, status=problem.status
+            )
+    return RedirectResponse(f"/counter/cases/{view.number}?done=opened", status_code=303)
+
+
+def _missing(name: str, lang: str) -> FieldError:
+    return FieldError(name, t("counter.open.choose_item", lang), "missing")
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+@router.get("/counter/cases", response_class=HTMLResponse)
+def search(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
+    raw = {k: v.strip() for k, v in request.query_params.items() if k != "lang" and v.strip()}
+    errors: dict[str, str] = {}
+    result = None
+    try:
+        filters = SearchFilters.model_validate(raw)
+    except ValidationError as invalid:
+        for error in invalid.errors():
+            name = str(error["loc"][0]) if error["loc"] else "form"
+            errors[name] = (
+                t(f"counter.search.invalid.{name}", lang)
+                if name
+                in (
+                    "opened_from",
+                    "opened_to",
+                    "state",
+                    "page",
+                )
+                else str(error["msg"])
+            )
+        filters = SearchFilters()
+    if not errors:
+        try:
+            result = service.search_cases(db, cases_api.case_actor(user), filters, lang=lang)
+        except Problem as problem:
+            if problem.status != 422:
+                raise
+            errors = {e.field: e.reason for e in problem.errors}
+    agency = _agency(db, user)
+    items = (
+        catalog.search_application_items(db, "", jurisdiction=agency.jurisdiction) if agency else []
+    )
+    return page(
+        request,
+        "counter/search.html",
+        422 if errors else 200,
+        form=raw,
+        errors=errors,
+        result=result,
+        items=items,
+        item_names=_item_names(db, lang, [c.application_item for c in result.items])
+        if result
+        else {},
+        agency_name=lambda code: agency_name(db, code, lang),
+        states=("open", "gathering", "decided", "closed"),
+        query_without_page=urlencode({k: v for k, v in raw.items() if k != "page"}),
+    )
+
+
+# --- the case page --------------------------------------------------------------------------
+
+
+def _case_context(
+    db: Session, user: Principal, number: str, lang: str
+) -> tuple[CaseView, dict[str, Any]]:
+    actor = cases_api.case_actor(user)
+    case = service.get_case(db, actor, number, lang=lang)
+    item = catalog.get_application_item(db, case.application_item)
+    cards = evidence_cards(db, case, lang)
+    return case, {
+        "case": case,
+        "item": item,
+        "item_name": (item.name_en if lang == "en" else item.name_zh)
+        if item
+        else case.application_item,
+        "cards": cards,
+        "events": event_lines(db, case, service.timeline(db, actor, number, lang=lang), lang),
+        "measures": service.measures(db, number, lang=lang),
+        "actions": actions_for(case, user),
+        "targets": relay_targets(db, user.agency_code),
+        "agency_name": lambda code: agency_name(db, code, lang),
+        "relayed_in": case.opening_agency != case.agency,
+    }
+
+
+def _case_page(
+    request: Request,
+    user: Principal,
+    number: str,
+    lang: str,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    with get_session_factory(request)() as db:
+        _, context = _case_context(db, user, number, lang)
+        return page(
+            request,
+            "counter/case.html",
+            status,
+            errors=errors or {},
+            form=form or {},
+            done=request.query_params.get("done", ""),
+            **context,
+        )
+
+
+@router.get("/counter/cases/{number}", response_class=HTMLResponse)
+def case_page(request: Request, number: str, user: Clerk, lang: Lang) -> HTMLResponse:
+    return _case_page(request, user, number, lang)
+
+
+@router.get("/counter/cases/{number}/print", response_class=HTMLResponse)
+def case_print(request: Request, number: str, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
+    _, context = _case_context(db, user, number, lang)
+    return page(request, "counter/print.html", **context)
+
+
+@router.get("/counter/cases/{number}/transcripts/{evidence_type}/{index}")
+def transcript_page(
+    request: Request, number: str, evidence_type: str, index: int, user: Clerk, db: Db, lang: Lang
+) -> HTMLResponse:
+    case = service.get_case(db, cases_api.case_actor(user), number, lang=lang)
+    row = next((e for e in case.evidence if e.evidence_type == evidence_type), None)
+    if row is None or not 0 <= index < len(row.transcripts):
+        raise not_found(t("counter.transcript.not_found", lang), lang)
+    card = transcript_card(db, index, row.transcripts[index].jws, published_jwks(db), lang)
+    cards = [c for c in evidence_cards(db, case, lang) if c.evidence_type == evidence_type]
+    return page(
+        request,
+        "counter/transcript.html",
+        case=case,
+        card=cards[0] if cards else None,
+        transcript=card,
+        token=row.transcripts[index].jws,
+    )
+
+
+def _after(
+    request: Request,
+    user: Principal,
+    number: str,
+    lang: str,
+    prefix: str,
+    done: str,
+    action: Callable[[], Any],
+    form: dict[str, str] | None = None,
+) -> Response:
+    """Run one step; on success back to the case page, else the page with the reason."""
+    try:
+        action()
+    except Problem as problem:
+        if problem.status not in FORM_PROBLEMS:
+            raise
+        return _case_page(
+            request,
+            user,
+            number,
+            lang,
+            errors=_errors(problem, prefix),
+            form=form,
+            status=problem.status,
+        )
+    anchor = {"fetched": "evidence", "paper": "evidence", "rule": "evidence"}.get(done, "top")
+    return RedirectResponse(
+        f"/counter/cases/{number.strip().upper()}?done={done}#{anchor}", status_code=303
+    )
+
+
+@router.post("/counter/cases/{number}/evidence")
+def fetch_all(request: Request, number: str, user: Clerk, lang: Lang) -> Response:
+    """Fetch every piece not yet held validly, all at once, through the cases API's step."""
+    step = _step(request, user, lang)
+    return _after(
+        request,
+        user,
+        number,
+        lang,
+        "fetch",
+        "fetched",
+        lambda: cases_api.fetch_evidence(number, step, user, request, None),
+    )
+
+
+@router.post("/counter/cases/{number}/paper")
+async def attach_paper(
+    request: Request,
+    number: str,
+    user: Clerk,
+    lang: Lang,
+    evidence_type: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    data = await file.read(service.MAX_PAPER_BYTES + 1) if file is not None else b""
+    step = _step(request, user, lang)
+
+    def attach() -> None:
+        step(
+            lambda db: service.attach_paper(
+                db,
+                step.settings,
+                step.actor,
+                number,
+                evidence_type,
+                filename=(file.filename if file else "") or "",
+                content_type=(file.content_type if file else "") or "",
+                data=data,
+                lang=lang,
+            )
+        )
+
+    return await run_in_threadpool(
+        _after, request, user, number, lang, f"paper-{evidence_type}", "paper", attach
+    )
+
+
+@router.post("/counter/cases/{number}/rule-request")
+def rule_request(
+    request: Request,
+    number: str,
+    user: Clerk,
+    lang: Lang,
+    evidence_type: Annotated[str, Form()] = "",
+) -> Response:
+    def ask() -> None:
+        with transaction(get_session_factory(request)) as db:
+            case = service.get_case(db, cases_api.case_actor(user), number, lang=lang)
+            request_rules_for(db, user, case, evidence_type, lang)
+
+    return _after(request, user, number, lang, f"rule-{evidence_type}", "rule", ask)
+
+
+def _change(
+    request: Request,
+    user: Principal,
+    number: str,
+    lang: str,
+    prefix: str,
+    done: str,
+    change: Callable[[Session, service.CaseActor], CaseView],
+    form: dict[str, str] | None = None,
+) -> Response:
+    """One state change of the case by the signed-in clerk, through the cases API's step."""
+    step = _step(request, user, lang)
+    return _after(
+        request,
+        user,
+        number,
+        lang,
+        prefix,
+        done,
+        lambda: step(lambda db: change(db, step.actor)),
+        form,
+    )
+
+
+@router.post("/counter/cases/{number}/relay")
+def relay(
+    request: Request,
+    number: str,
+    user: Clerk,
+    lang: Lang,
+    to_agency: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    return _change(
+        request,
+        user,
+        number,
+        lang,
+        "relay",
+        "relayed",
+        lambda db, actor: service.relay_case(db, actor, number, to_agency, note, lang=lang),
+        {"relay.to_agency": to_agency, "relay.note": note},
+    )
+
+
+@router.post("/counter/cases/{number}/decide")
+def decide(
+    request: Request,
+    number: str,
+    user: Clerk,
+    lang: Lang,
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    return _change(
+        request,
+        user,
+        number,
+        lang,
+        "decide",
+        "decided",
+        lambda db, actor: service.decide_case(db, actor, number, decision, reason, lang=lang),
+        {"decide.decision": decision, "decide.reason": reason},
+    )
+
+
+@router.post("/counter/cases/{number}/close")
+def close(request: Request, number: str, user: Clerk, lang: Lang) -> Response:
+    return _change(
+        request,
+        user,
+        number,
+        lang,
+        "close",
+        "closed",
+        lambda db, actor: service.close_case(db, actor, number, lang=lang),
+    )

@@ -1,0 +1,1 @@
+"""The data owner's pages: access rules on its datasets, decisions on them, and their use."""
