@@ -32,7 +32,13 @@ COMMAND_GROUPS: dict[str, str] = {
     "keys": "onceonly.exchange.keys_cli",
     "transcript": "onceonly.exchange.transcript_cli",
     "cases": "onceonly.cases.cli",
+    "citizen": "onceonly.citizens.cli",
     "notify": "onceonly.notify.cli",
+    "pki": "onceonly.pki.cli",
+    "directory": "onceonly.federation.directory_cli",
+    "federation": "onceonly.federation.cli",
+    "backup": "onceonly.federation.backup_cli",
+    "consolidate": "onceonly.consolidate.cli",
 }
 """Sub-command name -> module exposing a Typer ``app`` (its help text is the group's one line)."""
 
@@ -50,8 +56,15 @@ def demo(
     people: int = typer.Option(1000, min=200, help="Demo population on first run."),
     seed: int = typer.Option(20101225, help="Seed of the deterministic demo data."),
     serve_app: bool = typer.Option(True, "--serve/--no-serve", help="Start the web server."),
+    federated: bool = typer.Option(
+        False, "--federated", help="A directory and three nodes instead (see federation demo)."
+    ),
 ) -> None:
     """Build (or reuse) the demo government on embedded SQLite and serve it."""
+    if federated:
+        from onceonly.federation.demo import run_federated_demo
+
+        return run_federated_demo(data_dir / "federation", people, seed, serve_app)
     from onceonly.demo.console import print_demo_summary
     from onceonly.demo.run import prepare_demo, progress_bar
 

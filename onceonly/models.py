@@ -8,6 +8,8 @@ from onceonly.accounts import models as accounts_models  # noqa: F401
 from onceonly.audit import models as audit_models  # noqa: F401
 from onceonly.cases import models as cases_models  # noqa: F401
 from onceonly.catalog import models as catalog_models  # noqa: F401
+from onceonly.citizens import models as citizens_models  # noqa: F401
+from onceonly.consolidate import models as consolidate_models  # noqa: F401
 from onceonly.db import Base
 from onceonly.exchange import keys as exchange_keys  # noqa: F401
 from onceonly.notify import models as notify_models  # noqa: F401

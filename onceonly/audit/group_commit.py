@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.audit.log import AuditEntryView, AuditRecord, append
+from onceonly.audit.log import AuditEntryView, AuditRecord, append_batch
 from onceonly.db import transaction
 
 
@@ -65,7 +65,7 @@ class GroupCommitter:
         try:
             with transaction(self._sessions) as session:
                 for batch in group:
-                    batch.entries = [append(session, record) for record in batch.records]
+                    batch.entries = append_batch(session, batch.records)
         except BaseException as exc:
             if len(group) > 1:
                 # One bad batch must not fail its neighbours: retry each on its own.

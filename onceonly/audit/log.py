@@ -16,11 +16,12 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.audit.models import DECISIONS, GENESIS_HASH, AuditEntry, AuditHead
+from onceonly.audit.tree_store import add_leaf, add_leaves
 from onceonly.audit.verify import as_utc, compute_hash, entry_document, format_time
 from onceonly.db import transaction, utcnow
 
@@ -108,8 +109,8 @@ def _content(record: AuditRecord) -> dict[str, Any]:
     return content
 
 
-def _claim_next_seq(session: Session) -> tuple[int, str]:
-    """Advance the head row and return (new seq, previous hash).
+def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
+    """Advance the head row by ``count`` and return (its new seq, the hash it held before).
 
     The UPDATE is the lock: on PostgreSQL it holds the head row until commit, on SQLite it
     takes the database write lock, so concurrent appends queue here and each reads the head
@@ -119,7 +120,7 @@ def _claim_next_seq(session: Session) -> tuple[int, str]:
     statement = (
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + 1)
+        .values(seq=AuditHead.seq + count)
         .returning(AuditHead.seq, AuditHead.entry_hash)
         .execution_options(synchronize_session=False)
     )
@@ -138,7 +139,8 @@ def _claim_next_seq(session: Session) -> tuple[int, str]:
 
 
 def append(session: Session, entry: AuditRecord) -> AuditEntryView:
-    """Add ``entry`` to the end of the chain in the caller's transaction.
+    """Add ``entry`` to the end of the chain (and its leaf to the Merkle tree) in the
+    caller's transaction.
 
     Raises ``ValueError`` for a record that is not loggable (unknown decision, empty event
     kind or actor, values that are not plain JSON).
@@ -159,6 +161,7 @@ def append(session: Session, entry: AuditRecord) -> AuditEntryView:
         )
     )
     session.flush()
+    add_leaf(session, seq, entry_hash, prev_hash)
     session.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
@@ -168,6 +171,45 @@ def append(session: Session, entry: AuditRecord) -> AuditEntryView:
     return AuditEntryView(
         **content, seq=seq, recorded_at=recorded_at, prev_hash=prev_hash, entry_hash=entry_hash
     )
+
+
+def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[AuditEntryView]:
+    """Add ``records`` in order, contiguous in the chain, in the caller's transaction: the
+    same entries as calling :func:`append` for each, written with one INSERT of the entries,
+    one of the Merkle subtrees they complete, and one head update. Every record is checked
+    before anything is written."""
+    contents = [_content(record) for record in records]
+    if not contents:
+        return []
+    last, prev_hash = _claim_next_seq(session, len(contents))
+    first = last - len(contents) + 1
+    rows: list[dict[str, Any]] = []
+    views: list[AuditEntryView] = []
+    before = prev_hash
+    for seq, content in enumerate(contents, start=first):
+        recorded_at = utcnow()
+        document = {**content, "seq": seq, "recorded_at": format_time(recorded_at)}
+        document["prev_hash"] = prev_hash
+        entry_hash = compute_hash(document)
+        values = {
+            **content,
+            "seq": seq,
+            "recorded_at": recorded_at,
+            "prev_hash": prev_hash,
+            "entry_hash": entry_hash,
+        }
+        rows.append(values)
+        views.append(AuditEntryView(**values))
+        prev_hash = entry_hash
+    session.execute(insert(AuditEntry), rows)
+    add_leaves(session, first, [v.entry_hash for v in views], before)
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(entry_hash=prev_hash, updated_at=views[-1].recorded_at)
+        .execution_options(synchronize_session=False)
+    )
+    return views
 
 
 def append_durably(session_factory: sessionmaker[Session], record: AuditRecord) -> AuditEntryView:
@@ -181,7 +223,7 @@ def append_many_durably(
 ) -> list[AuditEntryView]:
     """Append ``records`` in order, all committed together before returning, or none."""
     with transaction(session_factory) as session:
-        return [append(session, record) for record in records]
+        return append_batch(session, records)
 
 
 def head(session: Session) -> AuditHeadView:

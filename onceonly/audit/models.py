@@ -23,6 +23,8 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
+    SmallInteger,
     String,
     Text,
     event,
@@ -88,6 +90,34 @@ class AuditHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     entry_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditTreeNode(Base):
+    """A complete subtree of the Merkle tree over the log (``onceonly.audit.merkle``): the
+    hash of leaves [position·2^level, (position+1)·2^level). Level 0 is not stored (a leaf is its
+    entry's hash); each append adds the nodes it completes, in the same transaction."""
+
+    __tablename__ = "audit_tree_nodes"
+    __table_args__ = (CheckConstraint("level >= 1", name="level_positive"),)
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditTreeHead(Base):
+    """A signed tree head: the root of the first ``tree_size`` entries, signed by the
+    platform's audit key (a compact JWS, ``onceonly.audit.tree_heads``)."""
+
+    __tablename__ = "audit_tree_heads"
+    __table_args__ = (CheckConstraint("tree_size >= 0", name="size_not_negative"),)
+
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kid: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+    """The compact JWS whose payload states tree size, root hash and time."""
 
 
 SQLITE_TRIGGERS = (

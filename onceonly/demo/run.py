@@ -15,6 +15,7 @@ from onceonly import migrations
 from onceonly.accounts.service import DemoAccount, seed_demo_accounts
 from onceonly.catalog import service as catalog
 from onceonly.catalog.loader import load_catalog
+from onceonly.citizens.cards import ensure_demo_pki
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo import notify_demo
@@ -70,6 +71,7 @@ def prepare_demo(
                 for store in manifest.stores:
                     keys.ensure_key(session, settings, store.owner)
             notify_demo.seed(sessions)
+            ensure_demo_pki(settings)
         finally:
             providers.close()
     finally:

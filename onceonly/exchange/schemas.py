@@ -43,7 +43,14 @@ class EvidenceRequestIn(BaseModel):
 
 
 Status = Literal[
-    "issued", "denied", "unavailable", "failed", "not_found", "not_digitised", "not_required"
+    "issued",
+    "awaiting_preview",
+    "denied",
+    "unavailable",
+    "failed",
+    "not_found",
+    "not_digitised",
+    "not_required",
 ]
 
 

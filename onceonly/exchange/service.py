@@ -16,15 +16,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.audit.group_commit import GroupCommitter
 from onceonly.audit.log import AuditRecord
 from onceonly.catalog import service as catalog
+from onceonly.citizens import previews
 from onceonly.config import Settings
-from onceonly.db import utcnow
+from onceonly.db import transaction, utcnow
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import mask_national_id, validate_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
@@ -59,6 +60,28 @@ class Actor:
     agency: str
 
 
+class RemoteNodes(Protocol):
+    """Other federation nodes (:mod:`onceonly.federation.remote`): a piece whose owner is
+    hosted elsewhere is decided, fetched, signed and audited there under the same request id."""
+
+    def is_remote(self, owner: str) -> bool: ...
+
+    def forward(
+        self,
+        owner: str,
+        *,
+        dataset: str,
+        ask: EvidenceAsk,
+        request_id: str,
+        case_id: str,
+        application_item: str,
+        subject: str,
+        actor: dict[str, str],
+    ) -> EvidenceResult: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class Exchange:
     """What evidence requests need at run time; one per app, shared by every request."""
@@ -71,14 +94,22 @@ class Exchange:
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(32, thread_name_prefix="owner")
     )
+    remote: RemoteNodes | None = None
+    """Set on a federation node (``<data_dir>/federation/node.json``); ``None`` stand-alone."""
 
     def __post_init__(self) -> None:
         if self.audit is None:
             self.audit = GroupCommitter(self.sessions)
+        if self.remote is None:
+            from onceonly.federation.remote import connect
+
+            self.remote = connect(self.settings, set(self.providers.owners()))
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.providers.close()
+        if self.remote is not None:
+            self.remote.close()
 
 
 @dataclass
@@ -103,6 +134,10 @@ class _Piece:
     withheld: tuple[str, ...] = ()
     retry_after: int | None = None
     routed_by_residence: bool = False
+    remote_owner: str | None = None
+    preview_action: str | None = None
+    """``hold`` (fetch, then keep for the citizen) or ``release`` (what the citizen approved)."""
+    preview_id: int | None = None
 
     def stop(self, status: str, key: str, retry_after: int | None = None, **params: Any) -> None:
         self.status = status
@@ -131,11 +166,16 @@ def _subject(value: str, lang: str | None) -> str:
 
 
 def request_evidence(
-    exchange: Exchange, actor: Actor, body: EvidenceRequestIn, lang: str | None = None
+    exchange: Exchange,
+    actor: Actor,
+    body: EvidenceRequestIn,
+    lang: str | None = None,
+    request_id: str | None = None,
 ) -> EvidenceResponse:
-    """Handle one evidence request (``POST /api/v1/evidence-requests``) for one clerk."""
+    """Handle one evidence request (``POST /api/v1/evidence-requests``) for one clerk;
+    ``request_id`` is given when another node forwarded it, so both logs share it."""
     subject = _subject(body.subject, lang)
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
     with exchange.sessions() as session:
         cat = exchange.catalog.check(session)
         item = cat.application_item(session, body.application_item)
@@ -157,11 +197,23 @@ def request_evidence(
         for piece in pieces:
             if piece.live:
                 _route(session, cat, exchange.providers, piece, residence)
-            if piece.live:
+            if piece.live and exchange.remote and any(map(exchange.remote.is_remote, piece.owners)):
+                piece.remote_owner = piece.owners[0]
+            if piece.live and not piece.remote_owner:
                 _decide(session, cat, piece, requester, item.code, subject, body.case_id)
+        keys_of = {
+            id(p): previews.PreviewKey(
+                subject, body.case_id, item.code, p.evidence_type, actor.agency
+            )
+            for p in pieces
+        }
+        for piece in pieces:
+            if piece.live and any(d.preview_required for d in piece.decisions.values()):
+                _check_preview(session, piece, keys_of[id(piece)])
 
-    _fetch(exchange, pieces, subject)
+    _fetch(exchange, pieces, subject, body.case_id, item.code, actor, request_id)
     _sign(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
+    _apply_previews(exchange, pieces, keys_of, actor, request_id)
     _audit(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
     return _respond(pieces, request_id, body.case_id, item.code, subject, lang)
 
@@ -318,11 +370,104 @@ def _decide(
     piece.withheld = first.withheld
 
 
-def _fetch(exchange: Exchange, pieces: list[_Piece], subject: str) -> None:
+def _check_preview(session: Session, piece: _Piece, key: previews.PreviewKey) -> None:
+    """A rule asks for the citizen's preview: release what they approved, wait while they
+    have not decided, refuse what they declined, or fetch afresh to hold for them."""
+    state = previews.current_preview(session, key)
+    if state is None:
+        piece.preview_action = "hold"
+        return
+    piece.preview_id = state.id
+    if state.status == "approved":
+        piece.status = "held"
+        piece.preview_action = "release"
+    elif state.status == "declined":
+        when = state.decided_at.date().isoformat() if state.decided_at else ""
+        piece.stop("denied", "citizens.preview.declined_reason", id=state.label, when=when)
+    else:
+        piece.stop("awaiting_preview", "citizens.preview.waiting", id=state.label)
+
+
+def _apply_previews(
+    exchange: Exchange,
+    pieces: list[_Piece],
+    keys_of: dict[int, previews.PreviewKey],
+    actor: Actor,
+    request_id: str,
+) -> None:
+    """Hold freshly signed evidence for the citizen, or hand out what they approved."""
+    if not any(p.preview_action for p in pieces):
+        return
+    with transaction(exchange.sessions) as session:
+        for piece in pieces:
+            if piece.preview_action == "release" and piece.preview_id is not None:
+                try:
+                    held = previews.release(session, piece.preview_id)
+                except LookupError:
+                    piece.stop("failed", "citizens.preview.race", id=f"P-{piece.preview_id}")
+                    continue
+                piece.status = "issued"
+                piece.record = held.get("fields")
+                piece.answer = held.get("answer")
+                piece.withheld = tuple(held.get("withheld") or ())
+                piece.transcripts = [IssuedTranscript(**tr) for tr in held.get("transcripts", [])]
+                piece.reason = _reason("citizens.preview.released", id=f"P-{piece.preview_id}")
+            elif piece.preview_action == "hold" and piece.live:
+                state = previews.hold(
+                    session,
+                    keys_of[id(piece)],
+                    dataset=piece.dataset.code,
+                    requester_badge=actor.badge,
+                    request_id=request_id,
+                    held={
+                        "fields": piece.record,
+                        "answer": piece.answer,
+                        "predicate": piece.predicate,
+                        "withheld": list(piece.withheld),
+                        "owners": piece.owners,
+                        "transcripts": [tr.model_dump() for tr in piece.transcripts],
+                    },
+                )
+                piece.preview_id = state.id
+                piece.stop("awaiting_preview", "citizens.preview.waiting", id=state.label)
+                piece.record, piece.answer, piece.transcripts = None, None, []
+
+
+def _fetch(
+    exchange: Exchange,
+    pieces: list[_Piece],
+    subject: str,
+    case_id: str,
+    item_code: str,
+    actor: Actor,
+    request_id: str,
+) -> None:
     """Every permitted (piece, owner) pair is asked at once, under one deadline: a slow owner
-    costs the clerk its timeout once, not once per piece."""
+    costs the clerk its timeout once, not once per piece. A piece owned on another node is
+    asked of that node as a whole."""
     pending: list[tuple[_Piece, str, Future[Any]]] = []
     for piece in pieces:
+        if piece.live and piece.remote_owner and exchange.remote:
+            fields = list(piece.fields) or None
+            ask = EvidenceAsk(type=piece.evidence_type, params=piece.params, fields=fields)
+            call_remote: Future[Any] = exchange.pool.submit(
+                exchange.remote.forward,
+                piece.remote_owner,
+                dataset=piece.dataset.code,
+                ask=ask,
+                request_id=request_id,
+                case_id=case_id,
+                application_item=item_code,
+                subject=subject,
+                actor={
+                    "username": actor.username,
+                    "badge": actor.badge,
+                    "role": actor.role,
+                    "agency": actor.agency,
+                },
+            )
+            pending.append((piece, piece.remote_owner, call_remote))
+            continue
         for owner in piece.owners if piece.live else ():
             provider = exchange.providers.for_owner(owner)
             if provider is None:
@@ -339,7 +484,11 @@ def _fetch(exchange: Exchange, pieces: list[_Piece], subject: str) -> None:
     deadline = time.monotonic() + exchange.settings.provider_timeout_seconds
     for piece, owner, call in pending:
         try:
-            piece.outcomes[owner] = call.result(timeout=max(0.0, deadline - time.monotonic()))
+            outcome = call.result(timeout=max(0.0, deadline - time.monotonic()))
+            if piece.remote_owner:
+                _adopt(piece, outcome)
+            else:
+                piece.outcomes[owner] = outcome
         except FutureTimeout:
             call.cancel()
             piece.stop(
@@ -356,8 +505,27 @@ def _fetch(exchange: Exchange, pieces: list[_Piece], subject: str) -> None:
         except (LookupError, ValueError) as exc:
             piece.stop("failed", "exchange.owner_refused", owner=owner, reason=str(exc))
     for piece in pieces:
-        if piece.live:
+        if piece.live and not piece.remote_owner:
             _combine(piece)
+
+
+def _adopt(piece: _Piece, result: EvidenceResult) -> None:
+    """Take the owner node's answer (transcripts already verified) as this piece's outcome."""
+    piece.status = result.status
+    piece.reason = result.reason.model_dump(by_alias=True)
+    piece.retry_after = result.retry_after
+    piece.answer, piece.record = result.answer, result.fields
+    piece.withheld = tuple(result.withheld_fields)
+    piece.transcripts = list(result.transcripts)
+    piece.decisions[piece.owners[0]] = Decision(
+        allowed=result.status == "issued",
+        code="remote",
+        reason_zh=result.reason.zh_TW,
+        reason_en=result.reason.en,
+        rule_id=result.rule_ids[0] if result.rule_ids else None,
+        fields=tuple(result.fields or ()),
+        withheld=piece.withheld,
+    )
 
 
 def _combine(piece: _Piece) -> None:
@@ -450,7 +618,12 @@ def _sign(
             session.commit()
 
 
-_DECISION_OF = {"issued": "allowed", "denied": "denied", "not_required": "denied"}
+_DECISION_OF = {
+    "issued": "allowed",
+    "awaiting_preview": "allowed",
+    "denied": "denied",
+    "not_required": "denied",
+}
 
 
 def _audit(
@@ -494,6 +667,8 @@ def _audit(
                     "routed_by": "household_registration.jurisdiction"
                     if piece.routed_by_residence
                     else None,
+                    **({"forwarded": True} if piece.remote_owner else {}),
+                    **({"preview_id": piece.preview_id} if piece.preview_id else {}),
                 },
             )
         )
@@ -533,7 +708,7 @@ def _respond(
             for piece in pieces
         ],
     )
-    if not any(r.status == "issued" for r in response.results):
+    if not any(r.status in ("issued", "awaiting_preview") for r in response.results):
         raise _nothing_issued(response, lang)
     return response
 

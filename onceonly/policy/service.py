@@ -321,6 +321,60 @@ def _has_consent(
     return session.scalars(query.limit(1)).first() is not None
 
 
+def _consent_gap(
+    session: Session, subject: str, application_item: str, case_id: str | None
+) -> tuple[str, str]:
+    """Why there is no consent, for the clerk: the citizen's newest consent for the item (or
+    this case) was revoked, or has expired, or there never was one."""
+    newest = session.scalars(
+        select(Consent)
+        .where(
+            Consent.subject == subject,
+            Consent.application_item == application_item,
+            or_(Consent.case_id.is_(None), Consent.case_id == case_id),
+        )
+        .order_by(Consent.granted_at.desc(), Consent.id.desc())
+        .limit(1)
+    ).first()
+    if newest is not None and newest.revoked_at is not None:
+        return "consent.reason.revoked", newest.revoked_at.date().isoformat()
+    if newest is not None and newest.expires_at is not None:
+        return "consent.reason.expired", newest.expires_at.date().isoformat()
+    return "consent.reason.missing", ""
+
+
+def list_consents(session: Session, subject: str) -> list[ConsentView]:
+    """A citizen's consents, newest first, revoked and expired ones included."""
+    rows = session.scalars(
+        select(Consent)
+        .where(Consent.subject == subject)
+        .order_by(Consent.granted_at.desc(), Consent.id.desc())
+    )
+    return [
+        ConsentView(
+            id=c.id,
+            subject=c.subject,
+            application_item=c.application_item,
+            case_id=c.case_id,
+            granted_at=c.granted_at,
+            expires_at=c.expires_at,
+            revoked_at=c.revoked_at,
+        )
+        for c in rows
+    ]
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    id: int
+    subject: str
+    application_item: str
+    case_id: str | None
+    granted_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
 Names = Callable[[str, str], str]
 """``names(code, lang)``: the display name of an agency, application item or dataset code."""
 
@@ -406,7 +460,9 @@ def decide(
             return _denied("fields_not_allowed", rule.id, names, fields=", ".join(asked))
 
     if rule.consent_required and not _has_consent(session, subject, application_item, case_id, now):
-        return _denied("needs_consent", rule.id, names)
+        key, when = _consent_gap(session, subject, application_item, case_id)
+        zh, en = _texts(key, None, rule_id=rule.id, when=when)
+        return Decision(False, "needs_consent", zh, en, rule.id)
 
     params: dict[str, object] = {
         "rule_id": rule.id,

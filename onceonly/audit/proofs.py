@@ -1,0 +1,165 @@
+"""Inclusion-proof documents: one file that proves one audit entry is in the published log.
+
+The document (``format`` :data:`PROOF_FORMAT`) holds the entry exactly as hashed, its audit
+path, the signed tree head it leads to and the platform key that signed the head. Checking it
+(:func:`check_proof`, ``onceonly audit prove --verify FILE``) needs no server:
+
+1. the entry's content gives its ``entry_hash`` (so no field was changed);
+2. SHA-256(0x00 || entry_hash) and the audit path give the root (RFC 9162 §2.1.3.2);
+3. the root is the one the tree head states, and the head is signed by the platform's audit key.
+
+The key inside the file only says which key to look for; pass the published JWK Set
+(``/.well-known/jwks.json``, saved earlier or fetched elsewhere) to trust the key itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from onceonly.audit import merkle
+from onceonly.audit.tree_heads import (
+    AUDIT_KEY_AGENCY,
+    TreeHead,
+    TreeHeadInvalid,
+    tree_head_for,
+    verify_tree_head,
+)
+from onceonly.audit.tree_store import InclusionProof, inclusion_proof, proof_entry
+from onceonly.audit.verify import _NotAnEntry, compute_hash, entry_document
+from onceonly.config import Settings
+from onceonly.exchange import keys
+from onceonly.i18n import t
+
+PROOF_FORMAT = "onceonly-inclusion-proof/1"
+
+
+def proof_document(
+    entry: Mapping[str, Any], proof: InclusionProof, head: TreeHead, key: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "format": PROOF_FORMAT,
+        "entry": dict(entry),
+        "leaf_index": proof.leaf_index,
+        "tree_size": proof.tree_size,
+        "leaf_hash": proof.leaf_hash.hex(),
+        "audit_path": [h.hex() for h in proof.path],
+        "tree_head": head.as_document(),
+        "key": dict(key) if key else None,
+    }
+
+
+def build_proof(
+    session: Session, settings: Settings, seq: int, tree_size: int | None = None
+) -> dict[str, Any] | None:
+    """The proof document of entry ``seq`` against the signed head of ``tree_size`` entries
+    (the newest head, signed now if the log grew, by default); None if there is no such entry.
+    Raises ``LookupError`` for a size past the end of the log or before the entry."""
+    entry = proof_entry(session, seq)
+    if entry is None:
+        return None
+    head = tree_head_for(session, settings, tree_size)
+    if head.tree_size < seq:
+        raise LookupError(f"entry {seq} is not in the tree of {head.tree_size}")
+    proof = inclusion_proof(session, seq, head.tree_size)
+    member = next(
+        (
+            k.published()
+            for k in keys.list_keys(session, settings, AUDIT_KEY_AGENCY)
+            if k.kid == head.kid
+        ),
+        None,
+    )
+    return proof_document(entry, proof, head, member)
+
+
+@dataclass(frozen=True)
+class ProofCheck:
+    ok: bool
+    code: str
+    """``ok`` or what failed: ``malformed``, ``entry_altered``, ``wrong_leaf``, ``path``,
+    ``head`` (with ``head_code``), ``no_key``."""
+    reason_zh: str
+    reason_en: str
+    seq: int | None = None
+    tree_size: int | None = None
+    kid: str | None = None
+    key_source: str = "published"
+    """``published`` (the JWK Set given) or ``embedded`` (the key inside the file)."""
+
+    def reason(self, lang: str | None = None) -> str:
+        return self.reason_en if lang == "en" else self.reason_zh
+
+
+def _result(ok: bool, code: str, **params: Any) -> ProofCheck:
+    extra = {k: params[k] for k in ("kid", "key_source") if k in params}
+    params.pop("key_source", None)
+    key = f"audit.proof.{code}"
+    return ProofCheck(
+        ok,
+        code,
+        t(key, "zh-TW", **params),
+        t(key, "en", **params),
+        seq=params.get("seq"),
+        tree_size=params.get("size"),
+        **extra,
+    )
+
+
+def check_proof(document: Mapping[str, Any], jwks: Mapping[str, Any] | None = None) -> ProofCheck:
+    """Check a proof document offline; ``jwks`` is the published key set to trust (without
+    it the key inside the document is used and the result says so)."""
+    try:
+        if document.get("format") != PROOF_FORMAT:
+            raise ValueError(f"format is not {PROOF_FORMAT}")
+        entry = entry_document(document["entry"])
+        index = int(document["leaf_index"])
+        size = int(document["tree_size"])
+        path = [bytes.fromhex(h) for h in document["audit_path"]]
+        head_doc = document["tree_head"]
+        if not isinstance(head_doc, Mapping):
+            raise ValueError("tree_head is not an object")
+    except (KeyError, TypeError, ValueError, _NotAnEntry, AttributeError) as error:
+        return _result(False, "malformed", detail=str(error), seq=None, size=None)
+    seq = entry["seq"]
+    if compute_hash(entry) != entry["entry_hash"]:
+        return _result(False, "entry_altered", seq=seq, size=size)
+    leaf = merkle.entry_leaf(entry["entry_hash"])
+    if index != seq - 1 or document.get("leaf_hash", leaf.hex()) != leaf.hex():
+        return _result(False, "wrong_leaf", seq=seq, size=size)
+    source = "published"
+    if jwks is None:
+        embedded = document.get("key")
+        if not isinstance(embedded, Mapping):
+            return _result(False, "no_key", seq=seq, size=size)
+        jwks = {"keys": [dict(embedded)]}
+        source = "embedded"
+    try:
+        head = verify_tree_head(head_doc, jwks)
+    except TreeHeadInvalid as problem:
+        return _result(
+            False, "head", seq=seq, size=size, why_zh=problem.reason_zh, why_en=problem.reason_en
+        )
+    if head.tree_size != size:
+        return _result(False, "path", seq=seq, size=size)
+    if not merkle.verify_inclusion(leaf, index, size, path, head.root):
+        return _result(False, "path", seq=seq, size=size)
+    return _result(
+        True,
+        "ok" if source == "published" else "ok_embedded",
+        seq=seq,
+        size=size,
+        root=head.root_hash,
+        kid=head.kid,
+        key_source=source,
+        when=head.timestamp.isoformat(),
+    )
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

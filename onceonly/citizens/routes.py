@@ -1,0 +1,538 @@
+"""The citizen portal (``/me``), card sign-in, and the auditors' flag queue (``/audit/flags``).
+
+A page of the portal asked for by a browser that is not signed in answers 401 with the card
+sign-in form itself (then comes back to the page), rather than the staff password form; API
+callers get the usual 401 problem document.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Coroutine
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from onceonly.accounts import service as accounts
+from onceonly.accounts.deps import SESSION_COOKIE, OptionalUser, Principal, require_roles
+from onceonly.accounts.routes import safe_next
+from onceonly.audit.proofs import build_proof
+from onceonly.audit.tree_store import proof_entry
+from onceonly.catalog import service as catalog
+from onceonly.citizens import accesses, consents, flags, previews
+from onceonly.citizens.accounts import ensure_citizen, national_id_of
+from onceonly.citizens.identity import SignInFailed, providers
+from onceonly.config import Settings
+from onceonly.db import transaction
+from onceonly.domain.national_id import mask_national_id
+from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.i18n import t
+from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
+from onceonly.web.errors import wants_html
+from onceonly.web.templating import render
+
+PER_PAGE = 50
+
+
+class _SignInNeeded(Exception):
+    pass
+
+
+class CitizenRoute(APIRoute):
+    """Renders the card sign-in page (401) when a portal page needs a signed-in citizen."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except _SignInNeeded:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return _signin_page(request, safe_next(target), 401)
+
+        return route
+
+
+router = APIRouter(route_class=CitizenRoute)
+
+Db = Annotated[Session, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+AuditorUser = Annotated[Principal, Depends(require_roles("auditor"))]
+
+
+class Citizen:
+    """The signed-in citizen and the national ID they stand for."""
+
+    def __init__(self, principal: Principal, national_id: str) -> None:
+        self.principal = principal
+        self.national_id = national_id
+
+
+async def _citizen(request: Request, user: OptionalUser) -> Citizen:
+    lang = get_language(request)
+    if user is None:
+        if wants_html(request) and request.method == "GET":
+            raise _SignInNeeded()
+        raise Problem(
+            401, "unauthenticated", t("problem.unauthenticated", lang), t("citizens.auth", lang)
+        )
+    national_id = national_id_of(user)
+    if national_id is None:
+        raise Problem(403, "forbidden", t("problem.forbidden", lang), t("citizens.only", lang))
+    return Citizen(user, national_id)
+
+
+CitizenUser = Annotated[Citizen, Depends(_citizen)]
+
+
+def _signin_page(request: Request, next_url: str, status: int = 200) -> HTMLResponse:
+    return render(request, "citizens/signin.html", status, next=next_url)
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+def _audience(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+class BeginOut(BaseModel):
+    provider: str
+    challenge_id: str
+    challenge: str | None = Field(description="Text to sign with the card key (ECDSA P-256).")
+    redirect_url: str | None = None
+    expires_at: datetime
+
+
+class CompleteIn(BaseModel):
+    challenge_id: str = Field(min_length=1, max_length=64)
+    certificate: str = Field(min_length=1, max_length=20000, description="PEM certificate.")
+    signature: str = Field(
+        min_length=1, max_length=200, description="base64url of the raw r||s signature."
+    )
+    next: str = "/me"
+
+
+class CompleteOut(BaseModel):
+    redirect: str
+    name: str
+    national_id_masked: str
+
+
+@router.get("/citizen/login", response_class=HTMLResponse, include_in_schema=False)
+def signin_page(request: Request, next: str = "/me") -> HTMLResponse:
+    return _signin_page(request, safe_next(next))
+
+
+@router.post(
+    "/api/v1/citizen/sign-in/begin",
+    response_model=BeginOut,
+    tags=["citizen"],
+    summary="Start signing in with the citizen digital certificate",
+)
+def signin_begin(request: Request, settings: AppSettings) -> BeginOut:
+    provider = providers(settings)["card"]
+    with transaction(get_session_factory(request)) as db:
+        start = provider.begin(db, audience=_audience(request))
+    return BeginOut(
+        provider=start.provider,
+        challenge_id=start.challenge_id,
+        challenge=start.challenge,
+        redirect_url=start.redirect_url,
+        expires_at=start.expires_at,
+    )
+
+
+@router.post(
+    "/api/v1/citizen/sign-in/complete",
+    response_model=CompleteOut,
+    tags=["citizen"],
+    summary="Finish signing in: the signed challenge and the card's certificate",
+    description="On success the response sets the session cookie of a citizen session.",
+)
+def signin_complete(request: Request, body: CompleteIn, settings: AppSettings) -> Response:
+    lang = get_language(request)
+    provider = providers(settings)["card"]
+    failure: SignInFailed | None = None
+    with transaction(get_session_factory(request)) as db:
+        try:
+            identity = provider.complete(db, body.model_dump(), audience=_audience(request))
+        except SignInFailed as error:
+            failure = error  # the used challenge is committed all the same
+        else:
+            user = ensure_citizen(db, identity.national_id, identity.name)
+            old = request.cookies.get(SESSION_COOKIE)
+            if old:
+                accounts.revoke_session(db, old)
+            new_session = accounts.create_session(db, user.id, settings.session_minutes)
+    if failure is not None:
+        raise Problem(
+            401, "sign-in-failed", t("citizens.signin.failed", lang), failure.reason(lang)
+        )
+    body_out = CompleteOut(
+        redirect=safe_next(body.next),
+        name=identity.name,
+        national_id_masked=mask_national_id(identity.national_id),
+    )
+    response = JSONResponse(body_out.model_dump())
+    response.set_cookie(
+        SESSION_COOKIE,
+        new_session.token,
+        max_age=settings.session_minutes * 60,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+# --- who looked ----------------------------------------------------------------------------
+
+TAIWAN = accesses.TAIWAN
+
+
+def _day(value: str | None, name: str, lang: str) -> date | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError as error:
+        raise validation_problem([FieldError(name, t("citizens.filter.bad_date", lang))]) from error
+
+
+class _Filters:
+    def __init__(
+        self,
+        request: Request,
+        since: str | None = None,
+        until: str | None = None,
+        agency: str | None = None,
+        dataset: str | None = None,
+        page: int = 1,
+    ) -> None:
+        lang = get_language(request)
+        first, last = _day(since, "since", lang), _day(until, "until", lang)
+        if first and last and first > last:
+            raise validation_problem([FieldError("since", t("citizens.filter.bad_range", lang))])
+        self.criteria = accesses.AccessFilter(
+            since=datetime.combine(first, time(), TAIWAN) if first else None,
+            until=datetime.combine(last + timedelta(days=1), time(), TAIWAN) if last else None,
+            agency=(agency or "").strip() or None,
+            dataset=(dataset or "").strip() or None,
+        )
+        self.form = {
+            "since": first.isoformat() if first else "",
+            "until": last.isoformat() if last else "",
+            "agency": (agency or "").strip(),
+            "dataset": (dataset or "").strip(),
+        }
+        self.page = max(1, page)
+
+    def query(self, **extra: object) -> str:
+        values = {k: v for k, v in self.form.items() if v}
+        values.update({k: str(v) for k, v in extra.items()})
+        return "?" + urlencode(values) if values else ""
+
+
+Filters = Annotated[_Filters, Depends()]
+
+
+@router.get("/me", response_class=HTMLResponse, include_in_schema=False)
+def my_data(request: Request, citizen: CitizenUser, db: Db, filters: Filters) -> HTMLResponse:
+    lang = get_language(request)
+    items, total = accesses.list_accesses(
+        db,
+        citizen.national_id,
+        filters.criteria,
+        lang,
+        limit=PER_PAGE,
+        offset=(filters.page - 1) * PER_PAGE,
+    )
+    flag_by_seq: dict[int, flags.FlagView] = {}
+    for flag in flags.flags_of_citizen(db, citizen.national_id):
+        flag_by_seq.setdefault(flag.entry_seq, flag)
+    pending = [p for p in previews.list_previews(db, citizen.national_id) if p.status == "pending"]
+    return render(
+        request,
+        "citizens/me.html",
+        citizen=citizen,
+        masked=mask_national_id(citizen.national_id),
+        items=items,
+        total=total,
+        page=filters.page,
+        pages=max(1, math.ceil(total / PER_PAGE)),
+        filters=filters,
+        flags=flag_by_seq,
+        pending_previews=len(pending),
+        asks=len(consents.open_asks(db, citizen.national_id)),
+        agencies=_agency_choices(db, citizen.national_id, lang),
+        datasets=[
+            (d.code, d.name_en if lang == "en" else d.name_zh) for d in catalog.list_datasets(db)
+        ],
+    )
+
+
+def _agency_choices(db: Session, national_id: str, lang: str) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for access in accesses.iter_accesses(db, national_id, accesses.AccessFilter(), lang):
+        if access.agency and access.agency not in seen:
+            seen[access.agency] = access.agency_name
+        for code, name in zip(access.owners, access.owner_names, strict=False):
+            seen.setdefault(code, name)
+    return sorted(seen.items(), key=lambda kv: kv[1])
+
+
+@router.get("/me/accesses.csv", include_in_schema=False)
+def export_csv(request: Request, citizen: CitizenUser, db: Db, filters: Filters) -> Response:
+    rows = accesses.iter_accesses(db, citizen.national_id, filters.criteria, get_language(request))
+    return Response(
+        accesses.export_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="my-data-accesses.csv"'},
+    )
+
+
+@router.get("/me/accesses.json", include_in_schema=False)
+def export_json(request: Request, citizen: CitizenUser, db: Db, filters: Filters) -> Response:
+    rows = accesses.iter_accesses(db, citizen.national_id, filters.criteria, get_language(request))
+    return Response(
+        accesses.export_json(rows),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-data-accesses.json"'},
+    )
+
+
+@router.get(
+    "/api/v1/me/accesses",
+    tags=["citizen"],
+    summary="Who looked at my data (the signed-in citizen's audit entries)",
+)
+def api_accesses(request: Request, citizen: CitizenUser, db: Db, filters: Filters) -> Response:
+    rows = accesses.iter_accesses(db, citizen.national_id, filters.criteria, get_language(request))
+    return Response(accesses.export_json(rows), media_type="application/json")
+
+
+@router.get("/me/accesses/{seq}/proof", include_in_schema=False)
+def download_proof(
+    request: Request, seq: int, citizen: CitizenUser, db: Db, settings: AppSettings
+) -> Response:
+    lang = get_language(request)
+    entry = proof_entry(db, seq)
+    if entry is None or entry.get("subject") != citizen.national_id:
+        raise Problem(404, "not-found", t("citizens.flag.no_entry", lang, seq=seq))
+    document = build_proof(db, settings, seq)
+    return JSONResponse(
+        document,
+        headers={"Content-Disposition": f'attachment; filename="audit-proof-{seq}.json"'},
+    )
+
+
+@router.post("/me/accesses/{seq}/flag", include_in_schema=False)
+def flag_access(
+    request: Request,
+    seq: int,
+    citizen: CitizenUser,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    lang = get_language(request)
+    with transaction(get_session_factory(request)) as db:
+        flags.raise_flag(db, citizen.principal, citizen.national_id, seq, note, lang)
+    return RedirectResponse(f"/me?lang={lang}#entry-{seq}", status_code=303)
+
+
+# --- consent -------------------------------------------------------------------------------
+
+
+@router.get("/me/consents", response_class=HTMLResponse, include_in_schema=False)
+def my_consents(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
+    lang = get_language(request)
+    cat = accesses._catalog.check(db)
+    items = [
+        (i.code, i.name_en if lang == "en" else i.name_zh)
+        for i in catalog.search_application_items(db, "")
+    ]
+    return render(
+        request,
+        "citizens/consents.html",
+        citizen=citizen,
+        masked=mask_national_id(citizen.national_id),
+        consents=consents.consents_of(db, citizen.national_id),
+        asks=consents.open_asks(db, citizen.national_id),
+        items=items,
+        named=lambda code: cat.name(db, code, lang),
+        local=lambda moment: moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+@router.post("/me/consents", include_in_schema=False)
+def grant_consent(
+    request: Request,
+    citizen: CitizenUser,
+    application_item: Annotated[str, Form()] = "",
+    case_id: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+) -> Response:
+    lang = get_language(request)
+    last = _day(until, "until", lang)
+    with transaction(get_session_factory(request)) as db:
+        consents.grant(
+            db, citizen.principal, citizen.national_id, application_item, case_id, last, lang
+        )
+    return RedirectResponse(f"/me/consents?lang={lang}", status_code=303)
+
+
+@router.post("/me/consents/{consent_id}/revoke", include_in_schema=False)
+def revoke_consent(request: Request, consent_id: int, citizen: CitizenUser) -> Response:
+    lang = get_language(request)
+    with transaction(get_session_factory(request)) as db:
+        consents.revoke(db, citizen.principal, citizen.national_id, consent_id, lang)
+    return RedirectResponse(f"/me/consents?lang={lang}", status_code=303)
+
+
+# --- preview -------------------------------------------------------------------------------
+
+
+@router.get("/me/previews", response_class=HTMLResponse, include_in_schema=False)
+def my_previews(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
+    lang = get_language(request)
+    cat = accesses._catalog.check(db)
+    dataset_views = {d.code: d for d in catalog.list_datasets(db)}
+
+    def label(dataset: str, field: str) -> str:
+        view = dataset_views.get(dataset)
+        found = view.field(field) if view else None
+        if found is None:
+            return field
+        return str(getattr(found, "label_en" if lang == "en" else "label_zh", field))
+
+    def predicate(dataset: str, code: str) -> str:
+        view = dataset_views.get(dataset)
+        found = view.predicate(code) if view else None
+        if found is None:
+            return code
+        return found.name_en if lang == "en" else found.name_zh
+
+    return render(
+        request,
+        "citizens/previews.html",
+        predicate=predicate,
+        citizen=citizen,
+        masked=mask_national_id(citizen.national_id),
+        previews=previews.list_previews(db, citizen.national_id),
+        named=lambda code: cat.name(db, code, lang),
+        label=label,
+        local=lambda moment: moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+def _decide_preview(request: Request, citizen: Citizen, preview_id: int, approve: bool) -> Response:
+    lang = get_language(request)
+    with transaction(get_session_factory(request)) as db:
+        view = previews.decide_preview(db, citizen.national_id, preview_id, approve, lang)
+        consents._log(
+            db,
+            citizen.principal,
+            citizen.national_id,
+            "preview.approved" if approve else "preview.declined",
+            preview_id=view.id,
+            application_item=view.application_item,
+            case_id=view.case_id,
+            dataset=view.dataset,
+        )
+    return RedirectResponse(f"/me/previews?lang={lang}", status_code=303)
+
+
+@router.post("/me/previews/{preview_id}/approve", include_in_schema=False)
+def approve_preview(request: Request, preview_id: int, citizen: CitizenUser) -> Response:
+    return _decide_preview(request, citizen, preview_id, True)
+
+
+@router.post("/me/previews/{preview_id}/decline", include_in_schema=False)
+def decline_preview(request: Request, preview_id: int, citizen: CitizenUser) -> Response:
+    return _decide_preview(request, citizen, preview_id, False)
+
+
+# --- auditors' queue -----------------------------------------------------------------------
+
+
+@router.get("/audit/flags", response_class=HTMLResponse, include_in_schema=False)
+def flag_queue(request: Request, auditor: AuditorUser, db: Db) -> HTMLResponse:
+    from onceonly.audit.log import AuditEntryView
+    from onceonly.audit.models import AuditEntry
+
+    lang = get_language(request)
+    queue = flags.flags_for_auditor(db, auditor)
+    entries = {}
+    for flag in queue:
+        row = db.get(AuditEntry, flag.entry_seq)
+        if row is not None:
+            entries[flag.entry_seq] = accesses.describe(db, AuditEntryView.from_row(row), lang)
+    return render(
+        request,
+        "citizens/flag_queue.html",
+        queue=queue,
+        entries=entries,
+        mask=mask_national_id,
+        local=lambda moment: moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M"),
+        jurisdiction=flags.jurisdiction_of(auditor.agency_code),
+    )
+
+
+@router.post("/audit/flags/{flag_id}/reply", include_in_schema=False)
+def reply_to_flag(
+    request: Request,
+    flag_id: int,
+    auditor: AuditorUser,
+    reply: Annotated[str, Form()] = "",
+) -> Response:
+    lang = get_language(request)
+    with transaction(get_session_factory(request)) as db:
+        flags.reply_flag(db, auditor, flag_id, reply, lang)
+    return RedirectResponse(f"/audit/flags?lang={lang}", status_code=303)
+
+
+class FlagOut(BaseModel):
+    id: int
+    entry_seq: int
+    subject_masked: str
+    note: str
+    status: str
+    created_at: datetime
+    reply: str | None
+    replied_by_badge: str | None
+    replied_by_agency: str | None
+    replied_at: datetime | None
+    jurisdictions: list[str]
+
+
+@router.get(
+    "/api/v1/audit/flags",
+    response_model=list[FlagOut],
+    tags=["audit"],
+    summary="Citizens' flags in the auditor's queue (auditors)",
+)
+def api_flag_queue(auditor: AuditorUser, db: Db) -> list[FlagOut]:
+    return [
+        FlagOut(
+            id=f.id,
+            entry_seq=f.entry_seq,
+            subject_masked=mask_national_id(f.subject),
+            note=f.note,
+            status=f.status,
+            created_at=f.created_at,
+            reply=f.reply,
+            replied_by_badge=f.replied_by_badge,
+            replied_by_agency=f.replied_by_agency,
+            replied_at=f.replied_at,
+            jurisdictions=list(f.jurisdictions),
+        )
+        for f in flags.flags_for_auditor(db, auditor)
+    ]

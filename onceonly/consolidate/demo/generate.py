@@ -1,0 +1,540 @@
+"""Write the two legacy household systems of former 臺南縣 and 臺南市, a ground truth and a
+plan.
+
+Each synthetic person is registered in the county's system, the city's, both (moved
+across the old boundary before the merger: two addresses, two move-in dates) or twice in
+the same system (registered again after a clerk could not find the first record). Every
+copy then suffers what such systems suffer: typos in names, surname and given name swapped,
+day and month swapped, national IDs with a wrong digit, full-width digits, lower case or
+spaces, addresses written before the merger (臺南縣永康市…村), 台 for 臺 and other variant
+characters, missing values, and each system's own date formats (民國89年3月5日, 89.3.5,
+0890305 in the county; 2000-03-05, 20000305, 2000/3/5 in the city). A few rows miss a
+required value and must end in quarantine.
+
+``truth.csv`` maps every record id to its person, so linkage can be scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from random import Random
+
+from onceonly.demo.registries.names import given_name, surname
+from onceonly.domain.national_id import make_national_id
+
+COUNTY_DISTRICTS = (
+    "永康市", "新營市", "新化鎮", "善化鎮", "佳里鎮", "麻豆鎮", "歸仁鄉", "仁德鄉",
+    "關廟鄉", "安定鄉", "西港鄉", "學甲鎮", "鹽水鎮", "白河鎮", "新市鄉", "官田鄉",
+)  # fmt: skip
+CITY_DISTRICTS = ("東區", "南區", "北區", "安南區", "安平區", "中西區")
+ROADS = (
+    "中正路",
+    "中山路",
+    "民生路",
+    "民族路",
+    "民權路",
+    "復興路",
+    "和平路",
+    "建國路",
+    "光復路",
+    "自由路",
+    "成功路",
+    "文化路",
+    "仁愛路",
+    "信義路",
+    "忠孝路",
+    "中華路",
+)
+VILLAGES = (
+    "中正",
+    "福德",
+    "仁愛",
+    "和平",
+    "光明",
+    "中興",
+    "新興",
+    "忠孝",
+    "文化",
+    "民生",
+    "長安",
+    "復興",
+    "永安",
+    "興隆",
+    "福安",
+)
+TITLES = {"head": "戶長", "spouse": "配偶", "child": "長男", "parent": "父", "other": "其他"}
+MARITAL = {"single": "1", "married": "2", "divorced": "3", "widowed": "4"}
+SIMILAR = {
+    "明": "銘", "銘": "明", "華": "樺", "玲": "鈴", "鈴": "玲", "志": "智", "智": "志",
+    "偉": "瑋", "婷": "庭", "庭": "婷", "雅": "亞", "文": "雯", "雯": "文", "家": "嘉",
+    "嘉": "家", "佳": "家", "宏": "弘", "弘": "宏", "淑": "叔", "美": "媄", "峰": "峯",
+}  # fmt: skip
+_FULL = str.maketrans("0123456789", "０１２３４５６７８９")
+SCENARIOS = (("county", 0.40), ("city", 0.40), ("both", 0.14), ("twice", 0.06))
+
+
+@dataclass(frozen=True)
+class Person:
+    key: int
+    national_id: str
+    surname: str
+    given: str
+    sex: str
+    birth: date
+    relationship: str
+    marital: str
+
+
+@dataclass(frozen=True)
+class DemoData:
+    directory: Path
+    plan: Path
+    truth: Path
+    county_rows: int
+    city_rows: int
+    people: int
+    duplicated_people: tuple[str, ...]
+    """National IDs (true) of people present twice or more in the legacy data."""
+
+
+def _roc_text(day: date, rng: Random) -> str:
+    year = day.year - 1911
+    style = rng.random()
+    if style < 0.4:
+        return f"民國{year}年{day.month}月{day.day}日"
+    if style < 0.7:
+        return f"{year}.{day.month}.{day.day}"
+    return f"{year:03d}{day.month:02d}{day.day:02d}"
+
+
+def _iso_text(day: date, rng: Random) -> str:
+    style = rng.random()
+    if style < 0.5:
+        return day.isoformat()
+    if style < 0.8:
+        return day.strftime("%Y%m%d")
+    return f"{day.year}/{day.month}/{day.day}"
+
+
+def _typo(text: str, rng: Random) -> str:
+    positions = [i for i, c in enumerate(text) if c in SIMILAR]
+    if positions:
+        i = positions[int(rng.random() * len(positions))]
+        return text[:i] + SIMILAR[text[i]] + text[i + 1 :]
+    return text
+
+
+def _id_typo(value: str, rng: Random) -> str:
+    i = 2 + int(rng.random() * 8)
+    digit = (int(value[i]) + 1 + int(rng.random() * 8)) % 10
+    return value[:i] + str(digit) + value[i + 1 :]
+
+
+def _messy_id(value: str, rng: Random) -> str:
+    roll = rng.random()
+    if roll < 0.05:
+        return value.lower()
+    if roll < 0.10:
+        return f"{value[:1]} {value[1:]}"
+    if roll < 0.14:
+        return value.translate(_FULL)
+    return value
+
+
+def _person(key: int, rng: Random, letter: str) -> Person:
+    sex = "M" if rng.random() < 0.5 else "F"
+    birth = date(1930, 1, 1) + timedelta(days=int(rng.random() * 27_000))
+    serial = (key * 7_654_321 + 4_242_421) % 10_000_000
+    married = birth.year < 1990 and rng.random() < 0.7
+    return Person(
+        key=key,
+        national_id=make_national_id(letter, 1 if sex == "M" else 2, serial),
+        surname=surname(rng.random),
+        given=given_name(rng.random, sex, birth.year),
+        sex=sex,
+        birth=birth,
+        relationship=("head", "spouse", "child", "parent", "other")[int(rng.random() * 5)],
+        marital="married" if married else ("single", "divorced", "widowed")[int(rng.random() * 3)],
+    )
+
+
+@dataclass
+class _Home:
+    district: str
+    village: str
+    neighbourhood: int
+    road: str
+    number: int
+    moved_in: date
+    household: str
+
+
+def _home(rng: Random, districts: tuple[str, ...], after: date, serial: int) -> _Home:
+    return _Home(
+        district=districts[int(rng.random() * len(districts))],
+        village=VILLAGES[int(rng.random() * len(VILLAGES))],
+        neighbourhood=1 + int(rng.random() * 20),
+        road=ROADS[int(rng.random() * len(ROADS))],
+        number=1 + int(rng.random() * 300),
+        moved_in=min(after + timedelta(days=int(rng.random() * 9_000)), date(2010, 12, 1)),
+        household=f"{serial:08d}",
+    )
+
+
+class _Writer:
+    """Emits one legacy row for a person's copy, with the faults of its system."""
+
+    def __init__(self, rng: Random, fault_rate: float) -> None:
+        self.rng = rng
+        self.rate = fault_rate
+        self.county: list[tuple[object, ...]] = []
+        self.city: list[tuple[object, ...]] = []
+        self.truth: list[tuple[str, int]] = []
+
+    def fault(self, weight: float = 1.0) -> bool:
+        return self.rng.random() < self.rate * weight
+
+    def _name(self, p: Person, copy: int) -> tuple[str, str]:
+        surname_, given = p.surname, p.given
+        if copy and self.fault(2):
+            given = _typo(given, self.rng)
+        return surname_, given
+
+    def _id(self, p: Person, copy: int) -> str:
+        value = p.national_id
+        if copy and self.fault(0.6):
+            value = _id_typo(value, self.rng)
+        return _messy_id(value, self.rng)
+
+    def _birth(self, p: Person, copy: int) -> date:
+        if copy and p.birth.day <= 12 and p.birth.day != p.birth.month and self.fault(0.5):
+            return date(p.birth.year, p.birth.day, p.birth.month)
+        return p.birth
+
+    def county_row(self, p: Person, home: _Home, copy: int) -> None:
+        rid = len(self.county) + 1
+        surname_, given = self._name(p, copy)
+        name = surname_ + given
+        if self.fault(0.5):
+            name = f"{surname_} {given}"
+        city = "台南縣" if self.fault(2) else "臺南縣"
+        number = str(home.number).translate(_FULL) if self.fault(1) else str(home.number)
+        village = home.village + "村"
+        address = f"{city}{home.district}{village}{home.neighbourhood}鄰{home.road}{number}號"
+        if self.fault(0.7):
+            address = f"{city}{home.district}{home.road}{number}號"
+        birth: str | None = _roc_text(self._birth(p, copy), self.rng)
+        if self.fault(0.1):
+            birth = None
+        self.county.append(
+            (
+                rid,
+                self._id(p, copy),
+                name,
+                "男" if p.sex == "M" else "女",
+                birth,
+                address,
+                home.district,
+                None if self.fault(1) else village,
+                str(home.neighbourhood),
+                None if self.fault(1) else _roc_text(home.moved_in, self.rng),
+                MARITAL[p.marital],
+                home.household,
+                TITLES[p.relationship],
+            )
+        )
+        self.truth.append((f"county:{rid}", p.key))
+
+    def city_row(self, p: Person, home: _Home, copy: int) -> None:
+        rid = len(self.city) + 1
+        surname_, given = self._name(p, copy)
+        if copy and self.fault(0.6):
+            surname_, given = given, surname_
+        for variant, canonical in (("峯", "峰"), ("台", "臺")):
+            if canonical in given and self.fault(3):
+                given = given.replace(canonical, variant)
+        district = home.district
+        road = home.road
+        address = f"台南市{district}{home.village}里{home.neighbourhood}鄰{road}{home.number}號"
+        if not self.fault(2):
+            address = address.replace("台南市", "臺南市", 1)
+        sex = "1" if p.sex == "M" else "2"
+        if self.fault(0.1):
+            sex = None  # type: ignore[assignment]
+        self.city.append(
+            (
+                rid,
+                self._id(p, copy),
+                surname_,
+                given,
+                sex,
+                _iso_text(self._birth(p, copy), self.rng),
+                address,
+                district,
+                None if self.fault(1) else home.village + "里",
+                home.neighbourhood,
+                None if self.fault(1) else _iso_text(home.moved_in, self.rng),
+                MARITAL[p.marital],
+                home.household,
+                TITLES[p.relationship],
+            )
+        )
+        self.truth.append((f"city:{rid}", p.key))
+
+
+COUNTY_COLUMNS = (
+    "序號",
+    "身分證字號",
+    "姓名",
+    "性別",
+    "出生日期",
+    "戶籍地址",
+    "鄉鎮市",
+    "村里",
+    "鄰",
+    "遷入日期",
+    "婚姻",
+    "戶號",
+    "稱謂",
+)
+CITY_COLUMNS = (
+    "pid",
+    "idno",
+    "sname",
+    "gname",
+    "sex_cd",
+    "birthday",
+    "addr",
+    "town",
+    "vill",
+    "lin",
+    "movein",
+    "marry",
+    "hh_no",
+    "title",
+)
+
+
+def _write_city_sqlite(path: Path, rows: list[tuple[object, ...]]) -> None:
+    path.unlink(missing_ok=True)
+    connection = sqlite3.connect(path)
+    columns = ", ".join(f"{c} {'INTEGER' if c in ('pid', 'lin') else 'TEXT'}" for c in CITY_COLUMNS)
+    connection.execute(f"CREATE TABLE jumin ({columns})")
+    marks = ", ".join("?" * len(CITY_COLUMNS))
+    connection.executemany(f"INSERT INTO jumin VALUES ({marks})", rows)
+    connection.commit()
+    connection.close()
+
+
+def _write_city_excel(path: Path, rows: list[tuple[object, ...]]) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("jumin")
+    sheet.append(list(CITY_COLUMNS))
+    for row in rows:
+        sheet.append(list(row))
+    book.save(path)
+
+
+PLAN_TEMPLATE = """\
+# Consolidating the household systems of former 臺南縣 (CSV) and former 臺南市 ({city_kind})
+# into the common standard of household_registration for 臺南市.
+name: {name}
+target:
+  dataset: household_registration
+  jurisdiction: tainan-city
+run_dir: run
+sources:
+  - id: county
+    name: 臺南縣戶政系統（改制前）
+    kind: csv
+    path: county.csv
+    record_id: 序號
+    trust: 1
+    as_of: 2010-12-24
+    fields:
+      national_id: {{column: 身分證字號, normalise: [national_id]}}
+      name: {{column: 姓名, normalise: [name]}}
+      sex: {{column: 性別, values: {{男: M, 女: F}}}}
+      birth_date: {{column: 出生日期, normalise: [date]}}
+      household_id: {{column: 戶號, normalise: [strip]}}
+      relationship_to_head:
+        column: 稱謂
+        values: {{戶長: head, 配偶: spouse, 長男: child, 父: parent, 其他: other}}
+      address: {{column: 戶籍地址, normalise: [address]}}
+      jurisdiction: {{constant: tainan-city}}
+      district: {{column: 鄉鎮市, normalise: [district]}}
+      village: {{column: 村里, normalise: [village]}}
+      neighbourhood: {{column: 鄰, normalise: [integer]}}
+      moved_in_on: {{column: 遷入日期, normalise: [date]}}
+      marital_status:
+        column: 婚姻
+        values: {{"1": single, "2": married, "3": divorced, "4": widowed}}
+      is_alive: {{constant: "true"}}
+      former_jurisdiction: {{constant: tainan-county}}
+  - id: city
+    name: 臺南市戶政系統（改制前）
+    kind: {city_kind}
+    path: {city_file}
+{city_location}    record_id: pid
+    trust: 2
+    as_of: 2010-12-24
+    fields:
+      national_id: {{column: idno, normalise: [national_id]}}
+      name: {{columns: [sname, gname], normalise: [name]}}
+      sex: {{column: sex_cd, values: {{"1": M, "2": F}}}}
+      birth_date: {{column: birthday, normalise: [date]}}
+      household_id: {{column: hh_no, normalise: [strip]}}
+      relationship_to_head:
+        column: title
+        values: {{戶長: head, 配偶: spouse, 長男: child, 父: parent, 其他: other}}
+      address: {{column: addr, normalise: [address]}}
+      jurisdiction: {{constant: tainan-city}}
+      district: {{column: town, normalise: [district]}}
+      village: {{column: vill, normalise: [village]}}
+      neighbourhood: {{column: lin, normalise: [integer]}}
+      moved_in_on: {{column: movein, normalise: [date]}}
+      marital_status:
+        column: marry
+        values: {{"1": single, "2": married, "3": divorced, "4": widowed}}
+      is_alive: {{constant: "true"}}
+      former_jurisdiction: {{constant: former-tainan-city}}
+linkage:
+  entity: person
+  threshold: 0.9
+  review_band: [0.1, 0.97]
+  max_pairs_u: 300000
+survivorship:
+  default: most_trusted
+  recency_field: moved_in_on
+  fields:
+    address: most_recent
+    district: most_recent
+    village: most_recent
+    neighbourhood: most_recent
+    household_id: most_recent
+    moved_in_on: most_recent
+    relationship_to_head: most_recent
+    former_jurisdiction: most_recent
+    name: most_trusted
+{load}"""
+
+
+def generate_demo(
+    directory: Path,
+    records: int = 2_000,
+    seed: int = 20101225,
+    fault_rate: float = 0.08,
+    excel: bool = False,
+    registries: Path | None = None,
+) -> DemoData:
+    """Write ``county.csv``, ``city.sqlite`` (or ``city.xlsx``), ``truth.csv`` and
+    ``plan.yaml`` into ``directory``; about ``records`` legacy rows in all.
+
+    ``registries``: when given, the plan loads the golden records into that registries
+    directory's household register (``central.moi_household``).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = Random(seed)
+    writer = _Writer(rng, fault_rate)
+    duplicated: list[str] = []
+    key = 0
+    household = 0
+    while len(writer.county) + len(writer.city) < records:
+        key += 1
+        roll = rng.random()
+        scenario = next(name for name, share in _cumulative() if roll < share)
+        letter = "R" if scenario == "county" or (scenario == "twice" and key % 2) else "D"
+        p = _person(key, rng, letter)
+        household += 1
+        if scenario in ("county", "city"):
+            districts = COUNTY_DISTRICTS if scenario == "county" else CITY_DISTRICTS
+            home = _home(rng, districts, p.birth, household)
+            getattr(writer, f"{scenario}_row")(p, home, 0)
+            if rng.random() < 0.05:  # a twin: same surname, birthday and home, another person
+                key += 1
+                twin = _person(key, rng, letter)
+                twin = Person(
+                    twin.key,
+                    twin.national_id,
+                    p.surname,
+                    twin.given,
+                    twin.sex,
+                    p.birth,
+                    p.relationship,
+                    p.marital,
+                )
+                getattr(writer, f"{scenario}_row")(twin, home, 0)
+        elif scenario == "both":
+            first = _home(rng, COUNTY_DISTRICTS, p.birth, household)
+            household += 1
+            second = _home(rng, CITY_DISTRICTS, first.moved_in, household)
+            order = (0, 1) if rng.random() < 0.5 else (1, 0)
+            writer.county_row(p, first, order[0])
+            writer.city_row(p, second, order[1])
+            duplicated.append(p.national_id)
+        else:
+            system = "county" if letter == "R" else "city"
+            districts = COUNTY_DISTRICTS if system == "county" else CITY_DISTRICTS
+            first = _home(rng, districts, p.birth, household)
+            household += 1
+            second = _home(rng, districts, first.moved_in, household)
+            getattr(writer, f"{system}_row")(p, first, 0)
+            getattr(writer, f"{system}_row")(p, second, 1)
+            duplicated.append(p.national_id)
+
+    with (directory / "county.csv").open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(COUNTY_COLUMNS)
+        out.writerows(writer.county)
+    if excel:
+        city_file, city_kind, location = "city.xlsx", "excel", "    sheet: jumin\n"
+        _write_city_excel(directory / city_file, writer.city)
+    else:
+        city_file, city_kind, location = "city.sqlite", "sqlite", "    table: jumin\n"
+        _write_city_sqlite(directory / city_file, writer.city)
+    with (directory / "truth.csv").open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(("record_id", "person"))
+        out.writerows(writer.truth)
+    load = ""
+    if registries is not None:
+        load = (
+            f"load:\n  registries: {Path(registries).resolve()}\n  owner: central.moi_household\n"
+        )
+    plan = directory / "plan.yaml"
+    plan.write_text(
+        PLAN_TEMPLATE.format(
+            name="tainan-merger-demo",
+            city_kind=city_kind,
+            city_file=city_file,
+            city_location=location,
+            load=load,
+        ),
+        "utf-8",
+    )
+    return DemoData(
+        directory=directory,
+        plan=plan,
+        truth=directory / "truth.csv",
+        county_rows=len(writer.county),
+        city_rows=len(writer.city),
+        people=key,
+        duplicated_people=tuple(duplicated),
+    )
+
+
+def _cumulative() -> list[tuple[str, float]]:
+    total = 0.0
+    result = []
+    for name, share in SCENARIOS:
+        total += share
+        result.append((name, total))
+    result[-1] = (result[-1][0], 1.0)
+    return result

@@ -1,0 +1,333 @@
+"""Record linkage with Splink 5: which legacy records, within and across sources, are the
+same person (name, national ID, birth date, address) or the same parcel (section, number,
+area, owner).
+
+The model is trained without labels: the prior from a strict deterministic rule, u by
+random sampling, m by expectation maximisation over two blocking rules that each leave
+the other fields free. Pairs are scored down to the review band's lower bound; the plan's
+threshold, then the reviewers' decisions, decide the edges, and connected components
+are the clusters. DuckDB by default; ``backend="spark"`` runs the same model on Spark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+
+from onceonly.consolidate.normalise import SOURCE
+from onceonly.consolidate.plan import LinkageSpec
+from onceonly.consolidate.sources import RECORD_ID
+
+BACKENDS = ("duckdb", "spark")
+LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
+PAIR_COLUMNS = ("left_id", "right_id", "match_probability", "match_weight")
+
+
+class LinkageUnavailable(RuntimeError):
+    """The chosen backend cannot run here (e.g. Spark without Java)."""
+
+
+def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
+    name = pl.col("name").fill_null("")
+    birth = pl.col("birth_date").cast(pl.String)
+    return frame.select(
+        pl.col(RECORD_ID).alias("unique_id"),
+        pl.col(SOURCE).alias("source_dataset"),
+        pl.col("national_id"),
+        pl.col("name"),
+        name.str.split("").list.sort().list.join("").alias("name_sorted"),
+        birth.alias("birth_date"),
+        (birth.str.slice(0, 4) + "-" + birth.str.slice(8, 2) + "-" + birth.str.slice(5, 2)).alias(
+            "birth_swapped"
+        ),
+        birth.str.slice(0, 4).alias("birth_year"),
+        (pl.col("sex") if "sex" in frame.columns else pl.lit(None, pl.String)).alias("sex"),
+        (pl.col("address") if "address" in frame.columns else pl.lit(None, pl.String)).alias(
+            "address"
+        ),
+        (pl.col("district") if "district" in frame.columns else pl.lit(None, pl.String)).alias(
+            "district"
+        ),
+    )
+
+
+def _prepare_parcels(frame: pl.DataFrame) -> pl.DataFrame:
+    def text(name: str) -> pl.Expr:
+        if name in frame.columns:
+            return pl.col(name).cast(pl.String)
+        return pl.lit(None, pl.String)
+
+    return frame.select(
+        pl.col(RECORD_ID).alias("unique_id"),
+        pl.col(SOURCE).alias("source_dataset"),
+        text("district").alias("district"),
+        text("section").alias("section"),
+        text("parcel_no").alias("parcel_no"),
+        (
+            pl.col("area_m2").cast(pl.Float64)
+            if "area_m2" in frame.columns
+            else pl.lit(None, pl.Float64)
+        ).alias("area_m2"),
+        text("owner_national_id").alias("owner_national_id"),
+    )
+
+
+def prepare(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
+    """The linkage columns of ``frame`` (the kept rows of every source)."""
+    return _prepare_people(frame) if entity == "person" else _prepare_parcels(frame)
+
+
+def _person_settings(link_type: LinkType) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    name = cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.NullLevel("name"),
+            cll.ExactMatchLevel("name"),
+            cll.ExactMatchLevel("name_sorted").configure(label_for_charts="same characters"),
+            cll.LevenshteinLevel("name", 1),
+            cll.ElseLevel(),
+        ],
+    )
+    # An ID typed wrong is one character off; IDs further apart are different people, even
+    # twins sharing a birthday and a home (which EM, seeing few twins, would not learn).
+    national_id = cl.CustomComparison(
+        output_column_name="national_id",
+        comparison_levels=[
+            cll.NullLevel("national_id"),
+            cll.ExactMatchLevel("national_id"),
+            cll.DamerauLevenshteinLevel("national_id", 1),
+            cll.ElseLevel().configure(m_probability=0.0005, fix_m_probability=True),
+        ],
+    )
+    birth = cl.CustomComparison(
+        output_column_name="birth_date",
+        comparison_levels=[
+            cll.NullLevel("birth_date"),
+            cll.ExactMatchLevel("birth_date"),
+            cll.CustomLevel(
+                '"birth_date_l" = "birth_swapped_r"', label_for_charts="day and month swapped"
+            ),
+            cll.LevenshteinLevel("birth_date", 1),
+            cll.ExactMatchLevel("birth_year"),
+            cll.ElseLevel(),
+        ],
+    )
+    return SettingsCreator(
+        link_type=link_type,
+        comparisons=[
+            national_id,
+            name,
+            birth,
+            cl.ExactMatch("sex"),
+            cl.CustomComparison(
+                output_column_name="address",
+                comparison_levels=[
+                    cll.NullLevel("address"),
+                    cll.ExactMatchLevel("address"),
+                    cll.LevenshteinLevel("address", 3),
+                    cll.ExactMatchLevel("district"),
+                    cll.ElseLevel(),
+                ],
+            ),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("national_id"),
+            block_on("birth_date"),
+            block_on("name"),
+            block_on("name_sorted", "birth_year"),
+        ],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def _parcel_settings(link_type: LinkType) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    area = cl.CustomComparison(
+        output_column_name="area_m2",
+        comparison_levels=[
+            cll.NullLevel("area_m2"),
+            cll.CustomLevel('"area_m2_l" = "area_m2_r"', label_for_charts="same area"),
+            cll.CustomLevel(
+                'abs("area_m2_l" - "area_m2_r") <= 0.01 * greatest("area_m2_l", "area_m2_r")',
+                label_for_charts="within 1 %",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+    return SettingsCreator(
+        link_type=link_type,
+        comparisons=[
+            cl.JaroWinklerAtThresholds("section", [0.9]),
+            cl.LevenshteinAtThresholds("parcel_no", [1]),
+            area,
+            cl.DamerauLevenshteinAtThresholds("owner_national_id", [1]),
+            cl.ExactMatch("district"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("section", "parcel_no"),
+            block_on("parcel_no"),
+            block_on("owner_national_id"),
+        ],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def _spark_api() -> Any:
+    import tempfile
+
+    try:
+        from pyspark.sql import SparkSession
+        from splink import SparkAPI
+        from splink.backends.spark import similarity_jar_location
+    except ImportError as error:
+        raise LinkageUnavailable(f"pyspark is not installed: {error}") from error
+    try:
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .appName("onceonly-consolidate")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.ui.enabled", "false")
+            .config("spark.jars", similarity_jar_location())  # Levenshtein, Jaro-Winkler UDFs
+            .getOrCreate()
+        )
+        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="onceonly-spark-"))
+    except Exception as error:  # Java missing or failing to start
+        raise LinkageUnavailable(f"Spark could not start: {error}") from error
+    return SparkAPI(spark_session=spark), spark
+
+
+def score_pairs(prepared: pl.DataFrame, spec: LinkageSpec, backend: str = "duckdb") -> pl.DataFrame:
+    """Every candidate pair with match probability at or above the review band's low end
+    (or the threshold, if lower), as :data:`PAIR_COLUMNS` with ``left_id < right_id``."""
+    from splink import Linker, block_on
+
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    sources = prepared.get_column("source_dataset").unique().sort().to_list()
+    link_type: LinkType = "link_and_dedupe" if len(sources) > 1 else "dedupe_only"
+    settings = (_person_settings if "national_id" in prepared.columns else _parcel_settings)(
+        link_type
+    )
+    spark = None
+    if backend == "duckdb":
+        from splink import DuckDBAPI
+
+        api = DuckDBAPI()
+        tables = [
+            api.register(
+                prepared.filter(pl.col("source_dataset") == s).to_arrow(), dataset_display_name=s
+            )
+            for s in sources
+        ]
+    else:
+        api, spark = _spark_api()
+        tables = [
+            api.register(
+                spark.createDataFrame(prepared.filter(pl.col("source_dataset") == s).to_pandas()),
+                dataset_display_name=s,
+            )
+            for s in sources
+        ]
+    linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.ERROR)
+    if "national_id" in prepared.columns:
+        strict: list[Any] = [block_on("national_id", "birth_date")]
+        training = [block_on("name_sorted", "birth_date"), block_on("national_id")]
+    else:
+        strict = [block_on("section", "parcel_no", "owner_national_id")]
+        training = [block_on("owner_national_id"), block_on("section", "parcel_no")]
+    linker.training.estimate_probability_two_random_records_match(strict, recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=spec.max_pairs_u, seed=spec.seed)
+    for rule in training:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, fix_probability_two_random_records_match=True
+        )
+    low = min(spec.review_band[0], spec.threshold)
+    predictions = linker.inference.predict(threshold_match_probability=low)
+    table = predictions.as_pandas_dataframe()
+    if table.empty:
+        return pl.DataFrame(
+            schema={
+                "left_id": pl.String,
+                "right_id": pl.String,
+                "match_probability": pl.Float64,
+                "match_weight": pl.Float64,
+            }
+        )
+    pairs = pl.from_pandas(
+        table[["unique_id_l", "unique_id_r", "match_probability", "match_weight"]]
+    )
+    left, right = pl.col("unique_id_l"), pl.col("unique_id_r")
+    return (
+        pairs.select(
+            pl.min_horizontal(left, right).alias("left_id"),
+            pl.max_horizontal(left, right).alias("right_id"),
+            pl.col("match_probability").cast(pl.Float64),
+            pl.col("match_weight").cast(pl.Float64),
+        )
+        .unique(["left_id", "right_id"])
+        .sort(["left_id", "right_id"])
+    )
+
+
+@dataclass(frozen=True)
+class Edge:
+    left_id: str
+    right_id: str
+    match_probability: float | None
+    decided: bool | None
+    """The reviewer's decision, when there is one."""
+
+
+def edges(
+    pairs: pl.DataFrame, threshold: float, decided: Mapping[tuple[str, str], bool]
+) -> list[Edge]:
+    """The links clusters are made of: pairs at or above the threshold unless a reviewer said
+    "different", plus every pair a reviewer said is "same"."""
+    result = []
+    seen: set[tuple[str, str]] = set()
+    for left, right, probability in pairs.select(
+        "left_id", "right_id", "match_probability"
+    ).iter_rows():
+        key = (left, right)
+        seen.add(key)
+        decision = decided.get(key)
+        if decision is True or (decision is None and probability >= threshold):
+            result.append(Edge(left, right, probability, decision))
+    for (left, right), same in sorted(decided.items()):
+        if same and (left, right) not in seen:
+            result.append(Edge(left, right, None, True))
+    return result
+
+
+def clusters(record_ids: Iterable[str], links: Iterable[Edge]) -> dict[str, str]:
+    """Record id -> cluster id (the smallest record id of its connected component)."""
+    parent: dict[str, str] = {r: r for r in record_ids}
+
+    def find(x: str) -> str:
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for edge in links:
+        if edge.left_id not in parent or edge.right_id not in parent:
+            continue
+        a, b = find(edge.left_id), find(edge.right_id)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {r: find(r) for r in parent}

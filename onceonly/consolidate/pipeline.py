@@ -1,0 +1,358 @@
+"""The consolidation pipeline: steps with checkpoints in a run directory.
+
+Steps: ``extract:<source>`` and ``normalise:<source>`` for each source, then ``validate``
+(quality report and quarantine), ``link``, ``review`` (queue the uncertain pairs),
+``cluster`` (threshold + reviewers' decisions), ``survive`` (golden records with lineage)
+and ``load``. Each step writes its outputs to temporary files, renames them into place and
+only then writes its checkpoint (``steps/<step>.json``) holding a digest of everything it
+depends on: the plan, the digests of the steps before it and, for ``cluster``, the
+reviewers' decisions. A crash or Ctrl-C therefore loses at most the step that was running;
+the next run skips every step whose checkpoint digest still matches and redoes the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.consolidate import review as review_service
+from onceonly.consolidate.linkage import clusters, edges, prepare, score_pairs
+from onceonly.consolidate.load import load_into_registries
+from onceonly.consolidate.normalise import normalise_source
+from onceonly.consolidate.plan import Plan
+from onceonly.consolidate.sources import RECORD_ID, read_source
+from onceonly.consolidate.survivorship import iter_golden
+from onceonly.consolidate.validate import (
+    SourceQuality,
+    check_table_schema,
+    quality_json,
+    table_schema,
+    validate_source,
+    write_report,
+)
+from onceonly.db import transaction
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    steps: dict[str, str] = field(default_factory=dict)
+    """Step -> ``done`` (ran now) or ``skipped`` (finished in an earlier run)."""
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    _write_atomic(path, lambda p: p.write_text(text, "utf-8"))
+
+
+def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
+    _write_atomic(path, frame.write_parquet)
+
+
+def read_golden(run_dir: Path) -> list[dict[str, Any]]:
+    """The golden records of a finished run (``golden.jsonl``)."""
+    path = Path(run_dir) / "golden.jsonl"
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+class Pipeline:
+    """One run of a plan; see the module docstring."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        sessions: sessionmaker[Session] | None,
+        backend: str = "duckdb",
+        registries: Path | None = None,
+        console: Console | None = None,
+        run_dir: Path | None = None,
+    ) -> None:
+        self.plan = plan
+        self.sessions = sessions
+        self.backend = backend
+        self.registries = registries
+        self.console = console or Console(stderr=True)
+        self.dir = run_dir or plan.run_dir
+        self.result = RunResult(self.dir)
+        self.digests: dict[str, str] = {}
+        self.progress: Progress | None = None
+
+    # checkpoints --------------------------------------------------------------------------
+
+    def _checkpoint(self, step: str) -> Path:
+        return self.dir / "steps" / f"{step.replace(':', '__')}.json"
+
+    def _log(self, line: str) -> None:
+        with (self.dir / "run.log").open("a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+
+    @contextmanager
+    def _step(self, step: str, *inputs: str) -> Iterator[bool]:
+        """Yields True when the step must run; records the checkpoint when it ends."""
+        digest = _digest(self.plan.digest(), step, *inputs)
+        self.digests[step] = digest
+        path = self._checkpoint(step)
+        if path.is_file() and json.loads(path.read_text("utf-8")).get("digest") == digest:
+            self.result.steps[step] = "skipped"
+            self._log(f"skip {step}")
+            yield False
+            return
+        self._log(f"start {step}")
+        yield True
+        _write_text(path, json.dumps({"step": step, "digest": digest, "at": time.time()}))
+        self.result.steps[step] = "done"
+        self._log(f"done {step}")
+
+    @contextmanager
+    def _task(self, label: str, total: float | None = None) -> Iterator[Callable[..., None]]:
+        assert self.progress is not None
+        task = self.progress.add_task(label, total=total)
+
+        def advance(amount: float = 1, total: float | None = None) -> None:
+            assert self.progress is not None
+            if total is not None:
+                self.progress.update(task, total=total)
+            self.progress.advance(task, amount)
+
+        yield advance
+        final = self.progress.tasks[task].total or 1
+        self.progress.update(task, completed=final, total=final)
+
+    # steps ------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        with self.progress:
+            self._run_steps()
+        return self.result
+
+    def _run_steps(self) -> None:
+        plan = self.plan
+        source_digests = []
+        for source in plan.model.sources:
+            extract = self.dir / "extract" / f"{source.id}.parquet"
+            with (
+                self._step(f"extract:{source.id}") as needed,
+                self._task(f"extract {source.id}", 1) as advance,
+            ):
+                if needed:
+                    _write_parquet(extract, read_source(plan, source))
+                advance()
+            normalised = self.dir / "normalised" / f"{source.id}.parquet"
+            with (
+                self._step(f"normalise:{source.id}", self.digests[f"extract:{source.id}"]) as (
+                    needed
+                ),
+                self._task(f"normalise {source.id}", len(source.fields)) as advance,
+            ):
+                if needed:
+                    raw = pl.read_parquet(extract)
+                    _write_parquet(normalised, normalise_source(plan, source, raw, advance))
+            source_digests.append(self.digests[f"normalise:{source.id}"])
+
+        with (
+            self._step("validate", *source_digests) as needed,
+            self._task("validate", len(plan.model.sources)) as advance,
+        ):
+            if needed:
+                self._validate(advance)
+
+        with (
+            self._step("link", self.digests["validate"], self.backend) as needed,
+            self._task(f"link ({self.backend})", 1) as advance,
+        ):
+            if needed:
+                kept = pl.read_parquet(self.dir / "kept.parquet")
+                pairs = score_pairs(
+                    prepare(kept, plan.model.linkage.entity), plan.model.linkage, self.backend
+                )
+                _write_parquet(self.dir / "pairs.parquet", pairs)
+            advance()
+
+        decided: dict[tuple[str, str], bool] = {}
+        if self.sessions is not None:
+            with (
+                self._step("review", self.digests["link"]) as needed,
+                self._task("review queue", 1) as advance,
+            ):
+                if needed:
+                    self._queue()
+                advance()
+            with self.sessions() as session:
+                decided = review_service.decisions(session, plan.name)
+        decisions_digest = _digest(json.dumps(sorted((*k, v) for k, v in decided.items())))
+
+        with (
+            self._step("cluster", self.digests["link"], decisions_digest) as needed,
+            self._task("cluster", 1) as advance,
+        ):
+            if needed:
+                kept_ids = pl.read_parquet(self.dir / "kept.parquet", columns=[RECORD_ID])
+                pairs = pl.read_parquet(self.dir / "pairs.parquet")
+                links = edges(pairs, plan.model.linkage.threshold, decided)
+                cluster_of = clusters(kept_ids.get_column(RECORD_ID).to_list(), links)
+                frame = pl.DataFrame(
+                    {"record_id": list(cluster_of), "cluster": list(cluster_of.values())}
+                )
+                _write_parquet(self.dir / "clusters.parquet", frame)
+            advance()
+
+        with (
+            self._step("survive", self.digests["cluster"]) as needed,
+            self._task("survive", 1) as advance,
+        ):
+            if needed:
+                kept = pl.read_parquet(self.dir / "kept.parquet")
+                frame = pl.read_parquet(self.dir / "clusters.parquet")
+
+                def write(path: Path) -> None:
+                    with path.open("w", encoding="utf-8") as handle:
+                        for record in iter_golden(plan, kept, frame):
+                            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True))
+                            handle.write("\n")
+
+                _write_atomic(self.dir / "golden.jsonl", write)
+            advance()
+
+        self.result.summary.update(self._summary())
+        if plan.model.load is not None:
+            golden_digest = hashlib.sha256((self.dir / "golden.jsonl").read_bytes()).hexdigest()
+            with (
+                self._step("load", self.digests["survive"], golden_digest) as needed,
+                self._task("load", 1) as advance,
+            ):
+                if needed:
+                    self._load()
+                advance()
+
+    def _validate(self, advance: Callable[..., None]) -> None:
+        plan = self.plan
+        descriptor = table_schema(plan)
+        check_table_schema(descriptor)
+        _write_text(
+            self.dir / "table_schema.json", json.dumps(descriptor, ensure_ascii=False, indent=2)
+        )
+        kept_frames = []
+        quarantine: list[dict[str, Any]] = []
+        qualities: list[SourceQuality] = []
+        for source in plan.model.sources:
+            raw = pl.read_parquet(self.dir / "extract" / f"{source.id}.parquet")
+            normalised = pl.read_parquet(self.dir / "normalised" / f"{source.id}.parquet")
+            result = validate_source(plan, normalised, raw)
+            kept_frames.append(result.kept)
+            quarantine += result.quarantine
+            qualities.append(result.quality)
+            advance()
+        kept = pl.concat(kept_frames, how="diagonal_relaxed")
+        _write_parquet(self.dir / "kept.parquet", kept)
+        _write_text(
+            self.dir / "quarantine.jsonl",
+            "".join(json.dumps(q, ensure_ascii=False, sort_keys=True) + "\n" for q in quarantine),
+        )
+        self.dir.joinpath("report").mkdir(exist_ok=True)
+        write_report(self.dir / "report", quality_json(plan, qualities))
+
+    def _queue(self) -> None:
+        plan = self.plan
+        assert self.sessions is not None
+        low, high = plan.model.linkage.review_band
+        pairs = pl.read_parquet(self.dir / "pairs.parquet").filter(
+            (pl.col("match_probability") >= low) & (pl.col("match_probability") < high)
+        )
+        kept = pl.read_parquet(self.dir / "kept.parquet").drop("_warnings", strict=False)
+        wanted = set(pairs.get_column("left_id")) | set(pairs.get_column("right_id"))
+        rows = {
+            r[RECORD_ID]: {
+                k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()
+            }
+            for r in kept.filter(pl.col(RECORD_ID).is_in(list(wanted))).iter_rows(named=True)
+        }
+        candidates = [
+            review_service.Candidate(left, right, probability, rows[left], rows[right])
+            for left, right, probability in pairs.select(
+                "left_id", "right_id", "match_probability"
+            ).iter_rows()
+        ]
+        with transaction(self.sessions) as session:
+            added = review_service.sync_queue(
+                session, plan.name, plan.model.target.jurisdiction, candidates
+            )
+        _write_text(
+            self.dir / "review.json", json.dumps({"in_band": len(candidates), "added": added})
+        )
+
+    def _load(self) -> None:
+        plan = self.plan
+        load = plan.model.load
+        assert load is not None
+        registries = plan.resolve(load.registries) if load.registries else self.registries
+        if registries is None:
+            raise ValueError("no registries directory: set load.registries in the plan")
+        summary = load_into_registries(
+            registries, load.owner, plan.name, plan.model.target.jurisdiction, read_golden(self.dir)
+        )
+        _write_text(
+            self.dir / "load.json",
+            json.dumps(
+                {
+                    "store": str(summary.store),
+                    "persons": summary.persons,
+                    "households": summary.households,
+                    "replaced": summary.replaced,
+                }
+            ),
+        )
+
+    def _summary(self) -> dict[str, Any]:
+        quality = json.loads((self.dir / "report" / "quality.json").read_text("utf-8"))
+        rows = sum(s["rows"] for s in quality["sources"])
+        quarantined = sum(s["quarantined"] for s in quality["sources"])
+        golden = sum(1 for _ in (self.dir / "golden.jsonl").open(encoding="utf-8"))
+        with_review = {}
+        if (self.dir / "review.json").is_file():
+            with_review = json.loads((self.dir / "review.json").read_text("utf-8"))
+        return {"rows": rows, "quarantined": quarantined, "golden": golden, **with_review}
+
+
+def run_pipeline(
+    plan: Plan,
+    sessions: sessionmaker[Session] | None,
+    backend: str = "duckdb",
+    registries: Path | None = None,
+    console: Console | None = None,
+) -> RunResult:
+    """Run (or resume) ``plan``; see :class:`Pipeline`."""
+    return Pipeline(plan, sessions, backend, registries, console).run()

@@ -1,0 +1,395 @@
+"""The consolidation plan: a YAML file saying which legacy sources to read, how each maps to
+the target dataset of the common standard, and how to link, resolve and load the result.
+
+A plan is checked whole before anything runs; every problem is reported at once with the
+file, the path inside it (``sources[1].fields.sex.column``) and the reason, because the
+person writing a plan is a clerk of the merged city, not the programmer.
+
+Paths in a plan are relative to the plan file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from onceonly.catalog.loader import DATA_DIR as CATALOG_DIR
+from onceonly.catalog.schema import DatasetSpec, FieldSpec, JurisdictionsFile
+from onceonly.i18n import t
+
+NORMALISERS = (
+    "strip",
+    "width",
+    "variants",
+    "upper",
+    "name",
+    "national_id",
+    "date",
+    "address",
+    "district",
+    "village",
+    "integer",
+    "number",
+)
+"""Normaliser names a field mapping may list, applied in the order written."""
+
+RULES = ("most_recent", "most_trusted", "non_empty", "longest")
+"""Survivorship rules (see :mod:`onceonly.consolidate.survivorship`)."""
+
+ENTITIES = ("person", "parcel")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMap(_Strict):
+    """How one target field is read from a source row."""
+
+    column: str | None = None
+    columns: list[str] | None = None
+    """Several columns joined by ``join`` (e.g. surname + given name)."""
+    join: str = ""
+    constant: str | None = None
+    values: dict[str, str] = Field(default_factory=dict)
+    """Legacy code -> standard code, applied before the normalisers."""
+    normalise: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> FieldMap:
+        given = [x for x in (self.column, self.columns, self.constant) if x is not None]
+        if len(given) != 1:
+            raise ValueError(t("consolidate.plan.one_origin", "en"))
+        return self
+
+    @property
+    def source_columns(self) -> list[str]:
+        if self.column is not None:
+            return [self.column]
+        return list(self.columns or [])
+
+
+class SourceSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    name: str = ""
+    kind: Literal["csv", "excel", "sqlite", "sql"]
+    path: str | None = None
+    url: str | None = None
+    table: str | None = None
+    query: str | None = None
+    sheet: str | None = None
+    encoding: str = "utf-8"
+    record_id: str
+    """The column that identifies a row in the legacy system (kept in the lineage)."""
+    trust: int = Field(default=1, ge=0)
+    """Higher wins under ``most_trusted``."""
+    as_of: date | None = None
+    """When the source was extracted; ``most_recent`` falls back to it."""
+    fields: dict[str, FieldMap]
+
+    @model_validator(mode="after")
+    def _location(self) -> SourceSpec:
+        if self.kind == "sql" and not self.url:
+            raise ValueError(t("consolidate.plan.url_needed", "en"))
+        if self.kind != "sql" and not self.path:
+            raise ValueError(t("consolidate.plan.path_needed", "en"))
+        if self.kind in ("sqlite", "sql") and not (self.table or self.query):
+            raise ValueError(t("consolidate.plan.table_needed", "en"))
+        return self
+
+
+class TargetSpec(_Strict):
+    dataset: str
+    jurisdiction: str
+
+
+class LinkageSpec(_Strict):
+    entity: Literal["person", "parcel"] = "person"
+    threshold: float = Field(default=0.9, gt=0, lt=1)
+    """Match probability at which two records are the same entity (set before looking at
+    any labels)."""
+    review_band: tuple[float, float] = (0.5, 0.99)
+    """Pairs scored inside this band go to the clerical review queue."""
+    max_pairs_u: float = Field(default=1e6, gt=0)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _band(self) -> LinkageSpec:
+        low, high = self.review_band
+        if not 0 <= low <= self.threshold <= high <= 1:
+            raise ValueError(t("consolidate.plan.band", "en"))
+        return self
+
+
+class SurvivorshipSpec(_Strict):
+    default: Literal["most_recent", "most_trusted", "non_empty", "longest"] = "most_trusted"
+    fields: dict[str, Literal["most_recent", "most_trusted", "non_empty", "longest"]] = Field(
+        default_factory=dict
+    )
+    recency_field: str | None = None
+    """A date field of the target saying how fresh a record is (e.g. ``moved_in_on``)."""
+
+
+class LoadSpec(_Strict):
+    registries: str | None = None
+    """Registries directory (with ``manifest.json``); default: the data directory's."""
+    owner: str
+    """Agency whose store receives the golden records, e.g. ``central.moi_household``."""
+
+
+class PlanModel(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,59}$")
+    target: TargetSpec
+    sources: list[SourceSpec] = Field(min_length=1)
+    linkage: LinkageSpec = LinkageSpec()
+    survivorship: SurvivorshipSpec = SurvivorshipSpec()
+    load: LoadSpec | None = None
+    run_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanIssue:
+    """One thing wrong with a plan."""
+
+    file: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.reason}"
+
+
+class PlanError(Exception):
+    """The plan cannot run; ``issues`` names every problem found."""
+
+    def __init__(self, issues: list[PlanIssue]) -> None:
+        super().__init__("\n".join(str(i) for i in issues))
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class TargetField:
+    name: str
+    type: str
+    required: bool
+    codes: tuple[str, ...] | None
+    """Allowed codes of a code field (``None``: any)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked plan with its resolved paths and the target's field standard."""
+
+    model: PlanModel
+    file: Path
+    fields: tuple[TargetField, ...]
+    districts: dict[str, tuple[str, ...]]
+    """Jurisdiction name (臺南市) -> its districts, for the cross-field check."""
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def base(self) -> Path:
+        return self.file.parent
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else (self.base / path).resolve()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.resolve(self.model.run_dir or f".onceonly-run/{self.model.name}")
+
+    def field(self, name: str) -> TargetField:
+        return next(f for f in self.fields if f.name == name)
+
+    @property
+    def mapped_fields(self) -> tuple[str, ...]:
+        """Target fields some source maps, in the standard's order."""
+        mapped = {name for s in self.model.sources for name in s.fields}
+        return tuple(f.name for f in self.fields if f.name in mapped)
+
+    def digest(self) -> str:
+        """Changes when the plan's content changes: finished steps of an older plan are redone."""
+        text = json.dumps(self.model.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@cache
+def _jurisdictions() -> JurisdictionsFile:
+    raw = yaml.safe_load((CATALOG_DIR / "jurisdictions.yaml").read_text("utf-8"))
+    return JurisdictionsFile.model_validate(raw)
+
+
+def dataset_spec(code: str) -> DatasetSpec | None:
+    """The catalog's standard of dataset ``code`` read from the packaged YAML, or None."""
+    path = CATALOG_DIR / "datasets" / f"{code}.yaml"
+    if not path.is_file():
+        return None
+    return _dataset_spec(path)
+
+
+@cache
+def _dataset_spec(path: Path) -> DatasetSpec:
+    return DatasetSpec.model_validate(yaml.safe_load(path.read_text("utf-8")))
+
+
+def target_fields(spec: DatasetSpec, jurisdiction: str) -> tuple[TargetField, ...]:
+    """Core fields then the jurisdiction's extension fields; the items of a list field
+    (a land register's parcels) are fields of their own: one legacy row is one item."""
+    names = {j.code for j in _jurisdictions().jurisdictions}
+
+    def convert(f: FieldSpec) -> TargetField:
+        codes: tuple[str, ...] | None = None
+        if f.code_list is not None:
+            codes = tuple(c.code for c in f.code_list)
+        elif f.code_list_source == "jurisdictions":
+            codes = tuple(sorted(names))
+        return TargetField(f.name, f.type, f.required, codes)
+
+    local = spec.extensions.get(jurisdiction, [])
+    flat: list[FieldSpec] = []
+    for f in [*spec.fields, *local]:
+        flat.extend(f.items or [] if f.type == "array" else [f])
+    return tuple(convert(f) for f in flat)
+
+
+def _districts() -> dict[str, tuple[str, ...]]:
+    result: dict[str, tuple[str, ...]] = {}
+    for j in _jurisdictions().jurisdictions:
+        if j.merged_into is None:
+            result[j.name_zh] = tuple(j.districts)
+    return result
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(plan)"
+
+
+def _check(model: PlanModel, file: str, base: Path) -> list[PlanIssue]:
+    issues: list[PlanIssue] = []
+
+    def issue(where: str, key: str, **params: Any) -> None:
+        issues.append(PlanIssue(file, where, t(key, "en", **params)))
+
+    spec = dataset_spec(model.target.dataset)
+    if spec is None:
+        issue("target.dataset", "consolidate.plan.unknown_dataset", code=model.target.dataset)
+        return issues
+    known = {j.code for j in _jurisdictions().jurisdictions}
+    if model.target.jurisdiction not in known:
+        issue(
+            "target.jurisdiction",
+            "consolidate.plan.unknown_jurisdiction",
+            code=model.target.jurisdiction,
+        )
+    fields = {f.name: f for f in target_fields(spec, model.target.jurisdiction)}
+    seen: set[str] = set()
+    for i, source in enumerate(model.sources):
+        where = f"sources[{i}]"
+        if source.id in seen:
+            issue(f"{where}.id", "consolidate.plan.duplicate_source", id=source.id)
+        seen.add(source.id)
+        if source.path and not (base / source.path).exists():
+            issue(f"{where}.path", "consolidate.plan.missing_file", path=source.path)
+        for name, mapping in source.fields.items():
+            if name not in fields:
+                issue(
+                    f"{where}.fields.{name}",
+                    "consolidate.plan.unknown_field",
+                    field=name,
+                    dataset=spec.code,
+                )
+                continue
+            for j, normaliser in enumerate(mapping.normalise):
+                if normaliser not in NORMALISERS:
+                    issue(
+                        f"{where}.fields.{name}.normalise[{j}]",
+                        "consolidate.plan.unknown_normaliser",
+                        name=normaliser,
+                        known=", ".join(NORMALISERS),
+                    )
+        for name, f in fields.items():
+            if f.required and name not in source.fields:
+                issue(f"{where}.fields", "consolidate.plan.required_unmapped", field=name)
+    for name in model.survivorship.fields:
+        if name not in fields:
+            issue(
+                f"survivorship.fields.{name}",
+                "consolidate.plan.unknown_field",
+                field=name,
+                dataset=spec.code,
+            )
+    recency = model.survivorship.recency_field
+    if recency is not None and (recency not in fields or fields[recency].type != "date"):
+        issue("survivorship.recency_field", "consolidate.plan.recency_field", field=recency)
+    needed: tuple[str, ...]
+    if model.linkage.entity == "person":
+        needed = ("national_id", "name", "birth_date")
+    else:
+        needed = ("section", "parcel_no")
+    for name in needed:
+        if not any(name in s.fields for s in model.sources):
+            issue(
+                "linkage.entity",
+                "consolidate.plan.linkage_field",
+                field=name,
+                entity=model.linkage.entity,
+            )
+    return issues
+
+
+def parse_plan(text: str, file: Path) -> Plan:
+    """A checked :class:`Plan` from YAML text; :class:`PlanError` lists every problem."""
+    name = str(file)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
+        raise PlanError(
+            [PlanIssue(name, where, t("consolidate.plan.yaml", "en", error=str(error)))]
+        ) from error
+    if not isinstance(raw, dict):
+        raise PlanError([PlanIssue(name, "(plan)", t("consolidate.plan.not_mapping", "en"))])
+    try:
+        model = PlanModel.model_validate(raw)
+    except ValidationError as error:
+        raise PlanError(
+            [
+                PlanIssue(name, _loc(tuple(e["loc"])), e["msg"].removeprefix("Value error, "))
+                for e in error.errors()
+            ]
+        ) from error
+    issues = _check(model, name, file.parent)
+    if issues:
+        raise PlanError(issues)
+    spec = dataset_spec(model.target.dataset)
+    assert spec is not None
+    return Plan(
+        model=model,
+        file=file.resolve(),
+        fields=target_fields(spec, model.target.jurisdiction),
+        districts=_districts(),
+    )
+
+
+def load_plan(path: Path) -> Plan:
+    """The plan at ``path`` (see :func:`parse_plan`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError([PlanIssue(str(path), "(file)", t("consolidate.plan.no_file", "en"))])
+    return parse_plan(path.read_text("utf-8"), path)

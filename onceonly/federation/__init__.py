@@ -1,0 +1,1 @@
+"""Federation: nodes, the central directory, cross-node evidence, off-site backup."""

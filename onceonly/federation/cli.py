@@ -1,0 +1,138 @@
+"""``onceonly federation``: make this deployment a node, serve it, run the federated demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from onceonly.config import Settings
+from onceonly.i18n import t
+
+app = typer.Typer(
+    help="Federation: node identity, registration, serving with mutual TLS, the demo.",
+    no_args_is_help=True,
+)
+console = Console()
+DATA_DIR = typer.Option(Path("onceonly-data"), "--data-dir", help="The node's data directory.")
+
+
+@app.command()
+def init(
+    node: str,
+    jurisdiction: list[str] = typer.Option(..., help="Jurisdiction code served (repeat)."),
+    endpoint: str = typer.Option(..., help="https://host:port other nodes reach this one at."),
+    cert: Path = typer.Option(..., help="Node certificate (onceonly pki issue-node)."),
+    key: Path = typer.Option(..., help="Its private key."),
+    ca: Path = typer.Option(..., help="The federation CA certificate."),
+    directory_url: str = typer.Option(..., help="The directory's base URL."),
+    directory_key: Path = typer.Option(..., help="The directory's public JWK (JSON file)."),
+    name: str = typer.Option("", help="Name people read."),
+    data_dir: Path = DATA_DIR,
+) -> None:
+    """Write this node's federation configuration."""
+    from onceonly.federation.node import NodeConfig
+
+    config = NodeConfig(
+        id=node,
+        name=name or node,
+        jurisdictions=tuple(jurisdiction),
+        endpoint=endpoint,
+        cert=str(cert.resolve()),
+        key=str(key.resolve()),
+        ca=str(ca.resolve()),
+        directory_url=directory_url,
+        directory_jwk=json.loads(directory_key.read_text()),
+    )
+    path = config.write(Settings(data_dir=data_dir))
+    console.print(t("federation.node_configured", None, path=str(path)))
+
+
+@app.command()
+def registration(
+    data_dir: Path = DATA_DIR, out: Path = typer.Option(Path("registration.json"))
+) -> None:
+    """Write the document the directory registers this node from (`directory add-node`)."""
+    from onceonly.db import make_engine, make_session_factory
+    from onceonly.federation.node import NodeConfig
+    from onceonly.federation.node import registration as build
+    from onceonly.providers.registry import load_providers
+
+    settings = Settings(data_dir=data_dir)
+    config = NodeConfig.read(settings)
+    if config is None:
+        console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
+        raise typer.Exit(1)
+    engine = make_engine(settings.resolved_database_url)
+    with (
+        load_providers(settings.registries_dir) as providers,
+        make_session_factory(engine)() as session,
+    ):
+        document = build(session, settings, config, providers)
+    engine.dispose()
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=2), "utf-8")
+    console.print(t("federation.registration_written", None, path=str(out)))
+
+
+@app.command()
+def serve(
+    data_dir: Path = DATA_DIR,
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000, help="Clerks' web app and API (plain HTTP)."),
+    peer_port: int = typer.Option(8443, help="Federation listener (mutual TLS)."),
+) -> None:
+    """Serve the node: the web app for clerks and, on its own port, the mutual-TLS listener
+    other nodes call."""
+    import uvicorn
+
+    from onceonly.federation.node import NodeConfig
+    from onceonly.federation.peer import create_peer_app
+    from onceonly.web.app import create_app
+
+    settings = Settings(data_dir=data_dir)
+    config = NodeConfig.read(settings)
+    if config is None:
+        console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
+        raise typer.Exit(1)
+    servers = [
+        uvicorn.Server(uvicorn.Config(create_app(settings), host, port, log_level="warning")),
+        uvicorn.Server(
+            uvicorn.Config(
+                create_peer_app(settings, config),
+                host,
+                peer_port,
+                log_level="warning",
+                ssl_keyfile=config.key,
+                ssl_certfile=config.cert,
+                ssl_ca_certs=config.ca,
+                ssl_cert_reqs=ssl.CERT_REQUIRED,
+                timeout_graceful_shutdown=2,
+            )
+        ),
+    ]
+
+    async def run() -> None:
+        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for server in servers:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+
+
+@app.command()
+def demo(
+    root: Path = typer.Option(Path("onceonly-federation"), help="Where everything lives."),
+    people: int = typer.Option(1000, min=200),
+    seed: int = typer.Option(20101225),
+    serve_nodes: bool = typer.Option(True, "--serve/--no-serve"),
+) -> None:
+    """A directory and three nodes (臺北市; 新北市; 基隆市+宜蘭縣) on this machine."""
+    from onceonly.federation.demo import run_federated_demo
+
+    run_federated_demo(root, people=people, seed=seed, serve=serve_nodes)

@@ -1,0 +1,373 @@
+"""Building and running a federation on one machine: the CA, the directory and several nodes,
+each with its own data directory and only its own jurisdictions' registries.
+
+Central datasets (household registration, income, veterans) are replicated read-only to every
+node, as every city already reaches the national systems through the 電子閘門; each node signs
+what it answers from its replica with its own key. Local datasets live only on the node that
+serves their jurisdiction, so a question about a citizen registered elsewhere must cross.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from onceonly import migrations
+from onceonly.accounts.service import seed_demo_accounts
+from onceonly.catalog import service as catalog
+from onceonly.catalog.loader import load_catalog
+from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
+from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
+from onceonly.demo.rules import seed_demo_rules
+from onceonly.exchange import keys
+from onceonly.federation.directory import Directory
+from onceonly.federation.node import NodeConfig, federation_dir, registration
+from onceonly.pki import ca
+from onceonly.policy.service import RuleRequest, approve_rule, request_rule
+from onceonly.providers.registry import load_providers
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    id: str
+    name: str
+    jurisdictions: tuple[str, ...]
+
+
+DEMO_NODES: tuple[NodePlan, ...] = (
+    NodePlan("taipei", "臺北市節點", ("taipei-city",)),
+    NodePlan("new-taipei", "新北市節點", ("new-taipei-city",)),
+    NodePlan(
+        "north-regional", "北北基宜區域節點（基隆市、宜蘭縣）", ("keelung-city", "yilan-county")
+    ),
+)
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    plan: NodePlan
+    data_dir: Path
+    port: int
+    peer_port: int
+    cert_serial: str
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(data_dir=self.data_dir)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class FederationLayout:
+    root: Path
+    ca_dir: Path
+    directory_home: Path
+    directory_port: int
+    nodes: tuple[NodeLayout, ...]
+
+    @property
+    def directory_url(self) -> str:
+        return f"http://127.0.0.1:{self.directory_port}"
+
+    def node(self, node_id: str) -> NodeLayout:
+        return next(n for n in self.nodes if n.plan.id == node_id)
+
+    def write(self) -> None:
+        document = {
+            "ca_dir": str(self.ca_dir),
+            "directory_home": str(self.directory_home),
+            "directory_port": self.directory_port,
+            "nodes": [
+                {
+                    "id": n.plan.id,
+                    "name": n.plan.name,
+                    "jurisdictions": list(n.plan.jurisdictions),
+                    "data_dir": str(n.data_dir),
+                    "port": n.port,
+                    "peer_port": n.peer_port,
+                    "cert_serial": n.cert_serial,
+                }
+                for n in self.nodes
+            ],
+        }
+        (self.root / "federation.json").write_text(
+            json.dumps(document, ensure_ascii=False, indent=2)
+        )
+
+    @classmethod
+    def read(cls, root: Path) -> FederationLayout:
+        data = json.loads((Path(root) / "federation.json").read_text())
+        return cls(
+            root=Path(root),
+            ca_dir=Path(data["ca_dir"]),
+            directory_home=Path(data["directory_home"]),
+            directory_port=data["directory_port"],
+            nodes=tuple(
+                NodeLayout(
+                    NodePlan(n["id"], n["name"], tuple(n["jurisdictions"])),
+                    Path(n["data_dir"]),
+                    n["port"],
+                    n["peer_port"],
+                    n["cert_serial"],
+                )
+                for n in data["nodes"]
+            ),
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def copy_registries(source: Path, target: Path, jurisdictions: Sequence[str]) -> RegistryManifest:
+    """The central stores and the stores of ``jurisdictions`` only, with a manifest to match."""
+    manifest = RegistryManifest.read(source)
+    keep = tuple(
+        s for s in manifest.stores if s.jurisdiction is None or s.jurisdiction in jurisdictions
+    )
+    target.mkdir(parents=True, exist_ok=True)
+    for store in keep:
+        shutil.copy2(store.resolve(source), target / store.path)
+    data = json.loads(manifest.to_json())
+    data["stores"] = [s for s in data["stores"] if s["owner"] in {k.owner for k in keep}]
+    data["jurisdictions"] = list(jurisdictions)
+    (target / MANIFEST_NAME).write_text(json.dumps(data, ensure_ascii=False, indent=2))
+    return RegistryManifest.read(target)
+
+
+def approve_cross_node_rules(
+    session: object, requesting: Sequence[str], hosted: Sequence[str]
+) -> int:
+    """Rules the owners of ``hosted`` jurisdictions approve for agencies of ``requesting``
+    jurisdictions: the evidence each item offered there needs about a citizen living here."""
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    made = 0
+    for asking in requesting:
+        for item in catalog.search_application_items(session, "", jurisdiction=asking):
+            for requirement in item.required_evidence:
+                dataset = catalog.get_dataset(session, requirement.dataset)
+                if dataset is None or dataset.owner_scope != "residence":
+                    continue
+                for home in hosted:
+                    owner = catalog.owner_agency_for(session, dataset.code, home)
+                    rule = request_rule(
+                        session,
+                        RuleRequest(
+                            owner_agency=owner,
+                            dataset=dataset.code,
+                            application_item=item.code,
+                            legal_basis=requirement.legal_basis,
+                            requesting_agency_kind=item.agency_kind,
+                            requesting_jurisdiction=asking,
+                            fields=list(requirement.fields or ()),
+                            predicates=[requirement.predicate] if requirement.predicate else [],
+                            purpose=requirement.purpose_zh or item.name_zh,
+                        ),
+                        requested_by=f"federation:{asking}.{item.agency_kind}",
+                    )
+                    approve_rule(session, rule.id, f"federation:{owner}.owner", owner, "federation")
+                    made += 1
+    return made
+
+
+def prepare_node(
+    settings: Settings, plan: NodePlan, all_registries: Path, others: Sequence[str]
+) -> None:
+    """Schema, catalog, this node's registries, accounts, rules (own and cross-node), keys."""
+    settings.ensure_dirs()
+    url = settings.resolved_database_url
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    try:
+        with transaction(sessions) as session:
+            if not catalog.list_jurisdictions(session):
+                load_catalog(session)
+        if not (settings.registries_dir / MANIFEST_NAME).exists():
+            copy_registries(all_registries, settings.registries_dir, plan.jurisdictions)
+        providers = load_providers(settings.registries_dir)
+        try:
+            with transaction(sessions) as session:
+                seed_demo_accounts(session, list(plan.jurisdictions))
+                if seed_demo_rules(session, list(plan.jurisdictions), providers):
+                    approve_cross_node_rules(session, others, plan.jurisdictions)
+                for owner in providers.owners():
+                    keys.ensure_key(session, settings, owner)
+        finally:
+            providers.close()
+    finally:
+        engine.dispose()
+
+
+def build_federation(
+    root: Path,
+    people: int = 1000,
+    seed: int = 20101225,
+    plans: Sequence[NodePlan] = DEMO_NODES,
+    progress: Callable[[str, int, int], None] | None = None,
+    refresh_seconds: float = 5.0,
+) -> FederationLayout:
+    """Make (or reuse) the CA, the directory and every node below ``root``, each node
+    registered with the directory. Nothing is started."""
+    root = Path(root).resolve()
+    if (root / "federation.json").exists():
+        return FederationLayout.read(root)
+    root.mkdir(parents=True, exist_ok=True)
+    ca_dir = root / "ca"
+    if not (ca_dir / "ca.pem").exists():
+        ca.init_ca(ca_dir)
+    directory = Directory(root / "directory", ca_dir)
+    all_registries = root / "registries-all"
+    if not (all_registries / MANIFEST_NAME).exists():
+        served = [j for p in plans for j in p.jurisdictions]
+        codes = [j for j in DEMO_JURISDICTIONS if j in served]
+        generate_registries(
+            all_registries, people=people, seed=seed, jurisdictions=codes, progress=progress
+        )
+    directory_port = free_port()
+    layouts = []
+    served_all = [j for p in plans for j in p.jurisdictions]
+    for plan in plans:
+        data_dir = root / "nodes" / plan.id
+        port, peer_port = free_port(), free_port()
+        settings = Settings(data_dir=data_dir)
+        others = [j for j in served_all if j not in plan.jurisdictions]
+        prepare_node(settings, plan, all_registries, others)
+        fed = federation_dir(settings)
+        issued = ca.issue_node(ca_dir, plan.id, fed)
+        config = NodeConfig(
+            id=plan.id,
+            name=plan.name,
+            jurisdictions=plan.jurisdictions,
+            endpoint=f"https://127.0.0.1:{peer_port}",
+            cert=str(fed / f"{plan.id}.pem"),
+            key=str(fed / f"{plan.id}.key"),
+            ca=str(ca_dir / "ca.pem"),
+            directory_url=f"http://127.0.0.1:{directory_port}",
+            directory_jwk=directory.public_jwk(),
+            refresh_seconds=refresh_seconds,
+        )
+        config.write(settings)
+        register_node(settings, config, directory)
+        layouts.append(NodeLayout(plan, data_dir, port, peer_port, issued.serial))
+    for index, layout in enumerate(layouts):
+        partner = layouts[(index + 1) % len(layouts)].plan.id
+        written = NodeConfig.read(layout.settings)
+        assert written is not None
+        dataclasses.replace(written, backup_partner=partner).write(layout.settings)
+    result = FederationLayout(root, ca_dir, root / "directory", directory_port, tuple(layouts))
+    result.write()
+    return result
+
+
+def register_node(settings: Settings, config: NodeConfig, directory: Directory) -> None:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        providers = load_providers(settings.registries_dir)
+        with make_session_factory(engine)() as session:
+            directory.add_node(registration(session, settings, config, providers))
+        providers.close()
+    finally:
+        engine.dispose()
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    """Until ``url`` answers; a process that never does is stopped, not left behind."""
+    try:
+        _poll(url, process, timeout)
+    except BaseException:
+        stop(process)
+        raise
+
+
+def _poll(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0, verify=False).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up in {timeout} s")
+
+
+def _python() -> list[str]:
+    return [sys.executable, "-m", "onceonly.cli"]
+
+
+def start_directory(layout: FederationLayout, log: Path | None = None) -> subprocess.Popen[bytes]:
+    command = [
+        *_python(),
+        "directory",
+        "serve",
+        "--home",
+        str(layout.directory_home),
+        "--ca-dir",
+        str(layout.ca_dir),
+        "--port",
+        str(layout.directory_port),
+    ]
+    process = _spawn(command, log)
+    _wait(layout.directory_url + "/healthz", process)
+    return process
+
+
+def start_node(
+    node: NodeLayout, log: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    command = [
+        *_python(),
+        "federation",
+        "serve",
+        "--data-dir",
+        str(node.data_dir),
+        "--port",
+        str(node.port),
+        "--peer-port",
+        str(node.peer_port),
+    ]
+    process = _spawn(command, log, env)
+    _wait(node.url + "/healthz", process)
+    return process
+
+
+def _spawn(
+    command: list[str], log: Path | None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

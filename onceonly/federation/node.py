@@ -1,0 +1,183 @@
+"""This deployment as a member of the federation: its identity, its certificate, the directory
+it trusts, and the last good snapshot it keeps on disk.
+
+A node is configured by ``<data_dir>/federation/node.json`` (written by
+``onceonly federation init``); without that file the deployment is a stand-alone node and the
+exchange never routes anything away.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+
+from onceonly.catalog import service as catalog
+from onceonly.config import Settings
+from onceonly.exchange.keys import published_jwks
+from onceonly.federation.snapshot import Snapshot, SnapshotRefused, verify_snapshot
+from onceonly.pki.trust import TrustAnchor
+from onceonly.policy.service import list_rules
+from onceonly.providers.registry import ProviderDirectory
+
+CONFIG_NAME = "node.json"
+SNAPSHOT_NAME = "snapshot.jws"
+
+
+def federation_dir(settings: Settings) -> Path:
+    return settings.data_dir / "federation"
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    id: str
+    name: str
+    jurisdictions: tuple[str, ...]
+    endpoint: str
+    """Base URL peers reach this node's federation listener at (``https://127.0.0.1:port``)."""
+    cert: str
+    key: str
+    ca: str
+    directory_url: str
+    directory_jwk: dict[str, Any]
+    refresh_seconds: float = 10.0
+    """How often the snapshot is fetched again (a revocation takes effect within this)."""
+    peer_timeout_seconds: float | None = None
+    """Defaults to the exchange's provider timeout."""
+    backup_partner: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, settings: Settings) -> Path:
+        path = federation_dir(settings) / CONFIG_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = asdict(self)
+        data["jurisdictions"] = list(self.jurisdictions)
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), "utf-8")
+        return path
+
+    @classmethod
+    def read(cls, settings: Settings) -> NodeConfig | None:
+        path = federation_dir(settings) / CONFIG_NAME
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text("utf-8"))
+        data["jurisdictions"] = tuple(data["jurisdictions"])
+        return cls(**data)
+
+
+class SnapshotCache:
+    """The directory's snapshot as this node last verified it.
+
+    Fetched again every ``refresh_seconds``; when the directory cannot be reached (or serves
+    something that does not verify) the copy on disk is used until it expires, then requests
+    across nodes stop with the reason ``expired``.
+    """
+
+    def __init__(self, settings: Settings, config: NodeConfig) -> None:
+        self.config = config
+        self.path = federation_dir(settings) / SNAPSHOT_NAME
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._fetched = 0.0
+        self.last_error: str | None = None
+
+    def _fetch(self) -> Snapshot:
+        response = httpx.get(self.config.directory_url.rstrip("/") + "/v1/snapshot", timeout=2.0)
+        response.raise_for_status()
+        snapshot = verify_snapshot(response.text, self.config.directory_jwk)
+        if self._snapshot is None or snapshot.serial >= self._snapshot.serial:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(snapshot.token, "utf-8")
+            tmp.replace(self.path)
+        return snapshot
+
+    def _from_disk(self) -> Snapshot:
+        if not self.path.exists():
+            raise SnapshotRefused("unavailable", self.last_error or "no snapshot yet")
+        return verify_snapshot(self.path.read_text("utf-8"), self.config.directory_jwk)
+
+    def current(self) -> Snapshot:
+        """A verified, unexpired snapshot; raises :class:`SnapshotRefused` when there is none."""
+        with self._lock:
+            fresh = time.monotonic() - self._fetched < self.config.refresh_seconds
+            if self._snapshot is not None and fresh and not self._snapshot.expired():
+                return self._snapshot
+            try:
+                self._snapshot = self._fetch()
+                self.last_error = None
+            except (httpx.HTTPError, SnapshotRefused, ValueError, KeyError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self._snapshot = self._from_disk()
+            self._fetched = time.monotonic()
+            return self._snapshot
+
+    def refresh(self) -> Snapshot:
+        with self._lock:
+            self._fetched = 0.0
+        return self.current()
+
+    def trust(self) -> TrustAnchor:
+        snapshot = self.current()
+        return TrustAnchor.from_pem(snapshot.ca_pem.encode(), snapshot.crl_pem.encode())
+
+
+def registration(
+    session: Session, settings: Settings, config: NodeConfig, providers: ProviderDirectory
+) -> dict[str, Any]:
+    """The document the directory registers this node from: identity, endpoint, certificate,
+    the agencies it hosts with their datasets and published keys, the datasets' extension
+    fields of its jurisdictions, and the rules its owners approved for other nodes."""
+    hosted = {
+        owner: sorted(providers.for_owner(owner).datasets())  # type: ignore[union-attr]
+        for owner in providers.owners()
+        if not owner.startswith("central.")
+    }
+    jwks = published_jwks(session)
+    datasets = []
+    for dataset in catalog.list_datasets(session):
+        datasets.append(
+            {
+                "code": dataset.code,
+                "owner_scope": dataset.owner_scope,
+                "core_fields": [f.name for f in dataset.fields],
+                "extensions": {
+                    code: [f.name for f in fields]
+                    for code, fields in dataset.extensions.items()
+                    if code in config.jurisdictions
+                },
+            }
+        )
+    rules = [
+        {
+            "id": rule.id,
+            "owner_agency": rule.owner_agency,
+            "dataset": rule.dataset,
+            "application_item": rule.application_item,
+            "requesting_agency": rule.requesting_agency,
+            "requesting_agency_kind": rule.requesting_agency_kind,
+            "requesting_jurisdiction": rule.requesting_jurisdiction,
+            "fields": list(rule.fields),
+            "predicates": list(rule.predicates),
+            "legal_basis": rule.legal_basis,
+        }
+        for rule in list_rules(session, status="approved")
+        if rule.owner_agency in hosted
+        and rule.requesting_jurisdiction not in (*config.jurisdictions, None)
+    ]
+    return {
+        "id": config.id,
+        "name": config.name,
+        "jurisdictions": list(config.jurisdictions),
+        "endpoint": config.endpoint,
+        "cert_pem": Path(config.cert).read_text(),
+        "agencies": hosted,
+        "jwks": {"keys": [k for k in jwks["keys"] if k.get("agency") in hosted]},
+        "datasets": datasets,
+        "rules": rules,
+    }

@@ -1,0 +1,229 @@
+"""The owner side of cross-node evidence: the node's federation listener.
+
+It is a FastAPI app of its own, served on a separate port with mutual TLS (the federation CA
+only, client certificate required), never on the clerks' port. A request is accepted only
+when its signature, certificate (not revoked, naming a member node), time and nonce check out
+and the asking agency belongs to a jurisdiction the sending node serves. The owner's own
+rules then decide, exactly as for a local clerk, and the answer is audited here under the
+sender's request id. Every refusal is audited too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from onceonly.audit.log import AuditRecord, append_durably
+from onceonly.catalog import service as catalog
+from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory
+from onceonly.errors import PROBLEM_BASE, Problem
+from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResult
+from onceonly.exchange.service import Actor, Exchange, request_evidence
+from onceonly.federation.backup import BACKUPS_PATH, store_backup
+from onceonly.federation.node import NodeConfig, SnapshotCache
+from onceonly.federation.remote import EVIDENCE_PATH
+from onceonly.federation.signing import HEADER, NonceStore, RequestRefused, verify_request
+from onceonly.federation.snapshot import NodeEntry, SnapshotRefused
+from onceonly.i18n import catalogue, t
+from onceonly.pki.trust import TrustAnchor
+from onceonly.providers.registry import load_providers
+
+STATUS_OF = {
+    "missing_signature": 401,
+    "malformed": 401,
+    "bad_signature": 401,
+    "tampered": 401,
+    "clock_skew": 401,
+    "replay": 409,
+    "snapshot": 503,
+}
+
+
+class ForwardedAsk(BaseModel):
+    request_id: str
+    case_id: str
+    application_item: str
+    subject: str
+    ask: EvidenceAsk
+    actor: dict[str, str]
+
+
+class PeerState:
+    """What the listener needs: the node's database, a local-only exchange, the snapshot."""
+
+    def __init__(self, settings: Settings, config: NodeConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.engine = make_engine(settings.resolved_database_url)
+        self.sessions = make_session_factory(self.engine)
+        self.snapshots = SnapshotCache(settings, config)
+        self.nonces = NonceStore()
+        self._exchange: Exchange | None = None
+
+    @property
+    def exchange(self) -> Exchange:
+        """Local-only: what arrives from another node is answered here, never sent on."""
+        if self._exchange is None:
+            providers = load_providers(self.settings.registries_dir)
+            exchange = Exchange(self.settings, self.sessions, providers)
+            if exchange.remote is not None:
+                exchange.remote.close()
+                exchange.remote = None
+            self._exchange = exchange
+        return self._exchange
+
+
+def _authenticate(state: PeerState, request: Request, path: str, raw: bytes) -> NodeEntry:
+    """The member node that sent this request, once its signature, certificate, time and
+    nonce are checked against the snapshot in force."""
+    try:
+        snapshot = state.snapshots.current()
+        trust = TrustAnchor.from_pem(snapshot.ca_pem.encode(), snapshot.crl_pem.encode())
+    except SnapshotRefused as exc:
+        raise RequestRefused("snapshot", f"{exc.code}: {exc.detail}") from exc
+    claims = verify_request(request.headers.get(HEADER), "POST", path, raw, trust, state.nonces)
+    node = snapshot.node(claims["node"])
+    if node is None:
+        raise RequestRefused("unknown_node", claims["node"], claims["node"])
+    return node
+
+
+def _refusal(state: PeerState, refused: RequestRefused, path: str, raw: bytes) -> JSONResponse:
+    code, detail, sender = refused.code, refused.detail, refused.sender
+    request_id = None
+    with contextlib.suppress(ValueError, AttributeError):
+        request_id = str(json.loads(raw).get("request_id") or "") or None
+    record = AuditRecord(
+        event="federation.refused",
+        actor_username=f"node:{sender}",
+        decision="denied",
+        reason_zh=t(f"federation.refused.{code}", "zh-TW"),
+        reason_en=t(f"federation.refused.{code}", "en"),
+        details={"code": code, "detail": detail[:300], "path": path},
+    )
+    if request_id:
+        record = dataclasses.replace(record, request_id=request_id)
+    append_durably(state.sessions, record)
+    status = STATUS_OF.get(code, 403)
+    return JSONResponse(
+        {
+            "type": PROBLEM_BASE + "federation-" + code.replace("_", "-"),
+            "title": t(f"federation.refused.{code}", "en"),
+            "status": status,
+            "code": code,
+            "detail": detail,
+        },
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> FastAPI:
+    """The federation listener of the node whose data directory ``settings`` names."""
+    config = config or NodeConfig.read(settings)
+    if config is None:
+        raise RuntimeError("not a federation node: run `onceonly federation init` first")
+    state = PeerState(settings, config)
+    app = FastAPI(title=f"onceonly node {config.id}", docs_url=None, redoc_url=None)
+    app.state.peer = state
+
+    @app.post(EVIDENCE_PATH)
+    async def evidence(request: Request) -> JSONResponse:
+        raw = await request.body()
+        try:
+            node = _authenticate(state, request, EVIDENCE_PATH, raw)
+        except RequestRefused as exc:
+            return _refusal(state, exc, EVIDENCE_PATH, raw)
+        try:
+            asked = ForwardedAsk.model_validate_json(raw)
+        except ValidationError as exc:
+            refused = RequestRefused("malformed", str(exc)[:300], node.id)
+            return _refusal(state, refused, EVIDENCE_PATH, raw)
+        return await _answer(state, node.jurisdictions, node.id, asked, raw)
+
+    @app.post(BACKUPS_PATH)
+    async def backups(request: Request) -> JSONResponse:
+        raw = await request.body()
+        try:
+            sender = _authenticate(state, request, BACKUPS_PATH, raw).id
+        except RequestRefused as exc:
+            return _refusal(state, exc, BACKUPS_PATH, b"{}")
+        path = store_backup(state.settings, sender, raw)
+        append_durably(
+            state.sessions,
+            AuditRecord(
+                event="backup.received",
+                actor_username=f"node:{sender}",
+                details={"file": path.name, "bytes": len(raw)},
+            ),
+        )
+        return JSONResponse({"stored": path.name, "node": state.config.id})
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "node": config.id}
+
+    @app.on_event("startup")
+    def warm_up() -> None:
+        """The first forwarded request must not pay for loading the catalog and stores."""
+        catalogue()
+        with state.sessions() as session:
+            state.exchange.catalog.check(session)
+        with contextlib.suppress(SnapshotRefused):
+            state.snapshots.current()
+
+    @app.on_event("shutdown")
+    def close() -> None:
+        if state._exchange is not None:
+            state._exchange.close()
+        state.engine.dispose()
+
+    return app
+
+
+async def _answer(
+    state: PeerState, jurisdictions: tuple[str, ...], sender: str, asked: ForwardedAsk, raw: bytes
+) -> JSONResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    with state.sessions() as session:
+        agency = catalog.get_agency(session, asked.actor.get("agency", ""))
+    if agency is None or agency.jurisdiction not in jurisdictions:
+        refused = RequestRefused("agency_not_of_node", asked.actor.get("agency", ""), sender)
+        return _refusal(state, refused, EVIDENCE_PATH, raw)
+    actor = Actor(
+        username=f"{sender}/{asked.actor.get('username', '')}",
+        badge=asked.actor.get("badge", ""),
+        role=asked.actor.get("role", "clerk"),
+        agency=agency.code,
+    )
+    body = EvidenceRequestIn(
+        case_id=asked.case_id,
+        application_item=asked.application_item,
+        subject=asked.subject,
+        evidence=[asked.ask],
+    )
+
+    def run() -> dict[str, Any]:
+        try:
+            response = request_evidence(state.exchange, actor, body, "en", asked.request_id)
+            return response.results[0].model_dump(mode="json", by_alias=True)
+        except Problem as problem:
+            results = problem.extra.get("results")
+            if results:
+                return dict(results[0])
+            raise
+
+    try:
+        result = await run_in_threadpool(run)
+    except Problem as problem:
+        return JSONResponse(problem.as_dict() | {"code": problem.kind}, status_code=problem.status)
+    EvidenceResult.model_validate(result)
+    return JSONResponse({"request_id": asked.request_id, "node": state.config.id, "result": result})

@@ -1,0 +1,224 @@
+"""Asking another node: the requesting side of cross-node evidence.
+
+The exchange hands a piece here when its owner is an agency this node does not host. The piece
+goes, over mutual TLS and signed, to the node the directory says hosts that owner; that node
+decides by its owners' rules, fetches, signs with the owner's key and audits under the same
+request id. Back here every transcript is verified against the keys that node published in the
+snapshot before the clerk sees it. Whatever goes wrong ends as a result with a reason the
+clerk can read (and the exchange audits it), never as a lost request.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from typing import Any
+
+import httpx
+from cryptography import x509
+
+from onceonly.config import Settings
+from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, Reason
+from onceonly.exchange.transcript import TranscriptInvalid, verify_transcript
+from onceonly.federation.node import NodeConfig, SnapshotCache
+from onceonly.federation.signing import HEADER, NodeCredentials
+from onceonly.federation.snapshot import SnapshotRefused
+from onceonly.i18n import both
+from onceonly.pki.trust import CertificateRefused, TrustAnchor
+
+EVIDENCE_PATH = "/federation/v1/evidence"
+
+
+def tls_context(config: NodeConfig, server: bool = False) -> ssl.SSLContext:
+    """Mutual TLS with the federation CA only (no public CAs), TLS 1.2 or newer."""
+    purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
+    context = ssl.create_default_context(purpose, cafile=config.ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.cert, config.key)
+    if server:
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def _result(
+    owner: str, ask: EvidenceAsk, dataset: str, status: str, key: str, **params: Any
+) -> EvidenceResult:
+    retry = params.pop("retry_after", None)
+    return EvidenceResult(
+        evidence_type=ask.type,
+        dataset=dataset,
+        predicate=ask.type if ask.type != dataset else None,
+        status=status,  # type: ignore[arg-type]
+        owners=[owner],
+        reason=Reason.model_validate(both(key, owner=owner, **params)),
+        retry_after=retry,
+    )
+
+
+def _tls_refusal(exc: httpx.HTTPError) -> str | None:
+    text = repr(exc) + repr(exc.__cause__) + repr(exc.__context__)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate", "TLSV1_ALERT", "SSL"):
+        if marker in text:
+            return text.split("(", 1)[-1][:160]
+    return None
+
+
+class RemoteNodes:
+    """The exchange's way to the other nodes, as the directory's snapshot lists them."""
+
+    def __init__(self, settings: Settings, config: NodeConfig, local_owners: set[str]) -> None:
+        self.config = config
+        self.snapshots = SnapshotCache(settings, config)
+        self.credentials = NodeCredentials.load(config.id, config.cert, config.key)
+        self.local_owners = local_owners
+        timeout = config.peer_timeout_seconds or max(0.5, settings.provider_timeout_seconds - 0.2)
+        self.client = httpx.Client(verify=tls_context(config), timeout=timeout)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def is_remote(self, owner: str) -> bool:
+        """An owner this node does not host: central data is replicated to every node."""
+        return bool(owner) and owner not in self.local_owners and not owner.startswith("central.")
+
+    def forward(
+        self,
+        owner: str,
+        *,
+        dataset: str,
+        ask: EvidenceAsk,
+        request_id: str,
+        case_id: str,
+        application_item: str,
+        subject: str,
+        actor: dict[str, str],
+    ) -> EvidenceResult:
+        """The owner node's answer for one piece, transcripts verified; refusals as results."""
+        try:
+            snapshot = self.snapshots.current()
+            trust = TrustAnchor.from_pem(snapshot.ca_pem.encode(), snapshot.crl_pem.encode())
+        except SnapshotRefused as exc:
+            return _result(
+                owner,
+                ask,
+                dataset,
+                "failed",
+                "federation.snapshot_refused",
+                code=exc.code,
+                detail=exc.detail,
+                retry_after=60,
+            )
+        node = snapshot.node_of_agency(owner)
+        if node is None:
+            return _result(
+                owner, ask, dataset, "unavailable", "federation.no_node", retry_after=3600
+            )
+        try:
+            trust.check(x509.load_pem_x509_certificate(node.cert_pem.encode()), node.id)
+        except CertificateRefused as exc:
+            return _result(
+                owner,
+                ask,
+                dataset,
+                "failed",
+                "federation.peer_cert_refused",
+                node=node.name,
+                code=exc.code,
+                detail=exc.detail,
+            )
+        body = json.dumps(
+            {
+                "request_id": request_id,
+                "case_id": case_id,
+                "application_item": application_item,
+                "subject": subject,
+                "ask": ask.model_dump(mode="json"),
+                "actor": actor,
+            },
+            ensure_ascii=False,
+        ).encode()
+        signature = self.credentials.sign("POST", EVIDENCE_PATH, body)
+        try:
+            response = self.client.post(
+                node.endpoint.rstrip("/") + EVIDENCE_PATH,
+                content=body,
+                headers={HEADER: signature, "Content-Type": "application/json"},
+            )
+        except httpx.TimeoutException:
+            return _result(
+                owner,
+                ask,
+                dataset,
+                "unavailable",
+                "federation.peer_timeout",
+                node=node.name,
+                retry_after=30,
+            )
+        except httpx.HTTPError as exc:
+            tls = _tls_refusal(exc)
+            if tls is not None:
+                return _result(
+                    owner,
+                    ask,
+                    dataset,
+                    "failed",
+                    "federation.peer_tls_refused",
+                    node=node.name,
+                    detail=tls,
+                )
+            return _result(
+                owner,
+                ask,
+                dataset,
+                "unavailable",
+                "federation.peer_down",
+                node=node.name,
+                retry_after=60,
+            )
+        if response.status_code != 200:
+            problem = _json(response)
+            return _result(
+                owner,
+                ask,
+                dataset,
+                "failed",
+                "federation.peer_refused",
+                node=node.name,
+                code=str(problem.get("code", response.status_code)),
+                detail=str(problem.get("detail") or problem.get("title") or ""),
+            )
+        try:
+            result = EvidenceResult.model_validate(_json(response).get("result"))
+            for issued in result.transcripts:
+                verified = verify_transcript(issued.jws, node.jwks)
+                if verified.claims.issuer not in node.agencies:
+                    raise ValueError(f"{verified.claims.issuer} is not hosted by {node.id}")
+                if verified.claims.request_id != request_id or verified.claims.subject != subject:
+                    raise ValueError("transcript answers another request")
+        except (TranscriptInvalid, ValueError) as exc:
+            return _result(
+                owner,
+                ask,
+                dataset,
+                "failed",
+                "federation.transcript_refused",
+                node=node.name,
+                detail=str(exc)[:200],
+            )
+        return result
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def connect(settings: Settings, local_owners: set[str]) -> RemoteNodes | None:
+    """The way to other nodes when this deployment is a federation node, else ``None``."""
+    config = NodeConfig.read(settings)
+    if config is None:
+        return None
+    return RemoteNodes(settings, config, local_owners)

@@ -1,0 +1,164 @@
+"""Signed requests between nodes, on top of mutual TLS.
+
+The sender signs (ES256, with its node certificate's key, the certificate in ``x5c``) the
+method, the path, the SHA-256 of the body, a nonce and the time. The receiver refuses, each
+with its own code: no or malformed signature, a certificate not from the federation CA,
+expired or on the CRL, a certificate naming another node, a node not in the directory, a bad
+signature, a body or path that differs from what was signed (``tampered``), a time more than
+:data:`MAX_SKEW` away from its own clock (``clock_skew``), and a nonce seen before (``replay``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+
+from onceonly.federation.jose import registry
+from onceonly.pki.trust import CertificateRefused, TrustAnchor
+
+HEADER = "X-Onceonly-Signature"
+TYP = "onceonly-request+jwt"
+MAX_SKEW = 120
+"""Seconds a request's time may differ from the receiver's clock."""
+
+
+class RequestRefused(Exception):
+    """Why a node refused a request from another node."""
+
+    def __init__(self, code: str, detail: str = "", sender: str = "?") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+        self.sender = sender
+        """The node the request came from, when that much was established."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def body_digest(body: bytes) -> str:
+    return _b64(hashlib.sha256(body).digest())
+
+
+@dataclass(frozen=True)
+class NodeCredentials:
+    """A node's certificate and key, loaded once."""
+
+    node_id: str
+    cert_pem: bytes
+    key: ECKey
+
+    @classmethod
+    def load(cls, node_id: str, cert_path: str, key_path: str) -> NodeCredentials:
+        with open(cert_path, "rb") as cert_file, open(key_path, "rb") as key_file:
+            return cls(node_id, cert_file.read(), ECKey.import_key(key_file.read()))
+
+    def sign(
+        self, method: str, path: str, body: bytes, *, now: float | None = None, nonce: str = ""
+    ) -> str:
+        cert = x509.load_pem_x509_certificate(self.cert_pem)
+        header = {
+            "alg": "ES256",
+            "typ": TYP,
+            "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()],
+        }
+        claims = {
+            "node": self.node_id,
+            "method": method.upper(),
+            "path": path,
+            "body_sha256": body_digest(body),
+            "nonce": nonce or uuid.uuid4().hex,
+            "ts": int(now if now is not None else time.time()),
+        }
+        payload = json.dumps(claims, sort_keys=True).encode()
+        return jws.serialize_compact(header, payload, self.key, registry=registry("ES256"))
+
+
+class NonceStore:
+    """Nonces seen within the replay window, forgotten after ``ttl`` seconds.
+
+    Kept in memory: a request older than the window is refused for its time anyway, so a
+    restart only needs the window to pass before the store is complete again.
+    """
+
+    def __init__(self, ttl: float = 2 * MAX_SKEW) -> None:
+        self.ttl = ttl
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first_use(self, nonce: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {n: t for n, t in self._seen.items() if t > now}
+            expiry = self._seen.get(nonce)
+            if expiry is not None and expiry > now:
+                return False
+            self._seen[nonce] = now + self.ttl
+            return True
+
+
+def verify_request(
+    token: str | None,
+    method: str,
+    path: str,
+    body: bytes,
+    trust: TrustAnchor,
+    nonces: NonceStore,
+    *,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """The signed claims (``node`` is the sender) once every check passed."""
+    if not token:
+        raise RequestRefused("missing_signature")
+    try:
+        header = jws.extract_compact(token.encode(), registry=registry("ES256")).protected
+        chain = header.get("x5c") or []
+        cert = x509.load_der_x509_certificate(base64.b64decode(chain[0]))
+    except (JoseError, ValueError, IndexError, TypeError) as exc:
+        raise RequestRefused("malformed", str(exc)) from exc
+    if header.get("alg") != "ES256" or header.get("typ") != TYP:
+        raise RequestRefused("malformed", "not a signed onceonly request")
+    try:
+        named = trust.check(cert)
+    except CertificateRefused as exc:
+        raise RequestRefused(exc.code, exc.detail) from exc
+    public = cert.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        verified = jws.deserialize_compact(
+            token, ECKey.import_key(public), registry=registry("ES256")
+        )
+        claims: dict[str, Any] = json.loads(verified.payload)
+    except (JoseError, ValueError) as exc:
+        raise RequestRefused("bad_signature", str(exc)) from exc
+    if claims.get("node") != named:
+        raise RequestRefused("wrong_node", f"signed as {claims.get('node')!r}, cert of {named!r}")
+    if (
+        claims.get("method") != method.upper()
+        or claims.get("path") != path
+        or claims.get("body_sha256") != body_digest(body)
+    ):
+        raise RequestRefused("tampered", "method, path or body differ from what was signed")
+    moment = now if now is not None else time.time()
+    sent = claims.get("ts")
+    if not isinstance(sent, int) or abs(moment - sent) > MAX_SKEW:
+        raise RequestRefused("clock_skew", f"{(sent or 0) - moment:+.0f} s")
+    nonce = claims.get("nonce")
+    if not isinstance(nonce, str) or len(nonce) < 16 or not nonces.first_use(f"{named}/{nonce}"):
+        raise RequestRefused("replay", f"nonce {nonce!r} already used")
+    return claims

@@ -1,0 +1,1 @@
+"""Federation PKI: root CA, node and agency certificates, CRL, trust checks."""

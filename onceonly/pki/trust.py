@@ -1,0 +1,83 @@
+"""Checking a peer's certificate: issued by the federation CA, in its validity period, not on
+the CRL, and naming the node it claims to be. Each refusal carries a code for the reason."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from onceonly.pki.ca import NODE_URI_PREFIX
+
+
+class CertificateRefused(Exception):
+    """A certificate that must not be trusted; ``code`` names why."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class TrustAnchor:
+    """The CA certificate and the CRL in force (both from the directory's snapshot)."""
+
+    ca: x509.Certificate
+    crl: x509.CertificateRevocationList | None
+
+    @classmethod
+    def from_pem(cls, ca_pem: bytes, crl_pem: bytes | None) -> TrustAnchor:
+        ca = x509.load_pem_x509_certificate(ca_pem)
+        crl = x509.load_pem_x509_crl(crl_pem) if crl_pem else None
+        if crl is not None and not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+            raise CertificateRefused("crl_bad_signature", "the CRL is not signed by the CA")
+        return cls(ca, crl)
+
+    def revoked(self, serial: int) -> x509.RevokedCertificate | None:
+        if self.crl is None:
+            return None
+        return self.crl.get_revoked_certificate_by_serial_number(serial)
+
+    def check(self, cert: x509.Certificate, node_id: str | None = None) -> str:
+        """The node id the certificate names, after every check passed."""
+        public = self.ca.public_key()
+        if cert.issuer != self.ca.subject or not isinstance(public, ec.EllipticCurvePublicKey):
+            raise CertificateRefused("unknown_ca", cert.issuer.rfc4514_string())
+        try:
+            assert cert.signature_hash_algorithm is not None
+            public.verify(
+                cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
+            )
+        except (InvalidSignature, AssertionError) as exc:
+            raise CertificateRefused("unknown_ca", "signature does not verify") from exc
+        now = datetime.now(UTC)
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise CertificateRefused("cert_expired", cert.not_valid_after_utc.isoformat())
+        entry = self.revoked(cert.serial_number)
+        if entry is not None:
+            reason = "unspecified"
+            with contextlib.suppress(x509.ExtensionNotFound):
+                reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
+            raise CertificateRefused(
+                "cert_revoked", f"serial {format(cert.serial_number, 'x')} ({reason})"
+            )
+        named = node_of_certificate(cert)
+        if node_id is not None and named != node_id:
+            raise CertificateRefused("wrong_node", f"certificate names {named!r}, not {node_id!r}")
+        return named or ""
+
+
+def node_of_certificate(cert: x509.Certificate) -> str | None:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    for uri in san.get_values_for_type(x509.UniformResourceIdentifier):
+        if uri.startswith(NODE_URI_PREFIX):
+            return uri[len(NODE_URI_PREFIX) :]
+    return None

@@ -1,0 +1,194 @@
+"""Signed tree heads, proof documents, export folders and the ``onceonly audit`` commands that
+use them, offline; and the public tree-head API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from onceonly.audit import merkle
+from onceonly.audit.log import append_many_durably
+from onceonly.audit.proofs import build_proof, check_proof
+from onceonly.audit.tree_heads import (
+    TreeHeadInvalid,
+    publish_tree_head,
+    tree_head_for,
+    verify_tree_head,
+)
+from onceonly.cli import app as cli
+from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.exchange import keys
+from onceonly.web.app import create_app
+from tests.audit.conftest import record
+from tests.audit.test_routes import token_for
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(settings.resolved_database_url)
+    factory = make_session_factory(engine)
+    append_many_durably(factory, [record(n) for n in range(1, 12)])
+    yield factory
+    engine.dispose()
+
+
+@pytest.fixture
+def configured(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("ONCEONLY_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("ONCEONLY_DATA_DIR", str(settings.data_dir))
+    return settings
+
+
+def test_a_head_is_signed_once_per_size_and_verifies(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        head = publish_tree_head(session, settings)
+        again = publish_tree_head(session, settings)
+        early = tree_head_for(session, settings, 5)
+        jwks = keys.published_jwks(session)
+    assert head == again and head.tree_size == 11 and early.tree_size == 5
+    assert verify_tree_head(head.as_document(), jwks).root_hash == head.root_hash
+    forged = {**head.as_document(), "tree_size": 10}
+    with pytest.raises(TreeHeadInvalid) as mismatch:
+        verify_tree_head(forged, jwks)
+    assert mismatch.value.code == "mismatch"
+    with transaction(sessions) as session:
+        owner_key = keys.ensure_key(session, settings, "taipei-city.land_office")
+        jwks = keys.published_jwks(session)
+    from onceonly.audit.tree_heads import sign_head
+
+    by_owner = {
+        **head.as_document(),
+        "signature": sign_head(owner_key, 11, head.root_hash, head.timestamp),
+    }
+    with pytest.raises(TreeHeadInvalid) as wrong:
+        verify_tree_head(by_owner, jwks)
+    assert wrong.value.code == "wrong_key"
+
+
+def test_a_proof_document_checks_offline_and_names_tampering(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        document = build_proof(session, settings, 4)
+        jwks = keys.published_jwks(session)
+    assert document is not None
+    assert check_proof(document, jwks).ok
+    embedded = check_proof(document)
+    assert embedded.ok and embedded.key_source == "embedded" and "--jwks" in embedded.reason_en
+
+    altered = json.loads(json.dumps(document))
+    altered["entry"]["legal_basis"] = "none"
+    assert check_proof(altered, jwks).code == "entry_altered"
+    wrong_path = json.loads(json.dumps(document))
+    wrong_path["audit_path"][0] = "00" * 32
+    assert check_proof(wrong_path, jwks).code == "path"
+    other_root = json.loads(json.dumps(document))
+    other_root["tree_head"]["root_hash"] = "11" * 32
+    assert check_proof(other_root, jwks).code == "head"
+
+
+def test_export_folder_verifies_and_proves_without_the_server(
+    configured: Settings,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "export"
+    exported = runner.invoke(cli, ["audit", "export-bundle", str(folder)])
+    assert exported.exit_code == 0, exported.output
+    assert "已匯出 11 筆紀錄" in exported.output
+    append_many_durably(sessions, [record(12)])
+    runner.invoke(cli, ["audit", "export-bundle", str(folder)])
+
+    monkeypatch.setenv("ONCEONLY_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    verified = runner.invoke(cli, ["audit", "verify", "--bundle", str(folder)])
+    assert verified.exit_code == 0, verified.output
+    assert "Tree head of 11: signature valid" in verified.output
+    assert "Tree head of 12: signature valid" in verified.output
+
+    proof_file = tmp_path / "proof.json"
+    proved = runner.invoke(
+        cli, ["audit", "prove", "7", "--bundle", str(folder), "--out", str(proof_file)]
+    )
+    assert proved.exit_code == 0, proved.output
+    assert "Proof OK: entry 7 is in the audit log of 12 entries" in proved.output
+    checked = runner.invoke(
+        cli,
+        ["audit", "prove", "--verify", str(proof_file), "--jwks", str(folder / "jwks.json")],
+    )
+    assert checked.exit_code == 0 and "Proof OK" in checked.output
+
+    # Someone rewrites entry 3 and re-hashes the whole chain after it: the chain is
+    # consistent again, but the signed heads no longer match.
+    lines = [json.loads(x) for x in (folder / "entries.jsonl").read_text("utf-8").splitlines()]
+    from onceonly.audit.verify import canonical_json, compute_hash
+
+    previous = lines[1]["entry_hash"]
+    for line in lines[2:]:
+        if line["seq"] == 3:
+            line["legal_basis"] = "none"
+        line["prev_hash"] = previous
+        line["entry_hash"] = previous = compute_hash(line)
+    (folder / "entries.jsonl").write_text("".join(canonical_json(x) + "\n" for x in lines), "utf-8")
+    broken = runner.invoke(cli, ["audit", "verify", "--bundle", str(folder)])
+    assert broken.exit_code == 1
+    assert "signed entries were rewritten" in broken.output
+
+    proof = json.loads(proof_file.read_text("utf-8"))
+    proof["entry"]["fields"] = ["everything"]
+    proof_file.write_text(json.dumps(proof), "utf-8")
+    refused = runner.invoke(cli, ["audit", "prove", "--verify", str(proof_file)])
+    assert refused.exit_code == 1 and "entry in the proof file was changed" in refused.output
+
+
+def test_verify_database_checks_the_tree_and_the_signed_heads(
+    configured: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        publish_tree_head(session, configured)
+    ok = runner.invoke(cli, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    online = runner.invoke(cli, ["audit", "prove", "2"])
+    assert online.exit_code == 0 and "Proof OK: entry 2" in online.output
+
+
+def test_tree_heads_and_consistency_are_public_proofs_are_not(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        tree_head_for(session, settings, 4)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/v1/audit/tree-heads/5").status_code == 404
+        latest = client.get("/api/v1/audit/tree-heads/latest")
+        assert latest.status_code == 200 and latest.json()["tree_size"] == 11
+        early = client.get("/api/v1/audit/tree-heads/4").json()
+        assert client.get("/api/v1/audit/tree-heads/99").status_code == 404
+        proof = client.get("/api/v1/audit/consistency", params={"first": 4, "second": 11}).json()
+        assert proof["first_head"]["root_hash"] == early["root_hash"] == proof["first_root"]
+        unsigned = client.get("/api/v1/audit/consistency", params={"first": 5, "second": 11})
+        assert unsigned.status_code == 200 and unsigned.json()["first_head"] is None
+        assert merkle.verify_consistency(
+            4,
+            11,
+            bytes.fromhex(early["root_hash"]),
+            bytes.fromhex(latest.json()["root_hash"]),
+            [bytes.fromhex(h) for h in proof["consistency_path"]],
+        )
+        assert client.get("/api/v1/audit/entries/3/proof").status_code == 401
+        auditor = token_for(settings, "auditor")
+        document = client.get("/api/v1/audit/entries/3/proof", headers=auditor).json()
+        jwks = client.get("/.well-known/jwks.json").json()
+        assert check_proof(document, jwks).ok
+        clerk = client.get("/api/v1/audit/entries/3/proof", headers=token_for(settings, "clerk"))
+        assert clerk.status_code == 404

@@ -1,0 +1,91 @@
+"""The review page: admins and the merged city's civil-affairs clerks decide pairs; other
+clerks are refused."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from onceonly.accounts.service import create_user, get_user, issue_api_token
+from onceonly.consolidate import review
+from onceonly.db import transaction
+from onceonly.web.app import create_app
+from tests.conftest import DemoEnv
+
+
+def _token(app, username: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    with transaction(app.state.sessions) as db:
+        user = get_user(db, username)
+        assert user is not None
+        token, _ = issue_api_token(db, user, "test", 1)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_review_page_and_decision(demo_env: DemoEnv) -> None:
+    app = create_app(demo_env.settings)
+    with transaction(app.state.sessions) as db:
+        create_user(
+            db,
+            "tnn-civil-clerk",
+            "a-long-password-1",
+            "clerk",
+            "tainan-city.civil_affairs",
+            "臺南市民政局承辦人",
+        )
+        review.sync_queue(
+            db,
+            "plan-a",
+            "tainan-city",
+            [
+                review.Candidate("county:1", "city:9", 0.7, {"name": "王小明"}, {"name": "王小銘"}),
+            ],
+        )
+        item_id = review.pending(db, "plan-a")[0].id
+    with TestClient(app) as client:
+        page = client.get("/consolidate/review", headers=_token(app, "tnn-civil-clerk"))
+        assert page.status_code == 200 and "王小銘" in page.text
+        other = client.get("/consolidate/review", headers=_token(app, "tpe-udd-clerk"))
+        assert other.status_code == 403
+        refused = client.post(
+            f"/consolidate/review/{item_id}",
+            data={"decision": "match"},
+            headers=_token(app, "tpe-udd-clerk"),
+        )
+        assert refused.status_code == 403
+        done = client.post(
+            f"/consolidate/review/{item_id}",
+            data={"decision": "match"},
+            headers=_token(app, "tnn-civil-clerk"),
+            follow_redirects=False,
+        )
+        assert done.status_code == 303
+        admin = client.get("/consolidate/review", headers=_token(app, "admin"))
+        assert admin.status_code == 200 and "王小銘" not in admin.text
+    with app.state.sessions() as db:
+        assert review.decisions(db, "plan-a") == {("city:9", "county:1"): True}
+
+
+def test_cli_review_records_decisions(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from onceonly.cli import app as cli
+    from onceonly.consolidate.demo import generate_demo
+    from onceonly.db import make_engine, make_session_factory
+
+    data = generate_demo(tmp_path / "legacy", records=20)
+    sessions = make_session_factory(make_engine(database_url))
+    with transaction(sessions) as db:
+        review.sync_queue(db, "tainan-merger-demo", "tainan-city", [
+            review.Candidate("county:1", "city:1", 0.6, {"name": "甲"}, {"name": "乙"}),
+            review.Candidate("county:2", "city:2", 0.5, {"name": "丙"}, {"name": "丙"}),
+        ])  # fmt: skip
+    result = CliRunner(env={"ONCEONLY_DATABASE_URL": database_url, "COLUMNS": "200"}).invoke(
+        cli,
+        ["consolidate", "review", str(data.plan), "--as", "tnn-civil-clerk", "--lang", "en"],
+        input="y\nn\n",
+    )
+    assert result.exit_code == 0, result.output
+    with sessions() as db:
+        assert review.decisions(db, "tainan-merger-demo") == {
+            ("city:2", "county:2"): True,  # closest to 0.5 is shown first
+            ("city:1", "county:1"): False,
+        }

@@ -1,0 +1,251 @@
+"""The federation's trust, without the network: certificates, CRL, snapshots, signed requests."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from onceonly.cli import app as cli
+from onceonly.config import Settings
+from onceonly.federation.directory import Directory, RegistrationInvalid
+from onceonly.federation.node import NodeConfig, SnapshotCache
+from onceonly.federation.signing import NodeCredentials, NonceStore, RequestRefused, verify_request
+from onceonly.federation.snapshot import SnapshotRefused, verify_snapshot
+from onceonly.pki import ca
+from onceonly.pki.trust import CertificateRefused, TrustAnchor
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pki")
+    ca.init_ca(root / "ca")
+    for node in ("taipei", "yilan"):
+        ca.issue_node(root / "ca", node, root / "certs")
+    return root
+
+
+def _anchor(pki: Path) -> TrustAnchor:
+    return TrustAnchor.from_pem((pki / "ca" / "ca.pem").read_bytes(), ca.build_crl(pki / "ca"))
+
+
+def _cert(pki: Path, name: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate((pki / "certs" / f"{name}.pem").read_bytes())
+
+
+def _registration(pki: Path, node: str, jurisdictions: list[str]) -> dict[str, object]:
+    return {
+        "id": node,
+        "jurisdictions": jurisdictions,
+        "endpoint": f"https://127.0.0.1:1/{node}",
+        "cert_pem": (pki / "certs" / f"{node}.pem").read_text(),
+        "agencies": {f"{jurisdictions[0]}.social_welfare": ["welfare_status"]},
+        "jwks": {"keys": []},
+    }
+
+
+def test_cli_makes_a_ca_issues_revokes_and_publishes_the_crl(tmp_path: Path) -> None:
+    runner = CliRunner()
+    home = str(tmp_path / "ca")
+    assert runner.invoke(cli, ["pki", "init-ca", "--ca-dir", home]).exit_code == 0
+    again = runner.invoke(cli, ["pki", "init-ca", "--ca-dir", home])
+    assert again.exit_code == 1 and "exists" in again.output
+    issued = runner.invoke(
+        cli, ["pki", "issue-node", "keelung", "--ca-dir", home, "--out", str(tmp_path)]
+    )
+    assert issued.exit_code == 0, issued.output
+    cert = x509.load_pem_x509_certificate((tmp_path / "keelung.pem").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in san.get_values_for_type(x509.DNSName)
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert (tmp_path / "keelung.key").stat().st_mode & 0o077 == 0
+    agency = runner.invoke(
+        cli,
+        [
+            "pki",
+            "issue-agency",
+            "keelung-city.social_welfare",
+            "--ca-dir",
+            home,
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert agency.exit_code == 0, agency.output
+
+    serial = format(cert.serial_number, "x")
+    unknown = runner.invoke(cli, ["pki", "revoke", "abc123", "--ca-dir", home])
+    assert unknown.exit_code == 1 and "abc123" in unknown.output
+    revoked = runner.invoke(
+        cli, ["pki", "revoke", serial, "--reason", "key_compromise", "--ca-dir", home]
+    )
+    assert revoked.exit_code == 0, revoked.output
+    crl = x509.load_pem_x509_crl(
+        runner.invoke(cli, ["pki", "crl", "--ca-dir", home]).stdout.encode()
+    )
+    assert crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None
+    assert len(list(crl)) == 1
+
+
+def test_trust_names_why_a_certificate_is_refused(pki: Path, tmp_path: Path) -> None:
+    anchor = _anchor(pki)
+    assert anchor.check(_cert(pki, "taipei"), "taipei") == "taipei"
+    with pytest.raises(CertificateRefused) as wrong:
+        anchor.check(_cert(pki, "taipei"), "yilan")
+    assert wrong.value.code == "wrong_node"
+
+    ca.init_ca(tmp_path / "other")
+    ca.issue_node(tmp_path / "other", "taipei", tmp_path)
+    foreign = x509.load_pem_x509_certificate((tmp_path / "taipei.pem").read_bytes())
+    with pytest.raises(CertificateRefused) as unknown:
+        anchor.check(foreign, "taipei")
+    assert unknown.value.code == "unknown_ca"
+
+    with pytest.raises(CertificateRefused) as bad_crl:
+        TrustAnchor.from_pem((pki / "ca" / "ca.pem").read_bytes(), ca.build_crl(tmp_path / "other"))
+    assert bad_crl.value.code == "crl_bad_signature"
+
+
+def test_signed_requests_are_checked_for_every_attack(pki: Path) -> None:
+    anchor = _anchor(pki)
+    taipei = NodeCredentials.load(
+        "taipei", str(pki / "certs" / "taipei.pem"), str(pki / "certs" / "taipei.key")
+    )
+    body = b'{"subject": "A123456789"}'
+    nonces = NonceStore()
+    token = taipei.sign("POST", "/federation/v1/evidence", body)
+    claims = verify_request(token, "POST", "/federation/v1/evidence", body, anchor, nonces)
+    assert claims["node"] == "taipei"
+
+    def code(**kw: object) -> str:
+        args = {
+            "token": taipei.sign("POST", "/federation/v1/evidence", body),
+            "method": "POST",
+            "path": "/federation/v1/evidence",
+            "body": body,
+        } | kw
+        with pytest.raises(RequestRefused) as refused:
+            verify_request(
+                args["token"],
+                args["method"],
+                args["path"],
+                args["body"],  # type: ignore[arg-type]
+                anchor,
+                nonces,
+            )
+        return refused.value.code
+
+    assert code(token=token) == "replay"
+    assert code(path="/federation/v1/backups") == "tampered"
+    assert code(method="PUT") == "tampered"
+    assert (
+        code(token=taipei.sign("POST", "/federation/v1/evidence", body, now=time.time() + 121))
+        == "clock_skew"
+    )
+    assert code(token=None) == "missing_signature"
+    assert code(token="not.a.jws") == "malformed"
+    head, payload, signature = taipei.sign("POST", "/federation/v1/evidence", body).split(".")
+    assert code(token=f"{head}.{payload}.{signature[:-4]}AAAA") == "bad_signature"
+
+
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=63))
+def test_any_change_to_the_body_is_tampering(extra: bytes, at: int) -> None:
+    pki = _PKI
+    anchor = _anchor(pki)
+    taipei = NodeCredentials.load(
+        "taipei", str(pki / "certs" / "taipei.pem"), str(pki / "certs" / "taipei.key")
+    )
+    body = b'{"subject": "A123456789", "ask": {"type": "income"}}'
+    changed = body[: at % len(body)] + extra + body[at % len(body) :]
+    token = taipei.sign("POST", "/p", body)
+    with pytest.raises(RequestRefused) as refused:
+        verify_request(token, "POST", "/p", changed, anchor, NonceStore())
+    assert refused.value.code == "tampered"
+
+
+_PKI: Path
+
+
+@pytest.fixture(autouse=True)
+def _share_pki(pki: Path) -> None:
+    global _PKI
+    _PKI = pki
+
+
+def test_directory_snapshot_is_signed_expires_and_refuses_double_service(
+    pki: Path, tmp_path: Path
+) -> None:
+    directory = Directory(tmp_path / "directory", pki / "ca")
+    directory.add_node(_registration(pki, "taipei", ["taipei-city"]))
+    directory.add_node(_registration(pki, "yilan", ["yilan-county"]))
+    with pytest.raises(RegistrationInvalid, match="yilan-county already served by node yilan"):
+        directory.add_node(_registration(pki, "taipei", ["taipei-city", "yilan-county"]))
+    with pytest.raises(RegistrationInvalid, match="cert_pem"):
+        directory.add_node(
+            {**_registration(pki, "yilan", ["tainan-city"]), "id": "x", "cert_pem": ""}
+        )
+
+    key = directory.public_jwk()
+    snapshot = verify_snapshot(directory.snapshot(), key)
+    assert snapshot.node_serving("yilan-county").id == "yilan"  # type: ignore[union-attr]
+    assert snapshot.node_of_agency("yilan-county.social_welfare").id == "yilan"  # type: ignore[union-attr]
+    assert snapshot.expires_at - snapshot.issued_at == timedelta(hours=24)
+
+    old = directory.snapshot(now=datetime.now(UTC) - timedelta(days=2))
+    with pytest.raises(SnapshotRefused) as expired:
+        verify_snapshot(old, key)
+    assert expired.value.code == "expired"
+    impostor = Directory(tmp_path / "impostor", pki / "ca")
+    with pytest.raises(SnapshotRefused) as forged:
+        verify_snapshot(impostor.snapshot(), key)
+    assert forged.value.code == "bad_signature"
+    head, payload, signature = directory.snapshot().split(".")
+    data = json.loads(__import__("base64").urlsafe_b64decode(payload + "=="))
+    data["nodes"] = []
+    tampered = (
+        __import__("base64").urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    )
+    with pytest.raises(SnapshotRefused) as changed:
+        verify_snapshot(f"{head}.{tampered}.{signature}", key)
+    assert changed.value.code == "bad_signature"
+
+
+def test_a_node_keeps_the_last_good_snapshot_while_the_directory_is_down(
+    pki: Path, tmp_path: Path
+) -> None:
+    directory = Directory(tmp_path / "directory", pki / "ca")
+    directory.add_node(_registration(pki, "taipei", ["taipei-city"]))
+    settings = Settings(data_dir=tmp_path / "node")
+    config = NodeConfig(
+        id="taipei",
+        name="taipei",
+        jurisdictions=("taipei-city",),
+        endpoint="https://x",
+        cert=str(pki / "certs" / "taipei.pem"),
+        key=str(pki / "certs" / "taipei.key"),
+        ca=str(pki / "ca" / "ca.pem"),
+        directory_url="http://127.0.0.1:9",
+        directory_jwk=directory.public_jwk(),
+        refresh_seconds=0,
+    )
+    cache = SnapshotCache(settings, config)
+    with pytest.raises(SnapshotRefused) as nothing:
+        cache.current()
+    assert nothing.value.code == "unavailable"
+
+    cache.path.parent.mkdir(parents=True)
+    cache.path.write_text(directory.snapshot())
+    assert cache.current().node("taipei") is not None
+    assert cache.last_error is not None  # the directory could not be reached
+
+    cache.path.write_text(directory.snapshot(now=datetime.now(UTC) - timedelta(days=2)))
+    with pytest.raises(SnapshotRefused) as expired:
+        cache.refresh()
+    assert expired.value.code == "expired"
