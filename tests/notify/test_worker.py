@@ -93,7 +93,9 @@ def test_a_failing_event_holds_back_that_citizens_later_events_only(
         first = record(sessions, 1)
         second = record(sessions, 1)
         other = record(sessions, 2)
-        with Worker(sessions, FAST.model_copy(update={"backoff_base_seconds": 5})) as worker:
+        # One post at a time, in claim order, so the single 500 lands on citizen 1's first event.
+        slow_start = FAST.model_copy(update={"backoff_base_seconds": 5, "concurrency": 1})
+        with Worker(sessions, slow_start) as worker:
             worker.run_once()
             assert rows(sessions) == [(1, "pending", 1), (2, "pending", 0), (1, "processed", 1)]
         assert deliver_all(sessions, FAST.model_copy(update={"max_attempts": 5}), timeout=15) == 0
