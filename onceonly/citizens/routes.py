@@ -536,3 +536,26 @@ def api_flag_queue(auditor: AuditorUser, db: Db) -> list[FlagOut]:
         )
         for f in flags.flags_for_auditor(db, auditor)
     ]
+
+
+@router.get("/me/reports", response_class=HTMLResponse, include_in_schema=False)
+def my_reports(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
+    """Tell-us-once: the life events about me and each agency's status, and my messages."""
+    from onceonly.notify import outbox
+
+    lang = get_language(request)
+    events = outbox.citizen_events(db, citizen.national_id)
+    codes = {status.agency_code for event in events for status in event.agencies}
+    names = {}
+    for code in codes:
+        agency = catalog.get_agency(db, code)
+        names[code] = (agency.name_en if lang == "en" else agency.name_zh) if agency else code
+    return render(
+        request,
+        "citizens/reports.html",
+        citizen=citizen,
+        masked=mask_national_id(citizen.national_id),
+        events=events,
+        names=names,
+        messages=outbox.citizen_messages(db, citizen.national_id),
+    )
