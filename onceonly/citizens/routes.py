@@ -545,17 +545,13 @@ def my_reports(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
 
     lang = get_language(request)
     events = outbox.citizen_events(db, citizen.national_id)
-    codes = {status.agency_code for event in events for status in event.agencies}
-    names = {}
-    for code in codes:
-        agency = catalog.get_agency(db, code)
-        names[code] = (agency.name_en if lang == "en" else agency.name_zh) if agency else code
+    cat = accesses._catalog.check(db)
     return render(
         request,
         "citizens/reports.html",
         citizen=citizen,
         masked=mask_national_id(citizen.national_id),
         events=events,
-        names=names,
+        named=lambda code: cat.name(db, code, lang),
         messages=outbox.citizen_messages(db, citizen.national_id),
     )
