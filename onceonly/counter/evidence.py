@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.cases.schemas import CaseEvidenceView, CaseView, PaperView
 from onceonly.catalog import service as catalog
+from onceonly.citizens.previews import PreviewKey, current_preview
 from onceonly.exchange.keys import published_jwks
 from onceonly.exchange.transcript import TranscriptInvalid, VerifiedTranscript, inspect_transcript
 from onceonly.i18n import catalogue, t
@@ -272,6 +273,13 @@ def _denial_code(
         )
         if not decision.allowed:
             return decision.code, owner
+        if decision.preview_required:
+            key = PreviewKey(
+                case.subject, case.number, case.application_item, row.evidence_type, agency.code
+            )
+            held = current_preview(session, key)
+            if held is not None and held.status == "declined":
+                return "preview_declined", owner
     return "allowed", None
 
 
@@ -303,6 +311,13 @@ def _classify(
             return status, "consent", t("counter.advice.consent", lang, paper=paper), owners
         if code == "rule_pending":
             return status, "rule_pending", t("counter.advice.pending", lang, owner=names), owners
+        if code == "preview_declined":
+            return (
+                status,
+                "bring_paper",
+                t("counter.advice.preview_declined", lang, paper=paper),
+                [],
+            )
         if code == "allowed":
             return status, "fetch", t("counter.advice.now_allowed", lang), owners
         return (
@@ -311,6 +326,8 @@ def _classify(
             t("counter.advice.no_rule", lang, owner=names, paper=paper),
             owners,
         )
+    if status == "awaiting_preview":
+        return status, "preview", t("counter.advice.awaiting_preview", lang), row.owners
     names = "、".join(agency_name(session, o, lang) for o in row.owners) or "—"
     if status in ("unavailable", "failed"):
         minutes = max(1, (row.retry_after or 60) // 60)

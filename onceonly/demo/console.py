@@ -70,8 +70,16 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
             f"{owner.national_id}[/] tells 臺北市 social welfare, tax and land offices; "
             f"each acknowledges at {url}/notify/citizens/{owner.national_id} (sign in as admin)"
         )
-    console.print(
-        f"  citizens: {url}/citizen/login with a demo card from "
-        f"{settings.data_dir.resolve()}/cards/<national ID>/card.pem (sample citizens above)"
-    )
+    if main:
+        card = settings.data_dir.resolve() / "cards" / main.national_id / "card.pem"
+        console.print(
+            t(
+                "demo.summary.citizen_portal",
+                "zh-TW",
+                url=url,
+                card=str(card),
+                clerk="tpe-labour-clerk",
+                data_dir=str(settings.data_dir.resolve()),
+            )
+        )
     console.print(f"  data as of {format_roc_date(date.fromisoformat(manifest.reference_date))}\n")

@@ -18,6 +18,10 @@ from onceonly.providers.registry import ProviderDirectory
 CONSENT_REQUIRED_ITEMS = frozenset({"job-seeking-transport-allowance"})
 """Items whose rules ask for the citizen's consent first (shown in the citizen portal)."""
 
+PREVIEW_REQUIRED = frozenset({("job-seeking-transport-allowance", "welfare_status")})
+"""(item, dataset) pairs whose evidence the citizen sees and approves before the clerk gets it:
+whether one is a low-income household is the owner's most sensitive answer in the demo."""
+
 
 def seed_demo_rules(
     session: Session, jurisdictions: Sequence[str], providers: ProviderDirectory
@@ -56,6 +60,8 @@ def seed_demo_rules(
                                 predicates=[requirement.predicate] if requirement.predicate else [],
                                 purpose=requirement.purpose_zh or item.name_zh,
                                 consent_required=item.code in CONSENT_REQUIRED_ITEMS,
+                                preview_required=(item.code, requirement.dataset)
+                                in PREVIEW_REQUIRED,
                             ),
                             requested_by=f"demo:{jurisdiction}.{item.agency_kind}",
                         )

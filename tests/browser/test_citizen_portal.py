@@ -1,7 +1,9 @@
-"""The citizen portal in Chromium: the sample citizen picks the demo card file, the page signs
-the challenge with WebCrypto, and the citizen sees what clerks asked for, grants consent for
-求職交通補助金 so the clerk's next request succeeds, approves a preview, flags an access, and
-downloads a proof that ``onceonly audit prove --verify`` accepts offline."""
+"""The issue's "done means" in Chromium, on the demo's own rules: a 臺北市都市發展局 clerk
+fetches evidence at the counter, then a 臺北市勞動局 clerk opens a 求職交通補助金 case (consent
+and preview required). The sample citizen picks the demo card file, the page signs the
+challenge with WebCrypto, and the citizen sees the counter's accesses, consents for that case,
+previews and approves the welfare answer so the clerk's next fetch gets it, flags an access,
+and downloads a proof that ``onceonly audit prove --verify`` accepts offline."""
 
 from __future__ import annotations
 
@@ -10,61 +12,32 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
-from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.citizens.cards import ensure_demo_pki
-from onceonly.db import transaction
-from tests.browser.conftest import Site, expect, shot_path
-from tests.citizens.conftest import CONSENT_ITEM, LABOUR_CLERK, require_preview
-
-HOUSING_CASE = "TPE-UDD-115-000501"
-LABOUR_CASE = "TPE-LAB-115-000502"
-
-
-class Clerk:
-    """An agency system calling the running server's API with a bearer token."""
-
-    def __init__(self, site: Site, username: str, subject: str) -> None:
-        with transaction(site.app.state.sessions) as db:
-            user = get_user(db, username)
-            assert user is not None
-            token, _ = issue_api_token(db, user, "browser test", 1)
-        self.http = httpx.Client(
-            base_url=site.base, headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
-        self.subject = subject
-
-    def ask(self, item: str, case_id: str) -> dict[str, Any]:
-        response = self.http.post(
-            "/api/v1/evidence-requests",
-            json={"case_id": case_id, "application_item": item, "subject": self.subject},
-        )
-        body: dict[str, Any] = response.json()
-        body["http_status"] = response.status_code
-        return body
-
-
-def statuses(body: dict[str, Any]) -> dict[str, str]:
-    return {r["evidence_type"]: r["status"] for r in body.get("results", [])}
+from tests.browser.conftest import Site, expect, shot_path, sign_in
+from tests.browser.test_done_means import fetch_all, open_case
 
 
 def test_citizen_signs_in_with_the_card_consents_previews_flags_and_proves(
-    site: Site, page: Page, request: pytest.FixtureRequest, tmp_path: Path
+    site: Site, page: Page, browser: Browser, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     ensure_demo_pki(site.settings)
     subject = site.env.sample("low_income_applicant")
     card = site.settings.data_dir / "cards" / subject / "card.pem"
-    require_preview(site.app.state.sessions, CONSENT_ITEM, "welfare_status")
-    housing = Clerk(site, "tpe-udd-clerk", subject)
-    labour = Clerk(site, LABOUR_CLERK, subject)
-    assert housing.ask("public-housing-low-income", HOUSING_CASE)["http_status"] == 200
-    refused = labour.ask(CONSENT_ITEM, LABOUR_CASE)
-    assert refused["http_status"] == 403 and "同意" in refused["detail"]
+    counter = browser.new_context(locale="zh-TW", viewport={"width": 1280, "height": 900})
+    clerk = counter.new_page()
+    sign_in(clerk, site, "tpe-udd-clerk")
+    housing_case = open_case(clerk, site, "國宅", "低收入戶申請等候承租國宅", subject)
+    fetch_all(clerk)
+    clerk.get_by_role("button", name="登出").click()
+    sign_in(clerk, site, "tpe-labour-clerk")
+    labour_case = open_case(clerk, site, "求職", "求職交通補助金", subject)
+    fetch_all(clerk)
+    expect(clerk.locator("#ev-household_registration")).to_contain_text("要求先取得民眾同意")
 
     # Sign in: the portal page offers the card form; the key never leaves the page.
     page.goto(site.url("/me"))
@@ -78,24 +51,24 @@ def test_citizen_signs_in_with_the_card_consents_previews_flags_and_proves(
 
     accesses = page.locator("article.access")
     expect(accesses.filter(has_text="臺北市政府都市發展局").first).to_be_visible()
-    expect(accesses.filter(has_text=HOUSING_CASE).first).to_contain_text("識別編號 B-")
+    expect(accesses.filter(has_text=housing_case).first).to_contain_text("識別編號 B-")
     expect(page.get_by_text("tpe-udd-clerk")).to_have_count(0)
     expect(page.get_by_text("有 1 個機關請求需要您的同意")).to_be_visible()
     page.screenshot(path=str(shot_path(request, "-who-looked")), full_page=True)
 
     # Consent for this case; the clerk's next request goes through, welfare held for preview.
     page.get_by_role("link", name="我的同意").click()
-    ask = page.locator(".ask").filter(has_text=LABOUR_CASE)
+    ask = page.locator(".ask").filter(has_text=labour_case)
     expect(ask).to_contain_text("求職交通補助金")
     ask.get_by_role("button", name="只同意這一案").click()
-    expect(page.locator("tr.consent-active")).to_contain_text("僅案號 " + LABOUR_CASE)
+    expect(page.locator("tr.consent-active")).to_contain_text("僅案號 " + labour_case)
     page.screenshot(path=str(shot_path(request, "-consent")), full_page=True)
-    allowed = labour.ask(CONSENT_ITEM, LABOUR_CASE)
-    assert allowed["http_status"] == 200, allowed
-    assert statuses(allowed) == {
-        "household_registration": "issued",
-        "is_low_income_household": "awaiting_preview",
-    }
+    fetch_all(clerk)
+    expect(clerk.locator("#ev-household_registration")).to_contain_text("數位簽章：有效")
+    held = clerk.locator("#ev-is_low_income_household")
+    expect(held).to_contain_text("等待民眾預覽")
+    expect(held).to_contain_text("請民眾登入「我的資料」入口查看並同意提供")
+    clerk.screenshot(path=str(shot_path(request, "-clerk-waits")), full_page=True)
 
     # Preview: the citizen sees the answer before the clerk does, and approves it.
     page.get_by_role("link", name="待我預覽").click()
@@ -104,15 +77,18 @@ def test_citizen_signs_in_with_the_card_consents_previews_flags_and_proves(
     page.screenshot(path=str(shot_path(request, "-preview")), full_page=True)
     preview.get_by_role("button", name="同意提供").click()
     expect(page.locator("article.preview-approved")).to_be_visible()
-    released = labour.ask(CONSENT_ITEM, LABOUR_CASE)
-    welfare = next(r for r in released["results"] if r["dataset"] == "welfare_status")
-    assert welfare["status"] == "issued" and welfare["answer"] is True and welfare["transcripts"]
+    fetch_all(clerk)
+    released = clerk.locator("#ev-is_low_income_household")
+    expect(released).to_contain_text("為低收入戶：是")
+    expect(released).to_contain_text("數位簽章：有效")
+    expect(clerk.get_by_text("所有證件皆已取得，民眾無須提供任何紙本。")).to_be_visible()
+    counter.close()
 
     # Flag the housing clerk's access to the household register.
     page.get_by_role("link", name="誰看過我的資料").click()
     entry = (
         page.locator("article.access")
-        .filter(has_text=HOUSING_CASE)
+        .filter(has_text=housing_case)
         .filter(has_text="臺北市政府都市發展局")
         .first
     )
@@ -144,7 +120,5 @@ def test_citizen_signs_in_with_the_card_consents_previews_flags_and_proves(
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "Proof OK" in checked.stdout
-    assert json.loads(proof.read_text("utf-8"))["entry"]["case_id"] == HOUSING_CASE
+    assert json.loads(proof.read_text("utf-8"))["entry"]["case_id"] == housing_case
     page.screenshot(path=str(shot_path(request, "-flagged")), full_page=True)
-    housing.http.close()
-    labour.http.close()

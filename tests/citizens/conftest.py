@@ -8,13 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.citizens.cards import DemoPki, ensure_demo_pki, read_card
 from onceonly.citizens.identity import sign_challenge
 from onceonly.db import transaction
-from onceonly.policy.service import RuleRequest, approve_rule, list_rules, request_rule
 from onceonly.web.app import create_app
 from tests.conftest import DemoEnv
 
@@ -22,32 +20,6 @@ CONSENT_ITEM = "job-seeking-transport-allowance"
 LABOUR_CLERK = "tpe-labour-clerk"
 HOUSING_CLERK = "tpe-udd-clerk"
 HOUSING_ITEM = "public-housing-low-income"
-
-
-def require_preview(sessions: sessionmaker[Session], item: str, dataset: str) -> None:
-    """The owners re-approve their rules for ``item``/``dataset`` with preview required (the
-    newest approved rule is the one that decides)."""
-    with transaction(sessions) as db:
-        for rule in list_rules(db, application_item=item, dataset=dataset, status="approved"):
-            fresh = request_rule(
-                db,
-                RuleRequest(
-                    owner_agency=rule.owner_agency,
-                    dataset=rule.dataset,
-                    application_item=rule.application_item,
-                    legal_basis=rule.legal_basis,
-                    requesting_agency=rule.requesting_agency,
-                    requesting_agency_kind=rule.requesting_agency_kind,
-                    requesting_jurisdiction=rule.requesting_jurisdiction,
-                    fields=list(rule.fields),
-                    predicates=list(rule.predicates),
-                    purpose=rule.purpose,
-                    consent_required=rule.consent_required,
-                    preview_required=True,
-                ),
-                requested_by="test",
-            )
-            approve_rule(db, fresh.id, "test", rule.owner_agency, "preview first")
 
 
 class Portal:
@@ -98,9 +70,6 @@ class Portal:
         return self.staff.post(
             "/api/v1/evidence-requests", json=payload, headers=self.headers(clerk)
         )
-
-    def require_preview(self, item: str, dataset: str) -> None:
-        require_preview(self.app.state.sessions, item, dataset)
 
     def close(self) -> None:
         self.client.close()
