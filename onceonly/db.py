@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import DDL, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -72,3 +72,37 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def make_append_only(model: type[Base], *, truncate: bool = False) -> None:
+    """Install triggers that reject UPDATE and DELETE (and TRUNCATE, on PostgreSQL, when asked)
+    on ``model``'s table whenever ``create_all`` creates it. Migrations keep their own frozen
+    copy of the same statements; this serves databases made without Alembic (tests, scratch
+    stores). The triggers stop mistakes and casual edits, not the database's owner."""
+    table = model.__table__
+    name = str(model.__tablename__)
+    refuse = f"{name} is append-only"
+    sqlite = [
+        f"CREATE TRIGGER {name}_no_{verb.lower()} BEFORE {verb} ON {name} "
+        f"BEGIN SELECT RAISE(ABORT, '{refuse}'); END"
+        for verb in ("UPDATE", "DELETE")
+    ]
+    postgresql = [
+        f"CREATE OR REPLACE FUNCTION {name}_append_only() RETURNS trigger "
+        f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{refuse}'; END $$",
+        f"CREATE TRIGGER {name}_no_change BEFORE UPDATE OR DELETE ON {name} "
+        f"FOR EACH ROW EXECUTE FUNCTION {name}_append_only()",
+    ]
+    if truncate:
+        postgresql.append(
+            f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_append_only()"
+        )
+    for dialect, statements in (("sqlite", sqlite), ("postgresql", postgresql)):
+        for statement in statements:
+            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+    event.listen(
+        table,
+        "after_drop",
+        DDL(f"DROP FUNCTION IF EXISTS {name}_append_only()").execute_if(dialect="postgresql"),
+    )

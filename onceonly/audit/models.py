@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     CheckConstraint,
     DateTime,
@@ -27,11 +26,10 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base
+from onceonly.db import Base, make_append_only
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first entry."""
@@ -120,32 +118,4 @@ class AuditTreeHead(Base):
     """The compact JWS whose payload states tree size, root hash and time."""
 
 
-SQLITE_TRIGGERS = (
-    "CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries "
-    "BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END",
-    "CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries "
-    "BEGIN SELECT RAISE(ABORT, 'audit_entries is append-only'); END",
-)
-POSTGRESQL_TRIGGERS = (
-    "CREATE OR REPLACE FUNCTION audit_entries_append_only() RETURNS trigger "
-    "LANGUAGE plpgsql AS $$ BEGIN "
-    "RAISE EXCEPTION 'audit_entries is append-only'; "
-    "END $$",
-    "CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries "
-    "FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only()",
-    "CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries "
-    "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only()",
-)
-"""Migration 0003 keeps its own frozen copy of these statements, as migrations should."""
-
-for _statement in SQLITE_TRIGGERS:
-    event.listen(AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
-for _statement in POSTGRESQL_TRIGGERS:
-    event.listen(
-        AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
-    )
-event.listen(
-    AuditEntry.__table__,
-    "after_drop",
-    DDL("DROP FUNCTION IF EXISTS audit_entries_append_only()").execute_if(dialect="postgresql"),
-)
+make_append_only(AuditEntry, truncate=True)  # migration 0003 has its own frozen copy

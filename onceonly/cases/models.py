@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     Boolean,
     CheckConstraint,
@@ -23,11 +22,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base, utcnow
+from onceonly.db import Base, make_append_only, utcnow
 
 STATES = ("open", "gathering", "decided", "closed")
 DECISIONS = ("approved", "rejected")
@@ -193,30 +191,4 @@ class SmsOutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-SQLITE_TRIGGERS = (
-    "CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events "
-    "BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END",
-    "CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events "
-    "BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END",
-)
-POSTGRESQL_TRIGGERS = (
-    "CREATE OR REPLACE FUNCTION case_events_append_only() RETURNS trigger "
-    "LANGUAGE plpgsql AS $$ BEGIN "
-    "RAISE EXCEPTION 'case_events is append-only'; "
-    "END $$",
-    "CREATE TRIGGER case_events_no_change BEFORE UPDATE OR DELETE ON case_events "
-    "FOR EACH ROW EXECUTE FUNCTION case_events_append_only()",
-)
-"""Migration 0005 keeps its own frozen copy of these statements."""
-
-for _statement in SQLITE_TRIGGERS:
-    event.listen(CaseEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
-for _statement in POSTGRESQL_TRIGGERS:
-    event.listen(
-        CaseEvent.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
-    )
-event.listen(
-    CaseEvent.__table__,
-    "after_drop",
-    DDL("DROP FUNCTION IF EXISTS case_events_append_only()").execute_if(dialect="postgresql"),
-)
+make_append_only(CaseEvent)  # migration 0005 has its own frozen copy
