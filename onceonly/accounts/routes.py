@@ -20,6 +20,7 @@ from onceonly.accounts.deps import (
     require_roles,
 )
 from onceonly.accounts.models import ROLES
+from onceonly.accounts.tenancy import scope_of
 from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
@@ -139,8 +140,14 @@ def account_page(request: Request, user: CurrentUser, db: Db) -> HTMLResponse:
 # --- administration pages ------------------------------------------------------------------
 
 
+def _manages(admin: Principal, agency_code: str | None) -> bool:
+    """Tenant isolation: a tenant's administrators manage that jurisdiction's accounts and
+    tokens only; the platform's administrators every tenant's."""
+    return scope_of(admin).manages_agency(agency_code)
+
+
 def _users_page(
-    request: Request, db: Session, status: int = 200, **context: object
+    request: Request, db: Session, admin: Principal, status: int = 200, **context: object
 ) -> HTMLResponse:
     context.setdefault("errors", {})
     context.setdefault("form", {})
@@ -148,7 +155,7 @@ def _users_page(
         request,
         "accounts/admin_users.html",
         status,
-        users=service.list_users(db),
+        users=[u for u in service.list_users(db) if _manages(admin, u.agency_code)],
         roles=ROLES,
         **context,
     )
@@ -156,7 +163,7 @@ def _users_page(
 
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
 def admin_users(request: Request, admin: AdminUser, db: Db) -> HTMLResponse:
-    return _users_page(request, db, created=request.query_params.get("created"))
+    return _users_page(request, db, admin, created=request.query_params.get("created"))
 
 
 @router.post("/admin/users", response_class=HTMLResponse, include_in_schema=False)
@@ -178,12 +185,15 @@ def admin_create_user(
     }
     with transaction(get_session_factory(request)) as db:
         try:
+            if not _manages(admin, agency_code.strip()):
+                reason = t("tenancy.agency_other_tenant", lang, agency=agency_code)
+                raise validation_problem([FieldError("agency_code", reason, "tenant")], lang)
             created = service.create_user(
                 db, username, password, role, agency_code, display_name, lang=lang
             )
         except Problem as problem:
             db.rollback()
-            return _users_page(request, db, 422, errors=_field_errors(problem), form=form)
+            return _users_page(request, db, admin, 422, errors=_field_errors(problem), form=form)
     return RedirectResponse(f"/admin/users?created={created.username}", status_code=303)
 
 
@@ -198,12 +208,24 @@ def admin_set_active(
     if user_id == admin.user_id:
         raise Problem(409, "own-account", t("accounts.admin.own_account", lang))
     with transaction(get_session_factory(request)) as db:
+        target = service.get_user_by_id(db, user_id)
+        if target is None or not _manages(admin, target.agency_code):
+            raise not_found(t("accounts.user.not_found", lang, user=user_id), lang)
         service.set_active(db, user_id, active == "1", lang=lang)
     return RedirectResponse("/admin/users", status_code=303)
 
 
+def _tokens(db: Session, admin: Principal) -> list[service.ApiTokenView]:
+    return [v for v in service.list_api_tokens(db) if _manages(admin, v.agency_code)]
+
+
 def _tokens_page(
-    request: Request, db: Session, settings: Settings, status: int = 200, **context: object
+    request: Request,
+    db: Session,
+    settings: Settings,
+    admin: Principal,
+    status: int = 200,
+    **context: object,
 ) -> HTMLResponse:
     context.setdefault("errors", {})
     context.setdefault("form", {"days": settings.api_token_days})
@@ -211,21 +233,21 @@ def _tokens_page(
         request,
         "accounts/admin_tokens.html",
         status,
-        tokens=service.list_api_tokens(db),
+        tokens=_tokens(db, admin),
         **context,
     )
 
 
 @router.get("/admin/api-tokens", response_class=HTMLResponse, include_in_schema=False)
 def admin_tokens(request: Request, admin: AdminUser, db: Db, settings: AppSettings) -> HTMLResponse:
-    return _tokens_page(request, db, settings)
+    return _tokens_page(request, db, settings, admin)
 
 
 def _issue(
     db: Session, username: str, name: str, days: int, creator: Principal, lang: str
 ) -> tuple[str, service.ApiTokenView]:
     owner = service.get_user(db, username)
-    if owner is None:
+    if owner is None or not _manages(creator, owner.agency_code):
         reason = t("accounts.user.not_found", lang, user=username)
         raise validation_problem([FieldError("username", reason, "unknown")], lang)
     return service.issue_api_token(db, owner, name, days, created_by=creator.user_id, lang=lang)
@@ -252,16 +274,20 @@ def admin_create_token(
         except Problem as problem:
             db.rollback()
             return _tokens_page(
-                request, db, settings, 422, errors=_field_errors(problem), form=form
+                request, db, settings, admin, 422, errors=_field_errors(problem), form=form
             )
     with transaction(get_session_factory(request)) as db:
-        return _tokens_page(request, db, settings, 201, new_token=plain, new_view=view)
+        return _tokens_page(request, db, settings, admin, 201, new_token=plain, new_view=view)
 
 
 @router.post("/admin/api-tokens/{token_id}/revoke", include_in_schema=False)
 def admin_revoke_token(request: Request, token_id: int, admin: AdminUser) -> RedirectResponse:
+    lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
-        service.revoke_api_token(db, token_id, lang=get_language(request))
+        existing = service.get_api_token(db, token_id)
+        if existing is None or not _manages(admin, existing.agency_code):
+            raise not_found(t("accounts.token.not_found", lang, id=token_id), lang)
+        service.revoke_api_token(db, token_id, lang=lang)
     return RedirectResponse("/admin/api-tokens", status_code=303)
 
 
@@ -375,7 +401,7 @@ def whoami(user: CurrentUser) -> WhoAmI:
 @router.get("/api/v1/auth/tokens", response_model=list[TokenOut], tags=["auth"])
 def api_list_tokens(admin: AdminUser, db: Db) -> list[TokenOut]:
     """Every API token, newest first, with its status (admin only)."""
-    return [TokenOut.of(v) for v in service.list_api_tokens(db)]
+    return [TokenOut.of(v) for v in _tokens(db, admin)]
 
 
 @router.post("/api/v1/auth/tokens", response_model=TokenCreated, status_code=201, tags=["auth"])
@@ -398,7 +424,11 @@ def api_revoke_token(request: Request, token_id: int, user: CurrentUser) -> Toke
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
         existing = service.get_api_token(db, token_id)
-        if existing is None:
+        if existing is None or (
+            user.role == "admin"
+            and existing.user_id != user.user_id
+            and not _manages(user, existing.agency_code)
+        ):
             raise not_found(t("accounts.token.not_found", lang, id=token_id), lang)
         if user.role != "admin" and existing.user_id != user.user_id:
             detail = t("accounts.token.not_yours", lang)

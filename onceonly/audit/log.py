@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from onceonly.accounts.tenancy import Scope
 from onceonly.audit.models import DECISIONS, GENESIS_HASH, AuditEntry, AuditHead
 from onceonly.audit.tree_store import add_leaf, add_leaves
 from onceonly.audit.verify import as_utc, compute_hash, entry_document, format_time
@@ -250,6 +251,9 @@ class EntryFilter:
     since: datetime | None = None
     until: datetime | None = None
     """Exclusive upper bound."""
+    scope: Scope | None = None
+    """Only the entries of the searcher's tenant (requester or an owner in it); ``None``: all,
+    for the node's own tools."""
 
 
 def find_entries(
@@ -272,6 +276,10 @@ def find_entries(
         conditions.append(AuditEntry.recorded_at >= as_utc(criteria.since))
     if criteria.until:
         conditions.append(AuditEntry.recorded_at < as_utc(criteria.until))
+    if criteria.scope is not None:
+        conditions.append(
+            criteria.scope.entry_condition(AuditEntry.actor_agency, AuditEntry.owner_agency)
+        )
     total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
     rows = session.scalars(
         select(AuditEntry)

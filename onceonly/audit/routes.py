@@ -5,6 +5,7 @@ Dates are calendar days in Taiwan time (UTC+8, no daylight saving), both ends in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.tenancy import scope_of
 from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries, head
 from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
@@ -127,9 +129,11 @@ class _Search:
         self.page = page
         self.per_page = per_page
 
-    def run(self, db: Session) -> AuditEntryPage:
+    def run(self, db: Session, user: Principal) -> AuditEntryPage:
+        """The page of entries ``user`` may see: those of their tenant only."""
         offset = (self.page - 1) * self.per_page
-        entries, total = find_entries(db, self.criteria, limit=self.per_page, offset=offset)
+        criteria = dataclasses.replace(self.criteria, scope=scope_of(user))
+        entries, total = find_entries(db, criteria, limit=self.per_page, offset=offset)
         return AuditEntryPage(
             items=[_out(entry) for entry in entries],
             page=self.page,
@@ -149,7 +153,7 @@ Search = Annotated[_Search, Depends()]
     description="Entries newest first, filtered by subject, dataset, agency and date range.",
 )
 def list_entries(user: Auditor, db: Db, search: Search) -> AuditEntryPage:
-    return search.run(db)
+    return search.run(db, user)
 
 
 @router.get(
@@ -175,7 +179,7 @@ def audit_head(user: Auditor, db: Db) -> AuditHeadOut:
 def audit_page(request: Request, user: Auditor, db: Db, search: Search) -> HTMLResponse:
     from onceonly.domain.national_id import mask_national_id
 
-    result = search.run(db)
+    result = search.run(db, user)
     return render(
         request,
         "audit/entries.html",

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import CurrentUser
+from onceonly.accounts.tenancy import scope_of
 from onceonly.audit.proofs import build_proof
 from onceonly.audit.tree_heads import TreeHead, tree_head_at, tree_head_for
 from onceonly.audit.tree_store import (
@@ -126,10 +127,12 @@ def consistency(
     )
 
 
-def may_read_entry(user: Any, subject: str | None) -> bool:
-    """Auditors read every entry; a citizen reads the entries about themselves."""
+def may_read_entry(user: Any, entry: dict[str, Any]) -> bool:
+    """Auditors (and a tenant's administrators) read the entries of their tenant; a citizen
+    reads the entries about themselves."""
+    subject = entry.get("subject")
     if user.role in AUDITOR_ROLES:
-        return True
+        return scope_of(user).sees_entry(entry.get("actor_agency"), entry.get("owner_agency"))
     from onceonly.citizens.accounts import national_id_of
 
     return subject is not None and national_id_of(user) == subject
@@ -153,7 +156,7 @@ def entry_proof(
 ) -> JSONResponse:
     lang = get_language(request)
     entry = proof_entry(db, seq)
-    if entry is None or not may_read_entry(user, entry.get("subject")):
+    if entry is None or not may_read_entry(user, entry):
         raise not_found(t("audit.tree.no_entry", lang, seq=seq), lang)
     try:
         document = build_proof(db, settings, seq, tree_size_)

@@ -19,9 +19,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from onceonly.accounts.tenancy import Scope
 from onceonly.cases.models import Case, CaseEvent, Notification, SmsOutboxMessage
 from onceonly.cases.schemas import NotificationView, SmsOutboxView
 from onceonly.config import Settings
@@ -252,10 +253,13 @@ def retry_failed_notifications(
 
 
 def list_notifications(
-    session: Session, *, status: str | None = None, limit: int = 100
+    session: Session, *, status: str | None = None, limit: int = 100, scope: Scope | None = None
 ) -> list[NotificationView]:
-    """Messages to citizens, newest first, for administrators (e.g. to see what failed)."""
+    """Messages to citizens, newest first, for administrators (e.g. to see what failed); with
+    ``scope``, only those about cases now in that tenant's agencies."""
     query = select(Notification, Case.number).join(Case, Case.id == Notification.case_id)
+    if scope is not None:
+        query = query.where(scope.agency_condition(Case.agency))
     if status is not None:
         query = query.where(Notification.status == status)
     rows = session.execute(query.order_by(Notification.id.desc()).limit(limit)).all()
@@ -272,11 +276,25 @@ def list_notifications(
     ]
 
 
-def list_sms_outbox(session: Session, *, limit: int = 100) -> list[SmsOutboxView]:
-    """What the default SMS provider has "sent", newest first."""
-    rows = session.scalars(
-        select(SmsOutboxMessage).order_by(SmsOutboxMessage.id.desc()).limit(limit)
-    )
+def list_sms_outbox(
+    session: Session, *, limit: int = 100, scope: Scope | None = None
+) -> list[SmsOutboxView]:
+    """What the default SMS provider has "sent", newest first; with ``scope``, only texts of
+    that tenant's cases (the message a case's notification sent, to its recipient)."""
+    query = select(SmsOutboxMessage)
+    if scope is not None:
+        sent_for_case = (
+            select(Notification.id)
+            .join(Case, Case.id == Notification.case_id)
+            .where(
+                Notification.channel == "sms",
+                Notification.recipient == SmsOutboxMessage.to,
+                Notification.body == SmsOutboxMessage.text,
+                scope.agency_condition(Case.agency),
+            )
+        )
+        query = query.where(exists(sent_for_case))
+    rows = session.scalars(query.order_by(SmsOutboxMessage.id.desc()).limit(limit))
     return [
         SmsOutboxView(id=r.id, to=r.to, text=r.text, created_at=as_utc(r.created_at)) for r in rows
     ]

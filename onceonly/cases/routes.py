@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.tenancy import scope_of
 from onceonly.cases import notifications, service
 from onceonly.cases.notifications import OutboxSms, SmsProvider
 from onceonly.cases.schemas import (
@@ -330,7 +331,9 @@ def list_notifications(
     status: Annotated[str | None, Query(pattern="^(pending|sending|sent|failed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[NotificationView]:
-    return notifications.list_notifications(db, status=status, limit=limit)
+    return notifications.list_notifications(
+        db, status=status, limit=limit, scope=scope_of(principal)
+    )
 
 
 @router.post(
@@ -355,4 +358,4 @@ def retry_notifications(
 def sms_outbox(
     principal: Admin, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[SmsOutboxView]:
-    return notifications.list_sms_outbox(db, limit=limit)
+    return notifications.list_sms_outbox(db, limit=limit, scope=scope_of(principal))

@@ -34,6 +34,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from onceonly.accounts.tenancy import scope_for, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.cases.models import Case, CaseAgency, CaseEvent, CaseEvidence
 from onceonly.cases.notifications import (
@@ -161,11 +162,21 @@ def _subject(value: str, lang: str | None) -> str:
 # --- access and state --------------------------------------------------------------------------
 
 
-def _load(session: Session, number: str, lang: str | None) -> Case:
+def _load(session: Session, number: str, lang: str | None, actor: CaseActor | None = None) -> Case:
+    """The case, or 404. With ``actor``, a case no agency of the actor's tenant has handled
+    answers 404 too, exactly as a number that does not exist (tenant isolation: another
+    jurisdiction hosted on the same node must not learn that the number is taken)."""
     case = session.scalars(select(Case).where(Case.number == number.strip().upper())).first()
-    if case is None:
+    if case is None or (actor is not None and not _in_tenant(session, case, actor)):
         raise not_found(t("cases.not_found", lang, number=number), lang)
     return case
+
+
+def _in_tenant(session: Session, case: Case, actor: CaseActor) -> bool:
+    handlers = session.scalars(
+        select(CaseAgency.agency).where(CaseAgency.case_id == case.id, CaseAgency.role == "handler")
+    )
+    return scope_for(actor.role, actor.agency).sees_any([case.agency, *handlers])
 
 
 def _require_handler(case: Case, actor: CaseActor, lang: str | None) -> None:
@@ -540,7 +551,7 @@ def record_evidence(
     Issued evidence replaces what was held; a failed fetch never discards evidence that is
     still valid, and a scanned paper stays attached whatever the fetch says.
     """
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     target = _transition(session, case, "gather", lang)
     items, request_id = _results_of(case, results, lang)
@@ -679,7 +690,7 @@ def attach_paper(
 ) -> CaseView:
     """Attach a scanned paper document in place of one piece of evidence that could not be
     fetched. Stored as ``uploads/<case number>/<sha256><suffix>`` under the data directory."""
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     target = _transition(session, case, "gather", lang)
     row = next((r for r in _slots(session, case) if r.evidence_type == evidence_type), None)
@@ -728,7 +739,7 @@ def paper_file(
     lang: str | None = None,
 ) -> tuple[Path, str, str] | None:
     """The stored scan of one piece (path, content type, file name), for readers of the case."""
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_reader(session, case, actor, lang)
     row = next((r for r in _slots(session, case) if r.evidence_type == evidence_type), None)
     if row is None or not row.paper_path:
@@ -755,7 +766,7 @@ def relay_case(
     A decision taken here stays in the timeline; the receiver decides its own step. The
     hand-over of evidence to the receiver is written to the audit log.
     """
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     target = to_agency.strip()
     if not note.strip():
@@ -764,6 +775,8 @@ def relay_case(
         raise _field("to_agency", "cases.relay.unknown_agency", lang, agency=target)
     if target == case.agency:
         raise _field("to_agency", "cases.relay.same_agency", lang, agency=target)
+    if tenant_of_agency(target) != tenant_of_agency(case.agency):
+        raise _field("to_agency", "tenancy.relay_other_tenant", lang, agency=target)
     before, source = case.state, case.agency
     case.state = _transition(session, case, "relay", lang)
     moment = _now(now)
@@ -827,7 +840,7 @@ def decide_case(
 ) -> CaseView:
     """Approve or reject, with the reason. Approval needs every piece of evidence held (valid
     online or on paper); rejection does not."""
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     if decision not in ("approved", "rejected"):
         raise _field("decision", "cases.decide.decision_invalid", lang, value=decision)
@@ -884,7 +897,7 @@ def close_case(
     lang: str | None = None,
 ) -> CaseView:
     """Close a decided case; closing without a decision is refused."""
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     before = case.state
     case.state = _transition(session, case, "close", lang)
@@ -906,7 +919,7 @@ def close_case(
 def get_case(
     session: Session, actor: CaseActor, number: str, *, lang: str | None = None
 ) -> CaseView:
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_reader(session, case, actor, lang)
     return _case_view(session, case)
 
@@ -915,7 +928,7 @@ def timeline(
     session: Session, actor: CaseActor, number: str, *, lang: str | None = None
 ) -> list[EventView]:
     """Every step of the case, oldest first."""
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_reader(session, case, actor, lang)
     events = session.scalars(
         select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
@@ -1033,7 +1046,7 @@ def plan_fetch(
 ) -> FetchPlan:
     """Check the actor may gather evidence for the case now, and list what to fetch: pieces
     never fetched, failed or expired (all of them with ``refresh_all``)."""
-    case = _load(session, number, lang)
+    case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     _transition(session, case, "gather", lang)
     moment = _now(now)

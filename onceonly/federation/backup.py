@@ -309,9 +309,10 @@ def backups_dir(settings: Any) -> Path:
     return federation_dir(settings) / "backups"
 
 
-def ship_backup(settings: Any, to: str | None = None) -> dict[str, Any]:
-    """Dump this node's database, seal it for the partner and send it there (mutual TLS,
-    signed request). Returns the partner's receipt."""
+def ship_backup(settings: Any, to: str | None = None, tenant: str | None = None) -> dict[str, Any]:
+    """Dump this node's database (or only ``tenant``'s share of it:
+    :mod:`onceonly.federation.tenant_backup`), seal it for the partner and send it there
+    (mutual TLS, signed request). Returns the partner's receipt."""
     import httpx
 
     from onceonly.federation.node import NodeConfig, SnapshotCache
@@ -333,7 +334,16 @@ def ship_backup(settings: Any, to: str | None = None) -> dict[str, Any]:
         trust.check(x509.load_pem_x509_certificate(partner.cert_pem.encode()), partner.id)
     except CertificateRefused as exc:
         raise BackupInvalid(f"partner certificate refused: {exc}") from exc
-    manifest, body = dump_database(settings.resolved_database_url, config.id)
+    if tenant is None:
+        manifest, body = dump_database(settings.resolved_database_url, config.id)
+    else:
+        from onceonly.federation.tenant_backup import dump_tenant
+        from onceonly.i18n import t
+
+        if tenant not in config.jurisdictions:
+            hosted = ", ".join(config.jurisdictions)
+            raise BackupInvalid(t("tenancy.unknown_tenant", None, tenant=tenant, hosted=hosted))
+        manifest, body = dump_tenant(settings, config.id, tenant)
     envelope = seal(
         manifest,
         body,

@@ -3,6 +3,7 @@ citizen's per-agency status, and the administrators' queue and dead-letter views
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.tenancy import CENTRAL, Scope, scope_of
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
@@ -28,6 +30,31 @@ AGENCY_ROLES = ("clerk", "owner")
 
 Db = Annotated[Session, Depends(get_db)]
 Lang = Annotated[str, Depends(get_language)]
+
+
+def in_scope(scope: Scope, items: list[Any]) -> list[Any]:
+    """The items (with an ``agency_code``) of the scope's tenant; all of them for the
+    platform's operator, whose views here are operational (counts, masked national IDs)."""
+    return items if scope.operator else [i for i in items if scope.sees_agency(i.agency_code)]
+
+
+def citizen_history(
+    db: Session, national_id: str, scope: Scope
+) -> tuple[list[outbox.CitizenEventStatus], list[outbox.MessageView]]:
+    """A citizen's reports as the scope's tenant may see them: only deliveries to its agencies,
+    and only the reports (and messages about them) that reached one of them. Life events are
+    recorded by the national household registry, so the national tenant sees every delivery,
+    and so does the platform's operator, who answers the helpdesk about delivery states."""
+    if scope.operator or scope.tenant == CENTRAL:
+        return outbox.citizen_events(db, national_id), outbox.citizen_messages(db, national_id)
+    events = []
+    for event in outbox.citizen_events(db, national_id):
+        agencies = tuple(a for a in event.agencies if scope.sees_agency(a.agency_code))
+        if agencies:
+            events.append(dataclasses.replace(event, agencies=agencies))
+    shown = {e.id for e in events}
+    messages = [m for m in outbox.citizen_messages(db, national_id) if m.event_id in shown]
+    return events, messages
 
 
 class SubscriptionIn(BaseModel):
@@ -117,7 +144,10 @@ def get_subscriptions(
 ) -> list[SubscriptionOut]:
     sees_all = principal.role in ("admin", "auditor") or principal.agency_code == OWNER_AGENCY
     agency = None if sees_all else principal.agency_code
-    return [SubscriptionOut.of(v) for v in subscriptions.list_subscriptions(db, agency, status)]
+    found = subscriptions.list_subscriptions(db, agency, status)
+    if principal.agency_code != OWNER_AGENCY:
+        found = in_scope(scope_of(principal), found)
+    return [SubscriptionOut.of(v) for v in found]
 
 
 def _decide(action: str):  # type: ignore[no-untyped-def]
@@ -214,13 +244,14 @@ def acks(
 )
 def citizen_status(
     national_id: str,
-    _principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))],
+    principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))],
     db: Db,
     lang: Lang,
 ) -> dict[str, Any]:
+    events, messages = citizen_history(db, national_id, scope_of(principal))
     return {
         "national_id": national_id,
-        "events": [e.as_dict() for e in outbox.citizen_events(db, national_id)],
+        "events": [e.as_dict() for e in events],
         "messages": [
             {
                 "id": m.id,
@@ -229,14 +260,14 @@ def citizen_status(
                 "text": m.body(lang),
                 "created_at": m.created_at.isoformat(),
             }
-            for m in outbox.citizen_messages(db, national_id)
+            for m in messages
         ],
     }
 
 
 @router.get("/api/v1/notify/queues", summary="Deliveries per agency by state, with the lag")
 def queues(
-    _principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))], db: Db
+    principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))], db: Db
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -244,7 +275,7 @@ def queues(
             "oldest_pending_at": q.oldest_pending_at.isoformat() if q.oldest_pending_at else None,
             "lag_seconds": q.lag_seconds(),
         }
-        for q in outbox.queue_stats(db)
+        for q in in_scope(scope_of(principal), outbox.queue_stats(db))
     ]
 
 
@@ -257,11 +288,21 @@ def _dead_letter_dict(d: outbox.DeadLetterView) -> dict[str, Any]:
 
 @router.get("/api/v1/notify/dead-letters", summary="Deliveries that failed every attempt")
 def dead_letters(
-    _principal: Annotated[Principal, Depends(require_roles("admin"))],
+    principal: Annotated[Principal, Depends(require_roles("admin"))],
     db: Db,
     include_replayed: bool = False,
 ) -> list[dict[str, Any]]:
-    return [_dead_letter_dict(d) for d in outbox.list_dead_letters(db, include_replayed)]
+    found = in_scope(scope_of(principal), outbox.list_dead_letters(db, include_replayed))
+    return [_dead_letter_dict(d) for d in found]
+
+
+def _replay(db: Session, principal: Principal, dead_letter_id: int, lang: str) -> None:
+    """Replay a dead letter of the administrator's scope; any other answers 404."""
+    known = in_scope(scope_of(principal), outbox.list_dead_letters(db, include_replayed=True))
+    if dead_letter_id not in {d.id for d in known} or not outbox.replay_dead_letter(
+        db, dead_letter_id, principal.username
+    ):
+        raise not_found(t("notify.error.no_dead_letter", lang, id=dead_letter_id), lang)
 
 
 @router.post(
@@ -275,23 +316,23 @@ def replay(
     db: Db,
     lang: Lang,
 ) -> dict[str, Any]:
-    if not outbox.replay_dead_letter(db, dead_letter_id, principal.username):
-        raise not_found(t("notify.error.no_dead_letter", lang, id=dead_letter_id), lang)
+    _replay(db, principal, dead_letter_id, lang)
     return {"replayed": dead_letter_id}
 
 
 @router.get("/admin/notify", response_class=HTMLResponse, include_in_schema=False)
 def admin_page(
     request: Request,
-    _principal: Annotated[Principal, Depends(require_roles("admin"))],
+    principal: Annotated[Principal, Depends(require_roles("admin"))],
     db: Db,
 ) -> HTMLResponse:
+    scope = scope_of(principal)
     return render(
         request,
         "notify/admin.html",
-        queues=outbox.queue_stats(db),
-        failures=outbox.recent_failures(db),
-        dead_letters=outbox.list_dead_letters(db),
+        queues=in_scope(scope, outbox.queue_stats(db)),
+        failures=in_scope(scope, outbox.recent_failures(db)),
+        dead_letters=in_scope(scope, outbox.list_dead_letters(db)),
         mask=mask_national_id,
     )
 
@@ -304,8 +345,7 @@ def admin_replay(
     lang: Lang,
     csrf_token: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    if not outbox.replay_dead_letter(db, dead_letter_id, principal.username):
-        raise not_found(t("notify.error.no_dead_letter", lang, id=dead_letter_id), lang)
+    _replay(db, principal, dead_letter_id, lang)
     return RedirectResponse("/admin/notify", status_code=303)
 
 
@@ -313,13 +353,14 @@ def admin_replay(
 def citizen_page(
     request: Request,
     national_id: str,
-    _principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))],
+    principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))],
     db: Db,
 ) -> HTMLResponse:
+    events, messages = citizen_history(db, national_id, scope_of(principal))
     return render(
         request,
         "notify/citizen.html",
         national_id=mask_national_id(national_id),
-        events=outbox.citizen_events(db, national_id),
-        messages=outbox.citizen_messages(db, national_id),
+        events=events,
+        messages=messages,
     )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, current_user, require_roles
+from onceonly.accounts.tenancy import scope_of
 from onceonly.audit.log import AuditRecord, append
 from onceonly.errors import validation_problem
 from onceonly.i18n import t
@@ -124,7 +125,8 @@ def list_rules(
     application_item: Annotated[str | None, Query()] = None,
 ) -> list[RuleOut]:
     """Owners see the rules on their datasets; clerks those their agency asked for; auditors
-    and administrators every rule."""
+    and a tenant's administrators the rules of their tenant (owner or requester there); the
+    platform's administrators every rule."""
     owner = principal.agency_code if principal.role == "owner" else None
     requester = principal.agency_code if principal.role == "clerk" else None
     rules = service.list_rules(
@@ -147,7 +149,8 @@ def list_rules(
                 and r.requesting_jurisdiction in (None, jurisdiction)
             )
         ]
-    return [_out(rule) for rule in rules]
+    scope = scope_of(principal)
+    return [_out(rule) for rule in rules if service.rule_in_scope(rule, scope)]
 
 
 @router.post("", response_model=RuleOut, status_code=201, summary="Ask an owner for a rule")

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from onceonly.accounts.tenancy import Scope, tenant_of_agency
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
@@ -195,7 +196,12 @@ def _load(session: Session, rule_id: int, lang: str | None) -> AccessRule:
 
 
 def _check_owner(rule: AccessRule, acting_agency: str | None, lang: str | None) -> None:
-    """``acting_agency`` None means an administrator acting for the platform (CLI, seeding)."""
+    """``acting_agency`` None means an administrator acting for the platform (CLI, seeding).
+    A rule owned in another tenant (jurisdiction) answers 404, as a rule that does not exist."""
+    if acting_agency is not None and tenant_of_agency(acting_agency) != tenant_of_agency(
+        rule.owner_agency
+    ):
+        raise Problem(404, "not-found", t("policy.error.not_found", lang, rule_id=rule.id))
     if acting_agency is not None and acting_agency != rule.owner_agency:
         raise Problem(403, "not-owner", t("policy.error.not_owner", lang, owner=rule.owner_agency))
 
@@ -275,6 +281,22 @@ def revoke_rule(
 def get_rule(session: Session, rule_id: int) -> RuleView | None:
     rule = session.get(AccessRule, rule_id)
     return _view(rule) if rule else None
+
+
+def rule_in_scope(rule: RuleView, scope: Scope) -> bool:
+    """Whether a rule concerns the scope's tenant: its owner is there, or its requester (an
+    agency there, or agencies of a kind there or anywhere). The platform operator sees all
+    rules: they hold no personal data and the directory publishes them."""
+    if scope.operator:
+        return True
+    if scope.tenant is None:
+        return False
+    if scope.sees_agency(rule.owner_agency) or scope.sees_agency(rule.requesting_agency):
+        return True
+    return rule.requesting_agency is None and rule.requesting_jurisdiction in (
+        None,
+        scope.tenant,
+    )
 
 
 def list_rules(

@@ -21,7 +21,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     sessions = make_session_factory(engine)
     append_durably(sessions, record(1))
     append_durably(sessions, record(2, subject="F223456781", dataset="income"))
-    append_durably(sessions, record(3, decision="denied", actor_agency="kaohsiung.social"))
+    append_durably(sessions, record(3, decision="denied", actor_agency="taipei-city.social"))
     engine.dispose()
     with TestClient(create_app(settings), follow_redirects=False) as test_client:
         yield test_client
@@ -51,7 +51,7 @@ def test_auditor_lists_entries_newest_first(client: TestClient, settings: Settin
 FILTERS = [
     ("subject=f223456781", [2]),
     ("dataset=household_registration", [3, 1]),
-    ("agency=kaohsiung.social", [3]),
+    ("agency=taipei-city.social", [3]),
     ("per_page=1&page=2", [2]),
     ("since=2000-01-01&until=2000-01-31", []),
 ]

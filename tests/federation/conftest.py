@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.audit.models import AuditEntry
@@ -19,7 +19,6 @@ from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.registries.manifest import RegistryManifest
 from onceonly.federation.cluster import (
     FederationLayout,
-    NodeLayout,
     build_federation,
     start_directory,
     start_node,
@@ -27,17 +26,6 @@ from onceonly.federation.cluster import (
 )
 
 ITEM = "public-housing-low-income"
-
-
-def _create_missing_tables(node: NodeLayout) -> None:
-    """Tables whose migration another capability has not written yet (the audit Merkle tree,
-    in progress); a no-op once the migrations create every table."""
-    from onceonly.models import Base
-
-    engine = make_engine(node.settings.resolved_database_url)
-    if set(Base.metadata.tables) - set(inspect(engine).get_table_names()):
-        Base.metadata.create_all(engine)
-    engine.dispose()
 
 
 @dataclass
@@ -109,8 +97,6 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     root = tmp_path_factory.mktemp("federation")
     layout = build_federation(root, people=200, refresh_seconds=0.5)
     (root / "logs").mkdir()
-    for node in layout.nodes:
-        _create_missing_tables(node)
     result = Federation(layout, RegistryManifest.read(root / "registries-all"))
     try:
         result.start("directory")

@@ -1,0 +1,609 @@
+"""Tenant isolation on one node hosting 基隆市 and 宜蘭縣 (the regional "local cloud").
+
+One prepared demo node (``demo_env``) serves both jurisdictions. 宜蘭縣 gets a case, evidence
+requests (audit entries), a rule, an account, a token, a tell-us-once delivery and messages
+to its citizen, each carrying a marker; then every non-public route of the app is called by
+every role of 基隆市 with path parameters taken from 宜蘭縣's objects. No answer may carry a
+宜蘭縣 marker the caller did not put in the URL, and 宜蘭縣's objects must be unchanged. The
+same sweep as 宜蘭縣's own accounts finds the markers, so their absence means something.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from onceonly.accounts import service as accounts
+from onceonly.accounts.tenancy import Scope, scope_for, tenant_of_agency
+from onceonly.audit.models import AuditEntry
+from onceonly.catalog import service as catalog
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.domain.national_id import mask_national_id
+from onceonly.federation.backup import BackupInvalid, Opened, open_envelope, seal
+from onceonly.federation.tenant_backup import (
+    TABLE_RULES,
+    dump_tenant,
+    restored_files,
+    tenant_restore_drill,
+)
+from onceonly.models import Base
+from onceonly.notify import subscriptions
+from onceonly.notify.events import LifeEventIn, record_life_event
+from onceonly.pki import ca
+from onceonly.pki.trust import TrustAnchor
+from onceonly.policy import service as policy
+from onceonly.web.app import create_app
+from onceonly.web.public_routes import is_public
+from tests.conftest import DemoEnv
+from tests.web.test_route_auth import endpoints
+
+ITEM = "temporary-work-allowance"
+"""Offered everywhere by the labour department; needs household registration (central) and
+the low-income predicate of welfare status (held where the citizen lives)."""
+WELFARE = "is_low_income_household"
+EMAIL = "yilan-marker@example.tw"
+MOBILE = "0987654321"
+RULE_MARKER = "ila-marker-requester"
+USER_MARKER = "ila-marker-user"
+USER_NAME_MARKER = "宜蘭標記承辦人"
+TOKEN_MARKER = "ila-marker-token"
+KEELUNG_ROLES = ("kee-labour-clerk", "kee-social-owner", "kee-auditor", "kee-admin")
+YILAN_ROLES = ("ila-labour-clerk", "ila-social-owner", "ila-auditor", "ila-admin")
+
+
+@dataclass
+class Tenant:
+    """One jurisdiction's objects on the node, and the markers that betray them."""
+
+    code: str
+    subject: str
+    case: str = ""
+    entry_seqs: list[int] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    """Of its audit entries. (Entry hashes are not markers: the log's head and its leaves
+    are node-wide, as public as the signed tree heads over them.)"""
+    rule_id: int = 0
+    user_id: int = 0
+    token_id: int = 0
+    subscription_id: int = 0
+    event_id: str = ""
+
+    def markers(self) -> list[str]:
+        return [
+            self.subject,
+            mask_national_id(self.subject),
+            self.case,
+            EMAIL,
+            MOBILE,
+            RULE_MARKER,
+            USER_MARKER,
+            USER_NAME_MARKER,
+            TOKEN_MARKER,
+            self.event_id,
+            *self.request_ids,
+        ]
+
+
+@dataclass
+class Node:
+    env: DemoEnv
+    client: TestClient
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def sessions(self) -> Any:
+        return make_session_factory(make_engine(self.env.settings.resolved_database_url))
+
+    def auth(self, username: str) -> dict[str, str]:
+        if username not in self.tokens:
+            with transaction(self.sessions()) as db:
+                user = accounts.get_user(db, username)
+                assert user is not None, username
+                self.tokens[username], _ = accounts.issue_api_token(db, user, "tenancy", 1)
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+    def ask(self, username: str, subject: str, case_id: str = "T-1") -> dict[str, Any]:
+        response = self.client.post(
+            "/api/v1/evidence-requests",
+            json={"case_id": case_id, "application_item": ITEM, "subject": subject},
+            headers=self.auth(username),
+        )
+        assert response.status_code in (200, 403), response.text
+        pieces = {r["evidence_type"]: r for r in response.json()["results"]}
+        return dict(pieces[WELFARE]) | {"request_id": response.json()["request_id"]}
+
+
+@pytest.fixture
+def node(demo_env: DemoEnv) -> Iterator[Node]:
+    with transaction(
+        make_session_factory(make_engine(demo_env.settings.resolved_database_url))
+    ) as db:
+        for username, agency in (
+            ("kee-admin", "keelung-city.civil_affairs"),
+            ("ila-admin", "yilan-county.civil_affairs"),
+        ):
+            accounts.create_user(db, username, None, "admin", agency, username)
+    with TestClient(create_app(demo_env.settings), follow_redirects=False) as client:
+        yield Node(demo_env, client)
+
+
+def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
+    """A case with contact details and fetched evidence, an internal rule, an account with a
+    token and a tell-us-once delivery: all of jurisdiction ``code``."""
+    tenant = Tenant(code, subject)
+    headers = node.auth(clerk)
+    opened = node.client.post(
+        "/api/v1/cases",
+        json={
+            "application_item": ITEM,
+            "subject": subject,
+            "contact_email": EMAIL if code == "yilan-county" else None,
+            "contact_mobile": MOBILE if code == "yilan-county" else None,
+        },
+        headers=headers,
+    )
+    assert opened.status_code == 201, opened.text
+    tenant.case = opened.json()["number"]
+    fetched = node.client.post(f"/api/v1/cases/{tenant.case}/evidence", headers=headers)
+    assert fetched.status_code == 200, fetched.text
+    with transaction(node.sessions()) as db:
+        rule = policy.request_rule(
+            db,
+            policy.RuleRequest(
+                owner_agency=f"{code}.social_welfare",
+                dataset="welfare_status",
+                application_item=ITEM,
+                legal_basis="social-assistance-act",
+                requesting_agency=f"{code}.education",
+                predicates=[WELFARE],
+                purpose="tenancy test",
+            ),
+            requested_by=RULE_MARKER if code == "yilan-county" else "kee-requester",
+        )
+        tenant.rule_id = rule.id
+        user = accounts.create_user(
+            db,
+            USER_MARKER if code == "yilan-county" else "kee-other-user",
+            None,
+            "clerk",
+            f"{code}.labour",
+            USER_NAME_MARKER if code == "yilan-county" else "基隆人員",
+        )
+        tenant.user_id = user.id
+        _, token = accounts.issue_api_token(
+            db, user, TOKEN_MARKER if code == "yilan-county" else "kee-token", 1
+        )
+        tenant.token_id = token.id
+        sub = subscriptions.request_subscription(
+            db,
+            subscriptions.SubscriptionRequest(
+                agency_code=f"{code}.social_welfare",
+                event_kinds=["death"],
+                legal_basis="household-registration-act",
+                fields=["death_date"],
+                mode="pull",
+                jurisdiction=code,
+            ),
+            "seed",
+        )
+        subscriptions.approve_subscription(db, sub.id, "seed", None)
+        tenant.subscription_id = sub.id
+        event = record_life_event(
+            db,
+            LifeEventIn(
+                kind="death",
+                national_id=subject,
+                payload={"death_date": "2024-03-01"},
+                jurisdiction=code,
+            ),
+        )
+        tenant.event_id = event.id
+        for entry in db.query(AuditEntry).order_by(AuditEntry.seq):
+            if Scope(code).sees_entry(entry.actor_agency, entry.owner_agency):
+                tenant.entry_seqs.append(entry.seq)
+                tenant.request_ids.append(entry.request_id)
+    assert tenant.entry_seqs, "the evidence fetch was audited"
+    return tenant
+
+
+def path_values(tenant: Tenant) -> dict[str, str]:
+    """A value for every path parameter of the app, taken from ``tenant``'s objects."""
+    return {
+        "number": tenant.case,
+        "evidence_type": WELFARE,
+        "index": "0",
+        "seq": str(tenant.entry_seqs[0]),
+        "rule_id": str(tenant.rule_id),
+        "action": "approve",
+        "user_id": str(tenant.user_id),
+        "token_id": str(tenant.token_id),
+        "national_id": tenant.subject,
+        "subscription_id": str(tenant.subscription_id),
+        "dead_letter_id": "1",
+        "consent_id": "1",
+        "preview_id": "1",
+        "flag_id": "1",
+        "item_id": "1",
+        "size": "1",
+        "path": "site.css",
+    }
+
+
+BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/cases/{number}/relay": {"to_agency": "keelung-city.social_welfare", "note": "x"},
+    "/api/v1/cases/{number}/decide": {"decision": "approved", "reason": "x"},
+    "/api/v1/access-rules/{rule_id}/approve": {"reason": ""},
+    "/api/v1/access-rules/{rule_id}/reject": {"reason": "no"},
+    "/api/v1/access-rules/{rule_id}/revoke": {"reason": "no"},
+}
+"""Valid bodies for the routes that would change another tenant's object, so a refusal is
+the tenant check and not a validation error."""
+FORMS: dict[str, dict[str, str]] = {
+    "/owners/rules/{rule_id}/{action}": {"reason": ""},
+    "/admin/users/{user_id}/active": {"active": "0"},
+    "/counter/cases/{number}/relay": {"to_agency": "keelung-city.social_welfare", "note": "x"},
+    "/counter/cases/{number}/decide": {"decision": "approved", "reason": "x"},
+}
+
+
+@dataclass(frozen=True)
+class Leak:
+    who: str
+    route: str
+    status: int
+    markers: tuple[str, ...]
+
+
+def sweep(node: Node, usernames: tuple[str, ...], target: Tenant) -> list[Leak]:
+    """Call every non-public route as each of ``usernames`` with ``target``'s ids; return
+    each answer that carried a marker of ``target`` the URL did not."""
+    found = []
+    values = path_values(target)
+    routes = [e for e in endpoints(node.client.app.routes) if not is_public(e.method, e.path)]  # type: ignore[attr-defined]
+    for username in usernames:
+        headers = node.auth(username) | {"Accept": "application/json"}
+        for route in routes:
+            if route.method == "WEBSOCKET":
+                continue
+            url = route.path.format(**{k: v for k, v in values.items() if "{" + k in route.path})
+            url = re.sub(r"\{(\w+):path\}", values["path"], url)
+            kwargs: dict[str, Any] = {}
+            if route.path in FORMS:
+                kwargs["data"] = FORMS[route.path]
+            elif route.method != "GET":
+                kwargs["json"] = BODIES.get(route.path, {})
+            response = node.client.request(route.method, url, headers=headers, **kwargs)
+            assert response.status_code < 500, f"{username} {route.method} {url}: {response.text}"
+            echoed = {m for m in target.markers() if m and m in url}
+            echoed |= {mask_national_id(m) for m in echoed if m == target.subject}
+            shown = tuple(
+                m for m in target.markers() if m and m not in echoed and m in response.text
+            )
+            if shown:
+                found.append(
+                    Leak(username, f"{route.method} {route.path}", response.status_code, shown)
+                )
+    return found
+
+
+def snapshot(node: Node, tenant: Tenant) -> dict[str, Any]:
+    """What another tenant's calls must not have changed."""
+    with node.sessions()() as db:
+        case = db.execute(
+            Base.metadata.tables["cases"]
+            .select()
+            .where(Base.metadata.tables["cases"].c.number == tenant.case)
+        ).one()
+        rule = policy.get_rule(db, tenant.rule_id)
+        user = accounts.get_user_by_id(db, tenant.user_id)
+        token = accounts.get_api_token(db, tenant.token_id)
+        assert rule and user and token
+        return {
+            "case": (case.state, case.agency, case.decision),
+            "rule": rule.status,
+            "user": user.active,
+            "token": token.revoked_at,
+        }
+
+
+def test_every_route_keeps_yilan_data_from_every_keelung_role(node: Node) -> None:
+    yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    before = snapshot(node, yilan)
+
+    leaks = sweep(node, KEELUNG_ROLES, yilan)
+
+    assert leaks == [], "\n".join(f"{leak}" for leak in leaks)
+    assert snapshot(node, yilan) == before, "keelung's calls changed yilan's objects"
+    # the markers are findable: yilan's own roles see their data on the same routes
+    seen = sweep(node, YILAN_ROLES, yilan)
+    routes = {leak.route for leak in seen}
+    for expected in (
+        "GET /api/v1/cases/{number}",
+        "GET /api/v1/audit/entries",
+        "GET /api/v1/admin/notifications",
+        "GET /api/v1/admin/sms-outbox",
+        "GET /api/v1/access-rules",
+        "GET /api/v1/auth/tokens",
+        "GET /admin/users",
+        "GET /api/v1/notify/citizens/{national_id}/events",
+    ):
+        assert expected in routes, f"yilan's own accounts should see their data at {expected}"
+
+
+def test_another_tenants_case_is_404_as_if_it_did_not_exist(node: Node) -> None:
+    yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    kee = node.auth("kee-labour-clerk")
+    theirs = node.client.get(f"/api/v1/cases/{yilan.case}", headers=kee)
+    missing = node.client.get("/api/v1/cases/ILA-XXX-115-999999", headers=kee)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json()["type"] == missing.json()["type"]
+    assert "yilan" not in theirs.text
+    page = node.client.get(f"/counter/cases/{yilan.case}", headers=kee | {"Accept": "text/html"})
+    assert page.status_code == 404
+    # within one tenant another agency's case is still a plain refusal, as before
+    same = node.client.get(f"/api/v1/cases/{yilan.case}", headers=node.auth("ila-social-clerk"))
+    assert same.status_code == 403
+
+
+def test_a_case_cannot_be_relayed_to_another_tenant(node: Node) -> None:
+    yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    refused = node.client.post(
+        f"/api/v1/cases/{yilan.case}/relay",
+        json={"to_agency": "keelung-city.labour", "note": "請續辦"},
+        headers=node.auth("ila-labour-clerk"),
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "to_agency"
+    assert "基隆" not in refused.json()["errors"][0]["reason"] or "另一個縣市" in refused.text
+
+
+def test_evidence_across_tenants_is_decided_by_the_other_tenants_rules(node: Node) -> None:
+    subject = node.env.sample("yilan_resident")
+    denied = node.ask("kee-labour-clerk", subject)
+    assert denied["status"] == "denied"
+    # the usual reason: the owner's rules name no such requester, as for any other owner
+    names = catalog.CachedCatalog()
+    with node.sessions()() as db:
+        usual = policy.decide(
+            db,
+            requester=policy.Requester("keelung-city.labour", "labour", "keelung-city"),
+            owner_agency="yilan-county.social_welfare",
+            dataset="welfare_status",
+            application_item=ITEM,
+            subject=subject,
+            case_id="T-1",
+            fields=(),
+            predicate=WELFARE,
+            names=lambda code, lang: names.name(db, code, lang),
+        )
+    assert not usual.allowed
+    assert denied["reason"]["en"] == usual.reason_en
+
+    with transaction(node.sessions()) as db:
+        rule = policy.request_rule(
+            db,
+            policy.RuleRequest(
+                owner_agency="yilan-county.social_welfare",
+                dataset="welfare_status",
+                application_item=ITEM,
+                legal_basis="social-assistance-act",
+                requesting_agency_kind="labour",
+                requesting_jurisdiction="keelung-city",
+                predicates=[WELFARE],
+                purpose="基隆市勞工處協助臨時工作津貼",
+            ),
+            requested_by="kee-labour-clerk",
+        )
+    approved = node.client.post(
+        f"/api/v1/access-rules/{rule.id}/approve",
+        json={"reason": "ok"},
+        headers=node.auth("ila-social-owner"),
+    )
+    assert approved.status_code == 200, approved.text
+    allowed = node.ask("kee-labour-clerk", subject, case_id="T-2")
+    assert allowed["status"] == "issued", allowed
+    entries = node.client.get(
+        "/api/v1/audit/entries",
+        params={"dataset": "welfare_status"},
+        headers=node.auth("kee-auditor"),
+    ).json()["items"]
+    ours = [e for e in entries if e["request_id"] == allowed["request_id"]]
+    assert [(e["decision"], e["owner_agency"]) for e in ours] == [
+        ("allowed", "yilan-county.social_welfare")
+    ]
+    assert rule.id in ours[0]["details"]["rule_ids"]
+    # both tenants' auditors see the crossing; a third jurisdiction's does not
+    for auditor, sees in (("ila-auditor", True), ("tpe-auditor", False)):
+        listed = node.client.get(
+            "/api/v1/audit/entries", params={"subject": subject}, headers=node.auth(auditor)
+        ).json()["items"]
+        assert any(e["request_id"] == allowed["request_id"] for e in listed) is sees, auditor
+
+
+def test_the_owner_of_another_tenant_cannot_decide_a_rule(node: Node) -> None:
+    yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    answer = node.client.post(
+        f"/api/v1/access-rules/{yilan.rule_id}/approve",
+        json={"reason": ""},
+        headers=node.auth("kee-social-owner"),
+    )
+    assert answer.status_code == 404
+    assert "yilan" not in answer.text
+
+
+def test_platform_admin_sees_operations_but_no_tenants_personal_data(node: Node) -> None:
+    yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    admin = node.auth("admin")
+    assert node.client.get("/api/v1/audit/entries", headers=admin).json()["items"] == []
+    assert node.client.get("/api/v1/admin/notifications", headers=admin).json() == []
+    assert node.client.get("/api/v1/admin/sms-outbox", headers=admin).json() == []
+    users = node.client.get("/admin/users", headers=admin | {"Accept": "text/html"}).text
+    assert USER_MARKER in users and "kee-admin" in users, "accounts are node-wide operations"
+    assert node.client.get("/api/v1/audit/head", headers=admin).status_code == 200
+    entry = node.client.get(f"/api/v1/audit/entries/{yilan.entry_seqs[0]}/proof", headers=admin)
+    assert entry.status_code == 404
+
+
+def test_tenant_admins_manage_only_their_own_accounts(node: Node) -> None:
+    kee = node.auth("kee-admin") | {"Accept": "text/html"}
+    page = node.client.post(
+        "/admin/users",
+        data={
+            "username": "kee-sneaky",
+            "display_name": "x",
+            "role": "clerk",
+            "agency_code": "yilan-county.labour",
+            "password": "correct horse battery",
+        },
+        headers=kee,
+    )
+    assert page.status_code == 422
+    assert "另一個縣市" in page.text
+    made = node.client.post(
+        "/admin/users",
+        data={
+            "username": "kee-new",
+            "display_name": "新承辦",
+            "role": "clerk",
+            "agency_code": "keelung-city.labour",
+            "password": "correct horse battery",
+        },
+        headers=kee,
+    )
+    assert made.status_code == 303
+
+
+def test_every_catalog_agency_code_names_its_jurisdiction(demo_env: DemoEnv) -> None:
+    """The tenant of an account is read from its agency code; the catalog keeps that true."""
+    engine = make_engine(demo_env.settings.resolved_database_url)
+    with make_session_factory(engine)() as db:
+        agencies = catalog.list_agencies(db)
+    engine.dispose()
+    assert agencies
+    for agency in agencies:
+        assert tenant_of_agency(agency.code) == agency.jurisdiction, agency.code
+    assert scope_for("admin", "central.ndc").operator
+    assert scope_for("admin", "keelung-city.civil_affairs") == Scope("keelung-city")
+    assert scope_for("citizen", "citizen") == Scope(None)
+
+
+# --- per-tenant backups -----------------------------------------------------------------------
+
+NATIONAL_ID = re.compile(rb"[A-Z][12][0-9]{8}")
+
+
+def _ids_in_stores(registries: Path, jurisdiction: str) -> set[bytes]:
+    found: set[bytes] = set()
+    for path in registries.glob(f"{jurisdiction}.*.sqlite"):
+        found |= set(NATIONAL_ID.findall(path.read_bytes()))
+        with sqlite3.connect(path) as connection:  # rows still in the WAL are in the dump too
+            for line in connection.iterdump():
+                found |= set(NATIONAL_ID.findall(line.encode()))
+    return found
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Path:
+    ca.init_ca(tmp_path / "ca")
+    for name in ("north-regional", "taipei"):
+        ca.issue_node(tmp_path / "ca", name, tmp_path)
+    return tmp_path
+
+
+def test_every_table_is_classified_for_tenant_backups() -> None:
+    from onceonly.federation import tenant_backup
+
+    documented = {
+        "account_secrets",
+        "audit_head",
+        "audit_tree_nodes",
+        "case_counters",
+        "citizen_card_revocations",
+        "citizen_challenges",
+        "login_throttles",
+        "notify_citizen_sequences",
+        "user_sessions",
+    }
+    unclassified = set(Base.metadata.tables) - set(TABLE_RULES) - documented
+    assert unclassified == set(), "decide whether these tables are a tenant's: " + ", ".join(
+        sorted(unclassified)
+    )
+    for name in documented:
+        assert name in (tenant_backup.__doc__ or "") + (tenant_backup.TABLE_RULES_DOC), name
+
+
+def test_a_yilan_backup_holds_no_keelung_data_and_proves_itself(node: Node, pki: Path) -> None:
+    yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    keelung = seed(node, "keelung-city", node.env.sample("veteran"), "kee-labour-clerk")
+    settings = node.env.settings
+    registries = settings.registries_dir
+    keelung_only = _ids_in_stores(registries, "keelung-city") - _ids_in_stores(
+        registries, "yilan-county"
+    )
+    assert keelung.subject.encode() in keelung_only
+
+    manifest, body = dump_tenant(settings, "north-regional", "yilan-county")
+    envelope = seal(
+        manifest,
+        body,
+        (pki / "taipei.pem").read_bytes(),
+        (pki / "north-regional.pem").read_bytes(),
+        (pki / "north-regional.key").read_bytes(),
+    )
+    anchor = TrustAnchor.from_pem((pki / "ca" / "ca.pem").read_bytes(), ca.build_crl(pki / "ca"))
+    opened = open_envelope(envelope, (pki / "taipei.key").read_bytes(), anchor)
+
+    archive = gzip.decompress(opened.body)
+    files = restored_files(opened)
+    assert sorted(files) == sorted(p.name for p in registries.glob("yilan-county.*.sqlite"))
+    everything = archive + b"".join(files.values())
+    leaked = {i for i in NATIONAL_ID.findall(everything) if i in keelung_only}
+    assert leaked == set(), f"keelung national IDs in the yilan backup: {sorted(leaked)[:5]}"
+    for marker in (keelung.case, "kee-requester", "kee-other-user", "kee-token"):
+        assert marker.encode() not in everything, marker
+    rows = json.loads(archive)["tables"]
+    for table, found in rows.items():
+        # the catalog is public reference data; a rule of a yilan owner may name keelung askers
+        if not table.startswith("catalog_") and table != "access_rules":
+            assert "keelung-city" not in json.dumps(found), f"a keelung row in {table}"
+    for marker in (yilan.case, yilan.subject, EMAIL, MOBILE, RULE_MARKER, USER_MARKER):
+        assert marker.encode() in everything, marker
+
+    report = tenant_restore_drill(opened)
+    assert report.ok, report
+    assert report.tenant == "yilan-county"
+    assert report.tables["audit_entries"][0] == len(yilan.entry_seqs)
+    assert report.entries_checked == len(yilan.entry_seqs)
+    assert report.tree_size >= max(keelung.entry_seqs)
+
+
+def test_the_tenant_drill_catches_a_changed_entry_and_a_dropped_leaf(node: Node) -> None:
+    seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    manifest, body = dump_tenant(node.env.settings, "north-regional", "yilan-county")
+    document = json.loads(gzip.decompress(body))
+
+    changed = json.loads(json.dumps(document))
+    changed["tables"]["audit_entries"][0]["reason_en"] = "nothing to see"
+    report = tenant_restore_drill(
+        Opened(manifest, gzip.compress(json.dumps(changed).encode()), "t")
+    )
+    assert not report.ok and any("does not match its hash" in p for p in report.audit_problems)
+
+    dropped = json.loads(json.dumps(document))
+    dropped["audit_leaves"].pop(0)
+    report = tenant_restore_drill(
+        Opened(manifest, gzip.compress(json.dumps(dropped).encode()), "t")
+    )
+    assert not report.ok and not report.root_ok
+
+    whole = replace(Opened(manifest, body, "t"), manifest={**manifest, "format": "other"})
+    with pytest.raises(BackupInvalid):
+        tenant_restore_drill(whole)
