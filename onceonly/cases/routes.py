@@ -6,9 +6,7 @@ down never undoes a step: the failure is recorded and ``retry`` sends it later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse
@@ -19,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import scope_of
 from onceonly.cases import notifications, service
-from onceonly.cases.notifications import OutboxSms, SmsProvider
+from onceonly.cases.notifications import SmsProvider
 from onceonly.cases.schemas import (
     CasePage,
     CaseSummaryView,
@@ -34,10 +32,10 @@ from onceonly.cases.schemas import (
     SearchFilters,
     SmsOutboxView,
 )
+from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
 from onceonly.config import Settings
-from onceonly.db import transaction
-from onceonly.errors import Problem, not_found
-from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResponse
+from onceonly.errors import not_found
+from onceonly.exchange.schemas import EvidenceResponse
 from onceonly.i18n import t
 from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
 
@@ -63,9 +61,7 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def get_sms(request: Request) -> SmsProvider:
-    """The app's SMS provider (``app.state.sms``), by default the administrators' outbox."""
-    provider: SmsProvider | None = getattr(request.app.state, "sms", None)
-    return provider if provider is not None else OutboxSms(request.app.state.sessions)
+    return sms_provider(request.app.state)
 
 
 Sms = Annotated[SmsProvider, Depends(get_sms)]
@@ -74,22 +70,9 @@ Sms = Annotated[SmsProvider, Depends(get_sms)]
 def exchange_of(request: Request) -> Exchange:
     """The app's evidence exchange. Imported on first use: the exchange loads the provider
     adapters, which the rest of the cases API (and the app's start) does not need."""
-    from onceonly.exchange.routes import get_exchange
+    from onceonly.exchange.service import exchange_for
 
-    return get_exchange(request)
-
-
-def _request_evidence(exchange: Exchange, principal: Principal, ask: Any, lang: str) -> Any:
-    from onceonly.exchange.routes import actor_of
-    from onceonly.exchange.service import request_evidence
-
-    return request_evidence(exchange, actor_of(principal), ask, lang)
-
-
-def case_actor(principal: Principal) -> service.CaseActor:
-    return service.CaseActor(
-        principal.username, principal.agency_code, principal.role, principal.badge
-    )
+    return exchange_for(request.app.state)
 
 
 class EvidenceFetchOut(BaseModel):
@@ -108,26 +91,6 @@ class CaseSummaryOut(BaseModel):
 class RetryOut(BaseModel):
     sent: list[int]
     failed: list[int]
-
-
-@dataclass(frozen=True)
-class Step:
-    """Runs one step of a case for the signed-in clerk: commit first, then tell the citizen,
-    so a mail server that is down never undoes the step."""
-
-    actor: service.CaseActor
-    factory: sessionmaker[Session]
-    settings: Settings
-    sms: SmsProvider
-    lang: str
-
-    def __call__(self, action: Callable[[Session], CaseView]) -> CaseView:
-        with transaction(self.factory) as db:
-            view = action(db)
-        notifications.deliver_pending(
-            self.factory, self.settings, self.sms, case_number=view.number
-        )
-        return view
 
 
 def get_step(
@@ -197,30 +160,12 @@ def get_case(number: str, principal: Clerk, db: Db, lang: Lang) -> CaseView:
 def fetch_evidence(
     number: str,
     step: CaseStep,
-    principal: Clerk,
     request: Request,
     body: FetchEvidenceIn | None = None,
 ) -> EvidenceFetchOut:
-    actor, lang = step.actor, step.lang
-    with transaction(step.factory) as db:
-        plan = service.plan_fetch(
-            db, actor, number, refresh_all=bool(body and body.refresh_all), lang=lang
-        )
-        if not plan.evidence_types:
-            return EvidenceFetchOut(case=service.get_case(db, actor, number, lang=lang), fetch=None)
-    ask = EvidenceRequestIn(
-        case_id=plan.number,
-        application_item=plan.application_item,
-        subject=plan.subject,
-        evidence=[EvidenceAsk(type=code) for code in plan.evidence_types],
+    view, response = fetch_case_evidence(
+        step, lambda: exchange_of(request), number, refresh_all=bool(body and body.refresh_all)
     )
-    try:
-        response = _request_evidence(exchange_of(request), principal, ask, lang)
-    except Problem as problem:
-        if "results" not in problem.extra:
-            raise
-        response = EvidenceResponse.model_validate(problem.extra)
-    view = step(lambda db: service.record_evidence(db, actor, plan.number, response, lang=lang))
     return EvidenceFetchOut(case=view, fetch=response)
 
 

@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts.deps import Principal, require_roles
-from onceonly.cases import routes as cases_api
 from onceonly.cases import service
 from onceonly.cases.schemas import CaseView, SearchFilters
+from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
 from onceonly.counter.pages import actions_for, event_lines, relay_targets, request_rules_for, when
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange.keys import published_jwks
+from onceonly.exchange.service import exchange_for
 from onceonly.i18n import LANGUAGES, t
 from onceonly.web.deps import get_db, get_language, get_session_factory
 from onceonly.web.templating import render
@@ -52,12 +53,12 @@ def page(request: Request, name: str, status: int = 200, **context: Any) -> HTML
     return response
 
 
-def _step(request: Request, user: Principal, lang: str) -> cases_api.Step:
-    return cases_api.get_step(
-        user,
+def _step(request: Request, user: Principal, lang: str) -> Step:
+    return Step(
+        case_actor(user),
         get_session_factory(request),
         request.app.state.settings,
-        cases_api.get_sms(request),
+        sms_provider(request.app.state),
         lang,
     )
 
@@ -113,7 +114,7 @@ def _home(
     agency = _agency(db, user)
     queue = []
     for summary in service.queue_for(db, user.agency_code):
-        case = service.get_case(db, cases_api.case_actor(user), summary.number, lang=lang)
+        case = service.get_case(db, case_actor(user), summary.number, lang=lang)
         queue.append((case, case.opening_agency != case.agency))
     mine, others = _item_choices(db, agency, query, form.get("application_item", ""))
     return page(
@@ -229,7 +230,7 @@ def search(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
         filters = SearchFilters()
     if not errors:
         try:
-            result = service.search_cases(db, cases_api.case_actor(user), filters, lang=lang)
+            result = service.search_cases(db, case_actor(user), filters, lang=lang)
         except Problem as problem:
             if problem.status != 422:
                 raise
@@ -261,7 +262,7 @@ def search(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
 def _case_context(
     db: Session, user: Principal, number: str, lang: str
 ) -> tuple[CaseView, dict[str, Any]]:
-    actor = cases_api.case_actor(user)
+    actor = case_actor(user)
     case = service.get_case(db, actor, number, lang=lang)
     item = catalog.get_application_item(db, case.application_item)
     cards = evidence_cards(db, case, lang)
@@ -319,7 +320,7 @@ def case_print(request: Request, number: str, user: Clerk, db: Db, lang: Lang) -
 def transcript_page(
     request: Request, number: str, evidence_type: str, index: int, user: Clerk, db: Db, lang: Lang
 ) -> HTMLResponse:
-    case = service.get_case(db, cases_api.case_actor(user), number, lang=lang)
+    case = service.get_case(db, case_actor(user), number, lang=lang)
     row = next((e for e in case.evidence if e.evidence_type == evidence_type), None)
     if row is None or not 0 <= index < len(row.transcripts):
         raise not_found(t("counter.transcript.not_found", lang), lang)
@@ -368,7 +369,7 @@ def _after(
 
 @router.post("/counter/cases/{number}/evidence")
 def fetch_all(request: Request, number: str, user: Clerk, lang: Lang) -> Response:
-    """Fetch every piece not yet held validly, all at once, through the cases API's step."""
+    """Fetch every piece not yet held validly, all at once, as the cases API does."""
     step = _step(request, user, lang)
     return _after(
         request,
@@ -377,7 +378,7 @@ def fetch_all(request: Request, number: str, user: Clerk, lang: Lang) -> Respons
         lang,
         "fetch",
         "fetched",
-        lambda: cases_api.fetch_evidence(number, step, user, request, None),
+        lambda: fetch_case_evidence(step, lambda: exchange_for(request.app.state), number),
     )
 
 
@@ -423,7 +424,7 @@ def rule_request(
 ) -> Response:
     def ask() -> None:
         with transaction(get_session_factory(request)) as db:
-            case = service.get_case(db, cases_api.case_actor(user), number, lang=lang)
+            case = service.get_case(db, case_actor(user), number, lang=lang)
             request_rules_for(db, user, case, evidence_type, lang)
 
     return _after(request, user, number, lang, f"rule-{evidence_type}", "rule", ask)

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Request
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.exchange.schemas import EXAMPLE_REQUEST, EvidenceRequestIn, EvidenceResponse
-from onceonly.exchange.service import Actor, Exchange, request_evidence
-from onceonly.providers.registry import load_providers
+from onceonly.exchange.service import Actor, Exchange, exchange_for, request_evidence
 from onceonly.web.deps import get_language
 
 router = APIRouter(tags=["evidence"])
@@ -18,17 +17,7 @@ PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 def get_exchange(request: Request) -> Exchange:
-    """The app's exchange, made on first use so the app starts even before demo data exists."""
-    state = request.app.state
-    exchange: Exchange | None = getattr(state, "exchange", None)
-    if exchange is None:
-        exchange = Exchange(
-            settings=state.settings,
-            sessions=state.sessions,
-            providers=load_providers(state.settings.registries_dir),
-        )
-        state.exchange = exchange
-    return exchange
+    return exchange_for(request.app.state)
 
 
 def actor_of(principal: Principal) -> Actor:

@@ -44,7 +44,7 @@ from onceonly.exchange.transcript import TranscriptClaims, sign_transcript
 from onceonly.i18n import t
 from onceonly.policy.service import Decision, Requester, decide
 from onceonly.providers.base import PredicateAnswer, ProviderUnavailable, SourceRecord
-from onceonly.providers.registry import ProviderDirectory
+from onceonly.providers.registry import ProviderDirectory, load_providers
 
 RESIDENCE_DATASET = "household_registration"
 """Where a citizen is registered decides which local owner holds their local records."""
@@ -110,6 +110,20 @@ class Exchange:
         self.providers.close()
         if self.remote is not None:
             self.remote.close()
+
+
+def exchange_for(app_state: Any) -> Exchange:
+    """The app's exchange (``app.state.exchange``), made on first use so the app starts even
+    before demo data exists; shared by the evidence API, the cases API and the counter."""
+    exchange: Exchange | None = getattr(app_state, "exchange", None)
+    if exchange is None:
+        exchange = Exchange(
+            settings=app_state.settings,
+            sessions=app_state.sessions,
+            providers=load_providers(app_state.settings.registries_dir),
+        )
+        app_state.exchange = exchange
+    return exchange
 
 
 @dataclass
