@@ -18,7 +18,6 @@ from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.policy import service as policy
 from onceonly.policy.catalog_checks import check_against_catalog
-from onceonly.policy.routes import audit_rule_event
 
 EVENT_KINDS = (
     "opened",
@@ -185,7 +184,7 @@ def request_rules_for(
         if errors:
             raise validation_problem(errors, lang)
         rule = policy.request_rule(session, request, user.username, lang)
-        audit_rule_event(session, user, rule, "requested")
+        policy.audit_rule_event(session, user, rule, "requested")
         made.append(rule)
     if not made:
         raise Problem(

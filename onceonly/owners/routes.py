@@ -19,7 +19,6 @@ from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
 from onceonly.owners.usage import rule_usage
 from onceonly.policy import service as policy
-from onceonly.policy.routes import audit_rule_event
 from onceonly.web.deps import get_language, get_session_factory
 
 router = APIRouter(include_in_schema=False)
@@ -130,7 +129,7 @@ def decide_rule(
     try:
         with transaction(get_session_factory(request)) as db:
             rule = function(db, rule_id, user.username, user.agency_code, reason, lang=lang)
-            audit_rule_event(db, user, rule, event, reason)
+            policy.audit_rule_event(db, user, rule, event, reason)
     except Problem as problem:
         if problem.status not in FORM_PROBLEMS:
             raise

@@ -11,9 +11,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, current_user, require_roles
 from onceonly.accounts.tenancy import scope_of
-from onceonly.audit.log import AuditRecord, append
 from onceonly.errors import validation_problem
-from onceonly.i18n import t
 from onceonly.policy import service
 from onceonly.policy.catalog_checks import check_against_catalog
 from onceonly.web.deps import get_db, get_language
@@ -90,32 +88,6 @@ def _out(rule: service.RuleView) -> RuleOut:
     )
 
 
-def audit_rule_event(
-    db: Session, principal: Principal, rule: service.RuleView, event: str, reason: str = ""
-) -> None:
-    """Rule decisions are accesses to the question "who may see what": they are logged too."""
-    append(
-        db,
-        AuditRecord(
-            event=f"rule.{event}",
-            actor_username=principal.username,
-            actor_badge=principal.badge,
-            actor_role=principal.role,
-            actor_agency=principal.agency_code,
-            application_item=rule.application_item,
-            dataset=rule.dataset,
-            fields=list(rule.fields),
-            predicate=",".join(rule.predicates) or None,
-            owner_agency=rule.owner_agency,
-            legal_basis=rule.legal_basis,
-            decision="allowed",
-            reason_zh=f"{t(f'policy.audit.{event}', 'zh-TW')} {rule.label} {reason}".strip(),
-            reason_en=f"{t(f'policy.audit.{event}', 'en')} {rule.label} {reason}".strip(),
-            details={"rule_id": rule.id, "requester": rule.requester_label},
-        ),
-    )
-
-
 @router.get("", response_model=list[RuleOut], summary="Access rules the caller may see")
 def list_rules(
     principal: Annotated[Principal, Depends(current_user)],
@@ -167,7 +139,7 @@ def request_rule(
     if errors:
         raise validation_problem(errors, lang)
     rule = service.request_rule(db, request, principal.username, lang)
-    audit_rule_event(db, principal, rule, "requested")
+    service.audit_rule_event(db, principal, rule, "requested")
     return _out(rule)
 
 
@@ -189,7 +161,7 @@ def _decision_route(action: str):  # type: ignore[no-untyped-def]
         rule = function(
             db, rule_id, principal.username, principal.agency_code, body.reason, lang=lang
         )
-        audit_rule_event(db, principal, rule, event, body.reason)
+        service.audit_rule_event(db, principal, rule, event, body.reason)
         return _out(rule)
 
     route.__name__ = f"{action}_rule"

@@ -13,7 +13,9 @@ from datetime import date, datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from onceonly.accounts.service import Principal
 from onceonly.accounts.tenancy import Scope, tenant_of_agency
+from onceonly.audit.log import AuditRecord, append
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
@@ -586,3 +588,29 @@ def revoke_consent(session: Session, consent_id: int, subject: str) -> bool:
         return False
     consent.revoked_at = utcnow()
     return True
+
+
+def audit_rule_event(
+    db: Session, principal: Principal, rule: RuleView, event: str, reason: str = ""
+) -> None:
+    """Rule decisions are accesses to the question "who may see what": they are logged too."""
+    append(
+        db,
+        AuditRecord(
+            event=f"rule.{event}",
+            actor_username=principal.username,
+            actor_badge=principal.badge,
+            actor_role=principal.role,
+            actor_agency=principal.agency_code,
+            application_item=rule.application_item,
+            dataset=rule.dataset,
+            fields=list(rule.fields),
+            predicate=",".join(rule.predicates) or None,
+            owner_agency=rule.owner_agency,
+            legal_basis=rule.legal_basis,
+            decision="allowed",
+            reason_zh=f"{t(f'policy.audit.{event}', 'zh-TW')} {rule.label} {reason}".strip(),
+            reason_en=f"{t(f'policy.audit.{event}', 'en')} {rule.label} {reason}".strip(),
+            details={"rule_id": rule.id, "requester": rule.requester_label},
+        ),
+    )
