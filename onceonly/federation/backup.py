@@ -318,14 +318,21 @@ def ship_backup(settings: Any, to: str | None = None, tenant: str | None = None)
     from onceonly.federation.node import NodeConfig, SnapshotCache
     from onceonly.federation.remote import tls_context
     from onceonly.federation.signing import HEADER, NodeCredentials
+    from onceonly.federation.snapshot import SnapshotRefused
+    from onceonly.federation.tenant_backup import check_hosted, dump_tenant
 
     config = NodeConfig.read(settings)
     if config is None:
         raise BackupInvalid("not a federation node")
+    if tenant is not None:
+        check_hosted(settings, config.jurisdictions, tenant)  # before any network
     partner_id = to or config.backup_partner
     if not partner_id:
         raise BackupInvalid("no partner: pass --to NODE")
-    snapshot = SnapshotCache(settings, config).current()
+    try:
+        snapshot = SnapshotCache(settings, config).current()
+    except SnapshotRefused as exc:
+        raise BackupInvalid(f"no valid directory snapshot ({exc.code}: {exc.detail})") from exc
     partner = snapshot.node(partner_id)
     if partner is None:
         raise BackupInvalid(f"the directory lists no node {partner_id}")
@@ -337,12 +344,6 @@ def ship_backup(settings: Any, to: str | None = None, tenant: str | None = None)
     if tenant is None:
         manifest, body = dump_database(settings.resolved_database_url, config.id)
     else:
-        from onceonly.federation.tenant_backup import dump_tenant
-        from onceonly.i18n import t
-
-        if tenant not in config.jurisdictions:
-            hosted = ", ".join(config.jurisdictions)
-            raise BackupInvalid(t("tenancy.unknown_tenant", None, tenant=tenant, hosted=hosted))
         manifest, body = dump_tenant(settings, config.id, tenant)
     envelope = seal(
         manifest,
@@ -352,12 +353,15 @@ def ship_backup(settings: Any, to: str | None = None, tenant: str | None = None)
         Path(config.key).read_bytes(),
     )
     credentials = NodeCredentials.load(config.id, config.cert, config.key)
-    with httpx.Client(verify=tls_context(config), timeout=60) as client:
-        response = client.post(
-            partner.endpoint.rstrip("/") + BACKUPS_PATH,
-            content=envelope,
-            headers={HEADER: credentials.sign("POST", BACKUPS_PATH, envelope)},
-        )
+    try:
+        with httpx.Client(verify=tls_context(config), timeout=60) as client:
+            response = client.post(
+                partner.endpoint.rstrip("/") + BACKUPS_PATH,
+                content=envelope,
+                headers={HEADER: credentials.sign("POST", BACKUPS_PATH, envelope)},
+            )
+    except httpx.HTTPError as exc:
+        raise BackupInvalid(f"{partner_id} cannot be reached: {exc}") from exc
     if response.status_code != 200:
         raise BackupInvalid(f"{partner_id} refused the backup: {response.text[:300]}")
     receipt: dict[str, Any] = response.json()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from onceonly.config import Settings
@@ -21,19 +22,37 @@ from onceonly.federation.backup import (
     restore_drill,
     ship_backup,
 )
+from onceonly.federation.snapshot import SnapshotRefused
 from onceonly.federation.tenant_backup import (
     TENANT_FORMAT,
     TenantDrillReport,
+    TenantRefused,
+    jurisdiction_name,
     tenant_restore_drill,
 )
-from onceonly.i18n import t
+from onceonly.i18n import LANGUAGES, t
 
 app = typer.Typer(
     help="Off-site backup (異地備援): ship to a partner node, restore drill.",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(soft_wrap=True)  # a message on one line, whatever the terminal
+errors = Console(stderr=True, soft_wrap=True)
 DATA_DIR = typer.Option(Path("onceonly-data"), "--data-dir", help="The node's data directory.")
+
+
+def say(key: str, style: str = "", out: Console = console, **params: object) -> None:
+    """One message, Traditional Chinese first, then English (operators read either)."""
+    for lang in LANGUAGES:
+        text = t(key, lang, **params)
+        out.print(f"[{style}]{escape(text)}[/{style}]" if style else escape(text))
+
+
+def refuse(exc: TenantRefused) -> typer.Exit:
+    """A ``--tenant`` that cannot work is a usage error (exit 2), named on stderr."""
+    errors.print(f"[red]{escape(exc.zh)}[/red]")
+    errors.print(f"[red]{escape(exc.en)}[/red]")
+    return typer.Exit(2)
 
 
 @app.command()
@@ -48,25 +67,24 @@ def ship(
     """Encrypt this node's database (or one tenant's share) for the partner, sign it, and
     send it there."""
     settings = Settings(data_dir=data_dir)
-    if tenant:
-        console.print(t("tenancy.backup_scope", None, tenant=tenant))
     while True:
         try:
             receipt = ship_backup(settings, to, tenant)
+        except TenantRefused as exc:  # retrying will not make the node host it
+            raise refuse(exc) from exc
         except BackupInvalid as exc:
-            console.print(f"[red]{t('backup.ship_failed', None, reason=str(exc))}[/red]")
+            say("backup.ship_failed", "red", errors, reason=str(exc))
             if not every:
                 raise typer.Exit(1) from exc
         else:
-            console.print(
-                t(
-                    "backup.shipped",
-                    None,
-                    node=receipt["node"],
-                    file=receipt["stored"],
-                    rows=receipt["rows"],
-                    size=receipt["bytes"],
-                )
+            if tenant:
+                say("tenancy.backup_scope", tenant=tenant)
+            say(
+                "backup.shipped",
+                node=receipt["node"],
+                file=receipt["stored"],
+                rows=receipt["rows"],
+                size=receipt["bytes"],
             )
         if not every:
             return
@@ -80,34 +98,25 @@ def print_report(report: DrillReport) -> None:
     for name, (expected, restored) in sorted(report.tables.items()):
         table.add_row(name, str(expected), str(restored), "✓" if expected == restored else "✗")
     console.print(table)
-    console.print(
-        t(
-            "backup.drill_audit",
-            None,
-            ok="✓" if report.audit_ok else "✗",
-            reason=report.audit_reason,
-        )
+    say(
+        "backup.drill_audit",
+        ok="✓" if report.audit_ok else "✗",
+        reason=report.audit_reason,
     )
-    console.print(
-        t(
-            "backup.drill_head",
-            None,
-            expected=report.head_expected,
-            restored=report.head_restored,
-            ok="✓" if report.head_expected == report.head_restored else "✗",
-        )
+    say(
+        "backup.drill_head",
+        expected=report.head_expected,
+        restored=report.head_restored,
+        ok="✓" if report.head_expected == report.head_restored else "✗",
     )
     if report.tree_expected is not None or report.tree_restored is not None:
-        console.print(
-            t(
-                "backup.drill_tree",
-                None,
-                expected=report.tree_expected,
-                restored=report.tree_restored,
-                ok="✓" if report.tree_expected == report.tree_restored else "✗",
-            )
+        say(
+            "backup.drill_tree",
+            expected=report.tree_expected,
+            restored=report.tree_restored,
+            ok="✓" if report.tree_expected == report.tree_restored else "✗",
         )
-    console.print(t("backup.drill_passed" if report.ok else "backup.drill_failed", None))
+    say("backup.drill_passed" if report.ok else "backup.drill_failed", "" if report.ok else "red")
 
 
 def print_tenant_report(report: TenantDrillReport) -> None:
@@ -119,25 +128,24 @@ def print_tenant_report(report: TenantDrillReport) -> None:
     for path, ok in sorted(report.stores.items()):
         table.add_row(path, "sha256", "", "✓" if ok else "✗")
     console.print(table)
-    console.print(t("tenancy.backup_scope", None, tenant=report.tenant))
-    console.print(
-        t(
-            "tenancy.drill_audit",
-            None,
-            entries=report.entries_checked,
-            size=report.tree_size,
-            root="✓" if report.root_ok else "✗",
-            signature="✓" if report.signature_ok else "✗",
-        )
+    say("tenancy.backup_scope", tenant=report.tenant)
+    say(
+        "tenancy.drill_audit",
+        entries=report.entries_checked,
+        size=report.tree_size,
+        root="✓" if report.root_ok else "✗",
+        signature="✓" if report.signature_ok else "✗",
     )
     for problem in report.audit_problems:
         console.print(f"[red]{problem}[/red]")
-    console.print(t("backup.drill_passed" if report.ok else "backup.drill_failed", None))
+    say("backup.drill_passed" if report.ok else "backup.drill_failed", "" if report.ok else "red")
 
 
-def newest_of_tenant(settings: Settings, source: str | None, tenant: str) -> Path | None:
+def newest_of_tenant(settings: Settings, source: str | None, tenant: str) -> Path:
     """The newest backup received here holding ``tenant``'s share (the manifest travels in
-    the envelope's clear header)."""
+    the envelope's clear header). Never another tenant's or a whole node's: a drill of the
+    wrong backup would pass and prove nothing about this one."""
+    received: set[str] = set()
     root = backups_dir(settings)
     for path in sorted(root.glob(f"{source or '*'}/*{SUFFIX}"), key=lambda p: p.name, reverse=True):
         try:
@@ -146,7 +154,17 @@ def newest_of_tenant(settings: Settings, source: str | None, tenant: str) -> Pat
             continue
         if manifest.get("tenant") == tenant:
             return path
-    return None
+        if manifest.get("tenant"):
+            received.add(f"{path.parent.name}: {manifest['tenant']}")
+    name = jurisdiction_name(settings, tenant)
+    if name is None:
+        raise TenantRefused("backup.tenant_unknown_here", tenant=tenant)
+    raise TenantRefused(
+        "backup.tenant_no_backup",
+        tenant=tenant,
+        name=name,
+        received=", ".join(sorted(received)) or "—",
+    )
 
 
 @app.command("restore-drill")
@@ -164,23 +182,33 @@ def restore_drill_command(
 
     settings = Settings(data_dir=data_dir)
     config = NodeConfig.read(settings)
-    if file is None and tenant:
-        file = newest_of_tenant(settings, source, tenant)
+    try:
+        if config is not None and file is None and tenant:
+            file = newest_of_tenant(settings, source, tenant)
+    except TenantRefused as exc:
+        raise refuse(exc) from exc
     path = file or latest_backup(settings, source)
     if config is None or path is None:
-        console.print(f"[red]{t('backup.none', None)}[/red]")
+        say("backup.none", "red", errors)
         raise typer.Exit(1)
     try:
         trust = SnapshotCache(settings, config).trust()
         opened = open_envelope(path.read_bytes(), Path(config.key).read_bytes(), trust)
+        actual = opened.manifest.get("tenant")
+        if tenant and actual != tenant:
+            raise TenantRefused(
+                "backup.tenant_other_file", tenant=tenant, path=str(path), actual=actual or "*"
+            )
         if opened.manifest.get("format") == TENANT_FORMAT:
             report: DrillReport | TenantDrillReport = tenant_restore_drill(opened)
         else:
             report = restore_drill(opened)
-    except BackupInvalid as exc:
-        console.print(f"[red]{t('backup.drill_unreadable', None, reason=str(exc))}[/red]")
+    except TenantRefused as exc:
+        raise refuse(exc) from exc
+    except (BackupInvalid, SnapshotRefused) as exc:
+        say("backup.drill_unreadable", "red", errors, reason=str(exc))
         raise typer.Exit(1) from exc
-    console.print(t("backup.drill_file", None, path=str(path), signer=opened.signer))
+    say("backup.drill_file", path=str(path), signer=opened.signer)
     if isinstance(report, TenantDrillReport):
         print_tenant_report(report)
     else:

@@ -157,7 +157,8 @@ def approve_cross_node_rules(
     session: object, requesting: Sequence[str], hosted: Sequence[str]
 ) -> int:
     """Rules the owners of ``hosted`` jurisdictions approve for agencies of ``requesting``
-    jurisdictions: the evidence each item offered there needs about a citizen living here."""
+    jurisdictions: the evidence each item offered there needs about a citizen living here, and
+    the land and building records (searched in every jurisdiction) of the land offices here."""
     from sqlalchemy.orm import Session
 
     assert isinstance(session, Session)
@@ -166,7 +167,7 @@ def approve_cross_node_rules(
         for item in catalog.search_application_items(session, "", jurisdiction=asking):
             for requirement in item.required_evidence:
                 dataset = catalog.get_dataset(session, requirement.dataset)
-                if dataset is None or dataset.owner_scope != "residence":
+                if dataset is None or dataset.owner_scope == "central":
                     continue
                 for home in hosted:
                     owner = catalog.owner_agency_for(session, dataset.code, home)

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from onceonly.audit.log import AuditRecord, append_durably
 from onceonly.catalog import service as catalog
@@ -28,8 +29,9 @@ from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceRe
 from onceonly.exchange.service import Actor, Exchange, request_evidence
 from onceonly.federation.backup import BACKUPS_PATH, store_backup
 from onceonly.federation.node import NodeConfig, SnapshotCache
+from onceonly.federation.nonces import DurableNonceStore
 from onceonly.federation.remote import EVIDENCE_PATH
-from onceonly.federation.signing import HEADER, NonceStore, RequestRefused, verify_request
+from onceonly.federation.signing import HEADER, RequestRefused, verify_request
 from onceonly.federation.snapshot import NodeEntry, SnapshotRefused
 from onceonly.i18n import catalogue, t
 from onceonly.pki.trust import TrustAnchor
@@ -64,7 +66,7 @@ class PeerState:
         self.engine = make_engine(settings.resolved_database_url)
         self.sessions = make_session_factory(self.engine)
         self.snapshots = SnapshotCache(settings, config)
-        self.nonces = NonceStore()
+        self.nonces = DurableNonceStore(self.sessions)
         self._exchange: Exchange | None = None
 
     @property
@@ -137,10 +139,10 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     @app.post(EVIDENCE_PATH)
     async def evidence(request: Request) -> JSONResponse:
         raw = await request.body()
-        try:
-            node = _authenticate(state, request, EVIDENCE_PATH, raw)
+        try:  # the nonce is a committed database write: off the event loop
+            node = await run_in_threadpool(_authenticate, state, request, EVIDENCE_PATH, raw)
         except RequestRefused as exc:
-            return _refusal(state, exc, EVIDENCE_PATH, raw)
+            return await run_in_threadpool(_refusal, state, exc, EVIDENCE_PATH, raw)
         try:
             asked = ForwardedAsk.model_validate_json(raw)
         except ValidationError as exc:
@@ -152,9 +154,9 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     async def backups(request: Request) -> JSONResponse:
         raw = await request.body()
         try:
-            sender = _authenticate(state, request, BACKUPS_PATH, raw).id
+            sender = (await run_in_threadpool(_authenticate, state, request, BACKUPS_PATH, raw)).id
         except RequestRefused as exc:
-            return _refusal(state, exc, BACKUPS_PATH, b"{}")
+            return await run_in_threadpool(_refusal, state, exc, BACKUPS_PATH, b"{}")
         path = store_backup(state.settings, sender, raw)
         append_durably(
             state.sessions,
@@ -191,8 +193,6 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
 async def _answer(
     state: PeerState, jurisdictions: tuple[str, ...], sender: str, asked: ForwardedAsk, raw: bytes
 ) -> JSONResponse:
-    from starlette.concurrency import run_in_threadpool
-
     with state.sessions() as session:
         agency = catalog.get_agency(session, asked.actor.get("agency", ""))
     if agency is None or agency.jurisdiction not in jurisdictions:

@@ -81,6 +81,20 @@ class RemoteNodes:
         """An owner this node does not host: central data is replicated to every node."""
         return bool(owner) and owner not in self.local_owners and not owner.startswith("central.")
 
+    def holders_elsewhere(self, dataset: str) -> dict[str, list[str]]:
+        """The agencies of other nodes holding ``dataset``, by node id, as the snapshot in force
+        lists them: where a dataset searched in every jurisdiction (land, buildings) must be
+        asked too, once per node (that node asks each of its own offices). Raises
+        :class:`SnapshotRefused` when no snapshot can be trusted: an answer such as "owns no
+        home" must then not be given from this node's offices alone."""
+        snapshot = self.snapshots.current()
+        found = {
+            node.id: sorted(a for a, held in node.agencies.items() if dataset in held)
+            for node in snapshot.nodes
+            if node.id != self.config.id
+        }
+        return {node: agencies for node, agencies in found.items() if agencies}
+
     def forward(
         self,
         owner: str,

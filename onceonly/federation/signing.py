@@ -5,7 +5,8 @@ method, the path, the SHA-256 of the body, a nonce and the time. The receiver re
 with its own code: no or malformed signature, a certificate not from the federation CA,
 expired or on the CRL, a certificate naming another node, a node not in the directory, a bad
 signature, a body or path that differs from what was signed (``tampered``), a time more than
-:data:`MAX_SKEW` away from its own clock (``clock_skew``), and a nonce seen before (``replay``).
+:data:`MAX_SKEW` away from its own clock (``clock_skew``), and a nonce seen before (``replay``;
+remembered in the database, :mod:`onceonly.federation.nonces`, so also after a restart).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -26,6 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from onceonly.federation.jose import registry
+from onceonly.federation.models import NONCE_MAX_LENGTH
 from onceonly.pki.trust import CertificateRefused, TrustAnchor
 
 HEADER = "X-Onceonly-Signature"
@@ -87,27 +89,37 @@ class NodeCredentials:
         return jws.serialize_compact(header, payload, self.key, registry=registry("ES256"))
 
 
-class NonceStore:
-    """Nonces seen within the replay window, forgotten after ``ttl`` seconds.
+class Nonces(Protocol):
+    """Where a receiver remembers the nonces it accepted, per sending node."""
 
-    Kept in memory: a request older than the window is refused for its time anyway, so a
-    restart only needs the window to pass before the store is complete again.
+    def first_use(self, peer: str, nonce: str) -> bool:
+        """Record ``nonce`` of ``peer``; ``False`` when it was already recorded."""
+        ...
+
+
+class NonceStore:
+    """Nonces seen within the replay window, in this process's memory only.
+
+    For checks inside one process (tests, tools). A node's listener must use
+    :class:`onceonly.federation.nonces.DurableNonceStore`: this one forgets everything on
+    restart, so a request captured on the wire could be replayed, within its time window,
+    to a node that just restarted.
     """
 
     def __init__(self, ttl: float = 2 * MAX_SKEW) -> None:
         self.ttl = ttl
-        self._seen: dict[str, float] = {}
+        self._seen: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
-    def first_use(self, nonce: str) -> bool:
+    def first_use(self, peer: str, nonce: str) -> bool:
         now = time.monotonic()
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen = {n: t for n, t in self._seen.items() if t > now}
-            expiry = self._seen.get(nonce)
+            expiry = self._seen.get((peer, nonce))
             if expiry is not None and expiry > now:
                 return False
-            self._seen[nonce] = now + self.ttl
+            self._seen[(peer, nonce)] = now + self.ttl
             return True
 
 
@@ -117,7 +129,7 @@ def verify_request(
     path: str,
     body: bytes,
     trust: TrustAnchor,
-    nonces: NonceStore,
+    nonces: Nonces,
     *,
     now: float | None = None,
 ) -> dict[str, Any]:
@@ -147,18 +159,22 @@ def verify_request(
     except (JoseError, ValueError) as exc:
         raise RequestRefused("bad_signature", str(exc)) from exc
     if claims.get("node") != named:
-        raise RequestRefused("wrong_node", f"signed as {claims.get('node')!r}, cert of {named!r}")
+        raise RequestRefused(
+            "wrong_node", f"signed as {claims.get('node')!r}, cert of {named!r}", named
+        )
     if (
         claims.get("method") != method.upper()
         or claims.get("path") != path
         or claims.get("body_sha256") != body_digest(body)
     ):
-        raise RequestRefused("tampered", "method, path or body differ from what was signed")
+        raise RequestRefused("tampered", "method, path or body differ from what was signed", named)
     moment = now if now is not None else time.time()
     sent = claims.get("ts")
     if not isinstance(sent, int) or abs(moment - sent) > MAX_SKEW:
-        raise RequestRefused("clock_skew", f"{(sent or 0) - moment:+.0f} s")
+        raise RequestRefused("clock_skew", f"{(sent or 0) - moment:+.0f} s", named)
     nonce = claims.get("nonce")
-    if not isinstance(nonce, str) or len(nonce) < 16 or not nonces.first_use(f"{named}/{nonce}"):
-        raise RequestRefused("replay", f"nonce {nonce!r} already used")
+    if not isinstance(nonce, str) or not 16 <= len(nonce) <= NONCE_MAX_LENGTH:
+        raise RequestRefused("malformed", f"a nonce is 16 to {NONCE_MAX_LENGTH} characters", named)
+    if not nonces.first_use(named, nonce):
+        raise RequestRefused("replay", f"nonce {nonce!r} already used", named)
     return claims

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import Table, exists, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from onceonly import i18n
 from onceonly.accounts.tenancy import Scope
 from onceonly.audit.merkle import entry_leaf, mth
 from onceonly.audit.models import GENESIS_HASH
@@ -178,7 +179,7 @@ TABLE_RULES_DOC = """Left out of a tenant backup, node-wide: user_sessions and l
 (ephemeral), account_secrets (the node's badge key), audit_head and audit_tree_nodes (rebuilt
 from the leaf list), case_counters (the node's numbering), citizen_challenges and
 citizen_card_revocations (citizen sign-in, national), notify_citizen_sequences (per-citizen
-counters across every tenant)."""
+counters across every tenant), federation_nonces (the node's replay protection, ephemeral)."""
 
 
 def _stores(registries_dir: Path, tenant: str) -> dict[str, dict[str, Any]]:
@@ -360,6 +361,41 @@ def tenant_restore_drill(opened: Opened, scratch_dir: Path | None = None) -> Ten
     return report
 
 
+class TenantRefused(BackupInvalid):
+    """A ``--tenant`` a backup command cannot act on. The message names the option, the value
+    and why, in both languages: an operator who typed ``yilan`` for ``yilan-county`` must see
+    that, not a generic failure."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.zh = i18n.t(key, "zh-TW", **params)
+        self.en = i18n.t(key, "en", **params)
+        super().__init__(self.en)
+
+
+def jurisdiction_name(settings: Any, code: str) -> str | None:
+    """``code``'s name in this node's catalog (``宜蘭縣 Yilan County``), ``None`` when no
+    jurisdiction has that code."""
+    from onceonly.catalog.service import get_jurisdiction
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            found = get_jurisdiction(session, code)
+    finally:
+        engine.dispose()
+    return None if found is None else f"{found.name_zh} {found.name_en}"
+
+
+def check_hosted(settings: Any, hosted: tuple[str, ...], tenant: str) -> None:
+    """Refuse (before anything is dumped or sent) a tenant this node does not host, saying
+    whether the code names no jurisdiction at all or one hosted elsewhere."""
+    if tenant in hosted:
+        return
+    name = jurisdiction_name(settings, tenant)
+    key = "backup.tenant_unknown" if name is None else "backup.tenant_not_hosted"
+    raise TenantRefused(key, tenant=tenant, name=name, hosted=", ".join(hosted))
+
+
 def restored_files(opened: Opened) -> dict[str, bytes]:
     """The store files carried by a tenant backup (path -> bytes), e.g. to put them back."""
     document = json.loads(gzip.decompress(opened.body))
@@ -370,7 +406,10 @@ __all__ = [
     "TABLE_RULES",
     "TENANT_FORMAT",
     "TenantDrillReport",
+    "TenantRefused",
+    "check_hosted",
     "dump_tenant",
+    "jurisdiction_name",
     "restored_files",
     "tenant_restore_drill",
 ]

@@ -4,8 +4,10 @@ nodes (臺北市; 新北市; 基隆市+宜蘭縣), each a separate uvicorn proce
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import ssl
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
@@ -18,14 +20,19 @@ from onceonly.audit.models import AuditEntry
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.registries.manifest import RegistryManifest
 from onceonly.federation.cluster import (
+    DEMO_NODES,
     FederationLayout,
+    NodePlan,
     build_federation,
     start_directory,
     start_node,
     stop,
 )
+from onceonly.federation.node import NodeConfig
+from onceonly.federation.signing import NodeCredentials
 
 ITEM = "public-housing-low-income"
+LOW_INCOME = "is_low_income_household"
 
 
 @dataclass
@@ -59,11 +66,16 @@ class Federation:
         return self.tokens[(node, username)]
 
     def ask(
-        self, node: str, username: str, subject: str, evidence: list[str] | None = None
+        self,
+        node: str,
+        username: str,
+        subject: str,
+        evidence: list[str] | None = None,
+        item: str = ITEM,
     ) -> httpx.Response:
         body: dict[str, Any] = {
             "case_id": "TPE-FED-1",
-            "application_item": ITEM,
+            "application_item": item,
             "subject": subject,
         }
         if evidence:
@@ -86,16 +98,63 @@ class Federation:
         return rows
 
 
+def credentials(federation: Federation, node: str) -> NodeCredentials:
+    """``node``'s certificate and key, to sign requests as it would."""
+    config = NodeConfig.read(federation.layout.node(node).settings)
+    assert config is not None
+    return NodeCredentials.load(config.id, config.cert, config.key)
+
+
+def peer_client(federation: Federation, node: str, cert: Path | None = None) -> httpx.Client:
+    """A mutual-TLS client presenting ``node``'s certificate (or ``cert``), as a peer does."""
+    config = NodeConfig.read(federation.layout.node(node).settings)
+    assert config is not None
+    context = ssl.create_default_context(cafile=config.ca)
+    if cert is None:
+        context.load_cert_chain(config.cert, config.key)
+    else:
+        context.load_cert_chain(cert, cert.with_suffix(".key"))
+    return httpx.Client(verify=context, timeout=10)
+
+
+def forwarded_body(
+    federation: Federation,
+    request_id: str,
+    subject: str | None = None,
+    evidence_type: str = LOW_INCOME,
+) -> bytes:
+    """What 臺北市's node forwards when its clerk asks about ``subject`` (a 宜蘭縣 resident)
+    for ``evidence_type`` (low income)."""
+    return json.dumps(
+        {
+            "request_id": request_id,
+            "case_id": "TPE-FED-9",
+            "application_item": ITEM,
+            "subject": subject or federation.sample("yilan_resident"),
+            "ask": {"type": evidence_type},
+            "actor": {
+                "username": "tpe-udd-clerk",
+                "badge": "B-1",
+                "role": "clerk",
+                "agency": "taipei-city.urban_development",
+            },
+        }
+    ).encode()
+
+
+def refusals(federation: Federation, node: str) -> list[str]:
+    """The codes of the refusals ``node`` audited, oldest first."""
+    return [e.details["code"] for e in federation.audit(node) if e.event == "federation.refused"]
+
+
 def piece(response: httpx.Response, evidence_type: str) -> dict[str, Any]:
     data = response.json()
     results = {r["evidence_type"]: r for r in data["results"]}
     return dict(results[evidence_type])
 
 
-@pytest.fixture(scope="module")
-def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    root = tmp_path_factory.mktemp("federation")
-    layout = build_federation(root, people=200, refresh_seconds=0.5)
+def _running(root: Path, plans: Sequence[NodePlan], people: int) -> Iterator[Federation]:
+    layout = build_federation(root, people=people, plans=plans, refresh_seconds=0.5)
     (root / "logs").mkdir()
     result = Federation(layout, RegistryManifest.read(root / "registries-all"))
     try:
@@ -106,6 +165,19 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]
     finally:
         for name in list(result.processes):
             result.stop(name)
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    yield from _running(tmp_path_factory.mktemp("federation"), DEMO_NODES, 200)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """The lighter federation: the directory, 臺北市 and the regional node of 基隆市 and
+    宜蘭縣 (each the other's backup partner), 60 people."""
+    plans = [plan for plan in DEMO_NODES if plan.id in ("taipei", "north-regional")]
+    yield from _running(tmp_path_factory.mktemp("pair"), plans, 60)
 
 
 def dump(response: httpx.Response) -> str:

@@ -6,7 +6,6 @@ audit entry; a retry after the fault issues the evidence (nothing is lost)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import ssl
@@ -26,49 +25,18 @@ from onceonly.federation.node import NodeConfig, federation_dir
 from onceonly.federation.remote import EVIDENCE_PATH
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.pki import ca
-from tests.federation.conftest import ITEM, Federation, dump, piece
+from tests.federation.conftest import (
+    LOW_INCOME,
+    Federation,
+    credentials,
+    dump,
+    forwarded_body,
+    peer_client,
+    piece,
+    refusals,
+)
 
 pytestmark = pytest.mark.slow
-LOW_INCOME = "is_low_income_household"
-
-
-def _credentials(federation: Federation, node: str) -> NodeCredentials:
-    config = NodeConfig.read(federation.layout.node(node).settings)
-    assert config is not None
-    return NodeCredentials.load(config.id, config.cert, config.key)
-
-
-def _client(federation: Federation, node: str, cert: Path | None = None) -> httpx.Client:
-    config = NodeConfig.read(federation.layout.node(node).settings)
-    assert config is not None
-    context = ssl.create_default_context(cafile=config.ca)
-    if cert is None:
-        context.load_cert_chain(config.cert, config.key)
-    else:
-        context.load_cert_chain(cert, cert.with_suffix(".key"))
-    return httpx.Client(verify=context, timeout=10)
-
-
-def _forwarded_body(federation: Federation, request_id: str) -> bytes:
-    return json.dumps(
-        {
-            "request_id": request_id,
-            "case_id": "TPE-FED-9",
-            "application_item": ITEM,
-            "subject": federation.sample("yilan_resident"),
-            "ask": {"type": LOW_INCOME},
-            "actor": {
-                "username": "tpe-udd-clerk",
-                "badge": "B-1",
-                "role": "clerk",
-                "agency": "taipei-city.urban_development",
-            },
-        }
-    ).encode()
-
-
-def _refusals(federation: Federation, node: str) -> list[str]:
-    return [e.details["code"] for e in federation.audit(node) if e.event == "federation.refused"]
 
 
 def _taipei_clerk_gets_a_transcript_signed_in_yilan(federation: Federation) -> None:
@@ -102,10 +70,10 @@ def _a_request_is_refused_when_replayed_tampered_or_from_a_skewed_clock(
 ) -> None:
     regional = federation.layout.node("north-regional")
     url = f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}"
-    taipei = _credentials(federation, "taipei")
-    body = _forwarded_body(federation, "attack-1")
+    taipei = credentials(federation, "taipei")
+    body = forwarded_body(federation, "attack-1")
     signature = taipei.sign("POST", EVIDENCE_PATH, body)
-    with _client(federation, "taipei") as client:
+    with peer_client(federation, "taipei") as client:
         first = client.post(url, content=body, headers={HEADER: signature})
         assert first.status_code == 200, first.text
         assert first.json()["result"]["status"] == "issued"
@@ -125,9 +93,9 @@ def _a_request_is_refused_when_replayed_tampered_or_from_a_skewed_clock(
         unsigned = client.post(url, content=body)
         assert (unsigned.status_code, unsigned.json()["code"]) == (401, "missing_signature")
 
-    refusals = _refusals(federation, "north-regional")
+    refused = refusals(federation, "north-regional")
     for code in ("replay", "tampered", "clock_skew", "missing_signature"):
-        assert code in refusals
+        assert code in refused
 
 
 def _a_certificate_from_another_ca_cannot_even_connect(
@@ -141,7 +109,7 @@ def _a_certificate_from_another_ca_cannot_even_connect(
     assert config is not None
     context = ssl.create_default_context(cafile=config.ca)
     context.load_cert_chain(tmp_path / "taipei.pem", tmp_path / "taipei.key")
-    body = _forwarded_body(federation, "rogue-1")
+    body = forwarded_body(federation, "rogue-1")
     rogue = NodeCredentials.load(
         "taipei", str(tmp_path / "taipei.pem"), str(tmp_path / "taipei.key")
     )
@@ -155,7 +123,7 @@ def _a_certificate_from_another_ca_cannot_even_connect(
             headers={HEADER: rogue.sign("POST", EVIDENCE_PATH, body)},
         ).raise_for_status()
     # The signature alone (sent over a genuine channel) is refused for its certificate too.
-    with _client(federation, "taipei") as client:
+    with peer_client(federation, "taipei") as client:
         forged = client.post(
             f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}",
             content=body,
@@ -279,17 +247,17 @@ def _revoking_the_regional_node_stops_it_with_a_clear_reason(federation: Federat
         assert federation.audit("taipei", response.json()["request_id"])[0].decision == "failed"
 
         # And the revoked node's own signature is refused by the others.
-        body = _forwarded_body(federation, "revoked-1")
+        body = forwarded_body(federation, "revoked-1")
         body = body.replace(b"taipei-city.urban_development", b"yilan-county.social_welfare")
-        signed = _credentials(federation, "north-regional")
-        with _client(federation, "north-regional") as client:
+        signed = credentials(federation, "north-regional")
+        with peer_client(federation, "north-regional") as client:
             refused = client.post(
                 f"https://127.0.0.1:{layout.node('taipei').peer_port}{EVIDENCE_PATH}",
                 content=body,
                 headers={HEADER: signed.sign("POST", EVIDENCE_PATH, body)},
             )
         assert (refused.status_code, refused.json()["code"]) == (403, "cert_revoked")
-        assert "cert_revoked" in _refusals(federation, "taipei")
+        assert "cert_revoked" in refusals(federation, "taipei")
     finally:
         _reissue(federation)
     again = federation.ask(

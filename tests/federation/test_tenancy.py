@@ -528,6 +528,7 @@ def test_every_table_is_classified_for_tenant_backups() -> None:
         "case_counters",
         "citizen_card_revocations",
         "citizen_challenges",
+        "federation_nonces",
         "login_throttles",
         "notify_citizen_sequences",
         "user_sessions",
