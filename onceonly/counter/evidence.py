@@ -7,7 +7,7 @@ exchange transcript checks); nothing here touches their tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from onceonly.cases.schemas import CaseEvidenceView, CaseView, PaperView
 from onceonly.catalog import service as catalog
 from onceonly.citizens.previews import PreviewKey, current_preview
-from onceonly.exchange.keys import published_jwks
 from onceonly.exchange.transcript import TranscriptInvalid, VerifiedTranscript, inspect_transcript
 from onceonly.i18n import catalogue, t
 from onceonly.policy.service import Requester, decide
@@ -340,12 +339,17 @@ def _classify(
 
 
 def evidence_cards(
-    session: Session, case: CaseView, lang: str, now: datetime | None = None
+    session: Session,
+    case: CaseView,
+    lang: str,
+    verification_keys: Callable[[], Mapping[str, Any]],
+    now: datetime | None = None,
 ) -> list[EvidenceCard]:
-    """Every required piece of the case as the case page shows it."""
+    """Every required piece of the case as the case page shows it; transcripts are checked
+    against ``verification_keys()`` (asked only when the case holds any)."""
     item = catalog.get_application_item(session, case.application_item)
     requirements = {(r.predicate or r.dataset): r for r in item.required_evidence} if item else {}
-    jwks = published_jwks(session) if any(e.transcripts for e in case.evidence) else {}
+    jwks = verification_keys() if any(e.transcripts for e in case.evidence) else {}
     cards = []
     for row in case.evidence:
         requirement = requirements.get(row.evidence_type)

@@ -27,8 +27,7 @@ from onceonly.counter.evidence import agency_name, evidence_cards, transcript_ca
 from onceonly.counter.pages import actions_for, event_lines, relay_targets, request_rules_for, when
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found
-from onceonly.exchange.keys import published_jwks
-from onceonly.exchange.service import exchange_for
+from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import LANGUAGES, t
 from onceonly.web.deps import get_db, get_language, get_session_factory
 from onceonly.web.templating import render
@@ -259,13 +258,19 @@ def search(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
 # --- the case page --------------------------------------------------------------------------
 
 
+def _keys(request: Request, db: Session) -> Callable[[], dict[str, Any]]:
+    """The keys transcripts on this node may be signed with (other nodes' too, on a
+    federation node), looked up only when a page shows a transcript."""
+    return lambda: transcript_keys(exchange_for(request.app.state), db)
+
+
 def _case_context(
-    db: Session, user: Principal, number: str, lang: str
+    request: Request, db: Session, user: Principal, number: str, lang: str
 ) -> tuple[CaseView, dict[str, Any]]:
     actor = case_actor(user)
     case = service.get_case(db, actor, number, lang=lang)
     item = catalog.get_application_item(db, case.application_item)
-    cards = evidence_cards(db, case, lang)
+    cards = evidence_cards(db, case, lang, _keys(request, db))
     return case, {
         "case": case,
         "item": item,
@@ -293,7 +298,7 @@ def _case_page(
     status: int = 200,
 ) -> HTMLResponse:
     with get_session_factory(request)() as db:
-        _, context = _case_context(db, user, number, lang)
+        _, context = _case_context(request, db, user, number, lang)
         return page(
             request,
             "counter/case.html",
@@ -312,7 +317,7 @@ def case_page(request: Request, number: str, user: Clerk, lang: Lang) -> HTMLRes
 
 @router.get("/counter/cases/{number}/print", response_class=HTMLResponse)
 def case_print(request: Request, number: str, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
-    _, context = _case_context(db, user, number, lang)
+    _, context = _case_context(request, db, user, number, lang)
     return page(request, "counter/print.html", **context)
 
 
@@ -324,8 +329,9 @@ def transcript_page(
     row = next((e for e in case.evidence if e.evidence_type == evidence_type), None)
     if row is None or not 0 <= index < len(row.transcripts):
         raise not_found(t("counter.transcript.not_found", lang), lang)
-    card = transcript_card(db, index, row.transcripts[index].jws, published_jwks(db), lang)
-    cards = [c for c in evidence_cards(db, case, lang) if c.evidence_type == evidence_type]
+    keys = _keys(request, db)
+    card = transcript_card(db, index, row.transcripts[index].jws, keys(), lang)
+    cards = [c for c in evidence_cards(db, case, lang, keys) if c.evidence_type == evidence_type]
     return page(
         request,
         "counter/transcript.html",

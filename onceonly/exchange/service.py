@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,8 +29,9 @@ from onceonly.db import transaction, utcnow
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import mask_national_id, validate_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
-from onceonly.exchange import keys
+from onceonly.exchange import fanout, keys
 from onceonly.exchange.display import transcript_display
+from onceonly.exchange.fanout import RemoteNodes
 from onceonly.exchange.minimise import minimise
 from onceonly.exchange.schemas import (
     EvidenceAsk,
@@ -58,28 +59,6 @@ class Actor:
     badge: str
     role: str
     agency: str
-
-
-class RemoteNodes(Protocol):
-    """Other federation nodes (:mod:`onceonly.federation.remote`): a piece whose owner is
-    hosted elsewhere is decided, fetched, signed and audited there under the same request id."""
-
-    def is_remote(self, owner: str) -> bool: ...
-
-    def forward(
-        self,
-        owner: str,
-        *,
-        dataset: str,
-        ask: EvidenceAsk,
-        request_id: str,
-        case_id: str,
-        application_item: str,
-        subject: str,
-        actor: dict[str, str],
-    ) -> EvidenceResult: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -126,6 +105,16 @@ def exchange_for(app_state: Any) -> Exchange:
     return exchange
 
 
+def transcript_keys(exchange: Exchange, session: Session) -> dict[str, Any]:
+    """The JWK Set a transcript this node handed out may be verified with: this node's
+    published keys and, on a federation node, the other nodes' keys from the directory's
+    snapshot (evidence fetched across nodes is signed there)."""
+    members = list(keys.published_jwks(session)["keys"])
+    if exchange.remote is not None:
+        members.extend(exchange.remote.peer_keys())
+    return {"keys": members}
+
+
 @dataclass
 class _Piece:
     """One asked evidence type as it moves through the steps."""
@@ -149,6 +138,8 @@ class _Piece:
     retry_after: int | None = None
     routed_by_residence: bool = False
     remote_owner: str | None = None
+    elsewhere: fanout.Elsewhere | None = None
+    """Searched in every jurisdiction on a federation node: the other nodes asked as well."""
     preview_action: str | None = None
     """``hold`` (fetch, then keep for the citizen) or ``release`` (what the citizen approved)."""
     preview_id: int | None = None
@@ -157,6 +148,11 @@ class _Piece:
         self.status = status
         self.reason = _reason(key, **params)
         self.retry_after = retry_after
+
+    def refuse(self, refusal: fanout.Refusal) -> None:
+        self.status = refusal.status
+        self.reason = refusal.reason
+        self.retry_after = refusal.retry_after
 
     @property
     def live(self) -> bool:
@@ -210,10 +206,11 @@ def request_evidence(
         residence = _residence(exchange, session, cat, pieces, subject)
         for piece in pieces:
             if piece.live:
-                _route(session, cat, exchange.providers, piece, residence)
-            if piece.live and exchange.remote and any(map(exchange.remote.is_remote, piece.owners)):
+                _route(session, cat, exchange.providers, piece, residence, exchange.remote)
+            hosted_elsewhere = exchange.remote and any(map(exchange.remote.is_remote, piece.owners))
+            if piece.live and piece.elsewhere is None and hosted_elsewhere:
                 piece.remote_owner = piece.owners[0]
-            if piece.live and not piece.remote_owner:
+            if piece.live and not piece.remote_owner and piece.owners:
                 _decide(session, cat, piece, requester, item.code, subject, body.case_id)
         keys_of = {
             id(p): previews.PreviewKey(
@@ -312,9 +309,11 @@ def _route(
     providers: ProviderDirectory,
     piece: _Piece,
     residence: str | ProviderUnavailable | None,
+    remote: RemoteNodes | None = None,
 ) -> None:
     """Which owners hold the piece: the central owner, the owner where the citizen lives, or
-    every owner of the dataset connected to this node (land is searched everywhere)."""
+    every owner of the dataset connected to this node (land is searched everywhere), plus,
+    on a federation node, every other node holding it (:mod:`onceonly.exchange.fanout`)."""
     dataset = piece.dataset
     if dataset.owner_scope == "central":
         piece.owners = [dataset.owner_agency or ""]
@@ -347,7 +346,12 @@ def _route(
         piece.stop("not_digitised", "exchange.not_digitised", jurisdiction=places)
         return
     piece.owners = providers.owners_of(dataset.code)
-    if not piece.owners:
+    located = fanout.locate(remote, dataset.code) if remote is not None else None
+    if isinstance(located, fanout.Refusal):
+        piece.refuse(located)
+        return
+    piece.elsewhere = located
+    if not piece.owners and piece.elsewhere is None:
         piece.stop("unavailable", "exchange.owner_not_connected", 3600, owner=dataset.code)
 
 
@@ -458,31 +462,28 @@ def _fetch(
 ) -> None:
     """Every permitted (piece, owner) pair is asked at once, under one deadline: a slow owner
     costs the clerk its timeout once, not once per piece. A piece owned on another node is
-    asked of that node as a whole."""
-    pending: list[tuple[_Piece, str, Future[Any]]] = []
+    asked of that node as a whole; a piece searched in every jurisdiction is asked of this
+    node's offices and, once each, of every other node holding it (``node`` below)."""
+    pending: list[tuple[_Piece, str, Future[Any], str | None]] = []
     for piece in pieces:
-        if piece.live and piece.remote_owner and exchange.remote:
-            fields = list(piece.fields) or None
-            ask = EvidenceAsk(type=piece.evidence_type, params=piece.params, fields=fields)
-            call_remote: Future[Any] = exchange.pool.submit(
-                exchange.remote.forward,
-                piece.remote_owner,
-                dataset=piece.dataset.code,
-                ask=ask,
-                request_id=request_id,
-                case_id=case_id,
-                application_item=item_code,
-                subject=subject,
-                actor={
-                    "username": actor.username,
-                    "badge": actor.badge,
-                    "role": actor.role,
-                    "agency": actor.agency,
-                },
-            )
-            pending.append((piece, piece.remote_owner, call_remote))
+        if not piece.live:
             continue
-        for owner in piece.owners if piece.live else ():
+        if exchange.remote and (piece.remote_owner or piece.elsewhere):
+            forwarded = _forwarded(piece, subject, case_id, item_code, actor, request_id)
+            if piece.remote_owner:
+                call_remote: Future[Any] = exchange.pool.submit(
+                    exchange.remote.forward, piece.remote_owner, **forwarded
+                )
+                pending.append((piece, piece.remote_owner, call_remote, None))
+                continue
+            if piece.elsewhere:
+                pending += [
+                    (piece, office, call_node, holder)
+                    for holder, office, call_node in fanout.ask_each(
+                        exchange.pool, exchange.remote, piece.elsewhere, forwarded
+                    )
+                ]
+        for owner in piece.owners:
             provider = exchange.providers.for_owner(owner)
             if provider is None:
                 piece.stop("unavailable", "exchange.owner_not_connected", 3600, owner=owner)
@@ -494,13 +495,15 @@ def _fetch(
             else:
                 allowed = list(piece.decisions[owner].fields)
                 call = exchange.pool.submit(provider.fetch, piece.dataset.code, subject, allowed)
-            pending.append((piece, owner, call))
+            pending.append((piece, owner, call, None))
     deadline = time.monotonic() + exchange.settings.provider_timeout_seconds
-    for piece, owner, call in pending:
+    for piece, owner, call, node in pending:
         try:
             outcome = call.result(timeout=max(0.0, deadline - time.monotonic()))
             if piece.remote_owner:
                 _adopt(piece, outcome)
+            elif node is not None and piece.elsewhere is not None:
+                piece.elsewhere.results[node] = outcome
             else:
                 piece.outcomes[owner] = outcome
         except FutureTimeout:
@@ -521,6 +524,30 @@ def _fetch(
     for piece in pieces:
         if piece.live and not piece.remote_owner:
             _combine(piece)
+        if piece.elsewhere is not None:  # named only now: fetched above from this node's own
+            piece.owners = piece.owners + piece.elsewhere.offices()
+
+
+def _forwarded(
+    piece: _Piece, subject: str, case_id: str, item_code: str, actor: Actor, request_id: str
+) -> dict[str, Any]:
+    """What another node is sent for ``piece`` (the arguments of ``RemoteNodes.forward``)."""
+    return {
+        "dataset": piece.dataset.code,
+        "ask": EvidenceAsk(
+            type=piece.evidence_type, params=piece.params, fields=list(piece.fields) or None
+        ),
+        "request_id": request_id,
+        "case_id": case_id,
+        "application_item": item_code,
+        "subject": subject,
+        "actor": {
+            "username": actor.username,
+            "badge": actor.badge,
+            "role": actor.role,
+            "agency": actor.agency,
+        },
+    }
 
 
 def _adopt(piece: _Piece, result: EvidenceResult) -> None:
@@ -543,26 +570,40 @@ def _adopt(piece: _Piece, result: EvidenceResult) -> None:
 
 
 def _combine(piece: _Piece) -> None:
-    """Several owners (every land office) answer together: a predicate holds only if it holds
-    at each; records are merged with list fields concatenated."""
-    if piece.predicate:
-        answers = [o for o in piece.outcomes.values() if isinstance(o, PredicateAnswer)]
-        piece.answer = all(a.value for a in answers)
+    """Several owners (every land office, here and on other nodes) answer together: a
+    predicate holds only if it holds at each; records are merged with list fields
+    concatenated. Another node counts as one owner answering for all its offices; one that
+    holds nothing adds nothing, one that could not answer stops the piece with its reason."""
+    elsewhere = piece.elsewhere
+    refusal = elsewhere.refusal() if elsewhere else None
+    if refusal is not None:
+        piece.refuse(refusal)
         return
-    allowed = piece.decisions[piece.owners[0]].fields
+    issued_elsewhere = elsewhere.issued() if elsewhere else []
+    if piece.predicate:
+        answers = [o.value for o in piece.outcomes.values() if isinstance(o, PredicateAnswer)]
+        answers += [bool(result.answer) for result in issued_elsewhere]
+        piece.answer = all(answers)
+        return
+    records = [
+        minimise(outcome.fields, piece.decisions[piece.owners[0]].fields)
+        for outcome in piece.outcomes.values()
+        if isinstance(outcome, SourceRecord)
+    ]  # each other node minimised its own by its offices' rules
+    records += [result.fields for result in issued_elsewhere if result.fields is not None]
     merged: dict[str, Any] = {}
-    for outcome in piece.outcomes.values():
-        if not isinstance(outcome, SourceRecord):
-            continue
-        for name, value in minimise(outcome.fields, allowed).items():
+    for record in records:
+        for name, value in record.items():
             if isinstance(value, list) and isinstance(merged.get(name), list):
                 merged[name] = merged[name] + value
             else:
                 merged.setdefault(name, value)
-    if not merged and not any(isinstance(o, SourceRecord) for o in piece.outcomes.values()):
+    if not records:
         piece.stop("not_found", "exchange.no_record", dataset=piece.dataset.code)
         return
     piece.record = merged
+    withheld = [*piece.withheld, *(f for r in issued_elsewhere for f in r.withheld_fields)]
+    piece.withheld = tuple(dict.fromkeys(withheld))
 
 
 def _sign(
@@ -574,7 +615,8 @@ def _sign(
     case_id: str,
     request_id: str,
 ) -> None:
-    """Each owner signs what it answered with its own key: one transcript per owner."""
+    """Each owner here signs what it answered with its own key: one transcript per owner;
+    other nodes' transcripts (signed there, verified on arrival) follow this node's."""
     now = utcnow().replace(microsecond=0)
     expires = now + timedelta(days=exchange.settings.transcript_valid_days)
     with exchange.sessions() as session:
@@ -628,6 +670,8 @@ def _sign(
                         expires_at=expires.isoformat(),
                     )
                 )
+            if piece.live and piece.elsewhere is not None:
+                piece.transcripts.extend(piece.elsewhere.transcripts())
         if session.new or session.dirty:
             session.commit()
 
@@ -682,6 +726,7 @@ def _audit(
                     if piece.routed_by_residence
                     else None,
                     **({"forwarded": True} if piece.remote_owner else {}),
+                    **({"nodes": piece.elsewhere.audit_details()} if piece.elsewhere else {}),
                     **({"preview_id": piece.preview_id} if piece.preview_id else {}),
                 },
             )

@@ -95,6 +95,21 @@ class RemoteNodes:
         }
         return {node: agencies for node, agencies in found.items() if agencies}
 
+    def peer_keys(self) -> list[dict[str, Any]]:
+        """The other nodes' transcript-signing keys (JWK Set members) from the snapshot in
+        force, so pages can verify transcripts signed elsewhere. None when no snapshot can be
+        trusted: such transcripts then show as unverifiable, never as valid."""
+        try:
+            snapshot = self.snapshots.current()
+        except SnapshotRefused:
+            return []
+        return [
+            key
+            for node in snapshot.nodes
+            if node.id != self.config.id
+            for key in node.jwks.get("keys", [])
+        ]
+
     def forward(
         self,
         owner: str,

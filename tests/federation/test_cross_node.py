@@ -57,12 +57,25 @@ def _taipei_clerk_gets_a_transcript_signed_in_yilan(federation: Federation) -> N
 
     request_id = response.json()["request_id"]
     here = [e for e in federation.audit("taipei", request_id) if e.dataset == "welfare_status"]
-    there = federation.audit("north-regional", request_id)
+    there = [
+        e for e in federation.audit("north-regional", request_id) if e.dataset == "welfare_status"
+    ]
     assert [e.decision for e in here] == ["allowed"]
     assert [(e.decision, e.owner_agency) for e in there] == [
         ("allowed", "yilan-county.social_welfare")
     ]
     assert there[0].actor_username == "taipei/tpe-udd-clerk"
+
+    # 名下無住宅 was asked of the land offices of every node, each auditing its part.
+    no_home = piece(response, "owns_no_residential_property")
+    assert no_home["status"] == "issued", no_home["reason"]
+    offices = {f"{j}.land_office" for j in ("taipei-city", "new-taipei-city", "keelung-city")}
+    assert set(no_home["owners"]) == offices | {"yilan-county.land_office"}
+    for node in ("taipei", "new-taipei", "north-regional"):
+        [land] = [
+            e for e in federation.audit(node, request_id) if e.dataset == "building_registration"
+        ]
+        assert land.decision == "allowed", (node, land.reason_en)
 
 
 def _a_request_is_refused_when_replayed_tampered_or_from_a_skewed_clock(

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from onceonly.accounts.tenancy import Scope
 from onceonly.cli import app as cli
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.federation.backup import open_envelope
+from onceonly.federation.directory import Directory
 from onceonly.federation.node import NodeConfig, SnapshotCache, federation_dir
 from onceonly.federation.remote import EVIDENCE_PATH, RemoteNodes
 from onceonly.federation.signing import HEADER
@@ -40,6 +42,13 @@ pytestmark = pytest.mark.slow
 WORK_ITEM = "temporary-work-allowance"
 """Offered by every labour department (see ``test_tenancy``)."""
 NO_HOME = "owns_no_residential_property"
+SELF_USE_TAX = "land-value-tax-self-use"
+"""Needs the land register (parcels), asked by a tax office."""
+EVERY_LAND_OFFICE = (
+    "taipei-city.land_office",
+    "keelung-city.land_office",
+    "yilan-county.land_office",
+)
 
 
 def onceonly(*args: str) -> subprocess.CompletedProcess[str]:
@@ -251,10 +260,6 @@ def test_the_regional_node_answers_for_each_of_its_land_offices(
     assert issuers == ["keelung-city.land_office", "yilan-county.land_office"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="land and buildings are asked only of this node's land offices (issue #8, report)",
-)
 def test_owns_no_home_is_asked_of_the_land_offices_of_every_node(
     pair: Federation, home_in_yilan: str
 ) -> None:
@@ -264,8 +269,150 @@ def test_owns_no_home_is_asked_of_the_land_offices_of_every_node(
     result = piece(response, NO_HOME)
     assert result["status"] == "issued", result["reason"]
     assert result["answer"] is False, f"told 'owns no home', asked only {result['owners']}"
-    assert set(result["owners"]) == {
-        "taipei-city.land_office",
-        "keelung-city.land_office",
-        "yilan-county.land_office",
+    assert set(result["owners"]) == set(EVERY_LAND_OFFICE)
+
+    # One transcript per office, each verifying against the keys of the node hosting it.
+    taipei, regional = pair.layout.node("taipei"), pair.layout.node("north-regional")
+    keys = {
+        "taipei-city.land_office": httpx.get(taipei.url + "/.well-known/jwks.json").json(),
+        "keelung-city.land_office": httpx.get(regional.url + "/.well-known/jwks.json").json(),
     }
+    keys["yilan-county.land_office"] = keys["keelung-city.land_office"]
+    answers = {}
+    for issued in result["transcripts"]:
+        claims = verify_transcript(issued["jws"], keys[issued["owner"]]).claims
+        answers[claims.issuer] = claims.predicate["answer"] if claims.predicate else None
+    assert answers == {
+        "taipei-city.land_office": True,
+        "keelung-city.land_office": True,
+        "yilan-county.land_office": False,
+    }
+
+    # Both logs carry the request id; the regional node answered for its own offices and
+    # asked nobody further (or 臺北市's log would hold a second entry for this request).
+    request_id = response.json()["request_id"]
+    [here] = pair.audit("taipei", request_id)
+    assert (here.decision, here.dataset) == ("allowed", "building_registration")
+    assert set(here.owner_agency.split(",")) == set(EVERY_LAND_OFFICE)
+    assert here.details["nodes"]["north-regional"]["status"] == "issued"
+    [there] = pair.audit("north-regional", request_id)
+    assert (there.decision, there.actor_username) == ("allowed", "taipei/tpe-udd-clerk")
+    assert there.owner_agency == "keelung-city.land_office,yilan-county.land_office"
+
+
+def test_owns_no_home_is_yes_only_when_every_node_says_so(pair: Federation) -> None:
+    """Nobody's home anywhere: all three offices, on both nodes, say so."""
+    response = pair.ask("taipei", "tpe-udd-clerk", pair.sample("name_changed"), [NO_HOME])
+    result = piece(response, NO_HOME)
+    assert (result["status"], result["answer"]) == ("issued", True), result["reason"]
+    assert sorted(result["owners"]) == sorted(EVERY_LAND_OFFICE)
+    assert sorted(t["owner"] for t in result["transcripts"]) == sorted(EVERY_LAND_OFFICE)
+
+
+def test_land_held_only_on_another_node_is_found(pair: Federation, home_in_yilan: str) -> None:
+    """The land register of someone whose only parcel is in 宜蘭縣: 臺北市's office holds
+    nothing, the regional node's answer is the record (it was "no record" before)."""
+    response = pair.ask(
+        "taipei", "tpe-tax-clerk", home_in_yilan, ["land_registration"], item=SELF_USE_TAX
+    )
+    assert response.status_code == 200, dump(response)
+    result = piece(response, "land_registration")
+    assert result["status"] == "issued", result["reason"]
+    assert [p["jurisdiction"] for p in result["fields"]["parcels"]] == ["yilan-county"]
+    assert sorted(result["owners"]) == sorted(EVERY_LAND_OFFICE)
+    assert [t["owner"] for t in result["transcripts"]] == ["yilan-county.land_office"]
+
+
+def test_a_node_that_cannot_answer_stops_owns_no_home_with_its_name(pair: Federation) -> None:
+    """Never "owns no home" from 臺北市's office alone: the piece waits for the regional node,
+    named, with a time to retry; the retry issues."""
+    subject = pair.sample("name_changed")
+    pair.stop("north-regional")
+    try:
+        down = pair.ask("taipei", "tpe-udd-clerk", subject, [NO_HOME])
+    finally:
+        pair.start("north-regional")
+    assert down.status_code == 503, dump(down)
+    assert down.headers.get("Retry-After")
+    result = piece(down, NO_HOME)
+    assert (result["status"], result["answer"]) == ("unavailable", None)
+    assert "cannot be reached" in result["reason"]["en"]
+    assert "北北基宜區域節點" in result["reason"]["zh-TW"]
+    [entry] = pair.audit("taipei", down.json()["request_id"])
+    assert entry.decision == "failed" and "cannot be reached" in entry.reason_en
+
+    again = pair.ask("taipei", "tpe-udd-clerk", subject, [NO_HOME])
+    assert (piece(again, NO_HOME)["status"], piece(again, NO_HOME)["answer"]) == ("issued", True)
+
+
+def test_without_a_trusted_snapshot_owns_no_home_fails_with_the_reason(
+    pair: Federation,
+) -> None:
+    """Which nodes hold land is unknown when the snapshot expired: the piece fails, saying
+    why, instead of answering from this node's office."""
+    pair.stop("directory")
+    cache = federation_dir(pair.layout.node("taipei").settings) / "snapshot.jws"
+    good = cache.read_text()
+    try:
+        directory = Directory(pair.layout.directory_home, pair.layout.ca_dir)
+        past = datetime.now(UTC) - timedelta(hours=2)
+        cache.write_text(directory.snapshot(now=past, valid=timedelta(hours=1)))
+        time.sleep(1.0)
+        response = pair.ask("taipei", "tpe-udd-clerk", pair.sample("name_changed"), [NO_HOME])
+    finally:
+        cache.write_text(good)
+        pair.start("directory")
+    result = piece(response, NO_HOME)
+    assert (result["status"], result["answer"]) == ("failed", None), result
+    assert "snapshot" in result["reason"]["en"] and "expired" in result["reason"]["en"]
+    assert "every jurisdiction" in result["reason"]["en"]
+    assert "目錄快照" in result["reason"]["zh-TW"]
+    assert result["transcripts"] == []
+    [entry] = pair.audit("taipei", response.json()["request_id"])
+    assert entry.decision == "failed"
+
+
+def _counter_page(pair: Federation, subject: str) -> str:
+    """臺北市's case page after its clerk opened a public-housing case and fetched evidence."""
+    node = pair.layout.node("taipei")
+    auth = {"Authorization": f"Bearer {pair.token('taipei', 'tpe-udd-clerk')}"}
+    opened = httpx.post(
+        node.url + "/api/v1/cases",
+        json={"application_item": "public-housing-low-income", "subject": subject},
+        headers=auth,
+        timeout=30,
+    )
+    assert opened.status_code == 201, opened.text
+    number = opened.json()["number"]
+    fetched = httpx.post(f"{node.url}/api/v1/cases/{number}/evidence", headers=auth, timeout=30)
+    assert fetched.status_code == 200, fetched.text
+    page = httpx.get(
+        f"{node.url}/counter/cases/{number}", headers=auth | {"Accept": "text/html"}, timeout=30
+    )
+    assert page.status_code == 200
+    return page.text
+
+
+def test_the_counter_shows_one_owns_no_home_card_with_every_office(
+    pair: Federation, home_in_yilan: str
+) -> None:
+    """At the counter the combined piece is one card naming the three offices, with the
+    transcript of each."""
+    cards = _counter_page(pair, home_in_yilan).split('<article class="evidence')
+    [card] = [c for c in cards if f'id="ev-{NO_HOME}"' in c]
+    owners = "臺北市各地政事務所、基隆市各地政事務所、宜蘭縣各地政事務所"
+    assert owners in card
+    sections = card.split('<section class="transcript"')[1:]
+    assert [s.split('aria-label="', 1)[1].split(" ", 1)[0] for s in sections] == owners.split("、")
+    assert [s.count("名下無住宅：否") for s in sections] == [0, 0, 1]  # the home in 宜蘭縣
+
+
+def test_the_counter_verifies_transcripts_signed_on_another_node(
+    pair: Federation, home_in_yilan: str
+) -> None:
+    """Transcripts signed on the regional node verify at 臺北市's counter with the keys the
+    directory's snapshot publishes for it, exactly as local ones do."""
+    page = _counter_page(pair, home_in_yilan)
+    assert 'class="sig invalid"' not in page
+    [card] = [c for c in page.split('<article class="evidence') if f'id="ev-{NO_HOME}"' in c]
+    assert card.count("數位簽章：有效") == 3
