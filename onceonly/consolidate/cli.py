@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from onceonly.config import Settings
-from onceonly.consolidate.plan import Plan, PlanError, load_plan
+from onceonly.consolidate.plan import Plan, PlanError, load_plan, load_plans
 from onceonly.i18n import t
 
 app = typer.Typer(
@@ -25,8 +25,14 @@ def _console(stderr: bool = False) -> Console:
 
 
 def _plan(path: Path, lang: str) -> Plan:
+    return _plans(path, lang, follow=False)[0]
+
+
+def _plans(path: Path, lang: str, follow: bool = True) -> list[Plan]:
+    """The plan (and with ``follow`` the plans its ``then`` names), or exit 2 naming every
+    problem found."""
     try:
-        return load_plan(path)
+        return load_plans(path) if follow else [load_plan(path)]
     except PlanError as error:
         _console(True).print(f"[red]{t('consolidate.cli.plan_invalid', lang)}[/red]")
         for issue in error.issues:
@@ -47,40 +53,48 @@ def run(
     restart: bool = typer.Option(False, help="Forget finished steps and run everything again."),
     lang: str = typer.Option("zh-TW", help="Language of messages (zh-TW or en)."),
 ) -> None:
-    """Run (or resume) a consolidation plan: report, review queue, golden records, load."""
+    """Run (or resume) a consolidation plan, then the plans its ``then`` names: report,
+    review queue, golden records, load."""
     import shutil
 
     from onceonly.consolidate.load import LoadError
     from onceonly.consolidate.pipeline import Pipeline
 
-    plan = _plan(plan_file, lang)
-    if restart and (plan.run_dir / "steps").is_dir():
-        shutil.rmtree(plan.run_dir / "steps")
+    plans = _plans(plan_file, lang)
     settings = Settings()
-    try:
-        result = Pipeline(
-            plan, _sessions(settings), backend, settings.registries_dir, _console(True)
-        ).run()
-    except LoadError as error:
-        _console(True).print(f"[red]{t(error.key, lang, **error.params)}[/red]")
-        raise typer.Exit(1) from error
-    summary = result.summary
-    skipped = [s for s, state in result.steps.items() if state == "skipped"]
-    if skipped:
-        _console().print(t("consolidate.cli.resumed", lang, steps=", ".join(skipped)))
-    _console().print(
-        t(
-            "consolidate.cli.summary",
-            lang,
-            rows=summary["rows"],
-            quarantined=summary["quarantined"],
-            golden=summary["golden"],
-            review=summary.get("in_band", 0),
+    sessions = _sessions(settings)
+    for plan in plans:
+        if restart and (plan.run_dir / "steps").is_dir():
+            shutil.rmtree(plan.run_dir / "steps")
+        if len(plans) > 1:
+            target = plan.model.target
+            _console().print(
+                t("consolidate.cli.plan", lang, plan=plan.name, dataset=target.dataset)
+            )
+        try:
+            result = Pipeline(
+                plan, sessions, backend, settings.registries_dir, _console(True)
+            ).run()
+        except LoadError as error:
+            _console(True).print(f"[red]{t(error.key, lang, **error.params)}[/red]")
+            raise typer.Exit(1) from error
+        summary = result.summary
+        skipped = [s for s, state in result.steps.items() if state == "skipped"]
+        if skipped:
+            _console().print(t("consolidate.cli.resumed", lang, steps=", ".join(skipped)))
+        _console().print(
+            t(
+                "consolidate.cli.summary",
+                lang,
+                rows=summary["rows"],
+                quarantined=summary["quarantined"],
+                golden=summary["golden"],
+                review=summary.get("in_band", 0),
+            )
         )
-    )
-    _console().print(
-        t("consolidate.cli.report", lang, path=result.run_dir / "report" / "quality.html")
-    )
+        _console().print(
+            t("consolidate.cli.report", lang, path=result.run_dir / "report" / "quality.html")
+        )
 
 
 @app.command("review")
@@ -90,7 +104,8 @@ def review_cmd(
     limit: int = typer.Option(20, help="How many pairs to show."),
     lang: str = typer.Option("zh-TW", help="Language of messages (zh-TW or en)."),
 ) -> None:
-    """Decide the uncertain pairs of a plan: same person (y), different (n), skip (s), quit (q)."""
+    """Decide the uncertain pairs of a plan: same person or parcel (y), different (n), skip
+    (s), quit (q)."""
     from onceonly.consolidate import review
     from onceonly.db import transaction
 
@@ -117,7 +132,8 @@ def review_cmd(
             style = "" if a == b else "bold yellow"
             table.add_row(name, str(a), str(b), style=style)
         _console().print(table)
-        answer = typer.prompt(t("consolidate.cli.review_prompt", lang), default="s").strip()
+        prompt = t(f"consolidate.cli.review_prompt_{plan.model.linkage.entity}", lang)
+        answer = typer.prompt(prompt, default="s").strip()
         if answer == "q":
             break
         if answer in answers:
@@ -133,17 +149,15 @@ def explain(
     lang: str = typer.Option("zh-TW", help="Language of messages (zh-TW or en)."),
 ) -> None:
     """Show why each value of a golden record won, and where it came from."""
-    from onceonly.consolidate.pipeline import read_golden
+    from onceonly.consolidate.pipeline import find_golden
     from onceonly.consolidate.survivorship import explain as explain_record
-    from onceonly.consolidate.survivorship import find_golden
 
     plan = _plan(plan_file, lang)
     try:
-        golden = read_golden(plan.run_dir)
+        found = find_golden(plan.run_dir, record)
     except FileNotFoundError as error:
         _console(True).print(f"[red]{t('consolidate.cli.not_run', lang)}[/red]")
         raise typer.Exit(1) from error
-    found = find_golden(golden, record)
     if found is None:
         _console(True).print(f"[red]{t('consolidate.cli.no_record', lang, record=record)}[/red]")
         raise typer.Exit(1)
@@ -166,6 +180,9 @@ def explain(
 def demo_data(
     directory: Path = typer.Argument(..., help="Where to write the legacy sources and plan."),
     records: int = typer.Option(2000, min=10, help="Legacy rows in both sources together."),
+    land_records: int | None = typer.Option(
+        None, min=10, help="Legacy rows in both land registers together (default: records / 2)."
+    ),
     seed: int = typer.Option(20101225, help="Seed of the deterministic data."),
     excel: bool = typer.Option(False, help="Write the city's source as Excel, not SQLite."),
     registries: Path | None = typer.Option(
@@ -173,10 +190,18 @@ def demo_data(
     ),
     lang: str = typer.Option("zh-TW", help="Language of messages (zh-TW or en)."),
 ) -> None:
-    """Write two legacy sources of former 臺南縣 and 臺南市, a ground truth and a plan."""
+    """Write the legacy household and land registers of former 臺南縣 and 臺南市, their ground
+    truths and the plans (plan.yaml runs land.yaml next)."""
     from onceonly.consolidate.demo import generate_demo
 
-    data = generate_demo(directory, records=records, seed=seed, excel=excel, registries=registries)
+    data = generate_demo(
+        directory,
+        records=records,
+        seed=seed,
+        excel=excel,
+        registries=registries,
+        land_records=land_records,
+    )
     _console().print(
         t(
             "consolidate.cli.demo_written",
@@ -186,5 +211,16 @@ def demo_data(
             people=data.people,
             duplicated=len(data.duplicated_people),
             plan=data.plan,
+        )
+    )
+    _console().print(
+        t(
+            "consolidate.cli.land_written",
+            lang,
+            county=data.land.county_rows,
+            city=data.land.city_rows,
+            parcels=data.land.parcels,
+            duplicated=data.land.duplicated_parcels,
+            plan=data.land_plan,
         )
     )

@@ -9,7 +9,7 @@ guessed: ``0890230`` (30 February) is an error, not 1 March.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -17,7 +17,8 @@ from typing import Any
 
 import polars as pl
 
-from onceonly.consolidate.plan import Plan, SourceSpec, TargetField
+from onceonly.consolidate.normalise_parcels import PARCEL_NORMALISERS
+from onceonly.consolidate.plan import FieldMap, Plan, SourceSpec, TargetField
 from onceonly.consolidate.sources import RECORD_ID
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.merger_renames import rename_address, rename_table
@@ -56,6 +57,8 @@ def _integer(value: str) -> str:
         number = 0.5
     if not number.is_integer():
         raise NormaliseError("integer", f"不是整數：{value}", f"not an integer: {value}")
+    if not -(2**63) <= number < 2**63:  # what an integer column can hold
+        raise NormaliseError("integer", f"整數超出範圍：{value}", f"integer out of range: {value}")
     return str(int(number))
 
 
@@ -108,6 +111,7 @@ NORMALISER_FUNCTIONS: dict[str, Callable[[str], str]] = {
     "village": normalise_village,
     "integer": _integer,
     "number": _number,
+    **PARCEL_NORMALISERS,
 }
 
 
@@ -121,15 +125,87 @@ def is_valid_national_id(value: str | None) -> bool:
     return True
 
 
-@dataclass
-class _FieldPlan:
+@dataclass(frozen=True)
+class FieldNormaliser:
+    """How one source fills one target field: its columns, code list, normalisers and type.
+
+    :meth:`one` is the rule, value by value; :meth:`column` applies it to a whole column,
+    calling :meth:`one` once per distinct raw value (legacy tables repeat dates, districts
+    and codes endlessly), and must give exactly what :meth:`one` gives row by row.
+    """
+
     target: TargetField
-    columns: list[str]
+    columns: tuple[str, ...]
     join: str
     constant: str | None
-    values: dict[str, str]
-    steps: list[tuple[str, Callable[[str], str]]]
-    cache: dict[str, tuple[Any, dict[str, str] | None]]
+    values: Mapping[str, str]
+    steps: tuple[tuple[str, Callable[[str], str]], ...]
+
+    @classmethod
+    def of(cls, target: TargetField, mapping: FieldMap) -> FieldNormaliser:
+        return cls(
+            target=target,
+            columns=tuple(mapping.source_columns),
+            join=mapping.join,
+            constant=mapping.constant,
+            values=mapping.values,
+            steps=tuple((n, NORMALISER_FUNCTIONS[n]) for n in mapping.normalise),
+        )
+
+    @property
+    def dtype(self) -> Any:
+        return POLARS_TYPES.get(self.target.type, pl.String)
+
+    def one(self, raw: str) -> tuple[Any, dict[str, str] | None]:
+        """The typed value of ``raw``, or None and the problem ``{code, zh, en}``."""
+        value = fold_width(raw).strip()
+        value = self.values.get(value, value)
+        name = ""
+        try:
+            for step_name, step in self.steps:
+                name = step_name
+                value = step(value)
+            name = "type"
+            return _convert(self.target.type, value), None
+        except DomainValueError as error:
+            return None, {"code": error.code, "zh": error.message_zh, "en": error.message_en}
+        except NormaliseError as error:
+            return None, {"code": f"{name}.{error.code}", "zh": error.zh, "en": error.en}
+        except ValueError as error:
+            return None, {"code": f"{name}.invalid", "zh": f"格式錯誤：{raw}", "en": str(error)}
+
+    def raw(self, frame: pl.DataFrame) -> pl.Series:
+        """The source columns joined (null when every one of them is null)."""
+        if len(self.columns) == 1:
+            return frame.get_column(self.columns[0])
+        parts = [pl.col(c) for c in self.columns]
+        joined = pl.concat_str(parts, separator=self.join, ignore_nulls=True)
+        any_part = pl.any_horizontal([p.is_not_null() for p in parts])
+        return frame.select(pl.when(any_part).then(joined).alias("raw")).to_series()
+
+    def column(self, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
+        """Per row of ``raw``: the typed value, and the problem as one JSON object
+        ``{field, value, code, zh, en}`` (null when the value is fine)."""
+        distinct = raw.drop_nulls().unique()
+        values: list[Any] = []
+        problems: list[str | None] = []
+        for text in distinct.to_list():
+            value, problem = self.one(text)
+            values.append(value)
+            problems.append(
+                None
+                if problem is None
+                else json.dumps(
+                    {"field": self.target.name, "value": text, **problem}, ensure_ascii=False
+                )
+            )
+        typed = raw.replace_strict(
+            distinct, pl.Series(values, dtype=self.dtype), default=None, return_dtype=self.dtype
+        )
+        failed = raw.replace_strict(
+            distinct, pl.Series(problems, dtype=pl.String), default=None, return_dtype=pl.String
+        )
+        return typed.alias(self.target.name), failed.alias(self.target.name)
 
 
 def _convert(kind: str, value: str) -> Any:
@@ -144,24 +220,6 @@ def _convert(kind: str, value: str) -> Any:
     return value
 
 
-def _one(fp: _FieldPlan, raw: str) -> tuple[Any, dict[str, str] | None]:
-    value = fold_width(raw).strip()
-    value = fp.values.get(value, value)
-    name = ""
-    try:
-        for step_name, step in fp.steps:
-            name = step_name
-            value = step(value)
-        name = "type"
-        return _convert(fp.target.type, value), None
-    except DomainValueError as error:
-        return None, {"code": error.code, "zh": error.message_zh, "en": error.message_en}
-    except NormaliseError as error:
-        return None, {"code": f"{name}.{error.code}", "zh": error.zh, "en": error.en}
-    except ValueError as error:
-        return None, {"code": f"{name}.invalid", "zh": f"格式錯誤：{raw}", "en": str(error)}
-
-
 def normalise_source(
     plan: Plan,
     source: SourceSpec,
@@ -170,63 +228,41 @@ def normalise_source(
 ) -> pl.DataFrame:
     """The source's rows in the target's fields (typed), with :data:`ERRORS` per row;
     ``progress()`` is called after each field."""
-    field_plans = [
-        _FieldPlan(
-            target=plan.field(name),
-            columns=mapping.source_columns,
-            join=mapping.join,
-            constant=mapping.constant,
-            values=mapping.values,
-            steps=[(n, NORMALISER_FUNCTIONS[n]) for n in mapping.normalise],
-            cache={},
-        )
-        for name, mapping in source.fields.items()
-    ]
     height = frame.height
-    out: dict[str, list[Any]] = {}
-    errors: list[list[dict[str, str]]] = [[] for _ in range(height)]
-    for fp in field_plans:
-        name = fp.target.name
-        if fp.constant is not None:
-            value, problem = _one(fp, fp.constant)
+    columns: list[pl.Series] = []
+    problems: list[pl.Series] = []
+    for name, mapping in source.fields.items():
+        field = FieldNormaliser.of(plan.field(name), mapping)
+        if field.constant is not None:
+            value, problem = field.one(field.constant)
             if problem is not None:
                 raise ValueError(f"{source.id}.fields.{name}.constant: {problem['en']}")
-            out[name] = [value] * height
-            if progress is not None:
-                progress()
-            continue
-        parts = [frame.get_column(c).to_list() for c in fp.columns]
-        values: list[Any] = []
-        for i in range(height):
-            pieces = [p[i] for p in parts if p[i] is not None]
-            if not pieces:
-                values.append(None)
-                continue
-            raw = fp.join.join(pieces)
-            hit = fp.cache.get(raw)
-            if hit is None:
-                hit = _one(fp, raw)
-                if len(fp.cache) < 200_000:
-                    fp.cache[raw] = hit
-            value, problem = hit
-            if problem is not None:
-                errors[i].append({"field": name, "value": raw, **problem})
-            values.append(value)
-        out[name] = values
+            columns.append(pl.repeat(value, height, dtype=field.dtype, eager=True).alias(name))
+        else:
+            typed, failed = field.column(field.raw(frame))
+            columns.append(typed)
+            problems.append(failed)
         if progress is not None:
             progress()
-    schema: dict[str, Any] = {
-        fp.target.name: POLARS_TYPES.get(fp.target.type, pl.String) for fp in field_plans
-    }
-    result = pl.DataFrame(out, schema=schema)
+    result = pl.DataFrame(columns)
     for f in plan.fields:
         if f.name in plan.mapped_fields and f.name not in result.columns:
             result = result.with_columns(
                 pl.lit(None, dtype=POLARS_TYPES.get(f.type, pl.String)).alias(f.name)
             )
-    encoded = [json.dumps(e, ensure_ascii=False) if e else None for e in errors]
+    # Each row's problems as one JSON list, in field order (what json.dumps of the list of
+    # problem objects writes).
+    if problems:
+        by_field = pl.DataFrame(problems)
+        any_problem = pl.any_horizontal([pl.col(p.name).is_not_null() for p in problems])
+        joined = pl.concat_str(list(by_field.columns), separator=", ", ignore_nulls=True)
+        encoded = by_field.select(
+            pl.when(any_problem).then(pl.concat_str(pl.lit("["), joined, pl.lit("]")))
+        ).to_series()
+    else:
+        encoded = pl.Series([None] * height, dtype=pl.String)
     return result.select(plan.mapped_fields).with_columns(
         frame.get_column(RECORD_ID),
         pl.lit(source.id).alias(SOURCE),
-        pl.Series(ERRORS, encoded, dtype=pl.String),
+        encoded.alias(ERRORS),
     )

@@ -2,7 +2,8 @@
 
 Steps: ``extract:<source>`` and ``normalise:<source>`` for each source, then ``validate``
 (quality report and quarantine), ``link``, ``review`` (queue the uncertain pairs),
-``cluster`` (threshold + reviewers' decisions), ``survive`` (golden records with lineage)
+``cluster`` (threshold + reviewers' decisions), ``survive`` (golden records with lineage,
+:data:`GOLDEN` and :data:`LINEAGE`)
 and ``load``. Each step writes its outputs to temporary files, renames them into place and
 only then writes its checkpoint (``steps/<step>.json``) holding a digest of everything it
 depends on: the plan, the digests of the steps before it and, for ``cluster``, the
@@ -33,7 +34,7 @@ from onceonly.consolidate.load import load_into_registries
 from onceonly.consolidate.normalise import normalise_source
 from onceonly.consolidate.plan import Plan
 from onceonly.consolidate.sources import RECORD_ID, read_source
-from onceonly.consolidate.survivorship import iter_golden
+from onceonly.consolidate.survivorship import golden_frames, golden_records, rules_of
 from onceonly.consolidate.validate import (
     SourceQuality,
     check_table_schema,
@@ -72,11 +73,54 @@ def _write_parquet(path: Path, frame: pl.DataFrame) -> None:
     _write_atomic(path, frame.write_parquet)
 
 
-def read_golden(run_dir: Path) -> list[dict[str, Any]]:
-    """The golden records of a finished run (``golden.jsonl``)."""
-    path = Path(run_dir) / "golden.jsonl"
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+GOLDEN = "golden.parquet"
+"""One row per golden record: ``golden_id``, ``members``, ``fields`` and ``ruled`` (see
+:func:`~onceonly.consolidate.survivorship.golden_frames`); the rule of each field is in the
+file's metadata under :data:`RULES_KEY`."""
+LINEAGE = "lineage.parquet"
+"""One row per source record of a golden record: its candidate values, which were suspect
+and which won. Columnar and compressed: at a million records a JSON line per golden record
+with every candidate spelt out took gigabytes."""
+RULES_KEY = "onceonly.survivorship.rules"
+GOLDEN_FORMAT = "golden.parquet/1"
+"""Part of the survive step's digest, so a run directory written in an older format is
+redone rather than skipped."""
+
+
+def _rules(run_dir: Path) -> dict[str, str]:
+    rules: dict[str, str] = json.loads(pl.read_parquet_metadata(run_dir / GOLDEN)[RULES_KEY])
+    return rules
+
+
+def read_golden(run_dir: Path, lineage: bool = True) -> list[dict[str, Any]]:
+    """The golden records of a finished run as ``{golden_id, members, fields, lineage}``;
+    ``lineage=False`` leaves the lineage out (all that loading needs, and far smaller)."""
+    run_dir = Path(run_dir)
+    golden = pl.read_parquet(run_dir / GOLDEN)
+    members = pl.read_parquet(run_dir / LINEAGE) if lineage else None
+    return list(golden_records(golden, members, _rules(run_dir)))
+
+
+def find_golden(run_dir: Path, key: str) -> dict[str, Any] | None:
+    """The first golden record whose id, member record id or national ID is ``key``,
+    with its lineage; read from the run's files without loading every record."""
+    run_dir = Path(run_dir)
+    golden = pl.scan_parquet(run_dir / GOLDEN)
+    names = golden.collect_schema()["fields"].to_schema()  # type: ignore[attr-defined]
+    match = (pl.col("golden_id") == key) | pl.col("members").list.contains(key)
+    if key:
+        for name in ("national_id", "owner_national_id"):
+            if name in names:
+                match = match | (pl.col("fields").struct.field(name).cast(pl.String) == key)
+    found = golden.filter(match).head(1).collect()
+    if found.is_empty():
+        return None
+    members = (
+        pl.scan_parquet(run_dir / LINEAGE)
+        .filter(pl.col("golden_id") == found.item(0, "golden_id"))
+        .collect()
+    )
+    return next(golden_records(found, members, _rules(run_dir)))
 
 
 class Pipeline:
@@ -231,25 +275,26 @@ class Pipeline:
             advance()
 
         with (
-            self._step("survive", self.digests["cluster"]) as needed,
+            self._step("survive", self.digests["cluster"], GOLDEN_FORMAT) as needed,
             self._task("survive", 1) as advance,
         ):
             if needed:
-                kept = pl.read_parquet(self.dir / "kept.parquet")
-                frame = pl.read_parquet(self.dir / "clusters.parquet")
-
-                def write(path: Path) -> None:
-                    with path.open("w", encoding="utf-8") as handle:
-                        for record in iter_golden(plan, kept, frame):
-                            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True))
-                            handle.write("\n")
-
-                _write_atomic(self.dir / "golden.jsonl", write)
+                golden, lineage = golden_frames(
+                    plan,
+                    pl.read_parquet(self.dir / "kept.parquet"),
+                    pl.read_parquet(self.dir / "clusters.parquet"),
+                )
+                _write_parquet(self.dir / LINEAGE, lineage)
+                rules = {RULES_KEY: json.dumps(rules_of(plan))}
+                _write_atomic(
+                    self.dir / GOLDEN, lambda path: golden.write_parquet(path, metadata=rules)
+                )
+                (self.dir / "golden.jsonl").unlink(missing_ok=True)  # an older run's format
             advance()
 
         self.result.summary.update(self._summary())
         if plan.model.load is not None:
-            golden_digest = hashlib.sha256((self.dir / "golden.jsonl").read_bytes()).hexdigest()
+            golden_digest = hashlib.sha256((self.dir / GOLDEN).read_bytes()).hexdigest()
             with (
                 self._step("load", self.digests["survive"], golden_digest) as needed,
                 self._task("load", 1) as advance,
@@ -321,26 +366,21 @@ class Pipeline:
         registries = plan.resolve(load.registries) if load.registries else self.registries
         if registries is None:
             raise ValueError("no registries directory: set load.registries in the plan")
+        target = plan.model.target
+        golden = read_golden(self.dir, lineage=False)  # loading reads fields and ids only
         summary = load_into_registries(
-            registries, load.owner, plan.name, plan.model.target.jurisdiction, read_golden(self.dir)
+            registries, load.owner, plan.name, target.jurisdiction, golden, target.dataset
         )
         _write_text(
             self.dir / "load.json",
-            json.dumps(
-                {
-                    "store": str(summary.store),
-                    "persons": summary.persons,
-                    "households": summary.households,
-                    "replaced": summary.replaced,
-                }
-            ),
+            json.dumps({"store": str(summary.store), **summary.rows, "replaced": summary.replaced}),
         )
 
     def _summary(self) -> dict[str, Any]:
         quality = json.loads((self.dir / "report" / "quality.json").read_text("utf-8"))
         rows = sum(s["rows"] for s in quality["sources"])
         quarantined = sum(s["quarantined"] for s in quality["sources"])
-        golden = sum(1 for _ in (self.dir / "golden.jsonl").open(encoding="utf-8"))
+        golden = pl.scan_parquet(self.dir / GOLDEN).select(pl.len()).collect().item()
         with_review = {}
         if (self.dir / "review.json").is_file():
             with_review = json.loads((self.dir / "review.json").read_text("utf-8"))

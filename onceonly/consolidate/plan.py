@@ -5,7 +5,8 @@ A plan is checked whole before anything runs; every problem is reported at once 
 file, the path inside it (``sources[1].fields.sex.column``) and the reason, because the
 person writing a plan is a clerk of the merged city, not the programmer.
 
-Paths in a plan are relative to the plan file.
+Paths in a plan are relative to the plan file. A plan targets one dataset; ``then`` names the
+plans ``consolidate run`` runs after it (the household registers, then the land registers).
 """
 
 from __future__ import annotations
@@ -38,8 +39,15 @@ NORMALISERS = (
     "village",
     "integer",
     "number",
+    "section",
+    "parcel_no",
+    "area",
+    "area_ping",
+    "share_numerator",
+    "share_denominator",
 )
-"""Normaliser names a field mapping may list, applied in the order written."""
+"""Normaliser names a field mapping may list, applied in the order written (the land ones are
+in :mod:`onceonly.consolidate.normalise_parcels`)."""
 
 RULES = ("most_recent", "most_trusted", "non_empty", "longest")
 """Survivorship rules (see :mod:`onceonly.consolidate.survivorship`)."""
@@ -153,6 +161,9 @@ class PlanModel(_Strict):
     survivorship: SurvivorshipSpec = SurvivorshipSpec()
     load: LoadSpec | None = None
     run_dir: str | None = None
+    then: list[str] = Field(default_factory=list)
+    """Plans run after this one by the same ``consolidate run`` (paths relative to this
+    file): the household registers first, then the land registers of the same merger."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +232,8 @@ class Plan:
 
     def digest(self) -> str:
         """Changes when the plan's content changes: finished steps of an older plan are redone."""
-        text = json.dumps(self.model.model_dump(mode="json"), sort_keys=True)
+        content = self.model.model_dump(mode="json", exclude={"then"})
+        text = json.dumps(content, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -325,6 +337,9 @@ def _check(model: PlanModel, file: str, base: Path) -> list[PlanIssue]:
         for name, f in fields.items():
             if f.required and name not in source.fields:
                 issue(f"{where}.fields", "consolidate.plan.required_unmapped", field=name)
+    for i, follower in enumerate(model.then):
+        if not (base / follower).is_file():
+            issue(f"then[{i}]", "consolidate.plan.missing_file", path=follower)
     for name in model.survivorship.fields:
         if name not in fields:
             issue(
@@ -393,3 +408,27 @@ def load_plan(path: Path) -> Plan:
     if not path.is_file():
         raise PlanError([PlanIssue(str(path), "(file)", t("consolidate.plan.no_file", "en"))])
     return parse_plan(path.read_text("utf-8"), path)
+
+
+def load_plans(path: Path) -> list[Plan]:
+    """The plan at ``path`` followed by the plans its ``then`` names, depth first, each once;
+    every plan is checked before any runs, and two plans may not share a name (the review
+    queue and the store's load bookkeeping are kept by plan name)."""
+    plans: list[Plan] = []
+    seen: set[Path] = set()
+
+    def visit(file: Path) -> None:
+        plan = load_plan(file)
+        if plan.file in seen:
+            return
+        seen.add(plan.file)
+        clash = next((other for other in plans if other.name == plan.name), None)
+        if clash is not None:
+            reason = t("consolidate.plan.name_taken", "en", name=plan.name, other=str(clash.file))
+            raise PlanError([PlanIssue(str(file), "name", reason)])
+        plans.append(plan)
+        for follower in plan.model.then:
+            visit(plan.resolve(follower))
+
+    visit(Path(path))
+    return plans

@@ -47,18 +47,19 @@ def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HT
     if principal.role != "admin" and _jurisdiction_of(principal) is None:
         raise _forbidden(lang)
     items = [i for i in review.pending(db, limit=200) if may_review(principal, i.jurisdiction)]
-    fields: list[str] = []
-    for item in items:
-        for name in item.left:
-            if name not in fields and (not name.startswith("_") or name == "_record_id"):
-                fields.append(name)
+    shown = items[:50]
     return render(
         request,
         "consolidate/review.html",
-        items=items[:50],
-        fields=fields,
+        items=shown,
+        fields={item.id: _shown_fields(item) for item in shown},
         counts=review.counts(db),
     )
+
+
+def _shown_fields(item: ReviewItem) -> list[str]:
+    """The pair's own fields (a person's or a parcel's), without the pipeline's columns."""
+    return [n for n in item.left if not n.startswith("_") or n == "_record_id"]
 
 
 @router.post("/consolidate/review/{item_id}", include_in_schema=False)

@@ -15,6 +15,7 @@ import html
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,7 @@ def _check_label(check: str) -> str:
     return check
 
 
+@cache
 def _message(check: str, lang: str) -> str:
     from onceonly.i18n import catalogue, t
 
@@ -260,13 +262,19 @@ def validate_source(
                 "en": f"{column}: {_message(check, 'en')}",
             }
         )
-    warned: dict[int, list[str]] = {}
-    for row in warnings.iter_rows(named=True):
-        warned.setdefault(row["index"], []).append(_check_label(row["check"]))
+    # Each row's warning labels in the order pandera reported them, built in polars: a
+    # Python list per row costs seconds and gigabytes at a million rows.
+    labels = {c: _check_label(c) for c in warnings.get_column("check").unique().to_list()}
+    warned = warnings.group_by("index", maintain_order=True).agg(
+        pl.col("check").replace_strict(labels, return_dtype=pl.String).alias(WARNINGS)
+    )
 
     bad = sorted(reasons)
-    raw_rows = {r[RECORD_ID]: r for r in raw.iter_rows(named=True)}
     ids = normalised.get_column(RECORD_ID).to_list()
+    bad_ids = [ids[i] for i in bad]
+    raw_rows = {
+        r[RECORD_ID]: r for r in raw.filter(pl.col(RECORD_ID).is_in(bad_ids)).iter_rows(named=True)
+    }
     quarantine = [
         {
             "record_id": ids[i],
@@ -276,9 +284,15 @@ def validate_source(
         }
         for i in bad
     ]
-    warning_lists = [warned.get(i, []) for i in range(normalised.height)]
     kept = (
-        frame.with_columns(pl.Series(WARNINGS, warning_lists, dtype=pl.List(pl.String)))
+        frame.join(
+            warned.with_columns(pl.col("index").cast(pl.UInt32)),
+            left_on="_row",
+            right_on="index",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col(WARNINGS).fill_null(pl.lit([], dtype=pl.List(pl.String))))
         .filter(~pl.col("_row").is_in(bad))
         .drop("_row", ERRORS)
     )

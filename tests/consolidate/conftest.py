@@ -16,12 +16,13 @@ RECORDS = 800
 
 
 def true_pairs(truth: Path, ids: set[str] | None = None) -> set[tuple[str, str]]:
-    """Every pair of record ids that belong to the same person (optionally among ``ids``)."""
+    """Every pair of record ids that belong to the same person or parcel (the truth file's
+    second column), optionally among ``ids``."""
     groups: dict[str, list[str]] = defaultdict(list)
     with truth.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if ids is None or row["record_id"] in ids:
-                groups[row["person"]].append(row["record_id"])
+        for record_id, entity in list(csv.reader(handle))[1:]:
+            if ids is None or record_id in ids:
+                groups[entity].append(record_id)
     return {
         tuple(sorted((a, b)))  # type: ignore[misc]
         for members in groups.values()
@@ -57,6 +58,10 @@ class DemoCopy:
     def truth(self) -> Path:
         return self.directory / "truth.csv"
 
+    @property
+    def land_plan(self) -> Path:
+        return self.directory / "land.yaml"
+
 
 @pytest.fixture
 def demo(tmp_path: Path, demo_template: DemoData) -> DemoCopy:
@@ -80,4 +85,17 @@ def finished_run(demo_template: DemoData, tmp_path_factory: pytest.TempPathFacto
     Base.metadata.create_all(engine)
     run_pipeline(load_plan(target / "plan.yaml"), make_session_factory(engine))
     engine.dispose()
+    return target
+
+
+@pytest.fixture(scope="session")
+def finished_land_run(demo_template: DemoData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's land plan run once to the end without a database (no review queue);
+    returns the copy's directory (``run-land`` inside it)."""
+    from onceonly.consolidate.pipeline import run_pipeline
+    from onceonly.consolidate.plan import load_plan
+
+    target = tmp_path_factory.mktemp("consolidate-land-run") / "demo"
+    shutil.copytree(demo_template.directory, target)
+    run_pipeline(load_plan(target / "land.yaml"), None)
     return target

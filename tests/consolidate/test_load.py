@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onceonly.accounts.service import get_user, issue_api_token
-from onceonly.consolidate.load import LoadConflict, load_golden, store_of
+from onceonly.consolidate.load import LoadConflict, store_of
+from onceonly.consolidate.load_people import load_golden
 from onceonly.consolidate.pipeline import read_golden, run_pipeline
 from onceonly.consolidate.plan import load_plan
 from onceonly.db import make_engine, make_session_factory, transaction
@@ -45,7 +46,7 @@ def test_load_is_idempotent(store: Path, golden: list[dict[str, Any]]) -> None:
     first = load_golden(store, "demo", "tainan-city", golden)
     after_first = _dump(store)
     second = load_golden(store, "demo", "tainan-city", golden)
-    assert first.persons == second.persons == len(golden)
+    assert first.rows["persons"] == second.rows["persons"] == len(golden)
     assert second.replaced == len(golden) and first.replaced == 0
     assert _dump(store) == after_first
     assert len(after_first[0]) == len(before[0]) + len(golden)

@@ -163,10 +163,17 @@ def test_a_killed_run_resumes_without_redoing_finished_steps(
     run_dir = demo.directory / "run"
     process = _run_in_subprocess(demo.plan, database_url)
     checkpoint = run_dir / "steps" / "validate.json"
+    log_file = run_dir / "run.log"
+
+    def linking() -> bool:
+        return log_file.exists() and "start link" in log_file.read_text("utf-8")
+
     deadline = time.time() + 120
-    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+    while not (checkpoint.exists() and linking()) and time.time() < deadline:
+        if process.poll() is not None:
+            break
         time.sleep(0.02)
-    assert checkpoint.exists(), process.communicate()
+    assert checkpoint.exists() and linking(), process.communicate()
     process.send_signal(signal.SIGKILL)  # mid-way through linkage, the slowest step
     process.wait()
     assert not (run_dir / "steps" / "link.json").exists()
@@ -185,7 +192,7 @@ def test_a_killed_run_resumes_without_redoing_finished_steps(
 
     clean = tmp_path / "clean"
     clean.mkdir()
-    for name in ("county.csv", "city.sqlite", "plan.yaml"):
+    for name in ("county.csv", "city.sqlite", "plan.yaml", "land.yaml"):
         (clean / name).write_bytes((demo.directory / name).read_bytes())
     run_pipeline(load_plan(clean / "plan.yaml"), None)
     assert read_golden(clean / "run") == read_golden(run_dir)

@@ -89,3 +89,22 @@ def test_cli_review_records_decisions(database_url: str, tmp_path) -> None:  # t
             ("city:2", "county:2"): True,  # closest to 0.5 is shown first
             ("city:1", "county:1"): False,
         }
+
+
+def test_a_parcel_pair_shows_its_own_fields_and_asks_about_parcels(demo_env: DemoEnv) -> None:
+    app = create_app(demo_env.settings)
+    parcel_a = {"section": "大灣段", "parcel_no": "0123-0004", "area_m2": 330.58}
+    parcel_b = {"section": "大灣段", "parcel_no": "0123-0004", "area_m2": 330.6}
+    with transaction(app.state.sessions) as db:
+        review.sync_queue(db, "land-a", "tainan-city", [
+            review.Candidate("county:1", "city:9", 0.7, {"name": "王小明"}, {"name": "王小銘"}),
+            review.Candidate("county_land:1", "city_land:2", 0.6, parcel_a, parcel_b),
+        ])  # fmt: skip
+    with TestClient(app) as client:
+        page = client.get("/consolidate/review?lang=en", headers=_token(app, "admin"))
+    assert page.status_code == 200
+    person, parcel = page.text.split("Match probability")[1:3]
+    if "parcel_no" in person:
+        person, parcel = parcel, person
+    assert "Same person" in person and "parcel_no" not in person
+    assert "Same parcel" in parcel and "330.6" in parcel and ">name<" not in parcel

@@ -16,21 +16,26 @@ required value and must end in quarantine.
 
 from __future__ import annotations
 
-import csv
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from random import Random
 
+from onceonly.consolidate.demo.land import LAND_PLAN_TEMPLATE, LandData, Owner, write_land
+from onceonly.consolidate.demo.legacy import (
+    CITY_DISTRICTS,
+    COUNTY_DISTRICTS,
+    FULL_WIDTH_DIGITS,
+    id_typo,
+    iso_text,
+    messy_id,
+    roc_text,
+    write_csv,
+    write_sqlite_table,
+)
 from onceonly.demo.registries.names import given_name, surname
 from onceonly.domain.national_id import make_national_id
 
-COUNTY_DISTRICTS = (
-    "永康市", "新營市", "新化鎮", "善化鎮", "佳里鎮", "麻豆鎮", "歸仁鄉", "仁德鄉",
-    "關廟鄉", "安定鄉", "西港鄉", "學甲鎮", "鹽水鎮", "白河鎮", "新市鄉", "官田鄉",
-)  # fmt: skip
-CITY_DISTRICTS = ("東區", "南區", "北區", "安南區", "安平區", "中西區")
 ROADS = (
     "中正路",
     "中山路",
@@ -73,7 +78,6 @@ SIMILAR = {
     "偉": "瑋", "婷": "庭", "庭": "婷", "雅": "亞", "文": "雯", "雯": "文", "家": "嘉",
     "嘉": "家", "佳": "家", "宏": "弘", "弘": "宏", "淑": "叔", "美": "媄", "峰": "峯",
 }  # fmt: skip
-_FULL = str.maketrans("0123456789", "０１２３４５６７８９")
 SCENARIOS = (("county", 0.40), ("city", 0.40), ("both", 0.14), ("twice", 0.06))
 
 
@@ -99,25 +103,9 @@ class DemoData:
     people: int
     duplicated_people: tuple[str, ...]
     """National IDs (true) of people present twice or more in the legacy data."""
-
-
-def _roc_text(day: date, rng: Random) -> str:
-    year = day.year - 1911
-    style = rng.random()
-    if style < 0.4:
-        return f"民國{year}年{day.month}月{day.day}日"
-    if style < 0.7:
-        return f"{year}.{day.month}.{day.day}"
-    return f"{year:03d}{day.month:02d}{day.day:02d}"
-
-
-def _iso_text(day: date, rng: Random) -> str:
-    style = rng.random()
-    if style < 0.5:
-        return day.isoformat()
-    if style < 0.8:
-        return day.strftime("%Y%m%d")
-    return f"{day.year}/{day.month}/{day.day}"
+    land_plan: Path
+    land_truth: Path
+    land: LandData
 
 
 def _typo(text: str, rng: Random) -> str:
@@ -126,23 +114,6 @@ def _typo(text: str, rng: Random) -> str:
         i = positions[int(rng.random() * len(positions))]
         return text[:i] + SIMILAR[text[i]] + text[i + 1 :]
     return text
-
-
-def _id_typo(value: str, rng: Random) -> str:
-    i = 2 + int(rng.random() * 8)
-    digit = (int(value[i]) + 1 + int(rng.random() * 8)) % 10
-    return value[:i] + str(digit) + value[i + 1 :]
-
-
-def _messy_id(value: str, rng: Random) -> str:
-    roll = rng.random()
-    if roll < 0.05:
-        return value.lower()
-    if roll < 0.10:
-        return f"{value[:1]} {value[1:]}"
-    if roll < 0.14:
-        return value.translate(_FULL)
-    return value
 
 
 def _person(key: int, rng: Random, letter: str) -> Person:
@@ -207,8 +178,8 @@ class _Writer:
     def _id(self, p: Person, copy: int) -> str:
         value = p.national_id
         if copy and self.fault(0.6):
-            value = _id_typo(value, self.rng)
-        return _messy_id(value, self.rng)
+            value = id_typo(value, self.rng)
+        return messy_id(value, self.rng)
 
     def _birth(self, p: Person, copy: int) -> date:
         if copy and p.birth.day <= 12 and p.birth.day != p.birth.month and self.fault(0.5):
@@ -222,12 +193,14 @@ class _Writer:
         if self.fault(0.5):
             name = f"{surname_} {given}"
         city = "台南縣" if self.fault(2) else "臺南縣"
-        number = str(home.number).translate(_FULL) if self.fault(1) else str(home.number)
+        number = (
+            str(home.number).translate(FULL_WIDTH_DIGITS) if self.fault(1) else str(home.number)
+        )
         village = home.village + "村"
         address = f"{city}{home.district}{village}{home.neighbourhood}鄰{home.road}{number}號"
         if self.fault(0.7):
             address = f"{city}{home.district}{home.road}{number}號"
-        birth: str | None = _roc_text(self._birth(p, copy), self.rng)
+        birth: str | None = roc_text(self._birth(p, copy), self.rng)
         if self.fault(0.1):
             birth = None
         self.county.append(
@@ -241,7 +214,7 @@ class _Writer:
                 home.district,
                 None if self.fault(1) else village,
                 str(home.neighbourhood),
-                None if self.fault(1) else _roc_text(home.moved_in, self.rng),
+                None if self.fault(1) else roc_text(home.moved_in, self.rng),
                 MARITAL[p.marital],
                 home.household,
                 TITLES[p.relationship],
@@ -272,12 +245,12 @@ class _Writer:
                 surname_,
                 given,
                 sex,
-                _iso_text(self._birth(p, copy), self.rng),
+                iso_text(self._birth(p, copy), self.rng),
                 address,
                 district,
                 None if self.fault(1) else home.village + "里",
                 home.neighbourhood,
-                None if self.fault(1) else _iso_text(home.moved_in, self.rng),
+                None if self.fault(1) else iso_text(home.moved_in, self.rng),
                 MARITAL[p.marital],
                 home.household,
                 TITLES[p.relationship],
@@ -319,17 +292,6 @@ CITY_COLUMNS = (
 )
 
 
-def _write_city_sqlite(path: Path, rows: list[tuple[object, ...]]) -> None:
-    path.unlink(missing_ok=True)
-    connection = sqlite3.connect(path)
-    columns = ", ".join(f"{c} {'INTEGER' if c in ('pid', 'lin') else 'TEXT'}" for c in CITY_COLUMNS)
-    connection.execute(f"CREATE TABLE jumin ({columns})")
-    marks = ", ".join("?" * len(CITY_COLUMNS))
-    connection.executemany(f"INSERT INTO jumin VALUES ({marks})", rows)
-    connection.commit()
-    connection.close()
-
-
 def _write_city_excel(path: Path, rows: list[tuple[object, ...]]) -> None:
     from openpyxl import Workbook
 
@@ -349,6 +311,8 @@ target:
   dataset: household_registration
   jurisdiction: tainan-city
 run_dir: run
+# then the land registers of the same two governments (their owners are these people):
+then: [land.yaml]
 sources:
   - id: county
     name: 臺南縣戶政系統（改制前）
@@ -432,18 +396,24 @@ def generate_demo(
     fault_rate: float = 0.08,
     excel: bool = False,
     registries: Path | None = None,
+    land_records: int | None = None,
 ) -> DemoData:
     """Write ``county.csv``, ``city.sqlite`` (or ``city.xlsx``), ``truth.csv`` and
-    ``plan.yaml`` into ``directory``; about ``records`` legacy rows in all.
+    ``plan.yaml`` into ``directory``; about ``records`` legacy rows in all. Then the land
+    registers of the same people (:mod:`onceonly.consolidate.demo.land`): ``county_land.csv``,
+    ``city_land.sqlite``, ``land_truth.csv`` and ``land.yaml`` (which ``plan.yaml`` runs
+    next), about ``land_records`` rows (default: half of ``records``).
 
-    ``registries``: when given, the plan loads the golden records into that registries
-    directory's household register (``central.moi_household``).
+    ``registries``: when given, the plans load the golden records into that registries
+    directory's household register (``central.moi_household``) and 臺南市's land office
+    (``tainan-city.land_office``).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     rng = Random(seed)
     writer = _Writer(rng, fault_rate)
     duplicated: list[str] = []
+    owners: list[Owner] = []
     key = 0
     household = 0
     while len(writer.county) + len(writer.city) < records:
@@ -452,6 +422,7 @@ def generate_demo(
         scenario = next(name for name, share in _cumulative() if roll < share)
         letter = "R" if scenario == "county" or (scenario == "twice" and key % 2) else "D"
         p = _person(key, rng, letter)
+        owners.append(Owner(p.national_id, p.birth))
         household += 1
         if scenario in ("county", "city"):
             districts = COUNTY_DISTRICTS if scenario == "county" else CITY_DISTRICTS
@@ -489,25 +460,27 @@ def generate_demo(
             getattr(writer, f"{system}_row")(p, second, 1)
             duplicated.append(p.national_id)
 
-    with (directory / "county.csv").open("w", encoding="utf-8", newline="") as handle:
-        out = csv.writer(handle)
-        out.writerow(COUNTY_COLUMNS)
-        out.writerows(writer.county)
+    write_csv(directory / "county.csv", COUNTY_COLUMNS, writer.county)
     if excel:
         city_file, city_kind, location = "city.xlsx", "excel", "    sheet: jumin\n"
         _write_city_excel(directory / city_file, writer.city)
     else:
         city_file, city_kind, location = "city.sqlite", "sqlite", "    table: jumin\n"
-        _write_city_sqlite(directory / city_file, writer.city)
-    with (directory / "truth.csv").open("w", encoding="utf-8", newline="") as handle:
-        out = csv.writer(handle)
-        out.writerow(("record_id", "person"))
-        out.writerows(writer.truth)
-    load = ""
-    if registries is not None:
-        load = (
-            f"load:\n  registries: {Path(registries).resolve()}\n  owner: central.moi_household\n"
-        )
+        types = {"pid": "INTEGER", "lin": "INTEGER"}
+        write_sqlite_table(directory / city_file, "jumin", CITY_COLUMNS, types, writer.city)
+    write_csv(directory / "truth.csv", ("record_id", "person"), writer.truth)
+    land = write_land(directory, owners, land_records or records // 2, seed + 1, fault_rate)
+
+    def load(owner: str) -> str:
+        if registries is None:
+            return ""
+        return f"load:\n  registries: {Path(registries).resolve()}\n  owner: {owner}\n"
+
+    land_plan = directory / "land.yaml"
+    land_plan.write_text(
+        LAND_PLAN_TEMPLATE.format(name="tainan-land-demo", load=load("tainan-city.land_office")),
+        "utf-8",
+    )
     plan = directory / "plan.yaml"
     plan.write_text(
         PLAN_TEMPLATE.format(
@@ -515,7 +488,7 @@ def generate_demo(
             city_kind=city_kind,
             city_file=city_file,
             city_location=location,
-            load=load,
+            load=load("central.moi_household"),
         ),
         "utf-8",
     )
@@ -527,6 +500,9 @@ def generate_demo(
         city_rows=len(writer.city),
         people=key,
         duplicated_people=tuple(duplicated),
+        land_plan=land_plan,
+        land_truth=directory / "land_truth.csv",
+        land=land,
     )
 
 
