@@ -26,6 +26,7 @@ from onceonly.consolidate.demo.legacy import (
     CITY_DISTRICTS,
     COUNTY_DISTRICTS,
     FULL_WIDTH_DIGITS,
+    LegacyWriter,
     id_typo,
     iso_text,
     messy_id,
@@ -156,18 +157,8 @@ def _home(rng: Random, districts: tuple[str, ...], after: date, serial: int) -> 
     )
 
 
-class _Writer:
+class _Writer(LegacyWriter):
     """Emits one legacy row for a person's copy, with the faults of its system."""
-
-    def __init__(self, rng: Random, fault_rate: float) -> None:
-        self.rng = rng
-        self.rate = fault_rate
-        self.county: list[tuple[object, ...]] = []
-        self.city: list[tuple[object, ...]] = []
-        self.truth: list[tuple[str, int]] = []
-
-    def fault(self, weight: float = 1.0) -> bool:
-        return self.rng.random() < self.rate * weight
 
     def _name(self, p: Person, copy: int) -> tuple[str, str]:
         surname_, given = p.surname, p.given

@@ -30,6 +30,7 @@ from onceonly.consolidate.demo.legacy import (
     CITY_DISTRICTS,
     COUNTY_DISTRICTS,
     FULL_WIDTH_DIGITS,
+    LegacyWriter,
     id_typo,
     iso_text,
     messy_id,
@@ -156,18 +157,8 @@ def _pick(rng: Random, shares: tuple[tuple[str, float], ...]) -> str:
     return shares[-1][0]
 
 
-class _LandWriter:
+class _LandWriter(LegacyWriter):
     """Emits one legacy row for a parcel's copy, with the faults of its system."""
-
-    def __init__(self, rng: Random, fault_rate: float) -> None:
-        self.rng = rng
-        self.rate = fault_rate
-        self.county: list[tuple[object, ...]] = []
-        self.city: list[tuple[object, ...]] = []
-        self.truth: list[tuple[str, int]] = []
-
-    def fault(self, weight: float = 1.0) -> bool:
-        return self.rng.random() < self.rate * weight
 
     def _owner(self, parcel: Parcel, copy: int) -> str:
         value = parcel.owner

@@ -83,3 +83,19 @@ def messy_id(value: str, rng: Random) -> str:
     if roll < 0.14:
         return value.translate(FULL_WIDTH_DIGITS)
     return value
+
+
+class LegacyWriter:
+    """Collects the rows of a merged municipality's two legacy tables (former county and
+    former city) and the ground truth, injecting a fault with probability ``fault_rate``
+    times the weight asked for."""
+
+    def __init__(self, rng: Random, fault_rate: float) -> None:
+        self.rng = rng
+        self.rate = fault_rate
+        self.county: list[tuple[object, ...]] = []
+        self.city: list[tuple[object, ...]] = []
+        self.truth: list[tuple[str, int]] = []
+
+    def fault(self, weight: float = 1.0) -> bool:
+        return self.rng.random() < self.rate * weight
