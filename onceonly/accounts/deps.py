@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -34,6 +34,21 @@ SESSION_COOKIE = "onceonly_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def set_session_cookie(response: Response, request: Request, token: str, minutes: int) -> None:
+    """The browser session cookie, set the same way for staff and citizen sign-in: HTTP-only,
+    same-site lax, secure whenever the page was served over HTTPS."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=minutes * 60,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
 
 _bearer_scheme = HTTPBearer(
     auto_error=False,

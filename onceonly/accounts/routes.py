@@ -18,6 +18,7 @@ from onceonly.accounts.deps import (
     OptionalUser,
     Principal,
     require_roles,
+    set_session_cookie,
 )
 from onceonly.accounts.models import ROLES
 from onceonly.accounts.tenancy import scope_of
@@ -103,15 +104,7 @@ def login_submit(
             response.headers["Retry-After"] = str(failure.retry_after)
         return response
     redirect = RedirectResponse(safe_next(next), status_code=303)
-    redirect.set_cookie(
-        SESSION_COOKIE,
-        new_session.token,
-        max_age=settings.session_minutes * 60,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(redirect, request, new_session.token, settings.session_minutes)
     if request.query_params.get("lang") in LANGUAGES:
         redirect.set_cookie("lang", lang, path="/", samesite="lax")
     return redirect

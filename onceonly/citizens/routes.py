@@ -20,7 +20,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from onceonly.accounts import service as accounts
-from onceonly.accounts.deps import SESSION_COOKIE, OptionalUser, Principal, require_roles
+from onceonly.accounts.deps import (
+    SESSION_COOKIE,
+    OptionalUser,
+    Principal,
+    require_roles,
+    set_session_cookie,
+)
 from onceonly.accounts.routes import safe_next
 from onceonly.audit.proofs import build_proof
 from onceonly.audit.tree_store import proof_entry
@@ -182,15 +188,7 @@ def signin_complete(request: Request, body: CompleteIn, settings: AppSettings) -
         national_id_masked=mask_national_id(identity.national_id),
     )
     response = JSONResponse(body_out.model_dump())
-    response.set_cookie(
-        SESSION_COOKIE,
-        new_session.token,
-        max_age=settings.session_minutes * 60,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(response, request, new_session.token, settings.session_minutes)
     return response
 
 
