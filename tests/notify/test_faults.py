@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,27 @@ class Harness:
             counts = self.counts()
         return counts
 
+    def wait_for_fresh_claim(self, within: float, timeout: float) -> None:
+        """Return once a batch was claimed less than ``within`` seconds ago, so a kill that
+        follows lands while its posts are still waiting on the slow receivers (a kill between
+        two batches would leave nothing claimed and prove nothing)."""
+        lease = float(WORKER_ENV["ONCEONLY_NOTIFY_LEASE_SECONDS"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with transaction(self.sessions) as session:
+                newest = session.scalar(
+                    select(func.max(Delivery.lease_until)).where(
+                        Delivery.status == "pending", Delivery.claim_token.is_not(None)
+                    )
+                )
+            if newest is not None:
+                if newest.tzinfo is None:
+                    newest = newest.replace(tzinfo=UTC)
+                if (newest - datetime.now(UTC)).total_seconds() > lease - within:
+                    return
+            time.sleep(0.01)
+        raise AssertionError(f"no batch was claimed within {timeout} s: {self.counts()}")
+
     def wait_all_processed(self, timeout: float = 60) -> None:
         total = sum(len(v) for v in self.expected.values()) * len(self.receivers)
         self.wait_until(lambda c: c.get("processed", 0) == total, timeout)
@@ -199,6 +221,7 @@ def test_worker_killed_mid_batch_and_restarted(harness: Harness) -> None:
     harness.start_worker()
     harness.record(citizens=12, per_citizen=3)
     harness.wait_until(lambda c: c.get("processed", 0) >= 4, timeout=60)
+    harness.wait_for_fresh_claim(within=0.1, timeout=60)
     harness.stop("worker", signal.SIGKILL)
     with transaction(harness.sessions) as session:
         in_flight = session.scalar(
