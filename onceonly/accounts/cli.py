@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts import service
 from onceonly.accounts.models import ROLES
+from onceonly.accounts.tenancy import hosted_tenants
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
@@ -79,7 +80,8 @@ def create(
     lang = Settings().language
     if password is None and not no_password:
         password = _ask_password(lang)
-    with _database() as (db, _settings):
+    with _database() as (db, settings):
+        service.check_agency_served(db, agency, hosted_tenants(settings), lang)
         user = service.create_user(db, username, password, role, agency, display_name, lang=lang)
     console().print(
         t(

@@ -21,7 +21,7 @@ from onceonly.accounts.deps import (
     set_session_cookie,
 )
 from onceonly.accounts.models import ROLES
-from onceonly.accounts.tenancy import scope_of
+from onceonly.accounts.tenancy import hosted_tenants, scope_of
 from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
@@ -181,6 +181,8 @@ def admin_create_user(
             if not _manages(admin, agency_code.strip()):
                 reason = t("tenancy.agency_other_tenant", lang, agency=agency_code)
                 raise validation_problem([FieldError("agency_code", reason, "tenant")], lang)
+            hosted = hosted_tenants(get_settings(request))
+            service.check_agency_served(db, agency_code, hosted, lang)
             created = service.create_user(
                 db, username, password, role, agency_code, display_name, lang=lang
             )

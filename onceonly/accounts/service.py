@@ -34,6 +34,8 @@ from onceonly.accounts.models import (
     as_utc,
 )
 from onceonly.accounts.passwords import hash_password, verify_password
+from onceonly.accounts.tenancy import CENTRAL, tenant_of_agency
+from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
@@ -266,6 +268,26 @@ def create_user(
     _assign_badge(session, user)
     session.flush()
     return _user_view(user)
+
+
+def check_agency_served(
+    session: Session, agency_code: str, hosted: Sequence[str] | None, lang: str | None = None
+) -> None:
+    """Refuse an account for an agency this node does not serve: one missing from the
+    catalog, or of a jurisdiction the node does not host (``hosted`` from
+    :func:`~onceonly.accounts.tenancy.hosted_tenants`; ``None`` on a stand-alone node).
+    Such an account could sign in but would see nothing and could fetch nothing, or worse,
+    speak for another node's agency in this node's audit log."""
+    agency_code = agency_code.strip()
+    if not AGENCY_CODE_RE.fullmatch(agency_code):
+        return
+    if catalog.get_agency(session, agency_code) is None:
+        reason = t("accounts.agency.unknown", lang, agency=agency_code)
+        raise validation_problem([FieldError("agency_code", reason, "unknown")], lang)
+    tenant = tenant_of_agency(agency_code)
+    if hosted is not None and tenant != CENTRAL and tenant not in hosted:
+        reason = t("accounts.agency.not_hosted", lang, agency=agency_code, hosted="、".join(hosted))
+        raise validation_problem([FieldError("agency_code", reason, "not_hosted")], lang)
 
 
 def get_user(session: Session, username: str) -> UserView | None:

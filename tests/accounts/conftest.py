@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from onceonly.accounts import passwords, service
+from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
 from onceonly.web.app import create_app
@@ -25,6 +26,16 @@ def fast_password_hashing() -> Iterator[None]:
     previous = passwords.set_hasher(FAST_HASHER)
     yield
     passwords.set_hasher(previous)
+
+
+@pytest.fixture(autouse=True)
+def catalog_loaded(database_url: str) -> None:
+    """Accounts are made only for agencies in the catalog, as on a real node."""
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        load_catalog(session)
+        session.commit()
+    engine.dispose()
 
 
 @pytest.fixture

@@ -66,6 +66,15 @@ def test_bad_input_names_the_field_and_writes_nothing(runner: CliRunner, db: Ses
     assert service.list_users(db) == []
 
 
+def test_an_agency_missing_from_the_catalog_is_refused(runner: CliRunner, db: Session) -> None:
+    args = ["users", "create", "tpe-ghost-clerk", "--role", "clerk", "--agency"]
+    tail = ["--display-name", "幽靈承辦", "--password", "a good password"]
+    result = runner.invoke(app, [*args, "taipei-city.ghost_bureau", *tail])
+    assert result.exit_code == 1
+    assert "agency_code" in result.output and "taipei-city.ghost_bureau" in result.output
+    assert service.list_users(db) == []
+
+
 def test_mismatched_password_prompts_are_refused(runner: CliRunner, db: Session) -> None:
     result = runner.invoke(
         app,

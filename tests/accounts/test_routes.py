@@ -214,6 +214,14 @@ def test_admin_creates_a_user_and_disables_it(client: TestClient, make_user: Mak
     assert 'id="f-username-error"' in bad.text and "already taken" in bad.text
     assert 'id="f-agency_code-error"' in bad.text
 
+    unknown = client.post(
+        "/admin/users?lang=en",
+        data={**form, "username": "tpe-ghost-clerk", "agency_code": "taipei-city.ghost_bureau"},
+    )
+    assert unknown.status_code == 422
+    assert "No agency taipei-city.ghost_bureau in the catalog" in unknown.text
+    assert "tpe-ghost-clerk" not in client.get("/admin/users").text, "nothing was created"
+
     other = TestClient(client.app, follow_redirects=False)
     login(other, "tpe-fire-clerk", "a long enough password")
     user_id = other.get("/api/v1/auth/whoami").json()["user_id"]

@@ -157,6 +157,32 @@ def test_a_tenant_the_node_cannot_back_up_is_named_with_the_reason(pair: Federat
     assert "--tenant ilan: no jurisdiction has this code" in output
 
 
+def test_no_account_for_a_jurisdiction_the_node_does_not_host(pair: Federation) -> None:
+    """The operator of the regional node cannot make a 臺北市 account there: it would sign
+    臺北市's name to requests from a node 臺北市 never chose."""
+    regional = pair.layout.node("north-regional").settings
+    env = {
+        "ONCEONLY_DATA_DIR": str(regional.data_dir),
+        "ONCEONLY_DATABASE_URL": regional.resolved_database_url,
+        "ONCEONLY_LANGUAGE": "en",
+        "COLUMNS": "200",
+    }
+    args = ["users", "create", "--role", "clerk", "--display-name", "承辦", "--password"]
+    result = CliRunner().invoke(
+        cli, [*args, "a good password", "--agency", "taipei-city.labour", "tpe-wrong-node"], env=env
+    )
+    assert result.exit_code == 1, result.output
+    assert "agency_code" in result.output
+    assert "taipei-city.labour belongs to a jurisdiction this node does not host" in result.output
+    assert "keelung-city、yilan-county" in result.output
+    result = CliRunner().invoke(
+        cli, [*args, "a good password", "--agency", "yilan-county.labour", "ila-new-clerk"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    listed = CliRunner().invoke(cli, ["users", "list"], env=env).output
+    assert "ila-new-clerk" in listed and "tpe-wrong-node" not in listed
+
+
 def test_a_request_replayed_after_the_node_restarts_is_refused(pair: Federation) -> None:
     regional = pair.layout.node("north-regional")
     url = f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}"
