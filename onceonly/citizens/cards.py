@@ -29,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from onceonly.config import Settings
 from onceonly.domain.national_id import validate_national_id
+from onceonly.pki.ca import root_certificate
 
 CA_NAME = "onceonly 示範自然人憑證管理中心 Demo Citizen CA"
 CA_YEARS = 20
@@ -119,32 +120,8 @@ def ensure_demo_ca(settings: Settings) -> DemoCA:
         ]
     )
     now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365 * CA_YEARS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    not_after = now + timedelta(days=365 * CA_YEARS)
+    certificate = root_certificate(key, name, now - timedelta(days=1), not_after)
     _write(key_path, _private_pem(key), private=True)
     _write(cert_path, certificate.public_bytes(serialization.Encoding.PEM))
     return DemoCA(certificate, key, directory)

@@ -84,26 +84,28 @@ def _write_index(ca_dir: Path, rows: list[IssuedCert]) -> None:
     tmp.replace(path)
 
 
-def init_ca(ca_dir: Path, name: str = "onceonly federation root CA", days: int = 3650) -> Path:
-    """Create the root CA in ``ca_dir``; refuses to overwrite an existing one."""
-    ca_dir = Path(ca_dir)
-    if (ca_dir / "ca.pem").exists():
-        raise PkiError(f"{ca_dir / 'ca.pem'} exists already")
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = _now()
-    cert = (
+def root_certificate(
+    key: ec.EllipticCurvePrivateKey,
+    subject: x509.Name,
+    not_before: datetime,
+    not_after: datetime,
+    *,
+    signs_data: bool = False,
+) -> x509.Certificate:
+    """A self-signed root that may issue certificates and CRLs (path length 0: no
+    intermediates); ``signs_data`` lets it sign other things too (digitalSignature)."""
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=days))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True,
+                digital_signature=signs_data,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,
@@ -117,6 +119,19 @@ def init_ca(ca_dir: Path, name: str = "onceonly federation root CA", days: int =
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
+    )
+
+
+def init_ca(ca_dir: Path, name: str = "onceonly federation root CA", days: int = 3650) -> Path:
+    """Create the root CA in ``ca_dir``; refuses to overwrite an existing one."""
+    ca_dir = Path(ca_dir)
+    if (ca_dir / "ca.pem").exists():
+        raise PkiError(f"{ca_dir / 'ca.pem'} exists already")
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = _now()
+    cert = root_certificate(
+        key, subject, now - timedelta(minutes=5), now + timedelta(days=days), signs_data=True
     )
     ca_dir.mkdir(parents=True, exist_ok=True)
     _write_private(ca_dir / "ca.key", key)
