@@ -149,6 +149,12 @@ def _users_page(
         "accounts/admin_users.html",
         status,
         users=[u for u in service.list_users(db) if _manages(admin, u.agency_code)],
+        agency_options=[
+            (a.code, a.name_en if get_language(request) == "en" else a.name_zh)
+            for a in service.agencies_for_accounts(
+                db, lambda code: _manages(admin, code), hosted_tenants(get_settings(request))
+            )
+        ],
         roles=ROLES,
         **context,
     )

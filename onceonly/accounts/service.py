@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -288,6 +288,19 @@ def check_agency_served(
     if hosted is not None and tenant != CENTRAL and tenant not in hosted:
         reason = t("accounts.agency.not_hosted", lang, agency=agency_code, hosted="、".join(hosted))
         raise validation_problem([FieldError("agency_code", reason, "not_hosted")], lang)
+
+
+def agencies_for_accounts(
+    session: Session, manages: Callable[[str], bool], hosted: Sequence[str] | None
+) -> list[catalog.AgencyView]:
+    """The catalog agencies an administrator may make accounts for: those ``manages``
+    accepts (their tenant) that :func:`check_agency_served` would also accept."""
+    return [
+        agency
+        for agency in catalog.list_agencies(session)
+        if manages(agency.code)
+        and (hosted is None or tenant_of_agency(agency.code) in (*hosted, CENTRAL))
+    ]
 
 
 def get_user(session: Session, username: str) -> UserView | None:

@@ -454,6 +454,10 @@ def test_platform_admin_sees_operations_but_no_tenants_personal_data(node: Node)
 
 def test_tenant_admins_manage_only_their_own_accounts(node: Node) -> None:
     kee = node.auth("kee-admin") | {"Accept": "text/html"}
+    form = node.client.get("/admin/users", headers=kee).text
+    offered = re.findall(r'<option value="([^"]+)">', form.split('id="f-agency_code-options"')[1])
+    assert "keelung-city.labour" in offered, "the form offers the tenant's agencies"
+    assert not [code for code in offered if not code.startswith("keelung-city.")], offered
     page = node.client.post(
         "/admin/users",
         data={
