@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -41,7 +42,7 @@ def quantile(values: list[float], q: float) -> float:
 
 async def run(
     url: str, token: str, subject: str, clients: int, total: int
-) -> tuple[float, list[float], int]:
+) -> tuple[float, list[float], Counter[str]]:
     body = {
         "case_id": "BENCH-FED",
         "application_item": "public-housing-low-income",
@@ -49,13 +50,12 @@ async def run(
         "evidence": [{"type": "is_low_income_household"}],
     }
     latencies: list[float] = []
-    failed = 0
+    failed: Counter[str] = Counter()
     per_client = total // clients
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
 
         async def worker() -> None:
-            nonlocal failed
             for _ in range(per_client):
                 started = time.perf_counter()
                 response = await client.post(
@@ -64,16 +64,24 @@ async def run(
                     headers={"Authorization": f"Bearer {token}"},
                 )
                 latencies.append((time.perf_counter() - started) * 1000)
-                ok = (
-                    response.status_code == 200
-                    and response.json()["results"][0]["status"] == "issued"
-                )
-                failed += not ok
+                reason = failure(response)
+                if reason:
+                    failed[reason] += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - started
     return len(latencies) / elapsed, latencies, failed
+
+
+def failure(response: httpx.Response) -> str | None:
+    """Why a request did not get an issued answer (``None`` if it did), for the report."""
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    result = response.json()["results"][0]
+    if result["status"] == "issued":
+        return None
+    return f"{result['status']}: {result.get('reason') or result}"[:300]
 
 
 def main() -> int:
@@ -106,7 +114,7 @@ def main() -> int:
             local: list[float] = []
             cross: list[float] = []
             local_time = cross_time = 0.0
-            failures = 0
+            failures: Counter[str] = Counter()
             per_round = max(args.requests // args.rounds, args.clients)
             for _ in range(args.rounds):
                 for subject, bucket in ((local_subject, local), (cross_subject, cross)):
@@ -114,7 +122,7 @@ def main() -> int:
                         run(taipei.url, token, subject, args.clients, per_round)
                     )
                     bucket.extend(lat)
-                    failures += failed
+                    failures.update(failed)
                     if bucket is local:
                         local_time += len(lat) / rate
                     else:
@@ -129,7 +137,9 @@ def main() -> int:
             f"{label + ':':<11} {rate:,.0f} req/s, p50 {quantile(values, 0.5):.1f} ms, "
             f"p99 {quantile(values, 0.99):.1f} ms"
         )
-    print(f"failed: {failures}")
+    print(f"failed: {sum(failures.values())}")
+    for reason, count in failures.most_common():
+        print(f"  {count} x {reason}")
     print(
         f"cross-node evidence ({args.clients} clients, mTLS + signed request + remote signing): "
         f"{cross_rate:,.0f} req/s vs local {local_rate:,.0f} req/s = "
