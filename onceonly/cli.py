@@ -10,8 +10,11 @@ import importlib
 from pathlib import Path
 
 import typer
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from onceonly.config import Settings
+from onceonly.i18n import t
 
 app = typer.Typer(
     name="onceonly",
@@ -101,8 +104,32 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def database_trouble(exc: DBAPIError, url: str, lang: str) -> str | None:
+    """What to tell an operator whose command could not use the configured database, or
+    ``None`` for an error that is not about reaching it (that one keeps its traceback)."""
+    text = str(exc.orig).lower()
+    where = make_url(url).render_as_string(hide_password=True)
+    if "unable to open database file" in text:
+        return t("cli.database.cannot_open", lang, url=where)
+    if "no such table" in text or ("does not exist" in text and "relation" in text):
+        return t("cli.database.no_schema", lang, url=where)
+    if "connection refused" in text or "could not connect" in text or "connection failed" in text:
+        return t("cli.database.unreachable", lang, url=where)
+    return None
+
+
 def main() -> None:
-    app()
+    """The ``onceonly`` command: the Typer app, with a database it cannot use explained in
+    two lines (which database, what to do) instead of a driver's traceback."""
+    try:
+        app()
+    except DBAPIError as exc:
+        settings = Settings()
+        message = database_trouble(exc, settings.resolved_database_url, settings.language)
+        if message is None:
+            raise
+        typer.echo(message, err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

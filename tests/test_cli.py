@@ -1,0 +1,49 @@
+"""The ``onceonly`` command as an operator meets it when the database is not there yet."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def onceonly(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ONCEONLY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "onceonly.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean | env,
+    )
+
+
+def test_a_missing_data_directory_is_named_with_what_to_do(tmp_path: Path) -> None:
+    missing = tmp_path / "not-made-yet"
+    result = onceonly("users", "list", ONCEONLY_DATA_DIR=str(missing), ONCEONLY_LANGUAGE="en")
+    assert result.returncode == 1
+    assert f"Cannot open the database sqlite:///{missing}/onceonly.sqlite" in result.stderr
+    assert "ONCEONLY_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_database_without_tables_says_to_upgrade_it(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    env = {"ONCEONLY_DATA_DIR": str(tmp_path), "ONCEONLY_DATABASE_URL": empty_database_url}
+    result = onceonly("users", "list", **env)
+    assert result.returncode == 1
+    assert "尚未建立 onceonly 的資料表" in result.stderr and "onceonly db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    upgraded = onceonly("db", "upgrade", **env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert onceonly("users", "list", **env).returncode == 0
+
+
+def test_an_unreachable_server_is_named_without_its_password(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://clerk:s3cret@127.0.0.1:1/onceonly"
+    result = onceonly("users", "list", ONCEONLY_DATABASE_URL=url, ONCEONLY_DATA_DIR=str(tmp_path))
+    assert result.returncode == 1
+    assert "無法連線到資料庫 postgresql+psycopg://clerk:***@127.0.0.1:1/onceonly" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
