@@ -71,6 +71,7 @@ def _prepare_parcels(frame: pl.DataFrame) -> pl.DataFrame:
         text("district").alias("district"),
         text("section").alias("section"),
         text("parcel_no").alias("parcel_no"),
+        text("parcel_no").str.split("-").list.first().alias("parcel_mother"),
         (
             pl.col("area_m2").cast(pl.Float64)
             if "area_m2" in frame.columns
@@ -164,6 +165,14 @@ def _person_settings(link_type: LinkType) -> Any:
     )
 
 
+SIBLING_NUMBER_M = 1e-7
+"""How often the two copies of one parcel carry sibling numbers (a typo in the 子號)."""
+TYPO_NUMBER_M = 0.002
+"""How often they differ by one character elsewhere (a typo in the 母號)."""
+RENUMBERED_M = 0.03
+"""How often the two copies of one parcel carry unrelated numbers (a re-survey between)."""
+
+
 def _parcel_settings(link_type: LinkType) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -178,7 +187,31 @@ def _parcel_settings(link_type: LinkType) -> Any:
                 'abs("area_m2_l" - "area_m2_r") <= 0.01 * greatest("area_m2_l", "area_m2_r")',
                 label_for_charts="within 1 %",
             ),
+            cll.CustomLevel(
+                'abs("area_m2_l" - "area_m2_r") <= 0.08 * greatest("area_m2_l", "area_m2_r")',
+                label_for_charts="within 8 % (re-surveyed)",
+            ),
             cll.ElseLevel(),
+        ],
+    )
+    # A 地號 is unique in its section and a parcel keeps it, so a different number is strong
+    # evidence of another parcel, and the model is told so rather than left to learn it from
+    # the few true pairs EM sees there: another 子號 of the same 母號 is a sibling from a
+    # subdivision (the same parcel only by a typo), and an unrelated number is the same
+    # parcel only after a 地籍圖重測 (re-survey) renumbered it, which a clerk confirms from the
+    # re-survey's number table: such pairs belong in the review queue, not linked unseen.
+    number = cl.CustomComparison(
+        output_column_name="parcel_no",
+        comparison_levels=[
+            cll.NullLevel("parcel_no"),
+            cll.ExactMatchLevel("parcel_no"),
+            cll.CustomLevel(
+                '"parcel_mother_l" = "parcel_mother_r"', label_for_charts="sibling 子號"
+            ).configure(m_probability=SIBLING_NUMBER_M, fix_m_probability=True),
+            cll.LevenshteinLevel("parcel_no", 1).configure(
+                m_probability=TYPO_NUMBER_M, fix_m_probability=True
+            ),
+            cll.ElseLevel().configure(m_probability=RENUMBERED_M, fix_m_probability=True),
         ],
     )
     # Land does not move: the same section and number in another district is another
@@ -195,7 +228,7 @@ def _parcel_settings(link_type: LinkType) -> Any:
         link_type=link_type,
         comparisons=[
             cl.JaroWinklerAtThresholds("section", [0.9]),
-            cl.LevenshteinAtThresholds("parcel_no", [1]),
+            number,
             area,
             cl.DamerauLevenshteinAtThresholds("owner_national_id", [1]),
             district,

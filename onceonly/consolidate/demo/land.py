@@ -5,7 +5,10 @@ of the former county or a district of the former city. It is registered in the c
 land offices, the city's, both (the registrations of a boundary area were transferred to
 the other office and never deleted from the first; sometimes the parcel was sold in
 between, so the newer copy names the new owner) or twice in the same system (keyed in
-again after a re-survey).
+again after a re-survey). Two kinds are planted for the review queue: a boundary parcel that
+a 地籍圖重測 (re-survey) renumbered and re-measured between the county's copy and the city's
+(one parcel, the number and area differing), and an owner's two sibling parcels of one
+母號 (two parcels, numbers differing in one digit).
 
 The systems differ: the county's CSV keeps areas in 坪 to 0.01 坪, ROC dates in three
 spellings, the township written in front of the 地段 (``永康市大灣段``), 地號 as
@@ -58,7 +61,19 @@ COUNTY_ZONE_NAMES = {
     "agricultural": ("農業區", "一般農業區", "特定農業區"),
 }
 CITY_ZONE_CODES = {"residential": "R", "commercial": "C", "industrial": "I", "agricultural": "A"}
-LAND_SCENARIOS = (("county", 0.42), ("city", 0.38), ("both", 0.14), ("twice", 0.06))
+LAND_SCENARIOS = (
+    ("county", 0.40),
+    ("city", 0.36),
+    ("both", 0.14),
+    ("twice", 0.06),
+    ("resurveyed", 0.02),
+    ("neighbours", 0.02),
+)
+"""How a parcel reached the legacy registers; the last two are the hard cases a clerk
+should review: one parcel under two numbers and areas after a 地籍圖重測 (re-survey), and two
+parcels of one owner whose numbers differ in one digit (adjacent 子號 of one 母號)."""
+RESURVEY_AREA_CHANGE = (0.02, 0.06)
+"""How much a re-survey moved a parcel's area (share, either way)."""
 LAST_DAY = date(2010, 12, 1)
 """The last registration either system holds (both were extracted before the merger)."""
 ADULT_BY_LAST_DAY = date(1985, 1, 1)
@@ -286,6 +301,33 @@ def _parcel(
     )
 
 
+Used = set[tuple[str, str, int, int]]
+"""(district, section, 母號, 子號) already given to a parcel."""
+
+
+def _next_child(parcel: Parcel, key: int, rng: Random, used: Used) -> Parcel:
+    """Another parcel of the same owner: the next 子號 of the same 母號, its own area and
+    registration."""
+    child = parcel.child + 1
+    while (parcel.district, parcel.section, parcel.mother, child) in used:
+        child += 1
+    used.add((parcel.district, parcel.section, parcel.mother, child))
+    area = round(parcel.area_m2 * rng.uniform(0.5, 1.5), 2)
+    registered = min(parcel.registered + timedelta(days=int(rng.random() * 900)), LAST_DAY)
+    return replace(parcel, key=key, child=child, area_m2=area, registered=registered)
+
+
+def _resurveyed(parcel: Parcel, rng: Random, used: Used) -> Parcel:
+    """The same parcel after a re-survey: a new 地號 in its section and a re-measured area."""
+    while True:
+        mother = 1 + int(rng.random() * 1500)
+        if (parcel.district, parcel.section, mother, 0) not in used:
+            used.add((parcel.district, parcel.section, mother, 0))
+            break
+    change = rng.uniform(*RESURVEY_AREA_CHANGE) * (1 if rng.random() < 0.5 else -1)
+    return replace(parcel, mother=mother, child=0, area_m2=round(parcel.area_m2 * (1 + change), 2))
+
+
 def write_land(
     directory: Path, owners: list[Owner], rows: int, seed: int, fault_rate: float
 ) -> LandData:
@@ -302,13 +344,25 @@ def write_land(
         key += 1
         scenario = _pick(rng, LAND_SCENARIOS)
         owner = owners[int(rng.random() * len(owners))]
-        if scenario == "both":
+        if scenario in ("both", "resurveyed"):
             district = BOUNDARY_TOWNSHIPS[int(rng.random() * len(BOUNDARY_TOWNSHIPS))]
         elif scenario == "city" or (scenario == "twice" and key % 2):
             district = CITY_DISTRICTS[int(rng.random() * len(CITY_DISTRICTS))]
         else:
             district = COUNTY_DISTRICTS[int(rng.random() * len(COUNTY_DISTRICTS))]
         parcel = _parcel(key, rng, district, sections, used, owner)
+        if scenario == "neighbours":
+            key += 1
+            neighbour = _next_child(parcel, key, rng, used)
+            system = "city" if district in CITY_DISTRICTS else "county"
+            getattr(writer, f"{system}_row")(parcel, 0)
+            getattr(writer, f"{system}_row")(neighbour, 0)
+            continue
+        if scenario == "resurveyed":
+            duplicated += 1
+            writer.county_row(parcel, 0)
+            writer.city_row(_resurveyed(parcel, rng, used), 0)
+            continue
         if scenario in ("county", "city"):
             getattr(writer, f"{scenario}_row")(parcel, 0)
             continue
