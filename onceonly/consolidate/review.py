@@ -88,10 +88,14 @@ def pending(session: Session, plan: str | None = None, limit: int = 50) -> list[
     return list(session.scalars(query.limit(limit)))
 
 
-def counts(session: Session, plan: str | None = None) -> dict[str, int]:
+def counts(
+    session: Session, plan: str | None = None, jurisdiction: str | None = None
+) -> dict[str, int]:
     query = select(ReviewItem.status, func.count()).group_by(ReviewItem.status)
     if plan is not None:
         query = query.where(ReviewItem.plan == plan)
+    if jurisdiction is not None:
+        query = query.where(ReviewItem.jurisdiction == jurisdiction)
     return {status: n for status, n in session.execute(query)}
 
 

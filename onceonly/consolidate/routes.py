@@ -1,5 +1,8 @@
-"""The clerical review page: pairs of legacy records linkage was unsure about, for an
-administrator or a civil-affairs clerk of the merged jurisdiction to judge."""
+"""The clerical review page: pairs of legacy records linkage was unsure about, for the
+merged jurisdiction's clerks to judge: people at its household registration office (戶政) or
+civil affairs department (民政), parcels at its land office (地政). The jurisdiction's own
+administrators may review both; the platform's administrators, who see no tenant's personal
+data, none."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.tenancy import tenant_of_agency
 from onceonly.consolidate import review
 from onceonly.consolidate.models import ReviewItem
 from onceonly.errors import Problem, not_found
@@ -21,14 +25,29 @@ router = APIRouter(tags=["consolidate"])
 Db = Annotated[Session, Depends(get_db)]
 Lang = Annotated[str, Depends(get_language)]
 Reviewer = Annotated[Principal, Depends(require_roles("admin", "clerk"))]
-REVIEW_AGENCY_KIND = "civil_affairs"
+REVIEWER_KINDS = {
+    "person": ("household_office", "civil_affairs"),
+    "parcel": ("land_office",),
+}
+"""The agency kinds whose clerks judge pairs of each entity."""
 
 
-def may_review(principal: Principal, jurisdiction: str) -> bool:
-    """Admins review every plan; a clerk only the merged jurisdiction's, at civil affairs."""
+def entity_of(item: ReviewItem) -> str:
+    return "parcel" if "parcel_no" in item.left else "person"
+
+
+def may_review(principal: Principal, item: ReviewItem) -> bool:
+    if tenant_of_agency(principal.agency_code) != item.jurisdiction:
+        return False
     if principal.role == "admin":
         return True
-    return principal.agency_code == f"{jurisdiction}.{REVIEW_AGENCY_KIND}"
+    kind = principal.agency_code.partition(".")[2]
+    return kind in REVIEWER_KINDS[entity_of(item)]
+
+
+def _reviews_anything(principal: Principal) -> bool:
+    kind = principal.agency_code.partition(".")[2]
+    return principal.role == "admin" or any(kind in k for k in REVIEWER_KINDS.values())
 
 
 def _forbidden(lang: str) -> Problem:
@@ -37,23 +56,19 @@ def _forbidden(lang: str) -> Problem:
     )
 
 
-def _jurisdiction_of(principal: Principal) -> str | None:
-    jurisdiction, _, kind = principal.agency_code.partition(".")
-    return jurisdiction if kind == REVIEW_AGENCY_KIND else None
-
-
 @router.get("/consolidate/review", response_class=HTMLResponse, include_in_schema=False)
 def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HTMLResponse:
-    if principal.role != "admin" and _jurisdiction_of(principal) is None:
+    if not _reviews_anything(principal):
         raise _forbidden(lang)
-    items = [i for i in review.pending(db, limit=200) if may_review(principal, i.jurisdiction)]
+    tenant = tenant_of_agency(principal.agency_code)
+    items = [i for i in review.pending(db, limit=400) if may_review(principal, i)]
     shown = items[:50]
     return render(
         request,
         "consolidate/review.html",
         items=shown,
         fields={item.id: _shown_fields(item) for item in shown},
-        counts=review.counts(db),
+        counts=review.counts(db, jurisdiction=tenant or ""),
     )
 
 
@@ -74,7 +89,7 @@ def decide_pair(
     item = db.get(ReviewItem, item_id)
     if item is None:
         raise not_found(t("consolidate.review.unknown_item", lang, id=item_id), lang)
-    if not may_review(principal, item.jurisdiction):
+    if not may_review(principal, item):
         raise _forbidden(lang)
     try:
         review.decide(db, item_id, decision, principal.username)

@@ -1,5 +1,6 @@
-"""The review page: admins and the merged city's civil-affairs clerks decide pairs; other
-clerks are refused."""
+"""The review page: the merged city's household-registration or civil-affairs clerks decide
+pairs of people, its land-office clerks pairs of parcels; other clerks are refused and the
+platform's administrators see no pair (no tenant's personal data)."""
 
 from __future__ import annotations
 
@@ -101,10 +102,16 @@ def test_a_parcel_pair_shows_its_own_fields_and_asks_about_parcels(demo_env: Dem
             review.Candidate("county_land:1", "city_land:2", 0.6, parcel_a, parcel_b),
         ])  # fmt: skip
     with TestClient(app) as client:
-        page = client.get("/consolidate/review?lang=en", headers=_token(app, "admin"))
-    assert page.status_code == 200
-    person, parcel = page.text.split("Match probability")[1:3]
-    if "parcel_no" in person:
-        person, parcel = parcel, person
-    assert "Same person" in person and "parcel_no" not in person
+        land = client.get("/consolidate/review?lang=en", headers=_token(app, "tnn-land-clerk"))
+        household = client.get("/consolidate/review?lang=en", headers=_token(app, "tnn-hh-clerk"))
+        platform = client.get("/consolidate/review?lang=en", headers=_token(app, "admin"))
+        elsewhere = client.get("/consolidate/review", headers=_token(app, "tpe-land-clerk"))
+    assert land.status_code == household.status_code == 200
+    (parcel,) = land.text.split("Match probability")[1:]
     assert "Same parcel" in parcel and "330.6" in parcel and ">name<" not in parcel
+    (person,) = household.text.split("Match probability")[1:]
+    assert "Same person" in person and "parcel_no" not in person and "王小銘" in person
+    assert platform.status_code == 200
+    assert "王小銘" not in platform.text and "330.6" not in platform.text
+    assert "1 pending" not in platform.text, "not even other tenants' counts"
+    assert elsewhere.status_code == 200 and "王小銘" not in elsewhere.text
