@@ -26,6 +26,8 @@ from onceonly.accounts import service as accounts
 from onceonly.accounts.tenancy import Scope, scope_for, tenant_of_agency
 from onceonly.audit.models import AuditEntry
 from onceonly.catalog import service as catalog
+from onceonly.consolidate import review
+from onceonly.consolidate.models import ReviewItem
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.domain.national_id import mask_national_id
 from onceonly.federation.backup import BackupInvalid, Opened, open_envelope, seal
@@ -56,6 +58,7 @@ RULE_MARKER = "ila-marker-requester"
 USER_MARKER = "ila-marker-user"
 USER_NAME_MARKER = "宜蘭標記承辦人"
 TOKEN_MARKER = "ila-marker-token"
+REVIEW_MARKER = "宜蘭複核標記"
 KEELUNG_ROLES = ("kee-labour-clerk", "kee-social-owner", "kee-auditor", "kee-admin")
 YILAN_ROLES = ("ila-labour-clerk", "ila-social-owner", "ila-auditor", "ila-admin")
 
@@ -76,6 +79,7 @@ class Tenant:
     token_id: int = 0
     subscription_id: int = 0
     event_id: str = ""
+    review_item_id: int = 0
 
     def markers(self) -> list[str]:
         return [
@@ -88,6 +92,7 @@ class Tenant:
             USER_MARKER,
             USER_NAME_MARKER,
             TOKEN_MARKER,
+            REVIEW_MARKER,
             self.event_id,
             *self.request_ids,
         ]
@@ -206,6 +211,10 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             ),
         )
         tenant.event_id = event.id
+        name = REVIEW_MARKER if code == "yilan-county" else "基隆複核"
+        pair = review.Candidate("county:1", "city:2", 0.7, {"name": name}, {"name": name + "甲"})
+        review.sync_queue(db, f"merger-{code}", code, [pair])
+        tenant.review_item_id = review.pending(db, f"merger-{code}")[0].id
         for entry in db.query(AuditEntry).order_by(AuditEntry.seq):
             if Scope(code).sees_entry(entry.actor_agency, entry.owner_agency):
                 tenant.entry_seqs.append(entry.seq)
@@ -231,7 +240,7 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "consent_id": "1",
         "preview_id": "1",
         "flag_id": "1",
-        "item_id": "1",
+        "item_id": str(tenant.review_item_id),
         "size": "1",
         "path": "site.css",
     }
@@ -251,6 +260,7 @@ FORMS: dict[str, dict[str, str]] = {
     "/admin/users/{user_id}/active": {"active": "0"},
     "/counter/cases/{number}/relay": {"to_agency": "keelung-city.social_welfare", "note": "x"},
     "/counter/cases/{number}/decide": {"decision": "approved", "reason": "x"},
+    "/consolidate/review/{item_id}": {"decision": "match"},
 }
 
 
@@ -306,7 +316,10 @@ def snapshot(node: Node, tenant: Tenant) -> dict[str, Any]:
         user = accounts.get_user_by_id(db, tenant.user_id)
         token = accounts.get_api_token(db, tenant.token_id)
         assert rule and user and token
+        pair = db.get(ReviewItem, tenant.review_item_id)
+        assert pair is not None
         return {
+            "review": pair.status,
             "case": (case.state, case.agency, case.decision),
             "rule": rule.status,
             "user": user.active,
@@ -334,6 +347,7 @@ def test_every_route_keeps_yilan_data_from_every_keelung_role(node: Node) -> Non
         "GET /api/v1/auth/tokens",
         "GET /admin/users",
         "GET /api/v1/notify/citizens/{national_id}/events",
+        "GET /consolidate/review",
     ):
         assert expected in routes, f"yilan's own accounts should see their data at {expected}"
 
@@ -601,6 +615,12 @@ def test_the_tenant_drill_catches_a_changed_entry_and_a_dropped_leaf(node: Node)
         Opened(manifest, gzip.compress(json.dumps(changed).encode()), "t")
     )
     assert not report.ok and any("does not match its hash" in p for p in report.audit_problems)
+
+    forged = json.loads(json.dumps(document))
+    forged["tables"]["audit_entries"][0]["actor_username"] = "someone-else"
+    report = tenant_restore_drill(Opened(manifest, gzip.compress(json.dumps(forged).encode()), "t"))
+    seq = forged["tables"]["audit_entries"][0]["seq"]
+    assert f"entry {seq} does not match its hash" in report.audit_problems
 
     dropped = json.loads(json.dumps(document))
     dropped["audit_leaves"].pop(0)
