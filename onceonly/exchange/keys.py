@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -182,6 +183,25 @@ def ensure_key(session: Session, settings: Settings, agency_code: str) -> Signin
         if winner is None:
             raise
         return winner
+
+
+def ensure_keys(
+    session: Session, settings: Settings, agency_codes: Iterable[str]
+) -> dict[str, SigningKey]:
+    """:func:`ensure_key` for several agencies, in one query when they all have a key (the
+    evidence exchange signs for every owner that answered, on every request)."""
+    wanted = set(agency_codes)
+    found = {
+        record.agency_code: _view(settings, record)
+        for record in session.scalars(
+            select(SigningKeyRecord).where(
+                SigningKeyRecord.agency_code.in_(wanted), SigningKeyRecord.status == "active"
+            )
+        )
+    }
+    for code in wanted - set(found):
+        found[code] = ensure_key(session, settings, code)
+    return found
 
 
 def rotate_key(session: Session, settings: Settings, agency_code: str) -> SigningKey:

@@ -223,7 +223,7 @@ def request_evidence(
                 _check_preview(session, piece, keys_of[id(piece)])
 
     _fetch(exchange, pieces, subject, body.case_id, item.code, actor, request_id)
-    _sign(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
+    _sign(exchange, cat, pieces, actor, item.code, subject, body.case_id, request_id)
     _apply_previews(exchange, pieces, keys_of, actor, request_id)
     _audit(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
     return _respond(pieces, request_id, body.case_id, item.code, subject, lang)
@@ -608,6 +608,7 @@ def _combine(piece: _Piece) -> None:
 
 def _sign(
     exchange: Exchange,
+    cat: catalog.CachedCatalog,
     pieces: list[_Piece],
     actor: Actor,
     item_code: str,
@@ -620,13 +621,17 @@ def _sign(
     now = utcnow().replace(microsecond=0)
     expires = now + timedelta(days=exchange.settings.transcript_valid_days)
     with exchange.sessions() as session:
-        cat = exchange.catalog.check(session)
+        signers = keys.ensure_keys(
+            session,
+            exchange.settings,
+            [o for p in pieces if p.live for o, outcome in p.outcomes.items() if outcome],
+        )
         for piece in pieces:
             for owner, outcome in piece.outcomes.items() if piece.live else ():
                 if outcome is None:
                     continue
                 decision = piece.decisions[owner]
-                key = keys.ensure_key(session, exchange.settings, owner)
+                key = signers[owner]
                 predicate = None
                 fields = None
                 if isinstance(outcome, PredicateAnswer):
