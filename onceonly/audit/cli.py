@@ -53,6 +53,9 @@ def _report(result: VerifyResult) -> None:
     if result.ok:
         typer.echo(result.reason_zh)
         typer.echo(result.reason_en)
+        if result.redacted:
+            for lang in ("zh-TW", "en"):
+                typer.echo(t("audit.verify.redacted", lang, count=result.redacted))
         return
     typer.echo(f"{t('audit.cli.failed', 'zh-TW')} {t('audit.cli.failed', 'en')}", err=True)
     typer.echo(result.reason_zh, err=True)
@@ -277,6 +280,8 @@ def prove(
             typer.echo(text)
     result = check_proof(document, keys)
     _echo_both(result.reason_zh, result.reason_en, err=not result.ok)
+    if result.ok and result.redacted:
+        _echo_both(t("audit.proof.redacted", "zh-TW"), t("audit.proof.redacted", "en"))
     if not result.ok:
         raise typer.Exit(1)
 
@@ -290,7 +295,7 @@ def _prove_online(settings: Settings, entry: str, tree_size: int | None) -> dict
         raise typer.Exit(1)
     with _database(settings) as session:
         try:
-            document = build_proof(session, settings, int(entry), tree_size)
+            document = build_proof(session, settings, int(entry), tree_size, redact=False)
         except LookupError as error:
             typer.echo(str(error), err=True)
             raise typer.Exit(1) from error

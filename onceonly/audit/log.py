@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.accounts.tenancy import Scope
 from onceonly.audit.models import DECISIONS, GENESIS_HASH, AuditEntry, AuditHead
 from onceonly.audit.tree_store import add_leaf, add_leaves
-from onceonly.audit.verify import as_utc, compute_hash, entry_document, format_time
+from onceonly.audit.verify import (
+    ENTRY_FORMAT,
+    actor_commitment,
+    as_utc,
+    compute_hash,
+    entry_document,
+    format_time,
+    new_actor_salt,
+)
 from onceonly.db import transaction, utcnow
 
 
@@ -67,6 +75,10 @@ class AuditEntryView(AuditRecord):
     recorded_at: datetime
     prev_hash: str
     entry_hash: str
+    entry_format: int
+    """1: the hash covers ``actor_username``; 2: it covers ``actor_commitment``."""
+    actor_salt: str | None
+    """Format 2 only; what makes the commitment unguessable. Never shown to citizens."""
 
     @classmethod
     def from_row(cls, row: AuditEntry) -> AuditEntryView:
@@ -74,9 +86,16 @@ class AuditEntryView(AuditRecord):
         values["recorded_at"] = as_utc(row.recorded_at)
         return cls(**values)
 
-    def as_document(self) -> dict[str, Any]:
-        """The JSON form, as exported and hashed."""
-        return entry_document(self)
+    @property
+    def actor_commitment(self) -> str | None:
+        """What a format-2 entry's hash covers in place of the username (None for format 1)."""
+        if self.entry_format == 1 or self.actor_salt is None:
+            return None
+        return actor_commitment(self.actor_username, self.actor_salt)
+
+    def as_document(self, *, redact: bool = False) -> dict[str, Any]:
+        """The JSON form, as exported and hashed (``redact``: without username and salt)."""
+        return entry_document(self, redact=redact)
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,30 @@ def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
     return row.seq, row.entry_hash
 
 
+def _sealed(content: dict[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
+    """The row of ``content`` at ``seq`` after ``prev_hash``, in the current entry format:
+    a fresh salt, the commitment to the actor it makes, the time, and the hash over them."""
+    recorded_at = utcnow()
+    salt = new_actor_salt()
+    document = {
+        **content,
+        "seq": seq,
+        "recorded_at": format_time(recorded_at),
+        "entry_format": ENTRY_FORMAT,
+        "actor_commitment": actor_commitment(content["actor_username"], salt),
+        "prev_hash": prev_hash,
+    }
+    return {
+        **content,
+        "seq": seq,
+        "recorded_at": recorded_at,
+        "entry_format": ENTRY_FORMAT,
+        "actor_salt": salt,
+        "prev_hash": prev_hash,
+        "entry_hash": compute_hash(document),
+    }
+
+
 def append(session: Session, entry: AuditRecord) -> AuditEntryView:
     """Add ``entry`` to the end of the chain (and its leaf to the Merkle tree) in the
     caller's transaction.
@@ -148,30 +191,17 @@ def append(session: Session, entry: AuditRecord) -> AuditEntryView:
     """
     content = _content(entry)
     seq, prev_hash = _claim_next_seq(session)
-    recorded_at = utcnow()
-    document = {**content, "seq": seq, "recorded_at": format_time(recorded_at)}
-    document["prev_hash"] = prev_hash
-    entry_hash = compute_hash(document)
-    session.add(
-        AuditEntry(
-            **content,
-            seq=seq,
-            recorded_at=recorded_at,
-            prev_hash=prev_hash,
-            entry_hash=entry_hash,
-        )
-    )
+    values = _sealed(content, seq, prev_hash)
+    session.add(AuditEntry(**values))
     session.flush()
-    add_leaf(session, seq, entry_hash, prev_hash)
+    add_leaf(session, seq, values["entry_hash"], prev_hash)
     session.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(entry_hash=entry_hash, updated_at=recorded_at)
+        .values(entry_hash=values["entry_hash"], updated_at=values["recorded_at"])
         .execution_options(synchronize_session=False)
     )
-    return AuditEntryView(
-        **content, seq=seq, recorded_at=recorded_at, prev_hash=prev_hash, entry_hash=entry_hash
-    )
+    return AuditEntryView(**values)
 
 
 def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[AuditEntryView]:
@@ -185,32 +215,20 @@ def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[Audit
     last, prev_hash = _claim_next_seq(session, len(contents))
     first = last - len(contents) + 1
     rows: list[dict[str, Any]] = []
-    views: list[AuditEntryView] = []
     before = prev_hash
     for seq, content in enumerate(contents, start=first):
-        recorded_at = utcnow()
-        document = {**content, "seq": seq, "recorded_at": format_time(recorded_at)}
-        document["prev_hash"] = prev_hash
-        entry_hash = compute_hash(document)
-        values = {
-            **content,
-            "seq": seq,
-            "recorded_at": recorded_at,
-            "prev_hash": prev_hash,
-            "entry_hash": entry_hash,
-        }
+        values = _sealed(content, seq, prev_hash)
         rows.append(values)
-        views.append(AuditEntryView(**values))
-        prev_hash = entry_hash
+        prev_hash = values["entry_hash"]
     session.execute(insert(AuditEntry), rows)
-    add_leaves(session, first, [v.entry_hash for v in views], before)
+    add_leaves(session, first, [row["entry_hash"] for row in rows], before)
     session.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)
-        .values(entry_hash=prev_hash, updated_at=views[-1].recorded_at)
+        .values(entry_hash=prev_hash, updated_at=rows[-1]["recorded_at"])
         .execution_options(synchronize_session=False)
     )
-    return views
+    return [AuditEntryView(**row) for row in rows]
 
 
 def append_durably(session_factory: sessionmaker[Session], record: AuditRecord) -> AuditEntryView:

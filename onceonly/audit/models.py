@@ -72,6 +72,14 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Last, in the order migration 0010 adds them, so the columns stand in the same order
+    # in a migrated database and in one made from the models (copies by ``SELECT *`` agree).
+    actor_salt: Mapped[str | None] = mapped_column(String(64))
+    """Format 2: the random salt of the entry's ``actor_commitment`` (never shown to citizens);
+    NULL for format 1."""
+    entry_format: Mapped[int] = mapped_column(SmallInteger, server_default="1")
+    """How the entry is hashed (``onceonly.audit.verify``): 1 covers the actor's username,
+    2 a salted commitment to it. Rows from before migration 0010 are 1 and stay so."""
 
 
 class AuditHead(Base):

@@ -4,12 +4,18 @@ The document (``format`` :data:`PROOF_FORMAT`) holds the entry exactly as hashed
 path, the signed tree head it leads to and the platform key that signed the head. Checking it
 (:func:`check_proof`, ``onceonly audit prove --verify FILE``) needs no server:
 
-1. the entry's content gives its ``entry_hash`` (so no field was changed);
+1. the entry's content gives its ``entry_hash`` (so no field was changed); a full format-2
+   entry's ``actor_username`` and ``actor_salt`` give its ``actor_commitment``;
 2. SHA-256(0x00 || entry_hash) and the audit path give the root (RFC 9162 §2.1.3.2);
 3. the root is the one the tree head states, and the head is signed by the platform's audit key.
 
 The key inside the file only says which key to look for; pass the published JWK Set
 (``/.well-known/jwks.json``, saved earlier or fetched elsewhere) to trust the key itself.
+
+Auditors' proofs carry the entry in full. The proof a citizen downloads is *redacted*
+(:func:`proof_for_subject`): the clerk appears by badge and by the salted commitment only, and
+the proof verifies all the same, because a format-2 entry's hash covers the commitment, not
+the name (``onceonly.audit.verify``).
 """
 
 from __future__ import annotations
@@ -31,7 +37,14 @@ from onceonly.audit.tree_heads import (
     verify_tree_head,
 )
 from onceonly.audit.tree_store import InclusionProof, inclusion_proof, proof_entry
-from onceonly.audit.verify import _NotAnEntry, compute_hash, entry_document
+from onceonly.audit.verify import (
+    ActorNotRedactable,
+    _NotAnEntry,
+    actor_commitment_holds,
+    compute_hash,
+    entry_document,
+    is_redacted,
+)
 from onceonly.config import Settings
 from onceonly.exchange import keys
 from onceonly.i18n import t
@@ -55,12 +68,21 @@ def proof_document(
 
 
 def build_proof(
-    session: Session, settings: Settings, seq: int, tree_size: int | None = None
+    session: Session,
+    settings: Settings,
+    seq: int,
+    tree_size: int | None = None,
+    *,
+    redact: bool,
 ) -> dict[str, Any] | None:
     """The proof document of entry ``seq`` against the signed head of ``tree_size`` entries
     (the newest head, signed now if the log grew, by default); None if there is no such entry.
-    Raises ``LookupError`` for a size past the end of the log or before the entry."""
-    entry = proof_entry(session, seq)
+
+    ``redact``: leave the actor's username and salt out (what a citizen may have); raises
+    :class:`~onceonly.audit.verify.ActorNotRedactable` for a format-1 entry, whose hash covers
+    the username. Raises ``LookupError`` for a size past the end of the log or before the entry.
+    """
+    entry = proof_entry(session, seq, redact=redact)
     if entry is None:
         return None
     head = tree_head_for(session, settings, tree_size)
@@ -78,6 +100,25 @@ def build_proof(
     return proof_document(entry, proof, head, member)
 
 
+def proof_for_subject(
+    session: Session, settings: Settings, seq: int, username: str, tree_size: int | None = None
+) -> dict[str, Any] | None:
+    """The proof the citizen entry ``seq`` is about may download (signed in as ``username``):
+    redacted, so the clerk appears by badge and commitment only.
+
+    A format-1 entry cannot be redacted. Its proof is given in full only when the one account
+    it names is the citizen's own (their consent, flag or preview); otherwise
+    :class:`~onceonly.audit.verify.ActorNotRedactable` is raised for the caller to explain,
+    because every proof of it that verifies would reveal the clerk's username.
+    """
+    try:
+        return build_proof(session, settings, seq, tree_size, redact=True)
+    except ActorNotRedactable as older:
+        if older.actor_username != username:
+            raise
+        return build_proof(session, settings, seq, tree_size, redact=False)
+
+
 @dataclass(frozen=True)
 class ProofCheck:
     ok: bool
@@ -91,14 +132,17 @@ class ProofCheck:
     kid: str | None = None
     key_source: str = "published"
     """``published`` (the JWK Set given) or ``embedded`` (the key inside the file)."""
+    redacted: bool = False
+    """The entry names its actor only by commitment (a citizen's proof)."""
 
     def reason(self, lang: str | None = None) -> str:
         return self.reason_en if lang == "en" else self.reason_zh
 
 
 def _result(ok: bool, code: str, **params: Any) -> ProofCheck:
-    extra = {k: params[k] for k in ("kid", "key_source") if k in params}
+    extra = {k: params[k] for k in ("kid", "key_source", "redacted") if k in params}
     params.pop("key_source", None)
+    params.pop("redacted", None)
     key = f"audit.proof.{code}"
     return ProofCheck(
         ok,
@@ -129,6 +173,8 @@ def check_proof(document: Mapping[str, Any], jwks: Mapping[str, Any] | None = No
     seq = entry["seq"]
     if compute_hash(entry) != entry["entry_hash"]:
         return _result(False, "entry_altered", seq=seq, size=size)
+    if not actor_commitment_holds(entry):
+        return _result(False, "actor_altered", seq=seq, size=size)
     leaf = merkle.entry_leaf(entry["entry_hash"])
     if index != seq - 1 or document.get("leaf_hash", leaf.hex()) != leaf.hex():
         return _result(False, "wrong_leaf", seq=seq, size=size)
@@ -158,6 +204,7 @@ def check_proof(document: Mapping[str, Any], jwks: Mapping[str, Any] | None = No
         kid=head.kid,
         key_source=source,
         when=head.timestamp.isoformat(),
+        redacted=is_redacted(entry),
     )
 
 

@@ -53,6 +53,9 @@ class AuditEntryOut(BaseModel):
     reason_zh: str
     reason_en: str
     details: dict[str, Any]
+    entry_format: int
+    actor_commitment: str | None
+    """Format 2: what the hash covers instead of the username (matches a citizen's proof)."""
     prev_hash: str
     entry_hash: str
 

@@ -2,7 +2,8 @@
 
 Tree heads and consistency proofs are public: they are sizes, hashes, times and signatures,
 and whoever keeps copies of them is what makes rewriting the log detectable. An inclusion proof
-carries the entry itself, so only auditors and the citizen the entry is about may fetch it.
+carries the entry itself, so only auditors and the citizen the entry is about may fetch it;
+the citizen's copy is redacted (the clerk by badge and commitment, never by username).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import CurrentUser
 from onceonly.accounts.tenancy import scope_of
-from onceonly.audit.proofs import build_proof
+from onceonly.audit.proofs import build_proof, proof_for_subject
 from onceonly.audit.tree_heads import TreeHead, tree_head_at, tree_head_for
 from onceonly.audit.tree_store import (
     TreeIncomplete,
@@ -25,6 +26,7 @@ from onceonly.audit.tree_store import (
     root_hash,
     tree_size,
 )
+from onceonly.audit.verify import ActorNotRedactable
 from onceonly.config import Settings
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
@@ -138,12 +140,26 @@ def may_read_entry(user: Any, entry: dict[str, Any]) -> bool:
     return subject is not None and national_id_of(user) == subject
 
 
+def names_clerk_problem(seq: int, lang: str) -> Problem:
+    """Why a citizen gets no proof of a format-1 entry by a clerk (see ``proof_for_subject``)."""
+    return Problem(
+        403,
+        "proof-would-name-clerk",
+        t("audit.tree.names_clerk_title", lang),
+        t("audit.tree.names_clerk", lang, seq=seq),
+        extra={"seq": seq, "entry_format": 1},
+    )
+
+
 @router.get(
     "/api/v1/audit/entries/{seq}/proof",
     summary="Inclusion proof of one entry (auditors, or the citizen it is about)",
     description=(
         "A proof document: the entry, its audit path and the signed tree head it leads to. "
-        "Check it offline with `onceonly audit prove --verify FILE`."
+        "Check it offline with `onceonly audit prove --verify FILE`. Auditors get the entry "
+        "in full; the citizen gets it redacted (no clerk username or salt, the salted "
+        "`actor_commitment` instead), and 403 for an older (format 1) entry by a clerk, "
+        "whose every verifiable proof would name the clerk."
     ),
 )
 def entry_proof(
@@ -159,7 +175,12 @@ def entry_proof(
     if entry is None or not may_read_entry(user, entry):
         raise not_found(t("audit.tree.no_entry", lang, seq=seq), lang)
     try:
-        document = build_proof(db, settings, seq, tree_size_)
+        if user.role in AUDITOR_ROLES:
+            document = build_proof(db, settings, seq, tree_size_, redact=False)
+        else:
+            document = proof_for_subject(db, settings, seq, user.username, tree_size_)
+    except ActorNotRedactable as older:
+        raise names_clerk_problem(seq, lang) from older
     except (LookupError, TreeIncomplete) as error:
         raise Problem(404, "no-tree-head", t("audit.tree.no_proof", lang), str(error)) from error
     assert document is not None

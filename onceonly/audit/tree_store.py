@@ -243,7 +243,8 @@ def check_tree(session: Session) -> list[merkle.Node]:
     return wrong
 
 
-def proof_entry(session: Session, seq: int) -> dict[str, Any] | None:
-    """The entry ``seq`` as exported (the document its hash covers), or None."""
+def proof_entry(session: Session, seq: int, *, redact: bool = False) -> dict[str, Any] | None:
+    """The entry ``seq`` as exported (the document its hash covers), or None; ``redact``: as a
+    citizen may have it (see :func:`onceonly.audit.verify.entry_document`)."""
     row = session.get(AuditEntry, seq)
-    return entry_document(row) if row is not None else None
+    return entry_document(row, redact=redact) if row is not None else None

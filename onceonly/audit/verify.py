@@ -2,12 +2,28 @@
 
 Each entry's hash is SHA-256 over a canonical JSON document of its content plus the previous
 entry's hash (:func:`compute_hash`). The rules are simple enough to re-implement anywhere, so
-an auditor can check an export without this server, or with a tool of their own.
+an auditor can check an export without this server, or with a tool of their own;
+``docs/audit-entry-format.md`` states them in full. In short:
+
+* *canonical JSON*: keys sorted, no whitespace (``,`` and ``:``), UTF-8 text as is (no
+  ``\\u`` escapes), NaN and infinities refused; times as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+* *format 1* (entries written before migration ``0010``; a document without
+  ``entry_format``): the hash covers :data:`HASHED_FIELDS`, the clerk's ``actor_username``
+  among them.
+* *format 2* (``"entry_format": 2``): the hash covers :data:`HASHED_FIELDS_V2`, where
+  ``actor_commitment`` = SHA-256 hex of the canonical JSON ``{"salt": S, "username": U}``
+  stands in for the username, ``S`` being 32 random bytes in hex drawn for that entry alone.
+  A *full* document (exports, backups, auditors' proofs) also carries ``actor_username`` and
+  ``actor_salt``, outside the hash, and the verifier recomputes the commitment from them, so a
+  changed name or salt is refused. A *redacted* document (the proof a citizen downloads)
+  carries neither; the commitment is taken as given, and the salt (never released with it)
+  keeps anyone from guessing the name back from it.
 
 :func:`verify_chain` stops at the first entry that does not fit and says how it does not fit:
 
 * ``altered``: an entry's content no longer matches its hash, or it was rewritten and re-hashed
-  (the entry after it still points at the old hash);
+  (the entry after it still points at the old hash), or a full format-2 entry's username and
+  salt do not give its commitment;
 * ``removed``: a sequence number is missing;
 * ``reordered``: the entry that belongs here appears later;
 * ``inserted``: an entry that belongs nowhere in the chain (a duplicate number, a number past
@@ -26,6 +42,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,14 +78,29 @@ CONTENT_FIELDS = (
     "reason_en",
     "details",
 )
-"""Every field the hash covers, besides ``prev_hash``."""
+"""Every field the format-1 hash covers, besides ``prev_hash``."""
 HASHED_FIELDS = (*CONTENT_FIELDS, "prev_hash")
+"""What the hash of a format-1 entry covers."""
 EXPORT_FIELDS = (*HASHED_FIELDS, "entry_hash")
+"""A format-1 document, as exported."""
+
+ENTRY_FORMAT = 2
+"""The format new entries are written in."""
+HASHED_FIELDS_V2 = (
+    *("actor_commitment" if name == "actor_username" else name for name in CONTENT_FIELDS),
+    "entry_format",
+    "prev_hash",
+)
+"""What the hash of a format-2 entry covers: the actor by commitment, and the format itself."""
+ACTOR_FIELDS = ("actor_username", "actor_salt")
+"""Who the actor of a format-2 entry was: in full documents only, outside the hash."""
+HASHED_FIELDS_BY_FORMAT = {1: HASHED_FIELDS, 2: HASHED_FIELDS_V2}
 
 ChainProblem = Literal["altered", "removed", "reordered", "inserted", "malformed"]
 EntryLike = Mapping[str, Any] | Any
-"""A mapping with :data:`EXPORT_FIELDS` (a line of an export) or an object with them as
-attributes (an :class:`~onceonly.audit.models.AuditEntry` row or an ``AuditEntryView``)."""
+"""A mapping holding an entry's document (a line of an export, the entry of a proof) or an
+object with the stored fields as attributes (an :class:`~onceonly.audit.models.AuditEntry` row
+or an ``AuditEntryView``: ``actor_username``, ``actor_salt``, ``entry_format`` and the rest)."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -96,10 +128,41 @@ def canonical_json(document: Mapping[str, Any]) -> str:
     )
 
 
+def actor_commitment(username: str, salt: str) -> str:
+    """What a format-2 entry's hash covers in place of the actor's username."""
+    document = {"salt": salt, "username": username}
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()
+
+
+def new_actor_salt() -> str:
+    """32 random bytes in hex, drawn for one entry: without it nobody can test guessed names
+    against a commitment."""
+    return secrets.token_hex(32)
+
+
 def compute_hash(document: Mapping[str, Any]) -> str:
-    """The entry hash of ``document`` (which must hold :data:`HASHED_FIELDS`)."""
-    hashed = {name: document[name] for name in HASHED_FIELDS}
+    """The entry hash of ``document``: the fields its format hashes (:data:`HASHED_FIELDS`
+    without ``entry_format``, :data:`HASHED_FIELDS_V2` for ``"entry_format": 2``)."""
+    entry_format = document.get("entry_format", 1)
+    names = HASHED_FIELDS_BY_FORMAT.get(entry_format) if type(entry_format) is int else None
+    if names is None:
+        raise ValueError(f"entry_format {entry_format!r} is not a known entry format")
+    hashed = {name: document[name] for name in names}
     return hashlib.sha256(canonical_json(hashed).encode("utf-8")).hexdigest()
+
+
+def actor_commitment_holds(document: Mapping[str, Any]) -> bool:
+    """False only for a full format-2 document whose ``actor_username`` and ``actor_salt`` do
+    not give its ``actor_commitment`` (a changed name or salt, which the hash cannot see)."""
+    if document.get("entry_format", 1) == 1 or "actor_salt" not in document:
+        return True
+    expected = actor_commitment(document["actor_username"], document["actor_salt"])
+    return bool(expected == document["actor_commitment"])
+
+
+def is_redacted(document: Mapping[str, Any]) -> bool:
+    """A format-2 document that names its actor only by commitment."""
+    return document.get("entry_format", 1) != 1 and "actor_username" not in document
 
 
 @dataclass(frozen=True)
@@ -114,17 +177,74 @@ class _NotAnEntry(ValueError):
     pass
 
 
-def entry_document(entry: EntryLike) -> dict[str, Any]:
-    """The JSON document of an entry, as exported and hashed."""
+class ActorNotRedactable(ValueError):
+    """A format-1 entry: its hash covers the actor's username, so no document of it that
+    still verifies can leave the name out."""
+
+    def __init__(self, seq: int, actor_username: str) -> None:
+        super().__init__(f"entry {seq} is format 1: its hash covers actor_username")
+        self.seq = seq
+        self.actor_username = actor_username
+
+
+def _format_of(entry: EntryLike) -> int:
+    if isinstance(entry, Mapping):
+        value = entry.get("entry_format", 1)
+    else:
+        value = getattr(entry, "entry_format", None) or 1
+    if type(value) is not int or value not in HASHED_FIELDS_BY_FORMAT:
+        known = ", ".join(str(f) for f in HASHED_FIELDS_BY_FORMAT)
+        raise _NotAnEntry(f"entry_format {value!r} is not one this verifier knows ({known})")
+    return value
+
+
+def _actor_fields(entry: EntryLike) -> dict[str, Any]:
+    """``actor_username`` and ``actor_salt`` of a format-2 entry: both, or neither (redacted)."""
+    if isinstance(entry, Mapping):
+        present = {name: entry[name] for name in ACTOR_FIELDS if name in entry}
+    else:
+        present = {name: getattr(entry, name) for name in ACTOR_FIELDS}
+    if not present:
+        return present
+    if len(present) != len(ACTOR_FIELDS):
+        raise _NotAnEntry(
+            "actor_username and actor_salt come together (a full entry) or not at all "
+            "(a redacted entry)"
+        )
+    for name, value in present.items():
+        if not isinstance(value, str) or not value:
+            raise _NotAnEntry(f"{name} is not a non-empty string")
+    return present
+
+
+def entry_document(entry: EntryLike, *, redact: bool = False) -> dict[str, Any]:
+    """The JSON document of an entry, as exported and hashed.
+
+    ``redact``: leave out ``actor_username`` and ``actor_salt`` (a format-2 entry still
+    verifies by its ``actor_commitment``); raises :class:`ActorNotRedactable` for format 1.
+    """
     if isinstance(entry, MalformedLine):
         raise _NotAnEntry(f"line {entry.line_no}: {entry.error}")
+    entry_format = _format_of(entry)
+    names = (*HASHED_FIELDS_BY_FORMAT[entry_format], "entry_hash")
     if isinstance(entry, Mapping):
-        missing = [name for name in EXPORT_FIELDS if name not in entry]
+        missing = [name for name in names if name not in entry]
         if missing:
             raise _NotAnEntry(f"missing {', '.join(missing)}")
-        document = {name: entry[name] for name in EXPORT_FIELDS}
+        document = {name: entry[name] for name in names}
     else:
-        document = {name: getattr(entry, name) for name in EXPORT_FIELDS}
+        document = {name: getattr(entry, name) for name in names if name != "actor_commitment"}
+    if entry_format == 1:
+        if redact:
+            raise ActorNotRedactable(document["seq"], document["actor_username"])
+    else:
+        actor = _actor_fields(entry)
+        if not isinstance(entry, Mapping):  # a stored row: the commitment is derived
+            document["actor_commitment"] = actor_commitment(
+                actor["actor_username"], actor["actor_salt"]
+            )
+        if not redact:
+            document.update(actor)
     recorded_at = document["recorded_at"]
     if isinstance(recorded_at, datetime):
         document["recorded_at"] = format_time(recorded_at)
@@ -134,7 +254,8 @@ def entry_document(entry: EntryLike) -> dict[str, Any]:
     seq = document["seq"]
     if not isinstance(seq, int) or isinstance(seq, bool):
         raise _NotAnEntry(f"seq {seq!r} is not a number")
-    for name in ("prev_hash", "entry_hash"):
+    digests = ("prev_hash", "entry_hash", "actor_commitment")
+    for name in (d for d in digests if d in document):
         value = document[name]
         if not isinstance(value, str) or not _HEX64.fullmatch(value):
             raise _NotAnEntry(f"{name} is not a SHA-256 hex digest")
@@ -156,6 +277,8 @@ class VerifyResult:
     request_id: str | None = None
     recorded_at: str | None = None
     """Of the entry the problem was found at (for ``removed``: the entry after the gap)."""
+    redacted: int = 0
+    """Verified entries that name their actor only by commitment (no username to check)."""
 
     def reason(self, lang: str | None = None) -> str:
         return self.reason_en if lang == "en" else self.reason_zh
@@ -170,6 +293,7 @@ class _Chain:
     before_prev: str | None = None
     previous: dict[str, Any] | None = None
     checked: int = 0
+    redacted: int = 0
 
 
 @dataclass
@@ -219,6 +343,7 @@ def _failure(
         head_hash=chain.prev_hash,
         request_id=at["request_id"] if at else None,
         recorded_at=at["recorded_at"] if at else None,
+        redacted=chain.redacted,
     )
 
 
@@ -285,6 +410,10 @@ def verify_chain(
         )
         if not fits:
             return _diagnose(chain, document, iterator)
+        if not actor_commitment_holds(document):
+            seq = document["seq"]
+            return _failure(chain, "altered", seq, document, "audit.problem.actor_commitment")
+        chain.redacted += is_redacted(document)
         chain.before_prev, chain.prev_hash = chain.prev_hash, document["entry_hash"]
         chain.previous = document
         chain.expected += 1
@@ -301,6 +430,7 @@ def verify_chain(
         reason_en=t("audit.verify.ok", "en", count=chain.checked, head=head),
         head_seq=chain.checked,
         head_hash=head,
+        redacted=chain.redacted,
     )
 
 

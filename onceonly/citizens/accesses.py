@@ -3,6 +3,8 @@
 The clerk appears only by the pseudonymous badge number (the audit entry's ``actor_badge``),
 never by name; agencies, application items and datasets by their names. Exports (CSV and
 JSON) carry the same columns plus each entry's hash, so a row can be matched to its proof.
+The proof is redacted the same way; an older (format 1) entry by a clerk has none to offer
+(``proof_available``), since its hash covers the clerk's username.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Access:
     outcome_text: str
     reason: str
     entry_hash: str
+    proof_available: bool
+    """False for a format-1 entry by a clerk: every proof of it would name the clerk."""
 
     @property
     def by_citizen(self) -> bool:
@@ -125,6 +129,7 @@ def describe(session: Session, entry: AuditEntryView, lang: str) -> Access:
         outcome_text=outcome_text,
         reason=entry.reason_en if lang == "en" else entry.reason_zh,
         entry_hash=entry.entry_hash,
+        proof_available=entry.entry_format != 1 or entry.actor_role == "citizen",
     )
 
 

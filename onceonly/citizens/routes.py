@@ -28,8 +28,10 @@ from onceonly.accounts.deps import (
     set_session_cookie,
 )
 from onceonly.accounts.routes import safe_next
-from onceonly.audit.proofs import build_proof
+from onceonly.audit.proofs import proof_for_subject
+from onceonly.audit.tree_routes import names_clerk_problem
 from onceonly.audit.tree_store import proof_entry
+from onceonly.audit.verify import ActorNotRedactable
 from onceonly.catalog import service as catalog
 from onceonly.citizens import accesses, consents, flags, previews
 from onceonly.citizens.accounts import ensure_citizen, national_id_of
@@ -326,7 +328,10 @@ def download_proof(
     entry = proof_entry(db, seq)
     if entry is None or entry.get("subject") != citizen.national_id:
         raise Problem(404, "not-found", t("citizens.flag.no_entry", lang, seq=seq))
-    document = build_proof(db, settings, seq)
+    try:
+        document = proof_for_subject(db, settings, seq, citizen.principal.username)
+    except ActorNotRedactable as older:
+        raise names_clerk_problem(seq, lang) from older
     return JSONResponse(
         document,
         headers={"Content-Disposition": f'attachment; filename="audit-proof-{seq}.json"'},

@@ -3,16 +3,25 @@ with, and an attacker who owns the database and drops the append-only triggers f
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.audit.log import AuditEntryView, AuditRecord, append_durably
+from onceonly.audit.log import (
+    AuditEntryView,
+    AuditRecord,
+    _claim_next_seq,
+    _content,
+    append_durably,
+)
 from onceonly.audit.models import AuditEntry, AuditHead, AuditTreeHead, AuditTreeNode
-from onceonly.db import make_engine, make_session_factory
+from onceonly.audit.tree_store import add_leaf
+from onceonly.db import make_engine, make_session_factory, utcnow
 from onceonly.models import Base
 
 
@@ -93,3 +102,47 @@ def attacker(engine: Engine) -> Callable[..., None]:
                 connection.execute(text(statement), params)
 
     return run
+
+
+FORMAT_1_HASHED = (
+    "seq", "request_id", "recorded_at", "event", "actor_username", "actor_badge", "actor_role",
+    "actor_agency", "application_item", "case_id", "subject", "dataset", "fields", "predicate",
+    "predicate_params", "owner_agency", "legal_basis", "decision", "reason_zh", "reason_en",
+    "details", "prev_hash",
+)  # fmt: skip
+"""Frozen copy of what the code before entry format 2 hashed (do not import it from the code:
+the point is to notice if the code stops verifying what it once wrote)."""
+
+
+def append_format_1(session: Session, entry: AuditRecord) -> int:
+    """Append ``entry`` exactly as the code before entry format 2 did (its hash covers the
+    username; the row leaves ``entry_format`` and ``actor_salt`` to their defaults, as the rows
+    migration 0010 finds do) and return its seq."""
+    content = _content(entry)
+    seq, prev_hash = _claim_next_seq(session)
+    recorded_at = utcnow()
+    document = {
+        **content,
+        "seq": seq,
+        "recorded_at": recorded_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "prev_hash": prev_hash,
+    }
+    hashed = json.dumps(
+        {name: document[name] for name in FORMAT_1_HASHED},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    entry_hash = hashlib.sha256(hashed.encode("utf-8")).hexdigest()
+    session.execute(
+        insert(AuditEntry.__table__).values(
+            **content, seq=seq, recorded_at=recorded_at, prev_hash=prev_hash, entry_hash=entry_hash
+        )
+    )
+    add_leaf(session, seq, entry_hash, prev_hash)
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(entry_hash=entry_hash, updated_at=recorded_at)
+    )
+    return seq

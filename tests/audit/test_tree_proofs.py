@@ -80,10 +80,11 @@ def test_a_proof_document_checks_offline_and_names_tampering(
     settings: Settings, sessions: sessionmaker[Session]
 ) -> None:
     with transaction(sessions) as session:
-        document = build_proof(session, settings, 4)
+        document = build_proof(session, settings, 4, redact=False)
         jwks = keys.published_jwks(session)
     assert document is not None
     assert check_proof(document, jwks).ok
+    assert document["entry"]["actor_username"] == "tpe-clerk"
     embedded = check_proof(document)
     assert embedded.ok and embedded.key_source == "embedded" and "--jwks" in embedded.reason_en
 
@@ -96,6 +97,54 @@ def test_a_proof_document_checks_offline_and_names_tampering(
     other_root = json.loads(json.dumps(document))
     other_root["tree_head"]["root_hash"] = "11" * 32
     assert check_proof(other_root, jwks).code == "head"
+    forged_clerk = json.loads(json.dumps(document))
+    forged_clerk["entry"]["actor_username"] = "someone-else"
+    refused = check_proof(forged_clerk, jwks)
+    assert refused.code == "actor_altered" and "Entry 4" in refused.reason_en
+
+
+def _proof_file(tmp_path: Path, document: dict[str, object], name: str) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document, ensure_ascii=False), "utf-8")
+    return path
+
+
+def test_a_redacted_proof_names_no_clerk_and_still_verifies_offline(
+    tmp_path: Path, settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        document = build_proof(session, settings, 4, redact=True)
+        full = build_proof(session, settings, 4, redact=False)
+        jwks = tmp_path / "jwks.json"
+        jwks.write_text(json.dumps(keys.published_jwks(session)), "utf-8")
+    assert document is not None and full is not None
+    proof = _proof_file(tmp_path, document, "proof.json")
+    raw = proof.read_bytes()
+    assert b"tpe-clerk" not in raw and full["entry"]["actor_salt"].encode() not in raw
+    assert document["entry"]["actor_commitment"] == full["entry"]["actor_commitment"]
+    assert document["entry"]["entry_hash"] == full["entry"]["entry_hash"]
+
+    checked = runner.invoke(cli, ["audit", "prove", "--verify", str(proof), "--jwks", str(jwks)])
+    assert checked.exit_code == 0, checked.output
+    assert "Proof OK: entry 4" in checked.output
+    assert "leaves the clerk's username out" in checked.output
+
+    for field, value in (
+        ("actor_commitment", "ab" * 32),
+        ("actor_badge", "B99999"),
+        ("subject", "B123456789"),
+        ("entry_format", 1),
+        ("recorded_at", "2020-01-01T00:00:00.000000Z"),
+    ):
+        changed = json.loads(json.dumps(document))
+        changed["entry"][field] = value
+        path = _proof_file(tmp_path, changed, f"{field}.json")
+        refused = runner.invoke(cli, ["audit", "prove", "--verify", str(path), "--jwks", str(jwks)])
+        assert refused.exit_code == 1, (field, refused.output)
+        assert "Proof OK" not in refused.output, field
+    named = json.loads(json.dumps(document))
+    named["entry"]["actor_username"] = "tpe-clerk"  # a name without its salt proves nothing
+    assert check_proof(named).code == "malformed"
 
 
 def test_export_folder_verifies_and_proves_without_the_server(

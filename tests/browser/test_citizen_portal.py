@@ -103,6 +103,7 @@ def test_citizen_signs_in_with_the_card_consents_previews_flags_and_proves(
         flagged.get_by_role("link", name="下載第").click()
     proof = tmp_path / "proof.json"
     download_info.value.save_as(proof)
+    assert b"tpe-udd-clerk" not in proof.read_bytes()  # the clerk only by badge and commitment
     jwks = tmp_path / "jwks.json"
     jwks.write_text(httpx.get(site.url("/.well-known/jwks.json")).text, "utf-8")
     offline = {
@@ -119,6 +120,6 @@ def test_citizen_signs_in_with_the_card_consents_previews_flags_and_proves(
         timeout=60,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "Proof OK" in checked.stdout
+    assert "Proof OK" in checked.stdout and "leaves the clerk's username out" in checked.stdout
     assert json.loads(proof.read_text("utf-8"))["entry"]["case_id"] == housing_case
     page.screenshot(path=str(shot_path(request, "-flagged")), full_page=True)

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from pathlib import Path
 
-from onceonly.audit.log import EntryFilter, find_entries
+from typer.testing import CliRunner
+
+from onceonly.audit.log import AuditRecord, EntryFilter, find_entries
 from onceonly.audit.proofs import check_proof
+from onceonly.cli import app as cli
 from onceonly.db import transaction
+from tests.audit.conftest import append_format_1
 from tests.citizens.conftest import HOUSING_CLERK, HOUSING_ITEM, Portal
 
 CASE = "TPE-UDD-115-000777"
@@ -59,7 +65,18 @@ def test_filters_and_exports(portal: Portal) -> None:
     assert [a["seq"] for a in as_json] == [a["seq"] for a in every]
 
 
-def test_each_access_has_a_proof_that_verifies_offline(portal: Portal) -> None:
+def _verify_offline(tmp_path: Path, proof: bytes, jwks: bytes) -> str:
+    """``onceonly audit prove --verify FILE --jwks JWKS``; returns its output, asserting it
+    accepted the file."""
+    (tmp_path / "proof.json").write_bytes(proof)
+    (tmp_path / "jwks.json").write_bytes(jwks)
+    files = [str(tmp_path / "proof.json"), "--jwks", str(tmp_path / "jwks.json")]
+    checked = CliRunner().invoke(cli, ["audit", "prove", "--verify", *files])
+    assert checked.exit_code == 0, checked.output
+    return checked.output
+
+
+def test_each_access_has_a_proof_that_verifies_offline(portal: Portal, tmp_path: Path) -> None:
     portal.ask(HOUSING_CLERK, HOUSING_ITEM, CASE)
     portal.sign_in()
     seq = portal.client.get("/api/v1/me/accesses").json()["accesses"][0]["seq"]
@@ -70,6 +87,7 @@ def test_each_access_has_a_proof_that_verifies_offline(portal: Portal) -> None:
     jwks = portal.client.get("/.well-known/jwks.json").json()
     result = check_proof(proof.json(), jwks)
     assert result.ok, result.reason_en
+    assert result.redacted
     latest = portal.client.get("/api/v1/audit/tree-heads/latest").json()
     assert proof.json()["tree_head"]["root_hash"] == latest["root_hash"]
 
@@ -82,6 +100,101 @@ def test_each_access_has_a_proof_that_verifies_offline(portal: Portal) -> None:
     via_api = portal.client.get(f"/api/v1/audit/entries/{strangers[0].seq}/proof")
     assert via_api.status_code == 404
     assert portal.client.get(f"/api/v1/audit/entries/{seq}/proof").status_code == 200
+
+
+def test_the_citizens_proof_names_the_clerk_by_badge_and_commitment_only(
+    portal: Portal, tmp_path: Path
+) -> None:
+    portal.ask(HOUSING_CLERK, HOUSING_ITEM, CASE)
+    portal.sign_in()
+    accesses = portal.client.get("/api/v1/me/accesses").json()["accesses"]
+    access = next(a for a in accesses if a["case_id"] == CASE and a["dataset"])
+    seq = access["seq"]
+    auditor = portal.headers("tpe-auditor")
+    full = portal.staff.get(f"/api/v1/audit/entries/{seq}/proof", headers=auditor).json()
+    jwks = portal.client.get("/.well-known/jwks.json").content  # the audit key is made by now
+    assert full["entry"]["actor_username"] == HOUSING_CLERK  # the auditor can tell who it was
+    salt = full["entry"]["actor_salt"]
+
+    for path in (f"/me/accesses/{seq}/proof", f"/api/v1/audit/entries/{seq}/proof"):
+        raw = portal.client.get(path).content
+        assert HOUSING_CLERK.encode() not in raw and salt.encode() not in raw, path
+        entry = json.loads(raw)["entry"]
+        assert entry["actor_badge"] == access["badge"] and entry["entry_format"] == 2
+        assert entry["actor_commitment"] == full["entry"]["actor_commitment"]
+        assert "leaves the clerk's username out" in _verify_offline(tmp_path, raw, jwks)
+
+    raw = portal.client.get(f"/me/accesses/{seq}/proof").content
+    for field, value in (("actor_badge", "B-000000"), ("actor_commitment", "0" * 64)):
+        changed = json.loads(raw)
+        changed["entry"][field] = value
+        (tmp_path / "changed.json").write_text(json.dumps(changed), "utf-8")
+        refused = CliRunner().invoke(
+            cli, ["audit", "prove", "--verify", str(tmp_path / "changed.json")]
+        )
+        assert refused.exit_code == 1 and "was changed" in refused.output, field
+
+
+def _older_entry(portal: Portal, username: str, role: str, badge: str) -> int:
+    """An entry about the sample citizen written as the code before entry format 2 did."""
+    with transaction(portal.app.state.sessions) as db:
+        return append_format_1(
+            db,
+            AuditRecord(
+                event="evidence.request",
+                actor_username=username,
+                actor_badge=badge,
+                actor_role=role,
+                actor_agency="taipei-city.urban_development",
+                application_item=HOUSING_ITEM,
+                case_id="TPE-UDD-114-000001",
+                subject=portal.nid,
+                dataset="household_registration",
+                fields=["name"],
+                owner_agency="central.moi_household",
+                details={"status": "issued"},
+            ),
+        )
+
+
+def test_an_older_entry_by_a_clerk_offers_no_proof_and_says_why(
+    portal: Portal, tmp_path: Path
+) -> None:
+    """Every proof of a format-1 entry that verifies contains the clerk's username, so the
+    citizen is told why there is none (and how to have it checked) instead of getting it."""
+    portal.sign_in()
+    own_username = portal.client.get("/api/v1/auth/whoami").json()["username"]
+    by_clerk = _older_entry(portal, HOUSING_CLERK, "clerk", "B-OLD001")
+    by_self = _older_entry(portal, own_username, "citizen", "")
+
+    listed = {a["seq"]: a for a in portal.client.get("/api/v1/me/accesses").json()["accesses"]}
+    assert listed[by_clerk]["proof_available"] is False
+    assert listed[by_self]["proof_available"] is True
+    page = portal.client.get("/me", headers={"Accept": "text/html"}).text
+    assert f'href="/me/accesses/{by_clerk}/proof"' not in page
+    assert "較早的紀錄：其證明會揭露承辦人帳號" in page
+    assert f'href="/me/accesses/{by_self}/proof"' in page
+
+    for path in (f"/me/accesses/{by_clerk}/proof", f"/api/v1/audit/entries/{by_clerk}/proof"):
+        refused = portal.client.get(path, headers={"Accept": "application/json"})
+        assert refused.status_code == 403, path
+        assert HOUSING_CLERK not in refused.text
+        problem = refused.json()
+        assert problem["entry_format"] == 1 and "format 1" not in problem["title"]
+        english = portal.client.get(path + "?lang=en", headers={"Accept": "application/json"})
+        assert "would reveal that name" in english.json()["detail"]
+
+    # The citizen's own older entry names no one else: its full proof is given and verifies.
+    own = portal.client.get(f"/me/accesses/{by_self}/proof")
+    assert own.status_code == 200 and own.json()["entry"]["actor_username"] == own_username
+    jwks = portal.client.get("/.well-known/jwks.json").content
+    _verify_offline(tmp_path, own.content, jwks)
+    # The auditor still gets the clerk's older entry in full, and it verifies.
+    auditor = portal.staff.get(
+        f"/api/v1/audit/entries/{by_clerk}/proof", headers=portal.headers("tpe-auditor")
+    )
+    assert auditor.json()["entry"]["actor_username"] == HOUSING_CLERK
+    _verify_offline(tmp_path, auditor.content, jwks)
 
 
 def test_a_flag_reaches_the_auditor_and_the_citizen_reads_the_answer(portal: Portal) -> None:

@@ -96,3 +96,31 @@ def test_the_drill_fails_when_rows_are_missing(pki: Path, database_url: str) -> 
     assert not report.ok
     assert report.tables["audit_entries"] == (25, 24)
     assert not report.audit_ok
+
+
+def test_the_drill_refuses_a_forged_clerk_name(pki: Path, database_url: str) -> None:
+    manifest, body = dump_database(_filled(database_url), "taipei")
+    document = json.loads(gzip.decompress(body))
+    entry = document["tables"]["audit_entries"][7]
+    assert (entry["entry_format"], entry["actor_username"]) == (2, "clerk-7")
+    entry["actor_username"] = "clerk-8"
+    report = restore_drill(Opened(manifest, gzip.compress(json.dumps(document).encode()), "t"))
+    assert not report.audit_ok and "Entry 8 was altered" in report.audit_reason
+
+
+def test_a_backup_from_before_entry_format_2_restores_and_verifies(database_url: str) -> None:
+    """An older node's dump has no entry_format or actor_salt: its rows are format 1."""
+    from onceonly.db import transaction
+    from tests.audit.conftest import append_format_1
+
+    engine = make_engine(database_url)
+    with transaction(make_session_factory(engine)) as session:
+        for n in range(5):
+            append_format_1(session, AuditRecord(event="evidence.request", actor_username=f"c{n}"))
+    engine.dispose()
+    manifest, body = dump_database(database_url, "taipei")
+    document = json.loads(gzip.decompress(body))
+    for row in document["tables"]["audit_entries"]:
+        del row["entry_format"], row["actor_salt"]
+    report = restore_drill(Opened(manifest, gzip.compress(json.dumps(document).encode()), "t"))
+    assert report.ok, report
