@@ -454,7 +454,9 @@ sources:
 linkage:
   entity: parcel
   threshold: 0.9
-  review_band: [0.3, 0.97]
+  # Low: a parcel a re-survey renumbered scores low on its number alone, and the more
+  # parcels each owner holds, the lower; a clerk with the re-survey's table decides.
+  review_band: [0.1, 0.97]
   max_pairs_u: 100000
 survivorship:
   # The city's square metres beat the county's 坪 (most trusted); who owns the parcel and
