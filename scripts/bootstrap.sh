@@ -1,18 +1,18 @@
 # Sourced by ./demo and ./run-tests: makes .venv and installs onceonly into it.
-# Usage: bootstrap_venv [extra]   (extra = "dev" for the test tools)
+# Usage: bootstrap_venv [extra] [dir]   (extra = "dev" for the test tools; dir = .venv)
 bootstrap_venv() {
-  local extra="${1:-}" spec="."
+  local extra="${1:-}" venv="${2:-.venv}" spec="."
   [ -n "$extra" ] && spec=".[$extra]"
   local python="${PYTHON:-python3}"
-  if [ ! -x .venv/bin/python ]; then
-    echo "==> creating .venv with $($python --version)"
-    "$python" -m venv .venv
-    .venv/bin/python -m pip install --quiet --upgrade pip
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "==> creating $venv with $($python --version)"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
   fi
-  local stamp=".venv/.installed-${extra:-base}"
+  local stamp="$venv/.installed-${extra:-base}"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "==> installing onceonly ${extra:+with $extra tools} into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec"
+    echo "==> installing onceonly ${extra:+with $extra tools} into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
     touch "$stamp"
   fi
 }
