@@ -7,6 +7,7 @@ module); :data:`COMMAND_GROUPS` lists them so ``onceonly --help`` shows the whol
 from __future__ import annotations
 
 import importlib
+import signal
 from pathlib import Path
 
 import typer
@@ -84,10 +85,17 @@ def demo(
 
         app_ = create_app(settings)
         notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions))
+        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end
+        # the process before `finally`, leaving the demo's receiver processes behind.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             uvicorn.run(app_, host=host, port=port, log_level="warning")
         finally:
             notifications.close()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @app.command()
