@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from onceonly.config import Settings
+from onceonly.errors import Problem
 from onceonly.i18n import t
 
 app = typer.Typer(
@@ -127,10 +128,18 @@ def database_trouble(exc: DBAPIError, url: str, lang: str) -> str | None:
 
 
 def main() -> None:
-    """The ``onceonly`` command: the Typer app, with a database it cannot use explained in
-    two lines (which database, what to do) instead of a driver's traceback."""
+    """The ``onceonly`` command: the Typer app, where a refused input prints its fields and
+    reasons, and a database it cannot use is explained (which database, what to do), instead
+    of a traceback."""
     try:
         app()
+    except Problem as problem:
+        typer.echo(problem.title, err=True)
+        for error in problem.errors:
+            typer.echo(f"  {error.field}: {error.reason}", err=True)
+        if problem.detail and not problem.errors:
+            typer.echo(f"  {problem.detail}", err=True)
+        raise SystemExit(1) from None
     except DBAPIError as exc:
         settings = Settings()
         message = database_trouble(exc, settings.resolved_database_url, settings.language)

@@ -47,3 +47,18 @@ def test_an_unreachable_server_is_named_without_its_password(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "無法連線到資料庫 postgresql+psycopg://clerk:***@127.0.0.1:1/onceonly" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_refused_input_prints_each_field_and_reason_and_exits_1(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = {
+        "ONCEONLY_DATA_DIR": str(tmp_path),
+        "ONCEONLY_DATABASE_URL": database_url,
+        "ONCEONLY_LANGUAGE": "en",
+    }
+    result = onceonly("notify", "record-death", "A123456789", "--death-date", "2024-13-45", **env)
+    assert result.returncode == 1
+    assert "The input is not valid" in result.stderr
+    assert "payload.death_date: month must be 1-12, got 13" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

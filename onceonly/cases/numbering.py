@@ -9,17 +9,14 @@ number back too, without gaps.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from onceonly.cases.models import CaseCounter
-from onceonly.domain.roc_date import roc_year
-
-TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
-"""Taiwan has kept UTC+8 without daylight saving since 1980; the ROC year turns at its midnight."""
+from onceonly.domain.roc_date import TAIWAN, roc_year
 
 JURISDICTION_CODES = {
     "central": "C",

@@ -14,16 +14,16 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries
 from onceonly.catalog import service as catalog
+from onceonly.domain.roc_date import TAIWAN
 from onceonly.i18n import t
 
-TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
 EXPORT_PAGE = 500
 _catalog = catalog.CachedCatalog()
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from onceonly.domain.errors import DomainValueError
 
 _ROC_OFFSET = 1911
+TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
+"""Taiwan has kept UTC+8 without daylight saving since 1980; the ROC year turns at its midnight."""
 _FIELD = "date"
 _STYLES = ("long", "slash", "compact")
 
@@ -127,3 +129,8 @@ def format_roc_date(d: date, style: str = "long") -> str:
 def to_iso(text: str) -> str:
     """``"民國89年3月5日"`` → ``"2000-03-05"``, for storage and APIs."""
     return parse_roc_date(text).isoformat()
+
+
+def taiwan_today() -> date:
+    """Today's date in Taiwan, which is what a registration office means by "today"."""
+    return datetime.now(TAIWAN).date()

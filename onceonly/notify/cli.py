@@ -35,8 +35,9 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    where = settings.resolved_database_url.split("@")[-1]
     Console(stderr=True).print(
-        f"[green]notify worker started on {settings.resolved_database_url.split('@')[-1]}"
+        f"[green]{t('notify.cli.worker_started', settings.language, where=where)}"
     )
     run_worker(settings.resolved_database_url, tuning, stop)
 
@@ -109,7 +110,7 @@ def replay(
             f"[red]{t('notify.error.no_dead_letter', None, id=dead_letter_id)}"
         )
         raise typer.Exit(1)
-    Console().print(f"[green]replayed {dead_letter_id}")
+    Console().print(f"[green]{t('notify.cli.replayed', Settings().language, id=dead_letter_id)}")
 
 
 @app.command()
@@ -140,10 +141,6 @@ def queues() -> None:
             f"{q.lag_seconds():.0f}",
         )
     Console().print(table)
-
-
-if __name__ == "__main__":
-    app()
 
 
 @app.command("record-death")
@@ -178,10 +175,23 @@ def record_death(
                     payload={"death_date": death_date or date.today().isoformat()},
                     recorded_by="cli:household_office",
                 ),
+                settings.language,
             )
     finally:
         engine.dispose()
     Console().print(
-        f"[green]death of {mask_national_id(subject)} recorded as event {event.id} "
-        f"(seq {event.seq}, {event.deliveries} agencies to tell); see /notify/citizens/{subject}"
+        "[green]"
+        + t(
+            "notify.cli.death_recorded",
+            settings.language,
+            subject=mask_national_id(subject),
+            event=event.id,
+            seq=event.seq,
+            agencies=event.deliveries,
+            national_id=subject,
+        )
     )
+
+
+if __name__ == "__main__":
+    app()

@@ -26,9 +26,16 @@ from sqlalchemy.orm import Session
 from onceonly.db import utcnow
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import validate_national_id, validate_resident_id
+from onceonly.domain.roc_date import parse_roc_date, taiwan_today
 from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
-from onceonly.notify.kinds import CITIZEN, EVENT_KINDS, HOUSEHOLD
+from onceonly.notify.kinds import (
+    CITIZEN,
+    DATE_FIELDS,
+    EVENT_KINDS,
+    HOUSEHOLD,
+    NATIONAL_ID_FIELDS,
+)
 from onceonly.notify.models import CitizenSequence, LifeEvent
 from onceonly.notify.outbox import as_utc, upsert_increment, write_outbox
 
@@ -90,6 +97,32 @@ def _subject(value: str) -> str:
             raise first from None
 
 
+def typed_value(name: str, value: Any) -> Any:
+    """A payload value in its stored form (dates as ISO, IDs canonical); raises
+    :class:`DomainValueError` with the reason when it is not one."""
+    if name in DATE_FIELDS:
+        day = parse_roc_date(str(value))
+        if day > taiwan_today():
+            raise DomainValueError(
+                "date.future",
+                f"日期 {day.isoformat()} 還沒有到",
+                f"the date {day.isoformat()} is in the future",
+                field=name,
+            )
+        return day.isoformat()
+    if name in NATIONAL_ID_FIELDS:
+        return _subject(str(value))
+    return value
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _stored(name: str, value: Any) -> Any:
+    return value if _blank(value) else typed_value(name, value)
+
+
 def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> list[FieldError]:
     """Every problem with ``event`` as an event of ``source``, each naming its field."""
     errors: list[FieldError] = []
@@ -110,8 +143,7 @@ def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> lis
         )
         return errors
     for name in kind.required:
-        value = event.payload.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if _blank(event.payload.get(name)):
             errors.append(FieldError(f"payload.{name}", t("field.missing", lang), "missing"))
     if not kind.required and not any(event.payload.get(f) for f in kind.fields):
         errors.append(
@@ -121,6 +153,14 @@ def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> lis
                 "missing",
             )
         )
+    for name in sorted(set(event.payload) & set(kind.fields)):
+        value = event.payload[name]
+        if _blank(value):
+            continue
+        try:
+            typed_value(name, value)
+        except DomainValueError as exc:
+            errors.append(FieldError(f"payload.{name}", exc.message(lang or "zh-TW"), exc.code))
     for name in sorted(set(event.payload) - set(kind.fields)):
         errors.append(
             FieldError(
@@ -156,7 +196,7 @@ def _record(session: Session, event: LifeEventIn, source: str, lang: str | None)
         occurred_at=event.occurred_at or now,
         recorded_at=now,
         recorded_by=event.recorded_by,
-        payload=dict(event.payload),
+        payload={name: _stored(name, value) for name, value in event.payload.items()},
     )
     session.add(row)
     session.flush()

@@ -49,6 +49,12 @@ EVENT_KINDS: dict[str, EventKind] = {
     )
 }
 
+DATE_FIELDS = frozenset({"death_date", "birth_date", "marriage_date", "moved_on", "changed_on"})
+"""Dates of the event: an ISO or ROC-era date (民國113年3月1日), stored as ISO, never in the
+future."""
+NATIONAL_ID_FIELDS = frozenset({"father_national_id", "mother_national_id", "spouse_national_id"})
+"""Other people the event names: valid national IDs or resident numbers."""
+
 HOUSEHOLD_KINDS = tuple(k for k, v in EVENT_KINDS.items() if v.source == HOUSEHOLD)
 CITIZEN_KINDS = tuple(k for k, v in EVENT_KINDS.items() if v.source == CITIZEN)
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.db import transaction
+from onceonly.domain.errors import DomainValueError
+from onceonly.domain.roc_date import taiwan_today
 from onceonly.errors import Problem
-from onceonly.notify.events import LifeEventIn, record_life_event, report_change
+from onceonly.notify.events import LifeEventIn, record_life_event, report_change, typed_value
 from onceonly.notify.models import Delivery, LifeEvent
 from onceonly.notify.subscriptions import revoke_subscription
 from tests.notify.conftest import citizen
@@ -212,3 +217,56 @@ def test_citizen_report_needs_some_detail(sessions: sessionmaker[Session]) -> No
     with pytest.raises(Problem) as caught, transaction(sessions) as session:
         report_change(session, citizen(1), "contact_details", {})
     assert [e.field for e in caught.value.errors] == ["payload"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "reason"),
+    [
+        ({"death_date": "2024-13-45"}, "payload.death_date", "month must be 1-12"),
+        ({"death_date": "2099-01-01"}, "payload.death_date", "in the future"),
+        ({"death_date": "yesterday"}, "payload.death_date", "unrecognised date format"),
+    ],
+)
+def test_an_impossible_date_is_refused_and_nobody_is_told(
+    sessions: sessionmaker[Session], payload: dict[str, str], field: str, reason: str
+) -> None:
+    event = LifeEventIn(kind="death", national_id=citizen(1), payload=payload)
+    with pytest.raises(Problem) as caught, transaction(sessions) as session:
+        record_life_event(session, event, lang="en")
+    [error] = [e for e in caught.value.errors if e.field == field]
+    assert reason in error.reason
+    with transaction(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_dates_are_stored_as_iso_and_people_it_names_must_exist_as_ids(
+    sessions: sessionmaker[Session],
+) -> None:
+    with transaction(sessions) as session:
+        view = record_life_event(
+            session,
+            LifeEventIn(
+                kind="death", national_id=citizen(1), payload={"death_date": "民國113年3月1日"}
+            ),
+        )
+    assert view.payload == {"death_date": "2024-03-01"}
+    bad_spouse = LifeEventIn(
+        kind="marriage",
+        national_id=citizen(2),
+        payload={"marriage_date": "2024-05-20", "spouse_national_id": "A123456788"},
+    )
+    with pytest.raises(Problem) as caught, transaction(sessions) as session:
+        record_life_event(session, bad_spouse)
+    assert [e.field for e in caught.value.errors] == ["payload.spouse_national_id"]
+
+
+@settings(max_examples=80)
+@given(st.one_of(st.text(max_size=16), st.dates().map(date.isoformat)))
+def test_a_stored_date_is_always_an_iso_date_not_after_today(text: str) -> None:
+    try:
+        stored = typed_value("death_date", text)
+    except DomainValueError as refused:
+        assert refused.message_en and refused.message_zh
+        return
+    assert date.fromisoformat(stored) <= taiwan_today()
+    assert typed_value("death_date", stored) == stored
