@@ -3,9 +3,11 @@ prove an entry is in it (online or from an export, offline), show the newest ent
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -246,14 +248,13 @@ def prove(
     """Make and check the inclusion proof of ENTRY, or check a proof file with --verify.
 
     Exit 1 when the proof does not hold, naming why."""
-    import json
 
-    from onceonly.audit.proofs import check_proof, read_json
+    from onceonly.audit.proofs import check_proof
 
     settings = Settings()
     lang = settings.language
     if check is not None:
-        document = read_json(check)
+        document = _read_file(check)
     elif entry is None:
         typer.echo(t("audit.cli.need_entry", lang), err=True)
         raise typer.Exit(2)
@@ -270,7 +271,7 @@ def prove(
             raise typer.Exit(1) from error
     else:
         document = _prove_online(settings, entry, tree_size)
-    keys = read_json(jwks) if jwks is not None else None
+    keys = _read_file(jwks) if jwks is not None else None
     if check is None:
         text = json.dumps(document, ensure_ascii=False, indent=2)
         if out is not None:
@@ -284,6 +285,22 @@ def prove(
         _echo_both(t("audit.proof.redacted", "zh-TW"), t("audit.proof.redacted", "en"))
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _read_file(path: Path) -> Any:
+    """A JSON file the user named, or exit 1 saying which file and why it cannot be read."""
+    from onceonly.audit.proofs import read_json
+
+    try:
+        return read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        _echo_both(
+            t("audit.cli.unreadable", "zh-TW", path=path, reason=reason),
+            t("audit.cli.unreadable", "en", path=path, reason=reason),
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def _prove_online(settings: Settings, entry: str, tree_size: int | None) -> dict[str, object]:
@@ -319,7 +336,6 @@ def rebuild_tree_command() -> None:
 @app.command("sign-head")
 def sign_head_command() -> None:
     """Sign (publish) a tree head for the log as it stands and print it as JSON."""
-    import json
 
     from onceonly.audit.tree_heads import publish_tree_head
 

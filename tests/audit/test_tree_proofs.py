@@ -146,6 +146,18 @@ def test_a_redacted_proof_names_no_clerk_and_still_verifies_offline(
     named["entry"]["actor_username"] = "tpe-clerk"  # a name without its salt proves nothing
     assert check_proof(named).code == "malformed"
 
+    truncated = tmp_path / "truncated.json"
+    truncated.write_bytes(raw[: len(raw) // 2])
+    for args in (
+        [str(truncated)],
+        [str(tmp_path / "missing.json")],
+        [str(proof), "--jwks", str(truncated)],
+    ):
+        unread = runner.invoke(cli, ["audit", "prove", "--verify", *args])
+        assert unread.exit_code == 1, unread.output
+        assert isinstance(unread.exception, SystemExit), unread.exception  # not a traceback
+        assert "Cannot read" in unread.output and "a JSON file is needed" in unread.output
+
 
 def test_export_folder_verifies_and_proves_without_the_server(
     configured: Settings,
