@@ -235,6 +235,7 @@ def revoke(ca_dir: Path, serial: str, reason: str = "unspecified") -> IssuedCert
     """Mark the certificate ``serial`` revoked; the next CRL lists it."""
     if reason not in REVOCATION_REASONS:
         raise PkiError(f"reason must be one of {', '.join(REVOCATION_REASONS)}")
+    _load_ca(Path(ca_dir))  # names a missing CA instead of "no such serial"
     rows = _read_index(Path(ca_dir))
     wanted = serial.lower().lstrip("0") or "0"
     for index, row in enumerate(rows):

@@ -83,6 +83,8 @@ def test_cli_makes_a_ca_issues_revokes_and_publishes_the_crl(tmp_path: Path) -> 
     serial = format(cert.serial_number, "x")
     unknown = runner.invoke(cli, ["pki", "revoke", "abc123", "--ca-dir", home])
     assert unknown.exit_code == 1 and "abc123" in unknown.output
+    elsewhere = runner.invoke(cli, ["pki", "revoke", serial, "--ca-dir", str(tmp_path / "no-ca")])
+    assert elsewhere.exit_code == 1 and "no CA in" in elsewhere.output
     revoked = runner.invoke(
         cli, ["pki", "revoke", serial, "--reason", "key_compromise", "--ca-dir", home]
     )
