@@ -11,7 +11,7 @@ bootstrap_venv() {
   fi
   local stamp="$venv/.installed-${extra:-base}"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    echo "==> installing onceonly ${extra:+with $extra tools} into $venv"
+    echo "==> installing onceonly${extra:+ with $extra tools} into $venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec"
     touch "$stamp"
   fi
