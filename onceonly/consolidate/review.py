@@ -88,6 +88,16 @@ def pending(session: Session, plan: str | None = None, limit: int = 50) -> list[
     return list(session.scalars(query.limit(limit)))
 
 
+def of_jurisdiction(session: Session, jurisdiction: str) -> list[ReviewItem]:
+    """Every pair queued for ``jurisdiction``, decided or not, the most uncertain first."""
+    query = (
+        select(ReviewItem)
+        .where(ReviewItem.jurisdiction == jurisdiction)
+        .order_by(func.abs(ReviewItem.match_probability - 0.5), ReviewItem.id)
+    )
+    return list(session.scalars(query))
+
+
 def counts(
     session: Session, plan: str | None = None, jurisdiction: str | None = None
 ) -> dict[str, int]:

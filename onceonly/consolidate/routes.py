@@ -6,6 +6,7 @@ data, none."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import tenant_of_agency
 from onceonly.consolidate import review
-from onceonly.consolidate.models import ReviewItem
+from onceonly.consolidate.models import PENDING, ReviewItem
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
 from onceonly.web.deps import get_db, get_language
@@ -60,15 +61,15 @@ def _forbidden(lang: str) -> Problem:
 def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HTMLResponse:
     if not _reviews_anything(principal):
         raise _forbidden(lang)
-    tenant = tenant_of_agency(principal.agency_code)
-    items = [i for i in review.pending(db, limit=400) if may_review(principal, i)]
-    shown = items[:50]
+    tenant = tenant_of_agency(principal.agency_code) or ""
+    mine = [i for i in review.of_jurisdiction(db, tenant) if may_review(principal, i)]
+    shown = [i for i in mine if i.status == PENDING][:50]
     return render(
         request,
         "consolidate/review.html",
         items=shown,
         fields={item.id: _shown_fields(item) for item in shown},
-        counts=review.counts(db, jurisdiction=tenant or ""),
+        counts=Counter(i.status for i in mine),
     )
 
 

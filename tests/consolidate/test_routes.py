@@ -107,6 +107,7 @@ def test_a_parcel_pair_shows_its_own_fields_and_asks_about_parcels(demo_env: Dem
         platform = client.get("/consolidate/review?lang=en", headers=_token(app, "admin"))
         elsewhere = client.get("/consolidate/review", headers=_token(app, "tpe-land-clerk"))
     assert land.status_code == household.status_code == 200
+    assert "1 pending" in land.text and "1 pending" in household.text, "counts are of your pairs"
     (parcel,) = land.text.split("Match probability")[1:]
     assert "Same parcel" in parcel and "330.6" in parcel and ">name<" not in parcel
     (person,) = household.text.split("Match probability")[1:]
