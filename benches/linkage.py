@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 FEBRL_THRESHOLD = 0.5
@@ -167,7 +168,6 @@ def _step_seconds(run_dir: Path) -> dict[str, float]:
 def run_demo(records: int, workdir: Path) -> dict[str, float]:
     import multiprocessing
 
-    import polars as pl
     from rich.console import Console
 
     from onceonly.consolidate.pipeline import Pipeline
@@ -184,28 +184,8 @@ def run_demo(records: int, workdir: Path) -> dict[str, float]:
     elapsed = time.perf_counter() - started
     steps = _step_seconds(plan.run_dir)
     run_mb = sum(p.stat().st_size for p in plan.run_dir.rglob("*") if p.is_file()) / 2**20
-    clusters = pl.read_parquet(plan.run_dir / "clusters.parquet")
-    kept = set(clusters["record_id"].to_list())
-    members: dict[str, list[str]] = defaultdict(list)
-    for record_id, cluster in clusters.iter_rows():
-        members[cluster].append(record_id)
-    person: dict[str, str] = {}
-    with data.truth.open(encoding="utf-8") as handle:
-        next(handle)
-        for line in handle:
-            record_id, key = line.rstrip("\n").split(",")
-            if record_id in kept:
-                person[record_id] = key
-    groups: dict[str, list[str]] = defaultdict(list)
-    for record_id, key in person.items():
-        groups[key].append(record_id)
-    truth = {
-        tuple(sorted((a, b))) for m in groups.values() for i, a in enumerate(m) for b in m[i + 1 :]
-    }
-    predicted = {
-        tuple(sorted((a, b))) for m in members.values() for i, a in enumerate(m) for b in m[i + 1 :]
-    }
-    precision, recall, f1 = _prf(predicted, truth)  # type: ignore[arg-type]
+    _, predicted, truth = _scored_run(plan.run_dir, data.truth)
+    precision, recall, f1 = _prf(predicted, truth)
     return {
         "records": data.county_rows + data.city_rows,
         "true_pairs": len(truth),
@@ -220,6 +200,28 @@ def run_demo(records: int, workdir: Path) -> dict[str, float]:
         "run_dir_mb": run_mb,
         **{f"step_{name}_seconds": value for name, value in steps.items()},
     }
+
+
+def _scored_run(
+    run_dir: Path, truth_file: Path
+) -> tuple[set[str], set[tuple[str, str]], set[tuple[str, str]]]:
+    """The kept record ids of a finished run, the pairs its clusters link and the true pairs
+    among the kept records (the truth file: record id, entity, one per line after a header)."""
+    import csv
+
+    import polars as pl
+
+    clusters = pl.read_parquet(run_dir / "clusters.parquet")
+    kept = set(clusters["record_id"].to_list())
+    linked: dict[str, list[str]] = defaultdict(list)
+    for record_id, cluster in clusters.iter_rows():
+        linked[cluster].append(record_id)
+    entities: dict[str, list[str]] = defaultdict(list)
+    with truth_file.open(encoding="utf-8") as handle:
+        for record_id, entity in list(csv.reader(handle))[1:]:
+            if record_id in kept:
+                entities[entity].append(record_id)
+    return kept, _pairs(linked), _pairs(entities)
 
 
 def _pairs(groups: dict[str, list[str]]) -> set[tuple[str, str]]:
@@ -238,8 +240,6 @@ def _generate_land(workdir: Path, records: int):  # type: ignore[no-untyped-def]
 
 def run_land(records: int, workdir: Path) -> dict[str, float]:
     """The demo's land plan on ``records`` legacy land rows, scored against its truth."""
-    import csv
-
     import polars as pl
     from rich.console import Console
 
@@ -251,17 +251,7 @@ def run_land(records: int, workdir: Path) -> dict[str, float]:
     started = time.perf_counter()
     Pipeline(plan, None, console=Console(stderr=True, quiet=True)).run()
     elapsed = time.perf_counter() - started
-    clusters = pl.read_parquet(plan.run_dir / "clusters.parquet")
-    kept = set(clusters["record_id"].to_list())
-    linked: dict[str, list[str]] = defaultdict(list)
-    for record_id, cluster in clusters.iter_rows():
-        linked[cluster].append(record_id)
-    parcels: dict[str, list[str]] = defaultdict(list)
-    with (data.directory / "land_truth.csv").open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["record_id"] in kept:
-                parcels[row["parcel"]].append(row["record_id"])
-    truth, predicted = _pairs(parcels), _pairs(linked)
+    kept, predicted, truth = _scored_run(plan.run_dir, data.directory / "land_truth.csv")
     linkage = plan.model.linkage
     assert linkage is not None
     band = pl.col("match_probability").is_between(
@@ -281,6 +271,15 @@ def run_land(records: int, workdir: Path) -> dict[str, float]:
         "recall_with_review": len((predicted | queued) & truth) / len(truth) if truth else 0.0,
         "seconds": elapsed,
     }
+
+
+def _in_scratch(run: Callable[[int, Path], dict[str, float]], records: int) -> dict[str, float]:
+    """``run(records, workdir)`` in a temporary folder removed afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="onceonly-linkage-bench-"))
+    try:
+        return run(records, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _peak_mb() -> float:
@@ -314,11 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['records_per_s']:.0f} records/s"
             )
     if not args.skip_demo:
-        workdir = Path(tempfile.mkdtemp(prefix="onceonly-linkage-bench-"))
-        try:
-            r = results["demo"] = run_demo(args.records, workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        r = results["demo"] = _in_scratch(run_demo, args.records)
         print(
             f"demo: {r['records']:.0f} records ({r['generate_seconds']:.0f} s to generate), "
             f"threshold {r['threshold']}: precision {r['precision']:.4f} recall "
@@ -329,11 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = {k[5:-8]: v for k, v in r.items() if k.startswith("step_")}
         print("demo steps: " + ", ".join(f"{k} {v:.0f} s" for k, v in steps.items()))
     if args.land_records:
-        workdir = Path(tempfile.mkdtemp(prefix="onceonly-linkage-bench-land-"))
-        try:
-            r = results["land"] = run_land(args.land_records, workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        r = results["land"] = _in_scratch(run_land, args.land_records)
         print(
             f"land: {r['records']:.0f} kept rows, {r['true_pairs']:.0f} true pairs: linked "
             f"unseen precision {r['precision']:.4f} recall {r['recall']:.4f}; "
