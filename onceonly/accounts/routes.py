@@ -144,17 +144,16 @@ def _users_page(
 ) -> HTMLResponse:
     context.setdefault("errors", {})
     context.setdefault("form", {})
+    english = get_language(request) == "en"
+    agencies = service.agencies_for_accounts(
+        db, scope_of(admin), hosted_tenants(get_settings(request))
+    )
     return render(
         request,
         "accounts/admin_users.html",
         status,
         users=[u for u in service.list_users(db) if _manages(admin, u.agency_code)],
-        agency_options=[
-            (a.code, a.name_en if get_language(request) == "en" else a.name_zh)
-            for a in service.agencies_for_accounts(
-                db, lambda code: _manages(admin, code), hosted_tenants(get_settings(request))
-            )
-        ],
+        agency_options=[(a.code, a.name_en if english else a.name_zh) for a in agencies],
         roles=ROLES,
         **context,
     )

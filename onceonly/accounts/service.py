@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -34,7 +34,7 @@ from onceonly.accounts.models import (
     as_utc,
 )
 from onceonly.accounts.passwords import hash_password, verify_password
-from onceonly.accounts.tenancy import CENTRAL, tenant_of_agency
+from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
@@ -284,22 +284,27 @@ def check_agency_served(
     if catalog.get_agency(session, agency_code) is None:
         reason = t("accounts.agency.unknown", lang, agency=agency_code)
         raise validation_problem([FieldError("agency_code", reason, "unknown")], lang)
-    tenant = tenant_of_agency(agency_code)
-    if hosted is not None and tenant != CENTRAL and tenant not in hosted:
-        reason = t("accounts.agency.not_hosted", lang, agency=agency_code, hosted="、".join(hosted))
+    if not _hosted(agency_code, hosted):
+        served = "、".join(hosted or ())
+        reason = t("accounts.agency.not_hosted", lang, agency=agency_code, hosted=served)
         raise validation_problem([FieldError("agency_code", reason, "not_hosted")], lang)
 
 
+def _hosted(agency_code: str, hosted: Sequence[str] | None) -> bool:
+    """Whether the node speaks for the agency: every agency stand-alone, national ones always."""
+    tenant = tenant_of_agency(agency_code)
+    return hosted is None or tenant == CENTRAL or tenant in hosted
+
+
 def agencies_for_accounts(
-    session: Session, manages: Callable[[str], bool], hosted: Sequence[str] | None
+    session: Session, scope: Scope, hosted: Sequence[str] | None
 ) -> list[catalog.AgencyView]:
-    """The catalog agencies an administrator may make accounts for: those ``manages``
-    accepts (their tenant) that :func:`check_agency_served` would also accept."""
+    """The catalog agencies an administrator of ``scope`` may make accounts for: their
+    tenant's that :func:`check_agency_served` would also accept."""
     return [
         agency
         for agency in catalog.list_agencies(session)
-        if manages(agency.code)
-        and (hosted is None or tenant_of_agency(agency.code) in (*hosted, CENTRAL))
+        if scope.manages_agency(agency.code) and _hosted(agency.code, hosted)
     ]
 
 

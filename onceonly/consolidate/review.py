@@ -98,14 +98,10 @@ def of_jurisdiction(session: Session, jurisdiction: str) -> list[ReviewItem]:
     return list(session.scalars(query))
 
 
-def counts(
-    session: Session, plan: str | None = None, jurisdiction: str | None = None
-) -> dict[str, int]:
+def counts(session: Session, plan: str | None = None) -> dict[str, int]:
     query = select(ReviewItem.status, func.count()).group_by(ReviewItem.status)
     if plan is not None:
         query = query.where(ReviewItem.plan == plan)
-    if jurisdiction is not None:
-        query = query.where(ReviewItem.jurisdiction == jurisdiction)
     return {status: n for status, n in session.execute(query)}
 
 
