@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     """Mail relay that delivers citizen updates (plain SMTP, no auth: a local relay)."""
     smtp_port: int = 8025
     smtp_from: str = "noreply@onceonly.example"
+    audit_origin: str | None = None
+    """The audit log's checkpoint origin (``onceonly.audit.checkpoint``); drawn once and kept
+    in the data directory when not given."""
+    audit_publish_seconds: float = 0.0
+    """How often the web app signs a checkpoint of a grown log and pushes it to the witnesses
+    (``onceonly audit witness add``); 0: only when ``onceonly audit publish`` is run."""
 
     @cached_property
     def resolved_database_url(self) -> str:

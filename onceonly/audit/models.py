@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Index,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -124,6 +126,66 @@ class AuditTreeHead(Base):
     kid: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
     """The compact JWS whose payload states tree size, root hash and time."""
+
+
+class AuditCheckpoint(Base):
+    """The C2SP checkpoint (signed note) of a signed tree head, as the log signed it
+    (``onceonly.audit.checkpoint``); witnesses' cosignatures are kept beside it."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (CheckConstraint("tree_size >= 0", name="size_not_negative"),)
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    origin: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditCosignature(Base):
+    """A witness's ``cosignature/v1`` line on one of the log's checkpoints, checked against
+    the witness's key before it was kept."""
+
+    __tablename__ = "audit_cosignatures"
+    __table_args__ = (UniqueConstraint("tree_size", "line", name="uq_audit_cosignatures_line"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    witness: Mapped[str] = mapped_column(String(255))
+    line: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditWitness(Base):
+    """A witness this log pushes its checkpoints to (tlog-witness ``add-checkpoint``)."""
+
+    __tablename__ = "audit_witnesses"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    """The witness's submission prefix; ``/add-checkpoint`` is appended."""
+    vkey: Mapped[str] = mapped_column(Text)
+    last_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The size the witness last cosigned for this log (what the next request sends as old)."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WitnessedLog(Base):
+    """A log this node witnesses: its key, and the newest checkpoint this node cosigned.
+
+    The witness moves ``tree_size`` forward only by a compare-and-set on the size it read, so
+    two racing requests can never roll it back (tlog-witness, "add-checkpoint")."""
+
+    __tablename__ = "witness_logs"
+
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vkey: Mapped[str] = mapped_column(Text)
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    root_hash: Mapped[str | None] = mapped_column(String(64))
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    """The newest cosigned checkpoint: the log's signature and this node's cosignature."""
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 make_append_only(AuditEntry, truncate=True)  # migration 0003 has its own frozen copy

@@ -126,10 +126,11 @@ def tree_head_for(session: Session, settings: Settings, size: int | None) -> Tre
     size = current if size is None else size
     existing = tree_head_at(session, size)
     if existing is not None:
+        _checkpoint_for(session, settings, existing)
         return existing
     if not 0 <= size <= current:
         raise LookupError(f"the log has {current} entries, not {size}")
-    key = keys.ensure_key(session, settings, AUDIT_KEY_AGENCY)
+    key = ensure_audit_key(session, settings)
     moment = datetime.now(UTC).replace(microsecond=0)
     root = root_hash(session, size).hex()
     row = AuditTreeHead(
@@ -147,7 +148,24 @@ def tree_head_for(session: Session, settings: Settings, size: int | None) -> Tre
         if winner is None:
             raise
         return winner
-    return _view(row)
+    head = _view(row)
+    _checkpoint_for(session, settings, head)
+    return head
+
+
+def ensure_audit_key(session: Session, settings: Settings) -> keys.SigningKey:
+    """The platform audit key, made and published first if there is none yet (the app does
+    this at start-up, so the key is in the JWK Set before any head is signed)."""
+    return keys.ensure_key(session, settings, AUDIT_KEY_AGENCY)
+
+
+def _checkpoint_for(session: Session, settings: Settings, head: TreeHead) -> None:
+    """The C2SP checkpoint of ``head`` (signed with the active audit key unless stored)."""
+    from onceonly.audit.checkpoint import log_identity, sign_checkpoint
+
+    key = ensure_audit_key(session, settings)
+    origin = log_identity(settings).origin
+    sign_checkpoint(session, key, origin, head.tree_size, head.root_hash)
 
 
 def _platform_key(jwks: Mapping[str, Any], kid: str) -> dict[str, Any]:
