@@ -157,7 +157,10 @@ def sign_checkpoint(
     checkpoint = Checkpoint(origin, size, bytes.fromhex(root_hex))
     signed = note.sign_note(checkpoint.text(), log_signer(key, origin)).encode()
     row = AuditCheckpoint(
-        tree_size=size, origin=origin, note=signed, signed_at=datetime.now(UTC).replace(microsecond=0)
+        tree_size=size,
+        origin=origin,
+        note=signed,
+        signed_at=datetime.now(UTC).replace(microsecond=0),
     )
     try:
         with session.begin_nested():
@@ -189,7 +192,9 @@ def stored_checkpoint(session: Session, size: int | None = None) -> str | None:
     row = session.scalars(query).first()
     if row is None:
         return None
-    return note.parse_note(row.note).with_signatures(cosignatures_of(session, row.tree_size)).encode()
+    return (
+        note.parse_note(row.note).with_signatures(cosignatures_of(session, row.tree_size)).encode()
+    )
 
 
 def list_checkpoints(session: Session) -> list[AuditCheckpoint]:

@@ -82,9 +82,25 @@ def verify(
         "--bundle",
         help="Verify an export folder (export-bundle): chain, signed tree heads, Merkle roots.",
     ),
+    jwks: str | None = typer.Option(
+        None,
+        "--jwks",
+        help="Key set to check the signed heads with (a file or URL kept outside the node); "
+        "default: the node's keys whose private half is on its disk.",
+    ),
+    held: list[Path] = typer.Option(
+        [],
+        "--checkpoint",
+        help="A checkpoint kept outside the node (from a witness, an earlier download): the "
+        "log must still hold exactly that tree. Repeatable.",
+    ),
+    witness_key: list[str] = typer.Option(
+        [], "--witness-key", help="A witness's vkey whose cosignatures to check. Repeatable."
+    ),
 ) -> None:
-    """Check every entry's hash and link; exit 1 naming the first entry altered, removed,
-    reordered or inserted."""
+    """Check every entry's hash and link, the Merkle tree, every signed tree head and
+    checkpoint (signature and consistency), and checkpoints held outside; exit 1 naming the
+    first entry altered, removed, reordered or inserted, or the head that no longer holds."""
     settings = Settings()
     known = _parse_anchor(anchor, settings.language)
     if bundle is not None:
@@ -96,9 +112,46 @@ def verify(
             raise typer.Exit(2)
         _report(verify_file(file, known))
         return
+    trusted = _read_jwks(jwks, settings.language) if jwks is not None else None
+    outside = [(str(path), _read_text(path, settings.language)) for path in held]
     with _database(settings) as session:
         _report(verify_chain(iter_entries(session), known or recorded_head(session)))
         _report_tree(session)
+        _report_heads(session, settings, trusted, outside, witness_key)
+
+
+def _read_text(path: Path, lang: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else str(error)
+        _echo_both(
+            t("audit.cli.unreadable", "zh-TW", path=path, reason=reason),
+            t("audit.cli.unreadable", "en", path=path, reason=reason),
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _report_heads(
+    session: Session,
+    settings: Settings,
+    jwks: dict[str, Any] | None,
+    held: list[tuple[str, str]],
+    witness_keys: list[str],
+) -> None:
+    from onceonly.audit.heads_check import check_heads
+    from onceonly.audit.note import NoteError
+
+    try:
+        check = check_heads(session, settings, jwks, held, witness_keys)
+    except NoteError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    for finding in check.findings:
+        _echo_both(finding.text("zh-TW"), finding.text("en"), err=not finding.ok)
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -241,8 +294,11 @@ def prove(
     check: Path | None = typer.Option(
         None, "--verify", help="Check a proof document (e.g. downloaded from the citizen portal)."
     ),
-    jwks: Path | None = typer.Option(
-        None, "--jwks", help="The published key set (/.well-known/jwks.json) to trust."
+    jwks: str | None = typer.Option(
+        None,
+        "--jwks",
+        help="The published key set to trust: a file saved from /.well-known/jwks.json, or "
+        "its https:// URL. Without it --verify never calls a proof verified.",
     ),
 ) -> None:
     """Make and check the inclusion proof of ENTRY, or check a proof file with --verify.
@@ -271,7 +327,11 @@ def prove(
             raise typer.Exit(1) from error
     else:
         document = _prove_online(settings, entry, tree_size)
-    keys = _read_file(jwks) if jwks is not None else None
+    keys = _read_jwks(jwks, settings.language) if jwks is not None else None
+    if keys is None and check is None:
+        # A proof made here is checked with the keys this side trusts: the export folder's
+        # key set, or the node's own keys (those whose private half is on its disk).
+        keys = _read_file(bundle / "jwks.json") if bundle is not None else _local_jwks(settings)
     if check is None:
         text = json.dumps(document, ensure_ascii=False, indent=2)
         if out is not None:
@@ -285,6 +345,32 @@ def prove(
         _echo_both(t("audit.proof.redacted", "zh-TW"), t("audit.proof.redacted", "en"))
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _local_jwks(settings: Settings) -> dict[str, Any]:
+    from onceonly.audit.heads_check import local_jwks
+
+    with _database(settings) as session:
+        return local_jwks(session, settings)
+
+
+def _read_jwks(source: str, lang: str) -> Any:
+    """A JWK Set from a file or an http(s) URL, or exit 1 saying why it cannot be had."""
+    if not source.startswith(("https://", "http://")):
+        return _read_file(Path(source))
+    import httpx
+
+    try:
+        response = httpx.get(source, timeout=10.0, follow_redirects=False)
+        response.raise_for_status()
+        return response.json()
+    except (httpx.HTTPError, ValueError) as error:
+        _echo_both(
+            t("audit.cli.jwks_unreadable", "zh-TW", source=source, reason=error),
+            t("audit.cli.jwks_unreadable", "en", source=source, reason=error),
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def _read_file(path: Path) -> Any:
@@ -343,3 +429,76 @@ def sign_head_command() -> None:
     with _database(settings) as session:
         head = publish_tree_head(session, settings)
     typer.echo(json.dumps(head.as_document(), indent=2))
+
+
+@app.command("publish")
+def publish_command() -> None:
+    """Sign a tree head and checkpoint of the log as it stands and push it to every witness."""
+    from onceonly.audit.publish import publish
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        head, results = publish(make_session_factory(engine), settings)
+    finally:
+        engine.dispose()
+    _echo_both(
+        t("audit.cli.published", "zh-TW", size=head.tree_size),
+        t("audit.cli.published", "en", size=head.tree_size),
+    )
+    for result in results:
+        status = "OK" if result.ok else f"{result.status}: {result.detail.strip()}"
+        typer.echo(t("audit.cli.pushed", settings.language, witness=result.witness, status=status))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+witness_app = typer.Typer(
+    help="Witnessing (C2SP tlog-witness): this log's witnesses, the logs "
+    "this node witnesses, the keys to give each other."
+)
+app.add_typer(witness_app, name="witness")
+
+
+@witness_app.command("keys")
+def witness_keys_command() -> None:
+    """Print this log's checkpoint key and this node's witness key (C2SP vkeys)."""
+    from onceonly.audit.checkpoint import log_identity
+    from onceonly.audit.note import SIG_ED25519, Verifier
+    from onceonly.audit.tree_heads import ensure_audit_key
+    from onceonly.audit.witness import witness_vkey
+
+    settings = Settings()
+    with _database(settings) as session:
+        key = ensure_audit_key(session, settings)
+        from onceonly.audit.checkpoint import jwk_public
+
+        log = Verifier(log_identity(settings).origin, SIG_ED25519, jwk_public(key.published()))
+        typer.echo(f"log {log.vkey}")
+        typer.echo(f"witness {witness_vkey(session, settings)}")
+
+
+@witness_app.command("trust")
+def witness_trust_command(
+    vkey: str = typer.Argument(..., help="The log's checkpoint key (its `witness keys` log line)."),
+) -> None:
+    """Witness the log that signs with VKEY: cosign its checkpoints while they stay consistent."""
+    from onceonly.audit.witness import trust_log
+
+    settings = Settings()
+    with _database(settings) as session:
+        row = trust_log(session, vkey)
+        typer.echo(row.origin)
+
+
+@witness_app.command("add")
+def witness_add_command(
+    vkey: str = typer.Argument(..., help="The witness's key (its `witness keys` witness line)."),
+    url: str = typer.Argument(..., help="Its submission prefix, e.g. https://node/witness."),
+) -> None:
+    """Push this log's checkpoints to the witness with VKEY at URL."""
+    from onceonly.audit.publish import add_witness
+
+    settings = Settings()
+    with _database(settings) as session:
+        typer.echo(add_witness(session, vkey, url).name)

@@ -239,7 +239,9 @@ def parse_note(data: bytes | str) -> Note:
     return Note(text, tuple(signatures))
 
 
-def open_note(data: bytes | str | Note, verifiers: Sequence[Verifier]) -> tuple[Note, list[Signature]]:
+def open_note(
+    data: bytes | str | Note, verifiers: Sequence[Verifier]
+) -> tuple[Note, list[Signature]]:
     """The note and the signatures on it that ``verifiers`` vouch for.
 
     Signatures of unknown keys are ignored; a known key's signature that fails raises

@@ -9,8 +9,9 @@ path, the signed tree head it leads to and the platform key that signed the head
 2. SHA-256(0x00 || entry_hash) and the audit path give the root (RFC 9162 §2.1.3.2);
 3. the root is the one the tree head states, and the head is signed by the platform's audit key.
 
-The key inside the file only says which key to look for; pass the published JWK Set
-(``/.well-known/jwks.json``, saved earlier or fetched elsewhere) to trust the key itself.
+The key inside the file only says which key to look for: without the published JWK Set
+(``/.well-known/jwks.json``, saved earlier or fetched elsewhere) a proof is never called
+verified, since anyone can make a consistent file with a key of their own.
 
 Auditors' proofs carry the entry in full. The proof a citizen downloads is *redacted*
 (:func:`proof_for_subject`): the clerk appears by badge and by the salted commitment only, and
@@ -156,8 +157,9 @@ def _result(ok: bool, code: str, **params: Any) -> ProofCheck:
 
 
 def check_proof(document: Mapping[str, Any], jwks: Mapping[str, Any] | None = None) -> ProofCheck:
-    """Check a proof document offline; ``jwks`` is the published key set to trust (without
-    it the key inside the document is used and the result says so)."""
+    """Check a proof document offline; ``jwks`` is the published key set to trust. Without it
+    the document is checked with the key inside it and the result is ``untrusted_key``, not
+    ok."""
     try:
         if document.get("format") != PROOF_FORMAT:
             raise ValueError(f"format is not {PROOF_FORMAT}")
@@ -195,9 +197,13 @@ def check_proof(document: Mapping[str, Any], jwks: Mapping[str, Any] | None = No
         return _result(False, "path", seq=seq, size=size)
     if not merkle.verify_inclusion(leaf, index, size, path, head.root):
         return _result(False, "path", seq=seq, size=size)
+    if source != "published":
+        # The file carries its own key: anyone can make a consistent file with a key of their
+        # own, so this is not verified (issue 12, hole 8).
+        return _result(False, "untrusted_key", seq=seq, size=size, kid=head.kid, key_source=source)
     return _result(
         True,
-        "ok" if source == "published" else "ok_embedded",
+        "ok",
         seq=seq,
         size=size,
         root=head.root_hash,

@@ -21,6 +21,7 @@ from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries, head
 from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
 from onceonly.web.deps import get_db, get_language
+from onceonly.web.params import page_query
 from onceonly.web.templating import render
 
 router = APIRouter(tags=["audit"])
@@ -117,7 +118,7 @@ class _Search:
         ] = None,
         since: Annotated[date | None, Query(description="First day (Taiwan time).")] = None,
         until: Annotated[date | None, Query(description="Last day, inclusive.")] = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, page_query(MAX_PER_PAGE)] = 1,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
     ) -> None:
         self.lang = get_language(request)

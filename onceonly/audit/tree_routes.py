@@ -31,6 +31,7 @@ from onceonly.config import Settings
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
 from onceonly.web.deps import get_db, get_language, get_settings
+from onceonly.web.params import MAX_INTEGER, PositiveId, SizeInPath
 
 router = APIRouter(tags=["audit"])
 
@@ -90,7 +91,7 @@ def latest_head(request: Request, db: Db, settings: AppSettings) -> TreeHeadOut:
     summary="Signed tree head of the first SIZE entries (public)",
     description="Heads are stored at the sizes they were signed at; others answer 404.",
 )
-def head_at(request: Request, size: int, db: Db, settings: AppSettings) -> TreeHeadOut:
+def head_at(request: Request, size: SizeInPath, db: Db, settings: AppSettings) -> TreeHeadOut:
     return TreeHeadOut.of(_head(db, settings, size, get_language(request)))
 
 
@@ -104,8 +105,8 @@ def consistency(
     request: Request,
     db: Db,
     settings: AppSettings,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int, Query(ge=0)],
+    first: Annotated[int, Query(ge=0, le=MAX_INTEGER)],
+    second: Annotated[int, Query(ge=0, le=MAX_INTEGER)],
 ) -> ConsistencyOut:
     lang = get_language(request)
     if first > second:
@@ -164,11 +165,11 @@ def names_clerk_problem(seq: int, lang: str) -> Problem:
 )
 def entry_proof(
     request: Request,
-    seq: int,
+    seq: PositiveId,
     user: CurrentUser,
     db: Db,
     settings: AppSettings,
-    tree_size_: Annotated[int | None, Query(alias="tree_size", ge=1)] = None,
+    tree_size_: Annotated[int | None, Query(alias="tree_size", ge=1, le=MAX_INTEGER)] = None,
 ) -> JSONResponse:
     lang = get_language(request)
     entry = proof_entry(db, seq)

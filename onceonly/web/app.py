@@ -7,23 +7,28 @@ one place so a newcomer sees the whole surface at a glance.
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 
 import onceonly
 from onceonly.config import Settings
-from onceonly.db import make_engine, make_session_factory
+from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.web.errors import install_error_handlers
 from onceonly.web.templating import render
+
+logger = logging.getLogger(__name__)
 
 ROUTERS: list[str] = [
     "onceonly.catalog.routes",
     "onceonly.accounts.routes",
     "onceonly.audit.routes",
     "onceonly.audit.tree_routes",
+    "onceonly.audit.tlog_routes",
     "onceonly.citizens.routes",
     "onceonly.exchange.routes",
     "onceonly.exchange.wellknown",
@@ -35,6 +40,30 @@ ROUTERS: list[str] = [
     "onceonly.consolidate.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
+
+
+def install_audit_publishing(app: FastAPI, settings: Settings) -> None:
+    """Publish the audit key from start-up (before any tree head is signed) and, when
+    ``audit_publish_seconds`` is set, push new checkpoints to the witnesses meanwhile."""
+    from onceonly.audit.publish import Publisher
+    from onceonly.audit.tree_heads import ensure_audit_key
+
+    publisher = Publisher(app.state.sessions, settings)
+
+    @app.on_event("startup")
+    def publish_audit_key() -> None:
+        try:
+            with transaction(app.state.sessions) as session:
+                ensure_audit_key(session, settings)
+        except SQLAlchemyError as error:  # a database not migrated yet: the routes will say so
+            logger.warning("audit key not published at start-up: %s", error)
+        if settings.audit_publish_seconds > 0:
+            publisher.start()
+
+    @app.on_event("shutdown")
+    def stop_publishing() -> None:
+        if publisher.thread.is_alive():
+            publisher.stop()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
         return render(request, "home.html")
+
+    install_audit_publishing(app, settings)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

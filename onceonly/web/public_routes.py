@@ -23,6 +23,13 @@ PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/audit/tree-heads/{size}"): "the same for an earlier size of the log",
     ("GET", "/api/v1/audit/consistency"): "consistency proof between two tree heads: hashes "
     "only, so anyone can check the log only grew",
+    ("GET", "/audit/checkpoint"): "the audit log's C2SP checkpoint: a size, a root hash and "
+    "signatures, for witnesses and anyone keeping copies",
+    ("POST", "/witness/add-checkpoint"): "C2SP tlog-witness: a log pushes its checkpoint; the "
+    "spec asks for no authentication beyond the checkpoint's own signature, checked against "
+    "the log keys this node was configured to witness",
+    ("GET", "/witness/{origin_hash}/checkpoint"): "C2SP tlog-witness monitoring: the newest "
+    "checkpoint this witness cosigned, sizes, hashes and signatures only",
     ("GET", "/citizen/login"): "the citizen digital certificate sign-in page itself",
     ("POST", "/api/v1/citizen/sign-in/begin"): "a one-time challenge for the card to sign: "
     "signing in is how one becomes authenticated",

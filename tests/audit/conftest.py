@@ -19,7 +19,16 @@ from onceonly.audit.log import (
     _content,
     append_durably,
 )
-from onceonly.audit.models import AuditEntry, AuditHead, AuditTreeHead, AuditTreeNode
+from onceonly.audit.models import (
+    AuditCheckpoint,
+    AuditCosignature,
+    AuditEntry,
+    AuditHead,
+    AuditTreeHead,
+    AuditTreeNode,
+    AuditWitness,
+    WitnessedLog,
+)
 from onceonly.audit.tree_store import add_leaf
 from onceonly.db import make_engine, make_session_factory, utcnow
 from onceonly.models import Base
@@ -29,7 +38,20 @@ from onceonly.models import Base
 def engine(empty_database_url: str) -> Iterator[Engine]:
     """Only the audit tables (with their triggers): much quicker to make than every table."""
     engine = make_engine(empty_database_url)
-    tables = [m.__table__ for m in (AuditEntry, AuditHead, AuditTreeNode, AuditTreeHead)]
+    from onceonly.exchange.keys import SigningKeyRecord
+
+    models = (
+        AuditEntry,
+        AuditHead,
+        AuditTreeNode,
+        AuditTreeHead,
+        AuditCheckpoint,
+        AuditCosignature,
+        AuditWitness,
+        WitnessedLog,
+        SigningKeyRecord,
+    )
+    tables = [m.__table__ for m in models]
     Base.metadata.create_all(engine, tables=tables)
     yield engine
     engine.dispose()

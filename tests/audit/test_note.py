@@ -83,13 +83,17 @@ def test_the_cosignature_spec_example_parses_to_its_stated_time() -> None:
 def test_a_cosignature_round_trips_and_covers_time_and_text() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    signer = note.Signer("witness.example/w1", note.SIG_COSIGNATURE_V1, Ed25519PrivateKey.generate())
+    signer = note.Signer(
+        "witness.example/w1", note.SIG_COSIGNATURE_V1, Ed25519PrivateKey.generate()
+    )
     text = note.parse_note(SPEC_CHECKPOINT).text
     signature = signer.sign(text, 1679315147)
     assert len(signature.body) == 72 and signature.timestamp == 1679315147
     verifier = signer.verifier
     assert verifier.verify(text, signature)
-    later = note.Signature(signature.name, signature.key_id, (2).to_bytes(8, "big") + signature.body[8:])
+    later = note.Signature(
+        signature.name, signature.key_id, (2).to_bytes(8, "big") + signature.body[8:]
+    )
     assert not verifier.verify(text, later)
     assert not verifier.verify(text.replace("20852163", "20852164"), signature)
     # the same key as a plain note key has another key ID: its signature is not a cosignature
@@ -138,7 +142,9 @@ def test_parsing_anything_either_works_or_says_malformed(data: str) -> None:
 
 
 @given(
-    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs")), min_size=1, max_size=40),
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs")), min_size=1, max_size=40
+    ),
     st.integers(min_value=0, max_value=(1 << 63) - 1),
     st.binary(min_size=32, max_size=32),
 )

@@ -96,3 +96,33 @@ def test_auditor_page_shows_a_filtered_table(client: TestClient, settings: Setti
     assert "A12345****" not in page.text
     english = client.get("/audit?lang=en", headers=token_for(settings, "auditor"))
     assert "Audit log" in english.text and "denied" in english.text
+
+
+OUT_OF_RANGE = [
+    ("/api/v1/audit/entries?page=1e20", "page"),
+    ("/api/v1/audit/entries?page=9223372036854775808", "page"),
+    ("/api/v1/audit/entries?page=46116860184273880", "page"),  # offset past 64 bits
+    ("/api/v1/audit/entries/9223372036854775808/proof", "seq"),
+    ("/api/v1/audit/entries/2147483648/proof", "seq"),  # past PostgreSQL's integer
+    ("/api/v1/audit/entries/1/proof?tree_size=9223372036854775808", "tree_size"),
+    ("/api/v1/audit/tree-heads/9223372036854775808", "size"),
+    ("/api/v1/audit/consistency?first=1&second=9223372036854775808", "second"),
+]
+
+
+@pytest.mark.parametrize(("url", "field"), OUT_OF_RANGE)
+def test_integers_past_the_columns_are_a_422_naming_the_field(
+    client: TestClient, settings: Settings, url: str, field: str
+) -> None:
+    response = client.get(url, headers=token_for(settings, "auditor"))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in response.text
+
+
+def test_the_largest_page_and_id_still_answer(client: TestClient, settings: Settings) -> None:
+    auditor = token_for(settings, "auditor")
+    last_page = client.get("/api/v1/audit/entries?page=46116860184273879", headers=auditor)
+    assert last_page.status_code == 200 and last_page.json()["items"] == []
+    missing = client.get("/api/v1/audit/entries/2147483647/proof", headers=auditor)
+    assert missing.status_code == 404

@@ -85,8 +85,9 @@ def test_a_proof_document_checks_offline_and_names_tampering(
     assert document is not None
     assert check_proof(document, jwks).ok
     assert document["entry"]["actor_username"] == "tpe-clerk"
+    # Without the published key set the key inside the file is all there is: never "verified"
     embedded = check_proof(document)
-    assert embedded.ok and embedded.key_source == "embedded" and "--jwks" in embedded.reason_en
+    assert not embedded.ok and embedded.code == "untrusted_key" and "--jwks" in embedded.reason_en
 
     altered = json.loads(json.dumps(document))
     altered["entry"]["legal_basis"] = "none"
@@ -253,3 +254,64 @@ def test_tree_heads_and_consistency_are_public_proofs_are_not(
         assert check_proof(document, jwks).ok
         clerk = client.get("/api/v1/audit/entries/3/proof", headers=token_for(settings, "clerk"))
         assert clerk.status_code == 404
+
+
+def test_prove_verify_without_a_published_key_set_is_not_verified(
+    tmp_path: Path, settings: Settings, sessions: sessionmaker[Session]
+) -> None:
+    """A proof signed by a key inside the file proves nothing: anyone can make one."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from joserfc import jws
+    from joserfc.jwk import OKPKey
+
+    with transaction(sessions) as session:
+        document = build_proof(session, settings, 4, redact=False)
+        jwks = tmp_path / "jwks.json"
+        jwks.write_text(json.dumps(keys.published_jwks(session)), "utf-8")
+    assert document is not None
+    # A forger rewrites the entry, recomputes path and root, and signs with a key of their own.
+    forged = json.loads(json.dumps(document))
+    forged["entry"]["legal_basis"] = "none"
+    from onceonly.audit.verify import compute_hash
+
+    forged["entry"]["entry_hash"] = compute_hash(forged["entry"])
+    leaf = merkle.entry_leaf(forged["entry"]["entry_hash"])
+    forged["leaf_hash"] = leaf.hex()
+    forged["audit_path"] = []
+    forged["leaf_index"], forged["tree_size"] = 3, 4
+    leaves = [leaf] * 4
+    root = merkle.mth(leaves)
+    forged["audit_path"] = [h.hex() for h in merkle.SubtreeHashes(leaves).inclusion(3)]
+    private = OKPKey.import_key(Ed25519PrivateKey.generate())
+    member = {**private.as_dict(private=False), "kid": private.thumbprint()}
+    member.update(alg="EdDSA", use="sig", agency="platform.audit")
+    header = {"alg": "EdDSA", "kid": member["kid"], "typ": "onceonly-tree-head+jwt"}
+    payload = {"log": "onceonly-audit", "tree_size": 4, "root_hash": root.hex(), "timestamp": 0}
+    token = jws.serialize_compact(header, json.dumps(payload).encode(), private, ["EdDSA"])
+    forged["tree_head"] = {
+        **forged["tree_head"],
+        "root_hash": root.hex(),
+        "tree_size": 4,
+        "kid": member["kid"],
+        "signature": token,
+    }
+    forged["key"] = member
+    path = _proof_file(tmp_path, forged, "forged.json")
+    refused = runner.invoke(cli, ["audit", "prove", "--verify", str(path)])
+    assert refused.exit_code == 1, refused.output
+    assert "Proof OK" not in refused.output and "Not verified" in refused.output
+    with_keys = runner.invoke(cli, ["audit", "prove", "--verify", str(path), "--jwks", str(jwks)])
+    assert with_keys.exit_code == 1 and "Proof OK" not in with_keys.output
+    honest = _proof_file(tmp_path, document, "honest.json")
+    assert runner.invoke(cli, ["audit", "prove", "--verify", str(honest)]).exit_code == 1
+    ok = runner.invoke(cli, ["audit", "prove", "--verify", str(honest), "--jwks", str(jwks)])
+    assert ok.exit_code == 0 and "Proof OK" in ok.output
+
+
+def test_the_audit_key_is_published_from_start_up(settings: Settings) -> None:
+    """Before any tree head is signed, the key that will sign them is in the JWK Set."""
+    with TestClient(create_app(settings)) as client:
+        agencies = [k["agency"] for k in client.get("/.well-known/jwks.json").json()["keys"]]
+        assert "platform.audit" in agencies
+        heads = client.get("/api/v1/audit/tree-heads/0")
+        assert heads.status_code == 404  # nothing was signed to get there
