@@ -33,9 +33,10 @@ class Settings(BaseSettings):
     audit_origin: str | None = None
     """The audit log's checkpoint origin (``onceonly.audit.checkpoint``); drawn once and kept
     in the data directory when not given."""
-    audit_publish_seconds: float = 0.0
-    """How often the web app signs a checkpoint of a grown log and pushes it to the witnesses
-    (``onceonly audit witness add``); 0: only when ``onceonly audit publish`` is run."""
+    audit_publish_seconds: float = 30.0
+    """How often the web app signs a checkpoint of a grown log and pushes it to its witnesses
+    (``onceonly audit witness add``; none: nothing is signed or sent); 0: only when
+    ``onceonly audit publish`` is run."""
 
     @cached_property
     def resolved_database_url(self) -> str:

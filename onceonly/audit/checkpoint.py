@@ -147,6 +147,15 @@ def log_verifiers(jwks: dict[str, Any], origin: str, agency: str) -> list[note.V
     return found
 
 
+def log_vkey(session: Session, settings: Settings) -> str:
+    """This log's checkpoint key as a C2SP vkey (what its witnesses are configured with)."""
+    from onceonly.audit.tree_heads import ensure_audit_key
+
+    key = ensure_audit_key(session, settings)
+    origin = log_identity(settings).origin
+    return note.Verifier(origin, note.SIG_ED25519, jwk_public(key.published())).vkey
+
+
 def sign_checkpoint(
     session: Session, key: keys.SigningKey, origin: str, size: int, root_hex: str
 ) -> str:

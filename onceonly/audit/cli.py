@@ -463,18 +463,12 @@ app.add_typer(witness_app, name="witness")
 @witness_app.command("keys")
 def witness_keys_command() -> None:
     """Print this log's checkpoint key and this node's witness key (C2SP vkeys)."""
-    from onceonly.audit.checkpoint import log_identity
-    from onceonly.audit.note import SIG_ED25519, Verifier
-    from onceonly.audit.tree_heads import ensure_audit_key
+    from onceonly.audit.checkpoint import log_vkey
     from onceonly.audit.witness import witness_vkey
 
     settings = Settings()
     with _database(settings) as session:
-        key = ensure_audit_key(session, settings)
-        from onceonly.audit.checkpoint import jwk_public
-
-        log = Verifier(log_identity(settings).origin, SIG_ED25519, jwk_public(key.published()))
-        typer.echo(f"log {log.vkey}")
+        typer.echo(f"log {log_vkey(session, settings)}")
         typer.echo(f"witness {witness_vkey(session, settings)}")
 
 

@@ -9,7 +9,7 @@ sizes, hashes and signatures only.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -21,9 +21,12 @@ from onceonly.audit.tree_heads import tree_head_for
 from onceonly.audit.witness import add_checkpoint, witnessed_checkpoint
 from onceonly.config import Settings
 from onceonly.db import transaction
+from onceonly.i18n import t
 from onceonly.web.deps import get_session_factory, get_settings
 
 router = APIRouter(tags=["audit"])
+witness_router = APIRouter(tags=["audit"])
+"""The witness service alone (the federation directory serves it without a log of its own)."""
 
 Sessions = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
@@ -50,7 +53,7 @@ def checkpoint(sessions: Sessions, settings: AppSettings) -> PlainTextResponse:
     return PlainTextResponse(text, media_type=TEXT, headers={"Cache-Control": "no-cache"})
 
 
-@router.post(
+@witness_router.post(
     "/witness/add-checkpoint",
     response_class=PlainTextResponse,
     summary="Witness a log's checkpoint (C2SP tlog-witness add-checkpoint, public)",
@@ -78,8 +81,8 @@ async def witness_add_checkpoint(
                     event="witness.refused",
                     actor_username=f"log:{answer.evidence['origin']}"[:150],
                     decision="denied",
-                    reason_zh=f"見證拒絕副署：{answer.evidence['reason']}",
-                    reason_en=f"Witness refused to cosign: {answer.evidence['reason']}",
+                    reason_zh=_why(answer.evidence, "zh-TW"),
+                    reason_en=_why(answer.evidence, "en"),
                     details=answer.evidence,
                 ),
             )
@@ -90,7 +93,12 @@ async def witness_add_checkpoint(
     return await run_in_threadpool(run)
 
 
-@router.get(
+def _why(evidence: dict[str, Any], lang: str) -> str:
+    reason = t(f"audit.witness.why.{evidence['code']}", lang)
+    return t("audit.witness.refused", lang, **{**evidence, "reason": reason})
+
+
+@witness_router.get(
     "/witness/{origin_hash}/checkpoint",
     response_class=PlainTextResponse,
     summary="Newest checkpoint this witness cosigned for a log (C2SP tlog-witness, public)",
@@ -105,3 +113,6 @@ def witness_checkpoint(
     if text is None:
         return PlainTextResponse("no checkpoint cosigned for that log\n", status_code=404)
     return PlainTextResponse(text, media_type=TEXT)
+
+
+router.include_router(witness_router)

@@ -85,20 +85,27 @@ def witnessed_checkpoint(session: Session, hashed_origin: str) -> str | None:
     return None
 
 
-def _refused(
-    status: int, why: str, request: AddCheckpoint, log: WitnessedLog, signed: bool
-) -> WitnessAnswer:
-    evidence = None
-    if signed:
-        evidence = {
-            "origin": log.origin,
-            "reason": why,
-            "old_size": request.old_size,
-            "size": request.checkpoint.size,
-            "known_size": log.tree_size,
-            "known_root": log.root_hash,
-            "checkpoint": request.note.encode(),
-        }
+REFUSALS = {
+    "empty_root": "an empty tree has the root of the empty string",
+    "proof_from_empty": "no proof is needed from the empty tree",
+    "inconsistent": "the checkpoint is not consistent with the one this witness cosigned",
+}
+"""Why a checkpoint signed by the log is refused (the answer's body, for machines; the audit
+entry that keeps it reads ``audit.witness.refused`` with the same code)."""
+
+
+def _refused(status: int, code: str, request: AddCheckpoint, log: WitnessedLog) -> WitnessAnswer:
+    why = REFUSALS[code]
+    evidence = {
+        "origin": log.origin,
+        "code": code,
+        "reason": why,
+        "old_size": request.old_size,
+        "size": request.checkpoint.size,
+        "known_size": log.tree_size,
+        "known_root": log.root_hash,
+        "checkpoint": request.note.encode(),
+    }
     return WitnessAnswer(status, why + "\n", evidence=evidence)
 
 
@@ -124,10 +131,10 @@ def add_checkpoint(
     if request.old_size != log.tree_size:
         return WitnessAnswer(409, f"{log.tree_size}\n", SIZE_TYPE)
     if checkpoint.size == 0 and checkpoint.root != merkle.EMPTY_ROOT:
-        return _refused(422, "an empty tree has the root of the empty string", request, log, True)
+        return _refused(422, "empty_root", request, log)
     if request.old_size == 0:
         if request.proof:
-            return _refused(422, "no proof is needed from the empty tree", request, log, True)
+            return _refused(422, "proof_from_empty", request, log)
     else:
         assert log.root_hash is not None
         known = bytes.fromhex(log.root_hash)
@@ -135,8 +142,7 @@ def add_checkpoint(
             request.old_size, checkpoint.size, known, checkpoint.root, request.proof
         )
         if not consistent:
-            why = "the checkpoint is not consistent with the one this witness cosigned"
-            return _refused(422, why, request, log, True)
+            return _refused(422, "inconsistent", request, log)
     signer = witness_signer(session, settings)
     signature = signer.sign(checkpoint.text(), now or int(time.time()))
     cosigned = note.Note(checkpoint.text(), (*verified, signature)).encode()

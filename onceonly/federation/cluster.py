@@ -35,6 +35,7 @@ from onceonly.demo.rules import seed_demo_rules
 from onceonly.exchange import keys
 from onceonly.federation.directory import Directory
 from onceonly.federation.node import NodeConfig, federation_dir, registration
+from onceonly.federation.witnessing import configure_witnesses
 from onceonly.pki import ca
 from onceonly.policy.service import RuleRequest, approve_rule, request_rule
 from onceonly.providers.registry import load_providers
@@ -277,6 +278,8 @@ def build_federation(
         assert written is not None
         dataclasses.replace(written, backup_partner=partner).write(layout.settings)
     result = FederationLayout(root, ca_dir, root / "directory", directory_port, tuple(layouts))
+    nodes = [(n.plan.id, n.settings, n.url) for n in layouts]
+    configure_witnesses(result.directory_home, result.directory_url, nodes)
     result.write()
     return result
 

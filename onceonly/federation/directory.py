@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from onceonly.db import make_engine
 from onceonly.federation.snapshot import sign_snapshot
+from onceonly.federation.witnessing import mount_directory_witness
 from onceonly.pki import ca
 
 DEFAULT_VALID = timedelta(hours=24)
@@ -194,4 +195,5 @@ def create_directory_app(directory: Directory) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    mount_directory_witness(app, directory.home)  # witnesses the nodes' audit checkpoints
     return app

@@ -5,6 +5,7 @@ the node after it restarted. Two nodes and the directory (the ``pair`` fixture).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import sqlite3
 import subprocess
@@ -442,3 +443,32 @@ def test_the_counter_verifies_transcripts_signed_on_another_node(
     assert 'class="sig invalid"' not in page
     [card] = [c for c in page.split('<article class="evidence') if f'id="ev-{NO_HOME}"' in c]
     assert card.count("數位簽章：有效") == 3
+
+
+def test_each_nodes_checkpoints_are_cosigned_by_the_directory_and_its_partner(
+    pair: Federation,
+) -> None:
+    """Issue 12, hole 4: heads published outside the node, witnessed over real sockets."""
+    from onceonly.audit import note
+    from onceonly.audit.publish import publish
+    from onceonly.db import make_engine, make_session_factory
+
+    assert pair.ask("taipei", "tpe-udd-clerk", pair.sample("yilan_resident")).status_code < 500
+    taipei = pair.layout.node("taipei")
+    engine = make_engine(taipei.settings.resolved_database_url)
+    try:
+        head, results = publish(make_session_factory(engine), taipei.settings)
+    finally:
+        engine.dispose()
+    witnesses = {
+        "onceonly.federation/directory/witness",
+        "onceonly.federation/north-regional/witness",
+    }
+    assert {r.witness for r in results} == witnesses and all(r.ok for r in results), results
+    served = note.parse_note(httpx.get(taipei.url + "/audit/checkpoint", timeout=10).text)
+    assert served.text.startswith(f"onceonly.federation/taipei/audit\n{head.tree_size}\n")
+    assert witnesses <= {s.name for s in served.signatures}
+    origin = hashlib.sha256(b"onceonly.federation/taipei/audit").hexdigest()
+    for base in (pair.layout.directory_url, pair.layout.node("north-regional").url):
+        held = httpx.get(f"{base}/witness/{origin}/checkpoint", timeout=10)
+        assert held.status_code == 200 and f"\n{head.tree_size}\n" in held.text
