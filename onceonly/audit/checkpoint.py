@@ -83,8 +83,19 @@ class LogIdentity:
     """The key name of this node's cosignatures when it witnesses another log."""
 
 
+def known_origin(settings: Settings) -> str | None:
+    """The log's origin if it was set or drawn already (nothing is written)."""
+    path = settings.data_dir / IDENTITY_FILE
+    if settings.audit_origin:
+        return settings.audit_origin
+    if path.exists():
+        return str(json.loads(path.read_text("utf-8")).get("origin") or "") or None
+    return None
+
+
 def log_identity(settings: Settings) -> LogIdentity:
-    """This deployment's log origin and witness name (see the module docstring)."""
+    """This deployment's log origin and witness name (see the module docstring); drawn and
+    kept on first use."""
     path = settings.data_dir / IDENTITY_FILE
     stored: dict[str, Any] = {}
     if path.exists():

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.audit import merkle, note
@@ -113,7 +114,7 @@ def _check_heads(session: Session, jwks: dict[str, Any], check: HeadsCheck) -> l
 
 
 def _witness_verifiers(session: Session, extra: Sequence[str]) -> list[note.Verifier]:
-    vkeys = [w.vkey for w in session.query(AuditWitness).all()] + list(extra)
+    vkeys = [*session.scalars(select(AuditWitness.vkey)), *extra]
     return [note.Verifier.from_vkey(v) for v in vkeys]
 
 
@@ -153,7 +154,7 @@ def _check_checkpoints(
 def check_held(
     session: Session,
     jwks: dict[str, Any],
-    origin: str,
+    origins: set[str | None],
     held: str,
     witnesses: list[note.Verifier],
     newest: TreeHead | None,
@@ -167,11 +168,11 @@ def check_held(
     except note.NoteError as error:
         check.add(False, "audit.held.malformed", file=label, why=error.detail or error.code)
         return
-    if checkpoint.origin != origin:
+    if checkpoint.origin not in origins:
         check.add(False, "audit.held.other_log", file=label, origin=checkpoint.origin)
         return
     try:
-        note.open_note(parsed, log_verifiers(jwks, origin, AUDIT_KEY_AGENCY))
+        note.open_note(parsed, log_verifiers(jwks, checkpoint.origin, AUDIT_KEY_AGENCY))
     except note.NoteError as error:
         check.add(False, "audit.held.signature", file=label, why=error.code)
         return
@@ -214,15 +215,15 @@ def check_heads(
     witness_vkeys: Sequence[str] = (),
 ) -> HeadsCheck:
     """Points 1-4 of the module docstring; ``held`` is (label, checkpoint text) pairs."""
-    from onceonly.audit.checkpoint import log_identity
+    from onceonly.audit.checkpoint import known_origin
 
     trusted = jwks if jwks is not None else local_jwks(session, settings)
     check = HeadsCheck()
     signed = _check_heads(session, trusted, check)
     witnesses = _witness_verifiers(session, witness_vkeys)
     _check_checkpoints(session, trusted, witnesses, check)
-    origin = log_identity(settings).origin
+    origins = {row.origin for row in list_checkpoints(session)} | {known_origin(settings)}
     newest = signed[-1] if signed else None
     for label, text in held:
-        check_held(session, trusted, origin, text, witnesses, newest, check, label)
+        check_held(session, trusted, origins, text, witnesses, newest, check, label)
     return check

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from onceonly.audit import models as _audit_models  # noqa: F401 - registers the tables
 from onceonly.audit.checkpoint import log_vkey, set_log_identity
-from onceonly.audit.models import AuditEntry, AuditHead, AuditTreeNode, WitnessedLog
 from onceonly.audit.publish import add_witness
 from onceonly.audit.witness import trust_log, witness_vkey
 from onceonly.config import Settings
 from onceonly.db import Base, make_engine, make_session_factory, transaction
-from onceonly.exchange.keys import SigningKeyRecord
+from onceonly.exchange import keys as _keys  # noqa: F401 - registers signing_keys
 
 WITNESS_HOME = "witness"
 ORIGIN_PREFIX = "onceonly.federation"
@@ -41,10 +41,8 @@ def directory_witness_settings(directory_home: Path) -> Settings:
     settings.ensure_dirs()
     engine = make_engine(url)
     try:
-        tables = [
-            m.__table__
-            for m in (WitnessedLog, SigningKeyRecord, AuditEntry, AuditHead, AuditTreeNode)
-        ]
+        names = ("witness_logs", "signing_keys", "audit_entries", "audit_head", "audit_tree_nodes")
+        tables = [Base.metadata.tables[name] for name in names]
         Base.metadata.create_all(engine, tables=tables)  # its audit log keeps refusals
     finally:
         engine.dispose()
