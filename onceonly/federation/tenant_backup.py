@@ -139,6 +139,8 @@ TABLE_RULES: dict[str, Condition] = {
         )
     },
     "audit_tree_heads": _everything,  # sizes, roots and signatures: no personal data
+    "audit_checkpoints": _everything,  # the same heads as C2SP checkpoints
+    "audit_cosignatures": _everything,  # witnesses' signatures on them
     "users": _agency("users", "agency_code"),
     "api_tokens": lambda t, s: t["api_tokens"].c.user_id.in_(
         select(t["users"].c.id).where(s.agency_condition(t["users"].c.agency_code))
@@ -179,7 +181,8 @@ TABLE_RULES_DOC = """Left out of a tenant backup, node-wide: user_sessions and l
 (ephemeral), account_secrets (the node's badge key), audit_head and audit_tree_nodes (rebuilt
 from the leaf list), case_counters (the node's numbering), citizen_challenges and
 citizen_card_revocations (citizen sign-in, national), notify_citizen_sequences (per-citizen
-counters across every tenant), federation_nonces (the node's replay protection, ephemeral)."""
+counters across every tenant), federation_nonces (the node's replay protection, ephemeral),
+audit_witnesses and witness_logs (the node's witnessing: whom it pushes to, whom it cosigns)."""
 
 
 def _stores(registries_dir: Path, tenant: str) -> dict[str, dict[str, Any]]:
