@@ -157,12 +157,15 @@ def test_well_known_jwks_is_public(settings: Settings) -> None:
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
         ensure_key(session, settings, AGENCY)
-        expected = published_jwks(session)
-    engine.dispose()
     with TestClient(create_app(settings)) as client:
         response = client.get("/.well-known/jwks.json")
+    with transaction(make_session_factory(engine)) as session:
+        expected = published_jwks(session)
+    engine.dispose()
     assert response.status_code == 200
     assert response.json() == expected
+    # the platform audit key is published from start-up, before it signs anything
+    assert {k["agency"] for k in expected["keys"]} == {AGENCY, "platform.audit"}
     assert "max-age" in response.headers["cache-control"]
 
 
