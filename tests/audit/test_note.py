@@ -151,3 +151,33 @@ def test_parsing_anything_either_works_or_says_malformed(data: str) -> None:
 def test_checkpoint_text_round_trips(origin: str, size: int, root: bytes) -> None:
     checkpoint = Checkpoint(origin, size, root)
     assert Checkpoint.from_text(checkpoint.text()) == checkpoint
+
+
+@given(st.binary(max_size=400))
+def test_any_add_checkpoint_body_parses_or_is_malformed(body: bytes) -> None:
+    try:
+        request = parse_add_checkpoint(body)
+    except note.NoteError as error:
+        assert error.code == "malformed"
+        return
+    assert request.old_size >= 0 and all(len(h) == 32 for h in request.proof)
+
+
+@given(
+    st.integers(min_value=0, max_value=(1 << 63) - 1),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=63),
+    st.integers(min_value=0, max_value=(1 << 63) - 1),
+    st.binary(min_size=32, max_size=32),
+)
+def test_add_checkpoint_bodies_round_trip(
+    old: int, proof: list[bytes], size: int, root: bytes
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from onceonly.audit.checkpoint import AddCheckpoint
+
+    checkpoint = Checkpoint("example.com/log", size, root)
+    signer = note.Signer("example.com/log", note.SIG_ED25519, Ed25519PrivateKey.generate())
+    signed = note.sign_note(checkpoint.text(), signer)
+    body = AddCheckpoint(old, tuple(proof), signed, checkpoint).encode()
+    assert parse_add_checkpoint(body) == AddCheckpoint(old, tuple(proof), signed, checkpoint)

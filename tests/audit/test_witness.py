@@ -363,3 +363,33 @@ def test_heads_and_checkpoints_of_one_size_agree(log_node: Node) -> None:
     assert checkpoint.size == head.tree_size and checkpoint.root_hex == head.root_hash
     with log_node.sessions() as session:
         assert session.execute(text("SELECT count(*) FROM audit_checkpoints")).scalar_one() == 1
+
+
+def test_the_web_app_pushes_new_checkpoints_to_its_witnesses_by_itself(
+    log_node: Node, witness_node: Node, serve: Callable[[Node], str]
+) -> None:
+    witness_url = serve(witness_node) + "/witness"
+    with transaction(witness_node.sessions) as session:
+        trust_log(session, log_node.log_vkey())
+        cosigner_key = witness_vkey(session, witness_node.settings)
+    with transaction(log_node.sessions) as session:
+        add_witness(session, cosigner_key, witness_url)
+    append_many_durably(log_node.sessions, [record(n) for n in range(1, 4)])
+    log_node.settings = log_node.settings.model_copy(update={"audit_publish_seconds": 0.1})
+    serve(log_node)
+    deadline = time.monotonic() + 10
+    while True:
+        with log_node.sessions() as session:
+            cosigned = session.scalars(select(AuditCosignature.tree_size)).all()
+        if 3 in cosigned or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert 3 in cosigned
+    append_many_durably(log_node.sessions, [record(4)])
+    while True:
+        with log_node.sessions() as session:
+            cosigned = session.scalars(select(AuditCosignature.tree_size)).all()
+        if 4 in cosigned or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert 4 in cosigned
