@@ -393,3 +393,47 @@ def test_the_web_app_pushes_new_checkpoints_to_its_witnesses_by_itself(
             break
         time.sleep(0.1)
     assert 4 in cosigned
+
+
+def test_a_witness_never_rolls_back_when_two_pushes_race(
+    log_node: Node, witness_node: Node
+) -> None:
+    """tlog-witness: check and update are one step. Request A (5 -> 8) read the record
+    before request B (5 -> 9) moved it; A must get 409, not roll the witness back to 8."""
+    from onceonly.audit.checkpoint import AddCheckpoint
+    from onceonly.audit.models import WitnessedLog
+    from onceonly.audit.tree_store import consistency_proof
+    from onceonly.audit.witness import add_checkpoint
+
+    append_many_durably(log_node.sessions, [record(n) for n in range(1, 10)])
+    notes = {}
+    with transaction(log_node.sessions) as session:
+        for size in (5, 8, 9):
+            head = tree_head_for(session, log_node.settings, size)
+            row = session.get(AuditCheckpoint, head.tree_size)
+            assert row is not None
+            notes[size] = note.parse_note(row.note)
+        proofs = {size: consistency_proof(session, 5, size) for size in (8, 9)}
+
+    def body(old: int, size: int) -> bytes:
+        checkpoint = Checkpoint.from_text(notes[size].text)
+        return AddCheckpoint(old, tuple(proofs.get(size, [])), notes[size], checkpoint).encode()
+
+    with transaction(witness_node.sessions) as session:
+        trust_log(session, log_node.log_vkey())
+        assert add_checkpoint(session, witness_node.settings, body(0, 5)).status == 200
+    request_a = witness_node.sessions()
+    try:
+        origin = log_identity(log_node.settings).origin
+        read_by_a = request_a.get(WitnessedLog, origin)
+        assert read_by_a is not None and read_by_a.tree_size == 5
+        # A has read the record (and keeps it, as a request in flight does); B moves it
+        with transaction(witness_node.sessions) as session:
+            assert add_checkpoint(session, witness_node.settings, body(5, 9)).status == 200
+        answer = add_checkpoint(request_a, witness_node.settings, body(5, 8))
+        request_a.commit()
+    finally:
+        request_a.close()
+    assert answer.status == 409 and answer.body == "9\n"
+    with witness_node.sessions() as session:
+        assert session.get(WitnessedLog, origin).tree_size == 9  # type: ignore[union-attr]
