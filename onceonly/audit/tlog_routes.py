@@ -53,9 +53,31 @@ def checkpoint(sessions: Sessions, settings: AppSettings) -> PlainTextResponse:
     return PlainTextResponse(text, media_type=TEXT, headers={"Cache-Control": "no-cache"})
 
 
+def _text(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
 @witness_router.post(
     "/witness/add-checkpoint",
     response_class=PlainTextResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+    responses={
+        200: _text("The witness's cosignature/v1 line(s)."),
+        400: _text("Malformed request, or old size larger than the checkpoint's."),
+        403: _text("Not signed by the log key this witness trusts for that origin."),
+        404: _text("A log this node does not witness."),
+        409: {
+            "description": "Old size is not the size this witness cosigned; body: that size.",
+            "content": {"text/x.tlog.size": {"schema": {"type": "string"}}},
+        },
+        413: _text("Request too large."),
+        422: _text("Not consistent with what this witness cosigned."),
+    },
     summary="Witness a log's checkpoint (C2SP tlog-witness add-checkpoint, public)",
     description=(
         "Body: `old <size>`, consistency proof lines, an empty line, the signed checkpoint. "
@@ -102,6 +124,7 @@ def _why(evidence: dict[str, Any], lang: str) -> str:
     "/witness/{origin_hash}/checkpoint",
     response_class=PlainTextResponse,
     summary="Newest checkpoint this witness cosigned for a log (C2SP tlog-witness, public)",
+    responses={404: _text("This witness has cosigned nothing for that log.")},
     description="ORIGIN_HASH is the lowercase hex SHA-256 of the log's origin line.",
 )
 def witness_checkpoint(
