@@ -29,6 +29,16 @@ hypothesis_settings.register_profile(
 hypothesis_settings.load_profile("onceonly")
 
 PG_URL = os.environ.get("ONCEONLY_TEST_PG_URL")
+
+
+def post_login(client: Any, data: dict[str, str], url: str = "/login", **kwargs: Any) -> Any:
+    """POST the sign-in form as a browser would: after loading the form, with its
+    anti-forgery token (``csrf_token``, echoed from the cookie the form set)."""
+    client.get("/login")
+    token = client.cookies.get("onceonly_login_csrf") or ""
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
 BACKEND = "postgresql" if PG_URL else "sqlite"
 
 

@@ -101,11 +101,25 @@ class ApiToken(Base):
 
 
 class LoginThrottle(Base):
-    """Failed sign-ins per username; kept in the database so every worker sees the lockout."""
+    """Failed sign-ins per username from every address; kept in the database so every worker
+    sees the back-off. Only a short one: anyone can fail a known username's password."""
 
     __tablename__ = "login_throttles"
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginClientThrottle(Base):
+    """Failed sign-ins per client address (``addr:<address>``) and per username from one
+    address (``pair:<username>|<address>``), so that one address trying many usernames is
+    slowed, and a stranger's failures lock only the stranger out of a known username."""
+
+    __tablename__ = "login_client_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_failure_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

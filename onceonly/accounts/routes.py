@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+import re
+import secrets
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -55,9 +58,50 @@ def _field_errors(problem: Problem) -> dict[str, str]:
 # --- sign in and out -----------------------------------------------------------------------
 
 
+LOGIN_CSRF_COOKIE = "onceonly_login_csrf"
+"""The sign-in form's anti-forgery token (double submit): a cookie only this site's pages can
+set, echoed in the form field ``csrf_token``. Without it another site could sign a visitor
+in to an account of its choosing (login CSRF)."""
+_LOGIN_CSRF_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def _login_form(request: Request, status: int = 200, **context: object) -> HTMLResponse:
+    """The sign-in page with an anti-forgery token, kept when the browser already has one."""
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not _LOGIN_CSRF_RE.fullmatch(token):
+        token = secrets.token_urlsafe(32)
+    context.setdefault("errors", {})
+    context.setdefault("username", "")
+    response = render(request, "accounts/login.html", status, login_csrf=token, **context)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _login_csrf_ok(request: Request, supplied: str) -> bool:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(
+        _LOGIN_CSRF_RE.fullmatch(expected)
+        and supplied
+        and hmac.compare_digest(supplied.encode(), expected.encode())
+    )
+
+
+def client_address(request: Request) -> str:
+    """The caller's network address as the server sees it (behind a reverse proxy, run
+    uvicorn with ``--proxy-headers --forwarded-allow-ips`` so this is the client's)."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(request: Request, user: OptionalUser, next: str = "/") -> HTMLResponse:
-    return render(request, "accounts/login.html", next=safe_next(next), username="", errors={})
+    return _login_form(request, next=safe_next(next))
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -67,9 +111,13 @@ def login_submit(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     lang = get_language(request)
     errors: dict[str, str] = {}
+    if not _login_csrf_ok(request, csrf_token):
+        errors["username"] = t("accounts.login.csrf", lang)
+        return _login_form(request, 403, next=safe_next(next), username=username, errors=errors)
     if not username.strip():
         errors["username"] = t("field.missing", lang)
     if not password:
@@ -79,7 +127,9 @@ def login_submit(
     if not errors:
         with transaction(get_session_factory(request)) as db:
             try:
-                user = service.authenticate(db, username, password, lang=lang)
+                user = service.authenticate(
+                    db, username, password, address=client_address(request), lang=lang
+                )
             except Problem as problem:
                 failure = problem
             else:
@@ -92,13 +142,8 @@ def login_submit(
         errors[field] = failure.detail or failure.title
     if new_session is None:
         status = failure.status if failure is not None else 422
-        response = render(
-            request,
-            "accounts/login.html",
-            status,
-            next=safe_next(next),
-            username=username,
-            errors=errors,
+        response = _login_form(
+            request, status, next=safe_next(next), username=username, errors=errors
         )
         if failure is not None and failure.retry_after is not None:
             response.headers["Retry-After"] = str(failure.retry_after)
@@ -137,6 +182,21 @@ def _manages(admin: Principal, agency_code: str | None) -> bool:
     """Tenant isolation: a tenant's administrators manage that jurisdiction's accounts and
     tokens only; the platform's administrators every tenant's."""
     return scope_of(admin).manages_agency(agency_code)
+
+
+def _check_provisions(admin: Principal, role: str, agency_code: str, lang: str) -> None:
+    """Refuse (422 on ``agency_code``) an account ``admin`` may not create: another tenant's,
+    or, for the platform's administrator, any that would read a tenant's personal data."""
+    scope = scope_of(admin)
+    if scope.provisions(role, agency_code) or role not in ROLES:
+        return  # an unknown role is create_user's to name
+    if not service.AGENCY_CODE_RE.fullmatch(agency_code):
+        return  # and so is a malformed agency code
+    if scope.operator:
+        reason = t("accounts.admin.operator_provisions", lang, agency=agency_code)
+        raise validation_problem([FieldError("agency_code", reason, "tenant_admin_only")], lang)
+    reason = t("tenancy.agency_other_tenant", lang, agency=agency_code)
+    raise validation_problem([FieldError("agency_code", reason, "tenant")], lang)
 
 
 def _users_page(
@@ -183,9 +243,7 @@ def admin_create_user(
     }
     with transaction(get_session_factory(request)) as db:
         try:
-            if not _manages(admin, agency_code.strip()):
-                reason = t("tenancy.agency_other_tenant", lang, agency=agency_code)
-                raise validation_problem([FieldError("agency_code", reason, "tenant")], lang)
+            _check_provisions(admin, role, agency_code.strip(), lang)
             hosted = hosted_tenants(get_settings(request))
             service.check_agency_served(db, agency_code, hosted, lang)
             created = service.create_user(
@@ -246,10 +304,24 @@ def admin_tokens(request: Request, admin: AdminUser, db: Db, settings: AppSettin
 def _issue(
     db: Session, username: str, name: str, days: int, creator: Principal, lang: str
 ) -> tuple[str, service.ApiTokenView]:
+    """A token for ``username``'s account: the caller's own, or one the caller administers
+    (:meth:`~onceonly.accounts.tenancy.Scope.provisions`); the issuer is kept with it and
+    named in every audit entry the token is used for."""
     owner = service.get_user(db, username)
     if owner is None or not _manages(creator, owner.agency_code):
         reason = t("accounts.user.not_found", lang, user=username)
         raise validation_problem([FieldError("username", reason, "unknown")], lang)
+    if owner.id != creator.user_id and not scope_of(creator).provisions(
+        owner.role, owner.agency_code
+    ):
+        reason = t("accounts.token.not_issuable", lang, user=owner.username)
+        raise Problem(
+            403,
+            "forbidden",
+            t("problem.forbidden", lang),
+            reason,
+            [FieldError("username", reason, "not_issuable")],
+        )
     return service.issue_api_token(db, owner, name, days, created_by=creator.user_id, lang=lang)
 
 
@@ -408,8 +480,9 @@ def api_list_tokens(admin: AdminUser, db: Db) -> list[TokenOut]:
 def api_create_token(
     request: Request, body: TokenCreate, admin: AdminUser, settings: AppSettings
 ) -> TokenCreated:
-    """Issue an API token for an agency system (admin only). The token is in this response
-    and nowhere else."""
+    """Issue an API token (admin only): for the administrator's own account, or for an account
+    of the administrator's own tenant. A platform administrator cannot issue one for a
+    tenant's account. The token is in this response and nowhere else."""
     lang = get_language(request)
     days = body.days or settings.api_token_days
     with transaction(get_session_factory(request)) as db:

@@ -21,12 +21,15 @@ from typing import Any
 
 import yaml
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from onceonly.accounts.models import (
     ROLES,
     AccountSecret,
     ApiToken,
+    LoginClientThrottle,
     LoginThrottle,
     Role,
     User,
@@ -42,7 +45,7 @@ from onceonly.i18n import t
 
 DEMO_PASSWORD = "onceonly-demo"
 MAX_FAILURES = 5
-"""Failed sign-ins in a row before the username is locked."""
+"""Failed sign-ins in a row of one username from one address before that pair is locked."""
 LOCKOUT_SECONDS = 60
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -53,6 +56,9 @@ SESSION_TOUCH_SECONDS = 60
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 AGENCY_CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_]*")
 API_TOKEN_PREFIX = "oot_"
+NODE_OPERATOR = "node-operator"
+"""``issued_by`` of a token made by the node's own tools (``onceonly users issue-token``, the
+demo seed) rather than by a signed-in administrator."""
 _BADGE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 
@@ -84,9 +90,22 @@ class Principal:
     """The API token's id when ``auth_method == "token"``."""
     csrf_token: str | None = None
     """The session's anti-forgery token; forms post it as ``csrf_token``."""
+    session_id: int | None = None
+    """The browser session's id when ``auth_method == "session"``."""
+    issued_by: str | None = None
+    """Who made the credential: the account itself for a sign-in session, the administrator
+    who issued an API token, or :data:`NODE_OPERATOR` for one issued by the node's own tools."""
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
+
+    @property
+    def credential(self) -> dict[str, Any]:
+        """Which credential made this request and who issued it, as every audit entry written
+        on this caller's behalf records it (in ``details["credential"]``, under the entry
+        hash): a token used by someone other than its account's owner shows who minted it."""
+        ident = self.token_id if self.auth_method == "token" else self.session_id
+        return {"kind": self.auth_method, "id": ident, "issued_by": self.issued_by}
 
 
 @dataclass(frozen=True)
@@ -299,12 +318,13 @@ def _hosted(agency_code: str, hosted: Sequence[str] | None) -> bool:
 def agencies_for_accounts(
     session: Session, scope: Scope, hosted: Sequence[str] | None
 ) -> list[catalog.AgencyView]:
-    """The catalog agencies an administrator of ``scope`` may make accounts for: their
-    tenant's that :func:`check_agency_served` would also accept."""
+    """The catalog agencies an administrator of ``scope`` may make accounts for
+    (:meth:`Scope.provisions`) that :func:`check_agency_served` would also accept."""
     return [
         agency
         for agency in catalog.list_agencies(session)
-        if scope.manages_agency(agency.code) and _hosted(agency.code, hosted)
+        if any(scope.provisions(role, agency.code) for role in ROLES)
+        and _hosted(agency.code, hosted)
     ]
 
 
@@ -356,8 +376,14 @@ def set_password(
     user.password_changed_at = utcnow()
     revoke_user_sessions(session, user.id)
     session.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username))
+    pairs = LoginClientThrottle.key.like(_escape_like(f"pair:{user.username}|") + "%", escape="\\")
+    session.execute(delete(LoginClientThrottle).where(pairs))
     session.flush()
     return _user_view(user)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def set_active(
@@ -376,14 +402,80 @@ def set_active(
 # --- signing in ----------------------------------------------------------------------------
 
 
-def _locked_out(seconds: int, lang: str | None) -> Problem:
+def _locked_out(kind: str, seconds: int, lang: str | None) -> Problem:
+    """429 with ``Retry-After`` and, in words, whose failures locked what."""
     return Problem(
         429,
         "login-locked",
         t("accounts.login.locked_title", lang),
-        t("accounts.login.locked", lang, seconds=seconds),
+        t(f"accounts.login.locked_{kind}", lang, seconds=seconds),
         retry_after=seconds,
+        extra={"locked": kind},
     )
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """One sign-in throttle: ``failures`` failed attempts within the window lock for
+    ``seconds``."""
+
+    kind: str
+    failures: int
+    seconds: int
+
+
+PAIR_LIMIT = _Limit("pair", MAX_FAILURES, LOCKOUT_SECONDS)
+"""One username from one address: the ordinary lockout, felt by whoever keeps failing."""
+ADDRESS_LIMIT = _Limit("address", 20, 120)
+"""One address, any usernames: slows trying many accounts once each. Generous, since an
+agency's staff may share one address behind its gateway."""
+USERNAME_LIMIT = _Limit("username", 10, 15)
+"""One username, any addresses: a short back-off only, because anyone can fail a known
+username's password and must not lock its owner out for long."""
+FAILURE_WINDOW_SECONDS = 900
+"""Failures older than this are forgotten."""
+
+
+def _throttle_key(kind: str, username: str, address: str) -> str:
+    if kind == "pair":
+        return f"pair:{username}|{address}"[:200]
+    return f"addr:{address}"[:200]
+
+
+def _remaining(row: LoginThrottle | LoginClientThrottle | None, now: datetime) -> int:
+    if row is None or row.locked_until is None:
+        return 0
+    seconds = (as_utc(row.locked_until) - now).total_seconds()
+    return max(1, int(seconds + 0.999)) if seconds > 0 else 0
+
+
+def _failure_row(
+    session: Session, model: type[LoginThrottle] | type[LoginClientThrottle], key: str
+) -> LoginThrottle | LoginClientThrottle:
+    """The throttle row for ``key``, made if missing without racing a concurrent sign-in
+    (an insert that ignores a conflict, then the row locked for update)."""
+    table = model.__table__
+    column = "username" if model is LoginThrottle else "key"
+    dialect = session.get_bind().dialect.name
+    insert_of = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    session.execute(insert_of(table).values({column: key, "failures": 0}).on_conflict_do_nothing())
+    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def _count_failure(row: LoginThrottle | LoginClientThrottle, limit: _Limit, now: datetime) -> int:
+    """Count one failure; the lock in seconds it starts, or 0."""
+    last = row.last_failure_at
+    if last is None or (now - as_utc(last)).total_seconds() > FAILURE_WINDOW_SECONDS:
+        row.failures = 0
+    row.failures = (row.failures or 0) + 1
+    row.last_failure_at = now
+    if row.failures >= limit.failures:
+        row.failures = 0
+        row.locked_until = now + timedelta(seconds=limit.seconds)
+        return limit.seconds
+    return 0
 
 
 def authenticate(
@@ -391,44 +483,54 @@ def authenticate(
     username: str,
     password: str,
     *,
+    address: str | None = None,
     now: datetime | None = None,
     lang: str | None = None,
 ) -> UserView:
-    """Check a username and password.
+    """Check a username and password from the client at ``address``.
 
     Raises :class:`Problem` 401 ``login-failed`` (the same for an unknown user and a wrong
-    password), 403 ``account-disabled``, or 429 ``login-locked`` with ``retry_after`` once
-    :data:`MAX_FAILURES` attempts in a row failed. A failure is flushed before raising; commit
-    it (catch the problem inside the transaction) or the lockout never counts.
+    password), 403 ``account-disabled``, or 429 ``login-locked`` with ``retry_after`` and
+    ``locked`` naming the throttle: ``pair`` after :data:`MAX_FAILURES` failures of this
+    username from this address, ``address`` after many from the address whatever the
+    usernames, ``username`` (briefly) after many of the username from anywhere. A failure is
+    flushed before raising; commit it (catch the problem inside the transaction) or the
+    throttles never count.
     """
     now = now or utcnow()
     username = normalise_username(username)[:64]
-    throttle = session.get(LoginThrottle, username)
-    if throttle is not None and throttle.locked_until is not None:
-        remaining = (as_utc(throttle.locked_until) - now).total_seconds()
-        if remaining > 0:
-            raise _locked_out(max(1, int(remaining + 0.999)), lang)
+    address = (address or "unknown")[:100]
+    pair_key = _throttle_key("pair", username, address)
+    address_key = _throttle_key("address", username, address)
+    locks = [
+        (_remaining(session.get(LoginClientThrottle, address_key), now), "address"),
+        (_remaining(session.get(LoginClientThrottle, pair_key), now), "pair"),
+        (_remaining(session.get(LoginThrottle, username), now), "username"),
+    ]
+    seconds, kind = max(locks)
+    if seconds:
+        raise _locked_out(kind, seconds, lang)
     user = session.scalar(select(User).where(User.username == username))
     result = verify_password(user.password_hash if user else None, password)
     if not result.ok:
-        if throttle is None:
-            throttle = LoginThrottle(username=username, failures=0)
-            session.add(throttle)
-        throttle.failures = (throttle.failures or 0) + 1
-        throttle.last_failure_at = now
-        locked = throttle.failures >= MAX_FAILURES
-        if locked:
-            throttle.failures = 0
-            throttle.locked_until = now + timedelta(seconds=LOCKOUT_SECONDS)
+        started = [
+            (_count_failure(_failure_row(session, model, key), limit, now), limit.kind)
+            for model, key, limit in (
+                (LoginClientThrottle, pair_key, PAIR_LIMIT),
+                (LoginClientThrottle, address_key, ADDRESS_LIMIT),
+                (LoginThrottle, username, USERNAME_LIMIT),
+            )
+        ]
         session.flush()
-        if locked:
-            raise _locked_out(LOCKOUT_SECONDS, lang)
+        seconds, kind = max(started)
+        if seconds:
+            raise _locked_out(kind, seconds, lang)
         raise Problem(401, "login-failed", t("accounts.login.failed", lang))
     assert user is not None
     if not user.active:
         raise Problem(403, "account-disabled", t("accounts.account.disabled", lang))
-    if throttle is not None:
-        session.delete(throttle)
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+    session.execute(delete(LoginClientThrottle).where(LoginClientThrottle.key == pair_key))
     if result.new_hash is not None:
         user.password_hash = result.new_hash
     session.flush()
@@ -482,7 +584,13 @@ def resolve_session(
     if (now - as_utc(user_session.last_seen_at)).total_seconds() >= SESSION_TOUCH_SECONDS:
         user_session.last_seen_at = now
         session.flush()
-    return _principal(user, "session", csrf_token=user_session.csrf_token)
+    return _principal(
+        user,
+        "session",
+        csrf_token=user_session.csrf_token,
+        session_id=user_session.id,
+        issued_by=user.username,
+    )
 
 
 def revoke_session(session: Session, token: str, *, now: datetime | None = None) -> bool:
@@ -587,14 +695,16 @@ def resolve_api_token(
     """The account behind a bearer token; 401 with ``reason`` ``token-unknown``,
     ``token-expired``, ``token-revoked`` or ``account-disabled`` otherwise."""
     now = now or utcnow()
+    creator = aliased(User, name="creator")
     row = session.execute(
-        select(ApiToken, User)
+        select(ApiToken, User, creator.username)
         .join(User, User.id == ApiToken.user_id)
+        .outerjoin(creator, creator.id == ApiToken.created_by_id)
         .where(ApiToken.token_hash == _hash_secret(plain.strip()))
     ).first()
     if row is None:
         raise _token_problem("token_unknown", lang)
-    token, user = row
+    token, user, issued_by = row
     if token.revoked_at is not None:
         raise _token_problem("token_revoked", lang)
     if as_utc(token.expires_at) <= now:
@@ -605,7 +715,7 @@ def resolve_api_token(
     if last is None or (now - as_utc(last)).total_seconds() >= SESSION_TOUCH_SECONDS:
         token.last_used_at = now
         session.flush()
-    return _principal(user, "token", token_id=token.id)
+    return _principal(user, "token", token_id=token.id, issued_by=issued_by or NODE_OPERATOR)
 
 
 def get_api_token(session: Session, token_id: int) -> ApiTokenView | None:

@@ -18,7 +18,10 @@ What each role sees (the *scope*):
   audit entries;
 * platform administrators (an ``admin`` of a national agency, the node's operator): node-wide
   *operations* (every account and token, queue counts, masked dead letters, the audit head)
-  and no tenant's personal data: :attr:`Scope.tenant` is ``None``.
+  and no tenant's personal data: :attr:`Scope.tenant` is ``None``. They list and disable
+  every account but create accounts and issue tokens only for node-wide ones
+  (:meth:`Scope.provisions`): a token is issued to its own account, or by the tenant's own
+  administrator for the tenant's accounts.
 
 This lives in ``accounts`` because it is a property of who is calling, needed by every
 capability's service functions (cases, audit, policy, notify, backup); ``federation`` would be
@@ -36,6 +39,10 @@ from sqlalchemy import ColumnElement, false, or_
 
 CENTRAL = "central"
 """The tenant of national agencies (內政部, 財政部, ...)."""
+NODE_WIDE_ROLES = ("admin", "owner")
+"""Roles of national agencies' accounts a platform administrator may make and issue tokens
+for: they decide rules and run the node but read no citizen's records. A national clerk or
+auditor (who would) is made with ``onceonly users create`` by the node's operator."""
 
 
 class Caller(Protocol):
@@ -86,6 +93,17 @@ class Scope:
     def manages_agency(self, agency_code: str | None) -> bool:
         """Accounts and tokens: the operator manages every tenant's, others their own."""
         return self.operator or self.sees_agency(agency_code)
+
+    def provisions(self, role: str, agency_code: str | None) -> bool:
+        """Whether an administrator of this scope may create an account with ``role`` at
+        ``agency_code``, or issue an API token for one: a tenant's administrator for the
+        tenant's own accounts; the platform's administrator only for node-wide accounts that
+        read no citizen's personal data (:data:`NODE_WIDE_ROLES` of a national agency).
+        Otherwise the operator could become a tenant's clerk or auditor by minting it a
+        credential."""
+        if self.operator:
+            return tenant_of_agency(agency_code) == CENTRAL and role in NODE_WIDE_ROLES
+        return self.sees_agency(agency_code)
 
     def agency_condition(self, column: Any) -> ColumnElement[bool]:
         """SQL: ``column`` (one agency code) is in the tenant."""

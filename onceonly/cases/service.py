@@ -24,7 +24,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -121,6 +121,8 @@ class CaseActor:
     agency: str
     role: str = "clerk"
     badge: str | None = None
+    credential: Mapping[str, Any] | None = None
+    """The session or token used and who issued it; recorded in the audit entries."""
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -819,7 +821,12 @@ def relay_case(
             owner_agency=target,
             reason_zh=t("cases.audit.relay", "zh-TW", source=source, target=target),
             reason_en=t("cases.audit.relay", "en", source=source, target=target),
-            details={"from": source, "to": target, "evidence": carried},
+            details={
+                **({"credential": dict(actor.credential)} if actor.credential else {}),
+                "from": source,
+                "to": target,
+                "evidence": carried,
+            },
         ),
     )
     _notify(

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
 
 def case_actor(principal: Principal) -> service.CaseActor:
     return service.CaseActor(
-        principal.username, principal.agency_code, principal.role, principal.badge
+        principal.username,
+        principal.agency_code,
+        principal.role,
+        principal.badge,
+        principal.credential,
     )
 
 
@@ -80,7 +84,7 @@ def fetch_case_evidence(
         subject=plan.subject,
         evidence=[EvidenceAsk(type=code) for code in plan.evidence_types],
     )
-    requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency)
+    requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency, actor.credential)
     try:
         response = request_evidence(exchange(), requester, ask, lang)
     except Problem as problem:

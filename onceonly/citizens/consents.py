@@ -80,7 +80,7 @@ def _log(
             case_id=str(details.get("case_id") or "") or None,
             reason_zh=t(key, "zh-TW", **details),
             reason_en=t(key, "en", **details),
-            details=dict(details),
+            details={"credential": citizen.credential, **details},
         ),
     )
 

@@ -131,7 +131,12 @@ def raise_flag(
             subject=national_id,
             reason_zh=t("citizens.flag.logged", "zh-TW", seq=seq),
             reason_en=t("citizens.flag.logged", "en", seq=seq),
-            details={"flag_id": row.id, "entry_seq": seq, "queues": places},
+            details={
+                "credential": citizen.credential,
+                "flag_id": row.id,
+                "entry_seq": seq,
+                "queues": places,
+            },
         ),
     )
     session.flush()
@@ -188,7 +193,11 @@ def reply_flag(
             subject=row.subject,
             reason_zh=t("citizens.flag.answered_log", "zh-TW", seq=row.entry_seq),
             reason_en=t("citizens.flag.answered_log", "en", seq=row.entry_seq),
-            details={"flag_id": row.id, "entry_seq": row.entry_seq},
+            details={
+                "credential": auditor.credential,
+                "flag_id": row.id,
+                "entry_seq": row.entry_seq,
+            },
         ),
     )
     return _view(row, queues)

@@ -21,7 +21,13 @@ def get_exchange(request: Request) -> Exchange:
 
 
 def actor_of(principal: Principal) -> Actor:
-    return Actor(principal.username, principal.badge, principal.role, principal.agency_code)
+    return Actor(
+        principal.username,
+        principal.badge,
+        principal.role,
+        principal.agency_code,
+        principal.credential,
+    )
 
 
 @router.post(

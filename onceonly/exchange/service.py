@@ -59,6 +59,13 @@ class Actor:
     badge: str
     role: str
     agency: str
+    credential: Mapping[str, Any] | None = None
+    """The session or token used and who issued it (``Principal.credential``); recorded in
+    every audit entry of the request."""
+
+    def audit_details(self) -> dict[str, Any]:
+        """What the actor adds to an audit entry's ``details``: the credential, when known."""
+        return {"credential": dict(self.credential)} if self.credential else {}
 
 
 @dataclass
@@ -723,6 +730,7 @@ def _audit(
                 reason_zh=piece.reason.get("zh-TW", ""),
                 reason_en=piece.reason.get("en", ""),
                 details={
+                    **actor.audit_details(),
                     "status": piece.status,
                     "rule_ids": piece.rule_ids,
                     "withheld": list(piece.withheld),

@@ -611,6 +611,10 @@ def audit_rule_event(
             decision="allowed",
             reason_zh=f"{t(f'policy.audit.{event}', 'zh-TW')} {rule.label} {reason}".strip(),
             reason_en=f"{t(f'policy.audit.{event}', 'en')} {rule.label} {reason}".strip(),
-            details={"rule_id": rule.id, "requester": rule.requester_label},
+            details={
+                "credential": principal.credential,
+                "rule_id": rule.id,
+                "requester": rule.requester_label,
+            },
         ),
     )

@@ -15,6 +15,7 @@ from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
 from onceonly.web.app import create_app
+from tests.conftest import post_login
 
 PASSWORD = "correct horse battery"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -73,8 +74,8 @@ def make_user(settings: Settings) -> Callable[..., service.UserView]:
 
 def login(client: TestClient, username: str, password: str = PASSWORD, next: str = "/") -> str:
     """Sign in through the form; returns the session's CSRF token read from /account."""
-    response = client.post(
-        "/login", data={"username": username, "password": password, "next": next}
+    response = post_login(
+        client, url="/login", data={"username": username, "password": password, "next": next}
     )
     assert response.status_code == 303, response.text
     page = client.get("/account")

@@ -18,6 +18,7 @@ from onceonly.accounts.routes import safe_next
 from onceonly.config import Settings
 from onceonly.db import make_engine, utcnow
 from tests.accounts.conftest import PASSWORD, login
+from tests.conftest import post_login
 
 MakeUser = Callable[..., object]
 
@@ -47,8 +48,10 @@ def test_sign_in_sets_a_safe_cookie_and_goes_to_next(
     client: TestClient, make_user: MakeUser
 ) -> None:
     make_user("tpe-land-clerk")
-    response = client.post(
-        "/login", data={"username": "tpe-land-clerk", "password": PASSWORD, "next": "/account?x=1"}
+    response = post_login(
+        client,
+        url="/login",
+        data={"username": "tpe-land-clerk", "password": PASSWORD, "next": "/account?x=1"},
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/account?x=1"
@@ -68,14 +71,17 @@ def test_https_requests_get_a_secure_cookie(settings: Settings, make_user: MakeU
     with TestClient(
         create_app(settings), base_url="https://testserver", follow_redirects=False
     ) as c:
-        response = c.post("/login", data={"username": "tpe-land-clerk", "password": PASSWORD})
+        response = post_login(
+            c, url="/login", data={"username": "tpe-land-clerk", "password": PASSWORD}
+        )
     assert "Secure" in response.headers["set-cookie"]
 
 
 def test_foreign_next_is_ignored(client: TestClient, make_user: MakeUser) -> None:
     make_user("tpe-land-clerk")
-    response = client.post(
-        "/login",
+    response = post_login(
+        client,
+        url="/login",
         data={"username": "tpe-land-clerk", "password": PASSWORD, "next": "//evil.example/x"},
     )
     assert response.headers["location"] == "/"
@@ -93,12 +99,14 @@ def test_safe_next_never_leaves_the_site(target: str) -> None:
 
 def test_wrong_password_is_shown_next_to_the_field(client: TestClient, make_user: MakeUser) -> None:
     make_user("tpe-land-clerk")
-    page = client.post("/login", data={"username": "tpe-land-clerk", "password": "wrong one"})
+    page = post_login(
+        client, url="/login", data={"username": "tpe-land-clerk", "password": "wrong one"}
+    )
     assert page.status_code == 401
     assert 'id="f-password-error"' in page.text and "帳號或密碼不正確" in page.text
     assert 'value="tpe-land-clerk"' in page.text, "the username is kept"
     assert SESSION_COOKIE not in page.headers.get("set-cookie", "")
-    empty = client.post("/login?lang=en", data={"username": "", "password": ""})
+    empty = post_login(client, url="/login?lang=en", data={"username": "", "password": ""})
     assert empty.status_code == 422
     assert 'id="f-username-error"' in empty.text and "This field is required" in empty.text
 
@@ -107,14 +115,20 @@ def test_lockout_through_the_form(client: TestClient, make_user: MakeUser) -> No
     make_user("tpe-land-clerk")
     for _ in range(4):
         assert (
-            client.post("/login", data={"username": "tpe-land-clerk", "password": "x"}).status_code
+            post_login(
+                client, url="/login", data={"username": "tpe-land-clerk", "password": "x"}
+            ).status_code
             == 401
         )
-    locked = client.post("/login?lang=en", data={"username": "tpe-land-clerk", "password": "x"})
+    locked = post_login(
+        client, url="/login?lang=en", data={"username": "tpe-land-clerk", "password": "x"}
+    )
     assert locked.status_code == 429
     assert locked.headers["retry-after"] == "60"
     assert "try again in 60 seconds" in locked.text
-    right = client.post("/login", data={"username": "tpe-land-clerk", "password": PASSWORD})
+    right = post_login(
+        client, url="/login", data={"username": "tpe-land-clerk", "password": PASSWORD}
+    )
     assert right.status_code == 429, "locked even with the right password"
 
 
@@ -156,7 +170,9 @@ def test_zero_minute_sessions_never_work(settings: Settings, make_user: MakeUser
     short = settings.model_copy(update={"session_minutes": 0})
     with TestClient(create_app(short), follow_redirects=False) as c:
         assert (
-            c.post("/login", data={"username": "tpe-land-clerk", "password": PASSWORD}).status_code
+            post_login(
+                c, url="/login", data={"username": "tpe-land-clerk", "password": PASSWORD}
+            ).status_code
             == 303
         )
         assert c.get("/api/v1/auth/whoami").status_code == 401
@@ -192,8 +208,8 @@ def test_clerk_cannot_reach_admin_pages(client: TestClient, make_user: MakeUser)
 
 
 def test_admin_creates_a_user_and_disables_it(client: TestClient, make_user: MakeUser) -> None:
-    make_user("admin", role="admin", agency="central.ndc")
-    csrf = login(client, "admin")
+    make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
+    csrf = login(client, "tpe-admin")
     form = {
         "csrf_token": csrf,
         "username": "tpe-fire-clerk",
@@ -237,9 +253,9 @@ def test_admin_creates_a_user_and_disables_it(client: TestClient, make_user: Mak
 def test_admin_issues_lists_and_revokes_tokens_on_the_page(
     client: TestClient, make_user: MakeUser
 ) -> None:
-    make_user("admin", role="admin", agency="central.ndc")
+    make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
     make_user("tpe-udd-clerk", agency="taipei-city.urban_development")
-    csrf = login(client, "admin")
+    csrf = login(client, "tpe-admin")
     page = client.post(
         "/admin/api-tokens",
         data={"csrf_token": csrf, "username": "tpe-udd-clerk", "name": "國宅系統", "days": ""},
@@ -265,12 +281,17 @@ def test_admin_issues_lists_and_revokes_tokens_on_the_page(
 # --- the auth API --------------------------------------------------------------------------
 
 
-def _admin_token(client: TestClient, make_user: MakeUser) -> dict[str, str]:
-    make_user("admin", role="admin", agency="central.ndc")
-    csrf = login(client, "admin")
+def _admin_token(
+    client: TestClient, make_user: MakeUser, username: str = "tpe-admin"
+) -> dict[str, str]:
+    """A bearer token of an administrator: 臺北市's (``tpe-admin``) or the platform's
+    (``admin``), issued by that administrator to their own account."""
+    agency = "central.ndc" if username == "admin" else "taipei-city.civil_affairs"
+    make_user(username, role="admin", agency=agency)
+    csrf = login(client, username)
     created = client.post(
         "/api/v1/auth/tokens",
-        json={"username": "admin", "name": "provisioning", "days": 1},
+        json={"username": username, "name": "provisioning", "days": 1},
         headers={"X-CSRF-Token": csrf},
     )
     assert created.status_code == 201, created.text
@@ -280,15 +301,15 @@ def _admin_token(client: TestClient, make_user: MakeUser) -> dict[str, str]:
 
 def test_api_token_lifecycle(client: TestClient, make_user: MakeUser, settings: Settings) -> None:
     admin = _admin_token(client, make_user)
-    make_user("khh-social-clerk", agency="kaohsiung-city.social_welfare")
+    make_user("tpe-social-clerk", agency="taipei-city.social_welfare")
     created = client.post(
         "/api/v1/auth/tokens",
-        json={"username": "khh-social-clerk", "name": "社福系統"},
+        json={"username": "tpe-social-clerk", "name": "社福系統"},
         headers=admin,
     )
     assert created.status_code == 201
     body = created.json()
-    assert body["status"] == "active" and body["created_by"] == "admin"
+    assert body["status"] == "active" and body["created_by"] == "tpe-admin"
     days = (
         datetime.fromisoformat(body["expires_at"]) - datetime.fromisoformat(body["created_at"])
     ).days
@@ -296,7 +317,7 @@ def test_api_token_lifecycle(client: TestClient, make_user: MakeUser, settings: 
     clerk = {"Authorization": f"Bearer {body['token']}"}
     assert (
         client.get("/api/v1/auth/whoami", headers=clerk).json()["agency_code"]
-        == "kaohsiung-city.social_welfare"
+        == "taipei-city.social_welfare"
     )
 
     listed = client.get("/api/v1/auth/tokens", headers=admin).json()

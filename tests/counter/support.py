@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import post_login
+
 PASSWORD = "onceonly-demo"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -18,8 +20,9 @@ class Visitor:
         self.csrf = ""
 
     def sign_in(self, username: str) -> Visitor:
-        response = self.client.post(
-            "/login",
+        response = post_login(
+            self.client,
+            url="/login",
             data={"username": username, "password": PASSWORD, "next": "/account"},
             follow_redirects=True,
         )

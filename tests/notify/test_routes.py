@@ -16,6 +16,7 @@ from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.worker import NotifySettings, deliver_all
 from onceonly.web.app import create_app
+from tests.conftest import post_login
 from tests.notify.conftest import citizen
 
 PASSWORD = "correct horse battery"
@@ -169,7 +170,7 @@ def test_admin_sees_dead_letters_and_replays_them(
 
     with transaction(app_sessions) as session:
         accounts.create_user(session, "root", PASSWORD, "admin", "central.ndc", "管理者")
-    client.post("/login", data={"username": "root", "password": PASSWORD, "next": "/"})
+    post_login(client, url="/login", data={"username": "root", "password": PASSWORD, "next": "/"})
     page = client.get("/admin/notify", headers={"accept": "text/html"})
     assert page.status_code == 200
     assert "taipei-city.social_welfare" in page.text and "ConnectError" in page.text
