@@ -375,6 +375,11 @@ class WhoAmI(BaseModel):
     badge: str = Field(description="Pseudonymous badge number citizens see in their access log.")
     auth_method: str = Field(description="`session` or `token`.")
     token_id: int | None = None
+    issued_by: str | None = Field(
+        None,
+        description="Who made the credential: the account itself for a sign-in session, the "
+        "administrator who issued the token, or `node-operator` for the node's own tools.",
+    )
     csrf_token: str | None = Field(
         None, description="Send as `X-CSRF-Token` on changing requests from a browser session."
     )
@@ -391,6 +396,7 @@ class WhoAmI(BaseModel):
                     "badge": "B-7F3K2Q",
                     "auth_method": "token",
                     "token_id": 3,
+                    "issued_by": "tpe-admin",
                     "csrf_token": None,
                 }
             ]
@@ -466,6 +472,7 @@ def whoami(user: CurrentUser) -> WhoAmI:
         badge=user.badge,
         auth_method=user.auth_method,
         token_id=user.token_id,
+        issued_by=user.issued_by,
         csrf_token=user.csrf_token,
     )
 

@@ -1,0 +1,243 @@
+"""The accounts holes an outside probe found (issue 12), each proved closed:
+
+* a platform administrator minted a token for a tenant's clerk, or made an auditor inside a
+  tenant, and so read that tenant's personal data as someone else;
+* the sign-in form had no anti-forgery token;
+* sign-in throttling counted per username only: one address could try many usernames
+  unslowed, and anyone could lock a known account by failing its password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from onceonly.accounts import service
+from onceonly.accounts.deps import SESSION_COOKIE
+from onceonly.accounts.tenancy import Scope, scope_for
+from onceonly.db import utcnow
+from onceonly.errors import Problem
+from tests.accounts.conftest import PASSWORD, login
+from tests.conftest import post_login
+
+MakeUser = Callable[..., service.UserView]
+
+
+def _token(client: TestClient, csrf: str, username: str) -> object:
+    return client.post(
+        "/api/v1/auth/tokens",
+        json={"username": username, "name": "x", "days": 1},
+        headers={"X-CSRF-Token": csrf},
+    )
+
+
+# --- 1. nobody becomes someone else -----------------------------------------------------------
+
+
+def test_platform_admin_cannot_mint_a_token_for_a_tenants_clerk(
+    client: TestClient, make_user: MakeUser, db: Session
+) -> None:
+    make_user("admin", role="admin", agency="central.ndc")
+    make_user("tpe-udd-clerk", agency="taipei-city.urban_development")
+    csrf = login(client, "admin")
+    refused = _token(client, csrf, "tpe-udd-clerk")
+    assert refused.status_code == 403, refused.text  # type: ignore[attr-defined]
+    problem = refused.json()  # type: ignore[attr-defined]
+    assert problem["errors"][0]["field"] == "username"
+    assert "tpe-udd-clerk" in problem["detail"]
+    page = client.post(
+        "/admin/api-tokens?lang=en",
+        data={"csrf_token": csrf, "username": "tpe-udd-clerk", "name": "x", "days": "1"},
+    )
+    assert page.status_code == 422
+    assert 'id="f-username-error"' in page.text and "only to one&#39;s own account" in page.text
+    assert service.list_api_tokens(db) == [], "no token was made"
+    # the platform administrator's own token is fine, and says who issued it
+    own = _token(client, csrf, "admin")
+    assert own.status_code == 201  # type: ignore[attr-defined]
+    bearer = {"Authorization": f"Bearer {own.json()['token']}"}  # type: ignore[attr-defined]
+    client.cookies.clear()
+    me = client.get("/api/v1/auth/whoami", headers=bearer).json()
+    assert (me["username"], me["auth_method"], me["issued_by"]) == ("admin", "token", "admin")
+
+
+def test_a_tenants_administrator_issues_its_clerks_tokens_recorded_as_such(
+    client: TestClient, make_user: MakeUser
+) -> None:
+    make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
+    make_user("tpe-udd-clerk", agency="taipei-city.urban_development")
+    make_user("khh-social-clerk", agency="kaohsiung-city.social_welfare")
+    csrf = login(client, "tpe-admin")
+    made = _token(client, csrf, "tpe-udd-clerk")
+    assert made.status_code == 201, made.text  # type: ignore[attr-defined]
+    assert made.json()["created_by"] == "tpe-admin"  # type: ignore[attr-defined]
+    other = _token(client, csrf, "khh-social-clerk")
+    assert other.status_code == 422, "another tenant's account is as if it did not exist"  # type: ignore[attr-defined]
+    bearer = {"Authorization": f"Bearer {made.json()['token']}"}  # type: ignore[attr-defined]
+    client.cookies.clear()
+    me = client.get("/api/v1/auth/whoami", headers=bearer).json()
+    assert (me["username"], me["issued_by"]) == ("tpe-udd-clerk", "tpe-admin")
+
+
+def test_platform_admin_makes_only_node_wide_accounts(
+    client: TestClient, make_user: MakeUser, db: Session
+) -> None:
+    make_user("admin", role="admin", agency="central.ndc")
+    csrf = login(client, "admin")
+    form = {"csrf_token": csrf, "display_name": "x", "password": "a long enough password"}
+    offered = client.get("/admin/users").text.split('id="f-agency_code-options"')[1]
+    assert "taipei-city." not in offered.split("</datalist>")[0], "tenant agencies not offered"
+    for username, role, agency in (
+        ("tpe-sneaky-auditor", "auditor", "taipei-city.civil_affairs"),
+        ("tpe-sneaky-admin", "admin", "taipei-city.civil_affairs"),
+        ("moi-sneaky-auditor", "auditor", "central.mohw"),
+        ("moi-sneaky-clerk", "clerk", "central.mohw"),
+    ):
+        page = client.post(
+            "/admin/users?lang=en",
+            data={**form, "username": username, "role": role, "agency_code": agency},
+        )
+        assert page.status_code == 422, (username, page.text[-500:])
+        assert 'id="f-agency_code-error"' in page.text
+        assert "own administrator creates it" in page.text
+        assert service.get_user(db, username) is None
+    for username, role in (("ndc-ops", "admin"), ("moi-rules-owner", "owner")):
+        made = client.post(
+            "/admin/users",
+            data={**form, "username": username, "role": role, "agency_code": "central.mohw"},
+        )
+        assert made.status_code == 303, made.text
+
+
+def test_only_a_tenants_administrator_makes_its_accounts(
+    client: TestClient, make_user: MakeUser
+) -> None:
+    make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
+    csrf = login(client, "tpe-admin")
+    form = {"csrf_token": csrf, "display_name": "x", "password": "a long enough password"}
+    made = client.post(
+        "/admin/users",
+        data={
+            **form,
+            "username": "tpe-new-auditor",
+            "role": "auditor",
+            "agency_code": "taipei-city.civil_affairs",
+        },
+    )
+    assert made.status_code == 303
+    national = client.post(
+        "/admin/users",
+        data={**form, "username": "moi-x", "role": "owner", "agency_code": "central.mohw"},
+    )
+    assert national.status_code == 422
+
+
+def test_scope_provisions() -> None:
+    platform = scope_for("admin", "central.ndc")
+    assert platform.provisions("admin", "central.mohw") and platform.provisions(
+        "owner", "central.mohw"
+    )
+    for role in ("clerk", "auditor"):
+        assert not platform.provisions(role, "central.mohw")
+    for role in ("admin", "owner", "clerk", "auditor"):
+        assert not platform.provisions(role, "taipei-city.civil_affairs")
+        assert Scope("taipei-city").provisions(role, "taipei-city.civil_affairs")
+        assert not Scope("taipei-city").provisions(role, "keelung-city.civil_affairs")
+
+
+# --- 2. the sign-in form carries an anti-forgery token --------------------------------------
+
+
+def test_sign_in_without_the_forms_token_is_refused(
+    client: TestClient, make_user: MakeUser
+) -> None:
+    make_user("tpe-land-clerk")
+    data = {"username": "tpe-land-clerk", "password": PASSWORD}
+    forged = client.post("/login?lang=en", data=data)
+    assert forged.status_code == 403
+    assert "not sent from this site" in forged.text
+    assert SESSION_COOKIE not in forged.cookies
+    # a token from another browser's form does not do either
+    other = TestClient(client.app, follow_redirects=False)
+    other.get("/login")
+    stolen = other.cookies.get("onceonly_login_csrf")
+    client.cookies.clear()
+    client.get("/login")
+    mismatched = client.post("/login", data={**data, "csrf_token": stolen or ""})
+    assert mismatched.status_code == 403
+    assert post_login(client, data).status_code == 303
+
+
+# --- 3. throttles per address, per (username, address) and, briefly, per username ---------
+
+
+def test_one_address_trying_many_usernames_is_slowed(
+    client: TestClient, make_user: MakeUser
+) -> None:
+    make_user("tpe-land-clerk")
+    statuses = []
+    for n in range(30):
+        answer = post_login(
+            client, {"username": f"guess-{n:02d}", "password": "password1"}, url="/login?lang=en"
+        )
+        statuses.append(answer.status_code)
+    assert 429 in statuses, statuses
+    first = statuses.index(429)
+    assert first == service.ADDRESS_LIMIT.failures - 1
+    locked = post_login(
+        client, {"username": "tpe-land-clerk", "password": PASSWORD}, url="/login?lang=en"
+    )
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert "from your network address" in locked.text
+    # another address is not slowed by this one
+    elsewhere = TestClient(client.app, follow_redirects=False, client=("192.0.2.7", 5000))
+    assert (
+        post_login(elsewhere, {"username": "tpe-land-clerk", "password": PASSWORD}).status_code
+        == 303
+    )
+
+
+def test_a_stranger_cannot_lock_the_owner_out(db: Session) -> None:
+    service.create_user(db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王")
+    start = utcnow()
+    for attempt in range(service.MAX_FAILURES):
+        with pytest.raises(Problem):
+            service.authenticate(
+                db,
+                "tpe-land-clerk",
+                "wrong",
+                address="203.0.113.9",
+                now=start + timedelta(seconds=attempt),
+            )
+    with pytest.raises(Problem) as stranger:
+        service.authenticate(
+            db, "tpe-land-clerk", PASSWORD, address="203.0.113.9", now=start + timedelta(seconds=6)
+        )
+    assert stranger.value.status == 429 and stranger.value.extra["locked"] == "pair"
+    owner = service.authenticate(
+        db, "tpe-land-clerk", PASSWORD, address="198.51.100.4", now=start + timedelta(seconds=6)
+    )
+    assert owner.username == "tpe-land-clerk", "the owner at their own address signs in"
+
+
+def test_many_addresses_on_one_username_get_only_a_short_back_off(db: Session) -> None:
+    service.create_user(db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王")
+    start = utcnow()
+    limit = service.USERNAME_LIMIT
+    for n in range(limit.failures - 1):
+        with pytest.raises(Problem) as failed:
+            service.authenticate(db, "tpe-land-clerk", "wrong", address=f"203.0.113.{n}", now=start)
+        assert failed.value.status == 401
+    with pytest.raises(Problem) as backed_off:
+        service.authenticate(db, "tpe-land-clerk", "wrong", address="203.0.113.99", now=start)
+    problem = backed_off.value
+    assert (problem.status, problem.extra["locked"]) == (429, "username")
+    assert problem.retry_after == limit.seconds <= 60, "short: anyone can cause it"
+    later = start + timedelta(seconds=limit.seconds + 1)
+    owner = service.authenticate(db, "tpe-land-clerk", PASSWORD, address="198.51.100.4", now=later)
+    assert owner.username == "tpe-land-clerk"
