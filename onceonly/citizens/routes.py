@@ -93,7 +93,13 @@ async def _citizen(request: Request, user: OptionalUser) -> Citizen:
         )
     national_id = national_id_of(user)
     if national_id is None:
-        raise Problem(403, "forbidden", t("problem.forbidden", lang), t("citizens.only", lang))
+        raise Problem(
+            403,
+            "forbidden",
+            t("problem.forbidden", lang),
+            t("citizens.only", lang),
+            extra={"required_roles": ["citizen"], "role": user.role},
+        )
     return Citizen(user, national_id)
 
 

@@ -1,0 +1,272 @@
+"""Every route of the app, called as every role: only the roles the table below names get
+past the route's role check.
+
+The routes are read from the app, and a route missing from :data:`ALLOWED` fails the test:
+whoever adds a route decides here who may call it. "Refused" means 401 (no credentials) or
+a 403 naming the roles required; anything else (a 404 for a dummy id, a 422 for an empty
+body) means the caller got past the check. The role checks are how a platform
+administrator is kept away from tenants' personal data: see also
+``tests/federation/test_tenancy.py`` for what each allowed role then sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from onceonly.accounts import service as accounts
+from onceonly.accounts.deps import CurrentUser
+from onceonly.citizens.accounts import ensure_citizen
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.web.app import create_app
+from onceonly.web.public_routes import is_public
+from tests.conftest import DemoEnv
+from tests.web.test_route_auth import Endpoint, endpoints
+
+CALLERS: dict[str, str | None] = {
+    "anonymous": None,
+    "citizen": "citizen-a123456789",
+    "clerk": "tpe-udd-clerk",
+    "owner": "tpe-social-owner",
+    "auditor": "tpe-auditor",
+    "tenant-admin": "tpe-admin",
+    "platform-admin": "admin",
+}
+"""Role under test -> the account that plays it (a tenant's administrator is an ``admin`` of
+臺北市's agency; the platform's is the demo ``admin`` of a national agency)."""
+
+EVERYONE = frozenset(CALLERS) - {"anonymous"}
+STAFF = EVERYONE - {"citizen"}
+ADMINS = frozenset({"tenant-admin", "platform-admin"})
+PUBLIC = frozenset(CALLERS)
+CITIZEN = frozenset({"citizen"})
+CLERK = frozenset({"clerk"})
+OWNER = frozenset({"owner"})
+AUDITORS = frozenset({"auditor"})
+
+ALLOWED: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/api/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/catalog"): PUBLIC,
+    ("GET", "/catalog/items/{code}"): PUBLIC,
+    ("GET", "/catalog/datasets/{code}"): PUBLIC,
+    ("GET", "/catalog/jurisdictions"): PUBLIC,
+    ("GET", "/api/v1/catalog/application-items"): PUBLIC,
+    ("GET", "/api/v1/catalog/application-items/{code}"): PUBLIC,
+    ("GET", "/api/v1/catalog/datasets"): PUBLIC,
+    ("GET", "/api/v1/catalog/datasets/{code}"): PUBLIC,
+    ("GET", "/api/v1/catalog/jurisdictions"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): EVERYONE,
+    ("GET", "/account"): EVERYONE,
+    ("GET", "/admin/users"): ADMINS,
+    ("POST", "/admin/users"): ADMINS,
+    ("POST", "/admin/users/{user_id}/active"): ADMINS,
+    ("GET", "/admin/api-tokens"): ADMINS,
+    ("POST", "/admin/api-tokens"): ADMINS,
+    ("POST", "/admin/api-tokens/{token_id}/revoke"): ADMINS,
+    ("GET", "/api/v1/auth/whoami"): EVERYONE,
+    ("GET", "/api/v1/auth/tokens"): ADMINS,
+    ("POST", "/api/v1/auth/tokens"): ADMINS,
+    ("DELETE", "/api/v1/auth/tokens/{token_id}"): EVERYONE,
+    ("GET", "/api/v1/audit/entries"): AUDITORS | ADMINS,
+    ("GET", "/api/v1/audit/head"): AUDITORS | ADMINS,
+    ("GET", "/audit"): AUDITORS | ADMINS,
+    ("GET", "/api/v1/audit/tree-heads/latest"): PUBLIC,
+    ("GET", "/api/v1/audit/tree-heads/{size}"): PUBLIC,
+    ("GET", "/api/v1/audit/consistency"): PUBLIC,
+    ("GET", "/api/v1/audit/entries/{seq}/proof"): EVERYONE,
+    ("GET", "/citizen/login"): PUBLIC,
+    ("POST", "/api/v1/citizen/sign-in/begin"): PUBLIC,
+    ("POST", "/api/v1/citizen/sign-in/complete"): PUBLIC,
+    ("GET", "/me"): CITIZEN,
+    ("GET", "/me/accesses.csv"): CITIZEN,
+    ("GET", "/me/accesses.json"): CITIZEN,
+    ("GET", "/api/v1/me/accesses"): CITIZEN,
+    ("GET", "/me/accesses/{seq}/proof"): CITIZEN,
+    ("POST", "/me/accesses/{seq}/flag"): CITIZEN,
+    ("GET", "/me/consents"): CITIZEN,
+    ("POST", "/me/consents"): CITIZEN,
+    ("POST", "/me/consents/{consent_id}/revoke"): CITIZEN,
+    ("GET", "/me/previews"): CITIZEN,
+    ("POST", "/me/previews/{preview_id}/approve"): CITIZEN,
+    ("POST", "/me/previews/{preview_id}/decline"): CITIZEN,
+    ("GET", "/audit/flags"): frozenset({"auditor"}),
+    ("POST", "/audit/flags/{flag_id}/reply"): frozenset({"auditor"}),
+    ("GET", "/api/v1/audit/flags"): frozenset({"auditor"}),
+    ("GET", "/me/reports"): CITIZEN,
+    ("POST", "/api/v1/evidence-requests"): CLERK,
+    ("GET", "/.well-known/jwks.json"): PUBLIC,
+    ("GET", "/api/v1/access-rules"): EVERYONE,
+    ("POST", "/api/v1/access-rules"): CLERK | ADMINS,
+    ("POST", "/api/v1/access-rules/{rule_id}/approve"): OWNER,
+    ("POST", "/api/v1/access-rules/{rule_id}/reject"): OWNER,
+    ("POST", "/api/v1/access-rules/{rule_id}/revoke"): OWNER,
+    ("POST", "/api/v1/cases"): CLERK,
+    ("GET", "/api/v1/cases"): CLERK,
+    ("GET", "/api/v1/cases/queue"): CLERK,
+    ("GET", "/api/v1/cases/{number}"): CLERK,
+    ("POST", "/api/v1/cases/{number}/evidence"): CLERK,
+    ("POST", "/api/v1/cases/{number}/paper"): CLERK,
+    ("GET", "/api/v1/cases/{number}/paper/{evidence_type}"): CLERK,
+    ("POST", "/api/v1/cases/{number}/relay"): CLERK,
+    ("POST", "/api/v1/cases/{number}/decide"): CLERK,
+    ("POST", "/api/v1/cases/{number}/close"): CLERK,
+    ("GET", "/api/v1/cases/{number}/timeline"): CLERK,
+    ("GET", "/api/v1/cases/{number}/summary"): CLERK,
+    ("GET", "/api/v1/admin/notifications"): ADMINS,
+    ("POST", "/api/v1/admin/notifications/retry"): ADMINS,
+    ("GET", "/api/v1/admin/sms-outbox"): ADMINS,
+    ("POST", "/api/v1/notify/subscriptions"): CLERK | OWNER,
+    ("GET", "/api/v1/notify/subscriptions"): STAFF,
+    ("POST", "/api/v1/notify/subscriptions/{subscription_id}/approve"): OWNER,
+    ("POST", "/api/v1/notify/subscriptions/{subscription_id}/reject"): OWNER,
+    ("POST", "/api/v1/notify/subscriptions/{subscription_id}/revoke"): OWNER,
+    ("GET", "/api/v1/notify/feed"): CLERK | OWNER,
+    ("POST", "/api/v1/notify/acks"): CLERK | OWNER,
+    ("GET", "/api/v1/notify/citizens/{national_id}/events"): AUDITORS | ADMINS,
+    ("GET", "/api/v1/notify/queues"): AUDITORS | ADMINS,
+    ("GET", "/api/v1/notify/dead-letters"): ADMINS,
+    ("POST", "/api/v1/notify/dead-letters/{dead_letter_id}/replay"): ADMINS,
+    ("GET", "/admin/notify"): ADMINS,
+    ("POST", "/admin/notify/dead-letters/{dead_letter_id}/replay"): ADMINS,
+    ("GET", "/notify/citizens/{national_id}"): AUDITORS | ADMINS,
+    ("GET", "/counter"): CLERK,
+    ("POST", "/counter/cases"): CLERK,
+    ("GET", "/counter/cases"): CLERK,
+    ("GET", "/counter/cases/{number}"): CLERK,
+    ("GET", "/counter/cases/{number}/print"): CLERK,
+    ("GET", "/counter/cases/{number}/transcripts/{evidence_type}/{index}"): CLERK,
+    ("POST", "/counter/cases/{number}/evidence"): CLERK,
+    ("POST", "/counter/cases/{number}/paper"): CLERK,
+    ("POST", "/counter/cases/{number}/rule-request"): CLERK,
+    ("POST", "/counter/cases/{number}/relay"): CLERK,
+    ("POST", "/counter/cases/{number}/decide"): CLERK,
+    ("POST", "/counter/cases/{number}/close"): CLERK,
+    ("GET", "/owners/rules"): OWNER,
+    ("POST", "/owners/rules/{rule_id}/{action}"): OWNER,
+    ("GET", "/consolidate/review"): CLERK | ADMINS,
+    ("POST", "/consolidate/review/{item_id}"): CLERK | ADMINS,
+    ("GET", "/static/{path:path}"): PUBLIC,
+    ("GET", "/"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+}
+"""(method, path template) -> the roles that get past the route's role check. Whatever a
+role may then see is the route's tenant check (``tests/federation/test_tenancy.py``); for
+platform administrators that must be no tenant's personal data."""
+
+
+@dataclass
+class Callers:
+    client: TestClient
+    headers: dict[str, dict[str, str]]
+    """Role -> the request headers that make a call as that role."""
+
+
+@pytest.fixture
+def callers(demo_env: DemoEnv) -> Iterator[Callers]:
+    factory = make_session_factory(make_engine(demo_env.settings.resolved_database_url))
+    headers: dict[str, dict[str, str]] = {}
+    with transaction(factory) as db:
+        accounts.create_user(db, "tpe-admin", None, "admin", "taipei-city.civil_affairs", "管理")
+        ensure_citizen(db, "A123456789", "王小明")
+        for role, username in CALLERS.items():
+            accept = {"Accept": "application/json"}
+            if username is None:
+                headers[role] = accept
+                continue
+            user = accounts.get_user(db, username)
+            assert user is not None, username
+            token, _ = accounts.issue_api_token(db, user, "role sweep", 1)
+            headers[role] = accept | {"Authorization": f"Bearer {token}"}
+    app = create_app(demo_env.settings)
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
+        yield Callers(client, headers)
+
+
+def refused(response: Any) -> bool:
+    """Whether the route's role check turned the caller away (not a later, business 403)."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 403:
+        return False
+    try:
+        return "required_roles" in response.json()
+    except ValueError:
+        return False
+
+
+def observe(callers: Callers, endpoint: Endpoint) -> frozenset[str]:
+    """The roles that get past ``endpoint``'s role check."""
+    passed = set()
+    for role, headers in callers.headers.items():
+        kwargs: dict[str, Any] = {}
+        if endpoint.method not in ("GET", "HEAD", "DELETE"):
+            kwargs["json"] = {}
+        response = callers.client.request(endpoint.method, endpoint.url, headers=headers, **kwargs)
+        if not refused(response):
+            passed.add(role)
+    return frozenset(passed)
+
+
+def routes_of(app: Any) -> list[Endpoint]:
+    return [e for e in endpoints(app.routes) if e.method != "WEBSOCKET"]
+
+
+def misclassified(callers: Callers) -> list[str]:
+    """Routes missing from :data:`ALLOWED`, entries naming no route, and routes whose role
+    check admits other roles than the table says."""
+    found = routes_of(callers.client.app)
+    problems = [
+        f"{e.method} {e.path}: not in ALLOWED; decide which roles may call it"
+        for e in found
+        if (e.method, e.path) not in ALLOWED
+    ]
+    declared = {(e.method, e.path) for e in found}
+    problems += [
+        f"{m} {p}: in ALLOWED but no such route" for m, p in ALLOWED if (m, p) not in declared
+    ]
+    for endpoint in found:
+        expected = ALLOWED.get((endpoint.method, endpoint.path))
+        if expected is None:
+            continue
+        if is_public(endpoint.method, endpoint.path) != (expected == PUBLIC):
+            problems.append(f"{endpoint.method} {endpoint.path}: public list and table disagree")
+        got = observe(callers, endpoint)
+        if got != expected:
+            extra, missing = sorted(got - expected), sorted(expected - got)
+            problems.append(
+                f"{endpoint.method} {endpoint.path}: also admits {extra}, refuses {missing}"
+            )
+    return problems
+
+
+def test_every_route_admits_exactly_the_roles_its_table_entry_names(callers: Callers) -> None:
+    problems = misclassified(callers)
+    assert problems == [], "\n".join(problems)
+
+
+def _open_to_everyone(user: CurrentUser) -> dict[str, str]:
+    """The planted bug: an administrators' route that admits any signed-in role."""
+    return {"who": user.username}
+
+
+def test_the_sweep_catches_a_new_route_and_an_admin_route_open_to_everyone(
+    callers: Callers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app: Any = callers.client.app
+    app.add_api_route("/api/v1/oops", lambda: {"x": 1}, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        "/api/v1/admin/oops", _open_to_everyone, methods=["GET"], include_in_schema=False
+    )
+    monkeypatch.setitem(ALLOWED, ("GET", "/api/v1/admin/oops"), ADMINS)
+    problems = misclassified(callers)
+    assert "GET /api/v1/oops: not in ALLOWED; decide which roles may call it" in problems
+    wrong = "GET /api/v1/admin/oops: also admits ['auditor', 'citizen', 'clerk', 'owner']"
+    assert any(p.startswith(wrong) for p in problems), problems
