@@ -14,6 +14,7 @@ import gzip
 import json
 import re
 import sqlite3
+from urllib.parse import unquote, urlencode
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from onceonly.accounts import service as accounts
 from onceonly.accounts.tenancy import Scope, scope_for, tenant_of_agency
@@ -39,13 +41,15 @@ from onceonly.federation.tenant_backup import (
 )
 from onceonly.models import Base
 from onceonly.notify import subscriptions
+from onceonly.notify.models import DeadLetter, Delivery
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.pki import ca
 from onceonly.pki.trust import TrustAnchor
+from onceonly.policy.models import Consent
 from onceonly.policy import service as policy
 from onceonly.web.app import create_app
 from onceonly.web.public_routes import is_public
-from tests.conftest import DemoEnv
+from tests.conftest import DemoEnv, post_login
 from tests.web.test_route_auth import endpoints
 
 ITEM = "temporary-work-allowance"
@@ -80,6 +84,8 @@ class Tenant:
     subscription_id: int = 0
     event_id: str = ""
     review_item_id: int = 0
+    dead_letter_id: int = 0
+    consent_id: int = 0
 
     def markers(self) -> list[str]:
         return [
@@ -96,6 +102,24 @@ class Tenant:
             self.event_id,
             *self.request_ids,
         ]
+
+    def personal_markers(self) -> list[str]:
+        """What betrays a citizen's personal data (rather than staff accounts or the node's
+        operations): no platform-wide role may ever see these."""
+        return [self.subject, self.case, EMAIL, MOBILE, REVIEW_MARKER, *self.request_ids]
+
+    def query(self) -> dict[str, str]:
+        """The tenant's values for the query parameters routes filter by, so a filter that
+        skips the tenant check (``?subject=`` of another tenant's citizen) is called too."""
+        return {
+            "subject": self.subject,
+            "national_id": self.subject,
+            "agency": f"{self.code}.labour",
+            "agency_code": f"{self.code}.labour",
+            "jurisdiction": self.code,
+            "application_item": ITEM,
+            "include_replayed": "true",
+        }
 
 
 @dataclass
@@ -201,6 +225,7 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
         )
         subscriptions.approve_subscription(db, sub.id, "seed", None)
         tenant.subscription_id = sub.id
+        tenant.consent_id = policy.grant_consent(db, subject, ITEM, tenant.case)
         event = record_life_event(
             db,
             LifeEventIn(
@@ -211,6 +236,17 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             ),
         )
         tenant.event_id = event.id
+        db.flush()
+        delivery = db.scalars(
+            select(Delivery).where(
+                Delivery.event_id == event.id, Delivery.subscription_id == sub.id
+            )
+        ).one()
+        delivery.status = "dead"
+        dead = DeadLetter(delivery_id=delivery.id, attempts=8, last_error="HTTP 500")
+        db.add(dead)
+        db.flush()
+        tenant.dead_letter_id = dead.id
         name = REVIEW_MARKER if code == "yilan-county" else "基隆複核"
         pair = review.Candidate("county:1", "city:2", 0.7, {"name": name}, {"name": name + "甲"})
         review.sync_queue(db, f"merger-{code}", code, [pair])
@@ -236,8 +272,8 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "token_id": str(tenant.token_id),
         "national_id": tenant.subject,
         "subscription_id": str(tenant.subscription_id),
-        "dead_letter_id": "1",
-        "consent_id": "1",
+        "dead_letter_id": str(tenant.dead_letter_id),
+        "consent_id": str(tenant.consent_id),
         "preview_id": "1",
         "flag_id": "1",
         "item_id": str(tenant.review_item_id),
@@ -272,10 +308,15 @@ class Leak:
     markers: tuple[str, ...]
 
 
-def sweep(node: Node, usernames: tuple[str, ...], target: Tenant) -> list[Leak]:
-    """Call every non-public route as each of ``usernames`` with ``target``'s ids; return
-    each answer that carried a marker of ``target`` the URL did not."""
+def sweep(
+    node: Node, usernames: tuple[str, ...], target: Tenant, *, personal_only: bool = False
+) -> list[Leak]:
+    """Call every non-public route as each of ``usernames`` with ``target``'s ids in the path,
+    and each reading route once more with ``target``'s values in the query too; return each
+    answer that carried a marker of ``target`` the URL did not (``personal_only``: a marker
+    of a citizen's personal data)."""
     found = []
+    markers = target.personal_markers() if personal_only else target.markers()
     values = path_values(target)
     routes = [e for e in endpoints(node.client.app.routes) if not is_public(e.method, e.path)]  # type: ignore[attr-defined]
     for username in usernames:
@@ -283,24 +324,26 @@ def sweep(node: Node, usernames: tuple[str, ...], target: Tenant) -> list[Leak]:
         for route in routes:
             if route.method == "WEBSOCKET":
                 continue
-            url = route.path.format(**{k: v for k, v in values.items() if "{" + k in route.path})
-            url = re.sub(r"\{(\w+):path\}", values["path"], url)
-            kwargs: dict[str, Any] = {}
-            if route.path in FORMS:
-                kwargs["data"] = FORMS[route.path]
-            elif route.method != "GET":
-                kwargs["json"] = BODIES.get(route.path, {})
-            response = node.client.request(route.method, url, headers=headers, **kwargs)
-            assert response.status_code < 500, f"{username} {route.method} {url}: {response.text}"
-            echoed = {m for m in target.markers() if m and m in url}
-            echoed |= {mask_national_id(m) for m in echoed if m == target.subject}
-            shown = tuple(
-                m for m in target.markers() if m and m not in echoed and m in response.text
-            )
-            if shown:
-                found.append(
-                    Leak(username, f"{route.method} {route.path}", response.status_code, shown)
-                )
+            path = route.path.format(**{k: v for k, v in values.items() if "{" + k in route.path})
+            path = re.sub(r"\{(\w+):path\}", values["path"], path)
+            urls = [path]
+            if route.method == "GET":
+                urls.append(path + "?" + urlencode(target.query()))
+            for url in urls:
+                kwargs: dict[str, Any] = {}
+                if route.path in FORMS:
+                    kwargs["data"] = FORMS[route.path]
+                elif route.method != "GET":
+                    kwargs["json"] = BODIES.get(route.path, {})
+                response = node.client.request(route.method, url, headers=headers, **kwargs)
+                answer = f"{username} {route.method} {url}: {response.text}"
+                assert response.status_code < 500, answer
+                echoed = {m for m in markers if m and m in unquote(url)}
+                echoed |= {mask_national_id(m) for m in echoed if m == target.subject}
+                shown = tuple(m for m in markers if m and m not in echoed and m in response.text)
+                if shown:
+                    where = f"{route.method} {route.path}" + ("?..." if "?" in url else "")
+                    found.append(Leak(username, where, response.status_code, shown))
     return found
 
 
@@ -318,12 +361,17 @@ def snapshot(node: Node, tenant: Tenant) -> dict[str, Any]:
         assert rule and user and token
         pair = db.get(ReviewItem, tenant.review_item_id)
         assert pair is not None
+        dead = db.get(DeadLetter, tenant.dead_letter_id)
+        consent = db.get(Consent, tenant.consent_id)
+        assert dead is not None and consent is not None
         return {
             "review": pair.status,
             "case": (case.state, case.agency, case.decision),
             "rule": rule.status,
             "user": user.active,
             "token": token.revoked_at,
+            "dead_letter": dead.replayed_at,
+            "consent": consent.revoked_at,
         }
 
 
@@ -348,6 +396,8 @@ def test_every_route_keeps_yilan_data_from_every_keelung_role(node: Node) -> Non
         "GET /admin/users",
         "GET /api/v1/notify/citizens/{national_id}/events",
         "GET /consolidate/review",
+        "GET /api/v1/notify/dead-letters",
+        "GET /api/v1/cases?...",
     ):
         assert expected in routes, f"yilan's own accounts should see their data at {expected}"
 
@@ -453,6 +503,122 @@ def test_the_owner_of_another_tenant_cannot_decide_a_rule(node: Node) -> None:
     assert "yilan" not in answer.text
 
 
+def test_platform_admin_reads_no_personal_data_by_any_route_nor_by_minting(node: Node) -> None:
+    """Every route called as the platform's administrator shows none of 宜蘭縣's citizens'
+    data; and the administrator cannot mint a credential that would: no token for a tenant's
+    account, no account inside the tenant."""
+    yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
+    # (disabling accounts, revoking tokens and replaying dead letters are the operator's own
+    # work: they may change 宜蘭縣's objects, never show its citizens' data)
+    leaks = sweep(node, ("admin",), yilan, personal_only=True)
+    assert leaks == [], "\n".join(f"{leak}" for leak in leaks)
+
+    admin = node.auth("admin")
+    with node.sessions()() as db:
+        tokens_before = len(accounts.list_api_tokens(db))
+    for username in YILAN_ROLES:
+        minted = node.client.post(
+            "/api/v1/auth/tokens", json={"username": username, "name": "x"}, headers=admin
+        )
+        assert minted.status_code == 403, (username, minted.text)
+    for role in ("clerk", "auditor", "admin", "owner"):
+        page = node.client.post(
+            "/admin/users",
+            data={
+                "username": f"ila-minted-{role}",
+                "display_name": "x",
+                "role": role,
+                "agency_code": "yilan-county.civil_affairs",
+                "password": "correct horse battery",
+            },
+            headers=admin | {"Accept": "text/html"},
+        )
+        assert page.status_code == 422, role
+    with node.sessions()() as db:
+        assert len(accounts.list_api_tokens(db)) == tokens_before
+        assert not [u for u in accounts.list_users(db) if u.username.startswith("ila-minted-")]
+
+
+def test_every_audit_entry_names_the_credential_and_its_issuer(node: Node) -> None:
+    """A token a tenant's administrator issued for a clerk: the entries of the clerk's
+    requests say so; a clerk's own sign-in session is named too."""
+    ila_admin = node.auth("ila-admin")
+    issued = node.client.post(
+        "/api/v1/auth/tokens",
+        json={"username": "ila-labour-clerk", "name": "櫃檯系統"},
+        headers=ila_admin,
+    )
+    assert issued.status_code == 201, issued.text
+    clerk = {"Authorization": f"Bearer {issued.json()['token']}"}
+    subject = node.env.sample("yilan_resident")
+    asked = node.client.post(
+        "/api/v1/evidence-requests",
+        json={"case_id": "T-9", "application_item": ITEM, "subject": subject},
+        headers=clerk,
+    )
+    opened = node.client.post(
+        "/api/v1/cases", json={"application_item": ITEM, "subject": subject}, headers=clerk
+    )
+    assert opened.status_code == 201
+    number = opened.json()["number"]
+    relayed = node.client.post(
+        f"/api/v1/cases/{number}/relay",
+        json={"to_agency": "yilan-county.social_welfare", "note": "x"},
+        headers=clerk,
+    )
+    assert relayed.status_code == 200, relayed.text
+    entries = node.client.get(
+        "/api/v1/audit/entries", params={"subject": subject}, headers=node.auth("ila-auditor")
+    ).json()["items"]
+    request_id = asked.json()["request_id"]
+    ours = [e for e in entries if e["request_id"] == request_id or e["case_id"] == number]
+    assert {e["event"] for e in ours} == {"evidence.request", "case.relay"}
+    expected = {"kind": "token", "id": issued.json()["id"], "issued_by": "ila-admin"}
+    for entry in ours:
+        assert entry["details"]["credential"] == expected, entry
+
+    # a session: the person signed in themselves
+    visitor = TestClient(node.client.app, follow_redirects=False)
+    assert (
+        post_login(
+            visitor, {"username": "ila-social-owner", "password": "onceonly-demo"}
+        ).status_code
+        == 303
+    )
+    csrf = visitor.get("/api/v1/auth/whoami").json()["csrf_token"]
+    with node.sessions()() as db:
+        rule = policy.request_rule(
+            db,
+            policy.RuleRequest(
+                owner_agency="yilan-county.social_welfare",
+                dataset="welfare_status",
+                application_item=ITEM,
+                legal_basis="social-assistance-act",
+                requesting_agency="yilan-county.education",
+                predicates=[WELFARE],
+                purpose="credential test",
+            ),
+            requested_by="x",
+        )
+        db.commit()
+    approved = visitor.post(
+        f"/api/v1/access-rules/{rule.id}/approve",
+        json={"reason": "ok"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert approved.status_code == 200, approved.text
+    with node.sessions()() as db:
+        entry = db.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.event == "rule.approved")
+            .order_by(AuditEntry.seq.desc())
+        ).first()
+    assert entry is not None
+    credential = entry.details["credential"]
+    assert (credential["kind"], credential["issued_by"]) == ("session", "ila-social-owner")
+    assert isinstance(credential["id"], int)
+
+
 def test_platform_admin_sees_operations_but_no_tenants_personal_data(node: Node) -> None:
     yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
     admin = node.auth("admin")
@@ -548,6 +714,7 @@ def test_every_table_is_classified_for_tenant_backups() -> None:
         "citizen_card_revocations",
         "citizen_challenges",
         "federation_nonces",
+        "login_client_throttles",
         "login_throttles",
         "notify_citizen_sequences",
         "user_sessions",
