@@ -454,13 +454,12 @@ def _failure_row(
 ) -> LoginThrottle | LoginClientThrottle:
     """The throttle row for ``key``, made if missing without racing a concurrent sign-in
     (an insert that ignores a conflict, then the row locked for update)."""
-    table = model.__table__
     column = "username" if model is LoginThrottle else "key"
     dialect = session.get_bind().dialect.name
     insert_of = sqlite_insert if dialect == "sqlite" else postgresql_insert
-    session.execute(insert_of(table).values({column: key, "failures": 0}).on_conflict_do_nothing())
+    session.execute(insert_of(model).values({column: key, "failures": 0}).on_conflict_do_nothing())
     row = session.get(model, key, with_for_update=True, populate_existing=True)
-    assert row is not None
+    assert isinstance(row, LoginThrottle | LoginClientThrottle)
     return row
 
 

@@ -178,11 +178,12 @@ TABLE_RULES: dict[str, Condition] = {
 :data:`TABLE_RULES_DOC`)."""
 
 TABLE_RULES_DOC = """Left out of a tenant backup, node-wide: user_sessions, login_throttles
-and login_client_throttles (ephemeral), account_secrets (the node's badge key), audit_head and audit_tree_nodes (rebuilt
-from the leaf list), case_counters (the node's numbering), citizen_challenges and
-citizen_card_revocations (citizen sign-in, national), notify_citizen_sequences (per-citizen
-counters across every tenant), federation_nonces (the node's replay protection, ephemeral),
-audit_witnesses and witness_logs (the node's witnessing: whom it pushes to, whom it cosigns)."""
+and login_client_throttles (ephemeral), account_secrets (the node's badge key), audit_head and
+audit_tree_nodes (rebuilt from the leaf list), case_counters (the node's numbering),
+citizen_challenges and citizen_card_revocations (citizen sign-in, national),
+notify_citizen_sequences (per-citizen counters across every tenant), federation_nonces (the
+node's replay protection, ephemeral), audit_witnesses and witness_logs (the node's witnessing:
+whom it pushes to, whom it cosigns)."""
 
 
 def _stores(registries_dir: Path, tenant: str) -> dict[str, dict[str, Any]]:

@@ -14,11 +14,11 @@ import gzip
 import json
 import re
 import sqlite3
-from urllib.parse import unquote, urlencode
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -41,12 +41,12 @@ from onceonly.federation.tenant_backup import (
 )
 from onceonly.models import Base
 from onceonly.notify import subscriptions
-from onceonly.notify.models import DeadLetter, Delivery
 from onceonly.notify.events import LifeEventIn, record_life_event
+from onceonly.notify.models import DeadLetter, Delivery
 from onceonly.pki import ca
 from onceonly.pki.trust import TrustAnchor
-from onceonly.policy.models import Consent
 from onceonly.policy import service as policy
+from onceonly.policy.models import Consent
 from onceonly.web.app import create_app
 from onceonly.web.public_routes import is_public
 from tests.conftest import DemoEnv, post_login
