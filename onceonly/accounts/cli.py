@@ -1,5 +1,14 @@
 """``onceonly users``: accounts and API tokens from the command line (before any admin exists,
-and for scripts that provision agency systems)."""
+and for scripts that provision agency systems).
+
+Unlike the administrators' pages, the CLI may make any account and issue a token for any
+account: whoever runs it holds the node's database and configuration, and could write the
+same rows by hand, so a check here would only look like a boundary. It is the bootstrap path
+(a tenant's first administrator, a national agency's clerk or auditor, a stand-alone node's
+accounts). What keeps it honest is the record: a token it issues has no issuing account, and
+every audit entry written with that token names its issuer as ``node-operator``
+(:data:`~onceonly.accounts.service.NODE_OPERATOR`), where a token a tenant's administrator
+issued names that administrator."""
 
 from __future__ import annotations
 

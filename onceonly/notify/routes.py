@@ -43,9 +43,10 @@ def citizen_history(
 ) -> tuple[list[outbox.CitizenEventStatus], list[outbox.MessageView]]:
     """A citizen's reports as the scope's tenant may see them: only deliveries to its agencies,
     and only the reports (and messages about them) that reached one of them. Life events are
-    recorded by the national household registry, so the national tenant sees every delivery,
-    and so does the platform's operator, who answers the helpdesk about delivery states."""
-    if scope.operator or scope.tenant == CENTRAL:
+    recorded by the national household registry, so the national tenant sees every delivery.
+    The platform's operator sees none: that a named citizen died or moved is personal data
+    (the tenants' administrators and auditors answer about their own deliveries)."""
+    if scope.tenant == CENTRAL:
         return outbox.citizen_events(db, national_id), outbox.citizen_messages(db, national_id)
     events = []
     for event in outbox.citizen_events(db, national_id):
@@ -279,8 +280,12 @@ def queues(
     ]
 
 
-def _dead_letter_dict(d: outbox.DeadLetterView) -> dict[str, Any]:
+def _dead_letter_dict(d: outbox.DeadLetterView, *, operator: bool = False) -> dict[str, Any]:
+    """A dead letter with the national ID masked; for the platform's operator without the
+    event's id either, which would tie the masked ID to the tenant's feed."""
     data = {**d.__dict__, "national_id": mask_national_id(d.national_id)}
+    if operator:
+        data["event_id"] = None
     for key in ("dead_at", "replayed_at"):
         data[key] = data[key].isoformat() if data[key] else None
     return data
@@ -292,8 +297,9 @@ def dead_letters(
     db: Db,
     include_replayed: bool = False,
 ) -> list[dict[str, Any]]:
-    found = in_scope(scope_of(principal), outbox.list_dead_letters(db, include_replayed))
-    return [_dead_letter_dict(d) for d in found]
+    scope = scope_of(principal)
+    found = in_scope(scope, outbox.list_dead_letters(db, include_replayed))
+    return [_dead_letter_dict(d, operator=scope.operator) for d in found]
 
 
 def _replay(db: Session, principal: Principal, dead_letter_id: int, lang: str) -> None:

@@ -241,3 +241,15 @@ def test_many_addresses_on_one_username_get_only_a_short_back_off(db: Session) -
     later = start + timedelta(seconds=limit.seconds + 1)
     owner = service.authenticate(db, "tpe-land-clerk", PASSWORD, address="198.51.100.4", now=later)
     assert owner.username == "tpe-land-clerk"
+
+
+def test_a_token_from_the_node_operators_tools_names_them(db: Session) -> None:
+    """``onceonly users issue-token`` (no signed-in issuer) is recorded as the operator's."""
+    user = service.create_user(db, "tpe-udd-clerk", None, "clerk", "taipei-city.fire", "系統")
+    plain, _ = service.issue_api_token(db, user, "cli", 1)
+    principal = service.resolve_api_token(db, plain)
+    assert principal.credential == {
+        "kind": "token",
+        "id": principal.token_id,
+        "issued_by": service.NODE_OPERATOR,
+    }

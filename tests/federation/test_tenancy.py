@@ -1,11 +1,15 @@
 """Tenant isolation on one node hosting 基隆市 and 宜蘭縣 (the regional "local cloud").
 
 One prepared demo node (``demo_env``) serves both jurisdictions. 宜蘭縣 gets a case, evidence
-requests (audit entries), a rule, an account, a token, a tell-us-once delivery and messages
-to its citizen, each carrying a marker; then every non-public route of the app is called by
-every role of 基隆市 with path parameters taken from 宜蘭縣's objects. No answer may carry a
-宜蘭縣 marker the caller did not put in the URL, and 宜蘭縣's objects must be unchanged. The
-same sweep as 宜蘭縣's own accounts finds the markers, so their absence means something.
+requests (audit entries), a rule, an account, a token, a tell-us-once subscription with a
+delivery and a dead letter, a consent, a citizen's flag, a held preview, a review pair and
+messages to its citizen, each carrying a marker; then every non-public route of the app is
+called by every role of 基隆市 (and a 基隆市 citizen) with path parameters taken from 宜蘭縣's
+objects, and every reading route once more with 宜蘭縣's values in the query (``?subject=``,
+``?agency=``, ...). No answer may carry a 宜蘭縣 marker the caller did not put in the URL,
+and 宜蘭縣's objects must be unchanged. The same sweep as 宜蘭縣's own accounts finds the
+markers, so their absence means something. The platform's administrator is swept too: it
+may see operations, never a citizen's personal data, and cannot mint credentials that would.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from onceonly.accounts import service as accounts
 from onceonly.accounts.tenancy import Scope, scope_for, tenant_of_agency
 from onceonly.audit.models import AuditEntry
 from onceonly.catalog import service as catalog
+from onceonly.citizens import previews
+from onceonly.citizens.accounts import ensure_citizen
+from onceonly.citizens.flags import raise_flag
+from onceonly.citizens.models import AccessFlag, EvidencePreview
 from onceonly.consolidate import review
 from onceonly.consolidate.models import ReviewItem
 from onceonly.db import make_engine, make_session_factory, transaction
@@ -63,6 +71,8 @@ USER_MARKER = "ila-marker-user"
 USER_NAME_MARKER = "宜蘭標記承辦人"
 TOKEN_MARKER = "ila-marker-token"
 REVIEW_MARKER = "宜蘭複核標記"
+FLAG_MARKER = "宜蘭申訴標記"
+PREVIEW_MARKER = "宜蘭預覽標記"
 KEELUNG_ROLES = ("kee-labour-clerk", "kee-social-owner", "kee-auditor", "kee-admin")
 YILAN_ROLES = ("ila-labour-clerk", "ila-social-owner", "ila-auditor", "ila-admin")
 
@@ -86,6 +96,8 @@ class Tenant:
     review_item_id: int = 0
     dead_letter_id: int = 0
     consent_id: int = 0
+    flag_id: int = 0
+    preview_id: int = 0
 
     def markers(self) -> list[str]:
         return [
@@ -99,6 +111,8 @@ class Tenant:
             USER_NAME_MARKER,
             TOKEN_MARKER,
             REVIEW_MARKER,
+            FLAG_MARKER,
+            PREVIEW_MARKER,
             self.event_id,
             *self.request_ids,
         ]
@@ -106,7 +120,17 @@ class Tenant:
     def personal_markers(self) -> list[str]:
         """What betrays a citizen's personal data (rather than staff accounts or the node's
         operations): no platform-wide role may ever see these."""
-        return [self.subject, self.case, EMAIL, MOBILE, REVIEW_MARKER, *self.request_ids]
+        return [
+            self.subject,
+            self.case,
+            EMAIL,
+            MOBILE,
+            REVIEW_MARKER,
+            FLAG_MARKER,
+            PREVIEW_MARKER,
+            self.event_id,
+            *self.request_ids,
+        ]
 
     def query(self) -> dict[str, str]:
         """The tenant's values for the query parameters routes filter by, so a filter that
@@ -255,6 +279,27 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             if Scope(code).sees_entry(entry.actor_agency, entry.owner_agency):
                 tenant.entry_seqs.append(entry.seq)
                 tenant.request_ids.append(entry.request_id)
+        about = next(e for e in db.query(AuditEntry) if e.subject == subject)
+        person = ensure_citizen(db, subject, "宜蘭居民")
+        citizen = accounts.Principal(
+            person.id,
+            person.username,
+            person.display_name,
+            "citizen",
+            person.agency_code,
+            person.badge,
+            "session",
+        )
+        note = FLAG_MARKER if code == "yilan-county" else "基隆申訴"
+        tenant.flag_id = raise_flag(db, citizen, subject, about.seq, note, None).id
+        tenant.preview_id = previews.hold(
+            db,
+            previews.PreviewKey(subject, tenant.case, ITEM, WELFARE, f"{code}.labour"),
+            dataset="welfare_status",
+            requester_badge="B-XXXXXX",
+            request_id="preview-seed",
+            held={"note": PREVIEW_MARKER if code == "yilan-county" else "基隆預覽"},
+        ).id
     assert tenant.entry_seqs, "the evidence fetch was audited"
     return tenant
 
@@ -274,8 +319,8 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "subscription_id": str(tenant.subscription_id),
         "dead_letter_id": str(tenant.dead_letter_id),
         "consent_id": str(tenant.consent_id),
-        "preview_id": "1",
-        "flag_id": "1",
+        "preview_id": str(tenant.preview_id),
+        "flag_id": str(tenant.flag_id),
         "item_id": str(tenant.review_item_id),
         "size": "1",
         "path": "site.css",
@@ -361,6 +406,9 @@ def snapshot(node: Node, tenant: Tenant) -> dict[str, Any]:
         assert rule and user and token
         pair = db.get(ReviewItem, tenant.review_item_id)
         assert pair is not None
+        flag = db.get(AccessFlag, tenant.flag_id)
+        preview = db.get(EvidencePreview, tenant.preview_id)
+        assert flag is not None and preview is not None
         dead = db.get(DeadLetter, tenant.dead_letter_id)
         consent = db.get(Consent, tenant.consent_id)
         assert dead is not None and consent is not None
@@ -372,6 +420,8 @@ def snapshot(node: Node, tenant: Tenant) -> dict[str, Any]:
             "token": token.revoked_at,
             "dead_letter": dead.replayed_at,
             "consent": consent.revoked_at,
+            "flag": (flag.status, flag.reply),
+            "preview": preview.status,
         }
 
 
@@ -379,7 +429,9 @@ def test_every_route_keeps_yilan_data_from_every_keelung_role(node: Node) -> Non
     yilan = seed(node, "yilan-county", node.env.sample("yilan_resident"), "ila-labour-clerk")
     before = snapshot(node, yilan)
 
-    leaks = sweep(node, KEELUNG_ROLES, yilan)
+    with transaction(node.sessions()) as db:
+        kee_citizen = ensure_citizen(db, node.env.sample("veteran"), "基隆居民").username
+    leaks = sweep(node, (*KEELUNG_ROLES, kee_citizen), yilan)
 
     assert leaks == [], "\n".join(f"{leak}" for leak in leaks)
     assert snapshot(node, yilan) == before, "keelung's calls changed yilan's objects"
@@ -398,6 +450,8 @@ def test_every_route_keeps_yilan_data_from_every_keelung_role(node: Node) -> Non
         "GET /consolidate/review",
         "GET /api/v1/notify/dead-letters",
         "GET /api/v1/cases?...",
+        "GET /api/v1/audit/flags",
+        "GET /api/v1/notify/feed",
     ):
         assert expected in routes, f"yilan's own accounts should see their data at {expected}"
 
