@@ -1,7 +1,7 @@
 """Accounts: sign-in throttles per client address and per (username, address).
 
-Revision ID: 0011_login_client_throttles
-Revises: 0010_audit_actor_commitment
+Revision ID: 0012_login_client_throttles
+Revises: 0011_audit_checkpoints
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_login_client_throttles"
-down_revision: str | None = "0010_audit_actor_commitment"
+revision: str = "0012_login_client_throttles"
+down_revision: str | None = "0011_audit_checkpoints"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
