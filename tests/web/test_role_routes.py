@@ -156,6 +156,9 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/audit/checkpoint"): PUBLIC,
+    ("POST", "/witness/add-checkpoint"): PUBLIC,
+    ("GET", "/witness/{origin_hash}/checkpoint"): PUBLIC,
 }
 """(method, path template) -> the roles that get past the route's role check. Whatever a
 role may then see is the route's tenant check (``tests/federation/test_tenancy.py``); for
