@@ -358,7 +358,9 @@ def ship_backup(settings: Any, to: str | None = None, tenant: str | None = None)
             response = client.post(
                 partner.endpoint.rstrip("/") + BACKUPS_PATH,
                 content=envelope,
-                headers={HEADER: credentials.sign("POST", BACKUPS_PATH, envelope)},
+                headers={
+                    HEADER: credentials.sign("POST", BACKUPS_PATH, envelope, audience=partner.id)
+                },
             )
     except httpx.HTTPError as exc:
         raise BackupInvalid(f"{partner_id} cannot be reached: {exc}") from exc

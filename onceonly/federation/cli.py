@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 from pathlib import Path
 
 import typer
@@ -86,9 +85,10 @@ def serve(
     peer_port: int = typer.Option(8443, help="Federation listener (mutual TLS)."),
 ) -> None:
     """Serve the node: the web app for clerks and, on its own port, the mutual-TLS listener
-    other nodes call."""
+    other nodes call (client certificate required, revocation checked in the handshake)."""
     import uvicorn
 
+    from onceonly.federation.listener import PeerListener, new_event_loop
     from onceonly.federation.node import NodeConfig
     from onceonly.federation.peer import create_peer_app
     from onceonly.web.app import create_app
@@ -98,31 +98,19 @@ def serve(
     if config is None:
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
         raise typer.Exit(1)
-    servers = [
-        uvicorn.Server(uvicorn.Config(create_app(settings), host, port, log_level="warning")),
-        uvicorn.Server(
-            uvicorn.Config(
-                create_peer_app(settings, config),
-                host,
-                peer_port,
-                log_level="warning",
-                ssl_keyfile=config.key,
-                ssl_certfile=config.cert,
-                ssl_ca_certs=config.ca,
-                ssl_cert_reqs=ssl.CERT_REQUIRED,
-                timeout_graceful_shutdown=2,
-            )
-        ),
-    ]
+    web = uvicorn.Server(uvicorn.Config(create_app(settings), host, port, log_level="warning"))
+    listener = PeerListener(config, create_peer_app(settings, config), host, peer_port)
+    servers = [web, listener.server]
 
     async def run() -> None:
-        tasks = [asyncio.create_task(s.serve()) for s in servers]
+        tasks = [asyncio.create_task(web.serve()), asyncio.create_task(listener.serve())]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for server in servers:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(run())
 
 
 @app.command()

@@ -236,8 +236,9 @@ def build_federation(
         return FederationLayout.read(root)
     root.mkdir(parents=True, exist_ok=True)
     ca_dir = root / "ca"
+    directory_port = free_port()
     if not (ca_dir / "ca.pem").exists():
-        ca.init_ca(ca_dir)
+        ca.init_ca(ca_dir, crl_url=f"http://127.0.0.1:{directory_port}/v1/crl")
     directory = Directory(root / "directory", ca_dir)
     all_registries = root / "registries-all"
     if not (all_registries / MANIFEST_NAME).exists():
@@ -246,7 +247,6 @@ def build_federation(
         generate_registries(
             all_registries, people=people, seed=seed, jurisdictions=codes, progress=progress
         )
-    directory_port = free_port()
     layouts = []
     served_all = [j for p in plans for j in p.jurisdictions]
     for plan in plans:

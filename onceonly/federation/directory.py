@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from joserfc.jwk import OKPKey
@@ -170,7 +172,7 @@ class Directory:
             "datasets": [datasets[code] for code in sorted(datasets)],
             "rules": rules,
             "ca_pem": (self.ca_dir / "ca.pem").read_text(),
-            "crl_pem": ca.build_crl(self.ca_dir).decode(),
+            "crl_pem": ca.current_crl(self.ca_dir).decode(),
         }
         return sign_snapshot(self.key, payload)
 
@@ -185,7 +187,16 @@ def create_directory_app(directory: Directory) -> FastAPI:
 
     @app.get("/v1/crl.pem")
     def crl() -> PlainTextResponse:
-        return PlainTextResponse(ca.build_crl(directory.ca_dir).decode())
+        return PlainTextResponse(ca.current_crl(directory.ca_dir).decode())
+
+    @app.get("/v1/crl")
+    def crl_der() -> Response:
+        """The CRL distribution point named in every certificate: DER, as RFC 5280 §4.2.1.13
+        asks of an HTTP URI."""
+        crl = x509.load_pem_x509_crl(ca.current_crl(directory.ca_dir))
+        return Response(
+            crl.public_bytes(serialization.Encoding.DER), media_type="application/pkix-crl"
+        )
 
     @app.get("/v1/directory-key")
     def key() -> JSONResponse:

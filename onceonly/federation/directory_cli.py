@@ -29,7 +29,7 @@ def serve(
     port: int = typer.Option(8600),
     valid_seconds: int = typer.Option(86400, help="How long each snapshot stays valid."),
 ) -> None:
-    """Serve signed snapshots (GET /v1/snapshot) and the CRL (GET /v1/crl.pem)."""
+    """Serve signed snapshots (GET /v1/snapshot) and the CRL (GET /v1/crl DER, /v1/crl.pem)."""
     import uvicorn
 
     directory = Directory(home, ca_dir, timedelta(seconds=valid_seconds))

@@ -1,9 +1,11 @@
 """The owner side of cross-node evidence: the node's federation listener.
 
 It is a FastAPI app of its own, served on a separate port with mutual TLS (the federation CA
-only, client certificate required), never on the clerks' port. A request is accepted only
-when its signature, certificate (not revoked, naming a member node), time and nonce check out
-and the asking agency belongs to a jurisdiction the sending node serves. The owner's own
+only, client certificate required and checked against the CRL in the handshake: see
+:mod:`onceonly.federation.listener`), never on the clerks' port. A request is accepted only
+when its signature, certificate (not revoked, naming a member node), audience (this node),
+TLS client certificate (the signer's own), time and nonce check out and the asking agency
+belongs to a jurisdiction the sending node serves. The owner's own
 rules then decide, exactly as for a local clerk, and the answer is audited here under the
 sender's request id. Every refusal is audited too.
 """
@@ -28,6 +30,7 @@ from onceonly.errors import PROBLEM_BASE, Problem
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResult
 from onceonly.exchange.service import Actor, Exchange, request_evidence
 from onceonly.federation.backup import BACKUPS_PATH, store_backup
+from onceonly.federation.listener import TlsPeers
 from onceonly.federation.node import NodeConfig, SnapshotCache
 from onceonly.federation.nonces import DurableNonceStore
 from onceonly.federation.remote import EVIDENCE_PATH
@@ -67,6 +70,8 @@ class PeerState:
         self.sessions = make_session_factory(self.engine)
         self.snapshots = SnapshotCache(settings, config)
         self.nonces = DurableNonceStore(self.sessions)
+        self.tls_peers = TlsPeers()
+        """Filled by the listener's HTTP protocol: which certificate each connection showed."""
         self._exchange: Exchange | None = None
 
     @property
@@ -90,7 +95,16 @@ def _authenticate(state: PeerState, request: Request, path: str, raw: bytes) -> 
         trust = TrustAnchor.from_pem(snapshot.ca_pem.encode(), snapshot.crl_pem.encode())
     except SnapshotRefused as exc:
         raise RequestRefused("snapshot", f"{exc.code}: {exc.detail}") from exc
-    claims = verify_request(request.headers.get(HEADER), "POST", path, raw, trust, state.nonces)
+    claims = verify_request(
+        request.headers.get(HEADER),
+        "POST",
+        path,
+        raw,
+        trust,
+        state.nonces,
+        audience=state.config.id,
+        peer=state.tls_peers.certificate(request.scope.get("client")),
+    )
     node = snapshot.node(claims["node"])
     if node is None:
         raise RequestRefused("unknown_node", claims["node"], claims["node"])

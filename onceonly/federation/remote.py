@@ -11,6 +11,7 @@ clerk can read (and the exchange audits it), never as a lost request.
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 from typing import Any
 
@@ -27,6 +28,7 @@ from onceonly.i18n import both
 from onceonly.pki.trust import CertificateRefused, TrustAnchor
 
 EVIDENCE_PATH = "/federation/v1/evidence"
+log = logging.getLogger(__name__)
 
 
 def tls_context(config: NodeConfig, server: bool = False) -> ssl.SSLContext:
@@ -38,6 +40,35 @@ def tls_context(config: NodeConfig, server: bool = False) -> ssl.SSLContext:
     if server:
         context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+class Revocations:
+    """Keeps a context's CRL in step with the directory's snapshot."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        self.loaded: str | None = None
+
+    def update(self, ca_pem: str, crl_pem: str) -> bool:
+        """Load ``crl_pem`` if it is new and signed by the CA; whether it was loaded."""
+        if crl_pem == self.loaded:
+            return False
+        try:
+            TrustAnchor.from_pem(ca_pem.encode(), crl_pem.encode())
+        except (CertificateRefused, ValueError) as exc:
+            log.warning("CRL not loaded: %s", exc)
+            return False
+        self.context.load_verify_locations(cadata=crl_pem)
+        self.loaded = crl_pem
+        return True
+
+    def refresh(self, snapshots: SnapshotCache) -> bool:
+        try:
+            snapshot = snapshots.current()
+        except SnapshotRefused as exc:
+            log.warning("no snapshot, the CRL in force stays: %s", exc)
+            return False
+        return self.update(snapshot.ca_pem, snapshot.crl_pem)
 
 
 def _result(
@@ -53,6 +84,21 @@ def _result(
         reason=Reason.model_validate(both(key, owner=owner, **params)),
         retry_after=retry,
     )
+
+
+def _cert_refused(
+    owner: str,
+    ask: EvidenceAsk,
+    dataset: str,
+    key: str,
+    exc: CertificateRefused,
+    node: str = "",
+) -> EvidenceResult:
+    """A certificate that is revoked, expired or not the federation's: refused (``denied``,
+    no retry hint), since asking again cannot help until a certificate is reissued."""
+    if exc.code == "cert_revoked":
+        key = key.replace("_refused", "_revoked")
+    return _result(owner, ask, dataset, "denied", key, node=node, code=exc.code, detail=exc.detail)
 
 
 def _tls_refusal(exc: httpx.HTTPError) -> str | None:
@@ -72,7 +118,11 @@ class RemoteNodes:
         self.credentials = NodeCredentials.load(config.id, config.cert, config.key)
         self.local_owners = local_owners
         timeout = config.peer_timeout_seconds or max(0.5, settings.provider_timeout_seconds - 0.2)
-        self.client = httpx.Client(verify=tls_context(config), timeout=timeout)
+        context = tls_context(config)
+        context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+        self.revocations = Revocations(context)
+        """The server's certificate is checked against the CRL in the handshake too."""
+        self.client = httpx.Client(verify=context, timeout=timeout)
 
     def close(self) -> None:
         self.client.close()
@@ -143,17 +193,14 @@ class RemoteNodes:
                 owner, ask, dataset, "unavailable", "federation.no_node", retry_after=3600
             )
         try:
+            trust.check(x509.load_pem_x509_certificate(self.credentials.cert_pem), self.config.id)
+        except CertificateRefused as exc:
+            return _cert_refused(owner, ask, dataset, "federation.own_cert_refused", exc)
+        try:
             trust.check(x509.load_pem_x509_certificate(node.cert_pem.encode()), node.id)
         except CertificateRefused as exc:
-            return _result(
-                owner,
-                ask,
-                dataset,
-                "failed",
-                "federation.peer_cert_refused",
-                node=node.name,
-                code=exc.code,
-                detail=exc.detail,
+            return _cert_refused(
+                owner, ask, dataset, "federation.peer_cert_refused", exc, node.name
             )
         body = json.dumps(
             {
@@ -166,7 +213,8 @@ class RemoteNodes:
             },
             ensure_ascii=False,
         ).encode()
-        signature = self.credentials.sign("POST", EVIDENCE_PATH, body)
+        self.revocations.update(snapshot.ca_pem, snapshot.crl_pem)
+        signature = self.credentials.sign("POST", EVIDENCE_PATH, body, audience=node.id)
         try:
             response = self.client.post(
                 node.endpoint.rstrip("/") + EVIDENCE_PATH,

@@ -1,12 +1,15 @@
 """Signed requests between nodes, on top of mutual TLS.
 
 The sender signs (ES256, with its node certificate's key, the certificate in ``x5c``) the
-method, the path, the SHA-256 of the body, a nonce and the time. The receiver refuses, each
-with its own code: no or malformed signature, a certificate not from the federation CA,
-expired or on the CRL, a certificate naming another node, a node not in the directory, a bad
-signature, a body or path that differs from what was signed (``tampered``), a time more than
-:data:`MAX_SKEW` away from its own clock (``clock_skew``), and a nonce seen before (``replay``;
-remembered in the database, :mod:`onceonly.federation.nonces`, so also after a restart).
+method, the path, the SHA-256 of the body, the node it is meant for (``aud``), a nonce and the
+time. The receiver refuses, each with its own code: no or malformed signature, a certificate
+not from the federation CA, expired or on the CRL, a certificate naming another node, a node
+not in the directory, a bad signature, a request meant for another node (``wrong_audience``:
+a node cannot pass on what it was sent as if the sender had asked the next node), a TLS
+connection authenticated as another node than the signer (``peer_mismatch``), a body or path
+that differs from what was signed (``tampered``), a time more than :data:`MAX_SKEW` away from
+its own clock (``clock_skew``), and a nonce seen before (``replay``; remembered in the
+database, :mod:`onceonly.federation.nonces`, so also after a restart).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from joserfc.jwk import ECKey
 
 from onceonly.federation.jose import registry
 from onceonly.federation.models import NONCE_MAX_LENGTH
-from onceonly.pki.trust import CertificateRefused, TrustAnchor
+from onceonly.pki.trust import CertificateRefused, TrustAnchor, node_of_certificate
 
 HEADER = "X-Onceonly-Signature"
 TYP = "onceonly-request+jwt"
@@ -69,8 +72,16 @@ class NodeCredentials:
             return cls(node_id, cert_file.read(), ECKey.import_key(key_file.read()))
 
     def sign(
-        self, method: str, path: str, body: bytes, *, now: float | None = None, nonce: str = ""
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        audience: str,
+        now: float | None = None,
+        nonce: str = "",
     ) -> str:
+        """The signature header for a request to the node ``audience``, and only to it."""
         cert = x509.load_pem_x509_certificate(self.cert_pem)
         header = {
             "alg": "ES256",
@@ -79,6 +90,7 @@ class NodeCredentials:
         }
         claims = {
             "node": self.node_id,
+            "aud": audience,
             "method": method.upper(),
             "path": path,
             "body_sha256": body_digest(body),
@@ -123,6 +135,13 @@ class NonceStore:
             return True
 
 
+def same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    return a.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    ) == b.public_key().public_bytes(serialization.Encoding.DER, spki)
+
+
 def verify_request(
     token: str | None,
     method: str,
@@ -131,9 +150,15 @@ def verify_request(
     trust: TrustAnchor,
     nonces: Nonces,
     *,
+    audience: str,
+    peer: x509.Certificate | None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The signed claims (``node`` is the sender) once every check passed."""
+    """The signed claims (``node`` is the sender) once every check passed.
+
+    ``audience`` is the receiving node's own id; ``peer`` the certificate the TLS client
+    presented (``None`` when it presented none): it must name the signing node and hold the
+    signing key, so only the signer itself can deliver its request."""
     if not token:
         raise RequestRefused("missing_signature")
     try:
@@ -161,6 +186,20 @@ def verify_request(
     if claims.get("node") != named:
         raise RequestRefused(
             "wrong_node", f"signed as {claims.get('node')!r}, cert of {named!r}", named
+        )
+    if claims.get("aud") != audience:
+        raise RequestRefused(
+            "wrong_audience",
+            f"signed by {named!r} for {claims.get('aud')!r}, received by {audience!r}",
+            named,
+        )
+    if peer is None:
+        raise RequestRefused("peer_mismatch", "no TLS client certificate", named)
+    if node_of_certificate(peer) != named or not same_key(peer, cert):
+        raise RequestRefused(
+            "peer_mismatch",
+            f"signed by {named!r}, TLS client certificate of {node_of_certificate(peer)!r}",
+            named,
         )
     if (
         claims.get("method") != method.upper()

@@ -1,17 +1,26 @@
 """The federation's certificate authority: a root CA, node and agency certificates, a CRL.
 
 The CA lives in one folder (``ca.pem``, ``ca.key`` mode 0600, ``issued.json`` listing every
-certificate with its serial and revocation). Node certificates serve mutual TLS between nodes
-and sign requests; their SAN holds ``127.0.0.1``/``localhost`` (plus any host asked for) and a
-URI ``urn:onceonly:node:<id>`` that names the node, so a certificate cannot speak for another
+certificate with its serial and revocation, ``ca.json`` with the CRL's address, ``crl.pem`` the
+CRL in force). Node certificates serve mutual TLS between nodes and sign requests; their SAN
+holds ``127.0.0.1``/``localhost`` (plus any host asked for) and a URI
+``urn:onceonly:node:<id>`` that names the node, so a certificate cannot speak for another
 node. Keys are ECDSA P-256: every TLS stack accepts them and they also sign JWS (ES256).
+
+Every certificate carries what RFC 5280 profiles expect (KeyUsage, Subject and Authority Key
+Identifiers, a CRL Distribution Point), and the CRL carries a CRL Number and the Authority Key
+Identifier (§5.2). The CRL is issued only when the revocations change or its nextUpdate nears,
+each time with a larger number (persisted, so it never goes back), not on every request.
 """
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +40,14 @@ REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
     "unspecified": x509.ReasonFlags.unspecified,
 }
 CRL_VALID = timedelta(days=7)
+CRL_RENEW = timedelta(days=3)
+"""A CRL is issued anew once its nextUpdate is this close, so relying parties never hold an
+expired one while the directory is reachable."""
+BACKDATE = timedelta(minutes=5)
+"""thisUpdate / notBefore lie this far back, so a relying party whose clock is a little behind
+still accepts what was just issued."""
+DEFAULT_CRL_URL = "http://127.0.0.1:8600/v1/crl"
+"""Where ``onceonly directory serve`` (port 8600 by default) publishes the CRL (DER)."""
 
 
 class PkiError(Exception):
@@ -84,6 +101,22 @@ def _write_index(ca_dir: Path, rows: list[IssuedCert]) -> None:
     tmp.replace(path)
 
 
+def _key_usage(
+    *, digital_signature: bool = False, signs_certificates: bool = False
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=signs_certificates,
+        crl_sign=signs_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def root_certificate(
     key: ec.EllipticCurvePrivateKey,
     subject: x509.Name,
@@ -104,26 +137,23 @@ def root_certificate(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=signs_data,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
+            _key_usage(digital_signature=signs_data, signs_certificates=True), critical=True
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
 
 
-def init_ca(ca_dir: Path, name: str = "onceonly federation root CA", days: int = 3650) -> Path:
-    """Create the root CA in ``ca_dir``; refuses to overwrite an existing one."""
+def init_ca(
+    ca_dir: Path,
+    name: str = "onceonly federation root CA",
+    days: int = 3650,
+    crl_url: str = DEFAULT_CRL_URL,
+) -> Path:
+    """Create the root CA in ``ca_dir``; refuses to overwrite an existing one. ``crl_url`` is
+    where relying parties fetch the CRL (the directory's ``/v1/crl``), written into every
+    certificate this CA issues."""
     ca_dir = Path(ca_dir)
     if (ca_dir / "ca.pem").exists():
         raise PkiError(f"{ca_dir / 'ca.pem'} exists already")
@@ -131,13 +161,22 @@ def init_ca(ca_dir: Path, name: str = "onceonly federation root CA", days: int =
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = _now()
     cert = root_certificate(
-        key, subject, now - timedelta(minutes=5), now + timedelta(days=days), signs_data=True
+        key, subject, now - BACKDATE, now + timedelta(days=days), signs_data=True
     )
     ca_dir.mkdir(parents=True, exist_ok=True)
     _write_private(ca_dir / "ca.key", key)
     (ca_dir / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (ca_dir / "ca.json").write_text(json.dumps({"crl_url": crl_url}), "utf-8")
     _write_index(ca_dir, [])
     return ca_dir / "ca.pem"
+
+
+def crl_url_of(ca_dir: Path) -> str:
+    """The CRL distribution point of this CA (the default for CAs made before it was kept)."""
+    path = Path(ca_dir) / "ca.json"
+    if not path.exists():
+        return DEFAULT_CRL_URL
+    return str(json.loads(path.read_text("utf-8")).get("crl_url") or DEFAULT_CRL_URL)
 
 
 def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
@@ -149,6 +188,15 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError("the CA key is not an EC key")
     return cert, key
+
+
+def _authority_key_id(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The AKI naming the CA by its own Subject Key Identifier (RFC 5280 §4.2.1.1)."""
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())  # type: ignore[arg-type]
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
 def _issue(
@@ -164,6 +212,12 @@ def _issue(
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
     serial = x509.random_serial_number()
+    distribution = x509.DistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(crl_url_of(ca_dir))],
+        relative_name=None,
+        reasons=None,
+        crl_issuer=None,
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(
@@ -177,14 +231,15 @@ def _issue(
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(serial)
-        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_before(now - BACKDATE)
         .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(_authority_key_id(ca_cert), False)
+        .add_extension(x509.CRLDistributionPoints([distribution]), False)
         .sign(ca_key, hashes.SHA256())
     )
     out_dir = Path(out_dir)
@@ -246,29 +301,101 @@ def revoke(ca_dir: Path, serial: str, reason: str = "unspecified") -> IssuedCert
                 **{**asdict(row), "revoked_at": _now().isoformat(), "reason": reason}
             )
             _write_index(Path(ca_dir), rows)
+            current_crl(Path(ca_dir))
             return rows[index]
     raise PkiError(f"no certificate with serial {serial} was issued by this CA")
 
 
-def build_crl(ca_dir: Path) -> bytes:
-    """The CRL (PEM) listing every revoked certificate, signed by the CA, valid a week."""
-    ca_cert, ca_key = _load_ca(Path(ca_dir))
-    now = _now()
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca_cert.subject)
-        .last_update(now - timedelta(minutes=5))
-        .next_update(now + CRL_VALID)
+@contextmanager
+def _crl_lock(ca_dir: Path) -> Iterator[None]:
+    """One issuer of the CRL at a time, across processes (the directory, ``pki revoke``)."""
+    with open(ca_dir / ".crl.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _crl_number(crl: x509.CertificateRevocationList) -> int:
+    try:
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except x509.ExtensionNotFound:
+        return 0
+
+
+def _revoked_rows(ca_dir: Path) -> dict[int, IssuedCert]:
+    return {int(r.serial, 16): r for r in _read_index(ca_dir) if r.revoked_at}
+
+
+def _still_good(
+    crl: x509.CertificateRevocationList,
+    ca_cert: x509.Certificate,
+    revoked: dict[int, IssuedCert],
+    now: datetime,
+) -> bool:
+    """The CRL on disk lists exactly today's revocations, is this CA's, and is not near its
+    nextUpdate."""
+    next_update = crl.next_update_utc
+    return (
+        crl.issuer == ca_cert.subject
+        and crl.is_signature_valid(ca_cert.public_key())  # type: ignore[arg-type]
+        and {entry.serial_number for entry in crl} == set(revoked)
+        and next_update is not None
+        and now < next_update - CRL_RENEW
     )
-    for row in _read_index(Path(ca_dir)):
-        if not row.revoked_at:
-            continue
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(int(row.serial, 16))
-            .revocation_date(datetime.fromisoformat(row.revoked_at))
-            .add_extension(x509.CRLReason(REVOCATION_REASONS[row.reason or "unspecified"]), False)
-            .build()
+
+
+def current_crl(ca_dir: Path, now: datetime | None = None) -> bytes:
+    """The CRL in force (PEM), issued anew only when the revocations changed or its nextUpdate
+    is within :data:`CRL_RENEW`; each new one has a larger CRL Number and a later thisUpdate."""
+    ca_dir = Path(ca_dir)
+    ca_cert, ca_key = _load_ca(ca_dir)
+    now = now or _now()
+    path = ca_dir / "crl.pem"
+    state_path = ca_dir / "crl.json"
+    with _crl_lock(ca_dir):
+        revoked = _revoked_rows(ca_dir)
+        previous = x509.load_pem_x509_crl(path.read_bytes()) if path.exists() else None
+        if previous is not None and _still_good(previous, ca_cert, revoked, now):
+            return path.read_bytes()
+        state = json.loads(state_path.read_text("utf-8")) if state_path.exists() else {}
+        number = max(int(state.get("number", 0)), _crl_number(previous) if previous else 0) + 1
+        this_update = (now - BACKDATE).replace(microsecond=0)  # as the CRL encodes it
+        if previous is not None and previous.last_update_utc >= this_update:
+            # strictly later than the last one: TLS stacks holding both pick the newest
+            this_update = previous.last_update_utc + timedelta(seconds=1)
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca_cert.subject)
+            .last_update(this_update)
+            .next_update(this_update + CRL_VALID)
+            .add_extension(x509.CRLNumber(number), critical=False)
+            .add_extension(_authority_key_id(ca_cert), critical=False)
         )
-    crl = builder.sign(ca_key, hashes.SHA256())
-    return crl.public_bytes(serialization.Encoding.PEM)
+        for serial, row in sorted(revoked.items()):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(datetime.fromisoformat(row.revoked_at or now.isoformat()))
+                .add_extension(
+                    x509.CRLReason(REVOCATION_REASONS[row.reason or "unspecified"]), False
+                )
+                .build()
+            )
+        pem = builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+        # the number first: a crash between the two writes skips a number, never repeats one
+        _write_atomically(state_path, json.dumps({"number": number}).encode())
+        _write_atomically(path, pem)
+        return pem
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def build_crl(ca_dir: Path) -> bytes:
+    """The CRL in force (PEM); see :func:`current_crl`."""
+    return current_crl(ca_dir)

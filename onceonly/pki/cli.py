@@ -24,10 +24,17 @@ def _fail(exc: ca.PkiError) -> None:
 
 
 @app.command("init-ca")
-def init_ca(ca_dir: Path = CA_DIR) -> None:
+def init_ca(
+    ca_dir: Path = CA_DIR,
+    crl_url: str = typer.Option(
+        ca.DEFAULT_CRL_URL,
+        help="Where relying parties fetch the CRL (the directory's /v1/crl), "
+        "written into every certificate.",
+    ),
+) -> None:
     """Create the root CA (once)."""
     try:
-        path = ca.init_ca(ca_dir)
+        path = ca.init_ca(ca_dir, crl_url=crl_url)
     except ca.PkiError as exc:
         _fail(exc)
         return

@@ -85,7 +85,7 @@ def _a_request_is_refused_when_replayed_tampered_or_from_a_skewed_clock(
     url = f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}"
     taipei = credentials(federation, "taipei")
     body = forwarded_body(federation, "attack-1")
-    signature = taipei.sign("POST", EVIDENCE_PATH, body)
+    signature = taipei.sign("POST", EVIDENCE_PATH, body, audience="north-regional")
     with peer_client(federation, "taipei") as client:
         first = client.post(url, content=body, headers={HEADER: signature})
         assert first.status_code == 200, first.text
@@ -94,11 +94,13 @@ def _a_request_is_refused_when_replayed_tampered_or_from_a_skewed_clock(
         replay = client.post(url, content=body, headers={HEADER: signature})
         assert (replay.status_code, replay.json()["code"]) == (409, "replay")
 
-        fresh = taipei.sign("POST", EVIDENCE_PATH, body)
+        fresh = taipei.sign("POST", EVIDENCE_PATH, body, audience="north-regional")
         tampered = client.post(url, content=body.replace(b"B-1", b"B-2"), headers={HEADER: fresh})
         assert (tampered.status_code, tampered.json()["code"]) == (401, "tampered")
 
-        late = taipei.sign("POST", EVIDENCE_PATH, body, now=time.time() - 300)
+        late = taipei.sign(
+            "POST", EVIDENCE_PATH, body, audience="north-regional", now=time.time() - 300
+        )
         skewed = client.post(url, content=body, headers={HEADER: late})
         assert (skewed.status_code, skewed.json()["code"]) == (401, "clock_skew")
         assert "-30" in skewed.json()["detail"]
@@ -133,14 +135,14 @@ def _a_certificate_from_another_ca_cannot_even_connect(
         client.post(
             f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}",
             content=body,
-            headers={HEADER: rogue.sign("POST", EVIDENCE_PATH, body)},
+            headers={HEADER: rogue.sign("POST", EVIDENCE_PATH, body, audience="north-regional")},
         ).raise_for_status()
     # The signature alone (sent over a genuine channel) is refused for its certificate too.
     with peer_client(federation, "taipei") as client:
         forged = client.post(
             f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}",
             content=body,
-            headers={HEADER: rogue.sign("POST", EVIDENCE_PATH, body)},
+            headers={HEADER: rogue.sign("POST", EVIDENCE_PATH, body, audience="north-regional")},
         )
     assert (forged.status_code, forged.json()["code"]) == (403, "unknown_ca")
 
@@ -267,7 +269,7 @@ def _revoking_the_regional_node_stops_it_with_a_clear_reason(federation: Federat
             refused = client.post(
                 f"https://127.0.0.1:{layout.node('taipei').peer_port}{EVIDENCE_PATH}",
                 content=body,
-                headers={HEADER: signed.sign("POST", EVIDENCE_PATH, body)},
+                headers={HEADER: signed.sign("POST", EVIDENCE_PATH, body, audience="taipei")},
             )
         assert (refused.status_code, refused.json()["code"]) == (403, "cert_revoked")
         assert "cert_revoked" in refusals(federation, "taipei")

@@ -4,10 +4,12 @@ after a restart, concurrent copies are decided by the database, expired nonces g
 from __future__ import annotations
 
 import threading
+from typing import Any
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,16 +47,22 @@ def test_a_nonce_stays_used_across_a_restart(
         "taipei", str(tmp_path / "taipei.pem"), str(tmp_path / "taipei.key")
     )
     body = b'{"subject": "G208070727"}'
-    token = taipei.sign("POST", "/federation/v1/evidence", body)
+    peer = x509.load_pem_x509_certificate(taipei.cert_pem)
+    as_yilan: dict[str, Any] = {"audience": "yilan", "peer": peer}
+    token = taipei.sign("POST", "/federation/v1/evidence", body, audience="yilan")
 
     before = DurableNonceStore(sessions)
     assert (
-        verify_request(token, "POST", "/federation/v1/evidence", body, anchor, before)["node"]
+        verify_request(token, "POST", "/federation/v1/evidence", body, anchor, before, **as_yilan)[
+            "node"
+        ]
         == "taipei"
     )
     after_restart = DurableNonceStore(sessions)  # a new process: nothing in memory
     try:
-        verify_request(token, "POST", "/federation/v1/evidence", body, anchor, after_restart)
+        verify_request(
+            token, "POST", "/federation/v1/evidence", body, anchor, after_restart, **as_yilan
+        )
     except RequestRefused as refused:
         assert (refused.code, refused.sender) == ("replay", "taipei")
     else:

@@ -189,7 +189,7 @@ def test_a_request_replayed_after_the_node_restarts_is_refused(pair: Federation)
     url = f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}"
     taipei = credentials(pair, "taipei")
     body = forwarded_body(pair, "replay-after-restart-1")
-    signature = taipei.sign("POST", EVIDENCE_PATH, body)
+    signature = taipei.sign("POST", EVIDENCE_PATH, body, audience="north-regional")
     with peer_client(pair, "taipei") as client:
         first = client.post(url, content=body, headers={HEADER: signature})
     assert first.status_code == 200, first.text
@@ -220,7 +220,9 @@ def test_concurrent_copies_of_one_request_are_answered_once(pair: Federation) ->
     regional = pair.layout.node("north-regional")
     url = f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}"
     body = forwarded_body(pair, "concurrent-copies-1")
-    signature = credentials(pair, "taipei").sign("POST", EVIDENCE_PATH, body)
+    signature = credentials(pair, "taipei").sign(
+        "POST", EVIDENCE_PATH, body, audience="north-regional"
+    )
     before = refusals(pair, "north-regional").count("replay")
 
     def send(_: int) -> httpx.Response:
@@ -275,7 +277,11 @@ def test_the_regional_node_answers_for_each_of_its_land_offices(
         answered = client.post(
             f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}",
             content=body,
-            headers={HEADER: credentials(pair, "taipei").sign("POST", EVIDENCE_PATH, body)},
+            headers={
+                HEADER: credentials(pair, "taipei").sign(
+                    "POST", EVIDENCE_PATH, body, audience="north-regional"
+                )
+            },
         )
     assert answered.status_code == 200, answered.text
     result = answered.json()["result"]

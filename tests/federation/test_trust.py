@@ -115,60 +115,124 @@ def test_trust_names_why_a_certificate_is_refused(pki: Path, tmp_path: Path) -> 
     assert bad_crl.value.code == "crl_bad_signature"
 
 
+def _credentials(pki: Path, node: str) -> NodeCredentials:
+    return NodeCredentials.load(
+        node, str(pki / "certs" / f"{node}.pem"), str(pki / "certs" / f"{node}.key")
+    )
+
+
 def test_signed_requests_are_checked_for_every_attack(pki: Path) -> None:
     anchor = _anchor(pki)
-    taipei = NodeCredentials.load(
-        "taipei", str(pki / "certs" / "taipei.pem"), str(pki / "certs" / "taipei.key")
-    )
+    taipei = _credentials(pki, "taipei")
+    taipei_tls = _cert(pki, "taipei")
     body = b'{"subject": "A123456789"}'
     nonces = NonceStore()
-    token = taipei.sign("POST", "/federation/v1/evidence", body)
-    claims = verify_request(token, "POST", "/federation/v1/evidence", body, anchor, nonces)
-    assert claims["node"] == "taipei"
+    path = "/federation/v1/evidence"
+    token = taipei.sign("POST", path, body, audience="yilan")
+    claims = verify_request(
+        token, "POST", path, body, anchor, nonces, audience="yilan", peer=taipei_tls
+    )
+    assert (claims["node"], claims["aud"]) == ("taipei", "yilan")
 
     def code(**kw: object) -> str:
         args = {
-            "token": taipei.sign("POST", "/federation/v1/evidence", body),
+            "token": taipei.sign("POST", path, body, audience="yilan"),
             "method": "POST",
-            "path": "/federation/v1/evidence",
+            "path": path,
             "body": body,
+            "audience": "yilan",
+            "peer": taipei_tls,
         } | kw
         with pytest.raises(RequestRefused) as refused:
             verify_request(
-                args["token"],
-                args["method"],
-                args["path"],
+                args["token"],  # type: ignore[arg-type]
+                args["method"],  # type: ignore[arg-type]
+                args["path"],  # type: ignore[arg-type]
                 args["body"],  # type: ignore[arg-type]
                 anchor,
                 nonces,
+                audience=args["audience"],  # type: ignore[arg-type]
+                peer=args["peer"],  # type: ignore[arg-type]
             )
         return refused.value.code
 
     assert code(token=token) == "replay"
     assert code(path="/federation/v1/backups") == "tampered"
     assert code(method="PUT") == "tampered"
-    assert (
-        code(token=taipei.sign("POST", "/federation/v1/evidence", body, now=time.time() + 121))
-        == "clock_skew"
-    )
+    late = taipei.sign("POST", path, body, audience="yilan", now=time.time() + 121)
+    assert code(token=late) == "clock_skew"
     assert code(token=None) == "missing_signature"
     assert code(token="not.a.jws") == "malformed"
-    head, payload, signature = taipei.sign("POST", "/federation/v1/evidence", body).split(".")
+    head, payload, signature = taipei.sign("POST", path, body, audience="yilan").split(".")
     assert code(token=f"{head}.{payload}.{signature[:-4]}AAAA") == "bad_signature"
+
+
+def test_a_request_is_bound_to_its_receiver_and_to_its_signer_s_tls_connection(
+    pki: Path,
+) -> None:
+    """A node cannot pass on what another node sent it (the signature names the receiver), and
+    a signature only counts when the signer's own certificate carried it over TLS."""
+    anchor = _anchor(pki)
+    taipei, taipei_tls, yilan_tls = (
+        _credentials(pki, "taipei"),
+        _cert(pki, "taipei"),
+        _cert(pki, "yilan"),
+    )
+    body = b'{"subject": "A123456789"}'
+    for_yilan = taipei.sign("POST", "/p", body, audience="yilan")
+
+    # yilan, having received it, sends it on to a third node over its own connection
+    with pytest.raises(RequestRefused) as passed_on:
+        verify_request(
+            for_yilan, "POST", "/p", body, anchor, NonceStore(), audience="keelung", peer=yilan_tls
+        )
+    assert passed_on.value.code == "wrong_audience"
+    assert "signed by 'taipei' for 'yilan', received by 'keelung'" in passed_on.value.detail
+    # ... even over a connection that seems to be taipei's
+    with pytest.raises(RequestRefused) as as_taipei:
+        verify_request(
+            for_yilan, "POST", "/p", body, anchor, NonceStore(), audience="keelung", peer=taipei_tls
+        )
+    assert as_taipei.value.code == "wrong_audience"
+
+    for peer, why in ((yilan_tls, "TLS client certificate of 'yilan'"), (None, "no TLS client")):
+        with pytest.raises(RequestRefused) as carried:
+            verify_request(
+                for_yilan, "POST", "/p", body, anchor, NonceStore(), audience="yilan", peer=peer
+            )
+        assert carried.value.code == "peer_mismatch"
+        assert why in carried.value.detail
+
+    # the same node id with another key (a certificate from elsewhere) is not the signer either
+    other = pki / "other-taipei"
+    ca.issue_node(pki / "ca", "taipei", other)
+    twin = x509.load_pem_x509_certificate((other / "taipei.pem").read_bytes())
+    with pytest.raises(RequestRefused) as twin_key:
+        verify_request(
+            for_yilan, "POST", "/p", body, anchor, NonceStore(), audience="yilan", peer=twin
+        )
+    assert twin_key.value.code == "peer_mismatch"
 
 
 @given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=63))
 def test_any_change_to_the_body_is_tampering(extra: bytes, at: int) -> None:
     pki = _PKI
     anchor = _anchor(pki)
-    taipei = NodeCredentials.load(
-        "taipei", str(pki / "certs" / "taipei.pem"), str(pki / "certs" / "taipei.key")
-    )
+    taipei = _credentials(pki, "taipei")
     body = b'{"subject": "A123456789", "ask": {"type": "income"}}'
     changed = body[: at % len(body)] + extra + body[at % len(body) :]
-    token = taipei.sign("POST", "/p", body)
+    token = taipei.sign("POST", "/p", body, audience="yilan")
     with pytest.raises(RequestRefused) as refused:
-        verify_request(token, "POST", "/p", changed, anchor, NonceStore())
+        verify_request(
+            token,
+            "POST",
+            "/p",
+            changed,
+            anchor,
+            NonceStore(),
+            audience="yilan",
+            peer=_cert(pki, "taipei"),
+        )
     assert refused.value.code == "tampered"
 
 
