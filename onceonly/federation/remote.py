@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,7 +60,11 @@ class Revocations:
         except (CertificateRefused, ValueError) as exc:
             log.warning("CRL not loaded: %s", exc)
             return False
-        self.context.load_verify_locations(cadata=crl_pem)
+        # ``cadata`` takes certificates only; a file may hold CRLs (X509_load_cert_crl_file)
+        with tempfile.TemporaryDirectory(prefix="onceonly-crl-") as folder:
+            path = Path(folder) / "crl.pem"
+            path.write_text(crl_pem)
+            self.context.load_verify_locations(cafile=path)
         self.loaded = crl_pem
         return True
 

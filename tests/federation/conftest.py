@@ -4,6 +4,7 @@ nodes (臺北市; 新北市; 基隆市+宜蘭縣), each a separate uvicorn proce
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -117,11 +118,37 @@ def peer_client(federation: Federation, node: str, cert: Path | None = None) -> 
     return httpx.Client(verify=context, timeout=10)
 
 
+def tls_hello(port: int, ca_pem: str | Path, cert: Path | None, tls12: bool = False) -> str:
+    """``GET /healthz`` on a listener over TLS presenting ``cert`` (or none): the status line
+    when the handshake is accepted, else the TLS alert the client read (``SSLError.reason``).
+    A refusal without an alert shows as ``UNEXPECTED_EOF_WHILE_READING``, ``eof`` or
+    ``reset``. With ``tls12`` the refusal comes in the handshake itself; with TLS 1.3 the
+    client finishes first and reads the alert with its first response."""
+    context = ssl.create_default_context(cafile=str(ca_pem))
+    if tls12:
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if cert is not None:
+        context.load_cert_chain(cert, cert.with_suffix(".key"))
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            first = tls.recv(4096)
+    except ssl.SSLError as exc:
+        return str(exc.reason or exc)
+    except ConnectionResetError:
+        return "reset"
+    return first.decode("latin-1").split("\r\n")[0] if first else "eof"
+
+
 def forwarded_body(
     federation: Federation,
     request_id: str,
     subject: str | None = None,
     evidence_type: str = LOW_INCOME,
+    agency: str = "taipei-city.urban_development",
 ) -> bytes:
     """What 臺北市's node forwards when its clerk asks about ``subject`` (a 宜蘭縣 resident)
     for ``evidence_type`` (low income)."""
@@ -136,7 +163,7 @@ def forwarded_body(
                 "username": "tpe-udd-clerk",
                 "badge": "B-1",
                 "role": "clerk",
-                "agency": "taipei-city.urban_development",
+                "agency": agency,
             },
         }
     ).encode()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import ssl
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,11 +17,12 @@ import pytest
 from typer.testing import CliRunner
 
 from onceonly.cli import app as cli
+from onceonly.exchange.schemas import EvidenceAsk
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.federation.cluster import register_node
 from onceonly.federation.directory import Directory
 from onceonly.federation.node import NodeConfig, federation_dir
-from onceonly.federation.remote import EVIDENCE_PATH
+from onceonly.federation.remote import EVIDENCE_PATH, RemoteNodes
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.pki import ca
 from tests.federation.conftest import (
@@ -34,6 +34,7 @@ from tests.federation.conftest import (
     peer_client,
     piece,
     refusals,
+    tls_hello,
 )
 
 pytestmark = pytest.mark.slow
@@ -113,38 +114,120 @@ def _a_request_is_refused_when_replayed_tampered_or_from_a_skewed_clock(
         assert code in refused
 
 
-def _a_certificate_from_another_ca_cannot_even_connect(
+def _bad_certificates_are_refused_in_the_handshake_with_an_alert(
     federation: Federation, tmp_path: Path
 ) -> None:
+    """The TLS layer itself refuses, and says why in an alert: no client certificate, one from
+    another CA, one the CA revoked (not even ``GET /healthz`` gets through)."""
+    layout = federation.layout
+    regional = layout.node("north-regional")
+    ca_pem = layout.ca_dir / "ca.pem"
     rogue_ca = tmp_path / "rogue-ca"
     ca.init_ca(rogue_ca, "rogue CA")
-    ca.issue_node(rogue_ca, "taipei", tmp_path)
-    regional = federation.layout.node("north-regional")
-    config = NodeConfig.read(federation.layout.node("taipei").settings)
-    assert config is not None
-    context = ssl.create_default_context(cafile=config.ca)
-    context.load_cert_chain(tmp_path / "taipei.pem", tmp_path / "taipei.key")
+    ca.issue_node(rogue_ca, "taipei", tmp_path / "rogue")
+    ghost = ca.issue_node(layout.ca_dir, "ghost", tmp_path / "ghost")
+    ghost_pem = tmp_path / "ghost" / "ghost.pem"
+    taipei_pem = Path(layout.node("taipei").data_dir / "federation" / "taipei.pem")
+
+    def hello(cert: Path | None, tls12: bool = False) -> str:
+        return tls_hello(regional.peer_port, ca_pem, cert, tls12)
+
+    # a certificate of the federation is let in (the app decides what it may ask)
+    assert hello(taipei_pem) == "HTTP/1.1 200 OK"
+    assert hello(ghost_pem) == "HTTP/1.1 200 OK"
+    assert hello(None) == "TLSV13_ALERT_CERTIFICATE_REQUIRED"
+    assert hello(None, tls12=True) == "SSLV3_ALERT_HANDSHAKE_FAILURE"
+    rogue = tmp_path / "rogue" / "taipei.pem"
+    assert hello(rogue) == "TLSV1_ALERT_UNKNOWN_CA"
+    assert hello(rogue, tls12=True) == "TLSV1_ALERT_UNKNOWN_CA"
+
+    ca.revoke(layout.ca_dir, ghost.serial, "key_compromise")
+    deadline = time.monotonic() + 15
+    while hello(ghost_pem) == "HTTP/1.1 200 OK" and time.monotonic() < deadline:
+        time.sleep(0.2)  # the listener loads the directory's new CRL within its refresh period
+    assert hello(ghost_pem) == "SSLV3_ALERT_CERTIFICATE_REVOKED"
+    assert hello(ghost_pem, tls12=True) == "SSLV3_ALERT_CERTIFICATE_REVOKED"
+    assert hello(taipei_pem) == "HTTP/1.1 200 OK"
+
+    # A rogue signature sent over a genuine channel is refused for its certificate too.
     body = forwarded_body(federation, "rogue-1")
-    rogue = NodeCredentials.load(
-        "taipei", str(tmp_path / "taipei.pem"), str(tmp_path / "taipei.key")
-    )
-    with (
-        httpx.Client(verify=context, timeout=10) as client,
-        pytest.raises(httpx.HTTPError),
-    ):
-        client.post(
-            f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}",
-            content=body,
-            headers={HEADER: rogue.sign("POST", EVIDENCE_PATH, body, audience="north-regional")},
-        ).raise_for_status()
-    # The signature alone (sent over a genuine channel) is refused for its certificate too.
+    forger = NodeCredentials.load("taipei", str(rogue), str(rogue.with_suffix(".key")))
     with peer_client(federation, "taipei") as client:
         forged = client.post(
             f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}",
             content=body,
-            headers={HEADER: rogue.sign("POST", EVIDENCE_PATH, body, audience="north-regional")},
+            headers={HEADER: forger.sign("POST", EVIDENCE_PATH, body, audience=regional.plan.id)},
         )
     assert (forged.status_code, forged.json()["code"]) == (403, "unknown_ca")
+
+
+def _a_node_can_neither_pass_on_a_request_nor_carry_another_s(federation: Federation) -> None:
+    """Hole 5: 臺北市 asks the regional node; the regional node, a dishonest member, sends the
+    very request on to 新北市 as if 臺北市 had asked there. And a signature of 臺北市 carried
+    over a TLS connection that authenticated 新北市 is not 臺北市 asking."""
+    layout = federation.layout
+    new_taipei = f"https://127.0.0.1:{layout.node('new-taipei').peer_port}{EVIDENCE_PATH}"
+    subject = federation.sample("indigenous")  # registered in 新北市: 新北市 would answer
+    body = forwarded_body(federation, "passed-on-1", subject)
+    for_regional = credentials(federation, "taipei").sign(
+        "POST", EVIDENCE_PATH, body, audience="north-regional"
+    )
+    with peer_client(federation, "north-regional") as regional:
+        passed_on = regional.post(new_taipei, content=body, headers={HEADER: for_regional})
+    assert passed_on.status_code == 403, passed_on.text
+    problem = passed_on.json()
+    assert problem["code"] == "wrong_audience"
+    assert "signed by 'taipei' for 'north-regional', received by 'new-taipei'" in problem["detail"]
+    assert problem["title"].startswith("The request was signed for another node")
+
+    body = forwarded_body(federation, "borrowed-channel-1", subject)
+    for_new_taipei = credentials(federation, "taipei").sign(
+        "POST", EVIDENCE_PATH, body, audience="new-taipei"
+    )
+    with peer_client(federation, "north-regional") as regional:
+        carried = regional.post(new_taipei, content=body, headers={HEADER: for_new_taipei})
+    assert (carried.status_code, carried.json()["code"]) == (403, "peer_mismatch")
+    assert "TLS client certificate of 'north-regional'" in carried.json()["detail"]
+    # the same request from 臺北市 itself is answered: the refusals above were for the above
+    with peer_client(federation, "taipei") as taipei:
+        asked = taipei.post(new_taipei, content=body, headers={HEADER: for_new_taipei})
+    assert asked.status_code == 200, asked.text
+
+    codes = refusals(federation, "new-taipei")
+    assert "wrong_audience" in codes and "peer_mismatch" in codes
+
+
+def _a_node_cannot_ask_for_an_agency_outside_its_jurisdictions(federation: Federation) -> None:
+    """臺北市's node signs, correctly, a request naming an agency of 新北市 as the asker: the
+    regional node refuses it (the asking agency must be of the sending node's jurisdictions)."""
+    regional = federation.layout.node("north-regional")
+    url = f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}"
+    taipei = credentials(federation, "taipei")
+    for agency in ("new-taipei-city.urban_development", "nowhere.urban_development"):
+        body = forwarded_body(federation, f"outside-{agency}", agency=agency)
+        signature = taipei.sign("POST", EVIDENCE_PATH, body, audience="north-regional")
+        with peer_client(federation, "taipei") as client:
+            refused = client.post(url, content=body, headers={HEADER: signature})
+        assert refused.status_code == 403, refused.text
+        assert (refused.json()["code"], refused.json()["detail"]) == ("agency_not_of_node", agency)
+        [entry] = [
+            e
+            for e in federation.audit("north-regional", f"outside-{agency}")
+            if e.event == "federation.refused"
+        ]
+        assert (entry.actor_username, entry.details["code"]) == (
+            "node:taipei",
+            "agency_not_of_node",
+        )
+    # the same request in 臺北市's own name is answered
+    body = forwarded_body(federation, "inside-1")
+    with peer_client(federation, "taipei") as client:
+        answered = client.post(
+            url,
+            content=body,
+            headers={HEADER: taipei.sign("POST", EVIDENCE_PATH, body, audience="north-regional")},
+        )
+    assert answered.status_code == 200, answered.text
 
 
 def _faults_reach_the_clerk_as_reasons_and_a_retry_issues(federation: Federation) -> None:
@@ -254,25 +337,61 @@ def _revoking_the_regional_node_stops_it_with_a_clear_reason(federation: Federat
         response = federation.ask(
             "taipei", "tpe-udd-clerk", federation.sample("yilan_resident"), [LOW_INCOME]
         )
+        # Hole 6: not "owner unavailable, retry": the node's certificate is revoked.
+        assert response.status_code == 403, dump(response)
+        assert "Retry-After" not in response.headers
         result = piece(response, LOW_INCOME)
-        assert result["status"] == "failed", result
+        assert result["status"] == "denied", result
+        assert result["retry_after"] is None
+        assert "certificate has been revoked" in result["reason"]["en"]
         assert "cert_revoked" in result["reason"]["en"]
         assert "keyCompromise" in result["reason"]["en"]
-        assert "憑證不可信任" in result["reason"]["zh-TW"]
-        assert federation.audit("taipei", response.json()["request_id"])[0].decision == "failed"
+        assert "憑證已被廢止" in result["reason"]["zh-TW"]
+        assert "節點憑證已被廢止" in response.json()["detail"]
+        assert federation.audit("taipei", response.json()["request_id"])[0].decision == "denied"
 
-        # And the revoked node's own signature is refused by the others.
+        # The revoked node cannot even complete a handshake with the others ...
+        revoked_pem = Path(regional.data_dir / "federation" / "north-regional.pem")
+        taipei_port = layout.node("taipei").peer_port
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if tls_hello(taipei_port, layout.ca_dir / "ca.pem", revoked_pem) != "HTTP/1.1 200 OK":
+                break
+            time.sleep(0.2)
+        hello = tls_hello(taipei_port, layout.ca_dir / "ca.pem", revoked_pem, tls12=True)
+        assert hello == "SSLV3_ALERT_CERTIFICATE_REVOKED"
+        # ... and its signature is refused for its certificate even over a genuine channel.
         body = forwarded_body(federation, "revoked-1")
         body = body.replace(b"taipei-city.urban_development", b"yilan-county.social_welfare")
         signed = credentials(federation, "north-regional")
-        with peer_client(federation, "north-regional") as client:
+        with peer_client(federation, "taipei") as client:
             refused = client.post(
-                f"https://127.0.0.1:{layout.node('taipei').peer_port}{EVIDENCE_PATH}",
+                f"https://127.0.0.1:{taipei_port}{EVIDENCE_PATH}",
                 content=body,
                 headers={HEADER: signed.sign("POST", EVIDENCE_PATH, body, audience="taipei")},
             )
         assert (refused.status_code, refused.json()["code"]) == (403, "cert_revoked")
         assert "cert_revoked" in refusals(federation, "taipei")
+
+        # The revoked node itself says so to its own clerks, and not to retry.
+        config = NodeConfig.read(regional.settings)
+        assert config is not None
+        remote = RemoteNodes(regional.settings, config, set())
+        try:
+            own = remote.forward(
+                "taipei-city.social_welfare",
+                dataset="welfare_status",
+                ask=EvidenceAsk(type=LOW_INCOME),
+                request_id="own-revoked-1",
+                case_id="ILA-1",
+                application_item="public-housing-low-income",
+                subject=federation.sample("yilan_resident"),
+                actor={"username": "ila-udd-clerk", "agency": "yilan-county.urban_development"},
+            )
+        finally:
+            remote.close()
+        assert (own.status, own.retry_after) == ("denied", None)
+        assert "this node's own certificate has been revoked" in own.reason.en
     finally:
         _reissue(federation)
     again = federation.ask(
@@ -306,7 +425,14 @@ def test_done_means_a_yilan_transcript_then_revocation_stops_it(federation: Fede
 
 def test_attacks_are_refused_and_audited(federation: Federation, tmp_path: Path) -> None:
     _a_request_is_refused_when_replayed_tampered_or_from_a_skewed_clock(federation)
-    _a_certificate_from_another_ca_cannot_even_connect(federation, tmp_path)
+    _bad_certificates_are_refused_in_the_handshake_with_an_alert(federation, tmp_path)
+
+
+def test_a_node_speaks_only_for_itself_its_agencies_and_to_its_addressee(
+    federation: Federation,
+) -> None:
+    _a_node_can_neither_pass_on_a_request_nor_carry_another_s(federation)
+    _a_node_cannot_ask_for_an_agency_outside_its_jurisdictions(federation)
 
 
 def test_faults_and_backup_lose_nothing(federation: Federation) -> None:

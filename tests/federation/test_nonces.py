@@ -4,9 +4,9 @@ after a restart, concurrent copies are decided by the database, expired nonces g
 from __future__ import annotations
 
 import threading
-from typing import Any
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
