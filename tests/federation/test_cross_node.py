@@ -373,6 +373,18 @@ def _revoking_the_regional_node_stops_it_with_a_clear_reason(federation: Federat
         assert (refused.status_code, refused.json()["code"]) == (403, "cert_revoked")
         assert "cert_revoked" in refusals(federation, "taipei")
 
+        # A node asking checks the server's certificate against the CRL in the handshake too.
+        taipei_config = NodeConfig.read(layout.node("taipei").settings)
+        assert taipei_config is not None
+        asking = RemoteNodes(layout.node("taipei").settings, taipei_config, set())
+        try:
+            snapshot = asking.snapshots.refresh()
+            assert asking.revocations.update(snapshot.ca_pem, snapshot.crl_pem)
+            with pytest.raises(httpx.ConnectError, match="certificate revoked"):
+                asking.client.get(f"https://127.0.0.1:{regional.peer_port}/healthz")
+        finally:
+            asking.close()
+
         # The revoked node itself says so to its own clerks, and not to retry.
         config = NodeConfig.read(regional.settings)
         assert config is not None
