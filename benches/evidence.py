@@ -27,13 +27,14 @@ from pathlib import Path
 import httpx
 
 from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.cases import service as cases
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.run import prepare_demo
 
+ITEM = "public-housing-low-income"
 BODY = {
-    "case_id": "BENCH-1",
-    "application_item": "public-housing-low-income",
+    "application_item": ITEM,
     "evidence": [{"type": "household_registration"}, {"type": "household_income_below"}],
 }
 
@@ -50,6 +51,21 @@ def subjects(settings: Settings, count: int = 5000) -> list[str]:
         ids = [row[0] for row in db.execute("SELECT idn FROM persons LIMIT ?", (count,))]
     random.Random(7).shuffle(ids)
     return ids
+
+
+def open_cases(settings: Settings, ids: list[str]) -> dict[str, str]:
+    """An open case of the clerk's agency per subject: evidence is asked only for a case."""
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as db:
+        user = get_user(db, "tpe-udd-clerk")
+        assert user is not None
+        clerk = cases.CaseActor(user.username, user.agency_code, user.role, user.badge)
+        numbers = {
+            nid: cases.open_case(db, clerk, application_item=ITEM, subject=nid).number
+            for nid in ids
+        }
+    engine.dispose()
+    return numbers
 
 
 def token(settings: Settings) -> str:
@@ -102,7 +118,10 @@ def main() -> int:
         started = time.perf_counter()
         prepare_demo(settings, people=args.people)
         print(f"prepared {args.people:,} people in {time.perf_counter() - started:.1f}s")
-        ids = subjects(settings)
+        ids = subjects(settings, min(5000, args.requests))
+        started = time.perf_counter()
+        case_of = open_cases(settings, ids)
+        print(f"opened {len(ids):,} cases in {time.perf_counter() - started:.1f}s")
         bearer = {"Authorization": f"Bearer {token(settings)}"}
         port = free_port()
         env = dict(os.environ, ONCEONLY_DATA_DIR=str(settings.data_dir))
@@ -122,7 +141,8 @@ def main() -> int:
                     time.sleep(0.1)
 
             async def evidence(client: httpx.AsyncClient, n: int) -> httpx.Response:
-                body = dict(BODY, subject=ids[n % len(ids)])
+                subject = ids[n % len(ids)]
+                body = dict(BODY, subject=subject, case_id=case_of[subject])
                 return await client.post("/api/v1/evidence-requests", json=body, headers=bearer)
 
             async def trivial(client: httpx.AsyncClient, n: int) -> httpx.Response:

@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.cases import service as cases
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.registries.manifest import RegistryManifest
 from onceonly.federation.cluster import (
@@ -35,17 +36,19 @@ from onceonly.federation.cluster import (
     stop,
 )
 
+ITEM = "public-housing-low-income"
+
 
 def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q * 100) - 1] if len(values) > 1 else 0.0
 
 
 async def run(
-    url: str, token: str, subject: str, clients: int, total: int
+    url: str, token: str, subject: str, clients: int, total: int, case_id: str
 ) -> tuple[float, list[float], Counter[str]]:
     body = {
-        "case_id": "BENCH-FED",
-        "application_item": "public-housing-low-income",
+        "case_id": case_id,
+        "application_item": ITEM,
         "subject": subject,
         "evidence": [{"type": "is_low_income_household"}],
     }
@@ -106,11 +109,16 @@ def main() -> int:
                 user = get_user(db, "tpe-udd-clerk")
                 assert user is not None
                 token, _ = issue_api_token(db, user, "bench", 1)
+                local_subject = manifest.sample("low_income_applicant").national_id
+                cross_subject = manifest.sample("yilan_resident").national_id
+                clerk = cases.CaseActor(user.username, user.agency_code, user.role, user.badge)
+                case_of = {  # evidence is asked only for an open case of the clerk's agency
+                    nid: cases.open_case(db, clerk, application_item=ITEM, subject=nid).number
+                    for nid in (local_subject, cross_subject)
+                }
             engine.dispose()
-            local_subject = manifest.sample("low_income_applicant").national_id
-            cross_subject = manifest.sample("yilan_resident").national_id
-            asyncio.run(run(taipei.url, token, cross_subject, 2, 20))  # warm both paths
-            asyncio.run(run(taipei.url, token, local_subject, 2, 20))
+            asyncio.run(run(taipei.url, token, cross_subject, 2, 20, case_of[cross_subject]))
+            asyncio.run(run(taipei.url, token, local_subject, 2, 20, case_of[local_subject]))
             local: list[float] = []
             cross: list[float] = []
             local_time = cross_time = 0.0
@@ -119,7 +127,7 @@ def main() -> int:
             for _ in range(args.rounds):
                 for subject, bucket in ((local_subject, local), (cross_subject, cross)):
                     rate, lat, failed = asyncio.run(
-                        run(taipei.url, token, subject, args.clients, per_round)
+                        run(taipei.url, token, subject, args.clients, per_round, case_of[subject])
                     )
                     bucket.extend(lat)
                     failures.update(failed)

@@ -63,6 +63,7 @@ from onceonly.domain.national_id import mask_national_id, validate_national_id
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.exchange.schemas import EvidenceResponse, EvidenceResult
 from onceonly.i18n import t
+from onceonly.policy.purpose import CaseFacts
 
 __all__ = [
     "MAX_PAPER_BYTES",
@@ -1063,3 +1064,24 @@ def plan_fetch(
         if refresh_all or row.status != "issued" or _expired(row, moment)
     )
     return FetchPlan(case.number, case.application_item, case.subject, types)
+
+
+# --- the exchange's view of a case -------------------------------------------------------------
+
+
+class CaseBook:
+    """The cases capability as the exchange's :class:`~onceonly.policy.purpose.CaseLookup`:
+    what an evidence request needs to know of the case it names (wired by the app factory)."""
+
+    def case_facts(self, session: Session, number: str) -> CaseFacts | None:
+        case = session.scalars(select(Case).where(Case.number == number.strip().upper())).first()
+        if case is None:
+            return None
+        return CaseFacts(
+            number=case.number,
+            agency=case.agency,
+            application_item=case.application_item,
+            subject=case.subject,
+            gathering=case.state in _TRANSITIONS["gather"],
+            state=case.state,
+        )

@@ -201,7 +201,13 @@ def catalog_models(session: Session) -> dict[str, BaseModel]:
                 k: _param_value(types.get(k, ""), v)
                 for k, v in (row.predicate_params or {}).items()
             }
-            predicate = PredicateUse(code=row.predicate, params=params)
+            basis = row.predicate_basis or {}
+            predicate = PredicateUse(
+                code=row.predicate,
+                params=params,
+                year=basis.get("year"),
+                source=basis.get("source"),
+            )
         return EvidenceSpec(
             dataset=row.dataset,
             fields=list(row.fields) if row.fields is not None else None,

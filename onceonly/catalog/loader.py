@@ -32,6 +32,7 @@ from onceonly.catalog.schema import (
     JurisdictionsFile,
     LegalBasesFile,
     NotDigitisedSpec,
+    PredicateUse,
     find_field,
 )
 from onceonly.db import utcnow
@@ -527,6 +528,12 @@ def _param_type_ok(kind: str, value: Any) -> bool:
 # --- writing ---------------------------------------------------------------------------------
 
 
+def _basis(use: PredicateUse) -> dict[str, Any] | None:
+    """Where a predicate's statutory values come from, if the catalog says."""
+    basis = {"year": use.year, "source": use.source}
+    return {k: v for k, v in basis.items() if v is not None} or None
+
+
 def _json_params(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
 
@@ -640,6 +647,7 @@ def _stages(catalog: ParsedCatalog) -> list[list[Any]]:
                 fields=list(e.fields) if e.fields is not None else None,
                 predicate=e.predicate.code if e.predicate else None,
                 predicate_params=_json_params(e.predicate.params) if e.predicate else None,
+                predicate_basis=_basis(e.predicate) if e.predicate else None,
                 legal_basis=e.legal_basis,
                 paper_name_zh=e.paper_name_zh,
                 paper_name_en=e.paper_name_en,

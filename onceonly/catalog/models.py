@@ -145,6 +145,8 @@ class RequiredEvidence(Base):
     fields: Mapped[list[str] | None] = mapped_column(JSON)
     predicate: Mapped[str | None] = mapped_column(String(60))
     predicate_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    predicate_basis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Where the statutory parameter values come from: ``{"year": 2026, "source": ...}``."""
     legal_basis: Mapped[str] = mapped_column(
         ForeignKey("catalog_legal_bases.code", ondelete="CASCADE")
     )

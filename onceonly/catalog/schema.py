@@ -220,6 +220,11 @@ class DatasetSpec(_Strict):
 class PredicateUse(_Strict):
     code: FieldName
     params: dict[FieldName, Any] = Field(default_factory=dict)
+    """The statutory values the owner is asked with; a clerk cannot choose others."""
+    year: int | None = None
+    """The year whose announced values ``params`` are (a threshold changes every year)."""
+    source: Text | None = None
+    """The legal source of the values: the statute and the announcement that fixes them."""
 
 
 class EvidenceSpec(_Strict):

@@ -174,6 +174,9 @@ class EvidenceView(_View):
     """Field names asked for (``parcels.section`` picks a sub-field); empty for a predicate."""
     predicate: str | None = None
     predicate_params: dict[str, Any] = Field(default_factory=dict)
+    """The statutory values the predicate is asked with for this item."""
+    predicate_basis: dict[str, Any] = Field(default_factory=dict)
+    """Where those values come from: ``year`` and ``source`` (statute, announcement)."""
     legal_basis: str
     legal_basis_citation_zh: str
     legal_basis_citation_en: str
@@ -463,6 +466,7 @@ def _item_views(session: Session, rows: list[m.ApplicationItem]) -> list[Applica
             fields=tuple(e.fields or ()),
             predicate=e.predicate,
             predicate_params=dict(e.predicate_params or {}),
+            predicate_basis=dict(e.predicate_basis or {}),
             legal_basis=e.legal_basis,
             legal_basis_citation_zh=basis.citation_zh,
             legal_basis_citation_en=basis.citation_en,

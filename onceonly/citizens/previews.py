@@ -22,17 +22,9 @@ from onceonly.citizens.models import EvidencePreview
 from onceonly.db import utcnow
 from onceonly.errors import Problem
 from onceonly.i18n import t
+from onceonly.policy.previews import PreviewKey
 
 PREVIEW_DAYS = 7
-
-
-@dataclass(frozen=True)
-class PreviewKey:
-    subject: str
-    case_id: str
-    application_item: str
-    evidence_type: str
-    requester_agency: str
 
 
 @dataclass(frozen=True)
@@ -165,3 +157,33 @@ def decide_preview(
     row.decided_at = utcnow()
     session.flush()
     return _view(row)
+
+
+class CitizenPreviews:
+    """The portal's previews as the exchange's :class:`~onceonly.policy.previews.PreviewBook`
+    (wired by the app factory): the policy says when a preview is due, this keeps them."""
+
+    def current(self, session: Session, key: PreviewKey) -> PreviewView | None:
+        return current_preview(session, key)
+
+    def hold(
+        self,
+        session: Session,
+        key: PreviewKey,
+        *,
+        dataset: str,
+        requester_badge: str,
+        request_id: str,
+        held: dict[str, Any],
+    ) -> PreviewView:
+        return hold(
+            session,
+            key,
+            dataset=dataset,
+            requester_badge=requester_badge,
+            request_id=request_id,
+            held=held,
+        )
+
+    def release(self, session: Session, preview_id: int) -> dict[str, Any]:
+        return release(session, preview_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
 
 EXAMPLE_REQUEST: dict[str, Any] = {
     "case_id": "TPE-UDD-2026-000123",
@@ -13,7 +15,7 @@ EXAMPLE_REQUEST: dict[str, Any] = {
     "evidence": [
         {"type": "household_registration"},
         {"type": "is_low_income_household"},
-        {"type": "household_income_below", "params": {"threshold": 19013}},
+        {"type": "household_income_below"},
     ],
 }
 
@@ -22,7 +24,16 @@ class EvidenceAsk(BaseModel):
     """One piece of evidence: a dataset code (full data, minimised) or a predicate code."""
 
     type: str = Field(min_length=1, max_length=80, examples=["household_registration"])
-    params: dict[str, Any] = Field(default_factory=dict, examples=[{"threshold": 19013}])
+    params: dict[Annotated[str, Field(max_length=60)], PredicateValue] = Field(
+        default_factory=dict,
+        max_length=MAX_PARAMS,
+        examples=[{"threshold": 19013}],
+        description=(
+            "Optional: predicate parameters are set by the owner's rule or the catalog (the "
+            "statutory value for the item). Send one only to choose among the values the "
+            "rule lists; a value equal to the one that applies is accepted, any other is 422."
+        ),
+    )
     fields: list[str] | None = Field(
         default=None,
         description="Fields wanted; by default those the application item needs.",

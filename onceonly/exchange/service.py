@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.audit.group_commit import GroupCommitter
 from onceonly.audit.log import AuditRecord
 from onceonly.catalog import service as catalog
-from onceonly.citizens import previews
 from onceonly.config import Settings
 from onceonly.db import transaction, utcnow
 from onceonly.domain.errors import DomainValueError
@@ -43,6 +42,10 @@ from onceonly.exchange.schemas import (
 )
 from onceonly.exchange.transcript import TranscriptClaims, sign_transcript
 from onceonly.i18n import t
+from onceonly.policy import alerts, predicates
+from onceonly.policy import previews as preview_policy
+from onceonly.policy.previews import PreviewBook, PreviewKey
+from onceonly.policy.purpose import CaseLookup, check_case
 from onceonly.policy.service import Decision, Requester, decide
 from onceonly.providers.base import PredicateAnswer, ProviderUnavailable, SourceRecord
 from onceonly.providers.registry import ProviderDirectory, load_providers
@@ -82,6 +85,12 @@ class Exchange:
     )
     remote: RemoteNodes | None = None
     """Set on a federation node (``<data_dir>/federation/node.json``); ``None`` stand-alone."""
+    cases: CaseLookup | None = None
+    """Where a request's case is checked (the cases capability, wired by the app factory);
+    without it no clerk's request is answered."""
+    previews: PreviewBook | None = None
+    """Where evidence waits for the citizen's preview (the citizen portal, wired by the app
+    factory); without it a piece whose rule demands a preview is not handed out."""
 
     def __post_init__(self) -> None:
         if self.audit is None:
@@ -107,6 +116,8 @@ def exchange_for(app_state: Any) -> Exchange:
             settings=app_state.settings,
             sessions=app_state.sessions,
             providers=load_providers(app_state.settings.registries_dir),
+            cases=getattr(app_state, "case_lookup", None),
+            previews=getattr(app_state, "preview_book", None),
         )
         app_state.exchange = exchange
     return exchange
@@ -130,6 +141,7 @@ class _Piece:
     dataset: catalog.DatasetView
     predicate: str | None
     params: dict[str, Any]
+    """What the owner is asked with: settled by :func:`_decide` from the rule and catalog."""
     fields: tuple[str, ...]
     legal_basis: str | None
     paper_name: str | None
@@ -150,6 +162,12 @@ class _Piece:
     preview_action: str | None = None
     """``hold`` (fetch, then keep for the citizen) or ``release`` (what the citizen approved)."""
     preview_id: int | None = None
+    where: str = "evidence[0]"
+    """The ask's place in the request body, to name a refused parameter's field."""
+    asked_params: dict[str, Any] = field(default_factory=dict)
+    statutory: dict[str, Any] = field(default_factory=dict)
+    declared: dict[str, str] = field(default_factory=dict)
+    """The predicate's parameters as the catalog declares them: name -> type."""
 
     def stop(self, status: str, key: str, retry_after: int | None = None, **params: Any) -> None:
         self.status = status
@@ -188,9 +206,15 @@ def request_evidence(
     body: EvidenceRequestIn,
     lang: str | None = None,
     request_id: str | None = None,
+    *,
+    origin_node: str | None = None,
 ) -> EvidenceResponse:
     """Handle one evidence request (``POST /api/v1/evidence-requests``) for one clerk;
-    ``request_id`` is given when another node forwarded it, so both logs share it."""
+    ``request_id`` is given when another node forwarded it, so both logs share it.
+
+    The request must belong to an open case of the clerk's agency for this item and citizen
+    (:func:`onceonly.policy.purpose.check_case`). ``origin_node`` names the node that
+    forwarded the request: that node checked its own case, which this node cannot see."""
     subject = _subject(body.subject, lang)
     request_id = request_id or str(uuid.uuid4())
     with exchange.sessions() as session:
@@ -203,6 +227,17 @@ def request_evidence(
                 t("exchange.unknown_item", lang),
                 t("exchange.unknown_item_detail", lang, code=body.application_item),
             )
+        if origin_node is None:
+            case = check_case(
+                exchange.cases,
+                session,
+                agency=actor.agency,
+                case_id=body.case_id,
+                application_item=item.code,
+                subject=subject,
+                lang=lang,
+            )
+            body = body.model_copy(update={"case_id": case.number})
         agency = cat.agency(session, actor.agency)
         if agency is None:
             raise Problem(
@@ -219,15 +254,15 @@ def request_evidence(
                 piece.remote_owner = piece.owners[0]
             if piece.live and not piece.remote_owner and piece.owners:
                 _decide(session, cat, piece, requester, item.code, subject, body.case_id)
+        _settle_params(pieces, lang)
         keys_of = {
-            id(p): previews.PreviewKey(
-                subject, body.case_id, item.code, p.evidence_type, actor.agency
-            )
+            id(p): PreviewKey(subject, body.case_id, item.code, p.evidence_type, actor.agency)
             for p in pieces
         }
         for piece in pieces:
             if piece.live and any(d.preview_required for d in piece.decisions.values()):
-                _check_preview(session, piece, keys_of[id(piece)])
+                _check_preview(exchange.previews, session, piece, keys_of[id(piece)])
+    _watch_predicates(exchange, pieces, subject, item.code, actor)
 
     _fetch(exchange, pieces, subject, body.case_id, item.code, actor, request_id)
     _sign(exchange, cat, pieces, actor, item.code, subject, body.case_id, request_id)
@@ -244,18 +279,17 @@ def _pieces(
     lang: str | None,
 ) -> list[_Piece]:
     """Resolve each ask to the dataset (and predicate) it names and to the item's requirement
-    for it; asking for nothing means everything the item requires."""
+    for it; asking for nothing means everything the item requires. Parameters a caller sends
+    must be ones the catalog declares for the predicate, of its type (else 422 naming the
+    field); which values apply is settled once the owner's rule is known."""
     required = list(item.required_evidence)
     asks = body.evidence or [
-        EvidenceAsk(
-            type=r.predicate or r.dataset,
-            params=dict(r.predicate_params or {}),
-            fields=list(r.fields or ()) or None,
-        )
+        EvidenceAsk(type=r.predicate or r.dataset, fields=list(r.fields or ()) or None)
         for r in required
     ]
     pieces = []
-    for ask in asks:
+    errors: list[FieldError] = []
+    for position, ask in enumerate(asks):
         dataset_code = cat.dataset_of_evidence_type(session, ask.type)
         dataset = cat.dataset(session, dataset_code) if dataset_code else None
         if dataset is None:
@@ -266,20 +300,32 @@ def _pieces(
                 t("exchange.unknown_evidence_type_detail", lang, code=ask.type),
             )
         requirement = next((r for r in required if ask.type in (r.dataset, r.predicate)), None)
-        default_params = dict(requirement.predicate_params or {}) if requirement else {}
+        statutory = dict(requirement.predicate_params or {}) if requirement else {}
         default_fields = tuple(requirement.fields or ()) if requirement else ()
+        predicate = ask.type if ask.type != dataset.code else None
+        spec = dataset.predicate(predicate) if predicate else None
+        declared = {p.name: p.type for p in spec.params} if spec else {}
+        where = f"evidence[{position}]"
+        asked, refused = predicates.check_asked(declared, ask.params, where, lang)
+        errors += refused
         piece = _Piece(
             evidence_type=ask.type,
             dataset=dataset,
-            predicate=ask.type if ask.type != dataset.code else None,
-            params=default_params | ask.params,
+            predicate=predicate,
+            params=statutory | asked,
             fields=tuple(ask.fields) if ask.fields else default_fields,
             legal_basis=requirement.legal_basis if requirement else None,
             paper_name=requirement.paper_name_zh if requirement else None,
+            where=where,
+            asked_params=asked,
+            statutory=statutory,
+            declared=declared,
         )
         if requirement is None:
             piece.stop("not_required", "exchange.not_required", evidence=ask.type, item=item.code)
         pieces.append(piece)
+    if errors:
+        raise validation_problem(errors, lang)
     return pieces
 
 
@@ -395,39 +441,82 @@ def _decide(
     piece.withheld = first.withheld
 
 
-def _check_preview(session: Session, piece: _Piece, key: previews.PreviewKey) -> None:
-    """A rule asks for the citizen's preview: release what they approved, wait while they
-    have not decided, refuse what they declined, or fetch afresh to hold for them."""
-    state = previews.current_preview(session, key)
-    if state is None:
+def _settle_params(pieces: list[_Piece], lang: str | None) -> None:
+    """Each allowed predicate is asked with the parameters its owners' rules and the catalog
+    set (:func:`onceonly.policy.predicates.settle`); a caller's value outside them is a 422
+    naming the field, before anything is fetched. A piece answered by another node is
+    settled there, by that node's rules."""
+    errors: list[FieldError] = []
+    for piece in pieces:
+        if not piece.predicate or not piece.live or not piece.decisions:
+            continue
+        for decision in piece.decisions.values():
+            settled, refused = predicates.settle(
+                piece.declared,
+                piece.statutory,
+                decision.param_choices,
+                piece.asked_params,
+                piece.where,
+                lang,
+            )
+            if refused:
+                errors += refused
+                break
+            piece.params = settled
+    if errors:
+        raise validation_problem(errors, lang)
+
+
+def _watch_predicates(
+    exchange: Exchange, pieces: list[_Piece], subject: str, item_code: str, actor: Actor
+) -> None:
+    """Tell the owners' auditors when one citizen is asked about with varied parameters
+    (:mod:`onceonly.policy.alerts`); only predicates that take parameters can leak so."""
+    asks = [
+        alerts.Ask(owner, piece.dataset.code, piece.predicate, piece.params)
+        for piece in pieces
+        if piece.predicate and piece.declared and piece.live and not piece.remote_owner
+        for owner in piece.owners
+    ]
+    if asks:
+        with transaction(exchange.sessions) as session:
+            alerts.note_asks(session, subject, actor.agency, item_code, asks)
+
+
+def _check_preview(
+    book: PreviewBook | None, session: Session, piece: _Piece, key: PreviewKey
+) -> None:
+    """A rule asks for the citizen's preview: the policy says what to do now
+    (:func:`onceonly.policy.previews.verdict`); here the piece is set to do it."""
+    verdict = preview_policy.verdict(book, session, key)
+    piece.preview_id = verdict.preview_id
+    if verdict.action == "hold":
         piece.preview_action = "hold"
-        return
-    piece.preview_id = state.id
-    if state.status == "approved":
+    elif verdict.action == "release":
         piece.status = "held"
         piece.preview_action = "release"
-    elif state.status == "declined":
-        when = state.decided_at.date().isoformat() if state.decided_at else ""
-        piece.stop("denied", "citizens.preview.declined_reason", id=state.label, when=when)
     else:
-        piece.stop("awaiting_preview", "citizens.preview.waiting", id=state.label)
+        piece.status = "awaiting_preview" if verdict.action == "waiting" else "denied"
+        piece.reason = _reason(verdict.reason_key, **(verdict.params or {}))
 
 
 def _apply_previews(
     exchange: Exchange,
     pieces: list[_Piece],
-    keys_of: dict[int, previews.PreviewKey],
+    keys_of: dict[int, PreviewKey],
     actor: Actor,
     request_id: str,
 ) -> None:
     """Hold freshly signed evidence for the citizen, or hand out what they approved."""
     if not any(p.preview_action for p in pieces):
         return
+    book = exchange.previews
+    assert book is not None  # a preview action is only ever set with a book to keep it
     with transaction(exchange.sessions) as session:
         for piece in pieces:
             if piece.preview_action == "release" and piece.preview_id is not None:
                 try:
-                    held = previews.release(session, piece.preview_id)
+                    held = book.release(session, piece.preview_id)
                 except LookupError:
                     piece.stop("failed", "citizens.preview.race", id=f"P-{piece.preview_id}")
                     continue
@@ -438,7 +527,7 @@ def _apply_previews(
                 piece.transcripts = [IssuedTranscript(**tr) for tr in held.get("transcripts", [])]
                 piece.reason = _reason("citizens.preview.released", id=f"P-{piece.preview_id}")
             elif piece.preview_action == "hold" and piece.live:
-                state = previews.hold(
+                state = book.hold(
                     session,
                     keys_of[id(piece)],
                     dataset=piece.dataset.code,

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from onceonly.audit.log import AuditRecord, append_durably
 from onceonly.catalog import service as catalog
+from onceonly.citizens.previews import CitizenPreviews
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
 from onceonly.errors import PROBLEM_BASE, Problem
@@ -79,7 +80,7 @@ class PeerState:
         """Local-only: what arrives from another node is answered here, never sent on."""
         if self._exchange is None:
             providers = load_providers(self.settings.registries_dir)
-            exchange = Exchange(self.settings, self.sessions, providers)
+            exchange = Exchange(self.settings, self.sessions, providers, previews=CitizenPreviews())
             if exchange.remote is not None:
                 exchange.remote.close()
                 exchange.remote = None
@@ -227,7 +228,9 @@ async def _answer(
 
     def run() -> dict[str, Any]:
         try:
-            response = request_evidence(state.exchange, actor, body, "en", asked.request_id)
+            response = request_evidence(
+                state.exchange, actor, body, "en", asked.request_id, origin_node=sender
+            )
             return response.results[0].model_dump(mode="json", by_alias=True)
         except Problem as problem:
             results = problem.extra.get("results")

@@ -146,6 +146,7 @@ TABLE_RULES: dict[str, Condition] = {
         select(t["users"].c.id).where(s.agency_condition(t["users"].c.agency_code))
     ),
     "access_rules": _rules,
+    "policy_alerts": _agency("policy_alerts", "owner_agency"),  # the owner's auditors' queue
     "signing_keys": _signing_keys,
     "cases": lambda t, s: t["cases"].c.id.in_(_case_ids(t, s)),
     "case_agencies": _of_cases("case_agencies"),

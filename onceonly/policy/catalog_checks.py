@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from onceonly.catalog import service as catalog
 from onceonly.errors import FieldError
 from onceonly.i18n import t
+from onceonly.policy.predicates import normalise_value
 from onceonly.policy.service import RuleRequest
 
 
@@ -42,6 +43,7 @@ def check_against_catalog(
                         "unknown",
                     )
                 )
+        errors += _param_choices(dataset, request, lang)
         owner = catalog.get_agency(session, request.owner_agency)
         owns = owner is not None and (
             request.owner_agency == dataset.owner_agency or owner.kind == dataset.owner_kind
@@ -72,3 +74,29 @@ def check_against_catalog(
             FieldError("requesting_agency", t("policy.error.unknown_agency", lang), "unknown")
         )
     return errors
+
+
+def _param_choices(
+    dataset: catalog.DatasetView, request: RuleRequest, lang: str | None
+) -> list[FieldError]:
+    """The values a rule lets a caller choose must be of a predicate the rule allows, for a
+    parameter the catalog declares, of its type (a finite number for a threshold)."""
+    reasons: list[str] = []
+    for code, params in request.predicate_params.items():
+        predicate = dataset.predicate(code)
+        if predicate is None or code not in request.predicates:
+            reasons.append(t("policy.error.choices_predicate", lang, predicate=code))
+            continue
+        declared = {p.name: p.type for p in predicate.params}
+        for name, values in params.items():
+            if name not in declared:
+                reasons.append(t("policy.error.choices_param", lang, predicate=code, param=name))
+                continue
+            if not values:
+                reasons.append(t("policy.error.choices_empty", lang, param=name))
+            for value in values:
+                _, problem = normalise_value(declared[name], value)
+                if problem is not None:
+                    why = t(problem, lang, type=declared[name])
+                    reasons.append(f"{code}.{name}: {value!r} - {why}")
+    return [FieldError("predicate_params", "; ".join(reasons), "invalid")] if reasons else []

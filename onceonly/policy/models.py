@@ -1,11 +1,12 @@
-"""Tables of the policy capability: access rules and citizens' consents."""
+"""Tables of the policy capability: access rules, citizens' consents, and alerts raised for
+the owners' auditors."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onceonly.db import Base, utcnow
@@ -23,6 +24,9 @@ class AccessRule(Base):
     requesting_jurisdiction: Mapped[str | None] = mapped_column(String(60))
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     predicates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    predicate_params: Mapped[dict[str, dict[str, list[Any]]] | None] = mapped_column(JSON)
+    """Predicate -> parameter -> the values a caller may choose among (see
+    ``onceonly.policy.predicates``); a parameter not listed takes the catalog's value."""
     legal_basis: Mapped[str] = mapped_column(String(80))
     purpose: Mapped[str] = mapped_column(Text, default="")
     consent_required: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -54,3 +58,24 @@ class Consent(Base):
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PredicateAlert(Base):
+    """One citizen asked about by one predicate of one owner with varied parameters: the
+    pattern of a bisection for the value behind a yes/no answer. Shown to the auditors of
+    the owner's jurisdiction; one row per (owner, subject, predicate), updated as asks go on."""
+
+    __tablename__ = "policy_alerts"
+    __table_args__ = (Index("ix_policy_alerts_key", "owner_agency", "subject", "predicate"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_agency: Mapped[str] = mapped_column(String(80), index=True)
+    subject: Mapped[str] = mapped_column(String(12))
+    dataset: Mapped[str] = mapped_column(String(80))
+    predicate: Mapped[str] = mapped_column(String(80))
+    distinct_params: Mapped[int] = mapped_column(Integer)
+    params_seen: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    requesters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    items: Mapped[list[str]] = mapped_column(JSON, default=list)
+    first_raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+import dataclasses
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, current_user, require_roles
 from onceonly.accounts.tenancy import scope_of
-from onceonly.errors import validation_problem
-from onceonly.policy import service
+from onceonly.errors import Problem, validation_problem
+from onceonly.i18n import t
+from onceonly.policy import alerts, service
 from onceonly.policy.catalog_checks import check_against_catalog
+from onceonly.policy.predicates import PredicateValue
 from onceonly.web.deps import get_db, get_language
 
 router = APIRouter(prefix="/api/v1/access-rules", tags=["access rules"])
@@ -31,6 +34,18 @@ class RuleIn(BaseModel):
     requesting_jurisdiction: str | None = None
     fields: list[str] = Field(default_factory=list)
     predicates: list[str] = Field(default_factory=list, examples=[["is_low_income_household"]])
+    predicate_params: dict[
+        Annotated[str, Field(max_length=60)],
+        dict[Annotated[str, Field(max_length=60)], list[PredicateValue]],
+    ] = Field(
+        default_factory=dict,
+        max_length=8,
+        description=(
+            "Predicate -> parameter -> the values a caller may choose among; a parameter not "
+            "listed takes the catalog's statutory value for the item."
+        ),
+        examples=[{"household_income_below": {"threshold": [19013, 20379]}}],
+    )
     purpose: str = ""
     consent_required: bool = False
     preview_required: bool = False
@@ -48,6 +63,7 @@ class RuleOut(BaseModel):
     requester: str
     fields: list[str]
     predicates: list[str]
+    predicate_params: dict[str, dict[str, list[Any]]] = Field(default_factory=dict)
     legal_basis: str
     consent_required: bool
     preview_required: bool
@@ -75,6 +91,7 @@ def _out(rule: service.RuleView) -> RuleOut:
         requester=rule.requester_label,
         fields=list(rule.fields),
         predicates=list(rule.predicates),
+        predicate_params=rule.predicate_params,
         legal_basis=rule.legal_basis,
         consent_required=rule.consent_required,
         preview_required=rule.preview_required,
@@ -135,6 +152,15 @@ def request_rule(
     request = service.RuleRequest(**body.model_dump())
     if not request.requesting_agency and not request.requesting_agency_kind:
         request.requesting_agency = principal.agency_code
+    refused = service.check_filer(request, principal.role, principal.agency_code, lang)
+    if refused:
+        raise Problem(
+            403,
+            "not-your-agency",
+            t("policy.error.filer_title", lang),
+            "; ".join(f"{e.field}: {e.reason}" for e in refused),
+            refused,
+        )
     errors = service.check_rule_request(request, lang) + check_against_catalog(db, request, lang)
     if errors:
         raise validation_problem(errors, lang)
@@ -177,3 +203,35 @@ for _action in ("approve", "reject", "revoke"):
         response_model=RuleOut,
         summary=f"{_action.capitalize()} a rule (owner only)",
     )
+
+
+class AlertOut(BaseModel):
+    id: int
+    owner_agency: str
+    subject: str
+    dataset: str
+    predicate: str
+    distinct_params: int
+    params_seen: list[dict[str, Any]]
+    requesters: list[str]
+    items: list[str]
+    first_raised_at: datetime
+    last_raised_at: datetime
+
+
+@router.get(
+    "/alerts",
+    response_model=list[AlertOut],
+    summary="Citizens asked about with varied predicate parameters (owner's auditors)",
+)
+def list_alerts(
+    principal: Annotated[Principal, Depends(require_roles("auditor"))],
+    db: Annotated[Session, Depends(get_db)],
+) -> list[AlertOut]:
+    """The alerts about the data owners of the auditor's jurisdiction: one citizen asked by
+    one predicate with several different parameter sets, the shape of a search for the value
+    behind the yes/no answer."""
+    return [
+        AlertOut(**dataclasses.asdict(alert))
+        for alert in alerts.list_alerts(db, scope_of(principal))
+    ]

@@ -6,15 +6,16 @@ which rule allowed it, or why nothing did (no rule, revoked, expired, pending, c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.service import Principal
-from onceonly.accounts.tenancy import Scope, tenant_of_agency
+from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
@@ -47,6 +48,10 @@ class Decision:
     withheld: tuple[str, ...] = ()
     legal_basis: str | None = None
     preview_required: bool = False
+    """The citizen sees the evidence first: some rule of this requester for the owner's
+    dataset says so (whatever item it names; see :func:`_safeguards`)."""
+    param_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    """For a predicate: parameter -> the values the rule lets the caller choose among."""
 
     def reason(self, lang: str | None) -> str:
         return self.reason_en if lang == "en" else self.reason_zh
@@ -78,6 +83,7 @@ class RuleView:
     revoked_by: str | None
     revoked_at: datetime | None
     revoke_reason: str | None
+    predicate_params: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -104,6 +110,8 @@ class RuleRequest:
     requesting_jurisdiction: str | None = None
     fields: list[str] = field(default_factory=list)
     predicates: list[str] = field(default_factory=list)
+    predicate_params: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    """Predicate -> parameter -> the values a caller may choose among."""
     purpose: str = ""
     consent_required: bool = False
     preview_required: bool = False
@@ -137,6 +145,7 @@ def _view(rule: AccessRule) -> RuleView:
         revoked_by=rule.revoked_by,
         revoked_at=rule.revoked_at,
         revoke_reason=rule.revoke_reason,
+        predicate_params=dict(rule.predicate_params or {}),
     )
 
 
@@ -151,6 +160,45 @@ def check_rule_request(request: RuleRequest, lang: str | None = None) -> list[Fi
         errors.append(FieldError("fields", t("policy.error.nothing_allowed", lang)))
     if request.valid_from and request.valid_until and request.valid_from > request.valid_until:
         errors.append(FieldError("valid_until", t("policy.error.dates", lang)))
+    return errors
+
+
+def check_filer(
+    request: RuleRequest, role: str, agency: str, lang: str | None = None
+) -> list[FieldError]:
+    """Whom a caller may file a rule request for. A clerk asks only for their own agency, or
+    for the agencies of their own kind in their own jurisdiction, never for another agency or
+    for a kind nationwide; a tenant's administrator only for requesters in that tenant. A
+    national administrator files for the platform (nationwide kinds included)."""
+    if role == "admin" and tenant_of_agency(agency) == CENTRAL:
+        return []
+    tenant = tenant_of_agency(agency)
+    if request.requesting_agency:
+        ok = request.requesting_agency == agency or (
+            role == "admin" and tenant_of_agency(request.requesting_agency) == tenant
+        )
+        if not ok:
+            key = "policy.error.other_agency" if role == "clerk" else "policy.error.other_tenant"
+            return [FieldError("requesting_agency", t(key, lang, agency=agency), "not_yours")]
+        return []
+    errors = []
+    own_kind = agency.split(".", 1)[-1]
+    if role == "clerk" and request.requesting_agency_kind != own_kind:
+        errors.append(
+            FieldError(
+                "requesting_agency_kind",
+                t("policy.error.other_kind", lang, kind=own_kind),
+                "not_yours",
+            )
+        )
+    if request.requesting_jurisdiction != tenant:
+        errors.append(
+            FieldError(
+                "requesting_jurisdiction",
+                t("policy.error.other_jurisdiction", lang, jurisdiction=tenant or "-"),
+                "not_yours",
+            )
+        )
     return errors
 
 
@@ -174,6 +222,7 @@ def request_rule(
         else request.requesting_jurisdiction,
         fields=sorted(set(request.fields)),
         predicates=sorted(set(request.predicates)),
+        predicate_params=request.predicate_params or None,
         legal_basis=request.legal_basis,
         purpose=request.purpose,
         consent_required=request.consent_required,
@@ -333,11 +382,19 @@ def _applies_to(rule: AccessRule, requester: Requester) -> bool:
 
 
 def _has_consent(
-    session: Session, subject: str, application_item: str, case_id: str | None, now: datetime
+    session: Session,
+    subject: str,
+    application_item: str,
+    case_id: str | None,
+    now: datetime,
+    dataset: str | None = None,
 ) -> bool:
+    """A live consent of the citizen to this item (for this case, or standing) that covers
+    ``dataset`` (a consent naming no dataset covers every dataset the item needs)."""
     query = select(Consent.id).where(
         Consent.subject == subject,
         Consent.application_item == application_item,
+        or_(Consent.dataset.is_(None), Consent.dataset == dataset),
         Consent.revoked_at.is_(None),
         or_(Consent.case_id.is_(None), Consent.case_id == case_id),
         or_(Consent.expires_at.is_(None), Consent.expires_at > now),
@@ -483,10 +540,13 @@ def decide(
         if not allowed_fields:
             return _denied("fields_not_allowed", rule.id, names, fields=", ".join(asked))
 
-    if rule.consent_required and not _has_consent(session, subject, application_item, case_id, now):
+    consent_required, preview_required = _safeguards(session, rule, owner_agency, requester, today)
+    if consent_required and not _has_consent(
+        session, subject, application_item, case_id, now, dataset
+    ):
         key, when = _consent_gap(session, subject, application_item, case_id)
-        zh, en = _texts(key, None, rule_id=rule.id, when=when)
-        return Decision(False, "needs_consent", zh, en, rule.id)
+        zh, en = _texts(key, None, rule_id=consent_required.id, when=when)
+        return Decision(False, "needs_consent", zh, en, consent_required.id)
 
     params: dict[str, object] = {
         "rule_id": rule.id,
@@ -506,8 +566,46 @@ def decide(
         allowed_fields,
         withheld,
         rule.legal_basis,
-        rule.preview_required,
+        preview_required,
+        _choices(rule, predicate),
     )
+
+
+def _safeguards(
+    session: Session, rule: AccessRule, owner_agency: str, requester: Requester, today: date
+) -> tuple[AccessRule | None, bool]:
+    """Consent and preview follow the citizen's data, not the item the clerk names: if any
+    current rule of this owner letting this requester read the dataset asks for the citizen's
+    consent (or preview), every read of it by this requester does, whichever item it names.
+    Returns the rule demanding consent (``None``: none does) and whether a preview is due."""
+    if rule.consent_required and rule.preview_required:
+        return rule, True
+    siblings = [
+        other
+        for other in session.scalars(
+            select(AccessRule).where(
+                AccessRule.owner_agency == owner_agency,
+                AccessRule.dataset == rule.dataset,
+                AccessRule.status == "approved",
+                or_(AccessRule.consent_required.is_(True), AccessRule.preview_required.is_(True)),
+            )
+        )
+        if _applies_to(other, requester)
+        and other.valid_from <= today
+        and (other.valid_until is None or today <= other.valid_until)
+    ]
+    consent = rule if rule.consent_required else None
+    consent = consent or next((r for r in siblings if r.consent_required), None)
+    preview = rule.preview_required or any(r.preview_required for r in siblings)
+    return consent, preview
+
+
+def _choices(rule: AccessRule, predicate: str | None) -> dict[str, tuple[Any, ...]]:
+    """The parameter values ``rule`` lets a caller choose for ``predicate``."""
+    if predicate is None:
+        return {}
+    listed = (rule.predicate_params or {}).get(predicate) or {}
+    return {name: tuple(values) for name, values in listed.items()}
 
 
 def _field_granted(name: str, granted: set[str]) -> bool:

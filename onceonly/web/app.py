@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_session_factory(engine)
+    _wire_exchange(app)
     install_error_handlers(app)
 
     for module_name in ROUTERS:
@@ -101,3 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _wire_exchange(app: FastAPI) -> None:
+    """The exchange (core) asks the workflows built on it through small protocols: the case
+    a request names (:class:`onceonly.policy.purpose.CaseLookup`) and the citizen's previews
+    (:class:`onceonly.policy.previews.PreviewBook`). Read by ``exchange_for``."""
+    from onceonly.cases.service import CaseBook
+    from onceonly.citizens.previews import CitizenPreviews
+
+    app.state.case_lookup = CaseBook()
+    app.state.preview_book = CitizenPreviews()

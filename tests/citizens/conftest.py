@@ -14,6 +14,7 @@ from onceonly.citizens.cards import DemoPki, ensure_demo_pki, read_card
 from onceonly.citizens.identity import sign_challenge
 from onceonly.db import transaction
 from onceonly.web.app import create_app
+from tests.casework import open_case
 from tests.conftest import DemoEnv
 
 CONSENT_ITEM = "job-seeking-transport-allowance"
@@ -33,6 +34,7 @@ class Portal:
         self.staff = TestClient(self.app, base_url="http://testserver")
         self.nid = env.sample("low_income_applicant")
         self._tokens: dict[str, str] = {}
+        self._cases: dict[tuple[str, str, str], str] = {}
 
     def card(self, national_id: str | None = None) -> Any:
         folder = self.env.settings.data_dir / "cards" / (national_id or self.nid)
@@ -65,8 +67,18 @@ class Portal:
                 self._tokens[username], _ = issue_api_token(db, user, "test", 1)
         return {"Authorization": f"Bearer {self._tokens[username]}"}
 
+    def case(self, clerk: str, item: str, label: str, subject: str | None = None) -> str:
+        """The number of the real open case a test calls ``label`` (opened on first use):
+        evidence is fetched only for an open case of the clerk's agency."""
+        key = (clerk, item, label)
+        if key not in self._cases:
+            sessions = self.app.state.sessions
+            self._cases[key] = open_case(sessions, clerk, item, subject or self.nid)
+        return self._cases[key]
+
     def ask(self, clerk: str, item: str, case_id: str, **body: Any) -> Any:
-        payload = {"case_id": case_id, "application_item": item, "subject": self.nid, **body}
+        number = self.case(clerk, item, case_id, body.get("subject"))
+        payload = {"case_id": number, "application_item": item, "subject": self.nid, **body}
         return self.staff.post(
             "/api/v1/evidence-requests", json=payload, headers=self.headers(clerk)
         )

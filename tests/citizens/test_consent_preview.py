@@ -28,10 +28,11 @@ def test_no_consent_stops_the_request_and_consent_lets_it_through(portal: Portal
 
     portal.sign_in()
     page = portal.client.get("/me/consents", headers={"Accept": "text/html"}).text
-    assert CASE in page and "只同意這一案" in page
+    number = portal.case(LABOUR_CLERK, CONSENT_ITEM, CASE)
+    assert number in page and "只同意這一案" in page
     granted = portal.client.post(
         "/me/consents",
-        data={"application_item": CONSENT_ITEM, "case_id": CASE, "csrf_token": portal.csrf()},
+        data={"application_item": CONSENT_ITEM, "case_id": number, "csrf_token": portal.csrf()},
         follow_redirects=False,
     )
     assert granted.status_code == 303

@@ -25,7 +25,7 @@ def test_who_looked_shows_badge_agency_item_basis_and_outcome(portal: Portal) ->
     assert asked.status_code == 200, asked.text
     assert portal.sign_in().status_code == 200
     body = portal.client.get("/api/v1/me/accesses").json()["accesses"]
-    mine = [a for a in body if a["case_id"] == CASE]
+    mine = [a for a in body if a["case_id"] == portal.case(HOUSING_CLERK, HOUSING_ITEM, CASE)]
     assert {a["dataset"] for a in mine} >= {"household_registration", "welfare_status"}
     household = next(a for a in mine if a["dataset"] == "household_registration")
     assert (
@@ -108,7 +108,8 @@ def test_the_citizens_proof_names_the_clerk_by_badge_and_commitment_only(
     portal.ask(HOUSING_CLERK, HOUSING_ITEM, CASE)
     portal.sign_in()
     accesses = portal.client.get("/api/v1/me/accesses").json()["accesses"]
-    access = next(a for a in accesses if a["case_id"] == CASE and a["dataset"])
+    number = portal.case(HOUSING_CLERK, HOUSING_ITEM, CASE)
+    access = next(a for a in accesses if a["case_id"] == number and a["dataset"])
     seq = access["seq"]
     auditor = portal.headers("tpe-auditor")
     full = portal.staff.get(f"/api/v1/audit/entries/{seq}/proof", headers=auditor).json()

@@ -17,6 +17,7 @@ from onceonly.consolidate.pipeline import read_golden, run_pipeline
 from onceonly.consolidate.plan import load_plan
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.web.app import create_app
+from tests.casework import open_case
 from tests.conftest import DemoEnv
 from tests.consolidate.conftest import DemoCopy
 
@@ -103,7 +104,9 @@ def test_a_clerk_gets_one_answer_about_a_person_registered_twice(
         response = client.post(
             "/api/v1/evidence-requests",
             json={
-                "case_id": "TPE-UDD-115-000009",
+                "case_id": open_case(
+                    app.state.sessions, "tpe-udd-clerk", "public-housing-low-income", national_id
+                ),
                 "application_item": "public-housing-low-income",
                 "subject": national_id,
                 "evidence": [{"type": "household_registration"}],

@@ -20,6 +20,7 @@ from onceonly.consolidate.load_parcels import load_parcels
 from onceonly.consolidate.pipeline import read_golden
 from onceonly.db import transaction
 from onceonly.web.app import create_app
+from tests.casework import open_case
 from tests.conftest import DemoEnv
 from tests.consolidate.conftest import DemoCopy
 
@@ -173,7 +174,9 @@ def test_a_clerk_gets_one_parcel_about_an_owner_whose_parcel_was_registered_twic
         response = client.post(
             "/api/v1/evidence-requests",
             json={
-                "case_id": "TNN-TAX-115-000042",
+                "case_id": open_case(
+                    app.state.sessions, "tnn-tax-clerk", "land-value-tax-self-use", owner
+                ),
                 "application_item": "land-value-tax-self-use",
                 "subject": owner,
                 "evidence": [{"type": "land_registration"}],

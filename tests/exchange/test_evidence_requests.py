@@ -21,8 +21,10 @@ from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.audit.log import EntryFilter, find_entries
 from onceonly.cli import app as cli
 from onceonly.db import transaction
+from onceonly.errors import Problem
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.web.app import create_app
+from tests.casework import open_case
 from tests.conftest import DemoEnv
 
 ITEM = "public-housing-low-income"
@@ -37,6 +39,7 @@ class Counter:
         self.app = create_app(env.settings)
         self.client = TestClient(self.app)
         self._tokens: dict[str, str] = {}
+        self._cases: dict[tuple[str, str, str], str] = {}
 
     def headers(self, username: str) -> dict[str, str]:
         if username not in self._tokens:
@@ -46,8 +49,20 @@ class Counter:
                 self._tokens[username], _ = issue_api_token(db, user, "test", 1)
         return {"Authorization": f"Bearer {self._tokens[username]}"}
 
+    def case(self, username: str, subject: str, item: str = ITEM) -> str:
+        """An open case of the clerk's agency for ``item`` and ``subject`` (one per triple)."""
+        key = (username, subject, item)
+        if key not in self._cases:
+            try:
+                self._cases[key] = open_case(self.app.state.sessions, username, item, subject)
+            except Problem:  # not a clerk, no such item or citizen: the request is refused
+                self._cases[key] = "NO-SUCH-CASE"
+        return self._cases[key]
+
     def ask(self, username: str, subject: str, **body: Any) -> Any:
-        payload = {"case_id": "TPE-UDD-115-000001", "application_item": ITEM, "subject": subject}
+        item = body.get("application_item", ITEM)
+        payload = {"case_id": self.case(username, subject, item), "application_item": item}
+        payload["subject"] = subject
         payload.update(body)
         return self.client.post(URL, json=payload, headers=self.headers(username))
 
@@ -197,7 +212,9 @@ def test_every_request_is_audited_before_release(counter: Counter) -> None:
     }
     household = next(e for e in allowed if e.dataset == "household_registration")
     assert household.actor_agency == "taipei-city.urban_development"
-    assert household.application_item == ITEM and household.case_id == "TPE-UDD-115-000001"
+    assert household.application_item == ITEM and household.case_id == counter.case(
+        "tpe-udd-clerk", subject
+    )
     assert "name" in list(household.fields or [])
     assert household.legal_basis
     denied = [e for e in entries if e.actor_agency == "taipei-city.labour"]

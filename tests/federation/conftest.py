@@ -31,6 +31,7 @@ from onceonly.federation.cluster import (
 )
 from onceonly.federation.node import NodeConfig
 from onceonly.federation.signing import NodeCredentials
+from tests.casework import open_case
 
 ITEM = "public-housing-low-income"
 LOW_INCOME = "is_low_income_household"
@@ -42,6 +43,7 @@ class Federation:
     manifest: RegistryManifest
     processes: dict[str, Popen[bytes]] = field(default_factory=dict)
     tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+    cases: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
 
     def sample(self, key: str) -> str:
         return str(self.manifest.sample(key).national_id)
@@ -66,6 +68,18 @@ class Federation:
             engine.dispose()
         return self.tokens[(node, username)]
 
+    def case(self, node: str, username: str, item: str, subject: str) -> str:
+        """An open case at ``node`` of the clerk's agency (evidence is asked only for one)."""
+        key = (node, username, item, subject)
+        if key not in self.cases:
+            engine = make_engine(self.layout.node(node).settings.resolved_database_url)
+            try:
+                sessions = make_session_factory(engine)
+                self.cases[key] = open_case(sessions, username, item, subject)
+            finally:
+                engine.dispose()
+        return self.cases[key]
+
     def ask(
         self,
         node: str,
@@ -75,7 +89,7 @@ class Federation:
         item: str = ITEM,
     ) -> httpx.Response:
         body: dict[str, Any] = {
-            "case_id": "TPE-FED-1",
+            "case_id": self.case(node, username, item, subject),
             "application_item": item,
             "subject": subject,
         }

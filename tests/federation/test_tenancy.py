@@ -57,6 +57,7 @@ from onceonly.policy import service as policy
 from onceonly.policy.models import Consent
 from onceonly.web.app import create_app
 from onceonly.web.public_routes import is_public
+from tests.casework import open_case
 from tests.conftest import DemoEnv, post_login
 from tests.web.test_route_auth import endpoints
 
@@ -151,6 +152,7 @@ class Node:
     env: DemoEnv
     client: TestClient
     tokens: dict[str, str] = field(default_factory=dict)
+    cases: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def sessions(self) -> Any:
         return make_session_factory(make_engine(self.env.settings.resolved_database_url))
@@ -164,9 +166,17 @@ class Node:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
     def ask(self, username: str, subject: str, case_id: str = "T-1") -> dict[str, Any]:
+        """``case_id`` names a real open case of the clerk's agency, opened on first use."""
+        if (username, case_id) not in self.cases:
+            number = open_case(self.sessions(), username, ITEM, subject)
+            self.cases[(username, case_id)] = number
         response = self.client.post(
             "/api/v1/evidence-requests",
-            json={"case_id": case_id, "application_item": ITEM, "subject": subject},
+            json={
+                "case_id": self.cases[(username, case_id)],
+                "application_item": ITEM,
+                "subject": subject,
+            },
             headers=self.auth(username),
         )
         assert response.status_code in (200, 403), response.text

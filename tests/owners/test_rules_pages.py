@@ -51,7 +51,9 @@ def test_revoking_on_the_page_refuses_the_next_request(visit: Visit, demo_env: D
 def test_a_request_approved_on_the_page_lets_the_next_fetch_through(
     visit: Visit, demo_env: DemoEnv
 ) -> None:
-    clerk = visit("tpe-labour-clerk")
+    # the fire department: no rule of its own asks for consent to welfare data (the labour
+    # department's rules do, and consent follows the dataset whatever item is named)
+    clerk = visit("tpe-fire-clerk")
     number, page = _fetched_case(clerk, demo_env.sample("low_income_applicant"))
     assert "向 臺北市政府社會局 申請存取規則" in page
     asked = clerk.post(

@@ -1,0 +1,151 @@
+"""Alerts for an owner's auditors: one citizen asked about with varied predicate parameters.
+
+Parameters are fixed by the rule or the catalog (``onceonly.policy.predicates``), so the only
+ways left to vary them are a rule listing several values, or naming items whose statutory
+values differ. Each is legitimate once; asked about one citizen with
+:data:`DISTINCT_AFTER` or more different parameter sets within :data:`WINDOW`, it is the
+shape of a bisection for the value behind the yes/no, and the auditors of the owner's
+jurisdiction are told. The asks are read from the audit log, which has every one of them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.models import as_utc
+from onceonly.accounts.tenancy import Scope
+from onceonly.audit.log import EntryFilter, find_entries
+from onceonly.db import utcnow
+from onceonly.policy.models import PredicateAlert
+
+WINDOW = timedelta(days=30)
+DISTINCT_AFTER = 3
+"""Different parameter sets about one citizen, one predicate and one owner that raise an
+alert: two items with different statutory thresholds are normal, a third is a pattern."""
+PAST_ASKS = 500
+"""How many earlier entries about the citizen and dataset are looked at, newest first."""
+
+
+@dataclass(frozen=True)
+class Ask:
+    owner: str
+    dataset: str
+    predicate: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AlertView:
+    id: int
+    owner_agency: str
+    subject: str
+    dataset: str
+    predicate: str
+    distinct_params: int
+    params_seen: list[dict[str, Any]]
+    requesters: list[str]
+    items: list[str]
+    first_raised_at: datetime
+    last_raised_at: datetime
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True, ensure_ascii=False)
+
+
+def _past(
+    session: Session, subject: str, ask: Ask, since: datetime
+) -> list[tuple[str, str | None, str | None]]:
+    """(parameters, requesting agency, item) of the earlier allowed asks of ``ask``'s
+    predicate about ``subject`` at ``ask.owner``."""
+    entries, _ = find_entries(
+        session, EntryFilter(subject=subject, dataset=ask.dataset, since=since), limit=PAST_ASKS
+    )
+    return [
+        (_key(e.predicate_params or {}), e.actor_agency, e.application_item)
+        for e in entries
+        if e.event == "evidence.request"
+        and e.decision == "allowed"
+        and e.predicate == ask.predicate
+        and ask.owner in (e.owner_agency or "").split(",")
+    ]
+
+
+def note_asks(
+    session: Session,
+    subject: str,
+    requester_agency: str,
+    item: str,
+    asks: Sequence[Ask],
+    now: datetime | None = None,
+) -> list[AlertView]:
+    """Raise (or bring up to date) the alert of each ask that makes the pattern; returns them."""
+    now = now or utcnow()
+    raised = []
+    for ask in asks:
+        past = _past(session, subject, ask, now - WINDOW)
+        seen = dict.fromkeys([p for p, _, _ in past] + [_key(ask.params)])
+        if len(seen) < DISTINCT_AFTER:
+            continue
+        requesters = sorted({a for _, a, _ in past if a} | {requester_agency})
+        items = sorted({i for _, _, i in past if i} | {item})
+        alert = session.scalars(
+            select(PredicateAlert).where(
+                PredicateAlert.owner_agency == ask.owner,
+                PredicateAlert.subject == subject,
+                PredicateAlert.predicate == ask.predicate,
+                PredicateAlert.last_raised_at >= now - WINDOW,
+            )
+        ).first()
+        if alert is None:
+            alert = PredicateAlert(
+                owner_agency=ask.owner,
+                subject=subject,
+                dataset=ask.dataset,
+                predicate=ask.predicate,
+                first_raised_at=now,
+            )
+            session.add(alert)
+        alert.distinct_params = len(seen)
+        alert.params_seen = [json.loads(p) for p in seen]
+        alert.requesters = requesters
+        alert.items = items
+        alert.last_raised_at = now
+        session.flush()
+        raised.append(_view(alert))
+    return raised
+
+
+def _view(row: PredicateAlert) -> AlertView:
+    return AlertView(
+        id=row.id,
+        owner_agency=row.owner_agency,
+        subject=row.subject,
+        dataset=row.dataset,
+        predicate=row.predicate,
+        distinct_params=row.distinct_params,
+        params_seen=list(row.params_seen or []),
+        requesters=list(row.requesters or []),
+        items=list(row.items or []),
+        first_raised_at=as_utc(row.first_raised_at),
+        last_raised_at=as_utc(row.last_raised_at),
+    )
+
+
+def list_alerts(session: Session, scope: Scope, limit: int = 200) -> list[AlertView]:
+    """The alerts about owners in the scope's tenant, newest first: the owner's auditors'
+    queue. Nobody else's owners, and none at all for a scope without a tenant."""
+    rows = session.scalars(
+        select(PredicateAlert)
+        .where(scope.agency_condition(PredicateAlert.owner_agency))
+        .order_by(PredicateAlert.last_raised_at.desc(), PredicateAlert.id.desc())
+        .limit(limit)
+    )
+    return [_view(row) for row in rows]

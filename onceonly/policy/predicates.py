@@ -1,0 +1,160 @@
+"""Predicate parameters come from the owner's rule or the catalog, never from the caller.
+
+A yes/no answer leaks the value behind it when the asker picks the question: 24 asks of
+``household_income_below`` with thresholds chosen by bisection give a monthly income to the
+dollar. So the parameters of every predicate are settled here before the owner is asked:
+
+* each parameter the catalog declares takes the statutory value the catalog gives for that
+  application item (``required_evidence[].predicate.params``);
+* where the owner's rule lists values for a parameter (``AccessRule.predicate_params``), the
+  caller may pick one of those, and only those;
+* a caller may still send a parameter, if it equals the value that applies (old clients do);
+  anything else is refused with a 422 naming the field (retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from onceonly.errors import FieldError
+from onceonly.i18n import t
+
+MAX_STRING = 200
+"""Longest string a predicate parameter may be (a jurisdiction code, an ISO date)."""
+MAX_PARAMS = 8
+"""Most parameters one predicate is asked with (the catalog's have one or two)."""
+
+
+def _scalar(value: Any) -> Any:
+    """One flat value: a finite number, a short string or true/false. Nested objects (500
+    levels deep broke the audit writer), ``NaN``, ``Infinity`` and ``1e400`` are refused here,
+    at the door, with the field named."""
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_STRING:
+        return value
+    raise PydanticCustomError(
+        "predicate_param",
+        "a predicate parameter is a finite number, a string of at most {limit} characters "
+        "or true/false",
+        {"limit": MAX_STRING},
+    )
+
+
+PredicateValue = Annotated[
+    Any,
+    PlainValidator(_scalar),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number"},
+                {"type": "string", "maxLength": MAX_STRING},
+                {"type": "boolean"},
+            ]
+        }
+    ),
+]
+"""A predicate parameter as a request may carry it."""
+
+Choices = Mapping[str, Sequence[Any]]
+"""Parameter name -> the values an owner's rule lets a caller choose among."""
+
+
+def normalise_value(kind: str, value: Any) -> tuple[Any, str | None]:
+    """``value`` as the catalog type ``kind`` wants it, or the message key of why not.
+    Numbers must be finite (``NaN``, ``Infinity`` and ``1e400`` are not numbers to a law)."""
+    if kind in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, "policy.params.not_number"
+        if isinstance(value, float) and not math.isfinite(value):
+            return None, "policy.params.not_finite"
+        if kind == "integer":
+            if isinstance(value, float) and not value.is_integer():
+                return None, "policy.params.not_integer"
+            return int(value), None
+        return value, None
+    if kind == "boolean":
+        return (value, None) if isinstance(value, bool) else (None, "policy.params.not_boolean")
+    if not isinstance(value, str) or len(value) > MAX_STRING:
+        return None, "policy.params.not_string"
+    if kind == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return None, "policy.params.not_date"
+    return value, None
+
+
+def check_asked(
+    declared: Mapping[str, str], asked: Mapping[str, Any], where: str, lang: str | None = None
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The caller's parameters, each declared by the catalog and of its type; ``declared``
+    maps a parameter name to its catalog type. Errors name ``<where>.params.<name>``."""
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, value in asked.items():
+        field = f"{where}.params.{name}"
+        kind = declared.get(name)
+        if kind is None:
+            known = ", ".join(sorted(declared)) or "-"
+            errors.append(
+                FieldError(field, t("policy.params.unknown", lang, known=known), "unknown")
+            )
+            continue
+        normal, problem = normalise_value(kind, value)
+        if problem is not None:
+            errors.append(FieldError(field, t(problem, lang, type=kind), "invalid"))
+        else:
+            values[name] = normal
+    return values, errors
+
+
+def settle(
+    declared: Mapping[str, str],
+    statutory: Mapping[str, Any],
+    choices: Choices,
+    asked: Mapping[str, Any],
+    where: str,
+    lang: str | None = None,
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """The parameters the owner is asked with: for each declared one, the caller's value if
+    the rule lists it (or it equals the statutory value), else the statutory value (or the
+    rule's first listed value when the catalog sets none). ``asked`` has passed
+    :func:`check_asked`."""
+    settled: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name in declared:
+        allowed = list(choices.get(name) or ())
+        fixed = statutory.get(name)
+        if not allowed and fixed is not None:
+            allowed = [fixed]
+        field = f"{where}.params.{name}"
+        if name in asked:
+            if any(_same(asked[name], value) for value in allowed):
+                settled[name] = asked[name]
+                continue
+            key = "policy.params.not_listed" if name in choices else "policy.params.fixed"
+            shown = ", ".join(str(v) for v in allowed) or "-"
+            errors.append(FieldError(field, t(key, lang, allowed=shown), "not_allowed"))
+        elif fixed is not None and (not choices.get(name) or any(_same(fixed, v) for v in allowed)):
+            settled[name] = fixed
+        elif allowed:
+            settled[name] = allowed[0]
+        else:
+            errors.append(FieldError(field, t("policy.params.missing", lang), "missing"))
+    return settled, errors
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as values of one catalog type: ``19013 == 19013.0``, but ``True`` is no ``1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)

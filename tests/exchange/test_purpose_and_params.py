@@ -1,0 +1,294 @@
+"""Issue 12, holes 2, 3 and the predicate parts of 6: a clerk chooses neither the question a
+predicate answers nor the purpose an evidence request is made for.
+
+* predicate parameters come from the owner's rule or the catalog; a caller's other value is a
+  422 naming the field, so a bisection for the income behind a yes/no learns nothing;
+* a rule may list values a caller chooses among; asking one citizen with several of them
+  raises an alert the owner's auditors see;
+* ``NaN``, ``Infinity``, ``1e400``, 500-level nesting and a non-numeric threshold are 422s;
+* every request belongs to an open case of the clerk's agency for that item and citizen;
+* consent and preview follow the citizen's dataset, not the item the clerk names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from onceonly.accounts.service import create_user
+from onceonly.audit.log import EntryFilter, find_entries
+from onceonly.cases import service as cases
+from onceonly.db import transaction
+from onceonly.exchange.schemas import EvidenceResponse
+from onceonly.exchange.transcript import verify_transcript
+from onceonly.policy import service as policy
+from tests.casework import open_case
+from tests.conftest import DemoEnv
+from tests.exchange.test_evidence_requests import ITEM, URL, Counter
+
+INCOME = "household_income_below"
+STATUTORY = 19013
+"""The catalog's threshold for the item (application_items.yaml)."""
+
+
+@pytest.fixture
+def counter(demo_env: DemoEnv) -> Iterator[Counter]:
+    result = Counter(demo_env)
+    yield result
+    result.client.close()
+    exchange = getattr(result.app.state, "exchange", None)
+    if exchange is not None:
+        exchange.close()
+
+
+def _income(counter: Counter, subject: str, params: Any, **body: Any) -> Any:
+    return counter.ask(
+        "tpe-udd-clerk", subject, evidence=[{"type": INCOME, "params": params}], **body
+    )
+
+
+def _raw(counter: Counter, subject: str, params_json: str) -> Any:
+    """Post a body whose ``params`` is written by hand (``NaN`` is not JSON Python emits)."""
+    case = counter.case("tpe-udd-clerk", subject)
+    body = (
+        f'{{"case_id": "{case}", "application_item": "{ITEM}", "subject": "{subject}", '
+        f'"evidence": [{{"type": "{INCOME}", "params": {params_json}}}]}}'
+    )
+    headers = {**counter.headers("tpe-udd-clerk"), "content-type": "application/json"}
+    return counter.client.post(URL, content=body.encode(), headers=headers)
+
+
+def _fields(response: Any) -> list[str]:
+    return [e["field"] for e in response.json().get("errors", [])]
+
+
+def _income_entries(counter: Counter, subject: str) -> list[Any]:
+    with counter.app.state.sessions() as db:
+        entries, _ = find_entries(db, EntryFilter(subject=subject, dataset="income"), limit=100)
+    return entries
+
+
+# --- hole 2: the parameters are the rule's or the catalog's ------------------------------------
+
+
+def test_a_bisection_of_the_threshold_learns_nothing(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    for threshold in (5000, 10000, 15000, 17500, 18000, 30000):
+        refused = _income(counter, subject, {"threshold": threshold})
+        assert refused.status_code == 422, refused.text
+        assert _fields(refused) == ["evidence[0].params.threshold"]
+        assert str(STATUTORY) in refused.json()["errors"][0]["reason"]
+        assert "answer" not in refused.text
+    assert _income_entries(counter, subject) == []  # the owner was never asked
+
+
+def test_without_params_or_with_the_statutory_ones_the_catalog_value_is_asked(
+    counter: Counter,
+) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    jwks = counter.client.get("/.well-known/jwks.json").json()
+    for params in ({}, {"threshold": STATUTORY}, {"threshold": float(STATUTORY)}):
+        response = _income(counter, subject, params)
+        assert response.status_code == 200, response.text
+        result = counter.results(response)[INCOME]
+        assert result["status"] == "issued" and result["answer"] is True
+        claims = verify_transcript(result["transcripts"][0]["jws"], jwks).payload
+        assert claims["predicate"]["params"] == {"threshold": STATUTORY}
+
+
+def test_a_parameter_the_predicate_does_not_take_is_refused(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    refused = counter.ask(
+        "tpe-udd-clerk",
+        subject,
+        evidence=[{"type": "is_low_income_household", "params": {"on": "2001-01-01"}}],
+    )
+    assert refused.status_code == 422
+    assert _fields(refused) == ["evidence[0].params.on"]
+
+
+def _rule_with_choices(counter: Counter, values: list[int]) -> int:
+    """The income owner lets the housing department choose among ``values``."""
+    with transaction(counter.app.state.sessions) as db:
+        rule = policy.request_rule(
+            db,
+            policy.RuleRequest(
+                owner_agency="central.fia",
+                dataset="income",
+                application_item=ITEM,
+                legal_basis="tax-collection-act-art33",
+                requesting_agency="taipei-city.urban_development",
+                predicates=[INCOME],
+                predicate_params={INCOME: {"threshold": values}},
+            ),
+            requested_by="tpe-udd-clerk",
+        )
+        policy.approve_rule(db, rule.id, "fia-owner", "central.fia", "ok")
+    return rule.id
+
+
+def test_a_rule_lets_a_caller_choose_only_among_its_listed_values(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    rule_id = _rule_with_choices(counter, [15000, STATUTORY, 25000])
+    chosen = _income(counter, subject, {"threshold": 25000})
+    assert chosen.status_code == 200, chosen.text
+    assert counter.results(chosen)[INCOME]["rule_ids"] == [rule_id]
+    refused = _income(counter, subject, {"threshold": 24999})
+    assert refused.status_code == 422
+    assert _fields(refused) == ["evidence[0].params.threshold"]
+    assert "25000" in refused.json()["errors"][0]["reason"]
+    default = _income(counter, subject, {})
+    entry = _income_entries(counter, subject)[0]
+    assert default.status_code == 200 and entry.predicate_params == {"threshold": STATUTORY}
+
+
+def test_varied_parameters_about_one_citizen_alert_the_owners_auditors(
+    counter: Counter,
+) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    _rule_with_choices(counter, [15000, STATUTORY, 25000])
+    with transaction(counter.app.state.sessions) as db:
+        create_user(db, "fia-auditor", "onceonly-demo-x", "auditor", "central.fia", "稽核")
+    url = "/api/v1/access-rules/alerts"
+    for threshold in (15000, 25000):
+        assert _income(counter, subject, {"threshold": threshold}).status_code == 200
+    assert counter.client.get(url, headers=counter.headers("fia-auditor")).json() == []
+
+    assert _income(counter, subject, {"threshold": STATUTORY}).status_code == 200
+    alerts = counter.client.get(url, headers=counter.headers("fia-auditor")).json()
+    assert len(alerts) == 1, alerts
+    alert = alerts[0]
+    assert alert["owner_agency"] == "central.fia" and alert["subject"] == subject
+    assert alert["predicate"] == INCOME and alert["distinct_params"] == 3
+    assert {p["threshold"] for p in alert["params_seen"]} == {15000, 25000, STATUTORY}
+    assert alert["requesters"] == ["taipei-city.urban_development"]
+    # another jurisdiction's auditors and the clerk do not see the central owner's alerts
+    assert counter.client.get(url, headers=counter.headers("tpe-auditor")).json() == []
+    assert counter.client.get(url, headers=counter.headers("tpe-udd-clerk")).status_code == 403
+
+
+# --- hole 6: bad parameters are 422s naming the field, never 500 or 503 -------------------------
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_non_finite_numbers_are_refused_naming_the_field(counter: Counter, value: str) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    response = _raw(counter, subject, f'{{"threshold": {value}}}')
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "threshold" in response.text and "Retry-After" not in response.headers
+
+
+def test_parameters_nested_500_deep_are_refused_at_the_door(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    nested = '{"a": ' * 500 + "1" + "}" * 500
+    response = _raw(counter, subject, f'{{"threshold": {nested}}}')
+    assert response.status_code == 422, response.text[:500]
+    assert "threshold" in response.text
+    too_many = json.dumps({f"p{i}": i for i in range(50)})
+    assert _raw(counter, subject, too_many).status_code == 422
+
+
+def test_a_non_numeric_threshold_is_422_not_owner_unavailable(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    for value in ("many", True, 19013.5):
+        response = _income(counter, subject, {"threshold": value})
+        assert response.status_code == 422, response.text
+        assert "Retry-After" not in response.headers
+        assert _fields(response) == ["evidence[0].params.threshold"]
+
+
+# --- hole 3: the purpose is a real, open case of the clerk's agency ------------------------------
+
+
+def test_a_free_text_case_id_is_refused(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    response = counter.ask("tpe-udd-clerk", subject, case_id="ANYTHING-1")
+    assert response.status_code == 422
+    assert _fields(response) == ["case_id"]
+    assert _income_entries(counter, subject) == []
+
+
+def test_a_case_of_another_agency_is_refused_like_one_that_does_not_exist(
+    counter: Counter,
+) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    theirs = counter.case("tpe-labour-clerk", subject, ITEM)
+    response = counter.ask("tpe-udd-clerk", subject, case_id=theirs)
+    missing = counter.ask("tpe-udd-clerk", subject, case_id="TPE-UDD-115-999999")
+    assert response.status_code == missing.status_code == 422
+    assert _fields(response) == _fields(missing) == ["case_id"]
+
+
+def test_the_case_must_be_for_the_named_item_and_citizen(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    other = counter.env.sample("taipei_home_owner")
+    case = counter.case("tpe-udd-clerk", subject)
+    wrong_item = counter.ask(
+        "tpe-udd-clerk", subject, case_id=case, application_item="public-housing-general"
+    )
+    assert wrong_item.status_code == 422 and _fields(wrong_item) == ["application_item"]
+    wrong_subject = counter.client.post(
+        URL,
+        json={"case_id": case, "application_item": ITEM, "subject": other},
+        headers=counter.headers("tpe-udd-clerk"),
+    )
+    assert wrong_subject.status_code == 422 and _fields(wrong_subject) == ["subject"]
+
+
+def test_a_decided_case_fetches_nothing_more(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    case = counter.case("tpe-udd-clerk", subject)
+    fetched = counter.ask("tpe-udd-clerk", subject, case_id=case)
+    assert fetched.status_code == 200
+    with transaction(counter.app.state.sessions) as db:
+        clerk = cases.CaseActor("tpe-udd-clerk", "taipei-city.urban_development", "clerk")
+        cases.record_evidence(db, clerk, case, EvidenceResponse.model_validate(fetched.json()))
+        cases.decide_case(db, clerk, case, "approved", "ok")
+    decided = counter.ask("tpe-udd-clerk", subject, case_id=case)
+    assert decided.status_code == 409 and _fields(decided) == ["case_id"]
+
+
+LABOUR = "tpe-labour-clerk"
+JOB_SEEKING = "job-seeking-transport-allowance"
+"""The demo's rules ask for consent to the labour department's reads and a preview of the
+welfare answer for this item."""
+TEMPORARY_WORK = "temporary-work-allowance"
+"""The same datasets, by rules that ask for neither."""
+
+
+def test_naming_another_item_does_not_skip_consent_or_preview(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    refused = counter.ask(LABOUR, subject, application_item=JOB_SEEKING)
+    assert refused.status_code == 403
+    sidestep = counter.ask(LABOUR, subject, application_item=TEMPORARY_WORK)
+    assert sidestep.status_code == 403, sidestep.text
+    results = {r["evidence_type"]: r for r in sidestep.json()["results"]}
+    assert {r["status"] for r in results.values()} == {"denied"}
+    assert all(r["fields"] is None and r["answer"] is None for r in results.values())
+
+    # the citizen consents to the temporary-work application: the household record comes,
+    # the welfare answer waits for the citizen's preview, as on the other item
+    case = counter.case(LABOUR, subject, TEMPORARY_WORK)
+    with transaction(counter.app.state.sessions) as db:
+        policy.grant_consent(db, subject, TEMPORARY_WORK, case)
+    consented = counter.ask(LABOUR, subject, application_item=TEMPORARY_WORK)
+    assert consented.status_code == 200, consented.text
+    statuses = {r["evidence_type"]: r["status"] for r in consented.json()["results"]}
+    assert statuses == {
+        "household_registration": "issued",
+        "is_low_income_household": "awaiting_preview",
+    }
+
+
+def test_a_consent_to_another_case_or_item_does_not_count(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    other_case = open_case(counter.app.state.sessions, LABOUR, TEMPORARY_WORK, subject)
+    with transaction(counter.app.state.sessions) as db:
+        policy.grant_consent(db, subject, JOB_SEEKING)  # standing, for the other item
+        policy.grant_consent(db, subject, TEMPORARY_WORK, other_case)
+    response = counter.ask(LABOUR, subject, application_item=TEMPORARY_WORK)
+    assert response.status_code == 403
