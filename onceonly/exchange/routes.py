@@ -35,8 +35,10 @@ def actor_of(principal: Principal) -> Actor:
     response_model=EvidenceResponse,
     summary="Fetch evidence about one citizen from the agencies that own it",
     description=(
-        "For a case and an application item, ask for one or more evidence types (dataset "
-        "codes for minimised records, predicate codes for yes/no answers). Each piece is "
+        "For an open case of your agency and its application item, ask for one or more "
+        "evidence types (dataset codes for minimised records, predicate codes for yes/no "
+        "answers; a predicate's parameters are set by the owner's rule or the catalog). "
+        "Each piece is "
         "decided by the owner's access rules, fetched from the owner, minimised, signed by "
         "the owner (compact JWS, EdDSA) and written to the audit log before it is returned. "
         "Pieces that cannot be issued say why. When none can be issued the answer is a "
@@ -45,7 +47,14 @@ def actor_of(principal: Principal) -> Actor:
     responses={
         403: {"description": "No approved rule allows any of it", **PROBLEM},
         404: {"description": "Unknown application item or evidence type", **PROBLEM},
-        422: {"description": "Invalid national ID or request body", **PROBLEM},
+        409: {"description": "The case is decided or closed", **PROBLEM},
+        422: {
+            "description": (
+                "Invalid national ID or body; no open case of your agency with this number, "
+                "item and citizen; a predicate parameter the rule or catalog does not allow"
+            ),
+            **PROBLEM,
+        },
         503: {"description": "The owner's source is down or too slow", **PROBLEM},
     },
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE_REQUEST}}}},

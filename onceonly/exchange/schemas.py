@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
 
 EXAMPLE_REQUEST: dict[str, Any] = {
-    "case_id": "TPE-UDD-2026-000123",
+    "case_id": "TPE-UDD-115-000123",
     "application_item": "public-housing-low-income",
     "subject": "A123456789",
     "evidence": [
@@ -43,7 +43,15 @@ class EvidenceAsk(BaseModel):
 class EvidenceRequestIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_REQUEST]})
 
-    case_id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+    case_id: str = Field(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description=(
+            "The number of an open case of the caller's agency, for this application item "
+            "and this citizen (open it at the counter or with POST /api/v1/cases first)."
+        ),
+    )
     application_item: str = Field(min_length=1, max_length=120)
     subject: str = Field(min_length=1, max_length=20, description="The citizen's national ID.")
     evidence: list[EvidenceAsk] = Field(

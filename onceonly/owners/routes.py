@@ -11,19 +11,23 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.tenancy import scope_of
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name
 from onceonly.counter.routes import FORM_PROBLEMS, page
 from onceonly.db import transaction
+from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
 from onceonly.owners.usage import rule_usage
+from onceonly.policy import alerts
 from onceonly.policy import service as policy
 from onceonly.web.deps import get_language, get_session_factory
 
 router = APIRouter(include_in_schema=False)
 
 Owner = Annotated[Principal, Depends(require_roles("owner"))]
+Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
 Lang = Annotated[str, Depends(get_language)]
 
 ACTIONS = {
@@ -146,3 +150,17 @@ def decide_rule(
             status=problem.status,
         )
     return RedirectResponse(f"/owners/rules?done={event}#rule-{rule_id}", status_code=303)
+
+
+@router.get("/owners/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, user: Auditor, lang: Lang) -> HTMLResponse:
+    """The owners' auditors' queue: citizens asked about with varied predicate parameters,
+    for the owners of the auditor's jurisdiction only."""
+    with get_session_factory(request)() as db:
+        return page(
+            request,
+            "owners/alerts.html",
+            alerts=alerts.list_alerts(db, scope_of(user)),
+            agency_name=lambda code: agency_name(db, code, lang),
+            masked=mask_national_id,
+        )

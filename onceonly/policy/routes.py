@@ -16,7 +16,7 @@ from onceonly.errors import Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.policy import alerts, service
 from onceonly.policy.catalog_checks import check_against_catalog
-from onceonly.policy.predicates import PredicateValue
+from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
 from onceonly.web.deps import get_db, get_language
 
 router = APIRouter(prefix="/api/v1/access-rules", tags=["access rules"])
@@ -36,7 +36,13 @@ class RuleIn(BaseModel):
     predicates: list[str] = Field(default_factory=list, examples=[["is_low_income_household"]])
     predicate_params: dict[
         Annotated[str, Field(max_length=60)],
-        dict[Annotated[str, Field(max_length=60)], list[PredicateValue]],
+        Annotated[
+            dict[
+                Annotated[str, Field(max_length=60)],
+                Annotated[list[PredicateValue], Field(max_length=50)],
+            ],
+            Field(max_length=MAX_PARAMS),
+        ],
     ] = Field(
         default_factory=dict,
         max_length=8,

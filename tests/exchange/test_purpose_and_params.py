@@ -27,6 +27,7 @@ from onceonly.exchange.transcript import verify_transcript
 from onceonly.policy import service as policy
 from tests.casework import open_case
 from tests.conftest import DemoEnv
+from tests.counter.support import PASSWORD, Visitor
 from tests.exchange.test_evidence_requests import ITEM, URL, Counter
 
 INCOME = "household_income_below"
@@ -151,7 +152,7 @@ def test_varied_parameters_about_one_citizen_alert_the_owners_auditors(
     subject = counter.env.sample("low_income_applicant")
     _rule_with_choices(counter, [15000, STATUTORY, 25000])
     with transaction(counter.app.state.sessions) as db:
-        create_user(db, "fia-auditor", "onceonly-demo-x", "auditor", "central.fia", "稽核")
+        create_user(db, "fia-auditor", PASSWORD, "auditor", "central.fia", "稽核")
     url = "/api/v1/access-rules/alerts"
     for threshold in (15000, 25000):
         assert _income(counter, subject, {"threshold": threshold}).status_code == 200
@@ -165,6 +166,11 @@ def test_varied_parameters_about_one_citizen_alert_the_owners_auditors(
     assert alert["predicate"] == INCOME and alert["distinct_params"] == 3
     assert {p["threshold"] for p in alert["params_seen"]} == {15000, 25000, STATUTORY}
     assert alert["requesters"] == ["taipei-city.urban_development"]
+    visitor = Visitor(counter.client).sign_in("fia-auditor")
+    page = visitor.get("/owners/alerts")
+    assert page.status_code == 200 and f'id="alert-{alert["id"]}"' in page.text
+    assert subject not in page.text  # masked on the page
+    counter.client.cookies.clear()
     # another jurisdiction's auditors and the clerk do not see the central owner's alerts
     assert counter.client.get(url, headers=counter.headers("tpe-auditor")).json() == []
     assert counter.client.get(url, headers=counter.headers("tpe-udd-clerk")).status_code == 403
