@@ -145,14 +145,15 @@ class RequiredEvidence(Base):
     fields: Mapped[list[str] | None] = mapped_column(JSON)
     predicate: Mapped[str | None] = mapped_column(String(60))
     predicate_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    predicate_basis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    """Where the statutory parameter values come from: ``{"year": 2026, "source": ...}``."""
     legal_basis: Mapped[str] = mapped_column(
         ForeignKey("catalog_legal_bases.code", ondelete="CASCADE")
     )
     paper_name_zh: Mapped[str] = mapped_column(String(200))
     paper_name_en: Mapped[str] = mapped_column(String(300))
     purpose_zh: Mapped[str] = mapped_column(Text)
+    # Last, as migration 0011 adds it (same column order in migrated and created databases).
+    predicate_basis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Where the statutory parameter values come from: ``{"year": 2026, "source": ...}``."""
 
 
 class CatalogVersion(Base):

@@ -24,9 +24,6 @@ class AccessRule(Base):
     requesting_jurisdiction: Mapped[str | None] = mapped_column(String(60))
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     predicates: Mapped[list[str]] = mapped_column(JSON, default=list)
-    predicate_params: Mapped[dict[str, dict[str, list[Any]]] | None] = mapped_column(JSON)
-    """Predicate -> parameter -> the values a caller may choose among (see
-    ``onceonly.policy.predicates``); a parameter not listed takes the catalog's value."""
     legal_basis: Mapped[str] = mapped_column(String(80))
     purpose: Mapped[str] = mapped_column(Text, default="")
     consent_required: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -43,6 +40,11 @@ class AccessRule(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Last, as migration 0011 adds it, so a migrated database and one made from the models
+    # have their columns in the same order (copies by ``SELECT *`` agree).
+    predicate_params: Mapped[dict[str, dict[str, list[Any]]] | None] = mapped_column(JSON)
+    """Predicate -> parameter -> the values a caller may choose among (see
+    ``onceonly.policy.predicates``); a parameter not listed takes the catalog's value."""
 
 
 class Consent(Base):
