@@ -57,6 +57,7 @@ def test_item_page_shows_evidence_legal_basis_and_paper(client: TestClient) -> N
     assert "戶籍謄本" in page and "低收入戶證明" in page
     assert "稅捐稽徵法第33條" in page
     assert "household_income_below" in page and "threshold=19013" in page
+    assert "2026 年度" in page and "社會救助法第4條第2項" in page  # the statutory value's source
     assert "臺北市" in page
 
 
