@@ -141,7 +141,7 @@ class _Piece:
     dataset: catalog.DatasetView
     predicate: str | None
     params: dict[str, Any]
-    """What the owner is asked with: settled by :func:`_decide` from the rule and catalog."""
+    """What the owner is asked with: settled by :func:`_settle_params` (rule, catalog)."""
     fields: tuple[str, ...]
     legal_basis: str | None
     paper_name: str | None
