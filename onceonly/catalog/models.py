@@ -151,7 +151,7 @@ class RequiredEvidence(Base):
     paper_name_zh: Mapped[str] = mapped_column(String(200))
     paper_name_en: Mapped[str] = mapped_column(String(300))
     purpose_zh: Mapped[str] = mapped_column(Text)
-    # Last, as migration 0011 adds it (same column order in migrated and created databases).
+    # Last, as migration 0012 adds it (same column order in migrated and created databases).
     predicate_basis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Where the statutory parameter values come from: ``{"year": 2026, "source": ...}``."""
 

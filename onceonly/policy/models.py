@@ -40,7 +40,7 @@ class AccessRule(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Last, as migration 0011 adds it, so a migrated database and one made from the models
+    # Last, as migration 0012 adds it, so a migrated database and one made from the models
     # have their columns in the same order (copies by ``SELECT *`` agree).
     predicate_params: Mapped[dict[str, dict[str, list[Any]]] | None] = mapped_column(JSON)
     """Predicate -> parameter -> the values a caller may choose among (see

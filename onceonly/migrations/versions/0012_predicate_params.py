@@ -3,8 +3,8 @@
 (``catalog_required_evidence.predicate_basis``), and the alerts raised for an owner's auditors
 when one citizen is asked about with varied parameters (``policy_alerts``).
 
-Revision ID: 0011_predicate_params
-Revises: 0010_audit_actor_commitment
+Revision ID: 0012_predicate_params
+Revises: 0011_audit_checkpoints
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_predicate_params"
-down_revision: str | None = "0010_audit_actor_commitment"
+revision: str = "0012_predicate_params"
+down_revision: str | None = "0011_audit_checkpoints"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
