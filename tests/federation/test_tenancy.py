@@ -615,16 +615,17 @@ def test_every_audit_entry_names_the_credential_and_its_issuer(node: Node) -> No
     assert issued.status_code == 201, issued.text
     clerk = {"Authorization": f"Bearer {issued.json()['token']}"}
     subject = node.env.sample("yilan_resident")
-    asked = node.client.post(
-        "/api/v1/evidence-requests",
-        json={"case_id": "T-9", "application_item": ITEM, "subject": subject},
-        headers=clerk,
-    )
     opened = node.client.post(
         "/api/v1/cases", json={"application_item": ITEM, "subject": subject}, headers=clerk
     )
     assert opened.status_code == 201
     number = opened.json()["number"]
+    asked = node.client.post(
+        "/api/v1/evidence-requests",
+        json={"case_id": number, "application_item": ITEM, "subject": subject},
+        headers=clerk,
+    )
+    assert "request_id" in asked.json(), asked.text
     relayed = node.client.post(
         f"/api/v1/cases/{number}/relay",
         json={"to_agency": "yilan-county.social_welfare", "note": "x"},

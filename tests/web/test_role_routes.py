@@ -100,6 +100,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/audit/flags"): frozenset({"auditor"}),
     ("POST", "/audit/flags/{flag_id}/reply"): frozenset({"auditor"}),
     ("GET", "/api/v1/audit/flags"): frozenset({"auditor"}),
+    ("GET", "/api/v1/access-rules/alerts"): AUDITORS,
+    ("GET", "/owners/alerts"): AUDITORS,
     ("GET", "/me/reports"): CITIZEN,
     ("POST", "/api/v1/evidence-requests"): CLERK,
     ("GET", "/.well-known/jwks.json"): PUBLIC,

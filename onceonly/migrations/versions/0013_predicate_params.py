@@ -3,8 +3,8 @@
 (``catalog_required_evidence.predicate_basis``), and the alerts raised for an owner's auditors
 when one citizen is asked about with varied parameters (``policy_alerts``).
 
-Revision ID: 0012_predicate_params
-Revises: 0011_audit_checkpoints
+Revision ID: 0013_predicate_params
+Revises: 0012_login_client_throttles
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_predicate_params"
-down_revision: str | None = "0011_audit_checkpoints"
+revision: str = "0013_predicate_params"
+down_revision: str | None = "0012_login_client_throttles"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
