@@ -176,6 +176,12 @@ class Publisher:
         self.thread = threading.Thread(target=self._run, name="audit-publisher", daemon=True)
 
     def start(self) -> None:
+        """Start (or restart, after a stop: an app may be started more than once, as each
+        ``TestClient`` block does) the publishing thread."""
+        if self.thread.is_alive():
+            return
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="audit-publisher", daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
