@@ -21,6 +21,14 @@ class UnknownPredicate(Exception):
     """The provider does not evaluate this predicate."""
 
 
+class UnknownDataset(LookupError):
+    """The provider does not serve this dataset (e.g. a cadastral map never digitised)."""
+
+
+class InvalidPredicateParams(ValueError):
+    """A predicate was asked without a parameter it needs, or with one of the wrong type."""
+
+
 @dataclass(frozen=True)
 class PredicateAnswer:
     """A yes/no answer computed at the owner; the raw values it used never leave the adapter.

@@ -1,24 +1,29 @@
-"""Finding an owner's provider: the directory of stores a registries manifest describes.
+"""Finding an owner's provider: the directory of connectors a node serves.
 
 The exchange asks ``directory.for_owner("taipei-city.land_office")`` and talks to whatever
-adapter comes back; which store, schema or technology sits behind it is the owner's business.
+adapter comes back; which store, schema or technology sits behind it is the owner's
+business, written down in the owner's connector file (:mod:`onceonly.connectors`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from onceonly.demo.registries.manifest import RegistryManifest, load_manifest
+from onceonly.connectors import (
+    ConnectorInvalid,
+    ConnectorProvider,
+    connector_files,
+    provider_for,
+    read_connector,
+)
 from onceonly.providers.base import Provider
-from onceonly.providers.sql import PROVIDER_KINDS, SqlProvider
 
 
 class ProviderDirectory:
-    """Providers by owning agency, built from one registries directory."""
+    """Providers by owning agency, built from connector files."""
 
-    def __init__(self, manifest: RegistryManifest, providers: dict[str, SqlProvider]) -> None:
-        self.manifest = manifest
+    def __init__(self, providers: dict[str, ConnectorProvider]) -> None:
         self._providers = providers
 
     def for_owner(self, agency_code: str) -> Provider | None:
@@ -38,7 +43,7 @@ class ProviderDirectory:
         return len(self._providers)
 
     def close(self) -> None:
-        """Release every store's connections; the directory can still be used afterwards."""
+        """Release every source's connections; the directory can still be used afterwards."""
         for provider in self._providers.values():
             provider.close()
 
@@ -49,24 +54,34 @@ class ProviderDirectory:
         self.close()
 
 
-def load_providers(registries_dir: Path, *, timeout: float = 2.0) -> ProviderDirectory:
-    """A directory of providers over the stores listed in ``registries_dir/manifest.json``.
+def providers_from(files: Sequence[Path], *, timeout: float | None = None) -> ProviderDirectory:
+    """A directory of the providers of ``files`` (connector files); every error of every
+    file is raised at once as :class:`ConnectorInvalid`, and two files for one owner are
+    an error too."""
+    providers: dict[str, ConnectorProvider] = {}
+    errors = []
+    for path in files:
+        connector, found = read_connector(path)
+        errors.extend(found)
+        if connector is None:
+            continue
+        if connector.owner in providers:
+            from onceonly.catalog.loader import _error
 
-    Stores are opened lazily, on first use, so a missing store makes only its own owner
-    unavailable. ``timeout``: seconds a provider waits for a locked store.
+            errors.append(_error(str(path), "owner", "connectors.error.duplicate_owner",
+                                 owner=connector.owner))  # fmt: skip
+            continue
+        providers[connector.owner] = provider_for(connector, timeout=timeout)
+    if errors:
+        raise ConnectorInvalid(errors)
+    return ProviderDirectory(providers)
+
+
+def load_providers(directory: Path, *, timeout: float | None = 2.0) -> ProviderDirectory:
+    """A directory of providers over every connector file (``*.connector.yaml``) in
+    ``directory``.
+
+    Sources are opened lazily, on first use, so a missing store makes only its own owner
+    unavailable. ``timeout``: seconds a provider waits for a source (None: each file's own).
     """
-    registries_dir = Path(registries_dir)
-    manifest = load_manifest(registries_dir)
-    providers: dict[str, SqlProvider] = {}
-    for store in manifest.stores:
-        kind = PROVIDER_KINDS.get(store.kind)
-        if kind is None:
-            raise ValueError(f"{store.owner}: no adapter for store kind {store.kind!r}")
-        providers[store.owner] = kind(
-            owner=store.owner,
-            path=store.resolve(registries_dir),
-            served=frozenset(store.datasets),
-            jurisdiction=store.jurisdiction,
-            timeout=timeout,
-        )
-    return ProviderDirectory(manifest, providers)
+    return providers_from(connector_files(Path(directory)), timeout=timeout)

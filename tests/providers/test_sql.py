@@ -15,20 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from onceonly.demo.registries import RegistryManifest, generate_registries
+from onceonly.connectors.engine import item_fields, standard_fields
 from onceonly.providers.base import (
+    InvalidPredicateParams,
     PredicateAnswer,
     Provider,
     ProviderUnavailable,
     SourceRecord,
+    UnknownDataset,
     UnknownPredicate,
 )
 from onceonly.providers.registry import ProviderDirectory, load_providers
-from onceonly.providers.sql import (
-    InvalidPredicateParams,
-    UnknownDataset,
-    item_fields,
-    standard_fields,
-)
 
 TAIPEI_LOW_INCOME_LINE = 20_379
 """臺北市 2026 最低生活費 (NT$ per person per month), the demo's threshold."""

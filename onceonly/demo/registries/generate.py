@@ -26,6 +26,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from onceonly.demo.registries.gazetteer import DEMO_JURISDICTIONS, jurisdiction
+from onceonly.connectors import connector_files
+from onceonly.demo.connectors import write_connector
 from onceonly.demo.registries.manifest import (
     MANIFEST_NAME,
     RegistryManifest,
@@ -302,6 +304,8 @@ def generate_registries(
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     (target_dir / MANIFEST_NAME).unlink(missing_ok=True)
+    for stale in connector_files(target_dir):
+        stale.unlink()
 
     citizens, parts = _write_parts(target_dir, seed, people, codes, progress)
 
@@ -335,5 +339,15 @@ def generate_registries(
         ),
         sample_citizens={citizen.key: citizen for citizen in citizens},
     )
+    for entry, (_, kind, digitised) in zip(manifest.stores, specs, strict=True):
+        write_connector(
+            target_dir,
+            kind,
+            entry.owner,
+            entry.jurisdiction,
+            entry.path,
+            entry.schema_version,
+            cadastral_map=digitised,
+        )
     manifest.write(target_dir)
     return manifest
