@@ -44,6 +44,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "federation": "onceonly.federation.cli",
     "backup": "onceonly.federation.backup_cli",
     "consolidate": "onceonly.consolidate.cli",
+    "connector": "onceonly.connectors.cli",
 }
 """Sub-command name -> module exposing a Typer ``app`` (its help text is the group's one line)."""
 

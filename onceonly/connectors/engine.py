@@ -385,6 +385,13 @@ class ConnectorProvider(ABC):
     def close(self) -> None:
         self._as_of_value = None
 
+    def sample(self, dataset: str, limit: int) -> list[str]:
+        """Up to ``limit`` subjects of ``dataset`` (its ``sample``), for checking the file."""
+        query = self.plan(dataset).source.sample
+        if query is None:
+            return []
+        return [str(s) for s in self._sample(query, limit)[:limit] if s is not None]
+
     # helpers ------------------------------------------------------------------------------
 
     def plan(self, dataset: str) -> DatasetPlan:
@@ -418,6 +425,10 @@ class ConnectorProvider(ABC):
         self, spec: PredicateSpec, subject: str, bound: Mapping[str, Any]
     ) -> list[Mapping[str, Any]]:
         """The predicate's rows (records) by column name (path)."""
+
+    @abstractmethod
+    def _sample(self, query: str, limit: int) -> list[Any]:
+        """Subjects a dataset's ``sample`` query (endpoint) names."""
 
     @abstractmethod
     def _as_of_raw(self) -> Any:

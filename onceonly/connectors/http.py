@@ -126,6 +126,10 @@ class HttpConnectorProvider(ConnectorProvider):
         document = self._get(endpoint)
         return [] if document is None else _records(document, spec.records)
 
+    def _sample(self, query: str, limit: int) -> list[Any]:
+        document = self._get(query.replace("{limit}", str(limit)))
+        return list(document) if isinstance(document, list) else []
+
     def _as_of_raw(self) -> Any:
         spec = self.source.as_of
         if spec is None or spec.endpoint is None:

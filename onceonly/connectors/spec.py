@@ -233,9 +233,14 @@ class DatasetSource(_Strict):
     jurisdiction_of_subject: FieldSource | None = None
     """Where the subject belongs (a catalog jurisdiction code): picks the extension fields."""
     predicates: dict[str, PredicateSpec] = Field(default_factory=dict)
+    sample: str | None = None
+    """Subjects to check the connector with (``onceonly connector check``): a query of
+    national IDs binding ``:limit``, or an endpoint answering a JSON list of them."""
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSource:
+        if self.sample is not None and set(BIND.findall(self.sample)) - {"limit"}:
+            raise rule_broken("connectors.rule.sample_limit")
         if (self.query is None) == (self.endpoint is None):
             raise rule_broken("connectors.rule.query_or_endpoint")
         if self.query is not None:

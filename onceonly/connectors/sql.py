@@ -199,6 +199,10 @@ class SqlConnectorProvider(ConnectorProvider):
         rows, columns = self._run(spec.query or "", {**bound, "subject": subject}, named=True)
         return [dict(zip(columns, row, strict=False)) for row in rows]
 
+    def _sample(self, query: str, limit: int) -> list[Any]:
+        params = {"limit": limit} if ":limit" in query else {}
+        return [row[0] for row in self._run(query, params)[0]]
+
     def _as_of_raw(self) -> Any:
         spec = self.source.as_of
         if spec is None or spec.query is None:

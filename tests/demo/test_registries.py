@@ -67,7 +67,7 @@ def test_same_seed_and_size_give_byte_identical_stores(tmp_path: Path) -> None:
     assert first == second
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
-    assert len(names) == 3 + 5 * 5 + 1
+    assert len(names) == 2 * (3 + 5 * 5) + 1  # a store and its connector file per owner
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 

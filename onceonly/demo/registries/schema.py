@@ -3,7 +3,7 @@
 Each agency designed its system on its own, long before a common standard existed, so the
 names and codes here are deliberately theirs: ROC-era dates as 7-digit ``YYYMMDD`` text,
 Chinese code values (``住家用``, ``戶長``), the Ministry's county codes, building numbers
-without their dash. The provider adapters (:mod:`onceonly.providers.sql`) map all of it to
+without their dash. The connector files (:mod:`onceonly.demo.connectors`) map all of it to
 the common standard; nothing outside them should read these tables.
 
 Text keys (戶號, 統一編號 ...) are plain columns made unique by an index, not primary keys:

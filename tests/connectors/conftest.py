@@ -1,0 +1,3 @@
+from tests.demo.conftest import shared_registries
+
+__all__ = ["shared_registries"]
