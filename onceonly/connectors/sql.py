@@ -164,13 +164,15 @@ class SqlConnectorProvider(ConnectorProvider):
         """Rows of ``sql`` (``:name`` parameters) and, when ``named``, the column names."""
         engine = self._engine_or_fail()
         statement = self._statement(sql)
+        dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
             connection: Connection = engine.raw_connection()
         except DBAPIError as error:
             raise self.unavailable(str(error.orig)) from error
+        except dbapi_error as error:  # the pool hands the driver's own error on
+            raise self.unavailable(str(error).splitlines()[0]) from error
         except PoolTimeout as error:
             raise self.unavailable("connection pool exhausted") from error
-        dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
             cursor = connection.cursor()
             try:

@@ -101,13 +101,24 @@ def test_predicate_parameters_are_bound_not_pasted(
 ) -> None:
     """A parameter full of SQL is compared as a value: no injection, and the store survives."""
     nid = shared_registries[1].sample("low_income_applicant").national_id
-    provider = provider_for(load_connector(own / HOUSEHOLD))
+
+    def in_sql(data: dict) -> None:  # type: ignore[type-arg]
+        """The same predicate with the parameter compared inside the query."""
+        data["datasets"]["household_registration"]["predicates"]["is_registered_resident_of"] = {
+            "params": {"jurisdiction": {"type": "string"}},
+            "query": "SELECT 1 AS found FROM persons p JOIN households h ON h.hh_no = p.hh_no "
+            "JOIN addresses a ON a.addr_id = h.addr_id WHERE p.idn = :subject "
+            "AND a.county_code = :jurisdiction AND p.death_ymd IS NULL",
+            "holds": "exists",
+        }
+
+    path = _edit(own / HOUSEHOLD, own / "bound.connector.yaml", in_sql)
+    provider = provider_for(load_connector(path))
     try:
-        hostile = "taipei-city' OR '1'='1"
-        answer = provider.evaluate(
-            "household_registration", "is_registered_resident_of", nid, {"jurisdiction": hostile}
-        )
-        assert answer.value is False
+        resident = "household_registration", "is_registered_resident_of", nid
+        assert provider.evaluate(*resident, {"jurisdiction": "63000"}).value is True
+        hostile = "x' OR '1'='1"
+        assert provider.evaluate(*resident, {"jurisdiction": hostile}).value is False
         drop = "x'); DROP TABLE persons; --"
         assert provider.fetch("household_registration", drop, ["name"]) is None
         with pytest.raises(InvalidPredicateParams):
