@@ -46,11 +46,15 @@ def compile_steps(steps: Sequence[Step], codes: Mapping[str, Mapping[str, Any]])
     for i, step in enumerate(steps):
         if step.use in converters.MULTI and i == 0:
             function = converters.MULTI[step.use][0]
-            first = partial(function, separator=step.separator) if step.use == "concat" else function
+            first = (
+                partial(function, separator=step.separator) if step.use == "concat" else function
+            )
         elif step.use in converters.SINGLE:
             chain.append(converters.SINGLE[step.use])
         elif step.use == "code":
-            chain.append(partial(converters.code, table=codes[step.table or ""], default=step.default))
+            chain.append(
+                partial(converters.code, table=codes[step.table or ""], default=step.default)
+            )
         elif step.use == "dashed":
             chain.append(partial(converters.dashed, head=step.head or 1))
         elif step.use == "equals":
@@ -243,7 +247,9 @@ class PredicatePlan:
         elif holds == "absent":
             value = not rows
         else:
-            value = bool(rows) and all(self._meets(c, f, rows[0], values) for c, f in self.conditions)
+            value = bool(rows) and all(
+                self._meets(c, f, rows[0], values) for c, f in self.conditions
+            )
         return PredicateAnswer(value, self._as_of(rows, values, source_as_of))
 
     @staticmethod
@@ -415,9 +421,7 @@ class ConnectorProvider(ABC):
         return self._as_of_value
 
     @abstractmethod
-    def _rows(
-        self, dataset: str, selection: Selection, subject: str
-    ) -> list[Sequence[Any]] | None:
+    def _rows(self, dataset: str, selection: Selection, subject: str) -> list[Sequence[Any]] | None:
         """Rows of ``selection.columns`` for ``subject`` (empty or None: no record)."""
 
     @abstractmethod
@@ -446,4 +450,3 @@ def item_fields(provider: ConnectorProvider, dataset: str) -> tuple[str | None, 
     if plan.list_field is None:
         return None, frozenset()
     return plan.list_field, frozenset(plan.fields)
-

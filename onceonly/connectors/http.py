@@ -105,9 +105,7 @@ class HttpConnectorProvider(ConnectorProvider):
         except ValueError as error:
             raise self.unavailable("the answer is not JSON") from error
 
-    def _rows(
-        self, dataset: str, selection: Selection, subject: str
-    ) -> list[Sequence[Any]] | None:
+    def _rows(self, dataset: str, selection: Selection, subject: str) -> list[Sequence[Any]] | None:
         source = self.plan(dataset).source
         document = self._get((source.endpoint or "").replace("{subject}", _escaped(subject)))
         if document is None:

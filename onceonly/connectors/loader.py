@@ -141,7 +141,9 @@ def _check(spec: ConnectorSpec, file: str) -> list[CatalogError]:
                 )  # fmt: skip
             if (predicate.query is not None) != sql:
                 key = (
-                    "connectors.error.query_for_sql" if sql else "connectors.error.endpoint_for_http"
+                    "connectors.error.query_for_sql"
+                    if sql
+                    else "connectors.error.endpoint_for_http"
                 )
                 errors.append(_error(file, where, key))
             for i, condition in enumerate(predicate.when):

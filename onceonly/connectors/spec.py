@@ -133,7 +133,7 @@ Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "is_null", "not_null", "in"]
 
 
 class Condition(_Strict):
-    """A test on the first row (or record): ``from`` [``convert``] ``op`` (``param`` | ``value``)."""
+    """A test on the first row (record): ``from``, ``convert``, ``op``, ``param`` or ``value``."""
 
     from_: str = Field(alias="from")
     convert: Steps

@@ -108,13 +108,13 @@ class SqlConnectorProvider(ConnectorProvider):
             return create_engine(
                 f"sqlite:///file:{path.resolve()}?mode=ro&uri=true",
                 connect_args={"check_same_thread": False, "timeout": self.timeout},
-                **pool,  # type: ignore[arg-type]
+                **pool,
             )
         backend = self.url.get_backend_name()
         connect_args: dict[str, Any] = {}
         if backend == "postgresql":
             connect_args["connect_timeout"] = max(1, round(self.timeout))
-        engine = create_engine(self.url, connect_args=connect_args, **pool)  # type: ignore[arg-type]
+        engine = create_engine(self.url, connect_args=connect_args, **pool)
         setup = self._session_setup(engine)
         if setup:
 

@@ -66,9 +66,7 @@ class AgencyService:
         found = self.people.get(request.path_params["idn"])
         if found is None:
             return JSONResponse({"error": "no such person"}, status_code=404)
-        return JSONResponse(
-            {"status": {"county": found["addr"]["county"], "died": found["died"]}}
-        )
+        return JSONResponse({"status": {"county": found["addr"]["county"], "died": found["died"]}})
 
     async def extract(self, request: Request) -> JSONResponse:
         refused = await self._guard(request)

@@ -45,7 +45,7 @@ def test_code_tables_map_known_codes_and_default_the_rest(
     assert c.code(None, table, "other") == "other"
 
 
-@given(st.lists(st.one_of(st.none(), st.integers(-10**9, 10**9)), max_size=6))
+@given(st.lists(st.one_of(st.none(), st.integers(-(10**9), 10**9)), max_size=6))
 def test_sum_counts_missing_as_zero(values: list[int | None]) -> None:
     assert c.total(*values) == sum(v or 0 for v in values)
 

@@ -71,6 +71,7 @@ def test_errors_name_file_path_and_reason(own: Path) -> None:
     assert "password" in reasons["source.url"]
     assert "unknown key" in reasons["surprise"]
     assert ":x" in reasons[f"{hr}.predicates.is_rich"]
+
     # checks against the whole file and the catalog come once the models are valid
     def second(data: dict) -> None:  # type: ignore[type-arg]
         hr = data["datasets"]["household_registration"]
@@ -159,5 +160,7 @@ def test_check_passes_on_the_demo_and_fails_field_by_field(own: Path) -> None:
 
 def test_check_reports_an_unreachable_source(own: Path) -> None:
     (own / "central.fia.sqlite").unlink()
-    result = CliRunner().invoke(app, ["connector", "check", str(own / "central.fia.connector.yaml")])
+    result = CliRunner().invoke(
+        app, ["connector", "check", str(own / "central.fia.connector.yaml")]
+    )
     assert result.exit_code == 1 and "store not found" in result.output

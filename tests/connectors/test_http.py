@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from onceonly.cli import app
-from onceonly.connectors import load_connector, provider_for
+from onceonly.connectors import ConnectorInvalid, load_connector, provider_for
 from onceonly.connectors.engine import ConnectorProvider
 from onceonly.demo.registries import RegistryManifest
 from onceonly.providers.base import ProviderUnavailable
@@ -195,7 +195,7 @@ def test_the_secret_never_sits_in_the_file(connector_file: Path) -> None:
     data = yaml.safe_load(connector_file.read_text("utf-8"))
     data["source"]["auth"] = {"header": KEY_HEADER, "value": SECRET}
     connector_file.write_text(yaml.safe_dump(data), "utf-8")
-    with pytest.raises(Exception, match="source.auth"):
+    with pytest.raises(ConnectorInvalid, match=r"source\.auth"):
         load_connector(connector_file)
 
 

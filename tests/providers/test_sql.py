@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from onceonly.demo.registries import RegistryManifest, generate_registries
 from onceonly.connectors.engine import item_fields, standard_fields
+from onceonly.demo.registries import RegistryManifest, generate_registries
 from onceonly.providers.base import (
     InvalidPredicateParams,
     PredicateAnswer,

@@ -15,9 +15,7 @@ from onceonly.connectors import SUFFIX
 
 TEMPLATES = Path(__file__).parent
 
-_CHILD_TITLES = "\n".join(
-    f"    {order}{sex}: child" for order in "長次三四五" for sex in "男女"
-)
+_CHILD_TITLES = "\n".join(f"    {order}{sex}: child" for order in "長次三四五" for sex in "男女")
 
 
 def connector_text(

@@ -5,7 +5,8 @@ the Interior's household register, the Fiscal Information Agency's income data, 
 Veterans Affairs Council, and each jurisdiction's land office, tax office, social welfare
 department, economic development department and household office), each in that agency's
 own legacy schema, and ``manifest.json`` listing them with the planted sample citizens.
-The providers, run from the connector files written beside them (:mod:`onceonly.demo.connectors`), are the only readers of these stores.
+The providers, run from the connector files written beside them
+(:mod:`onceonly.demo.connectors`), are the only readers of these stores.
 """
 
 from onceonly.demo.registries.gazetteer import DEMO_JURISDICTIONS

@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from onceonly.demo.registries.gazetteer import DEMO_JURISDICTIONS, jurisdiction
 from onceonly.connectors import connector_files
 from onceonly.demo.connectors import write_connector
+from onceonly.demo.registries.gazetteer import DEMO_JURISDICTIONS, jurisdiction
 from onceonly.demo.registries.manifest import (
     MANIFEST_NAME,
     RegistryManifest,
