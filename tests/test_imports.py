@@ -69,8 +69,6 @@ KNOWN_DEMO_IMPORTS = {
     "onceonly.cli",
     "onceonly.citizens.cards",
     "onceonly.consolidate.demo.generate",
-    "onceonly.consolidate.load",
-    "onceonly.consolidate.load_people",
     "onceonly.federation.cluster",
     "onceonly.federation.demo",
     "onceonly.federation.tenant_backup",

@@ -24,7 +24,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from onceonly.demo.registries.manifest import load_manifest
+from sqlalchemy.engine import make_url
+
+from onceonly.connectors import SUFFIX, read_connector
 from onceonly.domain.roc_date import format_roc_date
 
 LOADED_TABLE = (
@@ -114,25 +116,36 @@ def existing(
 
 
 def _loaders() -> dict[str, tuple[str, Loader]]:
+    """Legacy system (as a connector's ``system`` names it, without its version) -> the
+    dataset its loader takes, and the loader that writes the way that system writes."""
     from onceonly.consolidate.load_parcels import load_parcels
     from onceonly.consolidate.load_people import load_golden
 
     return {
-        "household_registry": ("household_registration", load_golden),
-        "land_office": ("land_registration", load_parcels),
+        "RIS": ("household_registration", load_golden),
+        "LAS": ("land_registration", load_parcels),
     }
 
 
 def _store(registries: Path, owner: str, dataset: str) -> tuple[Path, Loader]:
-    entry = load_manifest(registries).store(owner)
-    if entry is None:
+    """The owner's SQLite store and its loader, found through the owner's connector file
+    (the same file the exchange reads the store with)."""
+    connector, _ = read_connector(Path(registries) / f"{owner}{SUFFIX}")
+    if connector is None or not connector.spec.is_sql():
         raise LoadError("consolidate.load.no_store", owner=owner)
-    accepted = _loaders().get(entry.kind)
-    if accepted is None or accepted[0] != dataset:
+    system = connector.spec.system.split(" ")[0]
+    accepted = _loaders().get(system)
+    url = make_url(getattr(connector.spec.source, "url", ""))
+    if (
+        accepted is None
+        or accepted[0] != dataset
+        or url.get_backend_name() != "sqlite"
+        or not url.database
+    ):
         raise LoadError(
-            "consolidate.load.unsupported", owner=owner, kind=entry.kind, dataset=dataset
+            "consolidate.load.unsupported", owner=owner, kind=connector.spec.system, dataset=dataset
         )
-    return entry.resolve(registries), accepted[1]
+    return connector.resolve(url.database), accepted[1]
 
 
 def store_of(registries: Path, owner: str, dataset: str = "household_registration") -> Path:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,13 +12,13 @@ from typing import Any
 
 from onceonly.consolidate.load import (
     LoadConflict,
+    LoadError,
     LoadSummary,
     existing,
     load_transaction,
     record_loaded,
     roc,
 )
-from onceonly.demo.registries.gazetteer import jurisdiction as demo_jurisdiction
 from onceonly.domain.address import parse_address
 
 _SEX = {"M": "1", "F": "2"}
@@ -41,10 +42,26 @@ def split_name(name: str) -> tuple[str, str]:
     return name[:1], name[1:]
 
 
+def _county_code(connection: sqlite3.Connection, jurisdiction: str) -> str:
+    """The register's own code for ``jurisdiction`` (內政部's county code), read from the
+    addresses it already holds there: the load writes the way the system writes."""
+    from onceonly.consolidate.plan import _jurisdictions
+
+    name = next((j.name_zh for j in _jurisdictions().jurisdictions if j.code == jurisdiction), "")
+    row = connection.execute(
+        "SELECT county_code FROM addresses WHERE county_name = ? LIMIT 1", (name,)
+    ).fetchone()
+    if row is None:
+        raise LoadError("consolidate.load.unknown_county", jurisdiction=jurisdiction)
+    return str(row[0])
+
+
 def _rows(
-    golden: Sequence[dict[str, Any]], jurisdiction: str, first_addr: int, first_person: int
+    golden: Sequence[dict[str, Any]],
+    county_code: str,
+    first_addr: int,
+    first_person: int,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    county = demo_jurisdiction(jurisdiction)
     addresses: list[tuple[Any, ...]] = []
     persons: list[tuple[Any, ...]] = []
     households: dict[str, tuple[Any, ...]] = {}
@@ -61,8 +78,8 @@ def _rows(
         addresses.append(
             (
                 addr_id,
-                county.county_code,
-                _FORMER_CODES.get(former or "", county.county_code),
+                county_code,
+                _FORMER_CODES.get(former or "", county_code),
                 address.city,
                 address.district or head.get("district") or "",
                 address.village,
@@ -116,7 +133,10 @@ def load_golden(
         first_addr = connection.execute("SELECT COALESCE(MAX(addr_id), 0) FROM addresses")
         first_person = connection.execute("SELECT COALESCE(MAX(per_id), 0) FROM persons")
         addresses, households, persons = _rows(
-            golden, jurisdiction, first_addr.fetchone()[0], first_person.fetchone()[0]
+            golden,
+            _county_code(connection, jurisdiction),
+            first_addr.fetchone()[0],
+            first_person.fetchone()[0],
         )
         connection.executemany(f"INSERT INTO addresses VALUES ({','.join('?' * 13)})", addresses)
         connection.executemany(f"INSERT INTO persons VALUES ({','.join('?' * 13)})", persons)

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onceonly.accounts.service import get_user, issue_api_token
-from onceonly.consolidate.load import LoadConflict, store_of
+from onceonly.consolidate.load import LoadConflict, LoadError, store_of
 from onceonly.consolidate.load_people import load_golden
 from onceonly.consolidate.pipeline import read_golden, run_pipeline
 from onceonly.consolidate.plan import load_plan
@@ -51,6 +51,23 @@ def test_load_is_idempotent(store: Path, golden: list[dict[str, Any]]) -> None:
     assert second.replaced == len(golden) and first.replaced == 0
     assert _dump(store) == after_first
     assert len(after_first[0]) == len(before[0]) + len(golden)
+
+
+def test_the_register_is_written_with_its_own_county_code(
+    store: Path, golden: list[dict[str, Any]]
+) -> None:
+    load_golden(store, "demo", "tainan-city", golden[:3])
+    with sqlite3.connect(store) as connection:
+        codes = connection.execute(
+            "SELECT DISTINCT a.county_code FROM persons p JOIN households h ON h.hh_no = p.hh_no "
+            "JOIN addresses a ON a.addr_id = h.addr_id WHERE p.idn IN (?, ?, ?)",
+            [g["fields"]["national_id"] for g in golden[:3]],
+        ).fetchall()
+        assert codes == [("67000",)]
+        connection.execute("UPDATE addresses SET county_name = '臺南' WHERE county_code = '67000'")
+    with pytest.raises(LoadError) as caught:
+        load_golden(store, "again", "tainan-city", golden[3:6])
+    assert caught.value.key == "consolidate.load.unknown_county"
 
 
 def test_a_failure_mid_load_leaves_the_store_unchanged(
