@@ -208,12 +208,14 @@ def _param_value(name: str, spec: ParamSpec, given: Any) -> Any:
             return date.fromisoformat(str(given))
         except ValueError as error:
             raise InvalidPredicateParams(f"{name}: not an ISO date: {given!r}") from error
-    ok = {
-        "string": isinstance(given, str),
-        "integer": isinstance(given, int) and not isinstance(given, bool),
-        "number": isinstance(given, int | float) and not isinstance(given, bool),
-        "boolean": isinstance(given, bool),
-    }[spec.type]
+    kind = spec.type
+    if kind == "string":
+        ok = isinstance(given, str)
+    elif kind == "boolean":
+        ok = isinstance(given, bool)
+    else:
+        numeric = int if kind == "integer" else (int, float)
+        ok = isinstance(given, numeric) and not isinstance(given, bool)
     if not ok:
         raise InvalidPredicateParams(f"{name}: a {spec.type} is required, not {given!r}")
     return given

@@ -60,6 +60,7 @@ class SqlConnectorProvider(ConnectorProvider):
         self._lock = threading.Lock()
         self._statements: dict[str, _Statement] = {}
         self.url = self._url()
+        self.path = self._path()
 
     # the source ---------------------------------------------------------------------------
 
@@ -79,8 +80,7 @@ class SqlConnectorProvider(ConnectorProvider):
                 password = secret.read_text("utf-8").strip()
         return url.set(password=password) if password is not None else url
 
-    @property
-    def path(self) -> Path | None:
+    def _path(self) -> Path | None:
         """The SQLite file of the source, or None for a database server."""
         if self.url.get_backend_name() != "sqlite" or not self.url.database:
             return None
@@ -147,10 +147,9 @@ class SqlConnectorProvider(ConnectorProvider):
             return [f"ALTER SESSION SET CURRENT_SCHEMA = {quoted}"]
         return []
 
-    def _statement(self, sql: str) -> _Statement:
+    def _statement(self, sql: str, engine: Engine) -> _Statement:
         statement = self._statements.get(sql)
         if statement is None:
-            engine = self._engine_or_fail()
             compiled = text(sql).compile(dialect=engine.dialect)
             names = compiled.positiontup
             statement = _Statement(str(compiled), tuple(names) if names is not None else None)
@@ -163,7 +162,7 @@ class SqlConnectorProvider(ConnectorProvider):
     ) -> tuple[list[Any], list[str]]:
         """Rows of ``sql`` (``:name`` parameters) and, when ``named``, the column names."""
         engine = self._engine_or_fail()
-        statement = self._statement(sql)
+        statement = self._statement(sql, engine)
         dbapi_error = engine.dialect.loaded_dbapi.Error
         try:
             connection: Connection = engine.raw_connection()

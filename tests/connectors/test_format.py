@@ -164,3 +164,23 @@ def test_check_reports_an_unreachable_source(own: Path) -> None:
         app, ["connector", "check", str(own / "central.fia.connector.yaml")]
     )
     assert result.exit_code == 1 and "store not found" in result.output
+
+
+def test_every_demo_store_meets_the_standard_through_its_connector(
+    shared_registries: tuple[Path, RegistryManifest],
+) -> None:
+    from datetime import date
+
+    from onceonly.connectors.check import check_connector
+
+    directory, manifest = shared_registries
+    for store in manifest.stores:
+        connector = load_connector(directory / f"{store.owner}.connector.yaml")
+        provider = provider_for(connector)
+        try:
+            reports = check_connector(connector, provider, limit=15, today=date(2026, 6, 30))
+        finally:
+            provider.close()
+        for report in reports:
+            assert report.errors == 0, (store.owner, report)
+            assert report.rows > 0, (store.owner, report)
