@@ -19,6 +19,7 @@ from onceonly.citizens.cards import ensure_demo_pki
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo import notify_demo
+from onceonly.demo.connectors import ensure_connectors
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
 from onceonly.demo.rules import seed_demo_rules
@@ -62,6 +63,7 @@ def prepare_demo(
             )
         else:
             manifest = RegistryManifest.read(settings.registries_dir)
+            ensure_connectors(settings.registries_dir, manifest)
 
         providers = load_providers(settings.registries_dir)
         try:

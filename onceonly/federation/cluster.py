@@ -28,6 +28,7 @@ from onceonly.accounts.service import seed_demo_accounts
 from onceonly.catalog import service as catalog
 from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings
+from onceonly.connectors import SUFFIX as CONNECTOR_SUFFIX
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
@@ -139,7 +140,8 @@ def free_port() -> int:
 
 
 def copy_registries(source: Path, target: Path, jurisdictions: Sequence[str]) -> RegistryManifest:
-    """The central stores and the stores of ``jurisdictions`` only, with a manifest to match."""
+    """The central stores and the stores of ``jurisdictions`` only, each with its connector
+    file, and a manifest to match."""
     manifest = RegistryManifest.read(source)
     keep = tuple(
         s for s in manifest.stores if s.jurisdiction is None or s.jurisdiction in jurisdictions
@@ -147,6 +149,8 @@ def copy_registries(source: Path, target: Path, jurisdictions: Sequence[str]) ->
     target.mkdir(parents=True, exist_ok=True)
     for store in keep:
         shutil.copy2(store.resolve(source), target / store.path)
+        connector = f"{store.owner}{CONNECTOR_SUFFIX}"
+        shutil.copy2(source / connector, target / connector)
     data = json.loads(manifest.to_json())
     data["stores"] = [s for s in data["stores"] if s["owner"] in {k.owner for k in keep}]
     data["jurisdictions"] = list(jurisdictions)

@@ -184,3 +184,22 @@ def test_every_demo_store_meets_the_standard_through_its_connector(
         for report in reports:
             assert report.errors == 0, (store.owner, report)
             assert report.rows > 0, (store.owner, report)
+
+
+def test_an_older_registries_directory_gets_its_connector_files(
+    own: Path, shared_registries: tuple[Path, RegistryManifest]
+) -> None:
+    """A data directory made before connectors: the demo writes the missing files, the same
+    as a fresh build would."""
+    from onceonly.demo.connectors import ensure_connectors
+
+    manifest = shared_registries[1]
+    before = {p.name: p.read_text("utf-8") for p in own.glob("*.connector.yaml")}
+    for path in own.glob("*.connector.yaml"):
+        path.unlink()
+    with load_providers(own) as empty:
+        assert len(empty) == 0
+    written = ensure_connectors(own, manifest)
+    assert len(written) == len(manifest.stores)
+    assert {p.name: p.read_text("utf-8") for p in own.glob("*.connector.yaml")} == before
+    assert ensure_connectors(own, manifest) == []

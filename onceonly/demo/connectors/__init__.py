@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 from onceonly.connectors import SUFFIX
+
+if TYPE_CHECKING:
+    from onceonly.demo.registries.manifest import RegistryManifest
 
 TEMPLATES = Path(__file__).parent
 
@@ -55,3 +59,23 @@ def write_connector(
     text = connector_text(kind, owner, jurisdiction, store, system, cadastral_map)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def ensure_connectors(directory: Path, manifest: RegistryManifest) -> list[Path]:
+    """Write the connector file of every store of ``manifest`` that has none (a registries
+    directory made before stores were described by connectors); returns those written."""
+    written = []
+    for store in manifest.stores:
+        if not (directory / f"{store.owner}{SUFFIX}").exists():
+            written.append(
+                write_connector(
+                    directory,
+                    store.kind,
+                    store.owner,
+                    store.jurisdiction,
+                    store.path,
+                    store.schema_version,
+                    cadastral_map="cadastral_map" in store.datasets,
+                )
+            )
+    return written
