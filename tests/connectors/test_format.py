@@ -203,3 +203,11 @@ def test_an_older_registries_directory_gets_its_connector_files(
     assert len(written) == len(manifest.stores)
     assert {p.name: p.read_text("utf-8") for p in own.glob("*.connector.yaml")} == before
     assert ensure_connectors(own, manifest) == []
+
+
+def test_two_files_for_one_owner_are_refused(own: Path) -> None:
+    shutil.copy(own / HOUSEHOLD, own / "again.connector.yaml")
+    with pytest.raises(ConnectorInvalid) as raised:
+        load_providers(own)
+    [error] = raised.value.errors
+    assert error.path == "owner" and "central.moi_household" in error.reason
