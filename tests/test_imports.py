@@ -67,7 +67,6 @@ def test_providers_and_connectors_do_not_import_the_demo() -> None:
 
 KNOWN_DEMO_IMPORTS = {
     "onceonly.cli",
-    "onceonly.citizens.cards",
     "onceonly.consolidate.demo.generate",
     "onceonly.federation.cluster",
     "onceonly.federation.demo",

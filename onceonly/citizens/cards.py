@@ -16,6 +16,7 @@ browser's WebCrypto signs with it, so the sign-in page can sign the challenge in
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -201,12 +202,12 @@ def ensure_demo_pki(settings: Settings) -> DemoPki:
     """The demo CA and a card for every sample citizen of the demo registries (idempotent).
 
     This is what ``onceonly demo`` calls once the registries exist; a second call makes
-    nothing new and returns the same CA and cards.
+    nothing new and returns the same CA and cards. The sample citizens are read from the
+    registries' ``manifest.json`` as a file, so the citizen portal needs no demo code.
     """
-    from onceonly.demo.registries.manifest import RegistryManifest
-
-    manifest = RegistryManifest.read(settings.registries_dir)
-    people = sorted({(c.national_id, c.name) for c in manifest.sample_citizens.values()})
+    manifest = json.loads((settings.registries_dir / "manifest.json").read_text("utf-8"))
+    samples = manifest.get("sample_citizens", {}).values()
+    people = sorted({(c["national_id"], c["name"]) for c in samples})
     ca = ensure_demo_ca(settings)
     return DemoPki(ca, ensure_demo_cards(settings, people))
 
