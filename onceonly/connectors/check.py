@@ -9,7 +9,7 @@ field. A required field the connector does not map is an error too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
@@ -52,6 +52,9 @@ class DatasetReport:
     problems: list[str] = field(default_factory=list)
     """Errors not tied to a field (unreachable source, a fetch that failed, no sample)."""
     warnings: dict[str, int] = field(default_factory=dict)
+    predicates: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    """Predicate -> (subjects asked, answered yes), or None when it needs a parameter the
+    check was not given."""
 
     @property
     def errors(self) -> int:
@@ -78,14 +81,43 @@ def _frame(rows: list[dict[str, Any]], fields: Sequence[Any]) -> pl.DataFrame:
     return pl.DataFrame(columns, strict=False)
 
 
+def _predicates(
+    provider: ConnectorProvider,
+    dataset: str,
+    subjects: Sequence[str],
+    params: Mapping[str, Any],
+    report: DatasetReport,
+) -> None:
+    """Ask each predicate about a few subjects, so a broken query shows before a clerk asks."""
+    for name, spec in provider.plan(dataset).source.predicates.items():
+        needed = [p for p, s in spec.params.items() if s.required and s.default is None]
+        if any(p not in params for p in needed):
+            report.predicates[name] = None
+            continue
+        given = {p: params[p] for p in spec.params if p in params}
+        yes = 0
+        try:
+            for subject in subjects:
+                yes += provider.evaluate(dataset, name, subject, given).value
+        except ProviderUnavailable as error:
+            report.problems.append(f"{name}: {error.reason}")
+            continue
+        except (LookupError, ValueError, TypeError) as error:
+            report.problems.append(f"{name}: {error}")
+            continue
+        report.predicates[name] = (len(subjects), yes)
+
+
 def check_dataset(
     provider: ConnectorProvider,
     dataset: str,
     subjects: Sequence[str] | None = None,
     limit: int = 50,
     today: date | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> DatasetReport:
-    """Fetch a sample of ``dataset`` through ``provider`` and measure it against the standard."""
+    """Fetch a sample of ``dataset`` through ``provider`` and measure it against the standard;
+    ask its predicates (those whose required parameters ``params`` gives) about a few."""
     from onceonly.consolidate.plan import target_fields
     from onceonly.consolidate.validate import (
         _check_label,
@@ -144,6 +176,7 @@ def check_dataset(
         else:
             rows.append(flat)
     report.rows = len(rows)
+    _predicates(provider, dataset, chosen[:10], params or {}, report)
     if not rows:
         return report
 
@@ -178,9 +211,10 @@ def check_connector(
     subjects: Sequence[str] | None = None,
     limit: int = 50,
     today: date | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> list[DatasetReport]:
     """A report per dataset of ``connector``."""
     return [
-        check_dataset(provider, dataset, subjects, limit, today)
+        check_dataset(provider, dataset, subjects, limit, today, params)
         for dataset in connector.spec.datasets
     ]

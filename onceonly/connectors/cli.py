@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -48,6 +49,21 @@ def _table(owner: str, report: DatasetReport, lang: str) -> Table:
     return table
 
 
+def _param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE``; a number stays a number (the connector checks the declared type)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise typer.BadParameter(f"{text!r}: write NAME=VALUE", param_hint="--param")
+    for kind in (int, float):
+        try:
+            return name, kind(value)
+        except ValueError:
+            pass
+    if value in ("true", "false"):
+        return name, value == "true"
+    return name, value
+
+
 @app.command()
 def check(
     file: Path = typer.Argument(..., help="The connector file (*.connector.yaml)."),
@@ -56,6 +72,9 @@ def check(
     ),
     limit: int = typer.Option(50, min=1, max=10_000, help="Subjects sampled per dataset."),
     on: str = typer.Option("", help="Judge dates against this day (ISO), default today."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="A predicate parameter, NAME=VALUE (e.g. threshold=20379)."
+    ),
 ) -> None:
     """Connect, read a sample, validate it against each dataset's standard and report
     coverage and errors field by field; exit 1 on any error."""
@@ -70,9 +89,10 @@ def check(
                       style="red", markup=False)  # fmt: skip
         raise typer.Exit(1)
     today = date.fromisoformat(on) if on else None
+    params = dict(_param(text) for text in param)
     provider = provider_for(connector)
     try:
-        reports = check_connector(connector, provider, subject, limit, today)
+        reports = check_connector(connector, provider, subject, limit, today, params)
     finally:
         provider.close()
     total = 0
@@ -80,6 +100,13 @@ def check(
         console.print(_table(connector.owner, report, lang))
         for problem in report.problems:
             console.print(f"  ✗ {problem}", style="red", markup=False)
+        for name, asked in report.predicates.items():
+            if asked is None:
+                console.print(t("connectors.check.predicate_skipped", lang, name=name),
+                              style="dim", markup=False)  # fmt: skip
+            else:
+                console.print(t("connectors.check.predicate", lang, name=name, asked=asked[0],
+                                yes=asked[1]), markup=False)  # fmt: skip
         for label, count in sorted(report.warnings.items()):
             console.print(f"  ! {label} ×{count}", style="yellow", markup=False)
         total += report.errors

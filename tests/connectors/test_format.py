@@ -211,3 +211,27 @@ def test_two_files_for_one_owner_are_refused(own: Path) -> None:
         load_providers(own)
     [error] = raised.value.errors
     assert error.path == "owner" and "central.moi_household" in error.reason
+
+
+def test_check_asks_the_predicates_and_names_a_broken_one(own: Path) -> None:
+    runner = CliRunner()
+    fia = own / "central.fia.connector.yaml"
+    skipped = runner.invoke(app, ["connector", "check", str(fia), "--limit", "10"])
+    assert skipped.exit_code == 0 and "--param" in skipped.output
+    asked = runner.invoke(
+        app, ["connector", "check", str(fia), "--limit", "10", "-p", "threshold=20379"]
+    )
+    assert asked.exit_code == 0 and "household_income_below" in asked.output, asked.output
+
+    def typo(data: dict) -> None:  # type: ignore[type-arg]
+        predicate = data["datasets"]["income"]["predicates"]["household_income_below"]
+        predicate["query"] = predicate["query"].replace("u.mem_cnt", "u.member_count")
+
+    path = _edit(fia, own / "typo.connector.yaml", typo)
+    broken = runner.invoke(
+        app, ["connector", "check", str(path), "--limit", "10", "-p", "threshold=20379"]
+    )
+    assert broken.exit_code == 1
+    assert "household_income_below" in broken.output and "member_count" in broken.output
+    bad = runner.invoke(app, ["connector", "check", str(fia), "-p", "threshold"])
+    assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
