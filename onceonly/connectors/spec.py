@@ -200,15 +200,14 @@ class PredicateSpec(_Strict):
                 raise rule_broken("connectors.rule.unknown_param", name=condition.param)
         if self.as_of and self.as_of.param and self.as_of.param not in self.params:
             raise rule_broken("connectors.rule.unknown_param", name=self.as_of.param)
-        if self.query is not None:
-            known = {"subject", *self.params, *self.bind}
-            for name in BIND.findall(self.query):
-                if name not in known:
-                    raise rule_broken("connectors.rule.unbound", name=name)
-        if self.endpoint is not None:
-            for name in PLACEHOLDER.findall(self.endpoint):
-                if name not in {"subject", *self.params, *self.bind}:
-                    raise rule_broken("connectors.rule.unbound", name=name)
+        known = {"subject", *self.params, *self.bind}
+        used = BIND.findall(self.query) if self.query is not None else []
+        used += PLACEHOLDER.findall(self.endpoint) if self.endpoint is not None else []
+        for name in used:
+            if name not in known:
+                raise rule_broken("connectors.rule.unbound", name=name)
+        if "subject" not in used:
+            raise rule_broken("connectors.rule.subject_needed")
         return self
 
 
@@ -246,11 +245,18 @@ class DatasetSource(_Strict):
         if self.query is not None:
             if "{columns}" not in self.query:
                 raise rule_broken("connectors.rule.columns_placeholder")
-            for name in BIND.findall(self.query):
+            names = BIND.findall(self.query)
+            for name in names:
                 if name != "subject":
                     raise rule_broken("connectors.rule.unbound", name=name)
-        if self.endpoint is not None and set(PLACEHOLDER.findall(self.endpoint)) - {"subject"}:
-            raise rule_broken("connectors.rule.endpoint_subject")
+            if "subject" not in names:
+                raise rule_broken("connectors.rule.subject_needed")
+        if self.endpoint is not None:
+            placeholders = set(PLACEHOLDER.findall(self.endpoint))
+            if placeholders - {"subject"}:
+                raise rule_broken("connectors.rule.endpoint_subject")
+            if "subject" not in placeholders:
+                raise rule_broken("connectors.rule.subject_needed")
         if (self.list_ is None) != (self.subject_field is None):
             raise rule_broken("connectors.rule.list_subject")
         if self.list_ is not None and (self.extensions or self.jurisdiction_of_subject):

@@ -78,7 +78,10 @@ def test_errors_name_file_path_and_reason(own: Path) -> None:
         hr["fields"]["sex"]["convert"] = {"use": "code", "table": "sexes"}
         hr["fields"]["favourite_colour"] = "p.colour"
         hr["fields"]["birth_date"] = "p.birth_ymd || '; DROP TABLE persons'"
-        hr["predicates"]["is_rich"] = {"query": "SELECT 1", "holds": "exists"}
+        hr["predicates"]["is_rich"] = {
+            "query": "SELECT 1 FROM persons WHERE idn = :subject",
+            "holds": "exists",
+        }
 
     path = _edit(own / HOUSEHOLD, own / "broken.connector.yaml", second)
     reasons = dict(_reasons(path))
@@ -95,6 +98,22 @@ def test_yaml_errors_give_line_and_column(tmp_path: Path) -> None:
     path.write_text("connector: 1\nowner: [unclosed\n", "utf-8")
     [(where, reason)] = _reasons(path)
     assert where.startswith("line ") and "YAML" in reason
+
+
+def test_a_query_must_be_about_the_subject(own: Path) -> None:
+    """A query that does not bind the subject would answer with someone else's record."""
+    hr = "datasets.household_registration"
+
+    def dataset(data: dict) -> None:  # type: ignore[type-arg]
+        data["datasets"]["household_registration"]["query"] = "SELECT {columns} FROM persons p"
+
+    def predicate(data: dict) -> None:  # type: ignore[type-arg]
+        hr = data["datasets"]["household_registration"]
+        hr["predicates"]["is_registered_resident_of"]["query"] = "SELECT 1 AS found"
+
+    for change, where in ((dataset, hr), (predicate, f"{hr}.predicates.is_registered_resident_of")):
+        path = _edit(own / HOUSEHOLD, own / "anyone.connector.yaml", change)
+        assert ":subject" in dict(_reasons(path))[where]
 
 
 def test_predicate_parameters_are_bound_not_pasted(
