@@ -30,6 +30,7 @@ from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import LANGUAGES, t
 from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
+from onceonly.web.params import RowId
 from onceonly.web.templating import render
 
 router = APIRouter()
@@ -258,7 +259,7 @@ def admin_create_user(
 @router.post("/admin/users/{user_id}/active", include_in_schema=False)
 def admin_set_active(
     request: Request,
-    user_id: int,
+    user_id: RowId,
     admin: AdminUser,
     active: Annotated[str, Form()] = "0",
 ) -> RedirectResponse:
@@ -353,7 +354,7 @@ def admin_create_token(
 
 
 @router.post("/admin/api-tokens/{token_id}/revoke", include_in_schema=False)
-def admin_revoke_token(request: Request, token_id: int, admin: AdminUser) -> RedirectResponse:
+def admin_revoke_token(request: Request, token_id: RowId, admin: AdminUser) -> RedirectResponse:
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
         existing = service.get_api_token(db, token_id)
@@ -498,7 +499,7 @@ def api_create_token(
 
 
 @router.delete("/api/v1/auth/tokens/{token_id}", response_model=TokenOut, tags=["auth"])
-def api_revoke_token(request: Request, token_id: int, user: CurrentUser) -> TokenOut:
+def api_revoke_token(request: Request, token_id: RowId, user: CurrentUser) -> TokenOut:
     """Revoke a token from the next request on. Admins revoke any token; anyone may revoke
     a token issued to themselves."""
     lang = get_language(request)

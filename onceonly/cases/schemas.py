@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from onceonly.web.params import Page
+
 State = Literal["open", "gathering", "decided", "closed"]
 Decision = Literal["approved", "rejected"]
 
@@ -177,5 +179,5 @@ class SearchFilters(BaseModel):
     opened_from: date | None = None
     opened_to: date | None = None
     """Inclusive; dates are Taiwan (UTC+8) calendar days."""
-    page: int = Field(default=1, ge=1)
+    page: Page = 1
     per_page: int = Field(default=20, ge=1, le=100)

@@ -43,6 +43,7 @@ from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
 from onceonly.web.errors import wants_html
+from onceonly.web.params import Page, RowId, Seq
 from onceonly.web.templating import render
 
 PER_PAGE = 50
@@ -222,7 +223,7 @@ class _Filters:
         until: str | None = None,
         agency: str | None = None,
         dataset: str | None = None,
-        page: int = 1,
+        page: Page = 1,
     ) -> None:
         lang = get_language(request)
         first, last = _day(since, "since", lang), _day(until, "until", lang)
@@ -328,7 +329,7 @@ def api_accesses(request: Request, citizen: CitizenUser, db: Db, filters: Filter
 
 @router.get("/me/accesses/{seq}/proof", include_in_schema=False)
 def download_proof(
-    request: Request, seq: int, citizen: CitizenUser, db: Db, settings: AppSettings
+    request: Request, seq: Seq, citizen: CitizenUser, db: Db, settings: AppSettings
 ) -> Response:
     lang = get_language(request)
     entry = proof_entry(db, seq)
@@ -347,7 +348,7 @@ def download_proof(
 @router.post("/me/accesses/{seq}/flag", include_in_schema=False)
 def flag_access(
     request: Request,
-    seq: int,
+    seq: Seq,
     citizen: CitizenUser,
     note: Annotated[str, Form()] = "",
 ) -> Response:
@@ -399,7 +400,7 @@ def grant_consent(
 
 
 @router.post("/me/consents/{consent_id}/revoke", include_in_schema=False)
-def revoke_consent(request: Request, consent_id: int, citizen: CitizenUser) -> Response:
+def revoke_consent(request: Request, consent_id: RowId, citizen: CitizenUser) -> Response:
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
         consents.revoke(db, citizen.principal, citizen.national_id, consent_id, lang)
@@ -460,12 +461,12 @@ def _decide_preview(request: Request, citizen: Citizen, preview_id: int, approve
 
 
 @router.post("/me/previews/{preview_id}/approve", include_in_schema=False)
-def approve_preview(request: Request, preview_id: int, citizen: CitizenUser) -> Response:
+def approve_preview(request: Request, preview_id: RowId, citizen: CitizenUser) -> Response:
     return _decide_preview(request, citizen, preview_id, True)
 
 
 @router.post("/me/previews/{preview_id}/decline", include_in_schema=False)
-def decline_preview(request: Request, preview_id: int, citizen: CitizenUser) -> Response:
+def decline_preview(request: Request, preview_id: RowId, citizen: CitizenUser) -> Response:
     return _decide_preview(request, citizen, preview_id, False)
 
 
@@ -498,7 +499,7 @@ def flag_queue(request: Request, auditor: AuditorUser, db: Db) -> HTMLResponse:
 @router.post("/audit/flags/{flag_id}/reply", include_in_schema=False)
 def reply_to_flag(
     request: Request,
-    flag_id: int,
+    flag_id: RowId,
     auditor: AuditorUser,
     reply: Annotated[str, Form()] = "",
 ) -> Response:

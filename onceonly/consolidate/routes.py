@@ -20,6 +20,7 @@ from onceonly.consolidate.models import PENDING, ReviewItem
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
 from onceonly.web.deps import get_db, get_language
+from onceonly.web.params import RowId
 from onceonly.web.templating import render
 
 router = APIRouter(tags=["consolidate"])
@@ -80,7 +81,7 @@ def _shown_fields(item: ReviewItem) -> list[str]:
 
 @router.post("/consolidate/review/{item_id}", include_in_schema=False)
 def decide_pair(
-    item_id: int,
+    item_id: RowId,
     principal: Reviewer,
     db: Db,
     lang: Lang,

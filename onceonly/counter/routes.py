@@ -30,6 +30,7 @@ from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import LANGUAGES, t
 from onceonly.web.deps import get_db, get_language, get_session_factory
+from onceonly.web.params import Seq
 from onceonly.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -323,7 +324,7 @@ def case_print(request: Request, number: str, user: Clerk, db: Db, lang: Lang) -
 
 @router.get("/counter/cases/{number}/transcripts/{evidence_type}/{index}")
 def transcript_page(
-    request: Request, number: str, evidence_type: str, index: int, user: Clerk, db: Db, lang: Lang
+    request: Request, number: str, evidence_type: str, index: Seq, user: Clerk, db: Db, lang: Lang
 ) -> HTMLResponse:
     case = service.get_case(db, case_actor(user), number, lang=lang)
     row = next((e for e in case.evidence if e.evidence_type == evidence_type), None)

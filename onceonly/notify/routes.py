@@ -21,6 +21,7 @@ from onceonly.notify import outbox, subscriptions
 from onceonly.notify.feed import MAX_LIMIT, read_feed
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
 from onceonly.web.deps import get_db, get_language
+from onceonly.web.params import RowId, Seq
 from onceonly.web.templating import render
 
 router = APIRouter(tags=["notify"])
@@ -159,7 +160,7 @@ def _decide(action: str):  # type: ignore[no-untyped-def]
     }
 
     def endpoint(
-        subscription_id: int,
+        subscription_id: RowId,
         principal: Annotated[Principal, Depends(require_roles("owner"))],
         db: Db,
         lang: Lang,
@@ -209,7 +210,7 @@ def feed(
     principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
     db: Db,
     lang: Lang,
-    cursor: Annotated[int, Query(ge=0)] = 0,
+    cursor: Annotated[Seq, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> FeedOut:
     if not any(
@@ -317,7 +318,7 @@ def _replay(db: Session, principal: Principal, dead_letter_id: int, lang: str) -
     responses={404: {"description": "No such entry or already replayed", **PROBLEM}},
 )
 def replay(
-    dead_letter_id: int,
+    dead_letter_id: RowId,
     principal: Annotated[Principal, Depends(require_roles("admin"))],
     db: Db,
     lang: Lang,
@@ -345,7 +346,7 @@ def admin_page(
 
 @router.post("/admin/notify/dead-letters/{dead_letter_id}/replay", include_in_schema=False)
 def admin_replay(
-    dead_letter_id: int,
+    dead_letter_id: RowId,
     principal: Annotated[Principal, Depends(require_roles("admin"))],
     db: Db,
     lang: Lang,

@@ -23,6 +23,7 @@ from onceonly.owners.usage import rule_usage
 from onceonly.policy import alerts
 from onceonly.policy import service as policy
 from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.params import RowId
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,7 +122,7 @@ def rules_page(request: Request, user: Owner, lang: Lang) -> HTMLResponse:
 @router.post("/owners/rules/{rule_id}/{action}")
 def decide_rule(
     request: Request,
-    rule_id: int,
+    rule_id: RowId,
     action: str,
     user: Owner,
     lang: Lang,

@@ -18,6 +18,7 @@ from onceonly.policy import alerts, service
 from onceonly.policy.catalog_checks import check_against_catalog
 from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
 from onceonly.web.deps import get_db, get_language
+from onceonly.web.params import RowId
 
 router = APIRouter(prefix="/api/v1/access-rules", tags=["access rules"])
 
@@ -184,7 +185,7 @@ def _decision_route(action: str):  # type: ignore[no-untyped-def]
     function, event = functions[action]
 
     def route(
-        rule_id: int,
+        rule_id: RowId,
         body: ReasonIn,
         principal: Annotated[Principal, Depends(require_roles("owner"))],
         db: Annotated[Session, Depends(get_db)],
