@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     """How often the web app signs a checkpoint of a grown log and pushes it to its witnesses
     (``onceonly audit witness add``; none: nothing is signed or sent); 0: only when
     ``onceonly audit publish`` is run."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body accepted (413 beyond it); the scan upload allows its own limit."""
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -16,9 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 import onceonly
+from onceonly.cases.service import MAX_PAPER_BYTES
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.web.errors import install_error_handlers
+from onceonly.web.security import BodyLimit, BodyLimitMiddleware, SecurityHeadersMiddleware
 from onceonly.web.templating import render
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,11 @@ ROUTERS: list[str] = [
     "onceonly.consolidate.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
+
+UPLOAD_PATHS = re.compile(r"/(api/v1|counter)/cases/[^/]+/paper")
+"""The counter's scan upload, the one route that takes files."""
+UPLOAD_OVERHEAD_BYTES = 256 * 1024
+"""Room for the multipart framing and form fields around a scan of the largest size allowed."""
 
 
 def install_audit_publishing(app: FastAPI, settings: Settings) -> None:
@@ -84,6 +92,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = make_session_factory(engine)
     _wire_exchange(app)
     install_error_handlers(app)
+    upload_limit = max(settings.max_body_bytes, MAX_PAPER_BYTES + UPLOAD_OVERHEAD_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=BodyLimit(settings.max_body_bytes, [(UPLOAD_PATHS, upload_limit)]),
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
 
     for module_name in ROUTERS:
         app.include_router(importlib.import_module(module_name).router)

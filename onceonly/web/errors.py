@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.web.deps import get_language
+from onceonly.web.security import BodyTooLarge, security_headers, too_large_problem
 
 log = logging.getLogger("onceonly.web")
 
@@ -29,7 +30,8 @@ def wants_html(request: Request) -> bool:
 
 
 def problem_response(request: Request, problem: Problem) -> Response:
-    headers = {}
+    # Set here too: a 500 leaves through Starlette's outermost layer, past the middleware.
+    headers = security_headers(request.url.path)
     if problem.retry_after is not None:
         headers["Retry-After"] = str(problem.retry_after)
     if wants_html(request):
@@ -66,6 +68,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):
+            return problem_response(request, too_large_problem(exc.limit, get_language(request)))
         kind, key = _STATUS_KINDS.get(exc.status_code, ("http", "problem.internal"))
         lang = get_language(request)
         title = t(key, lang) if exc.status_code in _STATUS_KINDS else str(exc.detail)

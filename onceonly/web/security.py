@@ -1,0 +1,187 @@
+"""Browser-facing hardening applied to every answer: security headers and a body-size limit.
+
+Both are plain ASGI middleware so they see every response, pages, API answers, error pages
+and static files alike, whichever route (or none) produced it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from onceonly.errors import Problem
+from onceonly.i18n import t
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+"""Only this site's own files run or load; no inline script or style; never framed."""
+
+DOCS_CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
+        "style-src 'self' https://cdn.jsdelivr.net",
+        "img-src 'self' data: https://fastapi.tiangolo.com",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+"""The interactive API documentation (Swagger UI) loads its bundle from a CDN and starts it
+with an inline script; it shows no personal data and carries no session-changing forms."""
+
+DOCS_PATHS = frozenset({"/api/docs", "/docs/oauth2-redirect"})
+STATIC_PREFIX = "/static/"
+
+
+def security_headers(path: str) -> dict[str, str]:
+    """The headers every answer for ``path`` carries (a route's own Cache-Control wins)."""
+    headers = {
+        "Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    if not path.startswith(STATIC_PREFIX):
+        headers["Cache-Control"] = "no-store"
+    return headers
+
+
+class SecurityHeadersMiddleware:
+    """Adds :func:`security_headers` to every HTTP response. Dynamic answers are ``no-store``
+    (pages and API answers may carry personal data; a shared or back-button cache must not
+    keep them) unless the route chose its own caching, as the public JWKS does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = security_headers(scope["path"])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a body without a (truthful) length passes the limit; an
+    ``HTTPException`` so FastAPI's body parsing lets it through to the error handlers."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=str(limit))
+        self.limit = limit
+
+
+def too_large_problem(limit: int, lang: str | None) -> Problem:
+    return Problem(
+        413,
+        "too-large",
+        t("problem.too_large", lang),
+        t("problem.too_large_detail", lang, limit=limit, mib=round(limit / 2**20, 1)),
+        extra={"limit_bytes": limit},
+    )
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    default: int
+    larger: Sequence[tuple[re.Pattern[str], int]] = ()
+    """(path pattern, limit) for the few routes that take uploads."""
+
+    def for_path(self, path: str) -> int:
+        for pattern, limit in self.larger:
+            if pattern.fullmatch(path):
+                return limit
+        return self.default
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over the limit with 413 and a problem document, without
+    reading them: a declared ``Content-Length`` over the limit is answered before the app
+    runs; a body streamed without one is counted as it arrives and stopped at the limit."""
+
+    def __init__(self, app: ASGIApp, limits: BodyLimit) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.for_path(scope["path"])
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(scope, receive, send, limit)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def watching_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send, limit)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        from onceonly.web.deps import get_language
+        from onceonly.web.errors import problem_response
+
+        request = Request(scope, receive)
+        response = problem_response(request, too_large_problem(limit, get_language(request)))
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+__all__ = [
+    "CSP",
+    "BodyLimit",
+    "BodyLimitMiddleware",
+    "BodyTooLarge",
+    "SecurityHeadersMiddleware",
+    "security_headers",
+    "too_large_problem",
+]
