@@ -142,7 +142,7 @@ def test_a_declared_large_body_is_refused_before_it_is_read(app: Any) -> None:
 
 def test_a_streamed_large_body_is_stopped_at_the_limit(app: Any) -> None:
     piece = 65536
-    status, headers, body, pulled = _asgi_post(
+    status, _headers, body, pulled = _asgi_post(
         app, "/api/v1/evidence-requests", 160, b" " * piece, None
     )
     assert status == 413
