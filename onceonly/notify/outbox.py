@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.orm import Session
 
-from onceonly.db import Base, utcnow
+from onceonly.db import Base, as_utc, utcnow
 from onceonly.exchange.minimise import minimise
 from onceonly.i18n import t
 from onceonly.notify.models import (
@@ -38,11 +38,6 @@ CITIZEN_STATUS = {
     "processed": "processed",
     "dead": "failed",
 }
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _iso(value: datetime) -> str:

@@ -4,12 +4,11 @@ citizen's per-agency status, and the administrators' queue and dead-letter views
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
@@ -83,10 +82,10 @@ class SubscriptionOut(BaseModel):
     webhook_url: str | None
     status: str
     requested_by: str
-    requested_at: datetime
+    requested_at: AwareDatetime
     decided_by: str | None
-    decided_at: datetime | None
-    revoked_at: datetime | None
+    decided_at: AwareDatetime | None
+    revoked_at: AwareDatetime | None
     secret: str | None = Field(
         default=None, description="HMAC key for push signatures; returned only on creation"
     )

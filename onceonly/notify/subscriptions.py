@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
 from onceonly.notify.kinds import EVENT_KINDS, fields_of
@@ -73,10 +73,10 @@ def _view(sub: Subscription, with_secret: bool = False) -> SubscriptionView:
         webhook_url=sub.webhook_url,
         status=sub.status,
         requested_by=sub.requested_by,
-        requested_at=sub.requested_at,
+        requested_at=as_utc(sub.requested_at),
         decided_by=sub.decided_by,
-        decided_at=sub.decided_at,
-        revoked_at=sub.revoked_at,
+        decided_at=as_utc(sub.decided_at) if sub.decided_at else None,
+        revoked_at=as_utc(sub.revoked_at) if sub.revoked_at else None,
         secret=sub.secret if with_secret else None,
     )
 

@@ -187,3 +187,33 @@ def test_admin_sees_dead_letters_and_replays_them(
     citizen_page = client.get(f"/notify/citizens/{citizen(1)}", headers={"accept": "text/html"})
     assert citizen_page.status_code == 200
     assert "傳送中" not in citizen_page.text, "the platform's operator sees no citizen's events"
+
+
+def _has_offset(value: str) -> bool:
+    return value.endswith("Z") or re.search(r"[+-]\d\d:\d\d$", value) is not None
+
+
+def test_subscription_times_carry_their_time_zone(
+    client: TestClient, app_sessions: sessionmaker[Session]
+) -> None:
+    """ISO 8601 with an offset: a reader in UTC+8 must not guess whether 08:00 is local."""
+    agency = token_for(app_sessions, "tax-system", "clerk", "taipei-city.tax_office")
+    owner = token_for(app_sessions, "moi-owner", "owner", "central.moi_household")
+    made = client.post(
+        "/api/v1/notify/subscriptions",
+        headers=agency,
+        json={
+            "event_kinds": ["death"],
+            "legal_basis": "household-registration-act",
+            "mode": "pull",
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert _has_offset(made.json()["requested_at"]), made.json()
+    decided = client.post(
+        f"/api/v1/notify/subscriptions/{made.json()['id']}/approve", headers=owner, json={}
+    )
+    assert decided.status_code == 200, decided.text
+    listed = client.get("/api/v1/notify/subscriptions", headers=owner).json()
+    for sub in [decided.json(), *listed]:
+        assert _has_offset(sub["requested_at"]) and _has_offset(sub["decided_at"]), sub
