@@ -21,6 +21,7 @@ from onceonly.cases.service import MAX_PAPER_BYTES
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.web.errors import install_error_handlers
+from onceonly.web.openapi import install_openapi
 from onceonly.web.security import BodyLimit, BodyLimitMiddleware, SecurityHeadersMiddleware
 from onceonly.web.templating import render
 
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module_name in ROUTERS:
         app.include_router(importlib.import_module(module_name).router)
+    install_openapi(app)
 
     static_dir = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static_dir), name="static")

@@ -1,0 +1,76 @@
+"""The OpenAPI document describes errors as the server sends them: RFC 9457 problem documents.
+
+Every 4xx/5xx response of every operation is ``application/problem+json`` with the Problem
+schema (not FastAPI's ``application/json`` array ``detail``), every operation that takes
+credentials documents 401, and real answers of the server validate against the schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+
+from onceonly.config import Settings
+from onceonly.web.app import create_app
+
+
+@pytest.fixture
+def client(settings: Settings) -> Any:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as made:
+        yield made
+    app.state.engine.dispose()
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"{method.upper()} {path}", op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    ]
+
+
+def test_every_error_is_documented_as_a_problem_document(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    operations = _operations(doc)
+    assert len(operations) > 40
+    for name, op in operations:
+        responses = op["responses"]
+        for code, response in responses.items():
+            if code[0] in "45":
+                content = response.get("content", {})
+                assert list(content) == ["application/problem+json"], (name, code, content)
+                assert content["application/problem+json"]["schema"] == {
+                    "$ref": "#/components/schemas/Problem"
+                }, (name, code)
+        if op.get("parameters") or op.get("requestBody"):
+            assert "422" in responses, name
+        if op.get("security"):
+            assert "401" in responses, f"{name} takes credentials but does not document 401"
+
+
+def _validator(doc: dict[str, Any]) -> Any:
+    schema = {"$ref": "#/components/schemas/Problem", "components": doc["components"]}
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def test_real_error_answers_match_the_documented_schema(client: TestClient) -> None:
+    validator = _validator(client.get("/openapi.json").json())
+    answers = [
+        client.get("/api/v1/cases"),  # 401, no credentials
+        client.get("/api/v1/cases", headers={"Authorization": "Bearer nope"}),  # 401, bad token
+        client.post("/api/v1/auth/tokens", json={"name": 5}),  # 422 or 401
+        client.get("/api/v1/catalog/datasets/no-such-dataset"),  # 404
+    ]
+    statuses = set()
+    for answer in answers:
+        if answer.status_code < 400:
+            continue
+        statuses.add(answer.status_code)
+        assert answer.headers["content-type"] == "application/problem+json", answer.text
+        validator.validate(answer.json())
+    assert {401, 404} <= statuses
