@@ -55,7 +55,7 @@ _DESCRIPTIONS = {
     "401": "Not signed in, or the token or session is not valid (problem document)",
     "422": "Invalid input; `errors` names each field and the reason",
     "4XX": "Any other refusal, as a problem document",
-    "5XX": "A server-side failure, as a problem document (503 with Retry-After when retrying helps)",
+    "5XX": "A server-side failure as a problem document (503 with Retry-After if retrying helps)",
 }
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
