@@ -27,6 +27,7 @@ from onceonly.connectors.spec import (
     PredicateSpec,
     Step,
 )
+from onceonly.domain.roc_date import taiwan_today
 from onceonly.providers.base import (
     InvalidPredicateParams,
     PredicateAnswer,
@@ -194,7 +195,7 @@ def _param_value(name: str, spec: ParamSpec, given: Any) -> Any:
     """The caller's parameter checked against its declared type (or its default)."""
     if given is None:
         if spec.default == "today" and spec.type == "date":
-            return date.today()
+            return taiwan_today()  # the registration office's day (or the pinned one)
         if spec.default is not None:
             given = spec.default
         elif spec.required:

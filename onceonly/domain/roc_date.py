@@ -17,6 +17,7 @@ No silent fixing: a month or day out of range and the non-existent year 0 are er
 from __future__ import annotations
 
 import calendar
+import os
 import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
@@ -131,6 +132,15 @@ def to_iso(text: str) -> str:
     return parse_roc_date(text).isoformat()
 
 
+TODAY_ENV = "ONCEONLY_TODAY"
+"""Pins "today" (an ISO date) for tests and demos whose data is as of a fixed day; never set
+it in production, where validity is judged on the real calendar."""
+
+
 def taiwan_today() -> date:
-    """Today's date in Taiwan, which is what a registration office means by "today"."""
+    """Today's date in Taiwan, which is what a registration office means by "today" (or the
+    day ``ONCEONLY_TODAY`` pins)."""
+    pinned = os.environ.get(TODAY_ENV)
+    if pinned:
+        return date.fromisoformat(pinned)
     return datetime.now(TAIWAN).date()

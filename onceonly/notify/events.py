@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -97,12 +97,13 @@ def _subject(value: str) -> str:
             raise first from None
 
 
-def typed_value(name: str, value: Any) -> Any:
+def typed_value(name: str, value: Any, today: date | None = None) -> Any:
     """A payload value in its stored form (dates as ISO, IDs canonical); raises
-    :class:`DomainValueError` with the reason when it is not one."""
+    :class:`DomainValueError` with the reason when it is not one. A date after ``today``
+    (Taiwan's, by default) has not happened yet."""
     if name in DATE_FIELDS:
         day = parse_roc_date(str(value))
-        if day > taiwan_today():
+        if day > (today or taiwan_today()):
             raise DomainValueError(
                 "date.future",
                 f"日期 {day.isoformat()} 還沒有到",

@@ -137,10 +137,21 @@ def site(demo_env: DemoEnv, mailbox: Mailbox) -> Iterator[Site]:
         app.state.engine.dispose()
 
 
+def require_chromium(path: str, required: bool) -> None:
+    """Skip when there is no Chromium at ``path``, unless the run asked for browser tests
+    (``./run-tests`` sets ``ONCEONLY_CHROMIUM``): then a missing browser fails the run, so a
+    CI without Chromium cannot pass while its browser tests silently did nothing."""
+    if Path(path).exists():
+        return
+    message = f"no Chromium at {path} (set ONCEONLY_CHROMIUM; ./run-tests installs it)"
+    if required:
+        pytest.fail(message + ": ONCEONLY_CHROMIUM is set, so browser tests must run")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (set ONCEONLY_CHROMIUM; ./run-tests installs it)")
+    require_chromium(CHROMIUM, required="ONCEONLY_CHROMIUM" in os.environ)
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

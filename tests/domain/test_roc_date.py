@@ -149,3 +149,19 @@ def test_iso_dates_pass_through_and_to_iso() -> None:
     assert to_iso("2000-03-05") == "2000-03-05"
     assert roc_year(date(1912, 1, 1)) == 1
     assert roc_year(date(1911, 12, 31)) == -1
+
+
+def test_today_is_pinned_for_tests_and_validity_predicates_use_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite pins "today" (tests/conftest.py) so predicates over the demo's registries
+    answer the same next year; a connector's ``default: today`` must honour the pin."""
+    from onceonly.connectors.engine import _param_value
+    from onceonly.connectors.spec import ParamSpec
+    from onceonly.domain.roc_date import TODAY_ENV, taiwan_today
+
+    monkeypatch.setenv(TODAY_ENV, "2031-02-03")
+    assert taiwan_today() == date(2031, 2, 3)
+    on = ParamSpec(type="date", required=False, default="today", bind=[])
+    assert _param_value("on", on, None) == date(2031, 2, 3)
+    assert _param_value("on", on, "2020-01-01") == date(2020, 1, 1)
