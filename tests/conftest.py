@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from onceonly.config import Settings
 from onceonly.demo.registries.population import REFERENCE_DATE as DEMO_REFERENCE_DATE
 from onceonly.domain.roc_date import TODAY_ENV
+from onceonly.outbound import ALLOWED_HOSTS_ENV
 
 # Shared machines are noisy: judge properties by examples, never by how long one took.
 hypothesis_settings.register_profile(
@@ -34,6 +35,9 @@ hypothesis_settings.load_profile("onceonly")
 # today?") are asked on that day, so no expectation moves with the real calendar. Set in the
 # environment so the servers and nodes the tests start as processes see it too.
 os.environ.setdefault(TODAY_ENV, DEMO_REFERENCE_DATE.isoformat())
+# Tests run their webhook receivers and nodes on loopback, which a deployment refuses unless
+# the operator allows it (onceonly/outbound.py); tests of the refusal pass their own policy.
+os.environ.setdefault(ALLOWED_HOSTS_ENV, "127.0.0.1,localhost")
 
 PG_URL = os.environ.get("ONCEONLY_TEST_PG_URL")
 

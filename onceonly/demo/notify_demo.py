@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.config import Settings
 from onceonly.db import transaction
-from onceonly.notify.demo import seed_demo_notify
+from onceonly.notify.demo import DEMO_POLICY, seed_demo_notify
 from onceonly.notify.receiver import spawn_receiver, wait_until_up
 from onceonly.notify.subscriptions import SubscriptionView
 from onceonly.notify.worker import run_worker
@@ -68,7 +68,7 @@ def start(settings: Settings, subscriptions: list[SubscriptionView]) -> NotifyDe
         wait_until_up(process, port)
     demo.worker = threading.Thread(
         target=run_worker,
-        args=(settings.resolved_database_url, None, demo.stop),
+        args=(settings.resolved_database_url, None, demo.stop, DEMO_POLICY),
         name="notify-worker",
         daemon=True,
     )

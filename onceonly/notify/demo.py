@@ -22,6 +22,7 @@ from onceonly.notify.subscriptions import (
     get_subscription,
     request_subscription,
 )
+from onceonly.outbound import OutboundPolicy
 
 DEMO_AGENCY_KINDS: dict[str, int] = {
     "social_welfare": 8811,
@@ -29,6 +30,8 @@ DEMO_AGENCY_KINDS: dict[str, int] = {
     "land_office": 8813,
 }
 """Agency kind -> default loopback port of its demo receiver."""
+DEMO_POLICY = OutboundPolicy.from_env(extra=["127.0.0.1"])
+"""The demo's receivers listen on loopback, which an operator's deployment never allows."""
 DEMO_FIELDS = {
     "social_welfare": ["death_date", "name"],
     "tax_office": ["death_date", "name"],
@@ -68,6 +71,7 @@ def seed_demo_notify(
                 jurisdiction=jurisdiction,
             ),
             requested_by=f"demo:{agency}",
+            policy=DEMO_POLICY,
         )
         approved = approve_subscription(
             session, view.id, f"demo:{OWNER_AGENCY}.owner", OWNER_AGENCY, "demo"

@@ -20,6 +20,7 @@ from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
 from onceonly.notify.kinds import EVENT_KINDS, fields_of
 from onceonly.notify.models import Subscription
+from onceonly.outbound import OutboundPolicy
 
 OWNER_AGENCY = "central.moi_household"
 """Owns household-registration data, so it decides who may be told about life events."""
@@ -81,8 +82,12 @@ def _view(sub: Subscription, with_secret: bool = False) -> SubscriptionView:
     )
 
 
-def check_request(request: SubscriptionRequest, lang: str | None = None) -> list[FieldError]:
-    """Every problem with ``request``, each naming its field."""
+def check_request(
+    request: SubscriptionRequest, lang: str | None = None, policy: OutboundPolicy | None = None
+) -> list[FieldError]:
+    """Every problem with ``request``, each naming its field. A webhook must be a URL the
+    platform may send to (``policy``, by default the operator's allow-list): never one inside
+    its own network."""
     errors: list[FieldError] = []
     if not request.agency_code.strip():
         errors.append(FieldError("agency_code", t("field.missing", lang), "missing"))
@@ -113,15 +118,23 @@ def check_request(request: SubscriptionRequest, lang: str | None = None) -> list
         url = urlsplit(request.webhook_url or "")
         if url.scheme not in ("http", "https") or not url.netloc:
             errors.append(FieldError("webhook_url", t("notify.error.webhook_url", lang), "invalid"))
+        else:
+            refused = (policy or OutboundPolicy.from_env()).refusal(request.webhook_url or "", lang)
+            if refused:
+                errors.append(FieldError("webhook_url", refused, "not-allowed"))
     return errors
 
 
 def request_subscription(
-    session: Session, request: SubscriptionRequest, requested_by: str, lang: str | None = None
+    session: Session,
+    request: SubscriptionRequest,
+    requested_by: str,
+    lang: str | None = None,
+    policy: OutboundPolicy | None = None,
 ) -> SubscriptionView:
     """Record a pending subscription; the returned view carries the HMAC secret, which the
     agency needs to verify pushes (it is not shown again in listings)."""
-    errors = check_request(request, lang)
+    errors = check_request(request, lang, policy)
     if errors:
         raise validation_problem(errors, lang)
     sub = Subscription(

@@ -47,6 +47,7 @@ from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.notify.models import DeadLetter, Delivery, Subscription
 from onceonly.notify.outbox import tell_citizen_if_done
 from onceonly.notify.webhook import signed_headers
+from onceonly.outbound import CheckedTransport, OutboundPolicy
 
 log = logging.getLogger("onceonly.notify.worker")
 
@@ -305,14 +306,20 @@ class Worker:
         settings: NotifySettings | None = None,
         worker_id: str | None = None,
         client: httpx.Client | None = None,
+        policy: OutboundPolicy | None = None,
     ) -> None:
+        """``policy`` says where pushes may go (by default the operator's allow-list); the
+        address is checked again at every delivery, after resolving the name."""
         self.sessions = sessions
         self.settings = settings or NotifySettings()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._own_client = client is None
+        limits = httpx.Limits(max_connections=self.settings.concurrency * 2)
         self.client = client or httpx.Client(
             timeout=self.settings.request_timeout_seconds,
-            limits=httpx.Limits(max_connections=self.settings.concurrency * 2),
+            transport=CheckedTransport(
+                policy or OutboundPolicy.from_env(), httpx.HTTPTransport(limits=limits)
+            ),
         )
         self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency)
 
@@ -405,11 +412,12 @@ def deliver_all(
     sessions: sessionmaker[Session],
     settings: NotifySettings | None = None,
     timeout: float = 30.0,
+    policy: OutboundPolicy | None = None,
 ) -> int:
     """Run a worker in this process until no push delivery is pending (retries included) or
     ``timeout`` passes; for the demo and tests. Returns the pending count left."""
     deadline = time.monotonic() + timeout
-    with Worker(sessions, settings) as worker:
+    with Worker(sessions, settings, policy=policy) as worker:
         while time.monotonic() < deadline:
             worker.run(until_idle=True)
             left = pending_push_count(sessions)
@@ -420,12 +428,15 @@ def deliver_all(
 
 
 def run_worker(
-    database_url: str, settings: NotifySettings | None = None, stop: threading.Event | None = None
+    database_url: str,
+    settings: NotifySettings | None = None,
+    stop: threading.Event | None = None,
+    policy: OutboundPolicy | None = None,
 ) -> int:
     """The worker as the CLI runs it, on its own engine."""
     engine = make_worker_engine(database_url)
     try:
-        with Worker(make_session_factory(engine), settings) as worker:
+        with Worker(make_session_factory(engine), settings, policy=policy) as worker:
             return worker.run(stop)
     finally:
         engine.dispose()
