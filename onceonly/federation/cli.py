@@ -35,6 +35,12 @@ def init(
 ) -> None:
     """Write this node's federation configuration."""
     from onceonly.federation.node import NodeConfig
+    from onceonly.outbound import OutboundPolicy
+
+    refused = OutboundPolicy.from_env().refusal(directory_url)
+    if refused:
+        console.print(f"[red]--directory-url: {refused}[/red]")
+        raise typer.Exit(2)
 
     config = NodeConfig(
         id=node,

@@ -37,9 +37,13 @@ from onceonly.exchange import keys
 from onceonly.federation.directory import Directory
 from onceonly.federation.node import NodeConfig, federation_dir, registration
 from onceonly.federation.witnessing import configure_witnesses
+from onceonly.outbound import OutboundPolicy
 from onceonly.pki import ca
 from onceonly.policy.service import RuleRequest, approve_rule, request_rule
 from onceonly.providers.registry import load_providers
+
+LOOPBACK_DEMO = OutboundPolicy.from_env(extra=["127.0.0.1"])
+"""The demo federation runs every node on 127.0.0.1."""
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,8 @@ def build_federation(
     directory_port = free_port()
     if not (ca_dir / "ca.pem").exists():
         ca.init_ca(ca_dir, crl_url=f"http://127.0.0.1:{directory_port}/v1/crl")
-    directory = Directory(root / "directory", ca_dir)
+    # Every node of this demo listens on loopback, which a real directory refuses.
+    directory = Directory(root / "directory", ca_dir, policy=LOOPBACK_DEMO)
     all_registries = root / "registries-all"
     if not (all_registries / MANIFEST_NAME).exists():
         served = [j for p in plans for j in p.jurisdictions]

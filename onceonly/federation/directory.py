@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from onceonly.db import make_engine
 from onceonly.federation.snapshot import sign_snapshot
 from onceonly.federation.witnessing import mount_directory_witness
+from onceonly.outbound import OutboundPolicy
 from onceonly.pki import ca
 
 DEFAULT_VALID = timedelta(hours=24)
@@ -61,7 +62,16 @@ class RegistrationInvalid(ValueError):
 class Directory:
     """The directory's state in ``home`` (database and signing key) and the CA it publishes."""
 
-    def __init__(self, home: Path, ca_dir: Path, valid: timedelta = DEFAULT_VALID) -> None:
+    def __init__(
+        self,
+        home: Path,
+        ca_dir: Path,
+        valid: timedelta = DEFAULT_VALID,
+        policy: OutboundPolicy | None = None,
+    ) -> None:
+        """``policy`` judges the endpoints nodes register, which every other node will call
+        (by default the operator's allow-list: no internal address)."""
+        self.policy = policy or OutboundPolicy.from_env()
         self.home = Path(home)
         self.ca_dir = Path(ca_dir)
         self.valid = valid
@@ -96,6 +106,9 @@ class Directory:
         missing = [k for k in REQUIRED_KEYS if not document.get(k)]
         if missing:
             raise RegistrationInvalid(f"registration lacks {', '.join(missing)}")
+        refused = self.policy.refusal(str(document["endpoint"]), "en")
+        if refused:
+            raise RegistrationInvalid(f"endpoint {document['endpoint']}: {refused}")
         with self.engine.begin() as connection:
             for row in connection.execute(select(_nodes)):
                 if row.id == document["id"]:
