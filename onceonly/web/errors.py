@@ -31,7 +31,7 @@ def wants_html(request: Request) -> bool:
 
 def problem_response(request: Request, problem: Problem) -> Response:
     # Set here too: a 500 leaves through Starlette's outermost layer, past the middleware.
-    headers = security_headers(request.url.path)
+    headers = security_headers(request.url.path, request.url.scheme == "https")
     if problem.retry_after is not None:
         headers["Retry-After"] = str(problem.retry_after)
     if wants_html(request):

@@ -51,8 +51,9 @@ DOCS_PATHS = frozenset({"/api/docs", "/docs/oauth2-redirect"})
 STATIC_PREFIX = "/static/"
 
 
-def security_headers(path: str) -> dict[str, str]:
-    """The headers every answer for ``path`` carries (a route's own Cache-Control wins)."""
+def security_headers(path: str, https: bool = False) -> dict[str, str]:
+    """The headers every answer for ``path`` carries (a route's own Cache-Control wins);
+    over HTTPS also HSTS, so a browser never comes back over plain HTTP."""
     headers = {
         "Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else CSP,
         "X-Content-Type-Options": "nosniff",
@@ -62,6 +63,8 @@ def security_headers(path: str) -> dict[str, str]:
     }
     if not path.startswith(STATIC_PREFIX):
         headers["Cache-Control"] = "no-store"
+    if https:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
     return headers
 
 
@@ -77,7 +80,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = security_headers(scope["path"])
+        extra = security_headers(scope["path"], scope.get("scheme") == "https")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

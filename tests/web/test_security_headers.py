@@ -61,6 +61,14 @@ def test_every_route_answers_with_the_security_headers(tmp_path: Any) -> None:
     assert checked > 150
 
 
+def test_https_answers_tell_the_browser_to_stay_on_https(tmp_path: Any) -> None:
+    app = create_app(Settings(data_dir=tmp_path, secret_key="x"))
+    with TestClient(app, base_url="https://testserver") as client:
+        assert "max-age=" in client.get("/healthz").headers["strict-transport-security"]
+    with TestClient(app) as client:
+        assert "strict-transport-security" not in client.get("/healthz").headers
+
+
 def test_answers_with_personal_data_are_not_stored(demo_client: DemoClient) -> None:
     clerk = demo_client.headers(ROLES["clerk"])
     for path in ("/api/v1/cases", "/api/v1/cases/queue", "/api/v1/auth/whoami"):
