@@ -22,7 +22,12 @@ from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.web.errors import install_error_handlers
 from onceonly.web.openapi import install_openapi
-from onceonly.web.security import BodyLimit, BodyLimitMiddleware, SecurityHeadersMiddleware
+from onceonly.web.security import (
+    BodyLimit,
+    BodyLimitMiddleware,
+    NulRefusalMiddleware,
+    SecurityHeadersMiddleware,
+)
 from onceonly.web.templating import render
 
 logger = logging.getLogger(__name__)
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _wire_exchange(app)
     install_error_handlers(app)
     upload_limit = max(settings.max_body_bytes, MAX_PAPER_BYTES + UPLOAD_OVERHEAD_BYTES)
+    app.add_middleware(NulRefusalMiddleware)  # inside the body limit: reads only small bodies
     app.add_middleware(
         BodyLimitMiddleware,
         limits=BodyLimit(settings.max_body_bytes, [(UPLOAD_PATHS, upload_limit)]),

@@ -22,7 +22,6 @@ MAX_INTEGER = (1 << 31) - 1
 """The largest value of an ``Integer`` column on both backends (PostgreSQL ``integer``)."""
 MAX_BIGINT = (1 << 63) - 1
 """The largest value of a ``BigInteger`` column (and of LIMIT/OFFSET) on both backends."""
-INT64_MAX = MAX_BIGINT
 
 PositiveId = Annotated[int, Path(ge=1, le=MAX_INTEGER)]
 """A row id or sequence number (an ``Integer`` column) in a path."""
@@ -30,14 +29,14 @@ PositiveId = Annotated[int, Path(ge=1, le=MAX_INTEGER)]
 SizeInPath = Annotated[int, Path(ge=0, le=MAX_INTEGER)]
 """A count of rows of an ``Integer``-keyed table (a tree size) in a path."""
 
-MAX_PAGE = 2**31 - 1
+MAX_PAGE = MAX_INTEGER
 """Pages beyond this cannot exist (there are fewer rows); any page size up to 2**32 keeps the
 offset within a 64-bit ``OFFSET``."""
 
-RowId = Annotated[int, Ge(1), Le(INT64_MAX)]
-"""A row's id (rules, tokens, subscriptions, dead letters, ...)."""
+RowId = Annotated[int, Ge(1), Le(MAX_INTEGER)]
+"""A row's id (rules, tokens, subscriptions, dead letters, ...), anywhere in a request."""
 
-Seq = Annotated[int, Ge(0), Le(INT64_MAX)]
+Seq = Annotated[int, Ge(0), Le(MAX_INTEGER)]
 """A position or count that may be zero (audit sequence numbers, feed cursors, indexes)."""
 
 Page = Annotated[int, Ge(1), Le(MAX_PAGE)]
