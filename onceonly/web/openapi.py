@@ -58,6 +58,9 @@ _DESCRIPTIONS = {
     "5XX": "A server-side failure as a problem document (503 with Retry-After if retrying helps)",
 }
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_JSON_TYPES = {"application/json", PROBLEM_MEDIA_TYPE}
+"""Error bodies documented as JSON are our problem documents; a route that documents another
+media type for an error (a protocol of its own, such as tlog-witness's text/plain) keeps it."""
 
 
 def _is_error(code: str) -> bool:
@@ -82,7 +85,7 @@ def problem_document(schema: dict[str, Any]) -> dict[str, Any]:
             responses.setdefault("4XX", {"description": _DESCRIPTIONS["4XX"]})
             responses.setdefault("5XX", {"description": _DESCRIPTIONS["5XX"]})
             for code, response in responses.items():
-                if _is_error(code):
+                if _is_error(code) and set(response.get("content", {})) <= _JSON_TYPES:
                     response["content"] = dict(_PROBLEM_CONTENT)
                     if code == "422":
                         response["description"] = _DESCRIPTIONS["422"]
