@@ -62,10 +62,10 @@ def test_every_route_answers_with_the_security_headers(tmp_path: Any) -> None:
 
 
 def test_https_answers_tell_the_browser_to_stay_on_https(tmp_path: Any) -> None:
-    app = create_app(Settings(data_dir=tmp_path, secret_key="x"))
-    with TestClient(app, base_url="https://testserver") as client:
+    settings = Settings(data_dir=tmp_path, secret_key="x")
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
         assert "max-age=" in client.get("/healthz").headers["strict-transport-security"]
-    with TestClient(app) as client:
+    with TestClient(create_app(settings)) as client:
         assert "strict-transport-security" not in client.get("/healthz").headers
 
 
