@@ -95,6 +95,8 @@ class Principal:
     issued_by: str | None = None
     """Who made the credential: the account itself for a sign-in session, the administrator
     who issued an API token, or :data:`NODE_OPERATOR` for one issued by the node's own tools."""
+    issuer_badge: str | None = None
+    """The issuing administrator's badge, which is what the audit log records of them."""
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
@@ -105,7 +107,19 @@ class Principal:
         on this caller's behalf records it (in ``details["credential"]``, under the entry
         hash): a token used by someone other than its account's owner shows who minted it."""
         ident = self.token_id if self.auth_method == "token" else self.session_id
-        return {"kind": self.auth_method, "id": ident, "issued_by": self.issued_by}
+        return {"kind": self.auth_method, "id": ident, "issued_by": self.audit_issuer}
+
+    @property
+    def audit_issuer(self) -> str | None:
+        """The issuer as the audit log may name it. The entry hash covers it and the proof a
+        citizen downloads carries it, so it is never a staff username: ``self`` for the
+        account's own credential, the issuing administrator's badge (auditors resolve badges
+        to accounts), or :data:`NODE_OPERATOR`."""
+        if self.issued_by in (None, NODE_OPERATOR):
+            return self.issued_by
+        if self.issued_by == self.username:
+            return "self"
+        return f"badge:{self.issuer_badge}" if self.issuer_badge else "another-account"
 
 
 @dataclass(frozen=True)
@@ -696,14 +710,14 @@ def resolve_api_token(
     now = now or utcnow()
     creator = aliased(User, name="creator")
     row = session.execute(
-        select(ApiToken, User, creator.username)
+        select(ApiToken, User, creator.username, creator.badge)
         .join(User, User.id == ApiToken.user_id)
         .outerjoin(creator, creator.id == ApiToken.created_by_id)
         .where(ApiToken.token_hash == _hash_secret(plain.strip()))
     ).first()
     if row is None:
         raise _token_problem("token_unknown", lang)
-    token, user, issued_by = row
+    token, user, issued_by, issuer_badge = row
     if token.revoked_at is not None:
         raise _token_problem("token_revoked", lang)
     if as_utc(token.expires_at) <= now:
@@ -714,7 +728,13 @@ def resolve_api_token(
     if last is None or (now - as_utc(last)).total_seconds() >= SESSION_TOUCH_SECONDS:
         token.last_used_at = now
         session.flush()
-    return _principal(user, "token", token_id=token.id, issued_by=issued_by or NODE_OPERATOR)
+    return _principal(
+        user,
+        "token",
+        token_id=token.id,
+        issued_by=issued_by or NODE_OPERATOR,
+        issuer_badge=issuer_badge,
+    )
 
 
 def get_api_token(session: Session, token_id: int) -> ApiTokenView | None:

@@ -8,14 +8,17 @@ import io
 import json
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from onceonly.accounts.service import create_user, get_user, issue_api_token
 from onceonly.audit.log import AuditRecord, EntryFilter, find_entries
 from onceonly.audit.proofs import check_proof
 from onceonly.cli import app as cli
 from onceonly.db import transaction
 from tests.audit.conftest import append_format_1
 from tests.citizens.conftest import HOUSING_CLERK, HOUSING_ITEM, Portal
+from tests.conftest import post_login
 
 CASE = "TPE-UDD-115-000777"
 
@@ -134,6 +137,50 @@ def test_the_citizens_proof_names_the_clerk_by_badge_and_commitment_only(
             cli, ["audit", "prove", "--verify", str(tmp_path / "changed.json")]
         )
         assert refused.exit_code == 1 and "was changed" in refused.output, field
+
+
+def test_no_staff_username_reaches_the_citizens_proof_through_the_credential(
+    portal: Portal,
+) -> None:
+    """Every entry records the credential and its issuer under the entry hash, so the proof
+    a citizen downloads carries them: a sign-in session and a token an administrator issued
+    must name neither the clerk nor the administrator by username."""
+    number = portal.case(HOUSING_CLERK, HOUSING_ITEM, CASE)
+    body = {"case_id": number, "application_item": HOUSING_ITEM, "subject": portal.nid}
+    with transaction(portal.app.state.sessions) as db:
+        admin = create_user(
+            db, "tpe-it-admin", None, "admin", "taipei-city.urban_development", "資訊室"
+        )
+        clerk = get_user(db, HOUSING_CLERK)
+        assert clerk is not None
+        minted, _ = issue_api_token(db, clerk, "counter system", 1, created_by=admin.id)
+    by_token = portal.staff.post(
+        "/api/v1/evidence-requests", json=body, headers={"Authorization": f"Bearer {minted}"}
+    )
+    assert by_token.status_code == 200, by_token.text
+    browser = TestClient(portal.app, base_url="http://testserver", follow_redirects=False)
+    signed_in = post_login(browser, {"username": HOUSING_CLERK, "password": "onceonly-demo"})
+    assert signed_in.status_code == 303
+    csrf = browser.get("/api/v1/auth/whoami").json()["csrf_token"]
+    by_session = browser.post(
+        "/api/v1/evidence-requests", json=body, headers={"X-CSRF-Token": csrf}
+    )
+    assert by_session.status_code == 200, by_session.text
+
+    portal.sign_in()
+    ours = {by_token.json()["request_id"], by_session.json()["request_id"]}
+    accesses = portal.client.get("/api/v1/me/accesses").json()["accesses"]
+    seqs = [a["seq"] for a in accesses if a.get("request_id") in ours] or [
+        a["seq"] for a in accesses if a["case_id"] == number
+    ]
+    assert len(seqs) >= 2
+    issuers = set()
+    for seq in seqs:
+        raw = portal.client.get(f"/me/accesses/{seq}/proof").content
+        for name in (HOUSING_CLERK, "tpe-it-admin"):
+            assert name.encode() not in raw, (seq, name)
+        issuers.add(json.loads(raw)["entry"]["details"]["credential"]["issued_by"])
+    assert "self" in issuers and f"badge:{admin.badge}" in issuers
 
 
 def _older_entry(portal: Portal, username: str, role: str, badge: str) -> int:
