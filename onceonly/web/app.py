@@ -47,6 +47,7 @@ ROUTERS: list[str] = [
     "onceonly.counter.routes",
     "onceonly.owners.routes",
     "onceonly.consolidate.routes",
+    "onceonly.survey.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 

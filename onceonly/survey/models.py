@@ -1,0 +1,85 @@
+"""Tables of the survey capability.
+
+Anonymity is a property of the schema, not of a promise: who answered and what was answered
+live in separate tables that share no column but the wave.
+
+* ``survey_participation`` says *that* an account answered a wave (so nobody answers twice)
+  and nothing else: no time, no answer.
+* ``survey_responses`` and ``survey_answers`` say *what* was answered: a random identifier,
+  the wave, the coarse city and agency kind the report tabulates by, the values. No account,
+  no agency code, no time.
+
+Neither table has an insertion-ordered key: on SQLite they are ``WITHOUT ROWID`` tables kept
+in primary-key order (the account id; a random token), so reading both back in storage order
+does not pair the n-th participant with the n-th response. Only :mod:`onceonly.survey.service`
+touches these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from onceonly.db import Base, utcnow
+
+NO_ROWID = {"sqlite_with_rowid": False}
+
+
+class SurveyWave(Base):
+    """One round of the questionnaire, sent to the clerks of the chosen agencies."""
+
+    __tablename__ = "survey_waves"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instrument: Mapped[str] = mapped_column(String(40))
+    """The instrument version asked (``survey/instruments/<version>.yaml``)."""
+    title: Mapped[str] = mapped_column(String(200))
+    tenant: Mapped[str] = mapped_column(String(60), index=True)
+    """The jurisdiction whose administrator opened it; its agencies are all of that tenant."""
+    agencies: Mapped[list[str]] = mapped_column(JSON)
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SurveyParticipation(Base):
+    """That ``user_id`` answered ``wave_id``: the once-per-wave guard, and who to remind."""
+
+    __tablename__ = "survey_participation"
+    __table_args__ = NO_ROWID
+
+    wave_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_waves.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
+class SurveyResponse(Base):
+    """One anonymous questionnaire: no account, no agency, no time."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = NO_ROWID
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Random (``secrets.token_hex``): orders the table by chance, not by arrival."""
+    wave_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_waves.id", ondelete="CASCADE"), index=True
+    )
+    city: Mapped[str] = mapped_column(String(60))
+    agency_kind: Mapped[str] = mapped_column(String(60))
+
+
+class SurveyAnswer(Base):
+    """One item of one response: 1-6 on the agreement scale, 0 for 無法判斷 (cannot judge).
+    An item left blank has no row, as the report's n varies per item."""
+
+    __tablename__ = "survey_answers"
+    __table_args__ = (CheckConstraint("value BETWEEN 0 AND 6", name="value"), NO_ROWID)
+
+    response_token: Mapped[str] = mapped_column(
+        ForeignKey("survey_responses.token", ondelete="CASCADE"), primary_key=True
+    )
+    item: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)

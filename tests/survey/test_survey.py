@@ -1,0 +1,298 @@
+"""The staff survey: the instrument is the report's, each invited clerk answers once per
+wave, answers cannot be joined to accounts in the database, and results are the report's
+columns with small groups suppressed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.accounts import service as accounts
+from onceonly.accounts.tenancy import Scope
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.errors import Problem
+from onceonly.survey import service as survey
+from onceonly.survey.models import SurveyParticipation, SurveyResponse
+from tests.conftest import DemoEnv
+from tests.counter.support import Visitor
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TAIPEI = Scope(tenant="taipei-city")
+UDD = "taipei-city.urban_development"
+SOCIAL = "taipei-city.social_welfare"
+Visit = Callable[[str], Visitor]
+
+
+@pytest.fixture
+def factory(demo_env: DemoEnv) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(demo_env.settings.resolved_database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _clerks(factory: sessionmaker[Session], agency: str, count: int) -> list[accounts.UserView]:
+    prefix = agency.split(".")[1][:6]
+    with transaction(factory) as db:
+        return [
+            accounts.create_user(db, f"s-{prefix}-{i}", None, "clerk", agency, f"同仁{i}")
+            for i in range(count)
+        ]
+
+
+def _admin(factory: sessionmaker[Session], username: str, agency: str) -> None:
+    with transaction(factory) as db:
+        accounts.create_user(db, username, accounts.DEMO_PASSWORD, "admin", agency, "管理")
+
+
+def _wave(factory: sessionmaker[Session], agencies: list[str]) -> survey.WaveView:
+    with transaction(factory) as db:
+        return survey.open_wave(
+            db,
+            scope=TAIPEI,
+            opened_by="tpe-admin",
+            title="2026 第一梯次",
+            agencies=agencies,
+            closes_at=NOW + timedelta(days=14),
+            now=NOW,
+        )
+
+
+def _answer(
+    factory: sessionmaker[Session], wave: survey.WaveView, user: accounts.UserView, **values: int
+) -> None:
+    with transaction(factory) as db:
+        survey.submit(
+            db,
+            wave,
+            user_id=user.id,
+            role=user.role,
+            agency_code=user.agency_code,
+            answers={k.removeprefix("q").replace("_", "-"): v for k, v in values.items()},
+            now=NOW,
+        )
+
+
+def test_the_instrument_is_the_reports_questionnaire() -> None:
+    instrument = survey.load_instrument()
+    items = {i.code: i for i in instrument.items}
+    assert instrument.report_n == 715
+    assert sum(c["valid"] for c in instrument.report_by_city.values()) == 715  # table 3-5
+    assert items["25"].report == survey.ReportFigure("5-4", 17.9, 54.8, 27.3, 708)
+    assert items["57"].report is not None and items["57"].report.n == 665
+    assert {"66", "67", "68", "69", "70"} <= set(items)  # the merger items
+    assert all(items[c].report is None for c in ("66", "70"))
+    for item in instrument.items:
+        if item.report:  # each row of the report's tables adds up to 100% give or take rounding
+            total = item.report.negative + item.report.positive + item.report.cannot
+            assert abs(total - 100) <= 0.2, item.code
+
+
+def test_each_invited_clerk_answers_once_and_others_not_at_all(
+    factory: sessionmaker[Session],
+) -> None:
+    (clerk,) = _clerks(factory, UDD, 1)
+    (outsider,) = _clerks(factory, SOCIAL, 1)
+    wave = _wave(factory, [UDD])
+    with factory() as db:
+        assert [u.username for u in survey.nonrespondents(db, wave)] == [
+            "s-urban_-0",
+            "tpe-udd-clerk",
+        ]
+    _answer(factory, wave, clerk, q1=5)
+    with pytest.raises(Problem) as twice:
+        _answer(factory, wave, clerk, q1=1)
+    assert twice.value.status == 409 and twice.value.kind == "already-answered"
+    with pytest.raises(Problem) as uninvited:
+        _answer(factory, wave, outsider, q1=4)
+    assert uninvited.value.status == 403
+    late = survey.WaveView(**{**wave.__dict__, "closes_at": NOW - timedelta(seconds=1)})
+    with pytest.raises(Problem) as closed:
+        _answer(factory, late, accounts_view(factory, "tpe-udd-clerk"), q1=4)
+    assert closed.value.status == 409
+    with factory() as db:
+        assert survey.participation_count(db, wave.id) == 1
+        assert len(db.scalars(select(SurveyResponse)).all()) == 1
+        assert [u.username for u in survey.nonrespondents(db, wave)] == ["tpe-udd-clerk"]
+
+
+def accounts_view(factory: sessionmaker[Session], username: str) -> accounts.UserView:
+    with factory() as db:
+        user = accounts.get_user(db, username)
+    assert user is not None
+    return user
+
+
+def test_no_join_from_answer_to_account_in_the_schema_or_the_rows(
+    factory: sessionmaker[Session], demo_env: DemoEnv
+) -> None:
+    clerks = _clerks(factory, UDD, 4) + _clerks(factory, SOCIAL, 4)
+    wave = _wave(factory, [UDD, SOCIAL])
+    for n, clerk in enumerate(clerks):
+        _answer(factory, wave, clerk, q1=1 + n % 6, q2=n % 7)
+
+    with factory() as db:
+        schema = inspect(db.get_bind())
+        for table in ("survey_responses", "survey_answers"):
+            columns = schema.get_columns(table)
+            names = {c["name"] for c in columns}
+            assert not names & {"user_id", "username", "badge", "agency", "agency_code"}, table
+            assert not any(
+                "DATE" in str(c["type"]).upper() or "TIME" in str(c["type"]).upper()
+                for c in columns
+            ), f"{table} carries a time"
+            targets = {fk["referred_table"] for fk in schema.get_foreign_keys(table)}
+            assert targets <= {"survey_waves", "survey_responses"}, table
+        participation = {c["name"] for c in schema.get_columns("survey_participation")}
+        assert participation == {"wave_id", "user_id"}  # who answered, and nothing else
+
+        identifying = set()
+        for clerk in clerks:
+            identifying |= {str(clerk.id), clerk.username, clerk.badge, clerk.agency_code}
+        rows = db.execute(text("SELECT * FROM survey_responses")).all()
+        rows += db.execute(text("SELECT * FROM survey_answers")).all()
+        for row in rows:
+            for value in row:
+                if isinstance(value, str):
+                    assert value not in identifying, row
+        # Storage order is key order (random tokens), not arrival order: the n-th participant
+        # cannot be paired with the n-th response by reading both tables back in order.
+        if db.get_bind().dialect.name == "sqlite":
+            stored = [r[0] for r in db.execute(text("SELECT token FROM survey_responses"))]
+            assert stored == sorted(stored)
+            users = [r[0] for r in db.execute(text("SELECT user_id FROM survey_participation"))]
+            assert users == sorted(users)
+        assert len(db.scalars(select(SurveyParticipation)).all()) == len(clerks)
+
+
+def test_results_are_the_reports_columns_and_small_groups_are_suppressed(
+    factory: sessionmaker[Session],
+) -> None:
+    udd = _clerks(factory, UDD, 5)
+    social = _clerks(factory, SOCIAL, 2)
+    wave = _wave(factory, [UDD, SOCIAL])
+    with factory() as db:
+        assert survey.results(db, wave).suppressed
+    # item 1: 1,3 negative; 4,6 positive; 0 cannot judge; item 2 answered by two only
+    for clerk, value in zip(udd, (1, 3, 4, 6, 0), strict=True):
+        _answer(factory, wave, clerk, q1=value)
+    for n, clerk in enumerate(social):
+        _answer(factory, wave, clerk, q1=5, q2=2 + n)
+    with factory() as db:
+        res = survey.results(db, wave)
+    assert not res.suppressed and res.respondents == 7
+    one = res.overall["1"]
+    assert (one.negative, one.positive, one.cannot, one.n) == (2, 4, 1, 7)
+    assert one.pct(one.positive) == 57.1
+    assert not res.shown(res.overall["2"])  # two answers: not shown
+    assert set(res.by_kind) == {"urban_development"}  # social welfare's 2 are suppressed
+    assert set(res.by_city) == {"taipei-city"}
+    rows = survey.results_csv_rows(res)
+    assert {(r["group"], r["group_code"], r["item"]) for r in rows} == {
+        ("all", "", "1"),
+        ("city", "taipei-city", "1"),
+        ("agency_kind", "urban_development", "1"),
+    }
+    overall = rows[0]
+    assert overall["n"] == 7 and overall["report_2011_positive_pct"] == 76.8
+    assert overall["report_2011_n"] == 715
+
+
+def test_answers_out_of_scale_are_refused_naming_the_item() -> None:
+    instrument = survey.load_instrument()
+    assert survey.parse_answers(instrument, {"item-1": "6", "item-59-2": "x", "item-3": ""}) == {
+        "1": 6,
+        "59-2": 0,
+    }
+    with pytest.raises(Problem) as bad:
+        survey.parse_answers(instrument, {"item-1": "7", "item-2": "同意"}, "en")
+    assert bad.value.status == 422
+    assert [e.field for e in bad.value.errors] == ["item-1", "item-2"]
+    with pytest.raises(Problem) as empty:
+        survey.parse_answers(instrument, {}, "en")
+    assert empty.value.errors[0].field == "answers"
+
+
+def test_a_wave_is_only_for_the_tenants_own_agencies(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as db, pytest.raises(Problem) as other:
+        survey.open_wave(
+            db,
+            scope=TAIPEI,
+            opened_by="tpe-admin",
+            title="x",
+            agencies=["kaohsiung-city.social_welfare"],
+            closes_at=NOW + timedelta(days=1),
+            now=NOW,
+        )
+    assert other.value.status == 422 and other.value.errors[0].field == "agencies"
+    wave = _wave(factory, [UDD])
+    with factory() as db, pytest.raises(Problem) as hidden:
+        survey.get_wave(db, wave.id, Scope(tenant="kaohsiung-city"))
+    assert hidden.value.status == 404
+
+
+def test_the_pages_open_a_wave_remind_answer_once_and_show_results(
+    visit: Visit, factory: sessionmaker[Session]
+) -> None:
+    _admin(factory, "tpe-admin", "taipei-city.civil_affairs")
+    admin = visit("tpe-admin")
+    assert admin.post("/survey/waves", {"title": "", "closes_at": "2020-01-01"}).status_code == 422
+    closes = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    opened = admin.post(
+        "/survey/waves", {"title": "第一梯次", "agencies": UDD, "closes_at": closes}
+    )
+    assert opened.status_code == 200 and "梯次已開啟" in opened.text
+    with factory() as db:
+        (wave,) = survey.list_waves(db, TAIPEI)
+
+    clerk = visit("tpe-udd-clerk")
+    home = clerk.get("/survey")
+    assert f'href="/survey/waves/{wave.id}"' in home.text and "尚未填答" in home.text
+    form = clerk.get(f"/survey/waves/{wave.id}")
+    assert form.status_code == 200 and "無法判斷" in form.text and "縣市合併後" in form.text
+    bad = clerk.post(f"/survey/waves/{wave.id}", {"item-1": "9"})
+    assert bad.status_code == 422 and 'id="item-1-error"' in bad.text
+    done = clerk.post(f"/survey/waves/{wave.id}", {"item-1": "4", "item-66": "x"})
+    assert done.status_code == 200 and "已收到您的填答" in done.text
+    again = clerk.post(f"/survey/waves/{wave.id}", {"item-1": "1"})
+    assert again.status_code == 409 and "每人每梯次限填一次" in again.text
+
+    assert visit("tpe-social-clerk").get(f"/survey/waves/{wave.id}").status_code == 403
+    results = admin.get(f"/survey/waves/{wave.id}/results")
+    assert results.status_code == 200 and "填答少於 5 份" in results.text
+    listing = admin.get("/survey")
+    assert "第一梯次" in listing.text
+
+
+def test_results_page_draws_charts_beside_tables_and_csv(
+    visit: Visit, factory: sessionmaker[Session]
+) -> None:
+    _admin(factory, "tpe-admin", "taipei-city.civil_affairs")
+    _admin(factory, "khh-admin", "kaohsiung-city.civil_affairs")
+    clerks = _clerks(factory, UDD, 5)
+    wave = _wave(factory, [UDD])
+    for clerk in clerks:
+        _answer(factory, wave, clerk, q1=5, q66=2)
+    admin = visit("tpe-admin")
+    page = admin.get(f"/survey/waves/{wave.id}/results")
+    assert page.status_code == 200
+    assert "<svg" in page.text and 'id="table-overall"' in page.text
+    assert "76.8% / 17.8% / 5.5% / 715 (5-1)" in page.text  # the 2011 figures beside
+    assert "100.0%" in page.text
+    data = admin.get(f"/survey/waves/{wave.id}/results.csv")
+    assert data.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(data.text)))
+    assert {
+        (r["group"], r["item"], r["positive_pct"], r["n"]) for r in rows if r["group"] == "all"
+    } == {
+        ("all", "1", "100.0", "5"),
+        ("all", "66", "0.0", "5"),
+    }
+    assert visit("tpe-auditor").get(f"/survey/waves/{wave.id}/results").status_code == 200
+    assert visit("khh-admin").get(f"/survey/waves/{wave.id}/results").status_code == 404
+    assert visit("admin").get(f"/survey/waves/{wave.id}/results").status_code == 404
