@@ -118,6 +118,10 @@ def _consents(t: dict[str, Table], scope: Scope) -> Any:
     return t["consents"].c.case_id.in_(numbers)
 
 
+def _waves(t: dict[str, Table], scope: Scope) -> Any:
+    return select(t["survey_waves"].c.id).where(t["survey_waves"].c.tenant == scope.tenant)
+
+
 def _everything(t: dict[str, Table], scope: Scope) -> None:
     return None
 
@@ -173,6 +177,14 @@ TABLE_RULES: dict[str, Condition] = {
     "citizen_previews": _agency("citizen_previews", "requester_agency"),
     "consolidate_review_items": lambda t, s: (
         t["consolidate_review_items"].c.jurisdiction == s.tenant
+    ),
+    "survey_waves": lambda t, s: t["survey_waves"].c.tenant == s.tenant,
+    "survey_participation": lambda t, s: t["survey_participation"].c.wave_id.in_(_waves(t, s)),
+    "survey_responses": lambda t, s: t["survey_responses"].c.wave_id.in_(_waves(t, s)),
+    "survey_answers": lambda t, s: t["survey_answers"].c.response_token.in_(
+        select(t["survey_responses"].c.token).where(
+            t["survey_responses"].c.wave_id.in_(_waves(t, s))
+        )
     ),
 }
 """Table -> the tenant's rows. Tables not named are node-wide and left out (see

@@ -20,6 +20,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -38,7 +39,7 @@ from onceonly.citizens.flags import raise_flag
 from onceonly.citizens.models import AccessFlag, EvidencePreview
 from onceonly.consolidate import review
 from onceonly.consolidate.models import ReviewItem
-from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.domain.national_id import mask_national_id
 from onceonly.federation.backup import BackupInvalid, Opened, open_envelope, seal
 from onceonly.federation.tenant_backup import (
@@ -52,6 +53,7 @@ from onceonly.notify import subscriptions
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.models import DeadLetter, Delivery
 from onceonly.pki import ca
+from onceonly.survey import service as survey
 from onceonly.pki.trust import TrustAnchor
 from onceonly.policy import service as policy
 from onceonly.policy.models import Consent
@@ -74,6 +76,7 @@ TOKEN_MARKER = "ila-marker-token"
 REVIEW_MARKER = "宜蘭複核標記"
 FLAG_MARKER = "宜蘭申訴標記"
 PREVIEW_MARKER = "宜蘭預覽標記"
+SURVEY_MARKER = "宜蘭問卷標記"
 KEELUNG_ROLES = ("kee-labour-clerk", "kee-social-owner", "kee-auditor", "kee-admin")
 YILAN_ROLES = ("ila-labour-clerk", "ila-social-owner", "ila-auditor", "ila-admin")
 
@@ -99,6 +102,7 @@ class Tenant:
     consent_id: int = 0
     flag_id: int = 0
     preview_id: int = 0
+    wave_id: int = 0
 
     def markers(self) -> list[str]:
         return [
@@ -114,6 +118,7 @@ class Tenant:
             REVIEW_MARKER,
             FLAG_MARKER,
             PREVIEW_MARKER,
+            SURVEY_MARKER,
             self.event_id,
             *self.request_ids,
         ]
@@ -310,6 +315,14 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             request_id="preview-seed",
             held={"note": PREVIEW_MARKER if code == "yilan-county" else "基隆預覽"},
         ).id
+        tenant.wave_id = survey.open_wave(
+            db,
+            scope=Scope(code),
+            opened_by="seed",
+            title=SURVEY_MARKER if code == "yilan-county" else "基隆問卷",
+            agencies=[f"{code}.labour"],
+            closes_at=utcnow() + timedelta(days=7),
+        ).id
     assert tenant.entry_seqs, "the evidence fetch was audited"
     return tenant
 
@@ -332,6 +345,7 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "preview_id": str(tenant.preview_id),
         "flag_id": str(tenant.flag_id),
         "item_id": str(tenant.review_item_id),
+        "wave_id": str(tenant.wave_id),
         "size": "1",
         "path": "site.css",
     }
@@ -352,6 +366,7 @@ FORMS: dict[str, dict[str, str]] = {
     "/counter/cases/{number}/relay": {"to_agency": "keelung-city.social_welfare", "note": "x"},
     "/counter/cases/{number}/decide": {"decision": "approved", "reason": "x"},
     "/consolidate/review/{item_id}": {"decision": "match"},
+    "/survey/waves/{wave_id}": {"item-1": "4"},
 }
 
 
@@ -462,6 +477,9 @@ def test_every_route_keeps_yilan_data_from_every_keelung_role(node: Node) -> Non
         "GET /api/v1/cases?...",
         "GET /api/v1/audit/flags",
         "GET /api/v1/notify/feed",
+        "GET /survey",
+        "GET /survey/waves/{wave_id}",
+        "GET /survey/waves/{wave_id}/results",
     ):
         assert expected in routes, f"yilan's own accounts should see their data at {expected}"
 
