@@ -179,6 +179,7 @@ TABLE_RULES: dict[str, Condition] = {
         t["consolidate_review_items"].c.jurisdiction == s.tenant
     ),
     "survey_waves": lambda t, s: t["survey_waves"].c.tenant == s.tenant,
+    "survey_pools": lambda t, s: t["survey_pools"].c.wave_id.in_(_waves(t, s)),
     "survey_participation": lambda t, s: t["survey_participation"].c.wave_id.in_(_waves(t, s)),
     "survey_responses": lambda t, s: t["survey_responses"].c.wave_id.in_(_waves(t, s)),
     "survey_answers": lambda t, s: t["survey_answers"].c.response_token.in_(

@@ -9,15 +9,20 @@ live in separate tables that share no column but the wave.
   the wave, the coarse city and agency kind the report tabulates by, the values. No account,
   no agency code, no time.
 
-Neither table has an insertion-ordered key: on SQLite they are ``WITHOUT ROWID`` tables kept
-in primary-key order (the account id; a random token), so reading both back in storage order
-does not pair the n-th participant with the n-th response. Only :mod:`onceonly.survey.service`
-touches these tables.
+Arrival order is the remaining join: read both tables back in storage order and the n-th
+participant is the n-th response. So a response does not go to ``survey_responses`` when it
+is given: it joins the wave's ``survey_pools`` row (one row per wave, its list rewritten in a
+random order on every answer) and only when :data:`~onceonly.survey.service.BATCH` answers
+have gathered are they inserted together, shuffled, under random keys. Storage order then
+tells at most which batch of ``BATCH`` participants a response came from. On SQLite the
+tables are ``WITHOUT ROWID`` (kept in key order: the account id, a random token), so not even
+the batch shows. Only :mod:`onceonly.survey.service` touches these tables.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,6 +47,18 @@ class SurveyWave(Base):
     opened_by: Mapped[str] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SurveyPool(Base):
+    """Answers given but not yet released to ``survey_responses``: a list in random order
+    of ``{"city", "kind", "answers"}``, kept in one row so it has no arrival order."""
+
+    __tablename__ = "survey_pools"
+
+    wave_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_waves.id", ondelete="CASCADE"), primary_key=True
+    )
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
 
 
 class SurveyParticipation(Base):

@@ -31,7 +31,13 @@ from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
-from onceonly.survey.models import SurveyAnswer, SurveyParticipation, SurveyResponse, SurveyWave
+from onceonly.survey.models import (
+    SurveyAnswer,
+    SurveyParticipation,
+    SurveyPool,
+    SurveyResponse,
+    SurveyWave,
+)
 
 INSTRUMENTS = Path(__file__).parent / "instruments"
 DEFAULT_INSTRUMENT = "teg-2011"
@@ -41,6 +47,9 @@ MIN_CELL = 5
 """Smallest group whose results are shown; smaller groups could be one person's answers."""
 CANNOT_JUDGE = 0
 VALUES = (1, 2, 3, 4, 5, 6)
+BATCH = 5
+"""Answers released to ``survey_responses`` together, shuffled (see the models' docstring)."""
+_random = secrets.SystemRandom()
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,7 @@ def open_wave(
     )
     session.add(row)
     session.flush()
+    session.add(SurveyPool(wave_id=row.id, entries=[]))
     return _view(row)
 
 
@@ -298,20 +308,38 @@ def submit(
     except IntegrityError as error:
         raise _already(lang) from error
     agency = catalog.get_agency(session, agency_code)
-    token = secrets.token_hex(16)
-    session.add(
-        SurveyResponse(
-            token=token,
-            wave_id=wave.id,
-            city=tenant_of_agency(agency_code) or "",
-            agency_kind=agency.kind if agency else "other",
+    entry = {
+        "city": tenant_of_agency(agency_code) or "",
+        "kind": agency.kind if agency else "other",
+        "answers": answers,
+    }
+    pool = session.scalars(
+        select(SurveyPool).where(SurveyPool.wave_id == wave.id).with_for_update()
+    ).one()
+    entries = list(pool.entries)
+    entries.insert(_random.randrange(len(entries) + 1), entry)
+    if len(entries) >= BATCH:
+        _release(session, wave.id, entries)
+        entries = []
+    pool.entries = entries
+
+
+def _release(session: Session, wave_id: int, entries: list[dict[str, Any]]) -> None:
+    """Insert pooled answers as responses, in a fresh random order under random keys."""
+    _random.shuffle(entries)
+    for entry in entries:
+        token = secrets.token_hex(16)
+        session.add(
+            SurveyResponse(
+                token=token, wave_id=wave_id, city=entry["city"], agency_kind=entry["kind"]
+            )
         )
-    )
+        session.flush()
+        session.add_all(
+            SurveyAnswer(response_token=token, item=code, value=value)
+            for code, value in sorted(entry["answers"].items())
+        )
     session.flush()
-    session.add_all(
-        SurveyAnswer(response_token=token, item=code, value=value)
-        for code, value in sorted(answers.items())
-    )
 
 
 def _already(lang: str | None) -> Problem:
@@ -390,29 +418,35 @@ def results(session: Session, wave: WaveView) -> Results:
     with fewer than :data:`MIN_CELL` answers are dropped, never shown as small numbers."""
     instrument = load_instrument(wave.instrument)
     responses = {
-        r.token: r
+        r.token: (r.city, r.agency_kind)
         for r in session.scalars(select(SurveyResponse).where(SurveyResponse.wave_id == wave.id))
     }
+    pool = session.get(SurveyPool, wave.id)
+    pooled = list(pool.entries) if pool else []
     overall: dict[str, Cell] = {}
     by_city: dict[str, dict[str, Cell]] = {}
     by_kind: dict[str, dict[str, Cell]] = {}
     sizes: dict[str, int] = {}
-    for response in responses.values():
-        for key in (f"city:{response.city}", f"kind:{response.agency_kind}"):
-            sizes[key] = sizes.get(key, 0) + 1
+    answered: list[tuple[str, str, str, int]] = []
     if responses:
         rows = session.execute(
             select(SurveyAnswer.response_token, SurveyAnswer.item, SurveyAnswer.value).where(
                 SurveyAnswer.response_token.in_(list(responses))
             )
         )
-        for token, item, value in rows:
-            response = responses[token]
-            overall.setdefault(item, Cell()).add(value)
-            by_city.setdefault(response.city, {}).setdefault(item, Cell()).add(value)
-            by_kind.setdefault(response.agency_kind, {}).setdefault(item, Cell()).add(value)
-    result = Results(wave, instrument, len(responses), overall, by_city, by_kind, sizes)
-    if len(responses) < MIN_CELL:
+        answered += [(*responses[token], item, value) for token, item, value in rows]
+    for entry in pooled:
+        answered += [(entry["city"], entry["kind"], k, v) for k, v in entry["answers"].items()]
+    groups = [*responses.values(), *((e["city"], e["kind"]) for e in pooled)]
+    for city, kind in groups:
+        for key in (f"city:{city}", f"kind:{kind}"):
+            sizes[key] = sizes.get(key, 0) + 1
+    for city, kind, item, value in answered:
+        overall.setdefault(item, Cell()).add(value)
+        by_city.setdefault(city, {}).setdefault(item, Cell()).add(value)
+        by_kind.setdefault(kind, {}).setdefault(item, Cell()).add(value)
+    result = Results(wave, instrument, len(groups), overall, by_city, by_kind, sizes)
+    if len(groups) < MIN_CELL:
         result.overall, result.by_city, result.by_kind, result.suppressed = {}, {}, {}, True
         return result
     result.by_city = {k: v for k, v in by_city.items() if sizes.get(f"city:{k}", 0) >= MIN_CELL}

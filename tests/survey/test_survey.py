@@ -18,7 +18,7 @@ from onceonly.accounts.tenancy import Scope
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
 from onceonly.survey import service as survey
-from onceonly.survey.models import SurveyParticipation, SurveyResponse
+from onceonly.survey.models import SurveyParticipation, SurveyPool, SurveyResponse
 from tests.conftest import DemoEnv
 from tests.counter.support import Visitor
 
@@ -117,7 +117,9 @@ def test_each_invited_clerk_answers_once_and_others_not_at_all(
     assert closed.value.status == 409
     with factory() as db:
         assert survey.participation_count(db, wave.id) == 1
-        assert len(db.scalars(select(SurveyResponse)).all()) == 1
+        assert db.scalars(select(SurveyResponse)).all() == []  # pooled until BATCH answers
+        pool = db.get(SurveyPool, wave.id)
+        assert pool is not None and len(pool.entries) == 1
         assert [u.username for u in survey.nonrespondents(db, wave)] == ["tpe-udd-clerk"]
 
 
@@ -129,23 +131,26 @@ def accounts_view(factory: sessionmaker[Session], username: str) -> accounts.Use
 
 
 def test_no_join_from_answer_to_account_in_the_schema_or_the_rows(
-    factory: sessionmaker[Session], demo_env: DemoEnv
+    factory: sessionmaker[Session],
 ) -> None:
-    clerks = _clerks(factory, UDD, 4) + _clerks(factory, SOCIAL, 4)
+    clerks = _clerks(factory, UDD, 5) + _clerks(factory, SOCIAL, 5)
     wave = _wave(factory, [UDD, SOCIAL])
-    for n, clerk in enumerate(clerks):
-        _answer(factory, wave, clerk, q1=1 + n % 6, q2=n % 7)
+    arrival = []
+    for n, clerk in enumerate(reversed(clerks)):  # arrival order is not account order
+        _answer(factory, wave, clerk, q1=1 + n % 6, q2=n // 6)
+        arrival.append((1 + n % 6, n // 6))
+        if n == survey.BATCH - 2:
+            with factory() as db:  # batched: nothing released before BATCH answers gather
+                assert db.scalars(select(SurveyResponse)).all() == []
 
     with factory() as db:
         schema = inspect(db.get_bind())
-        for table in ("survey_responses", "survey_answers"):
+        for table in ("survey_responses", "survey_answers", "survey_pools"):
             columns = schema.get_columns(table)
             names = {c["name"] for c in columns}
             assert not names & {"user_id", "username", "badge", "agency", "agency_code"}, table
-            assert not any(
-                "DATE" in str(c["type"]).upper() or "TIME" in str(c["type"]).upper()
-                for c in columns
-            ), f"{table} carries a time"
+            types = " ".join(str(c["type"]).upper() for c in columns)
+            assert "DATE" not in types and "TIME" not in types, f"{table} carries a time"
             targets = {fk["referred_table"] for fk in schema.get_foreign_keys(table)}
             assert targets <= {"survey_waves", "survey_responses"}, table
         participation = {c["name"] for c in schema.get_columns("survey_participation")}
@@ -160,13 +165,30 @@ def test_no_join_from_answer_to_account_in_the_schema_or_the_rows(
             for value in row:
                 if isinstance(value, str):
                     assert value not in identifying, row
-        # Storage order is key order (random tokens), not arrival order: the n-th participant
-        # cannot be paired with the n-th response by reading both tables back in order.
+        # Read back in storage order, responses do not come in arrival order (the chance that
+        # two shuffled batches of five both come back in order is 1 in 14,400).
+        stored = db.execute(
+            text(
+                "SELECT r.token, a.item, a.value FROM survey_responses r "
+                "JOIN survey_answers a ON a.response_token = r.token"
+            )
+        ).all()
+        by_token: dict[str, dict[str, int]] = {}
+        order: list[str] = []
+        for token, item, value in stored:
+            if token not in by_token:
+                order.append(token)
+            by_token.setdefault(token, {})[item] = value
+        assert sorted(arrival) == sorted((by_token[t]["1"], by_token[t]["2"]) for t in order)
+        storage = [r[0] for r in db.execute(text("SELECT token FROM survey_responses"))]
+        seen = [(by_token[t]["1"], by_token[t]["2"]) for t in storage]
+        assert seen != arrival
         if db.get_bind().dialect.name == "sqlite":
-            stored = [r[0] for r in db.execute(text("SELECT token FROM survey_responses"))]
-            assert stored == sorted(stored)
-            users = [r[0] for r in db.execute(text("SELECT user_id FROM survey_participation"))]
-            assert users == sorted(users)
+            for table in ("survey_responses", "survey_answers", "survey_participation"):
+                sql = db.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": table}
+                ).scalar_one()
+                assert "WITHOUT ROWID" in sql.upper(), table
         assert len(db.scalars(select(SurveyParticipation)).all()) == len(clerks)
 
 

@@ -1,5 +1,6 @@
-"""Survey: waves, participation (who answered) and anonymous responses (what was answered),
-the latter two as WITHOUT ROWID tables on SQLite so storage order is key order.
+"""Survey: waves, participation (who answered), the pool of answers not yet released and
+anonymous responses (what was answered); WITHOUT ROWID tables on SQLite so storage order is
+key order.
 
 Revision ID: 0013_survey
 Revises: 0012_login_client_throttles
@@ -30,6 +31,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_waves")),
     )
     op.create_index(op.f("ix_survey_waves_tenant"), "survey_waves", ["tenant"])
+    op.create_table(
+        "survey_pools",
+        sa.Column("wave_id", sa.Integer(), nullable=False),
+        sa.Column("entries", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["wave_id"],
+            ["survey_waves.id"],
+            name=op.f("fk_survey_pools_wave_id_survey_waves"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("wave_id", name=op.f("pk_survey_pools")),
+    )
     op.create_table(
         "survey_participation",
         sa.Column("wave_id", sa.Integer(), nullable=False),
@@ -81,5 +94,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_survey_responses_wave_id"), table_name="survey_responses")
     op.drop_table("survey_responses")
     op.drop_table("survey_participation")
+    op.drop_table("survey_pools")
     op.drop_index(op.f("ix_survey_waves_tenant"), table_name="survey_waves")
     op.drop_table("survey_waves")
