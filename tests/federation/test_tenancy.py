@@ -53,10 +53,10 @@ from onceonly.notify import subscriptions
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.models import DeadLetter, Delivery
 from onceonly.pki import ca
-from onceonly.survey import service as survey
 from onceonly.pki.trust import TrustAnchor
 from onceonly.policy import service as policy
 from onceonly.policy.models import Consent
+from onceonly.survey import service as survey
 from onceonly.web.app import create_app
 from onceonly.web.public_routes import is_public
 from tests.casework import open_case
