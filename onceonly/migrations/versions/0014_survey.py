@@ -2,8 +2,8 @@
 anonymous responses (what was answered); WITHOUT ROWID tables on SQLite so storage order is
 key order.
 
-Revision ID: 0013_survey
-Revises: 0012_login_client_throttles
+Revision ID: 0014_survey
+Revises: 0013_predicate_params
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_survey"
-down_revision: str | None = "0012_login_client_throttles"
+revision: str = "0014_survey"
+down_revision: str | None = "0013_predicate_params"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
