@@ -45,6 +45,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "backup": "onceonly.federation.backup_cli",
     "consolidate": "onceonly.consolidate.cli",
     "connector": "onceonly.connectors.cli",
+    "stats": "onceonly.stats.cli",
 }
 """Sub-command name -> module exposing a Typer ``app`` (its help text is the group's one line)."""
 

@@ -48,6 +48,7 @@ ROUTERS: list[str] = [
     "onceonly.owners.routes",
     "onceonly.consolidate.routes",
     "onceonly.survey.routes",
+    "onceonly.stats.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 

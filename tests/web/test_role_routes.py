@@ -161,6 +161,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/survey/waves/{wave_id}"): CLERK,
     ("GET", "/survey/waves/{wave_id}/results"): AUDITORS | ADMINS,
     ("GET", "/survey/waves/{wave_id}/results.csv"): AUDITORS | ADMINS,
+    ("GET", "/stats"): AUDITORS | ADMINS,
+    ("GET", "/stats.csv"): AUDITORS | ADMINS,
     ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,

@@ -1,0 +1,56 @@
+"""Read-only: the measures each case already records, for the effectiveness statistics
+(:mod:`onceonly.stats`). No personal data leaves: no subject, no contact, no case number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.models import as_utc
+from onceonly.cases.models import Case, CaseEvidence
+
+
+@dataclass(frozen=True)
+class CaseMeasure:
+    opened_at: datetime
+    application_item: str
+    opening_agency: str
+    evidence_online: int
+    evidence_paper: int
+    decision_seconds: int | None
+    evidence_owners: tuple[tuple[str, tuple[str, ...]], ...]
+    """(dataset, owners asked) of each fetched piece: where a dataset held where the citizen
+    is registered was asked tells the citizen's registration without reading it again."""
+
+
+def case_measures(session: Session, since: datetime, until: datetime) -> list[CaseMeasure]:
+    """Every case opened in ``[since, until)``, oldest first."""
+    cases = session.scalars(
+        select(Case)
+        .where(Case.opened_at >= since, Case.opened_at < until)
+        .order_by(Case.opened_at, Case.id)
+    ).all()
+    owners: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
+    if cases:
+        rows = session.execute(
+            select(CaseEvidence.case_id, CaseEvidence.dataset, CaseEvidence.owners).where(
+                CaseEvidence.case_id.in_([c.id for c in cases])
+            )
+        )
+        for case_id, dataset, asked in rows:
+            owners.setdefault(case_id, []).append((dataset, tuple(asked or ())))
+    return [
+        CaseMeasure(
+            as_utc(c.opened_at),
+            c.application_item,
+            c.opening_agency,
+            c.evidence_online,
+            c.evidence_paper,
+            c.decision_seconds,
+            tuple(sorted(owners.get(c.id, []))),
+        )
+        for c in cases
+    ]

@@ -1,0 +1,102 @@
+"""``/stats``: the effectiveness dashboard for administrators and auditors (each tenant's
+supervisors), with a table and CSV beside every chart; charts are SVG drawn here."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.tenancy import scope_of
+from onceonly.catalog import service as catalog
+from onceonly.counter.evidence import agency_name
+from onceonly.counter.routes import page
+from onceonly.db import utcnow
+from onceonly.errors import FieldError, validation_problem
+from onceonly.i18n import t
+from onceonly.stats import service as stats
+from onceonly.web.deps import get_language, get_session_factory
+
+router = APIRouter(include_in_schema=False)
+
+Reader = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
+Lang = Annotated[str, Depends(get_language)]
+DEFAULT_DAYS = 84
+
+
+def _filters(request: Request, lang: str) -> tuple[stats.Filters, dict[str, str]]:
+    """The query's filters; a bad date is a 422 naming the field."""
+    query = request.query_params
+    today = utcnow().astimezone(stats.TAIPEI).date()
+    errors: list[FieldError] = []
+    days: dict[str, date] = {}
+    for name, default in (("since", today - timedelta(days=DEFAULT_DAYS)), ("until", today)):
+        text = (query.get(name) or "").strip()
+        try:
+            days[name] = date.fromisoformat(text) if text else default
+        except ValueError:
+            errors.append(FieldError(name, t("stats.error.date", lang)))
+    if not errors and days["since"] > days["until"]:
+        errors.append(FieldError("since", t("stats.error.order", lang)))
+    if errors:
+        raise validation_problem(errors, lang)
+    raw = {k: (query.get(k) or "").strip() for k in ("jurisdiction", "agency", "item")}
+    filters = stats.Filters(
+        days["since"],
+        days["until"],
+        raw["jurisdiction"] or None,
+        raw["agency"] or None,
+        raw["item"] or None,
+    )
+    return filters, {**raw, "since": days["since"].isoformat(), "until": days["until"].isoformat()}
+
+
+@router.get("/stats", response_class=HTMLResponse)
+def dashboard(request: Request, user: Reader, lang: Lang) -> HTMLResponse:
+    filters, form = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.rows(db, filters, scope_of(user))
+        items = {i.code: i for i in catalog.search_application_items(db, "")}
+        cities = {j.code: j for j in catalog.list_jurisdictions(db)}
+        names = {row.agency: agency_name(db, row.agency, lang) for row in found}
+    return page(
+        request,
+        "stats/dashboard.html",
+        rows=found,
+        totals=stats.totals(found),
+        ways=stats.WAYS,
+        form=form,
+        query=request.url.query,
+        agency_label=lambda code: names.get(code, code),
+        item_label=lambda code: (
+            (items[code].name_en if lang == "en" else items[code].name_zh)
+            if code in items
+            else code
+        ),
+        city_label=lambda code: (
+            (cities[code].name_en if lang == "en" else cities[code].name_zh)
+            if code in cities
+            else t("stats.unknown", lang)
+        ),
+    )
+
+
+@router.get("/stats.csv")
+def dashboard_csv(request: Request, user: Reader, lang: Lang) -> Response:
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.rows(db, filters, scope_of(user))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=stats.FIELDS)
+    writer.writeheader()
+    writer.writerows(row.as_dict() for row in found)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="cases-by-week.csv"'},
+    )

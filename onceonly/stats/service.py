@@ -1,0 +1,145 @@
+"""Cases per week, item and agency; transcripts fetched online (paper the citizen did not
+have to bring) and still on paper. Counted two ways the 2011 report asks for (工作地 and
+戶籍地, around its lines 1645-1653 and 1964-1966): by the clerk's workplace (the opening
+agency's jurisdiction) and by the citizen's registration (the jurisdiction whose owner
+answered a dataset held where the citizen is registered; ``unknown`` when no such dataset was
+asked). Read through :func:`onceonly.cases.measures.case_measures` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.tenancy import Scope, tenant_of_agency
+from onceonly.cases.measures import CaseMeasure, case_measures
+from onceonly.catalog import service as catalog
+
+TAIPEI = ZoneInfo("Asia/Taipei")
+WAYS = ("workplace", "registration")
+UNKNOWN = "unknown"
+MIN_CELL = 5
+"""Published cells (the export) with fewer cases than this are suppressed."""
+FIELDS = ("way", "jurisdiction", "week", "application_item", "agency", "cases", "online", "paper")
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: date
+    until: date
+    """Inclusive, Taipei calendar days."""
+    jurisdiction: str | None = None
+    agency: str | None = None
+    item: str | None = None
+
+
+@dataclass
+class Row:
+    way: str
+    jurisdiction: str
+    week: date
+    """The Monday (Taipei) of the week the case was opened."""
+    application_item: str
+    agency: str
+    cases: int = 0
+    online: int = 0
+    paper: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "way": self.way,
+            "jurisdiction": self.jurisdiction,
+            "week": self.week.isoformat(),
+            "application_item": self.application_item,
+            "agency": self.agency,
+            "cases": self.cases,
+            "online": self.online,
+            "paper": self.paper,
+        }
+
+
+@dataclass
+class Totals:
+    cases: int = 0
+    online: int = 0
+    paper: int = 0
+    weeks: dict[date, int] = field(default_factory=dict)
+
+    @property
+    def online_share(self) -> float:
+        pieces = self.online + self.paper
+        return round(100.0 * self.online / pieces, 1) if pieces else 0.0
+
+
+def _bounds(filters: Filters) -> tuple[datetime, datetime]:
+    start = datetime.combine(filters.since, time(0), tzinfo=TAIPEI).astimezone(UTC)
+    end = datetime.combine(filters.until + timedelta(days=1), time(0), tzinfo=TAIPEI)
+    return start, end.astimezone(UTC)
+
+
+def _registration(measure: CaseMeasure, residence_datasets: set[str]) -> str:
+    for dataset, owners in measure.evidence_owners:
+        if dataset in residence_datasets and owners:
+            return tenant_of_agency(owners[0]) or UNKNOWN
+    return UNKNOWN
+
+
+def week_of(moment: datetime) -> date:
+    day = moment.astimezone(TAIPEI).date()
+    return day - timedelta(days=day.weekday())
+
+
+def rows(session: Session, filters: Filters, scope: Scope) -> list[Row]:
+    """One row per way, jurisdiction, week, item and opening agency. A tenant sees its own
+    jurisdiction's rows (each way); the platform's operator every jurisdiction's."""
+    residence = {d.code for d in catalog.list_datasets(session) if d.owner_scope == "residence"}
+    found: dict[tuple[str, str, date, str, str], Row] = {}
+    for measure in case_measures(session, *_bounds(filters)):
+        if filters.agency and measure.opening_agency != filters.agency:
+            continue
+        if filters.item and measure.application_item != filters.item:
+            continue
+        groups = {
+            "workplace": tenant_of_agency(measure.opening_agency) or UNKNOWN,
+            "registration": _registration(measure, residence),
+        }
+        for way, group in groups.items():
+            if filters.jurisdiction and group != filters.jurisdiction:
+                continue
+            if not scope.operator and group != scope.tenant:
+                continue
+            key = (
+                way,
+                group,
+                week_of(measure.opened_at),
+                measure.application_item,
+                measure.opening_agency,
+            )
+            row = found.setdefault(key, Row(*key))
+            row.cases += 1
+            row.online += measure.evidence_online
+            row.paper += measure.evidence_paper
+    return sorted(
+        found.values(), key=lambda r: (r.way, r.jurisdiction, r.week, r.application_item, r.agency)
+    )
+
+
+def totals(found: list[Row]) -> dict[tuple[str, str], Totals]:
+    """Per way and jurisdiction: cases, pieces online and on paper, cases per week."""
+    result: dict[tuple[str, str], Totals] = {}
+    for row in found:
+        total = result.setdefault((row.way, row.jurisdiction), Totals())
+        total.cases += row.cases
+        total.online += row.online
+        total.paper += row.paper
+        total.weeks[row.week] = total.weeks.get(row.week, 0) + row.cases
+    return result
+
+
+def suppressed(found: list[Row]) -> list[Row]:
+    """What may be published: rows with fewer than :data:`MIN_CELL` cases are left out (a
+    small count of one agency's item in one week could point at a person)."""
+    return [row for row in found if row.cases >= MIN_CELL]

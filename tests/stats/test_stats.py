@@ -1,0 +1,212 @@
+"""Effectiveness statistics on a seeded history: counted by the clerk's workplace and by the
+citizen's registration, weeks in Taipei time, each tenant its own, small cells withheld from
+the open-data export, and the export a valid Frictionless data package."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from frictionless import validate
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.accounts import service as accounts
+from onceonly.accounts.tenancy import NODE_WIDE, Scope
+from onceonly.cases.models import Case, CaseEvidence
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.stats import cli as stats_cli
+from onceonly.stats import service as stats
+from tests.conftest import DemoEnv
+from tests.counter.support import Visitor
+
+ITEM = "public-housing-low-income"
+TPE_UDD = "taipei-city.urban_development"
+NTPC_SOCIAL = "new-taipei-city.social_welfare"
+MONDAY = date(2026, 3, 2)
+PERIOD = stats.Filters(date(2026, 3, 1), date(2026, 3, 15))
+Visit = Callable[[str], Visitor]
+
+
+@pytest.fixture
+def factory(demo_env: DemoEnv) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(demo_env.settings.resolved_database_url)
+    made = make_session_factory(engine)
+    with transaction(made) as db:  # only the seeded history below
+        db.execute(delete(CaseEvidence))
+        db.execute(delete(Case))
+    yield made
+    engine.dispose()
+
+
+def _case(
+    db: Session,
+    n: int,
+    agency: str,
+    opened: datetime,
+    welfare_owner: str | None,
+    *,
+    online: int = 2,
+    paper: int = 1,
+) -> None:
+    case = Case(
+        number=f"T-{n}",
+        application_item=ITEM,
+        opening_agency=agency,
+        agency=agency,
+        opened_by="seed",
+        subject="A123456789",
+        contact_language="zh-TW",
+        state="open",
+        opened_at=opened,
+        updated_at=opened,
+        evidence_online=online,
+        evidence_paper=paper,
+        agencies_involved=1,
+        version=1,
+    )
+    db.add(case)
+    db.flush()
+    pieces = [("household_registration", ["central.household"])]
+    if welfare_owner:
+        pieces.append(("welfare_status", [welfare_owner]))
+    for position, (dataset, owners) in enumerate(pieces):
+        db.add(
+            CaseEvidence(
+                case_id=case.id,
+                position=position,
+                evidence_type=f"{dataset}-{position}",
+                dataset=dataset,
+                paper_name_zh="謄本",
+                paper_name_en="transcript",
+                owners=owners,
+                withheld_fields=[],
+                transcripts=[],
+            )
+        )
+
+
+def _seed(factory: sessionmaker[Session]) -> None:
+    """Taipei's urban development office serves six citizens in the week of 2 March: four
+    registered in New Taipei, two in Taipei; New Taipei's welfare office serves a Taipei
+    citizen late on Sunday 8 March (Taipei time: still that week) and another just after
+    midnight (the next week, though still 8 March in UTC); one case asks nothing that tells
+    the registration."""
+    base = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
+    with transaction(factory) as db:
+        for n in range(4):
+            _case(db, n, TPE_UDD, base + timedelta(hours=n), "new-taipei-city.social_welfare")
+        for n in range(4, 6):
+            _case(db, n, TPE_UDD, base + timedelta(hours=n), "taipei-city.social_welfare")
+        sunday_night = datetime(2026, 3, 8, 15, 30, tzinfo=UTC)  # 23:30 in Taipei
+        after_midnight = datetime(2026, 3, 8, 16, 10, tzinfo=UTC)  # 00:10 on Monday 9th
+        _case(db, 6, NTPC_SOCIAL, sunday_night, "taipei-city.social_welfare", online=3, paper=0)
+        _case(db, 7, NTPC_SOCIAL, after_midnight, "taipei-city.social_welfare", online=3, paper=0)
+        _case(db, 8, TPE_UDD, base, None, online=0, paper=2)
+        _case(db, 9, TPE_UDD, datetime(2026, 4, 1, tzinfo=UTC), None)  # outside the period
+
+
+def _index(rows: list[stats.Row]) -> dict[tuple[str, str, date, str], tuple[int, int, int]]:
+    return {(r.way, r.jurisdiction, r.week, r.agency): (r.cases, r.online, r.paper) for r in rows}
+
+
+def test_counting_by_workplace_and_by_registration(factory: sessionmaker[Session]) -> None:
+    _seed(factory)
+    with factory() as db:
+        found = _index(stats.rows(db, PERIOD, NODE_WIDE))
+    week2 = MONDAY + timedelta(days=7)
+    assert found == {
+        ("workplace", "taipei-city", MONDAY, TPE_UDD): (7, 12, 8),
+        ("workplace", "new-taipei-city", MONDAY, NTPC_SOCIAL): (1, 3, 0),
+        ("workplace", "new-taipei-city", week2, NTPC_SOCIAL): (1, 3, 0),
+        ("registration", "new-taipei-city", MONDAY, TPE_UDD): (4, 8, 4),
+        ("registration", "taipei-city", MONDAY, TPE_UDD): (2, 4, 2),
+        ("registration", "taipei-city", MONDAY, NTPC_SOCIAL): (1, 3, 0),
+        ("registration", "taipei-city", week2, NTPC_SOCIAL): (1, 3, 0),
+        ("registration", "unknown", MONDAY, TPE_UDD): (1, 0, 2),
+    }
+    with factory() as db:
+        totals = stats.totals(stats.rows(db, PERIOD, NODE_WIDE))
+    assert totals[("workplace", "taipei-city")].cases == 7
+    assert totals[("registration", "taipei-city")].cases == 4  # served by both cities
+    assert totals[("workplace", "taipei-city")].online_share == 60.0
+
+
+def test_filters_and_each_tenant_sees_its_own_jurisdiction(factory: sessionmaker[Session]) -> None:
+    _seed(factory)
+    with factory() as db:
+        taipei = stats.rows(db, PERIOD, Scope("taipei-city"))
+        only_ntpc = stats.rows(
+            db, stats.Filters(PERIOD.since, PERIOD.until, agency=NTPC_SOCIAL), NODE_WIDE
+        )
+        by_city = stats.rows(
+            db, stats.Filters(PERIOD.since, PERIOD.until, jurisdiction="new-taipei-city"), NODE_WIDE
+        )
+        other_item = stats.rows(db, stats.Filters(PERIOD.since, PERIOD.until, item="x"), NODE_WIDE)
+    assert {r.jurisdiction for r in taipei} == {"taipei-city"}
+    assert {r.agency for r in only_ntpc} == {NTPC_SOCIAL}
+    assert {(r.way, r.jurisdiction) for r in by_city} == {
+        ("workplace", "new-taipei-city"),
+        ("registration", "new-taipei-city"),
+    }
+    assert other_item == []
+
+
+def test_the_export_withholds_small_cells_and_is_a_valid_data_package(
+    factory: sessionmaker[Session], demo_env: DemoEnv, tmp_path: Path
+) -> None:
+    _seed(factory)
+    written, hidden = stats_cli.export(demo_env.settings, tmp_path, PERIOD)
+    assert (written, hidden) == (1, 7)
+    with (tmp_path / "cases-by-week.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows == [
+        {
+            "way": "workplace",
+            "jurisdiction": "taipei-city",
+            "week": "2026-03-02",
+            "application_item": ITEM,
+            "agency": TPE_UDD,
+            "cases": "7",
+            "online": "12",
+            "paper": "8",
+        }
+    ]
+    assert all(int(r["cases"]) >= stats.MIN_CELL for r in rows)
+    report = validate(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    descriptor = json.loads((tmp_path / "datapackage.json").read_text("utf-8"))
+    assert descriptor["resources"][0]["path"] == "cases-by-week.csv"
+
+
+def test_the_dashboard_draws_each_chart_with_its_table_and_csv(
+    visit: Visit, factory: sessionmaker[Session]
+) -> None:
+    _seed(factory)
+    with transaction(factory) as db:
+        accounts.create_user(
+            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+        )
+    admin = visit("tpe-admin")
+    page = admin.get("/stats?since=2026-03-01&until=2026-03-15")
+    assert page.status_code == 200
+    assert "<svg" in page.text and 'id="totals-workplace-taipei-city"' in page.text
+    assert 'id="weeks-registration-taipei-city"' in page.text
+    assert "new-taipei-city" not in page.text  # Taipei's own figures only
+    assert "新北市政府社會局" in page.text  # ...which count Taipei citizens New Taipei served
+    assert "60.0%" in page.text and "臺北時間" in page.text
+    data = admin.get("/stats.csv?since=2026-03-01&until=2026-03-15")
+    rows = list(csv.DictReader(io.StringIO(data.text)))
+    assert {(r["way"], r["cases"]) for r in rows} == {
+        ("workplace", "7"),
+        ("registration", "2"),
+        ("registration", "1"),
+    }
+    bad = admin.get("/stats?since=2026-13-01")
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
+    assert visit("tpe-udd-clerk").get("/stats").status_code == 403
