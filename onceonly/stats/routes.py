@@ -100,3 +100,19 @@ def dashboard_csv(request: Request, user: Reader, lang: Lang) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="cases-by-week.csv"'},
     )
+
+
+@router.get("/api/v1/stats/cases", include_in_schema=True, tags=["stats"])
+def cases_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+    """Cases per week, item and agency, counted by workplace and by registration, for the
+    caller's jurisdiction (node-wide for the platform's operator). Weeks are Mondays in
+    Asia/Taipei."""
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.rows(db, filters, scope_of(user))
+    return {
+        "timezone": "Asia/Taipei",
+        "since": filters.since.isoformat(),
+        "until": filters.until.isoformat(),
+        "rows": [row.as_dict() for row in found],
+    }

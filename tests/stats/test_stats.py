@@ -207,6 +207,19 @@ def test_the_dashboard_draws_each_chart_with_its_table_and_csv(
         ("registration", "2"),
         ("registration", "1"),
     }
+    api = admin.client.get(
+        "/api/v1/stats/cases?since=2026-03-01&until=2026-03-15&agency=" + NTPC_SOCIAL,
+        headers={"Accept": "application/json"},
+    )
+    assert api.json()["timezone"] == "Asia/Taipei"
+    assert [(r["way"], r["week"], r["cases"]) for r in api.json()["rows"]] == [
+        ("registration", "2026-03-02", 1),
+        ("registration", "2026-03-09", 1),
+    ]
+    wrong = admin.client.get(
+        "/api/v1/stats/cases?until=soon", headers={"Accept": "application/json"}
+    )
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "until"
     bad = admin.get("/stats?since=2026-13-01")
     assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
     assert visit("tpe-udd-clerk").get("/stats").status_code == 403
