@@ -67,3 +67,18 @@ def test_a_clerk_answers_and_the_administrator_reads_the_results(site: Site, pag
     ).to_contain_text("100.0%")
     expect(table).to_contain_text("76.8% / 17.8% / 5.5% / 715 (5-1)")
     expect(page.get_by_role("link", name="下載 CSV")).to_be_visible()
+
+
+def test_the_dashboard_shows_a_chart_and_its_table(site: Site, page: Page) -> None:
+    engine = make_engine(site.settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as db:
+        accounts.create_user(
+            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+        )
+    engine.dispose()
+    sign_in(page, site, "tpe-admin")
+    page.get_by_role("link", name="成效統計").click()
+    expect(page.get_by_role("heading", name="成效統計", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="依承辦人工作地")).to_be_visible()
+    expect(page.get_by_label("起日（臺北時間）")).to_be_visible()
+    expect(page.get_by_role("link", name="下載 CSV")).to_be_visible()
