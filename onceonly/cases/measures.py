@@ -21,9 +21,10 @@ class CaseMeasure:
     evidence_online: int
     evidence_paper: int
     decision_seconds: int | None
-    evidence_owners: tuple[tuple[str, tuple[str, ...]], ...]
-    """(dataset, owners asked) of each fetched piece: where a dataset held where the citizen
-    is registered was asked tells the citizen's registration without reading it again."""
+    evidence: tuple[tuple[str, tuple[str, ...], str | None], ...]
+    """(dataset, owners asked, the exchange's status of the latest fetch) of each required
+    piece: where a dataset held where the citizen is registered was asked tells the
+    citizen's registration without reading it again; the status tells refusals apart."""
 
 
 def case_measures(session: Session, since: datetime, until: datetime) -> list[CaseMeasure]:
@@ -33,15 +34,15 @@ def case_measures(session: Session, since: datetime, until: datetime) -> list[Ca
         .where(Case.opened_at >= since, Case.opened_at < until)
         .order_by(Case.opened_at, Case.id)
     ).all()
-    owners: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
+    pieces: dict[int, list[tuple[str, tuple[str, ...], str | None]]] = {}
     if cases:
         rows = session.execute(
-            select(CaseEvidence.case_id, CaseEvidence.dataset, CaseEvidence.owners).where(
-                CaseEvidence.case_id.in_([c.id for c in cases])
-            )
+            select(
+                CaseEvidence.case_id, CaseEvidence.dataset, CaseEvidence.owners, CaseEvidence.status
+            ).where(CaseEvidence.case_id.in_([c.id for c in cases]))
         )
-        for case_id, dataset, asked in rows:
-            owners.setdefault(case_id, []).append((dataset, tuple(asked or ())))
+        for case_id, dataset, asked, status in rows:
+            pieces.setdefault(case_id, []).append((dataset, tuple(asked or ()), status))
     return [
         CaseMeasure(
             as_utc(c.opened_at),
@@ -50,7 +51,7 @@ def case_measures(session: Session, since: datetime, until: datetime) -> list[Ca
             c.evidence_online,
             c.evidence_paper,
             c.decision_seconds,
-            tuple(sorted(owners.get(c.id, []))),
+            tuple(sorted(pieces.get(c.id, []), key=lambda p: (p[0], p[1]))),
         )
         for c in cases
     ]

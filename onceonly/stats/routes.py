@@ -61,6 +61,8 @@ def dashboard(request: Request, user: Reader, lang: Lang) -> HTMLResponse:
     filters, form = _filters(request, lang)
     with get_session_factory(request)() as db:
         found = stats.rows(db, filters, scope_of(user))
+        refused = stats.refusals(db, filters, scope_of(user))
+        datasets = {d.code: d for d in catalog.list_datasets(db)}
         items = {i.code: i for i in catalog.search_application_items(db, "")}
         cities = {j.code: j for j in catalog.list_jurisdictions(db)}
         names = {row.agency: agency_name(db, row.agency, lang) for row in found}
@@ -68,6 +70,13 @@ def dashboard(request: Request, user: Reader, lang: Lang) -> HTMLResponse:
         request,
         "stats/dashboard.html",
         rows=found,
+        refused=refused,
+        refused_top=max((r.pieces for r in refused), default=1),
+        dataset_label=lambda code: (
+            (datasets[code].name_en if lang == "en" else datasets[code].name_zh)
+            if code in datasets
+            else code
+        ),
         totals=stats.totals(found),
         ways=stats.WAYS,
         form=form,
@@ -99,6 +108,22 @@ def dashboard_csv(request: Request, user: Reader, lang: Lang) -> Response:
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="cases-by-week.csv"'},
+    )
+
+
+@router.get("/stats/refusals.csv")
+def refusals_csv(request: Request, user: Reader, lang: Lang) -> Response:
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.refusals(db, filters, scope_of(user))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=stats.REFUSAL_FIELDS)
+    writer.writeheader()
+    writer.writerows(row.as_dict() for row in found)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="refusals.csv"'},
     )
 
 

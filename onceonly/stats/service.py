@@ -8,6 +8,7 @@ asked). Read through :func:`onceonly.cases.measures.case_measures` only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -81,7 +82,7 @@ def _bounds(filters: Filters) -> tuple[datetime, datetime]:
 
 
 def _registration(measure: CaseMeasure, residence_datasets: set[str]) -> str:
-    for dataset, owners in measure.evidence_owners:
+    for dataset, owners, _ in measure.evidence:
         if dataset in residence_datasets and owners:
             return tenant_of_agency(owners[0]) or UNKNOWN
     return UNKNOWN
@@ -92,11 +93,12 @@ def week_of(moment: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def rows(session: Session, filters: Filters, scope: Scope) -> list[Row]:
-    """One row per way, jurisdiction, week, item and opening agency. A tenant sees its own
-    jurisdiction's rows (each way); the platform's operator every jurisdiction's."""
+def _grouped(
+    session: Session, filters: Filters, scope: Scope
+) -> Iterator[tuple[str, str, CaseMeasure]]:
+    """Each case of the period once per way, with the jurisdiction it counts for there. A
+    tenant sees its own jurisdiction's figures (each way); the platform's operator all."""
     residence = {d.code for d in catalog.list_datasets(session) if d.owner_scope == "residence"}
-    found: dict[tuple[str, str, date, str, str], Row] = {}
     for measure in case_measures(session, *_bounds(filters)):
         if filters.agency and measure.opening_agency != filters.agency:
             continue
@@ -111,20 +113,56 @@ def rows(session: Session, filters: Filters, scope: Scope) -> list[Row]:
                 continue
             if not scope.operator and group != scope.tenant:
                 continue
-            key = (
-                way,
-                group,
-                week_of(measure.opened_at),
-                measure.application_item,
-                measure.opening_agency,
-            )
-            row = found.setdefault(key, Row(*key))
-            row.cases += 1
-            row.online += measure.evidence_online
-            row.paper += measure.evidence_paper
+            yield way, group, measure
+
+
+def rows(session: Session, filters: Filters, scope: Scope) -> list[Row]:
+    """One row per way, jurisdiction, week, item and opening agency."""
+    found: dict[tuple[str, str, date, str, str], Row] = {}
+    for way, group, measure in _grouped(session, filters, scope):
+        key = (
+            way,
+            group,
+            week_of(measure.opened_at),
+            measure.application_item,
+            measure.opening_agency,
+        )
+        row = found.setdefault(key, Row(*key))
+        row.cases += 1
+        row.online += measure.evidence_online
+        row.paper += measure.evidence_paper
     return sorted(
         found.values(), key=lambda r: (r.way, r.jurisdiction, r.week, r.application_item, r.agency)
     )
+
+
+REFUSAL_FIELDS = ("way", "jurisdiction", "dataset", "status", "pieces")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    way: str
+    jurisdiction: str
+    dataset: str
+    status: str
+    """The exchange's status of the latest fetch (denied, not_found, unavailable, ...)."""
+    pieces: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in REFUSAL_FIELDS}
+
+
+def refusals(session: Session, filters: Filters, scope: Scope) -> list[Refusal]:
+    """Evidence that could not be fetched online, by dataset and reason (the latest fetch's
+    status; pieces never fetched and those issued are not refusals)."""
+    counts: dict[tuple[str, str, str, str], int] = {}
+    for way, group, measure in _grouped(session, filters, scope):
+        for dataset, _, status in measure.evidence:
+            if status is None or status in ("issued", "not_required"):
+                continue
+            key = (way, group, dataset, status)
+            counts[key] = counts.get(key, 0) + 1
+    return [Refusal(*key, count) for key, count in sorted(counts.items())]
 
 
 def totals(found: list[Row]) -> dict[tuple[str, str], Totals]:

@@ -53,6 +53,7 @@ def _case(
     *,
     online: int = 2,
     paper: int = 1,
+    welfare_status: str | None = "issued",
 ) -> None:
     case = Case(
         number=f"T-{n}",
@@ -72,10 +73,10 @@ def _case(
     )
     db.add(case)
     db.flush()
-    pieces = [("household_registration", ["central.household"])]
+    pieces = [("household_registration", ["central.household"], "issued")]
     if welfare_owner:
-        pieces.append(("welfare_status", [welfare_owner]))
-    for position, (dataset, owners) in enumerate(pieces):
+        pieces.append(("welfare_status", [welfare_owner], welfare_status))
+    for position, (dataset, owners, status) in enumerate(pieces):
         db.add(
             CaseEvidence(
                 case_id=case.id,
@@ -85,6 +86,7 @@ def _case(
                 paper_name_zh="謄本",
                 paper_name_en="transcript",
                 owners=owners,
+                status=status,
                 withheld_fields=[],
                 transcripts=[],
             )
@@ -101,8 +103,15 @@ def _seed(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as db:
         for n in range(4):
             _case(db, n, TPE_UDD, base + timedelta(hours=n), "new-taipei-city.social_welfare")
-        for n in range(4, 6):
-            _case(db, n, TPE_UDD, base + timedelta(hours=n), "taipei-city.social_welfare")
+        for n, status in ((4, "denied"), (5, "not_found")):
+            _case(
+                db,
+                n,
+                TPE_UDD,
+                base + timedelta(hours=n),
+                "taipei-city.social_welfare",
+                welfare_status=status,
+            )
         sunday_night = datetime(2026, 3, 8, 15, 30, tzinfo=UTC)  # 23:30 in Taipei
         after_midnight = datetime(2026, 3, 8, 16, 10, tzinfo=UTC)  # 00:10 on Monday 9th
         _case(db, 6, NTPC_SOCIAL, sunday_night, "taipei-city.social_welfare", online=3, paper=0)
@@ -135,6 +144,21 @@ def test_counting_by_workplace_and_by_registration(factory: sessionmaker[Session
     assert totals[("workplace", "taipei-city")].cases == 7
     assert totals[("registration", "taipei-city")].cases == 4  # served by both cities
     assert totals[("workplace", "taipei-city")].online_share == 60.0
+
+
+def test_refusals_by_dataset_and_reason(factory: sessionmaker[Session]) -> None:
+    _seed(factory)
+    with factory() as db:
+        found = {
+            (r.way, r.jurisdiction, r.dataset, r.status): r.pieces
+            for r in stats.refusals(db, PERIOD, NODE_WIDE)
+        }
+    assert found == {
+        ("workplace", "taipei-city", "welfare_status", "denied"): 1,
+        ("workplace", "taipei-city", "welfare_status", "not_found"): 1,
+        ("registration", "taipei-city", "welfare_status", "denied"): 1,
+        ("registration", "taipei-city", "welfare_status", "not_found"): 1,
+    }
 
 
 def test_filters_and_each_tenant_sees_its_own_jurisdiction(factory: sessionmaker[Session]) -> None:
@@ -200,6 +224,9 @@ def test_the_dashboard_draws_each_chart_with_its_table_and_csv(
     assert "new-taipei-city" not in page.text  # Taipei's own figures only
     assert "新北市政府社會局" in page.text  # ...which count Taipei citizens New Taipei served
     assert "60.0%" in page.text and "臺北時間" in page.text
+    assert 'id="refusals-table"' in page.text and "未獲授權" in page.text
+    refused = admin.get("/stats/refusals.csv?since=2026-03-01&until=2026-03-15")
+    assert "workplace,taipei-city,welfare_status,denied,1" in refused.text
     data = admin.get("/stats.csv?since=2026-03-01&until=2026-03-15")
     rows = list(csv.DictReader(io.StringIO(data.text)))
     assert {(r["way"], r["cases"]) for r in rows} == {

@@ -163,6 +163,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/survey/waves/{wave_id}/results.csv"): AUDITORS | ADMINS,
     ("GET", "/stats"): AUDITORS | ADMINS,
     ("GET", "/stats.csv"): AUDITORS | ADMINS,
+    ("GET", "/stats/refusals.csv"): AUDITORS | ADMINS,
     ("GET", "/api/v1/stats/cases"): AUDITORS | ADMINS,
     ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): PUBLIC,
