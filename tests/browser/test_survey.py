@@ -81,4 +81,5 @@ def test_the_dashboard_shows_a_chart_and_its_table(site: Site, page: Page) -> No
     expect(page.get_by_role("heading", name="成效統計", level=1)).to_be_visible()
     expect(page.get_by_role("heading", name="依承辦人工作地")).to_be_visible()
     expect(page.get_by_label("起日（臺北時間）")).to_be_visible()
-    expect(page.get_by_role("link", name="下載 CSV")).to_be_visible()
+    expect(page.get_by_role("link", name="下載每週案件 CSV")).to_be_visible()
+    expect(page.get_by_role("link", name="下載未能線上取得 CSV")).to_be_visible()
