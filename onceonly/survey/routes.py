@@ -24,6 +24,7 @@ from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.survey import service as survey
 from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.params import RowId
 
 router = APIRouter(include_in_schema=False)
 
@@ -152,12 +153,12 @@ def _form(
 
 
 @router.get("/survey/waves/{wave_id}", response_class=HTMLResponse)
-def answer_form(request: Request, wave_id: int, user: Clerk, lang: Lang) -> HTMLResponse:
+def answer_form(request: Request, wave_id: RowId, user: Clerk, lang: Lang) -> HTMLResponse:
     return _form(request, user, wave_id, lang)
 
 
 @router.post("/survey/waves/{wave_id}")
-async def answer(request: Request, wave_id: int, user: Clerk, lang: Lang) -> Response:
+async def answer(request: Request, wave_id: RowId, user: Clerk, lang: Lang) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
         with transaction(get_session_factory(request)) as db:
@@ -191,7 +192,7 @@ def _results(request: Request, user: Principal, wave_id: int, lang: str) -> surv
 
 
 @router.get("/survey/waves/{wave_id}/results", response_class=HTMLResponse)
-def results_page(request: Request, wave_id: int, user: Reader, lang: Lang) -> HTMLResponse:
+def results_page(request: Request, wave_id: RowId, user: Reader, lang: Lang) -> HTMLResponse:
     res = _results(request, user, wave_id, lang)
     with get_session_factory(request)() as db:
         kinds = {a.kind: a for a in catalog.list_agencies(db)}
@@ -218,7 +219,7 @@ def _kind_label(agency: catalog.AgencyView | None, code: str, lang: str) -> str:
 
 
 @router.get("/survey/waves/{wave_id}/results.csv")
-def results_csv(request: Request, wave_id: int, user: Reader, lang: Lang) -> Response:
+def results_csv(request: Request, wave_id: RowId, user: Reader, lang: Lang) -> Response:
     res = _results(request, user, wave_id, lang)
     rows = survey.results_csv_rows(res)
     buffer = io.StringIO()
