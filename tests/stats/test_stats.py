@@ -250,3 +250,13 @@ def test_the_dashboard_draws_each_chart_with_its_table_and_csv(
     bad = admin.get("/stats?since=2026-13-01")
     assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
     assert visit("tpe-udd-clerk").get("/stats").status_code == 403
+
+
+def test_the_export_command_names_a_bad_date(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from onceonly.cli import app
+
+    result = CliRunner().invoke(app, ["stats", "export", str(tmp_path), "--since", "soon"])
+    assert result.exit_code == 2
+    assert "--since/--until" in result.output and "YYYY-MM-DD" in result.output
