@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from onceonly.consolidate.normalise import SOURCE
+from onceonly.consolidate.normalise import SOURCE, is_valid_national_id
 from onceonly.consolidate.plan import LinkageSpec
 from onceonly.consolidate.sources import RECORD_ID
 
@@ -32,10 +32,18 @@ class LinkageUnavailable(RuntimeError):
     """The chosen backend cannot run here (e.g. Spark without Java)."""
 
 
+def _valid_ids(ids: pl.Series) -> pl.Series:
+    """Whether each national ID passes its checksum (computed once per distinct value)."""
+    distinct = ids.drop_nulls().unique()
+    valid = pl.Series([is_valid_national_id(v) for v in distinct.to_list()], dtype=pl.Boolean)
+    return ids.replace_strict(distinct, valid, default=False, return_dtype=pl.Boolean)
+
+
 def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
     name = pl.col("name").fill_null("")
     birth = pl.col("birth_date").cast(pl.String)
-    return frame.select(
+    national_id = pl.col("national_id")
+    return frame.with_columns(_valid_ids(frame.get_column("national_id")).alias("_id_valid")).select(
         pl.col(RECORD_ID).alias("unique_id"),
         pl.col(SOURCE).alias("source_dataset"),
         pl.col("national_id"),
@@ -44,6 +52,10 @@ def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("name").str.slice(0, 1).alias("name_first"),
         pl.col("national_id").str.slice(0, 5).alias("id_head"),
         pl.col("national_id").str.slice(5).alias("id_tail"),
+        # The ID's characters in order: an adjacent transposition (which may break both
+        # halves above) leaves them unchanged.
+        national_id.str.split("").list.sort().list.join("").alias("id_sorted"),
+        pl.col("_id_valid").alias("id_valid"),
         birth.alias("birth_date"),
         (birth.str.slice(0, 4) + "-" + birth.str.slice(8, 2) + "-" + birth.str.slice(5, 2)).alias(
             "birth_swapped"
@@ -86,6 +98,11 @@ def prepare(frame: pl.DataFrame, entity: str) -> pl.DataFrame:
     return _prepare_people(frame) if entity == "person" else _prepare_parcels(frame)
 
 
+TWO_VALID_IDS_M = 1e-9
+"""How often one person's two records carry two valid IDs that are not one typo apart (an
+ID re-issued): small enough that twins sharing everything else stay apart."""
+
+
 def _person_settings(link_type: LinkType) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -101,14 +118,20 @@ def _person_settings(link_type: LinkType) -> Any:
             cll.ElseLevel(),
         ],
     )
-    # An ID typed wrong is one character off; IDs further apart are different people, even
-    # twins sharing a birthday and a home (which EM, seeing few twins, would not learn).
+    # An ID typed wrong is one character off (a substitution or an adjacent transposition);
+    # IDs further apart are different people, even twins sharing a surname, a birthday and a
+    # home (which EM, seeing few twins, would not learn). Two IDs that both pass the checksum
+    # and are not one typo apart are two IDs the state issued: the same person carries two
+    # only after a rare re-issue, so that level outweighs everything else agreeing.
     national_id = cl.CustomComparison(
         output_column_name="national_id",
         comparison_levels=[
             cll.NullLevel("national_id"),
             cll.ExactMatchLevel("national_id"),
             cll.DamerauLevenshteinLevel("national_id", 1),
+            cll.CustomLevel(
+                '"id_valid_l" AND "id_valid_r"', label_for_charts="two different valid IDs"
+            ).configure(m_probability=TWO_VALID_IDS_M, fix_m_probability=True),
             cll.ElseLevel().configure(m_probability=0.0005, fix_m_probability=True),
         ],
     )
@@ -159,6 +182,8 @@ def _person_settings(link_type: LinkType) -> Any:
             block_on("name", "id_head"),
             block_on("name", "id_tail"),
             block_on("name_sorted", "birth_year"),
+            block_on("id_sorted", "birth_year"),
+            block_on("id_sorted", "name_first"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
