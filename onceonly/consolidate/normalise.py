@@ -9,9 +9,10 @@ guessed: ``0890230`` (30 February) is an error, not 1 March.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -27,6 +28,9 @@ from onceonly.domain.roc_date import parse_roc_date
 from onceonly.domain.variants import clean_national_id, fold_variants, fold_width, normalise_name
 
 SOURCE = "_source"
+UNREAD = "_unread"
+"""Per row: JSON list, like :data:`ERRORS`, of the values of fields whose plan says
+``unreadable: missing``: they became null, and the raw value is kept here for review."""
 ERRORS = "_errors"
 """Per row: JSON list of ``{field, code, value, zh, en}`` for every value that failed (or
 null); text, because polars builds nested columns from Python objects slowly."""
@@ -98,6 +102,61 @@ def normalise_date(value: str) -> str:
     return parse_roc_date(value).isoformat()
 
 
+def _one_format(value: str, pattern: str) -> date:
+    if pattern == "roc":
+        return parse_roc_date(value)
+    return datetime.strptime(value.strip(), pattern).date()
+
+
+def _swapped(pattern: str) -> str:
+    return pattern.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def parse_date(value: str, formats: Sequence[str] = ("roc",)) -> date:
+    """``value`` read by the first of ``formats`` that reads it; failing that, the first
+    that reads it with day and month swapped (a clerk's slip the linkage model scores as
+    such), else the first format's error."""
+    first: Exception | None = None
+    for pattern in formats:
+        try:
+            return _one_format(value, pattern)
+        except ValueError as error:  # DomainValueError is a ValueError too
+            first = first or error
+    for pattern in formats:
+        swapped = "roc" if pattern == "roc" else _swapped(pattern)
+        try:
+            if pattern == "roc":
+                day = parse_roc_date(_swap_roc(value))
+            else:
+                day = _one_format(value, swapped)
+            return day
+        except ValueError:
+            continue
+    assert first is not None
+    raise first
+
+
+def _swap_roc(value: str) -> str:
+    """The ROC forms with month and day exchanged (``89/13/05`` -> ``89/05/13``)."""
+    separated = re.fullmatch(r"\s*(\d{1,4})([/.\-])(\d{1,2})\2(\d{1,2})\s*", value)
+    if separated:
+        y, sep, m, d = separated.groups()
+        return f"{y}{sep}{d}{sep}{m}"
+    digits = value.strip()
+    if digits.isdigit() and len(digits) in (6, 7, 8):
+        return digits[:-4] + digits[-2:] + digits[-4:-2]
+    return value
+
+
+def date_normaliser(formats: Sequence[str]) -> Callable[[str], str]:
+    """The ``date`` normaliser for a source whose plan names its date formats."""
+
+    def normalise(value: str) -> str:
+        return parse_date(value, formats).isoformat()
+
+    return normalise
+
+
 NORMALISER_FUNCTIONS: dict[str, Callable[[str], str]] = {
     "strip": str.strip,
     "width": fold_width,
@@ -140,6 +199,8 @@ class FieldNormaliser:
     constant: str | None
     values: Mapping[str, str]
     steps: tuple[tuple[str, Callable[[str], str]], ...]
+    missing_ok: bool = False
+    """A value no normaliser reads becomes missing (its raw value kept), not an error."""
 
     @classmethod
     def of(cls, target: TargetField, mapping: FieldMap) -> FieldNormaliser:
@@ -149,7 +210,16 @@ class FieldNormaliser:
             join=mapping.join,
             constant=mapping.constant,
             values=mapping.values,
-            steps=tuple((n, NORMALISER_FUNCTIONS[n]) for n in mapping.normalise),
+            steps=tuple(
+                (
+                    n,
+                    date_normaliser(mapping.date_formats)
+                    if n == "date" and mapping.date_formats
+                    else NORMALISER_FUNCTIONS[n],
+                )
+                for n in mapping.normalise
+            ),
+            missing_ok=mapping.unreadable == "missing",
         )
 
     @property
@@ -210,7 +280,9 @@ class FieldNormaliser:
 
 def _convert(kind: str, value: str) -> Any:
     if kind == "date":
-        return date.fromisoformat(value) if len(value) == 10 else parse_roc_date(value)
+        if len(value) == 10 and value[4] == "-":
+            return date.fromisoformat(value)
+        return parse_roc_date(value)
     if kind == "integer":
         return int(_integer(value))
     if kind == "number":
@@ -231,6 +303,7 @@ def normalise_source(
     height = frame.height
     columns: list[pl.Series] = []
     problems: list[pl.Series] = []
+    unread: list[pl.Series] = []
     for name, mapping in source.fields.items():
         field = FieldNormaliser.of(plan.field(name), mapping)
         if field.constant is not None:
@@ -241,7 +314,7 @@ def normalise_source(
         else:
             typed, failed = field.column(field.raw(frame))
             columns.append(typed)
-            problems.append(failed)
+            (unread if field.missing_ok else problems).append(failed)
         if progress is not None:
             progress()
     result = pl.DataFrame(columns)
@@ -265,4 +338,48 @@ def normalise_source(
         frame.get_column(RECORD_ID),
         pl.lit(source.id).alias(SOURCE),
         encoded.alias(ERRORS),
+        _encoded(unread, height).alias(UNREAD),
     )
+
+
+def _encoded(problems: list[pl.Series], height: int) -> pl.Series:
+    """Each row's problems as one JSON list, in field order (null when none)."""
+    if not problems:
+        return pl.Series([None] * height, dtype=pl.String)
+    by_field = pl.DataFrame(problems)
+    any_problem = pl.any_horizontal([pl.col(p.name).is_not_null() for p in problems])
+    joined = pl.concat_str(list(by_field.columns), separator=", ", ignore_nulls=True)
+    return by_field.select(
+        pl.when(any_problem).then(pl.concat_str(pl.lit("["), joined, pl.lit("]")))
+    ).to_series()
+
+
+def apply_fixes(
+    plan: Plan,
+    source: SourceSpec,
+    normalised: pl.DataFrame,
+    fixes: Mapping[str, Mapping[str, str]],
+) -> pl.DataFrame:
+    """``normalised`` with the values clerks typed for held-back rows (record id -> field ->
+    value as typed), each put through the field's own normalisers: a fix that reads replaces
+    the field's value and its error, one that does not replaces the error with its own."""
+    mine = {r: f for r, f in fixes.items() if r.startswith(f"{source.id}:")}
+    if not mine or normalised.is_empty():
+        return normalised
+    ids = normalised.get_column(RECORD_ID).to_list()
+    rows = normalised.to_dicts()
+    for index, record_id in enumerate(ids):
+        if record_id not in mine:
+            continue
+        row = rows[index]
+        problems = [p for p in json.loads(row[ERRORS] or "[]") if p["field"] not in mine[record_id]]
+        for name, text in mine[record_id].items():
+            if name not in source.fields:
+                continue
+            field = FieldNormaliser.of(plan.field(name), source.fields[name])
+            value, problem = field.one(text)
+            row[name] = value
+            if problem is not None:
+                problems.append({"field": name, "value": text, **problem})
+        row[ERRORS] = json.dumps(problems, ensure_ascii=False) if problems else None
+    return pl.DataFrame(rows, schema=normalised.schema)

@@ -31,11 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.consolidate import review as review_service
 from onceonly.consolidate.linkage import clusters, edges, prepare, score_pairs
 from onceonly.consolidate.load import load_into_registries
-from onceonly.consolidate.normalise import normalise_source
+from onceonly.consolidate.normalise import apply_fixes, normalise_source
 from onceonly.consolidate.plan import Plan
 from onceonly.consolidate.sources import RECORD_ID, read_source
 from onceonly.consolidate.survivorship import golden_frames, golden_records, rules_of
 from onceonly.consolidate.validate import (
+    WARNINGS,
     SourceQuality,
     check_table_schema,
     quality_json,
@@ -82,6 +83,10 @@ LINEAGE = "lineage.parquet"
 and which won. Columnar and compressed: at a million records a JSON line per golden record
 with every candidate spelt out took gigabytes."""
 RULES_KEY = "onceonly.survivorship.rules"
+HELD = "held.parquet"
+"""The quarantined rows as normalised (failed values null): linked, never loaded."""
+HELD_FORMAT = "held/1"
+"""Part of the validate step's digest, so a run directory from before held rows is redone."""
 GOLDEN_FORMAT = "golden.parquet/1"
 """Part of the survive step's digest, so a run directory written in an older format is
 redone rather than skipped."""
@@ -205,7 +210,11 @@ class Pipeline:
 
     def _run_steps(self) -> None:
         plan = self.plan
-        source_digests = []
+        self.fixes: dict[str, dict[str, str]] = {}
+        if self.sessions is not None:
+            with self.sessions() as session:
+                self.fixes = review_service.fixes(session, plan.name)
+        source_digests = [_digest(json.dumps(self.fixes, sort_keys=True, ensure_ascii=False))]
         for source in plan.model.sources:
             extract = self.dir / "extract" / f"{source.id}.parquet"
             with (
@@ -226,6 +235,7 @@ class Pipeline:
                     raw = pl.read_parquet(extract)
                     _write_parquet(normalised, normalise_source(plan, source, raw, advance))
             source_digests.append(self.digests[f"normalise:{source.id}"])
+        source_digests.append(HELD_FORMAT)
 
         with (
             self._step("validate", *source_digests) as needed,
@@ -239,11 +249,16 @@ class Pipeline:
             self._task(f"link ({self.backend})", 1) as advance,
         ):
             if needed:
-                kept = pl.read_parquet(self.dir / "kept.parquet")
+                # Held-back rows are linked on what they have (they stay out of the load).
+                rows = pl.concat(
+                    [pl.read_parquet(self.dir / "kept.parquet"), self._held()],
+                    how="diagonal_relaxed",
+                )
                 pairs = score_pairs(
-                    prepare(kept, plan.model.linkage.entity), plan.model.linkage, self.backend
+                    prepare(rows, plan.model.linkage.entity), plan.model.linkage, self.backend
                 )
                 _write_parquet(self.dir / "pairs.parquet", pairs)
+                self._held_partners(pairs)
             advance()
 
         decided: dict[tuple[str, str], bool] = {}
@@ -311,18 +326,24 @@ class Pipeline:
             self.dir / "table_schema.json", json.dumps(descriptor, ensure_ascii=False, indent=2)
         )
         kept_frames = []
+        held_frames: list[pl.DataFrame] = []
         quarantine: list[dict[str, Any]] = []
         qualities: list[SourceQuality] = []
         for source in plan.model.sources:
             raw = pl.read_parquet(self.dir / "extract" / f"{source.id}.parquet")
             normalised = pl.read_parquet(self.dir / "normalised" / f"{source.id}.parquet")
+            normalised = apply_fixes(plan, source, normalised, self.fixes)
             result = validate_source(plan, normalised, raw)
             kept_frames.append(result.kept)
+            if result.held is not None:
+                held_frames.append(result.held)
             quarantine += result.quarantine
             qualities.append(result.quality)
             advance()
         kept = pl.concat(kept_frames, how="diagonal_relaxed")
         _write_parquet(self.dir / "kept.parquet", kept)
+        held = pl.concat(held_frames, how="diagonal_relaxed") if held_frames else kept.clear()
+        _write_parquet(self.dir / HELD, held.drop(WARNINGS, strict=False))
         _write_text(
             self.dir / "quarantine.jsonl",
             "".join(json.dumps(q, ensure_ascii=False, sort_keys=True) + "\n" for q in quarantine),
@@ -330,14 +351,58 @@ class Pipeline:
         self.dir.joinpath("report").mkdir(exist_ok=True)
         write_report(self.dir / "report", quality_json(plan, qualities))
 
+    def _held(self) -> pl.DataFrame:
+        path = self.dir / HELD
+        return pl.read_parquet(path) if path.is_file() else pl.DataFrame()
+
+    def _quarantine(self) -> dict[str, dict[str, Any]]:
+        """Record id -> its quarantine entry (reasons, raw values)."""
+        path = self.dir / "quarantine.jsonl"
+        if not path.is_file():
+            return {}
+        entries = (json.loads(line) for line in path.read_text("utf-8").splitlines() if line)
+        return {e["record_id"]: e for e in entries}
+
+    def _held_partners(self, pairs: pl.DataFrame) -> None:
+        """The quarantine list again, each held-back row with its likeliest partner (at or
+        above the review band's low end), so the clerk fixing it sees whom it joins."""
+        frame = self._held()
+        held = set(frame.get_column(RECORD_ID).to_list()) if frame.height else set()
+        best: dict[str, tuple[str, float]] = {}
+        low = min(self.plan.model.linkage.review_band[0], self.plan.model.linkage.threshold)
+        for left, right, probability in pairs.select(
+            "left_id", "right_id", "match_probability"
+        ).iter_rows():
+            if probability < low:
+                continue
+            for one, other in ((left, right), (right, left)):
+                if one in held and probability > best.get(one, ("", -1.0))[1]:
+                    best[one] = (other, probability)
+        lines = []
+        for record_id, entry in self._quarantine().items():
+            partner = best.get(record_id)
+            if partner is not None:
+                entry = {**entry, "partner": partner[0], "match_probability": partner[1]}
+            lines.append(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+        _write_text(self.dir / "quarantine_partners.jsonl", "".join(lines))
+
     def _queue(self) -> None:
         plan = self.plan
         assert self.sessions is not None
         low, high = plan.model.linkage.review_band
-        pairs = pl.read_parquet(self.dir / "pairs.parquet").filter(
-            (pl.col("match_probability") >= low) & (pl.col("match_probability") < high)
+        held = self._held()
+        held_ids = set(held.get_column(RECORD_ID).to_list()) if held.height else set()
+        scored = pl.read_parquet(self.dir / "pairs.parquet")
+        in_band = (pl.col("match_probability") >= low) & (pl.col("match_probability") < high)
+        # A held-back row linked to anyone goes to the clerk with its partner, however sure.
+        with_held = (pl.col("match_probability") >= low) & (
+            pl.col("left_id").is_in(list(held_ids)) | pl.col("right_id").is_in(list(held_ids))
         )
-        kept = pl.read_parquet(self.dir / "kept.parquet").drop("_warnings", strict=False)
+        pairs = scored.filter(in_band | with_held)
+        kept = pl.concat(
+            [pl.read_parquet(self.dir / "kept.parquet").drop(WARNINGS, strict=False), held],
+            how="diagonal_relaxed",
+        )
         wanted = set(pairs.get_column("left_id")) | set(pairs.get_column("right_id"))
         rows = {
             r[RECORD_ID]: {
@@ -345,6 +410,9 @@ class Pipeline:
             }
             for r in kept.filter(pl.col(RECORD_ID).is_in(list(wanted))).iter_rows(named=True)
         }
+        quarantine = self._quarantine()
+        for record_id in wanted & held_ids:
+            rows[record_id][review_service.HELD] = quarantine.get(record_id, {}).get("reasons", [])
         candidates = [
             review_service.Candidate(left, right, probability, rows[left], rows[right])
             for left, right, probability in pairs.select(

@@ -70,6 +70,13 @@ class FieldMap(_Strict):
     values: dict[str, str] = Field(default_factory=dict)
     """Legacy code -> standard code, applied before the normalisers."""
     normalise: list[str] = Field(default_factory=list)
+    date_formats: list[str] = Field(default_factory=list)
+    """The source's date formats, tried in order by the ``date`` normaliser: ``roc`` (every
+    ROC and Gregorian form :func:`~onceonly.domain.roc_date.parse_roc_date` reads) or a
+    ``strptime`` pattern such as ``%m/%d/%Y`` (US) or ``%d/%m/%Y``. Empty: ``roc`` alone."""
+    unreadable: Literal["quarantine", "missing"] = "quarantine"
+    """What a value no normaliser reads becomes: an error that holds the row back, or a
+    missing value (the raw value is kept in the row's warnings for review)."""
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldMap:

@@ -64,9 +64,63 @@ def sync_queue(
             added += 1
         elif row.status == PENDING:
             row.match_probability = c.match_probability
-            row.left, row.right = dict(left), dict(right)
+            row.left, row.right = _keep_fix(row.left, left), _keep_fix(row.right, right)
     session.flush()
     return added
+
+
+HELD = "_held"
+"""In a queued record's values: why the row is held back from the load (a list of
+``{field, check, value, zh, en}``); present only for held-back rows."""
+FIX = "_fix"
+"""In a queued record's values: what a clerk typed for its failed fields (field -> text)."""
+
+
+def _keep_fix(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``new`` with the clerk's fix of ``old`` carried over (a rerun must not lose it)."""
+    values = dict(new)
+    if FIX in old:
+        values[FIX] = old[FIX]
+    return values
+
+
+def held_fields(values: Mapping[str, Any]) -> list[str]:
+    """The fields a held-back record failed on, in order, each once."""
+    return list(dict.fromkeys(r["field"] for r in values.get(HELD) or [] if r.get("field")))
+
+
+def fix(
+    session: Session, item_id: int, record_id: str, values: Mapping[str, str], fixed_by: str
+) -> ReviewItem:
+    """Record what a clerk typed for a held-back record's failed fields; the next run puts it
+    through the field's normalisers and, if it reads, releases the row to the load."""
+    item = session.get(ReviewItem, item_id)
+    if item is None:
+        raise ReviewError("consolidate.review.unknown_item", id=item_id)
+    side = "left" if item.left_id == record_id else "right" if item.right_id == record_id else ""
+    record = getattr(item, side) if side else {}
+    allowed = set(held_fields(record))
+    if not allowed:
+        raise ReviewError("consolidate.review.not_held", id=record_id)
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ReviewError("consolidate.review.not_held_field", field=", ".join(unknown))
+    typed = {k: v.strip() for k, v in values.items() if v.strip()}
+    if not typed:
+        raise ReviewError("consolidate.review.empty_fix")
+    setattr(item, side, {**record, FIX: {**record.get(FIX, {}), **typed}, "_fixed_by": fixed_by})
+    session.flush()
+    return item
+
+
+def fixes(session: Session, plan: str) -> dict[str, dict[str, str]]:
+    """Record id -> field -> the value a clerk typed, for every fixed held-back record."""
+    found: dict[str, dict[str, str]] = {}
+    for item in session.scalars(select(ReviewItem).where(ReviewItem.plan == plan)):
+        for record_id, record in ((item.left_id, item.left), (item.right_id, item.right)):
+            if record.get(FIX):
+                found.setdefault(record_id, {}).update(record[FIX])
+    return found
 
 
 def decisions(session: Session, plan: str) -> dict[tuple[str, str], bool]:

@@ -70,6 +70,14 @@ def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HT
         "consolidate/review.html",
         items=shown,
         fields={item.id: _shown_fields(item) for item in shown},
+        held={
+            item.id: [
+                (record_id, values, review.held_fields(values))
+                for record_id, values in ((item.left_id, item.left), (item.right_id, item.right))
+                if values.get(review.HELD)
+            ]
+            for item in shown
+        },
         counts=Counter(i.status for i in mine),
     )
 
@@ -77,6 +85,29 @@ def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HT
 def _shown_fields(item: ReviewItem) -> list[str]:
     """The pair's own fields (a person's or a parcel's), without the pipeline's columns."""
     return [n for n in item.left if not n.startswith("_") or n == "_record_id"]
+
+
+@router.post("/consolidate/review/{item_id}/fix", include_in_schema=False)
+async def fix_held_record(
+    item_id: int, request: Request, principal: Reviewer, db: Db, lang: Lang
+) -> RedirectResponse:
+    """A clerk's values for a held-back record's failed fields (form fields ``fix.<field>``,
+    plus ``record_id``): the next run normalises them and, if they read, loads the row."""
+    form = await request.form()
+    item = db.get(ReviewItem, item_id)
+    if item is None:
+        raise not_found(t("consolidate.review.unknown_item", lang, id=item_id), lang)
+    if not may_review(principal, item):
+        raise _forbidden(lang)
+    values = {
+        str(k)[4:]: str(v) for k, v in form.multi_items() if str(k).startswith("fix.")
+    }
+    try:
+        review.fix(db, item_id, str(form.get("record_id", "")), values, principal.username)
+    except review.ReviewError as error:
+        raise Problem(422, "invalid-fix", t(error.key, lang, **error.params)) from error
+    db.commit()
+    return RedirectResponse("/consolidate/review", status_code=303)
 
 
 @router.post("/consolidate/review/{item_id}", include_in_schema=False)

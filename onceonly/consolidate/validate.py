@@ -204,6 +204,9 @@ class Validated:
     kept: pl.DataFrame
     quarantine: list[dict[str, Any]]
     quality: SourceQuality
+    held: pl.DataFrame | None = None
+    """The quarantined rows with what did normalise (the rest null): kept out of the load
+    until a clerk fixes them, but linked on what they have."""
 
 
 def _check_label(check: str) -> str:
@@ -296,6 +299,7 @@ def validate_source(
         .filter(~pl.col("_row").is_in(bad))
         .drop("_row", ERRORS)
     )
+    held = frame.filter(pl.col("_row").is_in(bad)).drop("_row", ERRORS)
     quality.kept = kept.height
     quality.quarantined = len(quarantine)
 
@@ -326,7 +330,7 @@ def validate_source(
             "missing": normalised.height - present,
             "invalid": failed,
         }
-    return Validated(kept, quarantine, quality)
+    return Validated(kept, quarantine, quality, held)
 
 
 # the report -------------------------------------------------------------------------------------

@@ -116,3 +116,63 @@ def test_a_parcel_pair_shows_its_own_fields_and_asks_about_parcels(demo_env: Dem
     assert "王小銘" not in platform.text and "330.6" not in platform.text
     assert "1 pending" not in platform.text, "not even other tenants' counts"
     assert elsewhere.status_code == 200 and "王小銘" not in elsewhere.text
+
+
+def test_a_held_back_record_shows_why_and_its_clerk_fixes_it(demo_env: DemoEnv) -> None:
+    app = create_app(demo_env.settings)
+    held = {
+        "name": "陳月娟",
+        "birth_date": None,
+        review.HELD: [
+            {
+                "field": "birth_date",
+                "check": "not_nullable",
+                "value": "",
+                "zh": "birth_date：必填欄位未填",
+                "en": "birth_date: a required value is missing",
+            }
+        ],
+    }
+    with transaction(app.state.sessions) as db:
+        review.sync_queue(
+            db,
+            "plan-h",
+            "tainan-city",
+            [review.Candidate("county:35", "county:34", 0.9998, held, {"name": "陳月娟"})],
+        )
+        item_id = review.pending(db, "plan-h")[0].id
+    clerk = _token(app, "tnn-hh-clerk")
+    with TestClient(app) as client:
+        page = client.get("/consolidate/review", headers=clerk)
+        assert page.status_code == 200
+        assert "必填欄位未填" in page.text and 'name="fix.birth_date"' in page.text
+        form = {"record_id": "county:35", "fix.birth_date": "民國57年8月6日"}
+        other = client.post(
+            f"/consolidate/review/{item_id}/fix", data=form, headers=_token(app, "tpe-udd-clerk")
+        )
+        assert other.status_code == 403
+        wrong = client.post(
+            f"/consolidate/review/{item_id}/fix",
+            data={"record_id": "county:35", "fix.name": "王"},
+            headers=clerk,
+        )
+        assert wrong.status_code == 422 and "name" in wrong.text
+        partner = client.post(
+            f"/consolidate/review/{item_id}/fix",
+            data={"record_id": "county:34", "fix.birth_date": "1968-08-06"},
+            headers=clerk,
+        )
+        assert partner.status_code == 422  # the partner is not held back
+        done = client.post(
+            f"/consolidate/review/{item_id}/fix", data=form, headers=clerk, follow_redirects=False
+        )
+        assert done.status_code == 303
+    with app.state.sessions() as db:
+        assert review.fixes(db, "plan-h") == {"county:35": {"birth_date": "民國57年8月6日"}}
+        review.sync_queue(  # a rerun refreshes the pair's values but keeps the fix
+            db,
+            "plan-h",
+            "tainan-city",
+            [review.Candidate("county:35", "county:34", 0.9998, held, {"name": "陳月娟"})],
+        )
+        assert review.fixes(db, "plan-h") == {"county:35": {"birth_date": "民國57年8月6日"}}
