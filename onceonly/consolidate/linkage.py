@@ -130,7 +130,9 @@ def _person_settings(link_type: LinkType) -> Any:
             cll.ExactMatchLevel("national_id"),
             cll.DamerauLevenshteinLevel("national_id", 1),
             cll.CustomLevel(
-                '"id_valid_l" AND "id_valid_r"', label_for_charts="two different valid IDs"
+                '"id_valid_l" AND "id_valid_r"',
+                label_for_charts="two different valid IDs",
+                base_dialect_str="duckdb",  # read as columns by Spark too
             ).configure(m_probability=TWO_VALID_IDS_M, fix_m_probability=True),
             cll.ElseLevel().configure(m_probability=0.0005, fix_m_probability=True),
         ],
@@ -141,7 +143,9 @@ def _person_settings(link_type: LinkType) -> Any:
             cll.NullLevel("birth_date"),
             cll.ExactMatchLevel("birth_date"),
             cll.CustomLevel(
-                '"birth_date_l" = "birth_swapped_r"', label_for_charts="day and month swapped"
+                '"birth_date_l" = "birth_swapped_r"',
+                label_for_charts="day and month swapped",
+                base_dialect_str="duckdb",
             ),
             cll.LevenshteinLevel("birth_date", 1),
             cll.ExactMatchLevel("birth_year"),
