@@ -158,7 +158,12 @@ def _home(rng: Random, districts: tuple[str, ...], after: date, serial: int) -> 
 
 
 class _Writer(LegacyWriter):
-    """Emits one legacy row for a person's copy, with the faults of its system."""
+    """Emits one legacy row for a person's copy, with the faults of its system; ``messy``
+    adds what registers messier than the demo's suffer (issue 19): IDs with two digits
+    transposed or left blank, birth dates and sexes left blank more often, twins who
+    differ in one given-name character."""
+
+    messy = False
 
     def _name(self, p: Person, copy: int) -> tuple[str, str]:
         surname_, given = p.surname, p.given
@@ -166,11 +171,19 @@ class _Writer(LegacyWriter):
             given = _typo(given, self.rng)
         return surname_, given
 
-    def _id(self, p: Person, copy: int) -> str:
+    def _id(self, p: Person, copy: int) -> str | None:
         value = p.national_id
         if copy and self.fault(0.6):
             value = id_typo(value, self.rng)
+        if self.messy and copy and self.fault(0.6):
+            i = 1 + int(self.rng.random() * 8)  # two adjacent characters swapped
+            value = value[:i] + value[i + 1] + value[i] + value[i + 2 :]
+        if self.messy and self.fault(0.3):
+            return None
         return messy_id(value, self.rng)
+
+    def _blank(self, weight: float) -> bool:
+        return self.fault(weight * (4 if self.messy else 1))
 
     def _birth(self, p: Person, copy: int) -> date:
         if copy and p.birth.day <= 12 and p.birth.day != p.birth.month and self.fault(0.5):
@@ -192,7 +205,7 @@ class _Writer(LegacyWriter):
         if self.fault(0.7):
             address = f"{city}{home.district}{home.road}{number}號"
         birth: str | None = roc_text(self._birth(p, copy), self.rng)
-        if self.fault(0.1):
+        if self._blank(0.1):
             birth = None
         self.county.append(
             (
@@ -227,7 +240,7 @@ class _Writer(LegacyWriter):
         if not self.fault(2):
             address = address.replace("台南市", "臺南市", 1)
         sex = "1" if p.sex == "M" else "2"
-        if self.fault(0.1):
+        if self._blank(0.1):
             sex = None  # type: ignore[assignment]
         self.city.append(
             (
@@ -388,12 +401,16 @@ def generate_demo(
     excel: bool = False,
     registries: Path | None = None,
     land_records: int | None = None,
+    messy: bool = False,
 ) -> DemoData:
     """Write ``county.csv``, ``city.sqlite`` (or ``city.xlsx``), ``truth.csv`` and
     ``plan.yaml`` into ``directory``; about ``records`` legacy rows in all. Then the land
     registers of the same people (:mod:`onceonly.consolidate.demo.land`): ``county_land.csv``,
     ``city_land.sqlite``, ``land_truth.csv`` and ``land.yaml`` (which ``plan.yaml`` runs
     next), about ``land_records`` rows (default: half of ``records``).
+
+    ``messy``: the faults of registers messier than the demo's own (see :class:`_Writer`),
+    for the linkage bench.
 
     ``registries``: when given, the plans load the golden records into that registries
     directory's household register (``central.moi_household``) and 臺南市's land office
@@ -403,6 +420,7 @@ def generate_demo(
     directory.mkdir(parents=True, exist_ok=True)
     rng = Random(seed)
     writer = _Writer(rng, fault_rate)
+    writer.messy = messy
     duplicated: list[str] = []
     owners: list[Owner] = []
     key = 0
@@ -426,7 +444,7 @@ def generate_demo(
                     twin.key,
                     twin.national_id,
                     p.surname,
-                    twin.given,
+                    (p.given[:-1] + twin.given[-1]) if messy else twin.given,
                     twin.sex,
                     p.birth,
                     p.relationship,
