@@ -50,6 +50,9 @@ def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("name"),
         name.str.split("").list.sort().list.join("").alias("name_sorted"),
         pl.col("name").str.slice(0, 1).alias("name_first"),
+        # Latin-script names are words: the first and the last (a CJK name is one word).
+        pl.col("name").str.split(" ").list.first().alias("name_word_first"),
+        pl.col("name").str.split(" ").list.last().alias("name_word_last"),
         pl.col("national_id").str.slice(0, 5).alias("id_head"),
         pl.col("national_id").str.slice(5).alias("id_tail"),
         # The ID's characters in order: an adjacent transposition (which may break both
@@ -115,6 +118,10 @@ def _person_settings(link_type: LinkType) -> Any:
             cll.ExactMatchLevel("name"),
             cll.ExactMatchLevel("name_sorted").configure(label_for_charts="same characters"),
             cll.LevenshteinLevel("name", 1),
+            # Latin-script names (indigenous, foreign residents, romanised entries): a CJK
+            # name one character off scores about 0.82, so these levels hold Latin ones.
+            cll.JaroWinklerLevel("name", 0.92),
+            cll.JaroWinklerLevel("name", 0.85),
             cll.ElseLevel(),
         ],
     )
@@ -134,7 +141,9 @@ def _person_settings(link_type: LinkType) -> Any:
                 label_for_charts="two different valid IDs",
                 base_dialect_str="duckdb",  # read as columns by Spark too
             ).configure(m_probability=TWO_VALID_IDS_M, fix_m_probability=True),
-            cll.ElseLevel().configure(m_probability=0.0005, fix_m_probability=True),
+            # One of them fails its checksum (a typo) or is no national ID at all (another
+            # country's number): how often such IDs differ in one person's records is learnt.
+            cll.ElseLevel(),
         ],
     )
     birth = cl.CustomComparison(
@@ -165,6 +174,7 @@ def _person_settings(link_type: LinkType) -> Any:
                     cll.NullLevel("address"),
                     cll.ExactMatchLevel("address"),
                     cll.LevenshteinLevel("address", 3),
+                    cll.JaroWinklerLevel("address", 0.9),
                     cll.ExactMatchLevel("district"),
                     cll.ElseLevel(),
                 ],
@@ -188,6 +198,11 @@ def _person_settings(link_type: LinkType) -> Any:
             block_on("name_sorted", "birth_year"),
             block_on("id_sorted", "birth_year"),
             block_on("id_sorted", "name_first"),
+            block_on("name", "district"),
+            block_on("birth_date", "district"),
+            block_on("name_word_first", "birth_date"),
+            block_on("name_word_last", "birth_date"),
+            block_on("name_word_last", "district"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
