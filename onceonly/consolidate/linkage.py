@@ -43,7 +43,9 @@ def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
     name = pl.col("name").fill_null("")
     birth = pl.col("birth_date").cast(pl.String)
     national_id = pl.col("national_id")
-    return frame.with_columns(_valid_ids(frame.get_column("national_id")).alias("_id_valid")).select(
+    return frame.with_columns(
+        _valid_ids(frame.get_column("national_id")).alias("_id_valid")
+    ).select(
         pl.col(RECORD_ID).alias("unique_id"),
         pl.col(SOURCE).alias("source_dataset"),
         pl.col("national_id"),

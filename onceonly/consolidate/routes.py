@@ -99,9 +99,7 @@ async def fix_held_record(
         raise not_found(t("consolidate.review.unknown_item", lang, id=item_id), lang)
     if not may_review(principal, item):
         raise _forbidden(lang)
-    values = {
-        str(k)[4:]: str(v) for k, v in form.multi_items() if str(k).startswith("fix.")
-    }
+    values = {str(k)[4:]: str(v) for k, v in form.multi_items() if str(k).startswith("fix.")}
     try:
         review.fix(db, item_id, str(form.get("record_id", "")), values, principal.username)
     except review.ReviewError as error:
