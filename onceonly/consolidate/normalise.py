@@ -21,6 +21,7 @@ import polars as pl
 from onceonly.consolidate.normalise_parcels import PARCEL_NORMALISERS
 from onceonly.consolidate.plan import FieldMap, Plan, SourceSpec, TargetField
 from onceonly.consolidate.sources import RECORD_ID
+from onceonly.domain.address import ALL_CITIES
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.merger_renames import rename_address, rename_table
 from onceonly.domain.national_id import validate_national_id
@@ -85,9 +86,23 @@ def _district_renames() -> dict[str, str]:
     return {old: new for m in rename_table().mergers for old, new in m.districts.items()}
 
 
+_DISTRICT_IN_ADDRESS = re.compile(r"[東西南北中]區|[^0-9]{2,4}?[區鄉鎮市]")
+
+
 def normalise_district(value: str) -> str:
-    """A township of a former county as its district today: ``永康市`` -> ``永康區``."""
-    name = fold_variants(fold_width(value)).strip()
+    """A township of a former county as its district today: ``永康市`` -> ``永康區``; from a
+    whole address (``臺南縣永康市中正路1號``) the district is taken, never the address."""
+    name = "".join(fold_variants(fold_width(value)).split())
+    city = name[:3].replace("台", "臺")
+    if city in ALL_CITIES and len(name) > 3 and not name[3:].startswith(("區", "鄉", "鎮")):
+        match = _DISTRICT_IN_ADDRESS.match(name[3:])
+        if match is None:
+            raise NormaliseError(
+                "district",
+                f"地址中找不到鄉鎮市區：{value}",
+                f"no district (鄉鎮市區) in the address: {value}",
+            )
+        name = match.group(0)
     return _district_renames().get(name, name)
 
 

@@ -341,8 +341,10 @@ def _check(model: PlanModel, file: str, base: Path) -> list[PlanIssue]:
                         name=normaliser,
                         known=", ".join(NORMALISERS),
                     )
+        # A plan that only links needs no more fields than it has (the register-only ones,
+        # household id, relationship, jurisdiction, district, alive, matter to the load).
         for name, f in fields.items():
-            if f.required and name not in source.fields:
+            if model.load is not None and f.required and name not in source.fields:
                 issue(f"{where}.fields", "consolidate.plan.required_unmapped", field=name)
     for i, follower in enumerate(model.then):
         if not (base / follower).is_file():

@@ -1,4 +1,4 @@
-"""Dates in the formats a plan names for a source: US, day-first, ROC; a day and month
+"""Dates (and districts) in the formats a plan names for a source: US, day-first, ROC; a day and month
 swapped is read as a candidate the comparison scores; unreadable dates may become missing
 with their raw value kept."""
 
@@ -95,3 +95,14 @@ def test_unreadable_missing_keeps_the_raw_value_out_of_the_errors() -> None:
     assert out["_errors"].to_list() == [None, None]
     unread = out[UNREAD].to_list()
     assert unread[0] is None and json.loads(unread[1])[0]["value"] == "99/99/2000"
+
+
+def test_the_district_normaliser_takes_the_district_from_an_address() -> None:
+    from onceonly.consolidate.normalise import NormaliseError, normalise_district
+
+    assert normalise_district("臺南縣永康市中正路1號") == "永康區"
+    assert normalise_district("台南市 東區 民族路 5號") == "東區"
+    assert normalise_district("永康市") == "永康區"
+    assert normalise_district("永康區") == "永康區"
+    with pytest.raises(NormaliseError):
+        normalise_district("臺南市123號")

@@ -52,9 +52,27 @@ def test_unknown_field_and_normaliser_are_located(demo: DemoCopy) -> None:
     assert "no normaliser soundex" in issues["sources[1].fields.name.normalise[1]"]
 
 
-def test_a_required_field_left_unmapped(demo: DemoCopy) -> None:
-    issues = _issues(demo, {"sources.0.fields.birth_date": None})
+def test_a_required_field_left_unmapped_when_the_plan_loads(demo: DemoCopy) -> None:
+    load = {"registries": str(demo.directory), "owner": "central.moi_household"}
+    issues = _issues(demo, {"sources.0.fields.birth_date": None, "load": load})
     assert "required field birth_date" in issues["sources[0].fields"]
+
+
+def test_a_plan_that_only_links_maps_only_what_linkage_uses(demo: DemoCopy) -> None:
+    raw = yaml.safe_load(demo.plan.read_text("utf-8"))
+    register_only = ("household_id", "relationship_to_head", "jurisdiction", "district")
+    for source in raw["sources"]:
+        for name in (*register_only, "is_alive"):
+            del source["fields"][name]
+    demo.plan.write_text(yaml.safe_dump(raw, allow_unicode=True), "utf-8")
+    plan = load_plan(demo.plan)
+    assert not set(register_only) & set(plan.mapped_fields)
+    from rich.console import Console
+
+    from onceonly.consolidate.pipeline import read_golden, run_pipeline
+
+    run_pipeline(plan, None, console=Console(quiet=True))
+    assert any(len(g["members"]) > 1 for g in read_golden(plan.run_dir, lineage=False))
 
 
 def test_structure_errors_name_their_path(demo: DemoCopy) -> None:
