@@ -1,6 +1,6 @@
-"""Dates (and districts) in the formats a plan names for a source: US, day-first, ROC; a day and month
+"""Dates in the formats a plan names for a source (US, day-first, ROC); a day and month
 swapped is read as a candidate the comparison scores; unreadable dates may become missing
-with their raw value kept."""
+with their raw value kept. And districts taken out of whole addresses."""
 
 from __future__ import annotations
 
