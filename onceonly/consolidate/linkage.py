@@ -22,6 +22,7 @@ import polars as pl
 from onceonly.consolidate.normalise import SOURCE, is_valid_national_id
 from onceonly.consolidate.plan import LinkageSpec
 from onceonly.consolidate.sources import RECORD_ID
+from onceonly.domain.variants import fold_for_matching
 
 BACKENDS = ("duckdb", "spark")
 LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
@@ -39,7 +40,16 @@ def _valid_ids(ids: pl.Series) -> pl.Series:
     return ids.replace_strict(distinct, valid, default=False, return_dtype=pl.Boolean)
 
 
+def _matching_names(names: pl.Series) -> pl.Series:
+    """Each name with its variant characters folded (凃/涂, 黄/黃), once per distinct name:
+    linkage compares and blocks on these, the records keep their names as registered."""
+    distinct = names.drop_nulls().unique()
+    folded = pl.Series([fold_for_matching(v) for v in distinct.to_list()], dtype=pl.String)
+    return names.replace_strict(distinct, folded, default=None, return_dtype=pl.String)
+
+
 def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
+    frame = frame.with_columns(_matching_names(frame.get_column("name").cast(pl.String)))
     name = pl.col("name").fill_null("")
     birth = pl.col("birth_date").cast(pl.String)
     national_id = pl.col("national_id")

@@ -79,3 +79,73 @@ def clean_national_id(text: str) -> str:
     """A national ID as typed (full-width, lower case, spaces or dashes) to its bare
     10-character form; it is not checked here (see :mod:`onceonly.domain.national_id`)."""
     return _ID_SEPARATORS.sub("", fold_width(text)).upper()
+
+
+UNIHAN_VARIANTS = Path("/usr/share/unicode/Unihan_Variants.txt.bz2")
+"""Unihan's variant fields as Debian's ``unicode-data`` package installs them (offline)."""
+_UNIHAN_FIELDS = ("kZVariant", "kSemanticVariant", "kTraditionalVariant")
+
+
+def _unihan_pairs(path: Path) -> list[tuple[str, str]]:
+    import bz2
+
+    pairs = []
+    with bz2.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if not line.startswith("U+"):
+                continue
+            code, field, values = line.rstrip("\n").split("\t")
+            if field not in _UNIHAN_FIELDS:
+                continue
+            char = chr(int(code[2:], 16))
+            targets = {chr(int(v.split("<")[0][2:], 16)) for v in values.split()} - {char}
+            # A simplified form with several traditional ones (后: 後, 后) is ambiguous:
+            # only one-to-one traditional variants are folded.
+            if field == "kTraditionalVariant" and len(targets) != 1:
+                continue
+            pairs += [(char, target) for target in targets]
+    return pairs
+
+
+@cache
+def matching_table() -> dict[str, str]:
+    """Character -> the one character its variant group is compared as, for linkage only
+    (names are stored as registered): Unihan's Z, semantic and one-to-one traditional
+    variants, the project's variant table, and its ``matching`` supplement for pairs Unihan
+    does not list (凃/涂). Without the Unihan file, the project's tables alone."""
+    data = yaml.safe_load(VARIANTS_FILE.read_text("utf-8"))
+    pairs = list(variant_table().items()) + list(data.get("matching", {}).items())
+    if UNIHAN_VARIANTS.is_file():
+        pairs += _unihan_pairs(UNIHAN_VARIANTS)
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    preferred = set(variant_table().values()) | set(data.get("matching", {}).values())
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            continue
+        # the group's face: a canonical form of the project's tables, else the smaller code
+        if ra in preferred and rb not in preferred:
+            keep, drop = ra, rb
+        elif rb in preferred and ra not in preferred:
+            keep, drop = rb, ra
+        else:
+            keep, drop = min(ra, rb), max(ra, rb)
+        parent[drop] = keep
+    return {c: find(c) for c in parent if find(c) != c}
+
+
+@cache
+def _matching_translation() -> dict[int, str]:
+    return {ord(k): v for k, v in matching_table().items()}
+
+
+def fold_for_matching(text: str) -> str:
+    """``text`` with every variant character as its group's face: ``凃`` and ``涂``, ``黄``
+    and ``黃`` compare equal. Idempotent."""
+    return text.translate(_matching_translation())

@@ -8,11 +8,14 @@ from functools import cache
 from random import Random
 
 import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onceonly.consolidate.linkage import prepare, score_pairs
 from onceonly.consolidate.plan import LinkageSpec
 from onceonly.demo.registries.names import given_name, surname
 from onceonly.domain.national_id import make_national_id
+from onceonly.domain.variants import fold_for_matching
 
 GIVEN_SWAP = {"明": "銘", "華": "樺", "玲": "鈴", "志": "智", "偉": "瑋", "婷": "庭"}
 
@@ -106,3 +109,36 @@ def test_an_id_transposed_across_both_blocking_halves_is_still_linked() -> None:
     assert typos
     for pair in typos:
         assert scored.get(pair, 0.0) >= LinkageSpec().threshold, pair
+
+
+def test_variant_surnames_are_compared_and_linked() -> None:
+    people = _people(200, seed=11)
+    rows: list[tuple[str, str, dict[str, object]]] = []
+    pairs = []
+    for i, p in enumerate(people):
+        name = str(p["name"])
+        if i % 5 == 0:
+            p = {**p, "name": "涂" + name[1:]}
+        rows.append(("county", f"county:{i:04d}", p))
+        if i % 5 == 0:  # the city wrote 凃 and lost the birth date; one ID typo
+            copy = {
+                **p,
+                "name": "凃" + name[1:],
+                "birth_date": None,
+                "national_id": _transpose(str(p["national_id"]), 4),
+            }
+            rows.append(("city", f"city:{i:04d}", copy))
+            pairs.append((f"city:{i:04d}", f"county:{i:04d}"))
+        elif i % 5 == 1:  # plain duplicates, for the model to learn from
+            rows.append(("city", f"city:{i:04d}", p))
+    scored = _scored(_frame(rows))
+    for pair in pairs:
+        assert scored.get(pair, 0.0) >= LinkageSpec().threshold, pair
+
+
+@given(st.text(alphabet="凃涂黄黃台臺峯峰王小明", max_size=6))
+def test_folding_for_matching_is_idempotent_and_joins_variants(text: str) -> None:
+    folded = fold_for_matching(text)
+    assert fold_for_matching(folded) == folded
+    assert fold_for_matching("凃") == fold_for_matching("涂")
+    assert fold_for_matching("黄") == fold_for_matching("黃")  # from Unihan, not our table
