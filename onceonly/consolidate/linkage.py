@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import cache
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -48,8 +49,44 @@ def _matching_names(names: pl.Series) -> pl.Series:
     return names.replace_strict(distinct, folded, default=None, return_dtype=pl.String)
 
 
+@cache
+def _nicknames() -> dict[str, tuple[str, ...]]:
+    """An English given name -> the names it is a nickname of or has as nicknames
+    (BOB: ROBERT, BERT, BOBBY …), from the maintained ``nicknames`` list."""
+    from nicknames import name_triplets
+
+    related: dict[str, set[str]] = {}
+    for triplet in name_triplets():
+        one, other = triplet.name1.upper(), triplet.name2.upper()
+        related.setdefault(one, set()).add(other)
+        related.setdefault(other, set()).add(one)
+    return {name: tuple(sorted(names)) for name, names in related.items()}
+
+
+def nickname_forms(name: str) -> list[str]:
+    """A Latin-script name with its first word (the given name, as written first) replaced
+    by each related name: ``BOB SMITH`` -> ``[…, ROBERT SMITH, …]``; [] for other names."""
+    first, space, rest = name.partition(" ")
+    if not space or not first.isascii():
+        return []
+    return [f"{other} {rest}" for other in _nicknames().get(first, ())]
+
+
+def _nickname_lists(names: pl.Series) -> pl.Series:
+    distinct = names.drop_nulls().unique().to_list()
+    table = pl.DataFrame(
+        {"name": distinct, "forms": [nickname_forms(v) for v in distinct]},
+        schema={"name": pl.String, "forms": pl.List(pl.String)},
+    )
+    joined = (
+        names.alias("name").to_frame().join(table, on="name", how="left", maintain_order="left")
+    )
+    return joined.get_column("forms").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+
+
 def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(_matching_names(frame.get_column("name").cast(pl.String)))
+    frame = frame.with_columns(_nickname_lists(frame.get_column("name")).alias("_name_nick"))
     name = pl.col("name").fill_null("")
     birth = pl.col("birth_date").cast(pl.String)
     national_id = pl.col("national_id")
@@ -62,6 +99,7 @@ def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("name"),
         name.str.split("").list.sort().list.join("").alias("name_sorted"),
         pl.col("name").str.slice(0, 1).alias("name_first"),
+        pl.col("_name_nick").alias("name_nicknames"),
         # Latin-script names are words: the first and the last (a CJK name is one word).
         pl.col("name").str.split(" ").list.first().alias("name_word_first"),
         pl.col("name").str.split(" ").list.last().alias("name_word_last"),
@@ -132,6 +170,12 @@ def _person_settings(link_type: LinkType) -> Any:
             cll.LevenshteinLevel("name", 1),
             # Latin-script names (indigenous, foreign residents, romanised entries): a CJK
             # name one character off scores about 0.82, so these levels hold Latin ones.
+            cll.CustomLevel(
+                'list_contains("name_nicknames_l", "name_r")'
+                ' OR list_contains("name_nicknames_r", "name_l")',
+                label_for_charts="a nickname of the other (Latin-script names)",
+                base_dialect_str="duckdb",
+            ),
             cll.JaroWinklerLevel("name", 0.92),
             cll.JaroWinklerLevel("name", 0.85),
             cll.ElseLevel(),

@@ -142,3 +142,33 @@ def test_folding_for_matching_is_idempotent_and_joins_variants(text: str) -> Non
     assert fold_for_matching(folded) == folded
     assert fold_for_matching("凃") == fold_for_matching("涂")
     assert fold_for_matching("黄") == fold_for_matching("黃")  # from Unihan, not our table
+
+
+def test_latin_names_compare_by_nickname_and_jaro_winkler() -> None:
+    from onceonly.consolidate.linkage import nickname_forms
+
+    assert "ROBERT SMITH" in nickname_forms("BOB SMITH")
+    assert nickname_forms("王小明") == []
+    rng = Random(5)
+    rows: list[tuple[str, str, dict[str, object]]] = []
+    people = _people(200, seed=5)
+    latin = ("ROBERT TALI", "WILLIAM NGAO", "ELIZABETH SAPUD", "MARIA CRUZ SANTOS")
+    nick = ("BOB TALI", "BILL NGAO", "BETTY SAPUD", "MARIA CRUZ SANTOS")
+    pairs = []
+    for i, p in enumerate(people):
+        if i % 10 == 0:
+            k = (i // 10) % len(latin)
+            p = {**p, "name": latin[k] + f" {i}"}
+            copy = {
+                **p,
+                "name": nick[k] + f" {i}" if rng.random() < 0.7 else latin[k][:-1] + f"X {i}",
+                "national_id": None,  # a foreign resident: no national ID in the old system
+            }
+            rows.append(("city", f"city:{i:04d}", copy))
+            pairs.append((f"city:{i:04d}", f"county:{i:04d}"))
+        elif i % 10 == 1:
+            rows.append(("city", f"city:{i:04d}", p))
+        rows.append(("county", f"county:{i:04d}", p))
+    scored = _scored(_frame(rows))
+    for pair in pairs:
+        assert scored.get(pair, 0.0) >= LinkageSpec().threshold, pair
