@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import cache
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 import polars as pl
