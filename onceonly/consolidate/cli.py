@@ -176,6 +176,28 @@ def explain(
     _console().print(table)
 
 
+@app.command()
+def draft(
+    files: list[Path] = typer.Argument(..., help="Legacy files (CSV, Excel, SQLite)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the plan here."),
+    lang: str = typer.Option("zh-TW", help="Language of messages (zh-TW or en)."),
+) -> None:
+    """Profile legacy files and draft a plan (column guesses, date formats, value tables)
+    for you to edit; nothing is run."""
+    from onceonly.consolidate.draft import draft_plan
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        _console(True).print(t("consolidate.cli.draft_missing", lang, files=", ".join(missing)))
+        raise typer.Exit(2)
+    text = draft_plan(files)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, "utf-8")
+        _console(True).print(t("consolidate.cli.draft_written", lang, path=str(output)))
+
+
 @app.command("demo-data")
 def demo_data(
     directory: Path = typer.Argument(..., help="Where to write the legacy sources and plan."),
