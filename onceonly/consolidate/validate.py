@@ -363,6 +363,19 @@ def _bars(values: dict[str, float], colour: str) -> str:
     return "".join(parts)
 
 
+def _worded(reason: str, lang: str) -> str:
+    """``birth_date:not_nullable`` as words in ``lang`` (``birth_date：必填欄位缺值``): a
+    check of the catalogue by its message, a normaliser's code as "unreadable value"."""
+    field_name, _, check = reason.rpartition(":")
+    known = f"consolidate.check.{check}"
+    from onceonly.i18n import catalogue
+
+    words = _message(check, lang) if known in catalogue() else _message("unreadable", lang)
+    if not field_name:
+        return words
+    return f"{field_name}：{words}" if lang == "zh-TW" else f"{field_name}: {words} ({check})"
+
+
 def quality_html(report: dict[str, Any], lang: str = "zh-TW") -> str:
     """The report as one self-contained HTML page with SVG charts."""
     from onceonly.i18n import t
@@ -410,12 +423,12 @@ def quality_html(report: dict[str, Any], lang: str = "zh-TW") -> str:
         if source["checks"]:
             out.append(f"<h3>{html.escape(t('consolidate.report.cross_field', lang))}</h3><ul>")
             for name, count in sorted(source["checks"].items()):
-                out.append(f"<li>{html.escape(name)}: {count}</li>")
+                out.append(f"<li>{html.escape(_worded(name, lang))}: {count}</li>")
             out.append("</ul>")
         if source["reasons"]:
             out.append(f"<h3>{html.escape(t('consolidate.report.reasons', lang))}</h3><ul>")
             for name, count in sorted(source["reasons"].items(), key=lambda kv: -kv[1]):
-                out.append(f"<li>{html.escape(name)}: {count}</li>")
+                out.append(f"<li>{html.escape(_worded(name, lang))}: {count}</li>")
             out.append("</ul>")
     out.append("</body></html>")
     return "".join(out)

@@ -106,3 +106,29 @@ def test_the_district_normaliser_takes_the_district_from_an_address() -> None:
     assert normalise_district("永康區") == "永康區"
     with pytest.raises(NormaliseError):
         normalise_district("臺南市123號")
+
+
+def test_the_quality_report_words_its_reasons_in_the_readers_language() -> None:
+    from onceonly.consolidate.validate import quality_html
+
+    report = {
+        "plan": "p",
+        "dataset": "household_registration",
+        "jurisdiction": "tainan-city",
+        "table_schema": {"fields": []},
+        "sources": [
+            {
+                "source": "county",
+                "rows": 2,
+                "kept": 1,
+                "quarantined": 1,
+                "fields": {},
+                "checks": {"id_checksum": 1},
+                "reasons": {"birth_date:not_nullable": 1, "birth_date:roc_date.format": 1},
+            }
+        ],
+    }
+    page = quality_html(report, "zh-TW")
+    assert "birth_date：必填欄位缺值" in page and "檢查碼不符" in page
+    assert "not_nullable" not in page and "id_checksum" not in page
+    assert "required value missing" in quality_html(report, "en")
