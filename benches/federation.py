@@ -27,14 +27,14 @@ import httpx
 from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.cases import service as cases
 from onceonly.db import make_engine, make_session_factory, transaction
-from onceonly.demo.registries.manifest import RegistryManifest
-from onceonly.federation.cluster import (
+from onceonly.demo.federated.cluster import (
     DEMO_NODES,
     build_federation,
     start_directory,
     start_node,
     stop,
 )
+from onceonly.demo.registries.manifest import RegistryManifest
 
 ITEM = "public-housing-low-income"
 

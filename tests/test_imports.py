@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import onceonly
 
 ROOT = Path(onceonly.__file__).parent
@@ -65,47 +63,10 @@ def test_providers_and_connectors_do_not_import_the_demo() -> None:
     assert _offenders(paths, ("onceonly.demo",)) == []
 
 
-KNOWN_DEMO_IMPORTS = {
-    "onceonly.cli",
-    "onceonly.consolidate.demo.generate",
-    "onceonly.federation.cluster",
-    "onceonly.federation.demo",
-    "onceonly.federation.tenant_backup",
-}
-"""Modules outside ``onceonly/demo`` that still import it (other capabilities' work)."""
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="still importing onceonly.demo: " + ", ".join(sorted(KNOWN_DEMO_IMPORTS)),
-)
 def test_no_module_outside_the_demo_imports_it() -> None:
     assert _offenders(_outside_demo(), ("onceonly.demo",)) == []
 
 
-def test_the_demo_importers_are_only_the_known_ones() -> None:
-    """No new module starts importing the demo while the known ones are being moved off it."""
-    found = {o.split(" ")[0] for o in _offenders(_outside_demo(), ("onceonly.demo",))}
-    assert found <= KNOWN_DEMO_IMPORTS
-
-
-KNOWN_CORE_IMPORTS = {
-    "onceonly.exchange.service",
-    "onceonly.exchange.fanout",
-    "onceonly.audit.tree_routes",
-}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="the core still imports workflows: " + ", ".join(sorted(KNOWN_CORE_IMPORTS)),
-)
 def test_the_core_imports_no_workflow() -> None:
     paths = [p for package in CORE for p in _modules(package)]
     assert _offenders(paths, tuple(f"onceonly.{w}" for w in WORKFLOWS)) == []
-
-
-def test_the_core_workflow_importers_are_only_the_known_ones() -> None:
-    paths = [p for package in CORE for p in _modules(package)]
-    bad = _offenders(paths, tuple(f"onceonly.{w}" for w in WORKFLOWS))
-    assert {o.split(" ")[0] for o in bad} <= KNOWN_CORE_IMPORTS

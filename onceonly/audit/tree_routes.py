@@ -8,6 +8,7 @@ the citizen's copy is redacted (the clerk by badge and commitment, never by user
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -130,15 +131,19 @@ def consistency(
     )
 
 
-def may_read_entry(user: Any, entry: dict[str, Any]) -> bool:
+SubjectOf = Callable[[Any], str | None]
+"""The national ID an account stands for (None for anyone but a citizen): the citizens'
+capability answers it (``onceonly.citizens.accounts.national_id_of``), wired by the app factory
+as ``app.state.subject_of``; the audit never imports it."""
+
+
+def may_read_entry(user: Any, entry: dict[str, Any], subject_of: SubjectOf | None) -> bool:
     """Auditors (and a tenant's administrators) read the entries of their tenant; a citizen
-    reads the entries about themselves."""
+    reads the entries about themselves (none, when no ``subject_of`` is wired)."""
     subject = entry.get("subject")
     if user.role in AUDITOR_ROLES:
         return scope_of(user).sees_entry(entry.get("actor_agency"), entry.get("owner_agency"))
-    from onceonly.citizens.accounts import national_id_of
-
-    return subject is not None and national_id_of(user) == subject
+    return subject is not None and subject_of is not None and subject_of(user) == subject
 
 
 def names_clerk_problem(seq: int, lang: str) -> Problem:
@@ -173,7 +178,8 @@ def entry_proof(
 ) -> JSONResponse:
     lang = get_language(request)
     entry = proof_entry(db, seq)
-    if entry is None or not may_read_entry(user, entry):
+    subject_of = getattr(request.app.state, "subject_of", None)
+    if entry is None or not may_read_entry(user, entry, subject_of):
         raise not_found(t("audit.tree.no_entry", lang, seq=seq), lang)
     try:
         if user.role in AUDITOR_ROLES:

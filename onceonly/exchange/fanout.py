@@ -15,18 +15,29 @@ again: no loops, and each node is asked once per piece.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from onceonly.config import Settings
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, IssuedTranscript
-from onceonly.federation.snapshot import SnapshotRefused
 from onceonly.i18n import both
 
 NO_HOLDINGS = frozenset({"not_found"})
 """Another node's statuses that mean "holds nothing about this person there"; every other
 status but ``issued`` stops the piece with that node's reason."""
+
+
+class HoldersUnknown(Exception):
+    """Who else holds a dataset cannot be told (the federation's directory snapshot is
+    missing, expired or badly signed): ``code`` and ``detail`` say why. Raised by
+    :meth:`RemoteNodes.holders_elsewhere`; the federation's ``SnapshotRefused`` is one."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
 
 
 class RemoteNodes(Protocol):
@@ -35,7 +46,9 @@ class RemoteNodes(Protocol):
 
     def is_remote(self, owner: str) -> bool: ...
 
-    def holders_elsewhere(self, dataset: str) -> dict[str, list[str]]: ...
+    def holders_elsewhere(self, dataset: str) -> dict[str, list[str]]:
+        """Node -> its offices holding ``dataset``; raises :class:`HoldersUnknown`."""
+        ...
 
     def peer_keys(self) -> list[dict[str, Any]]: ...
 
@@ -53,6 +66,12 @@ class RemoteNodes(Protocol):
     ) -> EvidenceResult: ...
 
     def close(self) -> None: ...
+
+
+ConnectRemote = Callable[[Settings, set[str]], RemoteNodes | None]
+"""How the app factory reaches other nodes (``onceonly.federation.remote.connect``): given the
+settings and the owners served here, the other nodes, or ``None`` when this is no federation
+node. Kept as ``app.state.connect_remote``."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +142,7 @@ def locate(remote: RemoteNodes, dataset: str) -> Elsewhere | Refusal | None:
     the snapshot cannot say, since this node's offices alone may not answer."""
     try:
         holders = remote.holders_elsewhere(dataset)
-    except SnapshotRefused as exc:
+    except HoldersUnknown as exc:
         reason = both(
             "federation.holders_unknown", dataset=dataset, code=exc.code, detail=exc.detail
         )

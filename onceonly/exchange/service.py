@@ -30,7 +30,7 @@ from onceonly.domain.national_id import mask_national_id, validate_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.exchange import fanout, keys
 from onceonly.exchange.display import transcript_display
-from onceonly.exchange.fanout import RemoteNodes
+from onceonly.exchange.fanout import ConnectRemote, RemoteNodes
 from onceonly.exchange.minimise import minimise
 from onceonly.exchange.schemas import (
     EvidenceAsk,
@@ -84,7 +84,8 @@ class Exchange:
         default_factory=lambda: ThreadPoolExecutor(32, thread_name_prefix="owner")
     )
     remote: RemoteNodes | None = None
-    """Set on a federation node (``<data_dir>/federation/node.json``); ``None`` stand-alone."""
+    """Other nodes, on a federation node (wired by the app factory through
+    ``app.state.connect_remote``, see :func:`exchange_for`); ``None`` stand-alone."""
     cases: CaseLookup | None = None
     """Where a request's case is checked (the cases capability, wired by the app factory);
     without it no clerk's request is answered."""
@@ -95,10 +96,6 @@ class Exchange:
     def __post_init__(self) -> None:
         if self.audit is None:
             self.audit = GroupCommitter(self.sessions)
-        if self.remote is None:
-            from onceonly.federation.remote import connect
-
-            self.remote = connect(self.settings, set(self.providers.owners()))
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -112,12 +109,16 @@ def exchange_for(app_state: Any) -> Exchange:
     before demo data exists; shared by the evidence API, the cases API and the counter."""
     exchange: Exchange | None = getattr(app_state, "exchange", None)
     if exchange is None:
+        settings = app_state.settings
+        providers = load_providers(settings.registries_dir)
+        connect: ConnectRemote | None = getattr(app_state, "connect_remote", None)
         exchange = Exchange(
-            settings=app_state.settings,
+            settings=settings,
             sessions=app_state.sessions,
-            providers=load_providers(app_state.settings.registries_dir),
+            providers=providers,
             cases=getattr(app_state, "case_lookup", None),
             previews=getattr(app_state, "preview_book", None),
+            remote=connect(settings, set(providers.owners())) if connect else None,
         )
         app_state.exchange = exchange
     return exchange

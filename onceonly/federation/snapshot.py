@@ -19,20 +19,17 @@ from joserfc import jws
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OKPKey
 
+from onceonly.exchange.fanout import HoldersUnknown
 from onceonly.federation.jose import registry
 
 TYP = "onceonly-directory-snapshot+jwt"
 warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
 
 
-class SnapshotRefused(Exception):
+class SnapshotRefused(HoldersUnknown):
     """A snapshot that must not be used: ``code`` is ``malformed``, ``bad_signature``,
-    ``expired``, ``not_yet_valid`` or ``unavailable`` (no usable copy at all)."""
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(f"{code}: {detail}" if detail else code)
-        self.code = code
-        self.detail = detail
+    ``expired``, ``not_yet_valid`` or ``unavailable`` (no usable copy at all). The exchange
+    sees it as :class:`~onceonly.exchange.fanout.HoldersUnknown` (it never imports this)."""
 
 
 @dataclass(frozen=True)

@@ -201,20 +201,30 @@ whom it pushes to, whom it cosigns)."""
 
 
 def _stores(registries_dir: Path, tenant: str) -> dict[str, dict[str, Any]]:
-    """The tenant's agencies' provider stores (their own databases), as files. Central
-    stores are national replicas, not the tenant's, and stay out."""
-    from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
+    """The tenant's agencies' provider stores (their own SQLite files), found through their
+    connector files. Central stores are national replicas, not the tenant's, and stay out;
+    so do stores the node does not hold as a file (a database server, an owner's API)."""
+    from sqlalchemy.engine import make_url
 
-    if not (registries_dir / MANIFEST_NAME).exists():
-        return {}
-    manifest = RegistryManifest.read(registries_dir)
+    from onceonly.connectors import connector_files, read_connector
+
+    root = registries_dir.resolve()
     found = {}
-    for store in manifest.stores:
-        if store.jurisdiction != tenant:
+    for file in connector_files(registries_dir):
+        connector, _ = read_connector(file)
+        if connector is None or connector.spec.jurisdiction != tenant:
             continue
-        data = store.resolve(registries_dir).read_bytes()
-        found[store.path] = {
-            "owner": store.owner,
+        if not connector.spec.is_sql():
+            continue
+        url = make_url(getattr(connector.spec.source, "url", ""))
+        if url.get_backend_name() != "sqlite" or not url.database:
+            continue
+        store = connector.resolve(url.database).resolve()
+        if not store.is_relative_to(root) or not store.is_file():
+            continue
+        data = store.read_bytes()
+        found[store.relative_to(root).as_posix()] = {
+            "owner": connector.owner,
             "sha256": hashlib.sha256(data).hexdigest(),
             "data": base64.b64encode(data).decode(),
         }

@@ -130,10 +130,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _wire_exchange(app: FastAPI) -> None:
     """The exchange (core) asks the workflows built on it through small protocols: the case
-    a request names (:class:`onceonly.policy.purpose.CaseLookup`) and the citizen's previews
-    (:class:`onceonly.policy.previews.PreviewBook`). Read by ``exchange_for``."""
+    a request names (:class:`onceonly.policy.purpose.CaseLookup`), the citizen's previews
+    (:class:`onceonly.policy.previews.PreviewBook`) and the other federation nodes
+    (:data:`onceonly.exchange.fanout.ConnectRemote`). Read by ``exchange_for``. The audit
+    (core) asks which citizen an account stands for (``app.state.subject_of``)."""
     from onceonly.cases.service import CaseBook
+    from onceonly.citizens.accounts import national_id_of
     from onceonly.citizens.previews import CitizenPreviews
+    from onceonly.federation.remote import connect
 
     app.state.case_lookup = CaseBook()
     app.state.preview_book = CitizenPreviews()
+    app.state.connect_remote = connect
+    app.state.subject_of = national_id_of

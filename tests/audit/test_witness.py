@@ -44,8 +44,8 @@ from onceonly.audit.witness import trust_log, witness_vkey
 from onceonly.cli import app as cli
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.federated.cluster import free_port
 from onceonly.exchange import keys
-from onceonly.federation.cluster import free_port
 from onceonly.web.app import create_app
 from tests.audit.conftest import drop_triggers, record
 

@@ -19,8 +19,7 @@ from sqlalchemy import select
 from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.audit.models import AuditEntry
 from onceonly.db import make_engine, make_session_factory, transaction
-from onceonly.demo.registries.manifest import RegistryManifest
-from onceonly.federation.cluster import (
+from onceonly.demo.federated.cluster import (
     DEMO_NODES,
     FederationLayout,
     NodePlan,
@@ -29,6 +28,7 @@ from onceonly.federation.cluster import (
     start_node,
     stop,
 )
+from onceonly.demo.registries.manifest import RegistryManifest
 from onceonly.federation.node import NodeConfig
 from onceonly.federation.signing import NodeCredentials
 from tests.casework import open_case

@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from onceonly.cli import app as cli
+from onceonly.demo.federated.cluster import register_node
 from onceonly.exchange.schemas import EvidenceAsk
 from onceonly.exchange.transcript import verify_transcript
-from onceonly.federation.cluster import register_node
 from onceonly.federation.directory import Directory
 from onceonly.federation.node import NodeConfig, federation_dir
 from onceonly.federation.remote import EVIDENCE_PATH, RemoteNodes

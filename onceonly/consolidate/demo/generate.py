@@ -34,7 +34,7 @@ from onceonly.consolidate.demo.legacy import (
     write_csv,
     write_sqlite_table,
 )
-from onceonly.demo.registries.names import given_name, surname
+from onceonly.domain.names import given_name, surname
 from onceonly.domain.national_id import make_national_id
 
 ROADS = (

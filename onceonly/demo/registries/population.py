@@ -19,7 +19,6 @@ from datetime import date
 from itertools import accumulate
 from typing import TypeVar
 
-from onceonly.demo.registries import names
 from onceonly.demo.registries.gazetteer import (
     MOUNTAIN_INDIGENOUS_DISTRICTS,
     POPULATION_WEIGHTS,
@@ -37,6 +36,7 @@ from onceonly.demo.registries.identifiers import (
     person_serial,
     veteran_card_no,
 )
+from onceonly.domain import names
 from onceonly.domain.address import CITIES
 
 T = TypeVar("T")

@@ -9,14 +9,14 @@ from pathlib import Path
 from rich.console import Console
 
 from onceonly.accounts.service import DEMO_PASSWORD
-from onceonly.demo.registries.manifest import RegistryManifest
-from onceonly.federation.cluster import (
+from onceonly.demo.federated.cluster import (
     FederationLayout,
     build_federation,
     start_directory,
     start_node,
     stop,
 )
+from onceonly.demo.registries.manifest import RegistryManifest
 from onceonly.i18n import t
 
 

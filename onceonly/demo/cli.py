@@ -1,0 +1,58 @@
+"""``onceonly demo``: the command lives with the demo; :data:`onceonly.cli.COMMANDS` finds it by
+name, so the production CLI never imports the demo."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import typer
+
+from onceonly.config import Settings
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    data_dir: Path = typer.Option(
+        Path("onceonly-data"), help="Where the database, registries and keys live (reused)."
+    ),
+    people: int = typer.Option(1000, min=200, help="Demo population on first run."),
+    seed: int = typer.Option(20101225, help="Seed of the deterministic demo data."),
+    serve_app: bool = typer.Option(True, "--serve/--no-serve", help="Start the web server."),
+    federated: bool = typer.Option(
+        False, "--federated", help="A directory and three nodes instead (see federation demo)."
+    ),
+) -> None:
+    """Build (or reuse) the demo government on embedded SQLite and serve it."""
+    if federated:
+        from onceonly.demo.federated.run import run_federated_demo
+
+        return run_federated_demo(data_dir / "federation", people, seed, serve_app)
+    from onceonly.demo.console import print_demo_summary
+    from onceonly.demo.run import prepare_demo, progress_bar
+
+    settings = Settings(data_dir=data_dir)
+    bar, report = progress_bar()
+    with bar:
+        state = prepare_demo(settings, people=people, seed=seed, progress=report)
+    print_demo_summary(state, settings, f"http://{host}:{port}")
+    if serve_app:
+        import uvicorn
+
+        from onceonly.demo import notify_demo
+        from onceonly.web.app import create_app
+
+        app_ = create_app(settings)
+        notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions))
+        # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end
+        # the process before `finally`, leaving the demo's receiver processes behind.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            uvicorn.run(app_, host=host, port=port, log_level="warning")
+        finally:
+            notifications.close()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
