@@ -44,6 +44,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "consolidate": "onceonly.consolidate.cli",
     "connector": "onceonly.connectors.cli",
     "stats": "onceonly.stats.cli",
+    "gateway": "onceonly.gateway.cli",
 }
 """Sub-command name -> module exposing a Typer ``app`` (its help text is the group's one line)."""
 

@@ -68,6 +68,52 @@ class RemoteNodes(Protocol):
     def close(self) -> None: ...
 
 
+class Routes:
+    """Several ways of answering a piece not answered by a connector on this node (owners'
+    gateways, other federation nodes), asked as one: each owner goes to the first that
+    serves it. The exchange never asks which."""
+
+    def __init__(self, routes: list[RemoteNodes]) -> None:
+        self.routes = routes
+
+    def _for(self, owner: str) -> RemoteNodes | None:
+        return next((r for r in self.routes if r.is_remote(owner)), None)
+
+    def is_remote(self, owner: str) -> bool:
+        return self._for(owner) is not None
+
+    def holders_elsewhere(self, dataset: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for route in self.routes:
+            found.update(route.holders_elsewhere(dataset))
+        return found
+
+    def peer_keys(self) -> list[dict[str, Any]]:
+        return [key for route in self.routes for key in route.peer_keys()]
+
+    def forward(self, owner: str, **asked: Any) -> EvidenceResult:
+        route = self._for(owner)
+        if route is None:
+            raise LookupError(f"no route to {owner}")
+        return route.forward(owner, **asked)
+
+    def close(self) -> None:
+        for route in self.routes:
+            route.close()
+
+
+def connect_all(*connects: ConnectRemote) -> ConnectRemote:
+    """One :data:`ConnectRemote` asking each in turn (gateways before other nodes)."""
+
+    def connect(settings: Settings, local_owners: set[str]) -> RemoteNodes | None:
+        found = [r for c in connects if (r := c(settings, local_owners)) is not None]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else Routes(found)
+
+    return connect
+
+
 ConnectRemote = Callable[[Settings, set[str]], RemoteNodes | None]
 """How the app factory reaches other nodes (``onceonly.federation.remote.connect``): given the
 settings and the owners served here, the other nodes, or ``None`` when this is no federation

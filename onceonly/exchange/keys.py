@@ -30,6 +30,9 @@ from onceonly.db import Base, utcnow
 
 ALGORITHM: Final = "EdDSA"
 CURVE: Final = "Ed25519"
+CUSTODY: Final = "x-onceonly-custody"
+"""Where a published key's private half lives: ``node`` (this node signs in the owner's name,
+for an agency without its own gateway) or ``gateway`` (only the owner's gateway can sign)."""
 _AGENCY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
 
 
@@ -84,7 +87,15 @@ class SigningKey:
 
 
 def _jwk_member(kid: str, agency_code: str, public_jwk: dict[str, Any]) -> dict[str, Any]:
-    return {**public_jwk, "kid": kid, "alg": ALGORITHM, "use": "sig", "agency": agency_code}
+    custody = public_jwk.get(CUSTODY, "node")
+    return {
+        **public_jwk,
+        "kid": kid,
+        "alg": ALGORITHM,
+        "use": "sig",
+        "agency": agency_code,
+        CUSTODY: custody,
+    }
 
 
 _cache: dict[Path, OKPKey] = {}
@@ -202,6 +213,51 @@ def ensure_keys(
     for code in wanted - set(found):
         found[code] = ensure_key(session, settings, code)
     return found
+
+
+def hand_over(
+    session: Session, settings: Settings, agency_code: str, members: Iterable[dict[str, Any]]
+) -> list[str]:
+    """The owner now signs at its own gateway: its keys held here are retired (they stay
+    published, so what they signed still verifies) and their private files deleted, and the
+    gateway's public keys (JWK Set members) are published with custody ``gateway``, the
+    first one active so this node never makes a key of its own for the owner again.
+    Returns the kids added."""
+    for record in session.scalars(
+        select(SigningKeyRecord).where(SigningKeyRecord.agency_code == agency_code)
+    ):
+        if record.public_jwk.get(CUSTODY) == "gateway":
+            continue
+        if record.status == "active":
+            record.status = "retired"
+            record.retired_at = utcnow()
+        path = _view(settings, record).pem_path
+        path.unlink(missing_ok=True)
+        with _cache_lock:
+            _cache.pop(path, None)
+    session.flush()
+    added: list[str] = []
+    for member in members:
+        if member.get("agency") != agency_code:
+            continue
+        public = {name: member[name] for name in ("kty", "crv", "x")}
+        kid = OKPKey.import_key(public).thumbprint()
+        if kid != member.get("kid") or session.get(SigningKeyRecord, kid) is not None:
+            continue
+        active = not added and _active_record(session, agency_code) is None
+        session.add(
+            SigningKeyRecord(
+                kid=kid,
+                agency_code=agency_code,
+                public_jwk=public | {CUSTODY: "gateway"},
+                status="active" if active else "retired",
+                created_at=utcnow(),
+                retired_at=None if active else utcnow(),
+            )
+        )
+        session.flush()
+        added.append(kid)
+    return added
 
 
 def rotate_key(session: Session, settings: Settings, agency_code: str) -> SigningKey:

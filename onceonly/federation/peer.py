@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from onceonly.audit.log import AuditRecord, append_durably
@@ -110,7 +111,10 @@ def _authenticate(state: PeerState, request: Request, path: str, raw: bytes) -> 
     return node
 
 
-def _refusal(state: PeerState, refused: RequestRefused, path: str, raw: bytes) -> JSONResponse:
+def audit_refusal(
+    sessions: sessionmaker[Session], refused: RequestRefused, path: str, raw: bytes
+) -> JSONResponse:
+    """The refusal, audited, as problem+json (shared with the owner gateway)."""
     code, detail, sender = refused.code, refused.detail, refused.sender
     request_id = None
     with contextlib.suppress(ValueError, AttributeError):
@@ -125,7 +129,7 @@ def _refusal(state: PeerState, refused: RequestRefused, path: str, raw: bytes) -
     )
     if request_id:
         record = dataclasses.replace(record, request_id=request_id)
-    append_durably(state.sessions, record)
+    append_durably(sessions, record)
     status = STATUS_OF.get(code, 403)
     return JSONResponse(
         {
@@ -155,13 +159,15 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
         try:  # the nonce is a committed database write: off the event loop
             node = await run_in_threadpool(_authenticate, state, request, EVIDENCE_PATH, raw)
         except RequestRefused as exc:
-            return await run_in_threadpool(_refusal, state, exc, EVIDENCE_PATH, raw)
+            return await run_in_threadpool(audit_refusal, state.sessions, exc, EVIDENCE_PATH, raw)
         try:
             asked = ForwardedAsk.model_validate_json(raw)
         except ValidationError as exc:
             refused = RequestRefused("malformed", str(exc)[:300], node.id)
-            return _refusal(state, refused, EVIDENCE_PATH, raw)
-        return await _answer(state, node.jurisdictions, node.id, asked, raw)
+            return audit_refusal(state.sessions, refused, EVIDENCE_PATH, raw)
+        return await answer_forwarded(
+            state.exchange, node.jurisdictions, node.id, state.config.id, asked, raw
+        )
 
     @app.post(BACKUPS_PATH)
     async def backups(request: Request) -> JSONResponse:
@@ -169,7 +175,7 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
         try:
             sender = (await run_in_threadpool(_authenticate, state, request, BACKUPS_PATH, raw)).id
         except RequestRefused as exc:
-            return await run_in_threadpool(_refusal, state, exc, BACKUPS_PATH, b"{}")
+            return await run_in_threadpool(audit_refusal, state.sessions, exc, BACKUPS_PATH, b"{}")
         path = store_backup(state.settings, sender, raw)
         append_durably(
             state.sessions,
@@ -203,14 +209,22 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     return app
 
 
-async def _answer(
-    state: PeerState, jurisdictions: tuple[str, ...], sender: str, asked: ForwardedAsk, raw: bytes
+async def answer_forwarded(
+    exchange: Exchange,
+    jurisdictions: tuple[str, ...] | None,
+    sender: str,
+    answerer: str,
+    asked: ForwardedAsk,
+    raw: bytes,
 ) -> JSONResponse:
-    with state.sessions() as session:
+    """Decide, fetch, sign and audit one forwarded piece on ``exchange`` (local-only), for a
+    node (``jurisdictions``: the asking agency must be of one of them) or for the platform
+    an owner gateway serves (``None``: the platform vouches for its agencies)."""
+    with exchange.sessions() as session:
         agency = catalog.get_agency(session, asked.actor.get("agency", ""))
-    if agency is None or agency.jurisdiction not in jurisdictions:
+    if agency is None or (jurisdictions is not None and agency.jurisdiction not in jurisdictions):
         refused = RequestRefused("agency_not_of_node", asked.actor.get("agency", ""), sender)
-        return _refusal(state, refused, EVIDENCE_PATH, raw)
+        return audit_refusal(exchange.sessions, refused, EVIDENCE_PATH, raw)
     actor = Actor(
         username=f"{sender}/{asked.actor.get('username', '')}",
         badge=asked.actor.get("badge", ""),
@@ -227,7 +241,7 @@ async def _answer(
     def run() -> dict[str, Any]:
         try:
             response = request_evidence(
-                state.exchange, actor, body, "en", asked.request_id, origin_node=sender
+                exchange, actor, body, "en", asked.request_id, origin_node=sender
             )
             return response.results[0].model_dump(mode="json", by_alias=True)
         except Problem as problem:
@@ -241,4 +255,4 @@ async def _answer(
     except Problem as problem:
         return JSONResponse(problem.as_dict() | {"code": problem.kind}, status_code=problem.status)
     EvidenceResult.model_validate(result)
-    return JSONResponse({"request_id": asked.request_id, "node": state.config.id, "result": result})
+    return JSONResponse({"request_id": asked.request_id, "node": answerer, "result": result})

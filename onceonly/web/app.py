@@ -131,15 +131,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def _wire_exchange(app: FastAPI) -> None:
     """The exchange (core) asks the workflows built on it through small protocols: the case
     a request names (:class:`onceonly.policy.purpose.CaseLookup`), the citizen's previews
-    (:class:`onceonly.policy.previews.PreviewBook`) and the other federation nodes
-    (:data:`onceonly.exchange.fanout.ConnectRemote`). Read by ``exchange_for``. The audit
-    (core) asks which citizen an account stands for (``app.state.subject_of``)."""
+    (:class:`onceonly.policy.previews.PreviewBook`) and the ways to owners not answered here
+    (:data:`onceonly.exchange.fanout.ConnectRemote`: owners' gateways, then other nodes).
+    Read by ``exchange_for``. The audit (core) asks which citizen an account stands for
+    (``app.state.subject_of``)."""
     from onceonly.cases.service import CaseBook
     from onceonly.citizens.accounts import national_id_of
     from onceonly.citizens.previews import CitizenPreviews
-    from onceonly.federation.remote import connect
+    from onceonly.exchange.fanout import connect_all
+    from onceonly.federation import remote
+    from onceonly.gateway import links
 
     app.state.case_lookup = CaseBook()
     app.state.preview_book = CitizenPreviews()
-    app.state.connect_remote = connect
+    app.state.connect_remote = connect_all(links.connect, remote.connect)
     app.state.subject_of = national_id_of

@@ -1,0 +1,199 @@
+"""The platform node's side: which owners answer through their own gateway, and how to ask one.
+
+``<data_dir>/gateways.json`` names this node's TLS identity (its certificate, key, the CA and
+the CRL file) and, per gateway, its id (the audience of every request), its endpoint, the
+owners behind it and their public keys (the only keys of those owners the node holds). A
+piece of such an owner goes there as a whole; the gateway decides by the owner's own rules,
+signs with the owner's key and audits; here the transcript is verified against the keys the
+owner published before the clerk sees it. A gateway that cannot be reached is the plain
+"owner not answering", as for a connector on this node.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+
+from onceonly.config import Settings
+from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult
+from onceonly.exchange.transcript import TranscriptInvalid, verify_transcript
+from onceonly.federation.remote import Revocations, _json, _result, _tls_refusal
+from onceonly.federation.signing import HEADER, NodeCredentials
+from onceonly.gateway.server import EVIDENCE_PATH
+from onceonly.pki.trust import CertificateRefused, TrustAnchor
+
+LINKS_NAME = "gateways.json"
+
+
+@dataclass(frozen=True)
+class GatewayLink:
+    id: str
+    endpoint: str
+    owners: tuple[str, ...]
+    jwks: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GatewayLinks:
+    node: str
+    cert: str
+    key: str
+    ca: str
+    crl: str
+    gateways: tuple[GatewayLink, ...]
+    timeout_seconds: float | None = None
+
+    def gateway_of(self, owner: str) -> GatewayLink | None:
+        return next((g for g in self.gateways if owner in g.owners), None)
+
+    @classmethod
+    def read(cls, settings: Settings) -> GatewayLinks | None:
+        path = settings.data_dir / LINKS_NAME
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text("utf-8"))
+        gateways = tuple(
+            GatewayLink(g["id"], g["endpoint"], tuple(g["owners"]), g["jwks"])
+            for g in data.pop("gateways", [])
+        )
+        return cls(**data, gateways=gateways)
+
+    def write(self, settings: Settings) -> Path:
+        path = settings.data_dir / LINKS_NAME
+        data = {
+            "node": self.node,
+            "cert": self.cert,
+            "key": self.key,
+            "ca": self.ca,
+            "crl": self.crl,
+            "timeout_seconds": self.timeout_seconds,
+            "gateways": [
+                {"id": g.id, "endpoint": g.endpoint, "owners": list(g.owners), "jwks": g.jwks}
+                for g in self.gateways
+            ],
+        }
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2), "utf-8")
+        return path
+
+
+class Gateways:
+    """The owners' gateways, one more way of answering a piece
+    (:class:`onceonly.exchange.fanout.RemoteNodes`)."""
+
+    def __init__(self, settings: Settings, links: GatewayLinks) -> None:
+        self.links = links
+        self.credentials = NodeCredentials.load(links.node, links.cert, links.key)
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=links.ca)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(links.cert, links.key)
+        context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+        self.revocations = Revocations(context)
+        """The gateway's certificate is checked against the CRL in the handshake."""
+        timeout = links.timeout_seconds or max(0.5, settings.provider_timeout_seconds - 0.2)
+        self.client = httpx.Client(verify=context, timeout=timeout)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def is_remote(self, owner: str) -> bool:
+        return self.links.gateway_of(owner) is not None
+
+    def holders_elsewhere(self, dataset: str) -> dict[str, list[str]]:
+        return {}
+
+    def peer_keys(self) -> list[dict[str, Any]]:
+        return [key for g in self.links.gateways for key in g.jwks.get("keys", [])]
+
+    def _trust(self) -> TrustAnchor:
+        ca = Path(self.links.ca).read_bytes()
+        crl_path = Path(self.links.crl)
+        crl = crl_path.read_bytes() if crl_path.exists() else b""
+        if crl:
+            self.revocations.update(ca.decode(), crl.decode())
+        return TrustAnchor.from_pem(ca, crl or None)
+
+    def forward(
+        self,
+        owner: str,
+        *,
+        dataset: str,
+        ask: EvidenceAsk,
+        request_id: str,
+        case_id: str,
+        application_item: str,
+        subject: str,
+        actor: dict[str, str],
+    ) -> EvidenceResult:
+        """The gateway's answer for one piece, transcripts verified; refusals as results."""
+        gateway = self.links.gateway_of(owner)
+        assert gateway is not None
+        try:
+            trust = self._trust()
+            trust.check(x509.load_pem_x509_certificate(self.credentials.cert_pem), self.links.node)
+        except (OSError, ValueError, CertificateRefused) as exc:
+            return _result(owner, ask, dataset, "failed", "gateway.own_cert_refused",
+                           detail=str(exc)[:200])  # fmt: skip
+        body = json.dumps(
+            {
+                "request_id": request_id,
+                "case_id": case_id,
+                "application_item": application_item,
+                "subject": subject,
+                "ask": ask.model_dump(mode="json"),
+                "actor": actor,
+            },
+            ensure_ascii=False,
+        ).encode()
+        signature = self.credentials.sign("POST", EVIDENCE_PATH, body, audience=gateway.id)
+        try:
+            response = self.client.post(
+                gateway.endpoint.rstrip("/") + EVIDENCE_PATH,
+                content=body,
+                headers={HEADER: signature, "Content-Type": "application/json"},
+            )
+        except httpx.TimeoutException:
+            return _result(owner, ask, dataset, "unavailable", "exchange.owner_unavailable",
+                           reason="timeout", retry_after=30)  # fmt: skip
+        except httpx.HTTPError as exc:
+            tls = _tls_refusal(exc)
+            if tls is not None:
+                return _result(owner, ask, dataset, "failed", "gateway.tls_refused",
+                               gateway=gateway.id, detail=tls)  # fmt: skip
+            return _result(owner, ask, dataset, "unavailable", "exchange.owner_unavailable",
+                           reason="down", retry_after=60)  # fmt: skip
+        if response.status_code != 200:
+            problem = _json(response)
+            return _result(
+                owner,
+                ask,
+                dataset,
+                "failed",
+                "gateway.refused",
+                gateway=gateway.id,
+                code=str(problem.get("code", response.status_code)),
+                detail=str(problem.get("detail") or problem.get("title") or ""),
+            )
+        try:
+            result = EvidenceResult.model_validate(_json(response).get("result"))
+            for issued in result.transcripts:
+                verified = verify_transcript(issued.jws, gateway.jwks)
+                if verified.claims.issuer not in gateway.owners:
+                    raise ValueError(f"{verified.claims.issuer} is not behind {gateway.id}")
+                if verified.claims.request_id != request_id or verified.claims.subject != subject:
+                    raise ValueError("transcript answers another request")
+        except (TranscriptInvalid, ValueError) as exc:
+            return _result(owner, ask, dataset, "failed", "gateway.transcript_refused",
+                           gateway=gateway.id, detail=str(exc)[:200])  # fmt: skip
+        return result
+
+
+def connect(settings: Settings, local_owners: set[str]) -> Gateways | None:
+    """The owners' gateways this node reaches, or ``None`` when it lists none."""
+    links = GatewayLinks.read(settings)
+    return Gateways(settings, links) if links is not None and links.gateways else None

@@ -1,0 +1,182 @@
+"""An owner behind its own gateway: a real ``onceonly gateway serve`` process on loopback with
+mutual TLS, the platform's app asking it. The owner here is 財政資訊中心 (central.fia), whose
+store and connector move from the platform's data directory to the gateway's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from onceonly.config import Settings
+from onceonly.connectors import SUFFIX, load_connector
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.federated.cluster import free_port, stop
+from onceonly.exchange import keys
+from onceonly.exchange.transcript import verify_transcript
+from onceonly.gateway.links import GatewayLink, GatewayLinks
+from onceonly.gateway.setup import export_rules, import_rules, prepare_gateway
+from onceonly.pki import ca
+from tests.conftest import DemoEnv
+from tests.exchange.test_evidence_requests import Counter
+
+OWNER = "central.fia"
+PIECE = "household_income_below"
+
+
+class Setup:
+    def __init__(self, env: DemoEnv, root: Path) -> None:
+        self.env = env
+        self.root = root
+        platform = env.settings
+        self.ca_dir = root / "ca"
+        ca.init_ca(self.ca_dir)
+        self.platform_cert = ca.issue_node(self.ca_dir, "platform", root / "platform-tls")
+        ca.issue_node(self.ca_dir, "gw-fia", root / "gw-tls")
+        self.gateway_crl = root / "gateway-crl.pem"
+        self.gateway_crl.write_bytes(ca.current_crl(self.ca_dir))
+        platform_crl = root / "platform-crl.pem"
+        platform_crl.write_bytes(ca.current_crl(self.ca_dir))
+        # the owner's store and connector move to the gateway's side
+        self.gw = Settings(data_dir=root / "gw", database_url=None, secret_key="gw")
+        self.gw.ensure_dirs()
+        source = platform.registries_dir / f"{OWNER}{SUFFIX}"
+        connector = load_connector(source)
+        data = yaml.safe_load(source.read_text("utf-8"))
+        store = Path(data["source"]["url"].removeprefix("sqlite:///"))
+        store = store if store.is_absolute() else source.parent / store
+        moved = self.gw.data_dir / store.name
+        shutil.move(store, moved)
+        data["source"]["url"] = f"sqlite:///{moved}"
+        self.connector = self.gw.data_dir / f"{OWNER}{SUFFIX}"
+        self.connector.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+        source.unlink()
+        assert connector.owner == OWNER
+        self.jwks = prepare_gateway(self.gw, [OWNER])
+        engine = make_engine(platform.resolved_database_url)
+        sessions = make_session_factory(engine)
+        gw_engine = make_engine(self.gw.resolved_database_url)
+        with transaction(sessions) as session:
+            rules = export_rules(session, OWNER)
+            keys.hand_over(session, platform, OWNER, self.jwks["keys"])
+        with transaction(make_session_factory(gw_engine)) as session:
+            assert import_rules(session, rules, [OWNER]) > 0
+        engine.dispose()
+        gw_engine.dispose()
+        self.port = free_port()
+        GatewayLinks(
+            node="platform",
+            cert=str(root / "platform-tls" / "platform.pem"),
+            key=str(root / "platform-tls" / "platform.key"),
+            ca=str(self.ca_dir / "ca.pem"),
+            crl=str(platform_crl),
+            gateways=(
+                GatewayLink("gw-fia", f"https://127.0.0.1:{self.port}", (OWNER,), self.jwks),
+            ),
+        ).write(platform)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ONCEONLY_")}
+        tls = self.root / "gw-tls"
+        command = [sys.executable, "-m", "onceonly.cli", "gateway", "serve"]
+        command += ["--connector", str(self.connector), "--id", "gw-fia"]
+        command += ["--platform", "platform", "--cert", str(tls / "gw-fia.pem")]
+        command += ["--key", str(tls / "gw-fia.key"), "--ca", str(self.ca_dir / "ca.pem")]
+        command += ["--crl", str(self.gateway_crl), "--data-dir", str(self.gw.data_dir)]
+        command += ["--port", str(self.port)]
+        log = (self.root / "gateway.log").open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.root / "gateway.log").read_text()
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("the gateway did not come up")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
+
+
+@pytest.fixture
+def setup(demo_env: DemoEnv, tmp_path: Path) -> Iterator[Setup]:
+    result = Setup(demo_env, tmp_path / "gw-test")
+    try:
+        yield result
+    finally:
+        result.stop()
+
+
+def _ask(counter: Counter) -> dict[str, Any]:
+    subject = counter.env.sample("low_income_applicant")
+    response = counter.ask("tpe-udd-clerk", subject, evidence=[{"type": PIECE}])
+    return dict(counter.results(response)[PIECE])
+
+
+def test_the_owner_answers_and_signs_at_its_gateway(setup: Setup) -> None:
+    setup.start()
+    counter = Counter(setup.env)
+    try:
+        result = _ask(counter)
+        assert result["status"] == "issued", result
+        assert result["answer"] is True
+        jwks = counter.client.get("/.well-known/jwks.json").json()
+        token = result["transcripts"][0]["jws"]
+        verified = verify_transcript(token, jwks)
+        assert verified.claims.issuer == OWNER
+        kid = verified.header["kid"]
+        member = next(k for k in jwks["keys"] if k["kid"] == kid)
+        assert member["x-onceonly-custody"] == "gateway"
+        assert kid in {k["kid"] for k in setup.jwks["keys"]}
+        others = [k for k in jwks["keys"] if k["agency"] != OWNER]
+        assert others and {k["x-onceonly-custody"] for k in others} == {"node"}
+
+        # the private key exists only at the gateway: not in the platform's files or database
+        private = next((setup.gw.keys_dir / OWNER).glob("*.pem")).read_bytes()
+        body = b"".join(private.splitlines()[1:-1])
+        assert not list((setup.env.settings.keys_dir / OWNER).glob("*"))
+        for path in setup.env.settings.data_dir.rglob("*"):
+            if path.is_file():
+                assert body not in path.read_bytes(), path
+        engine = make_engine(setup.env.settings.resolved_database_url)
+        with make_session_factory(engine)() as session:
+            for record in session.scalars(
+                select(keys.SigningKeyRecord).where(keys.SigningKeyRecord.agency_code == OWNER)
+            ):
+                assert "d" not in record.public_jwk
+        engine.dispose()
+
+        setup.stop()  # the owner's gateway is down: the plain reason, retry later
+        down = _ask(counter)
+        assert down["status"] == "unavailable", down
+        assert "did not answer" in down["reason"]["en"]
+        assert down["retry_after"]
+
+        setup.start()
+        assert _ask(counter)["status"] == "issued"
+        ca.revoke(setup.ca_dir, setup.platform_cert.serial, "key_compromise")
+        setup.gateway_crl.write_bytes(ca.current_crl(setup.ca_dir))  # at the gateway only
+        deadline = time.monotonic() + 15
+        while (refused := _ask(counter))["status"] == "issued" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert refused["status"] == "failed", refused
+        assert not refused["transcripts"]
+    finally:
+        counter.client.close()
+        exchange = getattr(counter.app.state, "exchange", None)
+        if exchange is not None:
+            exchange.close()
