@@ -49,3 +49,79 @@ def serve(
     listener = gateway_listener(create_gateway_app(settings, config), config, host, port)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(listener.serve())
+
+
+@app.command("rules-export")
+def rules_export(
+    owner: str = typer.Option(..., help="The owning agency."),
+    out: Path = typer.Option(..., help="Where to write the rules (JSON)."),
+    data_dir: Path = typer.Option(Path("onceonly-data"), help="The platform's data directory."),
+) -> None:
+    """On the platform: the owner's rules, as a file for its gateway."""
+    from onceonly.db import make_engine, make_session_factory
+    from onceonly.gateway.setup import export_rules
+
+    engine = make_engine(Settings(data_dir=data_dir).resolved_database_url)
+    with make_session_factory(engine)() as session:
+        rows = export_rules(session, owner)
+    engine.dispose()
+    out.write_text(json.dumps(rows, ensure_ascii=False, indent=2), "utf-8")
+    typer.echo(f"{len(rows)} -> {out}")
+
+
+@app.command("rules-import")
+def rules_import(
+    file: Path = typer.Argument(..., help="Rules written by rules-export."),
+    owner: list[str] = typer.Option(..., help="Only this owner's rules are taken."),
+    data_dir: Path = typer.Option(Path("onceonly-gateway"), help="The gateway's data directory."),
+) -> None:
+    """At the gateway: take the owner's rules into the gateway's own database."""
+    from onceonly.db import make_engine, make_session_factory, transaction
+    from onceonly.gateway.setup import import_rules, prepare_gateway
+
+    settings = Settings(data_dir=data_dir)
+    prepare_gateway(settings, owner)
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        added = import_rules(session, json.loads(file.read_text("utf-8")), owner)
+    engine.dispose()
+    typer.echo(str(added))
+
+
+@app.command()
+def link(
+    gateway_id: str = typer.Option(..., "--id", help="The gateway's id (its certificate's)."),
+    endpoint: str = typer.Option(..., help="https://host:port of the gateway."),
+    jwks: Path = typer.Option(..., help="The gateway's jwks.json."),
+    node: str = typer.Option(..., help="This node's id (its certificate's)."),
+    cert: Path = typer.Option(..., help="This node's TLS certificate."),
+    key: Path = typer.Option(..., help="This node's TLS key."),
+    ca: Path = typer.Option(..., help="The CA certificate."),
+    crl: Path = typer.Option(..., help="The CRL file in force."),
+    data_dir: Path = typer.Option(Path("onceonly-data"), help="The platform's data directory."),
+) -> None:
+    """On the platform: send the owners in ``jwks`` to their gateway and hand their keys over
+    (the node's own keys for them are retired and their private files deleted)."""
+    from onceonly.db import make_engine, make_session_factory, transaction
+    from onceonly.exchange import keys
+    from onceonly.gateway.links import GatewayLink, GatewayLinks
+
+    settings = Settings(data_dir=data_dir)
+    members = json.loads(jwks.read_text("utf-8"))
+    owners = tuple(sorted({m["agency"] for m in members.get("keys", [])}))
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        for owner in owners:
+            keys.hand_over(session, settings, owner, members["keys"])
+    engine.dispose()
+    existing = GatewayLinks.read(settings)
+    others = tuple(g for g in (existing.gateways if existing else ()) if g.id != gateway_id)
+    GatewayLinks(
+        node=node,
+        cert=str(cert.resolve()),
+        key=str(key.resolve()),
+        ca=str(ca.resolve()),
+        crl=str(crl.resolve()),
+        gateways=(*others, GatewayLink(gateway_id, endpoint, owners, members)),
+    ).write(settings)
+    typer.echo(", ".join(owners))

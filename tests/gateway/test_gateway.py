@@ -4,6 +4,7 @@ store and connector move from the platform's data directory to the gateway's."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -17,15 +18,16 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from onceonly.cli import app as cli
 from onceonly.config import Settings
 from onceonly.connectors import SUFFIX, load_connector
-from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.db import make_engine, make_session_factory
 from onceonly.demo.federated.cluster import free_port, stop
 from onceonly.exchange import keys
 from onceonly.exchange.transcript import verify_transcript
-from onceonly.gateway.links import GatewayLink, GatewayLinks
-from onceonly.gateway.setup import export_rules, import_rules, prepare_gateway
+from onceonly.gateway.setup import prepare_gateway
 from onceonly.pki import ca
 from tests.conftest import DemoEnv
 from tests.exchange.test_evidence_requests import Counter
@@ -63,27 +65,70 @@ class Setup:
         source.unlink()
         assert connector.owner == OWNER
         self.jwks = prepare_gateway(self.gw, [OWNER])
-        engine = make_engine(platform.resolved_database_url)
-        sessions = make_session_factory(engine)
-        gw_engine = make_engine(self.gw.resolved_database_url)
-        with transaction(sessions) as session:
-            rules = export_rules(session, OWNER)
-            keys.hand_over(session, platform, OWNER, self.jwks["keys"])
-        with transaction(make_session_factory(gw_engine)) as session:
-            assert import_rules(session, rules, [OWNER]) > 0
-        engine.dispose()
-        gw_engine.dispose()
+        jwks_file = self.gw.data_dir / "jwks.json"
+        jwks_file.write_text(json.dumps(self.jwks), "utf-8")
+        runner = CliRunner()
+        on_platform = {"ONCEONLY_DATABASE_URL": platform.resolved_database_url}
+        at_gateway = {"ONCEONLY_DATABASE_URL": self.gw.resolved_database_url}
+        rules = root / "rules.json"
+        exported = runner.invoke(
+            cli,
+            [
+                "gateway",
+                "rules-export",
+                "--owner",
+                OWNER,
+                "--out",
+                str(rules),
+                "--data-dir",
+                str(platform.data_dir),
+            ],
+            env=on_platform,
+        )
+        assert exported.exit_code == 0, exported.output
+        imported = runner.invoke(
+            cli,
+            [
+                "gateway",
+                "rules-import",
+                str(rules),
+                "--owner",
+                OWNER,
+                "--data-dir",
+                str(self.gw.data_dir),
+            ],
+            env=at_gateway,
+        )
+        assert imported.exit_code == 0 and int(imported.output) > 0, imported.output
         self.port = free_port()
-        GatewayLinks(
-            node="platform",
-            cert=str(root / "platform-tls" / "platform.pem"),
-            key=str(root / "platform-tls" / "platform.key"),
-            ca=str(self.ca_dir / "ca.pem"),
-            crl=str(platform_crl),
-            gateways=(
-                GatewayLink("gw-fia", f"https://127.0.0.1:{self.port}", (OWNER,), self.jwks),
-            ),
-        ).write(platform)
+        tls = root / "platform-tls"
+        linked = runner.invoke(
+            cli,
+            [
+                "gateway",
+                "link",
+                "--id",
+                "gw-fia",
+                "--endpoint",
+                f"https://127.0.0.1:{self.port}",
+                "--jwks",
+                str(jwks_file),
+                "--node",
+                "platform",
+                "--cert",
+                str(tls / "platform.pem"),
+                "--key",
+                str(tls / "platform.key"),
+                "--ca",
+                str(self.ca_dir / "ca.pem"),
+                "--crl",
+                str(platform_crl),
+                "--data-dir",
+                str(platform.data_dir),
+            ],
+            env=on_platform,
+        )
+        assert linked.exit_code == 0 and OWNER in linked.output, linked.output
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
