@@ -36,22 +36,37 @@ def demo(
     bar, report = progress_bar()
     with bar:
         state = prepare_demo(settings, people=people, seed=seed, progress=report)
+    from onceonly.demo import gateways
+
+    plans = gateways.move_to_gateways(
+        settings, settings.data_dir / "gateways", gateways.demo_ports(port)
+    )
     print_demo_summary(state, settings, f"http://{host}:{port}")
+    typer.echo(f"owner gateways: {gateways.describe(plans)}")
     if serve_app:
         import uvicorn
 
         from onceonly.demo import notify_demo
         from onceonly.web.app import create_app
 
-        app_ = create_app(settings)
-        notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions))
         # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end
-        # the process before `finally`, leaving the demo's receiver processes behind.
+        # the process before `finally`, leaving the demo's child processes behind.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        running = []
+        notifications = None
         try:
+            log = settings.data_dir / "gateways" / "gateways.log"
+            running = [gateways.start(plan, log) for plan in plans]
+            app_ = create_app(settings)
+            notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions))
             uvicorn.run(app_, host=host, port=port, log_level="warning")
         finally:
-            notifications.close()
+            if notifications is not None:
+                notifications.close()
+            for process in running:
+                process.terminate()
+            for process in running:
+                process.wait(10)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
