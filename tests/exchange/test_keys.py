@@ -103,6 +103,7 @@ def test_published_set_holds_public_members_only(
         "alg": "EdDSA",
         "use": "sig",
         "agency": AGENCY,
+        "x-onceonly-custody": "node",
     }
     assert len(jwks["keys"]) == 2
 
