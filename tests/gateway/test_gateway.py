@@ -11,13 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import select
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from onceonly.cli import app as cli
@@ -25,19 +27,39 @@ from onceonly.config import Settings
 from onceonly.connectors import SUFFIX, load_connector
 from onceonly.db import make_engine, make_session_factory
 from onceonly.demo.federated.cluster import free_port, stop
+from onceonly.demo.registries.schema import metadata_for
 from onceonly.exchange import keys
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.gateway.setup import prepare_gateway
 from onceonly.pki import ca
-from tests.conftest import DemoEnv
+from tests.conftest import PG_URL, DemoEnv
 from tests.exchange.test_evidence_requests import Counter
 
 OWNER = "central.fia"
 PIECE = "household_income_below"
 
 
+def _into_postgres(store: Path, schema: str) -> None:
+    """The owner's legacy tables and rows, copied into a PostgreSQL schema of their own."""
+    assert PG_URL
+    source = create_engine(f"sqlite:///{store}")
+    target = create_engine(PG_URL)
+    metadata = metadata_for("income")
+    with target.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        mapped = connection.execution_options(schema_translate_map={None: schema})
+        metadata.create_all(mapped)
+        with source.connect() as reader:
+            for table in metadata.sorted_tables:
+                rows = [dict(r._mapping) for r in reader.execute(table.select())]
+                if rows:
+                    mapped.execute(insert(table), rows)
+    source.dispose()
+    target.dispose()
+
+
 class Setup:
-    def __init__(self, env: DemoEnv, root: Path) -> None:
+    def __init__(self, env: DemoEnv, root: Path, schema: str | None = None) -> None:
         self.env = env
         self.root = root
         platform = env.settings
@@ -60,6 +82,11 @@ class Setup:
         moved = self.gw.data_dir / store.name
         shutil.move(store, moved)
         data["source"]["url"] = f"sqlite:///{moved}"
+        if schema is not None:  # the owner's store lives in PostgreSQL, in its own schema
+            _into_postgres(moved, schema)
+            moved.unlink()
+            url = make_url(PG_URL).set(query={}).render_as_string(hide_password=False)
+            data["source"].update({"url": url, "schema": schema})
         self.connector = self.gw.data_dir / f"{OWNER}{SUFFIX}"
         self.connector.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
         source.unlink()
@@ -157,13 +184,26 @@ class Setup:
             self.process = None
 
 
-@pytest.fixture
-def setup(demo_env: DemoEnv, tmp_path: Path) -> Iterator[Setup]:
-    result = Setup(demo_env, tmp_path / "gw-test")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def setup(demo_env: DemoEnv, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Setup]:
+    """The owner's store in SQLite, or in PostgreSQL in its own schema (skipped without a
+    server: ``./run-tests`` starts one and sets ``ONCEONLY_TEST_PG_URL``)."""
+    schema = None
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("no PostgreSQL configured")
+        schema = f"fia_{uuid.uuid4().hex[:10]}"
+    result = Setup(demo_env, tmp_path / "gw-test", schema)
     try:
         yield result
     finally:
         result.stop()
+        if schema is not None:
+            assert PG_URL
+            engine = create_engine(PG_URL)
+            with engine.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            engine.dispose()
 
 
 def _ask(counter: Counter) -> dict[str, Any]:
