@@ -227,6 +227,14 @@ def test_the_owner_answers_and_signs_at_its_gateway(setup: Setup) -> None:
         member = next(k for k in jwks["keys"] if k["kid"] == kid)
         assert member["x-onceonly-custody"] == "gateway"
         assert kid in {k["kid"] for k in setup.jwks["keys"]}
+        gw_engine = make_engine(setup.gw.resolved_database_url)  # the gateway audits its answer
+        with gw_engine.connect() as connection:
+            audited = connection.execute(
+                text("SELECT owner_agency FROM audit_entries WHERE request_id = :r"),
+                {"r": verified.claims.request_id},
+            ).scalars()
+            assert OWNER in set(audited)
+        gw_engine.dispose()
         others = [k for k in jwks["keys"] if k["agency"] != OWNER]
         assert others and {k["x-onceonly-custody"] for k in others} == {"node"}
 
