@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from onceonly.consolidate.linkage import prepare, score_pairs
 from onceonly.consolidate.plan import LinkageSpec
-from onceonly.demo.registries.names import given_name, surname
+from onceonly.domain.names import given_name, surname
 from onceonly.domain.national_id import make_national_id
 from onceonly.domain.variants import fold_for_matching
 
