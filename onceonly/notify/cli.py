@@ -155,7 +155,10 @@ def record_death(
 
     from onceonly.domain.errors import DomainValueError
     from onceonly.domain.national_id import validate_national_id
-    from onceonly.notify.events import LifeEventIn, record_life_event
+    from onceonly.notify.events import LifeEventIn
+    from onceonly.notify.intake import report_event
+    from onceonly.notify.register import REGISTER_DATASET, Unconnected, household_register
+    from onceonly.providers.registry import load_providers
 
     try:
         subject = validate_national_id(national_id)
@@ -165,20 +168,33 @@ def record_death(
     settings = Settings()
     engine = make_engine(settings.resolved_database_url)
     try:
+        providers = load_providers(settings.registries_dir)
+    except FileNotFoundError:
+        providers = None  # no register here: a valid event is refused as "cannot check"
+    try:
         with transaction(make_session_factory(engine)) as session:
-            event = record_life_event(
+            register = (
+                household_register(session, providers)
+                if providers is not None
+                else Unconnected(REGISTER_DATASET)
+            )
+            accepted = report_event(
                 session,
                 LifeEventIn(
                     kind="death",
                     national_id=subject,
-                    jurisdiction=jurisdiction,
                     payload={"death_date": death_date or date.today().isoformat()},
                     recorded_by="cli:household_office",
                 ),
-                settings.language,
+                register,
+                f"{jurisdiction}.household_office",
+                lang=settings.language,
             )
+            event = accepted.event
     finally:
         engine.dispose()
+        if providers is not None:
+            providers.close()
     Console().print(
         "[green]"
         + t(
@@ -191,6 +207,9 @@ def record_death(
             national_id=subject,
         )
     )
+    Console().print(t("notify.reference", settings.language, reference=accepted.reference))
+    for recipient in accepted.recipients:
+        Console().print(f"  - {recipient.name(settings.language)}")
 
 
 if __name__ == "__main__":

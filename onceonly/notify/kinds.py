@@ -1,7 +1,9 @@
 """The kinds of life event and the fields each may carry.
 
 Household-registration events come from the household registration office; the citizen
-reports the last two kinds themselves. ``required`` fields must be present; any field outside
+reports the last two kinds themselves. A move between cities is two events: 遷出 (``move_out``,
+recorded where the citizen leaves) and 遷入 (``move_in``, where they arrive); a move inside one
+city is an ``address_change``. ``required`` fields must be present; any field outside
 ``fields`` is refused so nothing unexpected reaches an agency.
 """
 
@@ -44,12 +46,41 @@ EVENT_KINDS: dict[str, EventKind] = {
             ("marriage_date", "spouse_national_id", "spouse_name"),
             ("marriage_date",),
         ),
+        EventKind(
+            "divorce",
+            HOUSEHOLD,
+            ("divorce_date", "spouse_national_id", "spouse_name"),
+            ("divorce_date",),
+        ),
+        EventKind(
+            "move_out",
+            HOUSEHOLD,
+            ("moved_out_on", "old_address", "to_jurisdiction", "household_no"),
+            ("moved_out_on", "old_address", "to_jurisdiction"),
+        ),
+        EventKind(
+            "move_in",
+            HOUSEHOLD,
+            ("moved_in_on", "new_address", "old_address", "from_jurisdiction", "household_no"),
+            ("moved_in_on", "new_address", "from_jurisdiction"),
+        ),
         EventKind("mailing_address", CITIZEN, ("mailing_address",), ("mailing_address",)),
         EventKind("contact_details", CITIZEN, ("phone", "email"), ()),
     )
 }
 
-DATE_FIELDS = frozenset({"death_date", "birth_date", "marriage_date", "moved_on", "changed_on"})
+DATE_FIELDS = frozenset(
+    {
+        "death_date",
+        "birth_date",
+        "marriage_date",
+        "divorce_date",
+        "moved_on",
+        "moved_out_on",
+        "moved_in_on",
+        "changed_on",
+    }
+)
 """Dates of the event: an ISO or ROC-era date (民國113年3月1日), stored as ISO, never in the
 future."""
 NATIONAL_ID_FIELDS = frozenset({"father_national_id", "mother_national_id", "spouse_national_id"})

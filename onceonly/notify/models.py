@@ -158,3 +158,19 @@ class CitizenMessage(Base):
     body_en: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IntakeKey(Base):
+    """An ``Idempotency-Key`` a reporting office sent with an event: the same key with the
+    same body answers with the event first recorded; with another body it is refused."""
+
+    __tablename__ = "notify_intake_keys"
+    __table_args__ = (UniqueConstraint("caller", "key", name="uq_notify_intake_keys_caller_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    caller: Mapped[str] = mapped_column(String(120))
+    """The reporting agency's code (keys are the caller's own namespace)."""
+    key: Mapped[str] = mapped_column(String(200))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

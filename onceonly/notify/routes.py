@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
@@ -16,7 +16,10 @@ from onceonly.accounts.tenancy import CENTRAL, Scope, scope_of
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
-from onceonly.notify import outbox, subscriptions
+from onceonly.exchange.service import exchange_for
+from onceonly.notify import intake, outbox, subscriptions
+from onceonly.notify.events import LifeEventIn
+from onceonly.notify.register import Register, household_register
 from onceonly.notify.feed import MAX_LIMIT, read_feed
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
 from onceonly.web.deps import get_db, get_language
@@ -112,6 +115,117 @@ class AcksIn(BaseModel):
 class AcksOut(BaseModel):
     processed: list[str]
     unknown: list[str]
+
+
+class EventReportIn(BaseModel):
+    """A life event as the household registration office records it."""
+
+    kind: str = Field(
+        description=(
+            "birth, death, address_change, name_change, marriage, divorce, "
+            "move_out (遷出) or move_in (遷入)"
+        ),
+        examples=["death"],
+    )
+    national_id: str = Field(description="The subject: national ID or resident number")
+    payload: dict[str, Any] = Field(
+        default_factory=dict, examples=[{"death_date": "2026-03-01", "place_of_death": "自宅"}]
+    )
+    occurred_at: datetime | None = Field(default=None, description="Defaults to now")
+
+
+class RecipientOut(BaseModel):
+    agency_code: str
+    name: str
+
+
+class EventAcceptedOut(BaseModel):
+    id: str
+    reference: str = Field(description="Finds the report again at any counter or in the portal")
+    kind: str
+    kind_name: str
+    seq: int
+    jurisdiction: str | None
+    occurred_at: datetime
+    recorded_at: datetime
+    replayed: bool = Field(description="An earlier call with the same Idempotency-Key did it")
+    recipients: list[RecipientOut]
+
+
+def register_of(request: Request, db: Session) -> Register:
+    """The household register, through its owner's provider in the app's exchange."""
+    return household_register(db, exchange_for(request.app.state).providers)
+
+
+def _event_in(body: EventReportIn, principal: Principal) -> LifeEventIn:
+    return LifeEventIn(
+        kind=body.kind,
+        national_id=body.national_id,
+        payload=body.payload,
+        occurred_at=body.occurred_at,
+        recorded_by=principal.username,
+    )
+
+
+EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not a household registration office", **PROBLEM},
+    422: {
+        "description": "Invalid event, refused by the register, or Idempotency-Key reused",
+        **PROBLEM,
+    },
+    503: {"description": "The household register cannot be asked now", **PROBLEM},
+}
+
+
+@router.post(
+    "/api/v1/notify/events",
+    response_model=EventAcceptedOut,
+    status_code=201,
+    summary="Record a life event once; every subscribed agency is told (通報)",
+    description=(
+        "Checked against the household register first (the person exists and is alive, a "
+        "death is recorded once, a move's old address is the registered one). Send an "
+        "`Idempotency-Key`: the same key with the same body answers with the same event; "
+        "with another body it is refused."
+    ),
+    responses=EVENT_RESPONSES,
+)
+def record_event(
+    body: EventReportIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    db: Db,
+    lang: Lang,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> EventAcceptedOut:
+    accepted = intake.report_event(
+        db,
+        _event_in(body, principal),
+        register_of(request, db),
+        principal.agency_code,
+        idempotency_key=idempotency_key,
+        lang=lang,
+    )
+    return EventAcceptedOut.model_validate(intake.describe(accepted, lang))
+
+
+@router.post(
+    "/api/v1/notify/events/preview",
+    response_model=list[RecipientOut],
+    summary="Who would be told of this event (every check, nothing recorded)",
+    responses=EVENT_RESPONSES,
+)
+def preview_event(
+    body: EventReportIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    db: Db,
+    lang: Lang,
+) -> list[RecipientOut]:
+    found = intake.preview_event(
+        db, _event_in(body, principal), register_of(request, db), principal.agency_code, lang=lang
+    )
+    return [RecipientOut(agency_code=r.agency_code, name=r.name(lang)) for r in found]
 
 
 @router.post(

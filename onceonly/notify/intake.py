@@ -1,0 +1,273 @@
+"""Taking in a reported life event: the one service the API, the counter form, the citizen
+portal and the CLI all call.
+
+In order: the fields are checked (:func:`~onceonly.notify.events.check_event`), an
+``Idempotency-Key`` already used by the caller answers with its first event (or is refused
+when the body differs), the event is checked against the household register
+(:mod:`onceonly.notify.register`), then recorded with its outbox rows in the caller's
+transaction. The answer says which agencies will be told, by name, and gives a reference
+number that finds the event again at any counter or in the portal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onceonly.catalog import service as catalog
+from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.i18n import t
+from onceonly.notify.events import (
+    EventView,
+    LifeEventIn,
+    check_event,
+    event_view,
+    record_life_event,
+)
+from onceonly.notify.events import report_change as _report_change
+from onceonly.notify.kinds import CITIZEN, HOUSEHOLD
+from onceonly.notify.models import Delivery, IntakeKey, LifeEvent
+from onceonly.notify.register import Register, check_register
+from onceonly.notify.subscriptions import matching_subscriptions
+from onceonly.providers.base import ProviderUnavailable
+
+REPORTING_AGENCY_KINDS = frozenset({"household_office", "moi_household"})
+"""Agency kinds that record household-registration events (戶政事務所, 內政部戶政司)."""
+IDEMPOTENCY_KEY_MAX = 200
+REFERENCE_PREFIX = "TUO"
+_REFERENCE = re.compile(r"^\s*(?:TUO-?)?([0-9A-F]{4})-?([0-9A-F]{4})-?([0-9A-F]{4})\s*$", re.I)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An agency that will be (or was) told, by name."""
+
+    agency_code: str
+    name_zh: str
+    name_en: str
+
+    def name(self, lang: str | None) -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True)
+class Accepted:
+    event: EventView
+    reference: str
+    recipients: tuple[Recipient, ...]
+    replayed: bool = False
+    """True when an earlier call with the same ``Idempotency-Key`` recorded it."""
+
+
+def reference_of(event_id: str) -> str:
+    """The reference number a person reads out: ``TUO-`` and the first 12 hex digits of the
+    event's id in three groups (48 bits: unique among any realistic number of events, and
+    :func:`find_by_reference` refuses an ambiguous one)."""
+    digits = event_id.replace("-", "")[:12].upper()
+    return f"{REFERENCE_PREFIX}-{digits[:4]}-{digits[4:8]}-{digits[8:12]}"
+
+
+def find_by_reference(session: Session, reference: str) -> LifeEvent | None:
+    """The event a reference number (any case, dashes optional) names, or ``None``."""
+    match = _REFERENCE.match(reference or "")
+    if match is None:
+        return None
+    digits = "".join(match.groups()).lower()
+    prefix = f"{digits[:8]}-{digits[8:12]}"
+    found = list(session.scalars(select(LifeEvent).where(LifeEvent.id.like(f"{prefix}%")).limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
+def recipients_for(session: Session, kind: str, jurisdiction: str | None) -> list[Recipient]:
+    """The agencies an event of ``kind`` about a citizen of ``jurisdiction`` would reach now,
+    by name, one line per agency."""
+    seen: dict[str, Recipient] = {}
+    for sub in matching_subscriptions(session, kind, jurisdiction):
+        if sub.agency_code not in seen:
+            seen[sub.agency_code] = _recipient(session, sub.agency_code)
+    return list(seen.values())
+
+
+def recipients_of(session: Session, event_id: str) -> list[Recipient]:
+    """The agencies an already recorded event was sent to."""
+    codes = session.scalars(
+        select(Delivery.agency_code).where(Delivery.event_id == event_id).order_by(Delivery.id)
+    )
+    return [_recipient(session, code) for code in dict.fromkeys(codes)]
+
+
+def _recipient(session: Session, code: str) -> Recipient:
+    agency = catalog.get_agency(session, code)
+    if agency is None:
+        return Recipient(code, code, code)
+    return Recipient(code, agency.name_zh, agency.name_en)
+
+
+def _body_hash(event: LifeEventIn) -> str:
+    body = event.model_dump(mode="json", exclude={"recorded_by", "event_id"})
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _may_report(session: Session, caller: str, source: str, lang: str | None) -> str | None:
+    """The caller's jurisdiction when it may report events of ``source``; raises 403."""
+    if source == CITIZEN:
+        return None
+    agency = catalog.get_agency(session, caller)
+    if agency is None or agency.kind not in REPORTING_AGENCY_KINDS:
+        raise Problem(
+            403,
+            "not-a-reporting-office",
+            t("problem.forbidden", lang),
+            t("notify.error.not_reporting_office", lang, agency=caller),
+        )
+    return agency.jurisdiction
+
+
+def _checked(
+    session: Session,
+    event: LifeEventIn,
+    register: Register,
+    caller: str,
+    source: str,
+    lang: str | None,
+) -> LifeEventIn:
+    """The event with its jurisdiction set from the register, or the refusal raised."""
+    errors = check_event(event, source, lang)
+    if errors:
+        raise validation_problem(errors, lang)
+    office = _may_report(session, caller, source, lang)
+    try:
+        result = check_register(
+            session, register, event.kind, event.national_id.strip().upper(), event.payload, lang
+        )
+    except ProviderUnavailable as exc:
+        raise Problem(
+            503,
+            "register-unavailable",
+            t("notify.error.register_unavailable_title", lang),
+            t("notify.error.register_unavailable", lang),
+            retry_after=exc.retry_after,
+        ) from exc
+    if result.errors:
+        raise validation_problem(result.errors, lang)
+    jurisdiction = result.jurisdiction
+    if event.kind == "move_in" and office not in (None, "central"):
+        jurisdiction = office
+    return event.model_copy(update={"jurisdiction": jurisdiction})
+
+
+def preview_event(
+    session: Session,
+    event: LifeEventIn,
+    register: Register,
+    caller: str,
+    *,
+    source: str = HOUSEHOLD,
+    lang: str | None = None,
+) -> list[Recipient]:
+    """Every check :func:`report_event` makes, without recording: who would be told."""
+    checked = _checked(session, event, register, caller, source, lang)
+    return recipients_for(session, checked.kind, checked.jurisdiction)
+
+
+def report_event(
+    session: Session,
+    event: LifeEventIn,
+    register: Register,
+    caller: str,
+    *,
+    source: str = HOUSEHOLD,
+    idempotency_key: str | None = None,
+    lang: str | None = None,
+) -> Accepted:
+    """Check and record a reported event in ``session``'s transaction (the caller commits).
+
+    ``source`` is ``household_registration`` (``caller`` is then the reporting office's agency
+    code, which must be a household-registration office) or ``citizen`` (the citizen's own
+    report; ``caller`` names them). ``caller`` is the namespace of ``idempotency_key``.
+    """
+    digest = _body_hash(event)
+    if idempotency_key is not None:
+        key = idempotency_key.strip()
+        if not key or len(key) > IDEMPOTENCY_KEY_MAX:
+            raise validation_problem(
+                [
+                    FieldError(
+                        "Idempotency-Key",
+                        t("notify.error.idempotency_key", lang, max=IDEMPOTENCY_KEY_MAX),
+                    )
+                ],
+                lang,
+            )
+        earlier = session.scalar(
+            select(IntakeKey).where(IntakeKey.caller == caller, IntakeKey.key == key)
+        )
+        if earlier is not None:
+            if earlier.body_hash != digest:
+                raise Problem(
+                    422,
+                    "idempotency-key-reused",
+                    t("problem.validation", lang),
+                    t("notify.error.idempotency_reused", lang),
+                    [
+                        FieldError(
+                            "Idempotency-Key", t("notify.error.idempotency_reused", lang), "reused"
+                        )
+                    ],
+                )
+            row = session.get(LifeEvent, earlier.event_id)
+            if row is not None:
+                deliveries = recipients_of(session, row.id)
+                return Accepted(
+                    event_view(row, len(deliveries)),
+                    reference_of(row.id),
+                    tuple(deliveries),
+                    replayed=True,
+                )
+    checked = _checked(session, event, register, caller, source, lang)
+    if source == CITIZEN:
+        view = _report_change(
+            session,
+            checked.national_id,
+            checked.kind,
+            checked.payload,
+            jurisdiction=checked.jurisdiction,
+            occurred_at=checked.occurred_at,
+            lang=lang,
+        )
+    else:
+        view = record_life_event(session, checked, lang)
+    if idempotency_key is not None:
+        session.add(
+            IntakeKey(
+                caller=caller, key=idempotency_key.strip(), body_hash=digest, event_id=view.id
+            )
+        )
+        session.flush()
+    return Accepted(view, reference_of(view.id), tuple(recipients_of(session, view.id)))
+
+
+def describe(accepted: Accepted, lang: str | None) -> dict[str, Any]:
+    """The answer as JSON: the event, its reference and who will be told, in words."""
+    e = accepted.event
+    return {
+        "id": e.id,
+        "reference": accepted.reference,
+        "kind": e.kind,
+        "kind_name": t(f"notify.kind.{e.kind}", lang),
+        "seq": e.seq,
+        "jurisdiction": e.jurisdiction,
+        "occurred_at": e.occurred_at.isoformat(),
+        "recorded_at": e.recorded_at.isoformat(),
+        "replayed": accepted.replayed,
+        "recipients": [
+            {"agency_code": r.agency_code, "name": r.name(lang)} for r in accepted.recipients
+        ],
+    }

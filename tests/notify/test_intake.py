@@ -1,0 +1,301 @@
+"""Reporting a life event: checked against the household register (through a fake register
+here; ``test_events_api.py`` uses the demo's), idempotency keys, who will be told, and the
+reference number."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.catalog.loader import load_catalog
+from onceonly.db import transaction
+from onceonly.errors import Problem
+from onceonly.notify.events import LifeEventIn
+from onceonly.notify.intake import (
+    find_by_reference,
+    preview_event,
+    reference_of,
+    report_event,
+)
+from onceonly.notify.models import Delivery, LifeEvent
+from onceonly.notify.register import RegisteredPerson, same_address
+from onceonly.notify.subscriptions import SubscriptionView
+from onceonly.providers.base import ProviderUnavailable
+from tests.notify.conftest import citizen
+
+OFFICE = "taipei-city.household_office"
+HOME = "臺北市大安區龍泉里5鄰羅斯福路三段120號3樓"
+
+
+class FakeRegister:
+    def __init__(self, *people: RegisteredPerson, down: bool = False) -> None:
+        self.people = {p.national_id: p for p in people}
+        self.down = down
+
+    def person(self, national_id: str) -> RegisteredPerson | None:
+        if self.down:
+            raise ProviderUnavailable("central.moi_household", "down")
+        return self.people.get(national_id)
+
+
+def alive(n: int, jurisdiction: str = "taipei-city", address: str = HOME) -> RegisteredPerson:
+    return RegisteredPerson(citizen(n), "王小明", address, jurisdiction, True)
+
+
+@pytest.fixture
+def catalog_loaded(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        load_catalog(session)
+
+
+def report(
+    sessions: sessionmaker[Session],
+    register: FakeRegister,
+    kind: str,
+    n: int,
+    payload: dict[str, Any],
+    key: str | None = None,
+    caller: str = OFFICE,
+) -> Any:
+    with transaction(sessions) as session:
+        return report_event(
+            session,
+            LifeEventIn(kind=kind, national_id=citizen(n), payload=payload),
+            register,
+            caller,
+            idempotency_key=key,
+            lang="en",
+        )
+
+
+def refusal(call: Callable[[], Any]) -> dict[str, str]:
+    with pytest.raises(Problem) as caught:
+        call()
+    assert caught.value.status == 422, caught.value
+    return {e.field: e.reason for e in caught.value.errors}
+
+
+def events(sessions: sessionmaker[Session]) -> int:
+    with transaction(sessions) as session:
+        return int(session.scalar(select(func.count()).select_from(LifeEvent)) or 0)
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_a_second_death_of_the_same_person_is_refused(sessions: sessionmaker[Session]) -> None:
+    register = FakeRegister(alive(1))
+    report(sessions, register, "death", 1, {"death_date": "2024-03-01"})
+    errors = refusal(lambda: report(sessions, register, "death", 1, {"death_date": "2024-03-02"}))
+    assert "already recorded" in errors["national_id"]
+    assert events(sessions) == 1
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_a_death_the_register_already_holds_or_of_nobody_is_refused(
+    sessions: sessionmaker[Session],
+) -> None:
+    dead = RegisteredPerson(citizen(2), "張", HOME, "taipei-city", False)
+    register = FakeRegister(dead)
+    errors = refusal(lambda: report(sessions, register, "death", 2, {"death_date": "2024-03-01"}))
+    assert "already recorded" in errors["national_id"]
+    errors = refusal(lambda: report(sessions, register, "death", 3, {"death_date": "2024-03-01"}))
+    assert errors["national_id"] == "The household register holds no such person"
+    assert events(sessions) == 0
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_a_moves_old_address_must_be_the_registered_one(sessions: sessionmaker[Session]) -> None:
+    register = FakeRegister(alive(4))
+    errors = refusal(
+        lambda: report(
+            sessions,
+            register,
+            "address_change",
+            4,
+            {
+                "new_address": "臺北市信義區松仁路100號",
+                "old_address": "臺北市中山區南京東路一段1號",
+            },
+        )
+    )
+    assert (
+        "old_address" in next(iter(errors)) and "not the address" in errors["payload.old_address"]
+    )
+    # The same address spelled otherwise (台, full-width digits, no 里/鄰) is the registered one.
+    accepted = report(
+        sessions,
+        register,
+        "address_change",
+        4,
+        {
+            "new_address": "臺北市信義區松仁路100號",
+            "old_address": "台北市大安區羅斯福路三段１２０號3F",
+        },
+    )
+    assert accepted.event.jurisdiction == "taipei-city"
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_a_move_between_cities_reaches_the_agencies_of_both(
+    sessions: sessionmaker[Session], subscribe: Callable[..., SubscriptionView]
+) -> None:
+    for agency, jurisdiction in (
+        ("taipei-city.tax_office", "taipei-city"),
+        ("kaohsiung-city.tax_office", "kaohsiung-city"),
+    ):
+        subscribe(agency, kinds=("move_out", "move_in"), url="http://127.0.0.1:9/x", fields=())
+        with transaction(sessions) as session:
+            from onceonly.notify.models import Subscription
+
+            row = session.scalars(
+                select(Subscription).where(Subscription.agency_code == agency)
+            ).one()
+            row.jurisdiction = jurisdiction
+    register = FakeRegister(alive(5))
+    out = report(
+        sessions,
+        register,
+        "move_out",
+        5,
+        {"moved_out_on": "2024-05-01", "old_address": HOME, "to_jurisdiction": "kaohsiung-city"},
+    )
+    into = report(
+        sessions,
+        register,
+        "move_in",
+        5,
+        {
+            "moved_in_on": "2024-05-02",
+            "new_address": "高雄市前鎮區中華五路789號",
+            "from_jurisdiction": "taipei-city",
+        },
+        caller="kaohsiung-city.household_office",
+    )
+    assert [r.agency_code for r in out.recipients] == ["taipei-city.tax_office"]
+    assert [r.agency_code for r in into.recipients] == ["kaohsiung-city.tax_office"]
+    assert into.recipients[0].name("zh-TW").startswith("高雄市")
+    errors = refusal(
+        lambda: report(
+            sessions,
+            register,
+            "move_out",
+            5,
+            {"moved_out_on": "2024-05-01", "old_address": HOME, "to_jurisdiction": "taipei-city"},
+        )
+    )
+    assert "payload.to_jurisdiction" in errors
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_a_birth_names_a_registered_parent_and_happens_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    register = FakeRegister(alive(6, "kaohsiung-city"))
+    payload = {"birth_date": "2024-06-01", "mother_national_id": citizen(6)}
+    accepted = report(sessions, register, "birth", 7, payload)
+    assert accepted.event.jurisdiction == "kaohsiung-city"
+    errors = refusal(lambda: report(sessions, register, "birth", 7, payload))
+    assert "national_id" in errors
+    errors = refusal(
+        lambda: report(
+            sessions,
+            register,
+            "birth",
+            8,
+            {"birth_date": "2024-06-01", "father_national_id": citizen(9)},
+        )
+    )
+    assert errors["payload.father_national_id"] == "The household register holds no such person"
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_the_same_idempotency_key_answers_the_same_and_another_body_is_refused(
+    sessions: sessionmaker[Session], subscribe: Callable[..., SubscriptionView]
+) -> None:
+    subscribe("taipei-city.tax_office", kinds=("divorce",), url="http://127.0.0.1:9/x", fields=())
+    register = FakeRegister(alive(10))
+    first = report(sessions, register, "divorce", 10, {"divorce_date": "2024-01-02"}, key="k-1")
+    again = report(sessions, register, "divorce", 10, {"divorce_date": "2024-01-02"}, key="k-1")
+    assert (again.event.id, again.reference, again.replayed) == (
+        first.event.id,
+        first.reference,
+        True,
+    )
+    assert [r.agency_code for r in again.recipients] == ["taipei-city.tax_office"]
+    errors = refusal(
+        lambda: report(sessions, register, "divorce", 10, {"divorce_date": "2024-01-03"}, key="k-1")
+    )
+    assert "different content" in errors["Idempotency-Key"]
+    # Keys belong to the caller: another office's k-1 is its own.
+    other = report(
+        sessions,
+        FakeRegister(alive(11)),
+        "divorce",
+        11,
+        {"divorce_date": "2024-01-02"},
+        key="k-1",
+        caller="central.moi_household",
+    )
+    assert other.event.id != first.event.id
+    with transaction(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 2
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_only_household_offices_report_and_a_register_that_is_down_is_a_503(
+    sessions: sessionmaker[Session],
+) -> None:
+    with pytest.raises(Problem) as caught:
+        report(
+            sessions,
+            FakeRegister(alive(12)),
+            "death",
+            12,
+            {"death_date": "2024-01-01"},
+            caller="taipei-city.tax_office",
+        )
+    assert caught.value.status == 403
+    with pytest.raises(Problem) as caught:
+        report(sessions, FakeRegister(down=True), "death", 12, {"death_date": "2024-01-01"})
+    assert caught.value.status == 503 and caught.value.retry_after
+    assert events(sessions) == 0
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_the_reference_finds_the_event_and_the_preview_records_nothing(
+    sessions: sessionmaker[Session], subscribe: Callable[..., SubscriptionView]
+) -> None:
+    subscribe(
+        "taipei-city.land_office", kinds=("name_change",), url="http://127.0.0.1:9/x", fields=()
+    )
+    register = FakeRegister(alive(13))
+    with transaction(sessions) as session:
+        told = preview_event(
+            session,
+            LifeEventIn(
+                kind="name_change", national_id=citizen(13), payload={"new_name": "王大明"}
+            ),
+            register,
+            OFFICE,
+            lang="en",
+        )
+    assert [r.agency_code for r in told] == ["taipei-city.land_office"]
+    assert told[0].name("zh-TW").startswith("臺北市") and told[0].name("en") != told[0].agency_code
+    assert events(sessions) == 0
+    accepted = report(sessions, register, "name_change", 13, {"new_name": "王大明"})
+    assert accepted.reference == reference_of(accepted.event.id)
+    with transaction(sessions) as session:
+        for spelling in (accepted.reference, accepted.reference.lower().replace("-", "")[3:]):
+            found = find_by_reference(session, spelling)
+            assert found is not None and found.id == accepted.event.id
+        assert find_by_reference(session, "TUO-0000-0000-0000") is None
+        assert find_by_reference(session, "nonsense") is None
+
+
+def test_addresses_compare_however_they_are_spelled() -> None:
+    assert same_address("台北市大安區羅斯福路3段120號三樓", HOME)
+    assert not same_address("臺北市大安區羅斯福路三段122號3樓", HOME)
+    assert same_address("not an address", "not  an address")
