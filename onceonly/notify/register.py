@@ -157,9 +157,10 @@ def check_register(
         refuse("national_id", key, "conflict")
         return RegisterCheck(errors, person.jurisdiction)
     old = payload.get("old_address")
-    if old and kind in ("address_change", "move_out", "move_in") and person.address:
-        if kind != "move_in" and not same_address(str(old), person.address):
-            refuse("payload.old_address", "notify.register.not_registered_address", "mismatch")
+    registered = person.address
+    moving = kind in ("address_change", "move_out")
+    if old and moving and registered and not same_address(str(old), registered):
+        refuse("payload.old_address", "notify.register.not_registered_address", "mismatch")
     if kind == "move_out" and payload.get("to_jurisdiction") == person.jurisdiction:
         refuse("payload.to_jurisdiction", "notify.register.same_jurisdiction", "invalid")
     if kind == "move_in" and payload.get("from_jurisdiction") != person.jurisdiction:

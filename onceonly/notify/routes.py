@@ -15,12 +15,12 @@ from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import CENTRAL, Scope, scope_of
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem, not_found
-from onceonly.i18n import t
 from onceonly.exchange.service import exchange_for
+from onceonly.i18n import t
 from onceonly.notify import intake, outbox, subscriptions
 from onceonly.notify.events import LifeEventIn
-from onceonly.notify.register import Register, household_register
 from onceonly.notify.feed import MAX_LIMIT, read_feed
+from onceonly.notify.register import Register, household_register
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
 from onceonly.web.deps import get_db, get_language
 from onceonly.web.params import RowId, Seq
