@@ -1,5 +1,7 @@
 """The demo: a death registered in the demo jurisdiction reaches social welfare, the tax office
-and the land office, each receiver marks it processed, and the citizen's status says so."""
+and the land office there and motor vehicles, health and labour insurance nationally; each
+receiver marks it processed, and the citizen's status says so. A death elsewhere reaches only
+the national agencies."""
 
 from __future__ import annotations
 
@@ -10,17 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.db import transaction
 from onceonly.notify import outbox
-from onceonly.notify.demo import seed_demo_notify
+from onceonly.notify.demo import DEMO_AGENCY_KINDS, seed_demo_notify
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.receiver import read_applied
 from onceonly.notify.worker import NotifySettings, deliver_all
 from tests.notify.conftest import ThreadedReceiver, citizen, free_port
 
 
-def test_a_death_reaches_three_agencies_with_their_acknowledgements(
+def test_a_death_reaches_six_agencies_with_their_acknowledgements(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    ports = {kind: free_port() for kind in ("social_welfare", "tax_office", "land_office")}
+    ports = {kind: free_port() for kind in DEMO_AGENCY_KINDS}
     urls = {kind: f"http://127.0.0.1:{port}/webhook" for kind, port in ports.items()}
     with transaction(sessions) as session:
         subscriptions = seed_demo_notify(session, "kaohsiung-city", urls)
@@ -35,7 +37,7 @@ def test_a_death_reaches_three_agencies_with_their_acknowledgements(
                 ThreadedReceiver(
                     s.secret or "",
                     tmp_path / f"{s.id}.sqlite",
-                    port=ports[s.agency_code.split(".")[1]],
+                    port=int((s.webhook_url or "").rsplit(":", 1)[1].split("/")[0]),
                 )
             )
             for s in subscriptions
@@ -59,17 +61,22 @@ def test_a_death_reaches_three_agencies_with_their_acknowledgements(
                     payload={"death_date": "2024-05-01"},
                 ),
             )
-        assert (death.deliveries, elsewhere.deliveries) == (3, 0)
+        assert (death.deliveries, elsewhere.deliveries) == (6, 3)
         assert deliver_all(sessions, NotifySettings(poll_interval_seconds=0.01), timeout=10) == 0
-    for receiver in receivers:
-        assert [e for e, _, _ in read_applied(receiver.db_path)] == [death.id]
+    for receiver, subscription in zip(receivers, subscriptions, strict=True):
+        local = subscription.jurisdiction is not None
+        expected = {death.id} if local else {death.id, elsewhere.id}
+        assert {e for e, _, _ in read_applied(receiver.db_path)} == expected
     with transaction(sessions) as session:
         (status,) = outbox.citizen_events(session, citizen(5))
         messages = outbox.citizen_messages(session, citizen(5))
     assert status.all_processed
     assert sorted(a.agency_code for a in status.agencies) == [
+        "central.bli",
+        "central.motor_vehicles",
+        "central.nhia",
         "kaohsiung-city.land_office",
         "kaohsiung-city.social_welfare",
         "kaohsiung-city.tax_office",
     ]
-    assert "3" in messages[0].body("zh-TW")
+    assert "6" in messages[0].body("zh-TW")
