@@ -126,6 +126,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/admin/notifications/retry"): ADMINS,
     ("GET", "/api/v1/admin/sms-outbox"): ADMINS,
     ("POST", "/api/v1/notify/subscriptions"): CLERK | OWNER,
+    ("POST", "/api/v1/notify/events"): CLERK | OWNER,
+    ("POST", "/api/v1/notify/events/preview"): CLERK | OWNER,
     ("GET", "/api/v1/notify/subscriptions"): STAFF,
     ("POST", "/api/v1/notify/subscriptions/{subscription_id}/approve"): OWNER,
     ("POST", "/api/v1/notify/subscriptions/{subscription_id}/reject"): OWNER,
