@@ -109,6 +109,11 @@ def _recipient(session: Session, code: str) -> Recipient:
     return Recipient(code, agency.name_zh, agency.name_en)
 
 
+def recipient_name(session: Session, code: str, lang: str | None) -> str:
+    """An agency's name in words (never its code, unless the catalog does not know it)."""
+    return _recipient(session, code).name(lang)
+
+
 def _body_hash(event: LifeEventIn) -> str:
     body = event.model_dump(mode="json", exclude={"recorded_by", "event_id"})
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -44,6 +44,7 @@ ROUTERS: list[str] = [
     "onceonly.policy.routes",
     "onceonly.cases.routes",
     "onceonly.notify.routes",
+    "onceonly.notify.pages",
     "onceonly.counter.routes",
     "onceonly.owners.routes",
     "onceonly.consolidate.routes",

@@ -1,0 +1,198 @@
+"""The household-registration clerk's tell-us-once pages (通報) at the counter: choose the kind
+of event, fill in its fields, see which agencies will be told, send, and get a reference
+number; and find any report again by that number.
+
+Plain HTML forms, like the case pages: a refused event re-renders the form with each reason
+next to its field. Everything goes through :mod:`onceonly.notify.intake`, the same service the
+API uses. The confirmation step carries a fresh ``Idempotency-Key``, so sending twice (a
+double click, a reload) records the event once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.tenancy import CENTRAL, scope_of
+from onceonly.catalog import service as catalog
+from onceonly.domain.national_id import mask_national_id
+from onceonly.errors import Problem
+from onceonly.i18n import t
+from onceonly.notify import intake, outbox
+from onceonly.notify.events import LifeEventIn
+from onceonly.notify.kinds import EVENT_KINDS, HOUSEHOLD_KINDS
+from onceonly.notify.routes import register_of
+from onceonly.web.deps import get_db, get_language
+from onceonly.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
+Db = Annotated[Session, Depends(get_db)]
+Lang = Annotated[str, Depends(get_language)]
+
+PAGE = "/counter/tell-us-once"
+JURISDICTION_FIELDS = frozenset({"to_jurisdiction", "from_jurisdiction"})
+
+
+def _office(db: Session, user: Principal, lang: str) -> catalog.AgencyView:
+    """The clerk's agency, when it records registration events; a 403 page otherwise."""
+    agency = catalog.get_agency(db, user.agency_code)
+    if agency is None or agency.kind not in intake.REPORTING_AGENCY_KINDS:
+        raise Problem(
+            403,
+            "not-a-reporting-office",
+            t("problem.forbidden", lang),
+            t("notify.error.not_reporting_office", lang, agency=user.agency_code),
+        )
+    return agency
+
+
+async def _form(request: Request) -> dict[str, str]:
+    data = await request.form()
+    return {k: str(v).strip() for k, v in data.items() if isinstance(v, str)}
+
+
+def _event(form: dict[str, str], user: Principal) -> LifeEventIn:
+    kind = EVENT_KINDS.get(form.get("kind", ""))
+    fields = kind.fields if kind else ()
+    return LifeEventIn(
+        kind=form.get("kind", ""),
+        national_id=form.get("national_id", ""),
+        payload={f: form[f] for f in fields if form.get(f)},
+        recorded_by=user.username,
+    )
+
+
+def _errors(problem: Problem) -> dict[str, str]:
+    """Reasons keyed by form field (``payload.x`` is the form's ``x``)."""
+    if not problem.errors:
+        return {"kind": problem.detail or problem.title}
+    return {e.field.removeprefix("payload."): e.reason for e in problem.errors}
+
+
+def _page(
+    request: Request,
+    db: Session,
+    user: Principal,
+    lang: str,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    form = form or {}
+    kind = EVENT_KINDS.get(form.get("kind", ""))
+    return render(
+        request,
+        "notify/counter.html",
+        status,
+        kinds=HOUSEHOLD_KINDS,
+        kind=kind,
+        form=form,
+        errors=errors or {},
+        jurisdictions=[j for j in catalog.list_jurisdictions(db) if j.code != CENTRAL],
+        jurisdiction_fields=JURISDICTION_FIELDS,
+        office=catalog.get_agency(db, user.agency_code),
+        **context,
+    )
+
+
+@router.get(PAGE, response_class=HTMLResponse)
+def tell_us_once(
+    request: Request, user: Clerk, db: Db, lang: Lang, kind: str = "", reference: str = ""
+) -> HTMLResponse:
+    _office(db, user, lang)
+    if reference:
+        return _report_page(request, db, user, lang, reference)
+    chosen = kind if kind in HOUSEHOLD_KINDS else ""
+    return _page(request, db, user, lang, form={"kind": chosen})
+
+
+@router.post(f"{PAGE}/preview", response_class=HTMLResponse)
+async def preview(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
+    """Every check, nothing recorded: the clerk and the informant see who will be told."""
+    form = await _form(request)
+    _office(db, user, lang)
+    try:
+        told = intake.preview_event(
+            db, _event(form, user), register_of(request, db), user.agency_code, lang=lang
+        )
+    except Problem as problem:
+        if problem.status not in (422, 503):
+            raise
+        return _page(request, db, user, lang, form=form, errors=_errors(problem), status=422)
+    return _page(
+        request,
+        db,
+        user,
+        lang,
+        form=form,
+        confirm=True,
+        recipients=told,
+        subject=mask_national_id(form.get("national_id", "")),
+        idempotency_key=str(uuid.uuid4()),
+    )
+
+
+@router.post(PAGE, response_class=HTMLResponse)
+async def send(request: Request, user: Clerk, db: Db, lang: Lang) -> Response:
+    form = await _form(request)
+    _office(db, user, lang)
+    try:
+        accepted = intake.report_event(
+            db,
+            _event(form, user),
+            register_of(request, db),
+            user.agency_code,
+            idempotency_key=form.get("idempotency_key") or None,
+            lang=lang,
+        )
+    except Problem as problem:
+        if problem.status not in (422, 503):
+            raise
+        return _page(request, db, user, lang, form=form, errors=_errors(problem), status=422)
+    return RedirectResponse(f"{PAGE}?reference={accepted.reference}&sent=1", status_code=303)
+
+
+def _report_page(
+    request: Request, db: Session, user: Principal, lang: str, reference: str
+) -> HTMLResponse:
+    """One report by its reference number, with every agency's status in words; a report
+    of another tenant reads exactly like a number that does not exist."""
+    event = intake.find_by_reference(db, reference)
+    scope = scope_of(user)
+    visible = event is not None and (
+        scope.tenant == CENTRAL
+        or event.jurisdiction == scope.tenant
+        or any(scope.sees_agency(r.agency_code) for r in intake.recipients_of(db, event.id))
+    )
+    if event is None or not visible:
+        return _page(
+            request,
+            db,
+            user,
+            lang,
+            errors={"reference": t("notify.error.no_reference", lang, reference=reference)},
+            form={"reference": reference},
+            status=404,
+        )
+    status = next(s for s in outbox.citizen_events(db, event.national_id) if s.id == event.id)
+    return render(
+        request,
+        "notify/report.html",
+        report=status,
+        reference=intake.reference_of(event.id),
+        subject=mask_national_id(event.national_id),
+        names={
+            a.agency_code: intake.recipient_name(db, a.agency_code, lang) for a in status.agencies
+        },
+        sent=request.query_params.get("sent") == "1",
+        back=PAGE,
+    )
