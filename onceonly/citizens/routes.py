@@ -8,6 +8,7 @@ callers get the usual 401 problem document.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts import service as accounts
 from onceonly.accounts.deps import (
@@ -549,9 +551,24 @@ def api_flag_queue(auditor: AuditorUser, db: Db) -> list[FlagOut]:
 
 
 @router.get("/me/reports", response_class=HTMLResponse, include_in_schema=False)
-def my_reports(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
-    """Tell-us-once: the life events about me and each agency's status, and my messages."""
-    from onceonly.notify import outbox
+def my_reports(request: Request, citizen: CitizenUser, db: Db, kind: str = "") -> HTMLResponse:
+    """Tell-us-once: the life events about me and each agency's status in words, my messages,
+    and a form to report my own changes (the kinds the citizen reports themselves)."""
+    return _reports_page(request, citizen, db, form={"kind": kind})
+
+
+def _reports_page(
+    request: Request,
+    citizen: Citizen,
+    db: Session,
+    *,
+    form: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    from onceonly.notify import intake, outbox
+    from onceonly.notify.kinds import CITIZEN_KINDS, EVENT_KINDS
 
     lang = get_language(request)
     events = outbox.citizen_events(db, citizen.national_id)
@@ -559,9 +576,89 @@ def my_reports(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
     return render(
         request,
         "citizens/reports.html",
+        status,
         citizen=citizen,
         masked=mask_national_id(citizen.national_id),
         events=events,
         named=lambda code: cat.name(db, code, lang),
+        reference=intake.reference_of,
         messages=outbox.citizen_messages(db, citizen.national_id),
+        own_kinds=CITIZEN_KINDS,
+        kind=EVENT_KINDS.get(form.get("kind", "")) if form.get("kind") in CITIZEN_KINDS else None,
+        form=form,
+        errors=errors or {},
+        **context,
     )
+
+
+def _own_report(
+    request: Request, citizen: Citizen, db: Session, form: dict[str, str], *, send: bool
+) -> Response:
+    """Check (and with ``send``, record) the citizen's own report; a refusal re-renders the
+    form with each reason next to its field."""
+    from onceonly.exchange.service import exchange_for
+    from onceonly.notify import intake
+    from onceonly.notify.events import LifeEventIn
+    from onceonly.notify.kinds import CITIZEN, CITIZEN_KINDS, EVENT_KINDS
+    from onceonly.notify.register import household_register
+
+    lang = get_language(request)
+    kind = form.get("kind", "")
+    fields = EVENT_KINDS[kind].fields if kind in CITIZEN_KINDS else ()
+    event = LifeEventIn(
+        kind=kind,
+        national_id=citizen.national_id,
+        payload={f: form[f] for f in fields if form.get(f)},
+        recorded_by="citizen",
+    )
+    register = household_register(db, exchange_for(request.app.state).providers)
+    caller = f"citizen:{citizen.national_id}"
+    try:
+        if not send:
+            told = intake.preview_event(db, event, register, caller, source=CITIZEN, lang=lang)
+            return _reports_page(
+                request,
+                citizen,
+                db,
+                form=form,
+                confirm=True,
+                recipients=told,
+                idempotency_key=str(uuid.uuid4()),
+            )
+        accepted = intake.report_event(
+            db,
+            event,
+            register,
+            caller,
+            source=CITIZEN,
+            idempotency_key=form.get("idempotency_key") or None,
+            lang=lang,
+        )
+    except Problem as problem:
+        if problem.status not in (422, 503):
+            raise
+        errors = {e.field.removeprefix("payload."): e.reason for e in problem.errors}
+        if not errors:
+            errors = {"kind": problem.detail or problem.title}
+        return _reports_page(request, citizen, db, form=form, errors=errors, status=422)
+    return RedirectResponse(
+        f"/me/reports?lang={lang}&sent={accepted.reference}#event-{accepted.event.seq}",
+        status_code=303,
+    )
+
+
+@router.post("/me/reports/preview", response_class=HTMLResponse, include_in_schema=False)
+async def preview_own_report(request: Request, citizen: CitizenUser, db: Db) -> Response:
+    form = await _form_fields(request)
+    return await run_in_threadpool(_own_report, request, citizen, db, form, send=False)
+
+
+@router.post("/me/reports", include_in_schema=False)
+async def send_own_report(request: Request, citizen: CitizenUser, db: Db) -> Response:
+    form = await _form_fields(request)
+    return await run_in_threadpool(_own_report, request, citizen, db, form, send=True)
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    data = await request.form()
+    return {k: str(v).strip() for k, v in data.items() if isinstance(v, str)}

@@ -65,7 +65,7 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
     DemoSubscriber(
         "social_welfare",
         8811,
-        ("birth", "death", *MOVES, "marriage", "divorce"),
+        ("birth", "death", *MOVES, "marriage", "divorce", "contact_details"),
         (
             "death_date",
             "name",
@@ -75,6 +75,8 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
             "marriage_date",
             "divorce_date",
             "spouse_national_id",
+            "phone",
+            "email",
             *ADDRESS_FIELDS,
         ),
         "social-assistance-act",
@@ -83,7 +85,7 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
     DemoSubscriber(
         "tax_office",
         8812,
-        ("death", "name_change", *MOVES, "marriage", "divorce"),
+        ("death", "name_change", *MOVES, "marriage", "divorce", "mailing_address"),
         (
             "death_date",
             "name",
@@ -92,6 +94,7 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
             "marriage_date",
             "divorce_date",
             "spouse_national_id",
+            "mailing_address",
             *ADDRESS_FIELDS,
         ),
         "tax-collection-act-art33",
@@ -108,8 +111,8 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
     DemoSubscriber(
         "motor_vehicles",
         8814,
-        ("death", "name_change", *MOVES),
-        ("death_date", "new_name", "old_name", *ADDRESS_FIELDS),
+        ("death", "name_change", *MOVES, "mailing_address"),
+        ("death_date", "new_name", "old_name", "mailing_address", *ADDRESS_FIELDS),
         "road-traffic-safety-rules",
         "車籍與駕籍之住址、姓名異動；死亡者車籍與駕照之註銷",
         agency="central.motor_vehicles",
@@ -117,7 +120,15 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
     DemoSubscriber(
         "health_insurance",
         8815,
-        ("birth", "death", "name_change", "move_out", "move_in"),
+        (
+            "birth",
+            "death",
+            "name_change",
+            "move_out",
+            "move_in",
+            "mailing_address",
+            "contact_details",
+        ),
         (
             "birth_date",
             "mother_national_id",
@@ -128,6 +139,9 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
             "moved_in_on",
             "to_jurisdiction",
             "from_jurisdiction",
+            "mailing_address",
+            "phone",
+            "email",
         ),
         "national-health-insurance-act",
         "全民健保投保資格：新生兒依附投保、死亡退保、跨縣市轉出轉入",
@@ -136,8 +150,17 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
     DemoSubscriber(
         "labour_insurance",
         8816,
-        ("birth", "death", "name_change", "marriage"),
-        ("birth_date", "death_date", "new_name", "old_name", "marriage_date"),
+        ("birth", "death", "name_change", "marriage", "mailing_address", "contact_details"),
+        (
+            "birth_date",
+            "death_date",
+            "new_name",
+            "old_name",
+            "marriage_date",
+            "mailing_address",
+            "phone",
+            "email",
+        ),
         "labor-insurance-act",
         "勞保生育、死亡給付之查核與被保險人姓名異動",
         agency="central.bli",

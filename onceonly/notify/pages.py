@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import CENTRAL, scope_of
@@ -117,8 +118,14 @@ def tell_us_once(
 
 @router.post(f"{PAGE}/preview", response_class=HTMLResponse)
 async def preview(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
-    """Every check, nothing recorded: the clerk and the informant see who will be told."""
     form = await _form(request)
+    return await run_in_threadpool(_preview, request, user, db, lang, form)
+
+
+def _preview(
+    request: Request, user: Principal, db: Session, lang: str, form: dict[str, str]
+) -> HTMLResponse:
+    """Every check, nothing recorded: the clerk and the informant see who will be told."""
     _office(db, user, lang)
     try:
         told = intake.preview_event(
@@ -144,6 +151,12 @@ async def preview(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResp
 @router.post(PAGE, response_class=HTMLResponse)
 async def send(request: Request, user: Clerk, db: Db, lang: Lang) -> Response:
     form = await _form(request)
+    return await run_in_threadpool(_send, request, user, db, lang, form)
+
+
+def _send(
+    request: Request, user: Principal, db: Session, lang: str, form: dict[str, str]
+) -> Response:
     _office(db, user, lang)
     try:
         accepted = intake.report_event(

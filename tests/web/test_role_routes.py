@@ -103,6 +103,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/access-rules/alerts"): AUDITORS,
     ("GET", "/owners/alerts"): AUDITORS,
     ("GET", "/me/reports"): CITIZEN,
+    ("POST", "/me/reports"): CITIZEN,
+    ("POST", "/me/reports/preview"): CITIZEN,
     ("POST", "/api/v1/evidence-requests"): CLERK,
     ("GET", "/.well-known/jwks.json"): PUBLIC,
     ("GET", "/api/v1/access-rules"): EVERYONE,
