@@ -113,7 +113,37 @@ def typed_value(name: str, value: Any, today: date | None = None) -> Any:
         return day.isoformat()
     if name in NATIONAL_ID_FIELDS:
         return _subject(str(value))
+    if name in CONTACT_FIELDS:
+        return contact_value(name, str(value))
     return value
+
+
+CONTACT_FIELDS = frozenset({"phone", "email"})
+
+
+def contact_value(name: str, value: str) -> str:
+    """A mobile number (``09xxxxxxxx``) or e-mail address as the counter's case contacts are
+    checked; raises :class:`DomainValueError` naming ``name`` otherwise."""
+    from onceonly.cases.service import normalise_email, normalise_mobile
+    from onceonly.errors import Problem
+
+    check = normalise_mobile if name in ("phone", "mobile", "contact_mobile") else normalise_email
+    try:
+        return check(value)
+    except Problem:
+        reasons = {lang: check_reason(check, value, lang) for lang in ("zh-TW", "en")}
+        raise DomainValueError(
+            f"contact.{name}", reasons["zh-TW"], reasons["en"], field=name
+        ) from None
+
+
+def check_reason(check: Any, value: str, lang: str) -> str:
+    try:
+        check(value, lang)
+    except Exception as exc:  # the Problem of cases.service, with its one field error
+        errors = getattr(exc, "errors", None)
+        return str(errors[0].reason) if errors else str(exc)
+    return ""
 
 
 def _blank(value: Any) -> bool:

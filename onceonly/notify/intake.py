@@ -11,6 +11,7 @@ number that finds the event again at any counter or in the portal.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -21,18 +22,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.catalog import service as catalog
+from onceonly.domain.errors import DomainValueError
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.notify.events import (
     EventView,
     LifeEventIn,
     check_event,
+    contact_value,
     event_view,
     record_life_event,
 )
 from onceonly.notify.events import report_change as _report_change
 from onceonly.notify.kinds import CITIZEN, HOUSEHOLD
 from onceonly.notify.models import Delivery, IntakeKey, LifeEvent
+from onceonly.notify.notices import Contact, remember_contact
 from onceonly.notify.register import Register, check_register
 from onceonly.notify.subscriptions import matching_subscriptions
 from onceonly.providers.base import ProviderUnavailable
@@ -114,8 +118,9 @@ def recipient_name(session: Session, code: str, lang: str | None) -> str:
     return _recipient(session, code).name(lang)
 
 
-def _body_hash(event: LifeEventIn) -> str:
+def _body_hash(event: LifeEventIn, contact: Contact | None) -> str:
     body = event.model_dump(mode="json", exclude={"recorded_by", "event_id"})
+    body["contact"] = dataclasses.asdict(contact) if contact else None
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -182,6 +187,26 @@ def preview_event(
     return recipients_for(session, checked.kind, checked.jurisdiction)
 
 
+def checked_contact(
+    email: str | None, mobile: str | None, language: str | None, lang: str | None
+) -> Contact | None:
+    """Whom to tell, checked like a case's contacts (fields ``contact_email``,
+    ``contact_mobile``); ``None`` when neither is given."""
+    errors: list[FieldError] = []
+    values: dict[str, str | None] = {"contact_email": None, "contact_mobile": None}
+    for name, value in (("contact_email", email), ("contact_mobile", mobile)):
+        if value and value.strip():
+            try:
+                values[name] = contact_value(name, value.strip())
+            except DomainValueError as exc:
+                errors.append(FieldError(name, exc.message(lang or "zh-TW"), "invalid"))
+    if errors:
+        raise validation_problem(errors, lang)
+    if not values["contact_email"] and not values["contact_mobile"]:
+        return None
+    return Contact(values["contact_email"], values["contact_mobile"], language or lang or "zh-TW")
+
+
 def report_event(
     session: Session,
     event: LifeEventIn,
@@ -190,6 +215,7 @@ def report_event(
     *,
     source: str = HOUSEHOLD,
     idempotency_key: str | None = None,
+    contact: Contact | None = None,
     lang: str | None = None,
 ) -> Accepted:
     """Check and record a reported event in ``session``'s transaction (the caller commits).
@@ -198,7 +224,7 @@ def report_event(
     code, which must be a household-registration office) or ``citizen`` (the citizen's own
     report; ``caller`` names them). ``caller`` is the namespace of ``idempotency_key``.
     """
-    digest = _body_hash(event)
+    digest = _body_hash(event, contact)
     if idempotency_key is not None:
         key = idempotency_key.strip()
         if not key or len(key) > IDEMPOTENCY_KEY_MAX:
@@ -249,6 +275,7 @@ def report_event(
         )
     else:
         view = record_life_event(session, checked, lang)
+    remember_contact(session, view.id, contact)
     if idempotency_key is not None:
         session.add(
             IntakeKey(

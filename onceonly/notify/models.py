@@ -174,3 +174,42 @@ class IntakeKey(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     event_id: Mapped[str] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EventContact(Base):
+    """Whom to tell when an event is done (the informant at the counter, or the citizen):
+    given with the report, kept with the event and nowhere else."""
+
+    __tablename__ = "notify_event_contacts"
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("notify_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    email: Mapped[str | None] = mapped_column(String(254))
+    mobile: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8), default="zh-TW")
+
+
+class Notice(Base):
+    """A text message or e-mail telling the person an event is done (``all_processed``) or
+    that an agency could not be told (``failed``); an outbox row, sent after it commits."""
+
+    __tablename__ = "notify_notices"
+    __table_args__ = (
+        UniqueConstraint("event_id", "kind", "channel", name="uq_notify_notices_event_kind"),
+        Index("ix_notify_notices_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("notify_events.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    """``pending``, ``sending``, ``sent`` or ``failed`` (sent again by the next run)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

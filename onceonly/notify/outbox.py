@@ -30,6 +30,7 @@ from onceonly.notify.models import (
     LifeEvent,
     Subscription,
 )
+from onceonly.notify.notices import contact_of, queue_notices
 from onceonly.notify.subscriptions import matching_subscriptions
 
 CITIZEN_STATUS = {
@@ -178,9 +179,57 @@ def tell_citizen_if_done(session: Session, event_ids: Iterable[str]) -> int:
                 created_at=now,
             )
         )
+        queue_notices(session, event, "all_processed", count=count)
         written += 1
     session.flush()
     return written
+
+
+def tell_citizen_of_failure(session: Session, delivery_id: int) -> bool:
+    """A delivery failed for good: tell the citizen (portal message, SMS, e-mail) which agency
+    was not reached and what to do; once per event. Returns whether anything was written."""
+    delivery = session.get(Delivery, delivery_id)
+    event = session.get(LifeEvent, delivery.event_id) if delivery else None
+    if delivery is None or event is None:
+        return False
+    told = session.scalar(
+        select(CitizenMessage.id).where(
+            CitizenMessage.event_id == event.id, CitizenMessage.kind == "failed"
+        )
+    )
+    if told is not None:
+        return False
+    from onceonly.catalog.service import get_agency
+    from onceonly.notify.intake import reference_of
+
+    agency = get_agency(session, delivery.agency_code)
+    names = {
+        "zh-TW": agency.name_zh if agency else delivery.agency_code,
+        "en": agency.name_en if agency else delivery.agency_code,
+    }
+    bodies = {
+        lang: t(
+            "notify.citizen.failed",
+            lang,
+            kind=t(f"notify.kind.{event.kind}", lang),
+            agency=names[lang],
+            reference=reference_of(event.id),
+        )
+        for lang in ("zh-TW", "en")
+    }
+    session.add(
+        CitizenMessage(
+            national_id=event.national_id,
+            event_id=event.id,
+            kind="failed",
+            body_zh=bodies["zh-TW"],
+            body_en=bodies["en"],
+            created_at=utcnow(),
+        )
+    )
+    contact = contact_of(session, event)
+    queue_notices(session, event, "failed", agency=names[contact.language if contact else "zh-TW"])
+    return True
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,15 @@ def _event(form: dict[str, str], user: Principal) -> LifeEventIn:
     )
 
 
+def _contact(form: dict[str, str], lang: str) -> intake.Contact | None:
+    return intake.checked_contact(
+        form.get("contact_email"),
+        form.get("contact_mobile"),
+        form.get("contact_language") or lang,
+        lang,
+    )
+
+
 def _errors(problem: Problem) -> dict[str, str]:
     """Reasons keyed by form field (``payload.x`` is the form's ``x``)."""
     if not problem.errors:
@@ -128,6 +137,7 @@ def _preview(
     """Every check, nothing recorded: the clerk and the informant see who will be told."""
     _office(db, user, lang)
     try:
+        _contact(form, lang)
         told = intake.preview_event(
             db, _event(form, user), register_of(request, db), user.agency_code, lang=lang
         )
@@ -165,6 +175,7 @@ def _send(
             register_of(request, db),
             user.agency_code,
             idempotency_key=form.get("idempotency_key") or None,
+            contact=_contact(form, lang),
             lang=lang,
         )
     except Problem as problem:

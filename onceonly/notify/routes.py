@@ -117,6 +117,12 @@ class AcksOut(BaseModel):
     unknown: list[str]
 
 
+class ContactIn(BaseModel):
+    email: str | None = Field(default=None, examples=["family@example.tw"])
+    mobile: str | None = Field(default=None, examples=["0912345678"])
+    language: str = Field(default="zh-TW", description="zh-TW or en")
+
+
 class EventReportIn(BaseModel):
     """A life event as the household registration office records it."""
 
@@ -132,6 +138,11 @@ class EventReportIn(BaseModel):
         default_factory=dict, examples=[{"death_date": "2026-03-01", "place_of_death": "自宅"}]
     )
     occurred_at: datetime | None = Field(default=None, description="Defaults to now")
+    contact: ContactIn | None = Field(
+        default=None,
+        description="Told by SMS and e-mail when every agency has processed the event, or when "
+        "one cannot be told (the informant; the citizen's own contact details otherwise)",
+    )
 
 
 class RecipientOut(BaseModel):
@@ -198,12 +209,16 @@ def record_event(
     lang: Lang,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> EventAcceptedOut:
+    contact = body.contact
     accepted = intake.report_event(
         db,
         _event_in(body, principal),
         register_of(request, db),
         principal.agency_code,
         idempotency_key=idempotency_key,
+        contact=intake.checked_contact(contact.email, contact.mobile, contact.language, lang)
+        if contact
+        else None,
         lang=lang,
     )
     return EventAcceptedOut.model_validate(intake.describe(accepted, lang))

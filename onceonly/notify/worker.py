@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.notify.models import DeadLetter, Delivery, Subscription
-from onceonly.notify.outbox import tell_citizen_if_done
+from onceonly.notify.outbox import tell_citizen_if_done, tell_citizen_of_failure
 from onceonly.notify.webhook import signed_headers
 from onceonly.outbound import CheckedTransport, OutboundPolicy
 
@@ -286,6 +286,8 @@ def _record_failure(
                     dead_at=now,
                 )
             )
+            session.flush()
+            tell_citizen_of_failure(session, claim.delivery_id)
         return
     delay = backoff_delay(
         attempts, settings.backoff_base_seconds, settings.backoff_cap_seconds, rng
@@ -343,6 +345,15 @@ class Worker:
         self._record(outcomes)
         return len(claims)
 
+    def send_notices(self) -> int:
+        """Send the citizens' notices (done, or failed for good) written since the last call;
+        SMTP settings come from the environment, like the web app's."""
+        from onceonly.config import Settings
+        from onceonly.notify.notices import send_notices
+
+        report = send_notices(self.sessions, Settings())
+        return len(report.sent) + len(report.failed)
+
     def _record(self, outcomes: list[Outcome]) -> None:
         """Retry writing outcomes while the database is away; if it stays away past the lease,
         give up: the rows are leased and will be delivered again (and deduplicated)."""
@@ -383,6 +394,7 @@ class Worker:
         while not stop.is_set():
             try:
                 count = self.run_once()
+                self.send_notices()
             except DBAPIError as exc:
                 log.warning("database unavailable, retrying: %s", exc)
                 stop.wait(pause)
