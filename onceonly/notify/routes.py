@@ -492,10 +492,13 @@ def citizen_page(
     db: Db,
 ) -> HTMLResponse:
     events, messages = citizen_history(db, national_id, scope_of(principal))
+    lang = get_language(request)
+    codes = {a.agency_code for e in events for a in e.agencies}
     return render(
         request,
         "notify/citizen.html",
         national_id=mask_national_id(national_id),
         events=events,
         messages=messages,
+        names={code: intake.recipient_name(db, code, lang) for code in codes},
     )
