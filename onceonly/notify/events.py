@@ -87,6 +87,11 @@ def event_view(event: LifeEvent, deliveries: int) -> EventView:
     )
 
 
+def subject_of(value: str) -> str:
+    """The canonical national ID or resident number; raises :class:`DomainValueError`."""
+    return _subject(value)
+
+
 def _subject(value: str) -> str:
     try:
         return validate_national_id(value)
@@ -204,6 +209,25 @@ def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> lis
         except ValueError:
             errors.append(FieldError("event_id", t("notify.error.event_id", lang), "invalid"))
     return errors
+
+
+def lock_subject(session: Session, national_id: str) -> None:
+    """Hold the subject's sequence row until the transaction ends, before anything is read:
+    a second report about the same person (a second death sent at the same moment) waits here
+    and then sees the first one, instead of both passing the checks. The row is made with
+    ``last_seq`` 0 when missing, so numbering stays gapless (a refusal rolls it back)."""
+    table = CitizenSequence.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    session.execute(
+        insert(table)  # type: ignore[arg-type]
+        .values(national_id=national_id, last_seq=0)
+        .on_conflict_do_update(
+            index_elements=["national_id"], set_={"last_seq": table.c.last_seq}
+        )
+    )
 
 
 def _record(session: Session, event: LifeEventIn, source: str, lang: str | None) -> EventView:

@@ -31,7 +31,9 @@ from onceonly.notify.events import (
     check_event,
     contact_value,
     event_view,
+    lock_subject,
     record_life_event,
+    subject_of,
 )
 from onceonly.notify.events import report_change as _report_change
 from onceonly.notify.kinds import CITIZEN, HOUSEHOLD
@@ -155,7 +157,7 @@ def _checked(
     office = _may_report(session, caller, source, lang)
     try:
         result = check_register(
-            session, register, event.kind, event.national_id.strip().upper(), event.payload, lang
+            session, register, event.kind, subject_of(event.national_id), event.payload, lang
         )
     except ProviderUnavailable as exc:
         raise Problem(
@@ -225,6 +227,10 @@ def report_event(
     report; ``caller`` names them). ``caller`` is the namespace of ``idempotency_key``.
     """
     digest = _body_hash(event, contact)
+    errors = check_event(event, source, lang)
+    if errors:
+        raise validation_problem(errors, lang)
+    lock_subject(session, subject_of(event.national_id))
     if idempotency_key is not None:
         key = idempotency_key.strip()
         if not key or len(key) > IDEMPOTENCY_KEY_MAX:

@@ -299,3 +299,47 @@ def test_addresses_compare_however_they_are_spelled() -> None:
     assert same_address("台北市大安區羅斯福路3段120號三樓", HOME)
     assert not same_address("臺北市大安區羅斯福路三段122號3樓", HOME)
     assert same_address("not an address", "not  an address")
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_two_deaths_sent_at_the_same_moment_record_one(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both would pass the checks unless the first holds the subject until it commits: the
+    first report waits between its check and its write, long enough for the second."""
+    import threading
+    import time
+
+    from onceonly.notify import register as register_module
+
+    checked = register_module._recorded_death
+    slow = threading.Event()
+
+    def slow_check(session: Session, national_id: str) -> bool:
+        answer = checked(session, national_id)
+        if not slow.is_set():
+            slow.set()
+            time.sleep(0.5)
+        return answer
+
+    monkeypatch.setattr(register_module, "_recorded_death", slow_check)
+    register = FakeRegister(alive(20))
+    outcomes: list[str] = []
+
+    def one(day: str) -> None:
+        try:
+            report(sessions, register, "death", 20, {"death_date": day})
+            outcomes.append("recorded")
+        except Problem as problem:
+            outcomes.append(str(problem.status))
+        except Exception as exc:  # e.g. "database is locked": the promise is broken too
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=one, args=(d,)) for d in ("2024-03-01", "2024-03-02")]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["422", "recorded"]
+    assert events(sessions) == 1
