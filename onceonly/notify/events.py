@@ -193,6 +193,9 @@ def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> lis
         value = event.payload[name]
         if _blank(value):
             continue
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            errors.append(FieldError(f"payload.{name}", t("notify.error.not_text", lang), "type"))
+            continue
         try:
             typed_value(name, value)
         except DomainValueError as exc:
@@ -224,9 +227,7 @@ def lock_subject(session: Session, national_id: str) -> None:
     session.execute(
         insert(table)  # type: ignore[arg-type]
         .values(national_id=national_id, last_seq=0)
-        .on_conflict_do_update(
-            index_elements=["national_id"], set_={"last_seq": table.c.last_seq}
-        )
+        .on_conflict_do_update(index_elements=["national_id"], set_={"last_seq": table.c.last_seq})
     )
 
 

@@ -79,13 +79,21 @@ def reference_of(event_id: str) -> str:
     return f"{REFERENCE_PREFIX}-{digits[:4]}-{digits[4:8]}-{digits[8:12]}"
 
 
-def find_by_reference(session: Session, reference: str) -> LifeEvent | None:
-    """The event a reference number (any case, dashes optional) names, or ``None``."""
+def reference_prefix(reference: str) -> str | None:
+    """The start of the event id a reference number (any case, dashes and the ``TUO`` prefix
+    optional) stands for, or ``None`` when it is not one."""
     match = _REFERENCE.match(reference or "")
     if match is None:
         return None
     digits = "".join(match.groups()).lower()
-    prefix = f"{digits[:8]}-{digits[8:12]}"
+    return f"{digits[:8]}-{digits[8:12]}"
+
+
+def find_by_reference(session: Session, reference: str) -> LifeEvent | None:
+    """The event a reference number names, or ``None`` (also when two events share it)."""
+    prefix = reference_prefix(reference)
+    if prefix is None:
+        return None
     found = list(session.scalars(select(LifeEvent).where(LifeEvent.id.like(f"{prefix}%")).limit(2)))
     return found[0] if len(found) == 1 else None
 

@@ -4,10 +4,13 @@ reference number."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +22,7 @@ from onceonly.notify.intake import (
     find_by_reference,
     preview_event,
     reference_of,
+    reference_prefix,
     report_event,
 )
 from onceonly.notify.models import Delivery, LifeEvent
@@ -343,3 +347,28 @@ def test_two_deaths_sent_at_the_same_moment_record_one(
         thread.join(timeout=60)
     assert sorted(outcomes) == ["422", "recorded"]
     assert events(sessions) == 1
+
+
+@given(st.uuids(), st.booleans(), st.booleans())
+def test_a_reference_number_leads_back_to_its_event_however_it_is_typed(
+    event_id: uuid.UUID, lower: bool, bare: bool
+) -> None:
+    reference = reference_of(str(event_id))
+    typed = reference.lower() if lower else reference
+    typed = typed.replace("-", "").removeprefix("TUO").removeprefix("tuo") if bare else typed
+    prefix = reference_prefix(typed)
+    assert prefix is not None and str(event_id).startswith(prefix)
+
+
+@given(st.text(max_size=30))
+def test_anything_else_is_no_reference(text: str) -> None:
+    prefix = reference_prefix(text)
+    assert prefix is None or len(prefix) == 13
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_a_payload_value_that_is_not_text_is_refused(sessions: sessionmaker[Session]) -> None:
+    errors = refusal(
+        lambda: report(sessions, FakeRegister(alive(21)), "name_change", 21, {"new_name": ["x"]})
+    )
+    assert errors == {"payload.new_name": "This field must be text"}
