@@ -1,8 +1,8 @@
 """Notify: Idempotency-Keys of reported life events, whom to tell when one is done, and the
 notices (SMS, e-mail) telling them.
 
-Revision ID: 0014_notify_intake
-Revises: 0013_predicate_params
+Revision ID: 0015_notify_intake
+Revises: 0014_survey
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_notify_intake"
-down_revision: str | None = "0013_predicate_params"
+revision: str = "0015_notify_intake"
+down_revision: str | None = "0014_survey"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
