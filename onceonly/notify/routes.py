@@ -137,7 +137,9 @@ class EventReportIn(BaseModel):
     payload: dict[str, Any] = Field(
         default_factory=dict, examples=[{"death_date": "2026-03-01", "place_of_death": "自宅"}]
     )
-    occurred_at: datetime | None = Field(default=None, description="Defaults to now")
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="Defaults to now; with its UTC offset"
+    )
     contact: ContactIn | None = Field(
         default=None,
         description="Told by SMS and e-mail when every agency has processed the event, or when "
@@ -157,8 +159,8 @@ class EventAcceptedOut(BaseModel):
     kind_name: str
     seq: int
     jurisdiction: str | None
-    occurred_at: datetime
-    recorded_at: datetime
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
     replayed: bool = Field(description="An earlier call with the same Idempotency-Key did it")
     recipients: list[RecipientOut]
 
