@@ -162,6 +162,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/owners/rules/{rule_id}/{action}"): OWNER,
     ("GET", "/consolidate/review"): CLERK | ADMINS,
     ("POST", "/consolidate/review/{item_id}"): CLERK | ADMINS,
+    ("POST", "/consolidate/review/{item_id}/fix"): CLERK | ADMINS,
     ("GET", "/survey"): CLERK | AUDITORS | ADMINS,
     ("POST", "/survey/waves"): ADMINS,
     ("GET", "/survey/waves/{wave_id}"): CLERK,
