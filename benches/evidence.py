@@ -1,27 +1,37 @@
-"""Benchmark: evidence requests under load, against a trivial endpoint of the same app.
+"""Benchmark: evidence requests under load, against a trivial endpoint of the same server.
 
-    python benches/evidence.py [--people 100000] [--clients 32] [--requests 3000]
+    python benches/evidence.py [--people 20000] [--duration 10] [--profile] [--only sqlite]
 
 Prepares the demo with N people in a temporary directory, starts ``onceonly serve`` as a real
-server on loopback, and lets C concurrent clients each ask for two evidence types (the
-household-registration record and the income predicate) about random people, through the
-same HTTP client it then points at ``/healthz``. Throughput, p50 and p99 of both, and their
-ratio, are printed; the last line is the figure.
+server on loopback and drives it with ``wrk`` (a native load generator, so the client is not
+what saturates): a clerk's bearer token asks for two evidence types (the household record and
+the income predicate) about random people, then the same ``wrk`` asks ``/healthz``. Each is
+measured at 32 connections (throughput) and at one connection (the cost of one request, p50
+and p99, no queueing), on SQLite with one worker and on a throwaway PostgreSQL
+(``scripts/postgres.sh``) with one and with two workers. The last line holds the figures.
+
+``--profile`` records a py-spy sampling profile of the server (every worker) during the
+32-connection evidence run and prints where the file is and its hottest functions.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
+import re
+import shutil
+import signal
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,11 +42,91 @@ from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.run import prepare_demo
 
+ROOT = Path(__file__).resolve().parent.parent
+EVIDENCE_PATH = "/api/v1/evidence-requests"
 ITEM = "public-housing-low-income"
-BODY = {
-    "application_item": ITEM,
-    "evidence": [{"type": "household_registration"}, {"type": "household_income_below"}],
-}
+
+_LUA_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d %d\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect, e.read, e.write, e.timeout))
+end
+"""
+
+_LUA_EVIDENCE = """
+local ids = {%(ids)s}
+local cases = {%(cases)s}
+local headers = {["Content-Type"] = "application/json",
+                 ["Authorization"] = "Bearer %(token)s"}
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("start", threads * 997)
+end
+local n = 0
+init = function(args)
+  n = (start or 0) %% #ids
+end
+request = function()
+  n = n %% #ids + 1
+  local body = '{"case_id":"' .. cases[n] .. '","application_item":"' .. "%(item)s" .. '",' ..
+    '"subject":"' .. ids[n] .. '","evidence":[{"type":"household_registration"},' ..
+    '{"type":"household_income_below"}]}'
+  return wrk.format("POST", "%(path)s", headers, body)
+end
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ``wrk`` run, as its Lua ``done`` hook reported it."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: Counter[str]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Config:
+    label: str
+    database_url: str | None
+    workers: int
+    evidence32: Run | None = None
+    trivial32: Run | None = None
+    evidence1: Run | None = None
+    trivial1: Run | None = None
+
+
+def find_wrk() -> str:
+    """The ``wrk`` binary; installed from Debian's packages when this is root on Debian, or a
+    clear message saying how to get it."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk not found: installing it from Debian's packages (apt-get install wrk)")
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "wrk"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
+        found = shutil.which("wrk")
+        if found:
+            return found
+    sys.exit(
+        "benches/evidence.py needs wrk, a native HTTP load generator (a Python client would "
+        "saturate before the server). Install it: `apt-get install wrk` (Debian/Ubuntu) or "
+        "see https://github.com/wg/wrk."
+    )
 
 
 def free_port() -> int:
@@ -53,22 +143,22 @@ def subjects(settings: Settings, count: int = 5000) -> list[str]:
     return ids
 
 
-def open_cases(settings: Settings, ids: list[str]) -> dict[str, str]:
-    """An open case of the clerk's agency per subject: evidence is asked only for a case."""
+def open_cases(settings: Settings, ids: list[str]) -> list[str]:
+    """An open case of the clerk's agency per subject (evidence is asked only for a case),
+    opened through the cases service; the case numbers in the order of ``ids``."""
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as db:
         user = get_user(db, "tpe-udd-clerk")
         assert user is not None
         clerk = cases.CaseActor(user.username, user.agency_code, user.role, user.badge)
-        numbers = {
-            nid: cases.open_case(db, clerk, application_item=ITEM, subject=nid).number
-            for nid in ids
-        }
+        numbers = [
+            cases.open_case(db, clerk, application_item=ITEM, subject=nid).number for nid in ids
+        ]
     engine.dispose()
     return numbers
 
 
-def token(settings: Settings) -> str:
+def bench_token(settings: Settings) -> str:
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as db:
         user = get_user(db, "tpe-udd-clerk")
@@ -78,97 +168,299 @@ def token(settings: Settings) -> str:
     return plain
 
 
-async def load(
-    url: str, clients: int, requests: int, make_request: object
-) -> tuple[float, list[float], int]:
-    latencies: list[float] = []
-    failures = 0
-    per_client = requests // clients
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-
-        async def worker(number: int) -> None:
-            nonlocal failures
-            for index in range(per_client):
-                started = time.perf_counter()
-                response = await make_request(client, number * per_client + index)  # type: ignore[operator]
-                latencies.append(time.perf_counter() - started)
-                if response.status_code >= 300:
-                    failures += 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(n) for n in range(clients)))
-        elapsed = time.perf_counter() - started
-    return len(latencies) / elapsed, latencies, failures
+@contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL server started by ``scripts/postgres.sh`` (as the test suite does)."""
+    script = (
+        f". {ROOT / 'scripts/postgres.sh'} && start_test_postgres >&2 && "
+        'echo "$ONCEONLY_TEST_PG_URL" && echo "$PG_DIR" && echo "$ONCEONLY_TEST_PG_CTL"'
+    )
+    started = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
+    lines = started.stdout.strip().splitlines()
+    if started.returncode != 0 or len(lines) < 3:
+        sys.exit(f"could not start PostgreSQL for the bench: {started.stderr.strip()}")
+    url, pg_dir, pg_ctl = lines[-3:]
+    try:
+        yield url
+    finally:
+        subprocess.run(
+            f"{pg_ctl} -m immediate stop >/dev/null 2>&1; rm -rf {pg_dir}", shell=True, check=False
+        )
 
 
-def quantile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1] * 1000
+@contextmanager
+def server(settings: Settings, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """``onceonly serve`` on a loopback port; yields its URL and process id. A server that
+    does not come up is reported with the tail of its log."""
+    port = free_port()
+    env = dict(os.environ, ONCEONLY_DATA_DIR=str(settings.data_dir))
+    if settings.database_url:
+        env["ONCEONLY_DATABASE_URL"] = settings.database_url
+    command = [sys.executable, "-m", "onceonly.cli", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"onceonly serve exited {process.returncode}:\n{tail(log)}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"onceonly serve did not answer within 60 s:\n{tail(log)}")
+            time.sleep(0.2)
+        yield url, process.pid
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text("utf-8", "replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wrk(binary: str, url: str, script: Path, connections: int, seconds: int) -> Run:
+    threads = max(1, min(connections, os.cpu_count() or 1))
+    command = [binary, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
+    command += ["--timeout", "30s", "-s", str(script), url]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    match = re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE)
+    if result.returncode != 0 or match is None:
+        raise SystemExit(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
+    n, duration_us, p50, p99, status, connect, read, write, timeout = map(int, match[1].split())
+    errors = Counter(
+        {
+            "non-2xx": status,
+            "connect": connect,
+            "read": read,
+            "write": write,
+            "timeout": timeout,
+        }
+    )
+    return Run(n, duration_us / 1e6, p50 / 1000, p99 / 1000, +errors)
+
+
+def why_failed(url: str, token: str, subject: str, case: str) -> str:
+    """One evidence request made by hand, to say why wrk saw non-2xx answers."""
+    body = {
+        "case_id": case,
+        "application_item": ITEM,
+        "subject": subject,
+        "evidence": [{"type": "household_registration"}, {"type": "household_income_below"}],
+    }
+    try:
+        response = httpx.post(
+            url + EVIDENCE_PATH, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+    return f"HTTP {response.status_code}: {response.text[:300]}"
+
+
+def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(py_spy).exists():
+        sys.exit("--profile needs py-spy: pip install -e '.[dev]' (it is in the dev extra)")
+    command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+    command += ["--duration", str(seconds), "--rate", "200", "--output", str(out), "--nonblocking"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def hottest(collapsed: Path, count: int = 15) -> list[tuple[float, float, str]]:
+    """(self %, inclusive %, frame) of the busiest frames of a py-spy raw (collapsed) file."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text("utf-8", "replace").splitlines():
+        stack, _, weight = line.rpartition(" ")
+        if not weight.isdigit():
+            continue
+        samples = int(weight)
+        frames = stack.split(";")
+        total += samples
+        own[frames[-1]] += samples
+        for frame in set(frames):
+            inclusive[frame] += samples
+    if not total:
+        return []
+    return [
+        (100 * samples / total, 100 * inclusive[frame] / total, frame)
+        for frame, samples in own.most_common(count)
+    ]
+
+
+def measure(
+    config: Config,
+    settings: Settings,
+    tools: tuple[str, Path, Path],
+    seconds: int,
+    work: Path,
+    profile_dir: Path | None,
+    token: str,
+    subject: str,
+    case: str,
+) -> None:
+    binary, evidence_lua, trivial_lua = tools
+    log = work / f"server-{config.label}.log"
+    with server(settings, config.workers, log) as (url, pid):
+        wrk(binary, url, evidence_lua, 8, 3)  # warm up every worker
+        sampler = None
+        if profile_dir is not None:
+            out = profile_dir / f"evidence-{config.label}.txt"
+            sampler = profile(pid, seconds, out)
+        config.evidence32 = wrk(binary, url, evidence_lua, 32, seconds)
+        if sampler is not None:
+            _, stderr = sampler.communicate()
+            report_profile(out, sampler.returncode, stderr.decode("utf-8", "replace"))
+        config.trivial32 = wrk(binary, url, trivial_lua, 32, seconds)
+        config.evidence1 = wrk(binary, url, evidence_lua, 1, seconds)
+        config.trivial1 = wrk(binary, url, trivial_lua, 1, seconds)
+        if config.evidence32.errors or config.evidence1.errors:
+            print(f"  {config.label}: evidence errors; one request by hand says:")
+            print(f"    {why_failed(url, token, subject, case)}")
+            print(f"    server log {log}:\n{tail(log, 10)}")
+
+
+def report_profile(out: Path, returncode: int | None, stderr: str) -> None:
+    if returncode != 0 or not out.exists():
+        print(f"  py-spy failed ({returncode}): {stderr.strip()[-500:]}")
+        return
+    print(f"  profile (py-spy, collapsed stacks; open in speedscope.app): {out}")
+    print("    self%  incl%  frame")
+    for own, inclusive, frame in hottest(out):
+        print(f"    {own:5.1f}  {inclusive:5.1f}  {frame[:110]}")
+
+
+def describe(run: Run | None) -> str:
+    if run is None:
+        return "-"
+    errors = ", ".join(f"{n} {kind}" for kind, n in run.errors.items())
+    return f"{run.rate:8,.0f} req/s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:7.2f} ms" + (
+        f"  ERRORS: {errors}" if errors else ""
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--requests", type=int, default=3200)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per wrk run.")
+    parser.add_argument(
+        "--cases", type=int, default=1000, help="Subjects asked about, each with an open case."
+    )
+    parser.add_argument(
+        "--only",
+        choices=["sqlite", "postgres"],
+        help="Measure one database (default: SQLite x1, PostgreSQL x1 and x2).",
+    )
+    parser.add_argument("--profile", action="store_true", help="Record a py-spy profile.")
+    parser.add_argument(
+        "--profile-dir", type=Path, default=Path("bench-profiles"), help="Where profiles go."
+    )
     args = parser.parse_args()
+    binary = find_wrk()
+    profile_dir = args.profile_dir.resolve() if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+
+    configs: list[Config] = []
+    if args.only in (None, "sqlite"):
+        configs.append(Config("sqlite-1", None, 1))
+    if args.only in (None, "postgres"):
+        configs += [Config("postgres-1", "", 1), Config("postgres-2", "", 2)]
 
     with tempfile.TemporaryDirectory(prefix="onceonly-bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "data")
+        work = Path(tmp)
+        settings = Settings(data_dir=work / "data")
         started = time.perf_counter()
         prepare_demo(settings, people=args.people)
         print(f"prepared {args.people:,} people in {time.perf_counter() - started:.1f}s")
-        ids = subjects(settings, min(5000, args.requests))
-        started = time.perf_counter()
-        case_of = open_cases(settings, ids)
-        print(f"opened {len(ids):,} cases in {time.perf_counter() - started:.1f}s")
-        bearer = {"Authorization": f"Bearer {token(settings)}"}
-        port = free_port()
-        env = dict(os.environ, ONCEONLY_DATA_DIR=str(settings.data_dir))
-        server = subprocess.Popen(
-            [sys.executable, "-m", "onceonly.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        ids = subjects(settings, args.cases)
+        trivial_lua = work / "trivial.lua"
+        trivial_lua.write_text(_LUA_DONE, "utf-8")
+
+        def scripts_for(token: str, numbers: list[str]) -> tuple[str, Path, Path]:
+            lua = _LUA_EVIDENCE % {
+                "ids": ",".join(f'"{i}"' for i in ids),
+                "cases": ",".join(f'"{n}"' for n in numbers),
+                "token": token,
+                "path": EVIDENCE_PATH,
+                "item": ITEM,
+            }
+            evidence_lua = work / "evidence.lua"
+            evidence_lua.write_text(lua + _LUA_DONE, "utf-8")
+            return binary, evidence_lua, trivial_lua
+
+        for config in configs:
+            if config.database_url is None:
+                token = bench_token(settings)
+                numbers = open_cases(settings, ids)
+                print(f"measuring {config.label} ...")
+                measure(
+                    config,
+                    settings,
+                    scripts_for(token, numbers),
+                    args.duration,
+                    work,
+                    profile_dir,
+                    token,
+                    ids[0],
+                    numbers[0],
+                )
+        postgres = [c for c in configs if c.database_url is not None]
+        if postgres:
+            with throwaway_postgres() as url:
+                pg_settings = Settings(data_dir=settings.data_dir, database_url=url)
+                prepare_demo(pg_settings, people=args.people)
+                token = bench_token(pg_settings)
+                numbers = open_cases(pg_settings, ids)
+                for config in postgres:
+                    print(f"measuring {config.label} ...")
+                    measure(
+                        config,
+                        pg_settings,
+                        scripts_for(token, numbers),
+                        args.duration,
+                        work,
+                        profile_dir,
+                        token,
+                        ids[0],
+                        numbers[0],
+                    )
+
+    for config in configs:
+        print(f"{config.label}:")
+        print(f"  evidence, 32 connections: {describe(config.evidence32)}")
+        print(f"  /healthz, 32 connections: {describe(config.trivial32)}")
+        print(f"  evidence, 1 connection:   {describe(config.evidence1)}")
+        print(f"  /healthz, 1 connection:   {describe(config.trivial1)}")
+    figures = []
+    failed = False
+    for c in configs:
+        assert c.evidence32 and c.trivial32 and c.evidence1 and c.trivial1
+        failed = failed or any(r.errors for r in (c.evidence32, c.evidence1, c.trivial32))
+        figures.append(
+            f"{c.label} {c.evidence32.rate / c.trivial32.rate:.2f}x "
+            f"({c.evidence32.rate:,.0f}/{c.trivial32.rate:,.0f} req/s), 1 conn p50/p99 "
+            f"evidence {c.evidence1.p50_ms:.2f}/{c.evidence1.p99_ms:.2f} ms, "
+            f"healthz {c.trivial1.p50_ms:.2f}/{c.trivial1.p99_ms:.2f} ms"
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(200):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-
-            async def evidence(client: httpx.AsyncClient, n: int) -> httpx.Response:
-                subject = ids[n % len(ids)]
-                body = dict(BODY, subject=subject, case_id=case_of[subject])
-                return await client.post("/api/v1/evidence-requests", json=body, headers=bearer)
-
-            async def trivial(client: httpx.AsyncClient, n: int) -> httpx.Response:
-                return await client.get("/healthz")
-
-            asyncio.run(load(url, args.clients, args.clients * 4, evidence))  # warm up
-            ev_rate, ev_lat, ev_fail = asyncio.run(load(url, args.clients, args.requests, evidence))
-            tr_rate, tr_lat, tr_fail = asyncio.run(load(url, args.clients, args.requests, trivial))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-
     print(
-        f"evidence: {ev_rate:,.0f} req/s, p50 {quantile(ev_lat, 0.5):.1f} ms, "
-        f"p99 {quantile(ev_lat, 0.99):.1f} ms, {ev_fail} failed"
+        f"evidence ÷ /healthz throughput at 32 connections (2 types, {args.people:,} people): "
+        + "; ".join(figures)
     )
-    print(
-        f"trivial:  {tr_rate:,.0f} req/s, p50 {quantile(tr_lat, 0.5):.1f} ms, "
-        f"p99 {quantile(tr_lat, 0.99):.1f} ms, {tr_fail} failed"
-    )
-    print(
-        f"evidence (2 types, {args.clients} clients, {args.people:,} people, SQLite): "
-        f"{ev_rate:,.0f} req/s, p99 {quantile(ev_lat, 0.99):.1f} ms; "
-        f"{ev_rate / tr_rate:.2f}x the trivial endpoint's throughput"
-    )
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

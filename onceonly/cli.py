@@ -65,14 +65,37 @@ for _name, _target in COMMANDS.items():
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Worker processes (more than one needs PostgreSQL)."
+    ),
 ) -> None:
-    """Serve the web app and API on an existing data directory (see `onceonly demo`)."""
+    """Serve the web app and API on an existing data directory (see `onceonly demo`).
+
+    Several workers share the listening socket (uvicorn's supervisor restarts one that
+    dies); each builds its own app from the same settings. SQLite has one writer and its
+    file locks are no place to queue a busy node, so more than one worker is refused there.
+    """
     import uvicorn
 
     from onceonly.web.app import create_app
 
     settings = Settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
+        typer.echo(
+            t("cli.serve.workers_need_postgres", settings.language, workers=workers), err=True
+        )
+        raise typer.Exit(2)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    uvicorn.run(
+        "onceonly.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 def database_trouble(exc: DBAPIError, url: str, lang: str) -> str | None:
