@@ -39,6 +39,10 @@ def as_utc(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+SQLITE_POOL_SIZE = 40
+"""AnyIO's default thread limiter: at most this many requests hold a connection at once."""
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so that concurrent
     clerks wait for each other instead of failing."""
@@ -46,6 +50,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("check_same_thread", False)
         connect_args.setdefault("timeout", 30)
+        if ":memory:" not in url and "mode=memory" not in url and "poolclass" not in kwargs:
+            # Keep as many connections open as the server has request threads: a connection
+            # closed on return (pool overflow) costs a new one and its pragmas next time.
+            kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+            kwargs.setdefault("max_overflow", SQLITE_POOL_SIZE)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")

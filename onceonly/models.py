@@ -4,6 +4,7 @@ Alembic's autogenerate, the migration test and ``create_all`` in tests all rely 
 a capability that adds tables adds its module here.
 """
 
+from onceonly import cache_versions  # noqa: F401
 from onceonly.accounts import models as accounts_models  # noqa: F401
 from onceonly.audit import models as audit_models  # noqa: F401
 from onceonly.cases import models as cases_models  # noqa: F401

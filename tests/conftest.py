@@ -123,6 +123,8 @@ def _copy_rows(source_schema: str, target_url: str) -> None:
     Base.metadata.create_all(engine)
     with engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
+            if table.name == "cache_versions":  # seeded by create_all; counters start afresh
+                continue
             connection.execute(
                 text(f'INSERT INTO "{table.name}" SELECT * FROM "{source_schema}"."{table.name}"')
             )

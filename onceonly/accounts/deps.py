@@ -23,7 +23,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from onceonly.accounts.service import Principal, resolve_api_token, resolve_session
+from onceonly.accounts.service import Principal, resolve_session
+from onceonly.accounts.token_cache import token_cache
 from onceonly.db import transaction
 from onceonly.errors import Problem
 from onceonly.i18n import t
@@ -88,8 +89,8 @@ async def _check_csrf(request: Request, principal: Principal, lang: str) -> None
 
 
 def _resolve_token(request: Request, token: str, lang: str) -> Principal:
-    with transaction(get_session_factory(request)) as db:
-        return resolve_api_token(db, token, lang=lang)
+    cache = token_cache(request.app.state)
+    return cache.resolve(get_session_factory(request), token, lang=lang)
 
 
 def _resolve_cookie(request: Request, token: str) -> Principal | None:

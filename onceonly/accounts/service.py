@@ -692,6 +692,11 @@ def issue_api_token(
     return plain, _token_view(token, owner, creator.username if creator else None)
 
 
+def hash_token(plain: str) -> str:
+    """What a bearer token is stored and looked up as."""
+    return _hash_secret(plain.strip())
+
+
 def _token_problem(reason: str, lang: str | None) -> Problem:
     return Problem(
         401,
@@ -713,7 +718,7 @@ def resolve_api_token(
         select(ApiToken, User, creator.username, creator.badge)
         .join(User, User.id == ApiToken.user_id)
         .outerjoin(creator, creator.id == ApiToken.created_by_id)
-        .where(ApiToken.token_hash == _hash_secret(plain.strip()))
+        .where(ApiToken.token_hash == hash_token(plain))
     ).first()
     if row is None:
         raise _token_problem("token_unknown", lang)

@@ -196,20 +196,28 @@ def ensure_key(session: Session, settings: Settings, agency_code: str) -> Signin
         return winner
 
 
+def active_keys(
+    session: Session, settings: Settings, agency_codes: Iterable[str]
+) -> dict[str, SigningKey]:
+    """The active key of each agency that has one, in one query."""
+    return {
+        record.agency_code: _view(settings, record)
+        for record in session.scalars(
+            select(SigningKeyRecord).where(
+                SigningKeyRecord.agency_code.in_(set(agency_codes)),
+                SigningKeyRecord.status == "active",
+            )
+        )
+    }
+
+
 def ensure_keys(
     session: Session, settings: Settings, agency_codes: Iterable[str]
 ) -> dict[str, SigningKey]:
     """:func:`ensure_key` for several agencies, in one query when they all have a key (the
     evidence exchange signs for every owner that answered, on every request)."""
     wanted = set(agency_codes)
-    found = {
-        record.agency_code: _view(settings, record)
-        for record in session.scalars(
-            select(SigningKeyRecord).where(
-                SigningKeyRecord.agency_code.in_(wanted), SigningKeyRecord.status == "active"
-            )
-        )
-    }
+    found = active_keys(session, settings, wanted)
     for code in wanted - set(found):
         found[code] = ensure_key(session, settings, code)
     return found

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from onceonly import cache_versions
 from onceonly.audit.group_commit import GroupCommitter
 from onceonly.audit.log import AuditRecord
 from onceonly.catalog import service as catalog
@@ -31,6 +32,7 @@ from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.exchange import fanout, keys
 from onceonly.exchange.display import transcript_display
 from onceonly.exchange.fanout import ConnectRemote, RemoteNodes
+from onceonly.exchange.key_cache import KeyCache
 from onceonly.exchange.minimise import minimise
 from onceonly.exchange.schemas import (
     EvidenceAsk,
@@ -46,7 +48,8 @@ from onceonly.policy import alerts, predicates
 from onceonly.policy import previews as preview_policy
 from onceonly.policy.previews import PreviewBook, PreviewKey
 from onceonly.policy.purpose import CaseLookup, check_case
-from onceonly.policy.service import Decision, Requester, decide
+from onceonly.policy.rule_cache import RuleCache
+from onceonly.policy.service import Decision, Requester, RuleSource, decide
 from onceonly.providers.base import PredicateAnswer, ProviderUnavailable, SourceRecord
 from onceonly.providers.registry import ProviderDirectory, load_providers
 
@@ -79,6 +82,8 @@ class Exchange:
     sessions: sessionmaker[Session]
     providers: ProviderDirectory
     catalog: catalog.CachedCatalog = field(default_factory=catalog.CachedCatalog)
+    rules: RuleCache = field(default_factory=RuleCache)
+    signing_keys: KeyCache = field(default_factory=KeyCache)
     audit: GroupCommitter | None = None
     pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(32, thread_name_prefix="owner")
@@ -219,6 +224,8 @@ def request_evidence(
     subject = _subject(body.subject, lang)
     request_id = request_id or str(uuid.uuid4())
     with exchange.sessions() as session:
+        versions = cache_versions.read(session)  # first: the caches below are this current
+        rules = exchange.rules.source(session, versions)
         cat = exchange.catalog.check(session)
         item = cat.application_item(session, body.application_item)
         if item is None:
@@ -254,7 +261,7 @@ def request_evidence(
             if piece.live and piece.elsewhere is None and hosted_elsewhere:
                 piece.remote_owner = piece.owners[0]
             if piece.live and not piece.remote_owner and piece.owners:
-                _decide(session, cat, piece, requester, item.code, subject, body.case_id)
+                _decide(session, cat, piece, requester, item.code, subject, body.case_id, rules)
         _settle_params(pieces, lang)
         keys_of = {
             id(p): PreviewKey(subject, body.case_id, item.code, p.evidence_type, actor.agency)
@@ -266,7 +273,7 @@ def request_evidence(
     _watch_predicates(exchange, pieces, subject, item.code, actor)
 
     _fetch(exchange, pieces, subject, body.case_id, item.code, actor, request_id)
-    _sign(exchange, cat, pieces, actor, item.code, subject, body.case_id, request_id)
+    _sign(exchange, cat, pieces, actor, item.code, subject, body.case_id, request_id, versions)
     _apply_previews(exchange, pieces, keys_of, actor, request_id)
     _audit(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
     return _respond(pieces, request_id, body.case_id, item.code, subject, lang)
@@ -417,6 +424,7 @@ def _decide(
     item_code: str,
     subject: str,
     case_id: str,
+    rules: RuleSource | None = None,
 ) -> None:
     """Every owner holding the piece must allow it; the first refusal stops the piece."""
     for owner in piece.owners:
@@ -431,6 +439,7 @@ def _decide(
             fields=piece.fields,
             predicate=piece.predicate,
             names=lambda code, lang: cat.name(session, code, lang),
+            rules=rules,
         )
         piece.decisions[owner] = decision
         if not decision.allowed:
@@ -712,15 +721,17 @@ def _sign(
     subject: str,
     case_id: str,
     request_id: str,
+    versions: cache_versions.Versions,
 ) -> None:
     """Each owner here signs what it answered with its own key: one transcript per owner;
     other nodes' transcripts (signed there, verified on arrival) follow this node's."""
     now = utcnow().replace(microsecond=0)
     expires = now + timedelta(days=exchange.settings.transcript_valid_days)
     with exchange.sessions() as session:
-        signers = keys.ensure_keys(
+        signers = exchange.signing_keys.ensure_keys(
             session,
             exchange.settings,
+            versions,
             [o for p in pieces if p.live for o, outcome in p.outcomes.items() if outcome],
         )
         for piece in pieces:

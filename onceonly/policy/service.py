@@ -373,7 +373,28 @@ def list_rules(
     return [_view(rule) for rule in session.scalars(query)]
 
 
-def _applies_to(rule: AccessRule, requester: Requester) -> bool:
+RuleSource = Callable[[str, str, str], Sequence[RuleView]]
+"""``rules(owner_agency, dataset, application_item)``: :func:`candidate_rules`, cached."""
+
+
+def candidate_rules(
+    session: Session, owner_agency: str, dataset: str, application_item: str
+) -> list[RuleView]:
+    """Every rule (any status) of the owner for this dataset and item, newest first: what a
+    decision chooses from."""
+    query = (
+        select(AccessRule)
+        .where(
+            AccessRule.owner_agency == owner_agency,
+            AccessRule.dataset == dataset,
+            AccessRule.application_item == application_item,
+        )
+        .order_by(AccessRule.id.desc())
+    )
+    return [_view(rule) for rule in session.scalars(query)]
+
+
+def _applies_to(rule: RuleView, requester: Requester) -> bool:
     if rule.requesting_agency:
         return rule.requesting_agency == requester.agency
     if rule.requesting_agency_kind != requester.kind:
@@ -494,24 +515,21 @@ def decide(
     predicate: str | None = None,
     now: datetime | None = None,
     names: Names | None = None,
+    rules: RuleSource | None = None,
 ) -> Decision:
     """Deny by default: allowed only by an approved, current rule of the owner that names this
-    requester, item and dataset and covers the fields or predicate asked for."""
+    requester, item and dataset and covers the fields or predicate asked for.
+
+    ``rules`` answers :func:`candidate_rules` from a cache that is current for this request
+    (``policy/rule_cache.py``); without it the rules are read from ``session``."""
     now = now or utcnow()
     today = now.date()
-    candidates = [
-        rule
-        for rule in session.scalars(
-            select(AccessRule)
-            .where(
-                AccessRule.owner_agency == owner_agency,
-                AccessRule.dataset == dataset,
-                AccessRule.application_item == application_item,
-            )
-            .order_by(AccessRule.id.desc())
-        )
-        if _applies_to(rule, requester)
-    ]
+    found = (
+        rules(owner_agency, dataset, application_item)
+        if rules is not None
+        else candidate_rules(session, owner_agency, dataset, application_item)
+    )
+    candidates = [rule for rule in found if _applies_to(rule, requester)]
     approved = [rule for rule in candidates if rule.status == "approved"]
     current = [
         rule
@@ -614,8 +632,8 @@ def _field_granted(name: str, granted: set[str]) -> bool:
 
 
 def _explain_absence(
-    candidates: list[AccessRule],
-    approved: list[AccessRule],
+    candidates: list[RuleView],
+    approved: list[RuleView],
     requester: Requester,
     owner_agency: str,
     dataset: str,
