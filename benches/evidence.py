@@ -36,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+import onceonly
 from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.cases import service as cases
 from onceonly.config import Settings
@@ -197,9 +198,12 @@ def server(settings: Settings, workers: int, log: Path) -> Iterator[tuple[str, i
     if settings.database_url:
         env["ONCEONLY_DATABASE_URL"] = settings.database_url
     command = [sys.executable, "-m", "onceonly.cli", "serve", "--port", str(port)]
-    command += ["--workers", str(workers)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(  # cwd: `-m` puts it first on sys.path; PYTHONPATH rules
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -386,6 +390,7 @@ def main() -> int:
         started = time.perf_counter()
         prepare_demo(settings, people=args.people)
         print(f"prepared {args.people:,} people in {time.perf_counter() - started:.1f}s")
+        print(f"measuring the onceonly in {Path(onceonly.__file__).parent}")
         ids = subjects(settings, args.cases)
         trivial_lua = work / "trivial.lua"
         trivial_lua.write_text(_LUA_DONE, "utf-8")
