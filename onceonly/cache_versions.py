@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import DDL, Connection, Integer, String, event, inspect, select
+from sqlalchemy import DDL, Connection, Integer, String, event, func, inspect, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onceonly.db import Base
@@ -134,9 +134,17 @@ def _install_for_create_all() -> None:
 Versions = Mapping[str, int]
 
 
+CATALOG = "catalog"
+"""Not a counter of this table: the newest ``catalog_versions`` row, read in the same query
+for :meth:`onceonly.catalog.service.CachedCatalog.check`."""
+
+
 def read(session: Session) -> Versions:
-    """Every counter, in one query: read once at the start of a request."""
-    rows = session.execute(select(CacheVersion.name, CacheVersion.version))
+    """Every counter (and the catalog's version), in one query: read once per request."""
+    from onceonly.catalog.models import CatalogVersion
+
+    catalog = select(literal(CATALOG), func.coalesce(func.max(CatalogVersion.id), 0))
+    rows = session.execute(select(CacheVersion.name, CacheVersion.version).union_all(catalog))
     return {name: version for name, version in rows}
 
 

@@ -65,7 +65,7 @@ def test_every_watched_change_bumps_its_counter_and_a_touch_does_not(
             return cache_versions.read(db)
 
     start = counters()
-    assert set(start) == {"rules", "tokens", "keys"}
+    assert set(start) == {"rules", "tokens", "keys", "catalog"}
     with transaction(sessions) as db:
         rule = request_rule(
             db,
@@ -118,7 +118,7 @@ def test_migrations_install_the_same_counters_and_triggers(empty_database_url: s
     sessions = make_session_factory(engine)
     with sessions() as db:
         start = cache_versions.read(db)
-    assert set(start) == {"rules", "tokens", "keys"}
+    assert set(start) == {"rules", "tokens", "keys", "catalog"}
     with transaction(sessions) as db:
         request_rule(
             db,

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -129,6 +129,10 @@ def _content(record: AuditRecord) -> dict[str, Any]:
     return content
 
 
+_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
+"""A Core INSERT: the rows are complete, so the ORM's bulk-insert bookkeeping is overhead."""
+
+
 def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
     """Advance the head row by ``count`` and return (its new seq, the hash it held before).
 
@@ -220,7 +224,7 @@ def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[Audit
         values = _sealed(content, seq, prev_hash)
         rows.append(values)
         prev_hash = values["entry_hash"]
-    session.execute(insert(AuditEntry), rows)
+    session.execute(_INSERT_ENTRIES, rows)
     add_leaves(session, first, [row["entry_hash"] for row in rows], before)
     session.execute(
         update(AuditHead)

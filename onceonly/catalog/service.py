@@ -545,8 +545,11 @@ class CachedCatalog:
         self._memo: dict[tuple[str, ...], Any] = {}
         self._lock = threading.Lock()
 
-    def check(self, session: Session) -> CachedCatalog:
-        version = session.scalar(select(func.max(m.CatalogVersion.id)))
+    def check(self, session: Session, version: int | None = None) -> CachedCatalog:
+        """``version``: the newest catalog version when the caller has read it already
+        (``onceonly.cache_versions.read`` does, in the query it makes anyway)."""
+        if version is None:
+            version = session.scalar(select(func.max(m.CatalogVersion.id)))
         if version != self._version:
             with self._lock:
                 self._memo = {}

@@ -226,7 +226,7 @@ def request_evidence(
     with exchange.sessions() as session:
         versions = cache_versions.read(session)  # first: the caches below are this current
         rules = exchange.rules.source(session, versions)
-        cat = exchange.catalog.check(session)
+        cat = exchange.catalog.check(session, versions.get(cache_versions.CATALOG))
         item = cat.application_item(session, body.application_item)
         if item is None:
             raise Problem(
