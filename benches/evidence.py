@@ -368,6 +368,11 @@ def main() -> int:
         choices=["sqlite", "postgres"],
         help="Measure one database (default: SQLite x1, PostgreSQL x1 and x2).",
     )
+    parser.add_argument(
+        "--pg-workers",
+        default="1,2",
+        help="Worker counts measured on PostgreSQL, comma-separated (default 1,2).",
+    )
     parser.add_argument("--profile", action="store_true", help="Record a py-spy profile.")
     parser.add_argument(
         "--profile-dir", type=Path, default=Path("bench-profiles"), help="Where profiles go."
@@ -382,7 +387,8 @@ def main() -> int:
     if args.only in (None, "sqlite"):
         configs.append(Config("sqlite-1", None, 1))
     if args.only in (None, "postgres"):
-        configs += [Config("postgres-1", "", 1), Config("postgres-2", "", 2)]
+        for workers in sorted({int(n) for n in args.pg_workers.split(",") if n.strip()}):
+            configs.append(Config(f"postgres-{workers}", "", workers))
 
     with tempfile.TemporaryDirectory(prefix="onceonly-bench-") as tmp:
         work = Path(tmp)
