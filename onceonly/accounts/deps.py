@@ -23,6 +23,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from onceonly import cache_versions
 from onceonly.accounts.service import Principal, resolve_session
 from onceonly.accounts.token_cache import token_cache
 from onceonly.db import transaction
@@ -89,8 +90,11 @@ async def _check_csrf(request: Request, principal: Principal, lang: str) -> None
 
 
 def _resolve_token(request: Request, token: str, lang: str) -> Principal:
-    cache = token_cache(request.app.state)
-    return cache.resolve(get_session_factory(request), token, lang=lang)
+    sessions = get_session_factory(request)
+    with sessions() as db:
+        versions = cache_versions.read(db)
+    request.state.cache_versions = versions  # the rest of this request uses the same read
+    return token_cache(request.app.state).resolve(sessions, token, lang=lang, versions=versions)
 
 
 def _resolve_cookie(request: Request, token: str) -> Principal | None:

@@ -43,13 +43,20 @@ class TokenCache:
         self._memo = cache_versions.VersionedMemo("tokens")
 
     def resolve(
-        self, sessions: sessionmaker[Session], plain: str, *, lang: str | None = None
+        self,
+        sessions: sessionmaker[Session],
+        plain: str,
+        *,
+        lang: str | None = None,
+        versions: cache_versions.Versions | None = None,
     ) -> Principal:
         """:func:`resolve_api_token`, served from memory while nothing about the token or
-        its account changed; refusals (401) are never cached."""
+        its account changed; refusals (401) are never cached. ``versions``: the counters
+        when the caller has just read them for this request."""
         now = utcnow()
-        with sessions() as db:
-            versions = cache_versions.read(db)
+        if versions is None:
+            with sessions() as db:
+                versions = cache_versions.read(db)
         key = hash_token(plain)
         entry: _Entry | None = self._memo.peek(versions, key)
         if (

@@ -60,9 +60,11 @@ def actor_of(principal: Principal) -> Actor:
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE_REQUEST}}}},
 )
 def create_evidence_request(
+    request: Request,
     body: EvidenceRequestIn,
     principal: Annotated[Principal, Depends(require_roles("clerk"))],
     exchange: Annotated[Exchange, Depends(get_exchange)],
     lang: Annotated[str, Depends(get_language)],
 ) -> EvidenceResponse:
-    return request_evidence(exchange, actor_of(principal), body, lang)
+    versions = getattr(request.state, "cache_versions", None)  # read when the token was
+    return request_evidence(exchange, actor_of(principal), body, lang, versions=versions)

@@ -214,17 +214,21 @@ def request_evidence(
     request_id: str | None = None,
     *,
     origin_node: str | None = None,
+    versions: cache_versions.Versions | None = None,
 ) -> EvidenceResponse:
     """Handle one evidence request (``POST /api/v1/evidence-requests``) for one clerk;
     ``request_id`` is given when another node forwarded it, so both logs share it.
 
     The request must belong to an open case of the clerk's agency for this item and citizen
     (:func:`onceonly.policy.purpose.check_case`). ``origin_node`` names the node that
-    forwarded the request: that node checked its own case, which this node cannot see."""
+    forwarded the request: that node checked its own case, which this node cannot see.
+    ``versions``: the cache counters read at the start of this request (when its token was
+    checked); read here otherwise."""
     subject = _subject(body.subject, lang)
     request_id = request_id or str(uuid.uuid4())
     with exchange.sessions() as session:
-        versions = cache_versions.read(session)  # first: the caches below are this current
+        if versions is None:  # first: the caches below are this current
+            versions = cache_versions.read(session)
         rules = exchange.rules.source(session, versions)
         cat = exchange.catalog.check(session, versions.get(cache_versions.CATALOG))
         item = cat.application_item(session, body.application_item)
