@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from onceonly.cache_versions import VersionedMemo, Versions
-from onceonly.policy.service import RuleSource, RuleView, candidate_rules
+from onceonly.policy.service import RuleSource, RuleView, candidate_rules, guarded_rules
 
 
 class RuleCache:
@@ -23,13 +23,24 @@ class RuleCache:
         self._memo = VersionedMemo("rules")
 
     def source(self, session: Session, versions: Versions) -> RuleSource:
-        """The rules as of ``versions`` (read at the start of this request with ``session``)."""
+        """The rules as of ``versions`` (read at the start of this request)."""
+        return _Source(self._memo, session, versions)
 
-        def rules(owner: str, dataset: str, item: str) -> tuple[RuleView, ...]:
-            return self._memo.get(
-                versions,
-                (owner, dataset, item),
-                lambda: tuple(candidate_rules(session, owner, dataset, item)),
-            )
 
-        return rules
+class _Source:
+    def __init__(self, memo: VersionedMemo, session: Session, versions: Versions) -> None:
+        self._memo, self._session, self._versions = memo, session, versions
+
+    def candidates(self, owner: str, dataset: str, item: str) -> tuple[RuleView, ...]:
+        return self._memo.get(
+            self._versions,
+            ("candidates", owner, dataset, item),
+            lambda: tuple(candidate_rules(self._session, owner, dataset, item)),
+        )
+
+    def guarded(self, owner: str, dataset: str) -> tuple[RuleView, ...]:
+        return self._memo.get(
+            self._versions,
+            ("guarded", owner, dataset),
+            lambda: tuple(guarded_rules(self._session, owner, dataset)),
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -373,8 +373,15 @@ def list_rules(
     return [_view(rule) for rule in session.scalars(query)]
 
 
-RuleSource = Callable[[str, str, str], Sequence[RuleView]]
-"""``rules(owner_agency, dataset, application_item)``: :func:`candidate_rules`, cached."""
+class RuleSource(Protocol):
+    """Where :func:`decide` reads rules from: :func:`candidate_rules` and
+    :func:`guarded_rules`, cached (``policy/rule_cache.py``)."""
+
+    def candidates(
+        self, owner_agency: str, dataset: str, application_item: str
+    ) -> Sequence[RuleView]: ...
+
+    def guarded(self, owner_agency: str, dataset: str) -> Sequence[RuleView]: ...
 
 
 def candidate_rules(
@@ -390,6 +397,18 @@ def candidate_rules(
             AccessRule.application_item == application_item,
         )
         .order_by(AccessRule.id.desc())
+    )
+    return [_view(rule) for rule in session.scalars(query)]
+
+
+def guarded_rules(session: Session, owner_agency: str, dataset: str) -> list[RuleView]:
+    """The owner's approved rules for the dataset (any item) that ask for the citizen's
+    consent or preview: they guard every read of it (see :func:`_safeguards`)."""
+    query = select(AccessRule).where(
+        AccessRule.owner_agency == owner_agency,
+        AccessRule.dataset == dataset,
+        AccessRule.status == "approved",
+        or_(AccessRule.consent_required.is_(True), AccessRule.preview_required.is_(True)),
     )
     return [_view(rule) for rule in session.scalars(query)]
 
@@ -525,7 +544,7 @@ def decide(
     now = now or utcnow()
     today = now.date()
     found = (
-        rules(owner_agency, dataset, application_item)
+        rules.candidates(owner_agency, dataset, application_item)
         if rules is not None
         else candidate_rules(session, owner_agency, dataset, application_item)
     )
@@ -558,7 +577,9 @@ def decide(
         if not allowed_fields:
             return _denied("fields_not_allowed", rule.id, names, fields=", ".join(asked))
 
-    consent_required, preview_required = _safeguards(session, rule, owner_agency, requester, today)
+    consent_required, preview_required = _safeguards(
+        session, rule, owner_agency, requester, today, rules
+    )
     if consent_required and not _has_consent(
         session, subject, application_item, case_id, now, dataset
     ):
@@ -590,8 +611,13 @@ def decide(
 
 
 def _safeguards(
-    session: Session, rule: AccessRule, owner_agency: str, requester: Requester, today: date
-) -> tuple[AccessRule | None, bool]:
+    session: Session,
+    rule: RuleView,
+    owner_agency: str,
+    requester: Requester,
+    today: date,
+    rules: RuleSource | None = None,
+) -> tuple[RuleView | None, bool]:
     """Consent and preview follow the citizen's data, not the item the clerk names: if any
     current rule of this owner letting this requester read the dataset asks for the citizen's
     consent (or preview), every read of it by this requester does, whichever item it names.
@@ -600,13 +626,10 @@ def _safeguards(
         return rule, True
     siblings = [
         other
-        for other in session.scalars(
-            select(AccessRule).where(
-                AccessRule.owner_agency == owner_agency,
-                AccessRule.dataset == rule.dataset,
-                AccessRule.status == "approved",
-                or_(AccessRule.consent_required.is_(True), AccessRule.preview_required.is_(True)),
-            )
+        for other in (
+            rules.guarded(owner_agency, rule.dataset)
+            if rules is not None
+            else guarded_rules(session, owner_agency, rule.dataset)
         )
         if _applies_to(other, requester)
         and other.valid_from <= today
@@ -618,7 +641,7 @@ def _safeguards(
     return consent, preview
 
 
-def _choices(rule: AccessRule, predicate: str | None) -> dict[str, tuple[Any, ...]]:
+def _choices(rule: RuleView, predicate: str | None) -> dict[str, tuple[Any, ...]]:
     """The parameter values ``rule`` lets a caller choose for ``predicate``."""
     if predicate is None:
         return {}

@@ -24,6 +24,7 @@ import pytest
 from onceonly.accounts.service import get_user, issue_api_token, list_api_tokens
 from onceonly.audit.verify import verify_database
 from onceonly.db import make_engine, make_session_factory, transaction
+from tests.casework import open_case
 from tests.conftest import PG_URL, DemoEnv
 from tests.test_cli import onceonly
 
@@ -175,8 +176,16 @@ def _token(env: DemoEnv, username: str) -> str:
     return plain
 
 
-def _ask(worker: Worker, token: str, subject: str) -> httpx.Response:
-    body = {"case_id": "TPE-UDD-115-000001", "application_item": ITEM, "subject": subject}
+def _case(env: DemoEnv, subject: str) -> str:
+    """An open case of the clerk's agency: evidence is asked only for one."""
+    engine = make_engine(env.settings.resolved_database_url)
+    number = open_case(make_session_factory(engine), "tpe-udd-clerk", ITEM, subject)
+    engine.dispose()
+    return number
+
+
+def _ask(worker: Worker, token: str, subject: str, case: str) -> httpx.Response:
+    body = {"case_id": case, "application_item": ITEM, "subject": subject}
     return worker.client.post(
         "/api/v1/evidence-requests", json=body, headers={"Authorization": f"Bearer {token}"}
     )
@@ -190,9 +199,10 @@ def test_a_change_through_one_worker_stops_the_next_request_on_the_other(
     one, other = _connect_to_each_worker(url, port, supervisor)
     clerk, owner = _token(demo_env, "tpe-udd-clerk"), _token(demo_env, "tpe-social-owner")
     subject = demo_env.sample("low_income_applicant")
+    case = _case(demo_env, subject)
 
     for worker in (one, other, one, other):  # both workers have the rule and token in memory
-        answer = _ask(worker, clerk, subject)
+        answer = _ask(worker, clerk, subject, case)
         assert answer.status_code == 200, answer.text
     results = {r["evidence_type"]: r for r in answer.json()["results"]}
     assert results["is_low_income_household"]["status"] == "issued"
@@ -204,7 +214,7 @@ def test_a_change_through_one_worker_stops_the_next_request_on_the_other(
         headers={"Authorization": f"Bearer {owner}"},
     )
     assert revoked.status_code == 200, revoked.text
-    after = _ask(other, clerk, subject)
+    after = _ask(other, clerk, subject, case)
     assert after.status_code == 200, after.text
     welfare = {r["evidence_type"]: r for r in after.json()["results"]}["is_low_income_household"]
     assert welfare["status"] == "denied" and welfare["transcripts"] == []
@@ -218,7 +228,7 @@ def test_a_change_through_one_worker_stops_the_next_request_on_the_other(
         f"/api/v1/auth/tokens/{token_id}", headers={"Authorization": f"Bearer {clerk}"}
     )
     assert gone.status_code == 200, gone.text
-    refused = _ask(other, clerk, subject)
+    refused = _ask(other, clerk, subject, case)
     assert refused.status_code == 401
     assert refused.json()["reason"] == "token-revoked"
     for worker in (one, other):
@@ -233,11 +243,12 @@ def test_two_workers_appending_at_once_keep_one_audit_chain(
     workers = _connect_to_each_worker(url, port, supervisor)
     clerk = _token(demo_env, "tpe-udd-clerk")
     subject = demo_env.sample("low_income_applicant")
+    case = _case(demo_env, subject)
     extra = [httpx.Client(base_url=url, timeout=30) for _ in range(6)]
     clients = [w.client for w in workers] + extra
 
     def burst(client: httpx.Client) -> list[int]:
-        body = {"case_id": "TPE-UDD-115-000001", "application_item": ITEM, "subject": subject}
+        body = {"case_id": case, "application_item": ITEM, "subject": subject}
         headers = {"Authorization": f"Bearer {clerk}"}
         return [
             client.post("/api/v1/evidence-requests", json=body, headers=headers).status_code

@@ -5,8 +5,8 @@
 them in the transaction of every change, so each worker process drops its copies on the
 next request (see ``onceonly/cache_versions.py``). The statements are frozen here.
 
-Revision ID: 0013_cache_versions
-Revises: 0012_login_client_throttles
+Revision ID: 0014_cache_versions
+Revises: 0013_predicate_params
 """
 
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_cache_versions"
-down_revision: str | None = "0012_login_client_throttles"
+revision: str = "0014_cache_versions"
+down_revision: str | None = "0013_predicate_params"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
