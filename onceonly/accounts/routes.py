@@ -36,7 +36,7 @@ from onceonly.web.templating import render
 router = APIRouter()
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 

@@ -27,7 +27,7 @@ from onceonly.web.templating import render
 router = APIRouter(tags=["audit"])
 
 Auditor = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
 MAX_PER_PAGE = 200
 

@@ -36,7 +36,7 @@ from onceonly.web.params import MAX_INTEGER, PositiveId, SizeInPath
 
 router = APIRouter(tags=["audit"])
 
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AUDITOR_ROLES = ("auditor", "admin")
 

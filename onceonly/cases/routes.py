@@ -55,7 +55,7 @@ STEP_RESPONSES: dict[int | str, dict[str, object]] = {
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Lang = Annotated[str, Depends(get_language)]
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 Factory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 

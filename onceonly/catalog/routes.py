@@ -23,7 +23,7 @@ from onceonly.web.templating import render
 
 router = APIRouter()
 
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 _NOT_FOUND = {

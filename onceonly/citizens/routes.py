@@ -73,7 +73,7 @@ class CitizenRoute(APIRoute):
 
 router = APIRouter(route_class=CitizenRoute)
 
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AuditorUser = Annotated[Principal, Depends(require_roles("auditor"))]
 

@@ -24,7 +24,7 @@ from onceonly.web.params import RowId
 from onceonly.web.templating import render
 
 router = APIRouter(tags=["consolidate"])
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 Reviewer = Annotated[Principal, Depends(require_roles("admin", "clerk"))]
 REVIEWER_KINDS = {

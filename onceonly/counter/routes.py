@@ -36,7 +36,7 @@ from onceonly.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 FORM_PROBLEMS = (409, 413, 415, 422)

@@ -22,7 +22,9 @@ router = APIRouter(tags=["keys"])
         "needs nothing else."
     ),
 )
-def jwks(response: Response, db: Annotated[Session, Depends(get_db)]) -> dict[str, Any]:
+def jwks(
+    response: Response, db: Annotated[Session, Depends(get_db, scope="function")]
+) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return published_jwks(db)

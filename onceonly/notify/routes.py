@@ -31,7 +31,7 @@ router = APIRouter(tags=["notify"])
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 AGENCY_ROLES = ("clerk", "owner")
 
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 

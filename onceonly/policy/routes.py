@@ -115,7 +115,7 @@ def _out(rule: service.RuleView) -> RuleOut:
 @router.get("", response_model=list[RuleOut], summary="Access rules the caller may see")
 def list_rules(
     principal: Annotated[Principal, Depends(current_user)],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     status: Annotated[str | None, Query()] = None,
     dataset: Annotated[str | None, Query()] = None,
     application_item: Annotated[str | None, Query()] = None,
@@ -153,7 +153,7 @@ def list_rules(
 def request_rule(
     body: RuleIn,
     principal: Annotated[Principal, Depends(require_roles("clerk", "admin"))],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
     lang: Annotated[str, Depends(get_language)],
 ) -> RuleOut:
     request = service.RuleRequest(**body.model_dump())
@@ -188,7 +188,7 @@ def _decision_route(action: str):  # type: ignore[no-untyped-def]
         rule_id: RowId,
         body: ReasonIn,
         principal: Annotated[Principal, Depends(require_roles("owner"))],
-        db: Annotated[Session, Depends(get_db)],
+        db: Annotated[Session, Depends(get_db, scope="function")],
         lang: Annotated[str, Depends(get_language)],
     ) -> RuleOut:
         rule = function(
@@ -233,7 +233,7 @@ class AlertOut(BaseModel):
 )
 def list_alerts(
     principal: Annotated[Principal, Depends(require_roles("auditor"))],
-    db: Annotated[Session, Depends(get_db)],
+    db: Annotated[Session, Depends(get_db, scope="function")],
 ) -> list[AlertOut]:
     """The alerts about the data owners of the auditor's jurisdiction: one citizen asked by
     one predicate with several different parameter sets, the shape of a search for the value

@@ -22,7 +22,10 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the route returns without error."""
+    """One session per request, committed when the route returns without error. Declare it
+    ``Depends(get_db, scope="function")``: the commit then happens before the response is
+    sent, so a client told "done" is never ahead of the database (and a failed commit is an
+    error, not a 200 for a change that did not happen)."""
     session = get_session_factory(request)()
     try:
         yield session
