@@ -69,7 +69,7 @@ def _trigger_name(watch: Watch) -> str:
 
 def trigger_statements(watch: Watch, dialect: str) -> list[str]:
     """The DDL that makes every change to ``watch.table`` bump its counter (also used,
-    frozen, by migration 0015)."""
+    frozen, by migration 0016)."""
     of = f" OF {', '.join(watch.columns)}" if watch.columns else ""
     bump = f"UPDATE cache_versions SET version = version + 1 WHERE name = '{watch.counter}'"
     name = _trigger_name(watch)

@@ -5,8 +5,8 @@
 them in the transaction of every change, so each worker process drops its copies on the
 next request (see ``onceonly/cache_versions.py``). The statements are frozen here.
 
-Revision ID: 0015_cache_versions
-Revises: 0014_survey
+Revision ID: 0016_cache_versions
+Revises: 0015_notify_intake
 """
 
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_cache_versions"
-down_revision: str | None = "0014_survey"
+revision: str = "0016_cache_versions"
+down_revision: str | None = "0015_notify_intake"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
