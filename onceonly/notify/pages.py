@@ -34,7 +34,7 @@ from onceonly.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
-Db = Annotated[Session, Depends(get_db)]
+Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 PAGE = "/counter/tell-us-once"
