@@ -7,12 +7,14 @@ module); :data:`COMMAND_GROUPS` lists them so ``onceonly --help`` shows the whol
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from onceonly.config import Settings
+from onceonly.config import CONFIG_ENV, Settings
 from onceonly.errors import Problem
 from onceonly.i18n import t
 
@@ -62,40 +64,115 @@ for _name, _target in COMMANDS.items():
 
 
 @app.command()
+def init(
+    directory: Path = typer.Argument(..., help="The deployment's data directory (made)."),
+    database_url: str | None = typer.Option(
+        None,
+        help="SQLAlchemy URL of the platform database, e.g. "
+        "postgresql+psycopg://onceonly@/onceonly (default: SQLite in DIRECTORY).",
+    ),
+    node_name: str | None = typer.Option(None, help="This node's name for people."),
+    admin: str = typer.Option("admin", help="Username of the first administrator."),
+    admin_password_file: Path | None = typer.Option(
+        None,
+        help="File holding the administrator's password (else ONCEONLY_ADMIN_PASSWORD, "
+        "else asked twice). It is never printed.",
+    ),
+    no_admin: bool = typer.Option(False, "--no-admin", help="Make no administrator."),
+) -> None:
+    """Make a deployment with no demo data: settings file, schema (Alembic), national
+    catalog and the first administrator. Running it again changes nothing that exists."""
+    import os
+
+    from onceonly.deployment import FirstAdmin, init_deployment
+
+    os.environ.pop(CONFIG_ENV, None)  # a new deployment is not read from another's file
+    settings = Settings(
+        data_dir=directory.resolve(), database_url=database_url, node_name=node_name
+    )
+    lang = settings.language
+    first = None
+    if not no_admin:
+        first = FirstAdmin(admin, _admin_password(admin_password_file, lang))
+    result = init_deployment(settings, first)
+    typer.echo(t("deploy.init.done", lang, path=directory, settings=result.settings_file))
+    if first is not None:
+        key = "deploy.init.admin_created" if result.admin_created else "deploy.init.admin_exists"
+        typer.echo(t(key, lang, username=first.username, agency=first.agency))
+    typer.echo(t("deploy.init.next", lang, settings=result.settings_file))
+
+
+def _admin_password(path: Path | None, lang: str) -> str:
+    """From the file, else ``ONCEONLY_ADMIN_PASSWORD``, else asked twice without echo."""
+    import os
+
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            typer.echo(t("deploy.init.password_file", lang, path=path, reason=reason), err=True)
+            raise typer.Exit(1) from None
+    given = os.environ.get("ONCEONLY_ADMIN_PASSWORD")
+    if given:
+        return given
+    from onceonly.accounts.cli import _ask_password
+
+    return _ask_password(lang)
+
+
+@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     workers: int = typer.Option(
         1, min=1, max=64, help="Worker processes (more than one needs PostgreSQL)."
     ),
+    settings_file: Path | None = typer.Option(
+        None,
+        "--settings",
+        help=f"The deployment's settings file (else {CONFIG_ENV}, else the environment).",
+    ),
 ) -> None:
-    """Serve the web app and API on an existing data directory (see `onceonly demo`).
+    """Serve the web app and API of a deployment (see `onceonly init`).
 
     Several workers share the listening socket (uvicorn's supervisor restarts one that
     dies); each builds its own app from the same settings. SQLite has one writer and its
     file locks are no place to queue a busy node, so more than one worker is refused there.
+    Logs go to standard error, one JSON object per line with the request id (``log_format``).
+    With ``PROMETHEUS_MULTIPROC_DIR`` set in the environment (before start: the unit file
+    does it), the worker processes of this server add their metrics up there.
     """
+    import os
+
     import uvicorn
 
+    from onceonly.observability import log_config
     from onceonly.web.app import create_app
 
+    if settings_file is not None:
+        if not settings_file.is_file():
+            lang = Settings().language
+            typer.echo(t("deploy.serve.no_settings", lang, path=settings_file), err=True)
+            raise typer.Exit(2)
+        os.environ[CONFIG_ENV] = str(settings_file.resolve())  # for worker processes too
     settings = Settings()
     if workers > 1 and settings.resolved_database_url.startswith("sqlite"):
         typer.echo(
             t("cli.serve.workers_need_postgres", settings.language, workers=workers), err=True
         )
         raise typer.Exit(2)
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": log_config(settings.log_format),
+        "access_log": False,
+        "proxy_headers": False,  # the app reads them itself, from trusted_proxies only
+    }
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), **common)
         return
-    uvicorn.run(
-        "onceonly.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-    )
+    uvicorn.run("onceonly.web.app:create_app", factory=True, workers=workers, **common)
 
 
 def database_trouble(exc: DBAPIError, url: str, lang: str) -> str | None:

@@ -1,19 +1,55 @@
-"""Settings read from the environment (prefix ``ONCEONLY_``), with defaults that run the demo.
+"""Settings read from the environment (prefix ``ONCEONLY_``) and from a deployment's settings
+file, with defaults that run the demo.
 
 Everything lives under one data directory so that a second ``onceonly demo`` finds what the
-first one made, and a test can point the whole system at a temporary folder.
+first one made, and a test can point the whole system at a temporary folder. ``onceonly init``
+writes the settings file (TOML, :data:`SETTINGS_FILE` in the data directory); the variable
+``ONCEONLY_CONFIG`` names it for every command and worker process. The environment wins over
+the file, so a secret such as the database password can come from a service manager's
+credentials instead of the file.
 """
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SETTINGS_FILE = "onceonly.toml"
+"""The settings file ``onceonly init`` writes into a deployment's data directory."""
+CONFIG_ENV = "ONCEONLY_CONFIG"
+"""Names the settings file; unset, only the environment and the defaults count."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONCEONLY_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the settings file ``ONCEONLY_CONFIG`` names."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_ENV)
+        if config:
+            path = Path(config)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_ENV}={config}: no such settings file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
 
     data_dir: Path = Path("onceonly-data")
     database_url: str | None = None
@@ -33,6 +69,24 @@ class Settings(BaseSettings):
     audit_origin: str | None = None
     """The audit log's checkpoint origin (``onceonly.audit.checkpoint``); drawn once and kept
     in the data directory when not given."""
+    node_name: str | None = None
+    """This node's name for people (the settings file's node identity; the audit origin and,
+    on a federation node, ``federation/node.json`` identify it to machines)."""
+    connectors_dir: Path | None = None
+    """Where the owners' connectors live; defaults to ``data_dir/registries``."""
+    signing_keys_dir: Path | None = None
+    """Where the owners' and the audit log's private keys live; defaults to ``data_dir/keys``."""
+    sms_mode: Literal["outbox"] = "outbox"
+    """How text messages to citizens leave: only the outbox administrators read
+    (``/admin/sms``) is built; a carrier gateway plugs in at ``app.state.sms``."""
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    """Peers whose ``X-Request-ID`` is taken as the request id (the reverse proxy); from any
+    other peer the header is ignored and an id is generated."""
+    metrics_token: str | None = None
+    """Bearer token that may read ``/metrics``; unset, only loopback peers without a
+    forwarding proxy's headers may (see docs/deploy.md)."""
+    log_format: Literal["json", "text"] = "json"
+    """``onceonly serve``'s log lines: one JSON object per line, or plain text."""
     audit_publish_seconds: float = 30.0
     """How often the web app signs a checkpoint of a grown log and pushes it to its witnesses
     (``onceonly audit witness add``; none: nothing is signed or sent); 0: only when
@@ -49,11 +103,11 @@ class Settings(BaseSettings):
     @property
     def registries_dir(self) -> Path:
         """Each owning agency's source data lives in its own store below this folder."""
-        return self.data_dir / "registries"
+        return self.connectors_dir or self.data_dir / "registries"
 
     @property
     def keys_dir(self) -> Path:
-        return self.data_dir / "keys"
+        return self.signing_keys_dir or self.data_dir / "keys"
 
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.registries_dir, self.keys_dir):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.audit.log import AuditEntryView, AuditRecord, append_batch
 from onceonly.db import transaction
+from onceonly.observability import AUDIT_APPEND
 
 
 @dataclass
@@ -39,6 +40,10 @@ class GroupCommitter:
 
     def append(self, records: Sequence[AuditRecord]) -> list[AuditEntryView]:
         """Return once ``records`` are committed, in order and contiguous in the chain."""
+        with AUDIT_APPEND.time():
+            return self._append(records)
+
+    def _append(self, records: Sequence[AuditRecord]) -> list[AuditEntryView]:
         batch = _Batch(records)
         with self._lock:
             self._queue.append(batch)

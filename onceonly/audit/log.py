@@ -33,10 +33,12 @@ from onceonly.audit.verify import (
     new_actor_salt,
 )
 from onceonly.db import transaction, utcnow
+from onceonly.observability import current_request_id
 
 
 def _new_request_id() -> str:
-    return uuid.uuid4().hex
+    """The HTTP request's id when there is one (so its log lines lead to its entries)."""
+    return current_request_id() or uuid.uuid4().hex
 
 
 @dataclass(frozen=True, kw_only=True)

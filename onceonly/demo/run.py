@@ -11,10 +11,7 @@ from dataclasses import dataclass
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from onceonly import migrations
 from onceonly.accounts.service import DemoAccount, seed_demo_accounts
-from onceonly.catalog import service as catalog
-from onceonly.catalog.loader import load_catalog
 from onceonly.citizens.cards import ensure_demo_pki
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
@@ -23,6 +20,7 @@ from onceonly.demo.connectors import ensure_connectors
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
 from onceonly.demo.rules import seed_demo_rules
+from onceonly.deployment import init_deployment
 from onceonly.exchange import keys
 from onceonly.providers.registry import load_providers
 
@@ -42,19 +40,14 @@ def prepare_demo(
     seed: int = 20101225,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> DemoState:
-    """Make (or reuse) everything the demo serves: schema, catalog, registries, accounts,
-    approved access rules and the owners' signing keys."""
-    settings.ensure_dirs()
-    url = settings.resolved_database_url
-    migrations.upgrade(url)
-    engine = make_engine(url)
+    """Make (or reuse) everything the demo serves: a deployment exactly as ``onceonly init``
+    makes one (settings file, schema, catalog), then the demo's registries and their
+    connectors, accounts (its administrators among them), approved access rules and the
+    owners' signing keys."""
+    catalog_loaded = init_deployment(settings).catalog_loaded
+    engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
     try:
-        with transaction(sessions) as session:
-            catalog_loaded = not catalog.list_jurisdictions(session)
-            if catalog_loaded:
-                load_catalog(session)
-
         manifest_path = settings.registries_dir / MANIFEST_NAME
         registries_generated = not manifest_path.exists()
         if registries_generated:

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly import cache_versions
+from onceonly import cache_versions, observability
 from onceonly.audit.group_commit import GroupCommitter
 from onceonly.audit.log import AuditRecord
 from onceonly.catalog import service as catalog
@@ -225,7 +225,8 @@ def request_evidence(
     ``versions``: the cache counters read at the start of this request (when its token was
     checked); read here otherwise."""
     subject = _subject(body.subject, lang)
-    request_id = request_id or str(uuid.uuid4())
+    # else the HTTP request's id (the proxy's X-Request-ID): its log lines and these entries
+    request_id = request_id or observability.current_request_id() or str(uuid.uuid4())
     with exchange.sessions() as session:
         if versions is None:  # first: the caches below are this current
             versions = cache_versions.read(session)
@@ -618,10 +619,12 @@ def _fetch(
                 piece.outcomes[owner] = outcome
         except FutureTimeout:
             call.cancel()
+            observability.CONNECTOR_ERRORS.labels(owner, "timeout").inc()
             piece.stop(
                 "unavailable", "exchange.owner_unavailable", 30, owner=owner, reason="timeout"
             )
         except ProviderUnavailable as exc:
+            observability.CONNECTOR_ERRORS.labels(owner, "unavailable").inc()
             piece.stop(
                 "unavailable",
                 "exchange.owner_unavailable",
@@ -630,6 +633,7 @@ def _fetch(
                 reason=exc.reason,
             )
         except (LookupError, ValueError) as exc:
+            observability.CONNECTOR_ERRORS.labels(owner, "refused").inc()
             piece.stop("failed", "exchange.owner_refused", owner=owner, reason=str(exc))
     for piece in pieces:
         if piece.live and not piece.remote_owner:
@@ -851,6 +855,8 @@ def _audit(
         )
     assert exchange.audit is not None
     exchange.audit.append(records)
+    for piece in pieces:
+        observability.EVIDENCE_DECISIONS.labels(piece.status).inc()
 
 
 def _respond(

@@ -546,3 +546,13 @@ def recent_failures(session: Session, limit: int = 50) -> list[FailureView]:
         )
         for d, kind in session.execute(query)
     ]
+
+
+def pending_backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many deliveries still wait (pushed or not yet acknowledged) and when the oldest
+    was written: the queue depth and lag an operator's monitor watches."""
+    waiting = Delivery.status.in_(("pending", "delivered"))
+    count, oldest = session.execute(
+        select(func.count(), func.min(Delivery.created_at)).where(waiting)
+    ).one()
+    return int(count), as_utc(oldest) if oldest is not None else None

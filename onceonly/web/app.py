@@ -122,10 +122,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_audit_publishing(app, settings)
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    from onceonly.notify.outbox import pending_backlog
+    from onceonly.web.ops import install_ops_routes
 
+    # last, so the request id wraps every other middleware and the error handlers
+    install_ops_routes(app, settings, backlog=pending_backlog)
     return app
 
 
