@@ -93,7 +93,10 @@ def init(
     lang = settings.language
     first = None
     if not no_admin:
+        from onceonly.accounts.service import check_new_password
+
         first = FirstAdmin(admin, _admin_password(admin_password_file, lang))
+        check_new_password(first.password, lang)  # before anything is made
     result = init_deployment(settings, first)
     typer.echo(t("deploy.init.done", lang, path=directory, settings=result.settings_file))
     if first is not None:

@@ -243,6 +243,14 @@ def _password_errors(password: str | None, lang: str | None) -> list[FieldError]
     return []
 
 
+def check_new_password(password: str, lang: str | None = None) -> None:
+    """Refuse (422, field ``password``) a password ``create_user`` would refuse, before a
+    caller such as ``onceonly init`` does anything else."""
+    errors = _password_errors(password, lang)
+    if errors:
+        raise validation_problem(errors, lang)
+
+
 def normalise_username(username: str) -> str:
     return username.strip().lower()
 
