@@ -11,6 +11,8 @@ from __future__ import annotations
 PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     ("GET", "/"): "home page: what the service is, links to sign in and to the catalog",
     ("GET", "/healthz"): "liveness probe for load balancers and the demo runner",
+    ("GET", "/readyz"): "readiness probe: says which dependency failed, no personal data",
+    ("GET", "/metrics"): "Prometheus; refused unless loopback without proxy or metrics_token",
     ("GET", "/login"): "the sign-in form itself",
     ("POST", "/login"): "signing in is how one becomes authenticated",
     ("GET", "/static/{path:path}"): "style sheets and scripts, no data",
