@@ -138,6 +138,20 @@ def _short(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0][:200]
 
 
+def ping(provider: Any) -> None:
+    """Raise unless ``provider``'s source answers: its own ``ping()``, else for an SQL source
+    a ``SELECT 1`` on the engine it reads through (an HTTP source without ``ping`` is not
+    asked: a probe must not call an owner's service for nothing)."""
+    own = getattr(provider, "ping", None)
+    if own is not None:
+        own()
+        return
+    engine_of = getattr(provider, "_engine_or_fail", None)  # SQL sources, main and connectors
+    if engine_of is not None:
+        with engine_of().connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+
 def connectors_check(app: FastAPI) -> list[dict[str, str]]:
     """Each connector that can be pinged answers; a node with none configured is ready."""
     from onceonly.exchange.service import exchange_for
@@ -150,11 +164,8 @@ def connectors_check(app: FastAPI) -> list[dict[str, str]]:
         return [_failure("connectors", "*", "deploy.ready.connectors_load", reason=_short(error))]
     failures = []
     for provider in providers:
-        ping = getattr(provider, "ping", None)
-        if ping is None:
-            continue
         try:
-            ping()
+            ping(provider)
         except Exception as error:
             owner = getattr(provider, "owner", "?")
             failures.append(

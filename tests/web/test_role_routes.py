@@ -176,6 +176,10 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    # no role check: a loopback peer without the proxy's headers, or the metrics token, is
+    # what it asks (tests/test_deploy.py)
+    ("GET", "/metrics"): PUBLIC,
     ("GET", "/audit/checkpoint"): PUBLIC,
     ("POST", "/witness/add-checkpoint"): PUBLIC,
     ("GET", "/witness/{origin_hash}/checkpoint"): PUBLIC,
