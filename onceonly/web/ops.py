@@ -109,7 +109,9 @@ class RequestContextMiddleware:
                     "route": label,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
-                    "client": peer,
+                    # the forwarding headers of a trusted proxy have named the client by now
+                    "client": (scope.get("client") or (None,))[0],
+                    "peer": peer,
                 },
             )
             reset_request_id(token)
