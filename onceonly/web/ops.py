@@ -148,7 +148,7 @@ def ping(provider: Any) -> None:
     if own is not None:
         own()
         return
-    engine_of = getattr(provider, "_engine_or_fail", None)  # SQL sources, main and connectors
+    engine_of = getattr(provider, "_engine_or_fail", None)  # SQL connectors
     if engine_of is not None:
         with engine_of().connect() as connection:
             connection.execute(text("SELECT 1"))
