@@ -352,6 +352,7 @@ def test_nginx_in_front_of_two_workers_on_postgresql(site: Site) -> None:
         assert "secure" in cookie.lower()  # the proxy said https; the worker believed it
         page = client.get("/counter")
         assert page.status_code == 200
+        assert "strict-transport-security" in page.headers  # the worker knows it was HTTPS
         assert "tpe-udd-clerk" in page.text or "都市發展局" in page.text
 
         # metrics: never through the public entrance; from a worker's port, both added up
