@@ -389,3 +389,43 @@ def test_nginx_in_front_of_two_workers_on_postgresql(site: Site) -> None:
             assert answer.status_code == 200, answer.text
     errors = (site.folder / "error.log").read_text()
     assert f"127.0.0.1:{site.workers[0].port}" in errors  # nginx did meet the dead worker
+
+
+def test_serve_workers_add_their_metrics_up(demo_env: DemoEnv, tmp_path: Path) -> None:
+    """``onceonly serve --workers 2`` with the deployment's settings file: JSON log lines
+    from the worker processes, and every scrape (whichever worker answers) counts the
+    requests both served."""
+    settings_file = demo_env.settings.data_dir / SETTINGS_FILE
+    settings_file.unlink(missing_ok=True)
+    settings_file.write_text(settings_document(demo_env.settings), "utf-8")
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "PYTHONPATH": str(ROOT)}
+    env["ONCEONLY_AUDIT_PUBLISH_SECONDS"] = "0"
+    env.pop(CONFIG_ENV, None)
+    args = ["serve", "--workers", "2", "--port", str(port), "--settings", str(settings_file)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "onceonly.cli", *args], env=env, stdout=out, stderr=out
+        )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", time.monotonic() + 90)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            for _ in range(20):
+                assert client.get("/catalog").status_code == 200
+        key = 'onceonly_http_requests_total{"method": "GET", "route": "/catalog", "status": "200"}'
+        counts = {scrape(port)[key] for _ in range(6)}
+        assert counts == {20.0}, counts
+        lines = Worker(port, process, log).lines()
+        pages = [
+            x for x in lines if x.get("logger") == "onceonly.access" and x["route"] == "/catalog"
+        ]
+        assert len(pages) == 20  # one JSON access line per request
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
