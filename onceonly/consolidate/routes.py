@@ -89,7 +89,7 @@ def _shown_fields(item: ReviewItem) -> list[str]:
 
 @router.post("/consolidate/review/{item_id}/fix", include_in_schema=False)
 async def fix_held_record(
-    item_id: int, request: Request, principal: Reviewer, db: Db, lang: Lang
+    item_id: RowId, request: Request, principal: Reviewer, db: Db, lang: Lang
 ) -> RedirectResponse:
     """A clerk's values for a held-back record's failed fields (form fields ``fix.<field>``,
     plus ``record_id``): the next run normalises them and, if they read, loads the row."""

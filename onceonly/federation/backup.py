@@ -94,6 +94,11 @@ def _tree_head(session: Any) -> dict[str, Any] | None:
     return {"size": head.tree_size, "root": head.root_hash}
 
 
+NODE_LOCAL_TABLES = frozenset({"cache_versions"})
+"""Tables a backup leaves out: the restoring node's schema makes its own (the per-process
+cache counters start afresh wherever the data lands)."""
+
+
 def dump_database(url: str, source: str) -> tuple[dict[str, Any], bytes]:
     """The manifest and the gzip'd JSON of every table of the platform database."""
     from onceonly.models import Base
@@ -103,6 +108,8 @@ def dump_database(url: str, source: str) -> tuple[dict[str, Any], bytes]:
     try:
         with engine.connect() as connection:
             for table in Base.metadata.sorted_tables:
+                if table.name in NODE_LOCAL_TABLES:
+                    continue
                 rows = connection.execute(select(table)).mappings()
                 tables[table.name] = [{k: _encode(v) for k, v in row.items()} for row in rows]
         with make_session_factory(engine)() as session:
@@ -280,6 +287,8 @@ def restore_drill(opened: Opened, scratch_dir: Path | None = None) -> DrillRepor
         try:
             with engine.connect() as connection:
                 for table in Base.metadata.sorted_tables:
+                    if table.name in NODE_LOCAL_TABLES:
+                        continue
                     restored = connection.execute(
                         select(func.count()).select_from(table)
                     ).scalar_one()

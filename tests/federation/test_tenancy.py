@@ -797,6 +797,7 @@ def test_every_table_is_classified_for_tenant_backups() -> None:
         "audit_head",
         "audit_tree_nodes",
         "audit_witnesses",
+        "cache_versions",
         "case_counters",
         "citizen_card_revocations",
         "citizen_challenges",
