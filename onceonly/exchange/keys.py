@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import OKPKey
 from sqlalchemy import JSON, CheckConstraint, DateTime, Index, String, select, text
 from sqlalchemy.exc import IntegrityError
@@ -81,6 +82,17 @@ class SigningKey:
         """The private key, read from disk once per process and then kept in memory."""
         return _load_private_key(self.pem_path, self.kid)
 
+    def sign(self, data: bytes) -> bytes:
+        """An Ed25519 signature of ``data``: by the token holding the key when one was
+        registered for it (:func:`register_signer`), else with the private key file."""
+        signer = _signers.get(self.kid)
+        if signer is not None:
+            return signer(data)
+        private = self.private_key().private_key
+        if not isinstance(private, Ed25519PrivateKey):
+            raise SigningKeyUnavailable(f"{self.pem_path} is not an Ed25519 key")
+        return private.sign(data)
+
     def published(self) -> dict[str, Any]:
         """This key as a member of the published JWK Set."""
         return _jwk_member(self.kid, self.agency_code, self.public_jwk)
@@ -100,6 +112,48 @@ def _jwk_member(kid: str, agency_code: str, public_jwk: dict[str, Any]) -> dict[
 
 _cache: dict[Path, OKPKey] = {}
 _cache_lock = threading.Lock()
+_signers: dict[str, Callable[[bytes], bytes]] = {}
+
+
+def register_signer(kid: str, sign: Callable[[bytes], bytes]) -> None:
+    """Key ``kid`` signs through ``sign`` in this process (a PKCS#11 token: the private key
+    never leaves it, so there is no file to read)."""
+    _signers[kid] = sign
+
+
+def install_kid(public_jwk: dict[str, Any]) -> str:
+    """The kid (RFC 7638 thumbprint) of an Ed25519 public JWK."""
+    return str(OKPKey.import_key({n: public_jwk[n] for n in ("kty", "crv", "x")}).thumbprint())
+
+
+def install_public_key(session: Session, agency_code: str, public_jwk: dict[str, Any]) -> str:
+    """Make a key made elsewhere (in a token) the agency's active key here; the key active
+    before is retired (it still verifies what it signed). Returns its kid."""
+    public = {name: public_jwk[name] for name in ("kty", "crv", "x")}
+    kid = install_kid(public)
+    existing = session.get(SigningKeyRecord, kid)
+    if existing is not None and existing.agency_code != agency_code:
+        raise ValueError(f"key {kid} already belongs to {existing.agency_code}")
+    old = _active_record(session, agency_code)
+    if old is not None and old.kid != kid:
+        old.status = "retired"
+        old.retired_at = utcnow()
+        session.flush()
+    if existing is None:
+        session.add(
+            SigningKeyRecord(
+                kid=kid,
+                agency_code=agency_code,
+                public_jwk=public,
+                status="active",
+                created_at=utcnow(),
+                retired_at=None,
+            )
+        )
+    elif existing.status != "active":
+        existing.status, existing.retired_at = "active", None
+    session.flush()
+    return kid
 
 
 def _load_private_key(path: Path, kid: str) -> OKPKey:

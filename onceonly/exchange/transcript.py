@@ -222,8 +222,14 @@ def sign_transcript(
         raise ValueError(f"key {key.kid} is retired; it only verifies what it signed before")
     payload = claims.to_payload(now or datetime.now(UTC), valid_days)
     header = {"alg": ALGORITHM, "kid": key.kid, "typ": TYP}
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    return jws.serialize_compact(header, body.encode("utf-8"), key.private_key(), [ALGORITHM])
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    signing_input = f"{_b64(json.dumps(header, separators=(',', ':')).encode())}.{_b64(body)}"
+    # RFC 7515 compact form, signed through the key (a file or a PKCS#11 token alike)
+    return f"{signing_input}.{_b64(key.sign(signing_input.encode('ascii')))}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _decode_segment(segment: str, name: str) -> bytes:

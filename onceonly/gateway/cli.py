@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from onceonly.config import Settings
+from onceonly.gateway.token import PIN_ENV
+
+if TYPE_CHECKING:
+    from onceonly.gateway.token import TokenKey
 
 app = typer.Typer(help="The owner gateway: answer, sign and audit at the owning agency.")
 
@@ -25,16 +30,30 @@ def serve(
     data_dir: Path = typer.Option(Path("onceonly-gateway"), help="Its database, keys, audit."),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8443),
+    pkcs11_module: Path | None = typer.Option(
+        None, help="The PKCS#11 library of the token holding the owner's signing key."
+    ),
+    token_label: str | None = typer.Option(None, help="The token's label."),
+    key_label: str | None = typer.Option(None, help="The signing key's label in the token."),
+    pin_file: Path | None = typer.Option(
+        None, help=f"A file holding the token's user PIN (else ${PIN_ENV})."
+    ),
 ) -> None:
     """Serve the owner's evidence over mutual TLS to the platform node only."""
     from onceonly.connectors import load_connector
+    from onceonly.exchange import keys
     from onceonly.federation.listener import new_event_loop
     from onceonly.gateway.server import GatewayConfig, create_gateway_app, gateway_listener
     from onceonly.gateway.setup import prepare_gateway
 
     settings = Settings(data_dir=data_dir)
     owners = [load_connector(path).owner for path in connector]
-    jwks = prepare_gateway(settings, owners)
+    token_keys = None
+    if pkcs11_module is not None:
+        token = _open_token(pkcs11_module, token_label, key_label, pin_file, owners)
+        keys.register_signer(keys.install_kid(token.public_jwk), token.sign)
+        token_keys = {owners[0]: token.public_jwk}
+    jwks = prepare_gateway(settings, owners, token_keys)
     (settings.data_dir / "jwks.json").write_text(json.dumps(jwks, indent=2), "utf-8")
     config = GatewayConfig(
         id=gateway_id,
@@ -49,6 +68,43 @@ def serve(
     listener = gateway_listener(create_gateway_app(settings, config), config, host, port)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(listener.serve())
+
+
+def _open_token(
+    module: Path, token_label: str | None, key_label: str | None, pin_file: Path | None,
+    owners: list[str],
+) -> TokenKey:  # fmt: skip
+    from onceonly.gateway.token import TokenError, TokenKey, read_pin
+
+    if not token_label or not key_label:
+        raise typer.BadParameter("--pkcs11-module needs --token-label and --key-label")
+    if len(set(owners)) != 1:
+        raise typer.BadParameter("a key in a token signs for one owner: give one --connector")
+    try:
+        return TokenKey.open(module, token_label, key_label, read_pin(pin_file))
+    except TokenError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--pkcs11-module") from exc
+
+
+@app.command("token-keygen")
+def token_keygen(
+    pkcs11_module: Path = typer.Option(..., help="The token's PKCS#11 library."),
+    token_label: str = typer.Option(..., help="The token's label."),
+    key_label: str = typer.Option(..., help="A label for the new key (unused in the token)."),
+    pin_file: Path | None = typer.Option(
+        None, help=f"A file holding the token's user PIN (else ${PIN_ENV})."
+    ),
+) -> None:
+    """Make the owner's Ed25519 signing key inside the token (sensitive, never extractable);
+    prints its public JWK."""
+    from onceonly.gateway.token import TokenError, generate_key, read_pin
+
+    try:
+        public = generate_key(pkcs11_module, token_label, key_label, read_pin(pin_file))
+    except TokenError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(public))
 
 
 @app.command("rules-export")

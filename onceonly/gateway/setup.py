@@ -10,7 +10,7 @@ gateway is the one that decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -26,9 +26,15 @@ from onceonly.exchange import keys
 from onceonly.policy.models import AccessRule
 
 
-def prepare_gateway(settings: Settings, owners: Iterable[str]) -> dict[str, Any]:
+def prepare_gateway(
+    settings: Settings,
+    owners: Iterable[str],
+    token_keys: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Migrate the gateway's database, load the catalog once, make each owner's signing key
-    here (private half in ``keys_dir``, mode 0600); the JWK Set to give the platform."""
+    here (private half in ``keys_dir``, mode 0600) unless ``token_keys`` gives its public JWK
+    in a PKCS#11 token (then that key is the owner's active one and no file is made); the JWK
+    Set to give the platform."""
     settings.ensure_dirs()
     url = settings.resolved_database_url
     migrations.upgrade(url)
@@ -39,6 +45,8 @@ def prepare_gateway(settings: Settings, owners: Iterable[str]) -> dict[str, Any]
             if not catalog.list_jurisdictions(session):
                 load_catalog(session)
             wanted = sorted(set(owners))
+            for owner, public in (token_keys or {}).items():
+                keys.install_public_key(session, owner, public)
             keys.ensure_keys(session, settings, wanted)
             members = keys.published_jwks(session)["keys"]
         return {"keys": [m for m in members if m["agency"] in wanted]}

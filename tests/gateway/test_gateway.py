@@ -34,6 +34,7 @@ from onceonly.gateway.setup import prepare_gateway
 from onceonly.pki import ca
 from tests.conftest import PG_URL, DemoEnv
 from tests.exchange.test_evidence_requests import Counter
+from tests.gateway.softhsm import SoftToken
 
 OWNER = "central.fia"
 PIECE = "household_income_below"
@@ -59,9 +60,17 @@ def _into_postgres(store: Path, schema: str) -> None:
 
 
 class Setup:
-    def __init__(self, env: DemoEnv, root: Path, schema: str | None = None) -> None:
+    def __init__(
+        self,
+        env: DemoEnv,
+        root: Path,
+        schema: str | None = None,
+        token: SoftToken | None = None,
+    ) -> None:
+        """``token``: the owner's key is in this PKCS#11 token (else a key file)."""
         self.env = env
         self.root = root
+        self.token = token
         platform = env.settings
         self.ca_dir = root / "ca"
         ca.init_ca(self.ca_dir)
@@ -91,7 +100,8 @@ class Setup:
         self.connector.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
         source.unlink()
         assert connector.owner == OWNER
-        self.jwks = prepare_gateway(self.gw, [OWNER])
+        token_keys = {OWNER: token.public_jwk} if token is not None else None
+        self.jwks = prepare_gateway(self.gw, [OWNER], token_keys)
         jwks_file = self.gw.data_dir / "jwks.json"
         jwks_file.write_text(json.dumps(self.jwks), "utf-8")
         runner = CliRunner()
@@ -167,6 +177,9 @@ class Setup:
         command += ["--key", str(tls / "gw-fia.key"), "--ca", str(self.ca_dir / "ca.pem")]
         command += ["--crl", str(self.gateway_crl), "--data-dir", str(self.gw.data_dir)]
         command += ["--port", str(self.port)]
+        if self.token is not None:
+            env["SOFTHSM2_CONF"] = str(self.token.conf)
+            command += self.token.serve_options()
         log = (self.root / "gateway.log").open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60

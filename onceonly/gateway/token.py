@@ -1,0 +1,131 @@
+"""The owner's signing key in a PKCS#11 token (an HSM, or SoftHSM2 in tests), through
+python-pkcs11.
+
+The key pair is made inside the token (:func:`generate_key`): the private half is
+``CKA_SENSITIVE`` and not ``CKA_EXTRACTABLE``, so no one, the gateway included, can read it
+out; the gateway only asks the token to sign (``CKM_EDDSA``, Ed25519, the transcripts' own
+algorithm). The PIN comes from a file or an environment variable, never the command line
+(where any user of the machine could read it in the process list).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
+from pkcs11.util.ec import encode_named_curve_parameters
+
+from onceonly.exchange.keys import CURVE
+from onceonly.i18n import both
+
+PIN_ENV = "ONCEONLY_PKCS11_PIN"
+ED25519_OID = "1.3.101.112"
+
+
+class TokenError(Exception):
+    """The token, the key or the PIN is not there or not usable; says which, in words."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        self.text = both(f"gateway.token.{code}", **params)
+        super().__init__(f"{self.text['zh-TW']} / {self.text['en']}")
+
+
+def read_pin(pin_file: Path | None) -> str:
+    """The user PIN from ``pin_file`` (first line) or ``$ONCEONLY_PKCS11_PIN``."""
+    if pin_file is not None:
+        try:
+            lines = pin_file.read_text("utf-8").splitlines()
+        except OSError as exc:
+            raise TokenError("pin_file", path=pin_file, reason=exc.strerror) from exc
+        if not lines or not lines[0].strip():
+            raise TokenError("pin_empty", path=pin_file)
+        return lines[0].strip()
+    pin = os.environ.get(PIN_ENV, "")
+    if not pin:
+        raise TokenError("no_pin", env=PIN_ENV)
+    return pin
+
+
+def _public_jwk(point: bytes) -> dict[str, Any]:
+    """The JWK of an Ed25519 public key from ``CKA_EC_POINT`` (a DER OCTET STRING of the
+    32-byte key, as SoftHSM2 gives it, or the bare 32 bytes)."""
+    raw = point[2:] if len(point) == 34 and point[:2] == b"\x04\x20" else point
+    if len(raw) != 32:
+        raise TokenError("not_ed25519", size=len(point))
+    return {"kty": "OKP", "crv": CURVE, "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}
+
+
+def _open(module: Path, token_label: str, pin: str) -> Any:
+    try:
+        token = pkcs11.lib(str(module)).get_token(token_label=token_label)
+        return token.open(user_pin=pin, rw=True)
+    except pkcs11.exceptions.NoSuchToken as exc:
+        raise TokenError("no_token", label=token_label, module=module) from exc
+    except pkcs11.exceptions.PinIncorrect as exc:
+        raise TokenError("wrong_pin", label=token_label) from exc
+    except (OSError, RuntimeError, pkcs11.exceptions.PKCS11Error) as exc:
+        raise TokenError("unusable", module=module, detail=f"{type(exc).__name__} {exc}") from exc
+
+
+def generate_key(module: Path, token_label: str, key_label: str, pin: str) -> dict[str, Any]:
+    """Make an Ed25519 key pair inside the token (the private half sensitive and never
+    extractable); its public JWK. Refuses a label already in use."""
+    session = _open(module, token_label, pin)
+    try:
+        if list(session.get_objects({Attribute.LABEL: key_label})):
+            raise TokenError("label_taken", token=token_label, label=key_label)
+        params = session.create_domain_parameters(
+            KeyType.EC_EDWARDS,
+            {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
+            local=True,
+        )
+        public, _ = params.generate_keypair(
+            store=True,
+            label=key_label,
+            private_template={
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.PRIVATE: True,
+                Attribute.SIGN: True,
+            },
+        )
+        return _public_jwk(bytes(public[Attribute.EC_POINT]))
+    finally:
+        session.close()
+
+
+class TokenKey:
+    """One logged-in session on the token and the key labelled ``key_label`` in it."""
+
+    def __init__(self, session: Any, private: Any, public_jwk: dict[str, Any]) -> None:
+        self.session, self.private, self.public_jwk = session, private, public_jwk
+        self._lock = threading.Lock()  # a PKCS#11 session serves one call at a time
+
+    @classmethod
+    def open(cls, module: Path, token_label: str, key_label: str, pin: str) -> TokenKey:
+        session = _open(module, token_label, pin)
+        try:
+            private = session.get_key(
+                object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC_EDWARDS, label=key_label
+            )
+            public = session.get_key(
+                object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC_EDWARDS, label=key_label
+            )
+            jwk = _public_jwk(bytes(public[Attribute.EC_POINT]))
+        except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as exc:
+            session.close()
+            raise TokenError("no_key", label=key_label, detail=repr(exc)) from exc
+        return cls(session, private, jwk)
+
+    def sign(self, data: bytes) -> bytes:
+        with self._lock:
+            return bytes(self.private.sign(data, mechanism=Mechanism.EDDSA))
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,82 @@
+"""The owner's signing key in a PKCS#11 token (SoftHSM2): made inside it, never extractable,
+never a file; the gateway signs through the token and the clerk's transcript verifies against
+the platform's JWKS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from onceonly.exchange import keys
+from onceonly.exchange.transcript import verify_transcript
+from tests.conftest import DemoEnv
+from tests.exchange.test_evidence_requests import Counter
+from tests.gateway.softhsm import KEY_LABEL, TOKEN_LABEL, SoftToken
+from tests.gateway.test_gateway import OWNER, Setup, _ask
+
+
+@pytest.fixture
+def token(tmp_path: Path) -> SoftToken:
+    return SoftToken(tmp_path / "hsm")
+
+
+@pytest.fixture
+def setup(demo_env: DemoEnv, tmp_path: Path, token: SoftToken) -> Iterator[Setup]:
+    result = Setup(demo_env, tmp_path / "gw-test", token=token)
+    try:
+        yield result
+    finally:
+        result.stop()
+
+
+def test_the_key_is_made_in_the_token_and_cannot_leave_it(token: SoftToken) -> None:
+    held = token.private_attributes()
+    assert held["keys"] == [
+        {
+            "label": KEY_LABEL,
+            "extractable": False,
+            "sensitive": True,
+            "never_extractable": True,
+            "local": True,
+        }
+    ]
+    assert held["value_readable"] is False
+    again = token.cli(
+        "token-keygen", "--pkcs11-module", str(token.module), "--token-label", TOKEN_LABEL,
+        "--key-label", KEY_LABEL, pin_env=True,
+    )  # fmt: skip
+    assert (
+        again.returncode == 2 and "already holds a key" in again.stderr and "已有" in again.stderr
+    )
+    wrong = token.cli(
+        "token-keygen", "--pkcs11-module", str(token.module), "--token-label", TOKEN_LABEL,
+        "--key-label", "other",
+    )  # fmt: skip
+    assert wrong.returncode == 2 and "ONCEONLY_PKCS11_PIN" in wrong.stderr
+
+
+def test_the_gateway_signs_in_the_token(setup: Setup, token: SoftToken) -> None:
+    setup.start()
+    counter = Counter(setup.env)
+    try:
+        result = _ask(counter)
+        assert result["status"] == "issued", result
+        jwks = counter.client.get("/.well-known/jwks.json").json()
+        verified = verify_transcript(result["transcripts"][0]["jws"], jwks)
+        assert verified.claims.issuer == OWNER
+        assert verified.header["kid"] == keys.install_kid(token.public_jwk)
+        member = next(k for k in jwks["keys"] if k["kid"] == verified.header["kid"])
+        assert member["x-onceonly-custody"] == "gateway" and "d" not in member
+    finally:
+        counter.client.close()
+        exchange = getattr(counter.app.state, "exchange", None)
+        if exchange is not None:
+            exchange.close()
+    # no private key file anywhere: not at the gateway, not on the platform
+    for settings in (setup.gw, setup.env.settings):
+        assert not [p for p in settings.keys_dir.rglob("*") if OWNER in str(p) and p.is_file()]
+    for path in setup.gw.data_dir.rglob("*"):
+        if path.is_file():
+            assert b"PRIVATE KEY" not in path.read_bytes(), path
