@@ -71,6 +71,8 @@ class Setup:
         self.env = env
         self.root = root
         self.token = token
+        self.platforms = ["platform"]
+        """The node ids the gateway is started to answer (``--platform``)."""
         platform = env.settings
         self.ca_dir = root / "ca"
         ca.init_ca(self.ca_dir)
@@ -173,7 +175,9 @@ class Setup:
         tls = self.root / "gw-tls"
         command = [sys.executable, "-m", "onceonly.cli", "gateway", "serve"]
         command += ["--connector", str(self.connector), "--id", "gw-fia"]
-        command += ["--platform", "platform", "--cert", str(tls / "gw-fia.pem")]
+        for platform_id in self.platforms:
+            command += ["--platform", platform_id]
+        command += ["--cert", str(tls / "gw-fia.pem")]
         command += ["--key", str(tls / "gw-fia.key"), "--ca", str(self.ca_dir / "ca.pem")]
         command += ["--crl", str(self.gateway_crl), "--data-dir", str(self.gw.data_dir)]
         command += ["--port", str(self.port)]
