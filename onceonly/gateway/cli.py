@@ -47,13 +47,15 @@ def serve(
     from onceonly.gateway.setup import prepare_gateway
 
     settings = Settings(data_dir=data_dir)
-    owners = [load_connector(path).owner for path in connector]
+    loaded = [load_connector(path) for path in connector]
+    owners = [c.owner for c in loaded]
+    datasets = {c.owner: list(c.spec.datasets) for c in loaded}
     token_keys = None
     if pkcs11_module is not None:
         token = _open_token(pkcs11_module, token_label, key_label, pin_file, owners)
         keys.register_signer(keys.install_kid(token.public_jwk), token.sign)
         token_keys = {owners[0]: token.public_jwk}
-    jwks = prepare_gateway(settings, owners, token_keys)
+    jwks = prepare_gateway(settings, owners, token_keys, datasets)
     (settings.data_dir / "jwks.json").write_text(json.dumps(jwks, indent=2), "utf-8")
     config = GatewayConfig(
         id=gateway_id,

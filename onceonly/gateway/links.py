@@ -26,6 +26,7 @@ from onceonly.exchange.transcript import TranscriptInvalid, verify_transcript
 from onceonly.federation.remote import Revocations, _json, _result, _tls_refusal
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.gateway.server import EVIDENCE_PATH
+from onceonly.gateway.setup import DATASETS
 from onceonly.pki.trust import CertificateRefused, TrustAnchor
 
 LINKS_NAME = "gateways.json"
@@ -105,7 +106,10 @@ class Gateways:
         return self.links.gateway_of(owner) is not None
 
     def holders_elsewhere(self, dataset: str) -> dict[str, list[str]]:
-        return {}
+        """Gateway id -> the owners behind it answering ``dataset`` (as the gateway published
+        them with its keys): a dataset searched in every jurisdiction is asked of each such
+        gateway once, like another node."""
+        return holders_of(self.links, dataset)
 
     def peer_keys(self) -> list[dict[str, Any]]:
         return [key for g in self.links.gateways for key in g.jwks.get("keys", [])]
@@ -191,6 +195,19 @@ class Gateways:
             return _result(owner, ask, dataset, "failed", "gateway.transcript_refused",
                            gateway=gateway.id, detail=str(exc)[:200])  # fmt: skip
         return result
+
+
+def holders_of(links: GatewayLinks, dataset: str) -> dict[str, list[str]]:
+    """:meth:`Gateways.holders_elsewhere` without the network: only owners linked to that
+    gateway count, whatever else its file names."""
+    found: dict[str, list[str]] = {}
+    for gateway in links.gateways:
+        answered = gateway.jwks.get(DATASETS)
+        answered = answered if isinstance(answered, dict) else {}
+        owners = sorted(o for o in gateway.owners if dataset in (answered.get(o) or ()))
+        if owners:
+            found[gateway.id] = owners
+    return found
 
 
 def connect(settings: Settings, local_owners: set[str]) -> Gateways | None:

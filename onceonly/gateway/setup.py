@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
@@ -25,16 +25,21 @@ from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.exchange import keys
 from onceonly.policy.models import AccessRule
 
+DATASETS: Final = "x-onceonly-datasets"
+"""The JWK Set member (RFC 7517 allows more members) naming the datasets each owner behind the
+gateway answers: the platform asks the gateway for those searched in every jurisdiction."""
+
 
 def prepare_gateway(
     settings: Settings,
     owners: Iterable[str],
     token_keys: Mapping[str, dict[str, Any]] | None = None,
+    datasets: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """Migrate the gateway's database, load the catalog once, make each owner's signing key
     here (private half in ``keys_dir``, mode 0600) unless ``token_keys`` gives its public JWK
     in a PKCS#11 token (then that key is the owner's active one and no file is made); the JWK
-    Set to give the platform."""
+    Set to give the platform, naming the ``datasets`` each owner answers (:data:`DATASETS`)."""
     settings.ensure_dirs()
     url = settings.resolved_database_url
     migrations.upgrade(url)
@@ -49,7 +54,10 @@ def prepare_gateway(
                 keys.install_public_key(session, owner, public)
             keys.ensure_keys(session, settings, wanted)
             members = keys.published_jwks(session)["keys"]
-        return {"keys": [m for m in members if m["agency"] in wanted]}
+        published: dict[str, Any] = {"keys": [m for m in members if m["agency"] in wanted]}
+        if datasets:
+            published[DATASETS] = {o: sorted(set(d)) for o, d in datasets.items() if o in wanted}
+        return published
     finally:
         engine.dispose()
 

@@ -66,11 +66,13 @@ class Setup:
         root: Path,
         schema: str | None = None,
         token: SoftToken | None = None,
+        owner: str = OWNER,
     ) -> None:
         """``token``: the owner's key is in this PKCS#11 token (else a key file)."""
         self.env = env
         self.root = root
         self.token = token
+        self.owner = owner
         self.platforms = ["platform"]
         """The node ids the gateway is started to answer (``--platform``)."""
         platform = env.settings
@@ -85,7 +87,7 @@ class Setup:
         # the owner's store and connector move to the gateway's side
         self.gw = Settings(data_dir=root / "gw", database_url=None, secret_key="gw")
         self.gw.ensure_dirs()
-        source = platform.registries_dir / f"{OWNER}{SUFFIX}"
+        source = platform.registries_dir / f"{owner}{SUFFIX}"
         connector = load_connector(source)
         data = yaml.safe_load(source.read_text("utf-8"))
         store = Path(data["source"]["url"].removeprefix("sqlite:///"))
@@ -98,12 +100,13 @@ class Setup:
             moved.unlink()
             url = make_url(PG_URL).set(query={}).render_as_string(hide_password=False)
             data["source"].update({"url": url, "schema": schema})
-        self.connector = self.gw.data_dir / f"{OWNER}{SUFFIX}"
+        self.connector = self.gw.data_dir / f"{owner}{SUFFIX}"
         self.connector.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
         source.unlink()
-        assert connector.owner == OWNER
-        token_keys = {OWNER: token.public_jwk} if token is not None else None
-        self.jwks = prepare_gateway(self.gw, [OWNER], token_keys)
+        assert connector.owner == owner
+        token_keys = {owner: token.public_jwk} if token is not None else None
+        datasets = {owner: list(connector.spec.datasets)}
+        self.jwks = prepare_gateway(self.gw, [owner], token_keys, datasets)
         jwks_file = self.gw.data_dir / "jwks.json"
         jwks_file.write_text(json.dumps(self.jwks), "utf-8")
         runner = CliRunner()
@@ -116,7 +119,7 @@ class Setup:
                 "gateway",
                 "rules-export",
                 "--owner",
-                OWNER,
+                owner,
                 "--out",
                 str(rules),
                 "--data-dir",
@@ -132,7 +135,7 @@ class Setup:
                 "rules-import",
                 str(rules),
                 "--owner",
-                OWNER,
+                owner,
                 "--data-dir",
                 str(self.gw.data_dir),
             ],
@@ -167,7 +170,7 @@ class Setup:
             ],
             env=on_platform,
         )
-        assert linked.exit_code == 0 and OWNER in linked.output, linked.output
+        assert linked.exit_code == 0 and owner in linked.output, linked.output
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
