@@ -25,6 +25,10 @@ class CaseMeasure:
     """(dataset, owners asked, the exchange's status of the latest fetch) of each required
     piece: where a dataset held where the citizen is registered was asked tells the
     citizen's registration without reading it again; the status tells refusals apart."""
+    turnaround: tuple[tuple[str, tuple[str, ...], str, int], ...] = ()
+    """(dataset, owners asked, ``online`` or ``paper``, seconds from the case's opening until
+    the piece was in hand: fetched and issued online, or its paper attached) of each piece
+    that arrived; the evidence turnaround per dataset and owner."""
 
 
 def case_measures(session: Session, since: datetime, until: datetime) -> list[CaseMeasure]:
@@ -35,14 +39,30 @@ def case_measures(session: Session, since: datetime, until: datetime) -> list[Ca
         .order_by(Case.opened_at, Case.id)
     ).all()
     pieces: dict[int, list[tuple[str, tuple[str, ...], str | None]]] = {}
+    arrived: dict[int, list[tuple[str, tuple[str, ...], str, int]]] = {}
+    opened = {c.id: as_utc(c.opened_at) for c in cases}
     if cases:
         rows = session.execute(
             select(
-                CaseEvidence.case_id, CaseEvidence.dataset, CaseEvidence.owners, CaseEvidence.status
+                CaseEvidence.case_id,
+                CaseEvidence.dataset,
+                CaseEvidence.owners,
+                CaseEvidence.status,
+                CaseEvidence.fetched_at,
+                CaseEvidence.paper_attached_at,
             ).where(CaseEvidence.case_id.in_([c.id for c in cases]))
         )
-        for case_id, dataset, asked, status in rows:
-            pieces.setdefault(case_id, []).append((dataset, tuple(asked or ()), status))
+        for case_id, dataset, asked, status, fetched, attached in rows:
+            owners = tuple(asked or ())
+            pieces.setdefault(case_id, []).append((dataset, owners, status))
+            if status == "issued" and fetched is not None:
+                channel, moment = "online", as_utc(fetched)
+            elif attached is not None:
+                channel, moment = "paper", as_utc(attached)
+            else:
+                continue
+            seconds = max(0, int((moment - opened[case_id]).total_seconds()))
+            arrived.setdefault(case_id, []).append((dataset, owners, channel, seconds))
     return [
         CaseMeasure(
             as_utc(c.opened_at),
@@ -52,6 +72,7 @@ def case_measures(session: Session, since: datetime, until: datetime) -> list[Ca
             c.evidence_paper,
             c.decision_seconds,
             tuple(sorted(pieces.get(c.id, []), key=lambda p: (p[0], p[1]))),
+            tuple(sorted(arrived.get(c.id, []))),
         )
         for c in cases
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -62,16 +62,22 @@ def dashboard(request: Request, user: Reader, lang: Lang) -> HTMLResponse:
     with get_session_factory(request)() as db:
         found = stats.rows(db, filters, scope_of(user))
         refused = stats.refusals(db, filters, scope_of(user))
+        turned = stats.turnaround(db, filters, scope_of(user))
         datasets = {d.code: d for d in catalog.list_datasets(db)}
         items = {i.code: i for i in catalog.search_application_items(db, "")}
         cities = {j.code: j for j in catalog.list_jurisdictions(db)}
-        names = {row.agency: agency_name(db, row.agency, lang) for row in found}
+        names = {
+            code: agency_name(db, code, lang)
+            for code in {row.agency for row in found} | {r.owner for r in turned}
+        }
     return page(
         request,
         "stats/dashboard.html",
         rows=found,
         refused=refused,
         refused_top=max((r.pieces for r in refused), default=1),
+        turned=turned,
+        duration=lambda seconds: duration(seconds, lang),
         dataset_label=lambda code: (
             (datasets[code].name_en if lang == "en" else datasets[code].name_zh)
             if code in datasets
@@ -111,20 +117,41 @@ def dashboard_csv(request: Request, user: Reader, lang: Lang) -> Response:
     )
 
 
-@router.get("/stats/refusals.csv")
-def refusals_csv(request: Request, user: Reader, lang: Lang) -> Response:
-    filters, _ = _filters(request, lang)
-    with get_session_factory(request)() as db:
-        found = stats.refusals(db, filters, scope_of(user))
+def _csv(fields: tuple[str, ...], found: list[Any], filename: str) -> Response:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=stats.REFUSAL_FIELDS)
+    writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     writer.writerows(row.as_dict() for row in found)
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="refusals.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def duration(seconds: int, lang: str) -> str:
+    """A turnaround in the unit a reader thinks in: minutes, hours or days."""
+    if seconds < 3600:
+        return t("stats.duration.minutes", lang, n=round(seconds / 60, 1))
+    if seconds < 86400:
+        return t("stats.duration.hours", lang, n=round(seconds / 3600, 1))
+    return t("stats.duration.days", lang, n=round(seconds / 86400, 1))
+
+
+@router.get("/stats/refusals.csv")
+def refusals_csv(request: Request, user: Reader, lang: Lang) -> Response:
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.refusals(db, filters, scope_of(user))
+    return _csv(stats.REFUSAL_FIELDS, found, "refusals.csv")
+
+
+@router.get("/stats/turnaround.csv")
+def turnaround_csv(request: Request, user: Reader, lang: Lang) -> Response:
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.turnaround(db, filters, scope_of(user))
+    return _csv(stats.TURNAROUND_FIELDS, found, "turnaround.csv")
 
 
 @router.get("/api/v1/stats/cases", include_in_schema=True, tags=["stats"])
@@ -135,6 +162,22 @@ def cases_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
         found = stats.rows(db, filters, scope_of(user))
+    return {
+        "timezone": "Asia/Taipei",
+        "since": filters.since.isoformat(),
+        "until": filters.until.isoformat(),
+        "rows": [row.as_dict() for row in found],
+    }
+
+
+@router.get("/api/v1/stats/turnaround", include_in_schema=True, tags=["stats"])
+def turnaround_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+    """Evidence turnaround per dataset and owner (median and nearest-rank p90, in seconds
+    from the case's opening until the piece was in hand), online and on paper, counted each
+    way for the caller's jurisdiction."""
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.turnaround(db, filters, scope_of(user))
     return {
         "timezone": "Asia/Taipei",
         "since": filters.since.isoformat(),

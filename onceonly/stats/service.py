@@ -8,6 +8,8 @@ asked). Read through :func:`onceonly.cases.measures.case_measures` only.
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -163,6 +165,58 @@ def refusals(session: Session, filters: Filters, scope: Scope) -> list[Refusal]:
             key = (way, group, dataset, status)
             counts[key] = counts.get(key, 0) + 1
     return [Refusal(*key, count) for key, count in sorted(counts.items())]
+
+
+TURNAROUND_FIELDS = (
+    "way",
+    "jurisdiction",
+    "dataset",
+    "owner",
+    "channel",
+    "pieces",
+    "median_seconds",
+    "p90_seconds",
+)
+
+
+@dataclass(frozen=True)
+class Turnaround:
+    way: str
+    jurisdiction: str
+    dataset: str
+    owner: str
+    channel: str
+    """``online`` (fetched and issued) or ``paper`` (the citizen's transcript attached)."""
+    pieces: int
+    median_seconds: int
+    p90_seconds: int
+    """Nearest rank: no more than a tenth of the pieces took longer."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in TURNAROUND_FIELDS}
+
+
+def nearest_rank(ordered: list[int], share: float) -> int:
+    """The smallest value with at least ``share`` of ``ordered`` (sorted, not empty) at or
+    below it: a percentile that is always one of the measured times."""
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def turnaround(session: Session, filters: Filters, scope: Scope) -> list[Turnaround]:
+    """Evidence turnaround per dataset and owner: from a case's opening until each piece was
+    in hand, online or on paper (median and p90). A piece asked of several owners counts for
+    each of them, since each answered in that time; pieces not yet in hand are left out."""
+    samples: dict[tuple[str, str, str, str, str], list[int]] = {}
+    for way, group, measure in _grouped(session, filters, scope):
+        for dataset, owners, channel, seconds in measure.turnaround:
+            for owner in owners or (UNKNOWN,):
+                samples.setdefault((way, group, dataset, owner, channel), []).append(seconds)
+    found = []
+    for key, times in sorted(samples.items()):
+        ordered = sorted(times)
+        median = int(statistics.median(ordered))
+        found.append(Turnaround(*key, len(ordered), median, nearest_rank(ordered, 0.9)))
+    return found
 
 
 def totals(found: list[Row]) -> dict[tuple[str, str], Totals]:

@@ -172,6 +172,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/stats"): AUDITORS | ADMINS,
     ("GET", "/stats.csv"): AUDITORS | ADMINS,
     ("GET", "/stats/refusals.csv"): AUDITORS | ADMINS,
+    ("GET", "/stats/turnaround.csv"): AUDITORS | ADMINS,
+    ("GET", "/api/v1/stats/turnaround"): AUDITORS | ADMINS,
     ("GET", "/api/v1/stats/cases"): AUDITORS | ADMINS,
     ("GET", "/static/{path:path}"): PUBLIC,
     ("GET", "/"): PUBLIC,
