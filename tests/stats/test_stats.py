@@ -73,7 +73,9 @@ def _case(
     )
     db.add(case)
     db.flush()
-    pieces = [("household_registration", ["central.household"], "issued")]
+    pieces: list[tuple[str, list[str], str | None]] = [
+        ("household_registration", ["central.household"], "issued")
+    ]
     if welfare_owner:
         pieces.append(("welfare_status", [welfare_owner], welfare_status))
     for position, (dataset, owners, status) in enumerate(pieces):
