@@ -9,15 +9,15 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import scope_of
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name
-from onceonly.counter.routes import page
-from onceonly.db import utcnow
-from onceonly.errors import FieldError, validation_problem
+from onceonly.counter.routes import FORM_PROBLEMS, page
+from onceonly.db import transaction, utcnow
+from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.stats import service as stats
 from onceonly.web.deps import get_language, get_session_factory
@@ -25,6 +25,7 @@ from onceonly.web.deps import get_language, get_session_factory
 router = APIRouter(include_in_schema=False)
 
 Reader = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Lang = Annotated[str, Depends(get_language)]
 DEFAULT_DAYS = 84
 
@@ -58,8 +59,39 @@ def _filters(request: Request, lang: str) -> tuple[stats.Filters, dict[str, str]
 
 @router.get("/stats", response_class=HTMLResponse)
 def dashboard(request: Request, user: Reader, lang: Lang) -> HTMLResponse:
+    return _dashboard(request, user, lang)
+
+
+@router.post("/stats/assumptions")
+async def change_assumptions(request: Request, user: Admin, lang: Lang) -> Response:
+    """The platform's administrators change the savings assumptions; a bad value re-shows
+    the dashboard with the field named."""
+    form = await request.form()
+    values = {a.name: str(form.get(a.name) or "") for a in stats.ASSUMPTIONS}
+    try:
+        with transaction(get_session_factory(request)) as db:
+            stats.set_assumptions(db, values, scope=scope_of(user), by=user.username, lang=lang)
+    except Problem as problem:
+        if problem.status not in FORM_PROBLEMS:
+            raise
+        errors = {e.field: e.reason for e in problem.errors} or {"": problem.detail}
+        return _dashboard(request, user, lang, errors=errors, typed=values, status=problem.status)
+    return RedirectResponse("/stats?done=assumptions", status_code=303)
+
+
+def _dashboard(
+    request: Request,
+    user: Principal,
+    lang: str,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
     filters, form = _filters(request, lang)
     with get_session_factory(request)() as db:
+        saved = stats.savings(db, filters, scope_of(user))
+        assumed = stats.assumptions(db)
         found = stats.rows(db, filters, scope_of(user))
         refused = stats.refusals(db, filters, scope_of(user))
         turned = stats.turnaround(db, filters, scope_of(user))
@@ -73,6 +105,15 @@ def dashboard(request: Request, user: Reader, lang: Lang) -> HTMLResponse:
     return page(
         request,
         "stats/dashboard.html",
+        status,
+        user=user,
+        saved=saved,
+        assumed=assumed,
+        assumptions=stats.ASSUMPTIONS,
+        can_edit=scope_of(user).operator and user.role == "admin",
+        errors=errors or {},
+        typed=typed or {a: f"{v:g}" for a, v in assumed.values.items()},
+        done=request.query_params.get("done"),
         rows=found,
         refused=refused,
         refused_top=max((r.pieces for r in refused), default=1),
@@ -182,5 +223,30 @@ def turnaround_api(request: Request, user: Reader, lang: Lang) -> dict[str, obje
         "timezone": "Asia/Taipei",
         "since": filters.since.isoformat(),
         "until": filters.until.isoformat(),
+        "rows": [row.as_dict() for row in found],
+    }
+
+
+@router.get("/stats/savings.csv")
+def savings_csv(request: Request, user: Reader, lang: Lang) -> Response:
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.savings(db, filters, scope_of(user))
+    return _csv(stats.SAVING_FIELDS, found, "savings.csv")
+
+
+@router.get("/api/v1/stats/savings", include_in_schema=True, tags=["stats"])
+def savings_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+    """Citizen trips and waiting time saved, per way and jurisdiction; each row carries the
+    assumptions it used (``assumed_*``), which the platform's administrators may change."""
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.savings(db, filters, scope_of(user))
+        assumed = stats.assumptions(db)
+    return {
+        "timezone": "Asia/Taipei",
+        "since": filters.since.isoformat(),
+        "until": filters.until.isoformat(),
+        "assumptions": assumed.values,
         "rows": [row.as_dict() for row in found],
     }

@@ -331,3 +331,63 @@ def test_evidence_turnaround_per_dataset_and_owner(
         headers={"Accept": "application/json"},
     )
     assert {r["channel"] for r in api.json()["rows"]} == {"online", "paper"}
+
+
+def test_trips_and_waiting_saved_with_the_assumptions_they_used(
+    factory: sessionmaker[Session], visit: Visit
+) -> None:
+    """Taipei's office fetched 12 pieces online (six cases of two, one of none); one of them
+    arrived 12 hours after its case opened, which is subtracted from the paper days. The
+    platform's administrator halves the minutes per trip and shortens the paper days; a city's
+    administrator may not (the values count for every city); a bad value is named."""
+    _seed(factory)
+    with transaction(factory) as db:
+        piece = db.scalars(
+            select(CaseEvidence)
+            .join(Case)
+            .where(Case.number == "T-0", CaseEvidence.dataset == "welfare_status")
+        ).one()
+        piece.fetched_at = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
+        accounts.create_user(
+            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+        )
+        accounts.create_user(
+            db, "node-admin", accounts.DEMO_PASSWORD, "admin", "central.household", "平臺"
+        )
+    with factory() as db:
+        found = {(s.way, s.jurisdiction): s for s in stats.savings(db, PERIOD, NODE_WIDE)}
+    taipei = found[("workplace", "taipei-city")]
+    assert (taipei.pieces_online, taipei.trips_saved, taipei.citizen_hours_saved) == (12, 12, 12)
+    assert taipei.waiting_days_saved == 35.5
+    assert taipei.assumed == {"trips_per_piece": 1.0, "minutes_per_trip": 60.0, "paper_days": 3.0}
+
+    city = visit("tpe-admin")
+    assert 'id="a-minutes_per_trip"' not in city.get("/stats").text  # shown, not editable
+    refused = city.post(
+        "/stats/assumptions", {"trips_per_piece": "1", "minutes_per_trip": "1", "paper_days": "1"}
+    )
+    assert refused.status_code == 403
+    node = visit("node-admin")
+    wrong = node.post(
+        "/stats/assumptions",
+        {"trips_per_piece": "1", "minutes_per_trip": "abc", "paper_days": "99"},
+    )
+    assert wrong.status_code == 422
+    assert 'id="e-minutes_per_trip"' in wrong.text and 'id="e-paper_days"' in wrong.text
+    assert 'id="e-trips_per_piece"' not in wrong.text
+    done = node.post(
+        "/stats/assumptions", {"trips_per_piece": "1", "minutes_per_trip": "30", "paper_days": "2"}
+    )
+    assert done.status_code == 200 and "已儲存估算假設" in done.text
+    with factory() as db:
+        found = {(s.way, s.jurisdiction): s for s in stats.savings(db, PERIOD, NODE_WIDE)}
+        assert stats.assumptions(db).updated_by == "node-admin"
+    taipei = found[("workplace", "taipei-city")]
+    assert (taipei.citizen_hours_saved, taipei.waiting_days_saved) == (6.0, 23.5)
+    assert taipei.assumed["minutes_per_trip"] == 30.0
+    page = city.get("/stats?since=2026-03-01&until=2026-03-15")
+    assert 'id="savings-table"' in page.text and "每趟往返分鐘數 = 30" in page.text
+    data = city.get("/stats/savings.csv?since=2026-03-01&until=2026-03-15")
+    rows = list(csv.DictReader(io.StringIO(data.text)))
+    assert rows[0]["assumed_minutes_per_trip"] == "30.0"
+    assert {r["jurisdiction"] for r in rows} == {"taipei-city"}
