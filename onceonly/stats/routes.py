@@ -95,6 +95,7 @@ def _dashboard(
         found = stats.rows(db, filters, scope_of(user))
         refused = stats.refusals(db, filters, scope_of(user))
         turned = stats.turnaround(db, filters, scope_of(user))
+        events = stats.tell_us_once(db, filters, scope_of(user))
         datasets = {d.code: d for d in catalog.list_datasets(db)}
         items = {i.code: i for i in catalog.search_application_items(db, "")}
         cities = {j.code: j for j in catalog.list_jurisdictions(db)}
@@ -118,6 +119,8 @@ def _dashboard(
         refused=refused,
         refused_top=max((r.pieces for r in refused), default=1),
         turned=turned,
+        events=events,
+        kind_label=lambda kind: kind_label(kind, lang),
         duration=lambda seconds: duration(seconds, lang),
         dataset_label=lambda code: (
             (datasets[code].name_en if lang == "en" else datasets[code].name_zh)
@@ -168,6 +171,14 @@ def _csv(fields: tuple[str, ...], found: list[Any], filename: str) -> Response:
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """A life event's kind in words (its code when the catalogue has no words for it)."""
+    try:
+        return t(f"notify.kind.{kind}", lang)
+    except KeyError:
+        return kind
 
 
 def duration(seconds: int, lang: str) -> str:
@@ -248,5 +259,28 @@ def savings_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]
         "since": filters.since.isoformat(),
         "until": filters.until.isoformat(),
         "assumptions": assumed.values,
+        "rows": [row.as_dict() for row in found],
+    }
+
+
+@router.get("/stats/tell-us-once.csv")
+def events_csv(request: Request, user: Reader, lang: Lang) -> Response:
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.tell_us_once(db, filters, scope_of(user))
+    return _csv(stats.EVENT_FIELDS, found, "tell-us-once.csv")
+
+
+@router.get("/api/v1/stats/tell-us-once", include_in_schema=True, tags=["stats"])
+def events_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+    """Tell-us-once events per kind, and the seconds from recording until every agency told
+    had processed them (median and nearest-rank p90), by workplace and by registration."""
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        found = stats.tell_us_once(db, filters, scope_of(user))
+    return {
+        "timezone": "Asia/Taipei",
+        "since": filters.since.isoformat(),
+        "until": filters.until.isoformat(),
         "rows": [row.as_dict() for row in found],
     }

@@ -25,6 +25,7 @@ from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
+from onceonly.notify.measures import EventMeasure, event_measures
 from onceonly.stats.models import StatsAssumption
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -355,6 +356,79 @@ def savings(session: Session, filters: Filters, scope: Scope) -> list[Saving]:
                 round(trips * assumed["minutes_per_trip"] / 60, 1),
                 round(max(0.0, paper_days - waited[key] / 86400), 1),
                 dict(assumed),
+            )
+        )
+    return found
+
+
+EVENT_FIELDS = (
+    "way",
+    "jurisdiction",
+    "kind",
+    "events",
+    "agencies_told",
+    "all_processed",
+    "dead",
+    "median_seconds",
+    "p90_seconds",
+)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    way: str
+    jurisdiction: str
+    kind: str
+    events: int
+    agencies_told: int
+    all_processed: int
+    """Events every agency told has processed; the times below are theirs."""
+    dead: int
+    """Deliveries given up after the last attempt (an agency that was never told)."""
+    median_seconds: int | None
+    p90_seconds: int | None
+    """From the event's recording until the last agency processed it; ``None`` when no
+    event of the cell is done yet."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in EVENT_FIELDS}
+
+
+def tell_us_once(session: Session, filters: Filters, scope: Scope) -> list[EventRow]:
+    """Tell-us-once events per kind and the time until every agency told had processed
+    them, counted by the recording agency's jurisdiction (workplace; ``unknown`` for a
+    citizen's own report) and by the registration the event names. The item filter does not
+    apply (an event is no application); the agency filter is the recording agency."""
+    cells: dict[tuple[str, str, str], list[EventMeasure]] = {}
+    for event in event_measures(session, *_bounds(filters)):
+        if filters.agency and event.recorded_by != filters.agency:
+            continue
+        groups = {
+            "workplace": tenant_of_agency(event.recorded_by) or UNKNOWN,
+            "registration": event.jurisdiction or UNKNOWN,
+        }
+        for way, group in groups.items():
+            if filters.jurisdiction and group != filters.jurisdiction:
+                continue
+            if not scope.operator and group != scope.tenant:
+                continue
+            cells.setdefault((way, group, event.kind), []).append(event)
+    found = []
+    for key, events in sorted(cells.items()):
+        times = sorted(
+            int((e.all_processed_at - e.recorded_at).total_seconds())
+            for e in events
+            if e.all_processed_at is not None
+        )
+        found.append(
+            EventRow(
+                *key,
+                len(events),
+                sum(e.agencies for e in events),
+                len(times),
+                sum(e.dead for e in events),
+                int(statistics.median(times)) if times else None,
+                nearest_rank(times, 0.9) if times else None,
             )
         )
     return found

@@ -391,3 +391,100 @@ def test_trips_and_waiting_saved_with_the_assumptions_they_used(
     rows = list(csv.DictReader(io.StringIO(data.text)))
     assert rows[0]["assumed_minutes_per_trip"] == "30.0"
     assert {r["jurisdiction"] for r in rows} == {"taipei-city"}
+
+
+def test_tell_us_once_events_and_time_until_every_agency_processed(
+    factory: sessionmaker[Session], visit: Visit
+) -> None:
+    """Three moves recorded by Taipei's household office for citizens registered in Taipei:
+    two processed by both agencies told (after 1 and 4 hours: the last agency counts), one
+    still waiting on an agency; a citizen's own report (no workplace) registered in New
+    Taipei, processed after 30 minutes; one event outside the period."""
+    from onceonly.notify.models import Delivery, LifeEvent, Subscription
+
+    base = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+    with transaction(factory) as db:
+        db.execute(delete(Delivery))
+        db.execute(delete(LifeEvent))
+        subs = []
+        for agency in (TPE_UDD, NTPC_SOCIAL):
+            sub = Subscription(
+                agency_code=agency,
+                event_kinds=["address_change"],
+                fields=[],
+                legal_basis="x",
+                purpose="",
+                mode="feed",
+                secret="s",
+                status="active",
+                requested_by="seed",
+            )
+            db.add(sub)
+            subs.append(sub)
+        db.flush()
+
+        def event(n: int, by: str, where: str, at: datetime, done: list[int | None]) -> None:
+            db.add(
+                LifeEvent(
+                    id=f"e-{n}",
+                    national_id=f"A12345678{n}",
+                    seq=1,
+                    kind="address_change",
+                    source="citizen" if by == "citizen" else "household_registration",
+                    jurisdiction=where,
+                    occurred_at=at,
+                    recorded_at=at,
+                    recorded_by=by,
+                    payload={},
+                )
+            )
+            db.flush()
+            for sub, minutes in zip(subs, done, strict=False):
+                db.add(
+                    Delivery(
+                        event_id=f"e-{n}",
+                        subscription_id=sub.id,
+                        agency_code=sub.agency_code,
+                        mode="feed",
+                        national_id=f"A12345678{n}",
+                        seq=1,
+                        payload={},
+                        status="pending" if minutes is None else "processed",
+                        processed_at=None if minutes is None else at + timedelta(minutes=minutes),
+                    )
+                )
+
+        household = "taipei-city.household_registration"
+        event(1, household, "taipei-city", base, [10, 60])
+        event(2, household, "taipei-city", base, [240, 5])
+        event(3, household, "taipei-city", base, [5, None])
+        event(4, "citizen", "new-taipei-city", base, [30])
+        event(5, household, "taipei-city", datetime(2026, 5, 1, tzinfo=UTC), [1, 1])
+    with factory() as db:
+        found = {
+            (r.way, r.jurisdiction, r.kind): (
+                r.events,
+                r.agencies_told,
+                r.all_processed,
+                r.median_seconds,
+                r.p90_seconds,
+            )
+            for r in stats.tell_us_once(db, PERIOD, NODE_WIDE)
+        }
+        taipei = stats.tell_us_once(db, PERIOD, Scope("taipei-city"))
+    assert found == {
+        ("workplace", "taipei-city", "address_change"): (3, 6, 2, 9000, 14400),
+        ("registration", "taipei-city", "address_change"): (3, 6, 2, 9000, 14400),
+        ("workplace", "unknown", "address_change"): (1, 1, 1, 1800, 1800),
+        ("registration", "new-taipei-city", "address_change"): (1, 1, 1, 1800, 1800),
+    }
+    assert {r.jurisdiction for r in taipei} == {"taipei-city"}
+    with transaction(factory) as db:
+        accounts.create_user(
+            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+        )
+    admin = visit("tpe-admin")
+    page = admin.get("/stats?since=2026-03-01&until=2026-03-15")
+    assert 'id="events-table"' in page.text and "4.0 小時" in page.text
+    data = admin.get("/stats/tell-us-once.csv?since=2026-03-01&until=2026-03-15")
+    assert "workplace,taipei-city,address_change,3,6,2,0,9000,14400" in data.text

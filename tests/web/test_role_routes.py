@@ -176,6 +176,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/stats/savings.csv"): AUDITORS | ADMINS,
     ("GET", "/api/v1/stats/savings"): AUDITORS | ADMINS,
     ("POST", "/stats/assumptions"): ADMINS,
+    ("GET", "/stats/tell-us-once.csv"): AUDITORS | ADMINS,
+    ("GET", "/api/v1/stats/tell-us-once"): AUDITORS | ADMINS,
     ("GET", "/api/v1/stats/turnaround"): AUDITORS | ADMINS,
     ("GET", "/api/v1/stats/cases"): AUDITORS | ADMINS,
     ("GET", "/static/{path:path}"): PUBLIC,

@@ -1,0 +1,68 @@
+"""Read-only: what each tell-us-once event took, for the effectiveness statistics
+(:mod:`onceonly.stats`). No personal data leaves: no national id, no payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onceonly.accounts.models import as_utc
+from onceonly.notify.models import Delivery, LifeEvent
+
+
+@dataclass(frozen=True)
+class EventMeasure:
+    kind: str
+    source: str
+    """``household_registration`` or ``citizen``."""
+    jurisdiction: str | None
+    """Where the subject is registered, as the event says."""
+    recorded_by: str | None
+    """The recording agency's code (``citizen`` for the citizen's own report)."""
+    recorded_at: datetime
+    agencies: int
+    """Agencies to tell (one delivery each)."""
+    processed: int
+    dead: int
+    all_processed_at: datetime | None
+    """When the last agency processed it; ``None`` until every one has (or none was told)."""
+
+
+def event_measures(session: Session, since: datetime, until: datetime) -> list[EventMeasure]:
+    """Every event recorded in ``[since, until)``, oldest first."""
+    events = session.scalars(
+        select(LifeEvent)
+        .where(LifeEvent.recorded_at >= since, LifeEvent.recorded_at < until)
+        .order_by(LifeEvent.recorded_at, LifeEvent.id)
+    ).all()
+    told: dict[str, list[tuple[str, datetime | None]]] = {}
+    if events:
+        rows = session.execute(
+            select(Delivery.event_id, Delivery.status, Delivery.processed_at).where(
+                Delivery.event_id.in_([e.id for e in events])
+            )
+        )
+        for event_id, status, processed_at in rows:
+            told.setdefault(event_id, []).append((status, processed_at))
+    found = []
+    for event in events:
+        deliveries = told.get(event.id, [])
+        processed = [as_utc(at) for status, at in deliveries if status == "processed" and at]
+        done = bool(deliveries) and len(processed) == len(deliveries)
+        found.append(
+            EventMeasure(
+                event.kind,
+                event.source,
+                event.jurisdiction,
+                event.recorded_by,
+                as_utc(event.recorded_at),
+                len(deliveries),
+                len(processed),
+                sum(1 for status, _ in deliveries if status == "dead"),
+                max(processed) if done else None,
+            )
+        )
+    return found
