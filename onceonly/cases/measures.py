@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,9 +30,20 @@ class CaseMeasure:
     """(dataset, owners asked, ``online`` or ``paper``, seconds from the case's opening until
     the piece was in hand: fetched and issued online, or its paper attached) of each piece
     that arrived; the evidence turnaround per dataset and owner."""
+    residence: str | None = None
+    """The jurisdiction of the citizen's mailing address when the case opened, as the
+    ``residence`` resolver given to :func:`case_measures` tells; ``None``: not known."""
 
 
-def case_measures(session: Session, since: datetime, until: datetime) -> list[CaseMeasure]:
+Residence = Callable[[Sequence[tuple[str, datetime]]], Sequence[str | None]]
+"""Given each case's (subject, opening moment), the jurisdiction the citizen then lived in (or
+``None``). Set up by the caller (the statistics wire in the citizens' own mailing-address
+reports), so cases need not know where residence is kept; the subject stays in here."""
+
+
+def case_measures(
+    session: Session, since: datetime, until: datetime, residence: Residence | None = None
+) -> list[CaseMeasure]:
     """Every case opened in ``[since, until)``, oldest first."""
     cases = session.scalars(
         select(Case)
@@ -63,6 +75,11 @@ def case_measures(session: Session, since: datetime, until: datetime) -> list[Ca
                 continue
             seconds = max(0, int((moment - opened[case_id]).total_seconds()))
             arrived.setdefault(case_id, []).append((dataset, owners, channel, seconds))
+    lived = (
+        list(residence([(c.subject, as_utc(c.opened_at)) for c in cases]))
+        if residence and cases
+        else [None] * len(cases)
+    )
     return [
         CaseMeasure(
             as_utc(c.opened_at),
@@ -73,6 +90,7 @@ def case_measures(session: Session, since: datetime, until: datetime) -> list[Ca
             c.decision_seconds,
             tuple(sorted(pieces.get(c.id, []), key=lambda p: (p[0], p[1]))),
             tuple(sorted(arrived.get(c.id, []))),
+            place,
         )
-        for c in cases
+        for c, place in zip(cases, lived, strict=True)
     ]

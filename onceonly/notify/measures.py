@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -65,4 +66,31 @@ def event_measures(session: Session, since: datetime, until: datetime) -> list[E
                 max(processed) if done else None,
             )
         )
+    return found
+
+
+def mailing_addresses(session: Session, asks: Sequence[tuple[str, datetime]]) -> list[str | None]:
+    """For each (national id, moment): the mailing address the citizen had last reported
+    (their own ``mailing_address`` report recorded at or before that moment), or ``None``.
+    The citizen's contact address is the only residence this node knows apart from the
+    household register, which is the registration, not the residence."""
+    if not asks:
+        return []
+    reported: dict[str, list[tuple[datetime, int, str]]] = {}
+    rows = session.execute(
+        select(
+            LifeEvent.national_id, LifeEvent.recorded_at, LifeEvent.seq, LifeEvent.payload
+        ).where(
+            LifeEvent.kind == "mailing_address",
+            LifeEvent.national_id.in_(sorted({subject for subject, _ in asks})),
+        )
+    )
+    for subject, recorded_at, seq, payload in rows:
+        address = (payload or {}).get("mailing_address")
+        if isinstance(address, str) and address.strip():
+            reported.setdefault(subject, []).append((as_utc(recorded_at), seq, address))
+    found: list[str | None] = []
+    for subject, moment in asks:
+        earlier = [r for r in reported.get(subject, []) if r[0] <= moment]
+        found.append(max(earlier)[2] if earlier else None)
     return found

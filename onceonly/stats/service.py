@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,16 +20,20 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts.models import as_utc
 from onceonly.accounts.tenancy import Scope, tenant_of_agency
-from onceonly.cases.measures import CaseMeasure, case_measures
+from onceonly.cases.measures import CaseMeasure, Residence, case_measures
 from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
+from onceonly.domain.address import parse_address
+from onceonly.domain.errors import DomainValueError
+from onceonly.domain.merger_renames import rename_parsed
+from onceonly.domain.variants import fold_width
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
-from onceonly.notify.measures import EventMeasure, event_measures
+from onceonly.notify.measures import EventMeasure, event_measures, mailing_addresses
 from onceonly.stats.models import StatsAssumption
 
 TAIPEI = ZoneInfo("Asia/Taipei")
-WAYS = ("workplace", "registration")
+WAYS = ("workplace", "registration", "residence")
 UNKNOWN = "unknown"
 MIN_CELL = 5
 """Published cells (the export) with fewer cases than this are suppressed."""
@@ -97,6 +101,38 @@ def _registration(measure: CaseMeasure, residence_datasets: set[str]) -> str:
     return UNKNOWN
 
 
+def residence_resolver(session: Session) -> Residence:
+    """Where each case's citizen lived: the city of the mailing address they last reported
+    before the case opened (:func:`onceonly.notify.measures.mailing_addresses`), read as
+    today's jurisdiction (an address in a former county counts for the city it merged
+    into, as of the case's day). ``None`` (``unknown``) when no address was reported or
+    its city cannot be read."""
+    cities = {
+        j.name_zh: j.code
+        for j in catalog.list_jurisdictions(session)
+        if j.merged_into is None and j.kind != "central"
+    }
+
+    def resolve(asks: Sequence[tuple[str, datetime]]) -> list[str | None]:
+        found: list[str | None] = []
+        for (_, moment), text in zip(asks, mailing_addresses(session, asks), strict=True):
+            found.append(city_of(text, moment.astimezone(TAIPEI).date(), cities))
+        return found
+
+    return resolve
+
+
+def city_of(text: str | None, on: date, cities: dict[str, str]) -> str | None:
+    """The jurisdiction code of an address's city (``None`` if unreadable or not listed)."""
+    if not text:
+        return None
+    try:
+        address = rename_parsed(parse_address(fold_width(text)), on)
+    except DomainValueError:
+        return None
+    return cities.get(address.city)
+
+
 def week_of(moment: datetime) -> date:
     day = moment.astimezone(TAIPEI).date()
     return day - timedelta(days=day.weekday())
@@ -108,7 +144,7 @@ def _grouped(
     """Each case of the period once per way, with the jurisdiction it counts for there. A
     tenant sees its own jurisdiction's figures (each way); the platform's operator all."""
     residence = {d.code for d in catalog.list_datasets(session) if d.owner_scope == "residence"}
-    for measure in case_measures(session, *_bounds(filters)):
+    for measure in case_measures(session, *_bounds(filters), residence_resolver(session)):
         if filters.agency and measure.opening_agency != filters.agency:
             continue
         if filters.item and measure.application_item != filters.item:
@@ -116,6 +152,7 @@ def _grouped(
         groups = {
             "workplace": tenant_of_agency(measure.opening_agency) or UNKNOWN,
             "registration": _registration(measure, residence),
+            "residence": measure.residence or UNKNOWN,
         }
         for way, group in groups.items():
             if filters.jurisdiction and group != filters.jurisdiction:

@@ -20,6 +20,7 @@ from onceonly.accounts import service as accounts
 from onceonly.accounts.tenancy import NODE_WIDE, Scope
 from onceonly.cases.models import Case, CaseEvidence
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.notify.models import Delivery, LifeEvent, Subscription
 from onceonly.stats import cli as stats_cli
 from onceonly.stats import service as stats
 from tests.conftest import DemoEnv
@@ -40,6 +41,8 @@ def factory(demo_env: DemoEnv) -> Iterator[sessionmaker[Session]]:
     with transaction(made) as db:  # only the seeded history below
         db.execute(delete(CaseEvidence))
         db.execute(delete(Case))
+        db.execute(delete(Delivery))
+        db.execute(delete(LifeEvent))
     yield made
     engine.dispose()
 
@@ -140,6 +143,9 @@ def test_counting_by_workplace_and_by_registration(factory: sessionmaker[Session
         ("registration", "taipei-city", MONDAY, NTPC_SOCIAL): (1, 3, 0),
         ("registration", "taipei-city", week2, NTPC_SOCIAL): (1, 3, 0),
         ("registration", "unknown", MONDAY, TPE_UDD): (1, 0, 2),
+        ("residence", "unknown", MONDAY, TPE_UDD): (7, 12, 8),  # no mailing address reported
+        ("residence", "unknown", MONDAY, NTPC_SOCIAL): (1, 3, 0),
+        ("residence", "unknown", week2, NTPC_SOCIAL): (1, 3, 0),
     }
     with factory() as db:
         totals = stats.totals(stats.rows(db, PERIOD, NODE_WIDE))
@@ -160,6 +166,8 @@ def test_refusals_by_dataset_and_reason(factory: sessionmaker[Session]) -> None:
         ("workplace", "taipei-city", "welfare_status", "not_found"): 1,
         ("registration", "taipei-city", "welfare_status", "denied"): 1,
         ("registration", "taipei-city", "welfare_status", "not_found"): 1,
+        ("residence", "unknown", "welfare_status", "denied"): 1,
+        ("residence", "unknown", "welfare_status", "not_found"): 1,
     }
 
 
@@ -188,10 +196,20 @@ def test_the_export_withholds_small_cells_and_is_a_valid_data_package(
 ) -> None:
     _seed(factory)
     written, hidden = stats_cli.export(demo_env.settings, tmp_path, PERIOD)
-    assert (written, hidden) == (1, 7)
+    assert (written, hidden) == (2, 9)
     with (tmp_path / "cases-by-week.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows == [
+        {
+            "way": "residence",
+            "jurisdiction": "unknown",
+            "week": "2026-03-02",
+            "application_item": ITEM,
+            "agency": TPE_UDD,
+            "cases": "7",
+            "online": "12",
+            "paper": "8",
+        },
         {
             "way": "workplace",
             "jurisdiction": "taipei-city",
@@ -201,7 +219,7 @@ def test_the_export_withholds_small_cells_and_is_a_valid_data_package(
             "cases": "7",
             "online": "12",
             "paper": "8",
-        }
+        },
     ]
     assert all(int(r["cases"]) >= stats.MIN_CELL for r in rows)
     report = validate(str(tmp_path / "datapackage.json"))
@@ -309,6 +327,12 @@ def test_evidence_turnaround_per_dataset_and_owner(
             "central.household",
             "paper",
         ): (2, 2 * 86400, 3 * 86400),
+        ("residence", "unknown", "welfare_status", NTPC_SOCIAL, "online"): (4, 150, 600),
+        ("residence", "unknown", "household_registration", "central.household", "paper"): (
+            2,
+            2 * 86400,
+            3 * 86400,
+        ),
     }
     assert stats.nearest_rank([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.9) == 9
     assert stats.nearest_rank([7], 0.9) == 7
@@ -400,8 +424,6 @@ def test_tell_us_once_events_and_time_until_every_agency_processed(
     two processed by both agencies told (after 1 and 4 hours: the last agency counts), one
     still waiting on an agency; a citizen's own report (no workplace) registered in New
     Taipei, processed after 30 minutes; one event outside the period."""
-    from onceonly.notify.models import Delivery, LifeEvent, Subscription
-
     base = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
     with transaction(factory) as db:
         db.execute(delete(Delivery))
@@ -488,3 +510,68 @@ def test_tell_us_once_events_and_time_until_every_agency_processed(
     assert 'id="events-table"' in page.text and "4.0 小時" in page.text
     data = admin.get("/stats/tell-us-once.csv?since=2026-03-01&until=2026-03-15")
     assert "workplace,taipei-city,address_change,3,6,2,0,9000,14400" in data.text
+
+
+def test_counting_by_residence_from_the_mailing_address_reported_before_the_case(
+    factory: sessionmaker[Session], visit: Visit
+) -> None:
+    """The citizen reports a mailing address in the former Taipei County (today New Taipei)
+    between the second and the third case, then one in Taipei before the fifth: the first
+    cases (and the one opened first) know no residence; an address reported after a case
+    does not move it; an unreadable address leaves it unknown."""
+    _seed(factory)
+
+    def report(seq: int, at: datetime, address: str) -> None:
+        db.add(
+            LifeEvent(
+                id=f"m-{seq}",
+                national_id="A123456789",
+                seq=100 + seq,
+                kind="mailing_address",
+                source="citizen",
+                jurisdiction="taipei-city",
+                occurred_at=at,
+                recorded_at=at,
+                recorded_by="citizen",
+                payload={"mailing_address": address},
+            )
+        )
+
+    with transaction(factory) as db:
+        report(1, datetime(2026, 3, 3, 3, 30, tzinfo=UTC), "台北縣板橋市文化路一段1號")
+        report(2, datetime(2026, 3, 3, 5, 30, tzinfo=UTC), "臺北市信義區市府路1號")
+        report(3, datetime(2026, 3, 20, tzinfo=UTC), "不是地址")  # after the period
+    with factory() as db:
+        found = {
+            key: value
+            for key, value in _index(stats.rows(db, PERIOD, NODE_WIDE)).items()
+            if key[0] == "residence"
+        }
+        later = stats.rows(db, stats.Filters(date(2026, 3, 20), date(2026, 4, 2)), NODE_WIDE)
+    week2 = MONDAY + timedelta(days=7)
+    assert found == {
+        ("residence", "unknown", MONDAY, TPE_UDD): (3, 4, 4),
+        ("residence", "new-taipei-city", MONDAY, TPE_UDD): (2, 4, 2),
+        ("residence", "taipei-city", MONDAY, TPE_UDD): (2, 4, 2),
+        ("residence", "taipei-city", MONDAY, NTPC_SOCIAL): (1, 3, 0),
+        ("residence", "taipei-city", week2, NTPC_SOCIAL): (1, 3, 0),
+    }
+    assert [(r.way, r.jurisdiction) for r in later if r.way == "residence"] == [
+        ("residence", "unknown")  # the April case: the latest address cannot be read
+    ]
+    assert (
+        stats.city_of("臺北縣板橋市文化路一段1號", date(2010, 1, 1), {"new-taipei-city": "x"})
+        is None
+    )
+    with transaction(factory) as db:
+        accounts.create_user(
+            db,
+            "ntpc-admin",
+            accounts.DEMO_PASSWORD,
+            "admin",
+            "new-taipei-city.civil_affairs",
+            "管理",
+        )
+    page = visit("ntpc-admin").get("/stats?since=2026-03-01&until=2026-03-15")
+    assert 'id="weeks-residence-new-taipei-city"' in page.text
+    assert "依民眾居住地（通訊地址）" in page.text
