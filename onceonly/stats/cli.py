@@ -26,7 +26,10 @@ def descriptor(rows: int) -> dict[str, Any]:
     """The data package descriptor (Frictionless Data Package v1) of the export."""
     field_types = {"week": "date", "cases": "integer", "online": "integer", "paper": "integer"}
     descriptions = {
-        "way": "workplace (the clerk's agency) or registration (the citizen's 戶籍地)",
+        "way": (
+            "workplace (the clerk's agency), registration (the citizen's 戶籍地) or residence"
+            " (the city of the mailing address the citizen last reported, 居住地)"
+        ),
         "jurisdiction": "catalog jurisdiction code, or unknown",
         "week": "Monday of the week the case was opened, Asia/Taipei",
         "online": "required evidence fetched online: paper transcripts avoided",
