@@ -284,3 +284,62 @@ def events_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
         "until": filters.until.isoformat(),
         "rows": [row.as_dict() for row in found],
     }
+
+
+@router.get("/stats/public", response_class=HTMLResponse)
+def public_page(request: Request, lang: Lang) -> HTMLResponse:
+    """Anyone's view: node-wide aggregates, only cells of at least the threshold."""
+    filters, form = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        shown = stats.published(db, filters)
+        cities = {j.code: j for j in catalog.list_jurisdictions(db)}
+        datasets = {d.code: d for d in catalog.list_datasets(db)}
+        names = {
+            code: agency_name(db, code, lang)
+            for code in {r.agency for r in shown.rows} | {r.owner for r in shown.turnaround}
+        }
+    return page(
+        request,
+        "stats/public.html",
+        shown=shown,
+        minimum=stats.MIN_CELL,
+        ways=stats.WAYS,
+        form={
+            **form,
+            "since": shown.filters.since.isoformat(),
+            "until": shown.filters.until.isoformat(),
+        },
+        duration=lambda seconds: duration(seconds, lang),
+        kind_label=lambda kind: kind_label(kind, lang),
+        agency_label=lambda code: names.get(code, code),
+        dataset_label=lambda code: (
+            (datasets[code].name_en if lang == "en" else datasets[code].name_zh)
+            if code in datasets
+            else code
+        ),
+        city_label=lambda code: (
+            (cities[code].name_en if lang == "en" else cities[code].name_zh)
+            if code in cities
+            else t("stats.unknown", lang)
+        ),
+    )
+
+
+@router.get("/api/v1/stats/public", include_in_schema=True, tags=["stats"])
+def public_api(request: Request, lang: Lang) -> dict[str, object]:
+    """Anyone's view, no sign-in: node-wide cases per week, evidence turnaround and
+    tell-us-once events, the period widened to whole weeks and every cell of fewer than
+    ``minimum_cell`` cases, pieces or events left out (``withheld`` counts them)."""
+    filters, _ = _filters(request, lang)
+    with get_session_factory(request)() as db:
+        shown = stats.published(db, filters)
+    return {
+        "timezone": "Asia/Taipei",
+        "since": shown.filters.since.isoformat(),
+        "until": shown.filters.until.isoformat(),
+        "minimum_cell": stats.MIN_CELL,
+        "withheld": shown.withheld,
+        "rows": [row.as_dict() for row in shown.rows],
+        "turnaround": [row.as_dict() for row in shown.turnaround],
+        "tell_us_once": [row.as_dict() for row in shown.events],
+    }

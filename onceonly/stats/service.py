@@ -487,3 +487,45 @@ def suppressed(found: list[Row]) -> list[Row]:
     """What may be published: rows with fewer than :data:`MIN_CELL` cases are left out (a
     small count of one agency's item in one week could point at a person)."""
     return [row for row in found if row.cases >= MIN_CELL]
+
+
+@dataclass(frozen=True)
+class Published:
+    """What anyone may see: node-wide cells of at least :data:`MIN_CELL` cases, pieces or
+    events; no totals (a total over every cell, less the published ones, would give the
+    withheld ones away)."""
+
+    filters: Filters
+    rows: list[Row]
+    turnaround: list[Turnaround]
+    events: list[EventRow]
+    withheld: int
+    """Cells left out, counted so a reader knows the figures are incomplete."""
+
+
+def whole_weeks(filters: Filters) -> Filters:
+    """The period widened to whole weeks (Monday to Sunday): a published weekly cell is
+    never split by a day chosen to difference it against another period."""
+    since = filters.since - timedelta(days=filters.since.weekday())
+    until = filters.until + timedelta(days=6 - filters.until.weekday())
+    return Filters(since, until, filters.jurisdiction, filters.agency, filters.item)
+
+
+def published(session: Session, filters: Filters) -> Published:
+    """The public aggregates of :func:`whole_weeks` of the period, small cells withheld."""
+    filters = whole_weeks(filters)
+    every = Scope(tenant=None, operator=True)
+    found = rows(session, filters, every)
+    turned = turnaround(session, filters, every)
+    told = tell_us_once(session, filters, every)
+    shown = suppressed(found)
+    shown_turned = [r for r in turned if r.pieces >= MIN_CELL]
+    shown_told = [r for r in told if r.events >= MIN_CELL]
+    withheld = len(found) - len(shown) + len(turned) - len(shown_turned)
+    return Published(
+        filters,
+        shown,
+        shown_turned,
+        shown_told,
+        withheld + len(told) - len(shown_told),
+    )

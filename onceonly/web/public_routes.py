@@ -37,6 +37,9 @@ PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     "signing in is how one becomes authenticated",
     ("POST", "/api/v1/citizen/sign-in/complete"): "checks the card's signature and certificate "
     "and opens the citizen's session",
+    ("GET", "/stats/public"): "effectiveness statistics for anyone: node-wide aggregates over "
+    "whole weeks, every cell below the suppression threshold withheld (open data)",
+    ("GET", "/api/v1/stats/public"): "the same public aggregates for machines",
 }
 """(method, path template) -> why it is public. HEAD follows GET."""
 

@@ -12,6 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from frictionless import validate
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -575,3 +577,37 @@ def test_counting_by_residence_from_the_mailing_address_reported_before_the_case
     page = visit("ntpc-admin").get("/stats?since=2026-03-01&until=2026-03-15")
     assert 'id="weeks-residence-new-taipei-city"' in page.text
     assert "依民眾居住地（通訊地址）" in page.text
+
+
+def test_the_public_sees_only_cells_above_the_threshold(
+    factory: sessionmaker[Session], demo_app: FastAPI
+) -> None:
+    """Anonymous: node-wide, the period widened to whole weeks, every cell of fewer than
+    MIN_CELL cases withheld (New Taipei's single cases, Taipei's 2-case registration cell);
+    staff keep the full view of their own tenant."""
+    _seed(factory)
+    with TestClient(demo_app) as anyone:
+        api = anyone.get(
+            "/api/v1/stats/public?since=2026-03-04&until=2026-03-05",
+            headers={"Accept": "application/json"},
+        )
+        page = anyone.get("/stats/public?since=2026-03-01&until=2026-03-15")
+        bad = anyone.get("/api/v1/stats/public?since=x", headers={"Accept": "application/json"})
+        staff_only = anyone.get("/api/v1/stats/cases", headers={"Accept": "application/json"})
+    assert api.status_code == 200
+    body = api.json()
+    assert (body["since"], body["until"]) == ("2026-03-02", "2026-03-08")
+    assert [(r["way"], r["jurisdiction"], r["cases"]) for r in body["rows"]] == [
+        ("residence", "unknown", 7),
+        ("workplace", "taipei-city", 7),
+    ]
+    assert all(r["cases"] >= stats.MIN_CELL for r in body["rows"])
+    assert body["withheld"] == 6 and body["turnaround"] == [] and body["tell_us_once"] == []
+    assert NTPC_SOCIAL not in api.text
+    assert page.status_code == 200 and 'id="public-workplace"' in page.text
+    assert NTPC_SOCIAL not in page.text and "新北市政府社會局" not in page.text
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "since"
+    assert staff_only.status_code == 401
+    with factory() as db:
+        full = stats.rows(db, PERIOD, Scope("new-taipei-city"))
+    assert {r.cases for r in full} == {1, 4}  # the tenant's own small cells, in full

@@ -177,6 +177,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/stats/savings"): AUDITORS | ADMINS,
     ("POST", "/stats/assumptions"): ADMINS,
     ("GET", "/stats/tell-us-once.csv"): AUDITORS | ADMINS,
+    ("GET", "/stats/public"): PUBLIC,
+    ("GET", "/api/v1/stats/public"): PUBLIC,
     ("GET", "/api/v1/stats/tell-us-once"): AUDITORS | ADMINS,
     ("GET", "/api/v1/stats/turnaround"): AUDITORS | ADMINS,
     ("GET", "/api/v1/stats/cases"): AUDITORS | ADMINS,
