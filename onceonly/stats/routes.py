@@ -8,7 +8,7 @@ import io
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from onceonly.accounts.deps import Principal, require_roles
@@ -22,12 +22,69 @@ from onceonly.i18n import t
 from onceonly.stats import service as stats
 from onceonly.web.deps import get_language, get_session_factory
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 
 Reader = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Lang = Annotated[str, Depends(get_language)]
 DEFAULT_DAYS = 84
+PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
+API_RESPONSES: dict[int | str, dict[str, object]] = {
+    422: {
+        "description": "A bad date, a start after the end, or a code the catalog does not "
+        "know, naming the field (RFC 9457 problem document)",
+        **PROBLEM,
+    }
+}
+
+
+def _documented(
+    since: Annotated[
+        date | None, Query(description="First day, Asia/Taipei (default: 84 days ago)")
+    ] = None,
+    until: Annotated[date | None, Query(description="Last day, inclusive (default: today)")] = None,
+    jurisdiction: Annotated[
+        str | None,
+        Query(
+            max_length=60,
+            description="A catalog jurisdiction code (GET /api/v1/catalog/jurisdictions), "
+            "or unknown",
+        ),
+    ] = None,
+    agency: Annotated[
+        str | None, Query(max_length=120, description="A catalog agency code")
+    ] = None,
+    item: Annotated[
+        str | None,
+        Query(
+            max_length=120,
+            description="A catalog application item code (GET /api/v1/catalog/application-items)",
+        ),
+    ] = None,
+) -> None:
+    """The filters as the API document shows them; :func:`_filters` reads and checks them
+    (the pages share it)."""
+
+
+Query_ = Annotated[None, Depends(_documented)]
+
+
+def _choices(request: Request) -> dict[str, dict[str, tuple[str, str, str]]]:
+    """Each filter's choices from the catalog: code -> (name_zh, name_en, group)."""
+    with get_session_factory(request)() as db:
+        cities = {
+            j.code: (j.name_zh, j.name_en, "")
+            for j in catalog.list_jurisdictions(db)
+            if j.merged_into is None
+        }
+        agencies = {
+            a.code: (a.name_zh, a.name_en, a.jurisdiction) for a in catalog.list_agencies(db)
+        }
+        items = {
+            i.code: (i.name_zh, i.name_en, "") for i in catalog.search_application_items(db, "")
+        }
+    cities[stats.UNKNOWN] = (t("stats.unknown", "zh-TW"), t("stats.unknown", "en"), "")
+    return {"jurisdiction": cities, "agency": agencies, "item": items}
 
 
 def _filters(request: Request, lang: str) -> tuple[stats.Filters, dict[str, str]]:
@@ -47,6 +104,12 @@ def _filters(request: Request, lang: str) -> tuple[stats.Filters, dict[str, str]
     if errors:
         raise validation_problem(errors, lang)
     raw = {k: (query.get(k) or "").strip() for k in ("jurisdiction", "agency", "item")}
+    choices = _choices(request)
+    for name in ("jurisdiction", "agency", "item"):
+        if raw[name] and raw[name] not in choices[name]:
+            errors.append(FieldError(name, t("stats.error.choice", lang)))
+    if errors:
+        raise validation_problem(errors, lang)
     filters = stats.Filters(
         days["since"],
         days["until"],
@@ -57,12 +120,12 @@ def _filters(request: Request, lang: str) -> tuple[stats.Filters, dict[str, str]
     return filters, {**raw, "since": days["since"].isoformat(), "until": days["until"].isoformat()}
 
 
-@router.get("/stats", response_class=HTMLResponse)
+@router.get("/stats", response_class=HTMLResponse, include_in_schema=False)
 def dashboard(request: Request, user: Reader, lang: Lang) -> HTMLResponse:
     return _dashboard(request, user, lang)
 
 
-@router.post("/stats/assumptions")
+@router.post("/stats/assumptions", include_in_schema=False)
 async def change_assumptions(request: Request, user: Admin, lang: Lang) -> Response:
     """The platform's administrators change the savings assumptions; a bad value re-shows
     the dashboard with the field named."""
@@ -115,6 +178,7 @@ def _dashboard(
         errors=errors or {},
         typed=typed or {a: f"{v:g}" for a, v in assumed.values.items()},
         done=request.query_params.get("done"),
+        choices=_choices(request),
         rows=found,
         refused=refused,
         refused_top=max((r.pieces for r in refused), default=1),
@@ -145,7 +209,7 @@ def _dashboard(
     )
 
 
-@router.get("/stats.csv")
+@router.get("/stats.csv", include_in_schema=False)
 def dashboard_csv(request: Request, user: Reader, lang: Lang) -> Response:
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
@@ -190,7 +254,7 @@ def duration(seconds: int, lang: str) -> str:
     return t("stats.duration.days", lang, n=round(seconds / 86400, 1))
 
 
-@router.get("/stats/refusals.csv")
+@router.get("/stats/refusals.csv", include_in_schema=False)
 def refusals_csv(request: Request, user: Reader, lang: Lang) -> Response:
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
@@ -198,7 +262,7 @@ def refusals_csv(request: Request, user: Reader, lang: Lang) -> Response:
     return _csv(stats.REFUSAL_FIELDS, found, "refusals.csv")
 
 
-@router.get("/stats/turnaround.csv")
+@router.get("/stats/turnaround.csv", include_in_schema=False)
 def turnaround_csv(request: Request, user: Reader, lang: Lang) -> Response:
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
@@ -206,8 +270,8 @@ def turnaround_csv(request: Request, user: Reader, lang: Lang) -> Response:
     return _csv(stats.TURNAROUND_FIELDS, found, "turnaround.csv")
 
 
-@router.get("/api/v1/stats/cases", include_in_schema=True, tags=["stats"])
-def cases_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+@router.get("/api/v1/stats/cases", tags=["stats"], responses=API_RESPONSES)
+def cases_api(request: Request, user: Reader, lang: Lang, documented: Query_) -> dict[str, object]:
     """Cases per week, item and agency, counted by workplace and by registration, for the
     caller's jurisdiction (node-wide for the platform's operator). Weeks are Mondays in
     Asia/Taipei."""
@@ -222,8 +286,10 @@ def cases_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
     }
 
 
-@router.get("/api/v1/stats/turnaround", include_in_schema=True, tags=["stats"])
-def turnaround_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+@router.get("/api/v1/stats/turnaround", tags=["stats"], responses=API_RESPONSES)
+def turnaround_api(
+    request: Request, user: Reader, lang: Lang, documented: Query_
+) -> dict[str, object]:
     """Evidence turnaround per dataset and owner (median and nearest-rank p90, in seconds
     from the case's opening until the piece was in hand), online and on paper, counted each
     way for the caller's jurisdiction."""
@@ -238,7 +304,7 @@ def turnaround_api(request: Request, user: Reader, lang: Lang) -> dict[str, obje
     }
 
 
-@router.get("/stats/savings.csv")
+@router.get("/stats/savings.csv", include_in_schema=False)
 def savings_csv(request: Request, user: Reader, lang: Lang) -> Response:
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
@@ -246,8 +312,10 @@ def savings_csv(request: Request, user: Reader, lang: Lang) -> Response:
     return _csv(stats.SAVING_FIELDS, found, "savings.csv")
 
 
-@router.get("/api/v1/stats/savings", include_in_schema=True, tags=["stats"])
-def savings_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+@router.get("/api/v1/stats/savings", tags=["stats"], responses=API_RESPONSES)
+def savings_api(
+    request: Request, user: Reader, lang: Lang, documented: Query_
+) -> dict[str, object]:
     """Citizen trips and waiting time saved, per way and jurisdiction; each row carries the
     assumptions it used (``assumed_*``), which the platform's administrators may change."""
     filters, _ = _filters(request, lang)
@@ -263,7 +331,7 @@ def savings_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]
     }
 
 
-@router.get("/stats/tell-us-once.csv")
+@router.get("/stats/tell-us-once.csv", include_in_schema=False)
 def events_csv(request: Request, user: Reader, lang: Lang) -> Response:
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
@@ -271,8 +339,8 @@ def events_csv(request: Request, user: Reader, lang: Lang) -> Response:
     return _csv(stats.EVENT_FIELDS, found, "tell-us-once.csv")
 
 
-@router.get("/api/v1/stats/tell-us-once", include_in_schema=True, tags=["stats"])
-def events_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
+@router.get("/api/v1/stats/tell-us-once", tags=["stats"], responses=API_RESPONSES)
+def events_api(request: Request, user: Reader, lang: Lang, documented: Query_) -> dict[str, object]:
     """Tell-us-once events per kind, and the seconds from recording until every agency told
     had processed them (median and nearest-rank p90), by workplace and by registration."""
     filters, _ = _filters(request, lang)
@@ -286,7 +354,7 @@ def events_api(request: Request, user: Reader, lang: Lang) -> dict[str, object]:
     }
 
 
-@router.get("/stats/public", response_class=HTMLResponse)
+@router.get("/stats/public", response_class=HTMLResponse, include_in_schema=False)
 def public_page(request: Request, lang: Lang) -> HTMLResponse:
     """Anyone's view: node-wide aggregates, only cells of at least the threshold."""
     filters, form = _filters(request, lang)
@@ -325,8 +393,8 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
     )
 
 
-@router.get("/api/v1/stats/public", include_in_schema=True, tags=["stats"])
-def public_api(request: Request, lang: Lang) -> dict[str, object]:
+@router.get("/api/v1/stats/public", tags=["stats"], responses=API_RESPONSES)
+def public_api(request: Request, lang: Lang, documented: Query_) -> dict[str, object]:
     """Anyone's view, no sign-in: node-wide cases per week, evidence turnaround and
     tell-us-once events, the period widened to whole weeks and every cell of fewer than
     ``minimum_cell`` cases, pieces or events left out (``withheld`` counts them)."""

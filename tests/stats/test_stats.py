@@ -243,7 +243,7 @@ def test_the_dashboard_draws_each_chart_with_its_table_and_csv(
     assert page.status_code == 200
     assert "<svg" in page.text and 'id="totals-workplace-taipei-city"' in page.text
     assert 'id="weeks-registration-taipei-city"' in page.text
-    assert "new-taipei-city" not in page.text  # Taipei's own figures only
+    assert "-new-taipei-city" not in page.text  # Taipei's own figures only (no such table)
     assert "新北市政府社會局" in page.text  # ...which count Taipei citizens New Taipei served
     assert "60.0%" in page.text and "臺北時間" in page.text
     assert 'id="refusals-table"' in page.text and "未獲授權" in page.text
@@ -611,3 +611,36 @@ def test_the_public_sees_only_cells_above_the_threshold(
     with factory() as db:
         full = stats.rows(db, PERIOD, Scope("new-taipei-city"))
     assert {r.cases for r in full} == {1, 4}  # the tenant's own small cells, in full
+
+
+def test_filters_are_catalog_choices_and_the_api_is_documented(
+    factory: sessionmaker[Session], visit: Visit, demo_app: FastAPI
+) -> None:
+    """The page offers the catalog's jurisdictions, agencies and items to choose from; a
+    code the catalog does not know is a 422 naming the field; every stats API operation is
+    in the OpenAPI document with its filters and its 422 problem response."""
+    _seed(factory)
+    with transaction(factory) as db:
+        accounts.create_user(
+            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+        )
+    admin = visit("tpe-admin")
+    page = admin.get(f"/stats?since=2026-03-01&until=2026-03-15&agency={TPE_UDD}")
+    assert '<select id="f-agency" name="agency">' in page.text
+    assert f'<option value="{TPE_UDD}" selected>' in page.text
+    assert '<option value="taipei-city">臺北市</option>' in page.text
+    assert f'<option value="{ITEM}">' in page.text
+    for name, value in (("jurisdiction", "atlantis"), ("agency", "x.y"), ("item", "nothing")):
+        wrong = admin.client.get(
+            f"/api/v1/stats/cases?{name}={value}", headers={"Accept": "application/json"}
+        )
+        assert wrong.status_code == 422, name
+        assert [e["field"] for e in wrong.json()["errors"]] == [name]
+    assert admin.get("/stats?item=nothing").status_code == 422
+    document = TestClient(demo_app).get("/openapi.json").json()
+    for path in ("cases", "turnaround", "savings", "tell-us-once", "public"):
+        operation = document["paths"][f"/api/v1/stats/{path}"]["get"]
+        names = {p["name"] for p in operation["parameters"]}
+        assert {"since", "until", "jurisdiction", "agency", "item"} <= names, path
+        assert "application/problem+json" in operation["responses"]["422"]["content"], path
+    assert not any(p.startswith("/stats") for p in document["paths"])
