@@ -1,7 +1,7 @@
 """Stats: the assumptions behind citizen trips and waiting time saved, editable.
 
-Revision ID: 0015_stats_assumptions
-Revises: 0014_survey
+Revision ID: 0017_stats_assumptions
+Revises: 0016_cache_versions
 """
 
 from collections.abc import Sequence
@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015_stats_assumptions"
-down_revision: str | None = "0014_survey"
+revision: str = "0017_stats_assumptions"
+down_revision: str | None = "0016_cache_versions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
