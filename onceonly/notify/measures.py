@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,10 +30,19 @@ class EventMeasure:
     dead: int
     all_processed_at: datetime | None
     """When the last agency processed it; ``None`` until every one has (or none was told)."""
+    residence: str | None = None
+    """Where the subject lived when it was recorded, as the ``residence`` resolver given to
+    :func:`event_measures` tells; ``None``: not known."""
 
 
-def event_measures(session: Session, since: datetime, until: datetime) -> list[EventMeasure]:
-    """Every event recorded in ``[since, until)``, oldest first."""
+def event_measures(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    residence: Callable[[Sequence[tuple[str, datetime]]], Sequence[str | None]] | None = None,
+) -> list[EventMeasure]:
+    """Every event recorded in ``[since, until)``, oldest first. ``residence`` is given each
+    event's (subject, recording moment); the subject stays in here."""
     events = session.scalars(
         select(LifeEvent)
         .where(LifeEvent.recorded_at >= since, LifeEvent.recorded_at < until)
@@ -48,8 +57,13 @@ def event_measures(session: Session, since: datetime, until: datetime) -> list[E
         )
         for event_id, status, processed_at in rows:
             told.setdefault(event_id, []).append((status, processed_at))
+    lived = (
+        list(residence([(e.national_id, as_utc(e.recorded_at)) for e in events]))
+        if residence and events
+        else [None] * len(events)
+    )
     found = []
-    for event in events:
+    for event, place in zip(events, lived, strict=True):
         deliveries = told.get(event.id, [])
         processed = [as_utc(at) for status, at in deliveries if status == "processed" and at]
         done = bool(deliveries) and len(processed) == len(deliveries)
@@ -64,6 +78,7 @@ def event_measures(session: Session, since: datetime, until: datetime) -> list[E
                 len(processed),
                 sum(1 for status, _ in deliveries if status == "dead"),
                 max(processed) if done else None,
+                place,
             )
         )
     return found

@@ -272,7 +272,7 @@ def turnaround_csv(request: Request, user: Reader, lang: Lang) -> Response:
 
 @router.get("/api/v1/stats/cases", tags=["stats"], responses=API_RESPONSES)
 def cases_api(request: Request, user: Reader, lang: Lang, documented: Query_) -> dict[str, object]:
-    """Cases per week, item and agency, counted by workplace and by registration, for the
+    """Cases per week, item and agency, counted by workplace, registration and residence, for the
     caller's jurisdiction (node-wide for the platform's operator). Weeks are Mondays in
     Asia/Taipei."""
     filters, _ = _filters(request, lang)
@@ -342,7 +342,7 @@ def events_csv(request: Request, user: Reader, lang: Lang) -> Response:
 @router.get("/api/v1/stats/tell-us-once", tags=["stats"], responses=API_RESPONSES)
 def events_api(request: Request, user: Reader, lang: Lang, documented: Query_) -> dict[str, object]:
     """Tell-us-once events per kind, and the seconds from recording until every agency told
-    had processed them (median and nearest-rank p90), by workplace and by registration."""
+    had processed them (median and nearest-rank p90), by workplace, registration and residence."""
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
         found = stats.tell_us_once(db, filters, scope_of(user))

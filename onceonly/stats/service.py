@@ -1,9 +1,12 @@
 """Cases per week, item and agency; transcripts fetched online (paper the citizen did not
-have to bring) and still on paper. Counted two ways the 2011 report asks for (工作地 and
-戶籍地, around its lines 1645-1653 and 1964-1966): by the clerk's workplace (the opening
-agency's jurisdiction) and by the citizen's registration (the jurisdiction whose owner
-answered a dataset held where the citizen is registered; ``unknown`` when no such dataset was
-asked). Read through :func:`onceonly.cases.measures.case_measures` only.
+have to bring) and still on paper; evidence turnaround; trips and waiting saved; refusals;
+tell-us-once events. Counted the three ways the 2011 report asks for (工作地, 戶籍地 and
+居住地, around its lines 1645-1653 and 1964-1966): by the clerk's workplace (the opening
+agency's jurisdiction), by the citizen's registration (the jurisdiction whose owner answered
+a dataset held where the citizen is registered; ``unknown`` when no such dataset was asked)
+and by the citizen's residence (the city of the mailing address they last reported
+themselves, :func:`residence_resolver`; ``unknown`` without one). Read through
+:mod:`onceonly.cases.measures` and :mod:`onceonly.notify.measures` only.
 """
 
 from __future__ import annotations
@@ -434,15 +437,17 @@ class EventRow:
 def tell_us_once(session: Session, filters: Filters, scope: Scope) -> list[EventRow]:
     """Tell-us-once events per kind and the time until every agency told had processed
     them, counted by the recording agency's jurisdiction (workplace; ``unknown`` for a
-    citizen's own report) and by the registration the event names. The item filter does not
+    citizen's own report), by the registration the event names and by the residence (the
+    mailing address reported by then). The item filter does not
     apply (an event is no application); the agency filter is the recording agency."""
     cells: dict[tuple[str, str, str], list[EventMeasure]] = {}
-    for event in event_measures(session, *_bounds(filters)):
+    for event in event_measures(session, *_bounds(filters), residence_resolver(session)):
         if filters.agency and event.recorded_by != filters.agency:
             continue
         groups = {
             "workplace": tenant_of_agency(event.recorded_by) or UNKNOWN,
             "registration": event.jurisdiction or UNKNOWN,
+            "residence": event.residence or UNKNOWN,
         }
         for way, group in groups.items():
             if filters.jurisdiction and group != filters.jurisdiction:

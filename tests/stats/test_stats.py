@@ -425,7 +425,8 @@ def test_tell_us_once_events_and_time_until_every_agency_processed(
     """Three moves recorded by Taipei's household office for citizens registered in Taipei:
     two processed by both agencies told (after 1 and 4 hours: the last agency counts), one
     still waiting on an agency; a citizen's own report (no workplace) registered in New
-    Taipei, processed after 30 minutes; one event outside the period."""
+    Taipei, processed after 30 minutes, by a citizen who had reported a New Taipei mailing
+    address (the residence); one event outside the period."""
     base = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
     with transaction(factory) as db:
         db.execute(delete(Delivery))
@@ -484,6 +485,20 @@ def test_tell_us_once_events_and_time_until_every_agency_processed(
         event(3, household, "taipei-city", base, [5, None])
         event(4, "citizen", "new-taipei-city", base, [30])
         event(5, household, "taipei-city", datetime(2026, 5, 1, tzinfo=UTC), [1, 1])
+        db.add(  # the fourth citizen's mailing address, reported before the period
+            LifeEvent(
+                id="m-4",
+                national_id="A123456784",
+                seq=0,
+                kind="mailing_address",
+                source="citizen",
+                jurisdiction="new-taipei-city",
+                occurred_at=datetime(2026, 2, 1, tzinfo=UTC),
+                recorded_at=datetime(2026, 2, 1, tzinfo=UTC),
+                recorded_by="citizen",
+                payload={"mailing_address": "新北市板橋區文化路一段1號"},
+            )
+        )
     with factory() as db:
         found = {
             (r.way, r.jurisdiction, r.kind): (
@@ -501,6 +516,8 @@ def test_tell_us_once_events_and_time_until_every_agency_processed(
         ("registration", "taipei-city", "address_change"): (3, 6, 2, 9000, 14400),
         ("workplace", "unknown", "address_change"): (1, 1, 1, 1800, 1800),
         ("registration", "new-taipei-city", "address_change"): (1, 1, 1, 1800, 1800),
+        ("residence", "unknown", "address_change"): (3, 6, 2, 9000, 14400),
+        ("residence", "new-taipei-city", "address_change"): (1, 1, 1, 1800, 1800),
     }
     assert {r.jurisdiction for r in taipei} == {"taipei-city"}
     with transaction(factory) as db:
