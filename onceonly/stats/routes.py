@@ -364,7 +364,8 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
         datasets = {d.code: d for d in catalog.list_datasets(db)}
         names = {
             code: agency_name(db, code, lang)
-            for code in {r.agency for r in shown.rows} | {r.owner for r in shown.turnaround}
+            for code in {r.agency for r in shown.rows}
+            | {w.cell.owner for w in shown.turnaround if isinstance(w.cell, stats.Turnaround)}
         }
     return page(
         request,
@@ -395,9 +396,10 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
 
 @router.get("/api/v1/stats/public", tags=["stats"], responses=API_RESPONSES)
 def public_api(request: Request, lang: Lang, documented: Query_) -> dict[str, object]:
-    """Anyone's view, no sign-in: node-wide cases per week, evidence turnaround and
-    tell-us-once events, the period widened to whole weeks and every cell of fewer than
-    ``minimum_cell`` cases, pieces or events left out (``withheld`` counts them)."""
+    """Anyone's view, no sign-in: node-wide cases, evidence turnaround and tell-us-once
+    events, each per week, the period widened to whole weeks and every cell of fewer than
+    ``minimum_cell`` cases, pieces or events left out (``withheld`` counts them). The agency
+    and item filters apply to the case rows only."""
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
         shown = stats.published(db, filters)

@@ -495,15 +495,27 @@ def suppressed(found: list[Row]) -> list[Row]:
 
 
 @dataclass(frozen=True)
+class Weekly:
+    """A public cell of a per-period figure (turnaround, tell-us-once), for one week."""
+
+    week: date
+    cell: Turnaround | EventRow
+
+    def as_dict(self) -> dict[str, object]:
+        return {"week": self.week.isoformat(), **self.cell.as_dict()}
+
+
+@dataclass(frozen=True)
 class Published:
     """What anyone may see: node-wide cells of at least :data:`MIN_CELL` cases, pieces or
     events; no totals (a total over every cell, less the published ones, would give the
-    withheld ones away)."""
+    withheld ones away). Every cell is one week's, so no choice of period splits a cell
+    into a published part and a withheld rest."""
 
     filters: Filters
     rows: list[Row]
-    turnaround: list[Turnaround]
-    events: list[EventRow]
+    turnaround: list[Weekly]
+    events: list[Weekly]
     withheld: int
     """Cells left out, counted so a reader knows the figures are incomplete."""
 
@@ -517,20 +529,29 @@ def whole_weeks(filters: Filters) -> Filters:
 
 
 def published(session: Session, filters: Filters) -> Published:
-    """The public aggregates of :func:`whole_weeks` of the period, small cells withheld."""
+    """The public aggregates of :func:`whole_weeks` of the period, small cells withheld.
+    The agency and item filters choose among the weekly case cells (each is one agency's
+    and one item's) but do not narrow turnaround or events: there they would split a cell
+    (an owner's pieces from several agencies) and let a difference reveal a small part."""
     filters = whole_weeks(filters)
     every = Scope(tenant=None, operator=True)
     found = rows(session, filters, every)
-    turned = turnaround(session, filters, every)
-    told = tell_us_once(session, filters, every)
     shown = suppressed(found)
-    shown_turned = [r for r in turned if r.pieces >= MIN_CELL]
-    shown_told = [r for r in told if r.events >= MIN_CELL]
-    withheld = len(found) - len(shown) + len(turned) - len(shown_turned)
-    return Published(
-        filters,
-        shown,
-        shown_turned,
-        shown_told,
-        withheld + len(told) - len(shown_told),
-    )
+    withheld = len(found) - len(shown)
+    turned: list[Weekly] = []
+    told: list[Weekly] = []
+    monday = filters.since
+    while monday <= filters.until:
+        week = Filters(monday, monday + timedelta(days=6), filters.jurisdiction)
+        for cell in turnaround(session, week, every):
+            if cell.pieces >= MIN_CELL:
+                turned.append(Weekly(monday, cell))
+            else:
+                withheld += 1
+        for event in tell_us_once(session, week, every):
+            if event.events >= MIN_CELL:
+                told.append(Weekly(monday, event))
+            else:
+                withheld += 1
+        monday += timedelta(days=7)
+    return Published(filters, shown, turned, told, withheld)

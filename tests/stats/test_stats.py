@@ -661,3 +661,39 @@ def test_filters_are_catalog_choices_and_the_api_is_documented(
         assert {"since", "until", "jurisdiction", "agency", "item"} <= names, path
         assert "application/problem+json" in operation["responses"]["422"]["content"], path
     assert not any(p.startswith("/stats") for p in document["paths"])
+
+
+def test_the_public_cells_are_weekly_so_no_period_splits_one(
+    factory: sessionmaker[Session], demo_app: FastAPI
+) -> None:
+    """Five moves in the week of 2 March and one the next week: over both weeks the public
+    sees the first week's five and not the single one (a two-week cell of six, beside the
+    first week's five, would give it away)."""
+    with transaction(factory) as db:
+        for n in range(6):
+            at = datetime(2026, 3, 3 if n < 5 else 10, 2, n, tzinfo=UTC)
+            db.add(
+                LifeEvent(
+                    id=f"w-{n}",
+                    national_id=f"B12345678{n}",
+                    seq=1,
+                    kind="address_change",
+                    source="household_registration",
+                    jurisdiction="taipei-city",
+                    occurred_at=at,
+                    recorded_at=at,
+                    recorded_by="taipei-city.household_registration",
+                    payload={},
+                )
+            )
+    with TestClient(demo_app) as anyone:
+        body = anyone.get(
+            "/api/v1/stats/public?since=2026-03-01&until=2026-03-15",
+            headers={"Accept": "application/json"},
+        ).json()
+    assert {(e["week"], e["way"], e["events"]) for e in body["tell_us_once"]} == {
+        ("2026-03-02", "workplace", 5),
+        ("2026-03-02", "registration", 5),
+        ("2026-03-02", "residence", 5),
+    }
+    assert body["withheld"] == 3
