@@ -201,7 +201,7 @@ citizen_challenges and citizen_card_revocations (citizen sign-in, national),
 notify_citizen_sequences (per-citizen counters across every tenant), federation_nonces (the
 node's replay protection, ephemeral), audit_witnesses and witness_logs (the node's witnessing:
 whom it pushes to, whom it cosigns), cache_versions (the node's own cache counters, made with
-the schema)."""
+the schema), stats_assumptions (the platform's assumptions of the savings figures)."""
 
 
 def _stores(registries_dir: Path, tenant: str) -> dict[str, dict[str, Any]]:
