@@ -133,11 +133,16 @@ def registration(
     """The document the directory registers this node from: identity, endpoint, certificate,
     the agencies it hosts with their datasets and published keys, the datasets' extension
     fields of its jurisdictions, and the rules its owners approved for other nodes."""
+    from onceonly.gateway.links import linked_owners  # the gateway package reaches back here
+
     hosted = {
         owner: sorted(providers.for_owner(owner).datasets())  # type: ignore[union-attr]
         for owner in providers.owners()
         if not owner.startswith("central.")
     }
+    for owner, answered in linked_owners(settings).items():
+        if not owner.startswith("central."):  # central data is every node's, by connector
+            hosted.setdefault(owner, answered)
     jwks = published_jwks(session)
     datasets = []
     for dataset in catalog.list_datasets(session):

@@ -210,6 +210,20 @@ def holders_of(links: GatewayLinks, dataset: str) -> dict[str, list[str]]:
     return found
 
 
+def linked_owners(settings: Settings) -> dict[str, list[str]]:
+    """The owners behind gateways linked to this node, with the datasets each answers (as
+    their gateways publish them): a federation node registers them as its own, so the
+    directory lists them and their keys, marked ``gateway`` custody."""
+    links = GatewayLinks.read(settings)
+    owners: dict[str, list[str]] = {}
+    for gateway in links.gateways if links is not None else ():
+        answered = gateway.jwks.get(DATASETS)
+        answered = answered if isinstance(answered, dict) else {}
+        for owner in gateway.owners:
+            owners[owner] = sorted(answered.get(owner) or ())
+    return owners
+
+
 def connect(settings: Settings, local_owners: set[str]) -> Gateways | None:
     """The owners' gateways this node reaches, or ``None`` when it lists none."""
     links = GatewayLinks.read(settings)

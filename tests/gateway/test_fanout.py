@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
+from onceonly.db import make_engine, make_session_factory
+from onceonly.exchange.keys import CUSTODY
 from onceonly.exchange.transcript import verify_transcript
+from onceonly.federation.node import NodeConfig, registration
 from onceonly.gateway.links import GatewayLinks, holders_of
+from onceonly.providers.registry import load_providers
 from tests.conftest import DemoEnv
 from tests.exchange.test_evidence_requests import Counter
 from tests.gateway.test_gateway import Setup
@@ -76,3 +80,37 @@ def test_owns_no_home_asks_the_land_office_behind_its_gateway(setup: Setup) -> N
         exchange = getattr(counter.app.state, "exchange", None)
         if exchange is not None:
             exchange.close()
+
+
+def test_a_federation_node_registers_the_owner_behind_its_gateway(setup: Setup) -> None:
+    """What the node sends the directory lists the land office behind the gateway, with the
+    datasets it answers and its key marked as kept at the gateway, so any verifier reading
+    the directory can tell gateway-held keys from keys the node holds."""
+    settings = setup.env.settings
+    cert = setup.gw.data_dir.parent / "node-cert.pem"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n", "utf-8")
+    config = NodeConfig(
+        id="taipei",
+        name="臺北市",
+        jurisdictions=("taipei-city",),
+        endpoint="https://127.0.0.1:1",
+        cert=str(cert),
+        key="",
+        ca="",
+        directory_url="https://127.0.0.1:2",
+        directory_jwk={},
+    )
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            document = registration(
+                session, settings, config, load_providers(settings.registries_dir)
+            )
+    finally:
+        engine.dispose()
+    assert "building_registration" in document["agencies"][LAND]
+    custody = {k["kid"]: k[CUSTODY] for k in document["jwks"]["keys"]}
+    at_gateway = {k["kid"] for k in setup.jwks["keys"] if k.get("agency") == LAND}
+    assert at_gateway and {custody.get(kid) for kid in at_gateway} == {"gateway"}, custody
+    # the node's own keys (its retired key for the land office among them) say "node"
+    assert {c for kid, c in custody.items() if kid not in at_gateway} == {"node"}
