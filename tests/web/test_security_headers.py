@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -122,7 +123,10 @@ def _asgi_post(app: Any, path: str, chunks: int, chunk: bytes, length: int | Non
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(asyncio.wait_for(app(scope, receive, send), 30))
+    # In a thread of its own: a browser test earlier in this worker may leave its event loop
+    # running in the main thread (Playwright's sync API), where asyncio.run() is refused.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, asyncio.wait_for(app(scope, receive, send), 30)).result()
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], dict(start["headers"]), body, pulled
