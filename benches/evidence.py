@@ -20,6 +20,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -56,6 +57,19 @@ done = function(summary, latency, requests)
 end
 """
 
+_LUA_ISSUED = """
+response = function(status, headers, body)
+  -- a 200 whose pieces were not all issued (denied, failed, owner down) is no success: it
+  -- would measure how fast the server refuses
+  local _, pieces = string.gsub(body, '"status":"', '')
+  local _, issued = string.gsub(body, '"status":"issued"', '')
+  if status == 200 and (pieces == 0 or issued < pieces) then
+    io.write("NOTISSUED " .. string.gsub(string.sub(body, 1, 300), "\\n", " ") .. "\\n")
+  end
+end
+"""
+"""Appended to an evidence script: counts answers that were not issued in full."""
+
 _LUA_EVIDENCE = """
 local ids = {%(ids)s}
 local cases = {%(cases)s}
@@ -89,6 +103,10 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: Counter[str]
+    client_cpu: float = 0.0
+    """CPU seconds ``wrk`` itself used per second of the run: well below the cores left to
+    the server means the load generator was not what limited the figure."""
+    first_refusal: str = ""
 
     @property
     def rate(self) -> float:
@@ -239,21 +257,35 @@ def wrk(binary: str, url: str, script: Path, connections: int, seconds: int) -> 
     threads = max(1, min(connections, os.cpu_count() or 1))
     command = [binary, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
     command += ["--timeout", "30s", "-s", str(script), url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     match = re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or match is None:
         raise SystemExit(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
     n, duration_us, p50, p99, status, connect, read, write, timeout = map(int, match[1].split())
+    refusals = re.findall(r"^NOTISSUED (.*)$", result.stdout, re.MULTILINE)
     errors = Counter(
         {
             "non-2xx": status,
+            "not issued": len(refusals),
             "connect": connect,
             "read": read,
             "write": write,
             "timeout": timeout,
         }
     )
-    return Run(n, duration_us / 1e6, p50 / 1000, p99 / 1000, +errors)
+    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    seconds = duration_us / 1e6
+    return Run(
+        n,
+        seconds,
+        p50 / 1000,
+        p99 / 1000,
+        +errors,
+        client_cpu=used / seconds if seconds else 0.0,
+        first_refusal=refusals[0] if refusals else "",
+    )
 
 
 def why_failed(url: str, token: str, subject: str, case: str) -> str:
@@ -351,8 +383,11 @@ def describe(run: Run | None) -> str:
     if run is None:
         return "-"
     errors = ", ".join(f"{n} {kind}" for kind, n in run.errors.items())
-    return f"{run.rate:8,.0f} req/s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:7.2f} ms" + (
-        f"  ERRORS: {errors}" if errors else ""
+    return (
+        f"{run.rate:8,.0f} req/s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:7.2f} ms  "
+        f"wrk {run.client_cpu:4.2f} cores"
+        + (f"  ERRORS: {errors}" if errors else "")
+        + (f"\n    first not issued: {run.first_refusal[:200]}" if run.first_refusal else "")
     )
 
 
@@ -410,7 +445,7 @@ def main() -> int:
                 "item": ITEM,
             }
             evidence_lua = work / "evidence.lua"
-            evidence_lua.write_text(lua + _LUA_DONE, "utf-8")
+            evidence_lua.write_text(lua + _LUA_ISSUED + _LUA_DONE, "utf-8")
             return binary, evidence_lua, trivial_lua
 
         for config in configs:

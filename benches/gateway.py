@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from evidence import (
     _LUA_DONE,
+    _LUA_ISSUED,
     EVIDENCE_PATH,
     ITEM,
     Run,
@@ -92,7 +93,7 @@ def main() -> int:
             "path": EVIDENCE_PATH,
             "item": ITEM,
         }
-        script.write_text(lua + _LUA_DONE, "utf-8")
+        script.write_text(lua + _LUA_ISSUED + _LUA_DONE, "utf-8")
         node = measure(settings, binary, script, args, work / "server-node.log")
         [plan] = gateways.move_to_gateways(settings, work / "gw", {OWNER: free_port()})
         process = gateways.start(plan, work / "gateway.log")
