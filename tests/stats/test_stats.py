@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -241,6 +242,10 @@ def test_the_dashboard_draws_each_chart_with_its_table_and_csv(
     admin = visit("tpe-admin")
     page = admin.get("/stats?since=2026-03-01&until=2026-03-15")
     assert page.status_code == 200
+    title = re.search(r"<title>(.*?)</title>", page.text, re.S)
+    assert title and "<" not in title.group(1) and "section" not in title.group(1), "title"
+    ids = re.findall(r'\bid="([^"]+)"', page.text)
+    assert [i for i in set(ids) if ids.count(i) > 1] == [], "each section is drawn once"
     assert "<svg" in page.text and 'id="totals-workplace-taipei-city"' in page.text
     assert 'id="weeks-registration-taipei-city"' in page.text
     assert "-new-taipei-city" not in page.text  # Taipei's own figures only (no such table)
