@@ -11,8 +11,9 @@ administrator is kept away from tenants' personal data: see also
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -203,6 +204,8 @@ class Callers:
     client: TestClient
     headers: dict[str, dict[str, str]]
     """Role -> the request headers that make a call as that role."""
+    page_problems: list[str] = field(default_factory=list)
+    """Pages met on the way whose markup is broken where a reader would see it."""
 
 
 @pytest.fixture
@@ -248,7 +251,26 @@ def observe(callers: Callers, endpoint: Endpoint) -> frozenset[str]:
         response = callers.client.request(endpoint.method, endpoint.url, headers=headers, **kwargs)
         if not refused(response):
             passed.add(role)
+        if response.status_code == 200 and "text/html" in response.headers.get("content-type", ""):
+            callers.page_problems += [
+                f"{endpoint.method} {endpoint.url} as {role}: {problem}"
+                for problem in page_problems(response.text)
+            ]
     return frozenset(passed)
+
+
+def page_problems(html: str) -> list[str]:
+    """A tab title with markup in it, or an id given twice (labels, skip links and
+    aria references then point at the wrong element)."""
+    problems = []
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    if title and "<" in title.group(1):
+        problems.append("markup in the <title>")
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        problems.append(f"ids given more than once: {twice[:5]}")
+    return problems
 
 
 def routes_of(app: Any) -> list[Endpoint]:
@@ -286,6 +308,7 @@ def misclassified(callers: Callers) -> list[str]:
 def test_every_route_admits_exactly_the_roles_its_table_entry_names(callers: Callers) -> None:
     problems = misclassified(callers)
     assert problems == [], "\n".join(problems)
+    assert callers.page_problems == [], "\n".join(callers.page_problems)
 
 
 def _open_to_everyone(user: CurrentUser) -> dict[str, str]:
