@@ -14,6 +14,7 @@ import json
 import logging
 import ssl
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -258,37 +259,60 @@ class RemoteNodes:
                 node=node.name,
                 retry_after=60,
             )
-        if response.status_code != 200:
-            problem = _json(response)
-            return _result(
-                owner,
-                ask,
-                dataset,
-                "failed",
-                "federation.peer_refused",
-                node=node.name,
-                code=str(problem.get("code", response.status_code)),
-                detail=str(problem.get("detail") or problem.get("title") or ""),
-            )
         try:
-            result = EvidenceResult.model_validate(_json(response).get("result"))
-            for issued in result.transcripts:
-                verified = verify_transcript(issued.jws, node.jwks)
-                if verified.claims.issuer not in node.agencies:
-                    raise ValueError(f"{verified.claims.issuer} is not hosted by {node.id}")
-                if verified.claims.request_id != request_id or verified.claims.subject != subject:
-                    raise ValueError("transcript answers another request")
-        except (TranscriptInvalid, ValueError) as exc:
-            return _result(
-                owner,
-                ask,
-                dataset,
-                "failed",
-                "federation.transcript_refused",
-                node=node.name,
-                detail=str(exc)[:200],
+            return checked_answer(
+                response,
+                jwks=node.jwks,
+                issuers=node.agencies,
+                holder=node.id,
+                request_id=request_id,
+                subject=subject,
             )
-        return result
+        except AnswerRefused as refused:
+            key = "federation.peer_refused" if refused.by_peer else "federation.transcript_refused"
+            return _result(owner, ask, dataset, "failed", key, node=node.name, **refused.details)
+
+
+class AnswerRefused(Exception):
+    """A peer's answer not taken: the peer refused (``by_peer``), or a transcript in it did not
+    verify, came from an owner the peer does not hold, or answered another request."""
+
+    def __init__(self, by_peer: bool, **details: str) -> None:
+        super().__init__(details.get("detail", ""))
+        self.by_peer = by_peer
+        self.details = details
+
+
+def checked_answer(
+    response: httpx.Response,
+    *,
+    jwks: dict[str, Any],
+    issuers: Collection[str],
+    holder: str,
+    request_id: str,
+    subject: str,
+) -> EvidenceResult:
+    """The answer of another node or an owner's gateway, with every transcript verified
+    against the keys that peer publishes, issued by an owner it holds, for this very request
+    and subject; :class:`AnswerRefused` otherwise."""
+    if response.status_code != 200:
+        problem = _json(response)
+        raise AnswerRefused(
+            True,
+            code=str(problem.get("code", response.status_code)),
+            detail=str(problem.get("detail") or problem.get("title") or ""),
+        )
+    try:
+        result = EvidenceResult.model_validate(_json(response).get("result"))
+        for issued in result.transcripts:
+            verified = verify_transcript(issued.jws, jwks)
+            if verified.claims.issuer not in issuers:
+                raise ValueError(f"{verified.claims.issuer} is not held by {holder}")
+            if verified.claims.request_id != request_id or verified.claims.subject != subject:
+                raise ValueError("transcript answers another request")
+    except (TranscriptInvalid, ValueError) as exc:
+        raise AnswerRefused(False, detail=str(exc)[:200]) from exc
+    return result
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -22,8 +22,13 @@ from cryptography import x509
 
 from onceonly.config import Settings
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult
-from onceonly.exchange.transcript import TranscriptInvalid, verify_transcript
-from onceonly.federation.remote import Revocations, _json, _result, _tls_refusal
+from onceonly.federation.remote import (
+    AnswerRefused,
+    Revocations,
+    _result,
+    _tls_refusal,
+    checked_answer,
+)
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.gateway.server import EVIDENCE_PATH
 from onceonly.gateway.setup import DATASETS
@@ -171,30 +176,20 @@ class Gateways:
                                gateway=gateway.id, detail=tls)  # fmt: skip
             return _result(owner, ask, dataset, "unavailable", "exchange.owner_unavailable",
                            reason="down", retry_after=60)  # fmt: skip
-        if response.status_code != 200:
-            problem = _json(response)
-            return _result(
-                owner,
-                ask,
-                dataset,
-                "failed",
-                "gateway.refused",
-                gateway=gateway.id,
-                code=str(problem.get("code", response.status_code)),
-                detail=str(problem.get("detail") or problem.get("title") or ""),
-            )
         try:
-            result = EvidenceResult.model_validate(_json(response).get("result"))
-            for issued in result.transcripts:
-                verified = verify_transcript(issued.jws, gateway.jwks)
-                if verified.claims.issuer not in gateway.owners:
-                    raise ValueError(f"{verified.claims.issuer} is not behind {gateway.id}")
-                if verified.claims.request_id != request_id or verified.claims.subject != subject:
-                    raise ValueError("transcript answers another request")
-        except (TranscriptInvalid, ValueError) as exc:
-            return _result(owner, ask, dataset, "failed", "gateway.transcript_refused",
-                           gateway=gateway.id, detail=str(exc)[:200])  # fmt: skip
-        return result
+            return checked_answer(
+                response,
+                jwks=gateway.jwks,
+                issuers=gateway.owners,
+                holder=gateway.id,
+                request_id=request_id,
+                subject=subject,
+            )
+        except AnswerRefused as refused:
+            key = "gateway.refused" if refused.by_peer else "gateway.transcript_refused"
+            return _result(
+                owner, ask, dataset, "failed", key, gateway=gateway.id, **refused.details
+            )
 
 
 def holders_of(links: GatewayLinks, dataset: str) -> dict[str, list[str]]:
