@@ -66,14 +66,17 @@ class HeadsCheck:
 
 
 def local_jwks(session: Session, settings: Settings) -> dict[str, Any]:
-    """The node's published keys whose private key file is on its disk and matches."""
+    """The node's keys whose private key file is on its disk, each with the public half of
+    that file: the row's public half is the database's word, which an insider can rewrite
+    (keeping the kid, whose file still matches) to have their own key trusted."""
     trusted = []
     for key in keys.list_keys(session, settings):
         try:
-            key.private_key()
+            private = key.private_key()
         except keys.SigningKeyUnavailable:
             continue
-        trusted.append(key.published())
+        public = private.as_dict(private=False)
+        trusted.append({**key.published(), **{n: public[n] for n in ("kty", "crv", "x")}})
     return {"keys": trusted}
 
 

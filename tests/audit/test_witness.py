@@ -229,6 +229,56 @@ def test_verify_trusts_only_keys_whose_private_half_is_on_disk_or_given(
     assert pinned.exit_code == 1 and "unknown_key" in pinned.output
 
 
+def test_verify_trusts_the_key_file_not_the_public_half_in_the_database(
+    log_node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insider keeps the audit key's row and its file, but writes a public key of their
+    own into the row and re-signs the rewritten log with it under the same kid: the key file
+    still "matches" the kid, so trusting the row's public half would trust the insider."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from joserfc import jws
+    from joserfc.jwk import OKPKey
+
+    from onceonly.audit.tree_heads import TYP, _payload
+    from onceonly.audit.tree_store import root_hash
+
+    append_many_durably(log_node.sessions, [record(n) for n in range(1, 4)])
+    with transaction(log_node.sessions) as session:
+        head = publish_tree_head(session, log_node.settings)
+    rewrite_history(log_node)
+    rogue = Ed25519PrivateKey.generate()
+    rogue_jwk = OKPKey.import_key(rogue)
+    origin = log_identity(log_node.settings).origin
+    with transaction(log_node.sessions) as session:
+        row = session.get(keys.SigningKeyRecord, head.kid)
+        assert row is not None
+        row.public_jwk = {**row.public_jwk, "x": rogue_jwk.as_dict(private=False)["x"]}
+        session.execute(delete(AuditTreeHead))
+        session.execute(delete(AuditCheckpoint))
+        root = root_hash(session, 3).hex()
+        header = {"alg": keys.ALGORITHM, "kid": head.kid, "typ": TYP}
+        body = json.dumps(_payload(3, root, head.timestamp), separators=(",", ":")).encode()
+        session.add(
+            AuditTreeHead(
+                tree_size=3,
+                root_hash=root,
+                signed_at=head.timestamp,
+                kid=head.kid,
+                signature=jws.serialize_compact(header, body, rogue_jwk, [keys.ALGORITHM]),
+            )
+        )
+        text_ = Checkpoint(origin, 3, bytes.fromhex(root)).text()
+        signer = note.Signer(origin, note.SIG_ED25519, rogue)
+        signed = note.sign_note(text_, signer).encode()
+        session.add(
+            AuditCheckpoint(tree_size=3, origin=origin, note=signed, signed_at=head.timestamp)
+        )
+    configured(monkeypatch, log_node.settings)
+    caught = runner.invoke(cli, ["audit", "verify"])
+    assert caught.exit_code == 1, caught.output
+    assert "Tree head of 3: its signature does not verify" in caught.output
+
+
 def test_a_witness_cosigns_and_refuses_a_rewritten_log(
     log_node: Node,
     witness_node: Node,
