@@ -35,6 +35,14 @@ CUSTODY: Final = "x-onceonly-custody"
 """Where a published key's private half lives: ``node`` (this node signs in the owner's name,
 for an agency without its own gateway) or ``gateway`` (only the owner's gateway can sign)."""
 _AGENCY_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
+NODE_AGENCY_PREFIX: Final = "platform."
+"""The node's own keys (its audit log's, its witness's) are under agency codes with this
+prefix; they are never handed over to an owner's gateway."""
+
+
+def reserved_agency(agency_code: str) -> bool:
+    """Whether ``agency_code`` names one of the node's own keys rather than an owner's."""
+    return agency_code.startswith(NODE_AGENCY_PREFIX)
 
 
 class SigningKeyRecord(Base):
@@ -284,7 +292,9 @@ def hand_over(
     published, so what they signed still verifies) and their private files deleted, and the
     gateway's public keys (JWK Set members) are published with custody ``gateway``, the
     first one active so this node never makes a key of its own for the owner again.
-    Returns the kids added."""
+    Returns the kids added. The node's own keys (:func:`reserved_agency`) are refused."""
+    if reserved_agency(agency_code):
+        raise ValueError(f"{agency_code} is this node's own key, never an owner's")
     for record in session.scalars(
         select(SigningKeyRecord).where(SigningKeyRecord.agency_code == agency_code)
     ):

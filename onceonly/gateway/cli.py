@@ -157,16 +157,46 @@ def link(
     ca: Path = typer.Option(..., help="The CA certificate."),
     crl: Path = typer.Option(..., help="The CRL file in force."),
     data_dir: Path = typer.Option(Path("onceonly-data"), help="The platform's data directory."),
+    owner: list[str] = typer.Option(
+        ...,
+        "--owner",
+        help="An owner you agree this gateway answers and signs for (repeatable); the "
+        "jwks.json may name no other agency.",
+    ),
 ) -> None:
-    """On the platform: send the owners in ``jwks`` to their gateway and hand their keys over
-    (the node's own keys for them are retired and their private files deleted)."""
+    """On the platform: send the owners named by ``--owner`` to their gateway and hand their
+    keys over (the node's own keys for them are retired and their private files deleted).
+
+    The gateway's ``jwks.json`` is the gateway's word, not the operator's: a key in it for an
+    agency the operator did not name (another owner, or the node's own audit key) would hand
+    that agency over too, so such a file is refused whole."""
     from onceonly.db import make_engine, make_session_factory, transaction
     from onceonly.exchange import keys
     from onceonly.gateway.links import GatewayLink, GatewayLinks
+    from onceonly.gateway.setup import DATASETS
+    from onceonly.i18n import both
+
+    def refuse(key: str, **params: object) -> None:
+        text = both(key, **params)
+        typer.echo(f"{text['zh-TW']}\n{text['en']}", err=True)
+        raise typer.Exit(2)
 
     settings = Settings(data_dir=data_dir)
     members = json.loads(jwks.read_text("utf-8"))
-    owners = tuple(sorted({m["agency"] for m in members.get("keys", [])}))
+    owners = tuple(sorted(set(owner)))
+    reserved = [o for o in owners if keys.reserved_agency(o)]
+    if reserved:
+        refuse("gateway.link.reserved", agency=", ".join(reserved))
+    named = {str(m.get("agency")) for m in members.get("keys", []) if isinstance(m, dict)}
+    if unlisted := sorted(named - set(owners)):
+        refuse("gateway.link.unlisted", agency=", ".join(unlisted), file=jwks)
+    if keyless := sorted(set(owners) - named):
+        refuse("gateway.link.no_key", agency=", ".join(keyless), file=jwks)
+    answered = members.get(DATASETS)
+    members = {
+        "keys": [m for m in members["keys"] if m.get("agency") in owners],
+        **({DATASETS: answered} if isinstance(answered, dict) else {}),
+    }
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
         for owner in owners:

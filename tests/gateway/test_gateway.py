@@ -167,6 +167,8 @@ class Setup:
                 str(platform_crl),
                 "--data-dir",
                 str(platform.data_dir),
+                "--owner",
+                owner,
             ],
             env=on_platform,
         )
