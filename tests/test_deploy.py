@@ -241,6 +241,40 @@ def test_readyz_names_a_missing_signing_key(node: Node) -> None:
     assert "signing key" in body["failures"][0]["en"]
 
 
+def test_readyz_tells_outsiders_only_which_check_failed(node: Node) -> None:
+    """Readiness is public (a load balancer asks it), but file paths, host names and driver
+    errors are for the operator: only loopback peers not behind the proxy (or the metrics
+    token's bearer) read the details."""
+    owner = node.env.manifest.stores[0].owner
+    for pem in (node.env.settings.keys_dir / owner).glob("*.pem"):
+        pem.unlink()
+    outside = node.client(ELSEWHERE).get("/readyz")
+    proxied = node.client().get("/readyz", headers={"X-Forwarded-For": "203.0.113.5"})
+    for answer in (outside, proxied):
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
+        assert str(node.env.settings.data_dir) not in answer.text
+        assert ".pem" not in answer.text and owner not in answer.text
+        assert answer.json()["failures"] == [{"check": "keys"}]
+    assert owner in _not_ready(node.client())["failures"][0]["en"]
+
+
+def test_readyz_does_not_ask_for_keys_held_by_an_owners_gateway(node: Node) -> None:
+    """An owner linked to its gateway signs there: the node holds only the public half of
+    its active key, which is no reason to take the node out of service."""
+    from joserfc.jwk import OKPKey
+
+    from onceonly.exchange import keys
+
+    owner = node.env.manifest.stores[0].owner
+    public = OKPKey.generate_key("Ed25519").as_dict(private=False)
+    member = {n: public[n] for n in ("kty", "crv", "x")}
+    member |= {"kid": keys.install_kid(member), "agency": owner}
+    with transaction(node.app.state.sessions) as db:
+        assert keys.hand_over(db, node.env.settings, owner, [member])
+    ready = node.client().get("/readyz")
+    assert ready.status_code == 200, ready.text
+
+
 def test_readyz_names_an_unreachable_database(demo_env: DemoEnv, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'gone' / 'onceonly.sqlite'}"
     settings = demo_env.settings.model_copy(update={"database_url": url})

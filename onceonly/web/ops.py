@@ -194,6 +194,8 @@ def keys_check(app: FastAPI) -> list[dict[str, str]]:
     with app.state.sessions() as session:
         active = [k for k in keys.list_keys(session, settings) if k.active]
     for key in active:
+        if key.public_jwk.get(keys.CUSTODY) == "gateway":
+            continue  # the owner's gateway holds the private half, as it should
         try:
             if not key.pem_path.is_file():
                 raise keys.SigningKeyUnavailable(f"{key.pem_path}: missing")
@@ -328,12 +330,19 @@ def install_ops_routes(
         if ready:
             return JSONResponse({"status": "ready", "checks": list(READY_CHECKS)})
         lang = settings.language
+        if may_read_metrics(request, settings):
+            detail = "; ".join(f[normalise_language(lang)] for f in failures)
+            shown: list[dict[str, str]] = failures
+        else:  # paths, hosts and driver errors are the operator's, not the public's
+            names = list(dict.fromkeys(f["check"] for f in failures))
+            detail = t("deploy.ready.hidden", lang, checks=", ".join(names))
+            shown = [{"check": name} for name in names]
         body = {
             "type": "https://onceonly.example/problems/not-ready",
             "title": t("deploy.ready.title", lang),
             "status": 503,
-            "detail": "; ".join(f[normalise_language(lang)] for f in failures),
-            "failures": failures,
+            "detail": detail,
+            "failures": shown,
         }
         return JSONResponse(
             body, 503, media_type="application/problem+json", headers={"Retry-After": "5"}
