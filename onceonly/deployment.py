@@ -10,6 +10,7 @@ its registries, connectors, accounts and rules.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,19 @@ def write_settings_file(settings: Settings, path: Path | None = None) -> tuple[P
     return path, True
 
 
+def _private_sqlite(url: str) -> None:
+    """A SQLite database file (and its journals) readable by its owner and group only."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(parsed.database + suffix)
+        if path.is_file():
+            os.chmod(path, stat.S_IMODE(path.stat().st_mode) & 0o770)
+
+
 def init_deployment(settings: Settings, admin: FirstAdmin | None = None) -> InitResult:
     """Make (or complete) a deployment: folders, settings file, schema, national catalog and
     the first administrator. Safe to run again: nothing that exists is changed."""
@@ -113,9 +127,14 @@ def init_deployment(settings: Settings, admin: FirstAdmin | None = None) -> Init
 
     settings.ensure_dirs()
     os.chmod(settings.keys_dir, 0o700)
+    # Other users of the machine reach nothing inside: the default SQLite database (and the
+    # -wal/-shm files SQLite makes later with the process's umask) holds password hashes, the
+    # badge key and citizens' data.
+    os.chmod(settings.data_dir, 0o750)
     settings_file, written = write_settings_file(settings)
     url = settings.resolved_database_url
     migrations.upgrade(url)
+    _private_sqlite(url)
     engine = make_engine(url)
     try:
         sessions = make_session_factory(engine)

@@ -96,6 +96,23 @@ def test_init_makes_a_deployment_without_demo_data(
         engine.dispose()
 
 
+def test_init_keeps_the_default_sqlite_database_from_other_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --database-url the database is a SQLite file in the data directory: password
+    hashes, the badge key, citizens' data. No other user of the machine may read it (nor its
+    -wal/-shm files, made later with the process's umask)."""
+    target = tmp_path / "node"
+    monkeypatch.setenv("ONCEONLY_ADMIN_PASSWORD", PASSWORD)
+    monkeypatch.delenv("ONCEONLY_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(cli, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    database = target / "onceonly.sqlite"
+    assert database.is_file()
+    assert stat.S_IMODE(database.stat().st_mode) & 0o007 == 0
+    assert stat.S_IMODE(target.stat().st_mode) & 0o007 == 0  # nothing in it is reachable
+
+
 def test_init_asks_for_the_password_without_echoing_it(
     tmp_path: Path, empty_database_url: str
 ) -> None:
