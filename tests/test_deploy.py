@@ -406,6 +406,21 @@ def test_a_request_id_from_anyone_but_the_proxy_is_not_taken(node: Node) -> None
     assert malformed.headers["X-Request-ID"] != "two words"
 
 
+def test_an_outsiders_path_cannot_forge_a_log_line(
+    node: Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The path is percent-decoded before it is logged: ``%0a`` in it would start a line of
+    the attacker's own in the plain-text log (``log_format = "text"``)."""
+    forged = "2026-01-01 INFO onceonly.access [feedfacefeedface] POST /admin/users 200"
+    with caplog.at_level(logging.INFO, logger="onceonly.access"):
+        node.client(ELSEWHERE).get("/nothing%0a" + forged.replace(" ", "%20") + "%0d")
+    formatter = logging.Formatter(log_config("text")["formatters"]["default"]["format"])
+    [record] = [r for r in caplog.records if r.name == "onceonly.access"]
+    line = formatter.format(record)
+    assert "\n" not in line and "\r" not in line and "\n" not in record.path  # type: ignore[attr-defined]
+    assert "/nothing\\x0a2026" in line
+
+
 def test_json_log_lines_carry_the_request_id() -> None:
     from pythonjsonlogger.json import JsonFormatter
 

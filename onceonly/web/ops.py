@@ -9,6 +9,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,15 @@ access_log = logging.getLogger("onceonly.access")
 
 READY_TIMEOUT_SECONDS = 2.0
 """How long ``/readyz`` waits for any one check (a load balancer's probe is short)."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _loggable(path: str) -> str:
+    """The (percent-decoded) path with control characters spelled ``\\xNN``: a ``%0a`` in
+    a URL must not start a log line of its own in the plain-text log."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path)
 
 
 def _loopback(host: str | None) -> bool:
@@ -97,15 +107,16 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             HTTP_REQUESTS.labels(method, label, str(status)).inc()
             HTTP_LATENCY.labels(method, label).observe(elapsed)
+            path = _loggable(scope.get("path", ""))
             access_log.info(
                 "%s %s %s",
                 method,
-                scope.get("path", ""),
+                path,
                 status,
                 extra={
                     "request_id": request_id,
                     "method": method,
-                    "path": scope.get("path", ""),
+                    "path": path,
                     "route": label,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
