@@ -199,8 +199,8 @@ def link(
     }
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
-        for owner in owners:
-            keys.hand_over(session, settings, owner, members["keys"])
+        for agency in owners:
+            keys.hand_over(session, settings, agency, members["keys"])
     engine.dispose()
     existing = GatewayLinks.read(settings)
     others = tuple(g for g in (existing.gateways if existing else ()) if g.id != gateway_id)

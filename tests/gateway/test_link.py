@@ -93,7 +93,9 @@ def test_the_nodes_own_keys_are_never_handed_over(platform: Settings) -> None:
     code, output = _link(platform, {"keys": [_member("platform.audit")]}, "platform.audit")
     assert code == 2 and "platform.audit" in output, output
     engine = make_engine(platform.resolved_database_url)
-    with transaction(make_session_factory(engine)) as session:
-        with pytest.raises(ValueError, match="own key"):
-            keys.hand_over(session, platform, "platform.witness", [])
+    with (
+        transaction(make_session_factory(engine)) as session,
+        pytest.raises(ValueError, match="own key"),
+    ):
+        keys.hand_over(session, platform, "platform.witness", [])
     engine.dispose()
