@@ -24,12 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.audit import merkle, note
 from onceonly.audit.checkpoint import Checkpoint, cosignatures_of, list_checkpoints, log_verifiers
-from onceonly.audit.models import AuditWitness
 from onceonly.audit.tree_heads import (
     AUDIT_KEY_AGENCY,
     TreeHead,
@@ -116,9 +114,11 @@ def _check_heads(session: Session, jwks: dict[str, Any], check: HeadsCheck) -> l
     return signed
 
 
-def _witness_verifiers(session: Session, extra: Sequence[str]) -> list[note.Verifier]:
-    vkeys = [*session.scalars(select(AuditWitness.vkey)), *extra]
-    return [note.Verifier.from_vkey(v) for v in vkeys]
+def _witness_verifiers(pinned: Sequence[str]) -> list[note.Verifier]:
+    """Only the witness keys the person verifying gave (``--witness-key``): the node's own
+    ``audit_witnesses`` table is the database under test, where an insider could add a
+    witness of their own and cosign with it."""
+    return [note.Verifier.from_vkey(v) for v in pinned]
 
 
 def _check_checkpoints(
@@ -223,7 +223,7 @@ def check_heads(
     trusted = jwks if jwks is not None else local_jwks(session, settings)
     check = HeadsCheck()
     signed = _check_heads(session, trusted, check)
-    witnesses = _witness_verifiers(session, witness_vkeys)
+    witnesses = _witness_verifiers(witness_vkeys)
     _check_checkpoints(session, trusted, witnesses, check)
     origins = {row.origin for row in list_checkpoints(session)} | {known_origin(settings)}
     newest = signed[-1] if signed else None

@@ -322,6 +322,11 @@ def test_a_witness_cosigns_and_refuses_a_rewritten_log(
     )
     assert before.exit_code == 0, before.output
     assert "is consistent with the log" in before.output and witness.name in before.output
+    # a witness counts only when the person verifying names its key: the node's own table of
+    # witnesses is the database under test, where an insider could add one of their own
+    unpinned = runner.invoke(cli, ["audit", "verify", "--checkpoint", str(held_file)])
+    assert unpinned.exit_code == 0, unpinned.output
+    assert witness.name not in unpinned.output and "0 of them cosigned" in unpinned.output
 
     # The insider, holding the database and the key file, rewrites entry 2 and re-signs.
     rewrite_history(log_node)
