@@ -173,6 +173,8 @@ def test_verify_catches_a_rewrite_whose_roots_were_overwritten(
     assert (
         "2 signed tree heads verified" in ok.output and "2 checkpoints (C2SP) verified" in ok.output
     )
+    # an OK without an outside anchor says what it cannot rule out
+    assert "No checkpoint held outside was given" in ok.output
 
     rewrite_history(log_node)
     _new_roots(log_node)
