@@ -28,12 +28,11 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.db import as_utc, make_engine, make_session_factory, transaction
 from onceonly.domain.national_id import make_national_id
 from onceonly.models import Base
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.models import Delivery, LifeEvent
-from onceonly.notify.outbox import as_utc
 from onceonly.notify.receiver import spawn_receiver, wait_until_up
 from onceonly.notify.subscriptions import (
     SubscriptionRequest,

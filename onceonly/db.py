@@ -35,8 +35,10 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    """Aware UTC. SQLite hands stored times back without their zone, and they are UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 SQLITE_POOL_SIZE = 40

@@ -6,7 +6,7 @@ database cannot be used to sign in; passwords only as Argon2 hashes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -36,11 +36,6 @@ class Role(StrEnum):
 
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC, so say so."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class User(Base):

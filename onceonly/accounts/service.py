@@ -34,12 +34,11 @@ from onceonly.accounts.models import (
     Role,
     User,
     UserSession,
-    as_utc,
 )
 from onceonly.accounts.passwords import hash_password, verify_password
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.catalog import service as catalog
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
 

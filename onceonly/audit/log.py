@@ -26,13 +26,12 @@ from onceonly.audit.tree_store import add_leaf, add_leaves
 from onceonly.audit.verify import (
     ENTRY_FORMAT,
     actor_commitment,
-    as_utc,
     compute_hash,
     entry_document,
     format_time,
     new_actor_salt,
 )
-from onceonly.db import transaction, utcnow
+from onceonly.db import as_utc, transaction, utcnow
 from onceonly.observability import current_request_id
 
 

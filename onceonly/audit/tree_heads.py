@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 
 from onceonly.audit.models import AuditTreeHead
 from onceonly.audit.tree_store import root_hash, tree_size
-from onceonly.audit.verify import as_utc
 from onceonly.config import Settings
+from onceonly.db import as_utc
 from onceonly.exchange import keys
 from onceonly.i18n import t
 

@@ -53,6 +53,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from onceonly.db import as_utc
 from onceonly.i18n import t
 
 CONTENT_FIELDS = (
@@ -103,13 +104,6 @@ object with the stored fields as attributes (an :class:`~onceonly.audit.models.A
 or an ``AuditEntryView``: ``actor_username``, ``actor_salt``, ``entry_format`` and the rest)."""
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-
-
-def as_utc(value: datetime) -> datetime:
-    """Aware UTC; SQLite hands stored times back without their zone, and they are UTC."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
 
 
 def format_time(value: datetime) -> str:

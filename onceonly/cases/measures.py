@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
 from onceonly.cases.models import Case, CaseEvidence
+from onceonly.db import as_utc
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol, runtime_checkable
@@ -26,18 +26,13 @@ from onceonly.accounts.tenancy import Scope
 from onceonly.cases.models import Case, CaseEvent, Notification, SmsOutboxMessage
 from onceonly.cases.schemas import NotificationView, SmsOutboxView
 from onceonly.config import Settings
-from onceonly.db import transaction, utcnow
+from onceonly.db import as_utc, transaction, utcnow
 from onceonly.i18n import t
 
 SMTP_TIMEOUT_SECONDS = 10.0
 STALE_SENDING = timedelta(minutes=10)
 """A ``sending`` row older than this belongs to a worker that died; retry takes it over."""
 EVENTS = ("opened", "gathering", "relayed", "decided", "closed")
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @runtime_checkable
@@ -114,6 +109,21 @@ def send_email(settings: Settings, to: str, subject: str, body: str) -> None:
         smtp.send_message(message)
 
 
+def send_message(
+    settings: Settings, sms: SmsProvider, channel: str, to: str, subject: str, body: str
+) -> str | None:
+    """Send one message by e-mail or SMS: ``None``, or why it failed (for the row's
+    ``last_error`` and a retry; any provider failure is recorded, never lost)."""
+    try:
+        if channel == "email":
+            send_email(settings, to, subject, body)
+        else:
+            sms.send(to, body)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:1000]
+    return None
+
+
 def _claim(session: Session, notification_id: int, statuses: Sequence[str], now: datetime) -> bool:
     result = session.execute(
         update(Notification)
@@ -139,14 +149,7 @@ def _deliver_one(
         row = session.get(Notification, notification_id)
         assert row is not None
         channel, to, subject, body = row.channel, row.recipient, row.subject, row.body
-    error: str | None = None
-    try:
-        if channel == "email":
-            send_email(settings, to, subject, body)
-        else:
-            sms.send(to, body)
-    except Exception as exc:  # any provider failure is recorded, never lost
-        error = f"{type(exc).__name__}: {exc}"[:1000]
+    error = send_message(settings, sms, channel, to, subject, body)
     with transaction(sessions) as session:
         row = session.get(Notification, notification_id)
         assert row is not None

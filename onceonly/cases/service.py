@@ -38,7 +38,6 @@ from onceonly.accounts.tenancy import scope_for, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.cases.models import Case, CaseAgency, CaseEvent, CaseEvidence
 from onceonly.cases.notifications import (
-    as_utc,
     deliver_pending,
     enqueue,
     retry_failed_notifications,
@@ -57,7 +56,7 @@ from onceonly.cases.schemas import (
 )
 from onceonly.catalog import service as catalog
 from onceonly.config import Settings
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import mask_national_id, validate_national_id
 from onceonly.errors import FieldError, Problem, not_found, validation_problem

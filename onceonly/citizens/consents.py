@@ -13,12 +13,11 @@ from datetime import date, datetime, time
 
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
 from onceonly.accounts.service import Principal
 from onceonly.audit.log import AuditRecord, EntryFilter, append, find_entries
 from onceonly.catalog import service as catalog
 from onceonly.citizens.accesses import TAIWAN
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.policy import service as policy

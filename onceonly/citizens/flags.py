@@ -17,12 +17,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
 from onceonly.accounts.service import Principal
 from onceonly.audit.log import AuditEntryView, AuditRecord, append
 from onceonly.audit.models import AuditEntry
 from onceonly.citizens.models import AccessFlag, FlagQueue
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 

@@ -42,11 +42,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
 from onceonly.citizens.cards import load_ca_certificate
 from onceonly.citizens.models import CardRevocation, SignInChallenge
 from onceonly.config import Settings
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import validate_national_id
 from onceonly.i18n import t

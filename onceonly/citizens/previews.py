@@ -17,9 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
 from onceonly.citizens.models import EvidencePreview
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.errors import Problem
 from onceonly.i18n import t
 from onceonly.policy.previews import PreviewKey

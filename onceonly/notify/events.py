@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import validate_national_id, validate_resident_id
 from onceonly.domain.roc_date import parse_roc_date, taiwan_today
@@ -37,7 +37,7 @@ from onceonly.notify.kinds import (
     NATIONAL_ID_FIELDS,
 )
 from onceonly.notify.models import CitizenSequence, LifeEvent
-from onceonly.notify.outbox import as_utc, upsert_increment, write_outbox
+from onceonly.notify.outbox import upsert_increment, write_outbox
 
 
 class LifeEventIn(BaseModel):

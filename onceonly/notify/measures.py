@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
+from onceonly.db import as_utc
 from onceonly.notify.models import Delivery, LifeEvent
 
 

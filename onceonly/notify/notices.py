@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.cases.notifications import OutboxSms, SmsProvider, send_email
+from onceonly.cases.notifications import OutboxSms, SmsProvider, send_message
 from onceonly.config import Settings
 from onceonly.db import transaction, utcnow
 from onceonly.i18n import normalise_language, t
@@ -150,14 +150,7 @@ def send_notices(
             row = session.get(Notice, notice_id)
             assert row is not None
             channel, to, subject, body = row.channel, row.recipient, row.subject, row.body
-        error: str | None = None
-        try:
-            if channel == "email":
-                send_email(settings, to, subject, body)
-            else:
-                provider.send(to, body)
-        except Exception as exc:  # a provider failure is recorded and retried, never lost
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+        error = send_message(settings, provider, channel, to, subject, body)
         with transaction(sessions) as session:
             session.execute(
                 update(Notice)

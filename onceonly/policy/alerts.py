@@ -19,10 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
 from onceonly.accounts.tenancy import Scope
 from onceonly.audit.log import EntryFilter, find_entries
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.policy.models import PredicateAlert
 
 WINDOW = timedelta(days=30)

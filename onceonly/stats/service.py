@@ -21,11 +21,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.models import as_utc
 from onceonly.accounts.tenancy import Scope, tenant_of_agency
 from onceonly.cases.measures import CaseMeasure, Residence, case_measures
 from onceonly.catalog import service as catalog
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.domain.address import parse_address
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.merger_renames import rename_parsed

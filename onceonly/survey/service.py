@@ -25,10 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onceonly.accounts import service as accounts
-from onceonly.accounts.models import as_utc
 from onceonly.accounts.tenancy import Scope, tenant_of_agency
 from onceonly.catalog import service as catalog
-from onceonly.db import utcnow
+from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
 from onceonly.survey.models import (
