@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import scope_of
@@ -159,13 +161,7 @@ def _dashboard(
         refused = stats.refusals(db, filters, scope_of(user))
         turned = stats.turnaround(db, filters, scope_of(user))
         events = stats.tell_us_once(db, filters, scope_of(user))
-        datasets = {d.code: d for d in catalog.list_datasets(db)}
-        items = {i.code: i for i in catalog.search_application_items(db, "")}
-        cities = {j.code: j for j in catalog.list_jurisdictions(db)}
-        names = {
-            code: agency_name(db, code, lang)
-            for code in {row.agency for row in found} | {r.owner for r in turned}
-        }
+        labels = _labels(db, lang, {row.agency for row in found} | {r.owner for r in turned})
     return page(
         request,
         "stats/dashboard.html",
@@ -184,29 +180,45 @@ def _dashboard(
         refused_top=max((r.pieces for r in refused), default=1),
         turned=turned,
         events=events,
-        kind_label=lambda kind: kind_label(kind, lang),
-        duration=lambda seconds: duration(seconds, lang),
-        dataset_label=lambda code: (
-            (datasets[code].name_en if lang == "en" else datasets[code].name_zh)
-            if code in datasets
-            else code
-        ),
         totals=stats.totals(found),
         ways=stats.WAYS,
         form=form,
         query=request.url.query,
-        agency_label=lambda code: names.get(code, code),
-        item_label=lambda code: (
-            (items[code].name_en if lang == "en" else items[code].name_zh)
-            if code in items
-            else code
-        ),
-        city_label=lambda code: (
-            (cities[code].name_en if lang == "en" else cities[code].name_zh)
-            if code in cities
-            else t("stats.unknown", lang)
-        ),
+        **labels,
     )
+
+
+def _labels(db: Session, lang: str, agencies: set[str]) -> dict[str, Any]:
+    """The templates' ways of naming what the rows hold by code, in the page's language."""
+    datasets = {d.code: d for d in catalog.list_datasets(db)}
+    items = {i.code: i for i in catalog.search_application_items(db, "")}
+    cities = {j.code: j for j in catalog.list_jurisdictions(db)}
+    names = {code: agency_name(db, code, lang) for code in agencies}
+
+    def named(table: dict[str, Any], code: str, unknown: str) -> str:
+        if code not in table:
+            return unknown
+        return str(table[code].name_en if lang == "en" else table[code].name_zh)
+
+    return {
+        "kind_label": lambda kind: kind_label(kind, lang),
+        "duration": lambda seconds: duration(seconds, lang),
+        "dataset_label": lambda code: named(datasets, code, code),
+        "item_label": lambda code: named(items, code, code),
+        "city_label": lambda code: named(cities, code, t("stats.unknown", lang)),
+        "agency_label": lambda code: names.get(code, code),
+    }
+
+
+def _answer(filters: stats.Filters, rows: Iterable[Any], **extra: object) -> dict[str, object]:
+    """An API answer: its period (whole days, Taipei time) and its rows."""
+    return {
+        "timezone": "Asia/Taipei",
+        "since": filters.since.isoformat(),
+        "until": filters.until.isoformat(),
+        **extra,
+        "rows": [row.as_dict() for row in rows],
+    }
 
 
 @router.get("/stats.csv", include_in_schema=False)
@@ -278,12 +290,7 @@ def cases_api(request: Request, user: Reader, lang: Lang, documented: Query_) ->
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
         found = stats.rows(db, filters, scope_of(user))
-    return {
-        "timezone": "Asia/Taipei",
-        "since": filters.since.isoformat(),
-        "until": filters.until.isoformat(),
-        "rows": [row.as_dict() for row in found],
-    }
+    return _answer(filters, found)
 
 
 @router.get("/api/v1/stats/turnaround", tags=["stats"], responses=API_RESPONSES)
@@ -296,12 +303,7 @@ def turnaround_api(
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
         found = stats.turnaround(db, filters, scope_of(user))
-    return {
-        "timezone": "Asia/Taipei",
-        "since": filters.since.isoformat(),
-        "until": filters.until.isoformat(),
-        "rows": [row.as_dict() for row in found],
-    }
+    return _answer(filters, found)
 
 
 @router.get("/stats/savings.csv", include_in_schema=False)
@@ -322,13 +324,7 @@ def savings_api(
     with get_session_factory(request)() as db:
         found = stats.savings(db, filters, scope_of(user))
         assumed = stats.assumptions(db)
-    return {
-        "timezone": "Asia/Taipei",
-        "since": filters.since.isoformat(),
-        "until": filters.until.isoformat(),
-        "assumptions": assumed.values,
-        "rows": [row.as_dict() for row in found],
-    }
+    return _answer(filters, found, assumptions=assumed.values)
 
 
 @router.get("/stats/tell-us-once.csv", include_in_schema=False)
@@ -346,12 +342,7 @@ def events_api(request: Request, user: Reader, lang: Lang, documented: Query_) -
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
         found = stats.tell_us_once(db, filters, scope_of(user))
-    return {
-        "timezone": "Asia/Taipei",
-        "since": filters.since.isoformat(),
-        "until": filters.until.isoformat(),
-        "rows": [row.as_dict() for row in found],
-    }
+    return _answer(filters, found)
 
 
 @router.get("/stats/public", response_class=HTMLResponse, include_in_schema=False)
@@ -360,13 +351,12 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
     filters, form = _filters(request, lang)
     with get_session_factory(request)() as db:
         shown = stats.published(db, filters)
-        cities = {j.code: j for j in catalog.list_jurisdictions(db)}
-        datasets = {d.code: d for d in catalog.list_datasets(db)}
-        names = {
-            code: agency_name(db, code, lang)
-            for code in {r.agency for r in shown.rows}
-            | {w.cell.owner for w in shown.turnaround if isinstance(w.cell, stats.Turnaround)}
-        }
+        labels = _labels(
+            db,
+            lang,
+            {r.agency for r in shown.rows}
+            | {w.cell.owner for w in shown.turnaround if isinstance(w.cell, stats.Turnaround)},
+        )
     return page(
         request,
         "stats/public.html",
@@ -378,19 +368,7 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
             "since": shown.filters.since.isoformat(),
             "until": shown.filters.until.isoformat(),
         },
-        duration=lambda seconds: duration(seconds, lang),
-        kind_label=lambda kind: kind_label(kind, lang),
-        agency_label=lambda code: names.get(code, code),
-        dataset_label=lambda code: (
-            (datasets[code].name_en if lang == "en" else datasets[code].name_zh)
-            if code in datasets
-            else code
-        ),
-        city_label=lambda code: (
-            (cities[code].name_en if lang == "en" else cities[code].name_zh)
-            if code in cities
-            else t("stats.unknown", lang)
-        ),
+        **labels,
     )
 
 
