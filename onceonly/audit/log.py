@@ -314,6 +314,34 @@ def find_entries(
     return [AuditEntryView.from_row(row) for row in rows], total
 
 
+def predicate_asks(
+    session: Session, *, subject: str, dataset: str, predicate: str, since: datetime, limit: int
+) -> list[tuple[dict[str, Any] | None, str | None, str | None, str | None]]:
+    """(parameters, requesting agency, item, owners) of the allowed evidence requests that
+    asked ``predicate`` of ``dataset`` about ``subject`` since ``since``, newest first: the
+    few columns the alert on varied parameters needs, filtered by the database (it runs on
+    every predicate request)."""
+    rows = session.execute(
+        select(
+            AuditEntry.predicate_params,
+            AuditEntry.actor_agency,
+            AuditEntry.application_item,
+            AuditEntry.owner_agency,
+        )
+        .where(
+            AuditEntry.subject == subject,
+            AuditEntry.dataset == dataset,
+            AuditEntry.predicate == predicate,
+            AuditEntry.event == "evidence.request",
+            AuditEntry.decision == "allowed",
+            AuditEntry.recorded_at >= as_utc(since),
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+    )
+    return [tuple(row) for row in rows]
+
+
 def latest(session: Session, count: int = 20) -> list[AuditEntryView]:
     """The newest ``count`` entries, oldest first (as ``tail`` shows them)."""
     rows = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(count))

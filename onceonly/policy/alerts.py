@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.tenancy import Scope
-from onceonly.audit.log import EntryFilter, find_entries
+from onceonly.audit.log import predicate_asks
 from onceonly.db import as_utc, utcnow
 from onceonly.policy.models import PredicateAlert
 
@@ -64,16 +64,18 @@ def _past(
 ) -> list[tuple[str, str | None, str | None]]:
     """(parameters, requesting agency, item) of the earlier allowed asks of ``ask``'s
     predicate about ``subject`` at ``ask.owner``."""
-    entries, _ = find_entries(
-        session, EntryFilter(subject=subject, dataset=ask.dataset, since=since), limit=PAST_ASKS
+    asks = predicate_asks(
+        session,
+        subject=subject,
+        dataset=ask.dataset,
+        predicate=ask.predicate,
+        since=since,
+        limit=PAST_ASKS,
     )
     return [
-        (_key(e.predicate_params or {}), e.actor_agency, e.application_item)
-        for e in entries
-        if e.event == "evidence.request"
-        and e.decision == "allowed"
-        and e.predicate == ask.predicate
-        and ask.owner in (e.owner_agency or "").split(",")
+        (_key(params or {}), agency, item)
+        for params, agency, item, owners in asks
+        if ask.owner in (owners or "").split(",")
     ]
 
 
