@@ -29,14 +29,13 @@ from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import LANGUAGES, t
-from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
+from onceonly.web.deps import Db, get_language, get_session_factory, get_settings
 from onceonly.web.params import RowId
 from onceonly.web.templating import render
 
 router = APIRouter()
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
-Db = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 

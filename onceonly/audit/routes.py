@@ -20,14 +20,13 @@ from onceonly.accounts.tenancy import scope_of
 from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries, head
 from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
-from onceonly.web.deps import get_db, get_language
+from onceonly.web.deps import Db, get_language
 from onceonly.web.params import page_query
 from onceonly.web.templating import render
 
 router = APIRouter(tags=["audit"])
 
 Auditor = Annotated[Principal, Depends(require_roles("auditor", "admin"))]
-Db = Annotated[Session, Depends(get_db, scope="function")]
 TAIWAN = timezone(timedelta(hours=8), "Asia/Taipei")
 MAX_PER_PAGE = 200
 

@@ -31,12 +31,11 @@ from onceonly.audit.verify import ActorNotRedactable
 from onceonly.config import Settings
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
-from onceonly.web.deps import get_db, get_language, get_settings
+from onceonly.web.deps import Db, get_language, get_settings
 from onceonly.web.params import MAX_INTEGER, PositiveId, SizeInPath
 
 router = APIRouter(tags=["audit"])
 
-Db = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AUDITOR_ROLES = ("auditor", "admin")
 

@@ -37,7 +37,7 @@ from onceonly.config import Settings
 from onceonly.errors import not_found
 from onceonly.exchange.schemas import EvidenceResponse
 from onceonly.i18n import t
-from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
+from onceonly.web.deps import Db, get_language, get_session_factory, get_settings
 
 if TYPE_CHECKING:
     from onceonly.exchange.service import Exchange
@@ -55,7 +55,6 @@ STEP_RESPONSES: dict[int | str, dict[str, object]] = {
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Lang = Annotated[str, Depends(get_language)]
-Db = Annotated[Session, Depends(get_db, scope="function")]
 Factory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 

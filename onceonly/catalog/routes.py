@@ -18,12 +18,11 @@ from onceonly.catalog.service import (
 )
 from onceonly.errors import not_found
 from onceonly.i18n import t
-from onceonly.web.deps import get_db, get_language
+from onceonly.web.deps import Db, get_language
 from onceonly.web.templating import render
 
 router = APIRouter()
 
-Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 _NOT_FOUND = {

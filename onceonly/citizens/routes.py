@@ -43,7 +43,7 @@ from onceonly.db import transaction
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
-from onceonly.web.deps import get_db, get_language, get_session_factory, get_settings
+from onceonly.web.deps import Db, get_language, get_session_factory, get_settings
 from onceonly.web.errors import wants_html
 from onceonly.web.params import Page, RowId, Seq
 from onceonly.web.templating import render
@@ -73,7 +73,6 @@ class CitizenRoute(APIRoute):
 
 router = APIRouter(route_class=CitizenRoute)
 
-Db = Annotated[Session, Depends(get_db, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 AuditorUser = Annotated[Principal, Depends(require_roles("auditor"))]
 

@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import tenant_of_agency
@@ -19,12 +18,11 @@ from onceonly.consolidate import review
 from onceonly.consolidate.models import PENDING, ReviewItem
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
-from onceonly.web.deps import get_db, get_language
+from onceonly.web.deps import Db, get_language
 from onceonly.web.params import RowId
 from onceonly.web.templating import render
 
 router = APIRouter(tags=["consolidate"])
-Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 Reviewer = Annotated[Principal, Depends(require_roles("admin", "clerk"))]
 REVIEWER_KINDS = {

@@ -29,14 +29,13 @@ from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import LANGUAGES, t
-from onceonly.web.deps import get_db, get_language, get_session_factory
+from onceonly.web.deps import Db, get_language, get_session_factory
 from onceonly.web.params import Seq
 from onceonly.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
-Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 FORM_PROBLEMS = (409, 413, 415, 422)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Response
 
 from onceonly.exchange.keys import published_jwks
-from onceonly.web.deps import get_db
+from onceonly.web.deps import Db
 
 router = APIRouter(tags=["keys"])
 
@@ -22,9 +21,7 @@ router = APIRouter(tags=["keys"])
         "needs nothing else."
     ),
 )
-def jwks(
-    response: Response, db: Annotated[Session, Depends(get_db, scope="function")]
-) -> dict[str, Any]:
+def jwks(response: Response, db: Db) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return published_jwks(db)

@@ -28,13 +28,12 @@ from onceonly.notify import intake, outbox
 from onceonly.notify.events import LifeEventIn
 from onceonly.notify.kinds import EVENT_KINDS, HOUSEHOLD_KINDS
 from onceonly.notify.routes import register_of
-from onceonly.web.deps import get_db, get_language
+from onceonly.web.deps import Db, get_language
 from onceonly.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
-Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 PAGE = "/counter/tell-us-once"

@@ -22,7 +22,7 @@ from onceonly.notify.events import LifeEventIn
 from onceonly.notify.feed import MAX_LIMIT, read_feed
 from onceonly.notify.register import Register, household_register
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
-from onceonly.web.deps import get_db, get_language
+from onceonly.web.deps import Db, get_language
 from onceonly.web.params import RowId, Seq
 from onceonly.web.templating import render
 
@@ -31,7 +31,6 @@ router = APIRouter(tags=["notify"])
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 AGENCY_ROLES = ("clerk", "owner")
 
-Db = Annotated[Session, Depends(get_db, scope="function")]
 Lang = Annotated[str, Depends(get_language)]
 
 

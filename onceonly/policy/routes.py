@@ -8,7 +8,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, current_user, require_roles
 from onceonly.accounts.tenancy import scope_of
@@ -17,7 +16,7 @@ from onceonly.i18n import t
 from onceonly.policy import alerts, service
 from onceonly.policy.catalog_checks import check_against_catalog
 from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
-from onceonly.web.deps import get_db, get_language
+from onceonly.web.deps import Db, get_language
 from onceonly.web.params import RowId
 
 router = APIRouter(prefix="/api/v1/access-rules", tags=["access rules"])
@@ -115,7 +114,7 @@ def _out(rule: service.RuleView) -> RuleOut:
 @router.get("", response_model=list[RuleOut], summary="Access rules the caller may see")
 def list_rules(
     principal: Annotated[Principal, Depends(current_user)],
-    db: Annotated[Session, Depends(get_db, scope="function")],
+    db: Db,
     status: Annotated[str | None, Query()] = None,
     dataset: Annotated[str | None, Query()] = None,
     application_item: Annotated[str | None, Query()] = None,
@@ -153,7 +152,7 @@ def list_rules(
 def request_rule(
     body: RuleIn,
     principal: Annotated[Principal, Depends(require_roles("clerk", "admin"))],
-    db: Annotated[Session, Depends(get_db, scope="function")],
+    db: Db,
     lang: Annotated[str, Depends(get_language)],
 ) -> RuleOut:
     request = service.RuleRequest(**body.model_dump())
@@ -188,7 +187,7 @@ def _decision_route(action: str):  # type: ignore[no-untyped-def]
         rule_id: RowId,
         body: ReasonIn,
         principal: Annotated[Principal, Depends(require_roles("owner"))],
-        db: Annotated[Session, Depends(get_db, scope="function")],
+        db: Db,
         lang: Annotated[str, Depends(get_language)],
     ) -> RuleOut:
         rule = function(
@@ -233,7 +232,7 @@ class AlertOut(BaseModel):
 )
 def list_alerts(
     principal: Annotated[Principal, Depends(require_roles("auditor"))],
-    db: Annotated[Session, Depends(get_db, scope="function")],
+    db: Db,
 ) -> list[AlertOut]:
     """The alerts about the data owners of the auditor's jurisdiction: one citizen asked by
     one predicate with several different parameter sets, the shape of a search for the value

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.config import Settings
@@ -22,10 +23,8 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request, committed when the route returns without error. Declare it
-    ``Depends(get_db, scope="function")``: the commit then happens before the response is
-    sent, so a client told "done" is never ahead of the database (and a failed commit is an
-    error, not a 200 for a change that did not happen)."""
+    """One session per request, committed when the route returns without error. Routes take
+    it as :data:`Db`."""
     session = get_session_factory(request)()
     try:
         yield session
@@ -35,6 +34,12 @@ def get_db(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+Db = Annotated[Session, Depends(get_db, scope="function")]
+"""A route's database session. ``scope="function"``: the commit happens before the response
+is sent, so a client told "done" is never ahead of the database (and a failed commit is an
+error, not a 200 for a change that did not happen)."""
 
 
 def get_language(request: Request) -> str:

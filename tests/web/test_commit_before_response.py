@@ -8,6 +8,7 @@ unnoticed by the client.)
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+import onceonly
 from onceonly.policy.service import get_rule
 from tests.conftest import DemoEnv
 from tests.exchange.test_evidence_requests import Counter
@@ -46,3 +48,15 @@ def test_a_revocation_whose_commit_fails_is_not_answered_200(
     assert rule is not None and rule.status == "approved"
     client.close()
     counter.client.close()
+
+
+def test_routes_take_the_session_only_as_db() -> None:
+    """Every route gets its session through ``onceonly.web.deps.Db``, whose scope commits
+    before the answer; a ``Depends(get_db)`` of its own would commit after it again."""
+    package = Path(onceonly.__file__).parent
+    own = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "deps.py" and "Depends(get_db" in path.read_text("utf-8")
+    ]
+    assert own == []
