@@ -109,17 +109,27 @@ def token_keygen(
     typer.echo(json.dumps(public))
 
 
+def _platform_settings(data_dir: Path | None) -> Settings:
+    """The platform node's settings: ``--data-dir`` when given, else those of the settings file
+    ``ONCEONLY_CONFIG`` names (an explicit default here would override the file's data_dir, so
+    ``link`` would hand the keys over in the deployment's database and then fail to write
+    ``gateways.json`` into a ``./onceonly-data`` that does not exist)."""
+    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+
+
 @app.command("rules-export")
 def rules_export(
     owner: str = typer.Option(..., help="The owning agency."),
     out: Path = typer.Option(..., help="Where to write the rules (JSON)."),
-    data_dir: Path = typer.Option(Path("onceonly-data"), help="The platform's data directory."),
+    data_dir: Path | None = typer.Option(
+        None, help="The platform's data directory (default: the settings file's, ONCEONLY_CONFIG)."
+    ),
 ) -> None:
     """On the platform: the owner's rules, as a file for its gateway."""
     from onceonly.db import make_engine, make_session_factory
     from onceonly.gateway.setup import export_rules
 
-    engine = make_engine(Settings(data_dir=data_dir).resolved_database_url)
+    engine = make_engine(_platform_settings(data_dir).resolved_database_url)
     with make_session_factory(engine)() as session:
         rows = export_rules(session, owner)
     engine.dispose()
@@ -156,7 +166,9 @@ def link(
     key: Path = typer.Option(..., help="This node's TLS key."),
     ca: Path = typer.Option(..., help="The CA certificate."),
     crl: Path = typer.Option(..., help="The CRL file in force."),
-    data_dir: Path = typer.Option(Path("onceonly-data"), help="The platform's data directory."),
+    data_dir: Path | None = typer.Option(
+        None, help="The platform's data directory (default: the settings file's, ONCEONLY_CONFIG)."
+    ),
     owner: list[str] = typer.Option(
         ...,
         "--owner",
@@ -181,7 +193,7 @@ def link(
         typer.echo(f"{text['zh-TW']}\n{text['en']}", err=True)
         raise typer.Exit(2)
 
-    settings = Settings(data_dir=data_dir)
+    settings = _platform_settings(data_dir)
     members = json.loads(jwks.read_text("utf-8"))
     owners = tuple(sorted(set(owner)))
     reserved = [o for o in owners if keys.reserved_agency(o)]

@@ -99,3 +99,29 @@ def test_the_nodes_own_keys_are_never_handed_over(platform: Settings) -> None:
     ):
         keys.hand_over(session, platform, "platform.witness", [])
     engine.dispose()
+
+
+def test_link_without_data_dir_uses_the_settings_file(platform: Settings, tmp_path: Path) -> None:
+    """``onceonly init`` deployments are found by ``ONCEONLY_CONFIG``; link once took
+    ``./onceonly-data`` instead, handed the keys over in the deployment's database and then
+    died with a traceback writing ``gateways.json`` into a folder that did not exist."""
+    from onceonly.deployment import write_settings_file
+
+    config, _ = write_settings_file(platform)
+    path = platform.data_dir / "gw-jwks.json"
+    path.write_text(json.dumps({"keys": [_member(OWNER)]}), "utf-8")
+    command = ["gateway", "link", "--id", "gw-fia", "--endpoint", "https://127.0.0.1:1"]
+    command += ["--jwks", str(path), "--node", "platform", "--owner", OWNER]
+    for name in ("cert", "key", "ca", "crl"):
+        command += [f"--{name}", str(platform.data_dir / f"{name}.pem")]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(elsewhere)
+        env = {"ONCEONLY_CONFIG": str(config), "ONCEONLY_DATABASE_URL": None}
+        env |= {"ONCEONLY_DATA_DIR": None}
+        result = runner.invoke(cli, command, env=env)
+    assert result.exit_code == 0, result.output
+    links = GatewayLinks.read(platform)
+    assert links is not None and links.gateways[0].owners == (OWNER,)
+    assert not (elsewhere / "onceonly-data").exists()
