@@ -184,13 +184,18 @@ def draft(
 ) -> None:
     """Profile legacy files and draft a plan (column guesses, date formats, value tables)
     for you to edit; nothing is run."""
-    from onceonly.consolidate.draft import draft_plan
+    from onceonly.consolidate.draft import UnreadableSource, draft_plan
 
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         _console(True).print(t("consolidate.cli.draft_missing", lang, files=", ".join(missing)))
         raise typer.Exit(2)
-    text = draft_plan(files)
+    try:
+        text = draft_plan(files)
+    except UnreadableSource as error:
+        message = t("consolidate.cli.draft_unreadable", lang, file=str(error.path))
+        _console(True).print(f"{message}: {error.reason}", markup=False)
+        raise typer.Exit(2) from error
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -57,8 +57,29 @@ class Column:
         return self.filled / self.rows if self.rows else 0.0
 
 
+class UnreadableSource(ValueError):
+    """A file given to ``draft`` that is not a CSV, Excel or SQLite register (its reason is the
+    reader's own words, for the operator)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 def read_any(path: Path) -> pl.DataFrame:
-    """A legacy file as text columns: CSV, Excel or the first table of a SQLite file."""
+    """A legacy file as text columns: CSV, Excel or the first table of a SQLite file; a file
+    that reads as none of these raises :class:`UnreadableSource`."""
+    import sqlite3
+
+    try:
+        return _read_any(path)
+    except (pl.exceptions.PolarsError, sqlite3.Error, UnicodeDecodeError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UnreadableSource(path, reason) from error
+
+
+def _read_any(path: Path) -> pl.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xls"):
         return pl.read_excel(path).cast(pl.String)
@@ -66,9 +87,12 @@ def read_any(path: Path) -> pl.DataFrame:
         import sqlite3
 
         with sqlite3.connect(path) as connection:
-            table = connection.execute(
+            first = connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 1"
-            ).fetchone()[0]
+            ).fetchone()
+            if first is None:
+                raise UnreadableSource(path, "no table")
+            table = first[0]
             cursor = connection.execute(f'SELECT * FROM "{table}"')
             names = [d[0] for d in cursor.description]
             rows = cursor.fetchall()

@@ -49,3 +49,22 @@ def test_draft_names_a_missing_file(tmp_path: Path) -> None:
     )
     # Rich wraps long paths at the terminal's width: judge the words, not the layout
     assert result.exit_code == 2 and "nope.csv" in result.output.replace("\n", "")
+
+
+def test_draft_names_a_file_it_cannot_read(tmp_path: Path) -> None:
+    """A ragged text file, a SQLite file without tables, a file that is not SQLite: the
+    operator reads which file and why, not a polars or sqlite3 traceback."""
+    ragged = tmp_path / "notes.csv"
+    ragged.write_text("a,b\n1,2,3,4\n", "utf-8")
+    empty = tmp_path / "empty.sqlite"
+    import sqlite3
+
+    sqlite3.connect(empty).close()
+    fake = tmp_path / "fake.sqlite"
+    fake.write_text("not a database", "utf-8")
+    for path in (ragged, empty, fake):
+        result = CliRunner().invoke(cli, ["consolidate", "draft", str(path), "--lang", "en"])
+        words = result.output.replace("\n", "")
+        assert result.exit_code == 2, (path, result.output)
+        assert path.name in words and "cannot be read" in words, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
