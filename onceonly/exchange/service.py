@@ -459,20 +459,18 @@ def _decide(
 def _settle_params(pieces: list[_Piece], lang: str | None) -> None:
     """Each allowed predicate is asked with the parameters its owners' rules and the catalog
     set (:func:`onceonly.policy.predicates.settle`); a caller's value outside them is a 422
-    naming the field, before anything is fetched. A piece answered by another node is
-    settled there, by that node's rules."""
+    naming the field, before anything is fetched. A piece answered by another node or an
+    owner's gateway, whose rules this node does not hold, takes the catalog's statutory
+    values: that owner checks them again, but a caller's own value is refused here, in words,
+    rather than coming back as the owner's refusal (which reads as "owner unavailable")."""
     errors: list[FieldError] = []
     for piece in pieces:
-        if not piece.predicate or not piece.live or not piece.decisions:
+        if not piece.predicate or not piece.live:
             continue
-        for decision in piece.decisions.values():
+        choices = [d.param_choices for d in piece.decisions.values()] or [{}]
+        for choice in choices:
             settled, refused = predicates.settle(
-                piece.declared,
-                piece.statutory,
-                decision.param_choices,
-                piece.asked_params,
-                piece.where,
-                lang,
+                piece.declared, piece.statutory, choice, piece.asked_params, piece.where, lang
             )
             if refused:
                 errors += refused

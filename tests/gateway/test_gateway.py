@@ -295,3 +295,28 @@ def test_the_owner_answers_and_signs_at_its_gateway(setup: Setup) -> None:
         exchange = getattr(counter.app.state, "exchange", None)
         if exchange is not None:
             exchange.close()
+
+
+def test_a_parameter_the_clerk_chose_is_refused_in_words_before_the_gateway_is_asked(
+    setup: Setup,
+) -> None:
+    """The platform holds no copy of the gateway owner's rules, so the catalog's statutory
+    value is the one it may ask with; a clerk's own threshold is a 422 naming the field, not
+    the owner's refusal coming back as "owner unavailable, try again" (the gateway is not even
+    running here)."""
+    counter = Counter(setup.env)
+    try:
+        subject = counter.env.sample("low_income_applicant")
+        refused = counter.ask(
+            "tpe-udd-clerk", subject, evidence=[{"type": PIECE, "params": {"threshold": 999999}}]
+        )
+        assert refused.status_code == 422, refused.text
+        assert "retry-after" not in refused.headers
+        [error] = refused.json()["errors"]
+        assert error["field"] == "evidence[0].params.threshold"
+        assert "法定標準" in error["reason"] and "19013" in error["reason"]  # in words, zh first
+    finally:
+        counter.client.close()
+        exchange = getattr(counter.app.state, "exchange", None)
+        if exchange is not None:
+            exchange.close()
