@@ -896,23 +896,29 @@ def _respond(
 
 def _nothing_issued(response: EvidenceResponse, lang: str | None) -> Problem:
     """When nothing could be issued the answer is a problem document that still lists why for
-    each piece: 503 with a retry hint if an owner was down, 404 when no owner holds a record,
-    else 403."""
+    each piece: 503 with a retry hint if an owner was down or slow (retrying can help), 502
+    if an owner's answer could not be used (refused by its gateway or node, a transcript that
+    does not verify: retrying the same request cannot help), 404 when no owner holds a
+    record, else 403."""
     statuses = {r.status for r in response.results}
     body: Mapping[str, Any] = response.model_dump(mode="json", by_alias=True)
     detail = "; ".join(
         f"{r.evidence_type}: {r.reason.en if lang == 'en' else r.reason.zh_TW}"
         for r in response.results
     )
-    if statuses & {"unavailable", "failed"}:
-        retry = max(r.retry_after or 30 for r in response.results)
+    transient = [r for r in response.results if r.retry_after or r.status == "unavailable"]
+    if transient:
         return Problem(
             503,
             "owner-unavailable",
             t("exchange.owner_unavailable_title", lang),
             detail,
-            retry_after=retry,
+            retry_after=max(r.retry_after or 30 for r in transient),
             extra=dict(body),
+        )
+    if "failed" in statuses:
+        return Problem(
+            502, "owner-failed", t("exchange.owner_failed_title", lang), detail, extra=dict(body)
         )
     if statuses <= {"not_found"}:
         return Problem(

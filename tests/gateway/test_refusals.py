@@ -100,3 +100,27 @@ def test_a_transcript_whose_signature_does_not_match_is_refused(setup: Setup) ->
     assert result["status"] == "failed" and not result["transcripts"], result
     assert "does not verify" in result["reason"]["en"], result["reason"]
     assert "bad_signature" in result["reason"]["en"]
+
+
+def test_an_answer_that_cannot_be_used_is_a_502_without_a_retry_hint(setup: Setup) -> None:
+    """A transcript that does not verify comes back the same however often it is asked:
+    the clerk is not told to try again (503 is for an owner that is down or slow)."""
+    _edit_links(
+        setup.env.settings,
+        lambda g: g["jwks"]["keys"][0].update(x=OKPKey.generate_key("Ed25519").as_dict()["x"]),
+    )
+    setup.start()
+    counter = Counter(setup.env)
+    try:
+        subject = counter.env.sample("low_income_applicant")
+        response = counter.ask(
+            "tpe-udd-clerk", subject, evidence=[{"type": "household_income_below"}]
+        )
+        assert response.status_code == 502, response.text
+        assert "retry-after" not in response.headers
+        assert response.json()["type"].endswith("/owner-failed")
+    finally:
+        counter.client.close()
+        exchange = getattr(counter.app.state, "exchange", None)
+        if exchange is not None:
+            exchange.close()
