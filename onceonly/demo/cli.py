@@ -32,6 +32,8 @@ def demo(
     from onceonly.demo.console import print_demo_summary
     from onceonly.demo.run import prepare_demo, progress_bar
 
+    if serve_app:
+        _refuse_taken_ports(host, port)
     settings = Settings(data_dir=data_dir)
     bar, report = progress_bar()
     with bar:
@@ -58,7 +60,7 @@ def demo(
             log = settings.data_dir / "gateways" / "gateways.log"
             running = [gateways.start(plan, log) for plan in plans]
             app_ = create_app(settings)
-            notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions))
+            notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions, port))
             uvicorn.run(app_, host=host, port=port, log_level="warning")
         finally:
             if notifications is not None:
@@ -67,6 +69,28 @@ def demo(
                 process.terminate()
             for process in running:
                 process.wait(10)
+
+
+def _refuse_taken_ports(host: str, port: int) -> None:
+    """Stop before building anything when a port the demo needs is taken (another demo,
+    most likely): the web port, its gateways' and its tell-us-once receivers'."""
+    import socket
+
+    from onceonly.demo import gateways
+    from onceonly.i18n import t
+    from onceonly.notify.demo import demo_receiver_ports
+
+    loopback = [*gateways.demo_ports(port).values(), *demo_receiver_ports(port).values()]
+    needed = [(host, port)] + [("127.0.0.1", p) for p in loopback]
+    for address, number in needed:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            try:
+                probe.bind((address, number))
+            except OSError:
+                typer.echo(t("demo.port_taken", "zh-TW", port=number, web=port), err=True)
+                typer.echo(t("demo.port_taken", "en", port=number, web=port), err=True)
+                raise typer.Exit(2) from None
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

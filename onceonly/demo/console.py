@@ -66,9 +66,12 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
     if owner:
         console.print(
             "  tell-us-once (通報): [bold]"
-            f"ONCEONLY_DATA_DIR={settings.data_dir} onceonly notify record-death "
-            f"{owner.national_id}[/] tells 臺北市 social welfare, tax and land offices; "
-            f"each acknowledges at {url}/notify/citizens/{owner.national_id} (sign in as admin)"
+            f"ONCEONLY_DATA_DIR={settings.data_dir} .venv/bin/onceonly notify record-death "
+            f"{owner.national_id}[/] (or the counter form at {url}/counter/tell-us-once as "
+            "[bold]tpe-hh-clerk[/]) tells 臺北市 social welfare, tax and land offices and the "
+            "national motor vehicles, health and labour insurance offices; each acknowledges at "
+            f"{url}/notify/citizens/{owner.national_id} (sign in as [bold]tpe-auditor[/]: the "
+            "platform operator sees no citizen's history)"
         )
     if main:
         card = settings.data_dir.resolve() / "cards" / main.national_id / "card.pem"

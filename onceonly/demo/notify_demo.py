@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.config import Settings
 from onceonly.db import transaction
-from onceonly.notify.demo import DEMO_POLICY, seed_demo_notify
+from onceonly.notify.demo import DEMO_POLICY, demo_receiver_urls, seed_demo_notify
 from onceonly.notify.receiver import spawn_receiver, wait_until_up
 from onceonly.notify.subscriptions import SubscriptionView
 from onceonly.notify.worker import run_worker
@@ -25,9 +25,12 @@ from onceonly.notify.worker import run_worker
 DEMO_NOTIFY_JURISDICTION = "taipei-city"
 
 
-def seed(sessions: sessionmaker[Session]) -> list[SubscriptionView]:
+def seed(sessions: sessionmaker[Session], port: int | None = None) -> list[SubscriptionView]:
+    """The demo's subscriptions; with ``port`` (the web port), their receivers on the ports
+    derived from it, so two demos on one machine never deliver to each other."""
+    urls = demo_receiver_urls(port) if port is not None else None
     with transaction(sessions) as session:
-        return seed_demo_notify(session, DEMO_NOTIFY_JURISDICTION)
+        return seed_demo_notify(session, DEMO_NOTIFY_JURISDICTION, urls)
 
 
 @dataclass

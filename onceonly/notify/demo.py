@@ -23,6 +23,7 @@ from onceonly.notify.subscriptions import (
     SubscriptionView,
     approve_subscription,
     get_subscription,
+    move_webhook,
     request_subscription,
 )
 from onceonly.outbound import OutboundPolicy
@@ -168,6 +169,20 @@ DEMO_SUBSCRIBERS: tuple[DemoSubscriber, ...] = (
 )
 DEMO_AGENCY_KINDS: dict[str, int] = {s.key: s.port for s in DEMO_SUBSCRIBERS}
 """Agency kind -> default loopback port of its demo receiver."""
+RECEIVER_PORT_OFFSET = 21
+"""The demo served on port P runs its receivers on P+21, P+22, ... (its gateways on P+11...)."""
+
+
+def demo_receiver_ports(port: int) -> dict[str, int]:
+    """Agency kind -> its demo receiver's port when the demo serves on ``port``."""
+    return {spec.key: port + RECEIVER_PORT_OFFSET + i for i, spec in enumerate(DEMO_SUBSCRIBERS)}
+
+
+def demo_receiver_urls(port: int) -> dict[str, str]:
+    """Agency kind -> its demo receiver's URL when the demo serves on ``port``."""
+    return {kind: f"http://127.0.0.1:{p}/webhook" for kind, p in demo_receiver_ports(port).items()}
+
+
 DEMO_POLICY = OutboundPolicy.from_env(extra=["127.0.0.1"])
 """The demo's receivers listen on loopback, which an operator's deployment never allows."""
 
@@ -187,9 +202,12 @@ def seed_demo_notify(
             .where(Subscription.agency_code == agency, Subscription.status == "approved")
             .order_by(Subscription.id)
         )
+        wanted = urls.get(spec.key, f"http://127.0.0.1:{spec.port}/webhook")
         if existing is not None:
             view = get_subscription(session, existing, with_secret=True)
             if view is not None and set(spec.kinds) <= set(view.event_kinds):
+                if view.webhook_url != wanted:  # the demo serves on other ports this time
+                    view = move_webhook(session, view.id, wanted, policy=DEMO_POLICY)
                 result.append(view)
                 continue
         view = request_subscription(
@@ -200,7 +218,7 @@ def seed_demo_notify(
                 legal_basis=spec.legal_basis,
                 fields=spec.approved_fields(),
                 mode="push",
-                webhook_url=urls.get(spec.key, f"http://127.0.0.1:{spec.port}/webhook"),
+                webhook_url=wanted,
                 purpose=spec.purpose,
                 jurisdiction=None if spec.agency else jurisdiction,
             ),

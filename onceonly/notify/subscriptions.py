@@ -241,6 +241,25 @@ def revoke_subscription(
     return _decide(session, subscription_id, "revoked", revoked_by, acting_agency, reason, lang)
 
 
+def move_webhook(
+    session: Session,
+    subscription_id: int,
+    webhook_url: str,
+    *,
+    lang: str | None = None,
+    policy: OutboundPolicy | None = None,
+) -> SubscriptionView:
+    """The agency's receiver moved: later deliveries go to ``webhook_url``, checked as a new
+    subscription's would be (422 naming ``webhook_url`` otherwise)."""
+    sub = _load(session, subscription_id, lang)
+    refused = (policy or OutboundPolicy.from_env()).refusal(webhook_url, lang)
+    if refused:
+        raise validation_problem([FieldError("webhook_url", refused, "internal")], lang)
+    sub.webhook_url = webhook_url
+    session.flush()
+    return _view(sub, with_secret=True)
+
+
 def get_subscription(
     session: Session, subscription_id: int, with_secret: bool = False
 ) -> SubscriptionView | None:

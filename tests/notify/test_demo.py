@@ -80,3 +80,21 @@ def test_a_death_reaches_six_agencies_with_their_acknowledgements(
         "kaohsiung-city.tax_office",
     ]
     assert "6" in messages[0].body("zh-TW")
+
+
+def test_a_demo_served_on_other_ports_moves_its_receivers_with_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Two demos on one machine must never deliver to each other's receivers: the receivers'
+    ports follow the web port, and a data directory served again on another port moves the
+    subscriptions' webhooks along (their ids and secrets stay)."""
+    from onceonly.notify.demo import demo_receiver_urls
+
+    first, second = demo_receiver_urls(8000), demo_receiver_urls(9000)
+    assert set(first.values()).isdisjoint(second.values())
+    with transaction(sessions) as session:
+        before = seed_demo_notify(session, "taipei-city", first)
+    with transaction(sessions) as session:
+        after = seed_demo_notify(session, "taipei-city", second)
+    assert [(s.id, s.secret) for s in after] == [(s.id, s.secret) for s in before]
+    assert sorted(s.webhook_url or "" for s in after) == sorted(second.values())

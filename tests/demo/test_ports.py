@@ -1,0 +1,30 @@
+"""``onceonly demo`` refuses, in words and before building anything, a port it needs that is
+taken: the web port, or one of the ports its gateways and tell-us-once receivers derive from
+it (another demo on the same machine, most likely)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from onceonly.cli import app as cli
+from onceonly.demo.federated.cluster import free_port
+from onceonly.notify.demo import demo_receiver_ports
+
+
+def test_a_taken_receiver_port_stops_the_demo_before_it_builds_anything(tmp_path: Path) -> None:
+    port = free_port()
+    taken = next(iter(demo_receiver_ports(port).values()))
+    with socket.socket() as other_demo:
+        other_demo.bind(("127.0.0.1", taken))
+        other_demo.listen()
+        result = CliRunner().invoke(
+            cli, ["demo", "--port", str(port), "--data-dir", str(tmp_path / "data")]
+        )
+    assert result.exit_code == 2, result.output
+    assert (
+        f"連接埠 {taken} 已被其他程式" in result.output and "choose another --port" in result.output
+    )
+    assert not (tmp_path / "data").exists()
