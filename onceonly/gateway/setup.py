@@ -54,7 +54,9 @@ def prepare_gateway(
                 keys.install_public_key(session, owner, public)
             keys.ensure_keys(session, settings, wanted)
             members = keys.published_jwks(session)["keys"]
-        published: dict[str, Any] = {"keys": [m for m in members if m["agency"] in wanted]}
+        published: dict[str, Any] = {  # the keys are kept here, at the owner's gateway
+            "keys": [{**m, keys.CUSTODY: "gateway"} for m in members if m["agency"] in wanted]
+        }
         if datasets:
             published[DATASETS] = {o: sorted(set(d)) for o, d in datasets.items() if o in wanted}
         return published

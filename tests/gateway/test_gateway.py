@@ -249,6 +249,8 @@ def test_the_owner_answers_and_signs_at_its_gateway(setup: Setup) -> None:
         member = next(k for k in jwks["keys"] if k["kid"] == kid)
         assert member["x-onceonly-custody"] == "gateway"
         assert kid in {k["kid"] for k in setup.jwks["keys"]}
+        # the gateway's own key set, the file its owner hands over, says where the keys are
+        assert {k["x-onceonly-custody"] for k in setup.jwks["keys"]} == {"gateway"}
         gw_engine = make_engine(setup.gw.resolved_database_url)  # the gateway audits its answer
         with gw_engine.connect() as connection:
             audited = connection.execute(
