@@ -201,6 +201,7 @@ def results_page(request: Request, wave_id: RowId, user: Reader, lang: Lang) -> 
         request,
         "survey/results.html",
         res=res,
+        taipei=taipei,
         min_cell=survey.MIN_CELL,
         kind_name=lambda code: _kind_label(kinds.get(code), code, lang),
         city_name=lambda code: (

@@ -49,6 +49,9 @@ VALUES = (1, 2, 3, 4, 5, 6)
 BATCH = 5
 """Answers released to ``survey_responses`` together, shuffled (see the models' docstring)."""
 _random = secrets.SystemRandom()
+_SCALE = {str(value): value for value in VALUES}
+"""The only texts a scale answer may be: ``str.isdigit`` also takes ``²`` and ``４``, and
+``int`` refuses a digit string past 4,300 characters, both server errors once."""
 
 
 @dataclass(frozen=True)
@@ -263,8 +266,8 @@ def parse_answers(
             continue
         if raw == "x":
             answers[item.code] = CANNOT_JUDGE
-        elif raw.isdigit() and int(raw) in VALUES:
-            answers[item.code] = int(raw)
+        elif raw in _SCALE:
+            answers[item.code] = _SCALE[raw]
         else:
             errors.append(FieldError(f"item-{item.code}", t("survey.error.value", lang)))
     if not errors and not answers:
@@ -406,15 +409,24 @@ class Results:
     group_sizes: dict[str, int] = field(default_factory=dict)
     """``city:<code>`` / ``kind:<code>`` -> respondents in the group."""
     suppressed: bool = False
-    """The whole wave has fewer than :data:`MIN_CELL` respondents: nothing is shown."""
+    """Nothing is shown: fewer than :data:`MIN_CELL` respondents, or the wave still open."""
+    still_open: bool = False
+    """The wave takes answers until ``wave.closes_at``; its results are shown after."""
 
     def shown(self, cell: Cell | None) -> bool:
         return cell is not None and cell.n >= MIN_CELL
 
 
-def results(session: Session, wave: WaveView) -> Results:
+def results(session: Session, wave: WaveView, now: datetime | None = None) -> Results:
     """The report's table for the wave: overall, by city and by agency kind. Groups and items
-    with fewer than :data:`MIN_CELL` answers are dropped, never shown as small numbers."""
+    with fewer than :data:`MIN_CELL` answers are dropped, never shown as small numbers, and
+    so is any group whose cell, taken from the overall one, would give a dropped group's
+    answers away (:func:`_protected`).
+
+    Nothing is shown while the wave is open: the results read before and after one clerk's
+    answer would differ by exactly that answer (pooled answers count too), and the tenant's
+    administrator sees who has answered. Closed, the figures no longer move."""
+    now = now or utcnow()
     instrument = load_instrument(wave.instrument)
     responses = {
         r.token: (r.city, r.agency_kind)
@@ -445,12 +457,34 @@ def results(session: Session, wave: WaveView) -> Results:
         by_city.setdefault(city, {}).setdefault(item, Cell()).add(value)
         by_kind.setdefault(kind, {}).setdefault(item, Cell()).add(value)
     result = Results(wave, instrument, len(groups), overall, by_city, by_kind, sizes)
-    if len(groups) < MIN_CELL:
+    result.still_open = wave.is_open(now)
+    if len(groups) < MIN_CELL or result.still_open:
         result.overall, result.by_city, result.by_kind, result.suppressed = {}, {}, {}, True
         return result
-    result.by_city = {k: v for k, v in by_city.items() if sizes.get(f"city:{k}", 0) >= MIN_CELL}
-    result.by_kind = {k: v for k, v in by_kind.items() if sizes.get(f"kind:{k}", 0) >= MIN_CELL}
+    result.by_city = _protected(overall, by_city)
+    result.by_kind = _protected(overall, by_kind)
     return result
+
+
+def _protected(
+    overall: dict[str, Cell], groups: dict[str, dict[str, Cell]]
+) -> dict[str, dict[str, Cell]]:
+    """The group cells that may be shown beside ``overall``. Per item, a cell of fewer than
+    :data:`MIN_CELL` answers is dropped; and while the dropped cells hold between one and
+    :data:`MIN_CELL` - 1 answers together, the smallest shown cell is dropped too, since the
+    overall cell less the shown ones would be exactly the dropped answers (five clerks of one
+    agency kind shown, one of another withheld: the difference is that one clerk)."""
+    kept: dict[str, dict[str, Cell]] = {code: {} for code in groups}
+    for item, total in overall.items():
+        cells = sorted((cells[item].n, code) for code, cells in groups.items() if item in cells)
+        shown = [(n, code) for n, code in cells if n >= MIN_CELL]
+        hidden = total.n - sum(n for n, _ in shown)
+        while shown and 0 < hidden < MIN_CELL:
+            n, _ = shown.pop(0)
+            hidden += n
+        for _, code in shown:
+            kept[code][item] = groups[code][item]
+    return {code: cells for code, cells in kept.items() if cells}
 
 
 CSV_FIELDS = (

@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,11 +20,18 @@ from onceonly.accounts.tenancy import Scope
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
 from onceonly.survey import service as survey
-from onceonly.survey.models import SurveyParticipation, SurveyPool, SurveyResponse
+from onceonly.survey.models import (
+    SurveyParticipation,
+    SurveyPool,
+    SurveyResponse,
+    SurveyWave,
+)
 from tests.conftest import DemoEnv
 from tests.counter.support import Visitor
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+CLOSED = NOW + timedelta(days=15)
+"""After :func:`_wave`'s waves close: their results are shown."""
 TAIPEI = Scope(tenant="taipei-city")
 UDD = "taipei-city.urban_development"
 SOCIAL = "taipei-city.social_welfare"
@@ -196,32 +205,39 @@ def test_results_are_the_reports_columns_and_small_groups_are_suppressed(
     factory: sessionmaker[Session],
 ) -> None:
     udd = _clerks(factory, UDD, 5)
-    social = _clerks(factory, SOCIAL, 2)
+    social = _clerks(factory, SOCIAL, 5)
     wave = _wave(factory, [UDD, SOCIAL])
     with factory() as db:
-        assert survey.results(db, wave).suppressed
+        assert survey.results(db, wave, CLOSED).suppressed
     # item 1: 1,3 negative; 4,6 positive; 0 cannot judge; item 2 answered by two only
     for clerk, value in zip(udd, (1, 3, 4, 6, 0), strict=True):
         _answer(factory, wave, clerk, q1=value)
-    for n, clerk in enumerate(social):
+    for n, clerk in enumerate(social[:2]):
         _answer(factory, wave, clerk, q1=5, q2=2 + n)
     with factory() as db:
-        res = survey.results(db, wave)
+        res = survey.results(db, wave, CLOSED)
     assert not res.suppressed and res.respondents == 7
     one = res.overall["1"]
     assert (one.negative, one.positive, one.cannot, one.n) == (2, 4, 1, 7)
     assert one.pct(one.positive) == 57.1
     assert not res.shown(res.overall["2"])  # two answers: not shown
-    assert set(res.by_kind) == {"urban_development"}  # social welfare's 2 are suppressed
+    # social welfare's 2 are suppressed, and so is urban development's 5: the overall cell
+    # less urban development's would be social welfare's two answers
+    assert res.by_kind == {}
     assert set(res.by_city) == {"taipei-city"}
     rows = survey.results_csv_rows(res)
     assert {(r["group"], r["group_code"], r["item"]) for r in rows} == {
         ("all", "", "1"),
         ("city", "taipei-city", "1"),
-        ("agency_kind", "urban_development", "1"),
     }
+    for clerk in social[2:]:
+        _answer(factory, wave, clerk, q1=2)
+    with factory() as db:
+        res = survey.results(db, wave, CLOSED)
+    assert set(res.by_kind) == {"urban_development", "social_welfare"}
+    rows = survey.results_csv_rows(res)
     overall = rows[0]
-    assert overall["n"] == 7 and overall["report_2011_positive_pct"] == 76.8
+    assert overall["n"] == 10 and overall["report_2011_positive_pct"] == 76.8
     assert overall["report_2011_n"] == 715
 
 
@@ -318,3 +334,92 @@ def test_results_page_draws_charts_beside_tables_and_csv(
     assert visit("tpe-auditor").get(f"/survey/waves/{wave.id}/results").status_code == 200
     assert visit("khh-admin").get(f"/survey/waves/{wave.id}/results").status_code == 404
     assert visit("admin").get(f"/survey/waves/{wave.id}/results").status_code == 404
+
+
+def _undisclosed(res: survey.Results) -> None:
+    """No shown group cell, taken from the overall cell, leaves fewer than MIN_CELL answers."""
+    for groups in (res.by_city, res.by_kind):
+        for item, total in res.overall.items():
+            shown = sum(cells[item].n for cells in groups.values() if item in cells)
+            assert all(
+                cells[item].n >= survey.MIN_CELL for cells in groups.values() if item in cells
+            )
+            assert total.n - shown == 0 or total.n - shown >= survey.MIN_CELL, (item, groups)
+
+
+def test_a_withheld_group_is_not_the_overall_less_the_shown_ones(
+    factory: sessionmaker[Session],
+) -> None:
+    """Five clerks of one agency kind and one of another: showing the five beside the overall
+    gave the one clerk's answers away by subtraction (the overall less the five)."""
+    udd = _clerks(factory, UDD, 5)
+    lonely, *social = _clerks(factory, SOCIAL, 5)
+    wave = _wave(factory, [UDD, SOCIAL])
+    for clerk in udd:
+        _answer(factory, wave, clerk, q1=4, q2=5)
+    _answer(factory, wave, lonely, q1=1, q2=6)
+    with factory() as db:
+        res = survey.results(db, wave, CLOSED)
+    assert res.shown(res.overall["1"]) and res.overall["1"].n == 6
+    assert res.by_kind == {}
+    _undisclosed(res)
+    # per item too: a second agency kind of five, of whom one answers item 3 beside five others
+    wave = _wave(factory, [UDD, SOCIAL])
+    for clerk in udd:
+        _answer(factory, wave, clerk, q1=4, q3=6)
+    for n, clerk in enumerate([lonely, *social]):
+        _answer(factory, wave, clerk, q1=2, **({"q3": 1} if n == 0 else {}))
+    with factory() as db:
+        res = survey.results(db, wave, CLOSED)
+    assert set(res.by_kind) == {"urban_development", "social_welfare"}
+    assert "3" in res.overall and "3" not in res.by_kind["urban_development"]
+    _undisclosed(res)
+
+
+def test_results_are_withheld_while_the_wave_takes_answers(
+    factory: sessionmaker[Session],
+) -> None:
+    """Read before and after one clerk's answer, live results (pooled answers included)
+    differed by exactly that answer; the tenant's administrator sees who has answered."""
+    clerks = _clerks(factory, UDD, 7)
+    wave = _wave(factory, [UDD])
+    for clerk in clerks[:6]:
+        _answer(factory, wave, clerk, q1=4)
+    with factory() as db:
+        before = survey.results(db, wave, NOW)
+    _answer(factory, wave, clerks[6], q1=1)
+    with factory() as db:
+        after = survey.results(db, wave, NOW)
+        final = survey.results(db, wave, CLOSED)
+    for res in (before, after):
+        assert res.suppressed and res.still_open
+        assert res.overall == {} and res.by_kind == {} and res.by_city == {}
+        assert survey.results_csv_rows(res) == []
+    assert not final.suppressed and final.overall["1"].n == 7  # pooled answers count, closed
+
+
+@given(st.text(max_size=12) | st.integers().map(str) | st.just("4" * 5000))
+def test_a_scale_answer_is_one_to_six_or_x_else_a_422(raw: str) -> None:
+    """``str.isdigit`` took ``²`` and ``４`` and ``int`` failed on 5,000 digits: a 500."""
+    instrument = survey.load_instrument()
+    try:
+        answers = survey.parse_answers(instrument, {"item-1": raw})
+    except Problem as problem:
+        assert problem.status == 422
+        assert [e.field for e in problem.errors] in (["item-1"], ["answers"])
+    else:
+        assert answers == {"1": 0 if raw.strip() == "x" else int(raw.strip())}
+
+
+def test_a_huge_or_odd_digit_answer_is_a_422_on_the_page(
+    visit: Visit, factory: sessionmaker[Session]
+) -> None:
+    wave = _wave(factory, [UDD])
+    with transaction(factory) as db:  # open now, whatever today is
+        row = db.get(SurveyWave, wave.id)
+        assert row is not None
+        row.closes_at = datetime.now(UTC) + timedelta(days=1)
+    clerk = visit("tpe-udd-clerk")
+    for raw in ("4" * 5000, "²", "４"):
+        answered = clerk.post(f"/survey/waves/{wave.id}", {"item-1": raw})
+        assert answered.status_code == 422 and 'id="item-1-error"' in answered.text
