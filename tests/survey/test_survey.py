@@ -168,7 +168,7 @@ def test_no_join_from_answer_to_account_in_the_schema_or_the_rows(
         identifying = set()
         for clerk in clerks:
             identifying |= {str(clerk.id), clerk.username, clerk.badge, clerk.agency_code}
-        rows = db.execute(text("SELECT * FROM survey_responses")).all()
+        rows = list(db.execute(text("SELECT * FROM survey_responses")).all())
         rows += db.execute(text("SELECT * FROM survey_answers")).all()
         for row in rows:
             for value in row:
