@@ -104,6 +104,9 @@ def export_command(
     except ValueError as error:
         typer.echo(f"--since/--until: {t('stats.error.date', lang)}", err=True)
         raise typer.Exit(2) from error
+    for problem in stats.period_errors(start, end, lang):
+        typer.echo(f"--{problem.field}: {problem.reason}", err=True)
+        raise typer.Exit(2)
     written, hidden = export(Settings(), directory, stats.Filters(start, end))
     typer.echo(
         t(

@@ -101,6 +101,8 @@ def _filters(request: Request, lang: str) -> tuple[stats.Filters, dict[str, str]
             days[name] = date.fromisoformat(text) if text else default
         except ValueError:
             errors.append(FieldError(name, t("stats.error.date", lang)))
+    if not errors:
+        errors += stats.period_errors(days["since"], days["until"], lang)
     if not errors and days["since"] > days["until"]:
         errors.append(FieldError("since", t("stats.error.order", lang)))
     if errors:
@@ -350,7 +352,7 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
     """Anyone's view: node-wide aggregates, only cells of at least the threshold."""
     filters, form = _filters(request, lang)
     with get_session_factory(request)() as db:
-        shown = stats.published(db, filters)
+        shown = stats.published(db, filters, lang)
         labels = _labels(
             db,
             lang,
@@ -380,7 +382,7 @@ def public_api(request: Request, lang: Lang, documented: Query_) -> dict[str, ob
     and item filters apply to the case rows only."""
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
-        shown = stats.published(db, filters)
+        shown = stats.published(db, filters, lang)
     return {
         "timezone": "Asia/Taipei",
         "since": shown.filters.since.isoformat(),

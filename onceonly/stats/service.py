@@ -90,6 +90,24 @@ class Totals:
         return round(100.0 * self.online / pieces, 1) if pieces else 0.0
 
 
+EARLIEST = date(1912, 1, 1)
+LATEST = date(9998, 12, 31)
+"""The days a period may name: from 民國元年 on, and short of the calendar's end, where
+widening to whole weeks or turning Taipei's midnight into UTC once overflowed (a 500)."""
+MAX_PUBLIC_WEEKS = 106
+"""The longest period anyone may ask :func:`published` for (two years): each week is
+counted on its own, so a period of centuries kept the server busy for as long."""
+
+
+def period_errors(since: date, until: date, lang: str | None = None) -> list[FieldError]:
+    """Each day of the period outside :data:`EARLIEST`-:data:`LATEST`, naming its field."""
+    return [
+        FieldError(name, t("stats.error.range", lang, earliest=EARLIEST, latest=LATEST))
+        for name, day in (("since", since), ("until", until))
+        if not EARLIEST <= day <= LATEST
+    ]
+
+
 def _bounds(filters: Filters) -> tuple[datetime, datetime]:
     start = datetime.combine(filters.since, time(0), tzinfo=TAIPEI).astimezone(UTC)
     end = datetime.combine(filters.until + timedelta(days=1), time(0), tzinfo=TAIPEI)
@@ -527,12 +545,20 @@ def whole_weeks(filters: Filters) -> Filters:
     return Filters(since, until, filters.jurisdiction, filters.agency, filters.item)
 
 
-def published(session: Session, filters: Filters) -> Published:
+def published(session: Session, filters: Filters, lang: str | None = None) -> Published:
     """The public aggregates of :func:`whole_weeks` of the period, small cells withheld.
     The agency and item filters choose among the weekly case cells (each is one agency's
     and one item's) but do not narrow turnaround or events: there they would split a cell
-    (an owner's pieces from several agencies) and let a difference reveal a small part."""
+    (an owner's pieces from several agencies) and let a difference reveal a small part.
+    A period in or beyond :data:`EARLIEST`-:data:`LATEST`, or longer than
+    :data:`MAX_PUBLIC_WEEKS`, is a 422 naming ``since`` or ``until``."""
+    errors = period_errors(filters.since, filters.until, lang)
+    if errors:
+        raise validation_problem(errors, lang)
     filters = whole_weeks(filters)
+    if (filters.until - filters.since).days + 1 > 7 * MAX_PUBLIC_WEEKS:
+        reason = t("stats.error.too_long", lang, weeks=MAX_PUBLIC_WEEKS)
+        raise validation_problem([FieldError("since", reason)], lang)
     every = Scope(tenant=None, operator=True)
     found = rows(session, filters, every)
     shown = suppressed(found)

@@ -702,3 +702,36 @@ def test_the_public_cells_are_weekly_so_no_period_splits_one(
         ("2026-03-02", "residence", 5),
     }
     assert body["withheld"] == 3
+
+
+def test_a_period_off_the_calendar_or_too_long_for_the_public_is_a_422(
+    visit: Visit, demo_app: FastAPI, tmp_path: Path
+) -> None:
+    """``until=9999-12-31`` overflowed widening to whole weeks (a 500), and the public view
+    counted each week of any period on its own: 27 years kept a worker busy for half a
+    minute, centuries for hours, asked by anyone."""
+    json_ = {"Accept": "application/json"}
+    with TestClient(demo_app) as anyone:
+        for query, field in (
+            ("until=9999-12-31", "until"),
+            ("since=0001-01-01&until=2026-01-07", "since"),
+            ("since=2000-01-01&until=2026-12-31", "since"),
+        ):
+            answer = anyone.get(f"/api/v1/stats/public?{query}", headers=json_)
+            assert answer.status_code == 422, query
+            assert [e["field"] for e in answer.json()["errors"]] == [field], query
+        assert anyone.get("/stats/public?until=9999-12-31").status_code == 422
+        longest = stats.MAX_PUBLIC_WEEKS * 7 - 1
+        until = (date(2026, 3, 2) + timedelta(days=longest)).isoformat()
+        fits = anyone.get(f"/api/v1/stats/public?since=2026-03-02&until={until}", headers=json_)
+        assert fits.status_code == 200
+    auditor = visit("tpe-auditor")
+    for path in ("/api/v1/stats/cases", "/api/v1/stats/tell-us-once", "/stats/turnaround.csv"):
+        answer = auditor.client.get(f"{path}?until=9999-12-31", headers=json_)
+        assert answer.status_code == 422, path
+    from typer.testing import CliRunner
+
+    from onceonly.cli import app
+
+    result = CliRunner().invoke(app, ["stats", "export", str(tmp_path), "--until", "9999-12-31"])
+    assert result.exit_code == 2 and "--until" in result.output
