@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.tenancy import Scope
-from onceonly.audit.log import predicate_asks
+from onceonly.audit.models import AuditEntry
 from onceonly.db import as_utc, utcnow
 from onceonly.policy.models import PredicateAlert
 
@@ -28,8 +28,6 @@ WINDOW = timedelta(days=30)
 DISTINCT_AFTER = 3
 """Different parameter sets about one citizen, one predicate and one owner that raise an
 alert: two items with different statutory thresholds are normal, a third is a pattern."""
-PAST_ASKS = 500
-"""How many earlier entries about the citizen and dataset are looked at, newest first."""
 
 
 @dataclass(frozen=True)
@@ -63,18 +61,27 @@ def _past(
     session: Session, subject: str, ask: Ask, since: datetime
 ) -> list[tuple[str, str | None, str | None]]:
     """(parameters, requesting agency, item) of the earlier allowed asks of ``ask``'s
-    predicate about ``subject`` at ``ask.owner``."""
-    asks = predicate_asks(
-        session,
-        subject=subject,
-        dataset=ask.dataset,
-        predicate=ask.predicate,
-        since=since,
-        limit=PAST_ASKS,
+    predicate about ``subject`` at ``ask.owner`` since ``since``: each different one once,
+    all of them. (The newest 500 asks once were read: asking one value 500 times between
+    two others pushed the first out of sight. Distinct rows cannot be multiplied that way.)"""
+    params = cast(AuditEntry.predicate_params, Text)
+    rows = session.execute(
+        select(
+            params, AuditEntry.actor_agency, AuditEntry.application_item, AuditEntry.owner_agency
+        )
+        .where(
+            AuditEntry.subject == subject,
+            AuditEntry.dataset == ask.dataset,
+            AuditEntry.predicate == ask.predicate,
+            AuditEntry.event == "evidence.request",
+            AuditEntry.decision == "allowed",
+            AuditEntry.recorded_at >= as_utc(since),
+        )
+        .distinct()
     )
     return [
-        (_key(params or {}), agency, item)
-        for params, agency, item, owners in asks
+        (_key(json.loads(text) or {} if text else {}), agency, item)
+        for text, agency, item, owners in rows
         if ask.owner in (owners or "").split(",")
     ]
 
@@ -87,30 +94,35 @@ def note_asks(
     asks: Sequence[Ask],
     now: datetime | None = None,
 ) -> list[AlertView]:
-    """Raise (or bring up to date) the alert of each ask that makes the pattern; returns them."""
+    """Raise (or bring up to date) the alert of each owner's predicate the asks make the
+    pattern for, counting the asks of this request together with the earlier ones (one
+    request may ask a predicate once per listed value); returns them."""
     now = now or utcnow()
-    raised = []
+    grouped: dict[tuple[str, str, str], list[Ask]] = {}
     for ask in asks:
-        past = _past(session, subject, ask, now - WINDOW)
-        seen = dict.fromkeys([p for p, _, _ in past] + [_key(ask.params)])
+        grouped.setdefault((ask.owner, ask.dataset, ask.predicate), []).append(ask)
+    raised = []
+    for (owner, _, predicate), same in grouped.items():
+        past = _past(session, subject, same[0], now - WINDOW)
+        seen = dict.fromkeys([p for p, _, _ in past] + [_key(a.params) for a in same])
         if len(seen) < DISTINCT_AFTER:
             continue
         requesters = sorted({a for _, a, _ in past if a} | {requester_agency})
         items = sorted({i for _, _, i in past if i} | {item})
         alert = session.scalars(
             select(PredicateAlert).where(
-                PredicateAlert.owner_agency == ask.owner,
+                PredicateAlert.owner_agency == owner,
                 PredicateAlert.subject == subject,
-                PredicateAlert.predicate == ask.predicate,
+                PredicateAlert.predicate == predicate,
                 PredicateAlert.last_raised_at >= now - WINDOW,
             )
         ).first()
         if alert is None:
             alert = PredicateAlert(
-                owner_agency=ask.owner,
+                owner_agency=owner,
                 subject=subject,
-                dataset=ask.dataset,
-                predicate=ask.predicate,
+                dataset=same[0].dataset,
+                predicate=predicate,
                 first_raised_at=now,
             )
             session.add(alert)

@@ -176,6 +176,22 @@ def test_varied_parameters_about_one_citizen_alert_the_owners_auditors(
     assert counter.client.get(url, headers=counter.headers("tpe-udd-clerk")).status_code == 403
 
 
+def test_every_listed_value_in_one_request_alerts_the_owners_auditors(counter: Counter) -> None:
+    """The alert counted only earlier requests: one request asking the predicate once per
+    listed value (a whole bisection at once) raised nothing."""
+    subject = counter.env.sample("low_income_applicant")
+    _rule_with_choices(counter, [15000, STATUTORY, 25000])
+    with transaction(counter.app.state.sessions) as db:
+        create_user(db, "fia-auditor", PASSWORD, "auditor", "central.fia", "稽核")
+    asks = [{"type": INCOME, "params": {"threshold": t}} for t in (15000, STATUTORY, 25000)]
+    answered = counter.ask("tpe-udd-clerk", subject, evidence=asks)
+    assert answered.status_code == 200, answered.text
+    url = "/api/v1/access-rules/alerts"
+    alerts = counter.client.get(url, headers=counter.headers("fia-auditor")).json()
+    assert [(a["subject"], a["distinct_params"]) for a in alerts] == [(subject, 3)]
+    assert {p["threshold"] for p in alerts[0]["params_seen"]} == {15000, 25000, STATUTORY}
+
+
 # --- hole 6: bad parameters are 422s naming the field, never 500 or 503 -------------------------
 
 
