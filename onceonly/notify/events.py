@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from onceonly.db import as_utc, utcnow
+from onceonly.domain.address import MAX_LENGTH as MAX_ADDRESS_LENGTH
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import validate_national_id, validate_resident_id
 from onceonly.domain.roc_date import parse_roc_date, taiwan_today
@@ -159,6 +160,11 @@ def _stored(name: str, value: Any) -> Any:
     return value if _blank(value) else typed_value(name, value)
 
 
+MAX_PAYLOAD_TEXT = MAX_ADDRESS_LENGTH
+"""Longest value of one field (a name, an address, a date): every agency told stores it, and
+an address is read again for every statistics request."""
+
+
 def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> list[FieldError]:
     """Every problem with ``event`` as an event of ``source``, each naming its field."""
     errors: list[FieldError] = []
@@ -195,6 +201,10 @@ def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> lis
             continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             errors.append(FieldError(f"payload.{name}", t("notify.error.not_text", lang), "type"))
+            continue
+        if len(str(value)) > MAX_PAYLOAD_TEXT:
+            reason = t("notify.error.too_long", lang, max=MAX_PAYLOAD_TEXT)
+            errors.append(FieldError(f"payload.{name}", reason, "too_long"))
             continue
         try:
             typed_value(name, value)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from onceonly.domain.address import ALL_CITIES, CITIES, FORMER_CITIES, Address, parse_address
+from onceonly.domain.address import (
+    ALL_CITIES,
+    CITIES,
+    FORMER_CITIES,
+    MAX_LENGTH,
+    Address,
+    parse_address,
+)
 from onceonly.domain.errors import DomainValueError
 
 FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
@@ -208,3 +217,23 @@ def variant_spellings(draw: st.DrawFn) -> tuple[Address, str]:
 def test_variant_spellings_parse_to_the_canonical_address(case: tuple[Address, str]) -> None:
     address, text = case
     assert parse_address(text) == address
+
+
+def test_a_text_longer_than_any_address_is_refused_at_once() -> None:
+    """Digits with no 號 after a city and district took time growing with the square of their
+    number (100,000: four minutes); a citizen's mailing address is read for every statistics
+    request, anonymous ones too."""
+    started = time.perf_counter()
+    with pytest.raises(DomainValueError) as caught:
+        parse_address("臺北市信義區" + "1" * 20_000)
+    assert caught.value.code == "address.too_long"
+    assert time.perf_counter() - started < 1.0
+    assert parse_address("臺北市信義區信義路五段7號" + " " * (MAX_LENGTH - 14)).number == "7"
+
+
+@given(st.text(max_size=MAX_LENGTH + 20))
+def test_any_text_is_an_address_or_a_reason(text: str) -> None:
+    try:
+        parse_address(text)
+    except DomainValueError as error:
+        assert error.code.startswith("address.")

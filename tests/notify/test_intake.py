@@ -372,3 +372,39 @@ def test_a_payload_value_that_is_not_text_is_refused(sessions: sessionmaker[Sess
         lambda: report(sessions, FakeRegister(alive(21)), "name_change", 21, {"new_name": ["x"]})
     )
     assert errors == {"payload.new_name": "This field must be text"}
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_a_payload_value_longer_than_an_address_is_refused(
+    sessions: sessionmaker[Session],
+) -> None:
+    """A citizen's mailing address of 60,000 characters was stored, sent to every agency and
+    read again by each statistics request, anonymous ones too (parsing it took minutes)."""
+    from onceonly.notify.events import MAX_PAYLOAD_TEXT
+    from onceonly.notify.kinds import CITIZEN
+
+    long = "臺北市信義區" + "1" * MAX_PAYLOAD_TEXT
+
+    def own_report() -> Any:
+        with transaction(sessions) as session:
+            return report_event(
+                session,
+                LifeEventIn(
+                    kind="mailing_address",
+                    national_id=citizen(22),
+                    payload={"mailing_address": long},
+                ),
+                FakeRegister(alive(22)),
+                f"citizen:{citizen(22)}",
+                source=CITIZEN,
+                lang="en",
+            )
+
+    assert refusal(own_report) == {
+        "payload.mailing_address": f"At most {MAX_PAYLOAD_TEXT} characters"
+    }
+    errors = refusal(
+        lambda: report(sessions, FakeRegister(alive(23)), "name_change", 23, {"new_name": long})
+    )
+    assert errors == {"payload.new_name": f"At most {MAX_PAYLOAD_TEXT} characters"}
+    assert events(sessions) == 0
