@@ -82,14 +82,15 @@ def survey_home(request: Request, user: Staff, lang: Lang) -> HTMLResponse:
 
 
 def _closing(value: str, lang: str) -> datetime:
-    """A closing date (``YYYY-MM-DD``) as the end of that day in Taipei."""
+    """A closing date (``YYYY-MM-DD``) as the end of that day in Taipei; the calendar's last
+    day has no end (it overflowed into a 500), so it is refused like a bad date."""
     try:
         day = datetime.strptime(value.strip(), "%Y-%m-%d").date()
-    except ValueError as error:
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=TAIPEI).astimezone(UTC)
+    except (ValueError, OverflowError) as error:
         raise validation_problem(
             [FieldError("closes_at", t("survey.error.closes_at", lang))], lang
         ) from error
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=TAIPEI).astimezone(UTC)
 
 
 @router.post("/survey/waves")

@@ -280,6 +280,8 @@ def test_the_pages_open_a_wave_remind_answer_once_and_show_results(
     _admin(factory, "tpe-admin", "taipei-city.civil_affairs")
     admin = visit("tpe-admin")
     assert admin.post("/survey/waves", {"title": "", "closes_at": "2020-01-01"}).status_code == 422
+    last = admin.post("/survey/waves", {"title": "x", "agencies": UDD, "closes_at": "9999-12-31"})
+    assert last.status_code == 422 and 'id="f-open-closes_at-error"' in last.text  # was 500
     closes = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
     opened = admin.post(
         "/survey/waves", {"title": "第一梯次", "agencies": UDD, "closes_at": closes}
