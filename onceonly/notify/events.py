@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -160,6 +160,22 @@ def _stored(name: str, value: Any) -> Any:
     return value if _blank(value) else typed_value(name, value)
 
 
+EARLIEST_EVENT = datetime(1912, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _plausible(moment: datetime) -> bool:
+    """Whether an event may have happened then: from 1912 until now (give or take a
+    sender's clock). ``0001-01-01T00:00+14:00`` is a year before 1 in UTC and
+    ``9999-12-31T23:59-12:00`` one after 9999: PostgreSQL stores both, and every later read
+    of the citizen's events (the portal, the counter, each agency's feed) failed."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        return EARLIEST_EVENT <= aware.astimezone(UTC) <= utcnow() + CLOCK_SKEW
+    except OverflowError:
+        return False
+
+
 MAX_PAYLOAD_TEXT = MAX_ADDRESS_LENGTH
 """Longest value of one field (a name, an address, a date): every agency told stores it, and
 an address is read again for every statistics request."""
@@ -214,6 +230,14 @@ def check_event(event: LifeEventIn, source: str, lang: str | None = None) -> lis
         errors.append(
             FieldError(
                 f"payload.{name}", t("notify.error.unknown_field", lang, fields=name), "unknown"
+            )
+        )
+    if event.occurred_at is not None and not _plausible(event.occurred_at):
+        errors.append(
+            FieldError(
+                "occurred_at",
+                t("notify.error.occurred_at", lang, earliest=EARLIEST_EVENT.date().isoformat()),
+                "invalid",
             )
         )
     if event.event_id is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onceonly.catalog import service as catalog
@@ -256,17 +257,7 @@ def report_event(
         )
         if earlier is not None:
             if earlier.body_hash != digest:
-                raise Problem(
-                    422,
-                    "idempotency-key-reused",
-                    t("problem.validation", lang),
-                    t("notify.error.idempotency_reused", lang),
-                    [
-                        FieldError(
-                            "Idempotency-Key", t("notify.error.idempotency_reused", lang), "reused"
-                        )
-                    ],
-                )
+                raise _key_reused(lang)
             row = session.get(LifeEvent, earlier.event_id)
             if row is not None:
                 deliveries = recipients_of(session, row.id)
@@ -291,13 +282,33 @@ def report_event(
         view = record_life_event(session, checked, lang)
     remember_contact(session, view.id, contact)
     if idempotency_key is not None:
-        session.add(
-            IntakeKey(
-                caller=caller, key=idempotency_key.strip(), body_hash=digest, event_id=view.id
-            )
-        )
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(
+                    IntakeKey(
+                        caller=caller,
+                        key=idempotency_key.strip(),
+                        body_hash=digest,
+                        event_id=view.id,
+                    )
+                )
+                session.flush()
+        except IntegrityError as error:
+            # the same key sent at once about another person (a lock per person does not
+            # hold them apart): the later one is refused like any reuse, not a 500
+            raise _key_reused(lang) from error
     return Accepted(view, reference_of(view.id), tuple(recipients_of(session, view.id)))
+
+
+def _key_reused(lang: str | None) -> Problem:
+    reason = t("notify.error.idempotency_reused", lang)
+    return Problem(
+        422,
+        "idempotency-key-reused",
+        t("problem.validation", lang),
+        reason,
+        [FieldError("Idempotency-Key", reason, "reused")],
+    )
 
 
 def describe(accepted: Accepted, lang: str | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -408,3 +409,64 @@ def test_a_payload_value_longer_than_an_address_is_refused(
     )
     assert errors == {"payload.new_name": f"At most {MAX_PAYLOAD_TEXT} characters"}
     assert events(sessions) == 0
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),  # before year 1 in UTC
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12))),  # after 9999
+        datetime(9999, 1, 1, tzinfo=UTC),  # not happened yet
+        datetime(1800, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_an_event_that_cannot_have_happened_then_is_refused(
+    sessions: sessionmaker[Session], occurred_at: datetime
+) -> None:
+    """PostgreSQL stored years before 1 and after 9999 in UTC; reading the citizen's events
+    back (the portal, the counter, every agency's feed) then failed with a 500."""
+
+    def reported() -> Any:
+        with transaction(sessions) as session:
+            return report_event(
+                session,
+                LifeEventIn(
+                    kind="name_change",
+                    national_id=citizen(24),
+                    payload={"new_name": "王小明"},
+                    occurred_at=occurred_at,
+                ),
+                FakeRegister(alive(24)),
+                OFFICE,
+                lang="en",
+            )
+
+    errors = refusal(reported)
+    assert list(errors) == ["occurred_at"] and "1912-01-01" in errors["occurred_at"]
+    assert events(sessions) == 0
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_one_key_sent_at_once_about_two_people_is_a_422_not_a_500(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock is per person, so two calls with one key about two people both found no
+    earlier use; the second's insert broke the key's unique constraint: a 500."""
+    first = report(sessions, FakeRegister(alive(25)), "name_change", 25, {"new_name": "甲"}, "k")
+    real_scalar = Session.scalar
+
+    def blind(self: Session, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if "notify_intake_keys" in str(statement):
+            return None  # the other call had not committed its key when this one looked
+        return real_scalar(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "scalar", blind)
+    errors = refusal(
+        lambda: report(
+            sessions, FakeRegister(alive(26)), "name_change", 26, {"new_name": "乙"}, "k"
+        )
+    )
+    assert list(errors) == ["Idempotency-Key"]
+    monkeypatch.undo()
+    assert events(sessions) == 1 and first.event.national_id == citizen(25)
