@@ -7,9 +7,13 @@ then gets exactly what the citizen saw. The demo's own rules ask for both on
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from onceonly.db import transaction, utcnow
+from sqlalchemy import select
+
+from onceonly.db import as_utc, transaction, utcnow
+from onceonly.policy.models import Consent
 from onceonly.policy.service import grant_consent
 from tests.citizens.conftest import CONSENT_ITEM, LABOUR_CLERK, Portal
 
@@ -124,3 +128,31 @@ def test_previewed_evidence_is_released_only_after_the_citizen_approves(portal: 
     assert result["status"] == "denied" and "拒絕" in result["reason"]["zh-TW"]
     twice = portal.client.post(f"/me/previews/{newest}/approve", data={"csrf_token": portal.csrf()})
     assert twice.status_code == 409
+
+
+def test_a_consent_ends_at_the_end_of_its_day_in_taiwan_on_every_database(
+    portal: Portal,
+) -> None:
+    """SQLite kept the end of the day in Taiwan's digits without the offset: the consent held
+    eight hours longer than the citizen chose, and 9999-12-31 broke the consents page."""
+    portal.sign_in()
+    for until in ("2099-06-30", "9999-12-31"):
+        granted = portal.client.post(
+            "/me/consents",
+            data={"application_item": CONSENT_ITEM, "until": until, "csrf_token": portal.csrf()},
+            follow_redirects=False,
+        )
+        assert granted.status_code == 303
+    with portal.app.state.sessions() as db:
+        stored = sorted(
+            as_utc(c.expires_at)
+            for c in db.scalars(select(Consent).where(Consent.subject == portal.nid))
+            if c.expires_at is not None
+        )
+    taiwan = ZoneInfo("Asia/Taipei")
+    assert stored == [
+        datetime.combine(date(2099, 6, 30), time.max, taiwan),
+        datetime.combine(date(9999, 12, 31), time.max, taiwan),
+    ]
+    page = portal.client.get("/me/consents", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "9999-12-31 23:59" in page.text

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.catalog.loader import load_catalog
-from onceonly.db import transaction
+from onceonly.db import as_utc, transaction
 from onceonly.errors import Problem
 from onceonly.notify.events import LifeEventIn
 from onceonly.notify.intake import (
@@ -470,3 +470,27 @@ def test_one_key_sent_at_once_about_two_people_is_a_422_not_a_500(
     assert list(errors) == ["Idempotency-Key"]
     monkeypatch.undo()
     assert events(sessions) == 1 and first.event.national_id == citizen(25)
+
+
+@pytest.mark.usefixtures("catalog_loaded")
+def test_when_an_event_happened_is_kept_as_the_same_instant(
+    sessions: sessionmaker[Session],
+) -> None:
+    """SQLite kept 10:00+08:00's digits and dropped the offset: read back, it was 10:00 UTC."""
+    with transaction(sessions) as session:
+        accepted = report_event(
+            session,
+            LifeEventIn(
+                kind="name_change",
+                national_id=citizen(27),
+                payload={"new_name": "王小明"},
+                occurred_at=datetime(2024, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=8))),
+            ),
+            FakeRegister(alive(27)),
+            OFFICE,
+            lang="en",
+        )
+    with sessions() as session:
+        row = session.get(LifeEvent, accepted.event.id)
+        assert row is not None
+        assert as_utc(row.occurred_at) == datetime(2024, 3, 1, 2, 0, tzinfo=UTC)
