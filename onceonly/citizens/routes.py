@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -207,13 +207,27 @@ def signin_complete(request: Request, body: CompleteIn, settings: AppSettings) -
 TAIWAN = accesses.TAIWAN
 
 
+EARLIEST_DAY = date(1912, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+"""Days a filter or a consent may name: the day after 9999-12-31 does not exist (a 500)."""
+
+
 def _day(value: str | None, name: str, lang: str) -> date | None:
     if not value or not value.strip():
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError as error:
         raise validation_problem([FieldError(name, t("citizens.filter.bad_date", lang))]) from error
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        reason = t("citizens.filter.out_of_range", lang, earliest=EARLIEST_DAY, latest=LATEST_DAY)
+        raise validation_problem([FieldError(name, reason)], lang)
+    return day
+
+
+def _midnight(day: date) -> datetime:
+    """The start of ``day`` in Taiwan, in UTC (stored times are UTC; SQLite compares digits)."""
+    return datetime.combine(day, time(), TAIWAN).astimezone(UTC)
 
 
 class _Filters:
@@ -231,8 +245,8 @@ class _Filters:
         if first and last and first > last:
             raise validation_problem([FieldError("since", t("citizens.filter.bad_range", lang))])
         self.criteria = accesses.AccessFilter(
-            since=datetime.combine(first, time(), TAIWAN) if first else None,
-            until=datetime.combine(last + timedelta(days=1), time(), TAIWAN) if last else None,
+            since=_midnight(first) if first else None,
+            until=_midnight(last + timedelta(days=1)) if last else None,
             agency=(agency or "").strip() or None,
             dataset=(dataset or "").strip() or None,
         )

@@ -7,7 +7,7 @@ then gets exactly what the citizen saw. The demo's own rules ask for both on
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -136,7 +136,7 @@ def test_a_consent_ends_at_the_end_of_its_day_in_taiwan_on_every_database(
     """SQLite kept the end of the day in Taiwan's digits without the offset: the consent held
     eight hours longer than the citizen chose, and 9999-12-31 broke the consents page."""
     portal.sign_in()
-    for until in ("2099-06-30", "9999-12-31"):
+    for until in ("2099-06-30", "9998-12-31"):
         granted = portal.client.post(
             "/me/consents",
             data={"application_item": CONSENT_ITEM, "until": until, "csrf_token": portal.csrf()},
@@ -152,7 +152,31 @@ def test_a_consent_ends_at_the_end_of_its_day_in_taiwan_on_every_database(
     taiwan = ZoneInfo("Asia/Taipei")
     assert stored == [
         datetime.combine(date(2099, 6, 30), time.max, taiwan),
-        datetime.combine(date(9999, 12, 31), time.max, taiwan),
+        datetime.combine(date(9998, 12, 31), time.max, taiwan),
     ]
     page = portal.client.get("/me/consents", headers={"Accept": "text/html"})
-    assert page.status_code == 200 and "9999-12-31 23:59" in page.text
+    assert page.status_code == 200 and "9998-12-31 23:59" in page.text
+    last = portal.client.post(
+        "/me/consents",
+        data={"application_item": CONSENT_ITEM, "until": "9999-12-31", "csrf_token": portal.csrf()},
+    )
+    assert last.status_code == 422
+
+
+def test_a_day_off_the_calendar_is_a_422_on_who_looked(portal: Portal) -> None:
+    """``/me?until=9999-12-31`` asked for the day after the calendar's last: a 500."""
+    portal.sign_in()
+    for query, field in (("until=9999-12-31", "until"), ("since=0001-01-01", "since")):
+        for path in ("/me", "/me/accesses.json"):
+            answer = portal.client.get(f"{path}?{query}", headers={"Accept": "application/json"})
+            assert answer.status_code == 422, (path, query)
+            assert [e["field"] for e in answer.json()["errors"]] == [field]
+
+
+def test_who_looked_filters_by_taiwan_days_as_utc_instants() -> None:
+    """Stored times are UTC and SQLite compares their digits: a bound of 00:00+08:00 kept
+    its digits and the day's first eight hours fell outside the filter."""
+    from onceonly.citizens.routes import _midnight
+
+    start = _midnight(date(2026, 3, 1))
+    assert start == datetime(2026, 2, 28, 16, 0, tzinfo=UTC) and start.utcoffset() == timedelta(0)
