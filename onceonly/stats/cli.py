@@ -71,11 +71,13 @@ def descriptor(rows: int) -> dict[str, Any]:
 
 
 def export(settings: Settings, directory: Path, filters: stats.Filters) -> tuple[int, int]:
-    """Write the CSV and ``datapackage.json``; returns (rows written, rows withheld)."""
+    """Write the CSV and ``datapackage.json``; returns (rows written, rows withheld). The
+    period is widened to whole weeks, as the public view's is: a week cut short at a
+    chosen day, beside the whole week published there, gave the days cut off away."""
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_session_factory(engine)() as db:
-            found = stats.rows(db, filters, NODE_WIDE)
+            found = stats.rows(db, stats.whole_weeks(filters), NODE_WIDE)
     finally:
         engine.dispose()
     published = stats.suppressed(found)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -507,8 +508,45 @@ def totals(found: list[Row]) -> dict[tuple[str, str], Totals]:
 
 def suppressed(found: list[Row]) -> list[Row]:
     """What may be published: rows with fewer than :data:`MIN_CELL` cases are left out (a
-    small count of one agency's item in one week could point at a person)."""
-    return [row for row in found if row.cases >= MIN_CELL]
+    small count of one agency's item in one week could point at a person), and so is any
+    row that a sum over another way would give away (:func:`complementary`). ``found``
+    must hold every jurisdiction's rows; filter by jurisdiction after."""
+    hidden = complementary(
+        found,
+        group=lambda r: (r.week, r.application_item, r.agency),
+        count=lambda r: r.cases,
+    )
+    return [row for row in found if id(row) not in hidden]
+
+
+_Cell = TypeVar("_Cell", Row, Turnaround, EventRow)
+
+
+def complementary(
+    cells: Sequence[_Cell], group: Callable[[_Cell], Hashable], count: Callable[[_Cell], int]
+) -> set[int]:
+    """The ids of the cells to withhold. Each way (workplace, registration, residence)
+    splits the same cases, pieces or events of a group among jurisdictions, so one way's
+    shown cells, taken from the group's total (which a way with every cell shown gives),
+    leave exactly what that way withholds: seven cases by workplace and six by residence in
+    the city mean one case of someone living elsewhere. So besides every cell under
+    :data:`MIN_CELL`, the smallest shown cells of a way are withheld too while that way
+    withholds between one and :data:`MIN_CELL` - 1 in all."""
+    groups: dict[Hashable, dict[str, list[_Cell]]] = {}
+    for cell in cells:
+        groups.setdefault(group(cell), {}).setdefault(cell.way, []).append(cell)
+    hidden: set[int] = set()
+    for ways in groups.values():
+        total = max(sum(count(c) for c in members) for members in ways.values())
+        for members in ways.values():
+            shown = sorted((c for c in members if count(c) >= MIN_CELL), key=count)
+            hidden.update(id(c) for c in members if count(c) < MIN_CELL)
+            rest = total - sum(count(c) for c in shown)
+            while shown and 0 < rest < MIN_CELL:
+                smallest = shown.pop(0)
+                hidden.add(id(smallest))
+                rest += count(smallest)
+    return hidden
 
 
 @dataclass(frozen=True)
@@ -560,23 +598,32 @@ def published(session: Session, filters: Filters, lang: str | None = None) -> Pu
         reason = t("stats.error.too_long", lang, weeks=MAX_PUBLIC_WEEKS)
         raise validation_problem([FieldError("since", reason)], lang)
     every = Scope(tenant=None, operator=True)
-    found = rows(session, filters, every)
-    shown = suppressed(found)
-    withheld = len(found) - len(shown)
+    wanted = filters.jurisdiction
+
+    def kept(cells: Sequence[_Cell], hidden: set[int]) -> tuple[list[_Cell], int]:
+        """The cells of the jurisdiction asked for: those shown, and how many withheld.
+        Withholding is decided over every jurisdiction first, so the filter cannot make
+        one way's total differ from another's."""
+        chosen = [c for c in cells if not wanted or c.jurisdiction == wanted]
+        return [c for c in chosen if id(c) not in hidden], sum(id(c) in hidden for c in chosen)
+
+    everywhere = Filters(filters.since, filters.until, None, filters.agency, filters.item)
+    found = rows(session, everywhere, every)
+    shown = set(map(id, suppressed(found)))
+    published_rows, withheld = kept(found, {id(r) for r in found if id(r) not in shown})
     turned: list[Weekly] = []
     told: list[Weekly] = []
     monday = filters.since
     while monday <= filters.until:
-        week = Filters(monday, monday + timedelta(days=6), filters.jurisdiction)
-        for cell in turnaround(session, week, every):
-            if cell.pieces >= MIN_CELL:
-                turned.append(Weekly(monday, cell))
-            else:
-                withheld += 1
-        for event in tell_us_once(session, week, every):
-            if event.events >= MIN_CELL:
-                told.append(Weekly(monday, event))
-            else:
-                withheld += 1
+        week = Filters(monday, monday + timedelta(days=6))
+        cells = turnaround(session, week, every)
+        hidden = complementary(cells, lambda c: (c.dataset, c.owner, c.channel), lambda c: c.pieces)
+        open_cells, left_out = kept(cells, hidden)
+        turned += [Weekly(monday, c) for c in open_cells]
+        events = tell_us_once(session, week, every)
+        hidden = complementary(events, lambda e: e.kind, lambda e: e.events)
+        open_events, also_left_out = kept(events, hidden)
+        told += [Weekly(monday, e) for e in open_events]
+        withheld += left_out + also_left_out
         monday += timedelta(days=7)
-    return Published(filters, shown, turned, told, withheld)
+    return Published(filters, published_rows, turned, told, withheld)

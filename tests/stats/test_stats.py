@@ -200,6 +200,12 @@ def test_the_export_withholds_small_cells_and_is_a_valid_data_package(
     _seed(factory)
     written, hidden = stats_cli.export(demo_env.settings, tmp_path, PERIOD)
     assert (written, hidden) == (2, 9)
+    # a period starting on the Wednesday: still the whole week, never its last five days
+    cut = stats.Filters(date(2026, 3, 4), date(2026, 3, 15))
+    assert stats_cli.export(demo_env.settings, tmp_path / "cut", cut) == (2, 9)
+    assert (tmp_path / "cut" / "cases-by-week.csv").read_bytes() == (
+        tmp_path / "cases-by-week.csv"
+    ).read_bytes()
     with (tmp_path / "cases-by-week.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows == [
@@ -735,3 +741,58 @@ def test_a_period_off_the_calendar_or_too_long_for_the_public_is_a_422(
 
     result = CliRunner().invoke(app, ["stats", "export", str(tmp_path), "--until", "9999-12-31"])
     assert result.exit_code == 2 and "--until" in result.output
+
+
+def test_no_public_cell_is_another_way_less_the_shown_ones(
+    factory: sessionmaker[Session], demo_app: FastAPI
+) -> None:
+    """Seven cases of Taipei's urban development office in one week, six of citizens
+    registered in Taipei and one in New Taipei: by workplace seven were shown, by
+    registration six, so the public learnt of the one New Taipei citizen (and how many of
+    their pieces came online) by subtraction."""
+    base = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
+    with transaction(factory) as db:
+        for n in range(7):
+            owner = "taipei-city.social_welfare" if n < 6 else NTPC_SOCIAL
+            _case(db, n, TPE_UDD, base + timedelta(hours=n), owner, online=1 + n % 2)
+    with factory() as db:
+        shown = stats.published(db, stats.Filters(date(2026, 3, 2), date(2026, 3, 8)))
+        only_taipei = stats.published(
+            db, stats.Filters(date(2026, 3, 2), date(2026, 3, 8), "taipei-city")
+        )
+    cells = {(r.way, r.jurisdiction): r.cases for r in shown.rows}
+    assert cells == {("workplace", "taipei-city"): 7, ("residence", "unknown"): 7}
+    assert shown.withheld == 2  # registration: New Taipei's one, and Taipei's six with it
+    assert {(r.way, r.jurisdiction) for r in only_taipei.rows} == {("workplace", "taipei-city")}
+    for way in stats.WAYS:  # no way's shown cells fall short of the total by one to four
+        assert sum(r.cases for r in shown.rows if r.way == way) in (0, 7), way
+    with TestClient(demo_app) as anyone:
+        body = anyone.get(
+            "/api/v1/stats/public?since=2026-03-02&until=2026-03-08",
+            headers={"Accept": "application/json"},
+        ).json()
+    assert {(r["way"], r["jurisdiction"]) for r in body["rows"]} == set(cells)
+
+
+def test_complementary_withholding_per_way() -> None:
+    week = date(2026, 3, 2)
+
+    def row(way: str, jurisdiction: str, cases: int) -> stats.Row:
+        return stats.Row(way, jurisdiction, week, ITEM, TPE_UDD, cases)
+
+    found = [
+        row("workplace", "taipei-city", 12),
+        row("registration", "taipei-city", 6),
+        row("registration", "new-taipei-city", 5),
+        row("registration", "unknown", 1),
+        row("residence", "taipei-city", 7),
+        row("residence", "keelung-city", 5),
+    ]
+    kept = {(r.way, r.jurisdiction) for r in stats.suppressed(found)}
+    # registration withholds 1: the smaller of its shown cells (5) goes too, making 6
+    assert kept == {
+        ("workplace", "taipei-city"),
+        ("registration", "taipei-city"),
+        ("residence", "taipei-city"),
+        ("residence", "keelung-city"),
+    }
