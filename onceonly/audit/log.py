@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, or_, select, update
+from sqlalchemy import Table, Text, func, insert, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -315,18 +316,17 @@ def find_entries(
 
 
 def predicate_asks(
-    session: Session, *, subject: str, dataset: str, predicate: str, since: datetime, limit: int
-) -> list[tuple[dict[str, Any] | None, str | None, str | None, str | None]]:
+    session: Session, *, subject: str, dataset: str, predicate: str, since: datetime
+) -> list[tuple[dict[str, Any], str | None, str | None, str | None]]:
     """(parameters, requesting agency, item, owners) of the allowed evidence requests that
-    asked ``predicate`` of ``dataset`` about ``subject`` since ``since``, newest first: the
-    few columns the alert on varied parameters needs, filtered by the database (it runs on
-    every predicate request)."""
+    asked ``predicate`` of ``dataset`` about ``subject`` since ``since``: each different one
+    once, all of them (a newest-N window could be flooded with one value to push the others
+    out of sight; distinct rows cannot be multiplied so). The few columns the alert on varied
+    parameters needs, filtered by the database: it runs on every predicate request."""
+    params = sql_cast(AuditEntry.predicate_params, Text)
     rows = session.execute(
         select(
-            AuditEntry.predicate_params,
-            AuditEntry.actor_agency,
-            AuditEntry.application_item,
-            AuditEntry.owner_agency,
+            params, AuditEntry.actor_agency, AuditEntry.application_item, AuditEntry.owner_agency
         )
         .where(
             AuditEntry.subject == subject,
@@ -336,10 +336,12 @@ def predicate_asks(
             AuditEntry.decision == "allowed",
             AuditEntry.recorded_at >= as_utc(since),
         )
-        .order_by(AuditEntry.seq.desc())
-        .limit(limit)
+        .distinct()
     )
-    return [tuple(row) for row in rows]
+    return [
+        ((json.loads(text) or {}) if text else {}, agency, item, owners)
+        for text, agency, item, owners in rows
+    ]
 
 
 def latest(session: Session, count: int = 20) -> list[AuditEntryView]:

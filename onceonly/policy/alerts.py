@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.tenancy import Scope
-from onceonly.audit.models import AuditEntry
+from onceonly.audit.log import predicate_asks
 from onceonly.db import as_utc, utcnow
 from onceonly.policy.models import PredicateAlert
 
@@ -64,24 +64,12 @@ def _past(
     predicate about ``subject`` at ``ask.owner`` since ``since``: each different one once,
     all of them. (The newest 500 asks once were read: asking one value 500 times between
     two others pushed the first out of sight. Distinct rows cannot be multiplied that way.)"""
-    params = cast(AuditEntry.predicate_params, Text)
-    rows = session.execute(
-        select(
-            params, AuditEntry.actor_agency, AuditEntry.application_item, AuditEntry.owner_agency
-        )
-        .where(
-            AuditEntry.subject == subject,
-            AuditEntry.dataset == ask.dataset,
-            AuditEntry.predicate == ask.predicate,
-            AuditEntry.event == "evidence.request",
-            AuditEntry.decision == "allowed",
-            AuditEntry.recorded_at >= as_utc(since),
-        )
-        .distinct()
+    asks = predicate_asks(
+        session, subject=subject, dataset=ask.dataset, predicate=ask.predicate, since=since
     )
     return [
-        (_key(json.loads(text) or {} if text else {}), agency, item)
-        for text, agency, item, owners in rows
+        (_key(params), agency, item)
+        for params, agency, item, owners in asks
         if ask.owner in (owners or "").split(",")
     ]
 
