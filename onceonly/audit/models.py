@@ -20,7 +20,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -31,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base, make_append_only
+from onceonly.db import Base, UTCDateTime, make_append_only
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first entry."""
@@ -53,7 +52,7 @@ class AuditEntry(Base):
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     request_id: Mapped[str] = mapped_column(String(64), index=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
     event: Mapped[str] = mapped_column(String(64))
     actor_username: Mapped[str] = mapped_column(String(150))
     actor_badge: Mapped[str | None] = mapped_column(String(64))
@@ -97,7 +96,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     entry_hash: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditTreeNode(Base):
@@ -122,7 +121,7 @@ class AuditTreeHead(Base):
 
     tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     root_hash: Mapped[str] = mapped_column(String(64))
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     kid: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
     """The compact JWS whose payload states tree size, root hash and time."""
@@ -138,7 +137,7 @@ class AuditCheckpoint(Base):
     tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     origin: Mapped[str] = mapped_column(String(255))
     note: Mapped[str] = mapped_column(Text)
-    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AuditCosignature(Base):
@@ -153,7 +152,7 @@ class AuditCosignature(Base):
     witness: Mapped[str] = mapped_column(String(255))
     line: Mapped[str] = mapped_column(Text)
     timestamp: Mapped[int] = mapped_column(BigInteger)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AuditWitness(Base):
@@ -168,7 +167,7 @@ class AuditWitness(Base):
     last_size: Mapped[int] = mapped_column(BigInteger, default=0)
     """The size the witness last cosigned for this log (what the next request sends as old)."""
     last_error: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WitnessedLog(Base):
@@ -185,7 +184,7 @@ class WitnessedLog(Base):
     root_hash: Mapped[str | None] = mapped_column(String(64))
     checkpoint: Mapped[str | None] = mapped_column(Text)
     """The newest cosigned checkpoint: the log's signature and this node's cosignature."""
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 make_append_only(AuditEntry, truncate=True)  # migration 0003 has its own frozen copy

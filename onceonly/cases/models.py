@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base, make_append_only, utcnow
+from onceonly.db import Base, UTCDateTime, make_append_only, utcnow
 
 STATES = ("open", "gathering", "decided", "closed")
 DECISIONS = ("approved", "rejected")
@@ -70,10 +69,10 @@ class Case(Base):
     decision: Mapped[str | None] = mapped_column(String(16))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str | None] = mapped_column(String(64))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     evidence_online: Mapped[int] = mapped_column(Integer, default=0)
     """Measure: required evidence held as valid online transcripts."""
     evidence_paper: Mapped[int] = mapped_column(Integer, default=0)
@@ -113,8 +112,8 @@ class CaseEvidence(Base):
     retry_after: Mapped[int | None] = mapped_column(Integer)
     fetched_by: Mapped[str | None] = mapped_column(String(64))
     fetched_agency: Mapped[str | None] = mapped_column(String(120))
-    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paper_filename: Mapped[str | None] = mapped_column(String(255))
     paper_path: Mapped[str | None] = mapped_column(String(500))
     """Relative to ``Settings.data_dir / "uploads"``."""
@@ -122,7 +121,7 @@ class CaseEvidence(Base):
     paper_size: Mapped[int | None] = mapped_column(Integer)
     paper_content_type: Mapped[str | None] = mapped_column(String(40))
     paper_attached_by: Mapped[str | None] = mapped_column(String(64))
-    paper_attached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paper_attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CaseAgency(Base):
@@ -146,7 +145,7 @@ class CaseEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))
     """Username, or ``system`` for steps nobody took by hand (notifications)."""
@@ -175,9 +174,9 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(8), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SmsOutboxMessage(Base):
@@ -188,7 +187,7 @@ class SmsOutboxMessage(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     to: Mapped[str] = mapped_column(String(16), index=True)
     text: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 make_append_only(CaseEvent)  # migration 0005 has its own frozen copy

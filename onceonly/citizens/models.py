@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base, utcnow
+from onceonly.db import Base, UTCDateTime, utcnow
 
 
 class SignInChallenge(Base):
@@ -21,9 +21,9 @@ class SignInChallenge(Base):
     id: Mapped[str] = mapped_column(String(43), primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
     challenge: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class CardRevocation(Base):
@@ -34,7 +34,7 @@ class CardRevocation(Base):
     serial: Mapped[str] = mapped_column(String(64), primary_key=True)
     """Hex serial number of the certificate."""
     national_id: Mapped[str] = mapped_column(String(12), index=True)
-    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reason: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -49,11 +49,11 @@ class AccessFlag(Base):
     subject: Mapped[str] = mapped_column(String(12), index=True)
     note: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     reply: Mapped[str | None] = mapped_column(Text)
     replied_by_badge: Mapped[str | None] = mapped_column(String(16))
     replied_by_agency: Mapped[str | None] = mapped_column(String(120))
-    replied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class FlagQueue(Base):
@@ -95,7 +95,7 @@ class EvidencePreview(Base):
     held: Mapped[dict[str, Any]] = mapped_column(JSON)
     """What the clerk gets on release: owners, rule ids, fields or answer, transcripts."""
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -22,12 +22,12 @@ from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import OKPKey
-from sqlalchemy import JSON, CheckConstraint, DateTime, Index, String, select, text
+from sqlalchemy import JSON, CheckConstraint, Index, String, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onceonly.config import Settings
-from onceonly.db import Base, utcnow
+from onceonly.db import Base, UTCDateTime, utcnow
 
 ALGORITHM: Final = "EdDSA"
 CURVE: Final = "Ed25519"
@@ -64,8 +64,8 @@ class SigningKeyRecord(Base):
     agency_code: Mapped[str] = mapped_column(String(120), index=True)
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="active")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SigningKeyUnavailable(Exception):

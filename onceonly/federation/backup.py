@@ -32,7 +32,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
-from sqlalchemy import Date, DateTime, LargeBinary, Numeric, func, insert, select, text
+from sqlalchemy import (
+    Date,
+    DateTime,
+    LargeBinary,
+    Numeric,
+    TypeDecorator,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 
 from onceonly.audit.log import head as audit_head
@@ -66,6 +76,8 @@ def _encode(value: Any) -> Any:
 
 
 def _decode(value: Any, column_type: Any) -> Any:
+    if isinstance(column_type, TypeDecorator):  # e.g. UTCDateTime: what it stores as
+        column_type = column_type.impl
     if isinstance(value, dict) and len(value) == 1:
         ((tag, raw),) = value.items()
         if tag == "$dt" and isinstance(column_type, DateTime):

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from joserfc.jwk import OKPKey
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.engine import Engine
 
-from onceonly.db import make_engine
+from onceonly.db import UTCDateTime, make_engine
 from onceonly.federation.snapshot import sign_snapshot
 from onceonly.federation.witnessing import mount_directory_witness
 from onceonly.outbound import OutboundPolicy
@@ -35,7 +35,7 @@ _nodes = Table(
     _metadata,
     Column("id", String(80), primary_key=True),
     Column("document", JSON, nullable=False),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UTCDateTime(), nullable=False),
 )
 _serials = Table(
     "directory_serial",
@@ -47,7 +47,7 @@ _log = Table(
     "directory_log",
     _metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
     Column("event", String(40), nullable=False),
     Column("detail", Text, nullable=False),
 )

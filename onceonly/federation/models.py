@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base
+from onceonly.db import Base, UTCDateTime
 
 NONCE_MAX_LENGTH = 128
 
@@ -25,6 +25,6 @@ class SeenNonce(Base):
 
     peer: Mapped[str] = mapped_column(String(120), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(NONCE_MAX_LENGTH), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     """After this the request's own time is outside the window, so its signature is refused
     as ``clock_skew`` before the nonce is looked at: the row may go."""

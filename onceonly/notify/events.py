@@ -276,8 +276,6 @@ def _record(session: Session, event: LifeEventIn, source: str, lang: str | None)
     subject = _subject(event.national_id)
     seq = upsert_increment(session, CitizenSequence, "national_id", subject, "last_seq")
     now = utcnow()
-    # stored in UTC: SQLite keeps a time's digits and drops its offset, so 10:00+08:00 came
-    # back as 10:00 UTC, eight hours late
     row = LifeEvent(
         id=str(uuid.UUID(event.event_id)) if event.event_id else str(uuid.uuid4()),
         national_id=subject,
@@ -285,7 +283,7 @@ def _record(session: Session, event: LifeEventIn, source: str, lang: str | None)
         kind=event.kind,
         source=source,
         jurisdiction=event.jurisdiction,
-        occurred_at=as_utc(event.occurred_at).astimezone(UTC) if event.occurred_at else now,
+        occurred_at=event.occurred_at or now,  # the column stores UTC (db.UTCDateTime)
         recorded_at=now,
         recorded_by=event.recorded_by,
         payload={name: _stored(name, value) for name, value in event.payload.items()},

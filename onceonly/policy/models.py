@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base, utcnow
+from onceonly.db import Base, UTCDateTime, utcnow
 
 
 class AccessRule(Base):
@@ -32,12 +32,12 @@ class AccessRule(Base):
     valid_until: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
     requested_by: Mapped[str] = mapped_column(String(80))
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(80))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_reason: Mapped[str | None] = mapped_column(Text)
     revoked_by: Mapped[str | None] = mapped_column(String(80))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoke_reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Last, as migration 0012 adds it, so a migrated database and one made from the models
@@ -57,9 +57,9 @@ class Consent(Base):
     application_item: Mapped[str] = mapped_column(String(120))
     case_id: Mapped[str | None] = mapped_column(String(40))
     dataset: Mapped[str | None] = mapped_column(String(80))
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PredicateAlert(Base):
@@ -79,5 +79,5 @@ class PredicateAlert(Base):
     params_seen: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     requesters: Mapped[list[str]] = mapped_column(JSON, default=list)
     items: Mapped[list[str]] = mapped_column(JSON, default=list)
-    first_raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    first_raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

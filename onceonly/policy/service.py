@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import or_, select
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from onceonly.accounts.service import Principal
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
-from onceonly.db import as_utc, utcnow
+from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.policy.models import AccessRule, Consent
@@ -708,16 +708,13 @@ def grant_consent(
     case_id: str | None = None,
     expires_at: datetime | None = None,
 ) -> int:
-    """Record a citizen's consent (for one case, or standing when ``case_id`` is None).
-    ``expires_at`` is stored in UTC: SQLite keeps a time's digits and drops its offset, so
-    the end of a day in Taiwan came back eight hours later (and the end of 9999-12-31 in
-    Taiwan, read as UTC, could no longer be shown in Taiwan's time: a 500)."""
+    """Record a citizen's consent (for one case, or standing when ``case_id`` is None)."""
     consent = Consent(
         subject=subject,
         application_item=application_item,
         case_id=case_id,
         granted_at=utcnow(),
-        expires_at=as_utc(expires_at).astimezone(UTC) if expires_at is not None else None,
+        expires_at=expires_at,
     )
     session.add(consent)
     session.flush()

@@ -24,10 +24,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from onceonly.db import Base, utcnow
+from onceonly.db import Base, UTCDateTime, utcnow
 
 NO_ROWID = {"sqlite_with_rowid": False}
 
@@ -45,8 +45,8 @@ class SurveyWave(Base):
     """The jurisdiction whose administrator opened it; its agencies are all of that tenant."""
     agencies: Mapped[list[str]] = mapped_column(JSON)
     opened_by: Mapped[str] = mapped_column(String(64))
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SurveyPool(Base):
