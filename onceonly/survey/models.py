@@ -47,6 +47,8 @@ class SurveyWave(Base):
     opened_by: Mapped[str] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The administrator who ended collection before the date set, if one did."""
 
 
 class SurveyPool(Base):

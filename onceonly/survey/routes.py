@@ -19,7 +19,7 @@ from onceonly.accounts.tenancy import scope_of
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name
 from onceonly.counter.routes import FORM_PROBLEMS, page
-from onceonly.db import transaction
+from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.survey import service as survey
@@ -73,6 +73,7 @@ def _home(
             errors=errors or {},
             form=form or {},
             done=request.query_params.get("done", ""),
+            now=utcnow(),
         )
 
 
@@ -118,6 +119,19 @@ async def open_wave(request: Request, user: Admin, lang: Lang) -> Response:
         data = {"title": title, "agencies": agencies, "closes_at": closes}
         return _home(request, user, lang, errors=errors, form=data, status=problem.status)
     return RedirectResponse("/survey?done=opened", status_code=303)
+
+
+@router.post("/survey/waves/{wave_id}/close")
+def close_wave(request: Request, wave_id: RowId, user: Admin, lang: Lang) -> Response:
+    """End a wave's collection now; one another administrator closed first is no error."""
+    try:
+        with transaction(get_session_factory(request)) as db:
+            survey.close_wave(db, wave_id, scope=scope_of(user), closed_by=user.username, lang=lang)
+    except Problem as problem:
+        if problem.status != 409:
+            raise
+        return RedirectResponse("/survey?done=already_closed", status_code=303)
+    return RedirectResponse("/survey?done=closed", status_code=303)
 
 
 def _form(

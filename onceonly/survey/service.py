@@ -150,6 +150,8 @@ class WaveView:
     opened_by: str
     opened_at: datetime
     closes_at: datetime
+    closed_by: str | None = None
+    """Set when an administrator ended collection before the date first set."""
 
     def is_open(self, now: datetime) -> bool:
         return now < self.closes_at
@@ -165,6 +167,7 @@ def _view(row: SurveyWave) -> WaveView:
         row.opened_by,
         as_utc(row.opened_at),
         as_utc(row.closes_at),
+        row.closed_by,
     )
 
 
@@ -225,10 +228,52 @@ def list_waves(session: Session, scope: Scope) -> list[WaveView]:
 
 def get_wave(session: Session, wave_id: int, scope: Scope, lang: str | None = None) -> WaveView:
     """The wave, or 404 when it does not exist or belongs to another tenant."""
+    return _view(_wave_row(session, wave_id, scope, lang))
+
+
+def _wave_row(session: Session, wave_id: int, scope: Scope, lang: str | None) -> SurveyWave:
     row = session.get(SurveyWave, wave_id)
     if row is None or scope.tenant is None or row.tenant != scope.tenant:
         raise not_found(t("survey.error.no_wave", lang, wave=wave_id), lang)
+    return row
+
+
+def close_wave(
+    session: Session,
+    wave_id: int,
+    *,
+    scope: Scope,
+    closed_by: str,
+    now: datetime | None = None,
+    lang: str | None = None,
+) -> WaveView:
+    """End collection now, before the date set: the results can then be read. There is no
+    reopening, since results read before and after one more answer would give it away.
+
+    Holds the wave's pool row, as :func:`submit` does, so an answer either lands before the
+    close or is refused as late; none arrives after results were shown."""
+    now = now or utcnow()
+    row = _wave_row(session, wave_id, scope, lang)
+    _lock_pool(session, wave_id)
+    session.refresh(row)
+    if not _view(row).is_open(now):
+        raise _closed(lang)
+    row.closes_at = now
+    row.closed_by = closed_by
+    session.flush()
     return _view(row)
+
+
+def _lock_pool(session: Session, wave_id: int) -> SurveyPool:
+    return session.scalars(
+        select(SurveyPool).where(SurveyPool.wave_id == wave_id).with_for_update()
+    ).one()
+
+
+def _closed(lang: str | None) -> Problem:
+    return Problem(
+        409, "wave-closed", t("survey.error.closed_title", lang), t("survey.error.closed", lang)
+    )
 
 
 def eligible(wave: WaveView, role: str, agency_code: str) -> bool:
@@ -298,9 +343,7 @@ def submit(
             t("survey.error.not_invited", lang),
         )
     if not wave.is_open(now):
-        raise Problem(
-            409, "wave-closed", t("survey.error.closed_title", lang), t("survey.error.closed", lang)
-        )
+        raise _closed(lang)
     if has_answered(session, wave.id, user_id):
         raise _already(lang)
     try:
@@ -315,9 +358,10 @@ def submit(
         "kind": agency.kind if agency else "other",
         "answers": answers,
     }
-    pool = session.scalars(
-        select(SurveyPool).where(SurveyPool.wave_id == wave.id).with_for_update()
-    ).one()
+    pool = _lock_pool(session, wave.id)
+    closes_at = session.scalar(select(SurveyWave.closes_at).where(SurveyWave.id == wave.id))
+    if closes_at is None or as_utc(closes_at) <= now:
+        raise _closed(lang)  # closed by an administrator while this answer was on its way
     entries = list(pool.entries)
     entries.insert(_random.randrange(len(entries) + 1), entry)
     if len(entries) >= BATCH:

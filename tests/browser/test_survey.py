@@ -1,5 +1,6 @@
 """The staff survey in a real browser: a clerk sees the reminder, answers with the keyboard
-and the mouse, and the administrator reads the result chart with its table beside it."""
+and the mouse, and the administrator ends collection early and reads the result chart with
+its table beside it."""
 
 from __future__ import annotations
 
@@ -57,6 +58,12 @@ def test_a_clerk_answers_and_the_administrator_reads_the_results(site: Site, pag
     page.context.clear_cookies()
     sign_in(page, site, "tpe-admin")
     page.goto(site.url("/survey"))
+    page.get_by_role("link", name="「瀏覽器梯次」的結果").click()
+    expect(page.get_by_text("截止後才顯示結果")).to_be_visible()
+    page.get_by_role("link", name="要提前結束收件，請到問卷頁。").click()
+    page.get_by_role("button", name="結束「瀏覽器梯次」的收件").click()
+    expect(page.get_by_text("已結束收件，現在可以查看結果。")).to_be_visible()
+    expect(page.get_by_text("由 tpe-admin 提前結束收件")).to_be_visible()
     page.get_by_role("link", name="「瀏覽器梯次」的結果").click()
     expect(
         page.get_by_role("img", name="壹、科技系統面向：正面評價比例，本梯次與 2011 年研究對照")

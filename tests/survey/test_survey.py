@@ -425,3 +425,53 @@ def test_a_huge_or_odd_digit_answer_is_a_422_on_the_page(
     for raw in ("4" * 5000, "²", "４"):
         answered = clerk.post(f"/survey/waves/{wave.id}", {"item-1": raw})
         assert answered.status_code == 422 and 'id="item-1-error"' in answered.text
+
+
+def test_an_administrator_ends_collection_early_and_then_reads_the_results(
+    visit: Visit, factory: sessionmaker[Session]
+) -> None:
+    _admin(factory, "tpe-admin", "taipei-city.civil_affairs")
+    _admin(factory, "khh-admin", "kaohsiung-city.civil_affairs")
+    clerks = _clerks(factory, UDD, 5)
+    now = datetime.now(UTC)
+    with transaction(factory) as db:
+        wave = survey.open_wave(
+            db,
+            scope=TAIPEI,
+            opened_by="tpe-admin",
+            title="提前截止",
+            agencies=[UDD],
+            closes_at=now + timedelta(days=14),
+            now=now,
+        )
+    for clerk in clerks:
+        with transaction(factory) as db:
+            survey.submit(
+                db, wave, user_id=clerk.id, role="clerk", agency_code=UDD, answers={"1": 5}
+            )
+    admin = visit("tpe-admin")
+    withheld = admin.get(f"/survey/waves/{wave.id}/results")
+    assert "截止後才顯示結果" in withheld.text and "要提前結束收件" in withheld.text
+    assert 'id="table-overall"' not in withheld.text
+
+    close = f"/survey/waves/{wave.id}/close"
+    assert visit("khh-admin").post(close).status_code == 404  # another tenant's wave
+    assert visit("tpe-auditor").post(close).status_code == 403
+    assert admin.client.post(close, data={}, follow_redirects=False).status_code == 403  # CSRF
+    closed = admin.post(close)
+    assert closed.status_code == 200 and "已結束收件，現在可以查看結果" in closed.text
+    assert "由 tpe-admin 提前結束收件" in closed.text
+    again = admin.post(close)
+    assert again.status_code == 200 and "這個梯次已經截止" in again.text
+
+    shown = admin.get(f"/survey/waves/{wave.id}/results")
+    assert 'id="table-overall"' in shown.text and "100.0%" in shown.text
+    late = visit("tpe-udd-clerk").post(f"/survey/waves/{wave.id}", {"item-1": "1"})
+    assert late.status_code == 409 and "本梯次已截止" in late.text
+    clerk = accounts_view(factory, "tpe-udd-clerk")
+    with transaction(factory) as db, pytest.raises(Problem) as on_its_way:
+        # the wave as read before the close, so only the check under the pool's lock stops it
+        survey.submit(db, wave, user_id=clerk.id, role="clerk", agency_code=UDD, answers={"1": 1})
+    assert on_its_way.value.status == 409
+    with factory() as db:
+        assert survey.results(db, survey.get_wave(db, wave.id, TAIPEI)).respondents == 5

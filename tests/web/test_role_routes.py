@@ -166,6 +166,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/consolidate/review/{item_id}/fix"): CLERK | ADMINS,
     ("GET", "/survey"): CLERK | AUDITORS | ADMINS,
     ("POST", "/survey/waves"): ADMINS,
+    ("POST", "/survey/waves/{wave_id}/close"): ADMINS,
     ("GET", "/survey/waves/{wave_id}"): CLERK,
     ("POST", "/survey/waves/{wave_id}"): CLERK,
     ("GET", "/survey/waves/{wave_id}/results"): AUDITORS | ADMINS,
