@@ -27,7 +27,7 @@ from onceonly.audit.log import AuditRecord, append_durably
 from onceonly.catalog import service as catalog
 from onceonly.citizens.previews import CitizenPreviews
 from onceonly.config import Settings
-from onceonly.db import make_engine, make_session_factory
+from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import PROBLEM_BASE, Problem
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResult
 from onceonly.exchange.service import Actor, Exchange, request_evidence
@@ -39,6 +39,10 @@ from onceonly.federation.remote import EVIDENCE_PATH
 from onceonly.federation.signing import HEADER, RequestRefused, verify_request
 from onceonly.federation.snapshot import NodeEntry, SnapshotRefused
 from onceonly.i18n import catalogue, t
+from onceonly.notify import intake
+from onceonly.notify.intake import RelayedMove, record_relayed_move
+from onceonly.notify.register import household_register
+from onceonly.notify.relays import MOVES_PATH
 from onceonly.pki.trust import TrustAnchor
 from onceonly.providers.registry import load_providers
 
@@ -187,6 +191,20 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
         )
         return JSONResponse({"stored": path.name, "node": state.config.id})
 
+    @app.post(MOVES_PATH)
+    async def moves(request: Request) -> JSONResponse:
+        raw = await request.body()
+        try:
+            node = await run_in_threadpool(_authenticate, state, request, MOVES_PATH, raw)
+        except RequestRefused as exc:
+            return await run_in_threadpool(audit_refusal, state.sessions, exc, MOVES_PATH, raw)
+        try:
+            move = RelayedMove.model_validate_json(raw)
+        except ValidationError as exc:
+            refused = RequestRefused("malformed", str(exc)[:300], node.id)
+            return await run_in_threadpool(audit_refusal, state.sessions, refused, MOVES_PATH, raw)
+        return await run_in_threadpool(record_move, state, node, move, raw)
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "node": config.id}
@@ -207,6 +225,31 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
         state.engine.dispose()
 
     return app
+
+
+def record_move(state: PeerState, node: NodeEntry, move: RelayedMove, raw: bytes) -> JSONResponse:
+    """The 遷出 half of a move ``node`` registered: taken only when ``node`` serves the city the
+    person moved to and this node the city they left, then checked against the register and
+    recorded for this node's agencies like any event an office reports."""
+    if move.arrived_in not in node.jurisdictions:
+        refused = RequestRefused("jurisdiction_not_of_node", move.arrived_in, node.id)
+        return audit_refusal(state.sessions, refused, MOVES_PATH, raw)
+    if move.from_jurisdiction not in state.config.jurisdictions:
+        refused = RequestRefused("jurisdiction_not_here", move.from_jurisdiction, node.id)
+        return audit_refusal(state.sessions, refused, MOVES_PATH, raw)
+    try:
+        with transaction(state.sessions) as session:
+            register = household_register(session, state.exchange.providers)
+            accepted = record_relayed_move(session, register, move, node.id, "zh-TW")
+            answer = intake.describe(accepted, "zh-TW")
+    except Problem as problem:
+        return JSONResponse(
+            problem.as_dict() | {"code": problem.kind},
+            status_code=problem.status,
+            media_type="application/problem+json",
+            headers={"Retry-After": str(problem.retry_after)} if problem.retry_after else None,
+        )
+    return JSONResponse(answer)
 
 
 async def answer_forwarded(

@@ -26,7 +26,7 @@ from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, Reason
 from onceonly.exchange.transcript import TranscriptInvalid, verify_transcript
 from onceonly.federation.node import NodeConfig, SnapshotCache
 from onceonly.federation.signing import HEADER, NodeCredentials
-from onceonly.federation.snapshot import SnapshotRefused
+from onceonly.federation.snapshot import NodeEntry, Snapshot, SnapshotRefused
 from onceonly.i18n import both
 from onceonly.pki.trust import CertificateRefused, TrustAnchor
 
@@ -167,6 +167,19 @@ class RemoteNodes:
             for key in node.jwks.get("keys", [])
         ]
 
+    def post_signed(
+        self, snapshot: Snapshot, node: NodeEntry, path: str, body: bytes
+    ) -> httpx.Response:
+        """``body`` signed for ``node`` alone and posted to its listener over mutual TLS, the
+        listener's certificate checked against the snapshot's CRL in the handshake."""
+        self.revocations.update(snapshot.ca_pem, snapshot.crl_pem)
+        signature = self.credentials.sign("POST", path, body, audience=node.id)
+        return self.client.post(
+            node.endpoint.rstrip("/") + path,
+            content=body,
+            headers={HEADER: signature, "Content-Type": "application/json"},
+        )
+
     def forward(
         self,
         owner: str,
@@ -220,14 +233,8 @@ class RemoteNodes:
             },
             ensure_ascii=False,
         ).encode()
-        self.revocations.update(snapshot.ca_pem, snapshot.crl_pem)
-        signature = self.credentials.sign("POST", EVIDENCE_PATH, body, audience=node.id)
         try:
-            response = self.client.post(
-                node.endpoint.rstrip("/") + EVIDENCE_PATH,
-                content=body,
-                headers={HEADER: signature, "Content-Type": "application/json"},
-            )
+            response = self.post_signed(snapshot, node, EVIDENCE_PATH, body)
         except httpx.TimeoutException:
             return _result(
                 owner,

@@ -321,3 +321,14 @@ def report_change(
         recorded_by="citizen",
     )
     return _record(session, event, CITIZEN, lang)
+
+
+REFERENCE_PREFIX = "TUO"
+
+
+def reference_of(event_id: str) -> str:
+    """The reference number a person reads out: ``TUO-`` and the first 12 hex digits of the
+    event's id in three groups (48 bits: unique among any realistic number of events, and
+    :func:`find_by_reference` refuses an ambiguous one)."""
+    digits = event_id.replace("-", "")[:12].upper()
+    return f"{REFERENCE_PREFIX}-{digits[:4]}-{digits[4:8]}-{digits[8:12]}"

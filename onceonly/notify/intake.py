@@ -15,9 +15,11 @@ import dataclasses
 import hashlib
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,6 +36,7 @@ from onceonly.notify.events import (
     event_view,
     lock_subject,
     record_life_event,
+    reference_of,
     subject_of,
 )
 from onceonly.notify.events import report_change as _report_change
@@ -41,13 +44,13 @@ from onceonly.notify.kinds import CITIZEN, HOUSEHOLD
 from onceonly.notify.models import Delivery, IntakeKey, LifeEvent
 from onceonly.notify.notices import Contact, remember_contact
 from onceonly.notify.register import Register, check_register
+from onceonly.notify.relays import queue_relay
 from onceonly.notify.subscriptions import matching_subscriptions
 from onceonly.providers.base import ProviderUnavailable
 
 REPORTING_AGENCY_KINDS = frozenset({"household_office", "moi_household"})
 """Agency kinds that record household-registration events (戶政事務所, 內政部戶政司)."""
 IDEMPOTENCY_KEY_MAX = 200
-REFERENCE_PREFIX = "TUO"
 _REFERENCE = re.compile(r"^\s*(?:TUO-?)?([0-9A-F]{4})-?([0-9A-F]{4})-?([0-9A-F]{4})\s*$", re.I)
 
 
@@ -70,14 +73,6 @@ class Accepted:
     recipients: tuple[Recipient, ...]
     replayed: bool = False
     """True when an earlier call with the same ``Idempotency-Key`` recorded it."""
-
-
-def reference_of(event_id: str) -> str:
-    """The reference number a person reads out: ``TUO-`` and the first 12 hex digits of the
-    event's id in three groups (48 bits: unique among any realistic number of events, and
-    :func:`find_by_reference` refuses an ambiguous one)."""
-    digits = event_id.replace("-", "")[:12].upper()
-    return f"{REFERENCE_PREFIX}-{digits[:4]}-{digits[4:8]}-{digits[8:12]}"
 
 
 def reference_prefix(reference: str) -> str | None:
@@ -158,30 +153,37 @@ def _checked(
     caller: str,
     source: str,
     lang: str | None,
+    relayed: bool = False,
 ) -> LifeEventIn:
-    """The event with its jurisdiction set from the register, or the refusal raised."""
+    """The event with its jurisdiction set from the register, or the refusal raised.
+    ``relayed``: another node sent it, which the federation listener has authenticated and
+    found serving the city the person moved to (:func:`record_relayed_move`)."""
     errors = check_event(event, source, lang)
     if errors:
         raise validation_problem(errors, lang)
-    office = _may_report(session, caller, source, lang)
+    office = None if relayed else _may_report(session, caller, source, lang)
     try:
         result = check_register(
             session, register, event.kind, subject_of(event.national_id), event.payload, lang
         )
     except ProviderUnavailable as exc:
-        raise Problem(
-            503,
-            "register-unavailable",
-            t("notify.error.register_unavailable_title", lang),
-            t("notify.error.register_unavailable", lang),
-            retry_after=exc.retry_after,
-        ) from exc
+        raise _register_unavailable(exc, lang) from exc
     if result.errors:
         raise validation_problem(result.errors, lang)
     jurisdiction = result.jurisdiction
     if event.kind == "move_in" and office not in (None, "central"):
         jurisdiction = office
     return event.model_copy(update={"jurisdiction": jurisdiction})
+
+
+def _register_unavailable(exc: ProviderUnavailable, lang: str | None) -> Problem:
+    return Problem(
+        503,
+        "register-unavailable",
+        t("notify.error.register_unavailable_title", lang),
+        t("notify.error.register_unavailable", lang),
+        retry_after=exc.retry_after,
+    )
 
 
 def preview_event(
@@ -228,8 +230,13 @@ def report_event(
     idempotency_key: str | None = None,
     contact: Contact | None = None,
     lang: str | None = None,
+    relayed: bool = False,
+    served_here: Collection[str] | None = None,
 ) -> Accepted:
     """Check and record a reported event in ``session``'s transaction (the caller commits).
+
+    ``served_here``: this federation node's own cities (``None`` stand-alone); a 遷入 from any
+    other city is queued for that city's node (:mod:`onceonly.notify.relays`).
 
     ``source`` is ``household_registration`` (``caller`` is then the reporting office's agency
     code, which must be a household-registration office) or ``citizen`` (the citizen's own
@@ -267,7 +274,7 @@ def report_event(
                     tuple(deliveries),
                     replayed=True,
                 )
-    checked = _checked(session, event, register, caller, source, lang)
+    checked = _checked(session, event, register, caller, source, lang, relayed)
     if source == CITIZEN:
         view = _report_change(
             session,
@@ -280,6 +287,8 @@ def report_event(
         )
     else:
         view = record_life_event(session, checked, lang)
+        if served_here is not None:
+            queue_relay(session, view, served_here)
     remember_contact(session, view.id, contact)
     if idempotency_key is not None:
         try:
@@ -298,6 +307,90 @@ def report_event(
             # hold them apart): the later one is refused like any reuse, not a 500
             raise _key_reused(lang) from error
     return Accepted(view, reference_of(view.id), tuple(recipients_of(session, view.id)))
+
+
+class RelayedMove(BaseModel):
+    """The 遷出 half of a move, as the node of the city moved to sends it
+    (:func:`onceonly.notify.relays.relay_body`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origin_event_id: str = Field(max_length=36)
+    origin_reference: str = Field(max_length=20)
+    national_id: str = Field(max_length=12)
+    arrived_in: str = Field(max_length=120)
+    from_jurisdiction: str = Field(max_length=120)
+    occurred_at: AwareDatetime
+    moved_in_on: str = Field(max_length=40)
+    old_address: str | None = Field(default=None, max_length=200)
+    household_no: str | None = Field(default=None, max_length=40)
+
+
+def record_relayed_move(
+    session: Session, register: Register, move: RelayedMove, sender: str, lang: str | None
+) -> Accepted:
+    """Record the 遷出 half of a move another node registered, for this node's agencies.
+
+    Checked like one an office reports: the person is registered here, alive, at the old
+    address when one is given (else the registered address is the one left). Sent again
+    after a lost answer, it answers with the event first recorded (the 遷入's id is the key);
+    and when this city's office already recorded the 遷出 to that city, with that one."""
+    subject = subject_of(move.national_id)
+    earlier = _pending_move_out(session, subject, move.arrived_in)
+    if earlier is not None:
+        deliveries = recipients_of(session, earlier.id)
+        return Accepted(
+            event_view(earlier, len(deliveries)), reference_of(earlier.id), tuple(deliveries), True
+        )
+    old_address = move.old_address
+    if not old_address:
+        try:
+            person = register.person(subject)
+        except ProviderUnavailable as exc:
+            raise _register_unavailable(exc, lang) from exc
+        old_address = person.address if person is not None else None
+    payload = {
+        "moved_out_on": move.moved_in_on,
+        "to_jurisdiction": move.arrived_in,
+        **({"old_address": old_address} if old_address else {}),
+        **({"household_no": move.household_no} if move.household_no else {}),
+    }
+    event = LifeEventIn(
+        kind="move_out",
+        national_id=move.national_id,
+        payload=payload,
+        occurred_at=move.occurred_at,
+        recorded_by=f"node:{sender} {move.origin_reference}",
+    )
+    accepted = report_event(
+        session,
+        event,
+        register,
+        f"node:{sender}",
+        idempotency_key=move.origin_event_id,
+        lang=lang,
+        relayed=True,
+    )
+    if accepted.event.jurisdiction != move.from_jurisdiction:
+        reason = t("notify.register.not_from_there", lang)
+        raise validation_problem([FieldError("from_jurisdiction", reason, "mismatch")], lang)
+    return accepted
+
+
+def _pending_move_out(session: Session, subject: str, destination: str) -> LifeEvent | None:
+    """The subject's last move here when it is a 遷出 to ``destination``."""
+    last = session.scalar(
+        select(LifeEvent)
+        .where(
+            LifeEvent.national_id == subject,
+            LifeEvent.kind.in_(("move_out", "move_in", "address_change")),
+        )
+        .order_by(LifeEvent.seq.desc())
+        .limit(1)
+    )
+    if last is None or last.kind != "move_out":
+        return None
+    return last if last.payload.get("to_jurisdiction") == destination else None
 
 
 def _key_reused(lang: str | None) -> Problem:

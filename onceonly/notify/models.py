@@ -212,3 +212,31 @@ class Notice(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MoveRelay(Base):
+    """A move into this node's city from a city another federation node serves: the old
+    city's node must record the 遷出 half for its own agencies. Written with the 遷入 in one
+    transaction and sent by the notify worker until that node answers (``relayed``), refuses
+    for good (``refused``), or turns out to be served here (``local``: the office records the
+    遷出 half itself, as on a single node)."""
+
+    __tablename__ = "notify_move_relays"
+    __table_args__ = (Index("ix_notify_move_relays_due", "status", "next_attempt_at"),)
+
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("notify_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    from_jurisdiction: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    """``pending``, ``relayed``, ``refused`` or ``local``."""
+    node_id: Mapped[str | None] = mapped_column(String(120))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    remote_reference: Mapped[str | None] = mapped_column(String(20))
+    """The 遷出 event's reference number at the old city's node."""
+    remote_recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The agencies there that will be told, by name (Traditional Chinese)."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

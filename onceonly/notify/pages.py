@@ -24,10 +24,10 @@ from onceonly.catalog import service as catalog
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem
 from onceonly.i18n import t
-from onceonly.notify import intake, outbox
+from onceonly.notify import intake, outbox, relays
 from onceonly.notify.events import LifeEventIn
 from onceonly.notify.kinds import EVENT_KINDS, HOUSEHOLD_KINDS
-from onceonly.notify.routes import register_of
+from onceonly.notify.routes import cities_served_here, register_of
 from onceonly.web.deps import Db, get_language
 from onceonly.web.templating import render
 
@@ -176,6 +176,7 @@ def _send(
             idempotency_key=form.get("idempotency_key") or None,
             contact=_contact(form, lang),
             lang=lang,
+            served_here=cities_served_here(request),
         )
     except Problem as problem:
         if problem.status not in (422, 503):
@@ -218,4 +219,13 @@ def _report_page(
         },
         sent=request.query_params.get("sent") == "1",
         back=PAGE,
+        relay=relays.relay_of(db, event.id),
+        city_name=lambda code: _city_name(db, code, lang),
     )
+
+
+def _city_name(db: Session, code: str, lang: str) -> str:
+    city = catalog.get_jurisdiction(db, code)
+    if city is None:
+        return code
+    return city.name_en if lang == "en" else city.name_zh

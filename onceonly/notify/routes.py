@@ -16,6 +16,7 @@ from onceonly.accounts.tenancy import CENTRAL, Scope, scope_of
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem, not_found
 from onceonly.exchange.service import exchange_for
+from onceonly.federation.remote import RemoteNodes as FederationNodes
 from onceonly.i18n import t
 from onceonly.notify import intake, outbox, subscriptions
 from onceonly.notify.events import LifeEventIn
@@ -169,6 +170,13 @@ def register_of(request: Request, db: Session) -> Register:
     return household_register(db, exchange_for(request.app.state).providers)
 
 
+def cities_served_here(request: Request) -> tuple[str, ...] | None:
+    """This federation node's own cities (a 遷入 from any other is relayed); ``None`` when
+    the deployment stands alone and serves every city it lists."""
+    remote = exchange_for(request.app.state).remote
+    return remote.config.jurisdictions if isinstance(remote, FederationNodes) else None
+
+
 def _event_in(body: EventReportIn, principal: Principal) -> LifeEventIn:
     return LifeEventIn(
         kind=body.kind,
@@ -221,6 +229,7 @@ def record_event(
         if contact
         else None,
         lang=lang,
+        served_here=cities_served_here(request),
     )
     return EventAcceptedOut.model_validate(intake.describe(accepted, lang))
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +48,9 @@ from onceonly.notify.models import DeadLetter, Delivery, Subscription
 from onceonly.notify.outbox import tell_citizen_if_done, tell_citizen_of_failure
 from onceonly.notify.webhook import signed_headers
 from onceonly.outbound import CheckedTransport, OutboundPolicy
+
+if TYPE_CHECKING:
+    from onceonly.federation.remote import RemoteNodes
 
 log = logging.getLogger("onceonly.notify.worker")
 
@@ -324,9 +327,14 @@ class Worker:
             ),
         )
         self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency)
+        self._remote: RemoteNodes | Literal[False] | None = None
+        """The way to other federation nodes, once looked up (``False``: not a node)."""
+        self._relay_lock = threading.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        if self._remote:
+            self._remote.close()
         if self._own_client:
             self.client.close()
 
@@ -353,6 +361,21 @@ class Worker:
 
         report = send_notices(self.sessions, Settings())
         return len(report.sent) + len(report.failed)
+
+    def send_relays(self) -> int:
+        """Send the moves due to other federation nodes (:mod:`onceonly.notify.relays`);
+        the node's identity comes from the settings, as for :meth:`send_notices`. A failure
+        to reach the database is the caller's to wait out, like a batch's."""
+        from onceonly.config import Settings
+        from onceonly.federation.remote import connect
+        from onceonly.notify.relays import send_due_relays
+
+        with self._relay_lock:
+            if self._remote is None:
+                self._remote = connect(Settings(), set()) or False
+            if self._remote is False:
+                return 0  # a stand-alone deployment queues no relays
+            return len(send_due_relays(self.sessions, self._remote))
 
     def _record(self, outcomes: list[Outcome]) -> None:
         """Retry writing outcomes while the database is away; if it stays away past the lease,
@@ -395,6 +418,7 @@ class Worker:
             try:
                 count = self.run_once()
                 self.send_notices()
+                count += self.send_relays()
             except DBAPIError as exc:
                 log.warning("database unavailable, retrying: %s", exc)
                 stop.wait(pause)

@@ -1,0 +1,232 @@
+"""Moves between cities that different federation nodes serve.
+
+A citizen moving from 宜蘭縣 to 臺北市 registers the 遷入 (``move_in``) at a household office
+in 臺北市; that office's node tells its own subscribed agencies. The agencies of the city left
+behind subscribe on their own node, which has not heard of the move. So the 遷入 is written
+with a :class:`~onceonly.notify.models.MoveRelay` row in the same transaction, and the notify
+worker sends it, signed and over mutual TLS, to the node the directory says serves the old
+city (:data:`MOVES_PATH`). That node checks it against the household register and records the
+遷出 (``move_out``) half for its agencies (:func:`~onceonly.notify.intake.record_relayed_move`).
+
+The relay is retried with back-off until that node answers; it is idempotent there (the 遷入's
+event id is the key), so a relay sent twice after a lost answer is recorded once. A refusal
+(the register disagrees) is final and kept with the reason. When the old city is served by
+this node, or this deployment is not a federation node, the relay is ``local``: the office
+records the 遷出 half here, as it always has.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.db import as_utc, transaction, utcnow
+from onceonly.federation.remote import RemoteNodes
+from onceonly.federation.snapshot import SnapshotRefused
+from onceonly.notify.events import EventView, reference_of
+from onceonly.notify.kinds import HOUSEHOLD
+from onceonly.notify.models import LifeEvent, MoveRelay
+
+MOVES_PATH = "/federation/v1/moves"
+LEASE = timedelta(seconds=60)
+"""A claimed relay is due again after this, should the worker sending it die."""
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 3600.0
+RELAY_FIELDS = ("moved_in_on", "old_address", "household_no")
+
+log = logging.getLogger(__name__)
+
+
+def queue_relay(session: Session, event: EventView, served_here: Collection[str]) -> bool:
+    """Queue the 遷出 half of a 遷入 from a city this node does not serve (``served_here``)
+    for that city's node, in ``session``'s transaction; ``False`` for any other event."""
+    old = event.payload.get("from_jurisdiction")
+    if event.kind != "move_in" or event.source != HOUSEHOLD or not old:
+        return False
+    if old == event.jurisdiction or old in served_here:
+        return False
+    session.add(MoveRelay(event_id=event.id, from_jurisdiction=str(old), remote_recipients=[]))
+    return True
+
+
+def relay_body(event: LifeEvent, reference: str) -> dict[str, Any]:
+    """What the old city's node needs to record the 遷出 half, and no more."""
+    return {
+        "origin_event_id": event.id,
+        "origin_reference": reference,
+        "national_id": event.national_id,
+        "arrived_in": event.jurisdiction,
+        "from_jurisdiction": event.payload.get("from_jurisdiction"),
+        "occurred_at": as_utc(event.occurred_at).isoformat(),
+        **{name: event.payload[name] for name in RELAY_FIELDS if event.payload.get(name)},
+    }
+
+
+@dataclass
+class RelayReport:
+    relayed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    local: list[str] = field(default_factory=list)
+    retrying: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.relayed) + len(self.refused) + len(self.local) + len(self.retrying)
+
+
+def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[str]:
+    """Due relays, each taken by moving its due time a lease ahead only if no other worker
+    moved it first."""
+    with transaction(sessions) as session:
+        due = session.execute(
+            select(MoveRelay.event_id, MoveRelay.next_attempt_at)
+            .where(MoveRelay.status == "pending", MoveRelay.next_attempt_at <= now)
+            .order_by(MoveRelay.next_attempt_at)
+            .limit(limit)
+        ).all()
+        claimed = []
+        for event_id, due_at in due:
+            taken = session.execute(
+                update(MoveRelay)
+                .where(
+                    MoveRelay.event_id == event_id,
+                    MoveRelay.status == "pending",
+                    MoveRelay.next_attempt_at == due_at,
+                )
+                .values(next_attempt_at=now + LEASE)
+            )
+            if getattr(taken, "rowcount", 0) == 1:
+                claimed.append(event_id)
+        return claimed
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)))
+
+
+def send_due_relays(
+    sessions: sessionmaker[Session],
+    remote: RemoteNodes | None,
+    *,
+    now: datetime | None = None,
+    limit: int = 20,
+) -> RelayReport:
+    """Send the relays that are due; ``remote`` is ``None`` on a stand-alone deployment."""
+    now = now or utcnow()
+    report = RelayReport()
+    for event_id in _claim(sessions, now, limit):
+        with sessions() as session:
+            event = session.get(LifeEvent, event_id)
+            relay = session.get(MoveRelay, event_id)
+            if event is None or relay is None:
+                continue
+            body = relay_body(event, reference_of(event.id))
+            old_city = relay.from_jurisdiction
+        outcome = _send(remote, old_city, body)
+        _record(sessions, event_id, outcome, now)
+        getattr(report, outcome.status if outcome.status != "pending" else "retrying").append(
+            event_id
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    status: str
+    """``relayed``, ``refused``, ``local`` or ``pending`` (try again later)."""
+    node_id: str | None = None
+    error: str | None = None
+    reference: str | None = None
+    recipients: tuple[str, ...] = ()
+
+
+def _send(remote: RemoteNodes | None, old_city: str, body: dict[str, Any]) -> _Outcome:
+    if remote is None or old_city in remote.config.jurisdictions:
+        return _Outcome("local")
+    try:
+        snapshot = remote.snapshots.current()
+    except SnapshotRefused as exc:
+        return _Outcome("pending", error=f"directory snapshot: {exc.code} {exc.detail}"[:300])
+    node = snapshot.node_serving(old_city)
+    if node is None:
+        return _Outcome("pending", error=f"no node serves {old_city}")
+    if node.id == remote.config.id:
+        return _Outcome("local", node.id)
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    try:
+        response = remote.post_signed(snapshot, node, MOVES_PATH, raw)
+    except httpx.HTTPError as exc:
+        return _Outcome("pending", node.id, f"{type(exc).__name__}: {exc}"[:300])
+    answer = _json(response)
+    if response.status_code == 200:
+        return _Outcome(
+            "relayed",
+            node.id,
+            reference=str(answer.get("reference", ""))[:20] or None,
+            recipients=tuple(str(r.get("name", "")) for r in answer.get("recipients", [])),
+        )
+    detail = str(answer.get("detail") or answer.get("title") or response.status_code)[:300]
+    if response.status_code in (408, 409, 425, 429) or response.status_code >= 500:
+        return _Outcome("pending", node.id, detail)  # replayed nonce, busy or down: again later
+    return _Outcome("refused", node.id, detail)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _record(
+    sessions: sessionmaker[Session], event_id: str, outcome: _Outcome, now: datetime
+) -> None:
+    with transaction(sessions) as session:
+        relay = session.get(MoveRelay, event_id)
+        if relay is None or relay.status != "pending":
+            return
+        relay.attempts += 1
+        relay.node_id = outcome.node_id or relay.node_id
+        relay.last_error = outcome.error
+        if outcome.status == "pending":
+            relay.next_attempt_at = now + _backoff(relay.attempts)
+            log.warning("move relay %s not sent yet: %s", event_id, outcome.error)
+            return
+        relay.status = outcome.status
+        if outcome.status == "relayed":
+            relay.remote_reference = outcome.reference
+            relay.remote_recipients = list(outcome.recipients)
+            relay.relayed_at = now
+
+
+@dataclass(frozen=True)
+class RelayView:
+    status: str
+    from_jurisdiction: str
+    remote_reference: str | None
+    remote_recipients: tuple[str, ...]
+    last_error: str | None
+    attempts: int
+
+
+def relay_of(session: Session, event_id: str) -> RelayView | None:
+    """Where the 遷出 half of a 遷入 stands, for the pages that show the event."""
+    row = session.get(MoveRelay, event_id)
+    if row is None:
+        return None
+    return RelayView(
+        row.status,
+        row.from_jurisdiction,
+        row.remote_reference,
+        tuple(row.remote_recipients or ()),
+        row.last_error,
+        row.attempts,
+    )
