@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -45,6 +45,8 @@ from onceonly.notify.register import household_register
 from onceonly.notify.relays import MOVES_PATH
 from onceonly.pki.trust import TrustAnchor
 from onceonly.providers.registry import load_providers
+
+Body = TypeVar("Body", bound=BaseModel)
 
 STATUS_OF = {
     "missing_signature": 401,
@@ -157,18 +159,27 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     app = FastAPI(title=f"onceonly node {config.id}", docs_url=None, redoc_url=None)
     app.state.peer = state
 
-    @app.post(EVIDENCE_PATH)
-    async def evidence(request: Request) -> JSONResponse:
+    async def received(
+        request: Request, path: str, model: type[Body]
+    ) -> tuple[NodeEntry, Body, bytes] | JSONResponse:
+        """The sending node and the body it signed, or the refusal, audited."""
         raw = await request.body()
         try:  # the nonce is a committed database write: off the event loop
-            node = await run_in_threadpool(_authenticate, state, request, EVIDENCE_PATH, raw)
+            node = await run_in_threadpool(_authenticate, state, request, path, raw)
         except RequestRefused as exc:
-            return await run_in_threadpool(audit_refusal, state.sessions, exc, EVIDENCE_PATH, raw)
+            return await run_in_threadpool(audit_refusal, state.sessions, exc, path, raw)
         try:
-            asked = ForwardedAsk.model_validate_json(raw)
+            return node, model.model_validate_json(raw), raw
         except ValidationError as exc:
             refused = RequestRefused("malformed", str(exc)[:300], node.id)
-            return audit_refusal(state.sessions, refused, EVIDENCE_PATH, raw)
+            return await run_in_threadpool(audit_refusal, state.sessions, refused, path, raw)
+
+    @app.post(EVIDENCE_PATH)
+    async def evidence(request: Request) -> JSONResponse:
+        got = await received(request, EVIDENCE_PATH, ForwardedAsk)
+        if isinstance(got, JSONResponse):
+            return got
+        node, asked, raw = got
         return await answer_forwarded(
             state.exchange, node.jurisdictions, node.id, state.config.id, asked, raw
         )
@@ -193,16 +204,10 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
 
     @app.post(MOVES_PATH)
     async def moves(request: Request) -> JSONResponse:
-        raw = await request.body()
-        try:
-            node = await run_in_threadpool(_authenticate, state, request, MOVES_PATH, raw)
-        except RequestRefused as exc:
-            return await run_in_threadpool(audit_refusal, state.sessions, exc, MOVES_PATH, raw)
-        try:
-            move = RelayedMove.model_validate_json(raw)
-        except ValidationError as exc:
-            refused = RequestRefused("malformed", str(exc)[:300], node.id)
-            return await run_in_threadpool(audit_refusal, state.sessions, refused, MOVES_PATH, raw)
+        got = await received(request, MOVES_PATH, RelayedMove)
+        if isinstance(got, JSONResponse):
+            return got
+        node, move, raw = got
         return await run_in_threadpool(record_move, state, node, move, raw)
 
     @app.get("/healthz")

@@ -303,14 +303,14 @@ def checked_answer(
     against the keys that peer publishes, issued by an owner it holds, for this very request
     and subject; :class:`AnswerRefused` otherwise."""
     if response.status_code != 200:
-        problem = _json(response)
+        problem = json_object(response)
         raise AnswerRefused(
             True,
             code=str(problem.get("code", response.status_code)),
             detail=str(problem.get("detail") or problem.get("title") or ""),
         )
     try:
-        result = EvidenceResult.model_validate(_json(response).get("result"))
+        result = EvidenceResult.model_validate(json_object(response).get("result"))
         for issued in result.transcripts:
             verified = verify_transcript(issued.jws, jwks)
             if verified.claims.issuer not in issuers:
@@ -322,7 +322,8 @@ def checked_answer(
     return result
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A peer's JSON answer when it is an object, else empty (a proxy's HTML page)."""
     try:
         data = response.json()
     except ValueError:

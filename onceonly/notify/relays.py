@@ -29,7 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.db import as_utc, transaction, utcnow
-from onceonly.federation.remote import RemoteNodes
+from onceonly.federation.remote import RemoteNodes, json_object
 from onceonly.federation.snapshot import SnapshotRefused
 from onceonly.notify.events import EventView, reference_of
 from onceonly.notify.kinds import HOUSEHOLD
@@ -164,7 +164,7 @@ def _send(remote: RemoteNodes | None, old_city: str, body: dict[str, Any]) -> _O
         response = remote.post_signed(snapshot, node, MOVES_PATH, raw)
     except httpx.HTTPError as exc:
         return _Outcome("pending", node.id, f"{type(exc).__name__}: {exc}"[:300])
-    answer = _json(response)
+    answer = json_object(response)
     if response.status_code == 200:
         return _Outcome(
             "relayed",
@@ -176,14 +176,6 @@ def _send(remote: RemoteNodes | None, old_city: str, body: dict[str, Any]) -> _O
     if response.status_code in (408, 409, 425, 429) or response.status_code >= 500:
         return _Outcome("pending", node.id, detail)  # replayed nonce, busy or down: again later
     return _Outcome("refused", node.id, detail)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _record(
