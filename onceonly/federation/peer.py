@@ -170,8 +170,11 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
             return await run_in_threadpool(audit_refusal, state.sessions, exc, path, raw)
         try:
             return node, model.model_validate_json(raw), raw
-        except ValidationError as exc:
-            refused = RequestRefused("malformed", str(exc)[:300], node.id)
+        except ValidationError as exc:  # where and why, never the values (a national ID)
+            where = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()
+            )
+            refused = RequestRefused("malformed", where[:300], node.id)
             return await run_in_threadpool(audit_refusal, state.sessions, refused, path, raw)
 
     @app.post(EVIDENCE_PATH)
@@ -247,6 +250,18 @@ def record_move(state: PeerState, node: NodeEntry, move: RelayedMove, raw: bytes
             register = household_register(session, state.exchange.providers)
             accepted = record_relayed_move(session, register, move, node.id, "zh-TW")
             answer = intake.describe(accepted, "zh-TW")
+        append_durably(
+            state.sessions,
+            AuditRecord(
+                event="federation.move_received",
+                actor_username=f"node:{node.id}",
+                details={
+                    "origin_event_id": move.origin_event_id,
+                    "event_id": accepted.event.id,
+                    "replayed": accepted.replayed,
+                },
+            ),
+        )
     except Problem as problem:
         return JSONResponse(
             problem.as_dict() | {"code": problem.kind},

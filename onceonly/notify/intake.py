@@ -323,7 +323,6 @@ class RelayedMove(BaseModel):
     occurred_at: AwareDatetime
     moved_in_on: str = Field(max_length=40)
     old_address: str | None = Field(default=None, max_length=200)
-    household_no: str | None = Field(default=None, max_length=40)
 
 
 def record_relayed_move(
@@ -335,9 +334,14 @@ def record_relayed_move(
     address when one is given (else the registered address is the one left). Sent again
     after a lost answer, it answers with the event first recorded (the 遷入's id is the key);
     and when this city's office already recorded the 遷出 to that city, with that one."""
-    subject = subject_of(move.national_id)
+    try:
+        subject = subject_of(move.national_id)
+    except DomainValueError as exc:
+        reason = exc.message(lang or "zh-TW")
+        raise validation_problem([FieldError("national_id", reason, "invalid")], lang) from exc
+    lock_subject(session, subject)  # an office recording the same 遷出 now waits, then sees it
     earlier = _pending_move_out(session, subject, move.arrived_in)
-    if earlier is not None:
+    if earlier is not None and earlier.jurisdiction == move.from_jurisdiction:
         deliveries = recipients_of(session, earlier.id)
         return Accepted(
             event_view(earlier, len(deliveries)), reference_of(earlier.id), tuple(deliveries), True
@@ -353,7 +357,6 @@ def record_relayed_move(
         "moved_out_on": move.moved_in_on,
         "to_jurisdiction": move.arrived_in,
         **({"old_address": old_address} if old_address else {}),
-        **({"household_no": move.household_no} if move.household_no else {}),
     }
     event = LifeEventIn(
         kind="move_out",

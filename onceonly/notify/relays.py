@@ -40,7 +40,10 @@ LEASE = timedelta(seconds=60)
 """A claimed relay is due again after this, should the worker sending it die."""
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0
-RELAY_FIELDS = ("moved_in_on", "old_address", "household_no")
+MAX_ATTEMPTS = 100
+"""After this many attempts (about four days of back-off) a relay is given up as refused."""
+RELAY_FIELDS = ("moved_in_on", "old_address")
+"""Not ``new_address`` nor the new ``household_no``: the old city's agencies need neither."""
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +122,12 @@ def send_due_relays(
     limit: int = 20,
 ) -> RelayReport:
     """Send the relays that are due; ``remote`` is ``None`` on a stand-alone deployment."""
-    now = now or utcnow()
     report = RelayReport()
-    for event_id in _claim(sessions, now, limit):
+    for _ in range(limit):  # one at a time, so a slow node cannot outlast the others' leases
+        claimed = _claim(sessions, now or utcnow(), 1)
+        if not claimed:
+            break
+        event_id = claimed[0]
         with sessions() as session:
             event = session.get(LifeEvent, event_id)
             relay = session.get(MoveRelay, event_id)
@@ -129,11 +135,13 @@ def send_due_relays(
                 continue
             body = relay_body(event, reference_of(event.id))
             old_city = relay.from_jurisdiction
-        outcome = _send(remote, old_city, body)
-        _record(sessions, event_id, outcome, now)
-        getattr(report, outcome.status if outcome.status != "pending" else "retrying").append(
-            event_id
-        )
+        try:
+            outcome = _send(remote, old_city, body)
+        except Exception as exc:  # a bad answer or a local fault must not stop the worker
+            log.exception("move relay %s failed", event_id)
+            outcome = _Outcome("pending", error=f"{type(exc).__name__}: {exc}"[:300])
+        status = _record(sessions, event_id, outcome, now or utcnow())
+        getattr(report, "retrying" if status == "pending" else status).append(event_id)
     return report
 
 
@@ -166,37 +174,47 @@ def _send(remote: RemoteNodes | None, old_city: str, body: dict[str, Any]) -> _O
         return _Outcome("pending", node.id, f"{type(exc).__name__}: {exc}"[:300])
     answer = json_object(response)
     if response.status_code == 200:
+        names = answer.get("recipients")
+        if not isinstance(names, list) or not all(isinstance(r, dict) for r in names):
+            return _Outcome("pending", node.id, "the node's answer lists no recipients")
         return _Outcome(
             "relayed",
             node.id,
             reference=str(answer.get("reference", ""))[:20] or None,
-            recipients=tuple(str(r.get("name", "")) for r in answer.get("recipients", [])),
+            recipients=tuple(str(r.get("name", ""))[:120] for r in names[:100]),
         )
     detail = str(answer.get("detail") or answer.get("title") or response.status_code)[:300]
-    if response.status_code in (408, 409, 425, 429) or response.status_code >= 500:
-        return _Outcome("pending", node.id, detail)  # replayed nonce, busy or down: again later
-    return _Outcome("refused", node.id, detail)
+    if response.status_code == 422:
+        return _Outcome("refused", node.id, detail)  # the register disagrees: final
+    # anything else may pass (a clock, a snapshot or an upgrade lagging there): again later
+    return _Outcome("pending", node.id, detail)
 
 
 def _record(
     sessions: sessionmaker[Session], event_id: str, outcome: _Outcome, now: datetime
-) -> None:
+) -> str:
+    """Write the outcome; returns the relay's status after it."""
     with transaction(sessions) as session:
         relay = session.get(MoveRelay, event_id)
         if relay is None or relay.status != "pending":
-            return
+            return relay.status if relay is not None else "pending"
         relay.attempts += 1
         relay.node_id = outcome.node_id or relay.node_id
         relay.last_error = outcome.error
-        if outcome.status == "pending":
+        status = outcome.status
+        if status == "pending" and relay.attempts >= MAX_ATTEMPTS:
+            status = "refused"
+            log.error("move relay %s given up after %d attempts", event_id, relay.attempts)
+        if status == "pending":
             relay.next_attempt_at = now + _backoff(relay.attempts)
             log.warning("move relay %s not sent yet: %s", event_id, outcome.error)
-            return
-        relay.status = outcome.status
-        if outcome.status == "relayed":
+            return status
+        relay.status = status
+        if status == "relayed":
             relay.remote_reference = outcome.reference
             relay.remote_recipients = list(outcome.recipients)
             relay.relayed_at = now
+        return status
 
 
 @dataclass(frozen=True)

@@ -370,12 +370,16 @@ class Worker:
         from onceonly.federation.remote import connect
         from onceonly.notify.relays import send_due_relays
 
-        with self._relay_lock:
+        if not self._relay_lock.acquire(blocking=False):
+            return 0  # another loop of this worker is sending them
+        try:
             if self._remote is None:
                 self._remote = connect(Settings(), set()) or False
             if self._remote is False:
                 return 0  # a stand-alone deployment queues no relays
             return len(send_due_relays(self.sessions, self._remote))
+        finally:
+            self._relay_lock.release()
 
     def _record(self, outcomes: list[Outcome]) -> None:
         """Retry writing outcomes while the database is away; if it stays away past the lease,
@@ -418,7 +422,12 @@ class Worker:
             try:
                 count = self.run_once()
                 self.send_notices()
-                count += self.send_relays()
+                try:
+                    count += self.send_relays()
+                except DBAPIError:
+                    raise
+                except Exception:  # e.g. the node's certificate files missing: say so, go on
+                    log.exception("could not send the moves to other nodes")
             except DBAPIError as exc:
                 log.warning("database unavailable, retrying: %s", exc)
                 stop.wait(pause)

@@ -156,6 +156,11 @@ def test_a_move_in_reaches_the_agencies_of_both_cities_once(
             relay = db.get(MoveRelay, event_id)
             assert relay is not None and relay.remote_reference == first_reference
         assert send_due_relays(nodes["taipei"], remote).relayed == []  # nothing left due
+        received = [
+            e for e in pair.audit("north-regional") if e.event == "federation.move_received"
+        ]
+        assert [e.actor_username for e in received] == ["node:taipei", "node:taipei"]
+        assert {e.details["event_id"] for e in received} == {move_out.id}
 
         # the same move told again under another id (as when 宜蘭縣's office recorded the
         # 遷出 itself first): answered with the 遷出 already there, not recorded twice
@@ -200,6 +205,9 @@ def test_a_node_relays_only_moves_into_its_own_cities_of_people_registered_there
     assert other_city.status_code == 403 and other_city.json()["code"] == "jurisdiction_not_of_node"
     not_here = _signed_move(pair, national_id=yilan, from_jurisdiction="taipei-city")
     assert not_here.status_code == 403 and not_here.json()["code"] == "jurisdiction_not_here"
+
+    not_an_id = _signed_move(pair, national_id="A123456788")  # a wrong check digit
+    assert not_an_id.status_code == 422 and not_an_id.json()["errors"][0]["field"] == "national_id"
 
     # the register holds this person in 臺北市, not in 宜蘭縣: refused for good, in words
     taipei_resident = pair.sample("taipei_home_owner")
