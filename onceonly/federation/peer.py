@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -42,7 +42,7 @@ from onceonly.i18n import catalogue, t
 from onceonly.notify import intake
 from onceonly.notify.intake import RelayedMove, record_relayed_move
 from onceonly.notify.register import household_register
-from onceonly.notify.relays import MOVES_PATH
+from onceonly.notify.relays import MOVE_STATUS_PATH, MOVES_PATH
 from onceonly.pki.trust import TrustAnchor
 from onceonly.providers.registry import load_providers
 
@@ -66,6 +66,12 @@ class ForwardedAsk(BaseModel):
     subject: str
     ask: EvidenceAsk
     actor: dict[str, str]
+
+
+class MoveStatusAsk(BaseModel):
+    """How the agencies here stand on the 遷出 of the sender's 遷入 ``origin_event_id``."""
+
+    origin_event_id: str = Field(max_length=36)
 
 
 class PeerState:
@@ -212,6 +218,31 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
             return got
         node, move, raw = got
         return await run_in_threadpool(record_move, state, node, move, raw)
+
+    @app.post(MOVE_STATUS_PATH)
+    async def move_status(request: Request) -> JSONResponse:
+        got = await received(request, MOVE_STATUS_PATH, MoveStatusAsk)
+        if isinstance(got, JSONResponse):
+            return got
+        node, ask, _raw = got
+
+        def read() -> dict[str, Any] | None:
+            with state.sessions() as session:
+                return intake.relayed_move_status(session, node.id, ask.origin_event_id)
+
+        answer = await run_in_threadpool(read)
+        if answer is None:
+            return JSONResponse(
+                {
+                    "type": PROBLEM_BASE + "not-found",
+                    "title": "No such relayed move",
+                    "status": 404,
+                    "detail": f"node {node.id} relayed no move {ask.origin_event_id} here",
+                },
+                status_code=404,
+                media_type="application/problem+json",
+            )
+        return JSONResponse(answer)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

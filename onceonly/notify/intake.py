@@ -43,6 +43,7 @@ from onceonly.notify.events import report_change as _report_change
 from onceonly.notify.kinds import CITIZEN, HOUSEHOLD
 from onceonly.notify.models import Delivery, IntakeKey, LifeEvent
 from onceonly.notify.notices import Contact, remember_contact
+from onceonly.notify.outbox import citizen_events
 from onceonly.notify.register import Register, check_register
 from onceonly.notify.relays import queue_relay
 from onceonly.notify.subscriptions import matching_subscriptions
@@ -342,6 +343,18 @@ def record_relayed_move(
     lock_subject(session, subject)  # an office recording the same 遷出 now waits, then sees it
     earlier = _pending_move_out(session, subject, move.arrived_in)
     if earlier is not None and earlier.jurisdiction == move.from_jurisdiction:
+        caller = f"node:{sender}"
+        known = session.scalar(
+            select(IntakeKey.id).where(
+                IntakeKey.caller == caller, IntakeKey.key == move.origin_event_id
+            )
+        )
+        if known is None:  # so the sender can ask how this one stands (relayed_move_status)
+            session.add(
+                IntakeKey(
+                    caller=caller, key=move.origin_event_id, body_hash="", event_id=earlier.id
+                )
+            )
         deliveries = recipients_of(session, earlier.id)
         return Accepted(
             event_view(earlier, len(deliveries)), reference_of(earlier.id), tuple(deliveries), True
@@ -378,6 +391,36 @@ def record_relayed_move(
         reason = t("notify.register.not_from_there", lang)
         raise validation_problem([FieldError("from_jurisdiction", reason, "mismatch")], lang)
     return accepted
+
+
+def relayed_move_status(
+    session: Session, sender: str, origin_event_id: str
+) -> dict[str, Any] | None:
+    """How the agencies here stand on the 遷出 recorded for ``sender``'s 遷入
+    ``origin_event_id``; ``None`` when ``sender`` relayed no such move (a node reads only
+    its own)."""
+    key = session.scalar(
+        select(IntakeKey).where(
+            IntakeKey.caller == f"node:{sender}", IntakeKey.key == origin_event_id
+        )
+    )
+    event = session.get(LifeEvent, key.event_id) if key is not None else None
+    if event is None:
+        return None
+    found = [s for s in citizen_events(session, event.national_id) if s.id == event.id]
+    agencies = [
+        {
+            "name_zh": _recipient(session, a.agency_code).name_zh,
+            "name_en": _recipient(session, a.agency_code).name_en,
+            "status": a.status,
+        }
+        for a in (found[0].agencies if found else ())
+    ]
+    return {
+        "reference": reference_of(event.id),
+        "agencies": agencies,
+        "done": all(a["status"] in ("processed", "failed") for a in agencies),
+    }
 
 
 def _pending_move_out(session: Session, subject: str, destination: str) -> LifeEvent | None:

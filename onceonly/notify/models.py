@@ -229,7 +229,8 @@ class MoveRelay(Base):
     )
     from_jurisdiction: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    """``pending``, ``relayed``, ``refused`` or ``local``."""
+    """``pending``, ``relayed``, ``refused`` or ``local``. A relayed one is asked after
+    (``polls``) until every agency there is done (``remote_done_at``)."""
     node_id: Mapped[str | None] = mapped_column(String(120))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -240,3 +241,9 @@ class MoveRelay(Base):
     """The agencies there that will be told, by name (Traditional Chinese)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    remote_statuses: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    """Each agency told there, ``{"name", "status"}``, as that node last answered."""
+    remote_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When every agency there had processed it (or failed for good)."""
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+    """How often that node was asked how its agencies stand since the relay."""

@@ -28,6 +28,7 @@ from onceonly.notify.models import (
     DeadLetter,
     Delivery,
     LifeEvent,
+    MoveRelay,
     Subscription,
 )
 from onceonly.notify.notices import contact_of, queue_notices
@@ -143,7 +144,23 @@ def tell_citizen_if_done(session: Session, event_ids: Iterable[str]) -> int:
         .where(Delivery.event_id.in_(wanted))
         .group_by(Delivery.event_id)
     ).all()
-    done = {event_id: total for event_id, total, left in open_or_total if total and not left}
+    totals = {event_id: (total, left) for event_id, total, left in open_or_total}
+    relays = {
+        r.event_id: r
+        for r in session.scalars(select(MoveRelay).where(MoveRelay.event_id.in_(wanted)))
+    }
+    done: dict[str, int] = {}
+    for event_id in wanted:
+        total, left = totals.get(event_id, (0, 0))
+        relay = relays.get(event_id)
+        if relay is not None and relay.status != "local":
+            # a move relayed to the old city's node is done once every agency there is done
+            remote = relay.remote_statuses or []
+            if relay.remote_done_at is None or any(r.get("status") == "failed" for r in remote):
+                continue
+            total += len(remote)
+        if total and not left:
+            done[event_id] = total
     if not done:
         return 0
     told = set(
@@ -192,6 +209,19 @@ def tell_citizen_of_failure(session: Session, delivery_id: int) -> bool:
     event = session.get(LifeEvent, delivery.event_id) if delivery else None
     if delivery is None or event is None:
         return False
+    from onceonly.catalog.service import get_agency
+
+    agency = get_agency(session, delivery.agency_code)
+    names = {
+        "zh-TW": agency.name_zh if agency else delivery.agency_code,
+        "en": agency.name_en if agency else delivery.agency_code,
+    }
+    return tell_citizen_not_reached(session, event, names)
+
+
+def tell_citizen_not_reached(session: Session, event: LifeEvent, names: dict[str, str]) -> bool:
+    """Tell the citizen that the agency ``names`` (by language) was not reached, once per
+    event: a dead delivery here, or an agency of another node (a relayed move)."""
     told = session.scalar(
         select(CitizenMessage.id).where(
             CitizenMessage.event_id == event.id, CitizenMessage.kind == "failed"
@@ -199,14 +229,8 @@ def tell_citizen_of_failure(session: Session, delivery_id: int) -> bool:
     )
     if told is not None:
         return False
-    from onceonly.catalog.service import get_agency
     from onceonly.notify.intake import reference_of
 
-    agency = get_agency(session, delivery.agency_code)
-    names = {
-        "zh-TW": agency.name_zh if agency else delivery.agency_code,
-        "en": agency.name_en if agency else delivery.agency_code,
-    }
     bodies = {
         lang: t(
             "notify.citizen.failed",

@@ -28,14 +28,21 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, transaction, utcnow
 from onceonly.federation.remote import RemoteNodes, json_object
 from onceonly.federation.snapshot import SnapshotRefused
+from onceonly.i18n import t
+from onceonly.notify import outbox
 from onceonly.notify.events import EventView, reference_of
 from onceonly.notify.kinds import HOUSEHOLD
 from onceonly.notify.models import LifeEvent, MoveRelay
 
 MOVES_PATH = "/federation/v1/moves"
+MOVE_STATUS_PATH = "/federation/v1/moves/status"
+POLL_BASE_SECONDS = 30.0
+POLL_CAP_SECONDS = 3600.0
+"""A relayed move is asked after at 30 s, 1 min, 2 min ... then hourly until done there."""
 LEASE = timedelta(seconds=60)
 """A claimed relay is due again after this, should the worker sending it die."""
 BACKOFF_BASE_SECONDS = 5.0
@@ -79,18 +86,27 @@ class RelayReport:
     refused: list[str] = field(default_factory=list)
     local: list[str] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
+    polled: list[str] = field(default_factory=list)
+    """Relayed moves whose agencies there were asked after."""
 
     def __len__(self) -> int:
-        return len(self.relayed) + len(self.refused) + len(self.local) + len(self.retrying)
+        sent = len(self.relayed) + len(self.refused) + len(self.local) + len(self.retrying)
+        return sent + len(self.polled)
 
 
-def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[str]:
-    """Due relays, each taken by moving its due time a lease ahead only if no other worker
-    moved it first."""
+def _claim(
+    sessions: sessionmaker[Session], now: datetime, limit: int, status: str = "pending"
+) -> list[str]:
+    """Due relays of ``status`` (``relayed``: to ask after, until done there), each taken by
+    moving its due time a lease ahead only if no other worker moved it first."""
     with transaction(sessions) as session:
         due = session.execute(
             select(MoveRelay.event_id, MoveRelay.next_attempt_at)
-            .where(MoveRelay.status == "pending", MoveRelay.next_attempt_at <= now)
+            .where(
+                MoveRelay.status == status,
+                MoveRelay.remote_done_at.is_(None),
+                MoveRelay.next_attempt_at <= now,
+            )
             .order_by(MoveRelay.next_attempt_at)
             .limit(limit)
         ).all()
@@ -100,7 +116,7 @@ def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[s
                 update(MoveRelay)
                 .where(
                     MoveRelay.event_id == event_id,
-                    MoveRelay.status == "pending",
+                    MoveRelay.status == status,
                     MoveRelay.next_attempt_at == due_at,
                 )
                 .values(next_attempt_at=now + LEASE)
@@ -142,7 +158,78 @@ def send_due_relays(
             outcome = _Outcome("pending", error=f"{type(exc).__name__}: {exc}"[:300])
         status = _record(sessions, event_id, outcome, now or utcnow())
         getattr(report, "retrying" if status == "pending" else status).append(event_id)
+    for _ in range(limit):
+        claimed = _claim(sessions, now or utcnow(), 1, status="relayed")
+        if not claimed:
+            break
+        event_id = claimed[0]
+        with sessions() as session:
+            relay = session.get(MoveRelay, event_id)
+            node_id = relay.node_id if relay is not None else None
+        try:
+            answer = _ask_status(remote, node_id, event_id)
+        except Exception:
+            log.exception("could not ask how move relay %s stands", event_id)
+            answer = None
+        _record_status(sessions, event_id, answer, now or utcnow())
+        report.polled.append(event_id)
     return report
+
+
+def _ask_status(
+    remote: RemoteNodes | None, node_id: str | None, event_id: str
+) -> dict[str, Any] | None:
+    """The other node's answer on how its agencies stand, when it gives a usable one."""
+    if remote is None or node_id is None:
+        return None
+    snapshot = remote.snapshots.current()
+    node = snapshot.node(node_id)
+    if node is None:
+        return None
+    raw = json.dumps({"origin_event_id": event_id}).encode()
+    response = remote.post_signed(snapshot, node, MOVE_STATUS_PATH, raw)
+    answer = json_object(response)
+    agencies = answer.get("agencies")
+    if response.status_code != 200 or not isinstance(agencies, list):
+        return None
+    rows = [
+        {k: str(a.get(k, ""))[:120] for k in ("name_zh", "name_en", "status")}
+        for a in agencies[:100]
+        if isinstance(a, dict)
+    ]
+    return {"agencies": rows, "done": answer.get("done") is True}
+
+
+def _poll_delay(polls: int) -> timedelta:
+    return timedelta(seconds=min(POLL_CAP_SECONDS, POLL_BASE_SECONDS * 2 ** min(polls, 20)))
+
+
+def _record_status(
+    sessions: sessionmaker[Session],
+    event_id: str,
+    answer: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Keep the other node's statuses; tell the citizen once every agency there is done
+    (together with the ones here), or that one of them could not be reached."""
+    with transaction(sessions) as session:
+        relay = session.get(MoveRelay, event_id)
+        event = session.get(LifeEvent, event_id)
+        if relay is None or event is None or relay.remote_done_at is not None:
+            return
+        relay.polls += 1
+        relay.next_attempt_at = now + _poll_delay(relay.polls)
+        if answer is None:
+            return
+        relay.remote_statuses = answer["agencies"]
+        failed = [a for a in answer["agencies"] if a["status"] == "failed"]
+        if failed:
+            names = {"zh-TW": failed[0]["name_zh"], "en": failed[0]["name_en"]}
+            outbox.tell_citizen_not_reached(session, event, names)
+        if answer["done"]:
+            relay.remote_done_at = now
+            session.flush()
+            outbox.tell_citizen_if_done(session, [event_id])
 
 
 @dataclass(frozen=True)
@@ -210,11 +297,33 @@ def _record(
             log.warning("move relay %s not sent yet: %s", event_id, outcome.error)
             return status
         relay.status = status
+        if status == "refused":
+            _tell_not_reached(session, event_id, relay.from_jurisdiction)
         if status == "relayed":
             relay.remote_reference = outcome.reference
             relay.remote_recipients = list(outcome.recipients)
             relay.relayed_at = now
         return status
+
+
+def _tell_not_reached(session: Session, event_id: str, city_code: str) -> None:
+    """The old city's agencies will not hear of the move: the citizen is told, with what to
+    do, as when an agency here cannot be reached."""
+    event = session.get(LifeEvent, event_id)
+    if event is None:
+        return
+    city = catalog.get_jurisdiction(session, city_code)
+    names = {
+        lang: t("notify.relay.city_agencies", lang, city=_city(city, city_code, lang))
+        for lang in ("zh-TW", "en")
+    }
+    outbox.tell_citizen_not_reached(session, event, names)
+
+
+def _city(city: catalog.JurisdictionView | None, code: str, lang: str) -> str:
+    if city is None:
+        return code
+    return city.name_en if lang == "en" else city.name_zh
 
 
 @dataclass(frozen=True)
@@ -225,6 +334,8 @@ class RelayView:
     remote_recipients: tuple[str, ...]
     last_error: str | None
     attempts: int
+    remote_statuses: tuple[dict[str, str], ...] = ()
+    """Each agency there, ``{"name_zh", "name_en", "status"}``, as last asked."""
 
 
 def relay_of(session: Session, event_id: str) -> RelayView | None:
@@ -239,4 +350,5 @@ def relay_of(session: Session, event_id: str) -> RelayView | None:
         tuple(row.remote_recipients or ()),
         row.last_error,
         row.attempts,
+        tuple(row.remote_statuses or ()),
     )

@@ -18,8 +18,9 @@ from onceonly.accounts.service import create_user
 from onceonly.db import as_utc, make_engine, make_session_factory, transaction, utcnow
 from onceonly.federation.remote import connect
 from onceonly.federation.signing import HEADER
-from onceonly.notify.models import Delivery, LifeEvent, MoveRelay
-from onceonly.notify.relays import MOVES_PATH, send_due_relays
+from onceonly.notify.models import CitizenMessage, Delivery, LifeEvent, MoveRelay
+from onceonly.notify.outbox import acknowledge
+from onceonly.notify.relays import MOVE_STATUS_PATH, MOVES_PATH, send_due_relays
 from onceonly.notify.subscriptions import (
     SubscriptionRequest,
     approve_subscription,
@@ -81,6 +82,27 @@ def _move_in(pair: Federation, subject: str, **payload: str) -> httpx.Response:
         headers={"Authorization": f"Bearer {pair.token('taipei', 'tpe-household-clerk')}"},
         timeout=30,
     )
+
+
+class _AnyText(str):
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    __hash__ = str.__hash__
+
+
+ANY_TEXT = _AnyText()
+
+
+def _due_again(sessions: sessionmaker[Session], event_id: str) -> None:
+    with transaction(sessions) as db:
+        relay = db.get(MoveRelay, event_id)
+        assert relay is not None
+        relay.next_attempt_at = utcnow() - timedelta(seconds=1)
+
+
+def _messages(db: Session, event_id: str) -> list[str]:
+    return list(db.scalars(select(CitizenMessage.kind).where(CitizenMessage.event_id == event_id)))
 
 
 def _report_page(pair: Federation, reference: str) -> str:
@@ -149,7 +171,8 @@ def test_a_move_in_reaches_the_agencies_of_both_cities_once(
         with transaction(nodes["taipei"]) as db:
             relay = db.get(MoveRelay, event_id)
             assert relay is not None
-            relay.status, relay.next_attempt_at = "pending", utcnow() - timedelta(seconds=1)
+            relay.status = "pending"
+        _due_again(nodes["taipei"], event_id)
         assert send_due_relays(nodes["taipei"], remote).relayed == [event_id]
         assert len(_move_outs(nodes["north-regional"], subject)) == 1
         with nodes["taipei"]() as db:
@@ -170,13 +193,43 @@ def test_a_move_in_reaches_the_agencies_of_both_cities_once(
         assert again.status_code == 200, again.text
         assert again.json()["reference"] == first_reference and again.json()["replayed"]
         assert len(_move_outs(nodes["north-regional"], subject)) == 1
+
+        # how it stands there is for the node that relayed it alone
+        asked = {"origin_event_id": event_id}
+        assert _signed(pair, MOVE_STATUS_PATH, asked).status_code == 200
+        assert _signed(pair, MOVE_STATUS_PATH, asked, sender="north-regional").status_code == 404
+
+        # the informant is told "all done" only once the agencies of both cities are done
+        with transaction(nodes["taipei"]) as db:
+            acknowledge(db, "taipei-city.tax_office", [event_id])
+        _due_again(nodes["taipei"], event_id)
+        assert send_due_relays(nodes["taipei"], remote).polled == [event_id]
+        with nodes["taipei"]() as db:
+            relay = db.get(MoveRelay, event_id)
+            assert relay is not None and relay.remote_done_at is None and relay.polls == 1
+            assert relay.remote_statuses == [
+                {"name_zh": "宜蘭縣地方稅務局", "name_en": ANY_TEXT, "status": "pending"}
+            ]
+            assert _messages(db, event_id) == []
+        with transaction(nodes["north-regional"]) as db:
+            acknowledge(db, "yilan-county.tax_office", [move_out.id])
+        _due_again(nodes["taipei"], event_id)
+        assert send_due_relays(nodes["taipei"], remote).polled == [event_id]
+        with nodes["taipei"]() as db:
+            relay = db.get(MoveRelay, event_id)
+            assert relay is not None and relay.remote_done_at is not None
+            assert _messages(db, event_id) == ["all_processed"]
+        assert "宜蘭縣地方稅務局" in _report_page(pair, arrived.json()["reference"])
+        _due_again(nodes["taipei"], event_id)
+        assert send_due_relays(nodes["taipei"], remote).polled == []  # done: not asked again
     finally:
         remote.close()
 
 
 def _signed_move(pair: Federation, **body: str) -> httpx.Response:
-    north = pair.layout.node("north-regional")
-    raw = json.dumps(
+    return _signed(
+        pair,
+        MOVES_PATH,
         {
             "origin_event_id": "00000000-0000-4000-8000-000000000001",
             "origin_reference": "TUO-0000-0000-0000",
@@ -186,12 +239,19 @@ def _signed_move(pair: Federation, **body: str) -> httpx.Response:
             "from_jurisdiction": "yilan-county",
             **body,
         },
-        ensure_ascii=False,
-    ).encode()
-    signature = credentials(pair, "taipei").sign("POST", MOVES_PATH, raw, audience="north-regional")
-    with peer_client(pair, "taipei") as client:
+    )
+
+
+def _signed(
+    pair: Federation, path: str, body: dict[str, str], sender: str = "taipei"
+) -> httpx.Response:
+    """``body`` posted to the regional node's listener as ``sender`` signs it."""
+    north = pair.layout.node("north-regional")
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    signature = credentials(pair, sender).sign("POST", path, raw, audience="north-regional")
+    with peer_client(pair, sender) as client:
         return client.post(
-            f"https://127.0.0.1:{north.peer_port}{MOVES_PATH}",
+            f"https://127.0.0.1:{north.peer_port}{path}",
             content=raw,
             headers={HEADER: signature, "Content-Type": "application/json"},
         )
@@ -205,6 +265,9 @@ def test_a_node_relays_only_moves_into_its_own_cities_of_people_registered_there
     assert other_city.status_code == 403 and other_city.json()["code"] == "jurisdiction_not_of_node"
     not_here = _signed_move(pair, national_id=yilan, from_jurisdiction="taipei-city")
     assert not_here.status_code == 403 and not_here.json()["code"] == "jurisdiction_not_here"
+
+    unknown = {"origin_event_id": "00000000-0000-4000-8000-00000000abcd"}
+    assert _signed(pair, MOVE_STATUS_PATH, unknown).status_code == 404  # not one it relayed
 
     not_an_id = _signed_move(pair, national_id="A123456788")  # a wrong check digit
     assert not_an_id.status_code == 422 and not_an_id.json()["errors"][0]["field"] == "national_id"

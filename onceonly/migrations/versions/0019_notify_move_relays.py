@@ -29,6 +29,9 @@ def upgrade() -> None:
         sa.Column("remote_recipients", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("relayed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("remote_statuses", sa.JSON(), nullable=False),
+        sa.Column("remote_done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("polls", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["event_id"],
             ["notify_events.id"],
