@@ -172,6 +172,7 @@ TABLE_RULES: dict[str, Condition] = {
     "citizen_messages": lambda t, s: t["citizen_messages"].c.event_id.in_(_events(t, s)),
     "notify_intake_keys": lambda t, s: t["notify_intake_keys"].c.event_id.in_(_events(t, s)),
     "notify_event_contacts": lambda t, s: t["notify_event_contacts"].c.event_id.in_(_events(t, s)),
+    "notify_move_relays": lambda t, s: t["notify_move_relays"].c.event_id.in_(_events(t, s)),
     "notify_notices": lambda t, s: t["notify_notices"].c.event_id.in_(_events(t, s)),
     "citizen_flags": _flags,
     "citizen_flag_queues": lambda t, s: t["citizen_flag_queues"].c.flag_id.in_(

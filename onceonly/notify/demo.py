@@ -188,11 +188,15 @@ DEMO_POLICY = OutboundPolicy.from_env(extra=["127.0.0.1"])
 
 
 def seed_demo_notify(
-    session: Session, jurisdiction: str, receiver_urls: Mapping[str, str] | None = None
+    session: Session,
+    jurisdiction: str,
+    receiver_urls: Mapping[str, str] | None = None,
+    mode: str = "push",
 ) -> list[SubscriptionView]:
-    """Approved push subscriptions of the demo's agencies for ``jurisdiction`` (the national
+    """Approved subscriptions of the demo's agencies for ``jurisdiction`` (the national
     ones for every jurisdiction); returns them with their secrets. A second call returns the
-    existing ones unchanged. ``receiver_urls`` maps an agency kind to its receiver's URL."""
+    existing ones unchanged. ``receiver_urls`` maps an agency kind to its receiver's URL;
+    ``mode="pull"`` (the federation demo, which runs no receivers) reads the feed instead."""
     urls = receiver_urls or {}
     result = []
     for spec in DEMO_SUBSCRIBERS:
@@ -206,7 +210,7 @@ def seed_demo_notify(
         if existing is not None:
             view = get_subscription(session, existing, with_secret=True)
             if view is not None and set(spec.kinds) <= set(view.event_kinds):
-                if view.webhook_url != wanted:  # the demo serves on other ports this time
+                if mode == "push" and view.webhook_url != wanted:  # served on other ports
                     view = move_webhook(session, view.id, wanted, policy=DEMO_POLICY)
                 result.append(view)
                 continue
@@ -217,8 +221,8 @@ def seed_demo_notify(
                 event_kinds=list(spec.kinds),
                 legal_basis=spec.legal_basis,
                 fields=spec.approved_fields(),
-                mode="push",
-                webhook_url=wanted,
+                mode=mode,
+                webhook_url=wanted if mode == "push" else None,
                 purpose=spec.purpose,
                 jurisdiction=None if spec.agency else jurisdiction,
             ),

@@ -37,6 +37,7 @@ from onceonly.exchange import keys
 from onceonly.federation.directory import Directory
 from onceonly.federation.node import NodeConfig, federation_dir, registration
 from onceonly.federation.witnessing import configure_witnesses
+from onceonly.notify.demo import seed_demo_notify
 from onceonly.outbound import OutboundPolicy
 from onceonly.pki import ca
 from onceonly.policy.service import RuleRequest, approve_rule, request_rule
@@ -203,7 +204,8 @@ def approve_cross_node_rules(
 def prepare_node(
     settings: Settings, plan: NodePlan, all_registries: Path, others: Sequence[str]
 ) -> None:
-    """Schema, catalog, this node's registries, accounts, rules (own and cross-node), keys."""
+    """Schema, catalog, this node's registries, accounts, rules (own and cross-node), keys,
+    and its agencies' tell-us-once subscriptions."""
     settings.ensure_dirs()
     url = settings.resolved_database_url
     migrations.upgrade(url)
@@ -223,6 +225,8 @@ def prepare_node(
                     approve_cross_node_rules(session, others, plan.jurisdictions)
                 for owner in providers.owners():
                     keys.ensure_key(session, settings, owner)
+                for jurisdiction in plan.jurisdictions:  # read from the feed: no receivers
+                    seed_demo_notify(session, jurisdiction, mode="pull")
         finally:
             providers.close()
     finally:
@@ -365,6 +369,11 @@ def start_node(
     process = _spawn(command, log, env)
     _wait(node.url + "/healthz", process)
     return process
+
+
+def start_notify_worker(node: NodeLayout, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The node's notify worker: it also relays moves to the other nodes."""
+    return _spawn([*_python(), "notify", "worker"], log, {"ONCEONLY_DATA_DIR": str(node.data_dir)})
 
 
 def _spawn(

@@ -14,6 +14,7 @@ from onceonly.demo.federated.cluster import (
     build_federation,
     start_directory,
     start_node,
+    start_notify_worker,
     stop,
 )
 from onceonly.demo.registries.manifest import RegistryManifest
@@ -42,6 +43,17 @@ def print_federation_summary(layout: FederationLayout, console: Console) -> None
             password=DEMO_PASSWORD,
             subject=yilan.national_id,
             name=yilan.name,
+        )
+    )
+    console.print(
+        t(
+            "federation.demo.move",
+            "zh-TW",
+            url=taipei.url,
+            user="tpe-hh-clerk",
+            name=yilan.name,
+            subject=yilan.national_id,
+            regional=regional.url,
         )
     )
     console.print(
@@ -77,6 +89,7 @@ def run_federated_demo(
     try:
         for node in layout.nodes:
             processes.append(start_node(node, logs / f"{node.plan.id}.log"))
+            processes.append(start_notify_worker(node, logs / f"{node.plan.id}-notify.log"))
         print_federation_summary(layout, console)
         console.print(t("federation.demo.stop", "zh-TW", logs=str(logs)))
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
