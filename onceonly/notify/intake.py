@@ -44,7 +44,7 @@ from onceonly.notify.kinds import CITIZEN, HOUSEHOLD
 from onceonly.notify.models import Delivery, IntakeKey, LifeEvent
 from onceonly.notify.notices import Contact, remember_contact
 from onceonly.notify.outbox import citizen_events
-from onceonly.notify.register import Register, check_register
+from onceonly.notify.register import Register, check_register, last_move_out_to
 from onceonly.notify.relays import queue_relay
 from onceonly.notify.subscriptions import matching_subscriptions
 from onceonly.providers.base import ProviderUnavailable
@@ -341,7 +341,7 @@ def record_relayed_move(
         reason = exc.message(lang or "zh-TW")
         raise validation_problem([FieldError("national_id", reason, "invalid")], lang) from exc
     lock_subject(session, subject)  # an office recording the same 遷出 now waits, then sees it
-    earlier = _pending_move_out(session, subject, move.arrived_in)
+    earlier = last_move_out_to(session, subject, move.arrived_in)
     if earlier is not None and earlier.jurisdiction == move.from_jurisdiction:
         caller = f"node:{sender}"
         known = session.scalar(
@@ -421,22 +421,6 @@ def relayed_move_status(
         "agencies": agencies,
         "done": all(a["status"] in ("processed", "failed") for a in agencies),
     }
-
-
-def _pending_move_out(session: Session, subject: str, destination: str) -> LifeEvent | None:
-    """The subject's last move here when it is a 遷出 to ``destination``."""
-    last = session.scalar(
-        select(LifeEvent)
-        .where(
-            LifeEvent.national_id == subject,
-            LifeEvent.kind.in_(("move_out", "move_in", "address_change")),
-        )
-        .order_by(LifeEvent.seq.desc())
-        .limit(1)
-    )
-    if last is None or last.kind != "move_out":
-        return None
-    return last if last.payload.get("to_jurisdiction") == destination else None
 
 
 def _key_reused(lang: str | None) -> Problem:

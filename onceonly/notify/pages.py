@@ -152,6 +152,7 @@ def _preview(
         form=form,
         confirm=True,
         recipients=told,
+        relayed_to=_relayed_to(request, db, form, lang),
         subject=mask_national_id(form.get("national_id", "")),
         idempotency_key=str(uuid.uuid4()),
     )
@@ -222,6 +223,15 @@ def _report_page(
         relay=relays.relay_of(db, event.id),
         city_name=lambda code: _city_name(db, code, lang),
     )
+
+
+def _relayed_to(request: Request, db: Session, form: dict[str, str], lang: str) -> str | None:
+    """The city, in words, whose node will be told of this 遷入's 遷出 half, if any."""
+    served_here = cities_served_here(request)
+    old = form.get("from_jurisdiction", "")
+    if form.get("kind") != "move_in" or served_here is None or not old or old in served_here:
+        return None
+    return _city_name(db, old, lang)
 
 
 def _city_name(db: Session, code: str, lang: str) -> str:

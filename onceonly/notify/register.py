@@ -115,6 +115,23 @@ def _recorded_birth(session: Session, national_id: str) -> bool:
     )
 
 
+def last_move_out_to(session: Session, subject: str, destination: str) -> LifeEvent | None:
+    """The subject's last move recorded here, when it is a 遷出 to ``destination``: the same
+    move told again (by an office, or relayed by the node of the city moved to)."""
+    last = session.scalar(
+        select(LifeEvent)
+        .where(
+            LifeEvent.national_id == subject,
+            LifeEvent.kind.in_(("move_out", "move_in", "address_change")),
+        )
+        .order_by(LifeEvent.seq.desc())
+        .limit(1)
+    )
+    if last is None or last.kind != "move_out":
+        return None
+    return last if last.payload.get("to_jurisdiction") == destination else None
+
+
 def check_register(
     session: Session,
     register: Register,
@@ -163,6 +180,9 @@ def check_register(
         refuse("payload.old_address", "notify.register.not_registered_address", "mismatch")
     if kind == "move_out" and payload.get("to_jurisdiction") == person.jurisdiction:
         refuse("payload.to_jurisdiction", "notify.register.same_jurisdiction", "invalid")
+    destination = str(payload.get("to_jurisdiction") or "")
+    if kind == "move_out" and last_move_out_to(session, subject, destination) is not None:
+        refuse("national_id", "notify.register.already_moved_out", "conflict")
     if kind == "move_in" and payload.get("from_jurisdiction") != person.jurisdiction:
         # Arriving from elsewhere: the register (still) holds the person where they leave.
         refuse("payload.from_jurisdiction", "notify.register.not_from_there", "mismatch")

@@ -181,6 +181,25 @@ def test_a_move_in_reaches_the_agencies_of_both_cities_once(
         assert again.json()["reference"] == first_reference and again.json()["replayed"]
         assert len(_move_outs(nodes["north-regional"], subject)) == 1
 
+        # 宜蘭縣's office, told the same move in person, finds it already recorded
+        by_office = httpx.post(
+            pair.layout.node("north-regional").url + "/api/v1/notify/events",
+            json={
+                "kind": "move_out",
+                "national_id": subject,
+                "payload": {
+                    "moved_out_on": "2026-06-01",
+                    "to_jurisdiction": "taipei-city",
+                    "old_address": move_out.payload["old_address"],
+                },
+            },
+            headers={"Authorization": f"Bearer {pair.token('north-regional', 'ila-hh-clerk')}"},
+            timeout=30,
+        )
+        assert by_office.status_code == 422, by_office.text
+        assert by_office.json()["errors"][0]["field"] == "national_id"
+        assert len(_move_outs(nodes["north-regional"], subject)) == 1
+
         # how it stands there is for the node that relayed it alone
         asked = {"origin_event_id": event_id}
         assert _signed(pair, MOVE_STATUS_PATH, asked).status_code == 200
@@ -270,6 +289,23 @@ def test_a_relay_waits_for_a_node_that_is_down_and_says_so(
 ) -> None:
     """Runs last: it stops the regional node of this module's federation. The worker as
     ``onceonly notify worker`` runs it finds the node from its data directory."""
+    preview = httpx.post(
+        pair.layout.node("taipei").url + "/counter/tell-us-once/preview",
+        data={
+            "kind": "move_in",
+            "national_id": pair.sample("yilan_resident"),
+            "moved_in_on": "2026-06-01",
+            "new_address": "臺北市中正區重慶南路一段122號",
+            "from_jurisdiction": "yilan-county",
+        },
+        headers={
+            "Authorization": f"Bearer {pair.token('taipei', 'tpe-hh-clerk')}",
+            "Accept": "text/html",
+        },
+    )
+    assert preview.status_code == 200, preview.text[-800:]
+    assert "宜蘭縣由另一個節點服務：送出後" in preview.text  # the informant hears it first
+
     pair.stop("north-regional")
     arrived = _move_in(pair, pair.sample("yilan_resident"), household_no="F1234567")
     assert arrived.status_code == 201, arrived.text
