@@ -112,3 +112,10 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.registries_dir, self.keys_dir):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    """The settings a command runs with: ``--data-dir`` when given, else the environment's and
+    the settings file's. A command's own default directory would override the file's
+    ``data_dir``, so it would act on a ``./onceonly-data`` beside the real deployment."""
+    return Settings(data_dir=data_dir) if data_dir is not None else Settings()

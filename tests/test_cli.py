@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from onceonly.cli import app as cli
+
 
 def onceonly(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ONCEONLY_")}
@@ -62,3 +67,32 @@ def test_refused_input_prints_each_field_and_reason_and_exits_1(
     assert "The input is not valid" in result.stderr
     assert "payload.death_date: month must be 1-12, got 13" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_node_commands_without_data_dir_use_the_settings_file(tmp_path: Path) -> None:
+    """``federation init`` (like the backup commands) once wrote into ``./onceonly-data``
+    beside the deployment the settings file ``ONCEONLY_CONFIG`` names."""
+    from onceonly.config import Settings
+    from onceonly.deployment import write_settings_file
+    from onceonly.federation.node import NodeConfig
+
+    deployment = Settings(data_dir=tmp_path / "deployment")
+    deployment.data_dir.mkdir()
+    config, _ = write_settings_file(deployment)
+    jwk = tmp_path / "directory.jwk"
+    jwk.write_text('{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}', "utf-8")
+    command = ["federation", "init", "taipei", "--jurisdiction", "taipei-city"]
+    command += ["--endpoint", "https://127.0.0.1:1", "--directory-url", "https://127.0.0.1:2"]
+    command += ["--directory-key", str(jwk)]
+    for name in ("cert", "key", "ca"):
+        command += [f"--{name}", str(tmp_path / f"{name}.pem")]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(elsewhere)
+        patch.setenv("ONCEONLY_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
+        env = {"ONCEONLY_CONFIG": str(config), "ONCEONLY_DATA_DIR": None}
+        result = CliRunner().invoke(cli, command, env=env)
+    assert result.exit_code == 0, result.output
+    assert NodeConfig.read(deployment) is not None
+    assert not (elsewhere / "onceonly-data").exists()

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from onceonly.config import Settings
+from onceonly.config import Settings, settings_for
 from onceonly.federation.backup import (
     SUFFIX,
     BackupInvalid,
@@ -38,7 +38,11 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)  # a message on one line, whatever the terminal
 errors = Console(stderr=True, soft_wrap=True)
-DATA_DIR = typer.Option(Path("onceonly-data"), "--data-dir", help="The node's data directory.")
+DATA_DIR = typer.Option(
+    None,
+    "--data-dir",
+    help="The node's data directory (default: the settings file's, ONCEONLY_CONFIG).",
+)
 
 
 def say(key: str, style: str = "", out: Console = console, **params: object) -> None:
@@ -62,11 +66,11 @@ def ship(
     tenant: str | None = typer.Option(
         None, "--tenant", help="Only this hosted jurisdiction's data (e.g. yilan-county)."
     ),
-    data_dir: Path = DATA_DIR,
+    data_dir: Path | None = DATA_DIR,
 ) -> None:
     """Encrypt this node's database (or one tenant's share) for the partner, sign it, and
     send it there."""
-    settings = Settings(data_dir=data_dir)
+    settings = settings_for(data_dir)
     while True:
         try:
             receipt = ship_backup(settings, to, tenant)
@@ -174,13 +178,13 @@ def restore_drill_command(
     tenant: str | None = typer.Option(
         None, "--tenant", help="Drill the newest backup of this jurisdiction's share."
     ),
-    data_dir: Path = DATA_DIR,
+    data_dir: Path | None = DATA_DIR,
 ) -> None:
     """Restore the newest backup a partner shipped here into a scratch database and prove it
     complete: row counts per table, the audit log verifies, the latest head matches."""
     from onceonly.federation.node import NodeConfig, SnapshotCache
 
-    settings = Settings(data_dir=data_dir)
+    settings = settings_for(data_dir)
     config = NodeConfig.read(settings)
     try:
         if config is not None and file is None and tenant:

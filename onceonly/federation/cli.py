@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from onceonly.config import Settings
+from onceonly.config import settings_for
 from onceonly.i18n import t
 
 app = typer.Typer(
@@ -18,7 +18,11 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-DATA_DIR = typer.Option(Path("onceonly-data"), "--data-dir", help="The node's data directory.")
+DATA_DIR = typer.Option(
+    None,
+    "--data-dir",
+    help="The node's data directory (default: the settings file's, ONCEONLY_CONFIG).",
+)
 
 
 @app.command()
@@ -32,7 +36,7 @@ def init(
     directory_url: str = typer.Option(..., help="The directory's base URL."),
     directory_key: Path = typer.Option(..., help="The directory's public JWK (JSON file)."),
     name: str = typer.Option("", help="Name people read."),
-    data_dir: Path = DATA_DIR,
+    data_dir: Path | None = DATA_DIR,
 ) -> None:
     """Write this node's federation configuration."""
     from onceonly.federation.node import NodeConfig
@@ -54,13 +58,13 @@ def init(
         directory_url=directory_url,
         directory_jwk=json.loads(directory_key.read_text()),
     )
-    path = config.write(Settings(data_dir=data_dir))
+    path = config.write(settings_for(data_dir))
     console.print(t("federation.node_configured", None, path=str(path)))
 
 
 @app.command()
 def registration(
-    data_dir: Path = DATA_DIR, out: Path = typer.Option(Path("registration.json"))
+    data_dir: Path | None = DATA_DIR, out: Path = typer.Option(Path("registration.json"))
 ) -> None:
     """Write the document the directory registers this node from (`directory add-node`)."""
     from onceonly.db import make_engine, make_session_factory
@@ -68,7 +72,7 @@ def registration(
     from onceonly.federation.node import registration as build
     from onceonly.providers.registry import load_providers
 
-    settings = Settings(data_dir=data_dir)
+    settings = settings_for(data_dir)
     config = NodeConfig.read(settings)
     if config is None:
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
@@ -86,7 +90,7 @@ def registration(
 
 @app.command()
 def serve(
-    data_dir: Path = DATA_DIR,
+    data_dir: Path | None = DATA_DIR,
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000, help="Clerks' web app and API (plain HTTP)."),
     peer_port: int = typer.Option(8443, help="Federation listener (mutual TLS)."),
@@ -100,7 +104,7 @@ def serve(
     from onceonly.federation.peer import create_peer_app
     from onceonly.web.app import create_app
 
-    settings = Settings(data_dir=data_dir)
+    settings = settings_for(data_dir)
     config = NodeConfig.read(settings)
     if config is None:
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")

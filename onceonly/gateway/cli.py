@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from onceonly.config import Settings
+from onceonly.config import Settings, settings_for
 from onceonly.gateway.token import PIN_ENV
 
 if TYPE_CHECKING:
@@ -109,14 +109,6 @@ def token_keygen(
     typer.echo(json.dumps(public))
 
 
-def _platform_settings(data_dir: Path | None) -> Settings:
-    """The platform node's settings: ``--data-dir`` when given, else those of the settings file
-    ``ONCEONLY_CONFIG`` names (an explicit default here would override the file's data_dir, so
-    ``link`` would hand the keys over in the deployment's database and then fail to write
-    ``gateways.json`` into a ``./onceonly-data`` that does not exist)."""
-    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
-
-
 @app.command("rules-export")
 def rules_export(
     owner: str = typer.Option(..., help="The owning agency."),
@@ -129,7 +121,7 @@ def rules_export(
     from onceonly.db import make_engine, make_session_factory
     from onceonly.gateway.setup import export_rules
 
-    engine = make_engine(_platform_settings(data_dir).resolved_database_url)
+    engine = make_engine(settings_for(data_dir).resolved_database_url)
     with make_session_factory(engine)() as session:
         rows = export_rules(session, owner)
     engine.dispose()
@@ -193,7 +185,7 @@ def link(
         typer.echo(f"{text['zh-TW']}\n{text['en']}", err=True)
         raise typer.Exit(2)
 
-    settings = _platform_settings(data_dir)
+    settings = settings_for(data_dir)
     members = json.loads(jwks.read_text("utf-8"))
     owners = tuple(sorted(set(owner)))
     reserved = [o for o in owners if keys.reserved_agency(o)]
