@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from onceonly.accounts import service as accounts
 from onceonly.accounts.deps import Principal, require_roles
-from onceonly.accounts.tenancy import CENTRAL, scope_of
+from onceonly.accounts.tenancy import CENTRAL, Scope, scope_of
 from onceonly.catalog import service as catalog
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem
@@ -197,6 +198,7 @@ def _report_page(
         scope.tenant == CENTRAL
         or event.jurisdiction == scope.tenant
         or any(scope.sees_agency(r.agency_code) for r in intake.recipients_of(db, event.id))
+        or _recorded_in(db, event.recorded_by, scope)
     )
     if event is None or not visible:
         return _page(
@@ -223,6 +225,13 @@ def _report_page(
         relay=relays.relay_of(db, event.id),
         city_name=lambda code: _city_name(db, code, lang),
     )
+
+
+def _recorded_in(db: Session, recorded_by: str | None, scope: Scope) -> bool:
+    """Whether a clerk of ``scope``'s tenant recorded the event: a 新北市 office registering
+    the death of a person registered in 臺北市 finds its own report again."""
+    recorder = accounts.get_user(db, recorded_by) if recorded_by else None
+    return recorder is not None and scope.sees_agency(recorder.agency_code)
 
 
 def _relayed_to(request: Request, db: Session, form: dict[str, str], lang: str) -> str | None:

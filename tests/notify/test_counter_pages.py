@@ -91,3 +91,33 @@ def test_bad_fields_are_named_on_the_form(clerk: TestClient) -> None:
 
 def test_the_household_clerk_finds_the_page_from_the_counter(clerk: TestClient) -> None:
     assert 'href="/counter/tell-us-once"' in clerk.get("/counter").text
+
+
+def test_the_office_that_recorded_a_report_finds_it_and_no_other_city_does(
+    demo_env: DemoEnv,
+) -> None:
+    """A 新北市 office registering the death of a person registered in 臺北市 gets a reference
+    it could not look up (the event and its agencies are 臺北市's); 宜蘭縣's office still
+    cannot."""
+    person = demo_env.sample("low_income_applicant")  # registered in 臺北市
+    app = create_app(demo_env.settings)
+    with TestClient(app, follow_redirects=False) as client:
+        login = post_login(client, {"username": "nwt-hh-clerk", "password": "onceonly-demo"})
+        assert login.status_code == 303
+        token = _csrf(client.get("/counter/tell-us-once?kind=death").text)
+        body = {"csrf_token": token, "kind": "death", "national_id": person}
+        body |= {"death_date": "2026-01-02", "idempotency_key": "nwt-1"}
+        sent = client.post("/counter/tell-us-once", data=body)
+        assert sent.status_code == 303, sent.text
+        page = client.get(sent.headers["location"])
+        assert page.status_code == 200
+        reference = re.search(r"TUO-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}", page.text)
+        assert reference
+        client.cookies.clear()
+        login = post_login(client, {"username": "ila-hh-clerk", "password": "onceonly-demo"})
+        assert login.status_code == 303
+        other = client.get(f"/counter/tell-us-once?reference={reference.group(0)}")
+        assert other.status_code == 404
+    exchange = getattr(app.state, "exchange", None)
+    if exchange is not None:
+        exchange.close()
