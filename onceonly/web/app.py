@@ -53,6 +53,9 @@ ROUTERS: list[str] = [
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 
+SWAGGER_UI_FILES = ("swagger_ui", "static")
+"""Swagger UI's distribution files inside the swagger-ui-py package, served under /static/."""
+
 UPLOAD_PATHS = re.compile(r"/(api/v1|counter)/cases/[^/]+/paper")
 """The counter's scan upload, the one route that takes files."""
 UPLOAD_OVERHEAD_BYTES = 256 * 1024
@@ -92,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Certificate-free service: signed, minimised evidence from the agency that owns it."
         ),
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below, from this site's own files (no CDN)
         redoc_url=None,
     )
     engine = make_engine(settings.resolved_database_url)
@@ -114,7 +117,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
 
     static_dir = Path(__file__).parent / "static"
-    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    # Swagger UI's files come from the installed swagger-ui-py package (with its licence), so
+    # /api/docs works without internet and under the site's CSP.
+    static = StaticFiles(directory=static_dir, packages=[SWAGGER_UI_FILES])
+    app.mount("/static", static, name="static")
+
+    @app.get("/api/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        return render(request, "api_docs.html", spec_url=app.openapi_url)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:

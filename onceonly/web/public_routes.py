@@ -18,7 +18,6 @@ PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     ("GET", "/static/{path:path}"): "style sheets and scripts, no data",
     ("GET", "/openapi.json"): "the API description is public so agencies can build clients",
     ("GET", "/api/docs"): "interactive API documentation page (reads /openapi.json)",
-    ("GET", "/docs/oauth2-redirect"): "helper page of the API documentation, no data",
     ("GET", "/.well-known/jwks.json"): "public keys: anyone must be able to verify a transcript",
     ("GET", "/api/v1/audit/tree-heads/latest"): "signed tree head: a size, a root hash, a time "
     "and a signature; anyone must be able to keep copies to hold the audit log to its past",

@@ -36,21 +36,6 @@ CSP = "; ".join(
 )
 """Only this site's own files run or load; no inline script or style; never framed."""
 
-DOCS_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net",
-        "style-src 'self' https://cdn.jsdelivr.net",
-        "img-src 'self' data: https://fastapi.tiangolo.com",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
-"""The interactive API documentation (Swagger UI) loads its bundle from a CDN and starts it
-with an inline script; it shows no personal data and carries no session-changing forms."""
-
-DOCS_PATHS = frozenset({"/api/docs", "/docs/oauth2-redirect"})
 STATIC_PREFIX = "/static/"
 
 
@@ -58,7 +43,7 @@ def security_headers(path: str, https: bool = False) -> dict[str, str]:
     """The headers every answer for ``path`` carries (a route's own Cache-Control wins);
     over HTTPS also HSTS, so a browser never comes back over plain HTTP."""
     headers = {
-        "Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else CSP,
+        "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
         "Referrer-Policy": "no-referrer",

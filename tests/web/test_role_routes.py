@@ -52,7 +52,6 @@ AUDITORS = frozenset({"auditor"})
 ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/api/docs"): PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/catalog"): PUBLIC,
     ("GET", "/catalog/items/{code}"): PUBLIC,
     ("GET", "/catalog/datasets/{code}"): PUBLIC,

@@ -34,8 +34,7 @@ def assert_hardened(response: Response, where: str, cacheable: bool = False) -> 
     csp = response.headers.get("content-security-policy", "")
     directives = {d.strip().split(" ")[0]: d.strip() for d in csp.split(";") if d.strip()}
     assert directives.get("frame-ancestors") == "frame-ancestors 'none'", (where, csp)
-    if where not in ("GET /api/docs", "GET /docs/oauth2-redirect"):
-        assert "'unsafe-inline'" not in directives.get("script-src", "'unsafe-inline'"), where
+    assert "'unsafe-inline'" not in directives.get("script-src", "'unsafe-inline'"), where
     assert response.headers.get("x-content-type-options") == "nosniff", where
     assert response.headers.get("referrer-policy") in ("no-referrer", "same-origin"), where
     if not cacheable:
