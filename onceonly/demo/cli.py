@@ -28,7 +28,9 @@ def demo(
     if federated:
         from onceonly.demo.federated.run import run_federated_demo
 
-        return run_federated_demo(data_dir / "federation", people, seed, serve_app)
+        return run_federated_demo(
+            data_dir / "federation", people, seed, serve_app, host=host, port=port
+        )
     from onceonly.demo.console import print_demo_summary
     from onceonly.demo.run import prepare_demo, progress_bar
 
@@ -73,24 +75,15 @@ def demo(
 
 def _refuse_taken_ports(host: str, port: int) -> None:
     """Stop before building anything when a port the demo needs is taken (another demo,
-    most likely): the web port, its gateways' and its tell-us-once receivers'."""
-    import socket
-
+    most likely): the web port, its gateways', its tell-us-once receivers' and its mail
+    sink's."""
     from onceonly.demo import gateways
-    from onceonly.i18n import t
+    from onceonly.demo.ports import refuse_taken
     from onceonly.notify.demo import demo_receiver_ports
 
     loopback = [*gateways.demo_ports(port).values(), *demo_receiver_ports(port).values()]
     needed = [(host, port)] + [("127.0.0.1", p) for p in loopback]
-    for address, number in needed:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
-            try:
-                probe.bind((address, number))
-            except OSError:
-                typer.echo(t("demo.port_taken", "zh-TW", port=number, web=port), err=True)
-                typer.echo(t("demo.port_taken", "en", port=number, web=port), err=True)
-                raise typer.Exit(2) from None
+    refuse_taken(needed, port, "demo.port_taken")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -94,6 +94,9 @@ def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000, help="Clerks' web app and API (plain HTTP)."),
     peer_port: int = typer.Option(8443, help="Federation listener (mutual TLS)."),
+    peer_host: str | None = typer.Option(
+        None, help="Address of the federation listener (default: --host)."
+    ),
 ) -> None:
     """Serve the node: the web app for clerks and, on its own port, the mutual-TLS listener
     other nodes call (client certificate required, revocation checked in the handshake)."""
@@ -110,7 +113,9 @@ def serve(
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
         raise typer.Exit(1)
     web = uvicorn.Server(uvicorn.Config(create_app(settings), host, port, log_level="warning"))
-    listener = PeerListener(config, create_peer_app(settings, config), host, peer_port)
+    listener = PeerListener(
+        config, create_peer_app(settings, config), peer_host or host, peer_port
+    )
     servers = [web, listener.server]
 
     async def run() -> None:
@@ -130,8 +135,12 @@ def demo(
     people: int = typer.Option(1000, min=200),
     seed: int = typer.Option(20101225),
     serve_nodes: bool = typer.Option(True, "--serve/--no-serve"),
+    host: str = typer.Option("127.0.0.1", help="Address the nodes' web apps listen on."),
+    port: int = typer.Option(8000, help="First node's web port; every other port follows it."),
 ) -> None:
     """A directory and three nodes (臺北市; 新北市; 基隆市+宜蘭縣) on this machine."""
     # found by name: production modules never import the demo
     demo_run = importlib.import_module("onceonly.demo.federated.run")
-    demo_run.run_federated_demo(root, people=people, seed=seed, serve=serve_nodes)
+    demo_run.run_federated_demo(
+        root, people=people, seed=seed, serve=serve_nodes, host=host, port=port
+    )

@@ -80,6 +80,43 @@ class NodeLayout:
         return f"http://127.0.0.1:{self.port}"
 
 
+NODE_PORT_STEP = 10
+"""``onceonly demo --federated --port P``: node i serves its web app on P + 10 i and its
+peer listener on P + 10 i + 1; the directory listens on P + 10 n (n nodes)."""
+
+
+@dataclass(frozen=True)
+class FederationPorts:
+    """Every port a demo federation listens on, derived from one ``--port``."""
+
+    directory: int
+    nodes: tuple[tuple[int, int], ...]
+    """(web, peer) per node, in the order of the plans."""
+
+    @classmethod
+    def derive(cls, port: int, node_count: int = len(DEMO_NODES)) -> FederationPorts:
+        nodes = tuple(
+            (port + NODE_PORT_STEP * i, port + NODE_PORT_STEP * i + 1) for i in range(node_count)
+        )
+        return cls(port + NODE_PORT_STEP * node_count, nodes)
+
+    @classmethod
+    def free(cls, node_count: int) -> FederationPorts:
+        """Ports the system picks (tests and benches: many federations on one machine)."""
+        return cls(free_port(), tuple((free_port(), free_port()) for _ in range(node_count)))
+
+    def all(self) -> list[int]:
+        return [port for pair in self.nodes for port in pair] + [self.directory]
+
+
+class PortsChanged(ValueError):
+    """A federation built for other ports: its certificates and registrations name them."""
+
+    def __init__(self, root: Path, built: int, asked: int) -> None:
+        super().__init__(f"{root} was built for --port {built}, not {asked}")
+        self.root, self.built, self.asked = root, built, asked
+
+
 @dataclass(frozen=True)
 class FederationLayout:
     root: Path
@@ -87,6 +124,8 @@ class FederationLayout:
     directory_home: Path
     directory_port: int
     nodes: tuple[NodeLayout, ...]
+    base_port: int | None = None
+    """The ``--port`` the ports were derived from; ``None``: picked free."""
 
     @property
     def directory_url(self) -> str:
@@ -100,6 +139,7 @@ class FederationLayout:
             "ca_dir": str(self.ca_dir),
             "directory_home": str(self.directory_home),
             "directory_port": self.directory_port,
+            "base_port": self.base_port,
             "nodes": [
                 {
                     "id": n.plan.id,
@@ -135,6 +175,7 @@ class FederationLayout:
                 )
                 for n in data["nodes"]
             ),
+            base_port=data.get("base_port"),
         )
 
 
@@ -240,15 +281,28 @@ def build_federation(
     plans: Sequence[NodePlan] = DEMO_NODES,
     progress: Callable[[str, int, int], None] | None = None,
     refresh_seconds: float = 5.0,
+    base_port: int | None = None,
 ) -> FederationLayout:
     """Make (or reuse) the CA, the directory and every node below ``root``, each node
-    registered with the directory. Nothing is started."""
+    registered with the directory. Nothing is started. With ``base_port`` every port is
+    derived from it (:class:`FederationPorts`), else the system picks free ones; a reused
+    federation built for another ``base_port`` raises :class:`PortsChanged` (its CA's CRL
+    address and the directory's registrations name the old ports)."""
     root = Path(root).resolve()
     if (root / "federation.json").exists():
-        return FederationLayout.read(root)
+        layout = FederationLayout.read(root)
+        built = layout.base_port
+        if base_port is not None and built is not None and built != base_port:
+            raise PortsChanged(root, built, base_port)
+        return layout
     root.mkdir(parents=True, exist_ok=True)
     ca_dir = root / "ca"
-    directory_port = free_port()
+    ports = (
+        FederationPorts.derive(base_port, len(plans))
+        if base_port is not None
+        else FederationPorts.free(len(plans))
+    )
+    directory_port = ports.directory
     if not (ca_dir / "ca.pem").exists():
         ca.init_ca(ca_dir, crl_url=f"http://127.0.0.1:{directory_port}/v1/crl")
     # Every node of this demo listens on loopback, which a real directory refuses.
@@ -262,9 +316,8 @@ def build_federation(
         )
     layouts = []
     served_all = [j for p in plans for j in p.jurisdictions]
-    for plan in plans:
+    for plan, (port, peer_port) in zip(plans, ports.nodes, strict=True):
         data_dir = root / "nodes" / plan.id
-        port, peer_port = free_port(), free_port()
         settings = Settings(data_dir=data_dir)
         others = [j for j in served_all if j not in plan.jurisdictions]
         prepare_node(settings, plan, all_registries, others)
@@ -290,7 +343,9 @@ def build_federation(
         written = NodeConfig.read(layout.settings)
         assert written is not None
         dataclasses.replace(written, backup_partner=partner).write(layout.settings)
-    result = FederationLayout(root, ca_dir, root / "directory", directory_port, tuple(layouts))
+    result = FederationLayout(
+        root, ca_dir, root / "directory", directory_port, tuple(layouts), base_port
+    )
     nodes = [(n.plan.id, n.settings, n.url) for n in layouts]
     configure_witnesses(result.directory_home, result.directory_url, nodes)
     result.write()
@@ -353,16 +408,25 @@ def start_directory(layout: FederationLayout, log: Path | None = None) -> subpro
 
 
 def start_node(
-    node: NodeLayout, log: Path | None = None, env: dict[str, str] | None = None
+    node: NodeLayout,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
 ) -> subprocess.Popen[bytes]:
+    """The node's web app on ``host``; its peer listener on loopback, where the directory
+    says the other nodes reach it."""
     command = [
         *_python(),
         "federation",
         "serve",
         "--data-dir",
         str(node.data_dir),
+        "--host",
+        host,
         "--port",
         str(node.port),
+        "--peer-host",
+        "127.0.0.1",
         "--peer-port",
         str(node.peer_port),
     ]

@@ -11,6 +11,7 @@ from rich.console import Console
 from onceonly.accounts.service import DEMO_PASSWORD
 from onceonly.demo.federated.cluster import (
     FederationLayout,
+    FederationPorts,
     build_federation,
     start_directory,
     start_node,
@@ -19,6 +20,37 @@ from onceonly.demo.federated.cluster import (
 )
 from onceonly.demo.registries.manifest import RegistryManifest
 from onceonly.i18n import t
+
+
+def refuse_other_ports(root: Path, port: int) -> None:
+    """Stop, in words, when the federation under ``root`` was built for another ``--port``
+    (its CA's CRL address and the directory's registrations name those ports)."""
+    import typer
+
+    if (root / "federation.json").exists():
+        built = FederationLayout.read(root).base_port
+        if built is not None and built != port:  # None: built before ports followed --port
+            for lang in ("zh-TW", "en"):
+                message = t("federation.demo.ports_changed", lang, root=str(root), port=built)
+                typer.echo(message, err=True)
+            raise typer.Exit(2)
+
+
+def check_ports(host: str, port: int) -> None:
+    """Stop, in words and before building or starting anything, when ``--host`` would keep
+    the nodes from reaching each other or when a port derived from ``port`` is taken."""
+    import typer
+
+    from onceonly.demo.ports import reaches_loopback, refuse_taken
+
+    if not reaches_loopback(host):
+        for lang in ("zh-TW", "en"):
+            typer.echo(t("federation.demo.host_unreachable", lang, host=host), err=True)
+        raise typer.Exit(2)
+    ports = FederationPorts.derive(port)
+    webs = {web for web, _ in ports.nodes}
+    needed = [(host if p in webs else "127.0.0.1", p) for p in ports.all()]
+    refuse_taken(needed, port, "federation.demo.port_taken")
 
 
 def print_federation_summary(layout: FederationLayout, console: Console) -> None:
@@ -75,11 +107,21 @@ def print_federation_summary(layout: FederationLayout, console: Console) -> None
 
 
 def run_federated_demo(
-    root: Path, people: int = 1000, seed: int = 20101225, serve: bool = True
+    root: Path,
+    people: int = 1000,
+    seed: int = 20101225,
+    serve: bool = True,
+    host: str = "127.0.0.1",
+    port: int = 8000,
 ) -> None:
+    """Build (or reuse) the federation with every port derived from ``port``
+    (:class:`FederationPorts`) and serve the nodes' web apps on ``host``."""
+    refuse_other_ports(root.resolve(), port)
+    if serve:
+        check_ports(host, port)
     console = Console()
     with console.status(t("federation.demo.building", "zh-TW")):
-        layout = build_federation(root, people=people, seed=seed)
+        layout = build_federation(root, people=people, seed=seed, base_port=port)
     if not serve:
         print_federation_summary(layout, console)
         return
@@ -88,7 +130,7 @@ def run_federated_demo(
     processes = [start_directory(layout, logs / "directory.log")]
     try:
         for node in layout.nodes:
-            processes.append(start_node(node, logs / f"{node.plan.id}.log"))
+            processes.append(start_node(node, logs / f"{node.plan.id}.log", host=host))
             processes.append(start_notify_worker(node, logs / f"{node.plan.id}-notify.log"))
         print_federation_summary(layout, console)
         console.print(t("federation.demo.stop", "zh-TW", logs=str(logs)))
