@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     """Mail relay that delivers citizen updates (plain SMTP, no auth: a local relay)."""
     smtp_port: int = 8025
     smtp_from: str = "noreply@onceonly.example"
+    mail_sink_dir: Path | None = None
+    """A Maildir that the SMTP server at ``smtp_host``:``smtp_port`` stores every message in
+    instead of delivering it (``onceonly demo``'s mail sink, or a test deployment's); set,
+    administrators read the mail of their tenant at ``/admin/mail``. Never set where real
+    citizens' mail is delivered."""
     audit_origin: str | None = None
     """The audit log's checkpoint origin (``onceonly.audit.checkpoint``); drawn once and kept
     in the data directory when not given."""

@@ -848,6 +848,16 @@ def demo_account_plan(
                 f"{place}{auditor['name']} {role_label['auditor']}",
             )
         )
+        tenant_admin = plan.get("tenant_admins", {}).get(jurisdiction)
+        if tenant_admin:
+            accounts.append(
+                (
+                    tenant_admin["username"],
+                    Role.ADMIN.value,
+                    tenant_admin["agency"],
+                    f"{tenant_admin['name']} {role_label['admin']}",
+                )
+            )
     for code, info in plan["central_owners"].items():
         accounts.append(
             (info["username"], Role.OWNER.value, code, f"{info['name']} {role_label['owner']}")

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, false, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts.tenancy import Scope
@@ -282,22 +282,48 @@ def list_notifications(
 def list_sms_outbox(
     session: Session, *, limit: int = 100, scope: Scope | None = None
 ) -> list[SmsOutboxView]:
-    """What the default SMS provider has "sent", newest first; with ``scope``, only texts of
-    that tenant's cases (the message a case's notification sent, to its recipient)."""
+    """What the default SMS provider has "sent", newest first; with ``scope``, only texts the
+    tenant sent: a case's notification (the case now in one of its agencies) or a
+    tell-us-once notice about an event of its jurisdiction, matched by recipient and text."""
     query = select(SmsOutboxMessage)
     if scope is not None:
-        sent_for_case = (
-            select(Notification.id)
-            .join(Case, Case.id == Notification.case_id)
-            .where(
-                Notification.channel == "sms",
-                Notification.recipient == SmsOutboxMessage.to,
-                Notification.body == SmsOutboxMessage.text,
-                scope.agency_condition(Case.agency),
-            )
-        )
-        query = query.where(exists(sent_for_case))
+        sent = tenant_sent(scope, "sms", SmsOutboxMessage.to, SmsOutboxMessage.text, by_body=True)
+        query = query.where(sent)
     rows = session.scalars(query.order_by(SmsOutboxMessage.id.desc()).limit(limit))
     return [
         SmsOutboxView(id=r.id, to=r.to, text=r.text, created_at=as_utc(r.created_at)) for r in rows
     ]
+
+
+def tenant_sent(
+    scope: Scope, channel: str, recipient: Any, content: Any, *, by_body: bool
+) -> ColumnElement[bool]:
+    """SQL: a message on ``channel`` to ``recipient`` with ``content`` (its body, or its
+    subject) was written for the tenant of ``scope``: by one of its cases, or as a notice of
+    tell-us-once about an event of its jurisdiction. False for a scope of no tenant (the
+    platform's operator reads no citizen's messages)."""
+    from onceonly.notify.models import LifeEvent, Notice  # notify builds on cases, not back
+
+    if scope.tenant is None:
+        return false()
+    for_case = exists(
+        select(Notification.id)
+        .join(Case, Case.id == Notification.case_id)
+        .where(
+            Notification.channel == channel,
+            Notification.recipient == recipient,
+            (Notification.body if by_body else Notification.subject) == content,
+            scope.agency_condition(Case.agency),
+        )
+    )
+    notice = exists(
+        select(Notice.id)
+        .join(LifeEvent, LifeEvent.id == Notice.event_id)
+        .where(
+            Notice.channel == channel,
+            Notice.recipient == recipient,
+            (Notice.body if by_body else Notice.subject) == content,
+            LifeEvent.jurisdiction == scope.tenant,
+        )
+    )
+    return or_(for_case, notice)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from onceonly.config import Settings
+from onceonly.i18n import t
 
 
 def demo(
@@ -36,6 +37,7 @@ def demo(
 
     if serve_app:
         _refuse_taken_ports(host, port)
+        _use_mail_sink(data_dir, port)
     settings = Settings(data_dir=data_dir)
     bar, report = progress_bar()
     with bar:
@@ -48,6 +50,9 @@ def demo(
     print_demo_summary(state, settings, f"http://{host}:{port}")
     typer.echo(f"owner gateways: {gateways.describe(plans)}")
     if serve_app:
+        for lang in ("zh-TW", "en"):
+            typer.echo(t("demo.outboxes", lang, url=f"http://{host}:{port}", user="tpe-city-admin"))
+    if serve_app:
         import uvicorn
 
         from onceonly.demo import notify_demo
@@ -56,8 +61,12 @@ def demo(
         # uvicorn re-raises the signal that stopped it; SIGTERM's default action would end
         # the process before `finally`, leaving the demo's child processes behind.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        from onceonly.demo import mail_sink
+
         running = []
         notifications = None
+        assert settings.mail_sink_dir is not None
+        sink = mail_sink.start(settings.mail_sink_dir, settings.smtp_port)
         try:
             log = settings.data_dir / "gateways" / "gateways.log"
             running = [gateways.start(plan, log) for plan in plans]
@@ -65,6 +74,7 @@ def demo(
             notifications = notify_demo.start(settings, notify_demo.seed(app_.state.sessions, port))
             uvicorn.run(app_, host=host, port=port, log_level="warning")
         finally:
+            sink.close()
             if notifications is not None:
                 notifications.close()
             for process in running:
@@ -73,15 +83,32 @@ def demo(
                 process.wait(10)
 
 
+def _use_mail_sink(data_dir: Path, port: int) -> None:
+    """Every part of this process (web app, notify worker) sends its mail to the demo's
+    sink: the settings come from the environment, as a deployment's do."""
+    import os
+
+    from onceonly.demo import mail_sink
+
+    os.environ["ONCEONLY_SMTP_HOST"] = mail_sink.MAIL_SINK_HOST
+    os.environ["ONCEONLY_SMTP_PORT"] = str(mail_sink.mail_sink_port(port))
+    os.environ["ONCEONLY_MAIL_SINK_DIR"] = str(mail_sink.mail_dir(data_dir).resolve())
+
+
 def _refuse_taken_ports(host: str, port: int) -> None:
     """Stop before building anything when a port the demo needs is taken (another demo,
     most likely): the web port, its gateways', its tell-us-once receivers' and its mail
     sink's."""
     from onceonly.demo import gateways
+    from onceonly.demo.mail_sink import mail_sink_port
     from onceonly.demo.ports import refuse_taken
     from onceonly.notify.demo import demo_receiver_ports
 
-    loopback = [*gateways.demo_ports(port).values(), *demo_receiver_ports(port).values()]
+    loopback = [
+        *gateways.demo_ports(port).values(),
+        *demo_receiver_ports(port).values(),
+        mail_sink_port(port),
+    ]
     needed = [(host, port)] + [("127.0.0.1", p) for p in loopback]
     refuse_taken(needed, port, "demo.port_taken")
 

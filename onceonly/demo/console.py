@@ -19,6 +19,7 @@ FEATURED_ACCOUNTS = (
     "tpe-social-owner",
     "moi-household-owner",
     "tpe-auditor",
+    "tpe-city-admin",
     "admin",
 )
 

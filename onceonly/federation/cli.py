@@ -113,9 +113,7 @@ def serve(
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
         raise typer.Exit(1)
     web = uvicorn.Server(uvicorn.Config(create_app(settings), host, port, log_level="warning"))
-    listener = PeerListener(
-        config, create_peer_app(settings, config), peer_host or host, peer_port
-    )
+    listener = PeerListener(config, create_peer_app(settings, config), peer_host or host, peer_port)
     servers = [web, listener.server]
 
     async def run() -> None:

@@ -43,6 +43,7 @@ ROUTERS: list[str] = [
     "onceonly.exchange.wellknown",
     "onceonly.policy.routes",
     "onceonly.cases.routes",
+    "onceonly.cases.outbox_pages",
     "onceonly.notify.routes",
     "onceonly.notify.pages",
     "onceonly.counter.routes",

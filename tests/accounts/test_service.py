@@ -263,7 +263,8 @@ def test_seed_demo_accounts_covers_every_role_in_every_jurisdiction(db: Session)
     assert all(a.created for a in accounts)
     for jurisdiction in DEMO_JURISDICTIONS:
         roles = {a.role for a in accounts if a.agency_code.startswith(jurisdiction + ".")}
-        assert roles == {"clerk", "owner", "auditor"}, jurisdiction
+        own_admin = {"admin"} if jurisdiction == "taipei-city" else set()
+        assert roles == {"clerk", "owner", "auditor", *own_admin}, jurisdiction
         clerks = {
             a.agency_code
             for a in accounts
@@ -306,7 +307,7 @@ def test_seed_demo_accounts_covers_every_role_in_every_jurisdiction(db: Session)
         if a.role == "owner" and a.agency_code.startswith("central.")
     }
     assert central_owners == {"central.moi_household", "central.fia", "central.vac"}
-    assert [a.username for a in accounts if a.role == "admin"] == ["admin"]
+    assert [a.username for a in accounts if a.role == "admin"] == ["tpe-city-admin", "admin"]
     assert {"tpe-udd-clerk", "khh-social-owner", "tnn-auditor"} <= {a.username for a in accounts}
     assert all(re.search(r"[\u4e00-\u9fff]", a.display_name) for a in accounts)
 

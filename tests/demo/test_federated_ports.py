@@ -63,8 +63,15 @@ def test_a_federation_built_for_another_port_says_which(tmp_path: Path) -> None:
     root = tmp_path / "federation"
     root.mkdir()
     (root / "federation.json").write_text(
-        json.dumps({"ca_dir": "ca", "directory_home": "d", "directory_port": 9130,
-                    "base_port": 9100, "nodes": []})  # fmt: skip
+        json.dumps(
+            {
+                "ca_dir": "ca",
+                "directory_home": "d",
+                "directory_port": 9130,
+                "base_port": 9100,
+                "nodes": [],
+            }
+        )
     )
     code, output = _run("--port", "9300", "--no-serve", data_dir=tmp_path)
     assert code == 2, output

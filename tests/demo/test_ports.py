@@ -28,3 +28,18 @@ def test_a_taken_receiver_port_stops_the_demo_before_it_builds_anything(tmp_path
         f"連接埠 {taken} 已被其他程式" in result.output and "choose another --port" in result.output
     )
     assert not (tmp_path / "data").exists()
+
+
+def test_a_taken_mail_sink_port_stops_the_demo_too(tmp_path: Path) -> None:
+    from onceonly.demo.mail_sink import mail_sink_port
+
+    port = free_port()
+    taken = mail_sink_port(port)
+    with socket.socket() as other_demo:
+        other_demo.bind(("127.0.0.1", taken))
+        other_demo.listen()
+        result = CliRunner().invoke(
+            cli, ["demo", "--port", str(port), "--data-dir", str(tmp_path / "data")]
+        )
+    assert result.exit_code == 2 and f"連接埠 {taken} 已被其他程式" in result.output
+    assert not (tmp_path / "data").exists()

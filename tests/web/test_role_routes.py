@@ -144,6 +144,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/notify/dead-letters"): ADMINS,
     ("POST", "/api/v1/notify/dead-letters/{dead_letter_id}/replay"): ADMINS,
     ("GET", "/admin/notify"): ADMINS,
+    ("GET", "/admin/sms"): ADMINS,
+    ("GET", "/admin/mail"): ADMINS,
     ("POST", "/admin/notify/dead-letters/{dead_letter_id}/replay"): ADMINS,
     ("GET", "/notify/citizens/{national_id}"): AUDITORS | ADMINS,
     ("GET", "/counter"): CLERK,

@@ -290,11 +290,11 @@ def build_federation(
     address and the directory's registrations name the old ports)."""
     root = Path(root).resolve()
     if (root / "federation.json").exists():
-        layout = FederationLayout.read(root)
-        built = layout.base_port
+        existing = FederationLayout.read(root)
+        built = existing.base_port
         if base_port is not None and built is not None and built != base_port:
             raise PortsChanged(root, built, base_port)
-        return layout
+        return existing
     root.mkdir(parents=True, exist_ok=True)
     ca_dir = root / "ca"
     ports = (
