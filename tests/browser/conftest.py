@@ -108,13 +108,10 @@ class Site:
         return self.base + path
 
 
-@pytest.fixture
-def site(demo_env: DemoEnv, mailbox: Mailbox) -> Iterator[Site]:
-    """The demo app as a real HTTP server on a free local port, mailing the local SMTP server."""
+@contextlib.contextmanager
+def serve(env: DemoEnv, settings: Settings) -> Iterator[Site]:
+    """The app of ``settings`` as a real HTTP server on a free local port."""
     port = free_port()
-    settings = demo_env.settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": mailbox.port}
-    )
     app = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -127,7 +124,7 @@ def site(demo_env: DemoEnv, mailbox: Mailbox) -> Iterator[Site]:
             raise RuntimeError("the app server did not start")
         time.sleep(0.02)
     try:
-        yield Site(f"http://127.0.0.1:{port}", demo_env, settings, app)
+        yield Site(f"http://127.0.0.1:{port}", env, settings, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -135,6 +132,16 @@ def site(demo_env: DemoEnv, mailbox: Mailbox) -> Iterator[Site]:
         if exchange is not None:
             exchange.close()
         app.state.engine.dispose()
+
+
+@pytest.fixture
+def site(demo_env: DemoEnv, mailbox: Mailbox) -> Iterator[Site]:
+    """The demo app as a real HTTP server on a free local port, mailing the local SMTP server."""
+    settings = demo_env.settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": mailbox.port}
+    )
+    with serve(demo_env, settings) as served:
+        yield served
 
 
 def require_chromium(path: str, required: bool) -> None:
