@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     """How often the web app signs a checkpoint of a grown log and pushes it to its witnesses
     (``onceonly audit witness add``; none: nothing is signed or sent); 0: only when
     ``onceonly audit publish`` is run."""
+    ready_timeout_seconds: float = 2.0
+    """How long ``/readyz`` waits for any one check; a load balancer's probe is short, a
+    loaded test machine's first answer is not."""
     max_body_bytes: int = 1024 * 1024
     """Largest request body accepted (413 beyond it); the scan upload allows its own limit."""
 

@@ -174,7 +174,9 @@ def test_the_demo_is_built_on_init(demo_env: DemoEnv) -> None:
 class Node:
     def __init__(self, env: DemoEnv, settings: Settings | None = None) -> None:
         self.env = env
-        self.app = create_app(settings or env.settings)
+        settings = settings or env.settings
+        # a loaded CI machine's first readiness answer takes longer than a probe's 2 s
+        self.app = create_app(settings.model_copy(update={"ready_timeout_seconds": 60.0}))
         self._tokens: dict[str, str] = {}
 
     def client(self, peer: tuple[str, int] = LOOPBACK) -> TestClient:

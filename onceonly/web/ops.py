@@ -42,9 +42,6 @@ from onceonly.observability import (
 
 access_log = logging.getLogger("onceonly.access")
 
-READY_TIMEOUT_SECONDS = 2.0
-"""How long ``/readyz`` waits for any one check (a load balancer's probe is short)."""
-
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -232,9 +229,9 @@ READY_CHECKS: dict[str, Callable[[FastAPI], list[dict[str, str]]]] = {
 
 
 def readiness(app: FastAPI, pool: ThreadPoolExecutor) -> tuple[bool, list[dict[str, str]]]:
-    """Run every check at once, each within :data:`READY_TIMEOUT_SECONDS`."""
+    """Run every check at once, each within the settings' ``ready_timeout_seconds``."""
     calls = {name: pool.submit(check, app) for name, check in READY_CHECKS.items()}
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    deadline = time.monotonic() + app.state.settings.ready_timeout_seconds
     failures: list[dict[str, str]] = []
     for name, call in calls.items():
         try:
