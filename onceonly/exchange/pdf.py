@@ -482,7 +482,8 @@ def render_pdf(session: Session, verified: VerifiedTranscript, verify_url: str) 
     scan_zh, scan_en = _both("transcript.pdf.scan")
     note = (
         f"{_escape(note_zh)}<br/>{_escape(note_en)}<br/><br/>"
-        f"{_escape(scan_zh)}／{_escape(scan_en)}：<br/>{_escape(verify_url)}"
+        f"{_escape(scan_zh)}／{_escape(scan_en)}：<br/>"
+        f'<a href="{_escape(verify_url)}" color="blue">{_escape(verify_url)}</a>'
     )
     foot = Table([[drawing, Paragraph(note, s["small"])]], colWidths=[36 * mm, 134 * mm])
     foot.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
