@@ -323,6 +323,12 @@ def _both(key: str) -> tuple[str, str]:
     return t(key, "zh-TW"), t(key, "en")
 
 
+def _sub_label(claims: Any, name: str, part: str) -> str:
+    """A column of a list of records (``members.relation``): its signed label, else its name."""
+    shown = display_text(claims, "fields", "zh-TW", f"{name}.{part}")
+    return part if shown == f"{name}.{part}" else shown
+
+
 def _field_rows(verified: VerifiedTranscript) -> list[Row]:
     claims = verified.claims
     rows: list[Row] = []
@@ -334,8 +340,7 @@ def _field_rows(verified: VerifiedTranscript) -> list[Row]:
             for record in value:
                 parts.append(
                     "，".join(
-                        f"{display_text(claims, 'fields', 'zh-TW', f'{name}.{k}')}："
-                        f"{format_value(v, 'zh-TW')}"
+                        f"{_sub_label(claims, name, k)}：{format_value(v, 'zh-TW')}"
                         for k, v in record.items()
                     )
                 )
