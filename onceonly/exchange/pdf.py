@@ -27,7 +27,9 @@ import asyncio
 import hashlib
 import io
 import os
+import uuid
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +41,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from sqlalchemy import String
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onceonly.catalog import service as catalog
@@ -142,7 +145,7 @@ def _register(session: Session, verified: VerifiedTranscript, key: SigningKey) -
     if session.get(TranscriptPdf, jti) is not None:
         return
     assert claims.issued_at is not None and claims.expires_at is not None
-    with session.begin_nested():
+    with suppress(IntegrityError), session.begin_nested():  # a concurrent first PDF won
         session.add(
             TranscriptPdf(
                 jti=jti,
@@ -247,7 +250,7 @@ def certificate_for(key: SigningKey, agency_name: str) -> asn1_x509.Certificate:
         pass  # unreadable: make it again
     cert = make_certificate(key, agency_name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_suffix(f".crt.{os.getpid()}.tmp")
+    temporary = path.with_suffix(f".crt.{uuid.uuid4().hex}.tmp")
     temporary.write_bytes(certificate_pem(cert))
     os.replace(temporary, path)
     return cert

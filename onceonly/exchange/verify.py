@@ -190,9 +190,12 @@ def _pdf_outcome(db: Session, data: bytes, lang: str) -> Outcome:
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         signatures = reader.embedded_signatures
-        token = _embedded_jws(reader)
     except Exception:  # an untrusted file: any parser failure means "not a transcript"
         return Outcome(False, t("verify.upload.unreadable", lang))
+    try:
+        token = _embedded_jws(reader)
+    except Exception:  # no attachment tree, or a damaged one: no transcript inside
+        token = None
     if not signatures:
         return Outcome(False, t("verify.pdf.unsigned", lang))
     if token is None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509 as asn1_x509
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -221,3 +223,21 @@ def test_the_verification_look_up_needs_the_fingerprint(
         assert pdf.look_up(db, claims.jti or "", digest[:15]) is None, "too short"
         assert pdf.look_up(db, claims.jti or "", "0" * 32) is None, "wrong fingerprint"
         assert pdf.look_up(db, "no-such-id", digest[:32]) is None
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.one_of(
+        st.binary(max_size=600),
+        st.binary(max_size=600).map(lambda tail: b"%PDF-1.7\n" + tail),
+        st.text(alphabet="ABCxyz-_.", max_size=200).map(str.encode),
+    )
+)
+def test_any_uploaded_bytes_get_a_verdict_never_an_error(
+    sessions: sessionmaker[Session], data: bytes
+) -> None:
+    with sessions() as db:
+        outcome = verify.check_file(db, data, "en")
+    assert not outcome.valid and outcome.reason
