@@ -13,6 +13,7 @@ from onceonly.citizens import models as citizens_models  # noqa: F401
 from onceonly.consolidate import models as consolidate_models  # noqa: F401
 from onceonly.db import Base
 from onceonly.exchange import keys as exchange_keys  # noqa: F401
+from onceonly.exchange import pdf as exchange_pdf  # noqa: F401
 from onceonly.federation import models as federation_models  # noqa: F401
 from onceonly.notify import models as notify_models  # noqa: F401
 from onceonly.policy import models as policy_models  # noqa: F401

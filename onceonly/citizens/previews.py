@@ -143,6 +143,16 @@ def list_previews(session: Session, subject: str) -> list[PreviewView]:
     return [_view(r) for r in rows]
 
 
+def get_preview(
+    session: Session, subject: str, preview_id: int, lang: str | None = None
+) -> PreviewView:
+    """One of the citizen's own previews; another person's answers 404 like a missing one."""
+    row = session.get(EvidencePreview, preview_id)
+    if row is None or row.subject != subject:
+        raise Problem(404, "not-found", t("citizens.preview.not_found", lang, id=preview_id))
+    return _view(row)
+
+
 def decide_preview(
     session: Session, subject: str, preview_id: int, approve: bool, lang: str | None = None
 ) -> PreviewView:

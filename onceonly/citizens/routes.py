@@ -42,6 +42,8 @@ from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.exchange import pdf
+from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import t
 from onceonly.web.deps import Db, get_language, get_session_factory, get_settings
 from onceonly.web.errors import wants_html
@@ -456,6 +458,44 @@ def my_previews(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
         label=label,
         local=lambda moment: moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M"),
     )
+
+
+def _held_transcript(db: Session, citizen: Citizen, preview_id: int, index: int, lang: str) -> str:
+    """The ``index``-th transcript held in one of the citizen's own previews."""
+    view = previews.get_preview(db, citizen.national_id, preview_id, lang)
+    held = view.held.get("transcripts") or []
+    if not 0 <= index < len(held) or not isinstance(held[index], dict):
+        raise Problem(404, "not-found", t("counter.transcript.not_found", lang))
+    return str(held[index].get("jws", ""))
+
+
+@router.get("/me/previews/{preview_id}/transcripts/{index}/jws", include_in_schema=False)
+def preview_transcript_jws(
+    request: Request, preview_id: RowId, index: Seq, citizen: CitizenUser, db: Db
+) -> Response:
+    """The citizen's own transcript file, as the owner signed it."""
+    token = _held_transcript(db, citizen, preview_id, index, get_language(request))
+    name = pdf.download_name(f"P-{preview_id}", "preview", index, "jws")
+    return Response(
+        token, media_type=pdf.JWS_MEDIA_TYPE, headers=dict(pdf.attachment_headers(name))
+    )
+
+
+@router.get("/me/previews/{preview_id}/transcripts/{index}/pdf", include_in_schema=False)
+def preview_transcript_pdf(
+    request: Request, preview_id: RowId, index: Seq, citizen: CitizenUser
+) -> Response:
+    """The citizen's own transcript as a PDF signed by the owner, or why it cannot be."""
+    lang = get_language(request)
+    with transaction(get_session_factory(request)) as db:
+        token = _held_transcript(db, citizen, preview_id, index, lang)
+        view = previews.get_preview(db, citizen.national_id, preview_id, lang)
+        jwks = transcript_keys(exchange_for(request.app.state), db)
+        data = pdf.pdf_for_token(
+            db, request.app.state.settings, token, jwks, str(request.base_url), lang
+        )
+    name = pdf.download_name(view.case_id, view.evidence_type, index, "pdf")
+    return Response(data, media_type=pdf.PDF_MEDIA_TYPE, headers=dict(pdf.attachment_headers(name)))
 
 
 def _decide_preview(request: Request, citizen: Citizen, preview_id: int, approve: bool) -> Response:

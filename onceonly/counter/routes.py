@@ -27,6 +27,7 @@ from onceonly.counter.evidence import agency_name, evidence_cards, transcript_ca
 from onceonly.counter.pages import actions_for, event_lines, relay_targets, request_rules_for, when
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found
+from onceonly.exchange import pdf
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import LANGUAGES, t
 from onceonly.web.deps import Db, get_language, get_session_factory
@@ -321,16 +322,25 @@ def case_print(request: Request, number: str, user: Clerk, db: Db, lang: Lang) -
     return page(request, "counter/print.html", **context)
 
 
-@router.get("/counter/cases/{number}/transcripts/{evidence_type}/{index}")
-def transcript_page(
-    request: Request, number: str, evidence_type: str, index: Seq, user: Clerk, db: Db, lang: Lang
-) -> HTMLResponse:
+def _held_transcript(
+    db: Session, user: Principal, number: str, evidence_type: str, index: int, lang: str
+) -> tuple[CaseView, str]:
+    """The case (read as the clerk may read it: another agency's case is refused, another
+    tenant's is not found) and its ``index``-th transcript of ``evidence_type``."""
     case = service.get_case(db, case_actor(user), number, lang=lang)
     row = next((e for e in case.evidence if e.evidence_type == evidence_type), None)
     if row is None or not 0 <= index < len(row.transcripts):
         raise not_found(t("counter.transcript.not_found", lang), lang)
+    return case, row.transcripts[index].jws
+
+
+@router.get("/counter/cases/{number}/transcripts/{evidence_type}/{index}")
+def transcript_page(
+    request: Request, number: str, evidence_type: str, index: Seq, user: Clerk, db: Db, lang: Lang
+) -> HTMLResponse:
+    case, token = _held_transcript(db, user, number, evidence_type, index, lang)
     keys = _keys(request, db)
-    card = transcript_card(db, index, row.transcripts[index].jws, keys(), lang)
+    card = transcript_card(db, index, token, keys(), lang)
     cards = [c for c in evidence_cards(db, case, lang, keys) if c.evidence_type == evidence_type]
     return page(
         request,
@@ -338,8 +348,38 @@ def transcript_page(
         case=case,
         card=cards[0] if cards else None,
         transcript=card,
-        token=row.transcripts[index].jws,
+        token=token,
+        base=f"/counter/cases/{case.number}/transcripts/{evidence_type}/{index}",
     )
+
+
+@router.get("/counter/cases/{number}/transcripts/{evidence_type}/{index}/jws")
+def transcript_jws(
+    number: str, evidence_type: str, index: Seq, user: Clerk, db: Db, lang: Lang
+) -> Response:
+    """The transcript file itself, as the owner signed it (verifiable offline)."""
+    case, token = _held_transcript(db, user, number, evidence_type, index, lang)
+    return Response(
+        token,
+        media_type=pdf.JWS_MEDIA_TYPE,
+        headers=dict(
+            pdf.attachment_headers(pdf.download_name(case.number, evidence_type, index, "jws"))
+        ),
+    )
+
+
+@router.get("/counter/cases/{number}/transcripts/{evidence_type}/{index}/pdf")
+def transcript_pdf(
+    request: Request, number: str, evidence_type: str, index: Seq, user: Clerk, lang: Lang
+) -> Response:
+    """The PDF transcript signed (PAdES) by the owner's key, or the reason it cannot be."""
+    with transaction(get_session_factory(request)) as db:
+        case, token = _held_transcript(db, user, number, evidence_type, index, lang)
+        name = pdf.download_name(case.number, evidence_type, index, "pdf")
+        data = pdf.pdf_for_token(
+            db, request.app.state.settings, token, _keys(request, db)(), str(request.base_url), lang
+        )
+    return Response(data, media_type=pdf.PDF_MEDIA_TYPE, headers=dict(pdf.attachment_headers(name)))
 
 
 def _after(

@@ -129,6 +129,11 @@ def register_signer(kid: str, sign: Callable[[bytes], bytes]) -> None:
     _signers[kid] = sign
 
 
+def can_sign_here(key: SigningKey) -> bool:
+    """Whether this process holds ``key``'s private half: a registered token or a key file."""
+    return key.kid in _signers or key.pem_path.is_file()
+
+
 def install_kid(public_jwk: dict[str, Any]) -> str:
     """The kid (RFC 7638 thumbprint) of an Ed25519 public JWK."""
     return str(OKPKey.import_key({n: public_jwk[n] for n in ("kty", "crv", "x")}).thumbprint())

@@ -152,6 +152,7 @@ TABLE_RULES: dict[str, Condition] = {
     "access_rules": _rules,
     "policy_alerts": _agency("policy_alerts", "owner_agency"),  # the owner's auditors' queue
     "signing_keys": _signing_keys,
+    "transcript_pdfs": _agency("transcript_pdfs", "issuer"),  # PDFs signed by its owners
     "cases": lambda t, s: t["cases"].c.id.in_(_case_ids(t, s)),
     "case_agencies": _of_cases("case_agencies"),
     "case_events": _of_cases("case_events"),

@@ -41,6 +41,7 @@ ROUTERS: list[str] = [
     "onceonly.citizens.routes",
     "onceonly.exchange.routes",
     "onceonly.exchange.wellknown",
+    "onceonly.exchange.verify",
     "onceonly.policy.routes",
     "onceonly.cases.routes",
     "onceonly.cases.outbox_pages",

@@ -36,6 +36,14 @@ PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     "signing in is how one becomes authenticated",
     ("POST", "/api/v1/citizen/sign-in/complete"): "checks the card's signature and certificate "
     "and opens the citizen's session",
+    ("GET", "/verify"): "transcript verification page (where a PDF transcript's QR code leads): "
+    "says whether this node made a transcript and who issued it when, never personal data",
+    ("POST", "/verify"): "checks the signature of an uploaded transcript file; changes nothing, "
+    "shows only issuer, dataset name, times and ids",
+    ("GET", "/verify/transcripts/{jti}"): "the QR code's target: needs the transcript id and its "
+    "fingerprint, answers with issuer, dataset name and times only",
+    ("GET", "/verify/certificates/{kid}"): "the self-issued certificate of a published key: "
+    "public, as the key itself is",
     ("GET", "/stats/public"): "effectiveness statistics for anyone: node-wide aggregates over "
     "whole weeks, every cell below the suppression threshold withheld (open data)",
     ("GET", "/api/v1/stats/public"): "the same public aggregates for machines",

@@ -1,0 +1,255 @@
+"""The public verification page of transcripts (謄本查驗), where a PDF transcript's QR code leads.
+
+Anyone holding a transcript, without signing in, can learn whether this node made it and who
+issued it when (by its id and the fingerprint the QR code carries), or upload the PDF or the
+JWS file to have its signature checked. Nothing personal is ever shown: no subject, no field
+values; only the issuing agency, the dataset's name, times, ids and keys.
+
+There is no rate limiting in the application itself (none of the public pages has any); a
+deployment limits requests at its reverse proxy (see docs/deploy).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from onceonly.catalog import service as catalog
+from onceonly.errors import not_found
+from onceonly.exchange import keys, pdf
+from onceonly.exchange.transcript import TranscriptInvalid, display_text, inspect_transcript
+from onceonly.i18n import t
+from onceonly.web.deps import Db, get_language, get_session_factory
+from onceonly.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+MAX_UPLOAD_BYTES = 512 * 1024
+"""A PDF transcript is some 20 KB; anything far larger is not one."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the page says about a checked file: valid or not, why, and who issued it."""
+
+    valid: bool
+    reason: str
+    issuer: str = ""
+    dataset: str = ""
+    jti: str = ""
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    kid: str = ""
+
+
+def _name(db: Session, code: str, lang: str) -> str:
+    agency = catalog.get_agency(db, code)
+    if agency is None:
+        return code
+    return agency.name_en if lang == "en" else agency.name_zh
+
+
+def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("found", None)
+    context.setdefault("outcome", None)
+    context.setdefault("form", {})
+    context.setdefault("error", "")
+    context["when"] = pdf.taipei_time
+    return render(request, "exchange/verify.html", status, **context)
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_home(request: Request, db: Db, jti: str = "", h: str = "") -> HTMLResponse:
+    """The page's forms; with ``jti`` (the look-up form), the look-up's answer."""
+    if jti.strip():
+        return verify_by_id(request, jti, db, h)
+    return _page(request)
+
+
+@router.get("/verify/transcripts/{jti}", response_class=HTMLResponse)
+def verify_by_id(request: Request, jti: str, db: Db, h: str = "") -> HTMLResponse:
+    """Where the QR code leads: the id and the first digits of the JWS's SHA-256."""
+    lang = get_language(request)
+    found = pdf.look_up(db, jti.strip()[:64], h)
+    if found is None:
+        return _page(request, 404, form={"jti": jti, "h": h}, error=t("verify.not_found", lang))
+    record = next(
+        (
+            k
+            for k in keys.list_keys(db, request.app.state.settings, found.issuer)
+            if k.kid == found.pdf_kid
+        ),
+        None,
+    )
+    return _page(
+        request,
+        found=found,
+        issuer_name=_name(db, found.issuer, lang),
+        dataset_name=_dataset_name(db, found.dataset, lang),
+        key_status=record.status if record else "",
+        form={"jti": jti, "h": h},
+    )
+
+
+def _dataset_name(db: Session, code: str, lang: str) -> str:
+    dataset = catalog.get_dataset(db, code)
+    if dataset is None:
+        return code
+    return dataset.name_en if lang == "en" else dataset.name_zh
+
+
+@router.get("/verify/certificates/{kid}")
+def certificate(request: Request, kid: str, db: Db) -> Response:
+    """The self-issued certificate of a published key, once a PDF was signed with it."""
+    lang = get_language(request)
+    record = db.get(keys.SigningKeyRecord, kid)
+    cert = None
+    if record is not None:
+        view = next(
+            (
+                k
+                for k in keys.list_keys(db, request.app.state.settings, record.agency_code)
+                if k.kid == kid
+            ),
+            None,
+        )
+        cert = pdf.stored_certificate(view) if view else None
+    if cert is None:
+        raise not_found(t("verify.no_certificate", lang), lang)
+    return Response(
+        pdf.certificate_pem(cert),
+        media_type="application/pem-certificate-chain",
+        headers=dict(pdf.attachment_headers(f"{kid}.crt")),
+    )
+
+
+@router.post("/verify", response_class=HTMLResponse)
+async def verify_upload(
+    request: Request, file: Annotated[UploadFile | None, File()] = None
+) -> HTMLResponse:
+    """Check an uploaded PDF transcript (its PAdES signature and the JWS inside) or a JWS."""
+    lang = get_language(request)
+    data = await file.read(MAX_UPLOAD_BYTES + 1) if file is not None else b""
+    if not data:
+        return _page(request, 422, error=t("verify.upload.missing", lang))
+    if len(data) > MAX_UPLOAD_BYTES:
+        return _page(
+            request, 413, error=t("verify.upload.too_large", lang, kb=MAX_UPLOAD_BYTES // 1024)
+        )
+
+    def check() -> Outcome:
+        with get_session_factory(request)() as db:
+            return check_file(db, data, lang)
+
+    return _page(request, outcome=await run_in_threadpool(check))
+
+
+def _jws_outcome(db: Session, token: str, lang: str, extra_problem: str = "") -> Outcome:
+    try:
+        verified = inspect_transcript(token, keys.published_jwks(db))
+    except TranscriptInvalid as error:
+        return Outcome(False, error.reason(lang))
+    claims = verified.claims
+    problem = verified.problem.reason(lang) if verified.problem else extra_problem
+    return Outcome(
+        valid=not problem,
+        reason=problem or t("verify.valid", lang),
+        issuer=display_text(claims, "issuer", lang),
+        dataset=display_text(claims, "dataset", lang),
+        jti=claims.jti or "",
+        issued_at=claims.issued_at,
+        expires_at=claims.expires_at,
+        kid=verified.kid,
+    )
+
+
+def check_file(db: Session, data: bytes, lang: str) -> Outcome:
+    """The verdict on an uploaded file: a PDF transcript or a compact JWS."""
+    if data.lstrip()[:5] != b"%PDF-":
+        try:
+            token = data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            return Outcome(False, t("verify.upload.not_a_transcript", lang))
+        return _jws_outcome(db, token, lang)
+    return _pdf_outcome(db, data, lang)
+
+
+def _pdf_outcome(db: Session, data: bytes, lang: str) -> Outcome:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        signatures = reader.embedded_signatures
+    except Exception:  # an untrusted file: any parser failure means "not a transcript"
+        return Outcome(False, t("verify.upload.unreadable", lang))
+    try:
+        token = _embedded_jws(reader)
+    except Exception:  # no attachment tree, or a damaged one: no transcript inside
+        token = None
+    if not signatures:
+        return Outcome(False, t("verify.pdf.unsigned", lang))
+    if token is None:
+        return Outcome(False, t("verify.pdf.no_jws", lang))
+    signature = signatures[-1]
+    cert = signature.signer_cert
+    try:
+        raw = cert.public_key["public_key"].native
+        kid = keys.install_kid(
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+            }
+        )
+    except (KeyError, ValueError, TypeError):
+        return Outcome(False, t("verify.pdf.unknown_key", lang))
+    record = db.get(keys.SigningKeyRecord, kid)
+    if record is None:
+        return Outcome(False, t("verify.pdf.unknown_key", lang))
+    try:
+        status = validate_pdf_signature(
+            signature, ValidationContext(trust_roots=[cert], allow_fetching=False)
+        )
+        intact = (
+            bool(status.bottom_line)
+            and status.coverage is not None
+            and (status.coverage.name == "ENTIRE_FILE")
+        )
+    except Exception:  # a damaged signature structure is a failed check, not a server error
+        intact = False
+    if not intact:
+        return Outcome(False, t("verify.pdf.bad_signature", lang))
+    outcome = _jws_outcome(db, token, lang)
+    if outcome.valid and record.agency_code != _issuer_code(token):
+        return Outcome(False, t("verify.pdf.other_agency", lang))
+    return outcome
+
+
+def _issuer_code(token: str) -> str:
+    import json
+
+    segment = token.split(".")[1]
+    payload = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    return str(payload.get("iss", ""))
+
+
+def _embedded_jws(reader: Any) -> str | None:
+    """The JWS attached to a PDF transcript (its ``/EmbeddedFiles`` name tree's first leaf)."""
+    names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
+    for position in range(1, len(names), 2):
+        spec = names[position].get_object()
+        stream = spec["/EF"]["/F"].get_object()
+        text = stream.data.decode("ascii").strip()
+        if text.count(".") == 2:
+            return text
+    return None

@@ -1,0 +1,62 @@
+"""The citizen keeps their own transcripts: a preview of their evidence offers the JWS file and
+the signed PDF; another citizen asking for the same preview gets 404, never the file."""
+
+from __future__ import annotations
+
+import io
+
+from fastapi.testclient import TestClient
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from onceonly.citizens.previews import list_previews
+from onceonly.db import transaction
+from onceonly.policy.service import grant_consent
+from tests.citizens.conftest import CONSENT_ITEM, LABOUR_CLERK, Portal
+
+CASE = "TPE-LAB-115-000077"
+HTML = {"Accept": "text/html"}
+
+
+def test_the_citizen_downloads_their_own_transcripts_and_no_one_elses(portal: Portal) -> None:
+    with transaction(portal.app.state.sessions) as db:
+        grant_consent(db, portal.nid, CONSENT_ITEM)
+    assert portal.ask(LABOUR_CLERK, CONSENT_ITEM, CASE).status_code == 200
+    with portal.app.state.sessions() as db:
+        held = [p for p in list_previews(db, portal.nid) if p.held.get("transcripts")]
+    assert held, "the welfare answer is held for the citizen to preview"
+    preview = held[0]
+    token = preview.held["transcripts"][0]["jws"]
+
+    assert portal.sign_in().status_code == 200
+    page = portal.client.get("/me/previews", headers=HTML).text
+    base = f"/me/previews/{preview.id}/transcripts/0"
+    assert f'href="{base}/jws"' in page and f'href="{base}/pdf?lang=' in page
+
+    jws = portal.client.get(f"{base}/jws")
+    assert jws.status_code == 200 and jws.text == token
+    assert jws.headers["content-type"] == "application/jose"
+    assert jws.headers["content-disposition"].startswith("attachment;")
+    made = portal.client.get(f"{base}/pdf")
+    assert made.status_code == 200, made.text[:300]
+    assert made.headers["content-type"] == "application/pdf"
+    assert preview.case_id in made.headers["content-disposition"]
+    signature = PdfFileReader(io.BytesIO(made.content)).embedded_signatures[0]
+    status = validate_pdf_signature(
+        signature, ValidationContext(trust_roots=[signature.signer_cert])
+    )
+    assert status.bottom_line
+
+    # another citizen, signed in with their own card, is told there is no such preview
+    cards = sorted(p.name for p in (portal.env.settings.data_dir / "cards").iterdir())
+    other_id = next(c for c in cards if c != portal.nid and len(c) == 10)
+    with TestClient(portal.app, base_url="http://testserver") as other:
+        assert portal.sign_in(other, other_id).status_code == 200
+        for suffix in ("jws", "pdf"):
+            response = other.get(f"{base}/{suffix}", headers=HTML)
+            assert response.status_code == 404, suffix
+            assert "attachment" not in response.headers.get("content-disposition", "")
+            assert token not in response.text
+        assert other.get(f"/me/previews/{preview.id}/transcripts/5/jws").status_code == 404
+    assert portal.client.get(f"/me/previews/{preview.id}/transcripts/5/jws").status_code == 404

@@ -1,0 +1,243 @@
+"""PDF transcripts: signed with PAdES by the owner's key and its self-issued certificate, valid
+under pyHanko's validator with that certificate as the trust root; a changed byte or an added
+revision fails; the JWS travels inside; keys this node does not hold never sign."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy.orm import Session, sessionmaker
+
+import onceonly.models  # noqa: F401 - every table
+from onceonly.config import Settings
+from onceonly.db import Base, make_engine, make_session_factory, transaction
+from onceonly.errors import Problem
+from onceonly.exchange import keys, pdf, verify
+from onceonly.exchange.keys import ensure_key, hand_over, published_jwks, register_signer
+from onceonly.exchange.transcript import inspect_transcript, sign_transcript
+from tests.exchange.test_transcript import OWNER, household_claims, income_claims
+
+BASE = "https://onceonly.example.gov.tw"
+
+
+@pytest.fixture
+def pdf_settings(tmp_path: Path, empty_database_url: str) -> Iterator[Settings]:
+    engine = make_engine(empty_database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    settings = Settings(data_dir=tmp_path / "data", database_url=empty_database_url)
+    settings.ensure_dirs()
+    yield settings
+
+
+@pytest.fixture
+def sessions(pdf_settings: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(pdf_settings.resolved_database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _issue(db: Session, settings: Settings, claims_kind: str = "fields") -> str:
+    key = ensure_key(db, settings, OWNER)
+    claims = household_claims(issued_at=None) if claims_kind == "fields" else income_claims()
+    if claims_kind != "fields":
+        claims = type(claims)(**{**claims.__dict__, "issued_at": None})
+    return sign_transcript(key, claims)
+
+
+def _status(data: bytes, root: asn1_x509.Certificate) -> object:
+    signature = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
+    return validate_pdf_signature(signature, ValidationContext(trust_roots=[root]))
+
+
+def _made(sessions: sessionmaker[Session], settings: Settings, kind: str = "fields") -> tuple:
+    with transaction(sessions) as db:
+        token = _issue(db, settings, kind)
+        verified = inspect_transcript(token, published_jwks(db))
+        data = pdf.transcript_pdf(db, settings, verified, BASE)
+        key = keys.active_key(db, settings, OWNER)
+        assert key is not None
+        cert = pdf.stored_certificate(key)
+    assert cert is not None
+    return token, data, key, cert
+
+
+def test_the_pdf_is_signed_by_the_owner_key_and_valid_under_its_certificate(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    token, data, key, cert = _made(sessions, pdf_settings)
+    status = _status(data, cert)
+    assert status.bottom_line and status.intact and status.valid and status.trusted  # type: ignore[attr-defined]
+    assert status.coverage.name == "ENTIRE_FILE"  # type: ignore[attr-defined]
+    assert status.md_algorithm == "sha512"  # type: ignore[attr-defined]
+    # the certificate is the published key's, kept beside the key file
+    assert Path(pdf.certificate_path(key)).is_file()
+    assert Path(pdf.certificate_path(key)).parent == key.pem_path.parent
+    raw = cert.public_key["public_key"].native
+    assert keys.install_kid({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}) == key.kid
+    assert cert.subject.native["common_name"] == OWNER
+    # the original JWS rides inside, and the QR target is on the page's verification path
+    reader = PdfFileReader(io.BytesIO(data))
+    assert verify._embedded_jws(reader) == token
+    jti = inspect_transcript(token, {"keys": []}).claims.jti or ""
+    with sessions() as db:
+        assert pdf.look_up(db, jti, pdf.fingerprint(token)[:32]) is not None
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_a_changed_byte_or_an_added_revision_fails_validation(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    _, data, _, cert = _made(sessions, pdf_settings)
+    # change one byte of the signed page content (the issuer's name in the metadata)
+    at = data.index(b"/Producer")
+    tampered = data[:at] + b"/Producex" + data[at + len(b"/Producer") :]
+    status = _status(tampered, cert)
+    assert not status.bottom_line and not status.intact  # type: ignore[attr-defined]
+    # or keep the bytes and append a revision that changes what is shown
+    writer = IncrementalPdfFileWriter(io.BytesIO(data))
+    writer.root["/PageMode"] = generic.NameObject("/UseOutlines")
+    writer.update_root()
+    out = io.BytesIO()
+    writer.write(out)
+    appended = out.getvalue()
+    assert _status(appended, cert).coverage.name != "ENTIRE_FILE"  # type: ignore[attr-defined]
+    with sessions() as db:
+        assert verify.check_file(db, data, "en").valid
+        for bad in (tampered, appended):
+            outcome = verify.check_file(db, bad, "en")
+            assert not outcome.valid and "changed after signing" in outcome.reason
+
+
+def test_a_predicate_transcript_renders_and_signs(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    _, data, _, cert = _made(sessions, pdf_settings, "predicate")
+    assert _status(data, cert).bottom_line  # type: ignore[attr-defined]
+
+
+def test_the_certificate_is_made_once_and_reused(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    _, _, key, cert = _made(sessions, pdf_settings)
+    again = pdf.certificate_for(key, "any name")
+    assert again.dump() == cert.dump()
+
+
+def test_a_token_held_key_signs_without_a_key_file(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    """A PKCS#11 token registered for the key signs the PDF (and its certificate) itself."""
+    with transaction(sessions) as db:
+        token = _issue(db, pdf_settings)
+        key = keys.active_key(db, pdf_settings, OWNER)
+        assert key is not None
+        private = key.private_key().private_key
+        calls: list[int] = []
+
+        def token_sign(data: bytes) -> bytes:
+            calls.append(len(data))
+            return private.sign(data)  # type: ignore[union-attr]
+
+        key.pem_path.unlink()
+        register_signer(key.kid, token_sign)
+        try:
+            verified = inspect_transcript(token, published_jwks(db))
+            data = pdf.transcript_pdf(db, pdf_settings, verified, BASE)
+        finally:
+            keys._signers.pop(key.kid, None)
+        cert = pdf.stored_certificate(key)
+    assert calls and cert is not None
+    assert _status(data, cert).bottom_line  # type: ignore[attr-defined]
+
+
+def test_an_owner_whose_key_is_at_its_gateway_gets_no_pdf_here(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    with transaction(sessions) as db:
+        token = _issue(db, pdf_settings)
+        jwks = published_jwks(db)
+        gateway_key = {"kty": "OKP", "crv": "Ed25519", "x": _b64(bytes(range(32)))}
+        member = gateway_key | {"kid": keys.install_kid(gateway_key), "agency": OWNER}
+        hand_over(db, pdf_settings, OWNER, [member])
+        verified = inspect_transcript(token, jwks)
+        with pytest.raises(pdf.PdfUnavailable) as refused:
+            pdf.transcript_pdf(db, pdf_settings, verified, BASE, "en")
+        assert refused.value.code == "gateway"
+        assert "cannot sign in its name" in str(refused.value)
+        with pytest.raises(Problem) as problem:
+            pdf.pdf_for_token(db, pdf_settings, token, jwks, BASE, "en")
+        assert problem.value.status == 409
+
+
+def test_an_invalid_or_foreign_transcript_gets_no_pdf(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    with transaction(sessions) as db:
+        token = _issue(db, pdf_settings)
+        jwks = published_jwks(db)
+        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        with pytest.raises(Problem) as problem:
+            pdf.pdf_for_token(db, pdf_settings, forged, jwks, BASE, "en")
+        assert problem.value.status == 409 and "not valid" in problem.value.detail
+        # a transcript signed on another node: its key is published there, not held here
+        other = sign_transcript(
+            ensure_key(db, pdf_settings, "keelung-city.household"),
+            household_claims(issuer="keelung-city.household", issued_at=None),
+        )
+        verified = inspect_transcript(other, published_jwks(db))
+        keys_here = keys.active_key(db, pdf_settings, "keelung-city.household")
+        assert keys_here is not None
+        keys_here.pem_path.unlink()
+        keys._cache.clear()
+        with pytest.raises(pdf.PdfUnavailable) as refused:
+            pdf.transcript_pdf(db, pdf_settings, verified, BASE, "en")
+        assert refused.value.code == "gateway"
+
+
+def test_the_verification_look_up_needs_the_fingerprint(
+    sessions: sessionmaker[Session], pdf_settings: Settings
+) -> None:
+    token, _, _, _ = _made(sessions, pdf_settings)
+    claims = inspect_transcript(token, {"keys": []}).claims
+    digest = pdf.fingerprint(token)
+    with sessions() as db:
+        found = pdf.look_up(db, claims.jti or "", digest[:32])
+        assert found is not None and found.issuer == OWNER
+        assert pdf.look_up(db, claims.jti or "", digest[:15]) is None, "too short"
+        assert pdf.look_up(db, claims.jti or "", "0" * 32) is None, "wrong fingerprint"
+        assert pdf.look_up(db, "no-such-id", digest[:32]) is None
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.one_of(
+        st.binary(max_size=600),
+        st.binary(max_size=600).map(lambda tail: b"%PDF-1.7\n" + tail),
+        st.text(alphabet="ABCxyz-_.", max_size=200).map(str.encode),
+    )
+)
+def test_any_uploaded_bytes_get_a_verdict_never_an_error(
+    sessions: sessionmaker[Session], data: bytes
+) -> None:
+    with sessions() as db:
+        outcome = verify.check_file(db, data, "en")
+    assert not outcome.valid and outcome.reason
