@@ -102,7 +102,8 @@ def event_lines(
         elif event.kind in ("notification_sent", "notification_failed"):
             params["channel"] = t(f"counter.channel.{d.get('channel', 'email')}", lang)
             params["recipient"] = d.get("recipient", "")
-            detail = str(d.get("error", ""))
+            if event.kind == "notification_failed":  # the reason is for administrators
+                detail = t("counter.event.notification_failed_detail", lang)
         key = f"counter.event.{event.kind}" if event.kind in EVENT_KINDS else "counter.event.other"
         lines.append(
             EventLine(
