@@ -16,7 +16,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from onceonly.catalog.service import CachedCatalog
 from onceonly.db import transaction
-from onceonly.i18n import t, taipei_time
+from onceonly.i18n import catalogue, t, taipei_time
 from onceonly.web.deps import get_language
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -72,6 +72,29 @@ def _namer(request: Request, lang: str) -> Any:
     return named
 
 
+def _field_labeller(request: Request, lang: str) -> Any:
+    """``field_label(dataset, name)``: a dataset's field (``parcels.section`` by its first
+    part) or predicate by the label of the catalog's standard; the name when unknown."""
+
+    def field_label(dataset: str | None, name: str) -> str:
+        sessions = getattr(request.app.state, "sessions", None)
+        if not dataset or sessions is None:
+            return name
+        with sessions() as db:
+            view = _catalog.check(db).dataset(db, dataset)
+        if view is None:
+            return name
+        field = view.field(name.split(".", 1)[0])
+        if field is not None:
+            return field.label_en if lang == "en" else field.label_zh
+        predicate = view.predicate(name)
+        if predicate is not None:
+            return predicate.name_en if lang == "en" else predicate.name_zh
+        return name
+
+    return field_label
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render ``name`` in the request's language; ``user`` is filled in when signed in,
     ``named(code)`` gives any catalog code's name in that language and ``when(moment)`` a
@@ -80,8 +103,14 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     if "user" not in context:
         context["user"] = _signed_in(request)
     context.setdefault("named", _namer(request, lang))
+    context.setdefault("field_label", _field_labeller(request, lang))
     context.setdefault(
         "when", lambda moment, seconds=False: taipei_time(moment, lang, seconds=seconds)
     )
-    context.update(request=request, lang=lang, tr=lambda key, **kw: t(key, lang, **kw))
+    context.update(
+        request=request,
+        lang=lang,
+        tr=lambda key, **kw: t(key, lang, **kw),
+        tr_or=lambda key, fallback: t(key, lang) if key in catalogue() else fallback,
+    )
     return templates.TemplateResponse(request, name, context, status_code=status_code)
