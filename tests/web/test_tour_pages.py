@@ -25,6 +25,8 @@ from onceonly.catalog import models as cm
 from onceonly.catalog import service as catalog
 from onceonly.citizens.cards import ensure_demo_pki
 from onceonly.db import transaction
+from onceonly.notify.demo import seed_demo_notify
+from onceonly.notify.events import LifeEventIn, record_life_event
 from tests.citizens.conftest import HOUSING_ITEM, Portal
 from tests.conftest import DemoEnv, post_login
 from tests.counter.support import Visitor
@@ -186,6 +188,17 @@ def tour(demo_env: DemoEnv) -> Iterator[Tour]:
         f"/counter/cases/{walk.case}/decide", {"decision": "approved", "reason": "符合資格"}
     )
     assert decided.status_code == 200, decided.text[:500]
+    with transaction(portal.app.state.sessions) as db:  # tell-us-once: the agencies told
+        seed_demo_notify(db, "taipei-city")
+        record_life_event(
+            db,
+            LifeEventIn(
+                kind="death",
+                national_id=portal.nid,
+                jurisdiction="taipei-city",
+                payload={"death_date": "2026-06-01"},
+            ),
+        )
     try:
         yield walk
     finally:
