@@ -286,7 +286,7 @@ def _names(session: Session, case: Case, lang: str) -> dict[str, str]:
     return {"item": name, "agency": _agency_name(session, case.agency, lang)}
 
 
-def _evidence_words(session: Session, item_code: str, evidence_type: str, lang: str) -> str:
+def _evidence_words(session: Session, item_code: str, evidence_type: str, lang: str | None) -> str:
     """A piece of evidence as the counter calls it (低收入戶證明), not its dataset code."""
     item = catalog.get_application_item(session, item_code)
     for requirement in item.required_evidence if item else ():
@@ -295,7 +295,7 @@ def _evidence_words(session: Session, item_code: str, evidence_type: str, lang: 
     return evidence_type
 
 
-def _agency_name(session: Session, code: str, lang: str) -> str:
+def _agency_name(session: Session, code: str, lang: str | None) -> str:
     agency = catalog.get_agency(session, code)
     if agency is None:
         return code
