@@ -23,6 +23,7 @@ from onceonly.accounts.deps import (
     require_roles,
     set_session_cookie,
 )
+from onceonly.accounts.homes import home_of
 from onceonly.accounts.models import ROLES
 from onceonly.accounts.tenancy import hosted_tenants, scope_of
 from onceonly.config import Settings
@@ -124,6 +125,7 @@ def login_submit(
         errors["password"] = t("field.missing", lang)
     failure: Problem | None = None
     new_session: service.NewSession | None = None
+    role = ""
     if not errors:
         with transaction(get_session_factory(request)) as db:
             try:
@@ -137,6 +139,7 @@ def login_submit(
                 if old:
                     service.revoke_session(db, old)
                 new_session = service.create_session(db, user.id, settings.session_minutes)
+                role = user.role
     if failure is not None:
         field = "username" if failure.kind in ("login-locked", "account-disabled") else "password"
         errors[field] = failure.detail or failure.title
@@ -148,7 +151,10 @@ def login_submit(
         if failure is not None and failure.retry_after is not None:
             response.headers["Retry-After"] = str(failure.retry_after)
         return response
-    redirect = RedirectResponse(safe_next(next), status_code=303)
+    target = safe_next(next)
+    if target == "/":  # nowhere asked for: the role's own home, not the public front page
+        target = home_of(role)
+    redirect = RedirectResponse(target, status_code=303)
     set_session_cookie(redirect, request, new_session.token, settings.session_minutes)
     if request.query_params.get("lang") in LANGUAGES:
         redirect.set_cookie("lang", lang, path="/", samesite="lax")

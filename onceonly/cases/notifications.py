@@ -11,6 +11,7 @@ before sending, so two workers never send the same message twice.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from onceonly.config import Settings
 from onceonly.db import as_utc, transaction, utcnow
 from onceonly.i18n import t
 
+logger = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10.0
 STALE_SENDING = timedelta(minutes=10)
 """A ``sending`` row older than this belongs to a worker that died; retry takes it over."""
@@ -150,6 +152,8 @@ def _deliver_one(
         assert row is not None
         channel, to, subject, body = row.channel, row.recipient, row.subject, row.body
     error = send_message(settings, sms, channel, to, subject, body)
+    if error:  # people read a plain sentence; the reason is here and on /admin/notify
+        logger.warning("case message %d (%s) not sent: %s", notification_id, channel, error)
     with transaction(sessions) as session:
         row = session.get(Notification, notification_id)
         assert row is not None

@@ -286,7 +286,16 @@ def _names(session: Session, case: Case, lang: str) -> dict[str, str]:
     return {"item": name, "agency": _agency_name(session, case.agency, lang)}
 
 
-def _agency_name(session: Session, code: str, lang: str) -> str:
+def _evidence_words(session: Session, item_code: str, evidence_type: str, lang: str | None) -> str:
+    """A piece of evidence as the counter calls it (低收入戶證明), not its dataset code."""
+    item = catalog.get_application_item(session, item_code)
+    for requirement in item.required_evidence if item else ():
+        if evidence_type in (requirement.predicate, requirement.dataset):
+            return requirement.paper_name_en if lang == "en" else requirement.paper_name_zh
+    return evidence_type
+
+
+def _agency_name(session: Session, code: str, lang: str | None) -> str:
     agency = catalog.get_agency(session, code)
     if agency is None:
         return code
@@ -776,7 +785,9 @@ def relay_case(
     if catalog.get_agency(session, target) is None:
         raise _field("to_agency", "cases.relay.unknown_agency", lang, agency=target)
     if target == case.agency:
-        raise _field("to_agency", "cases.relay.same_agency", lang, agency=target)
+        raise _field(
+            "to_agency", "cases.relay.same_agency", lang, agency=_agency_name(session, target, lang)
+        )
     if tenant_of_agency(target) != tenant_of_agency(case.agency):
         raise _field("to_agency", "tenancy.relay_other_tenant", lang, agency=target)
     before, source = case.state, case.agency
@@ -819,8 +830,18 @@ def relay_case(
             case_id=case.number,
             subject=case.subject,
             owner_agency=target,
-            reason_zh=t("cases.audit.relay", "zh-TW", source=source, target=target),
-            reason_en=t("cases.audit.relay", "en", source=source, target=target),
+            reason_zh=t(
+                "cases.audit.relay",
+                "zh-TW",
+                source=_agency_name(session, source, "zh-TW"),
+                target=_agency_name(session, target, "zh-TW"),
+            ),
+            reason_en=t(
+                "cases.audit.relay",
+                "en",
+                source=_agency_name(session, source, "en"),
+                target=_agency_name(session, target, "en"),
+            ),
             details={
                 **({"credential": dict(actor.credential)} if actor.credential else {}),
                 "from": source,
@@ -866,7 +887,15 @@ def decide_case(
                 409,
                 "evidence-missing",
                 t("cases.decide.missing_title", lang),
-                t("cases.decide.missing", lang, number=case.number, evidence="、".join(missing)),
+                t(
+                    "cases.decide.missing",
+                    lang,
+                    number=case.number,
+                    evidence=("、" if lang != "en" else ", ").join(
+                        _evidence_words(session, case.application_item, code, lang)
+                        for code in missing
+                    ),
+                ),
                 extra={"missing_evidence": missing},
             )
     before, case.state = case.state, target

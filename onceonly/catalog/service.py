@@ -592,8 +592,8 @@ class CachedCatalog:
         return result
 
     def name(self, session: Session, code: str, lang: str) -> str:
-        """The display name of an agency, application item or dataset code; the code itself
-        when it names none of them."""
+        """The display name of an agency, application item or dataset code, or a legal
+        basis as people cite it (個人資料保護法第16條); the code itself when it names none."""
         english = lang == "en"
 
         def load() -> tuple[str, str] | None:
@@ -604,6 +604,9 @@ class CachedCatalog:
             ):
                 if view is not None:
                     return view.name_zh, view.name_en
+            basis = get_legal_basis(session, code)
+            if basis is not None:
+                return basis.citation_zh, basis.citation_en
             return None
 
         names: tuple[str, str] | None = self._get(("name", code), load)

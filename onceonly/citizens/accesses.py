@@ -53,6 +53,8 @@ class Access:
     outcome: str
     """The exchange's status (issued, awaiting_preview, denied, ...) or the entry's decision."""
     outcome_text: str
+    event_text: str
+    """What happened, in words (``citizens.event.<event>``)."""
     reason: str
     entry_hash: str
     proof_available: bool
@@ -93,6 +95,24 @@ def _labels(
     return labels, found_predicate.name_en if english else found_predicate.name_zh
 
 
+def _reason(session: Session, entry: AuditEntryView, lang: str) -> str:
+    """The entry's reason as the citizen reads it. A relay's was written with the agencies'
+    codes (the entry cannot change), so it is said again from its details, with their names."""
+    details = entry.details or {}
+    if entry.event == "case.relay" and details.get("from") and details.get("to"):
+        source = _name(session, str(details["from"]), lang)
+        target = _name(session, str(details["to"]), lang)
+        return t("cases.audit.relay", lang, source=source, target=target)
+    return entry.reason_en if lang == "en" else entry.reason_zh
+
+
+def _event_text(event: str, lang: str) -> str:
+    try:
+        return t(f"citizens.event.{event}", lang)
+    except KeyError:
+        return t("citizens.event.other", lang)
+
+
 def describe(session: Session, entry: AuditEntryView, lang: str) -> Access:
     owners = [o for o in (entry.owner_agency or "").split(",") if o]
     status = str(entry.details.get("status") or entry.decision)
@@ -127,7 +147,8 @@ def describe(session: Session, entry: AuditEntryView, lang: str) -> Access:
         predicate_name=predicate_name,
         outcome=status,
         outcome_text=outcome_text,
-        reason=entry.reason_en if lang == "en" else entry.reason_zh,
+        event_text=_event_text(entry.event, lang),
+        reason=_reason(session, entry, lang),
         entry_hash=entry.entry_hash,
         proof_available=entry.entry_format != 1 or entry.actor_role == "citizen",
     )

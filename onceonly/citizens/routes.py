@@ -395,7 +395,6 @@ def my_consents(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
         asks=consents.open_asks(db, citizen.national_id),
         items=items,
         named=lambda code: cat.name(db, code, lang),
-        local=lambda moment: moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M"),
     )
 
 
@@ -456,7 +455,6 @@ def my_previews(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
         previews=previews.list_previews(db, citizen.national_id),
         named=lambda code: cat.name(db, code, lang),
         label=label,
-        local=lambda moment: moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M"),
     )
 
 
@@ -546,7 +544,6 @@ def flag_queue(request: Request, auditor: AuditorUser, db: Db) -> HTMLResponse:
         queue=queue,
         entries=entries,
         mask=mask_national_id,
-        local=lambda moment: moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M"),
         jurisdiction=flags.jurisdiction_of(auditor.agency_code),
     )
 

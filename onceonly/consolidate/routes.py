@@ -7,15 +7,18 @@ data, none."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import tenant_of_agency
+from onceonly.catalog import service as catalog
 from onceonly.consolidate import review
 from onceonly.consolidate.models import PENDING, ReviewItem
+from onceonly.consolidate.sources import RECORD_ID
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
 from onceonly.web.deps import Db, get_language
@@ -63,10 +66,14 @@ def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HT
     tenant = tenant_of_agency(principal.agency_code) or ""
     mine = [i for i in review.of_jurisdiction(db, tenant) if may_review(principal, i)]
     shown = [i for i in mine if i.status == PENDING][:50]
+    label, value = _words(db, lang)
     return render(
         request,
         "consolidate/review.html",
         items=shown,
+        label=label,
+        value=value,
+        entity_of=entity_of,
         fields={item.id: _shown_fields(item) for item in shown},
         held={
             item.id: [
@@ -80,9 +87,45 @@ def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HT
     )
 
 
+DATASET_OF = {"person": "household_registration", "parcel": "land_registration"}
+"""The common standard a pair of each entity was mapped to (the demo plans' targets)."""
+
+
+def _words(db: Db, lang: str) -> tuple[Callable[[str, str], str], Callable[[str, str, Any], str]]:
+    """``label(entity, field)`` and ``value(entity, field, v)``: a pair's fields and values as
+    the clerk reads them, named by the catalog's standard (性別：女, not ``sex: F``)."""
+    specs = {entity: catalog.get_dataset(db, code) for entity, code in DATASET_OF.items()}
+    english = lang == "en"
+
+    def spec(entity: str, name: str) -> catalog.FieldView | None:
+        dataset = specs.get(entity)
+        return dataset.field(name) if dataset is not None else None
+
+    def label(entity: str, name: str) -> str:
+        if name == RECORD_ID:
+            return t("consolidate.review.record_id", lang)
+        found = spec(entity, name)
+        if found is None:
+            return name
+        return found.label_en if english else found.label_zh
+
+    def value(entity: str, name: str, v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, bool):
+            return t("consolidate.review.yes" if v else "consolidate.review.no", lang)
+        found = spec(entity, name)
+        for entry in (found.code_list or ()) if found is not None else ():
+            if entry.code == v:
+                return entry.label_en if english else entry.label_zh
+        return str(v)
+
+    return label, value
+
+
 def _shown_fields(item: ReviewItem) -> list[str]:
     """The pair's own fields (a person's or a parcel's), without the pipeline's columns."""
-    return [n for n in item.left if not n.startswith("_") or n == "_record_id"]
+    return [n for n in item.left if not n.startswith("_") or n == RECORD_ID]
 
 
 @router.post("/consolidate/review/{item_id}/fix", include_in_schema=False)

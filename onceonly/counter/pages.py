@@ -4,18 +4,16 @@ words, times in Taiwan, and the rule request a clerk sends an owner from a refus
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal
-from onceonly.cases.numbering import TAIWAN
 from onceonly.cases.schemas import CaseView, EventView
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name
 from onceonly.errors import FieldError, Problem, validation_problem
-from onceonly.i18n import t
+from onceonly.i18n import t, taipei_time
 from onceonly.policy import service as policy
 from onceonly.policy.catalog_checks import check_against_catalog
 
@@ -30,13 +28,6 @@ EVENT_KINDS = (
     "notification_sent",
     "notification_failed",
 )
-
-
-def when(value: datetime | None) -> str:
-    """A stored UTC time as the clerk reads it: Taiwan wall clock, minutes."""
-    if value is None:
-        return "—"
-    return value.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
@@ -111,11 +102,12 @@ def event_lines(
         elif event.kind in ("notification_sent", "notification_failed"):
             params["channel"] = t(f"counter.channel.{d.get('channel', 'email')}", lang)
             params["recipient"] = d.get("recipient", "")
-            detail = str(d.get("error", ""))
+            if event.kind == "notification_failed":  # the reason is for administrators
+                detail = t("counter.event.notification_failed_detail", lang)
         key = f"counter.event.{event.kind}" if event.kind in EVENT_KINDS else "counter.event.other"
         lines.append(
             EventLine(
-                at=when(event.at),
+                at=taipei_time(event.at, lang),
                 actor=t("counter.event.system", lang) if event.actor == "system" else event.actor,
                 agency=agency_name(session, event.agency, lang) if event.agency else "",
                 text=t(key, lang, kind=event.kind, **params),

@@ -24,7 +24,7 @@ from onceonly.cases.schemas import CaseView, SearchFilters
 from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
-from onceonly.counter.pages import actions_for, event_lines, relay_targets, request_rules_for, when
+from onceonly.counter.pages import actions_for, event_lines, relay_targets, request_rules_for
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange import pdf
@@ -45,7 +45,6 @@ FORM_PROBLEMS = (409, 413, 415, 422)
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render, remembering a language chosen with ``?lang=`` for the following pages."""
-    context.setdefault("when", when)
     response = render(request, name, status, **context)
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES:

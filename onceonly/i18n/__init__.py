@@ -6,11 +6,14 @@ Every capability keeps its messages in ``onceonly/i18n/messages/<capability>.yam
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from onceonly.domain.roc_date import TAIWAN
 
 LANGUAGES = ("zh-TW", "en")
 DEFAULT_LANGUAGE = "zh-TW"
@@ -50,3 +53,15 @@ def t(key: str, lang: str | None = None, **params: Any) -> str:
 def both(key: str, **params: Any) -> dict[str, str]:
     """The message in every language, for documents read by people of either."""
     return {lang: t(key, lang, **params) for lang in LANGUAGES}
+
+
+def taipei_time(moment: datetime | None, lang: str | None = None, *, seconds: bool = False) -> str:
+    """A stored (UTC) time as a person reads it: Taipei wall clock, labelled as such
+    (``2026-06-30 10:00（臺北時間）``). The API gives ISO 8601 with its offset instead; pages
+    never show a bare or UTC time. ``—`` for no time."""
+    if moment is None:
+        return "—"
+    if moment.tzinfo is None:  # a naive value from storage is UTC
+        moment = moment.replace(tzinfo=UTC)
+    shown = moment.astimezone(TAIWAN).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return t("time.taipei", lang, time=shown)

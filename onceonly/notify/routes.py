@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import CENTRAL, Scope, scope_of
+from onceonly.cases.notifications import list_notifications
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem, not_found
 from onceonly.exchange.service import exchange_for
@@ -478,6 +479,7 @@ def admin_page(
         queues=in_scope(scope, outbox.queue_stats(db)),
         failures=in_scope(scope, outbox.recent_failures(db)),
         dead_letters=in_scope(scope, outbox.list_dead_letters(db)),
+        case_failures=list_notifications(db, status="failed", limit=50, scope=scope),
         mask=mask_national_id,
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from onceonly.accounts.service import Principal
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
+from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
@@ -499,19 +500,35 @@ class ConsentView:
 Names = Callable[[str, str], str]
 """``names(code, lang)``: the display name of an agency, application item or dataset code."""
 
-_NAMED = ("owner", "requester", "item", "dataset")
+_NAMED = ("owner", "requester", "item", "dataset", "legal_basis")
 
 
 def _texts(key: str, names: Names | None, **params: object) -> tuple[str, str]:
-    """The message in both languages, with codes shown by name where ``names`` knows them."""
+    """The message in both languages, with codes shown by name where ``names`` knows them; a
+    parameter given as ``{lang: text}`` is already in words."""
 
     def render(lang: str) -> str:
         shown = {
-            k: names(str(v), lang) if names and k in _NAMED and v else v for k, v in params.items()
+            k: v[lang]
+            if isinstance(v, dict)
+            else names(str(v), lang)
+            if names and k in _NAMED and v
+            else v
+            for k, v in params.items()
         }
         return t(key, lang, **shown)
 
     return render("zh-TW"), render("en")
+
+
+def _field_words(session: Session, dataset: str, fields: Sequence[str]) -> dict[str, str]:
+    """Fields by the labels of the dataset's standard, in each language."""
+    view = catalog.get_dataset(session, dataset)
+    found = [view.field(f.split(".", 1)[0]) if view else None for f in fields]
+    return {
+        "zh-TW": "、".join(v.label_zh if v else f for f, v in zip(fields, found, strict=True)),
+        "en": ", ".join(v.label_en if v else f for f, v in zip(fields, found, strict=True)),
+    }
 
 
 def _denied(
@@ -594,7 +611,7 @@ def decide(
     }
     key = "policy.allowed_withheld" if withheld else "policy.allowed"
     if withheld:
-        params["withheld"] = ", ".join(withheld)
+        params["withheld"] = _field_words(session, dataset, withheld)
     zh, en = _texts(key, names, **params)
     return Decision(
         True,

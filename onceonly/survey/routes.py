@@ -36,10 +36,6 @@ Reader = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
 Lang = Annotated[str, Depends(get_language)]
 
 
-def taipei(value: datetime) -> str:
-    return value.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
-
-
 def _home(
     request: Request,
     user: Principal,
@@ -69,7 +65,6 @@ def _home(
             waves=waves,
             agencies=agencies,
             agency_name=lambda code: agency_name(db, code, lang),
-            taipei=taipei,
             errors=errors or {},
             form=form or {},
             done=request.query_params.get("done", ""),
@@ -161,7 +156,6 @@ def _form(
         wave=wave,
         instrument=survey.load_instrument(wave.instrument),
         answered=answered,
-        taipei=taipei,
         errors=errors or {},
         values=values or {},
     )
@@ -216,7 +210,6 @@ def results_page(request: Request, wave_id: RowId, user: Reader, lang: Lang) -> 
         request,
         "survey/results.html",
         res=res,
-        taipei=taipei,
         min_cell=survey.MIN_CELL,
         kind_name=lambda code: _kind_label(kinds.get(code), code, lang),
         city_name=lambda code: (

@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 import onceonly
+from onceonly.accounts.deps import OptionalUser
+from onceonly.accounts.homes import home_of
 from onceonly.cases.service import MAX_PAPER_BYTES
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
@@ -129,8 +131,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render(request, "api_docs.html", spec_url=app.openapi_url)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request) -> HTMLResponse:
+    def home(request: Request, user: OptionalUser) -> Response:
+        if user is not None and user.auth_method == "session":
+            return RedirectResponse(home_of(user.role), status_code=303)
         return render(request, "home.html")
+
+    @app.get("/privacy", response_class=HTMLResponse, include_in_schema=False)
+    def privacy(request: Request) -> HTMLResponse:
+        return render(request, "privacy.html")
+
+    @app.get("/accessibility", response_class=HTMLResponse, include_in_schema=False)
+    def accessibility(request: Request) -> HTMLResponse:
+        return render(request, "accessibility.html")
 
     install_audit_publishing(app, settings)
 

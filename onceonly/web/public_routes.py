@@ -10,6 +10,8 @@ from __future__ import annotations
 
 PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     ("GET", "/"): "home page: what the service is, links to sign in and to the catalog",
+    ("GET", "/privacy"): "the privacy notice (個人資料蒐集告知) must be readable before signing in",
+    ("GET", "/accessibility"): "the accessibility statement, for anyone",
     ("GET", "/healthz"): "liveness probe for load balancers and the demo runner",
     ("GET", "/readyz"): "readiness probe: says which dependency failed, no personal data",
     ("GET", "/metrics"): "Prometheus; refused unless loopback without proxy or metrics_token",

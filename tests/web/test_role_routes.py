@@ -62,6 +62,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/catalog/datasets/{code}"): PUBLIC,
     ("GET", "/api/v1/catalog/jurisdictions"): PUBLIC,
     ("GET", "/login"): PUBLIC,
+    ("GET", "/privacy"): PUBLIC,
+    ("GET", "/accessibility"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): EVERYONE,
     ("GET", "/account"): EVERYONE,
