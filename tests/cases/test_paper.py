@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from onceonly.cases import service
 from onceonly.config import Settings
 from onceonly.errors import Problem
+from tests import scans
 from tests.cases.conftest import ITEM, SUBJECT, T0, UDD
 
-PDF = b"%PDF-1.7\n% scanned low-income certificate\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 64
+PDF = scans.pdf(note=b"scanned low-income certificate")
+PNG = scans.png()
+JPEG = scans.jpeg()
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_exactly_ten_megabytes_is_accepted_and_one_byte_more_is_not(
     db: Session, settings: Settings, number: str
 ) -> None:
     limit = 10 * 1024 * 1024
-    big = PDF + b"\0" * (limit - len(PDF))
+    big = scans.pdf(limit)
     assert _attach(db, settings, number, big, "application/pdf").evidence[1].paper.size == limit
     with pytest.raises(Problem) as caught:
         _attach(db, settings, number, big + b"\0", "application/pdf")
