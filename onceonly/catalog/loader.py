@@ -337,7 +337,8 @@ class _Checker:
         entries = self.catalog.agencies.agencies
         self.errors += _duplicates(file, "agencies", (a.code for a in entries))
         # Two codes for one body: people choosing an agency (where to relay a case) would
-        # see the same name twice and not know which is meant.
+        # see the same name twice and not know which is meant (臺南市政府財政稅務局 is Tainan's
+        # finance bureau and tax office in one, so it is the tax_office entry only).
         for attribute in ("name_zh", "name_en"):
             named: dict[tuple[str, str], str] = {}
             for i, agency in enumerate(entries):
