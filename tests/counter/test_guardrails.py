@@ -22,7 +22,9 @@ from onceonly.catalog import service as catalog
 from onceonly.counter.pages import relay_targets
 from onceonly.db import transaction
 from onceonly.domain.national_id import make_national_id
-from onceonly.exchange.schemas import EvidenceResult, Reason
+from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, Reason
+from onceonly.federation.remote import _cert_refused
+from onceonly.pki.trust import CertificateRefused
 from tests import scans
 from tests.conftest import DemoEnv
 from tests.counter.support import Visitor
@@ -251,3 +253,44 @@ def test_a_partners_revoked_certificate_says_contact_the_operator(
     page = clerk.get(f"/counter/cases/{number}").text
     assert "合作節點，其憑證已被廢止" in page and "請聯絡系統管理者" in page
     assert "分鐘後再試" not in page and "規則已核准，請再調閱一次" not in page
+
+
+class RevokedPartner:
+    """Another node that holds 臺北市政府社會局's data and whose certificate is revoked: what
+    ``federation.remote`` answers for it (the cause travels with the result)."""
+
+    OWNER = "taipei-city.social_welfare"
+
+    def is_remote(self, owner: str) -> bool:
+        return owner == self.OWNER
+
+    def holders_elsewhere(self, dataset: str) -> dict[str, list[str]]:
+        return {}
+
+    def peer_keys(self) -> list[dict[str, Any]]:
+        return []
+
+    def forward(self, owner: str, **asked: Any) -> EvidenceResult:
+        return _cert_refused(
+            owner,
+            EvidenceAsk.model_validate(asked["ask"]),
+            "welfare_status",
+            "federation.peer_cert_refused",
+            CertificateRefused("cert_revoked", "keyCompromise"),
+            "north-regional",
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_revoked_partner_reached_through_the_exchange_reads_the_same(
+    visit: Visit, demo_env: DemoEnv, demo_app: FastAPI
+) -> None:
+    demo_app.state.connect_remote = lambda settings, owners: RevokedPartner()
+    clerk = visit("tpe-udd-clerk")
+    number = _opened(clerk, demo_env.sample("low_income_applicant"))
+    page = clerk.post(f"/counter/cases/{number}/evidence").text
+    card = page.split(f'id="ev-{PIECE}"', 1)[1].split("</article>", 1)[0]
+    assert "合作節點，其憑證已被廢止" in card and "請聯絡系統管理者" in card
+    assert "分鐘後再試" not in card and "申請存取規則" not in card
