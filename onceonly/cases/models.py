@@ -110,8 +110,6 @@ class CaseEvidence(Base):
     transcripts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(64))
     retry_after: Mapped[int | None] = mapped_column(Integer)
-    cause: Mapped[str | None] = mapped_column(String(40))
-    """Why the latest fetch failed when retrying cannot help (``EvidenceResult.cause``)."""
     fetched_by: Mapped[str | None] = mapped_column(String(64))
     fetched_agency: Mapped[str | None] = mapped_column(String(120))
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -124,6 +122,9 @@ class CaseEvidence(Base):
     paper_content_type: Mapped[str | None] = mapped_column(String(40))
     paper_attached_by: Mapped[str | None] = mapped_column(String(64))
     paper_attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cause: Mapped[str | None] = mapped_column(String(40))
+    """Why the latest fetch failed when retrying cannot help (``EvidenceResult.cause``).
+    Last, where the migration adds it: demo copies between schemas go column by column."""
 
 
 class CaseAgency(Base):
