@@ -177,23 +177,17 @@ def open_case(
         "contact_mobile": contact_mobile,
         "contact_language": contact_language,
     }
-    acknowledged = [k for k in confirmed.split(",") if k in CAUTION_KINDS]
-    if not acknowledged:
-        # A second open case, or a citizen the register says has died or does not hold:
-        # say so before anything is created; the clerk confirms on the same form.
-        with transaction(get_session_factory(request)) as db:
-            cautions = open_warnings(
-                db,
-                exchange_for(request.app.state).providers,
-                user,
-                application_item,
-                subject,
-                lang,
-            )
-            if cautions:
-                return _home(
-                    request, db, user, lang, query=q, form=form, cautions=cautions, status=409
-                )
+    # A second open case, or a citizen the register says has died or does not hold: say so
+    # before anything is created. The clerk confirms on the same form; the warnings are
+    # worked out again then, and any the clerk has not seen yet are shown first.
+    confirmed_kinds = {k for k in confirmed.split(",") if k in CAUTION_KINDS}
+    with transaction(get_session_factory(request)) as db:
+        cautions = open_warnings(
+            db, exchange_for(request.app.state).providers, user, application_item, subject, lang
+        )
+        if any(c.kind not in confirmed_kinds for c in cautions):
+            return _home(request, db, user, lang, query=q, form=form, cautions=cautions, status=409)
+    acknowledged = [c.kind for c in cautions]
     step = _step(request, user, lang)
     try:
         if not application_item:

@@ -120,6 +120,9 @@ def test_a_deceased_or_unregistered_citizen_is_warned_about(
     assert warned.status_code == 409
     assert "戶籍資料記載這位民眾已於" in warned.text and "死亡" in warned.text
     assert _cases_of(demo_app, deceased) == []
+    # Confirming another warning than the one due does not get past it.
+    assert clerk.open_case(ITEM, deceased, confirmed="open_case").status_code == 409
+    assert _cases_of(demo_app, deceased) == []
 
     nobody = make_national_id("A", 1, 9_999_998)
     warned = clerk.open_case(ITEM, nobody)
