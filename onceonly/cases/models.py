@@ -122,6 +122,9 @@ class CaseEvidence(Base):
     paper_content_type: Mapped[str | None] = mapped_column(String(40))
     paper_attached_by: Mapped[str | None] = mapped_column(String(64))
     paper_attached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cause: Mapped[str | None] = mapped_column(String(40))
+    """Why the latest fetch failed when retrying cannot help (``EvidenceResult.cause``).
+    Last, where the migration adds it: demo copies between schemas go column by column."""
 
 
 class CaseAgency(Base):

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10.0
 STALE_SENDING = timedelta(minutes=10)
 """A ``sending`` row older than this belongs to a worker that died; retry takes it over."""
-EVENTS = ("opened", "gathering", "relayed", "decided", "closed")
+EVENTS = ("opened", "gathering", "relayed", "decided", "closed", "consent_requested")
 
 
 @runtime_checkable

@@ -13,6 +13,10 @@ from onceonly.web.params import Page
 State = Literal["open", "gathering", "decided", "closed"]
 Decision = Literal["approved", "rejected"]
 
+MAX_NOTE_CHARS = 2000
+"""A clerk's note (relay note, decision reason): long enough for any real reason, short
+enough that the case page, the printout and the citizen's message stay readable."""
+
 
 class _View(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -52,6 +56,7 @@ class CaseEvidenceView(_View):
     withheld_fields: list[str]
     transcripts: list[TranscriptView]
     retry_after: int | None
+    cause: str | None = None
     fetched_by: str | None
     fetched_agency: str | None
     fetched_at: datetime | None
@@ -154,12 +159,12 @@ class OpenCaseIn(BaseModel):
 
 class RelayIn(BaseModel):
     to_agency: str = Field(min_length=1, max_length=120)
-    note: str = Field(min_length=1, max_length=2000)
+    note: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
 class DecideIn(BaseModel):
     decision: Decision
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
 class FetchEvidenceIn(BaseModel):

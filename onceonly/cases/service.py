@@ -43,7 +43,9 @@ from onceonly.cases.notifications import (
     retry_failed_notifications,
 )
 from onceonly.cases.numbering import TAIWAN, allocate_number
+from onceonly.cases.scans import WHOLE
 from onceonly.cases.schemas import (
+    MAX_NOTE_CHARS,
     CaseEvidenceView,
     CasePage,
     CaseSummaryView,
@@ -65,6 +67,7 @@ from onceonly.i18n import t
 from onceonly.policy.purpose import CaseFacts
 
 __all__ = [
+    "MAX_NOTE_CHARS",
     "MAX_PAPER_BYTES",
     "PAPER_TYPES",
     "CaseActor",
@@ -76,10 +79,12 @@ __all__ = [
     "get_case",
     "measures",
     "open_case",
+    "open_cases_of",
     "plan_fetch",
     "queue_for",
     "record_evidence",
     "relay_case",
+    "request_consent",
     "retry_failed_notifications",
     "search_cases",
     "timeline",
@@ -150,6 +155,16 @@ def normalise_mobile(value: str, lang: str | None = None) -> str:
 
 def _field(name: str, key: str, lang: str | None, **params: Any) -> Problem:
     return validation_problem([FieldError(name, t(key, lang, **params))], lang)
+
+
+def _note(name: str, value: str, required_key: str, lang: str | None) -> str:
+    """The clerk's note stripped; refused when empty or over :data:`MAX_NOTE_CHARS`."""
+    text = value.strip()
+    if not text:
+        raise _field(name, required_key, lang)
+    if len(text) > MAX_NOTE_CHARS:
+        raise _field(name, "cases.note.too_long", lang, length=len(text), limit=MAX_NOTE_CHARS)
+    return text
 
 
 def _subject(value: str, lang: str | None) -> str:
@@ -354,6 +369,7 @@ def _evidence_view(row: CaseEvidence, now: datetime) -> CaseEvidenceView:
         withheld_fields=list(row.withheld_fields or []),
         transcripts=[TranscriptView.model_validate(tr) for tr in row.transcripts or []],
         retry_after=row.retry_after,
+        cause=row.cause,
         fetched_by=row.fetched_by,
         fetched_agency=row.fetched_agency,
         fetched_at=as_utc(row.fetched_at) if row.fetched_at else None,
@@ -443,10 +459,12 @@ def open_case(
     contact_email: str | None = None,
     contact_mobile: str | None = None,
     contact_language: str = "zh-TW",
+    acknowledged: Sequence[str] = (),
     now: datetime | None = None,
     lang: str | None = None,
 ) -> CaseView:
-    """Open a case in the actor's agency queue, with one evidence slot per required piece."""
+    """Open a case in the actor's agency queue, with one evidence slot per required piece.
+    ``acknowledged``: the warnings the clerk saw and went past (kept in the timeline)."""
     if actor.role != "clerk":
         raise Problem(
             403, "forbidden", t("problem.forbidden", lang), t("cases.forbidden.open", lang)
@@ -526,7 +544,16 @@ def open_case(
             )
         )
     _add_agency(session, case, actor.agency, "handler")
-    _event(session, case, "opened", actor, moment, (None, "open"), item=item.code)
+    _event(
+        session,
+        case,
+        "opened",
+        actor,
+        moment,
+        (None, "open"),
+        item=item.code,
+        **({"acknowledged": list(acknowledged)} if acknowledged else {}),
+    )
     _notify(session, case, "opened")
     _flush(session, case, lang)
     return _case_view(session, case, moment)
@@ -615,6 +642,7 @@ def _store_result(
     row.transcripts = transcripts
     row.request_id = request_id
     row.retry_after = result.retry_after
+    row.cause = result.cause
     row.fetched_by = actor.username
     row.fetched_agency = actor.agency
     row.fetched_at = moment
@@ -683,6 +711,8 @@ def _check_paper(data: bytes, content_type: str, lang: str | None) -> str:
     magic, suffix = PAPER_TYPES[declared]
     if not data.startswith(magic):
         raise _field("file", "cases.paper.mismatch", lang, type=declared)
+    if not WHOLE[declared](data):
+        raise _field("file", "cases.paper.damaged", lang, type=declared)
     return suffix
 
 
@@ -700,7 +730,9 @@ def attach_paper(
     lang: str | None = None,
 ) -> CaseView:
     """Attach a scanned paper document in place of one piece of evidence that could not be
-    fetched. Stored as ``uploads/<case number>/<sha256><suffix>`` under the data directory."""
+    fetched, or replace the one attached. Stored as ``uploads/<case number>/<sha256><suffix>``
+    under the data directory; a replaced scan's file stays there and its event names it, so
+    the timeline still shows what was attached before and can be checked against its hash."""
     case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     target = _transition(session, case, "gather", lang)
@@ -719,6 +751,17 @@ def attach_paper(
             stream.write(data)
         os.replace(temporary, stored)
     moment = _now(now)
+    replaced: dict[str, Any] = (
+        {
+            "replaces": {
+                "filename": row.paper_filename,
+                "sha256": row.paper_sha256,
+                "attached_by": row.paper_attached_by,
+            }
+        }
+        if row.paper_sha256
+        else {}
+    )
     row.paper_filename = _clean_filename(filename, suffix)
     row.paper_path = relative
     row.paper_sha256 = digest
@@ -737,6 +780,7 @@ def attach_paper(
         sha256=digest,
         size=len(data),
         content_type=row.paper_content_type,
+        **replaced,
     )
     return _after_change(session, case, actor, before, moment, lang)
 
@@ -780,8 +824,7 @@ def relay_case(
     case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     target = to_agency.strip()
-    if not note.strip():
-        raise _field("note", "cases.relay.note_required", lang)
+    note = _note("note", note, "cases.relay.note_required", lang)
     if catalog.get_agency(session, target) is None:
         raise _field("to_agency", "cases.relay.unknown_agency", lang, agency=target)
     if target == case.agency:
@@ -814,7 +857,7 @@ def relay_case(
         (before, case.state),
         from_agency=source,
         to_agency=target,
-        note=note.strip(),
+        note=note,
         evidence=carried,
         previous_decision=previous,
     )
@@ -856,6 +899,39 @@ def relay_case(
     return _after_change(session, case, actor, before, moment, lang)
 
 
+def request_consent(
+    session: Session,
+    actor: CaseActor,
+    number: str,
+    what: Sequence[str],
+    *,
+    now: datetime | None = None,
+    lang: str | None = None,
+) -> CaseView:
+    """Send the citizen the request to consent, saying what would be fetched and under which
+    law (``what``: one line per piece, in the case's contact language, written by the caller
+    from the catalog). The timeline keeps the lines sent."""
+    case = _load(session, number, lang, actor)
+    _require_handler(case, actor, lang)
+    if not what:
+        raise _field("evidence", "cases.consent.nothing", lang)
+    if not case.contact_email and not case.contact_mobile:
+        raise _field("contact", "cases.consent.no_contact", lang)
+    moment = _now(now)
+    lines = [line.strip() for line in what]
+    _event(session, case, "consent_requested", actor, moment, what=lines)
+    _notify(
+        session,
+        case,
+        "consent_requested",
+        what="\n".join(f"・{line}" for line in lines),
+        count=len(lines),
+    )
+    case.updated_at = moment
+    _flush(session, case, lang)
+    return _case_view(session, case, moment)
+
+
 def decide_case(
     session: Session,
     actor: CaseActor,
@@ -870,10 +946,11 @@ def decide_case(
     online or on paper); rejection does not."""
     case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
+    if not decision:
+        raise _field("decision", "cases.decide.decision_required", lang)
     if decision not in ("approved", "rejected"):
         raise _field("decision", "cases.decide.decision_invalid", lang, value=decision)
-    if not reason.strip():
-        raise _field("reason", "cases.decide.reason_required", lang)
+    reason = _note("reason", reason, "cases.decide.reason_required", lang)
     target = _transition(session, case, "decide", lang)
     moment = _now(now)
     if decision == "approved":
@@ -900,7 +977,7 @@ def decide_case(
             )
     before, case.state = case.state, target
     case.decision = decision
-    case.decision_reason = reason.strip()
+    case.decision_reason = reason
     case.decided_by = actor.username
     case.decided_at = moment
     case.decision_seconds = max(0, int((moment - as_utc(case.opened_at)).total_seconds()))
@@ -1011,6 +1088,26 @@ def queue_for(session: Session, agency: str) -> list[CaseSummaryView]:
         .order_by(Case.opened_at, Case.id)
     )
     return [CaseSummaryView(**_summary_fields(c)) for c in cases]
+
+
+def open_cases_of(
+    session: Session, actor: CaseActor, subject: str, application_item: str
+) -> list[CaseSummaryView]:
+    """The citizen's cases of this item not yet closed, in any queue of the actor's tenant:
+    the counter warns before a second one is opened for the same thing."""
+    cases = session.scalars(
+        select(Case)
+        .where(
+            Case.subject == subject,
+            Case.application_item == application_item,
+            Case.state != "closed",
+        )
+        .order_by(Case.opened_at, Case.id)
+    )
+    tenant = tenant_of_agency(actor.agency)
+    return [
+        CaseSummaryView(**_summary_fields(c)) for c in cases if tenant_of_agency(c.agency) == tenant
+    ]
 
 
 def _day_start(day: Any) -> datetime:

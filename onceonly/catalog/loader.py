@@ -336,6 +336,20 @@ class _Checker:
         file = AGENCIES_FILE
         entries = self.catalog.agencies.agencies
         self.errors += _duplicates(file, "agencies", (a.code for a in entries))
+        # Two codes for one body: people choosing an agency (where to relay a case) would
+        # see the same name twice and not know which is meant (臺南市政府財政稅務局 is Tainan's
+        # finance bureau and tax office in one, so it is the tax_office entry only).
+        for attribute in ("name_zh", "name_en"):
+            named: dict[tuple[str, str], str] = {}
+            for i, agency in enumerate(entries):
+                key = (agency.jurisdiction, getattr(agency, attribute))
+                if key in named:
+                    self._add(
+                        file, f"agencies[{i}].{attribute}", "catalog.error.duplicate_agency_name",
+                        name=key[1], first=named[key],
+                    )  # fmt: skip
+                else:
+                    named[key] = agency.code
         for i, agency in enumerate(entries):
             path = f"agencies[{i}]"
             jurisdiction = self.jurisdictions.get(agency.jurisdiction)

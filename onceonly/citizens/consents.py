@@ -8,6 +8,8 @@ audit log so a clerk's later access can be traced to the consent that allowed it
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -17,6 +19,7 @@ from onceonly.accounts.service import Principal
 from onceonly.audit.log import AuditRecord, EntryFilter, append, find_entries
 from onceonly.catalog import service as catalog
 from onceonly.citizens.accesses import TAIWAN
+from onceonly.counter.evidence import predicate_question
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
@@ -38,6 +41,17 @@ class ConsentRow:
 
 
 @dataclass(frozen=True)
+class AskedPiece:
+    """One piece of evidence a request waiting for consent would fetch, as the audit log
+    recorded the refusal: whose dataset (or yes/no question) and under which law."""
+
+    owner: str
+    dataset: str
+    predicate: str | None
+    legal_basis: str
+
+
+@dataclass(frozen=True)
 class ConsentAsk:
     """An agency's request that was refused for want of the citizen's consent."""
 
@@ -47,6 +61,97 @@ class ConsentAsk:
     badge: str
     application_item: str
     case_id: str
+    pieces: tuple[AskedPiece, ...] = ()
+    """What the request would fetch once consented to (its newest attempt)."""
+
+
+@dataclass(frozen=True)
+class PieceInWords:
+    """What the citizen is asked to consent to, for one piece, as the EU once-only system's
+    preview shows it: who holds it, which data (or the yes/no question), and the law."""
+
+    owner: str
+    dataset: str
+    fields: tuple[str, ...]
+    """Field labels; empty when only a yes/no answer is asked."""
+    question: str | None
+    legal_basis: str
+    purpose: str
+
+
+def sentence(piece: PieceInWords, lang: str) -> str:
+    """One piece as one line of a message: what, from whom, under which law, for what."""
+    if piece.question:
+        what = t(
+            "citizens.consents.piece_question",
+            lang,
+            owner=piece.owner,
+            dataset=piece.dataset,
+            question=piece.question,
+        )
+    else:
+        what = t(
+            "citizens.consents.piece_fields",
+            lang,
+            owner=piece.owner,
+            dataset=piece.dataset,
+            fields="、".join(piece.fields),
+        )
+    basis = t("citizens.consents.piece_basis", lang, basis=piece.legal_basis, purpose=piece.purpose)
+    return f"{what}（{basis}）" if lang != "en" else f"{what} ({basis})"
+
+
+def in_words(session: Session, ask: ConsentAsk, lang: str) -> list[PieceInWords]:
+    """The pieces of ``ask`` in words (see :func:`pieces_in_words`)."""
+    return pieces_in_words(session, ask.application_item, ask.pieces, lang)
+
+
+def pieces_in_words(
+    session: Session, application_item: str, pieces: Sequence[AskedPiece], lang: str
+) -> list[PieceInWords]:
+    """Pieces of an item's evidence in words: the item's required evidence says which fields
+    and which question with which values (the exchange fetches no more, the rule maybe less).
+    The citizen's consent page and the message the counter sends use the same words."""
+    item = catalog.get_application_item(session, application_item)
+    english = lang == "en"
+    words = []
+    for piece in pieces:
+        requirement = next(
+            (
+                r
+                for r in (item.required_evidence if item else ())
+                if r.dataset == piece.dataset and r.predicate == piece.predicate
+            ),
+            None,
+        )
+        dataset = catalog.get_dataset(session, piece.dataset)
+        owner = catalog.get_agency(session, piece.owner)
+        basis = catalog.get_legal_basis(session, piece.legal_basis)
+        question = None
+        labels: list[str] = []
+        if piece.predicate:
+            params = requirement.predicate_params if requirement else {}
+            question = predicate_question(dataset, piece.predicate, params, lang)
+        elif requirement is not None:
+            for name in requirement.fields:
+                spec = dataset.field(name) if dataset else None
+                labels.append((spec.label_en if english else spec.label_zh) if spec else name)
+        words.append(
+            PieceInWords(
+                owner=(owner.name_en if english else owner.name_zh) if owner else piece.owner,
+                dataset=(dataset.name_en if english else dataset.name_zh)
+                if dataset
+                else piece.dataset,
+                fields=tuple(labels),
+                question=question,
+                legal_basis=(basis.citation_en if english else basis.citation_zh)
+                if basis
+                else piece.legal_basis,
+                purpose=(requirement.purpose_zh if requirement and not english else "")
+                or ((item.name_en if english else item.name_zh) if item else ""),
+            )
+        )
+    return words
 
 
 def consents_of(session: Session, national_id: str) -> list[ConsentRow]:
@@ -145,6 +250,8 @@ def open_asks(session: Session, national_id: str, limit: int = 200) -> list[Cons
     still has not: asks the current consents cover are left out)."""
     entries, _ = find_entries(session, EntryFilter(subject=national_id), limit=limit)
     asks: dict[tuple[str, str], ConsentAsk] = {}
+    newest: dict[tuple[str, str], str] = {}
+    pieces: dict[tuple[str, str], list[AskedPiece]] = {}
     rules: dict[int, bool] = {}
     for entry in entries:
         if entry.decision != "denied" or not entry.application_item or not entry.case_id:
@@ -166,10 +273,17 @@ def open_asks(session: Session, national_id: str, limit: int = 200) -> list[Cons
                 entry.application_item,
                 entry.case_id,
             )
+            newest[key], pieces[key] = entry.request_id, []
+        if needs and newest.get(key) == entry.request_id and entry.dataset:
+            piece = AskedPiece(
+                entry.owner_agency or "", entry.dataset, entry.predicate, entry.legal_basis or ""
+            )
+            if piece not in pieces[key]:
+                pieces[key].append(piece)
     active = [c for c in consents_of(session, national_id) if c.state == "active"]
     return [
-        ask
-        for ask in asks.values()
+        dataclasses.replace(ask, pieces=tuple(reversed(pieces[key])))
+        for key, ask in asks.items()
         if not any(
             c.application_item == ask.application_item and c.case_id in (None, ask.case_id)
             for c in active

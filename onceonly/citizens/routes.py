@@ -393,6 +393,7 @@ def my_consents(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
         masked=mask_national_id(citizen.national_id),
         consents=consents.consents_of(db, citizen.national_id),
         asks=consents.open_asks(db, citizen.national_id),
+        what=lambda ask: consents.in_words(db, ask, lang),
         items=items,
         named=lambda code: cat.name(db, code, lang),
     )

@@ -74,7 +74,8 @@ class EvidenceCard:
     """``online``, ``paper``, ``expired``, ``not_fetched`` or the exchange's status."""
     category: str
     """What the clerk must do: ``none``, ``fetch``, ``request_rule``, ``rule_pending``,
-    ``consent``, ``retry``, ``bring_paper``, ``check``."""
+    ``consent``, ``retry``, ``bring_paper``, ``check``, ``operator`` (a certificate: only the
+    operators can help, retrying cannot)."""
     reason: str | None
     advice: str | None
     owners: list[str]
@@ -282,7 +283,7 @@ def _denial_code(
     return "allowed", None
 
 
-def _classify(
+def classify(
     session: Session,
     case: CaseView,
     row: CaseEvidenceView,
@@ -300,6 +301,11 @@ def _classify(
     status = row.status or "not_fetched"
     if status == "not_fetched":
         return status, "fetch", t("counter.advice.not_fetched", lang), row.owners
+    if row.cause:
+        # Checked before the rules and the retry hint: a partner's revoked certificate is
+        # neither "no rule" nor "try again in a minute".
+        advice = t(f"counter.advice.{row.cause}", lang, paper=paper)
+        return status, "operator", advice, row.owners
     if status == "denied":
         code, owner = ("no_rule", None)
         if requirement is not None:
@@ -360,7 +366,7 @@ def evidence_cards(
             title = predicate_question(
                 dataset, requirement.predicate, requirement.predicate_params, lang
             )
-        status, category, advice, owners = _classify(session, case, row, requirement, lang)
+        status, category, advice, owners = classify(session, case, row, requirement, lang)
         reason = _pick(lang, row.reason_zh or "", row.reason_en or "") or None
         cards.append(
             EvidenceCard(

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from onceonly.accounts.deps import Principal
 from onceonly.cases.schemas import CaseView, EventView
 from onceonly.catalog import service as catalog
-from onceonly.counter.evidence import agency_name
+from onceonly.citizens.consents import AskedPiece, pieces_in_words, sentence
+from onceonly.counter.evidence import agency_name, classify
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t, taipei_time
 from onceonly.policy import service as policy
@@ -27,6 +28,7 @@ EVENT_KINDS = (
     "closed",
     "notification_sent",
     "notification_failed",
+    "consent_requested",
 )
 
 
@@ -92,6 +94,25 @@ def event_lines(
         elif event.kind == "paper_attached":
             params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
             params["filename"] = d.get("filename", "")
+            old = d.get("replaces")
+            if isinstance(old, dict):
+                detail = t(
+                    "counter.event.paper_replaces",
+                    lang,
+                    filename=old.get("filename", ""),
+                    who=old.get("attached_by", ""),
+                    sha256=str(old.get("sha256", ""))[:16],
+                )
+        elif event.kind == "opened" and d.get("acknowledged"):
+            detail = t(
+                "counter.event.acknowledged",
+                lang,
+                warnings="、".join(
+                    t(f"counter.warn.kind.{k}", lang)
+                    for k in d["acknowledged"]
+                    if isinstance(k, str)
+                ),
+            )
         elif event.kind == "relayed":
             params["source"] = agency_name(session, str(d.get("from_agency", "")), lang)
             params["target"] = agency_name(session, str(d.get("to_agency", "")), lang)
@@ -99,6 +120,8 @@ def event_lines(
         elif event.kind == "decided":
             params["decision"] = t(f"cases.decision.{d.get('decision', 'approved')}", lang)
             detail = str(d.get("reason", ""))
+        elif event.kind == "consent_requested":
+            detail = "\n".join(str(line) for line in d.get("what") or [])
         elif event.kind in ("notification_sent", "notification_failed"):
             params["channel"] = t(f"counter.channel.{d.get('channel', 'email')}", lang)
             params["recipient"] = d.get("recipient", "")
@@ -115,6 +138,34 @@ def event_lines(
             )
         )
     return lines
+
+
+def consent_request_lines(session: Session, case: CaseView) -> list[str]:
+    """The pieces of the case waiting for the citizen's consent, one line each in the
+    citizen's contact language: the same words the citizen's consent page shows."""
+    item = catalog.get_application_item(session, case.application_item)
+    requirements = {(r.predicate or r.dataset): r for r in item.required_evidence} if item else {}
+    pieces = []
+    for row in case.evidence:
+        requirement = requirements.get(row.evidence_type)
+        if requirement is None:
+            continue
+        _, category, _, owners = classify(session, case, row, requirement, case.contact_language)
+        if category != "consent":
+            continue
+        pieces.append(
+            AskedPiece(
+                owner=owners[0] if owners else "",
+                dataset=requirement.dataset,
+                predicate=requirement.predicate,
+                legal_basis=requirement.legal_basis,
+            )
+        )
+    lang = case.contact_language
+    return [
+        sentence(piece, lang)
+        for piece in pieces_in_words(session, case.application_item, pieces, lang)
+    ]
 
 
 def relay_targets(session: Session, agency_code: str) -> list[catalog.AgencyView]:

@@ -20,11 +20,18 @@ from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.cases import service
-from onceonly.cases.schemas import CaseView, SearchFilters
+from onceonly.cases.schemas import MAX_NOTE_CHARS, CaseView, SearchFilters
 from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
-from onceonly.counter.pages import actions_for, event_lines, relay_targets, request_rules_for
+from onceonly.counter.guards import CAUTION_KINDS, Caution, open_warnings
+from onceonly.counter.pages import (
+    actions_for,
+    consent_request_lines,
+    event_lines,
+    relay_targets,
+    request_rules_for,
+)
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange import pdf
@@ -107,6 +114,7 @@ def _home(
     query: str = "",
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    cautions: list[Caution] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     form = form or {}
@@ -129,6 +137,7 @@ def _home(
         others=others,
         form=form,
         errors=errors or {},
+        cautions=cautions or [],
     )
 
 
@@ -158,6 +167,7 @@ def open_case(
     contact_mobile: Annotated[str, Form()] = "",
     contact_language: Annotated[str, Form()] = "zh-TW",
     q: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form()] = "",
 ) -> Response:
     form = {
         "application_item": application_item,
@@ -166,6 +176,17 @@ def open_case(
         "contact_mobile": contact_mobile,
         "contact_language": contact_language,
     }
+    # A second open case, or a citizen the register says has died or does not hold: say so
+    # before anything is created. The clerk confirms on the same form; the warnings are
+    # worked out again then, and any the clerk has not seen yet are shown first.
+    confirmed_kinds = {k for k in confirmed.split(",") if k in CAUTION_KINDS}
+    with transaction(get_session_factory(request)) as db:
+        cautions = open_warnings(
+            db, exchange_for(request.app.state).providers, user, application_item, subject, lang
+        )
+        if any(c.kind not in confirmed_kinds for c in cautions):
+            return _home(request, db, user, lang, query=q, form=form, cautions=cautions, status=409)
+    acknowledged = [c.kind for c in cautions]
     step = _step(request, user, lang)
     try:
         if not application_item:
@@ -184,6 +205,7 @@ def open_case(
                 contact_email=contact_email or None,
                 contact_mobile=contact_mobile or None,
                 contact_language=contact_language,
+                acknowledged=acknowledged,
                 lang=lang,
             )
         )
@@ -284,6 +306,7 @@ def _case_context(
         "targets": relay_targets(db, user.agency_code),
         "agency_name": lambda code: agency_name(db, code, lang),
         "relayed_in": case.opening_agency != case.agency,
+        "note_limit": MAX_NOTE_CHARS,
     }
 
 
@@ -406,7 +429,12 @@ def _after(
             form=form,
             status=problem.status,
         )
-    anchor = {"fetched": "evidence", "paper": "evidence", "rule": "evidence"}.get(done, "top")
+    anchor = {
+        "fetched": "evidence",
+        "paper": "evidence",
+        "rule": "evidence",
+        "consent_requested": "evidence",
+    }.get(done, "top")
     return RedirectResponse(
         f"/counter/cases/{number.strip().upper()}?done={done}#{anchor}", status_code=303
     )
@@ -496,6 +524,26 @@ def _change(
         done,
         lambda: step(lambda db: change(db, step.actor)),
         form,
+    )
+
+
+@router.post("/counter/cases/{number}/consent-request")
+def consent_request(request: Request, number: str, user: Clerk, lang: Lang) -> Response:
+    """Send the citizen the request to consent, listing what would be fetched and the law."""
+    return _change(
+        request,
+        user,
+        number,
+        lang,
+        "consent",
+        "consent_requested",
+        lambda db, actor: service.request_consent(
+            db,
+            actor,
+            number,
+            consent_request_lines(db, service.get_case(db, actor, number, lang=lang)),
+            lang=lang,
+        ),
     )
 
 

@@ -127,6 +127,8 @@ class Refusal:
     status: str
     reason: dict[str, str]
     retry_after: int | None = None
+    cause: str | None = None
+    """A node's certificate refused: only an operator can help (``EvidenceResult.cause``)."""
 
 
 @dataclass
@@ -156,7 +158,7 @@ class Elsewhere:
                 return Refusal("failed", both("federation.elsewhere_unsigned", node=node))
             if result.status != "issued" and result.status not in NO_HOLDINGS:
                 reason = result.reason.model_dump(by_alias=True)
-                return Refusal(result.status, reason, result.retry_after)
+                return Refusal(result.status, reason, result.retry_after, result.cause)
         return None
 
     def issued(self) -> list[EvidenceResult]:

@@ -72,6 +72,14 @@ Status = Literal[
     "not_required",
 ]
 
+Cause = Literal[
+    "partner_certificate_revoked",
+    "partner_certificate_refused",
+    "own_certificate_revoked",
+    "own_certificate_refused",
+]
+"""Why a piece failed where only an operator can help (see ``EvidenceResult.cause``)."""
+
 
 class Reason(BaseModel):
     zh_TW: str = Field(alias="zh-TW")
@@ -103,6 +111,11 @@ class EvidenceResult(BaseModel):
         default=None, description="The paper the citizen would otherwise bring."
     )
     retry_after: int | None = None
+    cause: Cause | None = Field(
+        default=None,
+        description="Why a piece failed when retrying cannot help and an operator must act: "
+        "a partner node's (or this node's) certificate revoked or not trusted.",
+    )
 
 
 class EvidenceResponse(BaseModel):

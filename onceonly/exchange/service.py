@@ -161,6 +161,8 @@ class _Piece:
     record: dict[str, Any] | None = None
     withheld: tuple[str, ...] = ()
     retry_after: int | None = None
+    cause: str | None = None
+    """Set from another node's answer: only an operator can help (``EvidenceResult.cause``)."""
     routed_by_residence: bool = False
     remote_owner: str | None = None
     elsewhere: fanout.Elsewhere | None = None
@@ -184,6 +186,7 @@ class _Piece:
         self.status = refusal.status
         self.reason = refusal.reason
         self.retry_after = refusal.retry_after
+        self.cause = refusal.cause
 
     @property
     def live(self) -> bool:
@@ -667,6 +670,7 @@ def _adopt(piece: _Piece, result: EvidenceResult) -> None:
     piece.status = result.status
     piece.reason = result.reason.model_dump(by_alias=True)
     piece.retry_after = result.retry_after
+    piece.cause = result.cause
     piece.answer, piece.record = result.answer, result.fields
     piece.withheld = tuple(result.withheld_fields)
     piece.transcripts = list(result.transcripts)
@@ -885,6 +889,7 @@ def _respond(
                 transcripts=piece.transcripts,
                 paper_name=piece.paper_name,
                 retry_after=piece.retry_after,
+                cause=piece.cause,  # type: ignore[arg-type]
             )
             for piece in pieces
         ],

@@ -82,6 +82,7 @@ def _result(
     owner: str, ask: EvidenceAsk, dataset: str, status: str, key: str, **params: Any
 ) -> EvidenceResult:
     retry = params.pop("retry_after", None)
+    cause = params.pop("cause", None)
     return EvidenceResult(
         evidence_type=ask.type,
         dataset=dataset,
@@ -90,6 +91,7 @@ def _result(
         owners=[owner],
         reason=Reason.model_validate(both(key, owner=owner, **params)),
         retry_after=retry,
+        cause=cause,
     )
 
 
@@ -103,9 +105,13 @@ def _cert_refused(
 ) -> EvidenceResult:
     """A certificate that is revoked, expired or not the federation's: refused (``denied``,
     no retry hint), since asking again cannot help until a certificate is reissued."""
+    side = "own" if key.startswith("federation.own_") else "partner"
+    cause = f"{side}_certificate_refused"
     if exc.code == "cert_revoked":
-        key = key.replace("_refused", "_revoked")
-    return _result(owner, ask, dataset, "denied", key, node=node, code=exc.code, detail=exc.detail)
+        key, cause = key.replace("_refused", "_revoked"), f"{side}_certificate_revoked"
+    return _result(
+        owner, ask, dataset, "denied", key, node=node, code=exc.code, detail=exc.detail, cause=cause
+    )
 
 
 def _tls_refusal(exc: httpx.HTTPError) -> str | None:
@@ -114,6 +120,17 @@ def _tls_refusal(exc: httpx.HTTPError) -> str | None:
         if marker in text:
             return text.split("(", 1)[-1][:160]
     return None
+
+
+def _tls_cause(detail: str) -> str:
+    """Whose certificate a refused handshake was about: the peer's alert that it revoked ours,
+    or our check that theirs is revoked (anything else: theirs not trusted)."""
+    text = detail.upper()
+    if "ALERT_CERTIFICATE_REVOKED" in text:
+        return "own_certificate_revoked"
+    if "REVOKED" in text:
+        return "partner_certificate_revoked"
+    return "partner_certificate_refused"
 
 
 class RemoteNodes:
@@ -256,6 +273,7 @@ class RemoteNodes:
                     "federation.peer_tls_refused",
                     node=node.name,
                     detail=tls,
+                    cause=_tls_cause(tls),
                 )
             return _result(
                 owner,

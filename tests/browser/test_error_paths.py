@@ -11,11 +11,12 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from onceonly.domain.national_id import make_national_id
+from tests import scans
 from tests.browser.conftest import Site, expect, shot_path, sign_in
 from tests.browser.test_done_means import ITEM_NAME, fetch_all, open_case
 
 # A tiny but real PDF: what a scanner hands the clerk, as far as the checks go.
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PDF = scans.pdf()
 
 
 def test_invalid_national_id_shows_the_reason_next_to_the_field(site: Site, page: Page) -> None:

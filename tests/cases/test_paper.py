@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from onceonly.cases import service
 from onceonly.config import Settings
 from onceonly.errors import Problem
+from tests import scans
 from tests.cases.conftest import ITEM, SUBJECT, T0, UDD
 
-PDF = b"%PDF-1.7\n% scanned low-income certificate\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 64
+PDF = scans.pdf(note=b"scanned low-income certificate")
+PNG = scans.png()
+JPEG = scans.jpeg()
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_exactly_ten_megabytes_is_accepted_and_one_byte_more_is_not(
     db: Session, settings: Settings, number: str
 ) -> None:
     limit = 10 * 1024 * 1024
-    big = PDF + b"\0" * (limit - len(PDF))
+    big = scans.pdf(limit)
     assert _attach(db, settings, number, big, "application/pdf").evidence[1].paper.size == limit
     with pytest.raises(Problem) as caught:
         _attach(db, settings, number, big + b"\0", "application/pdf")
@@ -75,6 +76,8 @@ def test_exactly_ten_megabytes_is_accepted_and_one_byte_more_is_not(
         (b"GIF89a....", "image/gif", 415),
         (PDF, "image/png", 422),
         (b"MZ\x90\x00 renamed.exe", "application/pdf", 422),
+        (scans.FAKE_PNG, "image/png", 422),
+        (scans.pdf()[:-20], "application/pdf", 422),
     ],
 )
 def test_wrong_files_are_refused_and_nothing_changes(
@@ -94,3 +97,23 @@ def test_paper_for_evidence_the_item_does_not_require_is_refused(
     with pytest.raises(Problem) as caught:
         _attach(db, settings, number, PDF, "application/pdf", evidence_type="land_registration")
     assert caught.value.status == 422 and caught.value.errors[0].field == "evidence_type"
+
+
+def test_a_scan_can_be_replaced_and_the_replaced_one_is_named_and_kept(
+    db: Session, settings: Settings, number: str
+) -> None:
+    first = _attach(db, settings, number, PDF, "application/pdf", filename="模糊.pdf")
+    old = first.evidence[1].paper
+    assert old is not None
+    case = _attach(db, settings, number, PNG, "image/png", filename="清楚.png")
+    new = case.evidence[1].paper
+    assert new is not None and (new.filename, new.content_type) == ("清楚.png", "image/png")
+    events = [e for e in service.timeline(db, UDD, number) if e.kind == "paper_attached"]
+    assert "replaces" not in (events[0].details or {})
+    assert (events[1].details or {})["replaces"] == {
+        "filename": "模糊.pdf",
+        "sha256": old.sha256,
+        "attached_by": UDD.username,
+    }
+    kept = settings.data_dir / "uploads" / number / f"{old.sha256}.pdf"
+    assert kept.read_bytes() == PDF

@@ -11,7 +11,10 @@ from onceonly.accounts import service as accounts
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
 from onceonly.web.app import create_app
+from tests import scans
 from tests.cases.conftest import ITEM, SUBJECT, SWD, UDD, all_issued
+
+SCAN = scans.pdf()
 
 
 @pytest.fixture
@@ -63,12 +66,12 @@ def test_a_case_from_counter_to_closing_over_http(
     paper = client.post(
         f"/api/v1/cases/{number}/paper",
         data={"evidence_type": "household_income_below"},
-        files={"file": ("收入清單.pdf", b"%PDF-1.4 scan", "application/pdf")},
+        files={"file": ("收入清單.pdf", SCAN, "application/pdf")},
         headers=udd,
     )
     assert paper.status_code == 200, paper.text
     download = client.get(f"/api/v1/cases/{number}/paper/household_income_below", headers=udd)
-    assert download.content == b"%PDF-1.4 scan"
+    assert download.content == SCAN
     assert download.headers["content-type"] == "application/pdf"
 
     refused = client.post(f"/api/v1/cases/{number}/close", headers=udd)
@@ -96,7 +99,7 @@ def test_a_case_from_counter_to_closing_over_http(
     record = client.post(
         f"/api/v1/cases/{number}/paper",
         data={"evidence_type": "household_income_below"},
-        files={"file": ("x.pdf", b"%PDF-1.4 again", "application/pdf")},
+        files={"file": ("x.pdf", scans.pdf(note=b"again"), "application/pdf")},
         headers=swd,
     )
     assert record.json()["state"] == "gathering"

@@ -16,6 +16,7 @@ from onceonly.cases import service
 from onceonly.cases.models import CaseEvent
 from onceonly.cases.schemas import SearchFilters
 from onceonly.errors import Problem
+from tests import scans
 from tests.cases.conftest import (
     EVIDENCE,
     ITEM,
@@ -325,7 +326,7 @@ def test_measures_count_online_paper_time_and_agencies(db: Session, settings) ->
         "is_low_income_household",
         filename="低收證明.pdf",
         content_type="application/pdf",
-        data=b"%PDF-1.7 scan",
+        data=scans.pdf(),
         now=T0,
     )
     early = service.measures(db, number)

@@ -158,6 +158,21 @@ BROKEN: dict[str, tuple[Mutation, str, str, str]] = {
         "jurisdictions[31].code",
         "duplicate code taipei-city (first at jurisdictions[1])",
     ),
+    "one body under two codes (the relay list showed it twice)": (
+        _edit(
+            "agencies.yaml",
+            lambda d: d["agencies"].append(
+                {
+                    **next(a for a in d["agencies"] if a["code"] == "tainan-city.tax_office"),
+                    "code": "tainan-city.finance",
+                    "kind": "finance",
+                }
+            ),
+        ),
+        "agencies.yaml",
+        "agencies[",
+        'already has an agency named "臺南市政府財政稅務局" (tainan-city.tax_office)',
+    ),
     "bad field type": (
         _edit("datasets/household_registration.yaml", _set_type),
         "datasets/household_registration.yaml",

@@ -343,6 +343,9 @@ def _revoking_the_regional_node_stops_it_with_a_clear_reason(federation: Federat
         result = piece(response, LOW_INCOME)
         assert result["status"] == "denied", result
         assert result["retry_after"] is None
+        assert (
+            result["cause"] == "partner_certificate_revoked"
+        )  # the counter: "contact the operator"
         assert "certificate has been revoked" in result["reason"]["en"]
         assert "cert_revoked" in result["reason"]["en"]
         assert "keyCompromise" in result["reason"]["en"]

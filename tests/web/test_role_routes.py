@@ -164,6 +164,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/counter/cases/{number}/paper"): CLERK,
     ("POST", "/counter/cases/{number}/rule-request"): CLERK,
     ("POST", "/counter/cases/{number}/relay"): CLERK,
+    ("POST", "/counter/cases/{number}/consent-request"): CLERK,
     ("POST", "/counter/cases/{number}/decide"): CLERK,
     ("POST", "/counter/cases/{number}/close"): CLERK,
     ("GET", "/owners/rules"): OWNER,
