@@ -128,7 +128,7 @@ def test_only_the_fields_the_rule_allows_leave(counter: Counter) -> None:
     assert result["status"] == "issued"
     assert set(result["fields"]) == {"name"}
     assert result["withheld_fields"] == ["spouse_national_id"]
-    assert "spouse_national_id" in result["reason"]["en"]
+    assert "Spouse's national ID number" in result["reason"]["en"]  # in words
 
 
 def test_an_agency_without_a_rule_is_refused_with_the_reason(counter: Counter) -> None:
