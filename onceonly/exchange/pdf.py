@@ -28,7 +28,8 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -515,6 +516,18 @@ def render_pdf(session: Session, verified: VerifiedTranscript, verify_url: str) 
     return out.getvalue()
 
 
+def run_to_end(job: Coroutine[Any, Any, Any]) -> Any:
+    """pyHanko signs asynchronously. A thread already running an event loop (an async caller,
+    or a test that drives a browser) cannot ``asyncio.run`` another, so it waits on a thread
+    of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(job)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, job).result()
+
+
 def _sign(
     pdf: bytes, verified: VerifiedTranscript, key: SigningKey, cert: asn1_x509.Certificate
 ) -> bytes:
@@ -543,7 +556,7 @@ def _sign(
     )
     out = io.BytesIO()
     pdf_signer = signers.PdfSigner(metadata, signer=_KeySigner(key, cert))
-    asyncio.run(pdf_signer.async_sign_pdf(writer, output=out))
+    run_to_end(pdf_signer.async_sign_pdf(writer, output=out))
     return out.getvalue()
 
 

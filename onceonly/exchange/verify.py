@@ -184,7 +184,7 @@ def check_file(db: Session, data: bytes, lang: str) -> Outcome:
 
 def _pdf_outcome(db: Session, data: bytes, lang: str) -> Outcome:
     from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation import async_validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
     try:
@@ -217,8 +217,10 @@ def _pdf_outcome(db: Session, data: bytes, lang: str) -> Outcome:
     if record is None:
         return Outcome(False, t("verify.pdf.unknown_key", lang))
     try:
-        status = validate_pdf_signature(
-            signature, ValidationContext(trust_roots=[cert], allow_fetching=False)
+        status = pdf.run_to_end(
+            async_validate_pdf_signature(
+                signature, ValidationContext(trust_roots=[cert], allow_fetching=False)
+            )
         )
         intact = (
             bool(status.bottom_line)

@@ -4,24 +4,20 @@ code leads) checks the same file uploaded by anyone, signed in or not."""
 
 from __future__ import annotations
 
-import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, Page
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 
 from tests.browser.conftest import Site, expect, shot_path, sign_in
 from tests.browser.test_done_means import ITEM_NAME, fetch_all, open_case
+from tests.pdf_support import validated
 
 
 def _validate(data: bytes) -> Any:
-    signature = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
-    return validate_pdf_signature(signature, ValidationContext(trust_roots=[signature.signer_cert]))
+    return validated(data)
 
 
 def test_the_clerk_downloads_a_signed_pdf_transcript(

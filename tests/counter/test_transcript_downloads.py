@@ -8,17 +8,15 @@ import io
 import re
 from collections.abc import Callable
 
-from asn1crypto import x509 as asn1_x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 
 from onceonly.domain.national_id import mask_national_id
 from onceonly.exchange import verify
 from tests.conftest import DemoEnv
 from tests.counter.support import Visitor
+from tests.pdf_support import validated
 
 ITEM = "public-housing-low-income"
 Visit = Callable[[str], Visitor]
@@ -59,9 +57,7 @@ def test_the_clerk_downloads_the_jws_and_a_signed_pdf(
     assert number in made.headers["content-disposition"]
     data = made.content
     assert data.startswith(b"%PDF-")
-    signature = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
-    root = asn1_x509.Certificate.load(signature.signer_cert.dump())
-    status = validate_pdf_signature(signature, ValidationContext(trust_roots=[root]))
+    status = validated(data)
     assert status.bottom_line and status.coverage.name == "ENTIRE_FILE"
     assert verify._embedded_jws(PdfFileReader(io.BytesIO(data))) == jws.text
     # the national id is never in the file in full (the JWS inside is compressed)

@@ -15,8 +15,6 @@ from hypothesis import strategies as st
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 from sqlalchemy.orm import Session, sessionmaker
 
 import onceonly.models  # noqa: F401 - every table
@@ -27,6 +25,7 @@ from onceonly.exchange import keys, pdf, verify
 from onceonly.exchange.keys import ensure_key, hand_over, published_jwks, register_signer
 from onceonly.exchange.transcript import inspect_transcript, sign_transcript
 from tests.exchange.test_transcript import OWNER, household_claims, income_claims
+from tests.pdf_support import validated
 
 BASE = "https://onceonly.example.gov.tw"
 
@@ -57,8 +56,7 @@ def _issue(db: Session, settings: Settings, claims_kind: str = "fields") -> str:
 
 
 def _status(data: bytes, root: asn1_x509.Certificate) -> object:
-    signature = PdfFileReader(io.BytesIO(data)).embedded_signatures[0]
-    return validate_pdf_signature(signature, ValidationContext(trust_roots=[root]))
+    return validated(data, root)
 
 
 def _made(sessions: sessionmaker[Session], settings: Settings, kind: str = "fields") -> tuple:
