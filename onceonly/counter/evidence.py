@@ -7,7 +7,7 @@ exchange transcript checks); nothing here touches their tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,6 +64,43 @@ class TranscriptCard:
     jti: str
 
 
+@dataclass(frozen=True)
+class AnswerGroup:
+    """Transcripts that say the same thing (the same answer or fields and the same signature
+    verdict), shown once with every office that gave it: twelve land offices' "no record" is
+    one answer, not twelve, while each office's transcript stays reachable."""
+
+    transcripts: tuple[TranscriptCard, ...]
+
+    @property
+    def first(self) -> TranscriptCard:
+        return self.transcripts[0]
+
+    @property
+    def owner_names(self) -> list[str]:
+        """The offices that gave this answer, in words, each once, in the order asked."""
+        return list(dict.fromkeys(t.owner_name for t in self.transcripts if t.owner_name))
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """The earliest expiry: the answer holds only while every transcript of it does."""
+        return min((t.expires_at for t in self.transcripts if t.expires_at), default=None)
+
+
+def group_answers(transcripts: Sequence[TranscriptCard]) -> list[AnswerGroup]:
+    """Identical answers together, in the order first given; a transcript whose claims could
+    not be read says nothing comparable and stands alone."""
+    groups: dict[object, list[TranscriptCard]] = {}
+    for card in transcripts:
+        key: object = (
+            (card.valid, card.problem, card.sentence, card.cells)
+            if card.owner
+            else ("unread", card.index)
+        )
+        groups.setdefault(key, []).append(card)
+    return [AnswerGroup(tuple(cards)) for cards in groups.values()]
+
+
 @dataclass
 class EvidenceCard:
     evidence_type: str
@@ -87,6 +124,11 @@ class EvidenceCard:
     @property
     def satisfied(self) -> bool:
         return self.status in ("online", "paper")
+
+    @property
+    def answers(self) -> list[AnswerGroup]:
+        """The transcripts with identical answers grouped, as pages and printouts show them."""
+        return group_answers(self.transcripts)
 
 
 def agency_name(session: Session, code: str, lang: str) -> str:
