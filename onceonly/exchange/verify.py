@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from onceonly.catalog import service as catalog
 from onceonly.errors import not_found
-from onceonly.exchange import keys, pdf
+from onceonly.exchange import certificates, keys, pdf
 from onceonly.exchange.transcript import TranscriptInvalid, display_text, inspect_transcript
 from onceonly.i18n import t
 from onceonly.web.deps import Db, get_language, get_session_factory
@@ -121,11 +121,11 @@ def certificate(request: Request, kid: str, db: Db) -> Response:
             ),
             None,
         )
-        cert = pdf.stored_certificate(view) if view else None
+        cert = certificates.stored_certificate(view) if view else None
     if cert is None:
         raise not_found(t("verify.no_certificate", lang), lang)
     return Response(
-        pdf.certificate_pem(cert),
+        certificates.certificate_pem(cert),
         media_type="application/pem-certificate-chain",
         headers=dict(pdf.attachment_headers(f"{kid}.crt")),
     )

@@ -21,7 +21,7 @@ import onceonly.models  # noqa: F401 - every table
 from onceonly.config import Settings
 from onceonly.db import Base, make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
-from onceonly.exchange import keys, pdf, verify
+from onceonly.exchange import certificates, keys, pdf, verify
 from onceonly.exchange.keys import ensure_key, hand_over, published_jwks, register_signer
 from onceonly.exchange.transcript import inspect_transcript, sign_transcript
 from tests.exchange.test_transcript import OWNER, household_claims, income_claims
@@ -66,7 +66,7 @@ def _made(sessions: sessionmaker[Session], settings: Settings, kind: str = "fiel
         data = pdf.transcript_pdf(db, settings, verified, BASE)
         key = keys.active_key(db, settings, OWNER)
         assert key is not None
-        cert = pdf.stored_certificate(key)
+        cert = certificates.stored_certificate(key)
     assert cert is not None
     return token, data, key, cert
 
@@ -80,8 +80,8 @@ def test_the_pdf_is_signed_by_the_owner_key_and_valid_under_its_certificate(
     assert status.coverage.name == "ENTIRE_FILE"  # type: ignore[attr-defined]
     assert status.md_algorithm == "sha512"  # type: ignore[attr-defined]
     # the certificate is the published key's, kept beside the key file
-    assert Path(pdf.certificate_path(key)).is_file()
-    assert Path(pdf.certificate_path(key)).parent == key.pem_path.parent
+    assert Path(certificates.certificate_path(key)).is_file()
+    assert Path(certificates.certificate_path(key)).parent == key.pem_path.parent
     raw = cert.public_key["public_key"].native
     assert keys.install_kid({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}) == key.kid
     assert cert.subject.native["common_name"] == OWNER
@@ -134,7 +134,7 @@ def test_the_certificate_is_made_once_and_reused(
     sessions: sessionmaker[Session], pdf_settings: Settings
 ) -> None:
     _, _, key, cert = _made(sessions, pdf_settings)
-    again = pdf.certificate_for(key, "any name")
+    again = certificates.certificate_for(key, "any name")
     assert again.dump() == cert.dump()
 
 
@@ -160,7 +160,7 @@ def test_a_token_held_key_signs_without_a_key_file(
             data = pdf.transcript_pdf(db, pdf_settings, verified, BASE)
         finally:
             keys._signers.pop(key.kid, None)
-        cert = pdf.stored_certificate(key)
+        cert = certificates.stored_certificate(key)
     assert calls and cert is not None
     assert _status(data, cert).bottom_line  # type: ignore[attr-defined]
 
