@@ -19,6 +19,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -192,6 +193,35 @@ def page(context: BrowserContext, request: pytest.FixtureRequest) -> Iterator[Pa
         tab.screenshot(path=str(shot_path(request)), full_page=True)
 
 
+AXE_SOURCE = Path(__file__).with_name("vendor").joinpath("axe.min.js")
+AXE_IMPACTS = ("serious", "critical")
+
+
+def axe_violations(page: Page, known: dict[str, str] | None = None) -> list[str]:
+    """The serious and critical axe-core findings on ``page``, one readable line each (rule,
+    impact, page, first targets). The vendored axe runs through the DevTools protocol
+    (``page.evaluate``), which the site's CSP does not govern, so the page is tested as
+    served. ``known`` maps a rule id to the reason it is accepted for now."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SOURCE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {resultTypes: ["violations"]});
+            return r.violations.map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.slice(0, 3).map(n => n.target.join(" ")),
+                count: v.nodes.length,
+            }));
+        }"""
+    )
+    path = urlsplit(page.url).path
+    return [
+        f"{path}: {v['id']} ({v['impact']}, {v['count']}x) {v['help']}: {', '.join(v['targets'])}"
+        for v in result
+        if v["impact"] in AXE_IMPACTS and v["id"] not in (known or {})
+    ]
+
+
 def sign_in(page: Page, site: Site, username: str) -> None:
     page.goto(site.url("/login?next=/counter"))
     page.get_by_label("帳號").fill(username)
@@ -200,4 +230,4 @@ def sign_in(page: Page, site: Site, username: str) -> None:
     expect(page.get_by_role("heading", level=1)).to_be_visible()
 
 
-__all__ = ["Mailbox", "Site", "expect", "sign_in"]
+__all__ = ["Mailbox", "Site", "axe_violations", "expect", "sign_in"]
