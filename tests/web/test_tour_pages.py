@@ -217,8 +217,7 @@ STAFF_PAGES: list[tuple[str, str]] = [
     ("tpe-social-clerk", "/counter"),
     ("tpe-social-clerk", "/counter/cases/{case}"),
     ("tpe-social-clerk", "/counter/cases/{case}/print"),
-    # the transcript page (/counter/cases/N/transcripts/...) belongs to the PDF transcript
-    # work, which shows its issuer in words; it joins this walk when that lands
+    ("tpe-social-clerk", "/counter/cases/{case}/transcripts/household_registration/0"),
     ("tpe-hh-clerk", "/counter/tell-us-once"),
     ("tpe-social-owner", "/owners/rules"),
     ("tpe-auditor", "/audit/flags"),
