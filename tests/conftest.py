@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 
 from onceonly.config import Settings
 from onceonly.demo.registries.population import REFERENCE_DATE as DEMO_REFERENCE_DATE
@@ -187,3 +189,24 @@ def demo_env(
         url = empty_database_url
     settings = Settings(data_dir=data_dir, database_url=url, secret_key="test-secret")
     return DemoEnv(settings, RegistryManifest.read(settings.registries_dir))
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+@event.listens_for(Engine, "engine_connect")
+def _remember(connection: Any) -> None:
+    _ENGINES.add(connection.engine)
+
+
+@pytest.fixture(autouse=True)
+def _return_pooled_connections() -> Iterator[None]:
+    """On PostgreSQL, each test's apps and engines give their idle pooled connections back
+    when it ends: many tests build an app and never dispose of it, and one worker's leftovers
+    reached the server's 100 connections. Disposing closes only idle connections; an engine
+    a fixture keeps opens new ones when next used."""
+    yield
+    if os.environ.get("ONCEONLY_TEST_PG_URL"):
+        for engine in list(_ENGINES):
+            if engine.dialect.name == "postgresql":
+                engine.dispose()

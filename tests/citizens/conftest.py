@@ -89,6 +89,8 @@ class Portal:
         exchange = getattr(self.app.state, "exchange", None)
         if exchange is not None:
             exchange.close()
+        # the app's pooled connections: kept open, PostgreSQL ran out of them a few tests later
+        self.app.state.engine.dispose()
 
 
 @pytest.fixture
