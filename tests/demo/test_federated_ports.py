@@ -40,8 +40,20 @@ def _run(*args: str, data_dir: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _quiet_port() -> int:
+    """A --port whose every derived port is free: tests beside this one bind ports of their
+    own, and the demo names the first taken port it finds."""
+    from onceonly.demo.ports import first_taken
+
+    for _ in range(50):
+        port = free_port()
+        if first_taken(("127.0.0.1", p) for p in FederationPorts.derive(port).all()) is None:
+            return port
+    raise AssertionError("no --port with all its derived ports free")
+
+
 def test_a_taken_node_port_stops_the_federated_demo_before_it_builds(tmp_path: Path) -> None:
-    port = free_port()
+    port = _quiet_port()
     taken = FederationPorts.derive(port).nodes[2][1]  # the regional node's peer listener
     with socket.socket() as other_demo:
         other_demo.bind(("127.0.0.1", taken))
