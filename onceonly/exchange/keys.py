@@ -20,6 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from joserfc.jwk import OKPKey
 from sqlalchemy import JSON, CheckConstraint, Index, String, select, text
@@ -105,6 +107,24 @@ class SigningKey:
         """This key as a member of the published JWK Set."""
         return _jwk_member(self.kid, self.agency_code, self.public_jwk)
 
+    @property
+    def seal_path(self) -> Path:
+        """Where this key's PDF seal key lives as a file: beside the key file."""
+        return self.pem_path.with_name(f"{self.kid}.seal.pem")
+
+
+@dataclass(frozen=True)
+class SealKey:
+    """The owner's PDF seal key (ECDSA P-256), beside its Ed25519 key and certified by it.
+
+    PDF readers (Adobe, poppler/NSS, pdf.js) do not check Ed25519 in CMS, so a PDF
+    transcript is sealed with this key instead; the JWS transcripts stay Ed25519. ``sign``
+    returns a DER ECDSA signature with SHA-256 over ``data``, from the key file or the token
+    that holds it."""
+
+    public_key: ec.EllipticCurvePublicKey
+    sign: Callable[[bytes], bytes]
+
 
 def _jwk_member(kid: str, agency_code: str, public_jwk: dict[str, Any]) -> dict[str, Any]:
     custody = public_jwk.get(CUSTODY, "node")
@@ -121,12 +141,63 @@ def _jwk_member(kid: str, agency_code: str, public_jwk: dict[str, Any]) -> dict[
 _cache: dict[Path, OKPKey] = {}
 _cache_lock = threading.Lock()
 _signers: dict[str, Callable[[bytes], bytes]] = {}
+_seals: dict[str, SealKey] = {}
 
 
-def register_signer(kid: str, sign: Callable[[bytes], bytes]) -> None:
+def register_signer(kid: str, sign: Callable[[bytes], bytes], seal: SealKey | None = None) -> None:
     """Key ``kid`` signs through ``sign`` in this process (a PKCS#11 token: the private key
-    never leaves it, so there is no file to read)."""
+    never leaves it, so there is no file to read); ``seal`` is its PDF seal key in the same
+    token. Without one, no PDF is sealed for the key: never with a file beside a token key."""
     _signers[kid] = sign
+    if seal is None:
+        _seals.pop(kid, None)
+    else:
+        _seals[kid] = seal
+
+
+def seal_key(key: SigningKey) -> SealKey | None:
+    """The PDF seal key of ``key``, if this process can seal with it: the token's registered
+    for the key, else a key file beside the key file, made on first use. ``None`` when the
+    owner key is in a token without a seal key, or not here at all."""
+    if key.kid in _signers:
+        return _seals.get(key.kid)
+    if not key.pem_path.is_file():
+        return None
+    private = _load_or_make_seal(key.seal_path)
+
+    def sign(data: bytes) -> bytes:
+        return private.sign(data, ec.ECDSA(hashes.SHA256()))
+
+    return SealKey(private.public_key(), sign)
+
+
+def _load_or_make_seal(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The P-256 key in ``path``; made there first if there is none. Two processes making it
+    at once both end up with the one linked first (the file appears whole or not at all)."""
+    try:
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except FileNotFoundError:
+        made = ec.generate_private_key(ec.SECP256R1())
+        pem = made.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        temporary.unlink(missing_ok=True)
+        _write_private(temporary, pem)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _load_or_make_seal(path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return made
+    except ValueError as error:
+        raise SigningKeyUnavailable(f"{path}: {error}") from error
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey) or loaded.curve.name != "secp256r1":
+        raise SigningKeyUnavailable(f"{path} is not a P-256 key")
+    return loaded
 
 
 def can_sign_here(key: SigningKey) -> bool:
@@ -308,8 +379,10 @@ def hand_over(
         if record.status == "active":
             record.status = "retired"
             record.retired_at = utcnow()
-        path = _view(settings, record).pem_path
+        view = _view(settings, record)
+        path = view.pem_path
         path.unlink(missing_ok=True)
+        view.seal_path.unlink(missing_ok=True)
         with _cache_lock:
             _cache.pop(path, None)
     session.flush()

@@ -4,21 +4,24 @@ The land offices' 電子謄本 are PDFs people keep, print and forward. This mod
 verified transcript as an A4 page (title, issuing agency, subject masked, each field's label
 in words with its value, issue time in Taipei time, request id, a QR code to the public
 verification page), attaches the original JWS inside the file, and signs the whole with
-PAdES (pyHanko, ``ETSI.CAdES.detached``) by the owner's Ed25519 key.
+PAdES (pyHanko, ``ETSI.CAdES.detached``) by the owner's seal key.
 
-**Trust chain, honestly.** PAdES needs an X.509 certificate. Each owner key gets a
-*self-issued* certificate (subject = issuer = the agency, public key = the published JWK, so
-its thumbprint is the ``kid``), made on first use with the key itself and kept beside the
-private key as ``<kid>.crt``. No certification authority vouches for it: a reader trusts the
-PDF's signature because the certificate's key is the key the node publishes at
-``/.well-known/jwks.json`` for that agency (the verification page says which, and serves the
-certificate), not because a PDF reader's trust list knows it. A GCA-issued certificate for
-the same key would slot in beside the key file unchanged.
+**Why a seal key.** The JWS is signed with the owner's Ed25519 key, but the PDF readers
+people open it with (Adobe, poppler/Evince/Okular, pdf.js) do not check Ed25519 in CMS and
+call such a file unsigned. So each owner key has an ECDSA P-256 *seal key* beside it (a key
+file ``<kid>.seal.pem``, or in the same PKCS#11 token), certified by the Ed25519 key.
+
+**Trust chain, honestly.** The owner key gets a *self-issued* certificate (subject = issuer =
+the agency, public key = the published JWK, so its thumbprint is the ``kid``), and it issues
+the seal key's certificate (:mod:`onceonly.exchange.certificates`). No certification
+authority vouches for the chain: a reader trusts the seal because the chain ends in the key
+the node publishes at ``/.well-known/jwks.json`` for that agency (the verification page says
+which, and serves the chain), not because a PDF reader's trust list knows it.
 
 Only a key this node can use signs: a key file here, or a PKCS#11 token registered for it in
-this process (:func:`onceonly.exchange.keys.register_signer`). An owner whose key lives at
-its own gateway gets no PDF from this node (:class:`PdfUnavailable`); it is never signed
-with another key in its name.
+this process with its seal key (:func:`onceonly.exchange.keys.register_signer`). An owner
+whose key lives at its own gateway gets no PDF from this node (:class:`PdfUnavailable`); it
+is never signed with another key in its name.
 """
 
 from __future__ import annotations
@@ -48,8 +51,15 @@ from onceonly.db import Base, UTCDateTime, utcnow
 from onceonly.domain.national_id import mask_national_id
 from onceonly.domain.roc_date import TAIWAN
 from onceonly.errors import Problem
-from onceonly.exchange.certificates import certificate_for
-from onceonly.exchange.keys import CUSTODY, SigningKey, active_key, can_sign_here
+from onceonly.exchange.certificates import seal_certificate_for
+from onceonly.exchange.keys import (
+    CUSTODY,
+    SealKey,
+    SigningKey,
+    active_key,
+    can_sign_here,
+    seal_key,
+)
 from onceonly.exchange.transcript import (
     TranscriptInvalid,
     VerifiedTranscript,
@@ -159,24 +169,33 @@ def _register(session: Session, verified: VerifiedTranscript, key: SigningKey) -
         )
 
 
-class _KeySigner(signers.Signer):
-    """pyHanko's signer over :meth:`SigningKey.sign`: the key file or its PKCS#11 token signs,
-    the private key never passes through pyHanko."""
+DIGEST = "sha256"
+"""The digest ECDSA P-256 pairs with (the seal key signs with SHA-256)."""
 
-    def __init__(self, key: SigningKey, cert: asn1_x509.Certificate) -> None:
+
+class _SealSigner(signers.Signer):
+    """pyHanko's signer over :attr:`SealKey.sign`: the key file or its PKCS#11 token signs,
+    the private key never passes through pyHanko. The chain (seal certificate, owner key's
+    certificate) rides in the signature."""
+
+    def __init__(
+        self, seal: SealKey, cert: asn1_x509.Certificate, owner: asn1_x509.Certificate
+    ) -> None:
         super().__init__(
             signing_cert=cert,
-            cert_registry=SimpleCertificateStore.from_certs([cert]),
+            cert_registry=SimpleCertificateStore.from_certs([cert, owner]),
             embed_roots=True,
         )
-        self._key = key
+        self._seal = seal
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:
+        if digest_algorithm != DIGEST:
+            raise ValueError(f"the seal key signs with {DIGEST}, not {digest_algorithm}")
         if dry_run:
-            return bytes(64)
-        return self._key.sign(data)
+            return bytes(72)  # the longest DER ECDSA P-256 signature
+        return self._seal.sign(data)
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -402,7 +421,10 @@ def run_to_end(job: Coroutine[Any, Any, Any]) -> Any:
 
 
 def _sign(
-    pdf: bytes, verified: VerifiedTranscript, key: SigningKey, cert: asn1_x509.Certificate
+    pdf: bytes,
+    verified: VerifiedTranscript,
+    seal: SealKey,
+    chain: tuple[asn1_x509.Certificate, asn1_x509.Certificate],
 ) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     name = f"transcript-{verified.claims.jti}.jws"
@@ -421,23 +443,24 @@ def _sign(
     issuer = display_text(verified.claims, "issuer", "zh-TW")
     metadata = signers.PdfSignatureMetadata(
         field_name=SIGNATURE_FIELD,
-        md_algorithm="sha512",
+        md_algorithm=DIGEST,
         subfilter=fields.SigSeedSubFilter.PADES,
         reason=t("transcript.pdf.reason", "zh-TW"),
         location=issuer,
         name=issuer,
     )
     out = io.BytesIO()
-    pdf_signer = signers.PdfSigner(metadata, signer=_KeySigner(key, cert))
+    pdf_signer = signers.PdfSigner(metadata, signer=_SealSigner(seal, *chain))
     run_to_end(pdf_signer.async_sign_pdf(writer, output=out))
     return out.getvalue()
 
 
 def signing_key_for(
     session: Session, settings: Settings, verified: VerifiedTranscript, lang: str
-) -> SigningKey:
-    """The owner's active key, if this node may sign with it; else :class:`PdfUnavailable`
-    saying why (the transcript is not valid, or the owner signs elsewhere)."""
+) -> tuple[SigningKey, SealKey]:
+    """The owner's active key and its seal key, if this node may sign with them; else
+    :class:`PdfUnavailable` saying why (the transcript is not valid, or the owner signs
+    elsewhere, or its token holds no seal key)."""
     if not verified.valid:
         raise PdfUnavailable(
             "invalid", lang, reason=verified.problem.reason(lang) if verified.problem else ""
@@ -449,7 +472,10 @@ def signing_key_for(
         raise PdfUnavailable("elsewhere", lang, owner=name)
     if key.public_jwk.get(CUSTODY) == "gateway" or not can_sign_here(key):
         raise PdfUnavailable("gateway", lang, owner=name)
-    return key
+    seal = seal_key(key)
+    if seal is None:
+        raise PdfUnavailable("gateway", lang, owner=name)
+    return key, seal
 
 
 def transcript_pdf(
@@ -461,10 +487,10 @@ def transcript_pdf(
 ) -> bytes:
     """The PAdES-signed PDF transcript, registered for the verification page. Raises
     :class:`PdfUnavailable` when this node cannot sign it in the owner's name."""
-    key = signing_key_for(session, settings, verified, lang)
-    cert = certificate_for(key, display_text(verified.claims, "issuer", "zh-TW"))
+    key, seal = signing_key_for(session, settings, verified, lang)
+    chain = seal_certificate_for(key, seal, display_text(verified.claims, "issuer", "zh-TW"))
     url = base_url.rstrip("/") + verification_path(verified.claims.jti or "", verified.token)
-    signed = _sign(render_pdf(session, verified, url), verified, key, cert)
+    signed = _sign(render_pdf(session, verified, url), verified, seal, chain)
     _register(session, verified, key)
     return signed
 

@@ -108,7 +108,8 @@ def _dataset_name(db: Session, code: str, lang: str) -> str:
 
 @router.get("/verify/certificates/{kid}")
 def certificate(request: Request, kid: str, db: Db) -> Response:
-    """The self-issued certificate of a published key, once a PDF was signed with it."""
+    """The certificates of a published key's PDF seal (seal certificate first, then the
+    key's self-issued one that issued it), once a PDF was signed with them."""
     lang = get_language(request)
     record = db.get(keys.SigningKeyRecord, kid)
     cert = None
@@ -122,10 +123,12 @@ def certificate(request: Request, kid: str, db: Db) -> Response:
             None,
         )
         cert = certificates.stored_certificate(view) if view else None
+        seal = certificates.stored_seal_certificate(view) if view else None
     if cert is None:
         raise not_found(t("verify.no_certificate", lang), lang)
+    chain = [c for c in (seal, cert) if c is not None and (c is cert or c.issuer == cert.subject)]
     return Response(
-        certificates.certificate_pem(cert),
+        b"".join(certificates.certificate_pem(c) for c in chain),
         media_type="application/pem-certificate-chain",
         headers=dict(pdf.attachment_headers(f"{kid}.crt")),
     )
@@ -201,9 +204,11 @@ def _pdf_outcome(db: Session, data: bytes, lang: str) -> Outcome:
     if token is None:
         return Outcome(False, t("verify.pdf.no_jws", lang))
     signature = signatures[-1]
-    cert = signature.signer_cert
+    owner = _owner_certificate(signature)
+    if owner is None:
+        return Outcome(False, t("verify.pdf.unknown_key", lang))
     try:
-        raw = cert.public_key["public_key"].native
+        raw = owner.public_key["public_key"].native
         kid = keys.install_kid(
             {
                 "kty": "OKP",
@@ -219,7 +224,7 @@ def _pdf_outcome(db: Session, data: bytes, lang: str) -> Outcome:
     try:
         status = pdf.run_to_end(
             async_validate_pdf_signature(
-                signature, ValidationContext(trust_roots=[cert], allow_fetching=False)
+                signature, ValidationContext(trust_roots=[owner], allow_fetching=False)
             )
         )
         intact = (
@@ -235,6 +240,23 @@ def _pdf_outcome(db: Session, data: bytes, lang: str) -> Outcome:
     if outcome.valid and record.agency_code != _issuer_code(token):
         return Outcome(False, t("verify.pdf.other_agency", lang))
     return outcome
+
+
+def _owner_certificate(signature: Any) -> Any:
+    """The owner key's (Ed25519) certificate the PDF's seal chains to: the certificate in the
+    signature that issued the seal certificate, checked by its signature; or the signer's
+    own when the owner key signed the PDF directly (as PDFs made before seal keys were)."""
+    cert = signature.signer_cert
+    try:
+        if cert.public_key.algorithm == "ed25519":
+            return cert
+        for choice in signature.signed_data["certificates"]:
+            candidate = choice.chosen
+            if certificates.issued_by(cert, candidate):
+                return candidate
+    except Exception:  # a damaged certificate set is no chain
+        return None
+    return None
 
 
 def _issuer_code(token: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,7 +17,7 @@ from onceonly.domain.national_id import mask_national_id
 from onceonly.exchange import verify
 from tests.conftest import DemoEnv
 from tests.counter.support import Visitor
-from tests.pdf_support import validated
+from tests.pdf_support import assert_reader_valid, pdfsig, validated
 
 ITEM = "public-housing-low-income"
 Visit = Callable[[str], Visitor]
@@ -32,7 +33,7 @@ def _fetched_case(visit: Visit, demo_env: DemoEnv) -> tuple[Visitor, str, str]:
 
 
 def test_the_clerk_downloads_the_jws_and_a_signed_pdf(
-    visit: Visit, demo_env: DemoEnv, demo_app: FastAPI
+    visit: Visit, demo_env: DemoEnv, demo_app: FastAPI, tmp_path: Path
 ) -> None:
     clerk, number, subject = _fetched_case(visit, demo_env)
     base = f"/counter/cases/{number}/transcripts/{EVIDENCE}/0"
@@ -59,6 +60,8 @@ def test_the_clerk_downloads_the_jws_and_a_signed_pdf(
     assert data.startswith(b"%PDF-")
     status = validated(data)
     assert status.bottom_line and status.coverage.name == "ENTIRE_FILE"
+    # and a common PDF reader (poppler: Evince, Okular) shows it signed by the owner agency
+    assert_reader_valid(pdfsig(data, tmp_path), "內政部戶政司")
     assert verify._embedded_jws(PdfFileReader(io.BytesIO(data))) == jws.text
     # the national id is never in the file in full (the JWS inside is compressed)
     assert subject.encode() not in data
@@ -76,7 +79,7 @@ def test_the_clerk_downloads_the_jws_and_a_signed_pdf(
         kid = re.search(r"/verify/certificates/([A-Za-z0-9_-]+)", shown.text)
         assert kid
         cert = anyone.get(f"/verify/certificates/{kid.group(1)}")
-        assert cert.status_code == 200 and b"BEGIN CERTIFICATE" in cert.content
+        assert cert.status_code == 200 and cert.content.count(b"BEGIN CERTIFICATE") == 2
         wrong = anyone.get(path[:-4] + "0000", headers={"Accept": "text/html"})
         assert wrong.status_code == 404 and "沒有製作過" in wrong.text
 

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyhanko.pdf_utils import generic
@@ -23,9 +27,9 @@ from onceonly.db import Base, make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
 from onceonly.exchange import certificates, keys, pdf, verify
 from onceonly.exchange.keys import ensure_key, hand_over, published_jwks, register_signer
-from onceonly.exchange.transcript import inspect_transcript, sign_transcript
+from onceonly.exchange.transcript import display_text, inspect_transcript, sign_transcript
 from tests.exchange.test_transcript import OWNER, household_claims, income_claims
-from tests.pdf_support import validated
+from tests.pdf_support import assert_reader_valid, pdfsig, validated
 
 BASE = "https://onceonly.example.gov.tw"
 
@@ -78,13 +82,21 @@ def test_the_pdf_is_signed_by_the_owner_key_and_valid_under_its_certificate(
     status = _status(data, cert)
     assert status.bottom_line and status.intact and status.valid and status.trusted  # type: ignore[attr-defined]
     assert status.coverage.name == "ENTIRE_FILE"  # type: ignore[attr-defined]
-    assert status.md_algorithm == "sha512"  # type: ignore[attr-defined]
-    # the certificate is the published key's, kept beside the key file
+    assert status.md_algorithm == "sha256"  # type: ignore[attr-defined]
+    # the root certificate is the published key's, kept beside the key file
     assert Path(certificates.certificate_path(key)).is_file()
     assert Path(certificates.certificate_path(key)).parent == key.pem_path.parent
     raw = cert.public_key["public_key"].native
     assert keys.install_kid({"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}) == key.kid
     assert cert.subject.native["common_name"] == OWNER
+    # the PDF is sealed by a P-256 key beside it, certified by the published key
+    signer = PdfFileReader(io.BytesIO(data)).embedded_signatures[0].signer_cert
+    assert signer.public_key.algorithm == "ec" and signer.public_key.curve[1] == "secp256r1"
+    assert certificates.issued_by(signer, cert)
+    assert key.seal_path.is_file() and key.seal_path.stat().st_mode & 0o077 == 0
+    seal = keys.seal_key(key)
+    assert seal is not None
+    assert certificates._seal_info(seal).dump() == signer.public_key.dump()
     # the original JWS rides inside, and the QR target is on the page's verification path
     reader = PdfFileReader(io.BytesIO(data))
     assert verify._embedded_jws(reader) == token
@@ -97,6 +109,66 @@ def _b64(raw: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_common_pdf_readers_call_it_signed_by_the_owner(
+    sessions: sessionmaker[Session],
+    pdf_settings: Settings,
+    tmp_path: Path,
+) -> None:
+    """poppler (Evince, Okular) checks the seal: valid, whole file, signed by the agency by
+    name; a changed byte in the signed range, or a seal made with another key, is not."""
+    token, data, _, _ = _made(sessions, pdf_settings)
+    verified = inspect_transcript(token, {"keys": []})
+    agency = display_text(verified.claims, "issuer", "zh-TW")
+    assert_reader_valid(pdfsig(data, tmp_path), agency)
+
+    at = data.index(b"/Producer")
+    tampered = data[:at] + b"/Producex" + data[at + len(b"/Producer") :]
+    assert "Signature is Valid." not in pdfsig(tampered, tmp_path)
+
+    # the seal certificate of the owner, but the PDF signed with another P-256 key
+    with transaction(sessions) as db:
+        key = keys.active_key(db, pdf_settings, OWNER)
+        assert key is not None
+        seal = keys.seal_key(key)
+        assert seal is not None
+        chain = certificates.seal_certificate_for(key, seal, agency)
+        other = ec.generate_private_key(ec.SECP256R1())
+        impostor = keys.SealKey(
+            other.public_key(), lambda raw: other.sign(raw, ec.ECDSA(hashes.SHA256()))
+        )
+        unsigned = pdf.render_pdf(db, verified, BASE)
+        forged = pdf._sign(unsigned, verified, impostor, chain)
+        assert "Signature is Valid." not in pdfsig(forged, tmp_path)
+        assert not verify.check_file(db, forged, "en").valid
+        # a seal certificate issued by a key no one published is no owner's seal
+        stranger = keys.SigningKey(
+            kid="stranger",
+            agency_code=OWNER,
+            public_jwk={},
+            status="active",
+            created_at=key.created_at,
+            retired_at=None,
+            pem_path=tmp_path / "stranger.pem",
+        )
+        private = Ed25519PrivateKey.generate()
+        object.__setattr__(stranger, "sign", private.sign)
+        public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        object.__setattr__(
+            stranger, "public_jwk", {"kty": "OKP", "crv": "Ed25519", "x": _b64(public)}
+        )
+        root = certificates.make_certificate(stranger, agency)
+        leaf = certificates.make_seal_certificate(stranger, seal, root, agency)
+        assert not certificates.issued_by(leaf, chain[1])
+        foreign = pdf._sign(unsigned, verified, seal, (leaf, root))
+        assert "Signature is Valid." in pdfsig(foreign, tmp_path), "a reader cannot tell"
+        outcome = verify.check_file(db, foreign, "en")
+        assert not outcome.valid and "key" in outcome.reason
+        # nor when it rides with the owner's real certificate (the same name) as its issuer
+        assert root.subject == chain[1].subject
+        smuggled = pdf._sign(unsigned, verified, seal, (leaf, chain[1]))
+        assert not verify.check_file(db, smuggled, "en").valid
 
 
 def test_a_changed_byte_or_an_added_revision_fails_validation(
@@ -141,27 +213,41 @@ def test_the_certificate_is_made_once_and_reused(
 def test_a_token_held_key_signs_without_a_key_file(
     sessions: sessionmaker[Session], pdf_settings: Settings
 ) -> None:
-    """A PKCS#11 token registered for the key signs the PDF (and its certificate) itself."""
+    """A PKCS#11 token registered for the key certifies the seal key and the token's seal
+    key signs the PDF; a token without a seal key gets no PDF (never a seal file's)."""
     with transaction(sessions) as db:
         token = _issue(db, pdf_settings)
         key = keys.active_key(db, pdf_settings, OWNER)
         assert key is not None
         private = key.private_key().private_key
         calls: list[int] = []
+        sealed: list[int] = []
 
         def token_sign(data: bytes) -> bytes:
             calls.append(len(data))
             return private.sign(data)  # type: ignore[union-attr]
 
+        in_token = ec.generate_private_key(ec.SECP256R1())
+
+        def token_seal(data: bytes) -> bytes:
+            sealed.append(len(data))
+            return in_token.sign(data, ec.ECDSA(hashes.SHA256()))
+
         key.pem_path.unlink()
+        verified = inspect_transcript(token, published_jwks(db))
         register_signer(key.kid, token_sign)
         try:
-            verified = inspect_transcript(token, published_jwks(db))
+            with pytest.raises(pdf.PdfUnavailable):
+                pdf.transcript_pdf(db, pdf_settings, verified, BASE)
+            assert not key.seal_path.exists()
+            register_signer(key.kid, token_sign, keys.SealKey(in_token.public_key(), token_seal))
             data = pdf.transcript_pdf(db, pdf_settings, verified, BASE)
         finally:
             keys._signers.pop(key.kid, None)
+            keys._seals.pop(key.kid, None)
         cert = certificates.stored_certificate(key)
-    assert calls and cert is not None
+        assert not key.seal_path.exists()
+    assert calls and sealed and cert is not None
     assert _status(data, cert).bottom_line  # type: ignore[attr-defined]
 
 
@@ -171,9 +257,14 @@ def test_an_owner_whose_key_is_at_its_gateway_gets_no_pdf_here(
     with transaction(sessions) as db:
         token = _issue(db, pdf_settings)
         jwks = published_jwks(db)
+        held = keys.active_key(db, pdf_settings, OWNER)
+        assert held is not None
+        pdf.transcript_pdf(db, pdf_settings, inspect_transcript(token, jwks), BASE)
+        assert held.seal_path.is_file()
         gateway_key = {"kty": "OKP", "crv": "Ed25519", "x": _b64(bytes(range(32)))}
         member = gateway_key | {"kid": keys.install_kid(gateway_key), "agency": OWNER}
         hand_over(db, pdf_settings, OWNER, [member])
+        assert not held.seal_path.exists(), "the seal key goes with the key it belongs to"
         verified = inspect_transcript(token, jwks)
         with pytest.raises(pdf.PdfUnavailable) as refused:
             pdf.transcript_pdf(db, pdf_settings, verified, BASE, "en")
