@@ -53,7 +53,7 @@ def serve(
     token_keys = None
     if pkcs11_module is not None:
         token = _open_token(pkcs11_module, token_label, key_label, pin_file, owners)
-        keys.register_signer(keys.install_kid(token.public_jwk), token.sign)
+        keys.register_signer(keys.install_kid(token.public_jwk), token.sign, token.seal)
         token_keys = {owners[0]: token.public_jwk}
     jwks = prepare_gateway(settings, owners, token_keys, datasets)
     (settings.data_dir / "jwks.json").write_text(json.dumps(jwks, indent=2), "utf-8")

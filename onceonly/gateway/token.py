@@ -11,20 +11,31 @@ algorithm). The PIN comes from a file or an environment variable, never the comm
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 import pkcs11
+from cryptography.hazmat.primitives.asymmetric import ec
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.util.ec import encode_named_curve_parameters
+from pkcs11.util.ec import encode_ecdsa_signature, encode_named_curve_parameters
 
-from onceonly.exchange.keys import CURVE
+from onceonly.exchange.keys import CURVE, SealKey
 from onceonly.i18n import both
 
 PIN_ENV = "ONCEONLY_PKCS11_PIN"
 ED25519_OID = "1.3.101.112"
+SEAL_CURVE = "secp256r1"
+SEAL_SUFFIX = ".seal"
+"""The seal key's label is the signing key's with this suffix."""
+_PRIVATE = {
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: False,
+    Attribute.PRIVATE: True,
+    Attribute.SIGN: True,
+}
 
 
 class TokenError(Exception):
@@ -74,37 +85,51 @@ def _open(module: Path, token_label: str, pin: str) -> Any:
 
 
 def generate_key(module: Path, token_label: str, key_label: str, pin: str) -> dict[str, Any]:
-    """Make an Ed25519 key pair inside the token (the private half sensitive and never
-    extractable); its public JWK. Refuses a label already in use."""
+    """Make an Ed25519 key pair inside the token, and its P-256 seal key pair beside it (the
+    private halves sensitive and never extractable); the Ed25519 public JWK. Refuses a label
+    already in use."""
     session = _open(module, token_label, pin)
     try:
-        if list(session.get_objects({Attribute.LABEL: key_label})):
-            raise TokenError("label_taken", token=token_label, label=key_label)
+        for label in (key_label, key_label + SEAL_SUFFIX):
+            if list(session.get_objects({Attribute.LABEL: label})):
+                raise TokenError("label_taken", token=token_label, label=label)
         params = session.create_domain_parameters(
             KeyType.EC_EDWARDS,
             {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)},
             local=True,
         )
-        public, _ = params.generate_keypair(
-            store=True,
-            label=key_label,
-            private_template={
-                Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: False,
-                Attribute.PRIVATE: True,
-                Attribute.SIGN: True,
-            },
+        public, _ = params.generate_keypair(store=True, label=key_label, private_template=_PRIVATE)
+        seal_params = session.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(SEAL_CURVE)}, local=True
+        )
+        seal_params.generate_keypair(
+            store=True, label=key_label + SEAL_SUFFIX, private_template=_PRIVATE
         )
         return _public_jwk(bytes(public[Attribute.EC_POINT]))
     finally:
         session.close()
 
 
+def _seal_public(point: bytes) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key from ``CKA_EC_POINT`` (a DER OCTET STRING of the uncompressed
+    point, or the bare point)."""
+    raw = point[2:] if len(point) == 67 and point[:2] == b"\x04\x41" else point
+    return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+
+
 class TokenKey:
     """One logged-in session on the token and the key labelled ``key_label`` in it."""
 
-    def __init__(self, session: Any, private: Any, public_jwk: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        session: Any,
+        private: Any,
+        public_jwk: dict[str, Any],
+        seal_private: Any = None,
+        seal_public: ec.EllipticCurvePublicKey | None = None,
+    ) -> None:
         self.session, self.private, self.public_jwk = session, private, public_jwk
+        self._seal_private, self._seal_public = seal_private, seal_public
         self._lock = threading.Lock()  # a PKCS#11 session serves one call at a time
 
     @classmethod
@@ -121,11 +146,43 @@ class TokenKey:
         except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as exc:
             session.close()
             raise TokenError("no_key", label=key_label, detail=repr(exc)) from exc
-        return cls(session, private, jwk)
+        try:  # a token keyed before seal keys has none: it signs JWS, but no PDF
+            seal_private = session.get_key(
+                object_class=ObjectClass.PRIVATE_KEY,
+                key_type=KeyType.EC,
+                label=key_label + SEAL_SUFFIX,
+            )
+            seal_public = _seal_public(
+                bytes(
+                    session.get_key(
+                        object_class=ObjectClass.PUBLIC_KEY,
+                        key_type=KeyType.EC,
+                        label=key_label + SEAL_SUFFIX,
+                    )[Attribute.EC_POINT]
+                )
+            )
+        except pkcs11.exceptions.NoSuchKey:
+            seal_private, seal_public = None, None
+        return cls(session, private, jwk, seal_private, seal_public)
 
     def sign(self, data: bytes) -> bytes:
         with self._lock:
             return bytes(self.private.sign(data, mechanism=Mechanism.EDDSA))
+
+    def seal_sign(self, data: bytes) -> bytes:
+        """A DER ECDSA signature with SHA-256 over ``data`` by the seal key (the token signs
+        the digest, ``CKM_ECDSA``)."""
+        digest = hashlib.sha256(data).digest()
+        with self._lock:
+            raw = bytes(self._seal_private.sign(digest, mechanism=Mechanism.ECDSA))
+        return bytes(encode_ecdsa_signature(raw))
+
+    @property
+    def seal(self) -> SealKey | None:
+        """The token's seal key, to register beside its signing key; ``None`` if it has none."""
+        if self._seal_private is None or self._seal_public is None:
+            return None
+        return SealKey(self._seal_public, self.seal_sign)
 
     def close(self) -> None:
         self.session.close()

@@ -4,6 +4,8 @@ the platform's JWKS."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +15,9 @@ from onceonly.exchange import keys
 from onceonly.exchange.transcript import verify_transcript
 from tests.conftest import DemoEnv
 from tests.exchange.test_evidence_requests import Counter
-from tests.gateway.softhsm import KEY_LABEL, TOKEN_LABEL, SoftToken
+from tests.gateway.softhsm import KEY_LABEL, PIN, TOKEN_LABEL, SoftToken
 from tests.gateway.test_gateway import OWNER, Setup, _ask
+from tests.pdf_support import assert_reader_valid, pdfsig, validated
 
 
 @pytest.fixture
@@ -33,14 +36,15 @@ def setup(demo_env: DemoEnv, tmp_path: Path, token: SoftToken) -> Iterator[Setup
 
 def test_the_key_is_made_in_the_token_and_cannot_leave_it(token: SoftToken) -> None:
     held = token.private_attributes()
-    assert held["keys"] == [
+    assert sorted(held["keys"], key=lambda k: k["label"]) == [
         {
-            "label": KEY_LABEL,
+            "label": label,
             "extractable": False,
             "sensitive": True,
             "never_extractable": True,
             "local": True,
         }
+        for label in (KEY_LABEL, KEY_LABEL + ".seal")  # the signing key and its PDF seal
     ]
     assert held["value_readable"] is False
     again = token.cli(
@@ -80,3 +84,21 @@ def test_the_gateway_signs_in_the_token(setup: Setup, token: SoftToken) -> None:
     for path in setup.gw.data_dir.rglob("*"):
         if path.is_file():
             assert b"PRIVATE KEY" not in path.read_bytes(), path
+
+
+def test_a_pdf_is_sealed_in_the_token(token: SoftToken, tmp_path: Path) -> None:
+    """The owner key in the token certifies the seal key in the same token, which seals the
+    PDF: pyHanko and poppler both call it valid, and no key file was written."""
+    out = tmp_path / "probe" / "sealed.pdf"
+    out.parent.mkdir()
+    probe = [sys.executable, str(Path(__file__).with_name("token_pdf_probe.py"))]
+    probe += [str(token.module), TOKEN_LABEL, KEY_LABEL, PIN, str(out)]
+    ran = subprocess.run(probe, env=token.env(), capture_output=True, text=True, check=False)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    data = out.read_bytes()
+    status = validated(data)
+    assert status.bottom_line and status.coverage.name == "ENTIRE_FILE"
+    assert_reader_valid(pdfsig(data, tmp_path), "內政部戶政司")
+    files = [p for p in (out.parent / "data").rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix == ".pem" or b"PRIVATE KEY" in p.read_bytes()]
+    assert [p for p in files if p.name.endswith(".seal.crt")], "the chain is kept"
