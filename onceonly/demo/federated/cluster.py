@@ -30,6 +30,7 @@ from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings
 from onceonly.connectors import SUFFIX as CONNECTOR_SUFFIX
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.mail_sink import mail_sink_port
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
 from onceonly.demo.rules import seed_demo_rules
@@ -81,8 +82,9 @@ class NodeLayout:
 
 
 NODE_PORT_STEP = 10
-"""``onceonly demo --federated --port P``: node i serves its web app on P + 10 i and its
-peer listener on P + 10 i + 1; the directory listens on P + 10 n (n nodes)."""
+"""``onceonly demo --federated --port P``: node i serves its web app on P + 10 i, its peer
+listener on P + 10 i + 1 and its mail sink on P + 10 i + 9 (as ``onceonly demo`` puts its
+sink at ``--port`` + 9); the directory listens on P + 10 n (n nodes)."""
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,16 @@ class FederationPorts:
     directory: int
     nodes: tuple[tuple[int, int], ...]
     """(web, peer) per node, in the order of the plans."""
+    mail: tuple[int, ...] = ()
+    """Each node's mail sink (the demo's; none when the ports were picked free)."""
 
     @classmethod
     def derive(cls, port: int, node_count: int = len(DEMO_NODES)) -> FederationPorts:
         nodes = tuple(
             (port + NODE_PORT_STEP * i, port + NODE_PORT_STEP * i + 1) for i in range(node_count)
         )
-        return cls(port + NODE_PORT_STEP * node_count, nodes)
+        mail = tuple(mail_sink_port(web) for web, _ in nodes)
+        return cls(port + NODE_PORT_STEP * node_count, nodes, mail)
 
     @classmethod
     def free(cls, node_count: int) -> FederationPorts:
@@ -106,7 +111,7 @@ class FederationPorts:
         return cls(free_port(), tuple((free_port(), free_port()) for _ in range(node_count)))
 
     def all(self) -> list[int]:
-        return [port for pair in self.nodes for port in pair] + [self.directory]
+        return [port for pair in self.nodes for port in pair] + [self.directory, *self.mail]
 
 
 class PortsChanged(ValueError):
@@ -435,9 +440,15 @@ def start_node(
     return process
 
 
-def start_notify_worker(node: NodeLayout, log: Path | None = None) -> subprocess.Popen[bytes]:
+def start_notify_worker(
+    node: NodeLayout, log: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """The node's notify worker: it also relays moves to the other nodes."""
-    return _spawn([*_python(), "notify", "worker"], log, {"ONCEONLY_DATA_DIR": str(node.data_dir)})
+    return _spawn(
+        [*_python(), "notify", "worker"],
+        log,
+        {"ONCEONLY_DATA_DIR": str(node.data_dir), **(env or {})},
+    )
 
 
 def _spawn(

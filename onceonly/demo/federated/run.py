@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 from rich.console import Console
 
 from onceonly.accounts.service import DEMO_PASSWORD
+from onceonly.demo import mail_sink
 from onceonly.demo.federated.cluster import (
     FederationLayout,
     FederationPorts,
+    NodeLayout,
     build_federation,
     start_directory,
     start_node,
@@ -53,6 +56,48 @@ def check_ports(host: str, port: int) -> None:
     refuse_taken(needed, port, "federation.demo.port_taken")
 
 
+def mail_env(node: NodeLayout) -> dict[str, str]:
+    """What a node's processes (web app, notify worker) are told of its mail sink: they send
+    there and ``/admin/mail`` reads its Maildir, from the environment as a deployment's
+    settings come. The sink listens on the node's web port + 9, as ``onceonly demo``'s."""
+    return {
+        "ONCEONLY_SMTP_HOST": mail_sink.MAIL_SINK_HOST,
+        "ONCEONLY_SMTP_PORT": str(mail_sink.mail_sink_port(node.port)),
+        "ONCEONLY_MAIL_SINK_DIR": str(mail_sink.mail_dir(node.data_dir).resolve()),
+    }
+
+
+def start_federation(
+    layout: FederationLayout, logs: Path, host: str
+) -> tuple[list[subprocess.Popen[bytes]], list[mail_sink.MailSink]]:
+    """The directory, and per node its mail sink (in this process), web app and notify
+    worker. On failure whatever had started is stopped."""
+    processes: list[subprocess.Popen[bytes]] = []
+    sinks: list[mail_sink.MailSink] = []
+    try:
+        processes.append(start_directory(layout, logs / "directory.log"))
+        for node in layout.nodes:
+            env = mail_env(node)
+            sinks.append(
+                mail_sink.start(Path(env["ONCEONLY_MAIL_SINK_DIR"]), int(env["ONCEONLY_SMTP_PORT"]))
+            )
+            processes.append(start_node(node, logs / f"{node.plan.id}.log", env, host=host))
+            processes.append(start_notify_worker(node, logs / f"{node.plan.id}-notify.log", env))
+    except BaseException:
+        stop_federation(processes, sinks)
+        raise
+    return processes, sinks
+
+
+def stop_federation(
+    processes: list[subprocess.Popen[bytes]], sinks: list[mail_sink.MailSink]
+) -> None:
+    for process in reversed(processes):
+        stop(process)
+    for sink in sinks:
+        sink.close()
+
+
 def print_federation_summary(layout: FederationLayout, console: Console) -> None:
     manifest = RegistryManifest.read(layout.root / "registries-all")
     yilan = manifest.sample("yilan_resident")
@@ -88,6 +133,7 @@ def print_federation_summary(layout: FederationLayout, console: Console) -> None
             regional=regional.url,
         )
     )
+    console.print(t("federation.demo.mail", "zh-TW", url=taipei.url, user="tpe-city-admin"))
     console.print(
         t(
             "federation.demo.revoke",
@@ -127,11 +173,8 @@ def run_federated_demo(
         return
     logs = layout.root / "logs"
     logs.mkdir(exist_ok=True)
-    processes = [start_directory(layout, logs / "directory.log")]
+    processes, sinks = start_federation(layout, logs, host)
     try:
-        for node in layout.nodes:
-            processes.append(start_node(node, logs / f"{node.plan.id}.log", host=host))
-            processes.append(start_notify_worker(node, logs / f"{node.plan.id}-notify.log"))
         print_federation_summary(layout, console)
         console.print(t("federation.demo.stop", "zh-TW", logs=str(logs)))
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -140,5 +183,4 @@ def run_federated_demo(
     except KeyboardInterrupt:
         pass
     finally:
-        for process in reversed(processes):
-            stop(process)
+        stop_federation(processes, sinks)
