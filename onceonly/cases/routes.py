@@ -16,18 +16,20 @@ from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import scope_of
-from onceonly.cases import notifications, service
+from onceonly.cases import guards, notifications, service
 from onceonly.cases.notifications import SmsProvider
 from onceonly.cases.schemas import (
     CasePage,
     CaseSummaryView,
     CaseView,
+    CautionView,
     DecideIn,
     EventView,
     FetchEvidenceIn,
     Measures,
     NotificationView,
     OpenCaseIn,
+    OpenWarningsOut,
     RelayIn,
     SearchFilters,
     SmsOutboxView,
@@ -118,8 +120,48 @@ def open_case(body: OpenCaseIn, step: CaseStep) -> CaseView:
             contact_email=body.contact_email,
             contact_mobile=body.contact_mobile,
             contact_language=body.contact_language,
+            acknowledged=body.acknowledged,
             lang=step.lang,
         )
+    )
+
+
+@router.get(
+    "/api/v1/cases/warnings",
+    response_model=OpenWarningsOut,
+    summary="Warnings before opening a case: a second open case, a deceased or unregistered "
+    "citizen",
+    description="What the counter warns about before a clerk opens a case for "
+    "`application_item` and `subject`: an open case of the same item for the citizen (in the "
+    "clerk's tenant), or the household register saying the citizen died or holds no one "
+    "with this ID (asked for two fields, and audited as a look at the record). Opening is "
+    "still allowed (a second case can be right, the register can lag); pass the kinds the "
+    "clerk went past as `acknowledged` to `POST /api/v1/cases`. An empty list: nothing "
+    "looks amiss.",
+    responses={422: STEP_RESPONSES[422]},
+)
+def open_warnings(
+    request: Request,
+    principal: Clerk,
+    factory: Factory,
+    lang: Lang,
+    application_item: Annotated[str, Query(min_length=1, max_length=120)],
+    subject: Annotated[str, Query(min_length=1, max_length=20)],
+) -> OpenWarningsOut:
+    from onceonly.db import transaction
+
+    with transaction(factory) as db:
+        guards.check_request(db, application_item, subject, lang)
+        found = guards.open_warnings(
+            db, exchange_of(request).providers, principal, application_item, subject, lang
+        )
+    return OpenWarningsOut(
+        warnings=[
+            CautionView.model_validate(
+                {"kind": c.kind, "text": c.text, "case_number": c.case_number}
+            )
+            for c in found
+        ]
     )
 
 

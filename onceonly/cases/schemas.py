@@ -149,12 +149,36 @@ class SmsOutboxView(_View):
 # --- request bodies ---------------------------------------------------------------------------
 
 
+CautionKind = Literal["open_case", "deceased", "not_registered", "register_unknown"]
+
+
 class OpenCaseIn(BaseModel):
     application_item: str = Field(min_length=1, max_length=120)
     subject: str = Field(min_length=1, max_length=20, description="The citizen's national ID.")
     contact_email: str | None = Field(default=None, max_length=254)
     contact_mobile: str | None = Field(default=None, max_length=24)
     contact_language: Literal["zh-TW", "en"] = "zh-TW"
+    acknowledged: list[CautionKind] = Field(
+        default_factory=list,
+        max_length=4,
+        description="The warnings of `GET /api/v1/cases/warnings` the clerk saw and went past; "
+        "kept in the case's timeline, as the counter's form keeps them.",
+    )
+
+
+class CautionView(BaseModel):
+    kind: CautionKind
+    """``open_case``: the citizen has an open case of this item; ``deceased``: the household
+    register says the citizen died; ``not_registered``: it holds no one with this ID;
+    ``register_unknown``: the register could not be asked now."""
+    text: str
+    """The warning in words, in the request's language."""
+    case_number: str | None = None
+    """The open case (``open_case`` only)."""
+
+
+class OpenWarningsOut(BaseModel):
+    warnings: list[CautionView]
 
 
 class RelayIn(BaseModel):

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from onceonly.cases.guards import agency_name
 from onceonly.cases.schemas import CaseEvidenceView, CaseView, PaperView
 from onceonly.catalog import service as catalog
 from onceonly.citizens.previews import PreviewKey, current_preview
@@ -129,13 +130,6 @@ class EvidenceCard:
     def answers(self) -> list[AnswerGroup]:
         """The transcripts with identical answers grouped, as pages and printouts show them."""
         return group_answers(self.transcripts)
-
-
-def agency_name(session: Session, code: str, lang: str) -> str:
-    agency = catalog.get_agency(session, code)
-    if agency is None:
-        return code
-    return agency.name_en if lang == "en" else agency.name_zh
 
 
 def _pick(lang: str, zh: str, en: str) -> str:

@@ -20,11 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.cases import service
+from onceonly.cases.guards import CAUTION_KINDS, Caution, open_warnings
 from onceonly.cases.schemas import MAX_NOTE_CHARS, CaseView, SearchFilters
 from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
-from onceonly.counter.guards import CAUTION_KINDS, Caution, open_warnings
 from onceonly.counter.pages import (
     actions_for,
     consent_request_lines,

@@ -297,3 +297,106 @@ def test_a_revoked_partner_reached_through_the_exchange_reads_the_same(
     card = page.split(f'id="ev-{PIECE}"', 1)[1].split("</article>", 1)[0]
     assert "合作節點，其憑證已被廢止" in card and "請聯絡系統管理者" in card
     assert "分鐘後再試" not in card and "申請存取規則" not in card
+
+
+def _bearer(app: FastAPI, username: str) -> dict[str, str]:
+    from onceonly.accounts.service import get_user, issue_api_token
+
+    with transaction(app.state.sessions) as db:
+        user = get_user(db, username)
+        assert user is not None
+        token, _ = issue_api_token(db, user, "tests", 1)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_cases_api_gives_the_counters_warnings_before_opening(
+    demo_env: DemoEnv, demo_app: FastAPI
+) -> None:
+    """``GET /api/v1/cases/warnings``: the same warnings as the counter's form, in words, for
+    an API client to show before ``POST /api/v1/cases`` (which records what was gone past)."""
+    from fastapi.testclient import TestClient
+
+    headers = _bearer(demo_app, "tpe-udd-clerk")
+    url = "/api/v1/cases/warnings"
+    subject = demo_env.sample("taipei_home_owner")
+    with TestClient(demo_app) as api:
+
+        def warnings(who: str, lang: str = "zh-TW", item: str = ITEM) -> list[dict[str, Any]]:
+            answer = api.get(
+                url,
+                params={"application_item": item, "subject": who, "lang": lang},
+                headers=headers,
+            )
+            assert answer.status_code == 200, answer.text
+            return list(answer.json()["warnings"])
+
+        assert [w for w in warnings(subject) if w["kind"] == "open_case"] == []
+        opened = api.post(
+            "/api/v1/cases", json={"application_item": ITEM, "subject": subject}, headers=headers
+        )
+        assert opened.status_code == 201, opened.text
+        number = opened.json()["number"]
+        [second] = [w for w in warnings(subject) if w["kind"] == "open_case"]
+        assert second["case_number"] == number and number in second["text"]
+        assert "尚未結案" in second["text"]
+        [english] = [w for w in warnings(subject, "en") if w["kind"] == "open_case"]
+        assert "open" in english["text"] and "尚未結案" not in english["text"]
+
+        deceased = demo_env.sample("deceased")
+        before = _register_checks(demo_app, deceased)
+        [died] = warnings(deceased)
+        assert died["kind"] == "deceased" and "死亡" in died["text"]
+        assert _register_checks(demo_app, deceased) == before + 1, "the look is audited"
+        nobody = make_national_id("A", 1, 9_999_997)
+        assert [w["kind"] for w in warnings(nobody)] == ["not_registered"]
+
+        # going past them is recorded in the case, as the counter's form records it
+        gone_past = api.post(
+            "/api/v1/cases",
+            json={"application_item": ITEM, "subject": nobody, "acknowledged": ["not_registered"]},
+            headers=headers,
+        )
+        assert gone_past.status_code == 201, gone_past.text
+        with demo_app.state.sessions() as db:
+            event = db.scalars(
+                select(CaseEvent)
+                .join(Case, Case.id == CaseEvent.case_id)
+                .where(Case.subject == nobody, CaseEvent.kind == "opened")
+            ).one()
+        assert event.details["acknowledged"] == ["not_registered"]
+
+        # bad input: a 422 naming each field; strangers: 401; unknown kinds refused
+        bad = api.get(
+            url, params={"application_item": "no-such-item", "subject": "A12345"}, headers=headers
+        )
+        assert bad.status_code == 422 and bad.headers["content-type"].startswith(
+            "application/problem+json"
+        )
+        assert {e["field"] for e in bad.json()["errors"]} == {"subject", "application_item"}
+        missing = api.get(url, params={"subject": subject}, headers=headers)
+        assert missing.status_code == 422 and "application_item" in missing.text
+        assert (
+            api.get(url, params={"application_item": ITEM, "subject": subject}).status_code == 401
+        )
+        odd = api.post(
+            "/api/v1/cases",
+            json={"application_item": ITEM, "subject": subject, "acknowledged": ["whatever"]},
+            headers=headers,
+        )
+        assert odd.status_code == 422 and "acknowledged" in odd.text
+        assert url in api.get("/openapi.json").json()["paths"]
+
+
+def _register_checks(app: FastAPI, subject: str) -> int:
+    from onceonly.audit.models import AuditEntry
+
+    with app.state.sessions() as db:
+        return len(
+            list(
+                db.scalars(
+                    select(AuditEntry.seq).where(
+                        AuditEntry.event == "case.register_check", AuditEntry.subject == subject
+                    )
+                )
+            )
+        )

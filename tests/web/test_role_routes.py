@@ -119,6 +119,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/v1/cases"): CLERK,
     ("GET", "/api/v1/cases"): CLERK,
     ("GET", "/api/v1/cases/queue"): CLERK,
+    ("GET", "/api/v1/cases/warnings"): CLERK,
     ("GET", "/api/v1/cases/{number}"): CLERK,
     ("POST", "/api/v1/cases/{number}/evidence"): CLERK,
     ("POST", "/api/v1/cases/{number}/paper"): CLERK,

@@ -5,6 +5,9 @@ case can be right, and the register can lag), by confirming on the same form.
 
 The register is asked through its owner's provider, for two fields only, and the read is
 written to the audit log like any other look at a person's record.
+
+The counter's open form shows them (``onceonly.counter``) and the cases API returns them
+(``GET /api/v1/cases/warnings``), so both kinds of client can warn before opening.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from onceonly.audit.log import AuditRecord, append
 from onceonly.cases import service
 from onceonly.cases.steps import case_actor
 from onceonly.catalog import service as catalog
-from onceonly.counter.evidence import agency_name
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import validate_national_id
+from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
 from onceonly.providers.base import Provider, ProviderUnavailable
 
@@ -42,6 +45,30 @@ class Providers(Protocol):
     """Where an owner's provider is found (the exchange's provider directory)."""
 
     def for_owner(self, agency_code: str) -> Provider | None: ...
+
+
+def agency_name(session: Session, code: str, lang: str) -> str:
+    agency = catalog.get_agency(session, code)
+    if agency is None:
+        return code
+    return agency.name_en if lang == "en" else agency.name_zh
+
+
+def check_request(session: Session, application_item: str, subject: str, lang: str) -> None:
+    """A 422 naming each field that is wrong (the API asks before opening, so it is told)."""
+    errors: list[FieldError] = []
+    try:
+        validate_national_id(subject)
+    except DomainValueError as exc:
+        errors.append(FieldError("subject", exc.message(lang), exc.code))
+    if catalog.get_application_item(session, application_item) is None:
+        errors.append(
+            FieldError(
+                "application_item", t("cases.unknown_item", lang, code=application_item), "unknown"
+            )
+        )
+    if errors:
+        raise validation_problem(errors, lang)
 
 
 def _register_warning(
