@@ -124,6 +124,12 @@ def _admin_password(path: Path | None, lang: str) -> str:
     return _ask_password(lang)
 
 
+WORKER_START_SECONDS = 60
+"""How long uvicorn's supervisor waits for a worker to answer its first health check. Its
+default (5 s) is shorter than building the app on a busy machine (catalog, keys, warm-up),
+and a worker killed during start-up is started again, and killed again, for ever."""
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -175,7 +181,13 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings), **common)
         return
-    uvicorn.run("onceonly.web.app:create_app", factory=True, workers=workers, **common)
+    uvicorn.run(
+        "onceonly.web.app:create_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
+        **common,
+    )
 
 
 def database_trouble(exc: DBAPIError, url: str, lang: str) -> str | None:
