@@ -16,6 +16,7 @@ from onceonly.exchange import keys as exchange_keys  # noqa: F401
 from onceonly.exchange import pdf as exchange_pdf  # noqa: F401
 from onceonly.federation import models as federation_models  # noqa: F401
 from onceonly.notify import models as notify_models  # noqa: F401
+from onceonly.open311 import models as open311_models  # noqa: F401
 from onceonly.policy import models as policy_models  # noqa: F401
 from onceonly.stats import models as stats_models  # noqa: F401
 from onceonly.survey import models as survey_models  # noqa: F401

@@ -76,7 +76,7 @@ def case_measures(
             seconds = max(0, int((moment - opened[case_id]).total_seconds()))
             arrived.setdefault(case_id, []).append((dataset, owners, channel, seconds))
     lived = (
-        list(residence([(c.subject, as_utc(c.opened_at)) for c in cases]))
+        list(residence([(c.subject or "", as_utc(c.opened_at)) for c in cases]))
         if residence and cases
         else [None] * len(cases)
     )

@@ -61,7 +61,8 @@ class Case(Base):
     agency: Mapped[str] = mapped_column(String(120))
     """The agency whose queue holds the case now."""
     opened_by: Mapped[str] = mapped_column(String(64))
-    subject: Mapped[str] = mapped_column(String(12), index=True)
+    subject: Mapped[str | None] = mapped_column(String(12), index=True)
+    """The citizen's national ID; null for an Open311 service request (a pothole has none)."""
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_mobile: Mapped[str | None] = mapped_column(String(16))
     contact_language: Mapped[str] = mapped_column(String(8))
@@ -81,6 +82,9 @@ class Case(Base):
     """Measure: seconds from opening to the latest decision."""
     agencies_involved: Mapped[int] = mapped_column(Integer, default=1)
     version: Mapped[int] = mapped_column(Integer)
+    service_request_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    """The Open311 ``service_request_id`` this case handles (kept across relays). Last, where
+    migration 0022 adds it."""
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 

@@ -73,13 +73,15 @@ class CaseSummaryView(_View):
     state: State
     decision: Decision | None
     subject_masked: str
+    """The masked national ID, or the service request id when the case has no subject."""
     opened_by: str
     opened_at: datetime
     updated_at: datetime
+    service_request_id: str | None = None
 
 
 class CaseView(CaseSummaryView):
-    subject: str
+    subject: str | None
     opening_agency: str
     contact_email: str | None
     contact_mobile: str | None

@@ -80,6 +80,7 @@ __all__ = [
     "measures",
     "open_case",
     "open_cases_of",
+    "open_service_request_case",
     "plan_fetch",
     "queue_for",
     "record_evidence",
@@ -228,8 +229,11 @@ def _moves(session: Session, case: Case) -> dict[str, str]:
     """Action -> resulting state, for the actions the case allows now. Deciding an ``open``
     case needs evidence already held (a relayed case carries it; a new one has none)."""
     moves = {a: m[case.state] for a, m in _TRANSITIONS.items() if case.state in m}
-    if case.state == "open" and not any(
-        row.status == "issued" or row.paper_sha256 for row in _slots(session, case)
+    slots = _slots(session, case)
+    if (
+        case.state == "open"
+        and slots
+        and not any(row.status == "issued" or row.paper_sha256 for row in slots)
     ):
         moves.pop("decide", None)
     return moves
@@ -295,9 +299,17 @@ def _flush(session: Session, case: Case, lang: str | None) -> None:
         ) from exc
 
 
+def _item_name(session: Session, code: str, lang: str | None) -> str:
+    """An application item's name, or an Open311 service type's (a service request's case
+    keeps the service code as its item)."""
+    named = catalog.get_application_item(session, code) or catalog.get_service(session, code)
+    if named is None:
+        return code
+    return named.name_en if lang == "en" else named.name_zh
+
+
 def _names(session: Session, case: Case, lang: str) -> dict[str, str]:
-    item = catalog.get_application_item(session, case.application_item)
-    name = (item.name_en if lang == "en" else item.name_zh) if item else case.application_item
+    name = _item_name(session, case.application_item, lang)
     return {"item": name, "agency": _agency_name(session, case.agency, lang)}
 
 
@@ -385,10 +397,13 @@ def _summary_fields(case: Case) -> dict[str, Any]:
         "agency": case.agency,
         "state": case.state,
         "decision": case.decision,
-        "subject_masked": mask_national_id(case.subject),
+        "subject_masked": (
+            mask_national_id(case.subject) if case.subject else case.service_request_id or ""
+        ),
         "opened_by": case.opened_by,
         "opened_at": as_utc(case.opened_at),
         "updated_at": as_utc(case.updated_at),
+        "service_request_id": case.service_request_id,
     }
 
 
@@ -557,6 +572,105 @@ def open_case(
     _notify(session, case, "opened")
     _flush(session, case, lang)
     return _case_view(session, case, moment)
+
+
+def open_service_request_case(
+    session: Session,
+    *,
+    agency: str,
+    service_code: str,
+    service_request_id: str,
+    opened_by: str,
+    description: str | None = None,
+    location: str | None = None,
+    contact_email: str | None = None,
+    contact_mobile: str | None = None,
+    contact_language: str = "zh-TW",
+    now: datetime | None = None,
+    lang: str | None = None,
+) -> CaseView:
+    """Open the case that handles an Open311 service request, in ``agency``'s queue: no
+    subject and no evidence (a pothole has no national ID), the request's id, description
+    and location in the timeline; relay, decide/close and the contact notices apply as to any
+    case. The caller (``open311``) has checked the service code and the filer."""
+    errors: list[FieldError] = []
+    email = mobile = None
+    if contact_email and contact_email.strip():
+        try:
+            email = normalise_email(contact_email, lang)
+        except Problem as problem:
+            errors.extend(problem.errors)
+    if contact_mobile and contact_mobile.strip():
+        try:
+            mobile = normalise_mobile(contact_mobile, lang)
+        except Problem as problem:
+            errors.extend(problem.errors)
+    if contact_language not in ("zh-TW", "en"):
+        errors.append(FieldError("contact_language", t("cases.contact.language_invalid", lang)))
+    if errors:
+        raise validation_problem(errors, lang)
+    if catalog.get_agency(session, agency) is None:
+        raise Problem(
+            403,
+            "unknown-agency",
+            t("problem.forbidden", lang),
+            t("cases.unknown_agency", lang, agency=agency),
+        )
+    moment = _now(now)
+    case = Case(
+        number=allocate_number(session, agency, moment),
+        application_item=service_code,
+        opening_agency=agency,
+        agency=agency,
+        opened_by=opened_by,
+        subject=None,
+        service_request_id=service_request_id,
+        contact_email=email,
+        contact_mobile=mobile,
+        contact_language=contact_language,
+        state="open",
+        opened_at=moment,
+        updated_at=moment,
+        evidence_online=0,
+        evidence_paper=0,
+        agencies_involved=1,
+    )
+    session.add(case)
+    session.flush()
+    _add_agency(session, case, agency, "handler")
+    details = {"description": description, "location": location}
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=moment,
+            kind="opened",
+            actor=opened_by,
+            agency=agency,
+            state_from=None,
+            state_to="open",
+            details={
+                "item": service_code,
+                "service_request_id": service_request_id,
+                **{k: v for k, v in details.items() if v},
+            },
+        )
+    )
+    _notify(session, case, "opened")
+    _flush(session, case, lang)
+    return _case_view(session, case, moment)
+
+
+def service_request_cases(
+    session: Session, service_request_ids: Sequence[str]
+) -> dict[str, CaseView]:
+    """The cases handling these Open311 requests, by request id (state, agency, decision):
+    the status a GeoReport answer reports follows the case."""
+    if not service_request_ids:
+        return {}
+    rows = session.scalars(
+        select(Case).where(Case.service_request_id.in_(list(service_request_ids)))
+    )
+    return {c.service_request_id: _case_view(session, c) for c in rows if c.service_request_id}
 
 
 def _results_of(
@@ -1188,7 +1302,7 @@ def plan_fetch(
         for row in _slots(session, case)
         if refresh_all or row.status != "issued" or _expired(row, moment)
     )
-    return FetchPlan(case.number, case.application_item, case.subject, types)
+    return FetchPlan(case.number, case.application_item, case.subject or "", types)
 
 
 # --- the exchange's view of a case -------------------------------------------------------------
@@ -1206,7 +1320,7 @@ class CaseBook:
             number=case.number,
             agency=case.agency,
             application_item=case.application_item,
-            subject=case.subject,
+            subject=case.subject or "",
             gathering=case.state in _TRANSITIONS["gather"],
             state=case.state,
         )

@@ -23,6 +23,7 @@ from onceonly.catalog.loader import (
     ITEMS_FILE,
     JURISDICTIONS_FILE,
     LEGAL_BASES_FILE,
+    SERVICES_FILE,
 )
 from onceonly.catalog.schema import (
     AgenciesFile,
@@ -42,6 +43,8 @@ from onceonly.catalog.schema import (
     PredicateParamSpec,
     PredicateSpec,
     PredicateUse,
+    ServicesFile,
+    ServiceSpec,
 )
 
 ALWAYS_WRITTEN = frozenset(
@@ -234,7 +237,32 @@ def catalog_models(session: Session) -> dict[str, BaseModel]:
             for item in items
         ]
     )
+    services = list(session.scalars(select(m.Service).order_by(m.Service.position)))
+    if services:
+        files[SERVICES_FILE] = ServicesFile(services=[_service_spec(row) for row in services])
     return files
+
+
+def _service_spec(row: m.Service) -> ServiceSpec:
+    return ServiceSpec.model_validate(
+        {
+            "code": row.code,
+            "group": row.group,
+            "name_zh": row.name_zh,
+            "name_en": row.name_en,
+            "description_zh": row.description_zh,
+            "description_en": row.description_en,
+            "keywords": list(row.keywords),
+            "type": row.type,
+            "agency_kind": row.agency_kind,
+            "jurisdictions": list(row.jurisdictions) if row.jurisdictions is not None else None,
+            "expected_days": row.expected_days,
+            "answer_zh": row.answer_zh,
+            "answer_en": row.answer_en,
+            "attributes": row.attributes,
+            "extensions": row.extensions,
+        }
+    )
 
 
 def export_catalog(session: Session, directory: Path) -> list[Path]:

@@ -33,6 +33,8 @@ from onceonly.catalog.schema import (
     LegalBasesFile,
     NotDigitisedSpec,
     PredicateUse,
+    ServicesFile,
+    ServiceSpec,
     find_field,
 )
 from onceonly.db import utcnow
@@ -44,6 +46,8 @@ JURISDICTIONS_FILE = "jurisdictions.yaml"
 AGENCIES_FILE = "agencies.yaml"
 LEGAL_BASES_FILE = "legal_bases.yaml"
 ITEMS_FILE = "application_items.yaml"
+SERVICES_FILE = "services.yaml"
+"""Optional: a catalog set without it offers no Open311 service types."""
 DATASETS_DIR = "datasets"
 
 
@@ -84,6 +88,7 @@ class ParsedCatalog:
     legal_bases: LegalBasesFile
     datasets: list[tuple[str, DatasetSpec]]
     items: ApplicationItemsFile
+    services: ServicesFile | None = None
 
 
 def _error(file: str, path: str, key: str, **params: Any) -> CatalogError:
@@ -94,7 +99,8 @@ def catalog_files(directory: Path) -> list[Path]:
     """The YAML files making up a catalog set, in a stable order."""
     top = [directory / name for name in (JURISDICTIONS_FILE, AGENCIES_FILE, LEGAL_BASES_FILE)]
     datasets = sorted((directory / DATASETS_DIR).glob("*.yaml"))
-    return [*top, *datasets, directory / ITEMS_FILE]
+    services = [directory / SERVICES_FILE] if (directory / SERVICES_FILE).exists() else []
+    return [*top, *datasets, directory / ITEMS_FILE, *services]
 
 
 def catalog_sha256(directory: Path) -> str:
@@ -222,9 +228,12 @@ def read_catalog(directory: Path) -> tuple[ParsedCatalog | None, list[CatalogErr
         if spec is not None:
             datasets.append((relative, spec))
     items = _parse(directory, ITEMS_FILE, ApplicationItemsFile, errors)
+    services = None
+    if (directory / SERVICES_FILE).exists():
+        services = _parse(directory, SERVICES_FILE, ServicesFile, errors)
     parsed_ok = not errors
     if jurisdictions and agencies and legal_bases and items:
-        catalog = ParsedCatalog(jurisdictions, agencies, legal_bases, datasets, items)
+        catalog = ParsedCatalog(jurisdictions, agencies, legal_bases, datasets, items, services)
         errors.extend(_Checker(catalog).run())
         if parsed_ok and not errors:
             return catalog, []
@@ -284,6 +293,7 @@ class _Checker:
             self._dataset(file, dataset)
         self._evidence_types()
         self._items()
+        self._services()
         return self.errors
 
     def _add(self, file: str, path: str, key: str, **params: Any) -> None:
@@ -480,6 +490,44 @@ class _Checker:
                     self._add(file, where, "catalog.error.duplicate_evidence", code=evidence_type)
                 seen.add(evidence_type)
 
+    def _services(self) -> None:
+        file = SERVICES_FILE
+        entries = self.catalog.services.services if self.catalog.services else []
+        self.errors += _duplicates(file, "services", (s.code for s in entries))
+        all_kinds = {a.kind for a in self.catalog.agencies.agencies}
+        for i, service in enumerate(entries):
+            path = f"services[{i}]"
+            if service.agency_kind not in all_kinds:
+                self._add(
+                    file, f"{path}.agency_kind", "catalog.error.unknown_agency_kind",
+                    kind=service.agency_kind,
+                )  # fmt: skip
+            for k, code in enumerate(service.jurisdictions or []):
+                where = f"{path}.jurisdictions[{k}]"
+                if code not in self.jurisdictions:
+                    self._add(file, where, "catalog.error.unknown_jurisdiction", code=code)
+                elif service.agency_kind not in self.kinds_by_jurisdiction.get(code, set()):
+                    self._add(
+                        file, where, "catalog.error.kind_missing_in",
+                        kind=service.agency_kind, jurisdiction=code,
+                    )  # fmt: skip
+            core = {a.code for a in service.attributes}
+            self.errors += _duplicates(
+                file, f"{path}.attributes", (a.code for a in service.attributes)
+            )
+            for code, extra in service.extensions.items():
+                where = f"{path}.extensions.{code}"
+                jurisdiction = self.jurisdictions.get(code)
+                if jurisdiction is None or jurisdiction.kind in FORMER_KINDS:
+                    self._add(file, where, "catalog.error.unknown_jurisdiction", code=code)
+                self.errors += _duplicates(file, where, (a.code for a in extra))
+                for k, attribute in enumerate(extra):
+                    if attribute.code in core:
+                        self._add(
+                            file, f"{where}[{k}].code", "catalog.error.service_attribute_clash",
+                            code=attribute.code,
+                        )  # fmt: skip
+
     def _evidence(self, file: str, path: str, evidence: EvidenceSpec) -> None:
         if evidence.legal_basis not in self.legal_bases:
             self._add(
@@ -669,7 +717,24 @@ def _stages(catalog: ParsedCatalog) -> list[list[Any]]:
             )
             for k, e in enumerate(item.required_evidence)
         ]
-    return [jurisdictions, references, datasets, details, items, evidence]
+    services = [
+        _service_row(position, spec)
+        for position, spec in enumerate(catalog.services.services if catalog.services else [])
+    ]
+    return [jurisdictions, references, datasets, details, items, evidence, services]
+
+
+def _service_row(position: int, spec: ServiceSpec) -> m.Service:
+    data = spec.model_dump(mode="json", exclude={"attributes", "extensions"})
+    return m.Service(
+        position=position,
+        attributes=[a.model_dump(mode="json") for a in spec.attributes],
+        extensions={
+            code: [a.model_dump(mode="json") for a in spec.extensions[code]]
+            for code in spec.extensions
+        },
+        **data,
+    )
 
 
 def _clear(session: Session) -> None:

@@ -156,6 +156,30 @@ class RequiredEvidence(Base):
     """Where the statutory parameter values come from: ``{"year": 2026, "source": ...}``."""
 
 
+class Service(Base):
+    """An Open311 GeoReport service type (``services.yaml``); attributes are kept as the
+    file has them (a list of GeoReport attribute mappings), per city in ``extensions``."""
+
+    __tablename__ = "catalog_services"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    group: Mapped[str] = mapped_column(String(60))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    description_zh: Mapped[str] = mapped_column(Text)
+    description_en: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    type: Mapped[str] = mapped_column(String(20))
+    agency_kind: Mapped[str] = mapped_column(String(60))
+    jurisdictions: Mapped[list[str] | None] = mapped_column(JSON)
+    expected_days: Mapped[int] = mapped_column(Integer)
+    answer_zh: Mapped[str] = mapped_column(Text)
+    answer_en: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    extensions: Mapped[dict[str, list[dict[str, Any]]]] = mapped_column(JSON)
+
+
 class CatalogVersion(Base):
     """One row per load: which YAML set (sha256 over file names and bytes) and when."""
 
@@ -189,6 +213,7 @@ def build_field_trees(
 
 
 CATALOG_TABLES = (
+    Service,
     RequiredEvidence,
     ApplicationItem,
     Predicate,

@@ -44,6 +44,10 @@ LOCAL_AGENCY_KINDS: tuple[str, ...] = (
     "district_office",
     "water",
     "finance",
+    "public_works",
+    "environmental_protection",
+    "police",
+    "animal_protection",
 )
 """Kinds of agency a local government has; central agencies use their own kind (``fia``...)."""
 
@@ -260,3 +264,71 @@ class ApplicationItemSpec(_Strict):
 
 class ApplicationItemsFile(_Strict):
     application_items: list[ApplicationItemSpec]
+
+
+# --- services (Open311 GeoReport v2 service types, services.yaml) -----------------------------
+
+ServiceType = Literal["realtime", "batch", "blackbox"]
+AttributeDatatype = Literal[
+    "string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"
+]
+AttributeCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+ServiceCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)]
+
+
+class AttributeValueSpec(_Strict):
+    key: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]
+    name_zh: Text
+    name_en: Text
+
+
+class AttributeSpec(_Strict):
+    """One GeoReport attribute (a question the filer answers); ``variable: false`` marks an
+    informational one that takes no answer."""
+
+    code: AttributeCode
+    datatype: AttributeDatatype
+    required: bool = False
+    variable: bool = True
+    order: int = Field(ge=1)
+    description_zh: Text
+    description_en: Text
+    datatype_description_zh: str | None = None
+    datatype_description_en: str | None = None
+    values: list[AttributeValueSpec] | None = None
+
+    @model_validator(mode="after")
+    def _values_match_datatype(self) -> AttributeSpec:
+        listed = self.datatype in ("singlevaluelist", "multivaluelist")
+        if listed and not self.values:
+            raise rule_broken("catalog.error.attribute_needs_values")
+        if not listed and self.values:
+            raise rule_broken("catalog.error.attribute_values_unused")
+        return self
+
+
+class ServiceSpec(_Strict):
+    code: ServiceCode
+    """The GeoReport ``service_code``."""
+    group: ServiceCode
+    name_zh: Text
+    name_en: Text
+    description_zh: Text
+    description_en: Text
+    keywords: list[Text] = Field(default_factory=list)
+    type: ServiceType
+    agency_kind: FieldName
+    """Which agency of the jurisdiction owns requests of this type (its queue gets the case)."""
+    jurisdictions: list[Code] | None = None
+    """Null: every jurisdiction with an agency of the kind; a list: those cities' own service."""
+    expected_days: int = Field(ge=1, le=365)
+    answer_zh: Text
+    """What the 1999 hotline reads to the caller (FAQ/SOP)."""
+    answer_en: Text
+    attributes: list[AttributeSpec] = Field(default_factory=list)
+    extensions: dict[Code, list[AttributeSpec]] = Field(default_factory=dict)
+    """Extra attributes one city asks on top of the common ones."""
+
+
+class ServicesFile(_Strict):
+    services: list[ServiceSpec]

@@ -528,6 +528,116 @@ def search_application_items(
     return _item_views(session, rows)
 
 
+# --- Open311 service types --------------------------------------------------------------------
+
+
+class AttributeValueView(_View):
+    key: str
+    name_zh: str
+    name_en: str
+
+
+class AttributeView(_View):
+    """A GeoReport attribute of a service type (``extension``: asked by this city only)."""
+
+    code: str
+    datatype: str
+    required: bool
+    variable: bool
+    order: int
+    description_zh: str
+    description_en: str
+    datatype_description_zh: str | None = None
+    datatype_description_en: str | None = None
+    values: tuple[AttributeValueView, ...] = ()
+    extension: bool = False
+
+
+class ServiceView(_View):
+    """An Open311 service type as offered in one jurisdiction (``jurisdiction`` null: the
+    catalog entry itself, common attributes only)."""
+
+    code: str
+    group: str
+    name_zh: str
+    name_en: str
+    description_zh: str
+    description_en: str
+    keywords: tuple[str, ...]
+    type: str
+    agency_kind: str
+    jurisdictions: tuple[str, ...] | None
+    expected_days: int
+    answer_zh: str
+    answer_en: str
+    jurisdiction: str | None = None
+    attributes: tuple[AttributeView, ...] = ()
+
+
+def _attribute_views(raw: list[dict[str, Any]], extension: bool) -> list[AttributeView]:
+    return [
+        AttributeView.model_validate(
+            {**a, "values": tuple(a.get("values") or ()), "extension": extension}
+        )
+        for a in raw
+    ]
+
+
+def _service_view(row: m.Service, jurisdiction: str | None) -> ServiceView:
+    attributes = _attribute_views(row.attributes, False)
+    if jurisdiction is not None:
+        attributes += _attribute_views(row.extensions.get(jurisdiction, []), True)
+    return ServiceView(
+        code=row.code,
+        group=row.group,
+        name_zh=row.name_zh,
+        name_en=row.name_en,
+        description_zh=row.description_zh,
+        description_en=row.description_en,
+        keywords=tuple(row.keywords),
+        type=row.type,
+        agency_kind=row.agency_kind,
+        jurisdictions=tuple(row.jurisdictions) if row.jurisdictions is not None else None,
+        expected_days=row.expected_days,
+        answer_zh=row.answer_zh,
+        answer_en=row.answer_en,
+        jurisdiction=jurisdiction,
+        attributes=tuple(sorted(attributes, key=lambda a: a.order)),
+    )
+
+
+def get_service(session: Session, code: str, jurisdiction: str | None = None) -> ServiceView | None:
+    """A service type by code; with ``jurisdiction``, only when offered there, with that
+    city's extra attributes."""
+    row = session.get(m.Service, code)
+    if row is None:
+        return None
+    if jurisdiction is not None and not _offered(session, row, jurisdiction):
+        return None
+    return _service_view(row, jurisdiction)
+
+
+def _offered(session: Session, row: m.Service, jurisdiction: str) -> bool:
+    if row.jurisdictions is not None and jurisdiction not in row.jurisdictions:
+        return False
+    return bool(list_agencies(session, jurisdiction=jurisdiction, kind=row.agency_kind))
+
+
+def list_services(session: Session, jurisdiction: str | None = None) -> list[ServiceView]:
+    """Service types in catalog order; with ``jurisdiction``, those offered there (the entry
+    allows it and the city has an agency of its kind), each with the city's extensions."""
+    rows = session.scalars(select(m.Service).order_by(m.Service.position))
+    if jurisdiction is None:
+        return [_service_view(row, None) for row in rows]
+    kinds = {a.kind for a in list_agencies(session, jurisdiction=jurisdiction)}
+    return [
+        _service_view(row, jurisdiction)
+        for row in rows
+        if row.agency_kind in kinds
+        and (row.jurisdictions is None or jurisdiction in row.jurisdictions)
+    ]
+
+
 # --- a cache for hot paths ---------------------------------------------------------------------
 
 
