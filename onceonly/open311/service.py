@@ -54,6 +54,7 @@ __all__ = [
     "list_services",
     "request_for_token",
     "requests_of_caller",
+    "send_notices",
     "served_jurisdictions",
     "service_definition",
     "words",
@@ -652,3 +653,16 @@ def requests_of_caller(
         )
     )
     return _views(session, rows, Filer(kind="hotline", name="hotline"))
+
+
+def send_notices(app_state: Any, settings: Any, view: RequestView) -> None:
+    """After the request committed: send the filer the case's "opened" e-mail/SMS (the
+    case's own notices; failures stay queued for the retry job, as for every case)."""
+    if view.case_number is None:
+        return
+    from onceonly.cases.notifications import deliver_pending
+    from onceonly.cases.steps import sms_provider
+
+    deliver_pending(
+        app_state.sessions, settings, sms_provider(app_state), case_number=view.case_number
+    )

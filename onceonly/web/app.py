@@ -54,6 +54,7 @@ ROUTERS: list[str] = [
     "onceonly.consolidate.routes",
     "onceonly.survey.routes",
     "onceonly.stats.routes",
+    "onceonly.open311.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 

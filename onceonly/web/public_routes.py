@@ -49,6 +49,9 @@ PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     ("GET", "/stats/public"): "effectiveness statistics for anyone: node-wide aggregates over "
     "whole weeks, every cell below the suppression threshold withheld (open data)",
     ("GET", "/api/v1/stats/public"): "the same public aggregates for machines",
+    ("POST", "/open311/v2/requests.{fmt}"): "Open311 GeoReport v2 create: the app proves "
+    "itself with its api_key form field (checked per city, counted against its quota), as the "
+    "specification requires; no session or bearer token",
 }
 """(method, path template) -> why it is public. HEAD follows GET."""
 
@@ -58,6 +61,8 @@ PUBLIC_PREFIX_REASONS: dict[tuple[str, str], str] = {
         "/catalog",
     ): "catalog pages: agencies, datasets, application items are public information",
     ("GET", "/api/v1/catalog"): "catalog API: the same public information for machines",
+    ("GET", "/open311/v2"): "Open311 GeoReport v2 reads are public by the specification: "
+    "service types and requests without any personal field",
 }
 """(method, path prefix) -> why every such route below the prefix is public. Only reading
 methods belong here; a prefix must still match at least one route."""
