@@ -61,7 +61,8 @@ def _post(client: TestClient, fmt: str, api_key: str, **extra: str) -> Any:
         if not k.startswith("attribute[")
     ]
     body = dict(pairs) | {"api_key": api_key, "service_code": "pothole", **TPE} | extra
-    form = list(body.items()) + [
+    form = [
+        *list(body.items()),
         ("attribute[size]", "medium"),
         ("attribute[lane][]", "fast"),
         ("attribute[lane][]", "slow"),
@@ -107,7 +108,7 @@ def test_services_match_the_example(client: TestClient) -> None:
     assert pothole.findtext("service_name") == "道路坑洞 / Pothole"
     assert pothole.findtext("metadata") == "true" and pothole.findtext("group") == "streets"
     as_json = client.get(f"{BASE}/services.json", params=TPE).json()
-    assert [list(s) for s in as_json][0] == list(spec_json("services.json")[0])
+    assert next(list(s) for s in as_json) == list(spec_json("services.json")[0])
     assert as_json[0]["metadata"] is True
 
 
@@ -121,7 +122,7 @@ def test_service_definition_matches_the_example(client: TestClient) -> None:
     assert [children(a) for a in attributes] == [children(spec_attribute)] * len(attributes)
     size = attributes[0]
     assert size.findtext("code") == "size" and size.findtext("required") == "true"
-    assert [children(v) for v in size.iter("value")][0] == ["key", "name"]
+    assert next(children(v) for v in size.iter("value")) == ["key", "name"]
     # Taipei's own extra attribute is asked in Taipei only.
     assert attributes[-1].findtext("code") == "dig_permit_number"
     tainan = client.get(
