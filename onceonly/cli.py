@@ -47,6 +47,7 @@ COMMAND_GROUPS: dict[str, str] = {
     "connector": "onceonly.connectors.cli",
     "stats": "onceonly.stats.cli",
     "gateway": "onceonly.gateway.cli",
+    "open311": "onceonly.open311.cli",
 }
 """Sub-command name -> module exposing a Typer ``app`` (its help text is the group's one line)."""
 

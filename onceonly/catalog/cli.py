@@ -21,7 +21,7 @@ from onceonly.catalog.loader import (
     load_catalog,
 )
 from onceonly.catalog.loader import validate_catalog as _validate
-from onceonly.catalog.service import get_application_item
+from onceonly.catalog.service import get_application_item, list_services
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
 from onceonly.i18n import t
@@ -147,3 +147,29 @@ def show(item_code: str = typer.Argument(..., help="Application item code.")) ->
             e.purpose_zh,
         )
     console.print(table)
+
+
+@app.command()
+def services(
+    jurisdiction: str | None = typer.Option(
+        None, help="Only the services offered in this city, with its own attributes."
+    ),
+) -> None:
+    """List the Open311 service types (services.yaml) and who handles each."""
+    settings = Settings()
+    lang = settings.language
+    with _session(settings) as session:
+        rows = list_services(session, jurisdiction)
+    en = lang == "en"
+    table = Table(show_lines=False)
+    for key in ("code", "name", "agency_kind", "days", "attributes"):
+        table.add_column(t(f"catalog.services.{key}", lang), overflow="fold")
+    for s in rows:
+        table.add_row(
+            s.code,
+            s.name_en if en else s.name_zh,
+            s.agency_kind,
+            str(s.expected_days),
+            ", ".join(a.code + ("*" if a.required else "") for a in s.attributes),
+        )
+    _console().print(table)
