@@ -55,6 +55,7 @@ ROUTERS: list[str] = [
     "onceonly.survey.routes",
     "onceonly.stats.routes",
     "onceonly.open311.routes",
+    "onceonly.open311.pages",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 
