@@ -52,9 +52,10 @@ def actions_for(case: CaseView, user: Principal) -> Actions:
     held = any(e.satisfied_by for e in case.evidence) or any(
         e.status == "issued" for e in case.evidence
     )
+    nothing_to_gather = not case.evidence  # a service request's case: no evidence to fetch
     return Actions(
-        gather=case.state in ("open", "gathering"),
-        decide=case.state == "gathering" or (case.state == "open" and held),
+        gather=case.state in ("open", "gathering") and not nothing_to_gather,
+        decide=case.state == "gathering" or (case.state == "open" and (held or nothing_to_gather)),
         relay=True,
         close=case.state == "decided",
     )

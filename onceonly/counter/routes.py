@@ -37,6 +37,7 @@ from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange import pdf
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import LANGUAGES, t
+from onceonly.open311 import service as open311
 from onceonly.web.deps import Db, get_language, get_session_factory
 from onceonly.web.params import Seq
 from onceonly.web.templating import render
@@ -293,12 +294,20 @@ def _case_context(
     case = service.get_case(db, actor, number, lang=lang)
     item = catalog.get_application_item(db, case.application_item)
     cards = evidence_cards(db, case, lang, _keys(request, db))
+    named = item or catalog.get_service(db, case.application_item)
+    found = (
+        open311.request_for_case(db, case.service_request_id, lang)
+        if case.service_request_id
+        else None
+    )
     return case, {
         "case": case,
         "item": item,
-        "item_name": (item.name_en if lang == "en" else item.name_zh)
-        if item
+        "item_name": (named.name_en if lang == "en" else named.name_zh)
+        if named
         else case.application_item,
+        "service_request": found[0] if found else None,
+        "service_answers": found[1] if found else [],
         "cards": cards,
         "events": event_lines(db, case, service.timeline(db, actor, number, lang=lang), lang),
         "measures": service.measures(db, number, lang=lang),

@@ -52,6 +52,7 @@ __all__ = [
     "get_request",
     "list_requests",
     "list_services",
+    "request_for_case",
     "request_for_token",
     "requests_of_caller",
     "send_notices",
@@ -666,3 +667,35 @@ def send_notices(app_state: Any, settings: Any, view: RequestView) -> None:
     deliver_pending(
         app_state.sessions, settings, sms_provider(app_state), case_number=view.case_number
     )
+
+
+def request_for_case(
+    session: Session, service_request_id: str, lang: str = "zh-TW"
+) -> tuple[RequestView, list[tuple[str, str]]] | None:
+    """The request a case handles, with its personal fields (for the clerks handling the
+    case), and its attribute answers as (question, answer) in words."""
+    row = session.scalar(
+        select(ServiceRequest).where(ServiceRequest.service_request_id == service_request_id)
+    )
+    if row is None:
+        return None
+    view = _views(session, [row], Filer(kind="hotline", name="case"))[0]
+    en = lang == "en"
+    definition = catalog.get_service(session, row.service_code)
+    extra = catalog.get_service(session, row.service_code, row.jurisdiction)
+    questions = {a.code: a for a in (extra or definition).attributes} if definition else {}
+    answers: list[tuple[str, str]] = []
+    for code, value in (row.attributes or {}).items():
+        attribute = questions.get(code)
+        if attribute is None:
+            answers.append((code, ", ".join(value) if isinstance(value, list) else str(value)))
+            continue
+        names = {v.key: (v.name_en if en else v.name_zh) for v in attribute.values}
+        values = value if isinstance(value, list) else [value]
+        answers.append(
+            (
+                attribute.description_en if en else attribute.description_zh,
+                ("、" if not en else ", ").join(names.get(str(v), str(v)) for v in values),
+            )
+        )
+    return view, answers
