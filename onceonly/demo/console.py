@@ -36,6 +36,11 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
     console.print(f"  web:       [link={url}]{url}[/link]")
     console.print(f"  catalog:   {url}/catalog")
     console.print(f"  API docs:  {url}/api/docs   keys: {url}/.well-known/jwks.json")
+    if state.open311_key:
+        console.print(
+            f"  Open311:   {url}/open311/v2/discovery.json  (GeoReport v2; "
+            f"jurisdiction_id=taipei-city, demo api_key [bold]{state.open311_key}[/])"
+        )
 
     accounts = Table(title=t("demo.summary.accounts", "zh-TW") + " / demo accounts")
     for column in ("username", "role", "agency", "name"):

@@ -15,7 +15,7 @@ from onceonly.accounts.service import DemoAccount, seed_demo_accounts
 from onceonly.citizens.cards import ensure_demo_pki
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
-from onceonly.demo import notify_demo
+from onceonly.demo import notify_demo, open311_demo
 from onceonly.demo.connectors import ensure_connectors
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
@@ -32,6 +32,7 @@ class DemoState:
     rules_made: int
     catalog_loaded: bool
     registries_generated: bool
+    open311_key: str | None = None
 
 
 def prepare_demo(
@@ -66,12 +67,15 @@ def prepare_demo(
                 for store in manifest.stores:
                     keys.ensure_key(session, settings, store.owner)
             notify_demo.seed(sessions)
+            open311_key = open311_demo.seed(sessions, settings)
             ensure_demo_pki(settings)
         finally:
             providers.close()
     finally:
         engine.dispose()
-    return DemoState(manifest, accounts, rules_made, catalog_loaded, registries_generated)
+    return DemoState(
+        manifest, accounts, rules_made, catalog_loaded, registries_generated, open311_key
+    )
 
 
 def progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:
