@@ -36,7 +36,29 @@ from onceonly.open311.parsing import (
 from onceonly.open311.service import Filer, RequestView, words
 from onceonly.web.deps import Db, get_settings
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+_ERRORS_JSON = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+_BOTH = {"application/json": {"schema": {}}, "text/xml": {"schema": {"type": "string"}}}
+GEOREPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The GeoReport v2 answer, as .json or .xml", "content": _BOTH},
+    "4XX": {
+        "description": "The specification's error document (400, 403, 404, 429 with "
+        "Retry-After), each reason naming the field, Chinese first",
+        "content": {
+            "application/json": {"schema": _ERRORS_JSON},
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    },
+}
+"""What every GeoReport route answers (the document says so, and the fuzzer holds us to it)."""
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"], responses=GEOREPORT_RESPONSES)
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CONTENT_TYPES = {
