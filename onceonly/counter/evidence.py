@@ -292,7 +292,7 @@ def _denial_code(
 ) -> tuple[str, str | None]:
     """Ask policy again, read-only, why the piece is refused now: (code, refusing owner)."""
     agency = catalog.get_agency(session, case.agency)
-    if agency is None:
+    if agency is None or case.subject is None:  # a service request's case has no evidence
         return "no_rule", None
     requester = Requester(agency.code, agency.kind, agency.jurisdiction)
     for owner in row.owners:
