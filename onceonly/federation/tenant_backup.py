@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, exists, or_, select
+from sqlalchemy import Table, exists, func, literal, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from onceonly import i18n
@@ -122,6 +122,14 @@ def _waves(t: dict[str, Table], scope: Scope) -> Any:
     return select(t["survey_waves"].c.id).where(t["survey_waves"].c.tenant == scope.tenant)
 
 
+def _open311_counters(t: dict[str, Table], scope: Scope) -> Any:
+    """The tenant's service request numbering (prefix ``<letter or code>-311``), so a restored
+    tenant goes on numbering where it stopped."""
+    j = t["catalog_jurisdictions"]
+    prefix = func.upper(func.coalesce(j.c.national_id_letter, j.c.code)) + literal("-311")
+    return t["open311_counters"].c.prefix.in_(select(prefix).where(j.c.code == scope.tenant))
+
+
 def _everything(t: dict[str, Table], scope: Scope) -> None:
     return None
 
@@ -140,6 +148,7 @@ TABLE_RULES: dict[str, Condition] = {
             "catalog_items",
             "catalog_required_evidence",
             "catalog_versions",
+            "catalog_services",
         )
     },
     "audit_tree_heads": _everything,  # sizes, roots and signatures: no personal data
@@ -183,6 +192,12 @@ TABLE_RULES: dict[str, Condition] = {
     "consolidate_review_items": lambda t, s: (
         t["consolidate_review_items"].c.jurisdiction == s.tenant
     ),
+    "open311_requests": lambda t, s: t["open311_requests"].c.jurisdiction == s.tenant,
+    "open311_api_keys": lambda t, s: t["open311_api_keys"].c.jurisdiction == s.tenant,
+    "open311_key_usage": lambda t, s: t["open311_key_usage"].c.api_key_id.in_(
+        select(t["open311_api_keys"].c.id).where(t["open311_api_keys"].c.jurisdiction == s.tenant)
+    ),
+    "open311_counters": _open311_counters,
     "survey_waves": lambda t, s: t["survey_waves"].c.tenant == s.tenant,
     "survey_pools": lambda t, s: t["survey_pools"].c.wave_id.in_(_waves(t, s)),
     "survey_participation": lambda t, s: t["survey_participation"].c.wave_id.in_(_waves(t, s)),

@@ -52,6 +52,7 @@ from onceonly.models import Base
 from onceonly.notify import subscriptions
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.models import DeadLetter, Delivery
+from onceonly.open311 import keys as open311_keys
 from onceonly.pki import ca
 from onceonly.pki.trust import TrustAnchor
 from onceonly.policy import service as policy
@@ -77,6 +78,7 @@ REVIEW_MARKER = "宜蘭複核標記"
 FLAG_MARKER = "宜蘭申訴標記"
 PREVIEW_MARKER = "宜蘭預覽標記"
 SURVEY_MARKER = "宜蘭問卷標記"
+OPEN311_MARKER = "宜蘭Open311應用程式標記"
 KEELUNG_ROLES = ("kee-labour-clerk", "kee-social-owner", "kee-auditor", "kee-admin")
 YILAN_ROLES = ("ila-labour-clerk", "ila-social-owner", "ila-auditor", "ila-admin")
 
@@ -103,6 +105,7 @@ class Tenant:
     flag_id: int = 0
     preview_id: int = 0
     wave_id: int = 0
+    open311_key_id: int = 0
 
     def markers(self) -> list[str]:
         return [
@@ -119,6 +122,7 @@ class Tenant:
             FLAG_MARKER,
             PREVIEW_MARKER,
             SURVEY_MARKER,
+            OPEN311_MARKER,
             self.event_id,
             *self.request_ids,
         ]
@@ -323,6 +327,13 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             agencies=[f"{code}.labour"],
             closes_at=utcnow() + timedelta(days=7),
         ).id
+        key, _ = open311_keys.issue_key(
+            db,
+            jurisdiction=code,
+            app_name=OPEN311_MARKER if code == "yilan-county" else "基隆應用程式",
+            issued_by="seed",
+        )
+        tenant.open311_key_id = key.id
     assert tenant.entry_seqs, "the evidence fetch was audited"
     return tenant
 
@@ -346,6 +357,7 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "flag_id": str(tenant.flag_id),
         "item_id": str(tenant.review_item_id),
         "wave_id": str(tenant.wave_id),
+        "key_id": str(tenant.open311_key_id),
         "size": "1",
         "path": "site.css",
     }
