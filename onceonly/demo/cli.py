@@ -42,7 +42,11 @@ def demo(
     bar, report = progress_bar()
     with bar:
         state = prepare_demo(settings, people=people, seed=seed, progress=report)
-    from onceonly.demo import gateways
+    from dataclasses import replace
+
+    from onceonly.demo import gateways, open311_demo
+
+    state = replace(state, open311_key=open311_demo.seed_settings(settings))
 
     plans = gateways.move_to_gateways(
         settings, settings.data_dir / "gateways", gateways.demo_ports(port)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.config import Settings
-from onceonly.db import transaction
+from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
 from onceonly.open311 import keys, service
 from onceonly.open311.models import ServiceRequest
@@ -121,3 +121,12 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> str:
                 now=now - timedelta(days=days_ago),
             )
     return plain
+
+
+def seed_settings(settings: Settings) -> str:
+    """:func:`seed` on the deployment ``settings`` describe (what ``onceonly demo`` runs)."""
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        return seed(make_session_factory(engine), settings)
+    finally:
+        engine.dispose()

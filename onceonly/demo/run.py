@@ -15,7 +15,7 @@ from onceonly.accounts.service import DemoAccount, seed_demo_accounts
 from onceonly.citizens.cards import ensure_demo_pki
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
-from onceonly.demo import notify_demo, open311_demo
+from onceonly.demo import notify_demo
 from onceonly.demo.connectors import ensure_connectors
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
@@ -33,6 +33,8 @@ class DemoState:
     catalog_loaded: bool
     registries_generated: bool
     open311_key: str | None = None
+    """Set by ``onceonly demo`` (``open311_demo.seed_settings``), not here: the tests' shared
+    demo keeps no cases of its own."""
 
 
 def prepare_demo(
@@ -67,15 +69,12 @@ def prepare_demo(
                 for store in manifest.stores:
                     keys.ensure_key(session, settings, store.owner)
             notify_demo.seed(sessions)
-            open311_key = open311_demo.seed(sessions, settings)
             ensure_demo_pki(settings)
         finally:
             providers.close()
     finally:
         engine.dispose()
-    return DemoState(
-        manifest, accounts, rules_made, catalog_loaded, registries_generated, open311_key
-    )
+    return DemoState(manifest, accounts, rules_made, catalog_loaded, registries_generated)
 
 
 def progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:
