@@ -20,7 +20,11 @@ from onceonly.open311 import keys as key_service
 app = typer.Typer(help="Open311 GeoReport v2: API keys for apps, per city.", no_args_is_help=True)
 keys_app = typer.Typer(help="Issue, list and revoke Open311 API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console(soft_wrap=True, highlight=False)
+
+
+def _console() -> Console:
+    """Made per call: a console reads the terminal's width (``COLUMNS``) when it is made."""
+    return Console(soft_wrap=True, highlight=False)
 
 
 @contextmanager
@@ -35,7 +39,7 @@ def _session() -> Iterator[tuple[Session, str]]:
 
 
 def _fail(problem: Problem) -> None:
-    console.print(problem.detail or problem.title, style="red", markup=False)
+    _console().print(problem.detail or problem.title, style="red", markup=False)
     raise typer.Exit(1)
 
 
@@ -51,7 +55,7 @@ def issue(
     """Issue a key; it is printed once and only its hash is kept."""
     with _session() as (session, lang):
         if catalog.get_jurisdiction(session, jurisdiction) is None:
-            console.print(t("open311.cli.unknown_city", lang, code=jurisdiction), style="red")
+            _console().print(t("open311.cli.unknown_city", lang, code=jurisdiction), style="red")
             raise typer.Exit(1)
         try:
             view, plain = key_service.issue_key(
@@ -61,8 +65,8 @@ def issue(
         except Problem as problem:
             _fail(problem)
         session.commit()
-    console.print(t("open311.cli.issued", lang, id=view.id, app=view.app_name), markup=False)
-    console.print(plain, markup=False)
+    _console().print(t("open311.cli.issued", lang, id=view.id, app=view.app_name), markup=False)
+    _console().print(plain, markup=False)
 
 
 @keys_app.command("list")
@@ -87,7 +91,7 @@ def list_(
             f"{row.issued_at:%Y-%m-%d} {row.issued_by}",
             f"{row.revoked_at:%Y-%m-%d} {row.revoked_by}" if row.revoked_at else "",
         )
-    console.print(table)
+    _console().print(table)
 
 
 @keys_app.command("revoke")
@@ -102,4 +106,4 @@ def revoke(
         except Problem as problem:
             _fail(problem)
         session.commit()
-    console.print(t("open311.cli.revoked", lang, id=view.id, app=view.app_name), markup=False)
+    _console().print(t("open311.cli.revoked", lang, id=view.id, app=view.app_name), markup=False)
