@@ -2,7 +2,8 @@
 
 A clerk's is the counter queue, a data owner's the rules to decide, an auditor's the flags
 citizens raised, an administrator's (a tenant's or the platform's) the accounts page, and a
-citizen's their own page. The site's ``/`` sends a signed-in person there too.
+citizen's their own page. The site's ``/`` sends a signed-in person there too. A clerk of a
+1999 hotline (an agency of kind :data:`HOTLINE_KIND`) takes calls, so theirs is the intake page.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ ROLE_HOMES: dict[str, str] = {
     "admin": "/admin/users",
     "citizen": "/me",
 }
+HOTLINE_KIND = "hotline_1999"
+HOTLINE_HOME = "/hotline"
 
 
-def home_of(role: str) -> str:
-    """The page ``role`` lands on; ``/`` for a role without one (none today)."""
+def home_of(role: str, agency_code: str | None = None) -> str:
+    """The page ``role`` (of ``agency_code``) lands on; ``/`` for a role without one."""
+    if role == "clerk" and (agency_code or "").endswith("." + HOTLINE_KIND):
+        return HOTLINE_HOME
     return ROLE_HOMES.get(role, "/")

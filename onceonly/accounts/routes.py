@@ -126,6 +126,7 @@ def login_submit(
     failure: Problem | None = None
     new_session: service.NewSession | None = None
     role = ""
+    agency: str | None = None
     if not errors:
         with transaction(get_session_factory(request)) as db:
             try:
@@ -139,7 +140,7 @@ def login_submit(
                 if old:
                     service.revoke_session(db, old)
                 new_session = service.create_session(db, user.id, settings.session_minutes)
-                role = user.role
+                role, agency = user.role, user.agency_code
     if failure is not None:
         field = "username" if failure.kind in ("login-locked", "account-disabled") else "password"
         errors[field] = failure.detail or failure.title
@@ -153,7 +154,7 @@ def login_submit(
         return response
     target = safe_next(next)
     if target == "/":  # nowhere asked for: the role's own home, not the public front page
-        target = home_of(role)
+        target = home_of(role, agency)
     redirect = RedirectResponse(target, status_code=303)
     set_session_cookie(redirect, request, new_session.token, settings.session_minutes)
     if request.query_params.get("lang") in LANGUAGES:

@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request, user: OptionalUser) -> Response:
         if user is not None and user.auth_method == "session":
-            return RedirectResponse(home_of(user.role), status_code=303)
+            return RedirectResponse(home_of(user.role, user.agency_code), status_code=303)
         return render(request, "home.html")
 
     @app.get("/privacy", response_class=HTMLResponse, include_in_schema=False)
