@@ -1013,6 +1013,92 @@ def relay_case(
     return _after_change(session, case, actor, before, moment, lang)
 
 
+def transfer_service_request_case(
+    session: Session,
+    actor: CaseActor,
+    number: str,
+    to_agency: str,
+    note: str,
+    *,
+    elsewhere: bool = False,
+    now: datetime | None = None,
+    lang: str | None = None,
+) -> CaseView:
+    """A 1999 transfer (#21): the case of an Open311 request moves to ``to_agency`` of another
+    city, which a relay refuses (another tenant). Only the hotline of the city holding the
+    case may do it (the cities' hotlines agree to take each other's calls). With
+    ``elsewhere`` that city is on another node, which opened its own case: this one is
+    closed here with the hand-over in its timeline."""
+    case = _load(session, number, lang, actor)
+    tenant = tenant_of_agency(case.agency)
+    if case.service_request_id is None or actor.role != "clerk" or (
+        actor.agency != f"{tenant}.hotline_1999"
+    ):
+        raise Problem(
+            403,
+            "not-case-handler",
+            t("problem.forbidden", lang),
+            t("cases.forbidden.act", lang, number=case.number, agency=case.agency),
+        )
+    note = _note("note", note, "cases.relay.note_required", lang)
+    if catalog.get_agency(session, to_agency) is None:
+        raise _field("to_agency", "cases.relay.unknown_agency", lang, agency=to_agency)
+    before, source = case.state, case.agency
+    case.state = _transition(session, case, "relay", lang)
+    moment = _now(now)
+    case.agency = to_agency
+    case.decision = case.decision_reason = case.decided_by = None
+    case.decided_at = None
+    if elsewhere:
+        case.state, case.closed_at = "closed", moment
+    else:
+        _add_agency(session, case, to_agency, "handler")
+    _event(
+        session,
+        case,
+        "relayed",
+        actor,
+        moment,
+        (before, case.state),
+        from_agency=source,
+        to_agency=to_agency,
+        note=note,
+        evidence=[],
+        transfer=True,
+        elsewhere=elsewhere,
+    )
+    append(
+        session,
+        AuditRecord(
+            event="case.transfer",
+            actor_username=actor.username,
+            actor_badge=actor.badge,
+            actor_role=actor.role,
+            actor_agency=actor.agency,
+            application_item=case.application_item,
+            case_id=case.number,
+            owner_agency=to_agency,
+            reason_zh=t(
+                "cases.audit.relay",
+                "zh-TW",
+                source=_agency_name(session, source, "zh-TW"),
+                target=_agency_name(session, to_agency, "zh-TW"),
+            ),
+            reason_en=t(
+                "cases.audit.relay",
+                "en",
+                source=_agency_name(session, source, "en"),
+                target=_agency_name(session, to_agency, "en"),
+            ),
+            details={"from": source, "to": to_agency, "elsewhere": elsewhere},
+        ),
+    )
+    _notify(
+        session, case, "relayed", from_agency=_agency_name(session, source, case.contact_language)
+    )
+    return _after_change(session, case, actor, before, moment, lang)
+
+
 def request_consent(
     session: Session,
     actor: CaseActor,

@@ -43,6 +43,7 @@ from onceonly.notify import intake
 from onceonly.notify.intake import RelayedMove, record_relayed_move
 from onceonly.notify.register import household_register
 from onceonly.notify.relays import MOVE_STATUS_PATH, MOVES_PATH
+from onceonly.open311 import federation as open311_fed
 from onceonly.pki.trust import TrustAnchor
 from onceonly.providers.registry import load_providers
 
@@ -243,6 +244,42 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
                 media_type="application/problem+json",
             )
         return JSONResponse(answer)
+
+    async def open311_call(request: Request, path: str, model: type[Body]) -> JSONResponse:
+        """An Open311 create, transfer or status ask from another node (#21): refused like
+        every peer call unless signed by a member node, fresh and not replayed."""
+        got = await received(request, path, model)
+        if isinstance(got, JSONResponse):
+            return got
+        node, asked, raw = got
+
+        def answer() -> JSONResponse:
+            try:
+                status, body = open311_fed.receive(state.sessions, node, state.config, asked)
+            except open311_fed.NotOurs as exc:
+                refused = RequestRefused(exc.code, exc.detail, node.id)
+                return audit_refusal(state.sessions, refused, path, raw)
+            except Problem as problem:
+                return JSONResponse(
+                    problem.as_dict() | {"code": problem.kind},
+                    status_code=problem.status,
+                    media_type="application/problem+json",
+                )
+            return JSONResponse(body, status_code=status)
+
+        return await run_in_threadpool(answer)
+
+    @app.post(open311_fed.FORWARD_PATH)
+    async def open311_requests(request: Request) -> JSONResponse:
+        return await open311_call(request, open311_fed.FORWARD_PATH, open311_fed.ForwardedRequest)
+
+    @app.post(open311_fed.STATUS_PATH)
+    async def open311_status(request: Request) -> JSONResponse:
+        return await open311_call(request, open311_fed.STATUS_PATH, open311_fed.StatusAsk)
+
+    @app.post(open311_fed.TRANSFER_PATH)
+    async def open311_transfers(request: Request) -> JSONResponse:
+        return await open311_call(request, open311_fed.TRANSFER_PATH, open311_fed.TransferredRequest)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
