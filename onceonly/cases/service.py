@@ -1031,8 +1031,10 @@ def transfer_service_request_case(
     closed here with the hand-over in its timeline."""
     case = _load(session, number, lang, actor)
     tenant = tenant_of_agency(case.agency)
-    if case.service_request_id is None or actor.role != "clerk" or (
-        actor.agency != f"{tenant}.hotline_1999"
+    if (
+        case.service_request_id is None
+        or actor.role != "clerk"
+        or (actor.agency != f"{tenant}.hotline_1999")
     ):
         raise Problem(
             403,

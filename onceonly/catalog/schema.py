@@ -48,6 +48,7 @@ LOCAL_AGENCY_KINDS: tuple[str, ...] = (
     "environmental_protection",
     "police",
     "animal_protection",
+    "hotline_1999",
 )
 """Kinds of agency a local government has; central agencies use their own kind (``fia``...)."""
 

@@ -279,7 +279,9 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
 
     @app.post(open311_fed.TRANSFER_PATH)
     async def open311_transfers(request: Request) -> JSONResponse:
-        return await open311_call(request, open311_fed.TRANSFER_PATH, open311_fed.TransferredRequest)
+        return await open311_call(
+            request, open311_fed.TRANSFER_PATH, open311_fed.TransferredRequest
+        )
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

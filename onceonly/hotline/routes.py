@@ -31,7 +31,9 @@ Lang = Annotated[str, Depends(get_language)]
 
 def _hotline_clerk(user: Principal, lang: str) -> None:
     if not hotline.is_hotline_clerk(user):
-        raise Problem(403, "not-hotline", t("problem.forbidden", lang), t("hotline.error.not_hotline", lang))
+        raise Problem(
+            403, "not-hotline", t("problem.forbidden", lang), t("hotline.error.not_hotline", lang)
+        )
 
 
 def _page(
@@ -58,7 +60,9 @@ def _page(
         searched = bool(phone.strip() or email.strip())
         if searched:
             try:
-                found = hotline.find_caller(db, remote, phone=phone, email=email, lang=lang)
+                found = hotline.find_caller(
+                    db, remote, phone=phone, email=email, lang=lang, own_city=own_city
+                )
             except Problem as problem:
                 errors.update({f"find.{e.field}": e.reason for e in problem.errors})
         services = hotline.services_of(db, chosen_city, lang)
@@ -142,7 +146,7 @@ async def file_request(request: Request, user: Clerk, lang: Lang) -> Response:
             lang=lang,
         )
     except Problem as problem:
-        if problem.status not in FORM_PROBLEMS and problem.status != 503:
+        if problem.status not in (400, 503, *FORM_PROBLEMS):
             raise
         errors = {e.field: e.reason for e in problem.errors} or {"service": problem.detail}
         form: dict[str, Any] = dict(fields) | {f"attribute[{k}]": v for k, v in attributes.items()}
@@ -179,7 +183,7 @@ async def transfer(request: Request, request_id: str, user: Clerk, lang: Lang) -
             lang=lang,
         )
     except Problem as problem:
-        if problem.status not in FORM_PROBLEMS and problem.status not in (403, 404, 503):
+        if problem.status not in (400, 403, 404, 503, *FORM_PROBLEMS):
             raise
         errors = {f"transfer.{e.field}": e.reason for e in problem.errors} or {
             "transfer": problem.detail

@@ -90,7 +90,9 @@ class ServiceForm:
 
 def _require_city(session: Session, jurisdiction: str, lang: str) -> None:
     if not jurisdiction:
-        raise validation_problem([FieldError("jurisdiction", t("hotline.file.pick_city", lang))], lang)
+        raise validation_problem(
+            [FieldError("jurisdiction", t("hotline.file.pick_city", lang))], lang
+        )
     if catalog.get_jurisdiction(session, jurisdiction) is None:
         raise validation_problem(
             [FieldError("jurisdiction", t("hotline.file.unknown_city", lang, city=jurisdiction))],
@@ -110,7 +112,11 @@ def service_form(
             raise
         city = city_name(session, jurisdiction, lang)
         raise validation_problem(
-            [FieldError("service", t("hotline.file.unknown_service", lang, city=city, service=code))],
+            [
+                FieldError(
+                    "service", t("hotline.file.unknown_service", lang, city=city, service=code)
+                )
+            ],
             lang,
         ) from problem
     service = catalog.get_service(session, code, jurisdiction)
@@ -174,7 +180,13 @@ class CallerRow:
 
 
 def find_caller(
-    session: Session, remote: RemoteNodes | None, *, phone: str, email: str, lang: str
+    session: Session,
+    remote: RemoteNodes | None,
+    *,
+    phone: str,
+    email: str,
+    lang: str,
+    own_city: str | None = None,
 ) -> list[CallerRow]:
     """The caller's requests this node holds or points at, newest first; the ones another
     node holds with the status that node reports now (or "not available" when it is down)."""
@@ -205,7 +217,9 @@ def find_caller(
             notes = str(now.get("status_notes") or "") if now else ""
             agency = str(now.get("agency_responsible") or "") if now else ""
             held = node_names.get(view.held_by_node, view.held_by_node)
-            jurisdiction = str(now.get("jurisdiction_id") or view.jurisdiction) if now else view.jurisdiction
+            jurisdiction = (
+                str(now.get("jurisdiction_id") or view.jurisdiction) if now else view.jurisdiction
+            )
         else:
             status, notes = view.status, view.status_notes or ""
             agency, held = view.agency_responsible or "", t("hotline.held.here", lang)
@@ -216,12 +230,16 @@ def find_caller(
                 jurisdiction=jurisdiction,
                 city=city_name(session, jurisdiction, lang),
                 service=service_name,
-                status_words=t(f"hotline.status.{status}", lang) if status else t("hotline.status.unknown", lang),
+                status_words=t(f"hotline.status.{status}", lang)
+                if status
+                else t("hotline.status.unknown", lang),
                 status_notes=notes,
                 agency=agency,
                 filed=taipei_time(view.requested_datetime, lang),
                 held=held,
-                transferable=not view.held_by_node and status == "open",
+                transferable=(
+                    not view.held_by_node and status == "open" and jurisdiction == own_city
+                ),
             )
         )
     return rows
@@ -246,7 +264,9 @@ def file_request(
     with sessions() as session:
         _require_city(session, jurisdiction, lang)
         if not service_code:
-            raise validation_problem([FieldError("service", t("hotline.file.pick_service", lang))], lang)
+            raise validation_problem(
+                [FieldError("service", t("hotline.file.pick_service", lang))], lang
+            )
     view = routing.create_anywhere(
         sessions,
         remote,

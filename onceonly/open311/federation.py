@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from onceonly.accounts.homes import HOTLINE_KIND
 from onceonly.cases import service as cases
 from onceonly.catalog import service as catalog
 from onceonly.db import transaction, utcnow
@@ -448,7 +449,9 @@ CURRENT_FIELDS = (
 # --- the 1999 transfer -------------------------------------------------------------------
 
 
-def _transfer_problem(field: str, key: str, lang: str | None, status: int = 422, **params: Any) -> Problem:
+def _transfer_problem(
+    field: str, key: str, lang: str | None, status: int = 422, **params: Any
+) -> Problem:
     if status == 422:
         return validation_problem([FieldError(field, t(key, lang, **params))], lang)
     return Problem(status, "transfer-refused", t(key, lang, **params), t(key, lang, **params))
@@ -475,7 +478,15 @@ def transfer(
             raise Problem(404, "not-found", t("problem.not_found", lang), request_id)
         if row.held_by_node or row.case_number is None:
             name = node_name(remote, row.held_by_node or "")
-            raise _transfer_problem("transfer", "hotline.transfer.not_held_here", lang, 409, node=name)
+            raise _transfer_problem(
+                "transfer", "hotline.transfer.not_held_here", lang, 409, node=name
+            )
+        if by.get("agency") != f"{row.jurisdiction}.{HOTLINE_KIND}":  # that city's 1999 only
+            here = catalog.get_jurisdiction(session, row.jurisdiction)
+            words = (here.name_en if lang == "en" else here.name_zh) if here else row.jurisdiction
+            raise _transfer_problem(
+                "transfer", "hotline.transfer.not_your_city", lang, 403, city=words
+            )
         view = open311.get_request(session, row.jurisdiction, row.service_request_id)
         if view.status != "open":
             raise _transfer_problem("transfer", "hotline.transfer.closed", lang, 409)
@@ -601,7 +612,9 @@ def _receive_create(
         raise NotOurs("open311_city_not_here", asked.jurisdiction)
     lang = asked.lang if asked.lang in ("zh-TW", "en") else None
     with transaction(sessions) as session:
-        again = session.scalar(select(ServiceRequest).where(ServiceRequest.token == asked.forward_id))
+        again = session.scalar(
+            select(ServiceRequest).where(ServiceRequest.token == asked.forward_id)
+        )
         if again is not None:  # the answer was lost and the create sent again: filed once
             view = open311.get_request(session, again.jurisdiction, again.service_request_id)
         else:
@@ -628,7 +641,9 @@ def _receive_create(
     return 201, {"request": view.public().model_dump(mode="json"), "node": config.id}
 
 
-def _receive_status(sessions: sessionmaker[Session], asked: StatusAsk) -> tuple[int, dict[str, Any]]:
+def _receive_status(
+    sessions: sessionmaker[Session], asked: StatusAsk
+) -> tuple[int, dict[str, Any]]:
     with sessions() as session:
         rows = session.scalars(
             select(ServiceRequest).where(
@@ -683,7 +698,8 @@ def _receive_transfer(
             service_code=service.code,
             service_request_id=asked.service_request_id,
             opened_by=f"{node.id}/{username}"[:64],
-            description=asked.note + ("\n" + fields["description"] if fields.get("description") else ""),
+            description=asked.note
+            + ("\n" + fields["description"] if fields.get("description") else ""),
             location=fields.get("address_string") or None,
             contact_email=fields.get("email") or None,
             contact_mobile=None,

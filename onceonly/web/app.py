@@ -56,6 +56,7 @@ ROUTERS: list[str] = [
     "onceonly.stats.routes",
     "onceonly.open311.routes",
     "onceonly.open311.pages",
+    "onceonly.hotline.routes",
 ]
 """Modules exposing ``router``; order decides the order in the OpenAPI document."""
 
