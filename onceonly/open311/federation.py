@@ -403,7 +403,9 @@ def create_anywhere(
 
 
 def fresh_views(
-    remote: RemoteNodes | None, views: list[open311.RequestView]
+    remote: RemoteNodes | None,
+    views: list[open311.RequestView],
+    cache: StatusCache | None = STATUS_CACHE,
 ) -> list[open311.RequestView]:
     """``views`` with each pointer's status, notes, agency and times as the node holding
     the request reports them now (personal fields stay as this node keeps them);
@@ -418,7 +420,7 @@ def fresh_views(
         raise Unreachable(next(iter(by_node)), "this deployment is not a federation node")
     found: dict[str, dict[str, Any]] = {}
     for node_id, ids in by_node.items():
-        answered = ask_status(remote, node_id, ids)
+        answered = ask_status(remote, node_id, ids, cache)
         missing = [i for i in ids if i not in answered]
         if missing:
             raise Unreachable(node_name(remote, node_id), f"{node_id} does not know {missing[0]}")

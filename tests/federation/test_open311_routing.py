@@ -1,0 +1,301 @@
+"""Open311 requests across nodes (#21): a 1999 filing at 臺北市's node for 基隆市 (served by
+the regional node) is numbered and held there, found and read from 臺北市; a transfer to
+基隆市 moves the case there keeping its id; the peer calls are refused unsigned, replayed, or
+about a city the node does not serve; a node that is down is said to be down."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.cases import service as cases
+from onceonly.cases.models import Case
+from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.federation.remote import RemoteNodes, connect
+from onceonly.federation.signing import HEADER
+from onceonly.open311 import federation as routing
+from onceonly.open311 import service as open311
+from onceonly.open311.models import ServiceRequest
+from tests.federation.conftest import Federation, credentials, peer_client
+
+CALLER = {"phone": "0911222333", "email": "kee-caller@example.tw"}
+
+
+def _filing(city: str) -> dict[str, str]:
+    return {
+        "jurisdiction": city,
+        "service_code": "streetlight-out",
+        "description": "路燈整晚不亮",
+        "address_string": "基隆市仁愛區愛一路1號" if city == "keelung-city" else "臺北市中正區1號",
+        "attribute[light_state]": "dark",
+        "last_name": "陳",
+        **CALLER,
+    }
+
+
+@pytest.fixture(scope="module")
+def nodes(pair: Federation) -> Iterator[dict[str, sessionmaker[Session]]]:
+    engines = {
+        name: make_engine(pair.layout.node(name).settings.resolved_database_url)
+        for name in ("taipei", "north-regional")
+    }
+    yield {name: make_session_factory(engine) for name, engine in engines.items()}
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def remote(pair: Federation) -> Iterator[RemoteNodes]:
+    """臺北市's way to the other nodes, as its app has it."""
+    made = connect(pair.layout.node("taipei").settings, set())
+    assert made is not None
+    yield made
+    made.close()
+
+
+def _page(
+    pair: Federation, node: str, user: str, method: str, path: str, **kw: Any
+) -> httpx.Response:
+    return httpx.request(
+        method,
+        pair.layout.node(node).url + path,
+        headers={"Authorization": f"Bearer {pair.token(node, user)}", "Accept": "text/html"},
+        timeout=30,
+        **kw,
+    )
+
+
+def _file(pair: Federation, city: str) -> str:
+    filed = _page(
+        pair, "taipei", "tpe-hotline-clerk", "POST", "/hotline/requests", data=_filing(city)
+    )
+    assert filed.status_code == 303, filed.text[-1500:]
+    found = re.search(r"filed=([A-Z]-311-\d{3}-\d{6})", filed.headers["location"])
+    assert found, filed.headers["location"]
+    return found.group(1)
+
+
+def _row(sessions: sessionmaker[Session], request_id: str) -> ServiceRequest:
+    with sessions() as db:
+        row = db.scalar(
+            select(ServiceRequest).where(ServiceRequest.service_request_id == request_id)
+        )
+        assert row is not None
+        db.expunge(row)
+        return row
+
+
+def _case(sessions: sessionmaker[Session], request_id: str) -> Case | None:
+    with sessions() as db:
+        case = db.scalar(select(Case).where(Case.service_request_id == request_id))
+        if case is not None:
+            db.expunge(case)
+        return case
+
+
+def _fresh(
+    nodes: dict[str, sessionmaker[Session]], remote: RemoteNodes, request_id: str, city: str
+) -> open311.RequestView:
+    with nodes["taipei"]() as db:
+        view = open311.get_request(db, city, request_id, open311.Filer("hotline", "t"))
+    (fresh,) = routing.fresh_views(remote, [view], cache=None)
+    return fresh
+
+
+def test_a_filing_for_another_nodes_city_is_held_there_and_read_from_here(
+    pair: Federation, nodes: dict[str, sessionmaker[Session]], remote: RemoteNodes
+) -> None:
+    chosen = _page(
+        pair,
+        "taipei",
+        "tpe-hotline-clerk",
+        "GET",
+        "/hotline?jurisdiction=keelung-city&service=streetlight-out",
+    )
+    assert "基隆市由「北北基宜區域節點" in chosen.text and "請記下燈桿上的編號" in chosen.text
+
+    request_id = _file(pair, "keelung-city")
+    assert request_id.startswith("C-311-")  # numbered by the node holding 基隆市
+    held = _row(nodes["north-regional"], request_id)
+    assert held.held_by_node is None and held.case_number and held.jurisdiction == "keelung-city"
+    case = _case(nodes["north-regional"], request_id)
+    assert case is not None and case.agency == "keelung-city.public_works"
+    assert case.opened_by == "taipei/tpe-hotline-clerk"
+    pointer = _row(nodes["taipei"], request_id)
+    assert pointer.held_by_node == "north-regional" and pointer.case_number is None
+    assert pointer.phone == CALLER["phone"] and pointer.token == held.token
+    assert _case(nodes["taipei"], request_id) is None
+
+    found = _page(
+        pair, "taipei", "tpe-hotline-clerk", "GET", "/hotline", params={"phone": CALLER["phone"]}
+    )
+    table = found.text[found.text.find("caller-requests") :][:3000]
+    assert request_id in table and "處理中" in table, table and "基隆市政府工務局" in found.text
+    assert "北北基宜區域節點" in found.text
+
+    # the agency there decides: read from 臺北市, the request is closed with its note
+    with transaction(nodes["north-regional"]) as db:
+        actor = cases.CaseActor("kee-pw-clerk", "keelung-city.public_works")
+        cases.decide_case(db, actor, case.number, "approved", "已更換燈泡")
+    fresh = _fresh(nodes, remote, request_id, "keelung-city")
+    assert fresh.status == "closed" and fresh.status_notes == "已更換燈泡"
+    assert fresh.phone == CALLER["phone"]  # this node's own copy of the contact
+
+
+def test_a_transfer_to_another_nodes_city_moves_the_case_and_keeps_the_id(
+    pair: Federation, nodes: dict[str, sessionmaker[Session]], remote: RemoteNodes
+) -> None:
+    request_id = _file(pair, "taipei-city")
+    assert request_id.startswith("A-311-")
+    assert _case(nodes["taipei"], request_id).agency == "taipei-city.public_works"  # type: ignore[union-attr]
+    moved = _page(
+        pair,
+        "taipei",
+        "tpe-hotline-clerk",
+        "POST",
+        f"/hotline/requests/{request_id}/transfer",
+        data={"to_jurisdiction": "keelung-city", "note": "燈桿在基隆市境內", **CALLER},
+    )
+    assert moved.status_code == 303, moved.text[-1500:]
+    there = _case(nodes["north-regional"], request_id)
+    assert (
+        there is not None and there.agency == "keelung-city.public_works" and there.state == "open"
+    )
+    held = _row(nodes["north-regional"], request_id)
+    assert held.jurisdiction == "keelung-city" and held.held_by_node is None
+    assert held.phone == CALLER["phone"]  # the caller can be told, there too
+    here = _case(nodes["taipei"], request_id)
+    assert here is not None and here.state == "closed"
+    pointer = _row(nodes["taipei"], request_id)
+    assert pointer.held_by_node == "north-regional" and pointer.jurisdiction == "keelung-city"
+    assert _fresh(nodes, remote, request_id, "keelung-city").status == "open"
+
+    # 基隆市's 1999 finds the call by the caller's phone, under the same id
+    found = _page(
+        pair,
+        "north-regional",
+        "kee-hotline-clerk",
+        "GET",
+        "/hotline",
+        params={"phone": CALLER["phone"]},
+    )
+    assert request_id in found.text and "本節點" in found.text
+
+
+def _signed(
+    pair: Federation,
+    path: str,
+    body: dict[str, Any],
+    sender: str = "taipei",
+    *,
+    signature: str | None = None,
+) -> tuple[httpx.Response, str]:
+    north = pair.layout.node("north-regional")
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    if signature is None:
+        signature = credentials(pair, sender).sign("POST", path, raw, audience="north-regional")
+    headers = {"Content-Type": "application/json"}
+    if signature:
+        headers[HEADER] = signature
+    with peer_client(pair, sender) as client:
+        response = client.post(
+            f"https://127.0.0.1:{north.peer_port}{path}", content=raw, headers=headers
+        )
+    return response, signature
+
+
+def _forward(city: str = "keelung-city", forward_id: str | None = None) -> dict[str, Any]:
+    return {
+        "forward_id": forward_id or uuid.uuid4().hex,
+        "jurisdiction": city,
+        "service_code": "pothole",
+        "fields": {"address_string": "基隆市中正區中正路1號", "description": "坑洞"},
+        "attributes": {"size": ["small"], "lane": ["slow"]},
+        "filed_by": {"kind": "hotline", "username": "tpe-hotline-clerk"},
+    }
+
+
+def test_peer_calls_are_refused_unsigned_replayed_or_for_a_city_not_served(
+    pair: Federation, nodes: dict[str, sessionmaker[Session]]
+) -> None:
+    def count() -> int:
+        with nodes["north-regional"]() as db:
+            return len(list(db.scalars(select(ServiceRequest.id))))
+
+    before = count()
+    unsigned, _ = _signed(pair, routing.FORWARD_PATH, _forward(), signature="")
+    assert unsigned.status_code == 401 and unsigned.json()["code"] == "missing_signature"
+    assert count() == before
+
+    body = _forward()
+    first, signature = _signed(pair, routing.FORWARD_PATH, body)
+    assert first.status_code == 201, first.text
+    request_id = first.json()["request"]["service_request_id"]
+    assert "phone" not in json.dumps(first.json()) or first.json()["request"]["phone"] is None
+    replayed, _ = _signed(pair, routing.FORWARD_PATH, body, signature=signature)
+    assert replayed.status_code == 409 and replayed.json()["code"] == "replay"
+    # sent again under a new signature (the answer was lost): filed once
+    again, _ = _signed(pair, routing.FORWARD_PATH, body)
+    assert again.status_code == 201 and again.json()["request"]["service_request_id"] == request_id
+    assert count() == before + 1
+
+    not_here, _ = _signed(pair, routing.FORWARD_PATH, _forward("taipei-city"))
+    assert not_here.status_code == 403 and not_here.json()["code"] == "open311_city_not_here"
+    bad, _ = _signed(pair, routing.FORWARD_PATH, {**_forward(), "attributes": {}})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"].startswith("attribute[")
+    assert count() == before + 1
+
+    # a transfer is taken only from the node serving the city it leaves
+    transfer = {
+        "service_request_id": "G-311-115-999999",
+        "to_jurisdiction": "keelung-city",
+        "from_jurisdiction": "yilan-county",
+        "service_code": "pothole",
+        "fields": {"address_string": "基隆市"},
+        "attributes": {"size": ["small"]},
+        "requested_at": "2026-06-01T02:00:00+00:00",
+        "note": "轉接",
+        "transferred_by": {"username": "tpe-hotline-clerk"},
+    }
+    stolen, _ = _signed(pair, routing.TRANSFER_PATH, transfer)
+    assert stolen.status_code == 403 and stolen.json()["code"] == "open311_city_not_of_node"
+    assert _case(nodes["north-regional"], "G-311-115-999999") is None
+
+    status, _ = _signed(pair, routing.STATUS_PATH, {"ids": [request_id, "C-311-115-000000"]})
+    assert status.status_code == 200
+    assert [r["service_request_id"] for r in status.json()["requests"]] == [request_id]
+    assert status.json()["requests"][0]["email"] is None  # public fields only
+
+
+def test_a_node_that_is_down_is_said_to_be_down(
+    pair: Federation, nodes: dict[str, sessionmaker[Session]], remote: RemoteNodes
+) -> None:
+    """Runs last: it stops the regional node."""
+    with nodes["taipei"]() as db:
+        pointer = db.scalar(
+            select(ServiceRequest.service_request_id).where(
+                ServiceRequest.held_by_node.is_not(None)
+            )
+        )
+    assert pointer is not None
+    pair.stop("north-regional")
+    with pytest.raises(routing.Unreachable):
+        _fresh(nodes, remote, pointer, "keelung-city")
+    filed = _page(
+        pair,
+        "taipei",
+        "tpe-hotline-clerk",
+        "POST",
+        "/hotline/requests",
+        data=_filing("keelung-city"),
+    )
+    assert filed.status_code == 503, filed.text[-1500:]
+    assert "目前無法連線" in filed.text and "路燈整晚不亮" in filed.text  # the form, kept
