@@ -178,6 +178,32 @@ def test_a_transfer_to_another_nodes_city_moves_the_case_and_keeps_the_id(
     assert pointer.held_by_node == "north-regional" and pointer.jurisdiction == "keelung-city"
     assert _fresh(nodes, remote, request_id, "keelung-city").status == "open"
 
+    # 基隆市's 1999 may not move a call of 宜蘭縣 (same node): nothing is sent to 臺北市
+    yilan = _page(
+        pair,
+        "north-regional",
+        "kee-hotline-clerk",
+        "POST",
+        "/hotline/requests",
+        data={**_filing("yilan-county"), "address_string": "宜蘭縣宜蘭市1號"},
+    )
+    assert yilan.status_code == 303, yilan.text[-1500:]
+    yilan_id = re.search(r"filed=([A-Z]-311-\d{3}-\d{6})", yilan.headers["location"]).group(1)  # type: ignore[union-attr]
+    refused = _page(
+        pair,
+        "north-regional",
+        "kee-hotline-clerk",
+        "POST",
+        f"/hotline/requests/{yilan_id}/transfer",
+        data={"to_jurisdiction": "taipei-city", "note": "轉臺北", **CALLER},
+    )
+    assert refused.status_code == 403, refused.text[-1500:]
+    with nodes["taipei"]() as db:
+        assert (
+            db.scalar(select(ServiceRequest).where(ServiceRequest.service_request_id == yilan_id))
+            is None
+        )
+
     # 基隆市's 1999 finds the call by the caller's phone, under the same id
     found = _page(
         pair,
