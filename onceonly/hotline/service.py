@@ -37,11 +37,8 @@ def is_hotline_clerk(user: Principal) -> bool:
 
 
 def remote_of(app_state: Any) -> RemoteNodes | None:
-    """The app's way to the other nodes (the exchange's), ``None`` when it stands alone."""
-    from onceonly.exchange.service import exchange_for
-
-    remote = exchange_for(app_state).remote
-    return remote if isinstance(remote, RemoteNodes) else None
+    """The app's way to the other nodes, ``None`` when it stands alone."""
+    return routing.remote_of(app_state)
 
 
 def _name(view: Any, lang: str) -> str:

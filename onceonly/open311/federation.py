@@ -43,6 +43,7 @@ from onceonly.federation.node import NodeConfig
 from onceonly.federation.remote import RemoteNodes, json_object
 from onceonly.federation.snapshot import NodeEntry, Snapshot, SnapshotRefused
 from onceonly.i18n import t
+from onceonly.open311 import keys
 from onceonly.open311 import service as open311
 from onceonly.open311.models import ServiceRequest
 
@@ -153,7 +154,8 @@ def _answer(owner: Owner, response: httpx.Response, ok: int = 200) -> dict[str, 
     answer = json_object(response)
     if response.status_code == ok:
         return answer
-    if response.status_code in (400, 404, 409, 422):
+    refusal = response.status_code in (400, 403, 404, 409, 422, 429)
+    if refusal and "/federation-" not in str(answer.get("type", "")):
         raise Refused(owner.node.name, response.status_code, answer)
     # 401/403 (a certificate or snapshot lagging there), 5xx: may pass; say so, retry later
     detail = str(answer.get("detail") or answer.get("title") or response.status_code)
@@ -287,8 +289,16 @@ def refused_problem(exc: Refused, lang: str | None) -> Problem:
         if isinstance(e, dict)
     ]
     detail = t("hotline.fed.refused", lang, node=exc.node, detail=str(exc))
-    status = exc.status if exc.status in (400, 404, 409, 422) else 422
-    return Problem(status, str(exc.answer.get("code") or "refused"), detail, detail, errors=errors)
+    status = exc.status if exc.status in (400, 403, 404, 409, 422, 429) else 422
+    retry = exc.answer.get("retry_after")
+    return Problem(
+        status,
+        str(exc.answer.get("code") or "refused"),
+        detail,
+        detail,
+        errors=errors,
+        retry_after=retry if isinstance(retry, int) else None,
+    )
 
 
 # --- filing anywhere ---------------------------------------------------------------------
@@ -622,6 +632,10 @@ def _receive_create(
         else:
             username = asked.filed_by.get("username", "")[:40]
             filer = open311.Filer(kind="hotline", name=f"{node.id}/{username}"[:64])
+            if asked.filed_by.get("kind") == "api_key":  # an app's key, issued here
+                filer = keys.authenticate(
+                    session, asked.filed_by.get("api_key", ""), asked.jurisdiction, write=True
+                )
             view = open311.create_request(
                 session,
                 jurisdiction=asked.jurisdiction,
@@ -730,3 +744,75 @@ def _receive_transfer(
         session.flush()
         view = open311.get_request(session, row.jurisdiction, row.service_request_id)
     return 201, {"request": view.public().model_dump(mode="json"), "node": config.id}
+
+
+# --- hooks of the GeoReport routes -------------------------------------------------------
+
+
+def remote_of(app_state: Any) -> RemoteNodes | None:
+    """The app's way to the other nodes (its exchange's), ``None`` when it stands alone."""
+    from onceonly.exchange.service import exchange_for
+
+    remote = exchange_for(app_state).remote
+    return remote if isinstance(remote, RemoteNodes) else None
+
+
+def served_elsewhere(app_state: Any, session: Session, jurisdiction: str) -> bool:
+    """Whether another member node serves ``jurisdiction`` (a GeoReport call for it is
+    forwarded there); a 503 when the directory cannot say now."""
+    if catalog.get_jurisdiction(session, jurisdiction) is None:
+        return False
+    try:
+        return owner_of(remote_of(app_state), jurisdiction) is not None
+    except Unreachable as exc:
+        if exc.no_node:
+            return False
+        raise unreachable_problem(exc, session, None) from exc
+
+
+def current(
+    app_state: Any, session: Session, views: list[open311.RequestView]
+) -> list[open311.RequestView]:
+    """``views`` with the pointers' status read from the nodes holding them; a 503 (in the
+    spec's error format, by the routes) when one cannot be asked now."""
+    if not any(v.held_by_node for v in views):
+        return views
+    try:
+        return fresh_views(remote_of(app_state), views)
+    except Unreachable as exc:
+        raise unreachable_problem(exc, session, None) from exc
+
+
+def forwarded_create_response(
+    app_state: Any,
+    fmt: Any,
+    jurisdiction: str,
+    fields: Mapping[str, str],
+    attributes: Mapping[str, list[str]],
+    api_key: str,
+    render: Any,
+    problem_response: Any,
+) -> Any:
+    """A GeoReport POST for a city another node serves: that node checks the app's key
+    (issued there), numbers and holds the request; this one keeps a pointer. The answer is
+    the same document a local create gives."""
+    filer = open311.Filer(kind="api_key", name="forwarded", jurisdiction=jurisdiction)
+    try:
+        view = create_anywhere(
+            app_state.sessions,
+            remote_of(app_state),
+            jurisdiction=jurisdiction,
+            service_code=fields.get("service_code") or "",
+            fields=fields,
+            attributes=attributes,
+            filer=filer,
+            lang=None,
+            api_key=api_key,
+        )
+    except Problem as problem:
+        return problem_response(fmt, problem)
+    node: dict[str, Any] = {"service_request_id": view.service_request_id}
+    if view.service_notice_zh or view.service_notice_en:
+        node["service_notice"] = f"{view.service_notice_zh} / {view.service_notice_en}"
+    node["account_id"] = (fields.get("account_id") or "").strip() or None
+    return render(fmt, "service_requests", "request", [node])

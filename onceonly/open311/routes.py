@@ -25,6 +25,7 @@ from onceonly.catalog import service as catalog
 from onceonly.catalog.loader import current_version
 from onceonly.catalog.service import AttributeView, ServiceView
 from onceonly.errors import FieldError, Problem
+from onceonly.open311 import federation as routing
 from onceonly.open311 import keys, service
 from onceonly.open311.parsing import (
     ParseError,
@@ -195,7 +196,7 @@ def resolve_jurisdiction(request: Request, db: Session, given: str | None) -> st
             400, "jurisdiction_id", "open311.error.jurisdiction_required",
             codes=", ".join(served),
         )  # fmt: skip
-    if value not in served:
+    if value not in served and not routing.served_elsewhere(request.app.state, db, value):
         raise _fail(404, "jurisdiction_id", "open311.error.unknown_jurisdiction", code=value)
     return value
 
@@ -367,6 +368,7 @@ def list_requests(request: Request, db: Db, fmt: str) -> Response:
         viewer = _reader(db, query.get("api_key"), jurisdiction)
         start, end = _dates(request)
         ids = parse_list(query.get("service_request_id") or "")
+        statuses = parse_list(query.get("status") or "") or None
         views = service.list_requests(
             db,
             jurisdiction=jurisdiction,
@@ -374,9 +376,11 @@ def list_requests(request: Request, db: Db, fmt: str) -> Response:
             service_codes=parse_list(query.get("service_code") or "") or None,
             start=start,
             end=end,
-            statuses=parse_list(query.get("status") or "") or None,
+            statuses=None,  # filtered below, once pointers' statuses are read (#21)
             viewer=viewer,
         )
+        views = routing.current(request.app.state, db, views)
+        views = [v for v in views if not statuses or v.status in statuses]
         return render(f, "service_requests", "request", [request_node(v) for v in views])
 
     return _guarded(fmt, answer)
@@ -414,6 +418,12 @@ def _create(request: Request, fmt: Format, pairs: list[tuple[str, str]]) -> Resp
             api_key = (fields.get("api_key") or "").strip()
             if not api_key:
                 raise _fail(400, "api_key", "open311.error.key_missing")
+            if jurisdiction not in service.served_jurisdictions(db, get_settings(request)):
+                # #21: the node serving that city checks the key, numbers and holds it
+                return routing.forwarded_create_response(
+                    request.app.state, fmt, jurisdiction, fields, collect_attributes(pairs),
+                    api_key, render, problem_response,
+                )  # fmt: skip
             filer = keys.authenticate(db, api_key, jurisdiction, write=True)
             view = service.create_request(
                 db,
@@ -446,6 +456,7 @@ def get_request(request: Request, db: Db, service_request_id: str, fmt: str) -> 
         jurisdiction = resolve_jurisdiction(request, db, query.get("jurisdiction_id"))
         viewer = _reader(db, query.get("api_key"), jurisdiction)
         view = service.get_request(db, jurisdiction, service_request_id, viewer)
+        (view,) = routing.current(request.app.state, db, [view])  # #21: read from the holder
         return render(f, "service_requests", "request", [request_node(view)])
 
     return _guarded(fmt, answer)

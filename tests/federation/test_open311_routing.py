@@ -22,6 +22,7 @@ from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.federation.remote import RemoteNodes, connect
 from onceonly.federation.signing import HEADER
 from onceonly.open311 import federation as routing
+from onceonly.open311 import keys
 from onceonly.open311 import service as open311
 from onceonly.open311.models import ServiceRequest
 from tests.federation.conftest import Federation, credentials, peer_client
@@ -138,7 +139,7 @@ def test_a_filing_for_another_nodes_city_is_held_there_and_read_from_here(
         pair, "taipei", "tpe-hotline-clerk", "GET", "/hotline", params={"phone": CALLER["phone"]}
     )
     table = found.text[found.text.find("caller-requests") :][:3000]
-    assert request_id in table and "處理中" in table, table and "基隆市政府工務局" in found.text
+    assert request_id in table and "處理中" in table, table and "基隆市政府工務處" in found.text
     assert "北北基宜區域節點" in found.text
 
     # the agency there decides: read from 臺北市, the request is closed with its note
@@ -214,6 +215,49 @@ def test_a_transfer_to_another_nodes_city_moves_the_case_and_keeps_the_id(
         params={"phone": CALLER["phone"]},
     )
     assert request_id in found.text and "本節點" in found.text
+
+
+def test_an_app_filing_through_this_node_for_another_nodes_city(
+    pair: Federation, nodes: dict[str, sessionmaker[Session]]
+) -> None:
+    """GeoReport: the app's key (issued by 基隆市, on the node serving it) is checked there;
+    the request is numbered and held there and read back through 臺北市's node."""
+    with transaction(nodes["north-regional"]) as db:
+        _, key = keys.issue_key(
+            db, jurisdiction="keelung-city", app_name="基隆報修 App", issued_by="kee-city-admin"
+        )
+    base = pair.layout.node("taipei").url + "/open311/v2"
+    body = {
+        "jurisdiction_id": "keelung-city",
+        "api_key": key,
+        "service_code": "pothole",
+        "address_string": "基隆市中正區中正路2號",
+        "attribute[size]": "large",
+        "attribute[lane]": "slow",
+        "email": "app-user@example.tw",
+    }
+    wrong_key = httpx.post(base + "/requests.json", data={**body, "api_key": "nope"}, timeout=30)
+    assert wrong_key.status_code == 403, wrong_key.text
+    assert wrong_key.json()[0]["code"] == 403 and wrong_key.json()[0]["description"]
+    filed = httpx.post(base + "/requests.json", data=body, timeout=30)
+    assert filed.status_code in (200, 201), filed.text
+    request_id = filed.json()[0]["service_request_id"]
+    assert request_id.startswith("C-311-")
+    held = _row(nodes["north-regional"], request_id)
+    assert held.held_by_node is None and held.api_key_id is not None
+    one = httpx.get(
+        f"{base}/requests/{request_id}.json", params={"jurisdiction_id": "keelung-city"}, timeout=30
+    )
+    assert one.status_code == 200, one.text
+    (answer,) = one.json()
+    assert answer["status"] == "open" and answer["agency_responsible"] == "基隆市政府工務處"
+    assert "app-user@example.tw" not in one.text  # personal fields never in a public answer
+    listed = httpx.get(
+        base + "/requests.json",
+        params={"jurisdiction_id": "keelung-city", "service_request_id": request_id},
+        timeout=30,
+    )
+    assert [r["service_request_id"] for r in listed.json()] == [request_id]
 
 
 def _signed(
@@ -304,11 +348,13 @@ def test_peer_calls_are_refused_unsigned_replayed_or_for_a_city_not_served(
 def test_a_node_that_is_down_is_said_to_be_down(
     pair: Federation, nodes: dict[str, sessionmaker[Session]], remote: RemoteNodes
 ) -> None:
-    """Runs last: it stops the regional node."""
+    """Runs last: it stops the regional node. The pointer asked about is the transferred
+    request, whose status this node's 10-second cache does not hold."""
     with nodes["taipei"]() as db:
         pointer = db.scalar(
             select(ServiceRequest.service_request_id).where(
-                ServiceRequest.held_by_node.is_not(None)
+                ServiceRequest.held_by_node.is_not(None),
+                ServiceRequest.service_request_id.like("A-%"),
             )
         )
     assert pointer is not None
@@ -325,3 +371,10 @@ def test_a_node_that_is_down_is_said_to_be_down(
     )
     assert filed.status_code == 503, filed.text[-1500:]
     assert "目前無法連線" in filed.text and "路燈整晚不亮" in filed.text  # the form, kept
+    one = httpx.get(
+        pair.layout.node("taipei").url + f"/open311/v2/requests/{pointer}.xml",
+        params={"jurisdiction_id": "keelung-city"},
+        timeout=30,
+    )
+    assert one.status_code == 503 and "<errors>" in one.text and "<code>503</code>" in one.text
+    assert "目前無法連線" in one.text and one.headers["Retry-After"]
