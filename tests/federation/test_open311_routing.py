@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.cases import service as cases
 from onceonly.cases.models import Case
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.federated.open311_seed import CALLER_PHONE, seed_routed_request
 from onceonly.federation.remote import RemoteNodes, connect
 from onceonly.federation.signing import HEADER
 from onceonly.open311 import federation as routing
@@ -343,6 +344,16 @@ def test_peer_calls_are_refused_unsigned_replayed_or_for_a_city_not_served(
     assert status.status_code == 200
     assert [r["service_request_id"] for r in status.json()["requests"]] == [request_id]
     assert status.json()["requests"][0]["email"] is None  # public fields only
+
+
+def test_the_federated_demo_routes_one_request_between_its_nodes(
+    pair: Federation, nodes: dict[str, sessionmaker[Session]]
+) -> None:
+    request_id = seed_routed_request(pair.layout)
+    assert request_id.startswith("C-311-")
+    assert seed_routed_request(pair.layout) == request_id  # once, however often it runs
+    assert _row(nodes["taipei"], request_id).held_by_node == "north-regional"
+    assert _row(nodes["north-regional"], request_id).phone == CALLER_PHONE
 
 
 def test_a_node_that_is_down_is_said_to_be_down(

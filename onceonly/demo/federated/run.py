@@ -21,6 +21,7 @@ from onceonly.demo.federated.cluster import (
     start_notify_worker,
     stop,
 )
+from onceonly.demo.federated.open311_seed import CALLER_PHONE, seed_routed_request
 from onceonly.demo.registries.manifest import RegistryManifest
 from onceonly.i18n import t
 
@@ -176,6 +177,16 @@ def run_federated_demo(
     processes, sinks = start_federation(layout, logs, host)
     try:
         print_federation_summary(layout, console)
+        routed = seed_routed_request(layout)
+        console.print(
+            t(
+                "hotline.demo.routed",
+                "zh-TW",
+                id=routed,
+                url=layout.node("taipei").url,
+                phone=CALLER_PHONE,
+            )
+        )
         console.print(t("federation.demo.stop", "zh-TW", logs=str(logs)))
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(p.poll() is None for p in processes):
