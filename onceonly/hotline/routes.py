@@ -21,6 +21,7 @@ from onceonly.counter.routes import FORM_PROBLEMS, page
 from onceonly.errors import Problem
 from onceonly.hotline import service as hotline
 from onceonly.i18n import t
+from onceonly.open311 import service as open311
 from onceonly.web.deps import get_language, get_session_factory
 
 router = APIRouter(include_in_schema=False)
@@ -162,7 +163,13 @@ async def file_request(request: Request, user: Clerk, lang: Lang) -> Response:
             form=form,
             status=problem.status,
         )
-    query = {"phone": fields.get("phone", ""), "email": fields.get("email", ""), "filed": filed}
+    # the caller's "opened" e-mail/SMS, as for an app's filing (a case held here only)
+    open311.send_notices(request.app.state, request.app.state.settings, filed)
+    query = {
+        "phone": fields.get("phone", ""),
+        "email": fields.get("email", ""),
+        "filed": filed.service_request_id,
+    }
     return RedirectResponse("/hotline?" + urlencode(query), status_code=303)
 
 

@@ -256,8 +256,8 @@ def file_request(
     fields: Mapping[str, str],
     attributes: Mapping[str, list[str]],
     lang: str,
-) -> str:
-    """File the caller's request here or at the node serving ``jurisdiction``; its id."""
+) -> open311.RequestView:
+    """File the caller's request here or at the node serving ``jurisdiction``."""
     with sessions() as session:
         _require_city(session, jurisdiction, lang)
         if not service_code:
@@ -274,7 +274,7 @@ def file_request(
         filer=open311.Filer(kind="hotline", name=user.username),
         lang=lang,
     )
-    return view.service_request_id
+    return view
 
 
 def transfer(
