@@ -173,6 +173,9 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/consolidate/review"): CLERK | ADMINS,
     ("POST", "/consolidate/review/{item_id}"): CLERK | ADMINS,
     ("POST", "/consolidate/review/{item_id}/fix"): CLERK | ADMINS,
+    ("GET", "/hotline"): CLERK,  # then a 1999 hotline's clerks only (tests/hotline)
+    ("POST", "/hotline/requests"): CLERK,
+    ("POST", "/hotline/requests/{request_id}/transfer"): CLERK,
     ("GET", "/survey"): CLERK | AUDITORS | ADMINS,
     ("POST", "/survey/waves"): ADMINS,
     ("POST", "/survey/waves/{wave_id}/close"): ADMINS,
