@@ -358,6 +358,7 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "item_id": str(tenant.review_item_id),
         "wave_id": str(tenant.wave_id),
         "key_id": str(tenant.open311_key_id),
+        "request_id": f"{tenant.code[0].upper()}-311-115-000001",  # a 1999 transfer's path
         "size": "1",
         "path": "site.css",
     }
