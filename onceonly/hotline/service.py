@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts.homes import HOTLINE_KIND
 from onceonly.accounts.service import Principal
+from onceonly.accounts.tenancy import tenant_of_agency
 from onceonly.catalog import service as catalog
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.federation.remote import RemoteNodes
@@ -183,12 +184,12 @@ def find_caller(
     phone: str,
     email: str,
     lang: str,
-    own_city: str | None = None,
+    own_city: str,
 ) -> list[CallerRow]:
     """The caller's requests this node holds or points at, newest first; the ones another
     node holds with the status that node reports now (or "not available" when it is down)."""
     views = open311.requests_of_caller(
-        session, phone=phone.strip() or None, email=email.strip() or None
+        session, phone=phone.strip() or None, email=email.strip() or None, city=own_city
     )
     remote_ids: dict[str, list[str]] = defaultdict(list)
     for view in views:
@@ -271,7 +272,9 @@ def file_request(
         service_code=service_code,
         fields=fields,
         attributes=attributes,
-        filer=open311.Filer(kind="hotline", name=user.username),
+        filer=open311.Filer(
+            kind="hotline", name=user.username, jurisdiction=tenant_of_agency(user.agency_code)
+        ),
         lang=lang,
     )
     return view

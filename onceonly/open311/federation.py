@@ -398,6 +398,7 @@ def create_anywhere(
             token=view.token or forward_id,
             api_key_id=filer.api_key_id,
             filed_by=filer.filed_by[:120],
+            filed_in=filer.jurisdiction,
             attributes={k: (v[0] if len(v) == 1 else list(v)) for k, v in attributes.items()},
             requested_at=view.requested_datetime,
             updated_at=view.updated_datetime,

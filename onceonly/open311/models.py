@@ -51,6 +51,9 @@ class ServiceRequest(Base):
     phone: Mapped[str | None] = mapped_column(String(32), index=True)
     device_id: Mapped[str | None] = mapped_column(String(200))
     account_id: Mapped[str | None] = mapped_column(String(200))
+    filed_in: Mapped[str | None] = mapped_column(String(120), index=True)
+    """The city whose app or 1999 hotline filed it: that hotline finds it again after a
+    transfer to another city, and no other city's hotline does."""
 
 
 class RequestCounter(Base):

@@ -110,7 +110,7 @@ class Filer:
     """The app's name, or the staff member's username."""
     api_key_id: int | None = None
     jurisdiction: str | None = None
-    """The key's city; ``None`` for hotline staff."""
+    """The key's city, or the city whose 1999 hotline the staff member works at."""
 
     @property
     def filed_by(self) -> str:
@@ -457,6 +457,7 @@ def create_request(
         token=secrets.token_hex(16),
         api_key_id=filed_by.api_key_id,
         filed_by=filed_by.filed_by[:120],
+        filed_in=filed_by.jurisdiction,
         attributes=answers,
         requested_at=moment,
         updated_at=moment,
@@ -631,10 +632,12 @@ def requests_of_caller(
     *,
     phone: str | None = None,
     email: str | None = None,
+    city: str,
     limit: int = 50,
 ) -> list[RequestView]:
-    """A caller's earlier requests in every city this node holds, newest first, with their
-    personal fields (for hotline staff only)."""
+    """A caller's earlier requests for ``city`` or filed by its hotline (held here or pointing
+    at another node), newest first, with their personal fields: for that city's 1999 staff.
+    Another city on the same node is another government; its callers are not shown."""
     conditions = []
     if phone and phone.strip():
         conditions.append(ServiceRequest.phone == phone.strip())
@@ -648,7 +651,10 @@ def requests_of_caller(
     rows = list(
         session.scalars(
             select(ServiceRequest)
-            .where(or_(*conditions))
+            .where(
+                or_(*conditions),
+                or_(ServiceRequest.jurisdiction == city, ServiceRequest.filed_in == city),
+            )
             .order_by(ServiceRequest.requested_at.desc(), ServiceRequest.id.desc())
             .limit(limit)
         )

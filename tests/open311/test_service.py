@@ -94,8 +94,35 @@ def test_personal_fields_only_for_the_filer_and_hotline(db: Session) -> None:
         assert all(getattr(public, name) is None for name in PERSONAL_FIELDS)
     staff = service.get_request(db, "taipei-city", view.service_request_id, viewer=HOTLINE)
     assert staff.phone == "0912345678" and staff.email == "ming@example.tw"
-    earlier = service.requests_of_caller(db, phone="0912-345-678")
+    earlier = service.requests_of_caller(db, phone="0912-345-678", city="taipei-city")
     assert [r.service_request_id for r in earlier] == [view.service_request_id]
+
+
+def test_a_hotline_finds_its_own_citys_callers_only(db: Session) -> None:
+    """Cities sharing a node are separate governments: 新北市's 1999 does not see who called
+    臺北市's; a request 臺北市's 1999 filed for 新北市 is found by both."""
+    taipei = _file(db)
+    for_new_taipei = service.create_request(
+        db,
+        jurisdiction="new-taipei-city",
+        service_code="streetlight-out",
+        fields={"lat": "25.01", "long": "121.46", "description": "路燈不亮", **PERSONAL},
+        attributes={"light_state": ["dark"]},
+        filed_by=Filer(kind="hotline", name="tpe-hotline-clerk", jurisdiction="taipei-city"),
+        now=T0,
+    )
+    found = {
+        city: [
+            r.service_request_id
+            for r in service.requests_of_caller(db, phone="0912345678", city=city)
+        ]
+        for city in ("taipei-city", "new-taipei-city", "keelung-city")
+    }
+    assert sorted(found["taipei-city"]) == sorted(
+        [taipei.service_request_id, for_new_taipei.service_request_id]
+    )
+    assert found["new-taipei-city"] == [for_new_taipei.service_request_id]
+    assert found["keelung-city"] == []
 
 
 def test_validation_names_each_field(db: Session) -> None:

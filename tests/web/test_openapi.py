@@ -46,6 +46,10 @@ def test_every_error_is_documented_as_a_problem_document(client: TestClient) -> 
                 assert content["application/problem+json"]["schema"] == {
                     "$ref": "#/components/schemas/Problem"
                 }, (name, code)
+            elif code[0] in "45" and name.split()[-1].startswith("/open311/v2/"):
+                errors = content["application/json"]["schema"]  # GeoReport v2's own format
+                assert errors["type"] == "array", (name, code)
+                assert errors["items"]["required"] == ["code", "description"], (name, code)
             elif code[0] in "45":  # a protocol's own error body (tlog-witness: text/plain)
                 assert content and not any("json" in media for media in content), (name, code)
         if op.get("parameters") or op.get("requestBody"):

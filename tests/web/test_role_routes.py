@@ -151,6 +151,17 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/admin/notify"): ADMINS,
     ("GET", "/admin/sms"): ADMINS,
     ("GET", "/admin/mail"): ADMINS,
+    ("GET", "/admin/open311/keys"): ADMINS,  # the platform's administrator sees no city's keys
+    ("POST", "/admin/open311/keys"): ADMINS,
+    ("POST", "/admin/open311/keys/{key_id}/revoke"): ADMINS,
+    # GeoReport v2 is public by its specification; a POST is checked by its api_key instead
+    ("GET", "/open311/v2/discovery.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/services.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/services/{service_code}.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/requests.{fmt}"): PUBLIC,
+    ("POST", "/open311/v2/requests.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/requests/{service_request_id}.{fmt}"): PUBLIC,
+    ("GET", "/open311/v2/tokens/{token}.{fmt}"): PUBLIC,
     ("POST", "/admin/notify/dead-letters/{dead_letter_id}/replay"): ADMINS,
     ("GET", "/notify/citizens/{national_id}"): AUDITORS | ADMINS,
     ("GET", "/counter"): CLERK,

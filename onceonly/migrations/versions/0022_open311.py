@@ -108,6 +108,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=32), nullable=True),
         sa.Column("device_id", sa.String(length=200), nullable=True),
         sa.Column("account_id", sa.String(length=200), nullable=True),
+        sa.Column("filed_in", sa.String(length=120), nullable=True),
         sa.ForeignKeyConstraint(
             ["api_key_id"],
             ["open311_api_keys.id"],
@@ -129,6 +130,9 @@ def upgrade() -> None:
             batch_op.f("ix_open311_requests_jurisdiction"), ["jurisdiction"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_open311_requests_phone"), ["phone"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_open311_requests_filed_in"), ["filed_in"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_open311_requests_requested_at"), ["requested_at"], unique=False
         )
@@ -154,6 +158,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_open311_requests_service_code"))
         batch_op.drop_index(batch_op.f("ix_open311_requests_requested_at"))
         batch_op.drop_index(batch_op.f("ix_open311_requests_phone"))
+        batch_op.drop_index(batch_op.f("ix_open311_requests_filed_in"))
         batch_op.drop_index(batch_op.f("ix_open311_requests_jurisdiction"))
         batch_op.drop_index(batch_op.f("ix_open311_requests_email"))
         batch_op.drop_index(batch_op.f("ix_open311_requests_api_key_id"))
