@@ -35,6 +35,7 @@ SAMPLE_KEYS = {
     "land_elsewhere",
     "disabled_mid_low_income",
     "name_changed",
+    "kinship_deceased",
 }
 
 

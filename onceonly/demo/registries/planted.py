@@ -305,6 +305,74 @@ def _name_changed(p: _Planter) -> None:
     p.sample("name_changed", head)
 
 
+def _kin(
+    p: _Planter, one: Person, other: Person, since: str, until: str | None, end: str | None
+) -> None:
+    """A marriage in both people's kinship records (``end``: "D" divorce, "X" death)."""
+    ended = _day(until) if until else None
+    one.marriages.append((other, _day(since), ended, end))
+    other.marriages.append((one, _day(since), ended, end))
+
+
+def _kinship_family(p: _Planter) -> None:
+    """鄭國榮 died in Taipei in 2026; his heirs' and forebears' records are kept by four
+    cities' household offices (three federation nodes), his grandparents' from the
+    Japanese-era household register (日據時期戶口調查簿) of 宜蘭."""
+    forebears = p.household(
+        "yilan-county", "宜蘭市", "民權里", 6, "中山路", "三段", None, "41", None, "1946-10-01"
+    )
+    grandpa = p.person(forebears, "head", "戶長", "M", "鄭", "水木", "1898-02-10", marital="4")
+    grandpa.death = _day("1943-07-15")
+    grandpa.kin_register = "臺北州宜蘭郡宜蘭街戶口調查簿（昭和18年除戶）"
+    grandma = p.person(forebears, "spouse", "妻", "F", "林", "罔市", "1902-05-05", marital="4")
+    grandma.death = _day("1975-01-30")
+    grandma.kin_register = "臺北州宜蘭郡宜蘭街戶口調查簿"
+    _kin(p, grandpa, grandma, "1925-03-12", "1943-07-15", "X")
+
+    parents = p.household(
+        "yilan-county", "宜蘭市", "民權里", 6, "中山路", "三段", None, "43", None, "1960-04-01"
+    )
+    father = p.person(parents, "head", "戶長", "M", "鄭", "文雄", "1930-06-18")
+    father.death = _day("2001-08-09")
+    mother = p.person(parents, "spouse", "妻", "F", "黃", "玉霞", "1933-03-03", marital="4")
+    mother.death = _day("2015-11-11")
+    p.marry(father, mother)
+    _kin(p, father, mother, "1953-11-20", "2001-08-09", "X")
+    father.kin_parents = [grandpa, grandma]
+    brother = p.person(parents, "child", "次子", "M", "鄭", "國華", "1958-09-21")
+    brother.kin_parents = [father, mother]
+
+    home = p.household(
+        "taipei-city", "中山區", "民安里", 3, "民生東路", "二段", "77", "15", "2", "1991-02-01"
+    )
+    deceased = p.person(home, "head", "戶長", "M", "鄭", "國榮", "1955-04-02")
+    deceased.death = _day("2026-01-20")
+    deceased.kin_parents = [father, mother]
+    widow = p.person(home, "spouse", "妻", "F", "許", "淑惠", "1960-10-15")
+    p.marry(deceased, widow)
+    widow.marital, widow.spouse = "4", None
+    _kin(p, deceased, widow, "1990-05-20", "2026-01-20", "X")
+
+    former = p.household(
+        "new-taipei-city", "中和區", "福美里", 10, "景平路", None, "310", "9", "4", "1988-01-05"
+    )
+    ex_wife = p.person(former, "head", "戶長", "F", "蘇", "麗珠", "1957-07-07", marital="3")
+    _kin(p, deceased, ex_wife, "1980-03-01", "1987-09-30", "D")
+    daughter = p.person(former, "child", "長女", "F", "鄭", "怡君", "1982-02-14")
+    daughter.kin_parents = [deceased, ex_wife]
+
+    son_home = p.household(
+        "keelung-city", "中正區", "正砂里", 2, "北寧路", None, None, "128", "3", "2020-06-15"
+    )
+    son = p.person(son_home, "head", "戶長", "M", "鄭", "家豪", "1992-12-03")
+    son.kin_parents = [deceased, widow]
+    son.salary = 640_000
+    for child in (father, brother, deceased, daughter, son):
+        for parent in child.kin_parents:
+            parent.kin_children.append(child)
+    p.sample("kinship_deceased", deceased, "new-taipei-city", "keelung-city", "yilan-county")
+
+
 PLANTERS: tuple[tuple[tuple[str, ...], Callable[[_Planter], None]], ...] = (
     (("taipei-city",), _low_income_applicant),
     (("taipei-city",), _taipei_home_owner),
@@ -316,6 +384,7 @@ PLANTERS: tuple[tuple[tuple[str, ...], Callable[[_Planter], None]], ...] = (
     (("taipei-city", "yilan-county"), _land_elsewhere),
     (("new-taipei-city",), _disabled_mid_low_income),
     (("taipei-city",), _name_changed),
+    (("taipei-city", "new-taipei-city", "keelung-city", "yilan-county"), _kinship_family),
 )
 """The jurisdictions each sample needs, and the function that writes it out."""
 

@@ -66,7 +66,11 @@ class Person:
         "household",
         "indigenous",
         "interest",
+        "kin_children",
+        "kin_parents",
+        "kin_register",
         "marital",
+        "marriages",
         "moved_in",
         "nid",
         "other_income",
@@ -104,6 +108,13 @@ class Person:
         self.other_income = 0
         self.planted = False
         self.events: list[tuple[int, str, str | None]] = []
+        # Kinship records (親等資料), kept for part of the population only: parents, every
+        # marriage as (spouse, from, until, "D" divorce | "X" death | None), and the
+        # Japanese-era household register (日據時期戶口調查簿) a person is recorded in.
+        self.kin_parents: list[Person] = []
+        self.kin_children: list[Person] = []
+        self.marriages: list[tuple[Person, int, int | None, str | None]] = []
+        self.kin_register: str | None = None
 
     @property
     def name(self) -> str:

@@ -15,6 +15,7 @@ from onceonly.demo.registries.population import (
     Chunk,
     Household,
     Parcel,
+    Person,
     sections_of,
 )
 
@@ -30,8 +31,11 @@ _MAP_SCALES = (500, 1000, 1200)
 
 @cache
 def roc(ordinal: int) -> str:
-    """The legacy ``YYYMMDD`` ROC-era text of a date, e.g. ``1150630``."""
+    """The legacy ``YYYMMDD`` ROC-era text of a date, e.g. ``1150630``; before 1912 (a
+    Japanese-era record) the register writes ``民國前13年02月10日``."""
     day = date.fromordinal(ordinal)
+    if day.year < 1912:
+        return f"民國前{1912 - day.year}年{day.month:02d}月{day.day:02d}日"
     return f"{day.year - 1911:03d}{day.month:02d}{day.day:02d}"
 
 
@@ -146,6 +150,8 @@ def _household(rows: Rows, household: Household) -> None:
             events.append((nid, seq, code, roc(when), detail))
         if person.death is None:
             residents.append((nid, household.seq + 1))
+        if person.kin_parents or person.marriages:
+            _kinship(office, person)
         if person.disability is not None:
             level, issued, renew = person.disability
             welfare["disability_cards"].append(
@@ -170,6 +176,46 @@ def _household(rows: Rows, household: Household) -> None:
         for person in members:
             if person.death is None:
                 welfare["lowinc_members"].append((case_no, person.nid))
+
+
+def _kinship(office: dict[str, list[tuple[object, ...]]], person: Person) -> None:
+    """The person's 親等資料 at their household office: parents, children, marriages."""
+    office["kin_persons"].append(
+        (
+            person.nid,
+            person.surname,
+            person.given,
+            "1" if person.sex == "M" else "2",
+            roc(person.birth),
+            roc(person.death) if person.death is not None else None,
+            person.kin_register,
+        )
+    )
+    links: list[tuple[str, Person, int | None, int | None, str | None]] = [
+        ("F" if parent.sex == "M" else "M", parent, None, None, None)
+        for parent in person.kin_parents
+    ]
+    links += [("S", spouse, start, end, code) for spouse, start, end, code in person.marriages]
+    links += [("C", child, None, None, None) for child in person.kin_children]
+    for seq, (code, relative, start, end, end_code) in enumerate(links, 1):
+        if not relative.nid:
+            continue
+        office["kin_links"].append(
+            (
+                person.nid,
+                seq,
+                code,
+                relative.nid,
+                relative.name,
+                "1" if relative.sex == "M" else "2",
+                roc(relative.birth),
+                roc(relative.death) if relative.death is not None else None,
+                relative.household.jur.code,
+                roc(start) if start is not None else None,
+                roc(end) if end is not None else None,
+                end_code,
+            )
+        )
 
 
 def _income(fia: dict[str, list[tuple[object, ...]]], household: Household) -> None:

@@ -319,6 +319,38 @@ def household_office() -> MetaData:
         Column("plate_id", Integer, nullable=False),
         Index("ix_plate_residents_idn", "idn", unique=True),
     )
+    # 親等資料: the people whose record this office keeps (with the Japanese-era register
+    # a pre-1946 record was copied from) and their parents, children and marriages, the
+    # relative's particulars copied as the office recorded them.
+    Table(
+        "kin_persons",
+        md,
+        Column("idn", Text, nullable=False),
+        Column("surname", Text, nullable=False),
+        Column("given_name", Text, nullable=False),
+        Column("sex_code", Text, nullable=False),
+        Column("birth_ymd", Text, nullable=False),
+        Column("death_ymd", Text),
+        Column("jp_register", Text),
+        Index("ix_kin_persons_idn", "idn", unique=True),
+    )
+    Table(
+        "kin_links",
+        md,
+        Column("idn", Text, nullable=False),
+        Column("seq", Integer, nullable=False),
+        Column("rel_code", Text, nullable=False),
+        Column("rel_idn", Text, nullable=False),
+        Column("rel_name", Text, nullable=False),
+        Column("rel_sex", Text, nullable=False),
+        Column("rel_birth_ymd", Text),
+        Column("rel_death_ymd", Text),
+        Column("rel_office", Text, nullable=False),
+        Column("start_ymd", Text),
+        Column("end_ymd", Text),
+        Column("end_code", Text),
+        Index("ix_kin_links_idn_seq", "idn", "seq", unique=True),
+    )
     return md
 
 
@@ -372,5 +404,5 @@ def datasets_of(kind: str, cadastral_map: bool = True) -> tuple[str, ...]:
         "tax_office": ("land_value_tax",),
         "social_welfare": ("welfare_status",),
         "economic_development": ("business_registration", "factory_registration"),
-        "household_office": ("house_number",),
+        "household_office": ("house_number", "kinship"),
     }[kind]
