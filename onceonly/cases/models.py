@@ -131,6 +131,31 @@ class CaseEvidence(Base):
     Last, where the migration adds it: demo copies between schemas go column by column."""
 
 
+class CaseKinRecord(Base):
+    """A relative's kinship record (親等資料) fetched for a kinship chart of the case: asked of
+    the household office that keeps it (on this node or another) through the exchange, under
+    the case's purpose. Only people named by the case subject's own record, or by a record
+    of one of them, may be asked (:mod:`onceonly.cases.kinship`)."""
+
+    __tablename__ = "case_kin_records"
+    __table_args__ = (UniqueConstraint("case_id", "national_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    national_id: Mapped[str] = mapped_column(String(12))
+    named_by: Mapped[str] = mapped_column(String(12))
+    """Whose record named this relative (the case subject, or a relative named by it)."""
+    status: Mapped[str] = mapped_column(String(20))
+    reason_zh: Mapped[str | None] = mapped_column(Text)
+    reason_en: Mapped[str | None] = mapped_column(Text)
+    owners: Mapped[list[str]] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    transcripts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    fetched_by: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CaseAgency(Base):
     """Every agency a case has involved: ``handler`` (opened it or received it by relay) or
     ``owner`` (supplied evidence online). Read access and the agencies measure come from it."""

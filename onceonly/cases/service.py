@@ -36,6 +36,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from onceonly.accounts.tenancy import scope_for, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
+from onceonly.cases import kinship
 from onceonly.cases.models import Case, CaseAgency, CaseEvent, CaseEvidence
 from onceonly.cases.notifications import (
     deliver_pending,
@@ -77,6 +78,9 @@ __all__ = [
     "deliver_pending",
     "evidence_needing_refresh",
     "get_case",
+    "kinship_source",
+    "load_for_handler",
+    "load_for_reader",
     "measures",
     "open_case",
     "open_cases_of",
@@ -188,6 +192,28 @@ def _load(session: Session, number: str, lang: str | None, actor: CaseActor | No
     if case is None or (actor is not None and not _in_tenant(session, case, actor)):
         raise not_found(t("cases.not_found", lang, number=number), lang)
     return case
+
+
+def load_for_handler(session: Session, actor: CaseActor, number: str, lang: str | None) -> Case:
+    """The case if ``actor`` handles it and may still gather evidence for it, else 4xx."""
+    case = _load(session, number, lang, actor)
+    _require_handler(case, actor, lang)
+    _transition(session, case, "gather", lang)
+    return case
+
+
+def load_for_reader(session: Session, actor: CaseActor, number: str, lang: str | None) -> Case:
+    """The case if ``actor``'s agency has handled it (may read it), else 4xx."""
+    case = _load(session, number, lang, actor)
+    _require_reader(session, case, actor, lang)
+    return case
+
+
+def kinship_source(
+    session: Session, actor: CaseActor, number: str, lang: str | None = None
+) -> kinship.KinSource | None:
+    """The kinship records a case holds, for its chart (read as the clerk may read it)."""
+    return kinship.chart_source(session, load_for_reader(session, actor, number, lang))
 
 
 def _in_tenant(session: Session, case: Case, actor: CaseActor) -> bool:
@@ -1411,4 +1437,5 @@ class CaseBook:
             subject=case.subject or "",
             gathering=case.state in _TRANSITIONS["gather"],
             state=case.state,
+            related=kinship.relatives_of_case(session, case),
         )

@@ -21,10 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.cases import service
 from onceonly.cases.guards import CAUTION_KINDS, Caution, open_warnings
+from onceonly.cases.kinship import fetch_relatives
 from onceonly.cases.schemas import MAX_NOTE_CHARS, CaseView, SearchFilters
 from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
+from onceonly.counter.kinchart import build_chart
 from onceonly.counter.pages import (
     actions_for,
     consent_request_lines,
@@ -300,7 +302,25 @@ def _case_context(
         if case.service_request_id
         else None
     )
+    source = service.kinship_source(db, actor, number, lang)
+
+    def place(code: str) -> str:
+        found = catalog.get_jurisdiction(db, code)
+        return (found.name_en if lang == "en" else found.name_zh) if found else code
+
+    kin = build_chart(source.subject, source.records, lang, place) if source else None
+    kin_names = {p.key: p.name for p in kin.people} if kin else {}
     return case, {
+        "kin": kin,
+        "kin_can_fetch": bool(source and source.can_fetch),
+        "kin_asked": [
+            {
+                "name": kin_names.get(row.national_id, t("counter.kin.no_name", lang)),
+                "status": t(f"counter.status.{row.status}", lang),
+                "offices": "、".join(agency_name(db, o, lang) for o in row.owners) or "—",
+            }
+            for row in (source.asked if source else [])
+        ],
         "case": case,
         "item": item,
         "item_name": (named.name_en if lang == "en" else named.name_zh)
@@ -443,6 +463,7 @@ def _after(
         "paper": "evidence",
         "rule": "evidence",
         "consent_requested": "evidence",
+        "kinship": "kinship",
     }.get(done, "top")
     return RedirectResponse(
         f"/counter/cases/{number.strip().upper()}?done={done}#{anchor}", status_code=303
@@ -461,6 +482,21 @@ def fetch_all(request: Request, number: str, user: Clerk, lang: Lang) -> Respons
         "fetch",
         "fetched",
         lambda: fetch_case_evidence(step, lambda: exchange_for(request.app.state), number),
+    )
+
+
+@router.post("/counter/cases/{number}/kinship")
+def fetch_kinship(request: Request, number: str, user: Clerk, lang: Lang) -> Response:
+    """Ask each relative's household office (here or on another node) for their record."""
+    step = _step(request, user, lang)
+    return _after(
+        request,
+        user,
+        number,
+        lang,
+        "kinship",
+        "kinship",
+        lambda: fetch_relatives(step, lambda: exchange_for(request.app.state), number),
     )
 
 

@@ -23,6 +23,11 @@ PREVIEW_REQUIRED = frozenset({("job-seeking-transport-allowance", "welfare_statu
 whether one is a low-income household is the owner's most sensitive answer in the demo."""
 
 
+FAMILY_DATASETS = frozenset({"kinship"})
+"""Datasets also asked about the subject's relatives, who may live anywhere: every owner of
+them connected to the node approves the rule, not only the requester's own city's."""
+
+
 def seed_demo_rules(
     session: Session, jurisdictions: Sequence[str], providers: ProviderDirectory
 ) -> int:
@@ -78,6 +83,6 @@ def _owners(
 ) -> list[str]:
     if dataset.owner_scope == "central":
         return [dataset.owner_agency] if dataset.owner_agency else []
-    if dataset.owner_scope == "residence":
+    if dataset.owner_scope == "residence" and dataset.code not in FAMILY_DATASETS:
         return [catalog.owner_agency_for(session, dataset.code, jurisdiction)]
     return providers.owners_of(dataset.code)

@@ -40,7 +40,9 @@ class Kin:
     """The jurisdiction whose household office holds the person's record."""
 
     def alive_on(self, day: date) -> bool:
-        return (self.birth is None or self.birth <= day) and (self.death is None or self.death > day)
+        return (self.birth is None or self.birth <= day) and (
+            self.death is None or self.death > day
+        )
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,18 @@ class Family:
     parents: dict[str, set[str]] = field(default_factory=dict)
     marriages: list[Marriage] = field(default_factory=list)
 
-    def add(self, person: Kin) -> None:
-        """Add or complete a person; a fuller record (more fields known) wins."""
+    own: set[str] = field(default_factory=set)
+    """People whose own record (not only a relative's mention of them) was read."""
+
+    def add(self, person: Kin, *, own: bool = False) -> None:
+        """Add or complete a person: their own record wins over a relative's mention of
+        them, and among mentions the fuller one."""
         known = self.people.get(person.key)
-        if known is None or _richness(person) >= _richness(known):
-            self.people[person.key] = person
+        if own:
+            self.own.add(person.key)
+        elif known is not None and (person.key in self.own or _richness(person) < _richness(known)):
+            return
+        self.people[person.key] = person
 
     def add_parent(self, child: str, parent: str) -> None:
         if child != parent:
@@ -122,27 +131,6 @@ class Kinship:
     line: Line
     degree: int
     lineal: bool
-
-    @property
-    def label_zh(self) -> str:
-        if self.line == "spouse":
-            return "配偶"
-        kind = "直系" if self.lineal else "旁系"
-        line = "血親" if self.line == "blood" else "姻親"
-        return f"{self.degree}親等{kind}{line}"
-
-    @property
-    def label_en(self) -> str:
-        if self.line == "spouse":
-            return "spouse"
-        kind = "lineal" if self.lineal else "collateral"
-        line = "relative by blood" if self.line == "blood" else "relative by marriage"
-        return f"{kind} {line} of the {_ordinal(self.degree)} degree"
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def _ancestors(family: Family, key: str) -> dict[str, int]:
@@ -297,3 +285,61 @@ def generations(family: Family, root: str) -> dict[str, int]:
                 found[key] = value
                 queue.append(key)
     return found
+
+
+def _day(value: object) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def family_from_records(records: Iterable[Iterable[dict[str, object]]]) -> Family:
+    """A family from kinship records in the common standard (each a list of ``relatives``
+    rows: one ``self`` row and one per parent, marriage and child), keyed by national ID.
+
+    A record need not carry every field (the access rule may withhold some); a row without a
+    ``national_id`` gets a key of its own (``~...``) and joins no other record.
+    """
+    family = Family()
+    for number, rows in enumerate(records):
+        rows = list(rows)
+        own = next((r for r in rows if r.get("relation") == "self"), None)
+        if own is None:
+            continue
+        me = str(own.get("national_id") or f"~{number}")
+        for index, row in enumerate(rows):
+            # A relative whose number was withheld can still be drawn, known only here.
+            key = me if row is own else str(row.get("national_id") or f"~{me}/{index}")
+            family.add(
+                Kin(
+                    key=key,
+                    name=str(row.get("name") or ""),
+                    sex=str(row.get("sex") or ""),
+                    birth=_day(row.get("birth_date")),
+                    death=_day(row.get("death_date")),
+                    pre1946_register=(
+                        str(row["pre1946_register"]) if row.get("pre1946_register") else None
+                    ),
+                    held_by=str(row.get("held_by") or ""),
+                ),
+                own=key == me,
+            )
+            relation = row.get("relation")
+            if relation in ("father", "mother"):
+                family.add_parent(me, key)
+            elif relation == "child":
+                family.add_parent(key, me)
+            elif relation in ("spouse", "former_spouse"):
+                family.marry(
+                    Marriage(
+                        me,
+                        key,
+                        since=_day(row.get("married_on")),
+                        until=_day(row.get("marriage_ended_on")),
+                        divorced=relation == "former_spouse",
+                    )
+                )
+    return family

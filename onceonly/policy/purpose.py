@@ -30,6 +30,9 @@ class CaseFacts:
     gathering: bool
     """Evidence may still be gathered for it (not decided, not closed)."""
     state: str
+    related: frozenset[str] = frozenset()
+    """Others the case may ask about: for a kinship chart, the relatives the subject's own
+    kinship record names and those their records name in turn (two steps, no further)."""
 
 
 class CaseLookup(Protocol):
@@ -92,7 +95,7 @@ def check_case(
                 "not_case_item",
             )
         )
-    if facts.subject != subject:
+    if facts.subject != subject and subject not in facts.related:
         errors.append(
             FieldError(
                 "subject",
