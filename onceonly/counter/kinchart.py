@@ -43,6 +43,7 @@ class ChartPerson:
     years: str
     heir: str
     """Their place among the heirs in words, or empty."""
+    heir_short: str
     register: str
     held_by: str
     national_id: str
@@ -76,8 +77,11 @@ def _relation(family: Family, root: str, key: str, lang: str) -> str:
         return t("counter.kin.former_spouse", lang)
     if family.parents.get(key, set()) & parents:
         return t("counter.kin.sibling", lang)
-    if any(key in family.parents.get(p, set()) for p in parents):
-        return t(f"counter.kin.grandparent.{sex}", lang)
+    through = [p for p in sorted(parents) if key in family.parents.get(p, set())]
+    if through:
+        side = family.person(through[0]).sex
+        known = side in ("M", "F") and sex in ("M", "F")
+        return t(f"counter.kin.grandparent.{side + sex if known else 'X'}", lang)
     found = kinship(family, root, key)
     if found is None:
         return t("counter.kin.none", lang)
@@ -113,6 +117,14 @@ def _heir_words(heir: Heir | None, lang: str) -> str:
     )
 
 
+def _heir_short(heir: Heir | None, lang: str) -> str:
+    if heir is None:
+        return ""
+    if heir.order is None:
+        return t("counter.kin.heir.short_spouse", lang)
+    return t("counter.kin.heir.short_order", lang, order=heir.order)
+
+
 def build_chart(
     subject: str,
     records: list[list[dict[str, Any]]],
@@ -145,6 +157,7 @@ def build_chart(
                 relation=_relation(family, subject, key, lang),
                 years=_years(family, key, lang),
                 heir=_heir_words(heirs.get(key), lang),
+                heir_short=_heir_short(heirs.get(key), lang),
                 register=person.pre1946_register or "",
                 held_by=str(place_name(person.held_by))
                 if place_name and person.held_by
@@ -179,9 +192,7 @@ def _svg(
     description: str,
     lang: str,
 ) -> Markup:
-    rows: dict[int, list[ChartPerson]] = {}
-    for person in people:
-        rows.setdefault(person.generation, []).append(person)
+    rows = _rows(family, people)
     width = max(len(r) for r in rows.values()) * (_BOX_W + _GAP_X) - _GAP_X + 2 * _MARGIN
     top = min(rows)
     where: dict[str, tuple[float, float]] = {}
@@ -214,14 +225,23 @@ def _svg(
         if child not in where:
             continue
         cx, cy = where[child]
-        for parent in sorted(parents):
-            if parent not in where:
-                continue
-            px, py = where[parent]
-            mid = py + _BOX_H + _GAP_Y / 2
+        drawn = sorted(p for p in parents if p in where)
+        pair = len(drawn) == 2 and where[drawn[0]][1] == where[drawn[1]][1]
+        starts = (
+            [
+                (
+                    (where[drawn[0]][0] + where[drawn[1]][0] + _BOX_W) / 2,
+                    where[drawn[0]][1] + _BOX_H / 2,
+                )
+            ]
+            if pair
+            else [(where[p][0] + _BOX_W / 2, where[p][1] + _BOX_H) for p in drawn]
+        )
+        for sx, sy in starts:
+            mid = where[drawn[0]][1] + _BOX_H + _GAP_Y / 2
             lines.append(
-                f'<path d="M{px + _BOX_W / 2:.0f} {py + _BOX_H:.0f} V{mid:.0f} '
-                f'H{cx + _BOX_W / 2:.0f} V{cy:.0f}" fill="none" stroke="#555" stroke-width="1.5"/>'
+                f'<path d="M{sx:.0f} {sy:.0f} V{mid:.0f} H{cx + _BOX_W / 2:.0f} V{cy:.0f}" '
+                'fill="none" stroke="#555" stroke-width="1.5"/>'
             )
     parts += lines
     for person in people:
@@ -231,7 +251,9 @@ def _svg(
         fill = "#eaf6ec" if heir else ("#fff8e1" if person.key == subject else "#ffffff")
         width_ = 3 if heir or person.key == subject else 1
         texts = [person.name, person.relation, person.years]
-        texts.append(person.heir or (t("counter.kin.pre1946", lang) if person.register else ""))
+        texts.append(
+            person.heir_short or (t("counter.kin.pre1946", lang) if person.register else "")
+        )
         parts.append(
             f'<g class="kin-person{" kin-heir" if heir else ""}">'
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{_BOX_W}" height="{_BOX_H}" rx="6" '
@@ -251,5 +273,36 @@ def _svg(
     return Markup("".join(parts))
 
 
-def _clip(text: str, limit: int = 20) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _rows(family: Family, people: list[ChartPerson]) -> dict[int, list[ChartPerson]]:
+    """People by generation; within one, each spouse beside their partner (a former spouse
+    on the left, the present one on the right), so marriage lines cross no one."""
+    by_key = {p.key: p for p in people}
+    levels: dict[int, list[ChartPerson]] = {}
+    for person in people:
+        levels.setdefault(person.generation, []).append(person)
+    rows: dict[int, list[ChartPerson]] = {}
+    for level, members in levels.items():
+        placed: list[str] = []
+        for person in members:
+            if person.key in placed:
+                continue
+            former = [
+                k
+                for k in family.spouses(person.key, divorced=True)
+                if k not in family.spouses(person.key) and k in by_key and k not in placed
+            ]
+            present = [k for k in family.spouses(person.key) if k in by_key and k not in placed]
+            placed += [*former, person.key, *present]
+        rows[level] = [by_key[k] for k in placed if by_key[k].generation == level]
+        rows[level] += [p for p in members if p.key not in placed]
+    return rows
+
+
+def _clip(text: str, room: float = _BOX_W - 16) -> str:
+    """``text`` cut to fit the box (a CJK character is about a font size wide, others half)."""
+    used = 0.0
+    for i, char in enumerate(text):
+        used += 12.5 if ord(char) > 0x2E80 else 7
+        if used > room:
+            return text[: max(i - 1, 0)] + "…"
+    return text

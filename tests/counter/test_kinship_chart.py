@@ -46,10 +46,17 @@ def test_the_chart_names_the_heirs_from_records_of_four_cities(
     chart = svg.group(0)
     assert '<title id="kin-title">鄭國榮之親系關係圖</title>' in chart
     for name in ("鄭國榮", "許淑惠", "蘇麗珠", "鄭怡君", "鄭家豪", "鄭文雄", "鄭國華", "鄭水木"):
-        assert name in chart, (name, re.findall(r"<li>.*?</li>", page.text.split("asked_title")[-1] if False else page.text)[-12:])  # the grandparents came through the father's record
+        assert name in chart, (
+            name,
+            re.findall(r"<li>.*?</li>", page.text.split("asked_title")[-1] if False else page.text)[
+                -12:
+            ],
+        )  # the grandparents came through the father's record
     heirs = re.search(r'<ul class="kin-heirs">(.*?)</ul>', page.text, re.S)
     assert heirs is not None
-    assert {"許淑惠", "鄭怡君", "鄭家豪"} == set(re.findall(r"<strong>(.*?)</strong>", heirs.group(1)))
+    assert {"許淑惠", "鄭怡君", "鄭家豪"} == set(
+        re.findall(r"<strong>(.*?)</strong>", heirs.group(1))
+    )
     assert "前配偶（已離婚，非姻親）" in page.text
     assert "臺北州宜蘭郡宜蘭街戶口調查簿" in page.text  # the Japanese-era register
     assert re.search(r"[A-Z][12]\d{8}", chart) is None  # no national ID is ever drawn
@@ -68,9 +75,7 @@ def test_a_withheld_field_never_reaches_the_page_or_the_printout(
     with factory.begin() as db:
         for rule in db.scalars(select(AccessRule).where(AccessRule.dataset == "kinship")):
             rule.fields = [
-                f
-                for f in rule.fields
-                if f not in ("relatives.national_id", "relatives.birth_date")
+                f for f in rule.fields if f not in ("relatives.national_id", "relatives.birth_date")
             ]
     clerk = visit(CLERK)
     deceased = demo_env.sample("kinship_deceased")

@@ -6,6 +6,8 @@ audit entry; a retry after the fault issues the evidence (nothing is lost)."""
 
 from __future__ import annotations
 
+import re
+
 import os
 import signal
 import time
@@ -25,6 +27,7 @@ from onceonly.federation.node import NodeConfig, federation_dir
 from onceonly.federation.remote import EVIDENCE_PATH, RemoteNodes
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.pki import ca
+from tests.conftest import post_login
 from tests.federation.conftest import (
     LOW_INCOME,
     Federation,
@@ -431,6 +434,52 @@ def _reissue(federation: Federation) -> None:
 
 # Each test below runs on one live federation (a worker builds one per module), so the
 # scenarios are grouped to keep the number of federations small under pytest-xdist.
+
+
+def test_a_kinship_chart_is_drawn_from_records_asked_of_three_nodes(
+    federation: Federation,
+) -> None:
+    """A Taipei household office's clerk draws the 親系關係圖 of a man who died in Taipei: his
+    former wife's and daughter's records are asked of the 新北市 node, his son's, parents'
+    and grandparents' (a Japanese-era register) of the regional node; each owner signs and
+    audits its own answer, and the chart names the heirs."""
+    taipei = federation.layout.node("taipei")
+    deceased = federation.sample("kinship_deceased")
+    number = federation.case("taipei", "tpe-hh-clerk", "kinship-chart", deceased)
+    with httpx.Client(base_url=taipei.url, timeout=60) as client:
+        post_login(client, {"username": "tpe-hh-clerk", "password": "onceonly-demo"})
+        page = client.get(f"/counter/cases/{number}")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        form = {"csrf_token": token.group(1)}
+        fetched = client.post(f"/counter/cases/{number}/evidence", data=form)
+        assert fetched.status_code == 303, fetched.text
+        drawn = client.post(f"/counter/cases/{number}/kinship", data=form, follow_redirects=True)
+        assert drawn.status_code == 200, drawn.text
+    chart = re.search(r'<svg[^>]*class="kin-chart".*?</svg>', drawn.text, re.S)
+    assert chart is not None
+    for name in ("蘇麗珠", "鄭怡君", "鄭家豪", "鄭文雄", "鄭國華", "鄭水木", "林罔市"):
+        assert name in chart.group(0), name
+    heirs = re.search(r'<ul class="kin-heirs">(.*?)</ul>', drawn.text, re.S)
+    assert heirs is not None
+    assert set(re.findall(r"<strong>(.*?)</strong>", heirs.group(1))) == {
+        "許淑惠",
+        "鄭怡君",
+        "鄭家豪",
+    }
+    assert "臺北州宜蘭郡宜蘭街戶口調查簿" in drawn.text
+    for node, owner in (
+        ("new-taipei", "new-taipei-city.household_office"),
+        ("north-regional", "keelung-city.household_office"),
+        ("north-regional", "yilan-county.household_office"),
+    ):
+        answered = [
+            e
+            for e in federation.audit(node)
+            if e.dataset == "kinship" and e.owner_agency == owner and e.decision == "allowed"
+        ]
+        assert answered, (node, owner)
+        assert all(e.actor_agency == "taipei-city.household_office" for e in answered)
 
 
 def test_done_means_a_yilan_transcript_then_revocation_stops_it(federation: Federation) -> None:
