@@ -199,7 +199,7 @@ def _svg(
     for level, members in rows.items():
         used = len(members) * (_BOX_W + _GAP_X) - _GAP_X
         x0 = (width - used) / 2
-        y = _MARGIN + (level - top) * (_BOX_H + _GAP_Y)
+        y: float = _MARGIN + (level - top) * (_BOX_H + _GAP_Y)
         for i, person in enumerate(members):
             where[person.key] = (x0 + i * (_BOX_W + _GAP_X), y)
     height = _MARGIN * 2 + len(rows) * (_BOX_H + _GAP_Y) - _GAP_Y

@@ -6,9 +6,8 @@ audit entry; a retry after the fault issues the evidence (nothing is lost)."""
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 import signal
 import time
 from datetime import UTC, datetime, timedelta
