@@ -387,3 +387,33 @@ def test_bad_arguments_are_refused(
     with pytest.raises(error):
         generate_registries(tmp_path, **kwargs)  # type: ignore[arg-type]
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_kinship_records_are_kept_where_each_person_is_registered(
+    shared_registries: tuple[Path, RegistryManifest],
+) -> None:
+    """Part of every city's population has 親等資料; the planted family's records are kept by
+    four cities' offices, the grandparents' with their Japanese-era register."""
+    directory, manifest = shared_registries
+    deceased = manifest.sample("kinship_deceased").national_id
+    holders: dict[str, str] = {}
+    registers: list[str] = []
+    for code in manifest.jurisdictions:
+        with store(directory, f"{code}.household_office") as connection:
+            people = connection.execute("SELECT COUNT(*) FROM kin_persons").fetchone()[0]
+            plates = connection.execute("SELECT COUNT(*) FROM plate_residents").fetchone()[0]
+            assert 0 < people < plates, code  # part of the population, in every city
+            for (idn,) in connection.execute(
+                "SELECT idn FROM kin_links WHERE rel_idn = ? OR idn = ?", (deceased, deceased)
+            ):
+                holders[idn] = code
+            registers += [
+                r for (r,) in connection.execute("SELECT jp_register FROM kin_persons") if r
+            ]
+    assert set(holders.values()) == {
+        "taipei-city",
+        "new-taipei-city",
+        "keelung-city",
+        "yilan-county",
+    }
+    assert len(registers) == 2 and all("戶口調查簿" in r for r in registers)

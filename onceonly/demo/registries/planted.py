@@ -321,13 +321,14 @@ def _kinship_family(p: _Planter) -> None:
     forebears = p.household(
         "yilan-county", "宜蘭市", "民權里", 6, "中山路", "三段", None, "41", None, "1946-10-01"
     )
-    grandpa = p.person(forebears, "head", "戶長", "M", "鄭", "水木", "1898-02-10", marital="4")
+    grandpa = p.person(forebears, "head", "戶長", "M", "鄭", "水木", "1912-02-10", marital="4")
     grandpa.death = _day("1943-07-15")
+    grandpa.moved_in = grandpa.birth  # died before the 1946 register: carried over, never moved
     grandpa.kin_register = "臺北州宜蘭郡宜蘭街戶口調查簿（昭和18年除戶）"
-    grandma = p.person(forebears, "spouse", "妻", "F", "林", "罔市", "1902-05-05", marital="4")
+    grandma = p.person(forebears, "spouse", "妻", "F", "林", "罔市", "1913-05-05", marital="4")
     grandma.death = _day("1975-01-30")
     grandma.kin_register = "臺北州宜蘭郡宜蘭街戶口調查簿"
-    _kin(p, grandpa, grandma, "1925-03-12", "1943-07-15", "X")
+    _kin(p, grandpa, grandma, "1929-03-12", "1943-07-15", "X")
 
     parents = p.household(
         "yilan-county", "宜蘭市", "民權里", 6, "中山路", "三段", None, "43", None, "1960-04-01"

@@ -31,11 +31,8 @@ _MAP_SCALES = (500, 1000, 1200)
 
 @cache
 def roc(ordinal: int) -> str:
-    """The legacy ``YYYMMDD`` ROC-era text of a date, e.g. ``1150630``; before 1912 (a
-    Japanese-era record) the register writes ``民國前13年02月10日``."""
+    """The legacy ``YYYMMDD`` ROC-era text of a date, e.g. ``1150630``."""
     day = date.fromordinal(ordinal)
-    if day.year < 1912:
-        return f"民國前{1912 - day.year}年{day.month:02d}月{day.day:02d}日"
     return f"{day.year - 1911:03d}{day.month:02d}{day.day:02d}"
 
 
@@ -150,8 +147,6 @@ def _household(rows: Rows, household: Household) -> None:
             events.append((nid, seq, code, roc(when), detail))
         if person.death is None:
             residents.append((nid, household.seq + 1))
-        if person.kin_parents or person.marriages:
-            _kinship(office, person)
         if person.disability is not None:
             level, issued, renew = person.disability
             welfare["disability_cards"].append(
@@ -169,6 +164,7 @@ def _household(rows: Rows, household: Household) -> None:
                     "9" if person.death is not None else "1",
                 )
             )
+    _household_kinship(office, household)
     if household.low_income is not None:
         category, approved, valid_until = household.low_income
         case_no = f"{jur.letter}L{household.seq:08d}"
@@ -178,8 +174,47 @@ def _household(rows: Rows, household: Household) -> None:
                 welfare["lowinc_members"].append((case_no, person.nid))
 
 
-def _kinship(office: dict[str, list[tuple[object, ...]]], person: Person) -> None:
-    """The person's 親等資料 at their household office: parents, children, marriages."""
+KIN_SHARE = 3
+"""One household in this many keeps kinship records (親等資料) of its head, the head's
+spouse, children and parent; the planted families keep theirs in full."""
+
+Marriages = list[tuple[Person, int | None, int | None, str | None]]
+
+
+def _household_kinship(office: dict[str, list[tuple[object, ...]]], household: Household) -> None:
+    if household.planted:
+        for person in household.members:
+            if person.kin_parents or person.marriages or person.kin_children:
+                marriages: Marriages = [(s, a, b, c) for s, a, b, c in person.marriages]
+                _kinship(office, person, person.kin_parents, marriages, person.kin_children)
+        return
+    if household.seq % KIN_SHARE or not household.members:
+        return
+    head = household.members[0]
+    spouse = head.spouse if head.spouse in household.members else None
+    children = [p for p in household.members if p.relation == "child"]
+    elders = [p for p in household.members if p.relation == "parent"]
+    married = next((when for when, code, _ in head.events if code == "M"), None)
+    couple: Marriages = [(spouse, married, None, None)] if spouse is not None else []
+    _kinship(office, head, elders, couple, children)
+    if spouse is not None:
+        _kinship(office, spouse, [], [(head, married, None, None)], children)
+    for child in children:
+        _kinship(office, child, [head, *([spouse] if spouse else [])], [], [])
+    for elder in elders:
+        _kinship(office, elder, [], [], [head])
+
+
+def _kinship(
+    office: dict[str, list[tuple[object, ...]]],
+    person: Person,
+    parents: list[Person],
+    marriages: Marriages,
+    children: list[Person],
+) -> None:
+    """The person's 親等資料 at their household office: parents, marriages, children."""
+    if not person.nid:
+        return
     office["kin_persons"].append(
         (
             person.nid,
@@ -192,11 +227,10 @@ def _kinship(office: dict[str, list[tuple[object, ...]]], person: Person) -> Non
         )
     )
     links: list[tuple[str, Person, int | None, int | None, str | None]] = [
-        ("F" if parent.sex == "M" else "M", parent, None, None, None)
-        for parent in person.kin_parents
+        ("F" if parent.sex == "M" else "M", parent, None, None, None) for parent in parents
     ]
-    links += [("S", spouse, start, end, code) for spouse, start, end, code in person.marriages]
-    links += [("C", child, None, None, None) for child in person.kin_children]
+    links += [("S", spouse, start, end, code) for spouse, start, end, code in marriages]
+    links += [("C", child, None, None, None) for child in children]
     for seq, (code, relative, start, end, end_code) in enumerate(links, 1):
         if not relative.nid:
             continue
