@@ -166,6 +166,7 @@ TABLE_RULES: dict[str, Condition] = {
     "case_agencies": _of_cases("case_agencies"),
     "case_events": _of_cases("case_events"),
     "case_evidence": _of_cases("case_evidence"),
+    "case_kin_records": _of_cases("case_kin_records"),
     "notifications": _of_cases("notifications"),
     "sms_outbox": _sms,
     "consents": _consents,
