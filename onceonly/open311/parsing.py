@@ -17,6 +17,9 @@ _W3C = re.compile(
 _ATTRIBUTE = re.compile(r"attribute\[(?P<code>[^\[\]]+)\](?P<multi>\[\])?")
 MAX_IDS = 100
 """At most this many ids in one ``service_request_id`` list."""
+YEARS = range(1900, 9999)
+"""Years a GeoReport datetime may name: far enough from ``datetime``'s limits that moving it to
+UTC or by the 90-day window never overflows (year 0001 was a 500, #21 review)."""
 
 
 class ParseError(ValueError):
@@ -35,6 +38,8 @@ def parse_w3c_datetime(value: str) -> datetime:
     if match is None:
         raise ParseError("open311.error.datetime")
     g = match.groupdict()
+    if int(g["y"]) not in YEARS:
+        raise ParseError("open311.error.datetime_year")
     try:
         if g["h"] is None:
             day = datetime(int(g["y"]), int(g["mo"] or 1), int(g["d"] or 1), tzinfo=TAIWAN)

@@ -308,8 +308,8 @@ def _check_attributes(
         elif attribute.datatype == "datetime":
             try:
                 parse_w3c_datetime(value)
-            except ParseError:
-                errors.append(_bad(field, "open311.error.datetime", lang))
+            except ParseError as exc:
+                errors.append(_bad(field, exc.key, lang))
                 continue
         if len(value) > MAX_DESCRIPTION:
             errors.append(_bad(field, "open311.error.too_long", lang, limit=MAX_DESCRIPTION))

@@ -218,6 +218,10 @@ def test_bad_input_is_400_naming_the_field(client: TestClient, api_key: str) -> 
         params=TPE | {"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"},
     )
     assert wide.status_code == 400 and "end_date" in wide.json()[0]["description"]
+    for name, value in (("start_date", "0001"), ("end_date", "0001-01-05"),
+                        ("start_date", "9999-12-31T23:59:59-12:00")):  # fmt: skip
+        edge = client.get(f"{BASE}/requests.json", params=TPE | {name: value})
+        assert edge.status_code == 400 and name in edge.json()[0]["description"]  # was a 500
     unknown_service = client.get(f"{BASE}/services/nonesuch.xml", params=TPE)
     assert unknown_service.status_code == 404
     assert b"service_code" in unknown_service.content

@@ -18,6 +18,7 @@ from onceonly.open311.parsing import (
     parse_list,
     parse_w3c_datetime,
 )
+from onceonly.open311.service import MAX_WINDOW
 
 moments = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
@@ -67,6 +68,24 @@ def test_malformed_datetimes_are_refused(text: str) -> None:
 def test_datetime_parser_only_raises_parse_error(text: str) -> None:
     with contextlib.suppress(ParseError):
         parse_w3c_datetime(text)
+
+
+@given(
+    st.integers(min_value=0, max_value=9999),
+    st.sampled_from(["", "-01", "-01-01", "-12-31", "-01-01T00:00:00+14:00",
+                     "-12-31T23:59:59-12:00", "-06-15T12:00Z"]),
+)  # fmt: skip
+def test_any_year_parses_to_a_moment_the_window_can_move_or_is_refused(
+    year: int, rest: str
+) -> None:
+    """Year 0001 or 9999 near the offset's edge overflowed into a 500 (#21 review)."""
+    try:
+        moment = parse_w3c_datetime(f"{year:04d}{rest}")
+    except ParseError:
+        return
+    assert moment.tzinfo is not None
+    assert moment - MAX_WINDOW < moment + MAX_WINDOW
+    format_datetime(moment)
 
 
 @given(st.lists(st.from_regex(r"[A-Za-z0-9-]{1,12}", fullmatch=True), max_size=12))
