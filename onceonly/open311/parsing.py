@@ -20,6 +20,9 @@ MAX_IDS = 100
 YEARS = range(1900, 9999)
 """Years a GeoReport datetime may name: far enough from ``datetime``'s limits that moving it to
 UTC or by the 90-day window never overflows (year 0001 was a 500, #21 review)."""
+NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot carry even escaped: one of them in a stored description made
+every ``.xml`` listing of the city unreadable to every app (#21 review)."""
 
 
 class ParseError(ValueError):

@@ -28,6 +28,7 @@ from onceonly.errors import FieldError, Problem
 from onceonly.open311 import federation as routing
 from onceonly.open311 import keys, service
 from onceonly.open311.parsing import (
+    NOT_IN_XML,
     ParseError,
     collect_attributes,
     format_datetime,
@@ -99,7 +100,7 @@ def _text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, datetime):
         return format_datetime(value)
-    return str(value)
+    return NOT_IN_XML.sub("\ufffd", str(value))  # a row from a peer or a case note, too
 
 
 def _xml_fill(parent: ET.Element, node: Node) -> None:

@@ -38,7 +38,7 @@ from onceonly.domain.roc_date import TAIWAN, roc_year
 from onceonly.errors import FieldError, Problem
 from onceonly.i18n import t
 from onceonly.open311.models import RequestCounter, ServiceRequest
-from onceonly.open311.parsing import ParseError, parse_w3c_datetime
+from onceonly.open311.parsing import NOT_IN_XML, ParseError, parse_w3c_datetime
 
 __all__ = [
     "MAX_WINDOW",
@@ -273,6 +273,9 @@ def _check_attributes(
     for code, attribute in known.items():
         field = f"attribute[{code}]"
         values = [v.strip() for v in answers.get(code, ()) if v.strip()]
+        if any(NOT_IN_XML.search(v) for v in values):
+            errors.append(_bad(field, "open311.error.control", lang))
+            continue
         if not values:
             if attribute.required:
                 errors.append(_bad(field, "open311.error.attribute_required", lang))
@@ -323,6 +326,11 @@ def _check_fields(
 ) -> tuple[dict[str, Any], list[FieldError]]:
     errors: list[FieldError] = []
     out: dict[str, Any] = {}
+    for name in (*_OPTIONAL_LIMITS, "description"):
+        if NOT_IN_XML.search(fields.get(name) or ""):
+            errors.append(_bad(name, "open311.error.control", lang))
+    if errors:
+        return out, errors
     for name, limit in _OPTIONAL_LIMITS.items():
         value = _text(fields, name)
         if value is not None and len(value) > limit:

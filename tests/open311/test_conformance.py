@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.config import Settings
 from onceonly.open311 import keys
+from onceonly.open311.routes import render
 from onceonly.web.app import create_app
 
 EXAMPLES = Path(__file__).parent / "spec_examples"
@@ -234,3 +235,14 @@ def test_xml_escapes_what_people_typed(client: TestClient, api_key: str) -> None
     created = _post(client, "json", api_key, description=nasty).json()[0]
     read = client.get(f"{BASE}/requests/{created['service_request_id']}.xml", params=TPE)
     assert ET.fromstring(read.content)[0].findtext("description") == nasty
+
+
+def test_control_characters_never_break_the_xml(client: TestClient, api_key: str) -> None:
+    """One description with U+0001 made every .xml listing of the city malformed (#21 review):
+    refused on the way in, naming the field, and replaced on the way out."""
+    for field in ("description", "first_name", "attribute[size]"):
+        refused = _post(client, "xml", api_key, **{field: "坑\x01洞"})
+        assert refused.status_code == 400, field
+        assert field in ET.fromstring(refused.content).findtext("error/description", "")
+    page = render("xml", "service_requests", "request", [{"description": "a\x1bb\ud800"}])
+    assert ET.fromstring(page.body)[0].findtext("description") == "a\ufffdb\ufffd"
