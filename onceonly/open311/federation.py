@@ -694,6 +694,9 @@ def _receive_transfer(
         if row is not None and row.held_by_node is None:  # sent again: taken once
             view = open311.get_request(session, row.jurisdiction, row.service_request_id)
             return 201, {"request": view.public().model_dump(mode="json"), "node": config.id}
+        if row is not None and row.held_by_node != node.id:
+            # a pointer here to another node: only the node holding the request moves it
+            raise NotOurs("open311_not_held_by_sender", asked.service_request_id)
         service = catalog.get_service(session, asked.service_code, asked.to_jurisdiction)
         agencies = (
             catalog.list_agencies(

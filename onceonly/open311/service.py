@@ -384,7 +384,11 @@ def _allocate_id(session: Session, jurisdiction: str, moment: datetime) -> str:
         seed = insert(RequestCounter).values(prefix=prefix, roc_year=year, last=0)
         session.execute(seed.on_conflict_do_nothing(index_elements=["prefix", "roc_year"]))
         last = session.execute(statement).scalar_one()
-    return f"{prefix}-{year:03d}-{last:06d}"
+    allocated = f"{prefix}-{year:03d}-{last:06d}"
+    taken = select(ServiceRequest.id).where(ServiceRequest.service_request_id == allocated)
+    if session.scalar(taken) is not None:  # a peer's transfer brought this id: skip it
+        return _allocate_id(session, jurisdiction, moment)
+    return allocated
 
 
 def _location_words(values: Mapping[str, Any]) -> str | None:
