@@ -28,6 +28,7 @@ from onceonly.errors import FieldError, Problem
 from onceonly.open311 import federation as routing
 from onceonly.open311 import keys, service
 from onceonly.open311.parsing import (
+    MAX_IDS,
     NOT_IN_XML,
     ParseError,
     collect_attributes,
@@ -369,6 +370,8 @@ def list_requests(request: Request, db: Db, fmt: str) -> Response:
         viewer = _reader(db, query.get("api_key"), jurisdiction)
         start, end = _dates(request)
         ids = parse_list(query.get("service_request_id") or "")
+        if len(ids) > MAX_IDS:  # each id is a query parameter and maybe a peer's status ask
+            raise _fail(400, "service_request_id", "open311.error.too_many_ids", limit=MAX_IDS)
         statuses = parse_list(query.get("status") or "") or None
         views = service.list_requests(
             db,

@@ -223,6 +223,10 @@ def test_bad_input_is_400_naming_the_field(client: TestClient, api_key: str) -> 
                         ("start_date", "9999-12-31T23:59:59-12:00")):  # fmt: skip
         edge = client.get(f"{BASE}/requests.json", params=TPE | {name: value})
         assert edge.status_code == 400 and name in edge.json()[0]["description"]  # was a 500
+    many = ",".join(f"A-311-115-{i:06d}" for i in range(101))
+    too_many = client.get(f"{BASE}/requests.json", params=TPE | {"service_request_id": many})
+    assert too_many.status_code == 400  # MAX_IDS was declared and never enforced
+    assert "service_request_id" in too_many.json()[0]["description"]
     unknown_service = client.get(f"{BASE}/services/nonesuch.xml", params=TPE)
     assert unknown_service.status_code == 404
     assert b"service_code" in unknown_service.content
