@@ -26,11 +26,11 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,7 +109,7 @@ class TransferredRequest(BaseModel):
     service_code: str = Field(max_length=80)
     fields: dict[str, str] = Field(default_factory=dict)
     attributes: dict[str, list[str]] = Field(default_factory=dict)
-    requested_at: str
+    requested_at: AwareDatetime
     note: str = Field(max_length=500)
     transferred_by: dict[str, str] = Field(default_factory=dict)
 
@@ -254,7 +254,7 @@ def ask_status(
 
 def send_transfer(remote: RemoteNodes, owner: Owner, body: TransferredRequest) -> dict[str, Any]:
     """The receiving node's answer to a transfer: ``{"request": {...}, "node": id}``."""
-    return _answer(owner, _post(remote, owner, TRANSFER_PATH, body.model_dump()), ok=201)
+    return _answer(owner, _post(remote, owner, TRANSFER_PATH, body.model_dump(mode="json")), ok=201)
 
 
 def node_name(remote: RemoteNodes | None, node_id: str) -> str:
@@ -551,7 +551,7 @@ def transfer(
                 k: (list(v) if isinstance(v, list) else [str(v)])
                 for k, v in (row.attributes or {}).items()
             },
-            requested_at=view.requested_datetime.isoformat(),
+            requested_at=view.requested_datetime,
             note=timeline,
             transferred_by={k: str(v) for k, v in by.items()},
         )
@@ -722,7 +722,7 @@ def _receive_transfer(
             + ("\n" + fields["description"] if fields.get("description") else ""),
             location=fields.get("address_string") or None,
             contact_email=fields.get("email") or None,
-            contact_mobile=None,
+            contact_mobile=open311.mobile_or_none(fields.get("phone")),
             now=moment,
         )
         if row is None:
@@ -734,7 +734,7 @@ def _receive_transfer(
                 attributes={
                     k: (v[0] if len(v) == 1 else list(v)) for k, v in asked.attributes.items()
                 },
-                requested_at=datetime.fromisoformat(asked.requested_at),
+                requested_at=asked.requested_at,
                 expected_at=moment + timedelta(days=service.expected_days),
                 lat=_float(fields.get("lat")),
                 long=_float(fields.get("long")),

@@ -52,6 +52,7 @@ __all__ = [
     "get_request",
     "list_requests",
     "list_services",
+    "mobile_or_none",
     "request_for_case",
     "request_for_token",
     "requests_of_caller",
@@ -399,7 +400,8 @@ def _location_words(values: Mapping[str, Any]) -> str | None:
     return str(values["address_id"]) if values.get("address_id") else None
 
 
-def _mobile(phone: str | None) -> str | None:
+def mobile_or_none(phone: str | None) -> str | None:
+    """A caller's phone as the mobile number SMS notices go to; ``None`` for a landline."""
     if not phone:
         return None
     try:
@@ -455,7 +457,7 @@ def create_request(
         description=values["description"],
         location=_location_words(values),
         contact_email=values["email"],
-        contact_mobile=_mobile(values["phone"]),
+        contact_mobile=mobile_or_none(values["phone"]),
         contact_language=contact_language,
         now=moment,
         lang=lang,
@@ -653,7 +655,7 @@ def requests_of_caller(
     conditions = []
     if phone and phone.strip():
         conditions.append(ServiceRequest.phone == phone.strip())
-        mobile = _mobile(phone)
+        mobile = mobile_or_none(phone)
         if mobile:
             conditions.append(ServiceRequest.phone == mobile)
     if email and email.strip():

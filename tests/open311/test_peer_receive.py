@@ -5,9 +5,11 @@ requests another node holds (#21 review)."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from onceonly.cases.models import Case
 from onceonly.federation.node import NodeConfig
 from onceonly.federation.snapshot import NodeEntry
 from onceonly.open311 import federation as routing
@@ -39,7 +41,7 @@ def _transfer(request_id: str, from_city: str) -> routing.TransferredRequest:
         service_code="streetlight-out",
         fields={"address_string": "臺北市中正區1號", "email": "forged@example.tw"},
         attributes={"light_state": ["dark"]},
-        requested_at=T0.isoformat(),
+        requested_at=T0,
         note="轉來",
     )
 
@@ -114,3 +116,20 @@ def test_an_id_a_transfer_brought_is_skipped_when_numbering_here(
         )  # fmt: skip
         db.commit()
     assert view.service_request_id == "A-311-115-000002"
+
+
+def test_a_transferred_call_keeps_the_callers_mobile_and_a_bad_date_is_refused(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The receiving city's case texts the caller as the sending city's did; a date without
+    its offset is refused before anything is written, not a 500."""
+    moved = _transfer("K-311-115-000009", "keelung-city")
+    moved.fields["phone"] = "0912-345-678"
+    status, _ = routing.receive(sessions, KEELUNG, HERE, moved)
+    assert status == 201
+    with sessions() as db:
+        case = db.scalar(select(Case).where(Case.service_request_id == "K-311-115-000009"))
+        assert case is not None and case.contact_mobile == "0912345678"
+    raw = moved.model_dump(mode="json") | {"requested_at": "2026-12-05T10:00:00"}
+    with pytest.raises(ValidationError):
+        routing.TransferredRequest.model_validate(raw)
