@@ -155,7 +155,19 @@ def square_wkt(x0: Any, y0: Any, side: Any) -> str | None:
     return f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
 
 
+def mask_name(value: Any) -> str | None:
+    """A person's name with all but its first and last characters hidden (王○明, 林○);
+    what a register shows of an owner when the rule does not allow the name itself."""
+    if value is None or value == "":
+        return None
+    name = str(value).strip()
+    if len(name) <= 2:
+        return name[:1] + "○"
+    return name[0] + "○" * (len(name) - 2) + name[-1]
+
+
 SINGLE: dict[str, Callable[..., Any]] = {
+    "mask_name": mask_name,
     "roc_date": roc_date,
     "to_roc_date": to_roc_date,
     "roc_year": roc_year,

@@ -27,6 +27,7 @@ from onceonly.connectors.spec import (
     PredicateSpec,
     Step,
 )
+from onceonly.domain import subjects
 from onceonly.domain.roc_date import taiwan_today
 from onceonly.providers.base import (
     InvalidPredicateParams,
@@ -332,7 +333,23 @@ class ConnectorProvider(ABC):
                     tuple((c, compile_steps(c.convert, codes)) for c in predicate.when),
                     compile_steps(predicate.as_of.convert, codes) if predicate.as_of else None,
                 )
-        self._selections: dict[tuple[str, tuple[str, ...]], Selection] = {}
+        self._by: dict[tuple[str, str], tuple[DatasetPlan, Mapping[str, Reader]]] = {}
+        for code, dataset in connector.spec.datasets.items():
+            for kind, by in dataset.by.items():
+                source = dataset.model_copy(
+                    update={"query": by.query, "fields": {**dataset.fields, **by.fields}}
+                )
+                history = by.history.fields if by.history else {}
+                self._by[(code, kind)] = (
+                    DatasetPlan(
+                        source,
+                        {name: Reader.of(f, codes) for name, f in source.fields.items()},
+                        {},
+                        None,
+                    ),
+                    {name: Reader.of(f, codes) for name, f in history.items()},
+                )
+        self._selections: dict[tuple[str, str, tuple[str, ...]], Selection] = {}
         self._as_of_value: str | None = None
         self._as_of_reader = (
             compile_steps(connector.spec.source.as_of.convert, codes)
@@ -346,13 +363,12 @@ class ConnectorProvider(ABC):
         return frozenset(self._plans)
 
     def fetch(self, dataset: str, national_id: str, fields: Sequence[str]) -> SourceRecord | None:
+        """``national_id`` is the subject's key: a national ID, or a parcel, building or
+        house number (:mod:`onceonly.domain.subjects`), read by the dataset's ``by`` query."""
+        if ":" in national_id:
+            return self._fetch_thing(dataset, subjects.parse_key(national_id), fields)
         plan = self.plan(dataset)
-        key = (dataset, tuple(fields))
-        selection = self._selections.get(key)
-        if selection is None:
-            selection = select(plan, fields)
-            if len(self._selections) < 512:
-                self._selections[key] = selection
+        selection = self._selection(plan, dataset, "person", fields)
         rows = self._rows(dataset, selection, national_id)
         if rows is None:
             return None
@@ -380,6 +396,58 @@ class ConnectorProvider(ABC):
                     for row in rows
                 ]
         return SourceRecord(dataset, national_id, record, source_updated_at=as_of)
+
+    def _selection(
+        self, plan: DatasetPlan, dataset: str, kind: str, fields: Sequence[str]
+    ) -> Selection:
+        key = (dataset, kind, tuple(fields))
+        selection = self._selections.get(key)
+        if selection is None:
+            selection = select(plan, fields)
+            if len(self._selections) < 512:
+                self._selections[key] = selection
+        return selection
+
+    def _fetch_thing(
+        self, dataset: str, subject: subjects.Subject, fields: Sequence[str]
+    ) -> SourceRecord | None:
+        """The rows a parcel, building or house number has (one per owner, the owners'
+        fields only as asked) and, when ``history`` is asked, how it was renumbered."""
+        self.plan(dataset)  # an unknown dataset is refused as such
+        found = self._by.get((dataset, subject.kind))
+        if found is None:
+            raise UnknownDataset(f"{self.owner} does not answer {dataset} by {subject.kind}")
+        plan, history = found
+        selection = self._selection(plan, dataset, subject.kind, fields)
+        binds = subject.binds()
+        rows = self._query_rows(
+            (plan.source.query or "").replace("{columns}", ", ".join(selection.columns) or "1"),
+            binds,
+        )
+        if not rows:
+            return None
+        record: dict[str, Any] = {}
+        if selection.items is not None and plan.list_field:
+            record[plan.list_field] = [
+                {name: _value(reader, pos, row) for name, reader, pos in selection.items}
+                for row in rows
+            ]
+        by = plan.source.by.get(subject.kind) if plan.source.by else None
+        if "history" in fields and history and by is not None and by.history is not None:
+            columns: list[str] = []
+            reads = [(name, r, _positions(r.refs, columns)) for name, r in history.items()]
+            changes = self._query_rows(
+                by.history.query.replace("{columns}", ", ".join(columns) or "1"), binds
+            )
+            record["history"] = [
+                {name: _value(reader, pos, row) for name, reader, pos in reads} for row in changes
+            ]
+        return SourceRecord(dataset, subject.key, record, source_updated_at=self._as_of())
+
+    def _query_rows(self, sql: str, binds: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Rows of a query by a parcel, building or house number; only SQL sources have
+        such queries (the spec refuses ``by`` elsewhere)."""
+        raise UnknownDataset(f"{self.owner} answers no query by a parcel or building")
 
     def evaluate(
         self, dataset: str, predicate: str, national_id: str, params: Mapping[str, Any]

@@ -211,6 +211,47 @@ class PredicateSpec(_Strict):
         return self
 
 
+SUBJECT_BINDS = frozenset({"section", "number", "address", "former_address"})
+"""What a query by a parcel, building or house number may bind (``Subject.binds``)."""
+
+
+class HistorySource(_Strict):
+    """The changes a parcel went through (re-survey, merger, split, a section renamed): a
+    query of ``{columns}`` binding the subject's parts, one row per change."""
+
+    query: str
+    fields: dict[str, FieldSource]
+
+    @model_validator(mode="after")
+    def _binds(self) -> HistorySource:
+        _check_subject_query(self.query)
+        return self
+
+
+class SubjectSource(_Strict):
+    """How a list dataset is read by a subject that is not a person: ``query`` selects
+    ``{columns}`` binding the subject's parts (``:section``, ``:number``, ``:address``,
+    ``:former_address``); ``fields`` adds item fields only such a query has (the owners it
+    lists); ``history`` answers the subject's renumbering history as the list ``history``."""
+
+    query: str
+    fields: dict[str, FieldSource] = Field(default_factory=dict)
+    history: HistorySource | None = None
+
+    @model_validator(mode="after")
+    def _binds(self) -> SubjectSource:
+        _check_subject_query(self.query)
+        return self
+
+
+def _check_subject_query(query: str) -> None:
+    if "{columns}" not in query:
+        raise rule_broken("connectors.rule.columns_placeholder")
+    for name in BIND.findall(query):
+        if name not in SUBJECT_BINDS:
+            raise rule_broken("connectors.rule.unbound", name=name)
+
+
 class DatasetSource(_Strict):
     """How one dataset of the common standard is read.
 
@@ -232,6 +273,8 @@ class DatasetSource(_Strict):
     jurisdiction_of_subject: FieldSource | None = None
     """Where the subject belongs (a catalog jurisdiction code): picks the extension fields."""
     predicates: dict[str, PredicateSpec] = Field(default_factory=dict)
+    by: dict[Literal["parcel", "building", "address"], SubjectSource] = Field(default_factory=dict)
+    """Queries by a parcel, a building or a house number (SQL list datasets only)."""
     sample: str | None = None
     """Subjects to check the connector with (``onceonly connector check``): a query of
     national IDs binding ``:limit``, or an endpoint answering a JSON list of them."""
@@ -263,6 +306,8 @@ class DatasetSource(_Strict):
             raise rule_broken("connectors.rule.list_extensions")
         if self.extensions and self.jurisdiction_of_subject is None:
             raise rule_broken("connectors.rule.extensions_need_jurisdiction")
+        if self.by and (self.list_ is None or self.query is None):
+            raise rule_broken("connectors.rule.by_needs_sql_list")
         return self
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.pool import QueuePool
 
 from onceonly.connectors.engine import ConnectorProvider, Selection
 from onceonly.connectors.loader import Connector
-from onceonly.connectors.spec import PredicateSpec, SqlSource
+from onceonly.connectors.spec import BIND, PredicateSpec, SqlSource
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,10 @@ class SqlConnectorProvider(ConnectorProvider):
         query = self.plan(dataset).source.query or ""
         sql = query.replace("{columns}", ", ".join(selection.columns) or "1")
         return self._run(sql, {"subject": subject})[0]
+
+    def _query_rows(self, sql: str, binds: Mapping[str, Any]) -> list[Sequence[Any]]:
+        names = set(BIND.findall(sql))
+        return self._run(sql, {k: v for k, v in binds.items() if k in names})[0]
 
     def _predicate_rows(
         self, spec: PredicateSpec, subject: str, bound: Mapping[str, Any]

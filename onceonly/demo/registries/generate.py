@@ -41,7 +41,7 @@ from onceonly.demo.registries.population import (
     ChunkBuilder,
     sections_of,
 )
-from onceonly.demo.registries.rows import chunk_rows, roc
+from onceonly.demo.registries.rows import chunk_rows, renamed_sections, roc
 from onceonly.demo.registries.schema import (
     CENTRAL_KINDS,
     LOCAL_KINDS,
@@ -102,7 +102,8 @@ class _Store:
         ]
         self.write({"meta": meta})
         if self.kind == "land_office":
-            self.write({"sections": sections_of(jurisdiction(self.owner.split(".")[0])).rows})
+            jur = jurisdiction(self.owner.split(".")[0])
+            self.write({"sections": sections_of(jur).rows, "sect_history": renamed_sections(jur)})
 
     def write(self, tables: Mapping[str, Sequence[tuple[Any, ...]]]) -> None:
         connection = self.connection

@@ -5,12 +5,15 @@ The row tuples follow the column order of :mod:`.schema`; the owner agency code 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from datetime import date
 from functools import cache
 
+from onceonly.demo.registries.gazetteer import Jurisdiction
 from onceonly.demo.registries.population import (
     LAND_TAX_YEARS,
+    REFERENCE_DATE,
     TAX_YEARS,
     Chunk,
     Household,
@@ -18,6 +21,10 @@ from onceonly.demo.registries.population import (
     Person,
     sections_of,
 )
+from onceonly.domain.address import parse_address
+from onceonly.domain.errors import DomainValueError
+from onceonly.domain.merger_renames import rename_table
+from onceonly.domain.subjects import former_address
 
 Rows = dict[str, dict[str, list[tuple[object, ...]]]]
 """Owner agency code -> table -> rows."""
@@ -310,7 +317,9 @@ def _land(rows: Rows, chunk: Chunk) -> None:
                     roc(share.registered),
                 )
             )
+            store["land_own_name"].append((parcel.key, f"{order:04d}", share.person.name))
             bills[(jur.code, share.person.nid)].append((parcel, share.numerator, share.denominator))
+        store["land_history"].extend(_renumbered(parcel, code))
         if jur.cadastral_map_digitised:
             store["map_index"].append(_map_entry(parcel, code))
     for building in chunk.buildings:
@@ -321,12 +330,14 @@ def _land(rows: Rows, chunk: Chunk) -> None:
         code = sections_of(building.jur).code_of[
             (building.district.name, building.section, building.subsection)
         ]
+        registered = _as_registered(building.key, building.address)
+        store["bldg_door"].append((building.key, *_door(registered)))
         store["bldg_mark"].append(
             (
                 building.key,
                 code,
                 building.building_no.replace("-", ""),
-                building.address,
+                registered,
                 building.use,
                 building.area,
             )
@@ -341,8 +352,66 @@ def _land(rows: Rows, chunk: Chunk) -> None:
                     roc(share.registered),
                 )
             )
+            store["bldg_own_name"].append((building.key, share.person.nid, share.person.name))
     for (jur_code, nid), holdings in bills.items():
         _land_value_tax(rows[f"{jur_code}.tax_office"]["ltx_bill"], jur_code, nid, holdings)
+
+
+_RENUMBERINGS = {0: "重測", 5: "合併", 10: "分割"}
+"""One parcel in 25 was re-surveyed, one merged from two and one split off another."""
+
+
+def _renumbered(parcel: Parcel, code: str) -> list[tuple[object, ...]]:
+    """The parcel's former numbers, if it has any. A former number's 子號 is 8000 or more,
+    which no current demo number uses, so asking by it can only mean the renumbered one."""
+    key = parcel.key
+    reason = _RENUMBERINGS.get(key % 25)
+    if reason is None:
+        return []
+    mother = int(parcel.parcel_no[:4])
+    day = roc(REFERENCE_DATE.toordinal() - 400 - key % 3000)
+    olds = [f"{mother:04d}{8000 + key % 1000:04d}"]
+    if reason == "合併":
+        olds.append(f"{mother:04d}{9000 + key % 1000:04d}")
+    return [(key, code, parcel.section, old, day, reason) for old in olds]
+
+
+def renamed_sections(jur: Jurisdiction) -> list[tuple[object, ...]]:
+    """Sections a merger renamed (``sect_history``): in the demo, every other section of a
+    district that was a township of the former county was named with the township in front
+    (板橋文化段) until the merger dropped it."""
+    merger = next((m for m in rename_table().mergers if m.to_city == jur.name), None)
+    if merger is None:
+        return []
+    changed = roc(merger.effective.toordinal())
+    rows: list[tuple[object, ...]] = []
+    for district in jur.districts:
+        if district.name in jur.former_city_districts:
+            continue
+        stem = district.name[:-1]
+        renamed = [s for s in district.sections if not s.startswith(stem)][::2]
+        for code, section, _ in sections_of(jur).by_district[district.name]:
+            if section in renamed:
+                rows.append((code, stem + section, changed, "縣市合併段名調整"))
+    return rows
+
+
+def _as_registered(key: int, address: str) -> str:
+    """A building's 門牌 as the register holds it: one in three of a merged county's is
+    still written the way it was before the merger (臺北縣板橋市…), never updated."""
+    if key % 3:
+        return address
+    try:
+        before = former_address(parse_address(address))
+    except DomainValueError:
+        return address
+    return str(before) if before else address
+
+
+def _door(address: str) -> tuple[str, str]:
+    """(門牌 with its floor, 門牌 without it), 里 and 鄰 left out."""
+    parsed = dataclasses.replace(parse_address(address), village=None, neighbourhood=None)
+    return str(parsed), str(dataclasses.replace(parsed, floor=None))
 
 
 def _map_entry(parcel: Parcel, code: str) -> tuple[object, ...]:

@@ -197,6 +197,51 @@ def land_office(cadastral_map: bool) -> MetaData:
         Column("reg_ymd", Text, nullable=False),
         Index("ix_bldg_own_owner_idno", "owner_idno"),
     )
+    # 重測/合併/分割 and sections renamed after a merger; the owners' names per entry
+    Table(
+        "land_history",
+        md,
+        Column("land_key", Integer, nullable=False),
+        Column("old_sect_code", Text, nullable=False),
+        Column("old_sect_name", Text, nullable=False),
+        Column("old_land_no", Text, nullable=False),
+        Column("changed_ymd", Text, nullable=False),
+        Column("reason", Text, nullable=False),
+        Index("ix_land_history_old_land_no", "old_land_no"),
+    )
+    Table(
+        "sect_history",
+        md,
+        Column("sect_code", Text, nullable=False),
+        Column("old_sect_name", Text, nullable=False),
+        Column("changed_ymd", Text, nullable=False),
+        Column("reason", Text, nullable=False),
+    )
+    Table(
+        "land_own_name",
+        md,
+        Column("land_key", Integer, nullable=False),
+        Column("reg_order", Text, nullable=False),
+        Column("owner_name", Text, nullable=False),
+        Index("ix_land_own_name_land_key", "land_key", "reg_order"),
+    )
+    Table(
+        "bldg_door",  # 門牌 as the house-number register writes it: no 里/鄰; and no floor
+        md,
+        Column("bldg_key", Integer, nullable=False),
+        Column("door_no", Text, nullable=False),
+        Column("door_base", Text, nullable=False),
+        Index("ix_bldg_door_door_no", "door_no"),
+        Index("ix_bldg_door_door_base", "door_base"),
+    )
+    Table(
+        "bldg_own_name",
+        md,
+        Column("bldg_key", Integer, nullable=False),
+        Column("owner_idno", Text, nullable=False),
+        Column("owner_name", Text, nullable=False),
+        Index("ix_bldg_own_name_bldg_key", "bldg_key", "owner_idno"),
+    )
     if cadastral_map:
         Table(
             "map_index",
