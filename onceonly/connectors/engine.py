@@ -333,7 +333,7 @@ class ConnectorProvider(ABC):
                     tuple((c, compile_steps(c.convert, codes)) for c in predicate.when),
                     compile_steps(predicate.as_of.convert, codes) if predicate.as_of else None,
                 )
-        self._by: dict[tuple[str, str], tuple[DatasetPlan, Mapping[str, Reader]]] = {}
+        self._by: dict[tuple[str, str], tuple[DatasetPlan, Mapping[str, Reader], str | None]] = {}
         for code, dataset in connector.spec.datasets.items():
             for kind, by in dataset.by.items():
                 source = dataset.model_copy(
@@ -348,6 +348,7 @@ class ConnectorProvider(ABC):
                         None,
                     ),
                     {name: Reader.of(f, codes) for name, f in history.items()},
+                    by.history.query if by.history else None,
                 )
         self._selections: dict[tuple[str, str, tuple[str, ...]], Selection] = {}
         self._as_of_value: str | None = None
@@ -417,7 +418,7 @@ class ConnectorProvider(ABC):
         found = self._by.get((dataset, subject.kind))
         if found is None:
             raise UnknownDataset(f"{self.owner} does not answer {dataset} by {subject.kind}")
-        plan, history = found
+        plan, history, history_query = found
         selection = self._selection(plan, dataset, subject.kind, fields)
         binds = subject.binds()
         rows = self._query_rows(
@@ -432,12 +433,11 @@ class ConnectorProvider(ABC):
                 {name: _value(reader, pos, row) for name, reader, pos in selection.items}
                 for row in rows
             ]
-        by = plan.source.by.get(subject.kind) if plan.source.by else None
-        if "history" in fields and history and by is not None and by.history is not None:
+        if "history" in fields and history and history_query:
             columns: list[str] = []
             reads = [(name, r, _positions(r.refs, columns)) for name, r in history.items()]
             changes = self._query_rows(
-                by.history.query.replace("{columns}", ", ".join(columns) or "1"), binds
+                history_query.replace("{columns}", ", ".join(columns) or "1"), binds
             )
             record["history"] = [
                 {name: _value(reader, pos, row) for name, reader, pos in reads} for row in changes

@@ -34,6 +34,13 @@ SubjectKind = Literal["person", "parcel", "building", "address"]
 THING_KINDS: tuple[SubjectKind, ...] = ("parcel", "building", "address")
 """Subjects that are not people."""
 
+DATASETS: dict[str, tuple[str, ...]] = {
+    "parcel": ("land_registration",),
+    "building": ("building_registration",),
+    "address": ("building_registration",),
+}
+"""The registers that answer by each kind of thing (the land office's, by the standard)."""
+
 AFTER_MERGERS = date(9999, 12, 31)
 """Read an address "as it is today" without asking the clock: every merger has happened."""
 
@@ -223,3 +230,16 @@ def parse_key(key: str) -> Subject:
         f"不明的查詢標的：{kind}",
         f"unknown kind of subject: {kind}",
     )
+
+
+def shown(key: str) -> str:
+    """A subject key as a page may show it: a person's national ID masked, a parcel,
+    building or house number in words (they are not personal data by themselves)."""
+    from onceonly.domain.national_id import mask_national_id
+
+    if ":" not in key:
+        return mask_national_id(key)
+    try:
+        return parse_key(key).label()
+    except DomainValueError:
+        return "*" * len(key)

@@ -63,6 +63,7 @@ class RemoteNodes(Protocol):
         application_item: str,
         subject: str,
         actor: dict[str, str],
+        about: str | None = None,
     ) -> EvidenceResult: ...
 
     def close(self) -> None: ...

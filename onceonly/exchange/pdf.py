@@ -48,7 +48,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from onceonly.catalog import service as catalog
 from onceonly.config import Settings
 from onceonly.db import Base, UTCDateTime, utcnow
-from onceonly.domain.national_id import mask_national_id
+from onceonly.domain import subjects
 from onceonly.domain.roc_date import TAIWAN
 from onceonly.errors import Problem
 from onceonly.exchange.certificates import seal_certificate_for
@@ -255,7 +255,7 @@ def transcript_rows(session: Session, verified: VerifiedTranscript) -> list[Row]
     rows = [
         Row(*_both("transcript.label.issuer"), display_text(claims, "issuer", "zh-TW")),
         Row(*_both("transcript.label.dataset"), display_text(claims, "dataset", "zh-TW")),
-        Row(*_both("transcript.label.subject"), mask_national_id(claims.subject)),
+        Row(*_both("transcript.label.subject"), subjects.shown(claims.subject)),
         Row(
             *_both("transcript.label.application_item"),
             item.name_zh if item else claims.application_item,

@@ -20,6 +20,69 @@ EXAMPLE_REQUEST: dict[str, Any] = {
 }
 
 
+EXAMPLE_PARCEL_REQUEST: dict[str, Any] = {
+    "case_id": "NTP-LAS-115-000042",
+    "application_item": "land-boundary-survey",
+    "subject": {
+        "kind": "parcel",
+        "jurisdiction": "new-taipei-city",
+        "section": "裕民段",
+        "parcel_no": "1680-8005",
+    },
+    "evidence": [{"type": "land_registration"}],
+}
+
+
+class SubjectIn(BaseModel):
+    """What the request is about when it is not a person: a parcel (``jurisdiction``,
+    ``section``, ``parcel_no``), a building (``jurisdiction``, ``section``,
+    ``building_no``) or a house number (``address``, or its parts ``city`` … ``number``;
+    an address written before a merger, 臺北縣板橋市…, is read as today's 新北市板橋區…).
+    The case named is then the citizen's case at the counter; the owners are listed only
+    as far as the owner's rule allows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["parcel", "building", "address"]
+    jurisdiction: str | None = Field(
+        default=None, max_length=40, examples=["new-taipei-city"], description="Parcel, building."
+    )
+    section: str | None = Field(
+        default=None,
+        max_length=20,
+        examples=["裕民段", "0142"],
+        description="地段: its name (or the name before a merger renamed it) or its code.",
+    )
+    parcel_no: str | None = Field(default=None, max_length=20, examples=["1680-8005"])
+    building_no: str | None = Field(default=None, max_length=20, examples=["01234-000"])
+    address: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=10, examples=["臺北縣"])
+    district: str | None = Field(default=None, max_length=10, examples=["板橋市"])
+    road: str | None = Field(default=None, max_length=40, examples=["文化路一段"])
+    lane: str | None = Field(default=None, max_length=10)
+    alley: str | None = Field(default=None, max_length=10)
+    number: str | None = Field(default=None, max_length=20, examples=["100"])
+    floor: str | None = Field(default=None, max_length=10)
+
+    def written_address(self) -> str:
+        """The house number as one line, from ``address`` or from its parts."""
+        if self.address:
+            return self.address
+        number = (self.number or "").removesuffix("號")
+        floor = (self.floor or "").removesuffix("樓")
+        return "".join(
+            (
+                self.city or "",
+                self.district or "",
+                self.road or "",
+                f"{self.lane.removesuffix('巷')}巷" if self.lane else "",
+                f"{self.alley.removesuffix('弄')}弄" if self.alley else "",
+                f"{number}號" if number else "",
+                f"{floor}樓" if floor else "",
+            )
+        )
+
+
 class EvidenceAsk(BaseModel):
     """One piece of evidence: a dataset code (full data, minimised) or a predicate code."""
 
@@ -41,7 +104,9 @@ class EvidenceAsk(BaseModel):
 
 
 class EvidenceRequestIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_REQUEST]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [EXAMPLE_REQUEST, EXAMPLE_PARCEL_REQUEST]}
+    )
 
     case_id: str = Field(
         min_length=1,
@@ -53,7 +118,12 @@ class EvidenceRequestIn(BaseModel):
         ),
     )
     application_item: str = Field(min_length=1, max_length=120)
-    subject: str = Field(min_length=1, max_length=20, description="The citizen's national ID.")
+    subject: Annotated[str, Field(min_length=1, max_length=20)] | SubjectIn = Field(
+        description=(
+            "The citizen's national ID; or, for land items, a parcel, building or house "
+            "number (an object with its ``kind``; the case is then the applicant's)."
+        ),
+    )
     evidence: list[EvidenceAsk] = Field(
         default_factory=list,
         max_length=20,
@@ -123,4 +193,9 @@ class EvidenceResponse(BaseModel):
     case_id: str
     application_item: str
     subject_masked: str
+    about: str | None = Field(
+        default=None,
+        description="The parcel, building or house number asked about, in words "
+        "(大灣段 0123-0004 地號), when the request named one.",
+    )
     results: list[EvidenceResult]

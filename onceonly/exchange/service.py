@@ -26,6 +26,7 @@ from onceonly.audit.log import AuditRecord
 from onceonly.catalog import service as catalog
 from onceonly.config import Settings
 from onceonly.db import transaction, utcnow
+from onceonly.domain import subjects
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import mask_national_id, validate_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
@@ -41,6 +42,7 @@ from onceonly.exchange.schemas import (
     EvidenceResult,
     IssuedTranscript,
     Reason,
+    SubjectIn,
 )
 from onceonly.exchange.transcript import TranscriptClaims, sign_transcript
 from onceonly.i18n import t
@@ -209,6 +211,42 @@ def _subject(value: str, lang: str | None) -> str:
         raise validation_problem([FieldError("subject", reason, exc.code)], lang) from exc
 
 
+_THING_FIELDS: dict[str, tuple[str, ...]] = {
+    "parcel": ("jurisdiction", "section", "parcel_no"),
+    "building": ("jurisdiction", "section", "building_no"),
+}
+
+
+def _thing(value: SubjectIn, lang: str | None) -> subjects.Subject:
+    """The parcel, building or house number a request names, each part checked; a missing
+    or malformed part is a 422 naming ``subject.<part>``."""
+    missing = [
+        FieldError(f"subject.{name}", t("exchange.subject.missing", lang, field=name), "missing")
+        for name in _THING_FIELDS.get(value.kind, ())
+        if not getattr(value, name)
+    ]
+    if value.kind == "address" and not (value.address or (value.city and value.number)):
+        missing.append(
+            FieldError("subject.address", t("exchange.subject.no_address", lang), "missing")
+        )
+    if missing:
+        raise validation_problem(missing, lang)
+    try:
+        if value.kind == "parcel":
+            return subjects.parcel(
+                value.jurisdiction or "", value.section or "", value.parcel_no or ""
+            )
+        if value.kind == "building":
+            return subjects.building(
+                value.jurisdiction or "", value.section or "", value.building_no or ""
+            )
+        return subjects.house_number(value.written_address())
+    except DomainValueError as exc:
+        reason = exc.message_en if lang == "en" else exc.message_zh
+        name = f"subject.{exc.field or value.kind}"
+        raise validation_problem([FieldError(name, reason, exc.code)], lang) from exc
+
+
 def request_evidence(
     exchange: Exchange,
     actor: Actor,
@@ -218,6 +256,7 @@ def request_evidence(
     *,
     origin_node: str | None = None,
     versions: cache_versions.Versions | None = None,
+    about: subjects.Subject | None = None,
 ) -> EvidenceResponse:
     """Handle one evidence request (``POST /api/v1/evidence-requests``) for one clerk;
     ``request_id`` is given when another node forwarded it, so both logs share it.
@@ -226,8 +265,14 @@ def request_evidence(
     (:func:`onceonly.policy.purpose.check_case`). ``origin_node`` names the node that
     forwarded the request: that node checked its own case, which this node cannot see.
     ``versions``: the cache counters read at the start of this request (when its token was
-    checked); read here otherwise."""
-    subject = _subject(body.subject, lang)
+    checked); read here otherwise.
+    ``about``: the parcel, building or house number another node forwarded a request about
+    (``body.subject`` is then the case's citizen); a clerk names it in ``body.subject``."""
+    if isinstance(body.subject, SubjectIn):
+        about = _thing(body.subject, lang)
+        subject = ""  # the case's citizen, read from the case below
+    else:
+        subject = _subject(body.subject, lang)
     # else the HTTP request's id (the proxy's X-Request-ID): its log lines and these entries
     request_id = request_id or observability.current_request_id() or str(uuid.uuid4())
     with exchange.sessions() as session:
@@ -250,20 +295,23 @@ def request_evidence(
                 agency=actor.agency,
                 case_id=body.case_id,
                 application_item=item.code,
-                subject=subject,
+                subject=subject if about is None else None,
                 lang=lang,
             )
             body = body.model_copy(update={"case_id": case.number})
+            subject = subject or case.subject
         agency = cat.agency(session, actor.agency)
         if agency is None:
             raise Problem(
                 403, "unknown-agency", t("exchange.unknown_agency", lang, agency=actor.agency)
             )
         requester = Requester(agency.code, agency.kind, agency.jurisdiction)
-        pieces = _pieces(session, cat, item, body, lang)
+        pieces = _pieces(session, cat, item, body, lang, about)
         residence = _residence(exchange, session, cat, pieces, subject)
         for piece in pieces:
-            if piece.live:
+            if piece.live and about is not None:
+                _route_thing(session, cat, piece, about)
+            elif piece.live:
                 _route(session, cat, exchange.providers, piece, residence, exchange.remote)
             hosted_elsewhere = exchange.remote and any(map(exchange.remote.is_remote, piece.owners))
             if piece.live and piece.elsewhere is None and hosted_elsewhere:
@@ -280,11 +328,12 @@ def request_evidence(
                 _check_preview(exchange.previews, session, piece, keys_of[id(piece)])
     _watch_predicates(exchange, pieces, subject, item.code, actor)
 
-    _fetch(exchange, pieces, subject, body.case_id, item.code, actor, request_id)
-    _sign(exchange, cat, pieces, actor, item.code, subject, body.case_id, request_id, versions)
+    asked = about.key if about else subject
+    _fetch(exchange, pieces, subject, body.case_id, item.code, actor, request_id, about)
+    _sign(exchange, cat, pieces, actor, item.code, asked, body.case_id, request_id, versions)
     _apply_previews(exchange, pieces, keys_of, actor, request_id)
-    _audit(exchange, pieces, actor, item.code, subject, body.case_id, request_id)
-    return _respond(pieces, request_id, body.case_id, item.code, subject, lang)
+    _audit(exchange, pieces, actor, item.code, subject, body.case_id, request_id, about)
+    return _respond(pieces, request_id, body.case_id, item.code, subject, lang, about)
 
 
 def _pieces(
@@ -293,16 +342,26 @@ def _pieces(
     item: catalog.ApplicationItemView,
     body: EvidenceRequestIn,
     lang: str | None,
+    about: subjects.Subject | None = None,
 ) -> list[_Piece]:
     """Resolve each ask to the dataset (and predicate) it names and to the item's requirement
     for it; asking for nothing means everything the item requires. Parameters a caller sends
     must be ones the catalog declares for the predicate, of its type (else 422 naming the
-    field); which values apply is settled once the owner's rule is known."""
+    field); which values apply is settled once the owner's rule is known. About a parcel,
+    building or house number only the registers answering by it may be asked (by default,
+    those of the item's evidence)."""
     required = list(item.required_evidence)
+    answering = subjects.DATASETS.get(about.kind, ()) if about else None
     asks = body.evidence or [
         EvidenceAsk(type=r.predicate or r.dataset, fields=list(r.fields or ()) or None)
         for r in required
+        if answering is None or (r.dataset in answering and not r.predicate)
     ]
+    if not asks:
+        raise validation_problem(
+            [FieldError("subject", t("exchange.subject.item_not_by_thing", lang), "not_by_thing")],
+            lang,
+        )
     pieces = []
     errors: list[FieldError] = []
     for position, ask in enumerate(asks):
@@ -322,6 +381,14 @@ def _pieces(
         spec = dataset.predicate(predicate) if predicate else None
         declared = {p.name: p.type for p in spec.params} if spec else {}
         where = f"evidence[{position}]"
+        if answering is not None and (predicate or dataset.code not in answering):
+            errors.append(
+                FieldError(
+                    f"{where}.type",
+                    t("exchange.subject.not_answered_by", lang, evidence=ask.type),
+                    "not_by_thing",
+                )
+            )
         asked, refused = predicates.check_asked(declared, ask.params, where, lang)
         errors += refused
         piece = _Piece(
@@ -422,6 +489,30 @@ def _route(
     piece.elsewhere = located
     if not piece.owners and piece.elsewhere is None:
         piece.stop("unavailable", "exchange.owner_not_connected", 3600, owner=dataset.code)
+
+
+def _route_thing(
+    session: Session, cat: catalog.CachedCatalog, piece: _Piece, about: subjects.Subject
+) -> None:
+    """A parcel or building goes to the land office of its jurisdiction (of today: a former
+    county's code goes to its successor), a house number to that of its city; on another
+    node the request is forwarded there like any piece whose owner is elsewhere."""
+    jurisdiction = about.jurisdiction or _jurisdiction_of_city(session, about.value)
+    if jurisdiction is None:
+        piece.stop("not_found", "exchange.subject.no_jurisdiction", subject=about.label())
+        return
+    try:
+        piece.owners = [cat.owner_agency_for(session, piece.dataset.code, jurisdiction)]
+    except catalog.CatalogNotFound:
+        piece.stop("not_found", "exchange.no_local_owner", jurisdiction=jurisdiction)
+
+
+def _jurisdiction_of_city(session: Session, address: str) -> str | None:
+    """The jurisdiction whose name an address (as it reads today) begins with."""
+    for jurisdiction in catalog.list_jurisdictions(session):
+        if jurisdiction.merged_into is None and address.startswith(jurisdiction.name_zh):
+            return jurisdiction.code
+    return None
 
 
 def _decide(
@@ -571,6 +662,7 @@ def _fetch(
     item_code: str,
     actor: Actor,
     request_id: str,
+    about: subjects.Subject | None = None,
 ) -> None:
     """Every permitted (piece, owner) pair is asked at once, under one deadline: a slow owner
     costs the clerk its timeout once, not once per piece. A piece owned on another node is
@@ -582,6 +674,8 @@ def _fetch(
             continue
         if exchange.remote and (piece.remote_owner or piece.elsewhere):
             forwarded = _forwarded(piece, subject, case_id, item_code, actor, request_id)
+            if about is not None:
+                forwarded["about"] = about.key
             if piece.remote_owner:
                 call_remote: Future[Any] = exchange.pool.submit(
                     exchange.remote.forward, piece.remote_owner, **forwarded
@@ -606,7 +700,8 @@ def _fetch(
                 )
             else:
                 allowed = list(piece.decisions[owner].fields)
-                call = exchange.pool.submit(provider.fetch, piece.dataset.code, subject, allowed)
+                key = about.key if about else subject
+                call = exchange.pool.submit(provider.fetch, piece.dataset.code, key, allowed)
             pending.append((piece, owner, call, None))
     deadline = time.monotonic() + exchange.settings.provider_timeout_seconds
     for piece, owner, call, node in pending:
@@ -815,8 +910,11 @@ def _audit(
     subject: str,
     case_id: str,
     request_id: str,
+    about: subjects.Subject | None = None,
 ) -> None:
-    """One entry per asked piece, all durably written before anything is returned."""
+    """One entry per asked piece, all durably written before anything is returned. About a
+    parcel, building or house number, the entry's subject is the case's citizen and
+    ``details.about`` names the thing asked about."""
     records = []
     for piece in pieces:
         first = piece.decisions.get(piece.owners[0]) if piece.owners else None
@@ -852,6 +950,7 @@ def _audit(
                     **({"forwarded": True} if piece.remote_owner else {}),
                     **({"nodes": piece.elsewhere.audit_details()} if piece.elsewhere else {}),
                     **({"preview_id": piece.preview_id} if piece.preview_id else {}),
+                    **({"about": about.key} if about else {}),
                 },
             )
         )
@@ -868,12 +967,14 @@ def _respond(
     item_code: str,
     subject: str,
     lang: str | None,
+    about: subjects.Subject | None = None,
 ) -> EvidenceResponse:
     response = EvidenceResponse(
         request_id=request_id,
         case_id=case_id,
         application_item=item_code,
         subject_masked=mask_national_id(subject),
+        about=about.label() if about else None,
         results=[
             EvidenceResult(
                 evidence_type=piece.evidence_type,

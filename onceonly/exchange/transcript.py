@@ -376,7 +376,7 @@ def format_value(value: Any, lang: str) -> str:
 def render_transcript_html(verified: VerifiedTranscript) -> str:
     """A printable, bilingual page for people: issuer, subject (masked), purpose, the fields as
     a labelled table or the predicate as a sentence, validity, and the signature status."""
-    from onceonly.domain.national_id import mask_national_id
+    from onceonly.domain.subjects import shown
     from onceonly.web.templating import templates
 
     claims = verified.claims
@@ -385,7 +385,7 @@ def render_transcript_html(verified: VerifiedTranscript) -> str:
         v=verified,
         claims=claims,
         languages=LANGUAGES,
-        subject_masked=mask_national_id(claims.subject),
+        subject_masked=shown(claims.subject),
         display=lambda part, lang, name=None: display_text(claims, part, lang, name),
         sentence=lambda lang: predicate_sentence(claims, lang),
         value=format_value,

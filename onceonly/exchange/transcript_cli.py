@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from onceonly.config import Settings
+from onceonly.domain import subjects
 from onceonly.exchange.keys import published_jwks
 from onceonly.exchange.keys_cli import settings_session
 from onceonly.exchange.transcript import (
@@ -81,12 +82,11 @@ def _status_line(problem: TranscriptInvalid | None) -> str:
 
 
 def _summary(verified: VerifiedTranscript, lang: str) -> list[tuple[str, str]]:
-    from onceonly.domain.national_id import mask_national_id
 
     claims = verified.claims
     rows = [
         ("transcript.label.issuer", f"{display_text(claims, 'issuer', lang)} ({claims.issuer})"),
-        ("transcript.label.subject", mask_national_id(claims.subject)),
+        ("transcript.label.subject", subjects.shown(claims.subject)),
         ("transcript.label.dataset", f"{display_text(claims, 'dataset', lang)} ({claims.dataset})"),
     ]
     if claims.predicate is not None:

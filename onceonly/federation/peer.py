@@ -28,7 +28,9 @@ from onceonly.catalog import service as catalog
 from onceonly.citizens.previews import CitizenPreviews
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
-from onceonly.errors import PROBLEM_BASE, Problem
+from onceonly.domain import subjects
+from onceonly.domain.errors import DomainValueError
+from onceonly.errors import PROBLEM_BASE, FieldError, Problem, validation_problem
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResult
 from onceonly.exchange.service import Actor, Exchange, request_evidence
 from onceonly.federation.backup import BACKUPS_PATH, store_backup
@@ -67,6 +69,9 @@ class ForwardedAsk(BaseModel):
     subject: str
     ask: EvidenceAsk
     actor: dict[str, str]
+    about: str | None = None
+    """The parcel, building or house number asked about (``Subject.key``); ``subject`` is
+    then the citizen the case is for."""
 
 
 class MoveStatusAsk(BaseModel):
@@ -373,8 +378,18 @@ async def answer_forwarded(
 
     def run() -> dict[str, Any]:
         try:
+            about = subjects.parse_key(asked.about) if asked.about else None
+        except DomainValueError as exc:
+            raise validation_problem([FieldError("about", exc.message_en, exc.code)], "en") from exc
+        try:
             response = request_evidence(
-                exchange, actor, body, "en", asked.request_id, origin_node=sender
+                exchange,
+                actor,
+                body,
+                "en",
+                asked.request_id,
+                origin_node=sender,
+                about=about,
             )
             return response.results[0].model_dump(mode="json", by_alias=True)
         except Problem as problem:

@@ -208,6 +208,7 @@ class RemoteNodes:
         application_item: str,
         subject: str,
         actor: dict[str, str],
+        about: str | None = None,
     ) -> EvidenceResult:
         """The owner node's answer for one piece, transcripts verified; refusals as results."""
         try:
@@ -247,6 +248,7 @@ class RemoteNodes:
                 "subject": subject,
                 "ask": ask.model_dump(mode="json"),
                 "actor": actor,
+                **({"about": about} if about else {}),
             },
             ensure_ascii=False,
         ).encode()
@@ -291,7 +293,7 @@ class RemoteNodes:
                 issuers=node.agencies,
                 holder=node.id,
                 request_id=request_id,
-                subject=subject,
+                subject=about or subject,
             )
         except AnswerRefused as refused:
             key = "federation.peer_refused" if refused.by_peer else "federation.transcript_refused"

@@ -138,6 +138,7 @@ class Gateways:
         application_item: str,
         subject: str,
         actor: dict[str, str],
+        about: str | None = None,
     ) -> EvidenceResult:
         """The gateway's answer for one piece, transcripts verified; refusals as results."""
         gateway = self.links.gateway_of(owner)
@@ -156,6 +157,7 @@ class Gateways:
                 "subject": subject,
                 "ask": ask.model_dump(mode="json"),
                 "actor": actor,
+                **({"about": about} if about else {}),
             },
             ensure_ascii=False,
         ).encode()
@@ -183,7 +185,7 @@ class Gateways:
                 issuers=gateway.owners,
                 holder=gateway.id,
                 request_id=request_id,
-                subject=subject,
+                subject=about or subject,
             )
         except AnswerRefused as refused:
             key = "gateway.refused" if refused.by_peer else "gateway.transcript_refused"

@@ -48,7 +48,7 @@ def check_case(
     agency: str,
     case_id: str,
     application_item: str,
-    subject: str,
+    subject: str | None,
     lang: str | None = None,
 ) -> CaseFacts:
     """The case ``case_id`` if it is a fitting purpose for this request, else a 4xx naming
@@ -95,7 +95,7 @@ def check_case(
                 "not_case_item",
             )
         )
-    if facts.subject != subject and subject not in facts.related:
+    if subject is not None and facts.subject != subject and subject not in facts.related:
         errors.append(
             FieldError(
                 "subject",
