@@ -480,3 +480,53 @@ def test_each_nodes_checkpoints_are_cosigned_by_the_directory_and_its_partner(
     for base in (pair.layout.directory_url, pair.layout.node("north-regional").url):
         held = httpx.get(f"{base}/witness/{origin}/checkpoint", timeout=10)
         assert held.status_code == 200 and f"\n{head.tree_size}\n" in held.text
+
+
+def test_a_parcel_held_on_another_node_is_asked_there(pair: Federation) -> None:
+    """A 臺北市 land-office clerk asks about a 宜蘭縣 parcel: the request goes to the regional
+    node holding 宜蘭縣's land office, which decides, signs and audits it; the answer lists
+    the owners only as the rule allows; asking by a former number finds the current one."""
+    store = pair.layout.node("north-regional").settings.registries_dir
+    with sqlite3.connect(store / "yilan-county.land_office.sqlite") as db:
+        section, number, owner, old = db.execute(
+            "SELECT s.sect_name, m.land_no, o.owner_idno, h.old_land_no FROM land_mark m "
+            "JOIN sections s ON s.sect_code = m.sect_code "
+            "JOIN land_own o ON o.land_key = m.land_key "
+            "LEFT JOIN land_history h ON h.land_key = m.land_key "
+            "ORDER BY h.old_land_no IS NULL, m.land_key LIMIT 1"
+        ).fetchone()
+    citizen = pair.sample("low_income_applicant")
+    clerk, item = "tpe-land-clerk", "land-boundary-survey"
+    asked = number if old is None else old
+
+    response = httpx.post(
+        pair.layout.node("taipei").url + "/api/v1/evidence-requests",
+        json={
+            "case_id": pair.case("taipei", clerk, item, citizen),
+            "application_item": item,
+            "subject": {
+                "kind": "parcel",
+                "jurisdiction": "yilan-county",
+                "section": section,
+                "parcel_no": f"{asked[:4]}-{asked[4:]}",
+            },
+            "evidence": [{"type": "land_registration"}],
+        },
+        headers={"Authorization": f"Bearer {pair.token('taipei', clerk)}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, dump(response)
+    (result,) = response.json()["results"]
+    assert result["status"] == "issued" and result["owners"] == ["yilan-county.land_office"]
+    rows = result["fields"]["parcels"]
+    assert {r["parcel_no"] for r in rows} == {f"{number[:4]}-{number[4:]}"}
+    assert {r["matched_by"] for r in rows} == {"current" if old is None else "former_number"}
+    assert owner not in response.text and all("owner_national_id" not in r for r in rows)
+    (issued,) = result["transcripts"]
+    assert issued["owner"] == "yilan-county.land_office"
+    jwks = httpx.get(pair.layout.node("north-regional").url + "/.well-known/jwks.json").json()
+    assert verify_transcript(issued["jws"], jwks).claims.subject.startswith("parcel:yilan-county:")
+    request_id = response.json()["request_id"]
+    there = [e for e in pair.audit("north-regional", request_id) if e.dataset]
+    assert there and there[0].details["about"].startswith("parcel:yilan-county:")
+    assert there[0].subject == citizen
