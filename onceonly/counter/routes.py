@@ -25,6 +25,7 @@ from onceonly.cases.kinship import fetch_relatives
 from onceonly.cases.schemas import MAX_NOTE_CHARS, CaseView, SearchFilters
 from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
 from onceonly.catalog import service as catalog
+from onceonly.counter import lookup
 from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
 from onceonly.counter.kinchart import build_chart
 from onceonly.counter.pages import (
@@ -336,6 +337,9 @@ def _case_context(
         "agency_name": lambda code: agency_name(db, code, lang),
         "relayed_in": case.opening_agency != case.agency,
         "note_limit": MAX_NOTE_CHARS,
+        "lookup_offered": lookup.offered(item),
+        "lookup_kinds": lookup.KINDS,
+        "jurisdictions": [j for j in catalog.list_jurisdictions(db) if j.kind != "central"],
     }
 
 
@@ -348,9 +352,12 @@ def _case_page(
     errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
     status: int = 200,
+    answer: Any = None,
 ) -> HTMLResponse:
     with get_session_factory(request)() as db:
         _, context = _case_context(request, db, user, number, lang)
+        if answer is not None:
+            answer = lookup.cards(db, answer, _keys(request, db)(), lang)
         return page(
             request,
             "counter/case.html",
@@ -358,6 +365,7 @@ def _case_page(
             errors=errors or {},
             form=form or {},
             done=request.query_params.get("done", ""),
+            answer=answer,
             **context,
         )
 
@@ -498,6 +506,39 @@ def fetch_kinship(request: Request, number: str, user: Clerk, lang: Lang) -> Res
         "kinship",
         lambda: fetch_relatives(step, lambda: exchange_for(request.app.state), number),
     )
+
+
+@router.post("/counter/cases/{number}/lookup")
+async def lookup_thing(request: Request, number: str, user: Clerk, lang: Lang) -> Response:
+    """At a land item: ask about a parcel, building or house number (or, for the person,
+    fetch as usual) and show the answer on the case page."""
+    posted = await request.form()
+    form = {k: v for k, v in posted.items() if isinstance(v, str) and k != "csrf_token"}
+    if form.get("kind") == "person":
+        return await run_in_threadpool(fetch_all, request, number, user, lang)
+    step = _step(request, user, lang)
+
+    def run() -> Response:
+        with get_session_factory(request)() as db:
+            case = service.get_case(db, case_actor(user), number, lang=lang)
+        try:
+            answer = lookup.ask(
+                step, lambda: exchange_for(request.app.state), case.number,
+                case.application_item, form,
+            )  # fmt: skip
+        except Problem as problem:
+            if problem.status not in FORM_PROBLEMS:
+                raise
+            return _case_page(
+                request, user, number, lang, errors=_errors(problem, "lookup"),
+                form={f"lookup.{k}": v for k, v in form.items()}, status=problem.status,
+            )  # fmt: skip
+        return _case_page(
+            request, user, number, lang, answer=answer,
+            form={f"lookup.{k}": v for k, v in form.items()},
+        )  # fmt: skip
+
+    return await run_in_threadpool(run)
 
 
 @router.post("/counter/cases/{number}/paper")
