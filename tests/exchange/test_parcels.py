@@ -27,7 +27,7 @@ from tests.exchange.test_evidence_requests import URL, Counter
 ITEM = "land-boundary-survey"
 BUILDING_ITEM = "building-number-survey"
 CLERK = "tpe-land-clerk"
-NEVER = ("owner_national_id", "owner_name")
+NEVER = ("owner_nid", "owner_name")
 """Sub-fields the demo rules of the land items do not allow."""
 
 
@@ -122,7 +122,7 @@ def test_the_connector_reads_no_owner_field_the_rule_leaves_out(demo_env: DemoEn
     assert all(set(r) == {"area_m2", "share_numerator"} for r in record.fields["parcels"])
     whole = provider.fetch("land_registration", key, ["parcels"])
     assert whole is not None and p["owner"] in {
-        r["owner_national_id"] for r in whole.fields["parcels"]
+        r["owner_nid"] for r in whole.fields["parcels"]
     }
 
 
@@ -139,7 +139,7 @@ def test_a_former_number_finds_the_current_parcel_and_says_so(
     assert {r["matched_by"] for r in rows} == {"former_number"}
     history = result["fields"]["history"]
     step = next(h for h in history if h["former_parcel_no"] == p["old"])
-    assert step["parcel_no"] == p["new"] and step["reason"] == code
+    assert step["current_parcel_no"] == p["new"] and step["change_reason"] == code
     assert step["changed_on"] < "2026-06-30"
 
 
@@ -158,7 +158,7 @@ def test_a_section_renamed_by_the_merger_is_found_by_its_old_name(counter: Count
     assert {(r["section"], r["parcel_no"], r["matched_by"]) for r in rows} == {
         (section, number, "former_section")
     }
-    renamed = [h for h in result["fields"]["history"] if h["reason"] == "section_renamed"]
+    renamed = [h for h in result["fields"]["history"] if h["change_reason"] == "section_renamed"]
     assert renamed[0]["former_section"] == old_name and renamed[0]["changed_on"] == "2010-12-25"
 
 
@@ -189,7 +189,7 @@ def test_a_building_by_its_number_and_by_its_house_number_before_the_merger(
     assert by_door.status_code == 200, by_door.text
     (found,) = by_door.json()["results"]
     assert number in {b["building_no"] for b in found["fields"]["buildings"]}
-    assert all("owner_national_id" not in b for b in found["fields"]["buildings"])
+    assert all("owner_nid" not in b for b in found["fields"]["buildings"])
 
 
 def test_a_thing_asked_with_bad_parts_is_refused_naming_the_field(counter: Counter) -> None:
@@ -222,7 +222,7 @@ def test_the_audit_names_the_citizen_of_the_case_and_the_parcel(counter: Counter
     (entry,) = [e for e in found if e.request_id == request_id]
     assert entry.subject == counter.env.sample("taipei_home_owner")
     assert entry.details["about"] == subjects.parcel("taipei-city", p["section"], p["old"]).key
-    assert "parcels.owner_national_id" not in entry.fields
+    assert "parcels.owner_nid" not in entry.fields
 
 
 def test_a_national_id_request_is_unchanged(counter: Counter) -> None:

@@ -521,7 +521,7 @@ def test_a_parcel_held_on_another_node_is_asked_there(pair: Federation) -> None:
     rows = result["fields"]["parcels"]
     assert {r["parcel_no"] for r in rows} == {f"{number[:4]}-{number[4:]}"}
     assert {r["matched_by"] for r in rows} == {"current" if old is None else "former_number"}
-    assert owner not in response.text and all("owner_national_id" not in r for r in rows)
+    assert owner not in response.text and all("owner_nid" not in r for r in rows)
     (issued,) = result["transcripts"]
     assert issued["owner"] == "yilan-county.land_office"
     jwks = httpx.get(pair.layout.node("north-regional").url + "/.well-known/jwks.json").json()
