@@ -174,6 +174,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/counter/cases/{number}/transcripts/{evidence_type}/{index}/pdf"): CLERK,
     ("POST", "/counter/cases/{number}/evidence"): CLERK,
     ("POST", "/counter/cases/{number}/kinship"): CLERK,
+    ("POST", "/counter/cases/{number}/lookup"): CLERK,
     ("POST", "/counter/cases/{number}/paper"): CLERK,
     ("POST", "/counter/cases/{number}/rule-request"): CLERK,
     ("POST", "/counter/cases/{number}/relay"): CLERK,
