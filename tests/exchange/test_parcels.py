@@ -121,9 +121,7 @@ def test_the_connector_reads_no_owner_field_the_rule_leaves_out(demo_env: DemoEn
     assert record is not None
     assert all(set(r) == {"area_m2", "share_numerator"} for r in record.fields["parcels"])
     whole = provider.fetch("land_registration", key, ["parcels"])
-    assert whole is not None and p["owner"] in {
-        r["owner_nid"] for r in whole.fields["parcels"]
-    }
+    assert whole is not None and p["owner"] in {r["owner_nid"] for r in whole.fields["parcels"]}
 
 
 @pytest.mark.parametrize(
