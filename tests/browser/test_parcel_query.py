@@ -9,7 +9,7 @@ import sqlite3
 
 from playwright.sync_api import Page
 
-from tests.browser.conftest import Site, expect, sign_in
+from tests.browser.conftest import Site, axe_violations, expect, sign_in
 from tests.browser.test_done_means import open_case
 
 
@@ -41,6 +41,7 @@ def test_a_parcel_by_its_former_number_at_the_counter(site: Site, page: Page) ->
     expect(answer.get_by_text("數位簽章：有效").first).to_be_visible()
     expect(answer).to_contain_text("新北市")
     expect(page.locator("body")).not_to_contain_text(owner)
+    assert axe_violations(page, {}) == [], "the form and its answer are accessible"
 
 
 def test_a_bad_parcel_number_is_named_next_to_its_field(site: Site, page: Page) -> None:
