@@ -12,6 +12,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from onceonly import migrations
+from onceonly.catalog.coverage import coverage as _coverage
+from onceonly.catalog.coverage import read_report_tables
 from onceonly.catalog.export import export_catalog
 from onceonly.catalog.loader import (
     DATA_DIR,
@@ -19,6 +21,7 @@ from onceonly.catalog.loader import (
     CatalogInvalid,
     catalog_files,
     load_catalog,
+    read_catalog,
 )
 from onceonly.catalog.loader import validate_catalog as _validate
 from onceonly.catalog.service import get_application_item, list_services
@@ -147,6 +150,65 @@ def show(item_code: str = typer.Argument(..., help="Application item code.")) ->
             e.purpose_zh,
         )
     console.print(table)
+    if item.time_limit_days is not None:
+        demo = t("catalog.cli.demo_value", lang) if item.time_limit_demo else ""
+        console.print(
+            t("catalog.item.time_limit", lang, days=item.time_limit_days)
+            + f"{demo}（{item.time_limit_source}）",
+            markup=False,
+        )
+    if item.form:
+        console.print(
+            t("catalog.item.form", lang, form=item.form.get("name_zh", "")), markup=False
+        )
+
+
+@app.command()
+def coverage(directory: Path | None = DirArgument) -> None:
+    """Per table of the report, how many of the items it lists the catalog covers; exits 1
+    and names each missing item when any is."""
+    lang = Settings().language
+    catalog, errors = read_catalog(directory or DATA_DIR)
+    if catalog is None:
+        _report(errors, lang)
+        raise typer.Exit(1)
+    console = _console()
+    rows = _coverage(catalog.items.application_items, read_report_tables())
+    en = lang == "en"
+    for row in rows:
+        console.print(
+            t(
+                "catalog.coverage.table",
+                lang,
+                table=row.table,
+                title=row.title_en if en else row.title_zh,
+                covered=row.covered,
+                listed=row.listed,
+            ),
+            markup=False,
+        )
+        note = row.note_en if en else row.note_zh
+        if note:
+            console.print("  " + t("catalog.coverage.note", lang, note=note), markup=False)
+        for gap in row.gaps:
+            console.print(
+                "  "
+                + t(
+                    "catalog.coverage.gap",
+                    lang,
+                    agency=gap.agency_zh,
+                    report=gap.report,
+                    item=gap.item,
+                    reason=t(f"catalog.coverage.reason.{gap.reason}", lang),
+                ),
+                style="red",
+                markup=False,
+            )
+    covered = sum(r.covered for r in rows)
+    listed = sum(r.listed for r in rows)
+    console.print(t("catalog.coverage.total", lang, covered=covered, listed=listed), markup=False)
+    if covered != listed:
+        raise typer.Exit(1)
 
 
 @app.command()

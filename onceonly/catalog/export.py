@@ -34,6 +34,7 @@ from onceonly.catalog.schema import (
     DatasetSpec,
     EvidenceSpec,
     FieldSpec,
+    FormSpec,
     JurisdictionsFile,
     JurisdictionSpec,
     LegalBasesFile,
@@ -233,6 +234,10 @@ def catalog_models(session: Session) -> dict[str, BaseModel]:
                 source=item.source,
                 legal_bases=list(item.legal_bases),
                 required_evidence=[evidence_spec(e) for e in evidence[item.code]],
+                time_limit_days=item.time_limit_days,
+                time_limit_source=item.time_limit_source,
+                time_limit_demo=item.time_limit_demo,
+                form=FormSpec.model_validate(item.form) if item.form else None,
             )
             for item in items
         ]

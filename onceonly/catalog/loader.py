@@ -699,6 +699,10 @@ def _stages(catalog: ParsedCatalog) -> list[list[Any]]:
                 jurisdictions=list(item.jurisdictions) if item.jurisdictions is not None else None,
                 source=item.source,
                 legal_bases=list(item.legal_bases),
+                time_limit_days=item.time_limit_days,
+                time_limit_source=item.time_limit_source,
+                time_limit_demo=item.time_limit_demo,
+                form=item.form.model_dump(exclude_none=True) if item.form else None,
             )
         )
         evidence += [

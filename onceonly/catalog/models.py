@@ -131,6 +131,10 @@ class ApplicationItem(Base):
     jurisdictions: Mapped[list[str] | None] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(300))
     legal_bases: Mapped[list[str]] = mapped_column(JSON)
+    time_limit_days: Mapped[int | None] = mapped_column(Integer)
+    time_limit_source: Mapped[str | None] = mapped_column(Text)
+    time_limit_demo: Mapped[bool | None] = mapped_column(Boolean)
+    form: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class RequiredEvidence(Base):

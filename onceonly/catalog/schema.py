@@ -49,6 +49,7 @@ LOCAL_AGENCY_KINDS: tuple[str, ...] = (
     "police",
     "animal_protection",
     "hotline_1999",
+    "building_administration",
 )
 """Kinds of agency a local government has; central agencies use their own kind (``fia``...)."""
 
@@ -251,6 +252,15 @@ class EvidenceSpec(_Strict):
         return self
 
 
+class FormSpec(_Strict):
+    """The application form (申請書表) a citizen fills in for an item."""
+
+    name_zh: Text
+    name_en: Text | None = None
+    code: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    """The form's number where the agency publishes one (e.g. ``土地登記申請書``'s 內政部 code)."""
+
+
 class ApplicationItemSpec(_Strict):
     code: Code
     name_zh: Text
@@ -260,7 +270,20 @@ class ApplicationItemSpec(_Strict):
     """Where the item is offered; null means every jurisdiction with an agency of the kind."""
     source: Text
     legal_bases: list[Code] = Field(min_length=1)
+    time_limit_days: int | None = Field(default=None, ge=1, le=365)
+    """處理時限 in days (working days as the agencies count them)."""
+    time_limit_source: Text | None = None
+    """Where ``time_limit_days`` comes from: the law or the agency's published standard."""
+    time_limit_demo: bool | None = None
+    """True when the time limit or form is a demo value, not one taken from a publication."""
+    form: FormSpec | None = None
     required_evidence: list[EvidenceSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _time_limit_has_source(self) -> ApplicationItemSpec:
+        if (self.time_limit_days is None) != (self.time_limit_source is None):
+            raise rule_broken("catalog.rule.time_limit_source")
+        return self
 
 
 class ApplicationItemsFile(_Strict):

@@ -195,6 +195,13 @@ class ApplicationItemView(_View):
     source: str
     legal_bases: tuple[LegalBasisView, ...]
     required_evidence: tuple[EvidenceView, ...]
+    time_limit_days: int | None = None
+    """處理時限 in days; ``time_limit_source`` says where it comes from."""
+    time_limit_source: str | None = None
+    time_limit_demo: bool = False
+    """The time limit and form are demo values, not taken from a publication."""
+    form: dict[str, str] | None = None
+    """申請書表: ``name_zh``, ``name_en`` and ``code`` where known."""
 
     model_config = ConfigDict(
         frozen=True,
@@ -485,6 +492,10 @@ def _item_views(session: Session, rows: list[m.ApplicationItem]) -> list[Applica
             source=row.source,
             legal_bases=tuple(bases[c] for c in row.legal_bases),
             required_evidence=tuple(evidence_view(e) for e in evidence[row.code]),
+            time_limit_days=row.time_limit_days,
+            time_limit_source=row.time_limit_source,
+            time_limit_demo=bool(row.time_limit_demo),
+            form=dict(row.form) if row.form else None,
         )
         for row in rows
     ]

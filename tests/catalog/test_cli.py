@@ -55,7 +55,7 @@ def test_load_broken_copy_loads_nothing(env: str, catalog_copy: Path) -> None:
 def test_load_show_export(env: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["catalog", "load"])
     assert result.exit_code == 0, result.output
-    assert "已載入資料目錄" in result.output and "items 45" in result.output
+    assert "已載入資料目錄" in result.output and "items 89" in result.output
 
     shown = runner.invoke(
         app, ["catalog", "show", "public-housing-low-income"], env={"COLUMNS": "200"}
