@@ -158,9 +158,7 @@ def show(item_code: str = typer.Argument(..., help="Application item code.")) ->
             markup=False,
         )
     if item.form:
-        console.print(
-            t("catalog.item.form", lang, form=item.form.get("name_zh", "")), markup=False
-        )
+        console.print(t("catalog.item.form", lang, form=item.form.get("name_zh", "")), markup=False)
 
 
 @app.command()

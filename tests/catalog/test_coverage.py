@@ -52,7 +52,10 @@ def test_packaged_catalog_covers_every_listed_item_with_time_limit_and_form() ->
 def test_cli_prints_each_table(zh: None) -> None:
     result = runner.invoke(app, ["catalog", "coverage"])
     assert result.exit_code == 0, result.output
-    assert "表2-3 臺北市政府推動免書證免謄本之業務機關與申請項目：已涵蓋 74 / 列出 74 項" in result.output
+    assert (
+        "表2-3 臺北市政府推動免書證免謄本之業務機關與申請項目：已涵蓋 74 / 列出 74 項"
+        in result.output
+    )
     assert "表2-6 臺中市政府推動免書證免謄本之情形：已涵蓋 14 / 列出 14 項" in result.output
     assert "表2-7 臺南市政府推動免書證免謄本之情形：已涵蓋 1 / 列出 1 項" in result.output
     assert "合計：已涵蓋 89 / 列出 89 項" in result.output
@@ -61,12 +64,17 @@ def test_cli_prints_each_table(zh: None) -> None:
 def test_dropping_an_item_is_reported_and_fails(zh: None, catalog_copy: Path) -> None:
     path = catalog_copy / "application_items.yaml"
     data = yaml.safe_load(path.read_text("utf-8"))
-    data["application_items"] = [i for i in data["application_items"] if i["code"] != "tax-correction"]
+    data["application_items"] = [
+        i for i in data["application_items"] if i["code"] != "tax-correction"
+    ]
     path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
     result = runner.invoke(app, ["catalog", "coverage", str(catalog_copy)])
     assert result.exit_code == 1
     assert "已涵蓋 73 / 列出 74 項" in result.output
-    assert "缺：臺北市財政局「一般各稅申請更正」（tax-correction）：資料目錄沒有此申請項目" in result.output
+    assert (
+        "缺：臺北市財政局「一般各稅申請更正」（tax-correction）：資料目錄沒有此申請項目"
+        in result.output
+    )
 
 
 def test_an_item_without_its_time_limit_or_form_is_not_covered(catalog_copy: Path) -> None:

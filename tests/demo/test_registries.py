@@ -121,7 +121,7 @@ def test_each_owning_agency_has_its_own_store_in_the_manifest(
     directory, manifest = shared_registries
     assert load_manifest(directory) == manifest
     owners = {s.owner for s in manifest.stores}
-    assert {"central.moi_household", "central.fia", "central.vac"} <= owners
+    assert {"central.moi_household", "central.fia", "central.vac", "central.mnd"} <= owners
     for code in DEMO_JURISDICTIONS:
         for kind in (
             "land_office",
@@ -129,6 +129,7 @@ def test_each_owning_agency_has_its_own_store_in_the_manifest(
             "social_welfare",
             "economic_development",
             "household_office",
+            "building_administration",
         ):
             assert f"{code}.{kind}" in owners
     for entry in manifest.stores:
@@ -140,6 +141,10 @@ def test_each_owning_agency_has_its_own_store_in_the_manifest(
         "land_registration",
         "building_registration",
         "cadastral_map",
+        "declared_land_value",
+        "other_rights",
+        "manual_land_register",
+        "building_survey_drawing",
     )
     for undigitised in ("tainan-city", "yilan-county"):
         entry = manifest.store(f"{undigitised}.land_office")

@@ -79,7 +79,7 @@ def owns_no_home_anywhere(directory: ProviderDirectory, nid: str) -> bool:
 
 
 def test_the_directory_finds_each_owners_provider(directory: ProviderDirectory) -> None:
-    assert len(directory) == 28
+    assert len(directory) == 34
     assert directory.owners_of("household_registration") == ["central.moi_household"]
     assert directory.owners_of("land_registration") == [
         f"{c}.land_office"

@@ -27,6 +27,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from onceonly.connectors import connector_files
 from onceonly.demo.connectors import write_connector
+from onceonly.demo.registries.catalog_records import catalog_rows
 from onceonly.demo.registries.gazetteer import DEMO_JURISDICTIONS, jurisdiction
 from onceonly.demo.registries.manifest import (
     MANIFEST_NAME,
@@ -182,7 +183,9 @@ def _write_part(
             builder = ChunkBuilder(seed, index, size, codes)
             planted, samples = plant(builder, codes) if index == 0 else ([], [])
             chunk = builder.build(planted)
-            for owner, tables in chunk_rows(chunk).items():
+            rows = chunk_rows(chunk)
+            catalog_rows(rows, chunk, roc)
+            for owner, tables in rows.items():
                 stores[owner].write(tables)
             citizens += [_citizen(s) for s in samples if s.person.nid]
             del chunk, builder, planted, samples

@@ -14,6 +14,13 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, Index, Integer, MetaData, Table, Text
 
+from onceonly.demo.registries.catalog_records import (
+    add_dependant_cards,
+    add_house_tax,
+    add_land_documents,
+    add_use_permits,
+)
+
 SCHEMA_VERSIONS: dict[str, str] = {
     "household_registry": "RIS 3.2",
     "income": "FIA-IND 2019.4",
@@ -23,6 +30,8 @@ SCHEMA_VERSIONS: dict[str, str] = {
     "social_welfare": "SWIS 4.3",
     "economic_development": "EDIS 2.0",
     "household_office": "DPL 1.8",
+    "building_administration": "BMIS 3.0",
+    "military": "MND-DEP 2.1",
 }
 """Store kind -> the legacy system's name and version, recorded in the store and the manifest."""
 
@@ -242,6 +251,7 @@ def land_office(cadastral_map: bool) -> MetaData:
         Column("owner_name", Text, nullable=False),
         Index("ix_bldg_own_name_bldg_key", "bldg_key", "owner_idno"),
     )
+    add_land_documents(md)
     if cadastral_map:
         Table(
             "map_index",
@@ -273,6 +283,7 @@ def tax_office() -> MetaData:
         Index("ix_ltx_bill_bill_no", "bill_no", unique=True),
         Index("ix_ltx_bill_idn_tax_yr", "idn", "tax_yr"),
     )
+    add_house_tax(md)
     return md
 
 
@@ -399,6 +410,22 @@ def household_office() -> MetaData:
     return md
 
 
+def building_administration() -> MetaData:
+    """建築管理機關 use permits (:mod:`.catalog_records`)."""
+    md = MetaData()
+    _meta_table(md)
+    add_use_permits(md)
+    return md
+
+
+def military() -> MetaData:
+    """國防部 military dependant cards (:mod:`.catalog_records`)."""
+    md = MetaData()
+    _meta_table(md)
+    add_dependant_cards(md)
+    return md
+
+
 STORE_KINDS: dict[str, str] = {
     "household_registry": "central.moi_household",
     "income": "central.fia",
@@ -408,16 +435,19 @@ STORE_KINDS: dict[str, str] = {
     "social_welfare": "{jurisdiction}.social_welfare",
     "economic_development": "{jurisdiction}.economic_development",
     "household_office": "{jurisdiction}.household_office",
+    "building_administration": "{jurisdiction}.building_administration",
+    "military": "central.mnd",
 }
 """Store kind -> owner agency code (local kinds are filled in per jurisdiction)."""
 
-CENTRAL_KINDS = ("household_registry", "income", "veterans")
+CENTRAL_KINDS = ("household_registry", "income", "veterans", "military")
 LOCAL_KINDS = (
     "land_office",
     "tax_office",
     "social_welfare",
     "economic_development",
     "household_office",
+    "building_administration",
 )
 
 
@@ -433,6 +463,8 @@ def metadata_for(kind: str, cadastral_map: bool = True) -> MetaData:
         "social_welfare": social_welfare,
         "economic_development": economic_development,
         "household_office": household_office,
+        "building_administration": building_administration,
+        "military": military,
     }
     return builders[kind]()
 
@@ -441,13 +473,21 @@ def datasets_of(kind: str, cadastral_map: bool = True) -> tuple[str, ...]:
     """Common-standard datasets a store of ``kind`` serves."""
     if kind == "land_office":
         maps = ("cadastral_map",) if cadastral_map else ()
-        return ("land_registration", "building_registration", *maps)
+        documents = (
+            "declared_land_value",
+            "other_rights",
+            "manual_land_register",
+            "building_survey_drawing",
+        )
+        return ("land_registration", "building_registration", *maps, *documents)
     return {
         "household_registry": ("household_registration",),
         "income": ("income",),
         "veterans": ("veteran_status",),
-        "tax_office": ("land_value_tax",),
+        "tax_office": ("land_value_tax", "house_tax"),
         "social_welfare": ("welfare_status",),
         "economic_development": ("business_registration", "factory_registration"),
         "household_office": ("house_number", "kinship"),
+        "building_administration": ("building_use_permit",),
+        "military": ("military_dependant_status",),
     }[kind]
