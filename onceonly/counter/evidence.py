@@ -325,8 +325,10 @@ def classify(
     row: CaseEvidenceView,
     requirement: catalog.EvidenceView | None,
     lang: str,
+    paper_only: bool = False,
 ) -> tuple[str, str, str | None, list[str]]:
-    """(status, category, advice, owners to name) for one piece of evidence."""
+    """(status, category, advice, owners to name) for one piece of evidence; ``paper_only``
+    when its dataset is digitised nowhere, so paper is offered before any fetch is tried."""
     paper = _pick(lang, row.paper_name_zh, row.paper_name_en)
     if row.satisfied_by == "online":
         return "online", "none", None, row.owners
@@ -335,6 +337,9 @@ def classify(
     if row.needs_refresh:
         return "expired", "fetch", t("counter.advice.expired", lang), row.owners
     status = row.status or "not_fetched"
+    if paper_only and status in ("not_fetched", "not_digitised"):
+        advice = t("counter.advice.paper_only", lang, paper=paper)
+        return "not_digitised", "bring_paper", advice, []
     if status == "not_fetched":
         return status, "fetch", t("counter.advice.not_fetched", lang), row.owners
     if row.cause:
@@ -402,7 +407,10 @@ def evidence_cards(
             title = predicate_question(
                 dataset, requirement.predicate, requirement.predicate_params, lang
             )
-        status, category, advice, owners = classify(session, case, row, requirement, lang)
+        paper_only = dataset is not None and not dataset.digitised
+        status, category, advice, owners = classify(
+            session, case, row, requirement, lang, paper_only
+        )
         reason = _pick(lang, row.reason_zh or "", row.reason_en or "") or None
         cards.append(
             EvidenceCard(
