@@ -68,7 +68,7 @@ def test_same_seed_and_size_give_byte_identical_stores(tmp_path: Path) -> None:
     assert first == second
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
-    assert len(names) == 2 * (3 + 5 * 5) + 1  # a store and its connector file per owner
+    assert len(names) == 2 * (4 + 6 * 5) + 1  # a store and its connector file per owner
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
@@ -379,7 +379,7 @@ def test_progress_is_reported_up_to_the_total(tmp_path: Path) -> None:
     seen: list[tuple[str, int, int]] = []
     generate_registries(tmp_path, people=500, progress=lambda *a: seen.append(a))
     assert ("people", 500, 500) in seen
-    assert seen[-1] == ("indexes", 28, 28)
+    assert seen[-1] == ("indexes", 34, 34)
 
 
 @pytest.mark.parametrize(
