@@ -59,6 +59,8 @@ def test_item_page_shows_evidence_legal_basis_and_paper(client: TestClient) -> N
     assert "household_income_below" in page and "threshold=19013" in page
     assert "2026 年度" in page and "社會救助法第4條第2項" in page  # the statutory value's source
     assert "臺北市" in page
+    assert "處理時限" in page and "30 日" in page and "示範值" in page
+    assert "申請書表" in page and "低收入戶申請等候承租國宅申請書" in page
 
 
 def test_dataset_page_marks_personal_data_and_extensions(client: TestClient) -> None:
