@@ -1,8 +1,8 @@
 """Catalog items gain their processing time limit (處理時限) with its source, a demo-value
 flag, and their application form (申請書表).
 
-Revision ID: 0023_catalog17_item_fields
-Revises: 0022_open311
+Revision ID: 0024_catalog17_item_fields
+Revises: 0023_kinship_case_kin_records
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_catalog17_item_fields"
-down_revision: str | None = "0022_open311"
+revision: str = "0024_catalog17_item_fields"
+down_revision: str | None = "0023_kinship_case_kin_records"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
