@@ -109,7 +109,6 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> str:
         if session.scalar(select(func.count()).select_from(ServiceRequest)):
             return plain
         now = datetime.now(UTC)
-        hotline = Filer(kind="hotline", name="demo-hotline")
         for city, code, fields, answers, days_ago in REQUESTS:
             service.create_request(
                 session,
@@ -117,7 +116,9 @@ def seed(sessions: sessionmaker[Session], settings: Settings) -> str:
                 service_code=code,
                 fields=fields,
                 attributes=answers,
-                filed_by=app if city == CITY else hotline,
+                filed_by=app
+                if city == CITY
+                else Filer(kind="hotline", name="demo-hotline", jurisdiction=city),
                 now=now - timedelta(days=days_ago),
             )
     return plain

@@ -32,7 +32,7 @@ BY_ROLE = {
 def _check(page: Page, site: Site, paths: list[str], found: list[str]) -> None:
     for path in paths:
         page.goto(site.url(path))
-        expect(page.locator(READY.get(path, "h1")).first).to_be_visible()
+        expect(page.locator(READY.get(path, "h1")).first).to_be_visible(timeout=30_000)
         found.extend(axe_violations(page, KNOWN))
 
 

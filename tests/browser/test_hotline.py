@@ -27,7 +27,9 @@ def _earlier_request(site: Site) -> str:
                 service_code="pothole",
                 fields={"address_string": "臺北市中正區重慶南路一段122號", "phone": PHONE},
                 attributes={"size": ["medium"], "lane": ["slow"]},
-                filed_by=open311.Filer(kind="hotline", name="tpe-hotline-clerk"),
+                filed_by=open311.Filer(
+                    kind="hotline", name="tpe-hotline-clerk", jurisdiction="taipei-city"
+                ),
             )
         return view.service_request_id
     finally:

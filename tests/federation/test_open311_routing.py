@@ -354,6 +354,9 @@ def test_the_federated_demo_routes_one_request_between_its_nodes(
     assert seed_routed_request(pair.layout) == request_id  # once, however often it runs
     assert _row(nodes["taipei"], request_id).held_by_node == "north-regional"
     assert _row(nodes["north-regional"], request_id).phone == CALLER_PHONE
+    with nodes["taipei"]() as db:  # the phone the demo prints finds it at 臺北市's 1999
+        found = open311.requests_of_caller(db, phone=CALLER_PHONE, city="taipei-city")
+    assert [r.service_request_id for r in found] == [request_id]
 
 
 def test_a_node_that_is_down_is_said_to_be_down(

@@ -91,9 +91,14 @@ def test_a_pdf_is_sealed_in_the_token(token: SoftToken, tmp_path: Path) -> None:
     PDF: pyHanko and poppler both call it valid, and no key file was written."""
     out = tmp_path / "probe" / "sealed.pdf"
     out.parent.mkdir()
-    probe = [sys.executable, str(Path(__file__).with_name("token_pdf_probe.py"))]
+    # as a module from the checkout's root: the probe imports the tests' own helpers, and a
+    # clean install (CI) has only onceonly on its path
+    probe = [sys.executable, "-m", "tests.gateway.token_pdf_probe"]
     probe += [str(token.module), TOKEN_LABEL, KEY_LABEL, PIN, str(out)]
-    ran = subprocess.run(probe, env=token.env(), capture_output=True, text=True, check=False)
+    root = Path(__file__).resolve().parents[2]
+    ran = subprocess.run(
+        probe, env=token.env(), cwd=root, capture_output=True, text=True, check=False
+    )
     assert ran.returncode == 0, ran.stderr[-3000:]
     data = out.read_bytes()
     status = validated(data)

@@ -47,7 +47,9 @@ def seed_routed_request(layout: FederationLayout) -> str:
                 "phone": CALLER_PHONE,
             },
             attributes={"light_state": ["dark"]},
-            filer=open311.Filer(kind="hotline", name="tpe-hotline-clerk"),
+            filer=open311.Filer(
+                kind="hotline", name="tpe-hotline-clerk", jurisdiction="taipei-city"
+            ),
             lang="zh-TW",
         )
         return view.service_request_id
