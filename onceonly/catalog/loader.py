@@ -570,8 +570,9 @@ class _Checker:
                     file, f"{path}.params.{name}", "catalog.error.bad_type",
                     expected=declared[name], got=type(value).__name__,
                 )  # fmt: skip
-        for name in declared:
-            if name not in use.params:
+        for name, kind in declared.items():
+            # a national ID names who else is asked about: the caller gives it, never the law
+            if name not in use.params and kind != "national_id":
                 self._add(file, f"{path}.params.{name}", "catalog.error.missing")
 
 

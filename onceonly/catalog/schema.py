@@ -54,7 +54,7 @@ LOCAL_AGENCY_KINDS: tuple[str, ...] = (
 """Kinds of agency a local government has; central agencies use their own kind (``fia``...)."""
 
 FieldType = Literal["string", "integer", "number", "boolean", "date", "code", "array"]
-ParamType = Literal["string", "integer", "number", "boolean", "date"]
+ParamType = Literal["string", "integer", "number", "boolean", "date", "national_id"]
 OwnerScope = Literal["central", "residence", "all_jurisdictions"]
 
 

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any
 
 from onceonly.connectors import converters
+from onceonly.providers import computed
 from onceonly.connectors.loader import Connector
 from onceonly.connectors.spec import (
     Condition,
@@ -211,7 +212,7 @@ def _param_value(name: str, spec: ParamSpec, given: Any) -> Any:
         except ValueError as error:
             raise InvalidPredicateParams(f"{name}: not an ISO date: {given!r}") from error
     kind = spec.type
-    if kind == "string":
+    if kind in ("string", "national_id"):
         ok = isinstance(given, str)
     elif kind == "boolean":
         ok = isinstance(given, bool)
@@ -452,6 +453,18 @@ class ConnectorProvider(ABC):
     def evaluate(
         self, dataset: str, predicate: str, national_id: str, params: Mapping[str, Any]
     ) -> PredicateAnswer:
+        served = self._plans.get(dataset)
+        if served is not None and predicate in served.source.computed:
+            fields = sorted(served.top_level())
+            return computed.evaluate(
+                dataset,
+                predicate,
+                national_id,
+                params,
+                read=lambda key: self.fetch(dataset, key, fields),
+                here=self.jurisdiction,
+                as_of=self._as_of(),
+            )
         plan = self._predicates.get((dataset, predicate))
         if plan is None:
             raise UnknownPredicate(f"{self.owner} does not evaluate {dataset}.{predicate}")

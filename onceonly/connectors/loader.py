@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from onceonly.catalog.loader import DATA_DIR, CatalogError, _error, _pydantic_error
 from onceonly.catalog.schema import DatasetSpec, FieldSpec
 from onceonly.connectors.spec import COLUMN, JSON_PATH, ConnectorSpec, FieldSource, Step
+from onceonly.providers.computed import COMPUTED
 
 SUFFIX = ".connector.yaml"
 """Connector files in a directory are found by this ending."""
@@ -132,6 +133,12 @@ def _check(spec: ConnectorSpec, file: str) -> list[CatalogError]:
         if dataset.jurisdiction_of_subject is not None:
             source(f"{here}.jurisdiction_of_subject", dataset.jurisdiction_of_subject)
         known = {p.code for p in standard.predicates}
+        for name in dataset.computed:
+            if name not in known or (code, name) not in COMPUTED:
+                errors.append(
+                    _error(file, f"{here}.computed", "connectors.error.unknown_predicate",
+                           name=name, dataset=code)
+                )  # fmt: skip
         for name, predicate in dataset.predicates.items():
             where = f"{here}.predicates.{name}"
             if name not in known:

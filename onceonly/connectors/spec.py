@@ -29,7 +29,7 @@ BIND = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
 """``:name`` bound parameters in a query (not ``::cast``)."""
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-ParamType = Literal["string", "integer", "number", "boolean", "date"]
+ParamType = Literal["string", "integer", "number", "boolean", "date", "national_id"]
 
 
 class _Strict(BaseModel):
@@ -273,6 +273,10 @@ class DatasetSource(_Strict):
     jurisdiction_of_subject: FieldSource | None = None
     """Where the subject belongs (a catalog jurisdiction code): picks the extension fields."""
     predicates: dict[str, PredicateSpec] = Field(default_factory=dict)
+    computed: list[str] = Field(default_factory=list)
+    """Predicates answered by computing over this dataset's own records rather than by a
+    query (:mod:`onceonly.providers.computed`, e.g. a degree of kinship): the owner's code
+    reads the records, only the minimised answer leaves it."""
     by: dict[Literal["parcel", "building", "address"], SubjectSource] = Field(default_factory=dict)
     """Queries by a parcel, a building or a house number (SQL list datasets only)."""
     sample: str | None = None

@@ -174,6 +174,12 @@ class EvidenceResult(BaseModel):
     rule_ids: list[int] = Field(default_factory=list)
     reason: Reason
     answer: bool | None = None
+    answer_detail: dict[str, Any] | None = Field(
+        default=None,
+        description="What a predicate's answer says beyond yes/no, as codes and numbers: "
+        "e.g. the line and degree of a kinship, the heirs' relationship and order, and "
+        "whether the owner held every record it needed (complete).",
+    )
     fields: dict[str, Any] | None = None
     withheld_fields: list[str] = Field(default_factory=list)
     transcripts: list[IssuedTranscript] = Field(default_factory=list)

@@ -160,6 +160,8 @@ class _Piece:
     outcomes: dict[str, SourceRecord | PredicateAnswer | None] = field(default_factory=dict)
     transcripts: list[IssuedTranscript] = field(default_factory=list)
     answer: bool | None = None
+    detail: dict[str, Any] | None = None
+    """What a predicate's answer says beyond yes/no (``PredicateAnswer.detail``)."""
     record: dict[str, Any] | None = None
     withheld: tuple[str, ...] = ()
     retry_after: int | None = None
@@ -355,7 +357,8 @@ def _pieces(
     asks = body.evidence or [
         EvidenceAsk(type=r.predicate or r.dataset, fields=list(r.fields or ()) or None)
         for r in required
-        if answering is None or (r.dataset in answering and not r.predicate)
+        if (answering is None or (r.dataset in answering and not r.predicate))
+        and not _names_another(session, cat, r.dataset, r.predicate)
     ]
     if not asks:
         raise validation_problem(
@@ -410,6 +413,18 @@ def _pieces(
     if errors:
         raise validation_problem(errors, lang)
     return pieces
+
+
+def _names_another(
+    session: Session, cat: catalog.CachedCatalog, dataset: str, predicate: str | None
+) -> bool:
+    """The predicate is about a second person the caller must name (``national_id`` params,
+    e.g. the other of a kinship): asked only when asked for, never by default."""
+    if not predicate:
+        return False
+    view = cat.dataset(session, dataset)
+    spec = view.predicate(predicate) if view else None
+    return bool(spec and any(p.type == "national_id" for p in spec.params))
 
 
 def _residence(
@@ -767,6 +782,7 @@ def _adopt(piece: _Piece, result: EvidenceResult) -> None:
     piece.retry_after = result.retry_after
     piece.cause = result.cause
     piece.answer, piece.record = result.answer, result.fields
+    piece.detail = result.answer_detail
     piece.withheld = tuple(result.withheld_fields)
     piece.transcripts = list(result.transcripts)
     piece.decisions[piece.owners[0]] = Decision(
@@ -795,6 +811,13 @@ def _combine(piece: _Piece) -> None:
         answers = [o.value for o in piece.outcomes.values() if isinstance(o, PredicateAnswer)]
         answers += [bool(result.answer) for result in issued_elsewhere]
         piece.answer = all(answers)
+        details = [
+            dict(o.detail)
+            for o in piece.outcomes.values()
+            if isinstance(o, PredicateAnswer) and o.detail
+        ]
+        details += [dict(r.answer_detail) for r in issued_elsewhere if r.answer_detail]
+        piece.detail = details[0] if len(details) == 1 else None
         return
     records = [
         minimise(outcome.fields, piece.decisions[piece.owners[0]].fields)
@@ -853,6 +876,7 @@ def _sign(
                         "params": piece.params,
                         "answer": outcome.value,
                         "as_of": outcome.as_of,
+                        **({"detail": dict(outcome.detail)} if outcome.detail else {}),
                     }
                 else:
                     fields = minimise(outcome.fields, decision.fields)
@@ -985,6 +1009,7 @@ def _respond(
                 rule_ids=piece.rule_ids,
                 reason=Reason.model_validate(piece.reason or _reason("exchange.issued")),
                 answer=piece.answer,
+                answer_detail=piece.detail,
                 fields=piece.record,
                 withheld_fields=list(piece.withheld),
                 transcripts=piece.transcripts,

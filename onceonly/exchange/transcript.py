@@ -123,6 +123,8 @@ class TranscriptClaims:
                 "answer": bool(predicate["answer"]),
                 "as_of": predicate.get("as_of") or "",
             }
+            if predicate.get("detail"):
+                payload["predicate"]["detail"] = dict(predicate["detail"])
         if self.display:
             payload["display"] = dict(self.display)
         return payload
@@ -143,6 +145,8 @@ class TranscriptClaims:
                 raise ValueError("predicate is not an object")
             _member(predicate, "code", str)
             _member(predicate, "answer", bool)
+            if "detail" in predicate and not isinstance(predicate["detail"], dict):
+                raise ValueError("predicate.detail is not an object")
         display = payload.get("display")
         if display is not None and not isinstance(display, dict):
             raise ValueError("display is not an object")

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from onceonly.domain.national_id import is_valid_national_id, is_valid_resident_id
 from onceonly.errors import FieldError
 from onceonly.i18n import t
 
@@ -85,6 +86,11 @@ def normalise_value(kind: str, value: Any) -> tuple[Any, str | None]:
         return (value, None) if isinstance(value, bool) else (None, "policy.params.not_boolean")
     if not isinstance(value, str) or len(value) > MAX_STRING:
         return None, "policy.params.not_string"
+    if kind == "national_id":
+        normal = value.strip().upper()
+        if not (is_valid_national_id(normal) or is_valid_resident_id(normal)):
+            return None, "policy.params.not_national_id"
+        return normal, None
     if kind == "date":
         try:
             date.fromisoformat(value)
@@ -131,7 +137,16 @@ def settle(
     :func:`check_asked`."""
     settled: dict[str, Any] = {}
     errors: list[FieldError] = []
-    for name in declared:
+    for name, kind in declared.items():
+        if kind == "national_id":
+            # Who else the question is about (the other person of a kinship), named by the
+            # caller like the subject itself: no value behind it to bisect out.
+            if name in asked:
+                settled[name] = asked[name]
+            else:
+                field = f"{where}.params.{name}"
+                errors.append(FieldError(field, t("policy.params.missing", lang), "missing"))
+            continue
         allowed = list(choices.get(name) or ())
         fixed = statutory.get(name)
         if not allowed and fixed is not None:

@@ -39,6 +39,9 @@ class PredicateAnswer:
 
     value: bool
     as_of: str = ""
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    """What the answer says beyond yes/no, when the predicate's meaning needs it (the line and
+    degree of a kinship, the order of heirs): codes and numbers only, never names or records."""
 
 
 @dataclass(frozen=True)
