@@ -1404,17 +1404,29 @@ def plan_fetch(
     refresh_all: bool = False,
     now: datetime | None = None,
     lang: str | None = None,
+    only: str | None = None,
 ) -> FetchPlan:
     """Check the actor may gather evidence for the case now, and list what to fetch: pieces
-    never fetched, failed or expired (all of them with ``refresh_all``)."""
+    never fetched, failed or expired (all of them with ``refresh_all``). A piece about a
+    second person the clerk names (:func:`catalog.asks_for_another_person`) is fetched only
+    when asked for by itself (``only``)."""
     case = _load(session, number, lang, actor)
     _require_handler(case, actor, lang)
     _transition(session, case, "gather", lang)
     moment = _now(now)
+    if only is not None:
+        slots = [row for row in _slots(session, case) if row.evidence_type == only]
+        if not slots:
+            raise validation_problem(
+                [FieldError("evidence_type", t("cases.evidence.not_required", lang), "unknown")],
+                lang,
+            )
+        return FetchPlan(case.number, case.application_item, case.subject or "", (only,))
     types = tuple(
         row.evidence_type
         for row in _slots(session, case)
-        if refresh_all or row.status != "issued" or _expired(row, moment)
+        if (refresh_all or row.status != "issued" or _expired(row, moment))
+        and not catalog.asks_for_another_person(session, row.evidence_type)
     )
     return FetchPlan(case.number, case.application_item, case.subject or "", types)
 

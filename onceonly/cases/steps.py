@@ -8,7 +8,7 @@ pieces not yet held validly and records what came back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,39 @@ class Step:
             self.factory, self.settings, self.sms, case_number=view.number
         )
         return view
+
+
+def ask_case_evidence(
+    step: Step,
+    exchange: Callable[[], Exchange],
+    number: str,
+    evidence_type: str,
+    params: Mapping[str, Any],
+) -> tuple[CaseView, EvidenceResponse]:
+    """Ask for one piece of case ``number`` with the parameters the clerk gives (the other
+    person of a kinship) and keep the answer on the case; a wrong parameter is a 422 naming
+    it, and nothing is kept."""
+    from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResponse
+    from onceonly.exchange.service import Actor, request_evidence
+
+    actor, lang = step.actor, step.lang
+    with transaction(step.factory) as db:
+        plan = service.plan_fetch(db, actor, number, only=evidence_type, lang=lang)
+    ask = EvidenceRequestIn(
+        case_id=plan.number,
+        application_item=plan.application_item,
+        subject=plan.subject,
+        evidence=[EvidenceAsk(type=evidence_type, params=dict(params))],
+    )
+    requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency, actor.credential)
+    try:
+        response = request_evidence(exchange(), requester, ask, lang)
+    except Problem as problem:
+        if "results" not in problem.extra:
+            raise
+        response = EvidenceResponse.model_validate(problem.extra)
+    view = step(lambda db: service.record_evidence(db, actor, plan.number, response, lang=lang))
+    return view, response
 
 
 def fetch_case_evidence(

@@ -422,6 +422,21 @@ def list_datasets(session: Session) -> list[DatasetView]:
     ]
 
 
+def names_another_person(dataset: DatasetView | None, predicate: str | None) -> bool:
+    """The predicate is about a second person its caller names (a ``national_id`` param,
+    e.g. the other of a kinship): asked only when asked for, with that person named."""
+    spec = dataset.predicate(predicate) if dataset and predicate else None
+    return bool(spec and any(p.type == "national_id" for p in spec.params))
+
+
+def asks_for_another_person(session: Session, evidence_type: str) -> bool:
+    """:func:`names_another_person` for an evidence type (a dataset or a predicate code)."""
+    code = dataset_of_evidence_type(session, evidence_type)
+    if code is None or code == evidence_type:
+        return False
+    return names_another_person(get_dataset(session, code), evidence_type)
+
+
 def dataset_of_evidence_type(session: Session, code: str) -> str | None:
     """The dataset an evidence type names: a dataset code names itself, a predicate code its
     dataset (predicate codes are unique across the catalog); ``None`` when unknown."""

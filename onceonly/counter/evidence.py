@@ -229,6 +229,35 @@ def predicate_question(
     return f"{name}（{shown_params}）"
 
 
+def answer_detail(detail: Mapping[str, Any], lang: str) -> str:
+    """What a predicate's answer says beyond yes/no, in words: the line and degree of a
+    kinship, the heirs by relationship and order, and whether the owner held every record."""
+    parts: list[str] = []
+    line = detail.get("line")
+    if line == "spouse":
+        parts.append(t("counter.kin_answer.spouse", lang))
+    elif line in ("blood", "affinity"):
+        kind = "lineal" if detail.get("lineal") else "collateral"
+        parts.append(
+            t(f"counter.kin_answer.{kind}_{line}", lang, degree=detail.get("degree", ""))
+        )
+    heirs = detail.get("heirs")
+    if isinstance(heirs, list) and heirs:
+        counted: dict[tuple[str, Any], int] = {}
+        for heir in heirs:
+            if isinstance(heir, Mapping):
+                key = (str(heir.get("relationship", "")), heir.get("order"))
+                counted[key] = counted.get(key, 0) + 1
+        listed = [
+            t(f"counter.kin_answer.heir.{role}", lang, order=order or "", count=count)
+            for (role, order), count in counted.items()
+        ]
+        parts.append(t("counter.kin_answer.heirs", lang, heirs=("、" if lang != "en" else ", ").join(listed)))
+    if detail.get("complete") is False:
+        parts.append(t("counter.kin_answer.incomplete", lang))
+    return ("；" if lang != "en" else "; ").join(parts)
+
+
 def transcript_card(
     session: Session,
     index: int,
@@ -261,6 +290,9 @@ def transcript_card(
             lang,
         )
         sentence = t("transcript.predicate.sentence", lang, question=question, answer=answer)
+        said = answer_detail(claims.predicate.get("detail") or {}, lang)
+        if said:
+            sentence = f"{sentence}{'；' if lang != 'en' else '; '}{said}"
     else:
         places = {
             j.code: _pick(lang, j.name_zh, j.name_en) for j in catalog.list_jurisdictions(session)

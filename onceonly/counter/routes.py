@@ -23,7 +23,13 @@ from onceonly.cases import service
 from onceonly.cases.guards import CAUTION_KINDS, Caution, open_warnings
 from onceonly.cases.kinship import fetch_relatives
 from onceonly.cases.schemas import MAX_NOTE_CHARS, CaseView, SearchFilters
-from onceonly.cases.steps import Step, case_actor, fetch_case_evidence, sms_provider
+from onceonly.cases.steps import (
+    Step,
+    ask_case_evidence,
+    case_actor,
+    fetch_case_evidence,
+    sms_provider,
+)
 from onceonly.catalog import service as catalog
 from onceonly.counter import lookup
 from onceonly.counter.evidence import agency_name, evidence_cards, transcript_card
@@ -338,6 +344,11 @@ def _case_context(
         "relayed_in": case.opening_agency != case.agency,
         "note_limit": MAX_NOTE_CHARS,
         "lookup_offered": lookup.offered(item),
+        "ask_other": [
+            e.evidence_type
+            for e in case.evidence
+            if catalog.asks_for_another_person(db, e.evidence_type)
+        ],
         "lookup_kinds": lookup.KINDS,
         "jurisdictions": [j for j in catalog.list_jurisdictions(db) if j.kind != "central"],
     }
@@ -491,6 +502,39 @@ def fetch_all(request: Request, number: str, user: Clerk, lang: Lang) -> Respons
         "fetched",
         lambda: fetch_case_evidence(step, lambda: exchange_for(request.app.state), number),
     )
+
+
+@router.post("/counter/cases/{number}/ask/{evidence_type}")
+async def ask_about_another(
+    request: Request, number: str, evidence_type: str, user: Clerk, lang: Lang
+) -> Response:
+    """Ask a predicate about the subject and a second person the clerk names (is this
+    person within N degrees of kin?); the answer joins the case like any fetched piece."""
+    posted = await request.form()
+    other = posted.get("other")
+    params = {"other": other.strip()} if isinstance(other, str) and other.strip() else {}
+    step = _step(request, user, lang)
+
+    def run() -> Response:
+        try:
+            ask_case_evidence(
+                step, lambda: exchange_for(request.app.state), number, evidence_type, params
+            )
+        except Problem as problem:
+            if problem.status not in FORM_PROBLEMS:
+                raise
+            errors = {
+                f"ask.{e.field.rsplit('.', 1)[-1]}": e.reason for e in problem.errors
+            } or {"ask": problem.detail or problem.title}
+            return _case_page(
+                request, user, number, lang, errors=errors, form={"ask.other": params.get("other", "")},
+                status=problem.status,
+            )  # fmt: skip
+        return RedirectResponse(
+            f"/counter/cases/{number.strip().upper()}?done=fetched#evidence", status_code=303
+        )
+
+    return await run_in_threadpool(run)
 
 
 @router.post("/counter/cases/{number}/kinship")

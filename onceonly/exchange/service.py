@@ -420,11 +420,7 @@ def _names_another(
 ) -> bool:
     """The predicate is about a second person the caller must name (``national_id`` params,
     e.g. the other of a kinship): asked only when asked for, never by default."""
-    if not predicate:
-        return False
-    view = cat.dataset(session, dataset)
-    spec = view.predicate(predicate) if view else None
-    return bool(spec and any(p.type == "national_id" for p in spec.params))
+    return bool(predicate) and catalog.names_another_person(cat.dataset(session, dataset), predicate)
 
 
 def _residence(
