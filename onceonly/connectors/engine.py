@@ -18,7 +18,6 @@ from functools import partial
 from typing import Any
 
 from onceonly.connectors import converters
-from onceonly.providers import computed
 from onceonly.connectors.loader import Connector
 from onceonly.connectors.spec import (
     Condition,
@@ -30,6 +29,7 @@ from onceonly.connectors.spec import (
 )
 from onceonly.domain import subjects
 from onceonly.domain.roc_date import taiwan_today
+from onceonly.providers import computed
 from onceonly.providers.base import (
     InvalidPredicateParams,
     PredicateAnswer,
@@ -462,7 +462,7 @@ class ConnectorProvider(ABC):
                 national_id,
                 params,
                 read=lambda key: self.fetch(dataset, key, fields),
-                here=self.jurisdiction,
+                here=self.jurisdiction or "",
                 as_of=self._as_of(),
             )
         plan = self._predicates.get((dataset, predicate))

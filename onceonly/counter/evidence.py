@@ -238,9 +238,7 @@ def answer_detail(detail: Mapping[str, Any], lang: str) -> str:
         parts.append(t("counter.kin_answer.spouse", lang))
     elif line in ("blood", "affinity"):
         kind = "lineal" if detail.get("lineal") else "collateral"
-        parts.append(
-            t(f"counter.kin_answer.{kind}_{line}", lang, degree=detail.get("degree", ""))
-        )
+        parts.append(t(f"counter.kin_answer.{kind}_{line}", lang, degree=detail.get("degree", "")))
     heirs = detail.get("heirs")
     if isinstance(heirs, list) and heirs:
         counted: dict[tuple[str, Any], int] = {}
@@ -252,7 +250,9 @@ def answer_detail(detail: Mapping[str, Any], lang: str) -> str:
             t(f"counter.kin_answer.heir.{role}", lang, order=order or "", count=count)
             for (role, order), count in counted.items()
         ]
-        parts.append(t("counter.kin_answer.heirs", lang, heirs=("、" if lang != "en" else ", ").join(listed)))
+        parts.append(
+            t("counter.kin_answer.heirs", lang, heirs=("、" if lang != "en" else ", ").join(listed))
+        )
     if detail.get("complete") is False:
         parts.append(t("counter.kin_answer.incomplete", lang))
     return ("；" if lang != "en" else "; ").join(parts)

@@ -523,12 +523,12 @@ async def ask_about_another(
         except Problem as problem:
             if problem.status not in FORM_PROBLEMS:
                 raise
-            errors = {
-                f"ask.{e.field.rsplit('.', 1)[-1]}": e.reason for e in problem.errors
-            } or {"ask": problem.detail or problem.title}
+            errors = {f"ask.{e.field.rsplit('.', 1)[-1]}": e.reason for e in problem.errors} or {
+                "ask": problem.detail or problem.title
+            }
             return _case_page(
-                request, user, number, lang, errors=errors, form={"ask.other": params.get("other", "")},
-                status=problem.status,
+                request, user, number, lang, errors=errors,
+                form={"ask.other": params.get("other", "")}, status=problem.status,
             )  # fmt: skip
         return RedirectResponse(
             f"/counter/cases/{number.strip().upper()}?done=fetched#evidence", status_code=303

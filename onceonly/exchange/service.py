@@ -420,7 +420,9 @@ def _names_another(
 ) -> bool:
     """The predicate is about a second person the caller must name (``national_id`` params,
     e.g. the other of a kinship): asked only when asked for, never by default."""
-    return bool(predicate) and catalog.names_another_person(cat.dataset(session, dataset), predicate)
+    return bool(predicate) and catalog.names_another_person(
+        cat.dataset(session, dataset), predicate
+    )
 
 
 def _residence(

@@ -20,9 +20,7 @@ def _sentences(text: str) -> list[str]:
     return [html.unescape(s) for s in re.findall(r'<p class="sentence">(.*?)</p>', text, re.S)]
 
 
-def test_the_heirs_and_a_degree_of_kinship_read_as_words(
-    visit: Visit, demo_env: DemoEnv
-) -> None:
+def test_the_heirs_and_a_degree_of_kinship_read_as_words(visit: Visit, demo_env: DemoEnv) -> None:
     clerk = visit(CLERK)
     opened = clerk.open_case(ITEM, demo_env.sample("kinship_deceased"), confirmed="deceased")
     assert opened.status_code == 200, opened.text
