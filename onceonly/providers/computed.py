@@ -111,7 +111,8 @@ def heirs_of(
     if gathered is None:
         return PredicateAnswer(False, as_of, {"complete": False, "heirs": []})
     family, complete = gathered
-    heirs = kinship.heirs_of(family, subject)
+    # one entry per heir, though two records may date the same marriage differently
+    heirs = list({h.key: h for h in kinship.heirs_of(family, subject)}.values())
     listed = [{"relationship": h.role, "order": h.order} for h in heirs]
     deceased = family.person(subject).death is not None
     return PredicateAnswer(
