@@ -175,6 +175,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/counter/cases/{number}/evidence"): CLERK,
     ("POST", "/counter/cases/{number}/kinship"): CLERK,
     ("POST", "/counter/cases/{number}/lookup"): CLERK,
+    ("POST", "/counter/cases/{number}/ask/{evidence_type}"): CLERK,
     ("POST", "/counter/cases/{number}/paper"): CLERK,
     ("POST", "/counter/cases/{number}/rule-request"): CLERK,
     ("POST", "/counter/cases/{number}/relay"): CLERK,
