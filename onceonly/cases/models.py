@@ -156,6 +156,36 @@ class CaseKinRecord(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class CaseLookup(Base):
+    """One piece of an answer about a parcel, building or house number (not a person) asked
+    at the counter under the case (:mod:`onceonly.cases.lookups`): kept as the exchange
+    returned it, i.e. only the fields the owner's rule let out, with the signed transcripts.
+    Asking about the same thing again replaces the piece."""
+
+    __tablename__ = "case_lookups"
+    __table_args__ = (UniqueConstraint("case_id", "about", "evidence_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``parcel``, ``building`` or ``address``."""
+    about: Mapped[str] = mapped_column(String(300))
+    """The thing in words, as the exchange names it (大灣段 0123-0004 地號)."""
+    evidence_type: Mapped[str] = mapped_column(String(80))
+    dataset: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20))
+    reason_zh: Mapped[str | None] = mapped_column(Text)
+    reason_en: Mapped[str | None] = mapped_column(Text)
+    owners: Mapped[list[str]] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    withheld_fields: Mapped[list[str]] = mapped_column(JSON)
+    transcripts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    fetched_by: Mapped[str] = mapped_column(String(64))
+    fetched_agency: Mapped[str | None] = mapped_column(String(120))
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CaseAgency(Base):
     """Every agency a case has involved: ``handler`` (opened it or received it by relay) or
     ``owner`` (supplied evidence online). Read access and the agencies measure come from it."""

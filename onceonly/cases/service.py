@@ -37,7 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from onceonly.accounts.tenancy import scope_for, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.cases import kinship
-from onceonly.cases.models import Case, CaseAgency, CaseEvent, CaseEvidence
+from onceonly.cases.models import Case, CaseAgency, CaseEvent, CaseEvidence, CaseLookup
 from onceonly.cases.notifications import (
     deliver_pending,
     enqueue,
@@ -81,6 +81,7 @@ __all__ = [
     "kinship_source",
     "load_for_handler",
     "load_for_reader",
+    "lookups",
     "measures",
     "open_case",
     "open_cases_of",
@@ -88,6 +89,7 @@ __all__ = [
     "plan_fetch",
     "queue_for",
     "record_evidence",
+    "record_lookup",
     "relay_case",
     "request_consent",
     "retry_failed_notifications",
@@ -761,6 +763,126 @@ def record_evidence(
             request_id=request_id,
         )
     return _after_change(session, case, actor, before, moment, lang)
+
+
+@dataclass(frozen=True)
+class HeldLookup:
+    """One kept piece of an answer about a parcel, building or house number."""
+
+    id: int
+    kind: str
+    about: str
+    evidence_type: str
+    dataset: str
+    status: str
+    reason_zh: str
+    reason_en: str
+    owners: tuple[str, ...]
+    fields: dict[str, Any] | None
+    withheld_fields: tuple[str, ...]
+    transcripts: tuple[str, ...]
+    """The owners' signed transcripts (JWS), as issued."""
+    fetched_by: str
+    fetched_at: datetime
+
+
+def record_lookup(
+    session: Session,
+    actor: CaseActor,
+    number: str,
+    kind: str,
+    response: EvidenceResponse,
+    *,
+    now: datetime | None = None,
+    lang: str | None = None,
+) -> CaseView:
+    """Keep on the case what the exchange answered about a parcel, building or house number
+    (issue 17): per piece, the fields the owner's rule let out and the signed transcripts
+    exactly as returned, one timeline entry per piece naming the thing and the offices.
+    Asking about the same thing again replaces the pieces; a failure keeps no fields."""
+    case = _load(session, number, lang, actor)
+    _require_handler(case, actor, lang)
+    target = _transition(session, case, "gather", lang)
+    items, request_id = _results_of(case, response, lang)
+    before, case.state = case.state, target
+    moment = _now(now)
+    about = (response.about or "").strip()
+    held = {
+        (row.about, row.evidence_type): row
+        for row in session.scalars(select(CaseLookup).where(CaseLookup.case_id == case.id))
+    }
+    for result in items:
+        row = held.get((about, result.evidence_type))
+        if row is None:
+            row = CaseLookup(case_id=case.id, about=about, evidence_type=result.evidence_type)
+            session.add(row)
+        issued = result.status == "issued"
+        row.kind = kind
+        row.dataset = result.dataset
+        row.status = result.status
+        row.reason_zh = result.reason.zh_TW
+        row.reason_en = result.reason.en
+        row.owners = list(result.owners)
+        row.fields = result.fields if issued else None
+        row.withheld_fields = list(result.withheld_fields) if issued else []
+        row.transcripts = [tr.model_dump() for tr in result.transcripts] if issued else []
+        row.request_id = request_id
+        row.fetched_by = actor.username
+        row.fetched_agency = actor.agency
+        row.fetched_at = moment
+        if issued:
+            for owner in result.owners:
+                _add_agency(session, case, owner, "owner")
+        _event(
+            session,
+            case,
+            "looked_up",
+            actor,
+            moment,
+            thing=kind,
+            about=about,
+            evidence_type=result.evidence_type,
+            dataset=result.dataset,
+            status=result.status,
+            owners=list(result.owners),
+            reason_zh=result.reason.zh_TW,
+            reason_en=result.reason.en,
+            request_id=request_id,
+        )
+    return _after_change(session, case, actor, before, moment, lang)
+
+
+def lookups(
+    session: Session, actor: CaseActor, number: str, *, lang: str | None = None
+) -> list[HeldLookup]:
+    """The answers about things kept on the case (read as the clerk may read the case),
+    the latest asked first."""
+    case = _load(session, number, lang, actor)
+    _require_reader(session, case, actor, lang)
+    rows = session.scalars(
+        select(CaseLookup)
+        .where(CaseLookup.case_id == case.id)
+        .order_by(CaseLookup.fetched_at.desc(), CaseLookup.id)
+    )
+    return [
+        HeldLookup(
+            id=row.id,
+            kind=row.kind,
+            about=row.about,
+            evidence_type=row.evidence_type,
+            dataset=row.dataset,
+            status=row.status,
+            reason_zh=row.reason_zh or "",
+            reason_en=row.reason_en or "",
+            owners=tuple(row.owners),
+            fields=row.fields,
+            withheld_fields=tuple(row.withheld_fields),
+            transcripts=tuple(str(tr["jws"]) for tr in row.transcripts),
+            fetched_by=row.fetched_by,
+            fetched_at=as_utc(row.fetched_at),
+        )
+        for row in rows
+    ]
 
 
 def _store_result(

@@ -3,20 +3,24 @@
 At a land item the clerk chooses what the question is about: the person of the case (the
 usual fetch), a parcel (地段 + 地號), a building (地段 + 建號) or a house number (門牌, as
 written today or before the merger). The answer is fetched through the exchange like any
-other, under the case, and shown the way the case's evidence is: each owner's signed
-transcript with its fields labelled from the catalog, the owners only as the rule allows.
-It is shown, audited and signed, not kept on the case (the case's evidence is the person's).
+other, under the case, kept on the case (:func:`onceonly.cases.service.record_lookup`: only the
+fields the rule let out, with the signed transcripts, and a timeline entry in words) and
+shown the way the case's evidence is: each owner's signed transcript with its fields
+labelled from the catalog, the owners only as the rule allows. A reload or the printout
+shows it again from the case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from onceonly.cases import service
 from onceonly.cases.steps import Step
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import TranscriptCard, transcript_card
@@ -55,16 +59,20 @@ def offered(item: catalog.ApplicationItemView | None) -> bool:
 class LookupCard:
     """One answered piece, as the case page shows it."""
 
+    id: int
     evidence_type: str
     title: str
     status: str
     reason: str
+    owner_names: tuple[str, ...]
     transcripts: tuple[TranscriptCard, ...]
 
 
 @dataclass(frozen=True)
 class Lookup:
     about: str
+    fetched_by: str
+    fetched_at: datetime
     cards: tuple[LookupCard, ...]
 
 
@@ -75,9 +83,10 @@ def ask(
     application_item: str,
     form: Mapping[str, str],
 ) -> EvidenceResponse:
-    """Ask the owners about the thing the form names, under the case; a 422 names the field
-    (``subject.<part>``) and is the form's to show. Pieces that could not be issued come
-    back with their reasons, as at the case's own fetch."""
+    """Ask the owners about the thing the form names, under the case, and keep the answer
+    on the case; a 422 names the field (``subject.<part>``) and is the form's to show.
+    Pieces that could not be issued come back (and are kept) with their reasons, as at the
+    case's own fetch."""
     lang = step.lang
     values = {name: form.get(name, "").strip() or None for name in FIELDS}
     try:
@@ -90,31 +99,47 @@ def ask(
     actor = step.actor
     requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency, actor.credential)
     try:
-        return request_evidence(exchange(), requester, body, lang)
+        response = request_evidence(exchange(), requester, body, lang)
     except Problem as problem:
         if "results" not in problem.extra:
             raise
-        return EvidenceResponse.model_validate(problem.extra)
+        response = EvidenceResponse.model_validate(problem.extra)
+    step(lambda db: service.record_lookup(db, actor, case_number, thing.kind, response, lang=lang))
+    return response
 
 
 def cards(
-    session: Session, response: EvidenceResponse, jwks: Mapping[str, Any], lang: str
-) -> Lookup:
-    """The answer grouped like the case's evidence: per piece, each owner's transcript."""
+    session: Session,
+    held: Sequence[service.HeldLookup],
+    jwks: Mapping[str, Any],
+    lang: str,
+    agency_name: Callable[[str], str],
+) -> list[Lookup]:
+    """The answers kept on the case, per thing asked (latest first), grouped like the
+    case's evidence: per piece, each owner's transcript."""
+    grouped: dict[str, list[service.HeldLookup]] = {}
+    for row in held:
+        grouped.setdefault(row.about, []).append(row)
     shown = []
-    for result in response.results:
-        dataset = catalog.get_dataset(session, result.dataset)
-        title = (dataset.name_en if lang == "en" else dataset.name_zh) if dataset else ""
-        shown.append(
-            LookupCard(
-                evidence_type=result.evidence_type,
-                title=title or result.dataset,
-                status=result.status,
-                reason=result.reason.en if lang == "en" else result.reason.zh_TW,
-                transcripts=tuple(
-                    transcript_card(session, index, issued.jws, jwks, lang)
-                    for index, issued in enumerate(result.transcripts)
-                ),
+    for about, rows in grouped.items():
+        pieces = []
+        for row in rows:
+            dataset = catalog.get_dataset(session, row.dataset)
+            title = (dataset.name_en if lang == "en" else dataset.name_zh) if dataset else ""
+            pieces.append(
+                LookupCard(
+                    id=row.id,
+                    evidence_type=row.evidence_type,
+                    title=title or row.dataset,
+                    status=row.status,
+                    reason=row.reason_en if lang == "en" else row.reason_zh,
+                    owner_names=tuple(agency_name(o) for o in row.owners),
+                    transcripts=tuple(
+                        transcript_card(session, index, jws, jwks, lang)
+                        for index, jws in enumerate(row.transcripts)
+                    ),
+                )
             )
-        )
-    return Lookup(response.about or "", tuple(shown))
+        first = rows[0]
+        shown.append(Lookup(about, first.fetched_by, first.fetched_at, tuple(pieces)))
+    return shown

@@ -22,6 +22,7 @@ EVENT_KINDS = (
     "opened",
     "gathering",
     "evidence_fetched",
+    "looked_up",
     "paper_attached",
     "relayed",
     "decided",
@@ -91,6 +92,15 @@ def event_lines(
         if event.kind == "evidence_fetched":
             params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
             params["status"] = t(f"counter.status.{d.get('status', 'failed')}", lang)
+            detail = str(d.get("reason_en" if lang == "en" else "reason_zh") or "")
+        elif event.kind == "looked_up":
+            dataset = catalog.get_dataset(session, str(d.get("dataset", "")))
+            named = (dataset.name_en if lang == "en" else dataset.name_zh) if dataset else ""
+            params["about"] = d.get("about", "")
+            params["evidence"] = named or str(d.get("evidence_type", ""))
+            params["status"] = t(f"counter.lookup.status.{d.get('status', 'failed')}", lang)
+            owners = [agency_name(session, str(o), lang) for o in d.get("owners") or []]
+            params["offices"] = "、".join(owners) or "—"
             detail = str(d.get("reason_en" if lang == "en" else "reason_zh") or "")
         elif event.kind == "paper_attached":
             params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))

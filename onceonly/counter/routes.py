@@ -315,6 +315,12 @@ def _case_context(
         found = catalog.get_jurisdiction(db, code)
         return (found.name_en if lang == "en" else found.name_zh) if found else code
 
+    held = service.lookups(db, actor, number, lang=lang)
+    answers = (
+        lookup.cards(db, held, _keys(request, db)(), lang, lambda c: agency_name(db, c, lang))
+        if held
+        else []
+    )
     kin = build_chart(source.subject, source.records, lang, place) if source else None
     kin_names = {p.key: p.name for p in kin.people} if kin else {}
     return case, {
@@ -350,6 +356,7 @@ def _case_context(
             if catalog.asks_for_another_person(db, e.evidence_type)
         ],
         "lookup_kinds": lookup.KINDS,
+        "lookups": answers,
         "jurisdictions": [j for j in catalog.list_jurisdictions(db) if j.kind != "central"],
     }
 
@@ -363,12 +370,9 @@ def _case_page(
     errors: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
     status: int = 200,
-    answer: Any = None,
 ) -> HTMLResponse:
     with get_session_factory(request)() as db:
         _, context = _case_context(request, db, user, number, lang)
-        if answer is not None:
-            answer = lookup.cards(db, answer, _keys(request, db)(), lang)
         return page(
             request,
             "counter/case.html",
@@ -376,7 +380,6 @@ def _case_page(
             errors=errors or {},
             form=form or {},
             done=request.query_params.get("done", ""),
-            answer=answer,
             **context,
         )
 
@@ -450,6 +453,45 @@ def transcript_pdf(
             db, request.app.state.settings, token, _keys(request, db)(), str(request.base_url), lang
         )
     return Response(data, media_type=pdf.PDF_MEDIA_TYPE, headers=dict(pdf.attachment_headers(name)))
+
+
+def _held_lookup(
+    db: Session, user: Principal, number: str, piece: int, index: int, lang: str
+) -> tuple[str, str, str]:
+    """The case number, the piece's evidence type and the ``index``-th transcript of a kept
+    answer about a thing (read as the clerk may read the case)."""
+    held = service.lookups(db, case_actor(user), number, lang=lang)
+    row = next((h for h in held if h.id == piece), None)
+    if row is None or not 0 <= index < len(row.transcripts):
+        raise not_found(t("counter.transcript.not_found", lang), lang)
+    return number.strip().upper(), f"{row.evidence_type}-{piece}", row.transcripts[index]
+
+
+@router.get("/counter/cases/{number}/lookups/{piece}/{index}/jws")
+def lookup_jws(number: str, piece: Seq, index: Seq, user: Clerk, db: Db, lang: Lang) -> Response:
+    """A kept answer's transcript file, as the owner signed it (verifiable offline)."""
+    case_number, name, token = _held_lookup(db, user, number, piece, index, lang)
+    return Response(
+        token,
+        media_type=pdf.JWS_MEDIA_TYPE,
+        headers=dict(pdf.attachment_headers(pdf.download_name(case_number, name, index, "jws"))),
+    )
+
+
+@router.get("/counter/cases/{number}/lookups/{piece}/{index}/pdf")
+def lookup_pdf(
+    request: Request, number: str, piece: Seq, index: Seq, user: Clerk, lang: Lang
+) -> Response:
+    """A kept answer's transcript as a PDF signed (PAdES) by the owner's key."""
+    with transaction(get_session_factory(request)) as db:
+        case_number, name, token = _held_lookup(db, user, number, piece, index, lang)
+        data = pdf.pdf_for_token(
+            db, request.app.state.settings, token, _keys(request, db)(), str(request.base_url), lang
+        )
+    filename = pdf.download_name(case_number, name, index, "pdf")
+    return Response(
+        data, media_type=pdf.PDF_MEDIA_TYPE, headers=dict(pdf.attachment_headers(filename))
+    )
 
 
 def _after(
@@ -566,7 +608,7 @@ async def lookup_thing(request: Request, number: str, user: Clerk, lang: Lang) -
         with get_session_factory(request)() as db:
             case = service.get_case(db, case_actor(user), number, lang=lang)
         try:
-            answer = lookup.ask(
+            lookup.ask(
                 step, lambda: exchange_for(request.app.state), case.number,
                 case.application_item, form,
             )  # fmt: skip
@@ -577,10 +619,9 @@ async def lookup_thing(request: Request, number: str, user: Clerk, lang: Lang) -
                 request, user, number, lang, errors=_errors(problem, "lookup"),
                 form={f"lookup.{k}": v for k, v in form.items()}, status=problem.status,
             )  # fmt: skip
-        return _case_page(
-            request, user, number, lang, answer=answer,
-            form={f"lookup.{k}": v for k, v in form.items()},
-        )  # fmt: skip
+        return RedirectResponse(
+            f"/counter/cases/{case.number}?done=lookup#lookup-answer", status_code=303
+        )
 
     return await run_in_threadpool(run)
 
