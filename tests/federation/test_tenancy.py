@@ -32,6 +32,7 @@ from sqlalchemy import select
 from onceonly.accounts import service as accounts
 from onceonly.accounts.tenancy import Scope, scope_for, tenant_of_agency
 from onceonly.audit.models import AuditEntry
+from onceonly.cases.models import Case, CaseLookup
 from onceonly.catalog import service as catalog
 from onceonly.citizens import previews
 from onceonly.citizens.accounts import ensure_citizen
@@ -106,6 +107,8 @@ class Tenant:
     preview_id: int = 0
     wave_id: int = 0
     open311_key_id: int = 0
+    lookup_id: int = 0
+    """An answer about a parcel kept on its case (its transcript names the subject)."""
 
     def markers(self) -> list[str]:
         return [
@@ -207,6 +210,23 @@ def node(demo_env: DemoEnv) -> Iterator[Node]:
         yield Node(demo_env, client)
 
 
+def keep_a_lookup(node: Node, number: str, subject: str) -> int:
+    """A parcel answer kept on the case whose stored transcript carries the case's markers
+    (not a valid signature: only who may download it matters here)."""
+    with transaction(node.sessions()) as db:
+        case = db.scalars(select(Case).where(Case.number == number)).one()
+        row = CaseLookup(
+            case_id=case.id, kind="parcel", about=f"{number} 段 0001-0000 地號",
+            evidence_type="land_registration", dataset="land_registration", status="issued",
+            owners=[], fields={}, withheld_fields=[],
+            transcripts=[{"jws": f"{number}.{subject}.signature"}],
+            fetched_by="seed", fetched_at=utcnow(),
+        )  # fmt: skip
+        db.add(row)
+        db.flush()
+        return row.id
+
+
 def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
     """A case with contact details and fetched evidence, an internal rule, an account with a
     token and a tell-us-once delivery: all of jurisdiction ``code``."""
@@ -226,6 +246,7 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
     tenant.case = opened.json()["number"]
     fetched = node.client.post(f"/api/v1/cases/{tenant.case}/evidence", headers=headers)
     assert fetched.status_code == 200, fetched.text
+    tenant.lookup_id = keep_a_lookup(node, tenant.case, subject)
     with transaction(node.sessions()) as db:
         rule = policy.request_rule(
             db,
@@ -354,6 +375,7 @@ def path_values(tenant: Tenant) -> dict[str, str]:
         "dead_letter_id": str(tenant.dead_letter_id),
         "consent_id": str(tenant.consent_id),
         "preview_id": str(tenant.preview_id),
+        "piece": str(tenant.lookup_id),
         "flag_id": str(tenant.flag_id),
         "item_id": str(tenant.review_item_id),
         "wave_id": str(tenant.wave_id),
@@ -500,6 +522,7 @@ def test_every_route_keeps_yilan_data_from_every_keelung_role(node: Node) -> Non
         "GET /survey",
         "GET /survey/waves/{wave_id}",
         "GET /survey/waves/{wave_id}/results",
+        "GET /counter/cases/{number}/lookups/{piece}/{index}/jws",
     ):
         assert expected in routes, f"yilan's own accounts should see their data at {expected}"
 
@@ -532,6 +555,11 @@ def test_another_tenants_case_is_404_as_if_it_did_not_exist(node: Node) -> None:
     assert "yilan" not in theirs.text
     page = node.client.get(f"/counter/cases/{yilan.case}", headers=kee | {"Accept": "text/html"})
     assert page.status_code == 404
+    # and so is a parcel answer kept on it, which its own clerk downloads
+    kept = f"/counter/cases/{yilan.case}/lookups/{yilan.lookup_id}/0/jws"
+    assert node.client.get(kept, headers=kee).status_code == 404
+    own = node.client.get(kept, headers=node.auth("ila-labour-clerk"))
+    assert own.status_code == 200 and yilan.subject in own.text
     # within one tenant another agency's case is still a plain refusal, as before
     same = node.client.get(f"/api/v1/cases/{yilan.case}", headers=node.auth("ila-social-clerk"))
     assert same.status_code == 403

@@ -176,6 +176,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/counter/cases/{number}/kinship"): CLERK,
     ("POST", "/counter/cases/{number}/lookup"): CLERK,
     ("POST", "/counter/cases/{number}/ask/{evidence_type}"): CLERK,
+    ("GET", "/counter/cases/{number}/lookups/{piece}/{index}/jws"): CLERK,
+    ("GET", "/counter/cases/{number}/lookups/{piece}/{index}/pdf"): CLERK,
     ("POST", "/counter/cases/{number}/paper"): CLERK,
     ("POST", "/counter/cases/{number}/rule-request"): CLERK,
     ("POST", "/counter/cases/{number}/relay"): CLERK,
