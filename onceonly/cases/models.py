@@ -156,13 +156,13 @@ class CaseKinRecord(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class CaseLookup(Base):
+class CaseThingAnswer(Base):
     """One piece of an answer about a parcel, building or house number (not a person) asked
     at the counter under the case (:mod:`onceonly.cases.lookups`): kept as the exchange
     returned it, i.e. only the fields the owner's rule let out, with the signed transcripts.
     Asking about the same thing again replaces the piece."""
 
-    __tablename__ = "case_lookups"
+    __tablename__ = "case_thing_answers"
     __table_args__ = (UniqueConstraint("case_id", "about", "evidence_type"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -37,7 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from onceonly.accounts.tenancy import scope_for, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.cases import kinship
-from onceonly.cases.models import Case, CaseAgency, CaseEvent, CaseEvidence, CaseLookup
+from onceonly.cases.models import Case, CaseAgency, CaseEvent, CaseEvidence, CaseThingAnswer
 from onceonly.cases.notifications import (
     deliver_pending,
     enqueue,
@@ -809,12 +809,14 @@ def record_lookup(
     about = (response.about or "").strip()
     held = {
         (row.about, row.evidence_type): row
-        for row in session.scalars(select(CaseLookup).where(CaseLookup.case_id == case.id))
+        for row in session.scalars(
+            select(CaseThingAnswer).where(CaseThingAnswer.case_id == case.id)
+        )
     }
     for result in items:
         row = held.get((about, result.evidence_type))
         if row is None:
-            row = CaseLookup(case_id=case.id, about=about, evidence_type=result.evidence_type)
+            row = CaseThingAnswer(case_id=case.id, about=about, evidence_type=result.evidence_type)
             session.add(row)
         issued = result.status == "issued"
         row.kind = kind
@@ -860,9 +862,9 @@ def lookups(
     case = _load(session, number, lang, actor)
     _require_reader(session, case, actor, lang)
     rows = session.scalars(
-        select(CaseLookup)
-        .where(CaseLookup.case_id == case.id)
-        .order_by(CaseLookup.fetched_at.desc(), CaseLookup.id)
+        select(CaseThingAnswer)
+        .where(CaseThingAnswer.case_id == case.id)
+        .order_by(CaseThingAnswer.fetched_at.desc(), CaseThingAnswer.id)
     )
     return [
         HeldLookup(
@@ -1557,7 +1559,7 @@ def plan_fetch(
 
 
 class CaseBook:
-    """The cases capability as the exchange's :class:`~onceonly.policy.purpose.CaseLookup`:
+    """The cases capability as the exchange's :class:`~onceonly.policy.purpose.CaseThingAnswer`:
     what an evidence request needs to know of the case it names (wired by the app factory)."""
 
     def case_facts(self, session: Session, number: str) -> CaseFacts | None:

@@ -167,7 +167,7 @@ TABLE_RULES: dict[str, Condition] = {
     "case_events": _of_cases("case_events"),
     "case_evidence": _of_cases("case_evidence"),
     "case_kin_records": _of_cases("case_kin_records"),
-    "case_lookups": _of_cases("case_lookups"),
+    "case_thing_answers": _of_cases("case_thing_answers"),
     "notifications": _of_cases("notifications"),
     "sms_outbox": _sms,
     "consents": _consents,

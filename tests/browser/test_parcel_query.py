@@ -1,7 +1,8 @@
 """A parcel query at the counter (issue 17): a 臺北市 land-office clerk at 土地鑑界 asks about a
 新北市 parcel by the number it had before two parcels were merged; the page shows the current
 parcel, that it was found by its former number, its history and the owners' masked names,
-signed by 新北市's land office, and never an owner's national ID."""
+signed by 新北市's land office, and never an owner's national ID; the answer is kept on the
+case (after a reload, in the timeline and in the printout)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,18 @@ def test_a_parcel_by_its_former_number_at_the_counter(site: Site, page: Page) ->
     expect(answer).to_contain_text("新北市")
     expect(page.locator("body")).not_to_contain_text(owner)
     assert axe_violations(page, {}) == [], "the form and its answer are accessible"
+
+    # kept on the case: a reload, the timeline and the printout still have it
+    page.reload()
+    kept = page.locator("#lookup-answer")
+    expect(kept).to_contain_text(f"{section} {old[:4]}-{old[4:]} 地號")
+    expect(kept).to_contain_text(f"{new[:4]}-{new[4:]}")
+    expect(kept.get_by_text("數位簽章：有效").first).to_be_visible()
+    expect(page.locator(".timeline")).to_contain_text(f"查詢「{section} {old[:4]}-{old[4:]} 地號」")
+    expect(page.locator(".timeline")).to_contain_text("答復機關：新北市")
+    page.goto(page.url.split("?")[0].split("#")[0] + "/print")
+    expect(page.locator("#lookup-answer")).to_contain_text(f"{new[:4]}-{new[4:]}")
+    expect(page.locator("body")).not_to_contain_text(owner)
 
 
 def test_a_bad_parcel_number_is_named_next_to_its_field(site: Site, page: Page) -> None:

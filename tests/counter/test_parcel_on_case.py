@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from onceonly.cases.models import Case, CaseLookup
+from onceonly.cases.models import Case, CaseThingAnswer
 from onceonly.db import make_session_factory
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.policy.models import AccessRule
@@ -86,7 +86,7 @@ def test_a_field_the_rule_withholds_is_never_stored(
     _, number, p = _ask_about_a_parcel(visit, demo_env)
     with factory() as db:
         case = db.scalars(select(Case).where(Case.number == number)).one()
-        (row,) = db.scalars(select(CaseLookup).where(CaseLookup.case_id == case.id))
+        (row,) = db.scalars(select(CaseThingAnswer).where(CaseThingAnswer.case_id == case.id))
         assert row.status == "issued" and row.owners == ["taipei-city.land_office"]
         assert row.fields is not None and row.transcripts
         stored = json.dumps([row.fields, row.transcripts], ensure_ascii=False)
@@ -111,11 +111,15 @@ def _keys(value: Any) -> set[str]:
     return set()
 
 
-def test_another_case_and_an_unknown_piece_are_not_found(visit: Visit, demo_env: DemoEnv) -> None:
+def test_the_pdf_downloads_and_an_unknown_piece_is_not_found(
+    visit: Visit, demo_env: DemoEnv
+) -> None:
     clerk, number, _ = _ask_about_a_parcel(visit, demo_env)
     link = re.search(
         r"/counter/cases/[^/]+/lookups/(\d+)/0/jws", clerk.get(f"/counter/cases/{number}").text
     )
     assert link is not None
+    pdf = clerk.get(f"/counter/cases/{number}/lookups/{link.group(1)}/0/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert clerk.get(f"/counter/cases/{number}/lookups/{link.group(1)}/5/jws").status_code == 404
     assert clerk.get(f"/counter/cases/{number}/lookups/999999/0/jws").status_code == 404

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from onceonly.accounts import service as accounts
 from onceonly.accounts.tenancy import Scope, scope_for, tenant_of_agency
 from onceonly.audit.models import AuditEntry
-from onceonly.cases.models import Case, CaseLookup
+from onceonly.cases.models import Case, CaseThingAnswer
 from onceonly.catalog import service as catalog
 from onceonly.citizens import previews
 from onceonly.citizens.accounts import ensure_citizen
@@ -215,7 +215,7 @@ def keep_a_lookup(node: Node, number: str, subject: str) -> int:
     (not a valid signature: only who may download it matters here)."""
     with transaction(node.sessions()) as db:
         case = db.scalars(select(Case).where(Case.number == number)).one()
-        row = CaseLookup(
+        row = CaseThingAnswer(
             case_id=case.id, kind="parcel", about=f"{number} 段 0001-0000 地號",
             evidence_type="land_registration", dataset="land_registration", status="issued",
             owners=[], fields={}, withheld_fields=[],

@@ -1,6 +1,6 @@
-"""Answers about a parcel, building or house number kept on the case (case_lookups).
+"""Answers about a parcel, building or house number kept on the case (case_thing_answers).
 
-Revision ID: 0025_case_lookups
+Revision ID: 0025_case_thing_answers
 Revises: 0024_catalog17_item_fields
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025_case_lookups"
+revision: str = "0025_case_thing_answers"
 down_revision: str | None = "0024_catalog17_item_fields"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "case_lookups",
+        "case_thing_answers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
@@ -38,19 +38,21 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
-            name=op.f("fk_case_lookups_case_id_cases"),
+            name=op.f("fk_case_thing_answers_case_id_cases"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_lookups")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_thing_answers")),
         sa.UniqueConstraint(
-            "case_id", "about", "evidence_type", name=op.f("uq_case_lookups_case_id")
+            "case_id", "about", "evidence_type", name=op.f("uq_case_thing_answers_case_id")
         ),
     )
-    with op.batch_alter_table("case_lookups", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_case_lookups_case_id"), ["case_id"], unique=False)
+    with op.batch_alter_table("case_thing_answers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_case_thing_answers_case_id"), ["case_id"], unique=False
+        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("case_lookups", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_case_lookups_case_id"))
-    op.drop_table("case_lookups")
+    with op.batch_alter_table("case_thing_answers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_thing_answers_case_id"))
+    op.drop_table("case_thing_answers")
