@@ -139,6 +139,7 @@ def test_a_filing_for_another_nodes_city_is_held_there_and_read_from_here(
     found = _page(
         pair, "taipei", "tpe-hotline-clerk", "GET", "/hotline", params={"phone": CALLER["phone"]}
     )
+    assert found.status_code == 200 and "caller-requests" in found.text, found.text[-3000:]
     table = found.text[found.text.find("caller-requests") :][:3000]
     assert request_id in table and "處理中" in table, table and "基隆市政府工務處" in found.text
     assert "北北基宜區域節點" in found.text
