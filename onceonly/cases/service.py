@@ -1070,6 +1070,50 @@ def paper_file(
     )
 
 
+def _audit_move(
+    session: Session,
+    case: Case,
+    actor: CaseActor,
+    event: str,
+    source: str,
+    target: str,
+    **details: Any,
+) -> None:
+    """The audit entry of a case moving between agencies (a relay, a 1999 transfer)."""
+    append(
+        session,
+        AuditRecord(
+            event=event,
+            actor_username=actor.username,
+            actor_badge=actor.badge,
+            actor_role=actor.role,
+            actor_agency=actor.agency,
+            application_item=case.application_item,
+            case_id=case.number,
+            subject=case.subject,
+            owner_agency=target,
+            reason_zh=t(
+                "cases.audit.relay",
+                "zh-TW",
+                source=_agency_name(session, source, "zh-TW"),
+                target=_agency_name(session, target, "zh-TW"),
+            ),
+            reason_en=t(
+                "cases.audit.relay",
+                "en",
+                source=_agency_name(session, source, "en"),
+                target=_agency_name(session, target, "en"),
+            ),
+            details={
+                **({"credential": dict(actor.credential)} if actor.credential else {}),
+                "from": source,
+                "to": target,
+                **details,
+            },
+        ),
+    )
+
+
 def relay_case(
     session: Session,
     actor: CaseActor,
@@ -1125,38 +1169,7 @@ def relay_case(
         evidence=carried,
         previous_decision=previous,
     )
-    append(
-        session,
-        AuditRecord(
-            event="case.relay",
-            actor_username=actor.username,
-            actor_badge=actor.badge,
-            actor_role=actor.role,
-            actor_agency=actor.agency,
-            application_item=case.application_item,
-            case_id=case.number,
-            subject=case.subject,
-            owner_agency=target,
-            reason_zh=t(
-                "cases.audit.relay",
-                "zh-TW",
-                source=_agency_name(session, source, "zh-TW"),
-                target=_agency_name(session, target, "zh-TW"),
-            ),
-            reason_en=t(
-                "cases.audit.relay",
-                "en",
-                source=_agency_name(session, source, "en"),
-                target=_agency_name(session, target, "en"),
-            ),
-            details={
-                **({"credential": dict(actor.credential)} if actor.credential else {}),
-                "from": source,
-                "to": target,
-                "evidence": carried,
-            },
-        ),
-    )
+    _audit_move(session, case, actor, "case.relay", source, target, evidence=carried)
     _notify(
         session, case, "relayed", from_agency=_agency_name(session, source, case.contact_language)
     )
@@ -1219,32 +1232,7 @@ def transfer_service_request_case(
         transfer=True,
         elsewhere=elsewhere,
     )
-    append(
-        session,
-        AuditRecord(
-            event="case.transfer",
-            actor_username=actor.username,
-            actor_badge=actor.badge,
-            actor_role=actor.role,
-            actor_agency=actor.agency,
-            application_item=case.application_item,
-            case_id=case.number,
-            owner_agency=to_agency,
-            reason_zh=t(
-                "cases.audit.relay",
-                "zh-TW",
-                source=_agency_name(session, source, "zh-TW"),
-                target=_agency_name(session, to_agency, "zh-TW"),
-            ),
-            reason_en=t(
-                "cases.audit.relay",
-                "en",
-                source=_agency_name(session, source, "en"),
-                target=_agency_name(session, to_agency, "en"),
-            ),
-            details={"from": source, "to": to_agency, "elsewhere": elsewhere},
-        ),
-    )
+    _audit_move(session, case, actor, "case.transfer", source, to_agency, elsewhere=elsewhere)
     _notify(
         session, case, "relayed", from_agency=_agency_name(session, source, case.contact_language)
     )
