@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, func, insert, or_, select, update
+from sqlalchemy import Table, Text, bindparam, func, insert, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -135,6 +135,22 @@ _INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
 """A Core INSERT: the rows are complete, so the ORM's bulk-insert bookkeeping is overhead."""
 
 
+_HEAD = cast(Table, AuditHead.__table__)
+_CLAIM = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + bindparam("count"))
+    .returning(_HEAD.c.seq, _HEAD.c.entry_hash)
+)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(entry_hash=bindparam("entry_hash"), updated_at=bindparam("updated_at"))
+)
+"""The statements every append runs, built once: building one costs several times more than
+running it (these run inside the audit's single writer, so every request waits on them)."""
+
+
 def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
     """Advance the head row by ``count`` and return (its new seq, the hash it held before).
 
@@ -143,14 +159,7 @@ def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
     the previous one left. The very first append makes the row (concurrent first appends
     meet at its primary key and then queue on it like any other).
     """
-    statement = (
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + count)
-        .returning(AuditHead.seq, AuditHead.entry_hash)
-        .execution_options(synchronize_session=False)
-    )
-    row = session.execute(statement).first()
+    row = session.execute(_CLAIM, {"count": count}).first()
     if row is None:
         newest = session.execute(
             select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
@@ -160,8 +169,12 @@ def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         seed = insert(AuditHead).values(id=1, seq=seq, entry_hash=entry_hash)
         session.execute(seed.on_conflict_do_nothing(index_elements=["id"]))
-        row = session.execute(statement).one()
+        row = session.execute(_CLAIM, {"count": count}).one()
     return row.seq, row.entry_hash
+
+
+def _move_head(session: Session, entry_hash: str, moment: datetime) -> None:
+    session.execute(_MOVE_HEAD, {"entry_hash": entry_hash, "updated_at": as_utc(moment)})
 
 
 def _sealed(content: dict[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
@@ -201,12 +214,7 @@ def append(session: Session, entry: AuditRecord) -> AuditEntryView:
     session.add(AuditEntry(**values))
     session.flush()
     add_leaf(session, seq, values["entry_hash"], prev_hash)
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(entry_hash=values["entry_hash"], updated_at=values["recorded_at"])
-        .execution_options(synchronize_session=False)
-    )
+    _move_head(session, values["entry_hash"], values["recorded_at"])
     return AuditEntryView(**values)
 
 
@@ -228,12 +236,7 @@ def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[Audit
         prev_hash = values["entry_hash"]
     session.execute(_INSERT_ENTRIES, rows)
     add_leaves(session, first, [row["entry_hash"] for row in rows], before)
-    session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(entry_hash=prev_hash, updated_at=rows[-1]["recorded_at"])
-        .execution_options(synchronize_session=False)
-    )
+    _move_head(session, prev_hash, rows[-1]["recorded_at"])
     return [AuditEntryView(**row) for row in rows]
 
 
@@ -315,6 +318,26 @@ def find_entries(
     return [AuditEntryView.from_row(row) for row in rows], total
 
 
+_ENTRIES = cast(Table, AuditEntry.__table__)
+_PREDICATE_ASKS = (
+    select(
+        sql_cast(_ENTRIES.c.predicate_params, Text),
+        _ENTRIES.c.actor_agency,
+        _ENTRIES.c.application_item,
+        _ENTRIES.c.owner_agency,
+    )
+    .where(
+        _ENTRIES.c.subject == bindparam("subject"),
+        _ENTRIES.c.dataset == bindparam("dataset"),
+        _ENTRIES.c.predicate == bindparam("predicate"),
+        _ENTRIES.c.event == "evidence.request",
+        _ENTRIES.c.decision == "allowed",
+        _ENTRIES.c.recorded_at >= bindparam("since"),
+    )
+    .distinct()
+)
+
+
 def predicate_asks(
     session: Session, *, subject: str, dataset: str, predicate: str, since: datetime
 ) -> list[tuple[dict[str, Any], str | None, str | None, str | None]]:
@@ -323,20 +346,9 @@ def predicate_asks(
     once, all of them (a newest-N window could be flooded with one value to push the others
     out of sight; distinct rows cannot be multiplied so). The few columns the alert on varied
     parameters needs, filtered by the database: it runs on every predicate request."""
-    params = sql_cast(AuditEntry.predicate_params, Text)
     rows = session.execute(
-        select(
-            params, AuditEntry.actor_agency, AuditEntry.application_item, AuditEntry.owner_agency
-        )
-        .where(
-            AuditEntry.subject == subject,
-            AuditEntry.dataset == dataset,
-            AuditEntry.predicate == predicate,
-            AuditEntry.event == "evidence.request",
-            AuditEntry.decision == "allowed",
-            AuditEntry.recorded_at >= as_utc(since),
-        )
-        .distinct()
+        _PREDICATE_ASKS,
+        {"subject": subject, "dataset": dataset, "predicate": predicate, "since": as_utc(since)},
     )
     return [
         ((json.loads(text) or {}) if text else {}, agency, item, owners)

@@ -48,6 +48,8 @@ class AuditEntry(Base):
         Index("ix_audit_entries_subject_seq", "subject", "seq"),
         Index("ix_audit_entries_dataset_seq", "dataset", "seq"),
         Index("ix_audit_entries_recorded_at", "recorded_at"),
+        # the owner's alert on varied predicate parameters reads this on every predicate ask
+        Index("ix_audit_entries_predicate_asks", "subject", "dataset", "predicate", "recorded_at"),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,9 @@ from onceonly.audit.models import AuditEntry, AuditTreeNode
 from onceonly.audit.verify import entry_document
 
 REBUILD_BATCH = 5000
+
+_INSERT_NODES = insert(cast(Table, AuditTreeNode.__table__))
+"""Built once: every append runs it, and building it costs more than running it."""
 
 
 class TreeIncomplete(LookupError):
@@ -66,13 +69,14 @@ def _stored(session: Session, nodes: Iterable[merkle.Node]) -> dict[merkle.Node,
     if not by_level:
         return {}
     # One primary-key lookup per level (a row-value IN would scan the table on SQLite). The
-    # SQL is written out from integers: building it as an expression cost more than the reads.
+    # SQL is written out from integers and handed to the driver as it is: building it as an
+    # expression, or even as text(), cost more than the reads.
     condition = " OR ".join(
         f"(level = {int(level)} AND position IN ({', '.join(str(int(p)) for p in positions)}))"
         for level, positions in sorted(by_level.items())
     )
-    rows = session.execute(
-        text(f"SELECT level, position, hash FROM audit_tree_nodes WHERE {condition}")
+    rows = session.connection().exec_driver_sql(
+        f"SELECT level, position, hash FROM audit_tree_nodes WHERE {condition}"
     )
     return {(level, position): bytes(value) for level, position, value in rows}
 
@@ -120,7 +124,7 @@ def add_leaf(session: Session, seq: int, entry_hash: str, prev_hash: str) -> Non
         known.update(_stored(session, needed[1:]))
     made = merkle.new_nodes(index, merkle.entry_leaf(entry_hash), known.__getitem__)
     session.execute(
-        insert(AuditTreeNode),
+        _INSERT_NODES,
         [
             {"level": level, "position": position, "hash": value}
             for (level, position), value in made
@@ -151,7 +155,7 @@ def add_leaves(session: Session, first_seq: int, entry_hashes: list[str], prev_h
     leaves = (merkle.entry_leaf(h) for h in entry_hashes)
     rows = [_row(node, value) for node, value in merkle.extend(stack, size, leaves)]
     if rows:
-        session.execute(insert(AuditTreeNode), rows)
+        session.execute(_INSERT_NODES, rows)
 
 
 def root_hash(session: Session, size: int) -> bytes:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from onceonly.cases.models import Case, CaseEvidence, CaseKinRecord
@@ -48,16 +48,18 @@ def _named(fields: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+_SUBJECT_RECORD = select(CaseEvidence.fields).where(
+    CaseEvidence.case_id == bindparam("case_id"),
+    CaseEvidence.dataset == KIN_DATASET,
+    CaseEvidence.status == "issued",
+)
+"""Built once: every evidence request asks it (through the case's relatives)."""
+
+
 def subject_record(session: Session, case: Case) -> dict[str, Any] | None:
     """The case subject's kinship record, if the case holds it issued."""
-    row = session.scalars(
-        select(CaseEvidence).where(
-            CaseEvidence.case_id == case.id,
-            CaseEvidence.dataset == KIN_DATASET,
-            CaseEvidence.status == "issued",
-        )
-    ).first()
-    return dict(row.fields) if row is not None and row.fields else None
+    fields = session.scalars(_SUBJECT_RECORD, {"case_id": case.id}).first()
+    return dict(fields) if fields else None
 
 
 def _kin_rows(session: Session, case: Case) -> dict[str, CaseKinRecord]:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -1546,12 +1546,17 @@ def plan_fetch(
 # --- the exchange's view of a case -------------------------------------------------------------
 
 
+_CASE_BY_NUMBER = select(Case).where(Case.number == bindparam("number"))
+"""Built once: every evidence request reads its case, and building a query costs more than
+running it."""
+
+
 class CaseBook:
     """The cases capability as the exchange's :class:`~onceonly.policy.purpose.CaseThingAnswer`:
     what an evidence request needs to know of the case it names (wired by the app factory)."""
 
     def case_facts(self, session: Session, number: str) -> CaseFacts | None:
-        case = session.scalars(select(Case).where(Case.number == number.strip().upper())).first()
+        case = session.scalars(_CASE_BY_NUMBER, {"number": number.strip().upper()}).first()
         if case is None:
             return None
         return CaseFacts(

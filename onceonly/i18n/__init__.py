@@ -15,6 +15,9 @@ import yaml
 
 from onceonly.domain.roc_date import TAIWAN
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader where PyYAML was built with it: the messages load several times faster."""
+
 LANGUAGES = ("zh-TW", "en")
 DEFAULT_LANGUAGE = "zh-TW"
 _MESSAGES_DIR = Path(__file__).parent / "messages"
@@ -22,10 +25,11 @@ _MESSAGES_DIR = Path(__file__).parent / "messages"
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, str]]:
-    """All messages, merged from every capability's file; duplicate keys are a bug."""
+    """All messages, merged from every capability's file; duplicate keys are a bug. Loaded
+    once per process (the app loads it at start-up, so no request pays for it)."""
     merged: dict[str, dict[str, str]] = {}
     for path in sorted(_MESSAGES_DIR.glob("*.yaml")):
-        entries: dict[str, dict[str, str]] = yaml.safe_load(path.read_text("utf-8")) or {}
+        entries: dict[str, dict[str, str]] = yaml.load(path.read_text("utf-8"), _Loader) or {}
         for key, texts in entries.items():
             if key in merged:
                 raise ValueError(f"{path.name}: message key {key!r} is defined twice")

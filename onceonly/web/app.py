@@ -22,6 +22,7 @@ from onceonly.accounts.homes import home_of
 from onceonly.cases.service import MAX_PAPER_BYTES
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.i18n import catalogue
 from onceonly.web.errors import install_error_handlers
 from onceonly.web.openapi import install_openapi
 from onceonly.web.security import (
@@ -148,6 +149,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return render(request, "accessibility.html")
 
     install_audit_publishing(app, settings)
+
+    @app.on_event("startup")
+    def load_messages() -> None:
+        """Every page and answer is in words: load them before the first request, which
+        would otherwise pay for reading every message file (and so would every request
+        racing it)."""
+        catalogue()
 
     from onceonly.notify.outbox import pending_backlog
     from onceonly.web.ops import install_ops_routes
