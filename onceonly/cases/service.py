@@ -1566,5 +1566,8 @@ class CaseBook:
             subject=case.subject or "",
             gathering=case.state in _TRANSITIONS["gather"],
             state=case.state,
-            related=kinship.relatives_of_case(session, case),
         )
+
+    def relatives(self, session: Session, number: str) -> frozenset[str]:
+        case = session.scalars(_CASE_BY_NUMBER, {"number": number.strip().upper()}).first()
+        return kinship.relatives_of_case(session, case) if case is not None else frozenset()

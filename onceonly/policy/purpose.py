@@ -30,15 +30,18 @@ class CaseFacts:
     gathering: bool
     """Evidence may still be gathered for it (not decided, not closed)."""
     state: str
-    related: frozenset[str] = frozenset()
-    """Others the case may ask about: for a kinship chart, the relatives the subject's own
-    kinship record names and those their records name in turn (two steps, no further)."""
 
 
 class CaseLookup(Protocol):
     """Finds a case by its number; ``None`` when no case has that number."""
 
     def case_facts(self, session: Session, number: str) -> CaseFacts | None: ...
+
+    def relatives(self, session: Session, number: str) -> frozenset[str]:
+        """Others the case may ask about: for a kinship chart, the relatives the subject's
+        own kinship record names and those their records name in turn (two steps, no
+        further). Asked only of a request about someone other than the case's subject."""
+        ...
 
 
 def check_case(
@@ -95,7 +98,11 @@ def check_case(
                 "not_case_item",
             )
         )
-    if subject is not None and facts.subject != subject and subject not in facts.related:
+    if (
+        subject is not None
+        and facts.subject != subject
+        and subject not in lookup.relatives(session, facts.number)
+    ):
         errors.append(
             FieldError(
                 "subject",
