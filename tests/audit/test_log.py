@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.audit.log import (
+    _PREDICATE_ASKS,  # the statement whose plan is checked
     AuditEntryView,
     EntryFilter,
     append,
@@ -22,6 +23,7 @@ from onceonly.audit.log import (
     find_entries,
     head,
     latest,
+    predicate_asks,
 )
 from onceonly.audit.models import GENESIS_HASH, AuditEntry
 from onceonly.audit.verify import compute_hash, verify_database
@@ -218,3 +220,36 @@ def test_log_copied_in_without_its_head_carries_on_where_it_ends(
     assert (entry.seq, entry.prev_hash) == (4, entries[-1].entry_hash)
     with transaction(sessions) as session:
         assert verify_database(session).ok
+
+
+def test_the_asks_about_one_citizen_are_read_by_index_not_by_dataset(
+    sessions: sessionmaker[Session], engine: Engine
+) -> None:
+    """Every predicate request reads the earlier asks about its citizen. SQLite, left to
+    itself, read every entry of the dataset for that: a request's cost grew with the log."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's; PostgreSQL keeps statistics and plans on its own")
+    asks = [
+        record(n, subject=f"A1{n:08d}", dataset="income", predicate="below", fields=None)
+        for n in range(1, 40)
+    ]
+    asks.append(record(40, subject="A123456789", dataset="income", predicate="below", fields=None))
+    for ask in asks:
+        append_durably(sessions, ask)
+    with transaction(sessions) as session:
+        found = predicate_asks(
+            session,
+            subject="A123456789",
+            dataset="income",
+            predicate="below",
+            since=datetime(2000, 1, 1, tzinfo=UTC),
+        )
+        compiled = _PREDICATE_ASKS.compile(dialect=engine.dialect)
+        values = compiled.construct_params(
+            {"subject": "A", "dataset": "d", "predicate": "p", "since": None}
+        )
+        positional = tuple(values[name] for name in compiled.positiontup or ())
+        rows = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional)
+        plan = " ".join(str(row[-1]) for row in rows)
+    assert len(found) == 1
+    assert "ix_audit_entries_predicate_asks" in plan, plan
