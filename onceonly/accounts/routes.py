@@ -30,14 +30,14 @@ from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import LANGUAGES, t
-from onceonly.web.deps import Db, get_language, get_session_factory, get_settings
+from onceonly.web.deps import Db, get_language, get_session_factory, get_settings, settings_of
 from onceonly.web.params import RowId
 from onceonly.web.templating import render
 
 router = APIRouter()
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
 
 
 def safe_next(target: str | None) -> str:

@@ -22,14 +22,14 @@ from onceonly.audit.witness import add_checkpoint, witnessed_checkpoint
 from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.i18n import t
-from onceonly.web.deps import get_session_factory, get_settings
+from onceonly.web.deps import session_factory, settings_of
 
 router = APIRouter(tags=["audit"])
 witness_router = APIRouter(tags=["audit"])
 """The witness service alone (the federation directory serves it without a log of its own)."""
 
-Sessions = Annotated[sessionmaker[Session], Depends(get_session_factory)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+Sessions = Annotated[sessionmaker[Session], Depends(session_factory)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
 MAX_BODY = 64 * 1024
 TEXT = "text/plain; charset=utf-8"
 

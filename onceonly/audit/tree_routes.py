@@ -31,12 +31,12 @@ from onceonly.audit.verify import ActorNotRedactable
 from onceonly.config import Settings
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
-from onceonly.web.deps import Db, get_language, get_settings
+from onceonly.web.deps import Db, get_language, settings_of
 from onceonly.web.params import MAX_INTEGER, PositiveId, SizeInPath
 
 router = APIRouter(tags=["audit"])
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
 AUDITOR_ROLES = ("auditor", "admin")
 
 

@@ -17,7 +17,7 @@ from onceonly.cases import notifications
 from onceonly.cases.caught_mail import caught_mail
 from onceonly.config import Settings
 from onceonly.domain.roc_date import TAIWAN
-from onceonly.web.deps import Db, get_settings
+from onceonly.web.deps import Db, settings_of
 from onceonly.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -45,7 +45,7 @@ def mail_page(
     request: Request,
     principal: Admin,
     db: Db,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: Annotated[Settings, Depends(settings_of)],
     limit: Limit = 100,
 ) -> HTMLResponse:
     scope = scope_of(principal)

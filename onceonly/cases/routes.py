@@ -39,7 +39,12 @@ from onceonly.config import Settings
 from onceonly.errors import not_found
 from onceonly.exchange.schemas import EvidenceResponse
 from onceonly.i18n import t
-from onceonly.web.deps import Db, get_language, get_session_factory, get_settings
+from onceonly.web.deps import (
+    Db,
+    language,
+    session_factory,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from onceonly.exchange.service import Exchange
@@ -56,9 +61,9 @@ STEP_RESPONSES: dict[int | str, dict[str, object]] = {
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
-Lang = Annotated[str, Depends(get_language)]
-Factory = Annotated[sessionmaker[Session], Depends(get_session_factory)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
+Lang = Annotated[str, Depends(language)]
+Factory = Annotated[sessionmaker[Session], Depends(session_factory)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
 
 
 def get_sms(request: Request) -> SmsProvider:

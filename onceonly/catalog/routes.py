@@ -18,12 +18,12 @@ from onceonly.catalog.service import (
 )
 from onceonly.errors import not_found
 from onceonly.i18n import t
-from onceonly.web.deps import Db, get_language
+from onceonly.web.deps import Db, language
 from onceonly.web.templating import render
 
 router = APIRouter()
 
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 
 _NOT_FOUND = {
     "application_item": "catalog.not_found.item",

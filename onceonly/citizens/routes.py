@@ -45,7 +45,7 @@ from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.exchange import pdf
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import t
-from onceonly.web.deps import Db, get_language, get_session_factory, get_settings
+from onceonly.web.deps import Db, get_language, get_session_factory, settings_of
 from onceonly.web.errors import wants_html
 from onceonly.web.params import Page, RowId, Seq
 from onceonly.web.templating import render
@@ -75,7 +75,7 @@ class CitizenRoute(APIRoute):
 
 router = APIRouter(route_class=CitizenRoute)
 
-AppSettings = Annotated[Settings, Depends(get_settings)]
+AppSettings = Annotated[Settings, Depends(settings_of)]
 AuditorUser = Annotated[Principal, Depends(require_roles("auditor"))]
 
 

@@ -21,12 +21,12 @@ from onceonly.consolidate.models import PENDING, ReviewItem
 from onceonly.consolidate.sources import RECORD_ID
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
-from onceonly.web.deps import Db, get_language
+from onceonly.web.deps import Db, language
 from onceonly.web.params import RowId
 from onceonly.web.templating import render
 
 router = APIRouter(tags=["consolidate"])
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 Reviewer = Annotated[Principal, Depends(require_roles("admin", "clerk"))]
 REVIEWER_KINDS = {
     "person": ("household_office", "civil_affairs"),

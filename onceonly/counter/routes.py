@@ -47,14 +47,14 @@ from onceonly.exchange import pdf
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import LANGUAGES, t
 from onceonly.open311 import service as open311
-from onceonly.web.deps import Db, get_language, get_session_factory
+from onceonly.web.deps import Db, get_session_factory, language
 from onceonly.web.params import Seq
 from onceonly.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 
 FORM_PROBLEMS = (409, 413, 415, 422)
 """Refusals shown on the page next to the form; others (403, 404) become the error page."""

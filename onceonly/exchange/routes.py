@@ -5,19 +5,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.exchange.schemas import EXAMPLE_REQUEST, EvidenceRequestIn, EvidenceResponse
 from onceonly.exchange.service import Actor, Exchange, exchange_for, request_evidence
-from onceonly.web.deps import get_language
+from onceonly.web.deps import language
 
 router = APIRouter(tags=["evidence"])
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
-def get_exchange(request: Request) -> Exchange:
-    return exchange_for(request.app.state)
+async def get_exchange(request: Request) -> Exchange:
+    """The app's exchange, on the event loop (a plain ``def`` dependency costs a trip to a
+    worker thread and back on every request); made once, off the loop, as it reads the
+    owners' stores."""
+    exchange: Exchange | None = getattr(request.app.state, "exchange", None)
+    if exchange is None:
+        exchange = await run_in_threadpool(exchange_for, request.app.state)
+    return exchange
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -64,7 +71,7 @@ def create_evidence_request(
     body: EvidenceRequestIn,
     principal: Annotated[Principal, Depends(require_roles("clerk"))],
     exchange: Annotated[Exchange, Depends(get_exchange)],
-    lang: Annotated[str, Depends(get_language)],
+    lang: Annotated[str, Depends(language)],
 ) -> EvidenceResponse:
     versions = getattr(request.state, "cache_versions", None)  # read when the token was
     return request_evidence(exchange, actor_of(principal), body, lang, versions=versions)

@@ -22,12 +22,12 @@ from onceonly.errors import Problem
 from onceonly.hotline import service as hotline
 from onceonly.i18n import t
 from onceonly.open311 import service as open311
-from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.deps import get_session_factory, language
 
 router = APIRouter(include_in_schema=False)
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 
 
 def _hotline_clerk(user: Principal, lang: str) -> None:

@@ -29,13 +29,13 @@ from onceonly.notify import intake, outbox, relays
 from onceonly.notify.events import LifeEventIn
 from onceonly.notify.kinds import EVENT_KINDS, HOUSEHOLD_KINDS
 from onceonly.notify.routes import cities_served_here, register_of
-from onceonly.web.deps import Db, get_language
+from onceonly.web.deps import Db, language
 from onceonly.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 
 PAGE = "/counter/tell-us-once"
 JURISDICTION_FIELDS = frozenset({"to_jurisdiction", "from_jurisdiction"})

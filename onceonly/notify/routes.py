@@ -24,7 +24,7 @@ from onceonly.notify.events import LifeEventIn
 from onceonly.notify.feed import MAX_LIMIT, read_feed
 from onceonly.notify.register import Register, household_register
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
-from onceonly.web.deps import Db, get_language
+from onceonly.web.deps import Db, get_language, language
 from onceonly.web.params import RowId, Seq
 from onceonly.web.templating import render
 
@@ -33,7 +33,7 @@ router = APIRouter(tags=["notify"])
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 AGENCY_ROLES = ("clerk", "owner")
 
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 
 
 def in_scope(scope: Scope, items: list[Any]) -> list[Any]:

@@ -22,14 +22,14 @@ from onceonly.i18n import t
 from onceonly.owners.usage import rule_usage
 from onceonly.policy import alerts
 from onceonly.policy import service as policy
-from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.deps import get_session_factory, language
 from onceonly.web.params import RowId
 
 router = APIRouter(include_in_schema=False)
 
 Owner = Annotated[Principal, Depends(require_roles("owner"))]
 Auditor = Annotated[Principal, Depends(require_roles("auditor"))]
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 
 ACTIONS = {
     "approve": (policy.approve_rule, "approved"),

@@ -16,7 +16,7 @@ from onceonly.i18n import t
 from onceonly.policy import alerts, service
 from onceonly.policy.catalog_checks import check_against_catalog
 from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
-from onceonly.web.deps import Db, get_language
+from onceonly.web.deps import Db, language
 from onceonly.web.params import RowId
 
 router = APIRouter(prefix="/api/v1/access-rules", tags=["access rules"])
@@ -153,7 +153,7 @@ def request_rule(
     body: RuleIn,
     principal: Annotated[Principal, Depends(require_roles("clerk", "admin"))],
     db: Db,
-    lang: Annotated[str, Depends(get_language)],
+    lang: Annotated[str, Depends(language)],
 ) -> RuleOut:
     request = service.RuleRequest(**body.model_dump())
     if not request.requesting_agency and not request.requesting_agency_kind:
@@ -188,7 +188,7 @@ def _decision_route(action: str):  # type: ignore[no-untyped-def]
         body: ReasonIn,
         principal: Annotated[Principal, Depends(require_roles("owner"))],
         db: Db,
-        lang: Annotated[str, Depends(get_language)],
+        lang: Annotated[str, Depends(language)],
     ) -> RuleOut:
         rule = function(
             db, rule_id, principal.username, principal.agency_code, body.reason, lang=lang

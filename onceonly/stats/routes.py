@@ -22,13 +22,13 @@ from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.stats import service as stats
-from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.deps import get_session_factory, language
 
 router = APIRouter()
 
 Reader = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 DEFAULT_DAYS = 84
 PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
 API_RESPONSES: dict[int | str, dict[str, object]] = {

@@ -23,7 +23,7 @@ from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.survey import service as survey
-from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.deps import get_session_factory, language
 from onceonly.web.params import RowId
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +33,7 @@ Staff = Annotated[Principal, Depends(require_roles("clerk", "admin", "auditor"))
 Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
 Admin = Annotated[Principal, Depends(require_roles("admin"))]
 Reader = Annotated[Principal, Depends(require_roles("admin", "auditor"))]
-Lang = Annotated[str, Depends(get_language)]
+Lang = Annotated[str, Depends(language)]
 
 
 def _home(

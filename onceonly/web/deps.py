@@ -45,3 +45,23 @@ error, not a 200 for a change that did not happen)."""
 def get_language(request: Request) -> str:
     """``?lang=`` wins, then the ``lang`` cookie, then Traditional Chinese."""
     return normalise_language(request.query_params.get("lang") or request.cookies.get("lang"))
+
+
+# The same three as dependencies. FastAPI sends a plain ``def`` dependency to a worker thread
+# and back, a hop that cost more than the work: these only read the request, so they are
+# ``async`` and run where the request already is.
+
+
+async def language(request: Request) -> str:
+    """:func:`get_language` as a dependency."""
+    return get_language(request)
+
+
+async def settings_of(request: Request) -> Settings:
+    """:func:`get_settings` as a dependency."""
+    return get_settings(request)
+
+
+async def session_factory(request: Request) -> sessionmaker[Session]:
+    """:func:`get_session_factory` as a dependency."""
+    return get_session_factory(request)
