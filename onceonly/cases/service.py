@@ -1546,9 +1546,11 @@ def plan_fetch(
 # --- the exchange's view of a case -------------------------------------------------------------
 
 
-_CASE_BY_NUMBER = select(Case).where(Case.number == bindparam("number"))
-"""Built once: every evidence request reads its case, and building a query costs more than
-running it."""
+_CASE_FACTS = select(
+    Case.number, Case.agency, Case.application_item, Case.subject, Case.state
+).where(Case.number == bindparam("number"))
+"""Built once, and only the columns the exchange needs: every evidence request reads its case,
+and building a query (or loading a whole case row) costs more than running it."""
 
 
 class CaseBook:
@@ -1556,7 +1558,7 @@ class CaseBook:
     what an evidence request needs to know of the case it names (wired by the app factory)."""
 
     def case_facts(self, session: Session, number: str) -> CaseFacts | None:
-        case = session.scalars(_CASE_BY_NUMBER, {"number": number.strip().upper()}).first()
+        case = session.execute(_CASE_FACTS, {"number": number.strip().upper()}).first()
         if case is None:
             return None
         return CaseFacts(
@@ -1569,5 +1571,5 @@ class CaseBook:
         )
 
     def relatives(self, session: Session, number: str) -> frozenset[str]:
-        case = session.scalars(_CASE_BY_NUMBER, {"number": number.strip().upper()}).first()
+        case = session.scalars(select(Case).where(Case.number == number.strip().upper())).first()
         return kinship.relatives_of_case(session, case) if case is not None else frozenset()

@@ -9,6 +9,7 @@ exchange never routes anything away.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,8 @@ from onceonly.federation.snapshot import Snapshot, SnapshotRefused, verify_snaps
 from onceonly.pki.trust import TrustAnchor
 from onceonly.policy.service import list_rules
 from onceonly.providers.registry import ProviderDirectory
+
+log = logging.getLogger(__name__)
 
 CONFIG_NAME = "node.json"
 SNAPSHOT_NAME = "snapshot.jws"
@@ -74,9 +77,13 @@ class NodeConfig:
 class SnapshotCache:
     """The directory's snapshot as this node last verified it.
 
-    Fetched again every ``refresh_seconds``; when the directory cannot be reached (or serves
-    something that does not verify) the copy on disk is used until it expires, then requests
-    across nodes stop with the reason ``expired``.
+    Fetched again every ``refresh_seconds``. While the copy held is younger than twice that,
+    the fetch runs on a thread of its own and requests go on with the copy held: no request
+    waits for the directory (before, every request of a node queued behind each fetch, up to
+    its two-second timeout). An older copy (a quiet node) is fetched before it is used. When
+    the directory cannot be reached (or serves something that does not verify) the copy on
+    disk is used until it expires, then requests across nodes stop with the reason
+    ``expired``.
     """
 
     def __init__(self, settings: Settings, config: NodeConfig) -> None:
@@ -85,6 +92,7 @@ class SnapshotCache:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._fetched = 0.0
+        self._refreshing = False
         self.last_error: str | None = None
 
     def _fetch(self) -> Snapshot:
@@ -92,7 +100,7 @@ class SnapshotCache:
         response.raise_for_status()
         snapshot = verify_snapshot(response.text, self.config.directory_jwk)
         if self._snapshot is None or snapshot.serial >= self._snapshot.serial:
-            tmp = self.path.with_suffix(".tmp")
+            tmp = self.path.with_suffix(f".{threading.get_ident()}.tmp")  # one per fetcher
             tmp.write_text(snapshot.token, "utf-8")
             tmp.replace(self.path)
         return snapshot
@@ -102,25 +110,67 @@ class SnapshotCache:
             raise SnapshotRefused("unavailable", self.last_error or "no snapshot yet")
         return verify_snapshot(self.path.read_text("utf-8"), self.config.directory_jwk)
 
+    def _obtain(self) -> tuple[Snapshot, str | None]:
+        """The directory's snapshot, else the copy on disk (with why the directory's was not
+        taken); raises :class:`SnapshotRefused` when neither can be trusted."""
+        try:
+            return self._fetch(), None
+        except (httpx.HTTPError, SnapshotRefused, ValueError, KeyError) as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return self._from_disk(), self.last_error
+
+    def _keep(self, snapshot: Snapshot | None, error: str | None) -> None:
+        self._snapshot = snapshot
+        self.last_error = error
+        if snapshot is not None:
+            self._fetched = time.monotonic()
+
+    def _load(self) -> Snapshot:
+        """:meth:`_obtain`, kept (the lock held by the caller); none is kept on refusal."""
+        try:
+            snapshot, error = self._obtain()
+        except SnapshotRefused:
+            self._keep(None, self.last_error)
+            raise
+        self._keep(snapshot, error)
+        return snapshot
+
+    def _refresh_behind(self) -> None:
+        """A fetch on its own thread, the lock taken only to keep the result."""
+        try:
+            snapshot, error = self._obtain()
+        except SnapshotRefused as exc:
+            log.warning("directory snapshot not refreshed: %s", exc)
+            with self._lock:
+                self._keep(None, self.last_error)
+        else:
+            with self._lock:
+                self._keep(snapshot, error)
+        finally:
+            self._refreshing = False
+
     def current(self) -> Snapshot:
         """A verified, unexpired snapshot; raises :class:`SnapshotRefused` when there is none."""
+        refresh = self.config.refresh_seconds
         with self._lock:
-            fresh = time.monotonic() - self._fetched < self.config.refresh_seconds
-            if self._snapshot is not None and fresh and not self._snapshot.expired():
-                return self._snapshot
-            try:
-                self._snapshot = self._fetch()
-                self.last_error = None
-            except (httpx.HTTPError, SnapshotRefused, ValueError, KeyError) as exc:
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                self._snapshot = self._from_disk()
-            self._fetched = time.monotonic()
-            return self._snapshot
+            held = self._snapshot
+            age = time.monotonic() - self._fetched
+            if held is not None and not held.expired():
+                if age < refresh:
+                    return held
+                if age < 2 * refresh:
+                    if not self._refreshing:
+                        self._refreshing = True
+                        threading.Thread(
+                            target=self._refresh_behind, name="snapshot-refresh", daemon=True
+                        ).start()
+                    return held
+            return self._load()
 
     def refresh(self) -> Snapshot:
+        """The directory's snapshot now (as a command or a test asks for it)."""
         with self._lock:
-            self._fetched = 0.0
-        return self.current()
+            return self._load()
 
     def trust(self) -> TrustAnchor:
         snapshot = self.current()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -316,3 +318,75 @@ def test_a_node_keeps_the_last_good_snapshot_while_the_directory_is_down(
     with pytest.raises(SnapshotRefused) as expired:
         cache.refresh()
     assert expired.value.code == "expired"
+
+
+def test_no_request_waits_for_a_slow_directory_while_the_copy_held_is_recent(
+    pki: Path, tmp_path: Path
+) -> None:
+    """A node fetches the snapshot again every ``refresh_seconds``. Every request of the node
+    used to queue behind that fetch; now a recent copy answers while the fetch runs beside
+    it, and only a copy older than twice the period (a quiet node) waits for the directory."""
+    directory = Directory(tmp_path / "directory", pki / "ca")
+    directory.add_node(_registration(pki, "taipei", ["taipei-city"]))
+    answering = threading.Event()
+    answering.set()
+
+    class SlowDirectory(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            answering.wait(10)
+            body = directory.snapshot().encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowDirectory)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    period = 0.4
+    config = NodeConfig(
+        id="taipei",
+        name="taipei",
+        jurisdictions=("taipei-city",),
+        endpoint="https://x",
+        cert=str(pki / "certs" / "taipei.pem"),
+        key=str(pki / "certs" / "taipei.key"),
+        ca=str(pki / "ca" / "ca.pem"),
+        directory_url=f"http://127.0.0.1:{server.server_address[1]}",
+        directory_jwk=directory.public_jwk(),
+        refresh_seconds=period,
+    )
+    cache = SnapshotCache(Settings(data_dir=tmp_path / "node"), config)
+    cache.path.parent.mkdir(parents=True)
+    try:
+        assert cache.current().node("yilan") is None
+        directory.add_node(_registration(pki, "yilan", ["yilan-county"]))
+        answering.clear()  # the directory now takes its time
+        time.sleep(period * 1.1)
+        started = time.monotonic()
+        held = cache.current()
+        assert time.monotonic() - started < period / 2, "a request waited for the directory"
+        assert held.node("yilan") is None
+        answering.set()
+        deadline = time.monotonic() + 5
+        while cache.current().node("yilan") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cache.current().node("yilan") is not None  # the fetch beside it was kept
+
+        directory.add_node(_registration(pki, "taipei", ["taipei-city", "keelung-city"]))
+        answering.clear()
+        time.sleep(period * 2.2)  # nobody asked for two periods: the copy is too old to use
+        got: list[object] = []
+        asking = threading.Thread(target=lambda: got.append(cache.current()))
+        asking.start()
+        asking.join(period)
+        assert asking.is_alive(), "a copy older than twice the period was used unchecked"
+        answering.set()
+        asking.join(5)
+        assert got, "the request never got the directory's snapshot"
+    finally:
+        answering.set()
+        server.shutdown()
+        server.server_close()
