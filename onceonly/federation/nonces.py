@@ -4,11 +4,13 @@ database (table ``federation_nonces``).
 A signed request is valid for :data:`~onceonly.federation.signing.MAX_SKEW` seconds either
 side of the receiver's clock. An in-memory record would be empty after a restart, and a request
 captured on the wire could then be replayed inside that window. Here each accepted nonce is
-inserted under the unique key (peer, nonce) in its own committed transaction before the request
-is acted on; a second insert of the same key fails in the database, so two concurrent copies of
-one request are decided by the database too (SQLite serialises writers; PostgreSQL's unique
-index makes the later insert wait for the earlier and then fail). Rows past their expiry are
-deleted now and then by whichever request comes along.
+inserted under the unique key (peer, nonce) and committed before the request is acted on; a
+second insert of the same key fails in the database, so two concurrent copies of one request are
+decided by the database too (SQLite serialises writers; PostgreSQL's unique index makes the
+later insert wait for the earlier and then fail). The nonces of concurrent requests share one
+commit (:class:`onceonly.group_commit.GroupCommit`; a failing insert is retried alone, so only
+the replayed copy is refused). Rows past their expiry are deleted now and then by whichever
+request comes along.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.db import transaction, utcnow
 from onceonly.federation.models import SeenNonce
 from onceonly.federation.signing import MAX_SKEW
+from onceonly.group_commit import GroupCommit
 
 
 class DurableNonceStore:
@@ -42,13 +45,17 @@ class DurableNonceStore:
         self.purge_every = purge_every
         self._last_purge = float("-inf")
         self._lock = threading.Lock()
+        self._group: GroupCommit[tuple[str, str], None] = GroupCommit(sessions, self._insert)
+
+    def _insert(self, session: Session, seen: tuple[str, str]) -> None:
+        peer, nonce = seen
+        session.add(SeenNonce(peer=peer, nonce=nonce, expires_at=utcnow() + self.ttl))
 
     def first_use(self, peer: str, nonce: str) -> bool:
         """Record ``nonce`` of ``peer``, committed; ``False`` if the database already has it."""
         self._purge_now_and_then()
         try:
-            with transaction(self.sessions) as session:
-                session.add(SeenNonce(peer=peer, nonce=nonce, expires_at=utcnow() + self.ttl))
+            self._group.submit((peer, nonce))
         except IntegrityError:
             return False
         return True

@@ -4,6 +4,7 @@ the CRL, and naming the node it claims to be. Each refusal carries a code for th
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -72,7 +73,10 @@ class TrustAnchor:
         return named or ""
 
 
+@functools.lru_cache(maxsize=256)
 def node_of_certificate(cert: x509.Certificate) -> str | None:
+    """The node id a certificate names (its ``SubjectAlternativeName`` URI). Remembered per
+    certificate (equal certificates hash alike): every forwarded request asks it twice."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

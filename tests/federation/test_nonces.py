@@ -89,6 +89,30 @@ def test_of_concurrent_copies_exactly_one_is_accepted(sessions: sessionmaker[Ses
     assert _rows(sessions) == 2
 
 
+def test_a_replayed_copy_sharing_a_commit_fails_alone(sessions: sessionmaker[Session]) -> None:
+    """One node's store commits the nonces of concurrent requests together. A replayed copy
+    among them must be refused without taking the genuine requests it was grouped with."""
+    store = DurableNonceStore(sessions)
+    others = [f"{NONCE[:-2]}{n:02d}" for n in range(12)]
+    asked = [NONCE] * 6 + others
+    results: dict[int, bool] = {}
+    barrier = threading.Barrier(len(asked))
+
+    def race(index: int, nonce: str) -> None:
+        barrier.wait()
+        results[index] = store.first_use("taipei", nonce)
+
+    threads = [threading.Thread(target=race, args=pair) for pair in enumerate(asked)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    copies = [results[i] for i, nonce in enumerate(asked) if nonce == NONCE]
+    assert sorted(copies) == [False] * 5 + [True]
+    assert all(results[i] for i, nonce in enumerate(asked) if nonce != NONCE)
+    assert _rows(sessions) == 1 + len(others)
+
+
 def test_expired_nonces_are_purged_by_a_later_request(sessions: sessionmaker[Session]) -> None:
     stale = DurableNonceStore(sessions, ttl=-1)
     for n in range(5):

@@ -1,0 +1,86 @@
+"""Group commit: concurrent requests share one durable transaction.
+
+Some writes must be committed before a request may answer: an audit entry before evidence is
+released, a federation nonce before a forwarded request is acted on. Committed one by one, each
+request waits for its own fsync behind every other request's (SQLite has one writer). Here the
+first caller that finds no commit in progress becomes the leader: it takes every item queued so
+far, writes them all in one transaction, commits once, and wakes each waiting caller with its
+own result (or its own error). Nobody returns before its write is durable; under load many
+requests share one fsync.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.db import transaction
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+@dataclass
+class _Waiting(Generic[Item, Result]):
+    item: Item
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Result | None = None
+    error: BaseException | None = None
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Runs ``write(session, item)`` for each submitted item, many items to a commit."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], write: Callable[[Session, Item], Result]
+    ) -> None:
+        self._sessions = sessions
+        self._write = write
+        self._lock = threading.Lock()
+        self._queue: list[_Waiting[Item, Result]] = []
+        self._leader_active = False
+
+    def submit(self, item: Item) -> Result:
+        """``write``'s result for ``item`` once it is committed; its error if it failed (an
+        item that fails alone never fails the others committed with it)."""
+        waiting: _Waiting[Item, Result] = _Waiting(item)
+        with self._lock:
+            self._queue.append(waiting)
+            lead = not self._leader_active
+            if lead:
+                self._leader_active = True
+        if lead:
+            self._lead()
+        waiting.done.wait()
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.result  # type: ignore[return-value]
+
+    def _lead(self) -> None:
+        while True:
+            with self._lock:
+                group, self._queue = self._queue, []
+                if not group:
+                    self._leader_active = False
+                    return
+            self._commit(group)
+
+    def _commit(self, group: list[_Waiting[Item, Result]]) -> None:
+        try:
+            with transaction(self._sessions) as session:
+                for waiting in group:
+                    waiting.result = self._write(session, waiting.item)
+        except BaseException as exc:
+            if len(group) > 1:
+                # One bad item must not fail its neighbours: retry each on its own.
+                for waiting in group:
+                    self._commit([waiting])
+                return
+            group[0].error = exc
+            group[0].result = None
+        for waiting in group:
+            waiting.done.set()
