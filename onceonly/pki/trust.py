@@ -33,11 +33,9 @@ class TrustAnchor:
 
     @classmethod
     def from_pem(cls, ca_pem: bytes, crl_pem: bytes | None) -> TrustAnchor:
-        ca = x509.load_pem_x509_certificate(ca_pem)
-        crl = x509.load_pem_x509_crl(crl_pem) if crl_pem else None
-        if crl is not None and not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
-            raise CertificateRefused("crl_bad_signature", "the CRL is not signed by the CA")
-        return cls(ca, crl)
+        """The anchor of a CA and CRL as PEM; the same two give the same (immutable) anchor,
+        parsed and its CRL signature checked once: every forwarded request asks for it."""
+        return _anchor(ca_pem, crl_pem)
 
     def revoked(self, serial: int) -> x509.RevokedCertificate | None:
         if self.crl is None:
@@ -71,6 +69,15 @@ class TrustAnchor:
         if node_id is not None and named != node_id:
             raise CertificateRefused("wrong_node", f"certificate names {named!r}, not {node_id!r}")
         return named or ""
+
+
+@functools.lru_cache(maxsize=8)
+def _anchor(ca_pem: bytes, crl_pem: bytes | None) -> TrustAnchor:
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    crl = x509.load_pem_x509_crl(crl_pem) if crl_pem else None
+    if crl is not None and not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+        raise CertificateRefused("crl_bad_signature", "the CRL is not signed by the CA")
+    return TrustAnchor(ca, crl)
 
 
 @functools.lru_cache(maxsize=256)
