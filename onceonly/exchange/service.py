@@ -328,7 +328,7 @@ def request_evidence(
         for piece in pieces:
             if piece.live and any(d.preview_required for d in piece.decisions.values()):
                 _check_preview(exchange.previews, session, piece, keys_of[id(piece)])
-    _watch_predicates(exchange, pieces, subject, item.code, actor)
+        _watch_predicates(exchange, session, pieces, subject, item.code, actor)
 
     asked = about.key if about else subject
     _fetch(exchange, pieces, subject, body.case_id, item.code, actor, request_id, about)
@@ -588,19 +588,25 @@ def _settle_params(pieces: list[_Piece], lang: str | None) -> None:
 
 
 def _watch_predicates(
-    exchange: Exchange, pieces: list[_Piece], subject: str, item_code: str, actor: Actor
+    exchange: Exchange,
+    session: Session,
+    pieces: list[_Piece],
+    subject: str,
+    item_code: str,
+    actor: Actor,
 ) -> None:
     """Tell the owners' auditors when one citizen is asked about with varied parameters
-    (:mod:`onceonly.policy.alerts`); only predicates that take parameters can leak so."""
+    (:mod:`onceonly.policy.alerts`); only predicates that take parameters can leak so. The
+    asks are read in the request's ``session``; a transaction is opened only to raise."""
     asks = [
         alerts.Ask(owner, piece.dataset.code, piece.predicate, piece.params)
         for piece in pieces
         if piece.predicate and piece.declared and piece.live and not piece.remote_owner
         for owner in piece.owners
     ]
-    if asks:
-        with transaction(exchange.sessions) as session:
-            alerts.note_asks(session, subject, actor.agency, item_code, asks)
+    if asks and alerts.makes_a_pattern(session, subject, asks):
+        with transaction(exchange.sessions) as writing:
+            alerts.note_asks(writing, subject, actor.agency, item_code, asks)
 
 
 def _check_preview(

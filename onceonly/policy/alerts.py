@@ -74,6 +74,33 @@ def _past(
     ]
 
 
+def _patterns(
+    session: Session, subject: str, asks: Sequence[Ask], now: datetime
+) -> list[
+    tuple[tuple[str, str, str], list[Ask], list[tuple[str, str | None, str | None]], list[str]]
+]:
+    """(owner, dataset, predicate), its asks in this request, the earlier asks and every
+    different parameter set, for each owner's predicate the asks make the pattern for."""
+    grouped: dict[tuple[str, str, str], list[Ask]] = {}
+    for ask in asks:
+        grouped.setdefault((ask.owner, ask.dataset, ask.predicate), []).append(ask)
+    found = []
+    for key, same in grouped.items():
+        past = _past(session, subject, same[0], now - WINDOW)
+        seen = list(dict.fromkeys([p for p, _, _ in past] + [_key(a.params) for a in same]))
+        if len(seen) >= DISTINCT_AFTER:
+            found.append((key, same, past, seen))
+    return found
+
+
+def makes_a_pattern(
+    session: Session, subject: str, asks: Sequence[Ask], now: datetime | None = None
+) -> bool:
+    """Whether :func:`note_asks` would raise anything: read only, so it can run in the
+    request's reading session, and the write transaction is opened only when it would."""
+    return bool(_patterns(session, subject, asks, now or utcnow()))
+
+
 def note_asks(
     session: Session,
     subject: str,
@@ -86,15 +113,8 @@ def note_asks(
     pattern for, counting the asks of this request together with the earlier ones (one
     request may ask a predicate once per listed value); returns them."""
     now = now or utcnow()
-    grouped: dict[tuple[str, str, str], list[Ask]] = {}
-    for ask in asks:
-        grouped.setdefault((ask.owner, ask.dataset, ask.predicate), []).append(ask)
     raised = []
-    for (owner, _, predicate), same in grouped.items():
-        past = _past(session, subject, same[0], now - WINDOW)
-        seen = dict.fromkeys([p for p, _, _ in past] + [_key(a.params) for a in same])
-        if len(seen) < DISTINCT_AFTER:
-            continue
+    for (owner, _, predicate), same, past, seen in _patterns(session, subject, asks, now):
         requesters = sorted({a for _, a, _ in past if a} | {requester_agency})
         items = sorted({i for _, _, i in past if i} | {item})
         alert = session.scalars(
