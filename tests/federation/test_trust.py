@@ -286,13 +286,10 @@ def test_directory_snapshot_is_signed_expires_and_refuses_double_service(
     assert changed.value.code == "bad_signature"
 
 
-def test_a_node_keeps_the_last_good_snapshot_while_the_directory_is_down(
-    pki: Path, tmp_path: Path
-) -> None:
-    directory = Directory(tmp_path / "directory", pki / "ca")
-    directory.add_node(_registration(pki, "taipei", ["taipei-city"]))
-    settings = Settings(data_dir=tmp_path / "node")
-    config = NodeConfig(
+def _taipei_node(
+    pki: Path, directory: Directory, directory_url: str, *, refresh_seconds: float
+) -> NodeConfig:
+    return NodeConfig(
         id="taipei",
         name="taipei",
         jurisdictions=("taipei-city",),
@@ -300,10 +297,19 @@ def test_a_node_keeps_the_last_good_snapshot_while_the_directory_is_down(
         cert=str(pki / "certs" / "taipei.pem"),
         key=str(pki / "certs" / "taipei.key"),
         ca=str(pki / "ca" / "ca.pem"),
-        directory_url="http://127.0.0.1:9",
+        directory_url=directory_url,
         directory_jwk=directory.public_jwk(),
-        refresh_seconds=0,
+        refresh_seconds=refresh_seconds,
     )
+
+
+def test_a_node_keeps_the_last_good_snapshot_while_the_directory_is_down(
+    pki: Path, tmp_path: Path
+) -> None:
+    directory = Directory(tmp_path / "directory", pki / "ca")
+    directory.add_node(_registration(pki, "taipei", ["taipei-city"]))
+    settings = Settings(data_dir=tmp_path / "node")
+    config = _taipei_node(pki, directory, "http://127.0.0.1:9", refresh_seconds=0)
     cache = SnapshotCache(settings, config)
     with pytest.raises(SnapshotRefused) as nothing:
         cache.current()
@@ -346,17 +352,8 @@ def test_no_request_waits_for_a_slow_directory_while_the_copy_held_is_recent(
     server = ThreadingHTTPServer(("127.0.0.1", 0), SlowDirectory)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     period = 0.4
-    config = NodeConfig(
-        id="taipei",
-        name="taipei",
-        jurisdictions=("taipei-city",),
-        endpoint="https://x",
-        cert=str(pki / "certs" / "taipei.pem"),
-        key=str(pki / "certs" / "taipei.key"),
-        ca=str(pki / "ca" / "ca.pem"),
-        directory_url=f"http://127.0.0.1:{server.server_address[1]}",
-        directory_jwk=directory.public_jwk(),
-        refresh_seconds=period,
+    config = _taipei_node(
+        pki, directory, f"http://127.0.0.1:{server.server_address[1]}", refresh_seconds=period
     )
     cache = SnapshotCache(Settings(data_dir=tmp_path / "node"), config)
     cache.path.parent.mkdir(parents=True)
