@@ -104,7 +104,13 @@ def _febrl_people(frame, source: str):  # type: ignore[no-untyped-def]
         birth.str.strptime(pl.Date, "%Y%m%d", strict=False).alias("birth_date"),
         pl.lit(None, pl.String).alias("sex"),
         pl.concat_str(
-            [text("street_number"), text("address_1"), text("suburb"), text("postcode")],
+            [
+                text("street_number"),
+                text("address_1"),
+                text("address_2"),
+                text("suburb"),
+                text("postcode"),
+            ],
             separator=" ",
             ignore_nulls=True,
         )

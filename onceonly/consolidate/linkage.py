@@ -84,12 +84,31 @@ def _nickname_lists(names: pl.Series) -> pl.Series:
     return joined.get_column("forms").fill_null(pl.lit([], dtype=pl.List(pl.String)))
 
 
+ADDRESS_UNITS = "縣市鄉鎮區村里鄰路街道段巷弄號樓"
+"""The units a Taiwanese address is written in, each ending one part of it (臺南市/永康區/
+中正路/1號): the word boundaries of an address written without spaces."""
+
+
+def _address_words(address: pl.Expr) -> pl.Expr:
+    """An address's distinct words: split at spaces and after each :data:`ADDRESS_UNITS`
+    character. A typo in the house number, the street or the town leaves the other words
+    shared, and parts written in another order (a building name before the street) too."""
+    return (
+        address.str.replace_all(f"([{ADDRESS_UNITS}])", "${1} ")
+        .str.split(" ")
+        .list.eval(pl.element().filter(pl.element() != ""))
+        .list.unique()
+        .list.sort()
+    )
+
+
 def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(_matching_names(frame.get_column("name").cast(pl.String)))
     frame = frame.with_columns(_nickname_lists(frame.get_column("name")).alias("_name_nick"))
     name = pl.col("name").fill_null("")
     birth = pl.col("birth_date").cast(pl.String)
     national_id = pl.col("national_id")
+    address = pl.col("address") if "address" in frame.columns else pl.lit(None, pl.String)
     return frame.with_columns(
         _valid_ids(frame.get_column("national_id")).alias("_id_valid")
     ).select(
@@ -103,6 +122,9 @@ def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
         # Latin-script names are words: the first and the last (a CJK name is one word).
         pl.col("name").str.split(" ").list.first().alias("name_word_first"),
         pl.col("name").str.split(" ").list.last().alias("name_word_last"),
+        # The words in alphabetical order: a given name and surname written the other way
+        # round (and mistyped besides) still compare close.
+        pl.col("name").str.split(" ").list.sort().list.join(" ").alias("name_words_sorted"),
         pl.col("national_id").str.slice(0, 5).alias("id_head"),
         pl.col("national_id").str.slice(5).alias("id_tail"),
         # The ID's characters in order: an adjacent transposition (which may break both
@@ -115,9 +137,8 @@ def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
         ),
         birth.str.slice(0, 4).alias("birth_year"),
         (pl.col("sex") if "sex" in frame.columns else pl.lit(None, pl.String)).alias("sex"),
-        (pl.col("address") if "address" in frame.columns else pl.lit(None, pl.String)).alias(
-            "address"
-        ),
+        address.alias("address"),
+        _address_words(address).alias("address_words"),
         (pl.col("district") if "district" in frame.columns else pl.lit(None, pl.String)).alias(
             "district"
         ),
@@ -177,7 +198,20 @@ def _person_settings(link_type: LinkType) -> Any:
                 base_dialect_str="duckdb",
             ),
             cll.JaroWinklerLevel("name", 0.92),
+            cll.JaroWinklerLevel("name_words_sorted", 0.92).configure(
+                label_for_charts="close with the words in another order"
+            ),
             cll.JaroWinklerLevel("name", 0.85),
+            # One word the same, the other not (a given name left out or replaced, a woman's
+            # surname changed): Latin-script names only, a CJK name being one word.
+            cll.CustomLevel(
+                '"name_word_first_l" = "name_word_first_r"'
+                ' OR "name_word_last_l" = "name_word_last_r"'
+                ' OR "name_word_first_l" = "name_word_last_r"'
+                ' OR "name_word_last_l" = "name_word_first_r"',
+                label_for_charts="a word in common (Latin-script names)",
+                base_dialect_str="duckdb",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -231,6 +265,15 @@ def _person_settings(link_type: LinkType) -> Any:
                     cll.ExactMatchLevel("address"),
                     cll.LevenshteinLevel("address", 3),
                     cll.JaroWinklerLevel("address", 0.9),
+                    # Half the words or more in common: the house number, a street or a
+                    # building name mistyped, left out or written in another place.
+                    cll.CustomLevel(
+                        'array_length(array_intersect("address_words_l", "address_words_r"))'
+                        ' * 2 >= greatest(array_length("address_words_l"),'
+                        ' array_length("address_words_r"))',
+                        label_for_charts="half the words in common",
+                        base_dialect_str="duckdb",
+                    ),
                     cll.ExactMatchLevel("district"),
                     cll.ElseLevel(),
                 ],
@@ -259,6 +302,12 @@ def _person_settings(link_type: LinkType) -> Any:
             block_on("name_word_first", "birth_date"),
             block_on("name_word_last", "birth_date"),
             block_on("name_word_last", "district"),
+            # One typo in the ID leaves its head or its tail; the same district with it is
+            # rare enough among strangers to score them all.
+            block_on("id_head", "district"),
+            block_on("id_tail", "district"),
+            block_on("name_word_first", "district"),
+            block_on("name_sorted", "district"),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
@@ -372,6 +421,27 @@ def _table_name(source: str) -> str:
     return "source_" + re.sub(r"\W", "_", source)
 
 
+def _u_among_non_matches(model: dict[str, Any], floor: float) -> dict[str, Any]:
+    """``model`` with each level's u taken among the non-matching pairs, as the model reads
+    it, rather than among all pairs.
+
+    Random sampling draws matching pairs too: as often as the prior says, and they fall
+    into the agreeing levels as often as m says. Where the same people recur (two registers
+    of one population, a register holding duplicates) they are most of the pairs that agree
+    on an ID or a birth date, so the raw u overstates how often strangers agree there some
+    tenfold, and a pair agreeing on both yet differing elsewhere falls short. Each u loses
+    the matches' share, ``(u - λ·m) / (1 - λ)``, kept at or above ``floor`` (one sampled
+    pair: what sampling can tell apart from none) and never raised."""
+    prior = model["probability_two_random_records_match"]
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if level.get("is_null_level") or m is None or u is None:
+                continue
+            level["u_probability"] = min(u, max((u - prior * m) / (1 - prior), floor))
+    return model
+
+
 def score_pairs(prepared: pl.DataFrame, spec: LinkageSpec, backend: str = "duckdb") -> pl.DataFrame:
     """Every candidate pair with match probability at or above the review band's low end
     (or the threshold, if lower), as :data:`PAIR_COLUMNS` with ``left_id < right_id``."""
@@ -418,6 +488,8 @@ def score_pairs(prepared: pl.DataFrame, spec: LinkageSpec, backend: str = "duckd
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, fix_probability_two_random_records_match=True
         )
+    model = _u_among_non_matches(linker.misc.save_model_to_json(), 1 / spec.max_pairs_u)
+    linker = Linker(tables if len(tables) > 1 else tables[0], model, log_level=logging.ERROR)
     low = min(spec.review_band[0], spec.threshold)
     predictions = linker.inference.predict(threshold_match_probability=low)
     table = predictions.as_pandas_dataframe()
