@@ -181,6 +181,7 @@ def _person_settings(link_type: LinkType) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
+    from splink.blocking_rule_library import CustomRule
 
     name = cl.CustomComparison(
         output_column_name="name",
@@ -308,6 +309,15 @@ def _person_settings(link_type: LinkType) -> Any:
             block_on("id_tail", "district"),
             block_on("name_word_first", "district"),
             block_on("name_sorted", "district"),
+            # A Latin-script name written surname first in one record, mistyped besides.
+            CustomRule(
+                'l."name_word_first" = r."name_word_last" AND l."birth_date" = r."birth_date"',
+                sql_dialect="duckdb",
+            ),
+            CustomRule(
+                'l."name_word_first" = r."name_word_last" AND l."district" = r."district"',
+                sql_dialect="duckdb",
+            ),
         ],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
@@ -421,7 +431,7 @@ def _table_name(source: str) -> str:
     return "source_" + re.sub(r"\W", "_", source)
 
 
-def _u_among_non_matches(model: dict[str, Any], floor: float) -> dict[str, Any]:
+def _u_among_non_matches(model: dict[str, Any], sampled: float) -> dict[str, Any]:
     """``model`` with each level's u taken among the non-matching pairs, as the model reads
     it, rather than among all pairs.
 
@@ -430,14 +440,16 @@ def _u_among_non_matches(model: dict[str, Any], floor: float) -> dict[str, Any]:
     of one population, a register holding duplicates) they are most of the pairs that agree
     on an ID or a birth date, so the raw u overstates how often strangers agree there some
     tenfold, and a pair agreeing on both yet differing elsewhere falls short. Each u loses
-    the matches' share, ``(u - λ·m) / (1 - λ)``, kept at or above ``floor`` (one sampled
-    pair: what sampling can tell apart from none) and never raised."""
+    the matches' share, ``(u - λ·m) / (1 - λ)``, never raised, and kept at or above one
+    standard error of the sampled count (``sqrt(u / sampled)``): what sampling cannot tell
+    apart from the matches' share is not taken away."""
     prior = model["probability_two_random_records_match"]
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             m, u = level.get("m_probability"), level.get("u_probability")
             if level.get("is_null_level") or m is None or u is None:
                 continue
+            floor = (u / sampled) ** 0.5
             level["u_probability"] = min(u, max((u - prior * m) / (1 - prior), floor))
     return model
 
@@ -488,7 +500,7 @@ def score_pairs(prepared: pl.DataFrame, spec: LinkageSpec, backend: str = "duckd
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, fix_probability_two_random_records_match=True
         )
-    model = _u_among_non_matches(linker.misc.save_model_to_json(), 1 / spec.max_pairs_u)
+    model = _u_among_non_matches(linker.misc.save_model_to_json(), spec.max_pairs_u)
     linker = Linker(tables if len(tables) > 1 else tables[0], model, log_level=logging.ERROR)
     low = min(spec.review_band[0], spec.threshold)
     predictions = linker.inference.predict(threshold_match_probability=low)
