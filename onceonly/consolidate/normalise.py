@@ -163,6 +163,57 @@ def _swap_roc(value: str) -> str:
     return value
 
 
+def _digit_slips(text: str) -> set[str]:
+    """``text`` with one slip of the keyboard undone: a doubled digit written once
+    (``1985-03-112`` -> ``1985-03-12``), a lost digit put back, each digit it may have been
+    (``1985-03-2`` -> ``1985-03-12``, ``…-22`` …; ``89年3月日`` -> ``89年3月5日``), or a
+    lost separator put back (``1985-0312`` -> ``1985-03-12``), one the text already uses."""
+    separators = {c for c in text if c in "-/."}
+    slips: set[str] = set()
+    for at in range(len(text) + 1):
+        slips.update(text[:at] + digit + text[at:] for digit in "0123456789")
+    for i, char in enumerate(text):
+        if i and char.isdigit() and text[i - 1] == char:
+            slips.add(text[:i] + text[i + 1 :])
+        if i and char.isdigit() and text[i - 1].isdigit():
+            slips.update(text[:i] + sep + text[i:] for sep in separators)
+    slips.discard(text)
+    return slips
+
+
+def date_candidates(value: str, formats: Sequence[str] = ("roc",)) -> list[date]:
+    """The dates an unreadable ``value`` may have been before one digit was lost or typed
+    twice, each read strictly by one of ``formats``; sorted, [] when ``value`` reads as it
+    stands (no slip to undo) or nothing does. The raw value stays what the record holds:
+    these only let the linkage's date levels score it."""
+    text = fold_width(value).strip()
+    try:
+        parse_date(text, formats)
+        return []
+    except ValueError:
+        pass
+    found: set[date] = set()
+    for slip in _digit_slips(text):
+        for pattern in formats:
+            try:
+                day = _one_format(slip, pattern)
+            except ValueError:
+                continue
+            if CANDIDATE_YEARS[0] <= day.year <= CANDIDATE_YEARS[1]:
+                found.add(day)
+    return sorted(found)
+
+
+CANDIDATE_YEARS = (1800, 2199)
+"""Years a candidate date may fall in: a year that lost a digit is not year 198."""
+
+
+def candidates_column(field: str) -> str:
+    """The column of a date field's candidates (:func:`date_candidates`) for the values
+    that did not read: a list of dates, empty where the value read or gave none."""
+    return f"_{field}_candidates"
+
+
 def date_normaliser(formats: Sequence[str]) -> Callable[[str], str]:
     """The ``date`` normaliser for a source whose plan names its date formats."""
 
@@ -216,6 +267,9 @@ class FieldNormaliser:
     steps: tuple[tuple[str, Callable[[str], str]], ...]
     missing_ok: bool = False
     """A value no normaliser reads becomes missing (its raw value kept), not an error."""
+    date_formats: tuple[str, ...] | None = None
+    """The formats a ``date`` step reads (``("roc",)`` unless the plan names them); None
+    when the field has no such step."""
 
     @classmethod
     def of(cls, target: TargetField, mapping: FieldMap) -> FieldNormaliser:
@@ -235,6 +289,9 @@ class FieldNormaliser:
                 for n in mapping.normalise
             ),
             missing_ok=mapping.unreadable == "missing",
+            date_formats=(
+                (tuple(mapping.date_formats) or ("roc",)) if "date" in mapping.normalise else None
+            ),
         )
 
     @property
@@ -258,6 +315,23 @@ class FieldNormaliser:
             return None, {"code": f"{name}.{error.code}", "zh": error.zh, "en": error.en}
         except ValueError as error:
             return None, {"code": f"{name}.invalid", "zh": f"格式錯誤：{raw}", "en": str(error)}
+
+    def candidates(self, raw: pl.Series, typed: pl.Series) -> pl.Series:
+        """Per row, the dates a value that did not read may have been before one slip of
+        the keyboard (:func:`date_candidates`), computed once per distinct such value."""
+        assert self.date_formats is not None
+        formats = self.date_formats
+        failed = raw.filter(typed.is_null() & raw.is_not_null()).unique()
+        values = [date_candidates(fold_width(v).strip(), formats) for v in failed.to_list()]
+        dtype = pl.List(pl.Date)
+        table = pl.DataFrame(
+            {"raw": failed, "found": values}, schema={"raw": raw.dtype, "found": dtype}
+        )
+        joined = (
+            raw.alias("raw").to_frame().join(table, on="raw", how="left", maintain_order="left")
+        )
+        found = joined.get_column("found").fill_null(pl.lit([], dtype=dtype))
+        return found.alias(candidates_column(self.target.name))
 
     def raw(self, frame: pl.DataFrame) -> pl.Series:
         """The source columns joined (null when every one of them is null)."""
@@ -319,6 +393,7 @@ def normalise_source(
     columns: list[pl.Series] = []
     problems: list[pl.Series] = []
     unread: list[pl.Series] = []
+    extra: list[pl.Series] = []
     for name, mapping in source.fields.items():
         field = FieldNormaliser.of(plan.field(name), mapping)
         if field.constant is not None:
@@ -327,9 +402,12 @@ def normalise_source(
                 raise ValueError(f"{source.id}.fields.{name}.constant: {problem['en']}")
             columns.append(pl.repeat(value, height, dtype=field.dtype, eager=True).alias(name))
         else:
-            typed, failed = field.column(field.raw(frame))
+            raw = field.raw(frame)
+            typed, failed = field.column(raw)
             columns.append(typed)
             (unread if field.missing_ok else problems).append(failed)
+            if field.date_formats is not None and field.target.type == "date":
+                extra.append(field.candidates(raw, typed))
         if progress is not None:
             progress()
     result = pl.DataFrame(columns)
@@ -354,6 +432,7 @@ def normalise_source(
         pl.lit(source.id).alias(SOURCE),
         encoded.alias(ERRORS),
         _encoded(unread, height).alias(UNREAD),
+        *extra,
     )
 
 

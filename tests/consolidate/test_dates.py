@@ -13,7 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onceonly.consolidate.normalise import UNREAD, FieldNormaliser, parse_date
+from onceonly.consolidate.normalise import (
+    UNREAD,
+    FieldNormaliser,
+    candidates_column,
+    date_candidates,
+    parse_date,
+)
 from onceonly.consolidate.plan import FieldMap, TargetField
 from onceonly.domain.errors import DomainValueError
 from onceonly.domain.roc_date import format_roc_date
@@ -39,6 +45,62 @@ def test_day_and_month_swapped_is_read_as_the_swapped_candidate(day: date) -> No
     assert parse_date(us_written_day_first, ["%m/%d/%Y"]) == day
     roc = f"{day.year - 1911:03d}{day.day:02d}{day.month:02d}"
     assert parse_date(roc, ["roc"]) == day
+
+
+def _written(day: date, pattern: str, style: int) -> str:
+    if pattern != "roc":
+        return day.strftime(pattern)
+    year = day.year - 1911
+    return (
+        f"民國{year}年{day.month}月{day.day}日",
+        f"{year}.{day.month}.{day.day}",
+        f"{year:03d}{day.month:02d}{day.day:02d}",
+    )[style]
+
+
+@given(
+    DAYS,
+    st.sampled_from(["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y", "roc"]),
+    st.integers(0, 2),
+    st.integers(0, 20),
+    st.booleans(),
+)
+def test_a_digit_lost_or_doubled_reads_or_gives_the_day_as_a_candidate(
+    day: date, pattern: str, style: int, at: int, doubled: bool
+) -> None:
+    text = _written(day, pattern, style)
+    digits = [i for i, c in enumerate(text) if c.isdigit()]
+    i = digits[at % len(digits)]
+    slipped = text[: i + 1] + text[i:] if doubled else text[:i] + text[i + 1 :]
+    candidates = date_candidates(slipped, [pattern])
+    try:
+        parse_date(slipped, [pattern])
+    except ValueError:
+        assert day in candidates, (text, slipped, candidates)
+    else:  # it reads as another day (2000-03-15 -> 2000-03-5): no slip to undo
+        assert candidates == []
+    assert date_candidates(text, [pattern]) == []
+
+
+def test_date_candidates_of_the_usual_slips() -> None:
+    iso = ["%Y-%m-%d"]
+    assert date_candidates("1985-03-112", iso) == [date(1985, 3, 12)]  # a digit doubled
+    assert date_candidates("1985-0312", iso) == [date(1985, 3, 12)]  # a separator lost
+    assert date(2000, 3, 5) in date_candidates("089035")  # 0890305 lost a digit
+    assert date(2000, 3, 5) in date_candidates("民國89年3月日")  # a digit lost
+    assert all(1800 <= d.year <= 2199 for d in date_candidates("198-03-12", iso))
+    assert date_candidates("no date at all", iso) == []
+
+
+def test_an_unreadable_date_keeps_its_raw_value_and_gets_candidates() -> None:
+    field = _field(date_formats=["%Y-%m-%d"])
+    raw = pl.Series("dob", ["1985-03-12", "1985-03-112", None, "unknown"])
+    typed, failed = field.column(raw)
+    assert typed.to_list() == [date(1985, 3, 12), None, None, None]
+    assert json.loads(failed[1])["value"] == "1985-03-112"  # the raw value, for review
+    candidates = field.candidates(raw, typed)
+    assert candidates.name == candidates_column("birth_date")
+    assert candidates.to_list() == [[], [date(1985, 3, 12)], [], []]
 
 
 def test_unreadable_dates_fail_with_the_reason() -> None:

@@ -172,3 +172,96 @@ def test_latin_names_compare_by_nickname_and_jaro_winkler() -> None:
     scored = _scored(_frame(rows))
     for pair in pairs:
         assert scored.get(pair, 0.0) >= LinkageSpec().threshold, pair
+
+
+def _slipped_dates(with_candidates: bool) -> tuple[dict[tuple[str, str], float], list]:
+    """Every twelfth person again in the city, moved within the district, with a name typo,
+    no ID, and a birth date that did not read (a digit typed twice): with its candidates,
+    or with none (a plain missing date)."""
+    from onceonly.consolidate.normalise import candidates_column, date_candidates
+
+    roads = ("中正路", "民族路", "大灣路", "中華路", "永大路", "復國路")
+    districts = ("永康區", "東區", "北區", "安南區", "新營區")
+    rng = Random(3)
+    rows: list[tuple[str, str, dict[str, object]]] = []
+    pairs = []
+
+    def address(district: str) -> str:
+        return f"臺南市{district}{rng.choice(roads)}{rng.randrange(1, 400)}號"
+
+    for i, p in enumerate(_people(360, seed=3)):
+        district = districts[i % len(districts)]
+        p = {**p, "district": district, "address": address(district)}
+        rows.append(("county", f"county:{i:04d}", {**p, "_candidates": []}))
+        name = str(p["name"])
+        if i % 12 == 0:
+            iso = str(p["birth_date"])
+            slipped = iso[:9] + iso[8:]  # 1985-03-12 -> 1985-03-112
+            copy = {
+                **p,
+                "name": name[:-1] + GIVEN_SWAP.get(name[-1], "瑜"),
+                "national_id": None,
+                "birth_date": None,
+                "address": address(district),
+                "_candidates": date_candidates(slipped, ["%Y-%m-%d"]) if with_candidates else [],
+            }
+            rows.append(("city", f"city:{i:04d}", copy))
+            pairs.append((f"city:{i:04d}", f"county:{i:04d}"))
+        elif i % 12 < 7:  # duplicates for the model to learn from: some moved, some mistyped
+            moved = {"address": address(district)} if i % 2 else {}
+            rows.append(("city", f"city:{i:04d}", {**p, **moved, "_candidates": []}))
+        elif i % 12 < 9:
+            rows.append(
+                ("city", f"city:{i:04d}", {**p, "name": name[:-1] + "瑜", "_candidates": []})
+            )
+    frame = _frame(rows).with_columns(
+        pl.Series(
+            candidates_column("birth_date"),
+            [values["_candidates"] for _, _, values in rows],
+            dtype=pl.List(pl.Date),
+        )
+    )
+    return _scored(frame), pairs
+
+
+def test_a_birth_date_with_a_digit_doubled_is_scored_by_its_candidates_and_linked() -> None:
+    scored, pairs = _slipped_dates(with_candidates=True)
+    plain, _ = _slipped_dates(with_candidates=False)
+    assert pairs
+    for pair in pairs:
+        assert scored.get(pair, 0.0) >= LinkageSpec().threshold, pair
+    # Read as plain missing, the same pairs fall short: the candidates carry them.
+    assert sum(plain.get(pair, 0.0) >= LinkageSpec().threshold for pair in pairs) < len(pairs)
+
+
+def test_u_is_taken_among_non_matches() -> None:
+    """Random sampling draws matches too: a level most matches fall in (the same ID) had
+    its u overstated, and a pair agreeing on ID and birth date yet differing elsewhere fell
+    short of the threshold (FEBRL3 recall 0.975)."""
+    from onceonly.consolidate.linkage import _u_among_non_matches
+
+    def model(m: float, u: float) -> dict[str, object]:
+        levels = [{"is_null_level": True}, {"m_probability": m, "u_probability": u}]
+        return {
+            "probability_two_random_records_match": 0.0005,
+            "comparisons": [{"comparison_levels": levels}],
+        }
+
+    def u_of(result: dict) -> float:  # type: ignore[type-arg]
+        return float(result["comparisons"][0]["comparison_levels"][1]["u_probability"])
+
+    assert abs(u_of(_u_among_non_matches(model(0.8, 0.00045), 1e6)) - 0.00005) < 1e-6
+    # Never below one standard error of the sampled count, never raised.
+    assert u_of(_u_among_non_matches(model(0.9, 0.0004), 1e6)) == (0.0004 / 1e6) ** 0.5
+    assert u_of(_u_among_non_matches(model(0.0, 0.9), 1e6)) == 0.9
+
+
+def test_address_words_split_taiwanese_addresses_at_their_units() -> None:
+    from onceonly.consolidate.linkage import _address_words
+
+    words = pl.select(
+        _address_words(pl.lit("臺南市永康區大灣里5鄰中正路12號 3樓")).alias("w")
+    ).item()
+    assert sorted(words) == sorted(["臺南市", "永康區", "大灣里", "5鄰", "中正路", "12號", "3樓"])
+    latin = pl.select(_address_words(pl.lit("4 KYEEMA BEAUMARIS 4506")).alias("w")).item()
+    assert sorted(latin) == ["4", "4506", "BEAUMARIS", "KYEEMA"]

@@ -160,8 +160,8 @@ def _home(rng: Random, districts: tuple[str, ...], after: date, serial: int) -> 
 class _Writer(LegacyWriter):
     """Emits one legacy row for a person's copy, with the faults of its system; ``messy``
     adds what registers messier than the demo's suffer (issue 19): IDs with two digits
-    transposed or left blank, birth dates and sexes left blank more often, twins who
-    differ in one given-name character."""
+    transposed or left blank, birth dates and sexes left blank more often, birth dates with
+    a digit lost or doubled, twins who differ in one given-name character."""
 
     messy = False
 
@@ -190,6 +190,17 @@ class _Writer(LegacyWriter):
             return date(p.birth.year, p.birth.day, p.birth.month)
         return p.birth
 
+    def _slipped(self, text: str) -> str:
+        """``text`` as keyed with a slip, in messy registers: one digit lost or typed twice
+        (``2000-03-15`` -> ``2000-03-5``, ``2000-03-115``), in 1 date in 125 or so."""
+        if not self.messy or not self.fault(0.1):
+            return text
+        digits = [i for i, c in enumerate(text) if c.isdigit()]
+        i = digits[int(self.rng.random() * len(digits))]
+        if self.rng.random() < 0.5:
+            return text[:i] + text[i + 1 :]
+        return text[: i + 1] + text[i:]
+
     def county_row(self, p: Person, home: _Home, copy: int) -> None:
         rid = len(self.county) + 1
         surname_, given = self._name(p, copy)
@@ -204,7 +215,7 @@ class _Writer(LegacyWriter):
         address = f"{city}{home.district}{village}{home.neighbourhood}鄰{home.road}{number}號"
         if self.fault(0.7):
             address = f"{city}{home.district}{home.road}{number}號"
-        birth: str | None = roc_text(self._birth(p, copy), self.rng)
+        birth: str | None = self._slipped(roc_text(self._birth(p, copy), self.rng))
         if self._blank(0.1):
             birth = None
         self.county.append(
@@ -249,7 +260,7 @@ class _Writer(LegacyWriter):
                 surname_,
                 given,
                 sex,
-                iso_text(self._birth(p, copy), self.rng),
+                self._slipped(iso_text(self._birth(p, copy), self.rng)),
                 address,
                 district,
                 None if self.fault(1) else home.village + "里",
