@@ -5,8 +5,8 @@ FEBRL runs twice: with Splink settings written for the bench (the published anch
 setup) and through the project's own people model (:mod:`onceonly.consolidate.linkage`,
 the name, ID, birth date and address mapped to the standard's fields). The demo runs on the
 messy registers (``generate_demo(messy=True)``: twins one character apart, transposed and
-blank IDs, more blank values, birth dates with a digit lost or doubled) unless ``--tidy``; its F1 counts every record, the held-back
-ones included, since those are linked too.
+blank IDs, more blank values, birth dates with a digit lost or doubled) unless ``--tidy``;
+its F1 counts every record, the held-back ones included, since those are linked too.
 
 The threshold is fixed before any label is looked at: 0.5 for FEBRL (the published
 anchors' operating point: F1 0.9992 on FEBRL4, 0.9929 on FEBRL3) and the demo plan's own

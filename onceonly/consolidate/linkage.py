@@ -84,6 +84,10 @@ def _nickname_lists(names: pl.Series) -> pl.Series:
     return joined.get_column("forms").fill_null(pl.lit([], dtype=pl.List(pl.String)))
 
 
+CANDIDATE_KEYS = range(3)
+"""How many candidates of an unreadable birth date blocking tries (most have one to three)."""
+
+
 ADDRESS_UNITS = "縣市鄉鎮區村里鄰路街道段巷弄號樓"
 """The units a Taiwanese address is written in, each ending one part of it (臺南市/永康區/
 中正路/1號): the word boundaries of an address written without spaces."""
@@ -139,14 +143,10 @@ def _prepare_people(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("_id_valid").alias("id_valid"),
         birth.alias("birth_date"),
         candidates.alias("birth_candidates"),
-        # The birth date, or the candidates of one that did not read: blocking on these
-        # brings such a record to its partner's date.
-        pl.when(candidates.list.len() > 0)
-        .then(candidates)
-        .when(birth.is_not_null())
-        .then(pl.concat_list(birth))
-        .otherwise(pl.lit([], dtype=pl.List(pl.String)))
-        .alias("birth_keys"),
+        # The first candidates of a date that did not read, one a column, for blocking:
+        # an equi-join on each finds the partners with that date (an exploded list of every
+        # record's dates costs gigabytes at a million records).
+        *(candidates.list.get(i, null_on_oob=True).alias(f"birth_c{i}") for i in CANDIDATE_KEYS),
         (birth.str.slice(0, 4) + "-" + birth.str.slice(8, 2) + "-" + birth.str.slice(5, 2)).alias(
             "birth_swapped"
         ),
@@ -336,14 +336,22 @@ def _person_settings(link_type: LinkType) -> Any:
             block_on("id_sorted", "birth_year"),
             block_on("id_sorted", "name_first"),
             block_on("name", "district"),
-            # The same birth date (or a candidate of it) and district.
-            block_on("birth_keys", "district", arrays_to_explode=["birth_keys"]),
+            block_on("birth_date", "district"),
+            # A birth date that did not read: a candidate of it and the district (both ways
+            # round, the rule being one-sided).
+            *(
+                CustomRule(
+                    f'{a}."birth_c{i}" = {b}."birth_date" AND l."district" = r."district"',
+                    sql_dialect="duckdb",
+                )
+                for i in CANDIDATE_KEYS
+                for a, b in (("l", "r"), ("r", "l"))
+            ),
             block_on("name_word_first", "birth_date"),
             block_on("name_word_last", "birth_date"),
             block_on("name_word_last", "district"),
             # One typo in the ID leaves its head or its tail; the same district with it is
             # rare enough among strangers to score them all.
-            block_on("id_head", "district"),
             block_on("id_tail", "district"),
             block_on("name_word_first", "district"),
             block_on("name_sorted", "district"),

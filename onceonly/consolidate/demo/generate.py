@@ -192,8 +192,9 @@ class _Writer(LegacyWriter):
 
     def _slipped(self, text: str) -> str:
         """``text`` as keyed with a slip, in messy registers: one digit lost or typed twice
-        (``2000-03-15`` -> ``2000-03-5``, ``2000-03-115``), in 1 date in 125 or so."""
-        if not self.messy or not self.fault(0.1):
+        (``2000-03-15`` -> ``2000-03-5``, ``2000-03-115``) in about one date in 400 (keying
+        errors run near 1 % a field; a digit lost or doubled is about a quarter of them)."""
+        if not self.messy or not self.fault(0.03):
             return text
         digits = [i for i, c in enumerate(text) if c.isdigit()]
         i = digits[int(self.rng.random() * len(digits))]
