@@ -68,6 +68,10 @@ response = function(status, headers, body)
   local _, issued = string.gsub(body, '"status":"issued"', '')
   if status == 200 and (pieces == 0 or issued < pieces) then
     io.write("NOTISSUED " .. string.gsub(string.sub(body, 1, 300), "\\n", " ") .. "\\n")
+  elseif status >= 300 then
+    -- what the server said, so a bench run that failed says why
+    io.write("NOTISSUED HTTP " .. status .. " " ..
+             string.gsub(string.sub(body, 1, 300), "\\n", " ") .. "\\n")
   end
 end
 """
@@ -273,7 +277,7 @@ def wrk(binary: str, url: str, script: Path, connections: int, seconds: int) -> 
     errors = Counter(
         {
             "non-2xx": status,
-            "not issued": len(refusals),
+            "not issued": sum(1 for r in refusals if not r.startswith("HTTP ")),
             "connect": connect,
             "read": read,
             "write": write,
@@ -400,7 +404,7 @@ def describe(run: Run | None) -> str:
         f"{run.rate:8,.0f} req/s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:7.2f} ms  "
         f"wrk {run.client_cpu:4.2f} cores"
         + (f"  ERRORS: {errors}" if errors else "")
-        + (f"\n    first not issued: {run.first_refusal[:200]}" if run.first_refusal else "")
+        + (f"\n    first refused: {run.first_refusal[:300]}" if run.first_refusal else "")
     )
 
 
