@@ -26,7 +26,7 @@ from cryptography import x509
 from fastapi import FastAPI
 
 from onceonly.federation.node import NodeConfig
-from onceonly.federation.remote import Revocations, tls_context
+from onceonly.federation.remote import PEER_KEEP_ALIVE_SECONDS, Revocations, tls_context
 
 
 class _AlertingSSLProtocol(sslproto.SSLProtocol):
@@ -117,6 +117,7 @@ class PeerListener:
             log_level="warning",
             http=peers.protocol(AutoHTTPProtocol),
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=int(PEER_KEEP_ALIVE_SECONDS),
         )
         uvicorn_config.load()
         self.context = server_context(config)

@@ -33,6 +33,19 @@ from onceonly.pki.trust import CertificateRefused, TrustAnchor
 EVIDENCE_PATH = "/federation/v1/evidence"
 log = logging.getLogger(__name__)
 
+PEER_KEEP_ALIVE_SECONDS = 30.0
+"""How long a listener (another node's, or an owner's gateway) keeps an idle connection open.
+Callers drop theirs at half that, so no request goes out on a connection the listener is just
+closing: at equal timeouts (both five seconds) about one forwarded request in 2,500 failed as
+"cannot reach the node" under load."""
+
+
+def peer_client(context: ssl.SSLContext, timeout: float) -> httpx.Client:
+    """A pooled client for a node's or a gateway's listener (see
+    :data:`PEER_KEEP_ALIVE_SECONDS`)."""
+    limits = httpx.Limits(keepalive_expiry=PEER_KEEP_ALIVE_SECONDS / 2)
+    return httpx.Client(verify=context, timeout=timeout, limits=limits)
+
 
 def tls_context(config: NodeConfig, server: bool = False) -> ssl.SSLContext:
     """Mutual TLS with the federation CA only (no public CAs), TLS 1.2 or newer."""
@@ -146,7 +159,7 @@ class RemoteNodes:
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         self.revocations = Revocations(context)
         """The server's certificate is checked against the CRL in the handshake too."""
-        self.client = httpx.Client(verify=context, timeout=timeout)
+        self.client = peer_client(context, timeout)
 
     def close(self) -> None:
         self.client.close()
