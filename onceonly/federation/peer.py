@@ -305,6 +305,7 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     def close() -> None:
         if state._exchange is not None:
             state._exchange.close()
+        state.snapshots.close()
         state.engine.dispose()
 
     return app

@@ -163,6 +163,7 @@ class RemoteNodes:
 
     def close(self) -> None:
         self.client.close()
+        self.snapshots.close()
 
     def is_remote(self, owner: str) -> bool:
         """An owner this node does not host: central data is replicated to every node."""
