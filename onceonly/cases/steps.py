@@ -23,7 +23,7 @@ from onceonly.errors import Problem
 
 if TYPE_CHECKING:
     from onceonly.accounts.deps import Principal
-    from onceonly.exchange.schemas import EvidenceResponse
+    from onceonly.exchange.schemas import EvidenceRequestIn, EvidenceResponse
     from onceonly.exchange.service import Exchange
 
 
@@ -62,6 +62,24 @@ class Step:
         return view
 
 
+def ask_owners(
+    step: Step, exchange: Callable[[], Exchange], body: EvidenceRequestIn
+) -> EvidenceResponse:
+    """The exchange's answer to ``body`` for the step's clerk. A refusal that still carries
+    its pieces' results (none could be issued) is an answer to keep, not an error."""
+    from onceonly.exchange.schemas import EvidenceResponse
+    from onceonly.exchange.service import Actor, request_evidence
+
+    actor = step.actor
+    requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency, actor.credential)
+    try:
+        return request_evidence(exchange(), requester, body, step.lang)
+    except Problem as problem:
+        if "results" not in problem.extra:
+            raise
+        return EvidenceResponse.model_validate(problem.extra)
+
+
 def ask_case_evidence(
     step: Step,
     exchange: Callable[[], Exchange],
@@ -72,8 +90,7 @@ def ask_case_evidence(
     """Ask for one piece of case ``number`` with the parameters the clerk gives (the other
     person of a kinship) and keep the answer on the case; a wrong parameter is a 422 naming
     it, and nothing is kept."""
-    from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResponse
-    from onceonly.exchange.service import Actor, request_evidence
+    from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn
 
     actor, lang = step.actor, step.lang
     with transaction(step.factory) as db:
@@ -84,13 +101,7 @@ def ask_case_evidence(
         subject=plan.subject,
         evidence=[EvidenceAsk(type=evidence_type, params=dict(params))],
     )
-    requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency, actor.credential)
-    try:
-        response = request_evidence(exchange(), requester, ask, lang)
-    except Problem as problem:
-        if "results" not in problem.extra:
-            raise
-        response = EvidenceResponse.model_validate(problem.extra)
+    response = ask_owners(step, exchange, ask)
     view = step(lambda db: service.record_evidence(db, actor, plan.number, response, lang=lang))
     return view, response
 
@@ -103,8 +114,7 @@ def fetch_case_evidence(
     kept with their reasons. Returns the case and what the exchange answered (``None`` when
     nothing needed fetching). ``exchange`` is called only when something must be fetched: a
     case relayed with its evidence needs no provider adapters loaded."""
-    from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResponse
-    from onceonly.exchange.service import Actor, request_evidence
+    from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn
 
     actor, lang = step.actor, step.lang
     with transaction(step.factory) as db:
@@ -117,12 +127,6 @@ def fetch_case_evidence(
         subject=plan.subject,
         evidence=[EvidenceAsk(type=code) for code in plan.evidence_types],
     )
-    requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency, actor.credential)
-    try:
-        response = request_evidence(exchange(), requester, ask, lang)
-    except Problem as problem:
-        if "results" not in problem.extra:
-            raise
-        response = EvidenceResponse.model_validate(problem.extra)
+    response = ask_owners(step, exchange, ask)
     view = step(lambda db: service.record_evidence(db, actor, plan.number, response, lang=lang))
     return view, response

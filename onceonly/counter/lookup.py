@@ -21,13 +21,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from onceonly.cases import service
-from onceonly.cases.steps import Step
+from onceonly.cases.steps import Step, ask_owners
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import TranscriptCard, transcript_card
 from onceonly.domain import subjects
-from onceonly.errors import FieldError, Problem, validation_problem
+from onceonly.errors import FieldError, validation_problem
 from onceonly.exchange.schemas import EvidenceRequestIn, EvidenceResponse, SubjectIn
-from onceonly.exchange.service import Actor, Exchange, request_evidence
+from onceonly.exchange.service import Exchange
 from onceonly.i18n import t
 
 KINDS = ("person", "parcel", "building", "address")
@@ -97,13 +97,7 @@ def ask(
         ) from exc
     body = EvidenceRequestIn(case_id=case_number, application_item=application_item, subject=thing)
     actor = step.actor
-    requester = Actor(actor.username, actor.badge or "", actor.role, actor.agency, actor.credential)
-    try:
-        response = request_evidence(exchange(), requester, body, lang)
-    except Problem as problem:
-        if "results" not in problem.extra:
-            raise
-        response = EvidenceResponse.model_validate(problem.extra)
+    response = ask_owners(step, exchange, body)
     step(lambda db: service.record_lookup(db, actor, case_number, thing.kind, response, lang=lang))
     return response
 
