@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DDL, DateTime, Dialect, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -86,6 +86,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose every read sees the database at one moment, however many
+    statements it runs while the node goes on writing: a backup's tables and the heads its
+    manifest records must describe the same log. Nothing it does is kept."""
+    if engine.dialect.name == "sqlite":
+        # pysqlite opens no transaction for a SELECT, so each read would see a later state;
+        # an explicit BEGIN holds one WAL snapshot from the first read to the rollback.
+        with engine.connect() as connection:
+            connection.exec_driver_sql("BEGIN")
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+        return
+    with engine.connect().execution_options(
+        isolation_level="REPEATABLE READ", postgresql_readonly=True
+    ) as connection:
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 @contextmanager

@@ -44,10 +44,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from onceonly.audit.log import head as audit_head
 from onceonly.audit.verify import verify_database
-from onceonly.db import make_engine, make_session_factory
+from onceonly.db import make_engine, make_session_factory, snapshot
 from onceonly.federation.jose import registry
 from onceonly.pki.trust import CertificateRefused, TrustAnchor
 
@@ -118,15 +119,15 @@ def dump_database(url: str, source: str) -> tuple[dict[str, Any], bytes]:
     engine = make_engine(url)
     tables: dict[str, list[dict[str, Any]]] = {}
     try:
-        with engine.connect() as connection:
+        with snapshot(engine) as connection:
             for table in Base.metadata.sorted_tables:
                 if table.name in NODE_LOCAL_TABLES:
                     continue
                 rows = connection.execute(select(table)).mappings()
                 tables[table.name] = [{k: _encode(v) for k, v in row.items()} for row in rows]
-        with make_session_factory(engine)() as session:
-            head = audit_head(session)
-            tree = _tree_head(session)
+            with Session(bind=connection) as session:
+                head = audit_head(session)
+                tree = _tree_head(session)
     finally:
         engine.dispose()
     manifest = {

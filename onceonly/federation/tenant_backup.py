@@ -41,7 +41,7 @@ from onceonly.accounts.tenancy import Scope
 from onceonly.audit.merkle import entry_leaf, mth
 from onceonly.audit.models import GENESIS_HASH
 from onceonly.audit.verify import compute_hash, entry_document
-from onceonly.db import make_engine, make_session_factory
+from onceonly.db import make_engine, make_session_factory, snapshot
 from onceonly.federation.backup import FORMAT, BackupInvalid, Opened, _encode, restore
 
 TENANT_FORMAT = FORMAT + "+tenant"
@@ -286,7 +286,7 @@ def dump_tenant(settings: Any, source: str, tenant: str) -> tuple[dict[str, Any]
             audit_keys = [
                 k for k in published_jwks(session)["keys"] if k.get("agency") == AUDIT_KEY_AGENCY
             ]
-        with engine.connect() as connection:
+        with snapshot(engine) as connection:
             for table in Base.metadata.sorted_tables:
                 rule = TABLE_RULES.get(table.name)
                 if rule is None:

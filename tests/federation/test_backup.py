@@ -124,3 +124,37 @@ def test_a_backup_from_before_entry_format_2_restores_and_verifies(database_url:
         del row["entry_format"], row["actor_salt"]
     report = restore_drill(Opened(manifest, gzip.compress(json.dumps(document).encode()), "t"))
     assert report.ok, report
+
+
+def test_a_backup_taken_while_the_node_writes_describes_one_moment(
+    pki: Path, database_url: str
+) -> None:
+    """A clerk's request lands after the dump read the audit log and before it read the
+    rest: the manifest's head must be the one of the rows the backup holds."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _filled(database_url)
+    writer = make_engine(database_url)
+    state = {"read_the_log": False, "wrote": False}
+
+    def _land_a_request(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if state["read_the_log"] and not state["wrote"]:
+            state["wrote"] = True
+            append_many_durably(
+                make_session_factory(writer),
+                [AuditRecord(event="evidence.request", actor_username="late-clerk")],
+            )
+        if "FROM audit_entries" in statement and not state["wrote"]:
+            state["read_the_log"] = True
+
+    event.listen(Engine, "before_cursor_execute", _land_a_request)
+    try:
+        manifest, body = dump_database(database_url, "taipei")
+    finally:
+        event.remove(Engine, "before_cursor_execute", _land_a_request)
+        writer.dispose()
+    assert state["wrote"]
+    assert manifest["row_counts"]["audit_entries"] == manifest["audit_head"]["seq"] == 25
+    report = restore_drill(Opened(manifest, body, "t"))
+    assert report.ok, report
