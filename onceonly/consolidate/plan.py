@@ -200,6 +200,12 @@ class TargetField:
     required: bool
     codes: tuple[str, ...] | None
     """Allowed codes of a code field (``None``: any)."""
+    label_zh: str = ""
+    label_en: str = ""
+
+    def label(self, lang: str) -> str:
+        """The field as a clerk reads it (出生日期, Date of birth), its name when unlabelled."""
+        return (self.label_en if lang == "en" else self.label_zh) or self.name
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,11 @@ class Plan:
 
     def field(self, name: str) -> TargetField:
         return next(f for f in self.fields if f.name == name)
+
+    def label(self, name: str, lang: str) -> str:
+        """Field ``name`` in words (its name when the standard has no such field)."""
+        found = next((f for f in self.fields if f.name == name), None)
+        return found.label(lang) if found is not None else name
 
     @property
     def mapped_fields(self) -> tuple[str, ...]:
@@ -274,7 +285,7 @@ def target_fields(spec: DatasetSpec, jurisdiction: str) -> tuple[TargetField, ..
             codes = tuple(c.code for c in f.code_list)
         elif f.code_list_source == "jurisdictions":
             codes = tuple(sorted(names))
-        return TargetField(f.name, f.type, f.required, codes)
+        return TargetField(f.name, f.type, f.required, codes, f.label_zh, f.label_en)
 
     local = spec.extensions.get(jurisdiction, [])
     flat: list[FieldSpec] = []

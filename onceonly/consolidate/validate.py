@@ -261,8 +261,8 @@ def validate_source(
                 "field": column,
                 "check": check,
                 "value": row["failure_case"] or "",
-                "zh": f"{column}：{_message(check, 'zh-TW')}",
-                "en": f"{column}: {_message(check, 'en')}",
+                "zh": f"{plan.label(column, 'zh-TW')}：{_message(check, 'zh-TW')}",
+                "en": f"{plan.label(column, 'en')}: {_message(check, 'en')}",
             }
         )
     # Each row's warning labels in the order pandera reported them, built in polars: a
@@ -342,6 +342,11 @@ def quality_json(plan: Plan, qualities: list[SourceQuality]) -> dict[str, Any]:
         "dataset": plan.model.target.dataset,
         "jurisdiction": plan.model.target.jurisdiction,
         "table_schema": table_schema(plan),
+        "labels": {
+            f.name: {"zh-TW": f.label("zh-TW"), "en": f.label("en")}
+            for f in plan.fields
+            if f.name in plan.mapped_fields
+        },
         "sources": [q.__dict__ for q in qualities],
     }
 
@@ -363,9 +368,10 @@ def _bars(values: dict[str, float], colour: str) -> str:
     return "".join(parts)
 
 
-def _worded(reason: str, lang: str) -> str:
-    """``birth_date:not_nullable`` as words in ``lang`` (``birth_date：必填欄位缺值``): a
-    check of the catalogue by its message, a normaliser's code as "unreadable value"."""
+def _worded(reason: str, lang: str, labels: dict[str, dict[str, str]]) -> str:
+    """``birth_date:not_nullable`` as words in ``lang`` (``出生日期：必填欄位缺值``): the field
+    by the standard's label, a check of the catalogue by its message, a normaliser's code as
+    "unreadable value"."""
     field_name, _, check = reason.rpartition(":")
     known = f"consolidate.check.{check}"
     from onceonly.i18n import catalogue
@@ -373,7 +379,8 @@ def _worded(reason: str, lang: str) -> str:
     words = _message(check, lang) if known in catalogue() else _message("unreadable", lang)
     if not field_name:
         return words
-    return f"{field_name}：{words}" if lang == "zh-TW" else f"{field_name}: {words} ({check})"
+    label = labels.get(field_name, {}).get(lang, field_name)
+    return f"{label}：{words}" if lang == "zh-TW" else f"{label}: {words}"
 
 
 def quality_html(report: dict[str, Any], lang: str = "zh-TW") -> str:
@@ -395,6 +402,7 @@ def quality_html(report: dict[str, Any], lang: str = "zh-TW") -> str:
         jurisdiction=report["jurisdiction"],
     )
     out.append(f"<p>{html.escape(target)}</p>")
+    labels: dict[str, dict[str, str]] = report.get("labels", {})
     for source in report["sources"]:
         out.append(f"<h2>{html.escape(source['source'])}</h2>")
         counts = t(
@@ -406,7 +414,10 @@ def quality_html(report: dict[str, Any], lang: str = "zh-TW") -> str:
         )
         out.append(f"<p>{html.escape(counts)}</p>")
         for metric in ("completeness", "validity"):
-            values = {name: float(v[metric]) for name, v in source["fields"].items()}
+            values = {
+                labels.get(name, {}).get(lang, name): float(v[metric])
+                for name, v in source["fields"].items()
+            }
             out.append(f"<h3>{html.escape(t(f'consolidate.report.{metric}', lang))}</h3>")
             out.append(_bars(values, "#2b7a78" if metric == "completeness" else "#3a6ea5"))
         out.append("<table><tr>")
@@ -415,7 +426,8 @@ def quality_html(report: dict[str, Any], lang: str = "zh-TW") -> str:
         out.append("</tr>")
         for name, v in source["fields"].items():
             out.append(
-                f"<tr><td>{html.escape(name)}</td><td>{v['completeness']:.1%}</td>"
+                f"<tr><td>{html.escape(labels.get(name, {}).get(lang, name))}</td>"
+                f"<td>{v['completeness']:.1%}</td>"
                 f"<td>{v['validity']:.1%}</td><td>{v['uniqueness']:.1%}</td>"
                 f"<td>{v['missing']}</td><td>{v['invalid']}</td></tr>"
             )
@@ -423,12 +435,12 @@ def quality_html(report: dict[str, Any], lang: str = "zh-TW") -> str:
         if source["checks"]:
             out.append(f"<h3>{html.escape(t('consolidate.report.cross_field', lang))}</h3><ul>")
             for name, count in sorted(source["checks"].items()):
-                out.append(f"<li>{html.escape(_worded(name, lang))}: {count}</li>")
+                out.append(f"<li>{html.escape(_worded(name, lang, labels))}: {count}</li>")
             out.append("</ul>")
         if source["reasons"]:
             out.append(f"<h3>{html.escape(t('consolidate.report.reasons', lang))}</h3><ul>")
             for name, count in sorted(source["reasons"].items(), key=lambda kv: -kv[1]):
-                out.append(f"<li>{html.escape(_worded(name, lang))}: {count}</li>")
+                out.append(f"<li>{html.escape(_worded(name, lang, labels))}: {count}</li>")
             out.append("</ul>")
     out.append("</body></html>")
     return "".join(out)

@@ -178,6 +178,7 @@ def test_the_quality_report_words_its_reasons_in_the_readers_language() -> None:
         "dataset": "household_registration",
         "jurisdiction": "tainan-city",
         "table_schema": {"fields": []},
+        "labels": {"birth_date": {"zh-TW": "出生日期", "en": "Date of birth"}},
         "sources": [
             {
                 "source": "county",
@@ -191,6 +192,7 @@ def test_the_quality_report_words_its_reasons_in_the_readers_language() -> None:
         ],
     }
     page = quality_html(report, "zh-TW")
-    assert "birth_date：必填欄位缺值" in page and "檢查碼不符" in page
-    assert "not_nullable" not in page and "id_checksum" not in page
-    assert "required value missing" in quality_html(report, "en")
+    assert "出生日期：必填欄位缺值" in page and "檢查碼不符" in page
+    assert "not_nullable" not in page and "id_checksum" not in page and "birth_date" not in page
+    english = quality_html(report, "en")
+    assert "Date of birth: required value missing" in english and "not_nullable" not in english

@@ -42,6 +42,9 @@ def test_quarantine_keeps_every_failed_row_with_reasons(finished_run: Path) -> N
         assert q["reasons"] and all(r["field"] and r["en"] and r["zh"] for r in q["reasons"])
         assert q["raw"]  # the legacy values, for a clerk to fix at the source
     assert any(r["check"] == "not_nullable" for q in quarantine for r in q["reasons"])
+    missing = next(r for q in quarantine for r in q["reasons"] if r["check"] == "not_nullable")
+    assert missing["zh"].startswith(("出生日期：", "姓名：", "身分證統一編號：")), missing
+    assert missing["field"] not in missing["zh"] + missing["en"]  # the field in words
 
 
 def test_quality_report_measures_every_field(finished_run: Path) -> None:
@@ -57,6 +60,7 @@ def test_quality_report_measures_every_field(finished_run: Path) -> None:
         assert source["checks"].get("id_checksum", 0) > 0  # typo'd IDs warned, kept
     page = (report / "quality.html").read_text("utf-8")
     assert "<svg" in page and "資料品質報告" in page
+    assert "<td>出生日期</td>" in page and "<td>birth_date</td>" not in page
     assert "<script" not in page and "src=" not in page and "<link" not in page  # no CDN
 
 
