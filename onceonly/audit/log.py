@@ -12,7 +12,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -117,6 +117,11 @@ def _json_value(value: Any, name: str) -> Any:
         raise ValueError(f"audit {name} is not plain JSON: {error}") from error
 
 
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(AuditRecord))
+"""Read shallowly from each record (``asdict`` deep-copies, and the JSON-valued fields are
+copied by :func:`_json_value` anyway): an append pays for this on every entry."""
+
+
 def _content(record: AuditRecord) -> dict[str, Any]:
     if not record.event:
         raise ValueError("audit event kind is empty")
@@ -124,7 +129,7 @@ def _content(record: AuditRecord) -> dict[str, Any]:
         raise ValueError("audit actor_username is empty")
     if record.decision not in DECISIONS:
         raise ValueError(f"audit decision must be one of {DECISIONS}, got {record.decision!r}")
-    content = asdict(record)
+    content = {name: getattr(record, name) for name in _RECORD_FIELDS}
     for name in ("fields", "predicate_params", "details"):
         if content[name] is not None:
             content[name] = _json_value(content[name], name)

@@ -253,3 +253,28 @@ def test_the_asks_about_one_citizen_are_read_by_index_not_by_dataset(
         plan = " ".join(str(row[-1]) for row in rows)
     assert len(found) == 1
     assert "ix_audit_entries_predicate_asks" in plan, plan
+
+
+def test_the_tree_stays_right_when_a_batch_rolls_back_and_another_path_appends(
+    sessions: sessionmaker[Session],
+) -> None:
+    """An append remembers the tree's peaks for the next one; a batch that rolled back, then
+    an entry appended without it (another worker), must not leave the next batch building on
+    peaks of entries that were never kept."""
+    from onceonly.audit.log import append_batch
+    from onceonly.audit.merkle import entry_leaf, mth
+    from onceonly.audit.tree_store import root_hash
+
+    append_many_durably(sessions, [record(n) for n in range(6)])
+    with pytest.raises(RuntimeError), transaction(sessions) as session:
+        append_batch(session, [record(100)])
+        raise RuntimeError("the commit failed")
+    with transaction(sessions) as session:
+        append(session, record(7))  # entry 7, as another worker's single append makes it
+    append_many_durably(sessions, [record(n) for n in range(8, 12)])
+    with sessions() as session:
+        hashes = list(session.scalars(select(AuditEntry.entry_hash).order_by(AuditEntry.seq)))
+        assert len(hashes) == 11
+        for size in range(1, 12):
+            assert root_hash(session, size) == mth([entry_leaf(h) for h in hashes[:size]])
+        assert verify_database(session).ok
