@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from onceonly.federation.node import NodeConfig
 from onceonly.federation.remote import PEER_KEEP_ALIVE_SECONDS, Revocations, tls_context
+from onceonly.pki.trust import certificate_from_der
 
 
 class _AlertingSSLProtocol(sslproto.SSLProtocol):
@@ -73,7 +74,7 @@ class TlsPeers:
         if not client:
             return None
         der = self._by_address.get(tuple(client)[:2])
-        return x509.load_der_x509_certificate(der) if der else None
+        return certificate_from_der(der) if der else None
 
     def protocol(self, base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
         """``base`` (uvicorn's HTTP protocol) recording each connection's certificate."""

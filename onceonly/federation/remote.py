@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography import x509
 
 from onceonly.config import Settings
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, Reason
@@ -28,7 +27,7 @@ from onceonly.federation.node import NodeConfig, SnapshotCache
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.federation.snapshot import NodeEntry, Snapshot, SnapshotRefused
 from onceonly.i18n import both
-from onceonly.pki.trust import CertificateRefused, TrustAnchor
+from onceonly.pki.trust import CertificateRefused, TrustAnchor, certificate_from_pem
 
 EVIDENCE_PATH = "/federation/v1/evidence"
 log = logging.getLogger(__name__)
@@ -245,11 +244,11 @@ class RemoteNodes:
                 owner, ask, dataset, "unavailable", "federation.no_node", retry_after=3600
             )
         try:
-            trust.check(x509.load_pem_x509_certificate(self.credentials.cert_pem), self.config.id)
+            trust.check(certificate_from_pem(self.credentials.cert_pem), self.config.id)
         except CertificateRefused as exc:
             return _cert_refused(owner, ask, dataset, "federation.own_cert_refused", exc)
         try:
-            trust.check(x509.load_pem_x509_certificate(node.cert_pem.encode()), node.id)
+            trust.check(certificate_from_pem(node.cert_pem.encode()), node.id)
         except CertificateRefused as exc:
             return _cert_refused(
                 owner, ask, dataset, "federation.peer_cert_refused", exc, node.name

@@ -31,7 +31,13 @@ from joserfc.jwk import ECKey
 
 from onceonly.federation.jose import registry
 from onceonly.federation.models import NONCE_MAX_LENGTH
-from onceonly.pki.trust import CertificateRefused, TrustAnchor, node_of_certificate
+from onceonly.pki.trust import (
+    CertificateRefused,
+    TrustAnchor,
+    certificate_from_der,
+    certificate_from_pem,
+    node_of_certificate,
+)
 
 HEADER = "X-Onceonly-Signature"
 TYP = "onceonly-request+jwt"
@@ -82,7 +88,7 @@ class NodeCredentials:
         nonce: str = "",
     ) -> str:
         """The signature header for a request to the node ``audience``, and only to it."""
-        cert = x509.load_pem_x509_certificate(self.cert_pem)
+        cert = certificate_from_pem(self.cert_pem)
         header = {
             "alg": "ES256",
             "typ": TYP,
@@ -164,7 +170,7 @@ def verify_request(
     try:
         header = jws.extract_compact(token.encode(), registry=registry("ES256")).protected
         chain = header.get("x5c") or []
-        cert = x509.load_der_x509_certificate(base64.b64decode(chain[0]))
+        cert = certificate_from_der(base64.b64decode(chain[0]))
     except (JoseError, ValueError, IndexError, TypeError) as exc:
         raise RequestRefused("malformed", str(exc)) from exc
     if header.get("alg") != "ES256" or header.get("typ") != TYP:

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography import x509
 
 from onceonly.config import Settings
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult
@@ -33,7 +32,7 @@ from onceonly.federation.remote import (
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.gateway.server import EVIDENCE_PATH
 from onceonly.gateway.setup import DATASETS
-from onceonly.pki.trust import CertificateRefused, TrustAnchor
+from onceonly.pki.trust import CertificateRefused, TrustAnchor, certificate_from_pem
 
 LINKS_NAME = "gateways.json"
 
@@ -146,7 +145,7 @@ class Gateways:
         assert gateway is not None
         try:
             trust = self._trust()
-            trust.check(x509.load_pem_x509_certificate(self.credentials.cert_pem), self.links.node)
+            trust.check(certificate_from_pem(self.credentials.cert_pem), self.links.node)
         except (OSError, ValueError, CertificateRefused) as exc:
             return _result(owner, ask, dataset, "failed", "gateway.own_cert_refused",
                            detail=str(exc)[:200])  # fmt: skip

@@ -44,16 +44,12 @@ class TrustAnchor:
 
     def check(self, cert: x509.Certificate, node_id: str | None = None) -> str:
         """The node id the certificate names, after every check passed."""
-        public = self.ca.public_key()
-        if cert.issuer != self.ca.subject or not isinstance(public, ec.EllipticCurvePublicKey):
+        if cert.issuer != self.ca.subject or not isinstance(
+            self.ca.public_key(), ec.EllipticCurvePublicKey
+        ):
             raise CertificateRefused("unknown_ca", cert.issuer.rfc4514_string())
-        try:
-            assert cert.signature_hash_algorithm is not None
-            public.verify(
-                cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
-            )
-        except (InvalidSignature, AssertionError) as exc:
-            raise CertificateRefused("unknown_ca", "signature does not verify") from exc
+        if not _signed_by(self.ca, cert):
+            raise CertificateRefused("unknown_ca", "signature does not verify")
         now = datetime.now(UTC)
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise CertificateRefused("cert_expired", cert.not_valid_after_utc.isoformat())
@@ -69,6 +65,36 @@ class TrustAnchor:
         if node_id is not None and named != node_id:
             raise CertificateRefused("wrong_node", f"certificate names {named!r}, not {node_id!r}")
         return named or ""
+
+
+@functools.lru_cache(maxsize=256)
+def _signed_by(ca: x509.Certificate, cert: x509.Certificate) -> bool:
+    """Whether ``ca``'s key signed ``cert``: a fact about two unchanging certificates, so it
+    is worked out once, not in every forwarded request on both nodes. Time and revocation
+    are not facts of that kind; :meth:`TrustAnchor.check` asks them every time."""
+    public = ca.public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey) or cert.signature_hash_algorithm is None:
+        return False
+    try:
+        public.verify(
+            cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm)
+        )
+    except InvalidSignature:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def certificate_from_pem(pem: bytes) -> x509.Certificate:
+    """The parsed certificate, once per distinct PEM (a node's own and its peers' are parsed
+    on every forwarded request otherwise). Raises ``ValueError`` on a malformed one."""
+    return x509.load_pem_x509_certificate(pem)
+
+
+@functools.lru_cache(maxsize=256)
+def certificate_from_der(der: bytes) -> x509.Certificate:
+    """:func:`certificate_from_pem` for DER (a TLS peer's, a signature's ``x5c``)."""
+    return x509.load_der_x509_certificate(der)
 
 
 @functools.lru_cache(maxsize=8)

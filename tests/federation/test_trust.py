@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -115,6 +116,28 @@ def test_trust_names_why_a_certificate_is_refused(pki: Path, tmp_path: Path) -> 
     with pytest.raises(CertificateRefused) as bad_crl:
         TrustAnchor.from_pem((pki / "ca" / "ca.pem").read_bytes(), ca.build_crl(tmp_path / "other"))
     assert bad_crl.value.code == "crl_bad_signature"
+
+
+def test_a_certificate_checked_before_is_still_refused_once_revoked_or_altered(
+    tmp_path: Path,
+) -> None:
+    """A node checks the same certificates on every request; what it remembers of them must
+    not outlive a revocation, nor vouch for a copy with one byte of its signature changed."""
+    pki = tmp_path  # its own CA: the revocation below must not reach the other tests
+    ca.init_ca(pki / "ca")
+    ca.issue_node(pki / "ca", "taipei", pki / "certs")
+    genuine = _cert(pki, "taipei")
+    assert _anchor(pki).check(genuine, "taipei") == "taipei"
+    der = bytearray(genuine.public_bytes(serialization.Encoding.DER))
+    der[-5] ^= 0x01  # inside the signature, the last field of the certificate
+    altered = x509.load_der_x509_certificate(bytes(der))
+    with pytest.raises(CertificateRefused) as forged:
+        _anchor(pki).check(altered, "taipei")
+    assert forged.value.code == "unknown_ca"
+    ca.revoke(pki / "ca", format(genuine.serial_number, "x"), "key_compromise")
+    with pytest.raises(CertificateRefused) as revoked:
+        _anchor(pki).check(genuine, "taipei")
+    assert revoked.value.code == "cert_revoked"
 
 
 def _credentials(pki: Path, node: str) -> NodeCredentials:
