@@ -7,6 +7,11 @@ first caller that finds no commit in progress becomes the leader: it takes every
 far, writes them all in one transaction, commits once, and wakes each waiting caller with its
 own result (or its own error). Nobody returns before its write is durable; under load many
 requests share one fsync.
+
+A leader commits one group, its own item in it, then hands the lead to the oldest caller
+still waiting and returns. A leader that went on committing while anyone was queued never
+returned under steady load: one clerk in a few hundred waited seconds for other clerks'
+entries.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ Result = TypeVar("Result")
 @dataclass
 class _Waiting(Generic[Item, Result]):
     item: Item
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    """Set when the item is committed (``finished``) or when this caller is to lead."""
+    finished: bool = False
     result: Result | None = None
     error: BaseException | None = None
 
@@ -53,21 +60,23 @@ class GroupCommit(Generic[Item, Result]):
             lead = not self._leader_active
             if lead:
                 self._leader_active = True
-        if lead:
+        if not lead:
+            waiting.wake.wait()
+        if not waiting.finished:  # leading: this caller's item is in the group it takes
             self._lead()
-        waiting.done.wait()
         if waiting.error is not None:
             raise waiting.error
         return waiting.result  # type: ignore[return-value]
 
     def _lead(self) -> None:
-        while True:
-            with self._lock:
-                group, self._queue = self._queue, []
-                if not group:
-                    self._leader_active = False
-                    return
-            self._commit(group)
+        with self._lock:
+            group, self._queue = self._queue, []
+        self._commit(group)
+        with self._lock:
+            if self._queue:
+                self._queue[0].wake.set()  # the oldest waiting caller leads the next group
+            else:
+                self._leader_active = False
 
     def _commit(self, group: list[_Waiting[Item, Result]]) -> None:
         try:
@@ -83,4 +92,5 @@ class GroupCommit(Generic[Item, Result]):
             group[0].error = exc
             group[0].result = None
         for waiting in group:
-            waiting.done.set()
+            waiting.finished = True
+            waiting.wake.set()

@@ -67,3 +67,49 @@ def test_a_bad_batch_fails_only_its_caller(sessions: sessionmaker[Session]) -> N
         )
     after = committer.append(_records(2, 1))
     assert [e.seq for e in good] == [1, 2] and after[0].seq == 3
+
+
+def test_a_leader_returns_once_its_own_group_is_committed(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Under steady load the queue is never empty: a caller that led one commit must return
+    with its entry, not go on committing everyone else's (a clerk waited seconds so)."""
+    from onceonly.group_commit import GroupCommit
+
+    writing_first = threading.Event()
+    second_queued = threading.Event()
+    first_returned = threading.Event()
+    written: list[str] = []
+
+    def write(session: Session, item: str) -> str:
+        if item == "first":
+            writing_first.set()
+            assert second_queued.wait(5)  # the second caller queues behind this commit
+        if item == "second":
+            # A leader that keeps leading would be writing this, still inside its own call.
+            assert first_returned.wait(5), "the first caller is still committing for others"
+        written.append(item)
+        return item
+
+    group: GroupCommit[str, str] = GroupCommit(sessions, write)
+    results: dict[str, str] = {}
+
+    def first() -> None:
+        results["first"] = group.submit("first")
+        first_returned.set()
+
+    def second() -> None:
+        results["second"] = group.submit("second")
+
+    leader = threading.Thread(target=first)
+    leader.start()
+    assert writing_first.wait(5)
+    follower = threading.Thread(target=second)
+    follower.start()
+    while not group._queue:  # no public way to see a caller waiting
+        threading.Event().wait(0.001)
+    second_queued.set()
+    leader.join(10)
+    follower.join(10)
+    assert results == {"first": "first", "second": "second"}
+    assert written == ["first", "second"]
