@@ -71,12 +71,14 @@ class GroupCommit(Generic[Item, Result]):
     def _lead(self) -> None:
         with self._lock:
             group, self._queue = self._queue, []
-        self._commit(group)
-        with self._lock:
-            if self._queue:
-                self._queue[0].wake.set()  # the oldest waiting caller leads the next group
-            else:
-                self._leader_active = False
+        try:
+            self._commit(group)
+        finally:  # whatever became of this group, the callers queued behind it go on
+            with self._lock:
+                if self._queue:
+                    self._queue[0].wake.set()  # the oldest waiting caller leads the next group
+                else:
+                    self._leader_active = False
 
     def _commit(self, group: list[_Waiting[Item, Result]]) -> None:
         try:
