@@ -7,14 +7,16 @@ in a temporary directory and starts each as a real server on loopback. A 臺北�
 with C concurrent clients, for the low-income-household answer about a citizen registered in
 臺北市 (decided and signed on the 臺北市 node: local) and about one registered in 宜蘭縣 (forwarded
 over mutual TLS, signed request, decided and signed on the regional node, verified back: cross-
-node), interleaved in the same run. Throughputs, p99 latencies and their ratio are printed;
-the last line is the figure.
+node), interleaved in the same run. Throughputs, p99 latencies, the CPU each node spent per
+request (which node limits the cross-node rate) and the ratio are printed; the last line is
+the figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +37,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from evidence import _LUA_DONE, _LUA_ISSUED, EVIDENCE_PATH, Run, describe, find_wrk, wrk
 
 ITEM = "public-housing-low-income"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) process ``pid`` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def script(work: Path, token: str, subject: str, case_id: str) -> Path:
@@ -96,11 +104,17 @@ def main() -> int:
             for path in scripts.values():
                 wrk(binary, taipei.url, path, 2, 2)  # warm up both paths
             runs: dict[str, list[Run]] = {label: [] for label in scripts}
+            started = zip(layout.nodes, processes[1:], strict=True)
+            nodes = {node.plan.id: process.pid for node, process in started}
+            cpu = {label: dict.fromkeys(nodes, 0.0) for label in scripts}
             for _ in range(args.rounds):  # alternating, so drift on a busy machine hits both
                 for label, path in scripts.items():
+                    before = {node_id: cpu_seconds(pid) for node_id, pid in nodes.items()}
                     runs[label].append(
                         wrk(binary, taipei.url, path, args.connections, args.duration)
                     )
+                    for node_id, pid in nodes.items():
+                        cpu[label][node_id] += cpu_seconds(pid) - before[node_id]
         finally:
             for process in reversed(processes):
                 stop(process)
@@ -109,6 +123,15 @@ def main() -> int:
         requests = sum(r.requests for r in measured)
         rates[label] = requests / sum(r.seconds for r in measured)
         print(f"{label + ':':<11} " + "; ".join(describe(r) for r in measured))
+    spent = "; ".join(
+        f"{label}: "
+        + ", ".join(
+            f"{node_id} {seconds / sum(r.requests for r in runs[label]) * 1000:.2f}"
+            for node_id, seconds in by_node.items()
+        )
+        for label, by_node in cpu.items()
+    )
+    print(f"CPU per request (ms) by node, {spent}")
     failed = [r for measured in runs.values() for r in measured if r.errors]
     local_p99 = max(r.p99_ms for r in runs["local"])
     cross_p99 = max(r.p99_ms for r in runs["cross-node"])
