@@ -114,6 +114,9 @@ class Run:
     """CPU seconds ``wrk`` itself used per second of the run: well below the cores left to
     the server means the load generator was not what limited the figure."""
     first_refusal: str = ""
+    machine_cpu: float = 0.0
+    """Cores the whole machine kept busy during the run (server, database, wrk, anything
+    else): near ``os.cpu_count()`` means the machine, not the server, set the figure."""
 
     @property
     def rate(self) -> float:
@@ -262,12 +265,25 @@ def tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) clock ticks of every core so far, from /proc/stat; (0, 0) elsewhere."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0, 0
+    ticks = [int(value) for value in first]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def wrk(binary: str, url: str, script: Path, connections: int, seconds: int) -> Run:
     threads = max(1, min(connections, os.cpu_count() or 1))
     command = [binary, "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
     command += ["--timeout", "30s", "-s", str(script), url]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy_before, all_before = machine_ticks()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
+    busy_after, all_after = machine_ticks()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     match = re.search(r"^RESULT (.*)$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or match is None:
@@ -294,6 +310,11 @@ def wrk(binary: str, url: str, script: Path, connections: int, seconds: int) -> 
         +errors,
         client_cpu=used / elapsed if elapsed else 0.0,
         first_refusal=refusals[0] if refusals else "",
+        machine_cpu=(
+            (busy_after - busy_before) / (all_after - all_before) * (os.cpu_count() or 1)
+            if all_after > all_before
+            else 0.0
+        ),
     )
 
 
@@ -402,7 +423,7 @@ def describe(run: Run | None) -> str:
     errors = ", ".join(f"{n} {kind}" for kind, n in run.errors.items())
     return (
         f"{run.rate:8,.0f} req/s  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:7.2f} ms  "
-        f"wrk {run.client_cpu:4.2f} cores"
+        f"wrk {run.client_cpu:4.2f} cores, machine {run.machine_cpu:4.2f}/{os.cpu_count()}"
         + (f"  ERRORS: {errors}" if errors else "")
         + (f"\n    first refused: {run.first_refusal[:300]}" if run.first_refusal else "")
     )
