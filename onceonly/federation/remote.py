@@ -67,11 +67,6 @@ class PeerClients:
             client.close()
 
 
-def peer_client(context: ssl.SSLContext, timeout: float) -> PeerClients:
-    """The clients a node or a gateway posts to its peers' listeners with."""
-    return PeerClients(context, timeout)
-
-
 def tls_context(config: NodeConfig, server: bool = False) -> ssl.SSLContext:
     """Mutual TLS with the federation CA only (no public CAs), TLS 1.2 or newer."""
     purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
@@ -184,7 +179,7 @@ class RemoteNodes:
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
         self.revocations = Revocations(context)
         """The server's certificate is checked against the CRL in the handshake too."""
-        self.client = peer_client(context, timeout)
+        self.client = PeerClients(context, timeout)
 
     def close(self) -> None:
         self.client.close()

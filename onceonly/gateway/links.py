@@ -23,11 +23,11 @@ from onceonly.config import Settings
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult
 from onceonly.federation.remote import (
     AnswerRefused,
+    PeerClients,
     Revocations,
     _result,
     _tls_refusal,
     checked_answer,
-    peer_client,
 )
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.gateway.server import EVIDENCE_PATH
@@ -102,7 +102,7 @@ class Gateways:
         self.revocations = Revocations(context)
         """The gateway's certificate is checked against the CRL in the handshake."""
         timeout = links.timeout_seconds or max(0.5, settings.provider_timeout_seconds - 0.2)
-        self.client = peer_client(context, timeout)
+        self.client = PeerClients(context, timeout)
 
     def close(self) -> None:
         self.client.close()
