@@ -322,7 +322,7 @@ class FieldNormaliser:
         assert self.date_formats is not None
         formats = self.date_formats
         failed = raw.filter(typed.is_null() & raw.is_not_null()).unique()
-        values = [date_candidates(fold_width(v).strip(), formats) for v in failed.to_list()]
+        values = [date_candidates(v, formats) for v in failed.to_list()]
         dtype = pl.List(pl.Date)
         table = pl.DataFrame(
             {"raw": failed, "found": values}, schema={"raw": raw.dtype, "found": dtype}
