@@ -29,7 +29,7 @@ system: RIS-API 2
 source:
   kind: http
   base_url: {base}
-  timeout: 0.5
+  timeout: 2.0
   auth: {{header: {header}, env: AGENCY_KEY}}
   as_of: {{endpoint: /api/v2/extract, from: extracted, convert: roc_date}}
 codes:
@@ -172,7 +172,7 @@ def test_down_slow_or_refused_is_unavailable(
     with pytest.raises(ProviderUnavailable) as raised:
         provider.fetch(HR, nid, ["name"])
     assert raised.value.retry_after == 17
-    service.down, service.delay = False, 2.0
+    service.down, service.delay = False, 5.0  # past the 2 s timeout
     with pytest.raises(ProviderUnavailable) as raised:
         provider.fetch(HR, nid, ["name"])
     assert "Timeout" in raised.value.reason
