@@ -101,11 +101,17 @@ def _use_mail_sink(data_dir: Path, port: int) -> None:
 
 def _refuse_taken_ports(host: str, port: int) -> None:
     """Stop before building anything when a port the demo needs is taken (another demo,
-    most likely): the web port, its gateways', its tell-us-once receivers' and its mail
-    sink's."""
+    most likely)."""
+    from onceonly.demo.ports import refuse_taken
+
+    refuse_taken(needed_ports(host, port), port, "demo.port_taken")
+
+
+def needed_ports(host: str, port: int) -> list[tuple[str, int]]:
+    """Every (address, port) the demo serving on ``port`` binds: the web port, its
+    gateways', its tell-us-once receivers' and its mail sink's."""
     from onceonly.demo import gateways
     from onceonly.demo.mail_sink import mail_sink_port
-    from onceonly.demo.ports import refuse_taken
     from onceonly.notify.demo import demo_receiver_ports
 
     loopback = [
@@ -113,8 +119,7 @@ def _refuse_taken_ports(host: str, port: int) -> None:
         *demo_receiver_ports(port).values(),
         mail_sink_port(port),
     ]
-    needed = [(host, port)] + [("127.0.0.1", p) for p in loopback]
-    refuse_taken(needed, port, "demo.port_taken")
+    return [(host, port)] + [("127.0.0.1", p) for p in loopback]
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

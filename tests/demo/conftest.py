@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import random
 import shutil
 import tempfile
 from functools import cache
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from onceonly.demo.cli import needed_ports
+from onceonly.demo.ports import first_taken
 from onceonly.demo.registries import RegistryManifest, generate_registries
 
 SHARED_PEOPLE = 10_000
@@ -28,3 +31,14 @@ def _generate_once() -> tuple[Path, RegistryManifest]:
 def shared_registries() -> tuple[Path, RegistryManifest]:
     """10,000 people with the default seed; tests must not modify these stores."""
     return _generate_once()
+
+
+def quiet_demo_port() -> int:
+    """A ``--port`` whose derived ports are all free and stay free: below Linux's ephemeral
+    range (32768 and up), no outgoing connection of a test running beside this one takes one
+    of them while the demo builds its data."""
+    for _ in range(100):
+        port = random.randrange(20000, 32000)
+        if first_taken(needed_ports("127.0.0.1", port)) is None:
+            return port
+    raise AssertionError("no --port with all its derived ports free")

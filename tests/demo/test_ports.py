@@ -10,28 +10,12 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from onceonly.cli import app as cli
-from onceonly.demo.federated.cluster import free_port
 from onceonly.notify.demo import demo_receiver_ports
-
-
-def _quiet_port() -> int:
-    """A --port whose every derived port is free too: other tests running beside this one
-    bind ports of their own, and the demo names the first taken port it finds."""
-    from onceonly.demo import gateways
-    from onceonly.demo.mail_sink import mail_sink_port
-    from onceonly.demo.ports import first_taken
-
-    for _ in range(50):
-        port = free_port()
-        derived = [*gateways.demo_ports(port).values(), *demo_receiver_ports(port).values()]
-        needed = [port, *derived, mail_sink_port(port)]
-        if first_taken(("127.0.0.1", p) for p in needed) is None:
-            return port
-    raise AssertionError("no --port with all its derived ports free")
+from tests.demo.conftest import quiet_demo_port
 
 
 def test_a_taken_receiver_port_stops_the_demo_before_it_builds_anything(tmp_path: Path) -> None:
-    port = _quiet_port()
+    port = quiet_demo_port()
     taken = next(iter(demo_receiver_ports(port).values()))
     with socket.socket() as other_demo:
         other_demo.bind(("127.0.0.1", taken))
@@ -49,7 +33,7 @@ def test_a_taken_receiver_port_stops_the_demo_before_it_builds_anything(tmp_path
 def test_a_taken_mail_sink_port_stops_the_demo_too(tmp_path: Path) -> None:
     from onceonly.demo.mail_sink import mail_sink_port
 
-    port = _quiet_port()
+    port = quiet_demo_port()
     taken = mail_sink_port(port)
     with socket.socket() as other_demo:
         other_demo.bind(("127.0.0.1", taken))

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.notify.conftest import free_port
+from tests.demo.conftest import quiet_demo_port
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_sigterm_stops_the_demo_and_its_receivers(tmp_path: Path) -> None:
-    port = free_port()
+    port = quiet_demo_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONCEONLY_")}
     args = ["demo", "--people", "200", "--port", str(port), "--data-dir", str(tmp_path / "data")]
     demo = subprocess.Popen(
