@@ -24,6 +24,7 @@ from sqlalchemy import DDL, Connection, Integer, String, event, func, inspect, l
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onceonly.db import Base
+from onceonly.prepared import Prepared
 
 T = TypeVar("T")
 
@@ -145,13 +146,12 @@ def _read_all() -> Any:
     from onceonly.catalog.models import CatalogVersion
 
     catalog = select(literal(CATALOG), func.coalesce(func.max(CatalogVersion.id), 0))
-    return select(CacheVersion.name, CacheVersion.version).union_all(catalog)
+    return Prepared(select(CacheVersion.name, CacheVersion.version).union_all(catalog))
 
 
 def read(session: Session) -> Versions:
-    """Every counter (and the catalog's version), in one query: read once per request (the
-    query is built once; building it cost more than running it)."""
-    return {name: version for name, version in session.execute(_read_all())}
+    """Every counter (and the catalog's version), in one query: read once per request."""
+    return {name: version for name, version in _read_all().rows(session)}
 
 
 class VersionedMemo:

@@ -34,6 +34,7 @@ from onceonly.audit.verify import (
 )
 from onceonly.db import as_utc, transaction, utcnow
 from onceonly.observability import current_request_id
+from onceonly.prepared import Prepared
 
 
 def _new_request_id() -> str:
@@ -136,24 +137,24 @@ def _content(record: AuditRecord) -> dict[str, Any]:
     return content
 
 
-_INSERT_ENTRIES = insert(cast(Table, AuditEntry.__table__))
-"""A Core INSERT: the rows are complete, so the ORM's bulk-insert bookkeeping is overhead."""
+_INSERT_ENTRIES = Prepared(insert(cast(Table, AuditEntry.__table__)))
+"""The rows are complete, so the ORM's bulk-insert bookkeeping is overhead."""
 
 
 _HEAD = cast(Table, AuditHead.__table__)
-_CLAIM = (
+_CLAIM = Prepared(
     update(_HEAD)
     .where(_HEAD.c.id == 1)
     .values(seq=_HEAD.c.seq + bindparam("count"))
     .returning(_HEAD.c.seq, _HEAD.c.entry_hash)
 )
-_MOVE_HEAD = (
+_MOVE_HEAD = Prepared(
     update(_HEAD)
     .where(_HEAD.c.id == 1)
     .values(entry_hash=bindparam("entry_hash"), updated_at=bindparam("updated_at"))
 )
-"""The statements every append runs, built once: building one costs several times more than
-running it (these run inside the audit's single writer, so every request waits on them)."""
+"""The statements every append runs, on the driver's cursor (:mod:`onceonly.prepared`): they
+run inside the audit's single writer, so every request waits on them."""
 
 
 def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
@@ -164,8 +165,8 @@ def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
     the previous one left. The very first append makes the row (concurrent first appends
     meet at its primary key and then queue on it like any other).
     """
-    row = session.execute(_CLAIM, {"count": count}).first()
-    if row is None:
+    claimed = _CLAIM.rows(session, {"count": count})
+    if not claimed:
         newest = session.execute(
             select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
         ).first()
@@ -174,12 +175,13 @@ def _claim_next_seq(session: Session, count: int = 1) -> tuple[int, str]:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         seed = insert(AuditHead).values(id=1, seq=seq, entry_hash=entry_hash)
         session.execute(seed.on_conflict_do_nothing(index_elements=["id"]))
-        row = session.execute(_CLAIM, {"count": count}).one()
-    return row.seq, row.entry_hash
+        claimed = _CLAIM.rows(session, {"count": count})
+    seq, entry_hash = claimed[0]
+    return seq, entry_hash
 
 
 def _move_head(session: Session, entry_hash: str, moment: datetime) -> None:
-    session.execute(_MOVE_HEAD, {"entry_hash": entry_hash, "updated_at": as_utc(moment)})
+    _MOVE_HEAD.rows(session, {"entry_hash": entry_hash, "updated_at": as_utc(moment)})
 
 
 def _sealed(content: dict[str, Any], seq: int, prev_hash: str) -> dict[str, Any]:
@@ -239,7 +241,7 @@ def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[Audit
         values = _sealed(content, seq, prev_hash)
         rows.append(values)
         prev_hash = values["entry_hash"]
-    session.execute(_INSERT_ENTRIES, rows)
+    _INSERT_ENTRIES.many(session, rows)
     add_leaves(session, first, [row["entry_hash"] for row in rows], before)
     _move_head(session, prev_hash, rows[-1]["recorded_at"])
     return [AuditEntryView(**row) for row in rows]
@@ -324,7 +326,7 @@ def find_entries(
 
 
 _ENTRIES = cast(Table, AuditEntry.__table__)
-_PREDICATE_ASKS = (
+_PREDICATE_ASKS = Prepared(
     select(
         sql_cast(_ENTRIES.c.predicate_params, Text),
         _ENTRIES.c.actor_agency,
@@ -351,8 +353,8 @@ def predicate_asks(
     once, all of them (a newest-N window could be flooded with one value to push the others
     out of sight; distinct rows cannot be multiplied so). The few columns the alert on varied
     parameters needs, filtered by the database: it runs on every predicate request."""
-    rows = session.execute(
-        _PREDICATE_ASKS,
+    rows = _PREDICATE_ASKS.rows(
+        session,
         {"subject": subject, "dataset": dataset, "predicate": predicate, "since": as_utc(since)},
     )
     return [

@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from onceonly.audit import merkle
 from onceonly.audit.models import AuditEntry, AuditTreeNode
 from onceonly.audit.verify import entry_document
+from onceonly.prepared import Prepared
 
 REBUILD_BATCH = 5000
 
-_INSERT_NODES = insert(cast(Table, AuditTreeNode.__table__))
-"""Built once: every append runs it, and building it costs more than running it."""
+_INSERT_NODES = Prepared(insert(cast(Table, AuditTreeNode.__table__)))
+"""Every append runs it (:mod:`onceonly.prepared`)."""
 
 
 class TreeIncomplete(LookupError):
@@ -123,8 +124,8 @@ def add_leaf(session: Session, seq: int, entry_hash: str, prev_hash: str) -> Non
         rebuild_tree(session, upto=seq - 1)
         known.update(_stored(session, needed[1:]))
     made = merkle.new_nodes(index, merkle.entry_leaf(entry_hash), known.__getitem__)
-    session.execute(
-        _INSERT_NODES,
+    _INSERT_NODES.many(
+        session,
         [
             {"level": level, "position": position, "hash": value}
             for (level, position), value in made
@@ -154,8 +155,7 @@ def add_leaves(session: Session, first_seq: int, entry_hashes: list[str], prev_h
         stack = _peaks(session, size, prev_hash)
     leaves = (merkle.entry_leaf(h) for h in entry_hashes)
     rows = [_row(node, value) for node, value in merkle.extend(stack, size, leaves)]
-    if rows:
-        session.execute(_INSERT_NODES, rows)
+    _INSERT_NODES.many(session, rows)
 
 
 def root_hash(session: Session, size: int) -> bytes:

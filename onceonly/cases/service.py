@@ -66,6 +66,7 @@ from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.exchange.schemas import EvidenceResponse, EvidenceResult
 from onceonly.i18n import t
 from onceonly.policy.purpose import CaseFacts
+from onceonly.prepared import Prepared
 
 __all__ = [
     "MAX_NOTE_CHARS",
@@ -1546,11 +1547,13 @@ def plan_fetch(
 # --- the exchange's view of a case -------------------------------------------------------------
 
 
-_CASE_FACTS = select(
-    Case.number, Case.agency, Case.application_item, Case.subject, Case.state
-).where(Case.number == bindparam("number"))
-"""Built once, and only the columns the exchange needs: every evidence request reads its case,
-and building a query (or loading a whole case row) costs more than running it."""
+_CASE_FACTS = Prepared(
+    select(Case.number, Case.agency, Case.application_item, Case.subject, Case.state).where(
+        Case.number == bindparam("number")
+    )
+)
+"""Only the columns the exchange needs, on the driver's cursor: every evidence request reads
+its case, and loading a whole case row costs more than running the query."""
 
 
 class CaseBook:
@@ -1558,16 +1561,17 @@ class CaseBook:
     what an evidence request needs to know of the case it names (wired by the app factory)."""
 
     def case_facts(self, session: Session, number: str) -> CaseFacts | None:
-        case = session.execute(_CASE_FACTS, {"number": number.strip().upper()}).first()
-        if case is None:
+        found = _CASE_FACTS.rows(session, {"number": number.strip().upper()})
+        if not found:
             return None
+        case_number, agency, application_item, subject, state = found[0]
         return CaseFacts(
-            number=case.number,
-            agency=case.agency,
-            application_item=case.application_item,
-            subject=case.subject or "",
-            gathering=case.state in _TRANSITIONS["gather"],
-            state=case.state,
+            number=case_number,
+            agency=agency,
+            application_item=application_item,
+            subject=subject or "",
+            gathering=state in _TRANSITIONS["gather"],
+            state=state,
         )
 
     def relatives(self, session: Session, number: str) -> frozenset[str]:

@@ -244,7 +244,7 @@ def test_the_asks_about_one_citizen_are_read_by_index_not_by_dataset(
             predicate="below",
             since=datetime(2000, 1, 1, tzinfo=UTC),
         )
-        compiled = _PREDICATE_ASKS.compile(dialect=engine.dialect)
+        compiled = _PREDICATE_ASKS.statement.compile(dialect=engine.dialect)
         values = compiled.construct_params(
             {"subject": "A", "dataset": "d", "predicate": "p", "since": None}
         )

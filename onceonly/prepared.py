@@ -1,0 +1,109 @@
+"""Statements the evidence path runs on every request, run on the driver's own cursor.
+
+SQLAlchemy's work around one execution (an execution context, the compiled-cache lookup, a
+result object wrapping each row) costs about ten times what SQLite needs to run a short query
+by primary key: a raw cursor answers in ~11 µs where ``session.execute`` takes ~115 µs. An
+evidence request runs eight such statements. :class:`Prepared` compiles a Core statement once
+per dialect and then runs it on the session's own DB-API connection, in the session's
+transaction, converting parameters and columns with the same type processors SQLAlchemy
+would use, so values go in and come out as they would through ``session.execute``.
+
+Only for plain statements: no ``IN`` lists expanded at run time, no ORM entities.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    positional: bool
+    defaults: dict[str, Any]
+    binds: tuple[Processor, ...]
+    columns: tuple[Processor, ...]
+
+    def parameters(self, given: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        values = []
+        for name, process in zip(self.names, self.binds, strict=True):
+            value = given[name] if name in given else self.defaults[name]
+            values.append(process(value) if process is not None and value is not None else value)
+        return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        if not any(self.columns):
+            return tuple(raw)
+        return tuple(
+            process(value) if process is not None else value
+            for process, value in zip(self.columns, raw, strict=True)
+        )
+
+
+def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
+    compiled = statement.compile(dialect=dialect)
+    if "POSTCOMPILE" in compiled.string:
+        raise ValueError("a Prepared statement cannot expand IN lists at run time")
+    by_name = {name: bind for bind, name in compiled.bind_names.items()}
+    names = tuple(compiled.positiontup or ()) if compiled.positional else tuple(by_name)
+    params = {name: by_name[name] for name in names}
+    binds = tuple(p.type.dialect_impl(dialect).bind_processor(dialect) for p in params.values())
+    outputs = getattr(statement, "selected_columns", None)
+    if outputs is None:  # an INSERT, UPDATE or DELETE: its RETURNING columns, if any
+        outputs = statement.exported_columns  # type: ignore[attr-defined]
+    columns = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in outputs)
+    defaults = {name: p.value for name, p in params.items() if not p.required}
+    return _Compiled(compiled.string, names, compiled.positional, defaults, binds, columns)
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run on the session's DB-API cursor."""
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            made = _compile(self.statement, dialect)
+            with self._lock:
+                compiled = self._compiled.setdefault(dialect.name, made)
+        return compiled
+
+    def rows(self, session: Session, parameters: Mapping[str, Any] | None = None) -> list[tuple]:
+        """Run once with ``parameters`` (bound by name) in the session's transaction; the
+        rows it returns (none for a statement without a result)."""
+        connection = session.connection()
+        compiled = self._for(connection.dialect)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(compiled.sql, compiled.parameters(parameters or {}))
+            if cursor.description is None:
+                return []
+            return [compiled.row(raw) for raw in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run once per mapping of ``rows`` (an INSERT of several rows), in one call."""
+        if not rows:
+            return
+        connection = session.connection()
+        compiled = self._for(connection.dialect)
+        cursor = connection.connection.cursor()
+        try:
+            cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+        finally:
+            cursor.close()
