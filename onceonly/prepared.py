@@ -16,11 +16,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
 
@@ -51,7 +52,7 @@ class _Compiled:
 
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
-    compiled = statement.compile(dialect=dialect)
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
     if "POSTCOMPILE" in compiled.string:
         raise ValueError("a Prepared statement cannot expand IN lists at run time")
     by_name = {name: bind for bind, name in compiled.bind_names.items()}
@@ -97,13 +98,14 @@ class Prepared:
             cursor.close()
 
     def many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run once per mapping of ``rows`` (an INSERT of several rows), in one call."""
+        """Run once per mapping of ``rows`` (an INSERT of several rows), in one call. Each row
+        names every column: no column default is filled in, a missing one is a ``KeyError``."""
         if not rows:
             return
         connection = session.connection()
         compiled = self._for(connection.dialect)
         cursor = connection.connection.cursor()
         try:
-            cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])
+            cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])  # type: ignore[arg-type]
         finally:
             cursor.close()
