@@ -66,12 +66,16 @@ def actor_of(principal: Principal) -> Actor:
     },
     openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE_REQUEST}}}},
 )
-def create_evidence_request(
+async def create_evidence_request(
     request: Request,
     body: EvidenceRequestIn,
     principal: Annotated[Principal, Depends(require_roles("clerk"))],
     exchange: Annotated[Exchange, Depends(get_exchange)],
     lang: Annotated[str, Depends(language)],
 ) -> EvidenceResponse:
+    """The work runs in a worker thread; the answer is checked and serialised back on the
+    event loop (for a plain ``def`` endpoint FastAPI makes that a second trip to a thread)."""
     versions = getattr(request.state, "cache_versions", None)  # read when the token was
-    return request_evidence(exchange, actor_of(principal), body, lang, versions=versions)
+    return await run_in_threadpool(
+        request_evidence, exchange, actor_of(principal), body, lang, versions=versions
+    )
