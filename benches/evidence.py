@@ -339,7 +339,10 @@ def profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(py_spy).exists():
         sys.exit("--profile needs py-spy: pip install -e '.[dev]' (it is in the dev extra)")
-    command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+    # --gil: only the thread holding the interpreter lock is sampled. A server of many threads
+    # spends most of its samples waiting for that lock, inside whatever call released it
+    # (a query, a commit), which would be read as the query's cost.
+    command = [py_spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--gil"]
     command += ["--duration", str(seconds), "--rate", "200", "--output", str(out), "--nonblocking"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
