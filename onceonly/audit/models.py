@@ -190,3 +190,4 @@ class WitnessedLog(Base):
 
 
 make_append_only(AuditEntry, truncate=True)  # migration 0003 has its own frozen copy
+make_append_only(AuditTreeNode, truncate=True)  # migration 0027 has its own frozen copy

@@ -100,12 +100,14 @@ def drop_triggers(engine: Engine) -> None:
     """What an attacker with database access does first."""
     statements = {
         "sqlite": [
-            "DROP TRIGGER IF EXISTS audit_entries_no_update",
-            "DROP TRIGGER IF EXISTS audit_entries_no_delete",
+            f"DROP TRIGGER IF EXISTS {table}_no_{verb}"
+            for table in ("audit_entries", "audit_tree_nodes")
+            for verb in ("update", "delete")
         ],
         "postgresql": [
-            "DROP TRIGGER IF EXISTS audit_entries_no_change ON audit_entries",
-            "DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries",
+            f"DROP TRIGGER IF EXISTS {table}_no_{what} ON {table}"
+            for table in ("audit_entries", "audit_tree_nodes")
+            for what in ("change", "truncate")
         ],
     }[engine.dialect.name]
     with engine.begin() as connection:

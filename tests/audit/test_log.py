@@ -202,8 +202,10 @@ def test_migrated_database_appends_and_has_the_triggers(empty_database_url: str)
     try:
         factory = make_session_factory(migrated)
         assert append_durably(factory, record(1)).seq == 1
-        with pytest.raises(DBAPIError, match="append-only"), migrated.begin() as connection:
-            connection.execute(text("DELETE FROM audit_entries"))
+        append_durably(factory, record(2))  # completes a subtree: a row of audit_tree_nodes
+        for table in ("audit_entries", "audit_tree_nodes"):
+            with pytest.raises(DBAPIError, match="append-only"), migrated.begin() as connection:
+                connection.execute(text(f"DELETE FROM {table}"))
         with transaction(factory) as session:
             assert verify_database(session).ok
     finally:

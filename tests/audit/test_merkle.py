@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.audit import merkle
@@ -27,7 +28,7 @@ from onceonly.audit.tree_store import (
     root_hash,
 )
 from onceonly.audit.verify import verify_database
-from tests.audit.conftest import record
+from tests.audit.conftest import drop_triggers, record
 
 
 def leaves_of(count: int, salt: int = 0) -> list[bytes]:
@@ -214,12 +215,33 @@ def test_a_proof_costs_a_few_queries_of_log_n_rows(
             raw.close()
 
 
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_tree_nodes SET hash = :hash", "DELETE FROM audit_tree_nodes"],
+)
+def test_database_refuses_to_change_or_delete_subtree_hashes(
+    engine: Engine, log: Callable[[int], list[AuditEntryView]], statement: str
+) -> None:
+    """Proofs are read from these rows: a changed one would make every proof through it fail
+    to verify, with nothing on the node saying why."""
+    log(8)
+    with engine.connect() as connection:
+        before = connection.execute(text("SELECT level, position, hash FROM audit_tree_nodes"))
+        stored = sorted(before)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+        connection.execute(text(statement), {"hash": bytes(32)})
+    with engine.connect() as connection:
+        after = connection.execute(text("SELECT level, position, hash FROM audit_tree_nodes"))
+        assert sorted(after) == stored
+
+
 def test_a_log_written_before_the_tree_is_caught_up(
     engine: Engine,
     sessions: sessionmaker[Session],
     log: Callable[[int], list[AuditEntryView]],
 ) -> None:
     entries = log(20)
+    drop_triggers(engine)  # a database from before the tree: its table empty, not emptied
     with engine.begin() as connection:
         connection.execute(AuditTreeNode.__table__.delete())
     more = append_many_durably(sessions, [record(n) for n in range(21, 25)])
