@@ -8,7 +8,9 @@ per dialect and then runs it on the session's own DB-API connection, in the sess
 transaction, converting parameters and columns with the same type processors SQLAlchemy
 would use, so values go in and come out as they would through ``session.execute``.
 
-Only for plain statements: no ``IN`` lists expanded at run time, no ORM entities.
+Only for plain statements: no ``IN`` lists expanded at run time, no ORM entities. When
+anything listens for cursor executions on the engine (an operator's tracing, a test counting
+queries), the statement goes through SQLAlchemy's ``exec_driver_sql`` instead, so it is seen.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -88,14 +90,8 @@ class Prepared:
         rows it returns (none for a statement without a result)."""
         connection = session.connection()
         compiled = self._for(connection.dialect)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(compiled.sql, compiled.parameters(parameters or {}))
-            if cursor.description is None:
-                return []
-            return [compiled.row(raw) for raw in cursor.fetchall()]
-        finally:
-            cursor.close()
+        found = run(connection, compiled.sql, compiled.parameters(parameters or {}))
+        return [compiled.row(raw) for raw in found]
 
     def many(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run once per mapping of ``rows`` (an INSERT of several rows), in one call. Each row
@@ -104,8 +100,22 @@ class Prepared:
             return
         connection = session.connection()
         compiled = self._for(connection.dialect)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.executemany(compiled.sql, [compiled.parameters(row) for row in rows])  # type: ignore[arg-type]
-        finally:
-            cursor.close()
+        run(connection, compiled.sql, [compiled.parameters(row) for row in rows], many=True)
+
+
+def run(connection: Connection, sql: str, parameters: Any = (), *, many: bool = False) -> list[Any]:
+    """Run ``sql`` as the driver takes it (its own parameter style, values already converted)
+    on ``connection``, in its transaction; the driver's rows."""
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        result = connection.exec_driver_sql(sql, parameters)
+        return [tuple(row) for row in result] if result.returns_rows else []
+    cursor = connection.connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+            return []
+        cursor.execute(sql, parameters)
+        return list(cursor.fetchall()) if cursor.description is not None else []
+    finally:
+        cursor.close()

@@ -5,6 +5,7 @@ came back as text would break the audit chain's hashes or a case check."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -21,8 +22,11 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    create_engine,
+    event,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -55,15 +59,30 @@ _BUMP = Prepared(
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """Made once for the module (Hypothesis runs a test many times); on PostgreSQL in a
+    schema of its own, as every test's database is, so parallel workers never meet."""
     from tests.conftest import PG_URL
 
-    url = PG_URL or f"sqlite:///{tmp_path_factory.mktemp('prepared') / 'things.sqlite'}"
-    made = make_engine(url)
-    _META.drop_all(made)
+    if not PG_URL:
+        made = make_engine(f"sqlite:///{tmp_path_factory.mktemp('prepared') / 'things.sqlite'}")
+        _META.create_all(made)
+        yield made
+        made.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    made = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
     _META.create_all(made)
-    yield made
-    _META.drop_all(made)
-    made.dispose()
+    try:
+        yield made
+    finally:
+        made.dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 _zones = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])
@@ -150,3 +169,30 @@ def test_a_statement_that_expands_a_list_is_refused(engine: Engine) -> None:
     )
     with Session(engine) as session, pytest.raises(ValueError, match="IN lists"):
         listed.rows(session, {"ids": [1, 2]})
+
+
+def test_an_operators_query_listener_still_sees_every_statement(engine: Engine) -> None:
+    """Tracing or query logging hooked on the engine must not lose the hottest statements:
+    with a listener present they go through SQLAlchemy, with the same results."""
+    taipei = timezone(timedelta(hours=8))
+    with Session(engine) as session:
+        quiet = [_row(30_000_001, at=datetime(2026, 5, 1, 9, tzinfo=taipei), doc={"a": [1]})]
+        _INSERT.many(session, quiet)
+        session.commit()
+        unheard = _BY_ID.rows(session, {"id": 30_000_001})
+    seen: list[str] = []
+
+    def listen(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with Session(engine) as session:
+            _INSERT.many(session, [_row(30_000_002, at=quiet[0]["at"], doc={"a": [1]})])
+            heard = _BY_ID.rows(session, {"id": 30_000_001})
+            bumped = _BUMP.rows(session, {"id": 30_000_002, "by": 2})
+            session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert heard == unheard and bumped == [(2, "n")]
+    assert sum("prepared_things" in statement for statement in seen) == 3

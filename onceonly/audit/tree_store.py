@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from onceonly.audit import merkle
 from onceonly.audit.models import AuditEntry, AuditTreeNode
 from onceonly.audit.verify import entry_document
-from onceonly.prepared import Prepared
+from onceonly.prepared import Prepared, run
 
 REBUILD_BATCH = 5000
 
@@ -76,8 +76,9 @@ def _stored(session: Session, nodes: Iterable[merkle.Node]) -> dict[merkle.Node,
         f"(level = {int(level)} AND position IN ({', '.join(str(int(p)) for p in positions)}))"
         for level, positions in sorted(by_level.items())
     )
-    rows = session.connection().exec_driver_sql(
-        f"SELECT level, position, hash FROM audit_tree_nodes WHERE {condition}"
+    rows = run(
+        session.connection(),
+        f"SELECT level, position, hash FROM audit_tree_nodes WHERE {condition}",
     )
     return {(level, position): bytes(value) for level, position, value in rows}
 
