@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -41,7 +42,7 @@ class _Compiled:
         values = []
         for name, process in zip(self.names, self.binds, strict=True):
             value = given[name] if name in given else self.defaults[name]
-            values.append(process(value) if process is not None and value is not None else value)
+            values.append(process(value) if process is not None else value)  # None too: JSON null
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
@@ -74,15 +75,16 @@ class Prepared:
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
+        self._compiled: dict[tuple[str, str, str], _Compiled] = {}
         self._lock = threading.Lock()
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
+        key = (dialect.name, dialect.driver, dialect.paramstyle)
+        compiled = self._compiled.get(key)
         if compiled is None:
             made = _compile(self.statement, dialect)
             with self._lock:
-                compiled = self._compiled.setdefault(dialect.name, made)
+                compiled = self._compiled.setdefault(key, made)
         return compiled
 
     def rows(self, session: Session, parameters: Mapping[str, Any] | None = None) -> list[tuple]:
@@ -105,17 +107,30 @@ class Prepared:
 
 def run(connection: Connection, sql: str, parameters: Any = (), *, many: bool = False) -> list[Any]:
     """Run ``sql`` as the driver takes it (its own parameter style, values already converted)
-    on ``connection``, in its transaction; the driver's rows."""
+    on ``connection``, in its transaction; the driver's rows. A driver's error is raised as
+    SQLAlchemy's :class:`~sqlalchemy.exc.DBAPIError`, as through ``session.execute``."""
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
         result = connection.exec_driver_sql(sql, parameters)
         return [tuple(row) for row in result] if result.returns_rows else []
-    cursor = connection.connection.cursor()
+    driver_error = connection.dialect.loaded_dbapi.Error
     try:
-        if many:
-            cursor.executemany(sql, parameters)
-            return []
-        cursor.execute(sql, parameters)
-        return list(cursor.fetchall()) if cursor.description is not None else []
-    finally:
-        cursor.close()
+        cursor = connection.connection.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, parameters)
+                return []
+            cursor.execute(sql, parameters)
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()
+    except driver_error as error:
+        raise DBAPIError.instance(
+            sql,
+            parameters,
+            error,
+            driver_error,
+            hide_parameters=connection.engine.hide_parameters,
+            dialect=connection.dialect,
+            ismulti=many,
+        ) from error

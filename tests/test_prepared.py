@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onceonly.db import UTCDateTime, as_utc, make_engine
@@ -100,7 +101,7 @@ _rows = st.fixed_dictionaries(
     {
         "name": st.text(max_size=40).filter(lambda s: "\x00" not in s),
         "at": _times,
-        "doc": st.dictionaries(st.text(max_size=8), _json, max_size=4),
+        "doc": st.none() | st.dictionaries(st.text(max_size=8), _json, max_size=4),
         "blob": st.binary(max_size=64),
         "count": st.integers(0, 1000),
     }
@@ -111,21 +112,44 @@ def _row(number: int, **values: Any) -> dict[str, Any]:
     return {"id": number, "name": "n", "at": None, "doc": None, "blob": None, "count": 0} | values
 
 
+_STORED = text(
+    "SELECT name, CAST(at AS TEXT), at IS NULL, CAST(doc AS TEXT), doc IS NULL, blob, count "
+    "FROM prepared_things WHERE id = :id"
+)
+"""A row as the database holds it: a JSON null must be stored as SQLAlchemy stores it (the
+text ``null``, not SQL NULL), or an auditor's ``IS NULL`` finds some rows and not others."""
+
+
 @given(rows=st.lists(_rows, min_size=1, max_size=4))
 def test_rows_written_and_read_match_the_orm_path(
     engine: Engine, rows: list[dict[str, Any]]
 ) -> None:
     with Session(engine) as session:
         start = session.scalar(select(_THINGS.c.id).order_by(_THINGS.c.id.desc()).limit(1)) or 0
-        numbered = [{"id": start + n, **row} for n, row in enumerate(rows, start=1)]
-        _INSERT.many(session, numbered)
+        ours = [{"id": start + 2 * n, **row} for n, row in enumerate(rows, start=1)]
+        theirs = [{**row, "id": row["id"] - 1} for row in ours]
+        _INSERT.many(session, ours)
+        session.execute(insert(_THINGS), theirs)
         session.commit()
-        for row in numbered:
-            through_orm = session.execute(select(_THINGS).where(_THINGS.c.id == row["id"])).one()
-            (through_driver,) = _BY_ID.rows(session, {"id": row["id"]})
+        for mine, orm in zip(ours, theirs, strict=True):
+            stored = session.execute(_STORED, {"id": mine["id"]}).one()
+            assert stored == session.execute(_STORED, {"id": orm["id"]}).one()
+            through_orm = session.execute(select(_THINGS).where(_THINGS.c.id == mine["id"])).one()
+            (through_driver,) = _BY_ID.rows(session, {"id": mine["id"]})
             assert through_driver == tuple(through_orm)
-            assert as_utc(through_driver[2]) == row["at"]  # the same instant, whatever its zone
-            assert through_driver[3] == row["doc"] and through_driver[4] == row["blob"]
+            assert through_driver[3] == mine["doc"] and through_driver[4] == mine["blob"]
+            if mine["at"] is not None:  # the same instant, whatever its zone
+                assert as_utc(through_driver[2]) == mine["at"]
+
+
+def test_a_refused_write_is_sqlalchemys_error_as_through_the_session(engine: Engine) -> None:
+    """Callers (and the CLI's words for database trouble) catch SQLAlchemy's errors."""
+    with Session(engine) as session:
+        _INSERT.many(session, [_row(40_000_001)])
+        session.commit()
+        with pytest.raises(IntegrityError):
+            _INSERT.many(session, [_row(40_000_001)])
+        session.rollback()
 
 
 def test_a_time_bound_compares_instants_not_digits(engine: Engine) -> None:
