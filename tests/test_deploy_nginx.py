@@ -431,8 +431,22 @@ def test_keyless_georeport_reads_are_limited_per_address_not_keyed_ones(site: Si
         assert ET.fromstring(as_xml.content).findtext("error/code") == "429"
         keyed = [scraper.get(path.format(fmt="json") + f"&api_key={key}") for _ in range(5)]
         assert [r.status_code for r in keyed] == [200] * 5
+        # spellings the app reads as no key are no key at the entrance either
+        for dodge in ("&api_key=+", "&api_key=x", f"&API_KEY={key}", "&api_key=o311_short"):
+            url = path.format(fmt="json") + dodge
+            dodged = pool.map(scraper.get, [url] * 20)
+            assert 429 in [a.status_code for a in dodged], dodge
     with site.client(source="127.0.0.4") as neighbour:
         assert neighbour.get(path.format(fmt="json")).status_code == 200
+    # made-up keys of the issued form: the app refuses each (403), and one address is still
+    # held to 200 at once, then 50 a second, so they cannot hammer the workers
+    made_up = path.format(fmt="json") + "&api_key=o311_" + "A" * 43
+    with site.client(source="127.0.0.5") as forger, ThreadPoolExecutor(max_workers=8) as pool:
+        started = time.monotonic()
+        forged = list(pool.map(lambda _: forger.get(made_up).status_code, range(320)))
+        elapsed = time.monotonic() - started
+    assert set(forged) <= {403, 429}, forged
+    assert 200 <= forged.count(403) <= 200 + 50 * elapsed + 2, (forged.count(403), elapsed)
     time.sleep(1.2)  # ten a second: the scraper may read again
     with site.client(source="127.0.0.3") as scraper:
         assert scraper.get(path.format(fmt="json")).status_code == 200

@@ -203,11 +203,14 @@ def resolve_jurisdiction(request: Request, db: Session, given: str | None) -> st
     return value
 
 
-def _reader(db: Session, api_key: str | None, jurisdiction: str) -> Filer | None:
-    """A read needs no key; a key given is checked and counted against its read quota."""
-    if not api_key or not api_key.strip():
+def _reader(db: Session, api_key: list[str], jurisdiction: str) -> Filer | None:
+    """A read needs no key; a key given is checked and counted against its read quota. Given
+    twice, it is refused: the entrance's limit and the app must read the same one."""
+    if len(api_key) > 1:
+        raise _fail(400, "api_key", "open311.error.repeated")
+    if not api_key or not api_key[0].strip():
         return None
-    return keys.authenticate(db, api_key, jurisdiction, write=False)
+    return keys.authenticate(db, api_key[0], jurisdiction, write=False)
 
 
 def _guarded(fmt_value: str, call: Callable[[Format], Response]) -> Response:
@@ -367,7 +370,7 @@ def list_requests(request: Request, db: Db, fmt: str) -> Response:
     def answer(f: Format) -> Response:
         query = request.query_params
         jurisdiction = resolve_jurisdiction(request, db, query.get("jurisdiction_id"))
-        viewer = _reader(db, query.get("api_key"), jurisdiction)
+        viewer = _reader(db, query.getlist("api_key"), jurisdiction)
         start, end = _dates(request)
         ids = parse_list(query.get("service_request_id") or "")
         if len(ids) > MAX_IDS:  # each id is a query parameter and maybe a peer's status ask
@@ -458,7 +461,7 @@ def get_request(request: Request, db: Db, service_request_id: str, fmt: str) -> 
     def answer(f: Format) -> Response:
         query = request.query_params
         jurisdiction = resolve_jurisdiction(request, db, query.get("jurisdiction_id"))
-        viewer = _reader(db, query.get("api_key"), jurisdiction)
+        viewer = _reader(db, query.getlist("api_key"), jurisdiction)
         view = service.get_request(db, jurisdiction, service_request_id, viewer)
         (view,) = routing.current(request.app.state, db, [view])  # #21: read from the holder
         return render(f, "service_requests", "request", [request_node(view)])

@@ -232,6 +232,11 @@ def test_bad_input_is_400_naming_the_field(client: TestClient, api_key: str) -> 
     assert b"service_code" in unknown_service.content
     as_json_body = client.post(f"{BASE}/requests.json", json={"api_key": api_key})
     assert as_json_body.status_code == 400
+    # the entrance limits keyless reads by the first api_key, the app would have read the last
+    twice = client.get(
+        f"{BASE}/requests.json", params=[*TPE.items(), ("api_key", api_key), ("api_key", "")]
+    )
+    assert twice.status_code == 400 and "api_key" in twice.json()[0]["description"]
 
 
 def test_xml_escapes_what_people_typed(client: TestClient, api_key: str) -> None:
