@@ -89,7 +89,10 @@ class Prepared:
 
     def rows(self, session: Session, parameters: Mapping[str, Any] | None = None) -> list[tuple]:
         """Run once with ``parameters`` (bound by name) in the session's transaction; the
-        rows it returns (none for a statement without a result)."""
+        rows it returns (none for a statement without a result). Objects pending in the
+        session are flushed first, as ``session.execute`` would."""
+        if session.autoflush:
+            session.flush()
         connection = session.connection()
         compiled = self._for(connection.dialect)
         found = run(connection, compiled.sql, compiled.parameters(parameters or {}))
@@ -100,6 +103,8 @@ class Prepared:
         names every column: no column default is filled in, a missing one is a ``KeyError``."""
         if not rows:
             return
+        if session.autoflush:
+            session.flush()
         connection = session.connection()
         compiled = self._for(connection.dialect)
         run(connection, compiled.sql, [compiled.parameters(row) for row in rows], many=True)

@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, registry
 
 from onceonly.db import UTCDateTime, as_utc, make_engine
 from onceonly.prepared import Prepared
@@ -47,6 +47,17 @@ _THINGS = Table(
     Column("blob", LargeBinary),
     Column("count", Integer, nullable=False, default=0),
 )
+
+
+class _Thing:
+    def __init__(self, **values: Any) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+
+registry().map_imperatively(_Thing, _THINGS)
+
+
 _INSERT = Prepared(insert(_THINGS))
 _BY_ID = Prepared(select(_THINGS).where(_THINGS.c.id == bindparam("id")))
 _SINCE = Prepared(select(_THINGS.c.id).where(_THINGS.c.at >= bindparam("since")))
@@ -220,3 +231,12 @@ def test_an_operators_query_listener_still_sees_every_statement(engine: Engine) 
         event.remove(engine, "before_cursor_execute", listen)
     assert heard == unheard and bumped == [(2, "n")]
     assert sum("prepared_things" in statement for statement in seen) == 3
+
+
+def test_objects_pending_in_the_session_are_flushed_first(engine: Engine) -> None:
+    """As ``session.execute`` does: a statement sees what the caller added before it."""
+    with Session(engine) as session:
+        session.execute(insert(_THINGS).values(_row(50_000_001)))
+        session.add(_Thing(**_row(50_000_002)))
+        assert [r[0] for r in _BY_ID.rows(session, {"id": 50_000_002})] == [50_000_002]
+        session.rollback()
