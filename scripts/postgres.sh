@@ -5,7 +5,7 @@ start_test_postgres() {
   bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -n "$bindir" ] || { echo "PostgreSQL binaries not found" >&2; return 1; }
   PG_DIR=$(mktemp -d /tmp/onceonly-pg.XXXXXX)
-  PG_PORT=${ONCEONLY_TEST_PG_PORT:-$(( 20000 + RANDOM % 20000 ))}
+  PG_PORT=${ONCEONLY_TEST_PG_PORT:-$(( 20000 + RANDOM % 12000 ))}
   local run_as=()
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres "$PG_DIR"

@@ -30,6 +30,8 @@ from onceonly.config import Settings
 from onceonly.web.app import create_app
 from tests.conftest import DemoEnv
 
+expect.set_options(timeout=15_000)  # as the actions' default below: a loaded CI machine is slow
+
 CHROMIUM = os.environ.get("ONCEONLY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
