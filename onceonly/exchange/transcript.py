@@ -19,6 +19,7 @@ catalogue; it is signed like everything else.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import uuid
@@ -265,12 +266,18 @@ def _find_key(jwks: Mapping[str, Any], kid: str) -> dict[str, Any] | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _public_key(x: str) -> OKPKey:
+    """An owner's Ed25519 key by its public value: every transcript a node receives is
+    checked against one of a few keys, and importing one costs more than the check."""
+    return OKPKey.import_key({"kty": "OKP", "crv": CURVE, "x": x})
+
+
 def _check_signature(token: str, jwk: dict[str, Any]) -> None:
     if jwk.get("kty") != "OKP" or jwk.get("crv") != CURVE or jwk.get("alg", ALGORITHM) != ALGORITHM:
         raise TranscriptInvalid("unknown_key", kid=jwk.get("kid", ""))
     try:
-        public = OKPKey.import_key({name: jwk[name] for name in ("kty", "crv", "x")})
-        jws.deserialize_compact(token, public, [ALGORITHM])
+        jws.deserialize_compact(token, _public_key(jwk["x"]), [ALGORITHM])
     except BadSignatureError as error:
         raise TranscriptInvalid("bad_signature") from error
     except (JoseError, ValueError, KeyError) as error:

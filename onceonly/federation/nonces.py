@@ -18,8 +18,9 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,10 @@ from onceonly.db import transaction, utcnow
 from onceonly.federation.models import SeenNonce
 from onceonly.federation.signing import MAX_SKEW
 from onceonly.group_commit import GroupCommit
+from onceonly.prepared import Prepared
+
+_INSERT = Prepared(insert(cast(Table, SeenNonce.__table__)))
+"""Every forwarded request inserts one (:mod:`onceonly.prepared`)."""
 
 
 class DurableNonceStore:
@@ -49,7 +54,7 @@ class DurableNonceStore:
 
     def _insert(self, session: Session, seen: tuple[str, str]) -> None:
         peer, nonce = seen
-        session.add(SeenNonce(peer=peer, nonce=nonce, expires_at=utcnow() + self.ttl))
+        _INSERT.many(session, [{"peer": peer, "nonce": nonce, "expires_at": utcnow() + self.ttl}])
 
     def first_use(self, peer: str, nonce: str) -> bool:
         """Record ``nonce`` of ``peer``, committed; ``False`` if the database already has it."""

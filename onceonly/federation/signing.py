@@ -15,6 +15,7 @@ database, :mod:`onceonly.federation.nonces`, so also after a restart).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import threading
@@ -148,6 +149,17 @@ def same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
     ) == b.public_key().public_bytes(serialization.Encoding.DER, spki)
 
 
+@functools.lru_cache(maxsize=256)
+def _verifying_key(cert: x509.Certificate) -> ECKey:
+    """The key of a node's certificate (the same few certificates sign every request; importing
+    the key cost more than checking the signature)."""
+    return ECKey.import_key(
+        cert.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+
+
 def verify_request(
     token: str | None,
     method: str,
@@ -179,13 +191,8 @@ def verify_request(
         named = trust.check(cert)
     except CertificateRefused as exc:
         raise RequestRefused(exc.code, exc.detail) from exc
-    public = cert.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
     try:
-        verified = jws.deserialize_compact(
-            token, ECKey.import_key(public), registry=registry("ES256")
-        )
+        verified = jws.deserialize_compact(token, _verifying_key(cert), registry=registry("ES256"))
         claims: dict[str, Any] = json.loads(verified.payload)
     except (JoseError, ValueError) as exc:
         raise RequestRefused("bad_signature", str(exc)) from exc
