@@ -7,6 +7,7 @@ and can run in parallel.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -59,23 +60,32 @@ def pytest_report_header() -> str:
     return f"onceonly database backend: {BACKEND}"
 
 
+@contextlib.contextmanager
+def pg_schema(prefix: str = "t") -> Iterator[tuple[str, str]]:
+    """A fresh PostgreSQL schema on ``PG_URL`` and a URL whose connections use it, dropped
+    with everything in it afterwards: tests running in parallel never meet."""
+    assert PG_URL is not None
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    try:
+        yield schema, f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture
 def empty_database_url(tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database of the backend under test, removed afterwards."""
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'onceonly.sqlite'}"
         return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema() as (_, url):
+        yield url
 
 
 @pytest.fixture

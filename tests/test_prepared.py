@@ -5,7 +5,6 @@ came back as text would break the audit chain's hashes or a case check."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -22,7 +21,6 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
-    create_engine,
     event,
     insert,
     select,
@@ -35,6 +33,7 @@ from sqlalchemy.orm import Session, registry
 
 from onceonly.db import UTCDateTime, as_utc, make_engine
 from onceonly.prepared import Prepared
+from tests.conftest import PG_URL, pg_schema
 
 _META = MetaData()
 _THINGS = Table(
@@ -73,28 +72,17 @@ _BUMP = Prepared(
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """Made once for the module (Hypothesis runs a test many times); on PostgreSQL in a
     schema of its own, as every test's database is, so parallel workers never meet."""
-    from tests.conftest import PG_URL
-
     if not PG_URL:
         made = make_engine(f"sqlite:///{tmp_path_factory.mktemp('prepared') / 'things.sqlite'}")
         _META.create_all(made)
         yield made
         made.dispose()
         return
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    made = make_engine(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
-    _META.create_all(made)
-    try:
+    with pg_schema() as (_, url):
+        made = make_engine(url)
+        _META.create_all(made)
         yield made
-    finally:
         made.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 _zones = st.sampled_from([UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])

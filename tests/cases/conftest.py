@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,14 +13,14 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.cases.service import CaseActor
 from onceonly.catalog.loader import load_catalog
 from onceonly.db import make_engine, make_session_factory
 from onceonly.exchange.schemas import EvidenceResponse, EvidenceResult, IssuedTranscript, Reason
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, pg_schema
 
 ITEM = "public-housing-low-income"
 ITEM_NAME = "低收入戶申請等候承租國宅"
@@ -58,18 +57,9 @@ def _catalog_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         _build(f"sqlite:///{path}")
         yield str(path)
         return
-    schema = f"cases_tpl_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        _build(f"{PG_URL}{separator}options=-csearch_path%3D{schema}")
+    with pg_schema("cases_tpl") as (schema, url):
+        _build(url)
         yield schema
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
