@@ -221,7 +221,13 @@ def test_worker_killed_mid_batch_and_restarted(harness: Harness) -> None:
     harness.start_worker()
     harness.record(citizens=12, per_citizen=3)
     harness.wait_until(lambda c: c.get("processed", 0) >= 4, timeout=60)
-    harness.wait_for_fresh_claim(within=0.1, timeout=60)
+    # From now on every post outlasts the worker's request timeout, so each batch stays
+    # claimed for that whole timeout (0.6 s) and the kill lands inside one however slow the
+    # machine. The batches claimed before the change are over after a second.
+    tax.set_fault(delay=5)
+    land.set_fault(delay=5)
+    time.sleep(1.0)
+    harness.wait_for_fresh_claim(within=0.3, timeout=60)
     harness.stop("worker", signal.SIGKILL)
     with transaction(harness.sessions) as session:
         in_flight = session.scalar(
