@@ -37,6 +37,7 @@ class _Compiled:
     defaults: dict[str, Any]
     binds: tuple[Processor, ...]
     columns: tuple[Processor, ...]
+    """Empty when no column needs converting (the rows are the driver's as they are)."""
 
     def parameters(self, given: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = []
@@ -46,7 +47,7 @@ class _Compiled:
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        if not any(self.columns):
+        if not self.columns:
             return tuple(raw)
         return tuple(
             process(value) if process is not None else value
@@ -66,6 +67,8 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     if outputs is None:  # an INSERT, UPDATE or DELETE: its RETURNING columns, if any
         outputs = statement.exported_columns  # type: ignore[attr-defined]
     columns = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in outputs)
+    if not any(columns):
+        columns = ()
     defaults = {name: p.value for name, p in params.items() if not p.required}
     return _Compiled(compiled.string, names, compiled.positional, defaults, binds, columns)
 
