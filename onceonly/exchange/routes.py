@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.deps import PendingToken, Principal, require_roles_in_worker
+from onceonly.cache_versions import Versions
 from onceonly.exchange.schemas import EXAMPLE_REQUEST, EvidenceRequestIn, EvidenceResponse
 from onceonly.exchange.service import Actor, Exchange, exchange_for, request_evidence
 from onceonly.web.deps import language
@@ -69,13 +70,18 @@ def actor_of(principal: Principal) -> Actor:
 async def create_evidence_request(
     request: Request,
     body: EvidenceRequestIn,
-    principal: Annotated[Principal, Depends(require_roles("clerk"))],
+    caller: Annotated[Principal | PendingToken, Depends(require_roles_in_worker("clerk"))],
     exchange: Annotated[Exchange, Depends(get_exchange)],
     lang: Annotated[str, Depends(language)],
 ) -> EvidenceResponse:
-    """The work runs in a worker thread; the answer is checked and serialised back on the
-    event loop (for a plain ``def`` endpoint FastAPI makes that a second trip to a thread)."""
-    versions = getattr(request.state, "cache_versions", None)  # read when the token was
-    return await run_in_threadpool(
-        request_evidence, exchange, actor_of(principal), body, lang, versions=versions
-    )
+    """The work, with the caller's bearer token, runs in one worker thread; the answer is
+    checked and serialised back on the event loop (for a plain ``def`` endpoint FastAPI makes
+    that a second trip to a thread)."""
+    if isinstance(caller, PendingToken):
+        token = caller
+
+        def actor(versions: Versions) -> Actor:
+            return actor_of(token.principal(versions))
+
+        return await run_in_threadpool(request_evidence, exchange, actor, body, lang)
+    return await run_in_threadpool(request_evidence, exchange, actor_of(caller), body, lang)

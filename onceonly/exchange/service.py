@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -251,7 +251,7 @@ def _thing(value: SubjectIn, lang: str | None) -> subjects.Subject:
 
 def request_evidence(
     exchange: Exchange,
-    actor: Actor,
+    actor: Actor | Callable[[cache_versions.Versions], Actor],
     body: EvidenceRequestIn,
     lang: str | None = None,
     request_id: str | None = None,
@@ -266,20 +266,24 @@ def request_evidence(
     The request must belong to an open case of the clerk's agency for this item and citizen
     (:func:`onceonly.policy.purpose.check_case`). ``origin_node`` names the node that
     forwarded the request: that node checked its own case, which this node cannot see.
+    ``actor`` may be a function of this request's cache counters that says who asks (or
+    refuses them): a bearer token resolved here, before anything else, against the same read.
     ``versions``: the cache counters read at the start of this request (when its token was
     checked); read here otherwise.
     ``about``: the parcel, building or house number another node forwarded a request about
     (``body.subject`` is then the case's citizen); a clerk names it in ``body.subject``."""
-    if isinstance(body.subject, SubjectIn):
-        about = _thing(body.subject, lang)
-        subject = ""  # the case's citizen, read from the case below
-    else:
-        subject = _subject(body.subject, lang)
     # else the HTTP request's id (the proxy's X-Request-ID): its log lines and these entries
     request_id = request_id or observability.current_request_id() or str(uuid.uuid4())
     with exchange.sessions() as session:
         if versions is None:  # first: the caches below are this current
             versions = cache_versions.read(session)
+        if not isinstance(actor, Actor):
+            actor = actor(versions)  # who asks, before anything they sent is looked at
+        if isinstance(body.subject, SubjectIn):
+            about = _thing(body.subject, lang)
+            subject = ""  # the case's citizen, read from the case below
+        else:
+            subject = _subject(body.subject, lang)
         rules = exchange.rules.source(session, versions)
         cat = exchange.catalog.check(session, versions.get(cache_versions.CATALOG))
         item = cat.application_item(session, body.application_item)
