@@ -4,8 +4,9 @@ Some writes must be committed before a request may answer: an audit entry before
 released, a federation nonce before a forwarded request is acted on. Committed one by one, each
 request waits for its own fsync behind every other request's (SQLite has one writer). Here the
 first caller that finds no commit in progress becomes the leader: it takes every item queued so
-far, writes them all in one transaction, commits once, and wakes each waiting caller with its
-own result (or its own error). Nobody returns before its write is durable; under load many
+far, writes them all in one transaction (with one call of the writer, which can then write
+them in one statement), commits once, and wakes each waiting caller with its own result (or
+its own error). Nobody returns before its write is durable; under load many
 requests share one fsync.
 
 A leader commits one group, its own item in it, then hands the lead to the oldest caller
@@ -17,7 +18,7 @@ entries.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -40,10 +41,13 @@ class _Waiting(Generic[Item, Result]):
 
 
 class GroupCommit(Generic[Item, Result]):
-    """Runs ``write(session, item)`` for each submitted item, many items to a commit."""
+    """Runs ``write(session, items)`` for each group of submitted items, one result per item
+    in order, one commit per group."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], write: Callable[[Session, Item], Result]
+        self,
+        sessions: sessionmaker[Session],
+        write: Callable[[Session, Sequence[Item]], Sequence[Result]],
     ) -> None:
         self._sessions = sessions
         self._write = write
@@ -83,11 +87,15 @@ class GroupCommit(Generic[Item, Result]):
     def _commit(self, group: list[_Waiting[Item, Result]]) -> None:
         try:
             with transaction(self._sessions) as session:
-                for waiting in group:
-                    waiting.result = self._write(session, waiting.item)
+                results = self._write(session, [waiting.item for waiting in group])
+                if len(results) != len(group):
+                    raise RuntimeError(f"{len(results)} results for {len(group)} items")
+                for waiting, result in zip(group, results, strict=True):
+                    waiting.result = result
         except BaseException as exc:
             if len(group) > 1:
-                # One bad item must not fail its neighbours: retry each on its own.
+                # One bad item must not fail its neighbours: retry each on its own (nothing
+                # of the group was committed, the transaction rolled back whole).
                 for waiting in group:
                     self._commit([waiting])
                 return

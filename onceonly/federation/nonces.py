@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
@@ -52,9 +53,13 @@ class DurableNonceStore:
         self._lock = threading.Lock()
         self._group: GroupCommit[tuple[str, str], None] = GroupCommit(sessions, self._insert)
 
-    def _insert(self, session: Session, seen: tuple[str, str]) -> None:
-        peer, nonce = seen
-        _INSERT.many(session, [{"peer": peer, "nonce": nonce, "expires_at": utcnow() + self.ttl}])
+    def _insert(self, session: Session, seen: Sequence[tuple[str, str]]) -> list[None]:
+        expires_at = utcnow() + self.ttl
+        _INSERT.many(
+            session,
+            [{"peer": peer, "nonce": nonce, "expires_at": expires_at} for peer, nonce in seen],
+        )
+        return [None] * len(seen)
 
     def first_use(self, peer: str, nonce: str) -> bool:
         """Record ``nonce`` of ``peer``, committed; ``False`` if the database already has it."""

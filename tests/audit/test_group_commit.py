@@ -4,7 +4,7 @@ durable entries, and one bad batch fails only its own caller."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import select
@@ -91,7 +91,9 @@ def test_a_leader_returns_once_its_own_group_is_committed(
         written.append(item)
         return item
 
-    group: GroupCommit[str, str] = GroupCommit(sessions, write)
+    group: GroupCommit[str, str] = GroupCommit(
+        sessions, lambda session, items: [write(session, item) for item in items]
+    )
     results: dict[str, str] = {}
 
     def first() -> None:
@@ -113,3 +115,47 @@ def test_a_leader_returns_once_its_own_group_is_committed(
     follower.join(10)
     assert results == {"first": "first", "second": "second"}
     assert written == ["first", "second"]
+
+
+def test_one_bad_item_in_a_group_fails_only_its_caller(sessions: sessionmaker[Session]) -> None:
+    """The group is written with one call; when that call fails, each item is tried alone,
+    so the callers queued beside the bad one still get their results."""
+    from onceonly.group_commit import GroupCommit
+
+    first_writing = threading.Event()
+    others_queued = threading.Event()
+    tried: list[list[str]] = []
+
+    def write(session: Session, items: Sequence[str]) -> list[str]:
+        tried.append(list(items))
+        if list(items) == ["first"]:
+            first_writing.set()
+            assert others_queued.wait(5)
+        if "bad" in items:
+            raise ValueError("not loggable")
+        return [item.upper() for item in items]
+
+    group: GroupCommit[str, str] = GroupCommit(sessions, write)
+    results: dict[str, str | Exception] = {}
+
+    def call(item: str) -> None:
+        try:
+            results[item] = group.submit(item)
+        except ValueError as error:
+            results[item] = error
+
+    threads = [threading.Thread(target=call, args=("first",))]
+    threads[0].start()
+    assert first_writing.wait(5)
+    for item in ("a", "bad", "b"):
+        threads.append(threading.Thread(target=call, args=(item,)))
+        threads[-1].start()
+    while len(group._queue) < 3:  # no public way to see callers waiting
+        threading.Event().wait(0.001)
+    others_queued.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert results["first"] == "FIRST" and results["a"] == "A" and results["b"] == "B"
+    assert isinstance(results["bad"], ValueError)
+    assert any(len(items) == 3 for items in tried), "the three queued callers were one group"
