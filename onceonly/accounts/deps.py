@@ -31,7 +31,7 @@ from onceonly.db import transaction
 from onceonly.errors import Problem
 from onceonly.i18n import t
 from onceonly.web.deps import get_language, get_session_factory
-from onceonly.web.errors import wants_html
+from onceonly.web.errors import CALLER_NOT_CHECKED, wants_html
 
 SESSION_COOKIE = "onceonly_session"
 CSRF_FIELD = "csrf_token"
@@ -209,6 +209,13 @@ class PendingToken:
         request.state.user = user
         return _admit(request, user, self.roles)
 
+    def check(self) -> None:
+        """:meth:`principal` against counters read now, for an answer given before the
+        work runs (the body did not validate)."""
+        with get_session_factory(self.request)() as db:
+            versions = cache_versions.read(db)
+        self.principal(versions)
+
 
 def require_roles_in_worker(*roles: str) -> Callable[..., Awaitable[Principal | PendingToken]]:
     """:func:`require_roles` for a route whose work runs in one worker thread: a bearer token
@@ -223,7 +230,9 @@ def require_roles_in_worker(*roles: str) -> Callable[..., Awaitable[Principal | 
         cookie: Annotated[str | None, Depends(_cookie_scheme)],
     ) -> Principal | PendingToken:
         if bearer is not None:
-            return PendingToken(request, bearer.credentials, roles)
+            pending = PendingToken(request, bearer.credentials, roles)
+            setattr(request.state, CALLER_NOT_CHECKED, pending.check)
+            return pending
         user = await current_user(request, await optional_user(request, None, cookie))
         return _admit(request, user, roles)
 

@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onceonly.errors import FieldError, Problem, validation_problem
@@ -53,6 +54,13 @@ def _field_name(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+CALLER_NOT_CHECKED = "caller_not_checked"
+"""The ``request.state`` attribute of a route that checks its caller in the worker thread
+doing its work (:func:`onceonly.accounts.deps.require_roles_in_worker`): a function that
+checks them now, raising the 401 or 403 :class:`Problem`. A request whose parameters do not
+validate never reaches that thread, so its caller is checked here before the 422 is given."""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -60,6 +68,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        check = getattr(request.state, CALLER_NOT_CHECKED, None)
+        if check is not None:  # a refused caller learns that, not what their body lacks
+            try:
+                await run_in_threadpool(check)
+            except Problem as refused:
+                return problem_response(request, refused)
         errors = [
             FieldError(_field_name(tuple(e.get("loc", ()))), str(e.get("msg", "")), e["type"])
             for e in exc.errors()

@@ -278,6 +278,30 @@ def test_owners_and_auditors_cannot_fetch_evidence(counter: Counter) -> None:
         assert counter.ask(username, subject).status_code == 403
 
 
+def test_a_refused_caller_is_told_so_before_anything_about_their_request(
+    counter: Counter,
+) -> None:
+    """The token is checked in the worker thread that does the work; a request that does not
+    validate never gets there, and must still be refused as the caller, not as the body."""
+    bad_body = {"case_id": "", "application_item": ITEM, "evidence": "not a list"}
+    for headers, status in [
+        (counter.headers("tpe-auditor"), 403),
+        ({"Authorization": "Bearer o1_not-a-token-anyone-was-given"}, 401),
+        (counter.headers("tpe-udd-clerk"), 422),
+    ]:
+        response = counter.client.post(URL, json=bad_body, headers=headers)
+        assert response.status_code == status, response.text
+        assert ("errors" in response.json()) == (status == 422)
+    bad_subject = {
+        "case_id": "1",
+        "application_item": ITEM,
+        "subject": "A123456788",
+        "evidence": [{"type": "household_registration"}],
+    }
+    response = counter.client.post(URL, json=bad_subject, headers=counter.headers("tpe-auditor"))
+    assert response.status_code == 403  # the subject is checked after the caller
+
+
 def test_transcripts_verify_offline_and_tampering_is_named(
     counter: Counter, tmp_path: Path
 ) -> None:
