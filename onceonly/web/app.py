@@ -14,6 +14,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 import onceonly
@@ -23,6 +24,7 @@ from onceonly.cases.service import MAX_PAPER_BYTES
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.i18n import catalogue
+from onceonly.sqlite_checkpoints import Checkpointer, is_sqlite_file
 from onceonly.web.errors import install_error_handlers
 from onceonly.web.openapi import install_openapi
 from onceonly.web.security import (
@@ -94,6 +96,22 @@ def install_audit_publishing(app: FastAPI, settings: Settings) -> None:
             publisher.stop()
 
 
+def install_checkpoints(app: FastAPI, engine: Engine) -> None:
+    """On SQLite, the WAL is copied back by a thread of the app, not by a request
+    (:mod:`onceonly.sqlite_checkpoints`)."""
+    if not is_sqlite_file(engine):
+        return
+    checkpointer = Checkpointer(engine)
+
+    @app.on_event("startup")
+    def start_checkpoints() -> None:
+        checkpointer.start()
+
+    @app.on_event("shutdown")
+    def stop_checkpoints() -> None:
+        checkpointer.stop()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
@@ -107,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     engine = make_engine(settings.resolved_database_url)
+    install_checkpoints(app, engine)  # before the engine's first connection
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_session_factory(engine)

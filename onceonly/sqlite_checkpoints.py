@@ -1,0 +1,93 @@
+"""SQLite's write-ahead log copied back into the database file by a thread of the server, not
+by whichever request happens to commit the thousandth page.
+
+In WAL mode every commit appends to the ``-wal`` file, and by default the commit that takes it
+past 1,000 pages then copies those pages into the database file and syncs it (a checkpoint).
+That request pays several milliseconds for everyone's writes: on one connection it was the
+slowest one in a hundred (``benches/evidence.py``: p99 7.6-8.2 ms with checkpoints in requests,
+5.0 ms without). Here the server's connections checkpoint only past
+:data:`BACKSTOP_PAGES` (when this thread has fallen far behind), and :class:`Checkpointer`
+runs a passive checkpoint every ``every`` seconds: it never blocks readers or writers, and what
+it cannot copy yet (a reader still on older pages) is copied on a later round.
+
+Nothing about durability changes: a commit is durable once it is in the synced WAL
+(``synchronous=FULL``), whether or not it has been copied back yet.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+logger = logging.getLogger(__name__)
+
+BACKSTOP_PAGES = 10_000
+"""Pages (4 KiB each) the WAL may hold before a committing request checkpoints after all."""
+
+
+def is_sqlite_file(engine: Engine) -> bool:
+    """A SQLite database in a file (an in-memory one has no WAL)."""
+    database = engine.url.database or ""
+    return (
+        engine.dialect.name == "sqlite"
+        and database not in ("", ":memory:")
+        and ("mode=memory" not in str(engine.url))
+    )
+
+
+class Checkpointer:
+    """Checkpoints ``engine``'s WAL in a daemon thread (started and stopped with the app).
+    Make it before the engine's first connection: only connections opened afterwards leave
+    checkpoints to it."""
+
+    def __init__(self, engine: Engine, every: float = 1.0) -> None:
+        self.engine = engine
+        self.every = every
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
+        event.listen(engine, "connect", _leave_checkpoints_to_the_thread)
+
+    def start(self) -> None:
+        """Start (or restart after a stop: an app may be started more than once, as each
+        ``TestClient`` block does) the checkpointing thread."""
+        if self.thread.is_alive():
+            return
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        """One passive checkpoint: (1 if it could not finish, pages in the WAL, pages copied
+        into the database file)."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+        busy, in_wal, copied = row or (1, -1, -1)  # SQLite always answers one row
+        return int(busy), int(in_wal), int(copied)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                self.checkpoint()
+            except Exception:  # the database busy or gone for a moment: the next round
+                logger.debug(
+                    "WAL checkpoint failed; tried again in %.1f s", self.every, exc_info=True
+                )
+
+
+def _leave_checkpoints_to_the_thread(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+    cursor.close()
