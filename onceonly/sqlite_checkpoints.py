@@ -54,7 +54,9 @@ class Checkpointer:
         """Start (or restart after a stop: an app may be started more than once, as each
         ``TestClient`` block does) the checkpointing thread."""
         if self.thread.is_alive():
-            return
+            if not self.stopped.is_set():
+                return
+            self.thread.join()  # a stop that timed out: that thread is on its way out
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
         self.thread.start()

@@ -96,7 +96,6 @@ def _resolve_token(request: Request, token: str, lang: str) -> Principal:
     sessions = get_session_factory(request)
     with sessions() as db:
         versions = cache_versions.read(db)
-    request.state.cache_versions = versions  # the rest of this request uses the same read
     return token_cache(request.app.state).resolve(sessions, token, lang=lang, versions=versions)
 
 
@@ -199,13 +198,20 @@ class PendingToken:
     token: str
     roles: tuple[str, ...]
 
-    def principal(self, versions: cache_versions.Versions) -> Principal:
+    def principal(
+        self, versions: cache_versions.Versions, release: Callable[[], object] | None = None
+    ) -> Principal:
         """The caller, admitted (401 or 403 otherwise); ``versions``: the counters this
-        request's work read."""
+        request's work read; ``release``: hands back the connection that work holds, before
+        a token the cache lacks is looked up on a connection of its own."""
         request = self.request
-        sessions = get_session_factory(request)
-        cache = token_cache(request.app.state)
-        user = cache.resolve(sessions, self.token, lang=get_language(request), versions=versions)
+        user = token_cache(request.app.state).resolve(
+            get_session_factory(request),
+            self.token,
+            lang=get_language(request),
+            versions=versions,
+            before_lookup=release,
+        )
         request.state.user = user
         return _admit(request, user, self.roles)
 

@@ -12,6 +12,7 @@ through :func:`resolve_api_token` again so that ``last_used_at`` stays true.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,10 +50,14 @@ class TokenCache:
         *,
         lang: str | None = None,
         versions: cache_versions.Versions | None = None,
+        before_lookup: Callable[[], object] | None = None,
     ) -> Principal:
         """:func:`resolve_api_token`, served from memory while nothing about the token or
         its account changed; refusals (401) are never cached. ``versions``: the counters
-        when the caller has just read them for this request."""
+        when the caller has just read them for this request. ``before_lookup``: called
+        before the database is asked (a miss), to hand back a connection the caller holds,
+        since the lookup takes one of its own and a pool of callers each holding one and
+        waiting for a second would wait for ever."""
         now = utcnow()
         if versions is None:
             with sessions() as db:
@@ -66,6 +71,8 @@ class TokenCache:
         ):
             return entry.principal
         self._memo.forget(key)
+        if before_lookup is not None:
+            before_lookup()
         with transaction(sessions) as db:
             principal = resolve_api_token(db, plain, now=now, lang=lang)
             view = get_api_token(db, principal.token_id) if principal.token_id else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -80,8 +81,8 @@ async def create_evidence_request(
     if isinstance(caller, PendingToken):
         token = caller
 
-        def actor(versions: Versions) -> Actor:
-            return actor_of(token.principal(versions))
+        def actor(versions: Versions, release: Callable[[], object]) -> Actor:
+            return actor_of(token.principal(versions, release))
 
         return await run_in_threadpool(request_evidence, exchange, actor, body, lang)
     return await run_in_threadpool(request_evidence, exchange, actor_of(caller), body, lang)

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,6 +74,16 @@ class Actor:
     def audit_details(self) -> dict[str, Any]:
         """What the actor adds to an audit entry's ``details``: the credential, when known."""
         return {"credential": dict(self.credential)} if self.credential else {}
+
+
+class ActorOf(Protocol):
+    """Says who asks (or refuses them with a 401 or 403 :class:`Problem`), given the cache
+    counters this request read; ``release`` hands back the connection the request holds,
+    for a lookup that needs one of its own."""
+
+    def __call__(
+        self, versions: cache_versions.Versions, release: Callable[[], object]
+    ) -> Actor: ...
 
 
 @dataclass
@@ -251,7 +261,7 @@ def _thing(value: SubjectIn, lang: str | None) -> subjects.Subject:
 
 def request_evidence(
     exchange: Exchange,
-    actor: Actor | Callable[[cache_versions.Versions], Actor],
+    actor: Actor | ActorOf,
     body: EvidenceRequestIn,
     lang: str | None = None,
     request_id: str | None = None,
@@ -266,10 +276,10 @@ def request_evidence(
     The request must belong to an open case of the clerk's agency for this item and citizen
     (:func:`onceonly.policy.purpose.check_case`). ``origin_node`` names the node that
     forwarded the request: that node checked its own case, which this node cannot see.
-    ``actor`` may be a function of this request's cache counters that says who asks (or
-    refuses them): a bearer token resolved here, before anything else, against the same read.
-    ``versions``: the cache counters read at the start of this request (when its token was
-    checked); read here otherwise.
+    ``actor`` may be an :class:`ActorOf`: a bearer token resolved here, before anything
+    the caller sent is read, against the cache counters this request reads.
+    ``versions``: the cache counters, when the caller has read them for this request (a
+    request forwarded by another node); read here otherwise.
     ``about``: the parcel, building or house number another node forwarded a request about
     (``body.subject`` is then the case's citizen); a clerk names it in ``body.subject``."""
     # else the HTTP request's id (the proxy's X-Request-ID): its log lines and these entries
@@ -278,7 +288,7 @@ def request_evidence(
         if versions is None:  # first: the caches below are this current
             versions = cache_versions.read(session)
         if not isinstance(actor, Actor):
-            actor = actor(versions)  # who asks, before anything they sent is looked at
+            actor = actor(versions, session.rollback)  # before anything they sent is read
         if isinstance(body.subject, SubjectIn):
             about = _thing(body.subject, lang)
             subject = ""  # the case's citizen, read from the case below

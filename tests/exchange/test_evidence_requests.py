@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.audit.log import EntryFilter, find_entries
 from onceonly.cli import app as cli
-from onceonly.db import transaction
+from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.web.app import create_app
@@ -300,6 +300,27 @@ def test_a_refused_caller_is_told_so_before_anything_about_their_request(
     }
     response = counter.client.post(URL, json=bad_subject, headers=counter.headers("tpe-auditor"))
     assert response.status_code == 403  # the subject is checked after the caller
+
+
+def test_a_request_never_holds_one_connection_while_waiting_for_another(
+    counter: Counter,
+) -> None:
+    """A token the cache lacks is looked up on a connection of its own, after the request
+    hands back the one it read the cache counters on: with a pool of one connection the
+    request still succeeds (holding one while waiting for another, a pool's worth of such
+    requests would wait for ever)."""
+    subject = counter.env.sample("low_income_applicant")
+    headers = counter.headers("tpe-udd-clerk")  # issued now: no worker has it cached
+    case = counter.case("tpe-udd-clerk", subject)
+    engine = make_engine(
+        counter.env.settings.resolved_database_url, pool_size=1, max_overflow=0, pool_timeout=3
+    )
+    counter.app.state.engine = engine
+    counter.app.state.sessions = make_session_factory(engine)
+    body = {"case_id": case, "application_item": ITEM, "subject": subject}
+    response = counter.client.post(URL, json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    engine.dispose()
 
 
 def test_transcripts_verify_offline_and_tampering_is_named(
