@@ -26,7 +26,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.cases import service as cases
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.ports import free_port
 from onceonly.demo.run import prepare_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,12 +158,6 @@ def find_wrk() -> str:
         "saturate before the server). Install it: `apt-get install wrk` (Debian/Ubuntu) or "
         "see https://github.com/wg/wrk."
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def subjects(settings: Settings, count: int = 5000) -> list[str]:

@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.db import as_utc, make_engine, make_session_factory, transaction
+from onceonly.demo.ports import free_port
 from onceonly.domain.national_id import make_national_id
 from onceonly.models import Base
 from onceonly.notify.events import LifeEventIn, record_life_event
@@ -46,14 +47,6 @@ from onceonly.outbound import ALLOWED_HOSTS_ENV
 AGENCIES = ("social_welfare", "tax_office", "land_office", "urban_development", "district_office")
 CHUNK = 100
 BARE_ATTEMPTS = 3
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(processes: list[subprocess.Popen[bytes]]) -> float:

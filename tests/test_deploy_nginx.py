@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from sqlalchemy import text
 from onceonly.accounts.service import get_user, issue_api_token
 from onceonly.config import CONFIG_ENV, SETTINGS_FILE
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.ports import free_port
 from onceonly.deployment import settings_document
 from onceonly.open311 import keys as open311_keys
 from tests.conftest import PG_URL, DemoEnv
@@ -57,12 +57,6 @@ if NGINX is None:
     pytest.skip("nginx is not installed (Debian package nginx)", allow_module_level=True)
 
 ITEM = "public-housing-low-income"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, deadline: float, **kwargs: object) -> None:

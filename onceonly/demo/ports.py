@@ -5,6 +5,7 @@ whose deliveries go to someone else's receivers."""
 from __future__ import annotations
 
 import ipaddress
+import random
 import socket
 from collections.abc import Iterable
 
@@ -23,6 +24,23 @@ def first_taken(needed: Iterable[tuple[str, int]]) -> int | None:
             except OSError:
                 return number
     return None
+
+
+QUIET_PORTS = range(20000, 32000)
+"""Below Linux's ephemeral range (32768-60999 by default), from which outgoing connections
+take their local ports. A port the kernel hands out for ``bind(0)`` lies in that range, so a
+server started (or restarted) a while after its port was chosen could find it taken by some
+connection meanwhile; a federation node restarted in a test did (``address already in use``)."""
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A port free now on ``address`` that no outgoing connection will take."""
+    pick = random.SystemRandom()  # not the seeded generator: parallel test processes differ
+    for _ in range(200):
+        port = pick.randrange(QUIET_PORTS.start, QUIET_PORTS.stop)
+        if first_taken([(address, port)]) is None:
+            return port
+    raise RuntimeError(f"no free port in {QUIET_PORTS.start}-{QUIET_PORTS.stop - 1}")
 
 
 def refuse_taken(needed: Iterable[tuple[str, int]], web: int, message: str) -> None:

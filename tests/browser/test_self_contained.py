@@ -16,7 +16,8 @@ from onceonly.cases import service
 from onceonly.cases.notifications import deliver_pending
 from onceonly.db import transaction
 from onceonly.demo import mail_sink
-from tests.browser.conftest import Site, expect, free_port, serve, shot_path, sign_in
+from onceonly.demo.ports import free_port
+from tests.browser.conftest import Site, expect, serve, shot_path, sign_in
 from tests.cases.conftest import ITEM, SUBJECT, UDD
 from tests.conftest import DemoEnv
 

@@ -4,7 +4,6 @@ evidence results as the exchange returns them, and a real SMTP server on 127.0.0
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -142,12 +141,6 @@ def response(number: str, *results: EvidenceResult) -> EvidenceResponse:
 
 def all_issued(number: str, **kwargs: Any) -> EvidenceResponse:
     return response(number, *(result(code, **kwargs) for code in EVIDENCE))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -13,11 +13,12 @@ from fastapi.testclient import TestClient
 from onceonly.catalog import service as catalog
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.ports import free_port
 from onceonly.demo.registries import generate_registries
 from onceonly.demo.rules import seed_demo_rules
 from onceonly.providers.registry import load_providers
 from onceonly.web.app import create_app
-from tests.cases.conftest import ITEM, ITEM_NAME, SWD, MailBox, free_port
+from tests.cases.conftest import ITEM, ITEM_NAME, SWD, MailBox
 from tests.cases.test_routes import headers  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(

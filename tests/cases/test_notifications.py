@@ -12,7 +12,8 @@ from onceonly.cases import notifications, service
 from onceonly.cases.notifications import deliver_pending, retry_failed_notifications
 from onceonly.config import Settings
 from onceonly.db import transaction
-from tests.cases.conftest import ITEM, ITEM_NAME, SUBJECT, T0, UDD, MailBox, all_issued, free_port
+from onceonly.demo.ports import free_port
+from tests.cases.conftest import ITEM, ITEM_NAME, SUBJECT, T0, UDD, MailBox, all_issued
 
 
 def _open(sessions: sessionmaker[Session], **contact: str) -> str:

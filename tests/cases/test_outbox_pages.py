@@ -21,10 +21,11 @@ from onceonly.cases.notifications import deliver_pending
 from onceonly.config import Settings
 from onceonly.db import transaction, utcnow
 from onceonly.demo import mail_sink
+from onceonly.demo.ports import free_port
 from onceonly.notify.models import LifeEvent, Notice
 from onceonly.notify.notices import send_notices
 from onceonly.web.app import create_app
-from tests.cases.conftest import ITEM, SUBJECT, UDD, free_port
+from tests.cases.conftest import ITEM, SUBJECT, UDD
 from tests.conftest import DemoEnv
 from tests.web.conftest import bearer_for
 

@@ -3,7 +3,6 @@ and reference receivers served over real HTTP on loopback (in a thread, or as a 
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.ports import free_port
 from onceonly.domain.national_id import make_national_id
 from onceonly.notify.receiver import create_receiver_app
 from onceonly.notify.subscriptions import (
@@ -29,12 +29,6 @@ from onceonly.notify.subscriptions import (
 def citizen(n: int) -> str:
     """A valid, synthetic national ID."""
     return make_national_id("E", 1 + n % 2, 1000 + n)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -11,12 +11,13 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.db import transaction
+from onceonly.demo.ports import free_port
 from onceonly.notify import outbox
 from onceonly.notify.demo import DEMO_AGENCY_KINDS, seed_demo_notify
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.receiver import read_applied
 from onceonly.notify.worker import NotifySettings, deliver_all
-from tests.notify.conftest import ThreadedReceiver, citizen, free_port
+from tests.notify.conftest import ThreadedReceiver, citizen
 
 
 def test_a_death_reaches_six_agencies_with_their_acknowledgements(

@@ -25,18 +25,14 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.demo.ports import free_port
 from onceonly.models import Base
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.models import Delivery
 from onceonly.notify.receiver import read_applied, spawn_receiver, wait_until_up
 from onceonly.notify.subscriptions import SubscriptionView
 from tests.conftest import BACKEND, PG_URL
-from tests.notify.conftest import (
-    Receiver,
-    citizen,
-    free_port,
-    make_subscribe,
-)
+from tests.notify.conftest import Receiver, citizen, make_subscribe
 
 pytestmark = pytest.mark.slow
 

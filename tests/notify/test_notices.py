@@ -14,6 +14,7 @@ from onceonly.cases.models import SmsOutboxMessage
 from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings
 from onceonly.db import transaction
+from onceonly.demo.ports import free_port
 from onceonly.errors import Problem
 from onceonly.notify import outbox
 from onceonly.notify.events import LifeEventIn
@@ -22,7 +23,7 @@ from onceonly.notify.models import Notice
 from onceonly.notify.notices import send_notices
 from onceonly.notify.subscriptions import SubscriptionView
 from onceonly.notify.worker import NotifySettings, deliver_all
-from tests.notify.conftest import ThreadedReceiver, citizen, free_port
+from tests.notify.conftest import ThreadedReceiver, citizen
 from tests.notify.test_intake import OFFICE, FakeRegister, alive
 
 

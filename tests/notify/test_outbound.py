@@ -24,13 +24,14 @@ from onceonly import outbound
 from onceonly.accounts import service as accounts
 from onceonly.config import Settings
 from onceonly.db import transaction
+from onceonly.demo.ports import free_port
 from onceonly.notify.models import Delivery
 from onceonly.notify.receiver import read_applied
 from onceonly.notify.subscriptions import SubscriptionView
 from onceonly.notify.worker import NotifySettings, deliver_all
 from onceonly.outbound import ALLOWED_HOSTS_ENV, OutboundPolicy
 from onceonly.web.app import create_app
-from tests.notify.conftest import ThreadedReceiver, free_port
+from tests.notify.conftest import ThreadedReceiver
 from tests.notify.test_worker import record
 
 STRICT = OutboundPolicy()

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.cases import service as cases
 from onceonly.cases.service import CaseActor
 from onceonly.config import Settings
+from onceonly.demo.ports import free_port
 from onceonly.open311 import keys
 from onceonly.web.app import create_app
-from tests.cases.conftest import free_port
 
 PWD = CaseActor("pwd-clerk", "taipei-city.public_works", "clerk", "P1")
 

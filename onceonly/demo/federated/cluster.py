@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from onceonly.config import Settings
 from onceonly.connectors import SUFFIX as CONNECTOR_SUFFIX
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.mail_sink import mail_sink_port
+from onceonly.demo.ports import free_port
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
 from onceonly.demo.rules import seed_demo_rules
@@ -182,12 +182,6 @@ class FederationLayout:
             ),
             base_port=data.get("base_port"),
         )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def copy_registries(source: Path, target: Path, jurisdictions: Sequence[str]) -> RegistryManifest:
