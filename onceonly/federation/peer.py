@@ -171,15 +171,15 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     app = FastAPI(title=f"onceonly node {config.id}", docs_url=None, redoc_url=None)
     app.state.peer = state
 
-    async def received(
-        request: Request, path: str, model: type[Body]
+    def received_now(
+        request: Request, path: str, model: type[Body], raw: bytes
     ) -> tuple[NodeEntry, Body, bytes] | JSONResponse:
-        """The sending node and the body it signed, or the refusal, audited."""
-        raw = await request.body()
-        try:  # the nonce is a committed database write: off the event loop
-            node = await run_in_threadpool(_authenticate, state, request, path, raw)
+        """The sending node and the body it signed, or the refusal, audited; in a worker
+        thread, as the nonce is a committed database write."""
+        try:
+            node = _authenticate(state, request, path, raw)
         except RequestRefused as exc:
-            return await run_in_threadpool(audit_refusal, state.sessions, exc, path, raw)
+            return audit_refusal(state.sessions, exc, path, raw)
         try:
             return node, model.model_validate_json(raw), raw
         except ValidationError as exc:  # where and why, never the values (a national ID)
@@ -187,17 +187,29 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()
             )
             refused = RequestRefused("malformed", where[:300], node.id)
-            return await run_in_threadpool(audit_refusal, state.sessions, refused, path, raw)
+            return audit_refusal(state.sessions, refused, path, raw)
+
+    async def received(
+        request: Request, path: str, model: type[Body]
+    ) -> tuple[NodeEntry, Body, bytes] | JSONResponse:
+        raw = await request.body()
+        return await run_in_threadpool(received_now, request, path, model, raw)
 
     @app.post(EVIDENCE_PATH)
     async def evidence(request: Request) -> JSONResponse:
-        got = await received(request, EVIDENCE_PATH, ForwardedAsk)
-        if isinstance(got, JSONResponse):
-            return got
-        node, asked, raw = got
-        return await answer_forwarded(
-            state.exchange, node.jurisdictions, node.id, state.config.id, asked, raw
-        )
+        """Checked and answered in one worker thread: one trip, not two."""
+        raw = await request.body()
+
+        def checked_and_answered() -> JSONResponse:
+            got = received_now(request, EVIDENCE_PATH, ForwardedAsk, raw)
+            if isinstance(got, JSONResponse):
+                return got
+            node, asked, _ = got
+            return answer_now(
+                state.exchange, node.jurisdictions, node.id, state.config.id, asked, raw
+            )
+
+        return await run_in_threadpool(checked_and_answered)
 
     @app.post(BACKUPS_PATH)
     async def backups(request: Request) -> JSONResponse:
@@ -348,7 +360,7 @@ def record_move(state: PeerState, node: NodeEntry, move: RelayedMove, raw: bytes
     return JSONResponse(answer)
 
 
-async def answer_forwarded(
+def answer_now(
     exchange: Exchange,
     jurisdictions: tuple[str, ...] | None,
     sender: str,
@@ -358,7 +370,8 @@ async def answer_forwarded(
 ) -> JSONResponse:
     """Decide, fetch, sign and audit one forwarded piece on ``exchange`` (local-only), for a
     node (``jurisdictions``: the asking agency must be of one of them) or for the platform
-    an owner gateway serves (``None``: the platform vouches for its agencies)."""
+    an owner gateway serves (``None``: the platform vouches for its agencies); in the calling
+    (worker) thread."""
     with exchange.sessions() as session:
         agency = catalog.get_agency(session, asked.actor.get("agency", ""))
     if agency is None or (jurisdictions is not None and agency.jurisdiction not in jurisdictions):
@@ -400,8 +413,22 @@ async def answer_forwarded(
             raise
 
     try:
-        result = await run_in_threadpool(run)
+        result = run()
     except Problem as problem:
         return JSONResponse(problem.as_dict() | {"code": problem.kind}, status_code=problem.status)
     EvidenceResult.model_validate(result)
     return JSONResponse({"request_id": asked.request_id, "node": answerer, "result": result})
+
+
+async def answer_forwarded(
+    exchange: Exchange,
+    jurisdictions: tuple[str, ...] | None,
+    sender: str,
+    answerer: str,
+    asked: ForwardedAsk,
+    raw: bytes,
+) -> JSONResponse:
+    """:func:`answer_now` in a worker thread."""
+    return await run_in_threadpool(
+        answer_now, exchange, jurisdictions, sender, answerer, asked, raw
+    )
