@@ -129,6 +129,13 @@ def _authenticate(state: PeerState, request: Request, path: str, raw: bytes) -> 
     return node
 
 
+def malformed(exc: ValidationError, sender: str) -> RequestRefused:
+    """The refusal of a body that did not validate: where and why, never the values (a
+    national ID would otherwise reach the audit log)."""
+    where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors())
+    return RequestRefused("malformed", where[:300], sender)
+
+
 def audit_refusal(
     sessions: sessionmaker[Session], refused: RequestRefused, path: str, raw: bytes
 ) -> JSONResponse:
@@ -182,12 +189,8 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
             return audit_refusal(state.sessions, exc, path, raw)
         try:
             return node, model.model_validate_json(raw), raw
-        except ValidationError as exc:  # where and why, never the values (a national ID)
-            where = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'])}: {e['type']}" for e in exc.errors()
-            )
-            refused = RequestRefused("malformed", where[:300], node.id)
-            return audit_refusal(state.sessions, refused, path, raw)
+        except ValidationError as exc:
+            return audit_refusal(state.sessions, malformed(exc, node.id), path, raw)
 
     async def received(
         request: Request, path: str, model: type[Body]
@@ -418,17 +421,3 @@ def answer_now(
         return JSONResponse(problem.as_dict() | {"code": problem.kind}, status_code=problem.status)
     EvidenceResult.model_validate(result)
     return JSONResponse({"request_id": asked.request_id, "node": answerer, "result": result})
-
-
-async def answer_forwarded(
-    exchange: Exchange,
-    jurisdictions: tuple[str, ...] | None,
-    sender: str,
-    answerer: str,
-    asked: ForwardedAsk,
-    raw: bytes,
-) -> JSONResponse:
-    """:func:`answer_now` in a worker thread."""
-    return await run_in_threadpool(
-        answer_now, exchange, jurisdictions, sender, answerer, asked, raw
-    )

@@ -22,7 +22,7 @@ from onceonly.exchange.service import Exchange
 from onceonly.federation.listener import PeerListener, TlsPeers
 from onceonly.federation.node import NodeConfig
 from onceonly.federation.nonces import DurableNonceStore
-from onceonly.federation.peer import ForwardedAsk, answer_forwarded, audit_refusal
+from onceonly.federation.peer import ForwardedAsk, answer_now, audit_refusal, malformed
 from onceonly.federation.signing import HEADER, RequestRefused, verify_request
 from onceonly.i18n import catalogue
 from onceonly.pki.trust import TrustAnchor
@@ -147,6 +147,20 @@ def _authenticate(state: GatewayState, request: Request, raw: bytes) -> str:
     return sender
 
 
+def _checked_and_answered(
+    state: GatewayState, config: GatewayConfig, request: Request, raw: bytes
+) -> JSONResponse:
+    try:
+        sender = _authenticate(state, request, raw)
+    except RequestRefused as exc:
+        return audit_refusal(state.sessions, exc, EVIDENCE_PATH, raw)
+    try:
+        asked = ForwardedAsk.model_validate_json(raw)
+    except ValidationError as exc:
+        return audit_refusal(state.sessions, malformed(exc, sender), EVIDENCE_PATH, raw)
+    return answer_now(state.exchange, None, sender, config.id, asked, raw)
+
+
 def create_gateway_app(settings: Settings, config: GatewayConfig) -> FastAPI:
     """The gateway of the owner(s) whose connectors ``config`` names."""
     state = GatewayState(settings, config)
@@ -155,17 +169,10 @@ def create_gateway_app(settings: Settings, config: GatewayConfig) -> FastAPI:
 
     @app.post(EVIDENCE_PATH)
     async def evidence(request: Request) -> JSONResponse:
+        """Checked and answered in one worker thread: the nonce and the audit entries are
+        committed database writes, kept off the event loop."""
         raw = await request.body()
-        try:  # the nonce is a committed database write: off the event loop
-            sender = await run_in_threadpool(_authenticate, state, request, raw)
-        except RequestRefused as exc:
-            return await run_in_threadpool(audit_refusal, state.sessions, exc, EVIDENCE_PATH, raw)
-        try:
-            asked = ForwardedAsk.model_validate_json(raw)
-        except ValidationError as exc:
-            refused = RequestRefused("malformed", str(exc)[:300], sender)
-            return audit_refusal(state.sessions, refused, EVIDENCE_PATH, raw)
-        return await answer_forwarded(state.exchange, None, sender, config.id, asked, raw)
+        return await run_in_threadpool(_checked_and_answered, state, config, request, raw)
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:

@@ -49,3 +49,22 @@ def test_a_refused_certificate_names_whose_and_why(key: str, code: str, cause: s
 )
 def test_a_refused_handshake_names_whose_certificate(detail: str, cause: str) -> None:
     assert _tls_cause(detail) == cause
+
+
+def test_a_malformed_forwarded_ask_is_refused_naming_where_never_the_values() -> None:
+    """The refusal goes to the audit log (on a node and at an owner's gateway alike): the
+    field and the kind of error, never what was sent (a national ID)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from onceonly.federation.peer import ForwardedAsk, malformed
+
+    body = {"request_id": "r1", "case_id": "c1", "application_item": "x", "subject": "A123456789"}
+    body |= {"ask": {"type": "household_registration"}, "actor": {"agency": ["A123456789"]}}
+    with pytest.raises(ValidationError) as raised:
+        ForwardedAsk.model_validate_json(json.dumps(body))
+    refused = malformed(raised.value, "taipei")
+    assert refused.code == "malformed" and refused.sender == "taipei"
+    assert "actor.agency" in refused.detail
+    assert "A123456789" not in refused.detail
