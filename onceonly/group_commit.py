@@ -88,9 +88,7 @@ class GroupCommit(Generic[Item, Result]):
         try:
             with transaction(self._sessions) as session:
                 results = self._write(session, [waiting.item for waiting in group])
-                if len(results) != len(group):
-                    raise RuntimeError(f"{len(results)} results for {len(group)} items")
-                for waiting, result in zip(group, results, strict=True):
+                for waiting, result in zip(group, results, strict=True):  # one per item
                     waiting.result = result
         except BaseException as exc:
             if len(group) > 1:

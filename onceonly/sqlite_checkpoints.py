@@ -16,13 +16,11 @@ Nothing about durability changes: a commit is durable once it is in the synced W
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 from sqlalchemy import Engine, event
 
-logger = logging.getLogger(__name__)
+from onceonly.periodic import Periodic
 
 BACKSTOP_PAGES = 10_000
 """Pages (4 KiB each) the WAL may hold before a committing request checkpoints after all."""
@@ -38,32 +36,15 @@ def is_sqlite_file(engine: Engine) -> bool:
     )
 
 
-class Checkpointer:
+class Checkpointer(Periodic):
     """Checkpoints ``engine``'s WAL in a daemon thread (started and stopped with the app).
     Make it before the engine's first connection: only connections opened afterwards leave
     checkpoints to it."""
 
     def __init__(self, engine: Engine, every: float = 1.0) -> None:
+        super().__init__("sqlite-checkpoints", every, self.checkpoint)
         self.engine = engine
-        self.every = every
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
         event.listen(engine, "connect", _leave_checkpoints_to_the_thread)
-
-    def start(self) -> None:
-        """Start (or restart after a stop: an app may be started more than once, as each
-        ``TestClient`` block does) the checkpointing thread."""
-        if self.thread.is_alive():
-            if not self.stopped.is_set():
-                return
-            self.thread.join()  # a stop that timed out: that thread is on its way out
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One passive checkpoint: (1 if it could not finish, pages in the WAL, pages copied
@@ -78,15 +59,6 @@ class Checkpointer:
             connection.close()
         busy, in_wal, copied = row or (1, -1, -1)  # SQLite always answers one row
         return int(busy), int(in_wal), int(copied)
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.every):
-            try:
-                self.checkpoint()
-            except Exception:  # the database busy or gone for a moment: the next round
-                logger.debug(
-                    "WAL checkpoint failed; tried again in %.1f s", self.every, exc_info=True
-                )
 
 
 def _leave_checkpoints_to_the_thread(dbapi_connection: Any, _record: Any) -> None:

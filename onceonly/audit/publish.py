@@ -10,7 +10,6 @@ anyone holding a cosigned checkpoint can later prove what the log was.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +25,7 @@ from onceonly.audit.tree_heads import TreeHead, latest_tree_head, publish_tree_h
 from onceonly.audit.tree_store import consistency_proof, tree_size
 from onceonly.config import Settings
 from onceonly.db import transaction
+from onceonly.periodic import Periodic
 
 
 @dataclass(frozen=True)
@@ -165,32 +165,13 @@ def publish_if_grown(sessions: sessionmaker[Session], settings: Settings) -> lis
     return publish(sessions, settings)[1]
 
 
-class Publisher:
+class Publisher(Periodic):
     """Runs :func:`publish_if_grown` every ``settings.audit_publish_seconds`` in a daemon
     thread of the web app (started and stopped with it)."""
 
     def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
-        self.sessions = sessions
-        self.settings = settings
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="audit-publisher", daemon=True)
-
-    def start(self) -> None:
-        """Start (or restart, after a stop: an app may be started more than once, as each
-        ``TestClient`` block does) the publishing thread."""
-        if self.thread.is_alive():
-            return
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="audit-publisher", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join(5)
-
-    def _run(self) -> None:
-        while not self.stopped.wait(self.settings.audit_publish_seconds):
-            try:
-                publish_if_grown(self.sessions, self.settings)
-            except Exception:  # a failed round is retried on the next tick
-                continue
+        super().__init__(
+            "audit-publisher",
+            settings.audit_publish_seconds,
+            lambda: publish_if_grown(sessions, settings),
+        )

@@ -92,7 +92,7 @@ def install_audit_publishing(app: FastAPI, settings: Settings) -> None:
 
     @app.on_event("shutdown")
     def stop_publishing() -> None:
-        if publisher.thread.is_alive():
+        if publisher.running:
             publisher.stop()
 
 
