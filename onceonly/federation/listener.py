@@ -26,7 +26,8 @@ from cryptography import x509
 from fastapi import FastAPI
 
 from onceonly.federation.node import NodeConfig
-from onceonly.federation.remote import PEER_KEEP_ALIVE_SECONDS, Revocations, tls_context
+from onceonly.federation.peer_http import PEER_KEEP_ALIVE_SECONDS
+from onceonly.federation.remote import Revocations, tls_context
 from onceonly.pki.trust import certificate_from_der
 
 

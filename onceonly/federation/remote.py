@@ -14,17 +14,15 @@ import json
 import logging
 import ssl
 import tempfile
-import threading
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from onceonly.config import Settings
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, Reason
 from onceonly.exchange.transcript import TranscriptInvalid, verify_transcript
 from onceonly.federation.node import NodeConfig, SnapshotCache
+from onceonly.federation.peer_http import PeerClients, PeerResponse, PeerTimeout, PeerUnreachable
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.federation.snapshot import NodeEntry, Snapshot, SnapshotRefused
 from onceonly.i18n import both
@@ -32,39 +30,6 @@ from onceonly.pki.trust import CertificateRefused, TrustAnchor, certificate_from
 
 EVIDENCE_PATH = "/federation/v1/evidence"
 log = logging.getLogger(__name__)
-
-PEER_KEEP_ALIVE_SECONDS = 30.0
-"""How long a listener (another node's, or an owner's gateway) keeps an idle connection open.
-Callers drop theirs at half that, so no request goes out on a connection the listener is just
-closing: at equal timeouts (both five seconds) about one forwarded request in 2,500 failed as
-"cannot reach the node" under load."""
-
-
-class PeerClients:
-    """Pooled clients for nodes' or gateways' listeners (see :data:`PEER_KEEP_ALIVE_SECONDS`),
-    a few of them, each thread posting through one. A single client shared by the exchange's
-    32 owner threads spent more than its TLS on its pool: httpx looks at every pooled
-    connection, under one lock, when a request goes out and again when its response closes.
-    """
-
-    def __init__(self, context: ssl.SSLContext, timeout: float, count: int = 8) -> None:
-        limits = httpx.Limits(keepalive_expiry=PEER_KEEP_ALIVE_SECONDS / 2)
-        self._clients = [
-            httpx.Client(verify=context, timeout=timeout, limits=limits) for _ in range(count)
-        ]
-
-    def _client(self) -> httpx.Client:
-        return self._clients[threading.get_native_id() % len(self._clients)]
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self._client().get(url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self._client().post(url, **kwargs)
-
-    def close(self) -> None:
-        for client in self._clients:
-            client.close()
 
 
 def tls_context(config: NodeConfig, server: bool = False) -> ssl.SSLContext:
@@ -147,14 +112,6 @@ def _cert_refused(
     )
 
 
-def _tls_refusal(exc: httpx.HTTPError) -> str | None:
-    text = repr(exc) + repr(exc.__cause__) + repr(exc.__context__)
-    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate", "TLSV1_ALERT", "SSL"):
-        if marker in text:
-            return text.split("(", 1)[-1][:160]
-    return None
-
-
 def _tls_cause(detail: str) -> str:
     """Whose certificate a refused handshake was about: the peer's alert that it revoked ours,
     or our check that theirs is revoked (anything else: theirs not trusted)."""
@@ -220,14 +177,14 @@ class RemoteNodes:
 
     def post_signed(
         self, snapshot: Snapshot, node: NodeEntry, path: str, body: bytes
-    ) -> httpx.Response:
+    ) -> PeerResponse:
         """``body`` signed for ``node`` alone and posted to its listener over mutual TLS, the
         listener's certificate checked against the snapshot's CRL in the handshake."""
         self.revocations.update(snapshot.ca_pem, snapshot.crl_pem)
         signature = self.credentials.sign("POST", path, body, audience=node.id)
         return self.client.post(
             node.endpoint.rstrip("/") + path,
-            content=body,
+            body,
             headers={HEADER: signature, "Content-Type": "application/json"},
         )
 
@@ -288,7 +245,7 @@ class RemoteNodes:
         ).encode()
         try:
             response = self.post_signed(snapshot, node, EVIDENCE_PATH, body)
-        except httpx.TimeoutException:
+        except PeerTimeout:
             return _result(
                 owner,
                 ask,
@@ -298,8 +255,8 @@ class RemoteNodes:
                 node=node.name,
                 retry_after=30,
             )
-        except httpx.HTTPError as exc:
-            tls = _tls_refusal(exc)
+        except PeerUnreachable as exc:
+            tls = exc.tls
             if tls is not None:
                 return _result(
                     owner,
@@ -345,7 +302,7 @@ class AnswerRefused(Exception):
 
 
 def checked_answer(
-    response: httpx.Response,
+    response: PeerResponse,
     *,
     jwks: dict[str, Any],
     issuers: Collection[str],
@@ -376,7 +333,7 @@ def checked_answer(
     return result
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: PeerResponse) -> dict[str, Any]:
     """A peer's JSON answer when it is an object, else empty (a proxy's HTML page)."""
     try:
         data = response.json()

@@ -17,18 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from onceonly.config import Settings
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult
-from onceonly.federation.remote import (
-    AnswerRefused,
-    PeerClients,
-    Revocations,
-    _result,
-    _tls_refusal,
-    checked_answer,
-)
+from onceonly.federation.peer_http import PeerClients, PeerTimeout, PeerUnreachable
+from onceonly.federation.remote import AnswerRefused, Revocations, _result, checked_answer
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.gateway.server import EVIDENCE_PATH
 from onceonly.gateway.setup import DATASETS
@@ -165,14 +157,14 @@ class Gateways:
         try:
             response = self.client.post(
                 gateway.endpoint.rstrip("/") + EVIDENCE_PATH,
-                content=body,
+                body,
                 headers={HEADER: signature, "Content-Type": "application/json"},
             )
-        except httpx.TimeoutException:
+        except PeerTimeout:
             return _result(owner, ask, dataset, "unavailable", "exchange.owner_unavailable",
                            reason="timeout", retry_after=30)  # fmt: skip
-        except httpx.HTTPError as exc:
-            tls = _tls_refusal(exc)
+        except PeerUnreachable as exc:
+            tls = exc.tls
             if tls is not None:
                 return _result(owner, ask, dataset, "failed", "gateway.tls_refused",
                                gateway=gateway.id, detail=tls)  # fmt: skip

@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, transaction, utcnow
+from onceonly.federation.peer_http import PeerError
 from onceonly.federation.remote import RemoteNodes, json_object
 from onceonly.federation.snapshot import SnapshotRefused
 from onceonly.i18n import t
@@ -257,8 +257,8 @@ def _send(remote: RemoteNodes | None, old_city: str, body: dict[str, Any]) -> _O
     raw = json.dumps(body, ensure_ascii=False).encode()
     try:
         response = remote.post_signed(snapshot, node, MOVES_PATH, raw)
-    except httpx.HTTPError as exc:
-        return _Outcome("pending", node.id, f"{type(exc).__name__}: {exc}"[:300])
+    except PeerError as exc:
+        return _Outcome("pending", node.id, str(exc)[:300])
     answer = json_object(response)
     if response.status_code == 200:
         names = answer.get("recipients")

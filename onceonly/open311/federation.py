@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +39,7 @@ from onceonly.catalog import service as catalog
 from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.federation.node import NodeConfig
+from onceonly.federation.peer_http import PeerError, PeerResponse
 from onceonly.federation.remote import RemoteNodes, json_object
 from onceonly.federation.snapshot import NodeEntry, Snapshot, SnapshotRefused
 from onceonly.i18n import t
@@ -142,15 +142,15 @@ def owner_of(remote: RemoteNodes | None, jurisdiction: str) -> Owner | None:
     return Owner(node, snapshot)
 
 
-def _post(remote: RemoteNodes, owner: Owner, path: str, body: Mapping[str, Any]) -> httpx.Response:
+def _post(remote: RemoteNodes, owner: Owner, path: str, body: Mapping[str, Any]) -> PeerResponse:
     raw = json.dumps(body, ensure_ascii=False).encode()
     try:
         return remote.post_signed(owner.snapshot, owner.node, path, raw)
-    except httpx.HTTPError as exc:
-        raise Unreachable(owner.node.name, f"{type(exc).__name__}: {exc}"[:300]) from exc
+    except PeerError as exc:
+        raise Unreachable(owner.node.name, str(exc)[:300]) from exc
 
 
-def _answer(owner: Owner, response: httpx.Response, ok: int = 200) -> dict[str, Any]:
+def _answer(owner: Owner, response: PeerResponse, ok: int = 200) -> dict[str, Any]:
     answer = json_object(response)
     if response.status_code == ok:
         return answer

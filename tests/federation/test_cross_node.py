@@ -23,6 +23,7 @@ from onceonly.exchange.schemas import EvidenceAsk
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.federation.directory import Directory
 from onceonly.federation.node import NodeConfig, federation_dir
+from onceonly.federation.peer_http import PeerUnreachable
 from onceonly.federation.remote import EVIDENCE_PATH, RemoteNodes
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.pki import ca
@@ -385,7 +386,7 @@ def _revoking_the_regional_node_stops_it_with_a_clear_reason(federation: Federat
         try:
             snapshot = asking.snapshots.refresh()
             assert asking.revocations.update(snapshot.ca_pem, snapshot.crl_pem)
-            with pytest.raises(httpx.ConnectError, match="certificate revoked"):
+            with pytest.raises(PeerUnreachable, match="certificate revoked"):
                 asking.client.get(f"https://127.0.0.1:{regional.peer_port}/healthz")
         finally:
             asking.close()
