@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
@@ -71,12 +73,23 @@ class NodeCredentials:
 
     node_id: str
     cert_pem: bytes
-    key: ECKey
+    key: ec.EllipticCurvePrivateKey
 
     @classmethod
     def load(cls, node_id: str, cert_path: str, key_path: str) -> NodeCredentials:
         with open(cert_path, "rb") as cert_file, open(key_path, "rb") as key_file:
-            return cls(node_id, cert_file.read(), ECKey.import_key(key_file.read()))
+            key = serialization.load_pem_private_key(key_file.read(), None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+                raise ValueError(f"{key_path}: a node's key is an EC (P-256) key")
+            return cls(node_id, cert_file.read(), key)
+
+    @functools.cached_property
+    def _protected(self) -> str:
+        """The JWS header, the same on every request of this node: made once."""
+        cert = certificate_from_pem(self.cert_pem)
+        der = cert.public_bytes(serialization.Encoding.DER)
+        header = {"alg": "ES256", "typ": TYP, "x5c": [base64.b64encode(der).decode()]}
+        return _b64(json.dumps(header, separators=(",", ":")).encode())
 
     def sign(
         self,
@@ -88,13 +101,9 @@ class NodeCredentials:
         now: float | None = None,
         nonce: str = "",
     ) -> str:
-        """The signature header for a request to the node ``audience``, and only to it."""
-        cert = certificate_from_pem(self.cert_pem)
-        header = {
-            "alg": "ES256",
-            "typ": TYP,
-            "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()],
-        }
+        """The signature header for a request to the node ``audience``, and only to it: a
+        compact JWS (RFC 7515, ES256), written here rather than by joserfc, which took four
+        times as long on every forwarded request."""
         claims = {
             "node": self.node_id,
             "aud": audience,
@@ -104,8 +113,10 @@ class NodeCredentials:
             "nonce": nonce or uuid.uuid4().hex,
             "ts": int(now if now is not None else time.time()),
         }
-        payload = json.dumps(claims, sort_keys=True).encode()
-        return jws.serialize_compact(header, payload, self.key, registry=registry("ES256"))
+        signing_input = f"{self._protected}.{_b64(json.dumps(claims, sort_keys=True).encode())}"
+        der = self.key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
 class Nonces(Protocol):
