@@ -1,6 +1,7 @@
 """Benchmark: cross-node evidence requests against the same requests served locally.
 
     python benches/federation.py [--people 1000] [--connections 16] [--duration 5] [--rounds 3]
+                                 [--profile [--profile-dir bench-profiles]]
 
 Builds a federation (CA, directory, 臺北市 node and the regional node hosting 基隆市 and 宜蘭縣)
 in a temporary directory and starts each as a real server on loopback. A 臺北市 clerk then asks,
@@ -9,7 +10,8 @@ with C concurrent clients, for the low-income-household answer about a citizen r
 over mutual TLS, signed request, decided and signed on the regional node, verified back: cross-
 node), interleaved in the same run. Throughputs, p99 latencies, the CPU each node spent per
 request (which node limits the cross-node rate) and the ratio are printed; the last line is
-the figure.
+the figure. ``--profile`` records a py-spy profile of each node during the first cross-node
+run (the asking node's is where a cross-node request costs more than a local one).
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ from onceonly.demo.federated.cluster import (
 from onceonly.demo.registries.manifest import RegistryManifest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from evidence import _LUA_DONE, _LUA_ISSUED, EVIDENCE_PATH, Run, describe, find_wrk, wrk
+from evidence import (
+    _LUA_DONE,
+    _LUA_ISSUED,
+    EVIDENCE_PATH,
+    Run,
+    describe,
+    find_wrk,
+    profile,
+    report_profile,
+    wrk,
+)
 
 ITEM = "public-housing-low-income"
 
@@ -72,7 +84,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=5, help="Seconds per wrk run.")
     parser.add_argument("--rounds", type=int, default=3, help="Alternating local/cross rounds.")
+    parser.add_argument("--profile", action="store_true", help="Record py-spy profiles.")
+    parser.add_argument(
+        "--profile-dir", type=Path, default=Path("bench-profiles"), help="Where profiles go."
+    )
     args = parser.parse_args()
+    profile_dir = args.profile_dir.resolve() if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
     binary = find_wrk()
     with tempfile.TemporaryDirectory(prefix="onceonly-bench-fed-") as tmp:
         root = Path(tmp)
@@ -107,14 +126,25 @@ def main() -> int:
             started = zip(layout.nodes, processes[1:], strict=True)
             nodes = {node.plan.id: process.pid for node, process in started}
             cpu = {label: dict.fromkeys(nodes, 0.0) for label in scripts}
-            for _ in range(args.rounds):  # alternating, so drift on a busy machine hits both
+            for round_ in range(args.rounds):  # alternating, so drift on a busy machine hits both
                 for label, path in scripts.items():
+                    samplers = {}
+                    if profile_dir is not None and round_ == 0 and label == "cross-node":
+                        samplers = {
+                            profile_dir / f"federation-{node_id}.txt": profile(
+                                pid, args.duration, profile_dir / f"federation-{node_id}.txt"
+                            )
+                            for node_id, pid in nodes.items()
+                        }
                     before = {node_id: cpu_seconds(pid) for node_id, pid in nodes.items()}
                     runs[label].append(
                         wrk(binary, taipei.url, path, args.connections, args.duration)
                     )
                     for node_id, pid in nodes.items():
                         cpu[label][node_id] += cpu_seconds(pid) - before[node_id]
+                    for out, sampler in samplers.items():
+                        _, stderr = sampler.communicate()
+                        report_profile(out, sampler.returncode, stderr.decode("utf-8", "replace"))
         finally:
             for process in reversed(processes):
                 stop(process)
