@@ -159,6 +159,7 @@ def serve(
 
     from onceonly.observability import log_config
     from onceonly.web.app import create_app
+    from onceonly.web.serving import freeze_after_startup
 
     if settings_file is not None:
         if not settings_file.is_file():
@@ -180,10 +181,10 @@ def serve(
         "proxy_headers": False,  # the app reads them itself, from trusted_proxies only
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **common)
+        uvicorn.run(freeze_after_startup(create_app(settings)), **common)
         return
     uvicorn.run(
-        "onceonly.web.app:create_app",
+        "onceonly.web.serving:served_app",
         factory=True,
         workers=workers,
         timeout_worker_healthcheck=WORKER_START_SECONDS,

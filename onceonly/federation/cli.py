@@ -106,13 +106,15 @@ def serve(
     from onceonly.federation.node import NodeConfig
     from onceonly.federation.peer import create_peer_app
     from onceonly.web.app import create_app
+    from onceonly.web.serving import freeze_after_startup
 
     settings = settings_for(data_dir)
     config = NodeConfig.read(settings)
     if config is None:
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
         raise typer.Exit(1)
-    web = uvicorn.Server(uvicorn.Config(create_app(settings), host, port, log_level="warning"))
+    served = freeze_after_startup(create_app(settings))
+    web = uvicorn.Server(uvicorn.Config(served, host, port, log_level="warning"))
     listener = PeerListener(config, create_peer_app(settings, config), peer_host or host, peer_port)
     servers = [web, listener.server]
 

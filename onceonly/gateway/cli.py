@@ -45,6 +45,7 @@ def serve(
     from onceonly.federation.listener import new_event_loop
     from onceonly.gateway.server import GatewayConfig, create_gateway_app, gateway_listener
     from onceonly.gateway.setup import prepare_gateway
+    from onceonly.web.serving import freeze_after_startup
 
     settings = Settings(data_dir=data_dir)
     loaded = [load_connector(path) for path in connector]
@@ -67,7 +68,8 @@ def serve(
         connectors=tuple(str(p.resolve()) for p in connector),
     )
     config.write(settings)
-    listener = gateway_listener(create_gateway_app(settings, config), config, host, port)
+    served = freeze_after_startup(create_gateway_app(settings, config))
+    listener = gateway_listener(served, config, host, port)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(listener.serve())
 
