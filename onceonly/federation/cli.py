@@ -113,8 +113,8 @@ def serve(
     if config is None:
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
         raise typer.Exit(1)
-    served = freeze_after_startup(create_app(settings))
-    web = uvicorn.Server(uvicorn.Config(served, host, port, log_level="warning"))
+    web_app = freeze_after_startup(create_app(settings))
+    web = uvicorn.Server(uvicorn.Config(web_app, host, port, log_level="warning"))
     listener = PeerListener(config, create_peer_app(settings, config), peer_host or host, peer_port)
     servers = [web, listener.server]
 
