@@ -27,6 +27,10 @@ closing: at equal timeouts (both five seconds) about one forwarded request in 2,
 
 CALLER_KEEP_ALIVE_SECONDS = PEER_KEEP_ALIVE_SECONDS / 2
 
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+"""The most of a peer's answer read: an answer is a few signed transcripts, and a member node
+must not be able to fill this node's memory with one."""
+
 
 class PeerError(Exception):
     """No answer came from the peer; the message says why, in words."""
@@ -114,8 +118,16 @@ class PeerClients:
         is none. Nothing is retried: a signed request is good once."""
         try:
             response = self._manager.request(
-                method, url, body=body, headers=headers, redirect=False
+                method, url, body=body, headers=headers, redirect=False, preload_content=False
             )
+            complete = False
+            try:
+                content = response.read(MAX_ANSWER_BYTES + 1)
+                complete = len(content) <= MAX_ANSWER_BYTES
+            finally:
+                if not complete:
+                    response.close()  # a connection with an answer half read is not reused
+                response.release_conn()
         except errors.NewConnectionError as exc:  # a ConnectTimeoutError to urllib3, not to us
             raise PeerUnreachable(f"could not connect: {exc}") from exc
         except errors.TimeoutError as exc:
@@ -125,7 +137,9 @@ class PeerClients:
             raise PeerUnreachable(f"TLS handshake refused: {tls}", tls) from exc
         except errors.HTTPError as exc:
             raise PeerUnreachable(f"could not reach it: {exc}", _tls_refusal(exc)) from exc
-        return PeerResponse(response.status, response.data)
+        if len(content) > MAX_ANSWER_BYTES:
+            raise PeerUnreachable(f"its answer was longer than {MAX_ANSWER_BYTES:,} bytes")
+        return PeerResponse(response.status, content)
 
     def get(self, url: str) -> PeerResponse:
         return self.request("GET", url)

@@ -54,6 +54,8 @@ def listener(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listener]:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if self.path == "/slow":
                 time.sleep(1.0)
+            if self.path == "/huge":
+                body = b"x" * 5000
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -65,6 +67,7 @@ def listener(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listener]:
     port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
+    server.handle_error = lambda *_: None  # a client that hung up early is no error here
     server_context = _context(folder, "server", ssl.Purpose.CLIENT_AUTH)
     server.socket = server_context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -111,6 +114,20 @@ def test_no_answer_in_time_is_a_timeout_and_a_closed_port_is_down(listener: List
         finally:
             closed.close()
         assert down.value.tls is None
+    finally:
+        clients.close()
+
+
+def test_an_answer_longer_than_the_limit_is_not_taken(
+    listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peer_http, "MAX_ANSWER_BYTES", 4096)
+    clients = PeerClients(listener.client_context, timeout=5)
+    try:
+        with pytest.raises(PeerUnreachable, match="longer than 4,096 bytes"):
+            clients.post(listener.url + "/huge", b"{}", {})
+        assert clients.post(listener.url + "/echo", b"next", {}).content == b"next"
+        assert clients.post(listener.url + "/echo", b"x" * 4096, {}).content == b"x" * 4096
     finally:
         clients.close()
 
