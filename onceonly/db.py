@@ -57,6 +57,11 @@ SQLITE_POOL_SIZE = 40
 """AnyIO's default thread limiter: at most this many requests hold a connection at once."""
 
 
+def sqlite_in_memory(url: str) -> bool:
+    """A SQLite database that lives in memory only (no file, so no WAL)."""
+    return ":memory:" in url or "mode=memory" in url
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so that concurrent
     clerks wait for each other instead of failing."""
@@ -64,7 +69,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("check_same_thread", False)
         connect_args.setdefault("timeout", 30)
-        if ":memory:" not in url and "mode=memory" not in url and "poolclass" not in kwargs:
+        if not sqlite_in_memory(url) and "poolclass" not in kwargs:
             # Keep as many connections open as the server has request threads: a connection
             # closed on return (pool overflow) costs a new one and its pragmas next time.
             kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)

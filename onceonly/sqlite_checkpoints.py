@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from onceonly.db import sqlite_in_memory
 from onceonly.periodic import Periodic
 
 BACKSTOP_PAGES = 10_000
@@ -28,12 +29,8 @@ BACKSTOP_PAGES = 10_000
 
 def is_sqlite_file(engine: Engine) -> bool:
     """A SQLite database in a file (an in-memory one has no WAL)."""
-    database = engine.url.database or ""
-    return (
-        engine.dialect.name == "sqlite"
-        and database not in ("", ":memory:")
-        and ("mode=memory" not in str(engine.url))
-    )
+    in_file = bool(engine.url.database) and not sqlite_in_memory(str(engine.url))
+    return engine.dialect.name == "sqlite" and in_file
 
 
 class Checkpointer(Periodic):

@@ -31,17 +31,19 @@ def _freeze() -> None:
 def freeze_after_startup(app: FastAPI, settle: float = SETTLE_SECONDS) -> FastAPI:
     """``app``, whose start-up ends by freezing every object alive then, and again ``settle``
     seconds later."""
-    timer = threading.Timer(settle, _freeze)
-    timer.daemon = True
+    timers: list[threading.Timer] = []
 
     @app.on_event("startup")
     def freeze_long_lived() -> None:
         _freeze()
-        timer.start()
+        timers.append(threading.Timer(settle, _freeze))  # one per start: a thread starts once
+        timers[-1].daemon = True
+        timers[-1].start()
 
     @app.on_event("shutdown")
     def unfreeze() -> None:
-        timer.cancel()
+        for timer in timers:
+            timer.cancel()
         gc.unfreeze()
 
     return app
