@@ -26,11 +26,18 @@ def first_taken(needed: Iterable[tuple[str, int]]) -> int | None:
     return None
 
 
-QUIET_PORTS = range(20000, 32000)
+QUIET_PORTS = range(20000, 28000)
 """Below Linux's ephemeral range (32768-60999 by default), from which outgoing connections
 take their local ports. A port the kernel hands out for ``bind(0)`` lies in that range, so a
 server started (or restarted) a while after its port was chosen could find it taken by some
 connection meanwhile; a federation node restarted in a test did (``address already in use``)."""
+
+DEMO_BASE_PORTS = range(28000, 31900)
+"""Where a test picks a whole demo's ``--port``: the ports the demo derives from it (its
+gateways, receivers and mail sink, a few dozen above) stay below the ephemeral range too, and
+apart from :data:`QUIET_PORTS`. A demo builds its data for seconds before it binds them, and a
+server's port picked meanwhile by another test process must not be one of them (a demo's mail
+sink once found its port taken so)."""
 
 
 def free_port(address: str = "127.0.0.1") -> int:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from onceonly.cli import app as cli
+from onceonly.demo.cli import needed_ports
+from onceonly.demo.ports import DEMO_BASE_PORTS, QUIET_PORTS
 from onceonly.notify.demo import demo_receiver_ports
 from tests.demo.conftest import quiet_demo_port
 
@@ -43,3 +45,11 @@ def test_a_taken_mail_sink_port_stops_the_demo_too(tmp_path: Path) -> None:
         )
     assert result.exit_code == 2 and f"連接埠 {taken} 已被其他程式" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_a_demo_picked_for_a_test_never_needs_a_port_another_test_may_pick_meanwhile() -> None:
+    """A test's demo and another test's server (``free_port``) pick their ports apart, and
+    both below the range outgoing connections take theirs from."""
+    for base in (DEMO_BASE_PORTS.start, DEMO_BASE_PORTS.stop - 1):
+        derived = [port for _, port in needed_ports("127.0.0.1", base)]
+        assert all(QUIET_PORTS.stop <= port < 32768 for port in derived), derived
