@@ -391,10 +391,17 @@ def _pieces(
                 t("exchange.unknown_evidence_type", lang),
                 t("exchange.unknown_evidence_type_detail", lang, code=ask.type),
             )
-        requirement = next((r for r in required if ask.type in (r.dataset, r.predicate)), None)
-        statutory = dict(requirement.predicate_params or {}) if requirement else {}
-        default_fields = tuple(requirement.fields or ()) if requirement else ()
+        named = [r for r in required if ask.type in (r.dataset, r.predicate)]
+        requirement = next((r for r in named if (r.predicate or r.dataset) == ask.type), None)
+        requirement = requirement or next(iter(named), None)  # the dataset a predicate reads
         predicate = ask.type if ask.type != dataset.code else None
+        # the item's values for its predicate; the dataset the predicate reads takes none
+        statutory: dict[str, Any] = {}
+        if requirement is not None and requirement.predicate == predicate:
+            statutory = dict(requirement.predicate_params or {})
+        default_fields = tuple(requirement.fields or ()) if requirement else ()
+        if not default_fields and predicate is None:  # nothing names any: the rule says which
+            default_fields = tuple(f.name for f in dataset.fields)
         spec = dataset.predicate(predicate) if predicate else None
         declared = {p.name: p.type for p in spec.params} if spec else {}
         where = f"evidence[{position}]"

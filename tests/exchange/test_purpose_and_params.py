@@ -100,6 +100,22 @@ def test_without_params_or_with_the_statutory_ones_the_catalog_value_is_asked(
         assert claims["predicate"]["params"] == {"threshold": STATUTORY}
 
 
+def test_the_income_record_itself_is_the_owners_rule_to_refuse_naming_its_fields(
+    counter: Counter,
+) -> None:
+    """The item needs the yes/no, not the record it is read from: asking for the record is
+    decided by the owner's rule against the record's fields (none were named), and the
+    item's threshold, which belongs to the predicate, is not sent along with it."""
+    subject = counter.env.sample("low_income_applicant")
+    response = counter.ask("tpe-udd-clerk", subject, evidence=[{"type": "income"}])
+    assert response.status_code == 403, response.text
+    result = counter.results(response)["income"]
+    assert result["status"] == "denied", result
+    assert "total_income" in result["reason"]["en"] and "total_income" in result["reason"]["zh-TW"]
+    [entry] = _income_entries(counter, subject)
+    assert entry.decision == "denied" and not (entry.details or {}).get("params")
+
+
 def test_a_parameter_the_predicate_does_not_take_is_refused(counter: Counter) -> None:
     subject = counter.env.sample("low_income_applicant")
     refused = counter.ask(

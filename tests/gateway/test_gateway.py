@@ -241,6 +241,13 @@ def test_the_owner_answers_and_signs_at_its_gateway(setup: Setup) -> None:
         result = _ask(counter)
         assert result["status"] == "issued", result
         assert result["answer"] is True
+        # the record the yes/no is read from: the owner's rule refuses it in words, naming its
+        # fields; the item's threshold (the predicate's) is not sent with it to be refused
+        subject = counter.env.sample("low_income_applicant")
+        asked = counter.ask("tpe-udd-clerk", subject, evidence=[{"type": "income"}])
+        record = counter.results(asked)["income"]
+        assert record["status"] == "denied", record
+        assert "total_income" in record["reason"]["en"]
         jwks = counter.client.get("/.well-known/jwks.json").json()
         token = result["transcripts"][0]["jws"]
         verified = verify_transcript(token, jwks)
