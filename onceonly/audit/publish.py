@@ -23,6 +23,7 @@ from onceonly.audit.checkpoint import AddCheckpoint, Checkpoint
 from onceonly.audit.models import AuditCheckpoint, AuditCosignature, AuditWitness
 from onceonly.audit.tree_heads import TreeHead, latest_tree_head, publish_tree_head
 from onceonly.audit.tree_store import consistency_proof, tree_size
+from onceonly.call_failures import failure_in_words
 from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.periodic import Periodic
@@ -100,7 +101,7 @@ def push_to(
                 headers={"Content-Type": "text/plain; charset=utf-8"},
             )
         except httpx.HTTPError as error:
-            result = PushResult(witness.name, False, None, size, f"{type(error).__name__}: {error}")
+            result = PushResult(witness.name, False, None, size, failure_in_words(error))
             return _record(sessions, witness.name, result)
         if response.status_code == 409 and response.text.strip().isdigit():
             old = int(response.text.strip())

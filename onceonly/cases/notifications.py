@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, exists, false, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts.tenancy import Scope
+from onceonly.call_failures import failure_in_words
 from onceonly.cases.models import Case, CaseEvent, Notification, SmsOutboxMessage
 from onceonly.cases.schemas import NotificationView, SmsOutboxView
 from onceonly.config import Settings
@@ -122,7 +123,7 @@ def send_message(
         else:
             sms.send(to, body)
     except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"[:1000]
+        return failure_in_words(exc)[:1000]
     return None
 
 

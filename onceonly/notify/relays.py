@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from onceonly.call_failures import failure_in_words
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, transaction, utcnow
 from onceonly.federation.peer_http import PeerError
@@ -155,7 +156,7 @@ def send_due_relays(
             outcome = _send(remote, old_city, body)
         except Exception as exc:  # a bad answer or a local fault must not stop the worker
             log.exception("move relay %s failed", event_id)
-            outcome = _Outcome("pending", error=f"{type(exc).__name__}: {exc}"[:300])
+            outcome = _Outcome("pending", error=failure_in_words(exc)[:300])
         status = _record(sessions, event_id, outcome, now or utcnow())
         getattr(report, "retrying" if status == "pending" else status).append(event_id)
     for _ in range(limit):

@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from onceonly.call_failures import failure_in_words
 from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.notify.models import DeadLetter, Delivery, Subscription
 from onceonly.notify.outbox import tell_citizen_if_done, tell_citizen_of_failure
@@ -199,7 +200,7 @@ def post(client: httpx.Client, claim: Claim) -> Outcome:
     try:
         response = client.post(claim.url, content=claim.body, headers=headers)
     except httpx.HTTPError as exc:
-        return Outcome(claim, False, False, None, f"{type(exc).__name__}: {exc}"[:500])
+        return Outcome(claim, False, False, None, failure_in_words(exc)[:500])
     if 200 <= response.status_code < 300:
         processed = False
         if response.headers.get("content-type", "").startswith("application/json"):

@@ -173,4 +173,8 @@ def test_an_unreachable_receiver_is_retried_then_dead(
     with transaction(sessions) as session:
         (failure,) = session.scalars(select(Delivery)).all()
     assert (failure.status, failure.attempts, failure.last_status_code) == ("dead", 3, None)
-    assert "ConnectError" in (failure.last_error or "")
+    # in words, Traditional Chinese first, with what the system said; no exception class name
+    assert (failure.last_error or "").startswith("無法連線")
+    assert "could not connect" in (failure.last_error or "")
+    assert "Connection refused" in (failure.last_error or "")
+    assert "ConnectError" not in (failure.last_error or "")

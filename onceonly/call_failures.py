@@ -1,0 +1,42 @@
+"""Why a call to another system failed, in words: a webhook delivery, a move relay, a witness
+push, a citizen's e-mail, an owner's HTTP source. The reason is stored with the delivery or
+shown to a clerk or an administrator, who should read what happened ("could not connect",
+"did not answer in time"), not the name of the exception a library raised."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+
+from onceonly.federation.peer_http import PeerTimeout, PeerUnreachable
+from onceonly.i18n import LANGUAGES, t
+
+_TIMEOUTS = (httpx.TimeoutException, TimeoutError, PeerTimeout)
+_REFUSALS = (httpx.ConnectError, ConnectionRefusedError, PeerUnreachable)
+_BREAKS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, ConnectionError)
+
+
+def _kind(error: BaseException) -> str:
+    causes = [error, error.__cause__, error.__context__]
+    if any(isinstance(c, ssl.SSLError) for c in causes) or "SSL" in str(error):
+        return "call_failure.tls"
+    if isinstance(error, _TIMEOUTS):
+        return "call_failure.timeout"
+    if isinstance(error, _REFUSALS):
+        return "call_failure.connect"
+    if isinstance(error, _BREAKS):
+        return "call_failure.broken"
+    return "call_failure.other"
+
+
+def failure_in_words(error: BaseException, lang: str | None = None) -> str:
+    """What went wrong, with what the system said (if anything) after it. Without ``lang``,
+    Traditional Chinese then English: for a reason stored once and read by either."""
+    said = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    langs = [lang] if lang else list(LANGUAGES)
+    texts = [
+        t(_kind(error), each) + (t("call_failure.said", each, said=said) if said else "")
+        for each in langs
+    ]
+    return " / ".join(texts)
