@@ -40,3 +40,8 @@ def failure_in_words(error: BaseException, lang: str | None = None) -> str:
         for each in langs
     ]
     return " / ".join(texts)
+
+
+def failure_by_language(error: BaseException) -> dict[str, str]:
+    """:func:`failure_in_words` in each language, for a reason set into a message of each."""
+    return {lang: failure_in_words(error, lang) for lang in LANGUAGES}

@@ -490,7 +490,7 @@ class ConnectorProvider(ABC):
             raise UnknownDataset(f"{self.owner} does not serve {dataset}")
         return plan
 
-    def unavailable(self, reason: str) -> ProviderUnavailable:
+    def unavailable(self, reason: str | Mapping[str, str]) -> ProviderUnavailable:
         return ProviderUnavailable(self.owner, reason)
 
     def _as_of(self) -> str:

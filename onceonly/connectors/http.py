@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
+from onceonly.call_failures import failure_by_language
 from onceonly.connectors.engine import ConnectorProvider, Selection, lookup
 from onceonly.connectors.loader import Connector
 from onceonly.connectors.spec import HttpSource, PredicateSpec
@@ -91,7 +92,7 @@ class HttpConnectorProvider(ConnectorProvider):
         try:
             answer = self._http().get(endpoint)
         except httpx.HTTPError as error:
-            raise self.unavailable(f"{type(error).__name__}: {error}") from error
+            raise self.unavailable(failure_by_language(error)) from error
         if answer.status_code == 404:
             return None
         if answer.status_code >= 400:

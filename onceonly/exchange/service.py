@@ -45,7 +45,7 @@ from onceonly.exchange.schemas import (
     SubjectIn,
 )
 from onceonly.exchange.transcript import TranscriptClaims, sign_transcript
-from onceonly.i18n import t
+from onceonly.i18n import both, t
 from onceonly.policy import alerts, predicates
 from onceonly.policy import previews as preview_policy
 from onceonly.policy.previews import PreviewBook, PreviewKey
@@ -212,7 +212,15 @@ class _Piece:
 
 
 def _reason(key: str, **params: Any) -> dict[str, str]:
-    return {"zh-TW": t(key, "zh-TW", **params), "en": t(key, "en", **params)}
+    """The message in each language; a parameter given per language (a mapping) is set into
+    each language's message in its own."""
+
+    def in_(lang: str) -> dict[str, Any]:
+        return {
+            k: v.get(lang, v.get("en")) if isinstance(v, Mapping) else v for k, v in params.items()
+        }
+
+    return {"zh-TW": t(key, "zh-TW", **in_("zh-TW")), "en": t(key, "en", **in_("en"))}
 
 
 def _subject(value: str, lang: str | None) -> str:
@@ -757,7 +765,11 @@ def _fetch(
             call.cancel()
             observability.CONNECTOR_ERRORS.labels(owner, "timeout").inc()
             piece.stop(
-                "unavailable", "exchange.owner_unavailable", 30, owner=owner, reason="timeout"
+                "unavailable",
+                "exchange.owner_unavailable",
+                30,
+                owner=owner,
+                reason=both("call_failure.timeout"),
             )
         except ProviderUnavailable as exc:
             observability.CONNECTOR_ERRORS.labels(owner, "unavailable").inc()

@@ -8,9 +8,10 @@ from typing import Any, Protocol, runtime_checkable
 
 
 class ProviderUnavailable(Exception):
-    """The owner's source is down or did not answer in time; the caller may retry later."""
+    """The owner's source is down or did not answer in time; the caller may retry later.
+    ``reason`` is shown to the clerk: one text, or one per language (``{"zh-TW": …, "en": …}``)."""
 
-    def __init__(self, owner: str, reason: str, retry_after: int = 30) -> None:
+    def __init__(self, owner: str, reason: str | Mapping[str, str], retry_after: int = 30) -> None:
         super().__init__(f"{owner}: {reason}")
         self.owner = owner
         self.reason = reason

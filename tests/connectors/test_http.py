@@ -175,7 +175,11 @@ def test_down_slow_or_refused_is_unavailable(
     service.down, service.delay = False, 5.0  # past the 2 s timeout
     with pytest.raises(ProviderUnavailable) as raised:
         provider.fetch(HR, nid, ["name"])
-    assert "Timeout" in raised.value.reason
+    # the clerk reads why in words, in each language, not the HTTP library's exception name
+    reason = raised.value.reason
+    assert isinstance(reason, dict), reason
+    assert reason["zh-TW"].startswith("未在時限內回應")
+    assert reason["en"].startswith("did not answer in time") and "Timeout" not in reason["en"]
     service.delay = 0.0
     assert provider.fetch(HR, nid, ["name"]) is not None
     provider.close()

@@ -8,6 +8,7 @@ with the reason; a revoked rule refuses the next request; a tampered audit row i
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -270,6 +271,27 @@ def test_an_owner_that_is_down_gives_503_with_a_retry_hint_and_an_audit_entry(
     with counter.app.state.sessions() as db:
         entries, _ = find_entries(db, EntryFilter(subject=subject), limit=10)
     assert any(e.decision == "failed" and e.dataset == "income" for e in entries)
+
+
+def test_an_owner_too_slow_to_answer_is_told_in_words_in_each_language(
+    counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    piece = [{"type": "household_income_below"}]
+    assert counter.ask("tpe-udd-clerk", subject, evidence=piece).status_code == 200
+    exchange = counter.app.state.exchange
+    provider = exchange.providers.for_owner("central.fia")
+    release = threading.Event()
+    monkeypatch.setattr(provider, "evaluate", lambda *args, **kwargs: release.wait(10))
+    monkeypatch.setattr(exchange.settings, "provider_timeout_seconds", 0.3)
+    try:
+        response = counter.ask("tpe-udd-clerk", subject, evidence=piece)
+    finally:
+        release.set()
+    assert response.status_code == 503
+    reason = response.json()["results"][0]["reason"]
+    assert "未在時限內回應" in reason["zh-TW"] and "did not answer" not in reason["zh-TW"]
+    assert "did not answer in time" in reason["en"] and "未在" not in reason["en"]
 
 
 def test_owners_and_auditors_cannot_fetch_evidence(counter: Counter) -> None:
