@@ -9,6 +9,7 @@ paper), or not required by the application item.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -121,9 +122,22 @@ class Exchange:
             self.remote.close()
 
 
+_MAKING_EXCHANGE = threading.Lock()
+
+
 def exchange_for(app_state: Any) -> Exchange:
     """The app's exchange (``app.state.exchange``), made on first use so the app starts even
-    before demo data exists; shared by the evidence API, the cases API and the counter."""
+    before demo data exists; shared by the evidence API, the cases API and the counter. Made
+    once: the first requests of a busy start would otherwise each make one, and all but the
+    last would keep their owner threads and peer connections open, unclosed."""
+    exchange: Exchange | None = getattr(app_state, "exchange", None)
+    if exchange is not None:
+        return exchange
+    with _MAKING_EXCHANGE:
+        return _make_exchange(app_state)
+
+
+def _make_exchange(app_state: Any) -> Exchange:
     exchange: Exchange | None = getattr(app_state, "exchange", None)
     if exchange is None:
         settings = app_state.settings

@@ -23,6 +23,7 @@ from onceonly.audit.log import EntryFilter, find_entries
 from onceonly.cli import app as cli
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
+from onceonly.exchange.service import exchange_for
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.web.app import create_app
 from tests.casework import open_case
@@ -408,3 +409,27 @@ def _environment(env: DemoEnv) -> dict[str, str]:
     if env.settings.database_url:
         values["ONCEONLY_DATABASE_URL"] = env.settings.database_url
     return values
+
+
+def test_the_first_requests_of_a_busy_start_share_one_exchange(demo_env: DemoEnv) -> None:
+    """Made on first use: eight requests arriving together get the one exchange, not eight
+    with their own owner threads (all but one never closed)."""
+    app = create_app(demo_env.settings)
+    start = threading.Barrier(8)
+    made: list[Any] = []
+
+    def first_request() -> None:
+        start.wait()
+        made.append(exchange_for(app.state))
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert len(made) == 8 and {id(e) for e in made} == {id(app.state.exchange)}
+    finally:
+        for exchange in {id(e): e for e in made}.values():
+            exchange.close()
+        app.state.engine.dispose()
