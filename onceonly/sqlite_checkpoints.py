@@ -23,8 +23,18 @@ from sqlalchemy import Engine, event
 from onceonly.db import sqlite_in_memory
 from onceonly.periodic import Periodic
 
-BACKSTOP_PAGES = 10_000
-"""Pages (4 KiB each) the WAL may hold before a committing request checkpoints after all."""
+BACKSTOP_PAGES = 40_000
+"""Pages (4 KiB each) the WAL may hold before a committing request checkpoints after all.
+
+Under steady load the log does not start over after this thread's rounds: SQLite rewinds it
+only for a writer that began when every frame had been copied back, and requests go on
+appending while a round runs. So the log grows to this size and the request that takes it
+there checkpoints (12-16 ms) and rewinds it. One connection writes about 9,000 pages a second
+(an evidence request's audit entries touch some twenty index and table pages), so at 10,000
+that was a request in 400 and set the p99 (7-9 ms); at 40,000 it is one in 1,800 (p99 4.5-6.3
+ms, ``benches/evidence.py``). The WAL file then stays at about 160 MB. A restart checkpoint
+from this thread rewinds the log but holds writers back, and a held-back writer sleeps in
+SQLite's busy handler for 18 ms: worse."""
 
 
 def is_sqlite_file(engine: Engine) -> bool:
