@@ -100,7 +100,7 @@ def _predicates(
             for subject in subjects:
                 yes += provider.evaluate(dataset, name, subject, given).value
         except ProviderUnavailable as error:
-            report.problems.append(f"{name}: {error.reason}")
+            report.problems.append(f"{name}: {error.reason_in('en')}")
             continue
         except (LookupError, ValueError, TypeError) as error:
             report.problems.append(f"{name}: {error}")
@@ -149,7 +149,9 @@ def check_dataset(
     try:
         chosen = list(subjects) if subjects else provider.sample(dataset, limit)
     except ProviderUnavailable as error:
-        report.problems.append(t("connectors.check.unavailable", "en", reason=error.reason))
+        report.problems.append(
+            t("connectors.check.unavailable", "en", reason=error.reason_in("en"))
+        )
         return report
     if not chosen:
         report.problems.append(t("connectors.check.no_sample", "en", dataset=dataset))
@@ -160,7 +162,9 @@ def check_dataset(
         try:
             record = provider.fetch(dataset, subject, wanted)
         except ProviderUnavailable as error:
-            report.problems.append(t("connectors.check.unavailable", "en", reason=error.reason))
+            report.problems.append(
+                t("connectors.check.unavailable", "en", reason=error.reason_in("en"))
+            )
             return report
         except (LookupError, ValueError, TypeError) as error:
             report.problems.append(

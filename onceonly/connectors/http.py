@@ -24,6 +24,7 @@ from onceonly.call_failures import failure_by_language
 from onceonly.connectors.engine import ConnectorProvider, Selection, lookup
 from onceonly.connectors.loader import Connector
 from onceonly.connectors.spec import HttpSource, PredicateSpec
+from onceonly.i18n import both
 
 
 def _path(document: Any, path: str | None) -> Any:
@@ -73,7 +74,7 @@ class HttpConnectorProvider(ConnectorProvider):
             path = self.connector.resolve(auth.file)
             secret = path.read_text("utf-8").strip() if path.is_file() else None
         if not secret:
-            raise self.unavailable(f"no secret for the {auth.header} header")
+            raise self.unavailable(both("connectors.unavailable.no_secret", header=auth.header))
         return {auth.header: auth.prefix + secret}
 
     def _http(self) -> httpx.Client:
@@ -97,14 +98,16 @@ class HttpConnectorProvider(ConnectorProvider):
             return None
         if answer.status_code >= 400:
             retry = answer.headers.get("retry-after", "")
-            problem = self.unavailable(f"HTTP {answer.status_code}")
+            problem = self.unavailable(
+                both("connectors.unavailable.http_status", status=answer.status_code)
+            )
             if retry.isdigit():
                 problem.retry_after = int(retry)
             raise problem
         try:
             return answer.json()
         except ValueError as error:
-            raise self.unavailable("the answer is not JSON") from error
+            raise self.unavailable(both("connectors.unavailable.not_json")) from error
 
     def _rows(self, dataset: str, selection: Selection, subject: str) -> list[Sequence[Any]] | None:
         source = self.plan(dataset).source

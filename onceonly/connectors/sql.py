@@ -32,6 +32,7 @@ from sqlalchemy.pool import QueuePool
 from onceonly.connectors.engine import ConnectorProvider, Selection
 from onceonly.connectors.loader import Connector
 from onceonly.connectors.spec import BIND, PredicateSpec, SqlSource
+from onceonly.i18n import both
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class SqlConnectorProvider(ConnectorProvider):
         path = self.path
         if path is not None and not path.is_file():
             self.close()  # pooled connections would still read a deleted file
-            raise self.unavailable(f"store not found: {path.name}")
+            raise self.unavailable(both("connectors.unavailable.store_not_found", name=path.name))
         with self._lock:
             if self._engine is None:
                 self._engine = self._create_engine()
@@ -167,11 +168,11 @@ class SqlConnectorProvider(ConnectorProvider):
         try:
             connection: Connection = engine.raw_connection()
         except DBAPIError as error:
-            raise self.unavailable(str(error.orig)) from error
+            raise self.unavailable(_database_said(error.orig or error)) from error
         except dbapi_error as error:  # the pool hands the driver's own error on
-            raise self.unavailable(str(error).splitlines()[0]) from error
+            raise self.unavailable(_database_said(error)) from error
         except PoolTimeout as error:
-            raise self.unavailable("connection pool exhausted") from error
+            raise self.unavailable(both("connectors.unavailable.pool_exhausted")) from error
         try:
             cursor = connection.cursor()
             try:
@@ -183,7 +184,7 @@ class SqlConnectorProvider(ConnectorProvider):
                 cursor.close()
         except dbapi_error as error:
             connection.invalidate()
-            raise self.unavailable(str(error)) from error
+            raise self.unavailable(_database_said(error)) from error
         finally:
             connection.close()
 
@@ -227,3 +228,10 @@ class SqlConnectorProvider(ConnectorProvider):
                 self._engine.dispose()
                 self._engine = None
             self._statements.clear()
+
+
+def _database_said(error: BaseException) -> dict[str, str]:
+    """The driver's own first line, in a sentence of each language."""
+    text = str(error).strip() or (type(error).__doc__ or "").strip()
+    said = text.splitlines()[0] if text else ""
+    return both("connectors.unavailable.database", said=said)

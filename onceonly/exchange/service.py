@@ -484,12 +484,14 @@ def _residence(
     owner = registry.owner_agency if registry else None
     provider = exchange.providers.for_owner(owner) if owner else None
     if provider is None:
-        return ProviderUnavailable(owner or RESIDENCE_DATASET, "not connected", 3600)
+        return ProviderUnavailable(
+            owner or RESIDENCE_DATASET, both("connectors.unavailable.not_connected"), 3600
+        )
     future = exchange.pool.submit(provider.fetch, RESIDENCE_DATASET, subject, ["jurisdiction"])
     try:
         record = future.result(timeout=exchange.settings.provider_timeout_seconds)
     except FutureTimeout:
-        return ProviderUnavailable(provider.owner, "timeout")
+        return ProviderUnavailable(provider.owner, both("call_failure.timeout"))
     except ProviderUnavailable as exc:
         return exc
     return str(record.fields.get("jurisdiction")) if record else None

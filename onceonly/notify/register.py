@@ -19,7 +19,7 @@ from onceonly.catalog import service as catalog
 from onceonly.domain.address import Address, parse_address
 from onceonly.domain.errors import DomainValueError
 from onceonly.errors import FieldError
-from onceonly.i18n import t
+from onceonly.i18n import both, t
 from onceonly.notify.models import LifeEvent
 from onceonly.providers.base import Provider, ProviderUnavailable
 
@@ -206,7 +206,7 @@ class Unconnected:
         self.owner = owner
 
     def person(self, national_id: str) -> RegisteredPerson | None:
-        raise ProviderUnavailable(self.owner, "not connected", 3600)
+        raise ProviderUnavailable(self.owner, both("connectors.unavailable.not_connected"), 3600)
 
 
 def household_register(session: Session, owners: Owners) -> Register:

@@ -12,10 +12,16 @@ class ProviderUnavailable(Exception):
     ``reason`` is shown to the clerk: one text, or one per language (``{"zh-TW": …, "en": …}``)."""
 
     def __init__(self, owner: str, reason: str | Mapping[str, str], retry_after: int = 30) -> None:
-        super().__init__(f"{owner}: {reason}")
         self.owner = owner
         self.reason = reason
         self.retry_after = retry_after
+        super().__init__(f"{owner}: {self.reason_in('en')}")
+
+    def reason_in(self, lang: str) -> str:
+        """The reason in ``lang`` (English when it was not given in it)."""
+        if isinstance(self.reason, str):
+            return self.reason
+        return self.reason.get(lang) or self.reason.get("en") or next(iter(self.reason.values()))
 
 
 class UnknownPredicate(Exception):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from onceonly.cli import app
 from onceonly.connectors import ConnectorInvalid, load_connector, provider_for
+from onceonly.connectors.check import check_dataset
 from onceonly.connectors.engine import ConnectorProvider
 from onceonly.demo.registries import RegistryManifest
 from onceonly.providers.base import ProviderUnavailable
@@ -186,12 +187,27 @@ def test_down_slow_or_refused_is_unavailable(
     monkeypatch.setenv("AGENCY_KEY", "wrong")
     with pytest.raises(ProviderUnavailable) as raised:
         provider.fetch(HR, nid, ["name"])
-    assert "401" in raised.value.reason
+    assert "HTTP 401" in raised.value.reason_in("en")
+    assert "HTTP 401" in raised.value.reason_in("zh-TW") and "對方系統" in raised.value.reason_in(
+        "zh-TW"
+    )
     provider.close()
     monkeypatch.delenv("AGENCY_KEY")
     with pytest.raises(ProviderUnavailable) as raised:
         provider.fetch(HR, nid, ["name"])
-    assert KEY_HEADER in raised.value.reason
+    assert KEY_HEADER in raised.value.reason_in("en") and KEY_HEADER in raised.value.reason_in(
+        "zh-TW"
+    )
+
+
+def test_a_check_of_a_source_that_does_not_answer_says_so_in_words(
+    provider: ConnectorProvider, service: AgencyService
+) -> None:
+    service.delay = 5.0  # past the 2 s timeout
+    report = check_dataset(provider, HR, subjects=[next(iter(service.people))])
+    service.delay = 0.0
+    [problem] = report.problems
+    assert "did not answer in time" in problem and "zh-TW" not in problem, problem
 
 
 def test_the_secret_never_sits_in_the_file(connector_file: Path) -> None:

@@ -448,7 +448,8 @@ def test_a_locked_store_is_unavailable_until_released(
         try:
             with pytest.raises(ProviderUnavailable) as raised:
                 vac.fetch("veteran_status", nid, ["card_no"])
-            assert "locked" in raised.value.reason
+            assert "locked" in raised.value.reason_in("en")
+            assert raised.value.reason_in("zh-TW").startswith("資料庫回報")
         finally:
             locker.execute("ROLLBACK")
             locker.close()
