@@ -125,7 +125,7 @@ def test_the_connector_reads_only_its_schema_and_never_writes(
         assert pg._as_of() == lite._as_of() != "1912-01-01"
         with pytest.raises(ProviderUnavailable) as raised:
             pg._run("DELETE FROM persons", {})  # type: ignore[attr-defined]
-        assert "read-only" in raised.value.reason
+        assert "read-only" in raised.value.reason_in("en")
         assert pg.fetch(HR, pg.sample(HR, 1)[0], ["name"]) is not None
     finally:
         with decoy.begin() as connection:
