@@ -30,10 +30,16 @@ def _kind(error: BaseException) -> str:
     return "call_failure.other"
 
 
+def what_it_said(error: BaseException) -> str:
+    """The first line of the error's own message; empty when it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def failure_in_words(error: BaseException, lang: str | None = None) -> str:
     """What went wrong, with what the system said (if anything) after it. Without ``lang``,
     Traditional Chinese then English: for a reason stored once and read by either."""
-    said = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    said = what_it_said(error)
     langs = [lang] if lang else list(LANGUAGES)
     texts = [
         t(_kind(error), each) + (t("call_failure.said", each, said=said) if said else "")

@@ -29,6 +29,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection as Connection
 from sqlalchemy.pool import QueuePool
 
+from onceonly.call_failures import what_it_said
 from onceonly.connectors.engine import ConnectorProvider, Selection
 from onceonly.connectors.loader import Connector
 from onceonly.connectors.spec import BIND, PredicateSpec, SqlSource
@@ -232,6 +233,4 @@ class SqlConnectorProvider(ConnectorProvider):
 
 def _database_said(error: BaseException) -> dict[str, str]:
     """The driver's own first line, in a sentence of each language."""
-    text = str(error).strip() or (type(error).__doc__ or "").strip()
-    said = text.splitlines()[0] if text else ""
-    return both("connectors.unavailable.database", said=said)
+    return both("connectors.unavailable.database", said=what_it_said(error))

@@ -207,7 +207,7 @@ class _Piece:
 
     def stop(self, status: str, key: str, retry_after: int | None = None, **params: Any) -> None:
         self.status = status
-        self.reason = _reason(key, **params)
+        self.reason = both(key, **params)
         self.retry_after = retry_after
 
     def refuse(self, refusal: fanout.Refusal) -> None:
@@ -223,18 +223,6 @@ class _Piece:
     @property
     def rule_ids(self) -> list[int]:
         return [d.rule_id for d in self.decisions.values() if d.rule_id is not None]
-
-
-def _reason(key: str, **params: Any) -> dict[str, str]:
-    """The message in each language; a parameter given per language (a mapping) is set into
-    each language's message in its own."""
-
-    def in_(lang: str) -> dict[str, Any]:
-        return {
-            k: v.get(lang, v.get("en")) if isinstance(v, Mapping) else v for k, v in params.items()
-        }
-
-    return {"zh-TW": t(key, "zh-TW", **in_("zh-TW")), "en": t(key, "en", **in_("en"))}
 
 
 def _subject(value: str, lang: str | None) -> str:
@@ -668,7 +656,7 @@ def _check_preview(
         piece.preview_action = "release"
     else:
         piece.status = "awaiting_preview" if verdict.action == "waiting" else "denied"
-        piece.reason = _reason(verdict.reason_key, **(verdict.params or {}))
+        piece.reason = both(verdict.reason_key, **(verdict.params or {}))
 
 
 def _apply_previews(
@@ -696,7 +684,7 @@ def _apply_previews(
                 piece.answer = held.get("answer")
                 piece.withheld = tuple(held.get("withheld") or ())
                 piece.transcripts = [IssuedTranscript(**tr) for tr in held.get("transcripts", [])]
-                piece.reason = _reason("citizens.preview.released", id=f"P-{piece.preview_id}")
+                piece.reason = both("citizens.preview.released", id=f"P-{piece.preview_id}")
             elif piece.preview_action == "hold" and piece.live:
                 state = book.hold(
                     session,
@@ -1060,7 +1048,7 @@ def _respond(
                 status=piece.status,  # type: ignore[arg-type]
                 owners=piece.owners,
                 rule_ids=piece.rule_ids,
-                reason=Reason.model_validate(piece.reason or _reason("exchange.issued")),
+                reason=Reason.model_validate(piece.reason or both("exchange.issued")),
                 answer=piece.answer,
                 answer_detail=piece.detail,
                 fields=piece.record,

@@ -6,6 +6,7 @@ Every capability keeps its messages in ``onceonly/i18n/messages/<capability>.yam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -55,8 +56,16 @@ def t(key: str, lang: str | None = None, **params: Any) -> str:
 
 
 def both(key: str, **params: Any) -> dict[str, str]:
-    """The message in every language, for documents read by people of either."""
-    return {lang: t(key, lang, **params) for lang in LANGUAGES}
+    """The message in every language, for documents read by people of either. A parameter
+    given per language (a mapping, such as another :func:`both`) is set into each language's
+    message in its own (English where it lacks one)."""
+
+    def in_(lang: str) -> dict[str, Any]:
+        return {
+            k: v.get(lang, v.get("en")) if isinstance(v, Mapping) else v for k, v in params.items()
+        }
+
+    return {lang: t(key, lang, **in_(lang)) for lang in LANGUAGES}
 
 
 def taipei_time(moment: datetime | None, lang: str | None = None, *, seconds: bool = False) -> str:

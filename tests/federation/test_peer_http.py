@@ -8,6 +8,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -87,8 +88,7 @@ def test_a_connection_is_reused_until_it_has_idled_half_the_listeners_keep_alive
     listener: Listener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(peer_http, "CALLER_KEEP_ALIVE_SECONDS", 0.3)
-    clients = PeerClients(listener.client_context, timeout=5)
-    try:
+    with closing(PeerClients(listener.client_context, timeout=5)) as clients:
         before = len(listener.connections)
         for n in range(3):
             answer = clients.post(listener.url + "/echo", f"{n}".encode(), {})
@@ -97,13 +97,10 @@ def test_a_connection_is_reused_until_it_has_idled_half_the_listeners_keep_alive
         time.sleep(0.5)
         assert clients.post(listener.url + "/echo", b"later", {}).content == b"later"
         assert len(listener.connections) == before + 2
-    finally:
-        clients.close()
 
 
 def test_no_answer_in_time_is_a_timeout_and_a_closed_port_is_down(listener: Listener) -> None:
-    clients = PeerClients(listener.client_context, timeout=0.3)
-    try:
+    with closing(PeerClients(listener.client_context, timeout=0.3)) as clients:
         with pytest.raises(PeerTimeout, match="no answer in time"):
             clients.post(listener.url + "/slow", b"{}", {})
         closed = socket.socket()
@@ -114,22 +111,17 @@ def test_no_answer_in_time_is_a_timeout_and_a_closed_port_is_down(listener: List
         finally:
             closed.close()
         assert down.value.tls is None
-    finally:
-        clients.close()
 
 
 def test_an_answer_longer_than_the_limit_is_not_taken(
     listener: Listener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(peer_http, "MAX_ANSWER_BYTES", 4096)
-    clients = PeerClients(listener.client_context, timeout=5)
-    try:
+    with closing(PeerClients(listener.client_context, timeout=5)) as clients:
         with pytest.raises(PeerUnreachable, match="longer than 4,096 bytes"):
             clients.post(listener.url + "/huge", b"{}", {})
         assert clients.post(listener.url + "/echo", b"next", {}).content == b"next"
         assert clients.post(listener.url + "/echo", b"x" * 4096, {}).content == b"x" * 4096
-    finally:
-        clients.close()
 
 
 def test_a_listener_whose_certificate_is_not_the_federations_is_a_tls_refusal(
@@ -138,10 +130,9 @@ def test_a_listener_whose_certificate_is_not_the_federations_is_a_tls_refusal(
     ca.init_ca(tmp_path / "ca", "another CA")
     ca.issue_node(tmp_path / "ca", "client", tmp_path / "client")
     stranger = _context(tmp_path, "client", ssl.Purpose.SERVER_AUTH)
-    clients = PeerClients(stranger, timeout=5)
-    try:
-        with pytest.raises(PeerUnreachable) as refused:
-            clients.post(listener.url + "/echo", b"{}", {})
-    finally:
-        clients.close()
+    with (
+        closing(PeerClients(stranger, timeout=5)) as clients,
+        pytest.raises(PeerUnreachable) as refused,
+    ):
+        clients.post(listener.url + "/echo", b"{}", {})
     assert refused.value.tls is not None and "CERTIFICATE_VERIFY_FAILED" in refused.value.tls
