@@ -24,6 +24,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
 from onceonly.config import Settings
+from onceonly.demo import ports
+from onceonly.demo.cli import needed_ports
 from onceonly.demo.registries.population import REFERENCE_DATE as DEMO_REFERENCE_DATE
 from onceonly.domain.roc_date import TODAY_ENV
 from onceonly.outbound import ALLOWED_HOSTS_ENV
@@ -43,6 +45,23 @@ os.environ.setdefault(TODAY_ENV, DEMO_REFERENCE_DATE.isoformat())
 os.environ.setdefault(ALLOWED_HOSTS_ENV, "127.0.0.1,localhost")
 
 PG_URL = os.environ.get("ONCEONLY_TEST_PG_URL")
+
+
+def _pick_ports_apart_from_other_workers() -> None:
+    """Each parallel test worker picks its servers' ports from its own share of the quiet
+    ranges. A port is free when picked but bound seconds later (a federation builds its data
+    in between); another worker picking it meanwhile took a node's port, and the node's tests
+    then spoke to the other worker's node (a fresh-clone run failed so)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    index, shares = int(worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    span = max(port for _, port in needed_ports("127.0.0.1", 0)) + 1
+    ports.QUIET_PORTS = ports.share_of(ports.QUIET_PORTS, index, shares)
+    ports.DEMO_BASE_PORTS = ports.share_of(ports.DEMO_BASE_PORTS, index, shares, margin=span)
+
+
+_pick_ports_apart_from_other_workers()
 
 
 def post_login(client: Any, data: dict[str, str], url: str = "/login", **kwargs: Any) -> Any:

@@ -40,14 +40,32 @@ server's port picked meanwhile by another test process must not be one of them (
 sink once found its port taken so)."""
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports :func:`free_port` gave in this process. A port is free when picked but bound only
+later (a federation picks all its ports, then builds its data for seconds), so the same
+port must not be handed out twice meanwhile."""
+
+
 def free_port(address: str = "127.0.0.1") -> int:
-    """A port free now on ``address`` that no outgoing connection will take."""
+    """A port free now on ``address`` that no outgoing connection will take, and not handed
+    out before by this process."""
     pick = random.SystemRandom()  # not the seeded generator: parallel test processes differ
     for _ in range(200):
         port = pick.randrange(QUIET_PORTS.start, QUIET_PORTS.stop)
-        if first_taken([(address, port)]) is None:
+        if port not in _HANDED_OUT and first_taken([(address, port)]) is None:
+            _HANDED_OUT.add(port)
             return port
     raise RuntimeError(f"no free port in {QUIET_PORTS.start}-{QUIET_PORTS.stop - 1}")
+
+
+def share_of(ports: range, index: int, shares: int, margin: int = 0) -> range:
+    """The ``index``-th of ``shares`` equal parts of ``ports``, less ``margin`` at its top.
+
+    Processes that pick ports side by side (parallel test workers) each pick from their own
+    part: a port one picked and has not bound yet can then never be picked by another."""
+    size = len(ports) // shares
+    start = ports.start + index * size
+    return range(start, start + size - margin)
 
 
 def refuse_taken(needed: Iterable[tuple[str, int]], web: int, message: str) -> None:

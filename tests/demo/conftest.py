@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from onceonly.demo import ports
 from onceonly.demo.cli import needed_ports
-from onceonly.demo.ports import DEMO_BASE_PORTS, first_taken
+from onceonly.demo.ports import first_taken
 from onceonly.demo.registries import RegistryManifest, generate_registries
 
 SHARED_PEOPLE = 10_000
@@ -37,7 +38,7 @@ def quiet_demo_port() -> int:
     """A ``--port`` whose derived ports are all free and stay free while the demo builds its
     data (:data:`onceonly.demo.ports.DEMO_BASE_PORTS`)."""
     for _ in range(100):
-        port = random.randrange(DEMO_BASE_PORTS.start, DEMO_BASE_PORTS.stop)
+        port = random.randrange(ports.DEMO_BASE_PORTS.start, ports.DEMO_BASE_PORTS.stop)
         if first_taken(needed_ports("127.0.0.1", port)) is None:
             return port
     raise AssertionError("no --port with all its derived ports free")

@@ -7,9 +7,13 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from onceonly.cli import app as cli
+from onceonly.demo import ports
 from onceonly.demo.cli import needed_ports
 from onceonly.demo.ports import DEMO_BASE_PORTS, QUIET_PORTS
 from onceonly.notify.demo import demo_receiver_ports
@@ -53,3 +57,35 @@ def test_a_demo_picked_for_a_test_never_needs_a_port_another_test_may_pick_meanw
     for base in (DEMO_BASE_PORTS.start, DEMO_BASE_PORTS.stop - 1):
         derived = [port for _, port in needed_ports("127.0.0.1", base)]
         assert all(QUIET_PORTS.stop <= port < 32768 for port in derived), derived
+
+
+def test_a_port_handed_out_is_not_handed_out_again_before_it_is_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A federation picks all its ports, then binds them seconds later: two of its servers
+    must never be given the same one."""
+    start = ports.QUIET_PORTS.start
+    monkeypatch.setattr(ports, "QUIET_PORTS", range(start, start + 30))
+    monkeypatch.setattr(ports, "_HANDED_OUT", set())
+    given = [ports.free_port() for _ in range(20)]
+    assert len(set(given)) == len(given), given
+
+
+@given(
+    first=st.integers(0, 60_000),
+    length=st.integers(1, 10_000),
+    shares=st.integers(1, 64),
+    margin=st.integers(0, 40),
+)
+def test_the_shares_of_a_range_of_ports_never_overlap(
+    first: int, length: int, shares: int, margin: int
+) -> None:
+    """Parallel test workers pick from their own share: no port (nor a demo's derived ports,
+    ``margin`` above its base) lies in two shares."""
+    whole = range(first, first + length)
+    parts = [ports.share_of(whole, index, shares, margin) for index in range(shares)]
+    for index, part in enumerate(parts):
+        assert all(port in whole for port in part)
+        reach = range(part.start, part.stop + margin) if len(part) else part
+        for other in parts[index + 1 :]:
+            assert not set(reach) & set(other)
