@@ -310,6 +310,7 @@ class ConnectorProvider(ABC):
     def __init__(self, connector: Connector) -> None:
         self.connector = connector
         self.owner = connector.spec.owner
+        self.answers_locally = False
         self.jurisdiction = connector.spec.jurisdiction
         codes = connector.spec.codes
         self._plans: dict[str, DatasetPlan] = {}

@@ -9,15 +9,19 @@ index-only lookups. Every value from a request (the subject, a predicate's param
 bound parameter; the connector's column references are plain names checked when the file
 is read, so nothing a caller sends becomes SQL.
 
-A source that cannot be opened, has gone, or stays locked past the timeout raises
-:class:`~onceonly.providers.base.ProviderUnavailable`.
+A source that cannot be opened, has gone, stays locked past the timeout, or whose query runs
+past it raises :class:`~onceonly.providers.base.ProviderUnavailable`. A SQLite file on this
+machine is therefore bounded in time by the connector itself, and the exchange asks it in the
+request's own thread (:attr:`SqlConnectorProvider.answers_locally`).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,11 @@ class _Statement:
         return [params[name] for name in self.names]
 
 
+PROGRESS_STEPS = 10_000
+"""SQLite virtual-machine steps between two looks at the clock while a query runs (an
+indexed one-row lookup takes a few hundred, so it is never interrupted to look)."""
+
+
 class SqlConnectorProvider(ConnectorProvider):
     """A provider whose source is a SQL database (see :class:`SqlSource`)."""
 
@@ -63,6 +72,9 @@ class SqlConnectorProvider(ConnectorProvider):
         self._statements: dict[str, _Statement] = {}
         self.url = self._url()
         self.path = self._path()
+        self.answers_locally = self.path is not None
+        """A SQLite file read in this process: no network, and every query stopped at the
+        timeout (a busy timeout for locks, a progress handler for the query itself)."""
 
     # the source ---------------------------------------------------------------------------
 
@@ -174,6 +186,7 @@ class SqlConnectorProvider(ConnectorProvider):
             raise self.unavailable(_database_said(error)) from error
         except PoolTimeout as error:
             raise self.unavailable(both("connectors.unavailable.pool_exhausted")) from error
+        stopped = self._stop_at_timeout(connection)
         try:
             cursor = connection.cursor()
             try:
@@ -185,9 +198,26 @@ class SqlConnectorProvider(ConnectorProvider):
                 cursor.close()
         except dbapi_error as error:
             connection.invalidate()
+            if stopped and stopped():
+                too_slow = both("connectors.unavailable.too_slow", seconds=f"{self.timeout:g}")
+                raise self.unavailable(too_slow) from error
             raise self.unavailable(_database_said(error)) from error
         finally:
             connection.close()
+
+    def _stop_at_timeout(self, connection: Connection) -> Callable[[], bool] | None:
+        """On a SQLite file, interrupt a query still running after the timeout; returns
+        whether it was (``None`` for a database server, which has its statement timeout)."""
+        driver = connection.driver_connection
+        if self.path is None or not isinstance(driver, sqlite3.Connection):
+            return None
+        deadline = time.monotonic() + self.timeout
+
+        def past_deadline() -> bool:
+            return time.monotonic() > deadline
+
+        driver.set_progress_handler(past_deadline, PROGRESS_STEPS)
+        return past_deadline
 
     # the engine's hooks -------------------------------------------------------------------
 

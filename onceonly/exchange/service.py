@@ -36,6 +36,7 @@ from onceonly.exchange.display import transcript_display
 from onceonly.exchange.fanout import ConnectRemote, RemoteNodes
 from onceonly.exchange.key_cache import KeyCache
 from onceonly.exchange.minimise import minimise
+from onceonly.exchange.owner_calls import Asking
 from onceonly.exchange.schemas import (
     EvidenceAsk,
     EvidenceRequestIn,
@@ -475,7 +476,9 @@ def _residence(
         return ProviderUnavailable(
             owner or RESIDENCE_DATASET, both("connectors.unavailable.not_connected"), 3600
         )
-    future = exchange.pool.submit(provider.fetch, RESIDENCE_DATASET, subject, ["jurisdiction"])
+    asking = Asking(exchange.pool)
+    future = asking.ask(provider, provider.fetch, RESIDENCE_DATASET, subject, ["jurisdiction"])
+    asking.answer_local()
     try:
         record = future.result(timeout=exchange.settings.provider_timeout_seconds)
     except FutureTimeout:
@@ -721,6 +724,7 @@ def _fetch(
     asked of that node as a whole; a piece searched in every jurisdiction is asked of this
     node's offices and, once each, of every other node holding it (``node`` below)."""
     pending: list[tuple[_Piece, str, Future[Any], str | None]] = []
+    asking = Asking(exchange.pool)
     for piece in pieces:
         if not piece.live:
             continue
@@ -747,15 +751,21 @@ def _fetch(
                 piece.stop("unavailable", "exchange.owner_not_connected", 3600, owner=owner)
                 break
             if piece.predicate:
-                call: Future[Any] = exchange.pool.submit(
-                    provider.evaluate, piece.dataset.code, piece.predicate, subject, piece.params
+                call: Future[Any] = asking.ask(
+                    provider,
+                    provider.evaluate,
+                    piece.dataset.code,
+                    piece.predicate,
+                    subject,
+                    piece.params,
                 )
             else:
                 allowed = list(piece.decisions[owner].fields)
                 key = about.key if about else subject
-                call = exchange.pool.submit(provider.fetch, piece.dataset.code, key, allowed)
+                call = asking.ask(provider, provider.fetch, piece.dataset.code, key, allowed)
             pending.append((piece, owner, call, None))
     deadline = time.monotonic() + exchange.settings.provider_timeout_seconds
+    asking.answer_local()  # while the owners asked through the pool work
     for piece, owner, call, node in pending:
         try:
             outcome = call.result(timeout=max(0.0, deadline - time.monotonic()))

@@ -72,6 +72,10 @@ class Provider(Protocol):
 
     owner: str
     """Agency code of the owner, e.g. ``central.moi_household``."""
+    answers_locally: bool
+    """Whether it answers from this machine, bounded in time by itself (a SQLite file): the
+    exchange then asks it in the request's own thread, since handing a call of a fraction of
+    a millisecond to another thread and back costs about as much again."""
 
     def datasets(self) -> frozenset[str]:
         """Dataset codes this provider serves."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from onceonly.cli import app
 from onceonly.connectors import ConnectorInvalid, load_connector, provider_for, read_connector
 from onceonly.demo.registries import RegistryManifest
-from onceonly.providers.base import InvalidPredicateParams
+from onceonly.providers.base import InvalidPredicateParams, ProviderUnavailable
 from onceonly.providers.registry import load_providers
 
 HOUSEHOLD = "central.moi_household.connector.yaml"
@@ -254,3 +255,39 @@ def test_check_asks_the_predicates_and_names_a_broken_one(own: Path) -> None:
     assert "household_income_below" in broken.output and "member_count" in broken.output
     bad = runner.invoke(app, ["connector", "check", str(fia), "-p", "threshold"])
     assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
+
+
+def test_a_query_still_running_at_the_timeout_is_stopped_and_named_so(
+    own: Path, shared_registries: tuple[Path, RegistryManifest]
+) -> None:
+    """A SQLite file is asked in the request's own thread (no pool to time it out), so the
+    connector stops a query that runs past its timeout itself, and says so in words."""
+    nid = shared_registries[1].sample("low_income_applicant").national_id
+
+    def slow(data: dict) -> None:  # type: ignore[type-arg]
+        data["source"]["timeout"] = 0.3
+        data["datasets"]["household_registration"]["predicates"]["is_registered_resident_of"] = {
+            "params": {"jurisdiction": {"type": "string"}},
+            "query": "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+            "WHERE i < 1000000000) SELECT 1 AS found FROM n, persons p "
+            "WHERE p.idn = :subject AND i = -1 AND :jurisdiction IS NOT NULL",
+            "holds": "exists",
+        }
+
+    provider = provider_for(
+        load_connector(_edit(own / HOUSEHOLD, own / "slow.connector.yaml", slow))
+    )
+    try:
+        assert provider.answers_locally
+        started = time.monotonic()
+        with pytest.raises(ProviderUnavailable) as stopped:
+            provider.evaluate(
+                "household_registration", "is_registered_resident_of", nid, {"jurisdiction": "x"}
+            )
+        assert time.monotonic() - started < 3
+        assert stopped.value.reason_in("en") == "its query did not finish in 0.3 s"
+        assert stopped.value.reason_in("zh-TW") == "查詢超過 0.3 秒仍未完成"
+        # the connection it ran on is not left interrupted: the next question is answered
+        assert provider.fetch("household_registration", nid, ["name"]) is not None
+    finally:
+        provider.close()

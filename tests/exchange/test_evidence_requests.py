@@ -283,6 +283,7 @@ def test_an_owner_too_slow_to_answer_is_told_in_words_in_each_language(
     exchange = counter.app.state.exchange
     provider = exchange.providers.for_owner("central.fia")
     release = threading.Event()
+    monkeypatch.setattr(provider, "answers_locally", False)  # as an owner over the network
     monkeypatch.setattr(provider, "evaluate", lambda *args, **kwargs: release.wait(10))
     monkeypatch.setattr(exchange.settings, "provider_timeout_seconds", 0.3)
     try:
