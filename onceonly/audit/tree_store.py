@@ -2,8 +2,10 @@
 
 :func:`add_leaf` runs inside every append (same transaction as the entry), storing the complete
 subtrees the new leaf completes: on average one row per append, and a read only when a
-subtree of level >= 2 closes (one append in four). Proofs then read the ~2·log2(n) subtree
-hashes their plan names in two queries, whatever the size of the log.
+subtree of level >= 2 closes (one append in four). Batched appends (:func:`add_leaves`) read
+the peaks they extend only when another process appended since this one last did. Proofs
+then read the ~2·log2(n) subtree hashes their plan names in two queries, whatever the size
+of the log.
 
 Level-0 hashes are never stored: a leaf is ``SHA-256(0x00 || entry_hash)`` of its entry, and
 the one a new leaf needs first is its predecessor's, which the append already holds.
@@ -146,17 +148,47 @@ def _peaks(session: Session, size: int, last_leaf_entry_hash: str) -> list[bytes
     return [found[node] for node in nodes]
 
 
+@dataclass(frozen=True)
+class _Peaks:
+    size: int
+    last_entry_hash: str
+    hashes: tuple[bytes, ...]
+
+
+_appended = _Peaks(-1, "", ())
+"""The peaks this process's newest append left, with the size and the entry hash they end
+at. The peaks of the first ``n`` leaves are a function of those entries, and the entry hash
+of the ``n``-th commits to every entry before it: whenever the next append finds the log at
+the same size and hash, these are its peaks, whichever database or worker it writes to (an
+append that rolled back left a hash no committed log will have). The next append of a busy
+node does, so it reads nothing; one that finds another worker wrote meanwhile reads them."""
+
+
+def forget_appended_peaks() -> None:
+    """Read the peaks from the database on the next append, as a process that has not
+    appended yet does (for a database whose tree was emptied under this process)."""
+    global _appended
+    _appended = _Peaks(-1, "", ())
+
+
 def add_leaves(session: Session, first_seq: int, entry_hashes: list[str], prev_hash: str) -> None:
     """:func:`add_leaf` for consecutive entries from ``first_seq`` (``prev_hash``: the entry
-    hash before them), with one read of the current peaks and one INSERT."""
+    hash before them), with at most one read of the current peaks and one INSERT."""
+    global _appended
     size = first_seq - 1
-    stack = _peaks(session, size, prev_hash)
-    if len(stack) != len(merkle.root_nodes(size)):
-        rebuild_tree(session, upto=size)
+    known = _appended
+    if known.size == size and known.last_entry_hash == prev_hash:
+        stack = list(known.hashes)
+    else:
         stack = _peaks(session, size, prev_hash)
+        if len(stack) != len(merkle.root_nodes(size)):
+            rebuild_tree(session, upto=size)
+            stack = _peaks(session, size, prev_hash)
     leaves = (merkle.entry_leaf(h) for h in entry_hashes)
     rows = [_row(node, value) for node, value in merkle.extend(stack, size, leaves)]
     _INSERT_NODES.many(session, rows)
+    if entry_hashes:
+        _appended = _Peaks(size + len(entry_hashes), entry_hashes[-1], tuple(stack))
 
 
 def root_hash(session: Session, size: int) -> bytes:

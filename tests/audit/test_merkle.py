@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +19,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.audit import merkle
 from onceonly.audit.log import AuditEntryView, append_durably, append_many_durably
-from onceonly.audit.models import AuditTreeNode
+from onceonly.audit.models import AuditEntry, AuditHead, AuditTreeNode
 from onceonly.audit.tree_store import (
     TreeIncomplete,
     check_tree,
     consistency_proof,
+    forget_appended_peaks,
     inclusion_proof,
     rebuild_tree,
     root_hash,
 )
 from onceonly.audit.verify import verify_database
+from onceonly.db import make_engine, make_session_factory
+from onceonly.models import Base
 from tests.audit.conftest import drop_triggers, record
 
 
@@ -244,12 +248,39 @@ def test_a_log_written_before_the_tree_is_caught_up(
     drop_triggers(engine)  # a database from before the tree: its table empty, not emptied
     with engine.begin() as connection:
         connection.execute(AuditTreeNode.__table__.delete())
+    forget_appended_peaks()  # as the process that opens such a database, new to it
     more = append_many_durably(sessions, [record(n) for n in range(21, 25)])
     leaves = [merkle.entry_leaf(e.entry_hash) for e in [*entries, *more]]
     with sessions() as session:
         assert root_hash(session, 24) == merkle.mth(leaves)
         assert rebuild_tree(session) == 24 - bin(24).count("1")
         assert check_tree(session) == []
+
+
+def test_two_logs_appended_in_turn_by_one_process_each_keep_their_own_tree(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A batched append extends the peaks the process's last append left, without reading
+    them, only when the log is where that append left it: the same size is not enough (a
+    node's log and another log this process writes, or another worker's appends)."""
+    other_engine = make_engine(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    Base.metadata.create_all(
+        other_engine, tables=[AuditEntry.__table__, AuditHead.__table__, AuditTreeNode.__table__]
+    )
+    other = make_session_factory(other_engine)
+    written: dict[int, list[AuditEntryView]] = {0: [], 1: []}
+    try:
+        for batch in range(12):
+            for which, factory in enumerate((sessions, other)):
+                records = [record(100 * which + 10 * batch + n) for n in range(3)]
+                written[which] += append_many_durably(factory, records)
+        for which, factory in enumerate((sessions, other)):
+            leaves = [merkle.entry_leaf(e.entry_hash) for e in written[which]]
+            with factory() as session:
+                assert check_tree(session) == []
+                assert root_hash(session, len(leaves)) == merkle.mth(leaves)
+    finally:
+        other_engine.dispose()
 
 
 def test_single_and_batched_appends_build_the_same_tree(sessions: sessionmaker[Session]) -> None:
