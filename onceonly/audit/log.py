@@ -230,21 +230,71 @@ def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[Audit
     same entries as calling :func:`append` for each, written with one INSERT of the entries,
     one of the Merkle subtrees they complete, and one head update. Every record is checked
     before anything is written."""
+    global _left
     contents = [_content(record) for record in records]
     if not contents:
         return []
-    last, prev_hash = _claim_next_seq(session, len(contents))
-    first = last - len(contents) + 1
-    rows: list[dict[str, Any]] = []
-    before = prev_hash
-    for seq, content in enumerate(contents, start=first):
-        values = _sealed(content, seq, prev_hash)
-        rows.append(values)
-        prev_hash = values["entry_hash"]
+    left = _left
+    rows = _sealed_all(contents, left.seq + 1, left.entry_hash) if left else []
+    if not (rows and _advance_head(session, left, rows[-1])):
+        last, prev_hash = _claim_next_seq(session, len(contents))
+        rows = _sealed_all(contents, last - len(contents) + 1, prev_hash)
+        _move_head(session, rows[-1]["entry_hash"], rows[-1]["recorded_at"])
     _INSERT_ENTRIES.many(session, rows)
-    add_leaves(session, first, [row["entry_hash"] for row in rows], before)
-    _move_head(session, prev_hash, rows[-1]["recorded_at"])
+    add_leaves(session, rows[0]["seq"], [row["entry_hash"] for row in rows], rows[0]["prev_hash"])
+    _left = _Head(rows[-1]["seq"], rows[-1]["entry_hash"])
     return [AuditEntryView(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    entry_hash: str
+
+
+_left: _Head | None = None
+"""The head this process's newest batched append left. The next one seals its entries after
+it and moves the head in one conditional UPDATE, which the database applies only if the head
+is still there (:data:`_ADVANCE`); when another worker, another capability's append or a
+rolled-back transaction moved it, nothing is changed and the head is claimed as usual."""
+
+_ADVANCE = Prepared(
+    update(_HEAD)
+    .where(
+        _HEAD.c.id == 1,
+        _HEAD.c.seq == bindparam("was_seq"),
+        _HEAD.c.entry_hash == bindparam("was_hash"),
+    )
+    .values(seq=bindparam("seq"), entry_hash=bindparam("entry_hash"), updated_at=bindparam("at"))
+    .returning(_HEAD.c.seq)
+)
+
+
+def _advance_head(session: Session, left: _Head | None, last: dict[str, Any]) -> bool:
+    """Move the head from ``left`` to the ``last`` row sealed after it, if it is still at
+    ``left`` (taking the same lock as :func:`_claim_next_seq`); whether it was."""
+    if left is None:
+        return False
+    moved = _ADVANCE.rows(
+        session,
+        {
+            "was_seq": left.seq,
+            "was_hash": left.entry_hash,
+            "seq": last["seq"],
+            "entry_hash": last["entry_hash"],
+            "at": as_utc(last["recorded_at"]),
+        },
+    )
+    return bool(moved)
+
+
+def _sealed_all(contents: list[dict[str, Any]], first: int, prev_hash: str) -> list[dict[str, Any]]:
+    """The rows of ``contents`` from ``first``, each chained to the one before."""
+    rows = []
+    for seq, content in enumerate(contents, start=first):
+        rows.append(_sealed(content, seq, prev_hash))
+        prev_hash = rows[-1]["entry_hash"]
+    return rows
 
 
 def append_durably(session_factory: sessionmaker[Session], record: AuditRecord) -> AuditEntryView:

@@ -260,9 +260,10 @@ def test_a_log_written_before_the_tree_is_caught_up(
 def test_two_logs_appended_in_turn_by_one_process_each_keep_their_own_tree(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    """A batched append extends the peaks the process's last append left, without reading
-    them, only when the log is where that append left it: the same size is not enough (a
-    node's log and another log this process writes, or another worker's appends)."""
+    """A batched append continues from the head and the peaks the process's last append
+    left, without reading them, only when the log is still there: the same size is not
+    enough (a node's log and another log this process writes, or another worker's appends),
+    nor is it after another kind of append moved the head."""
     other_engine = make_engine(f"sqlite:///{tmp_path / 'other.sqlite'}")
     Base.metadata.create_all(
         other_engine, tables=[AuditEntry.__table__, AuditHead.__table__, AuditTreeNode.__table__]
@@ -274,9 +275,13 @@ def test_two_logs_appended_in_turn_by_one_process_each_keep_their_own_tree(
             for which, factory in enumerate((sessions, other)):
                 records = [record(100 * which + 10 * batch + n) for n in range(3)]
                 written[which] += append_many_durably(factory, records)
+                if batch % 5 == 4:  # an append of another kind moves the head meanwhile
+                    written[which].append(append_durably(factory, record(1000 + batch)))
         for which, factory in enumerate((sessions, other)):
             leaves = [merkle.entry_leaf(e.entry_hash) for e in written[which]]
+            assert [e.seq for e in written[which]] == list(range(1, len(leaves) + 1))
             with factory() as session:
+                assert verify_database(session).ok
                 assert check_tree(session) == []
                 assert root_hash(session, len(leaves)) == merkle.mth(leaves)
     finally:
