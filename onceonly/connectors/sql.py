@@ -21,7 +21,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from onceonly.connectors.engine import ConnectorProvider, Selection
 from onceonly.connectors.loader import Connector
 from onceonly.connectors.spec import BIND, PredicateSpec, SqlSource
 from onceonly.i18n import both
+from onceonly.providers.base import time_left
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,11 @@ class SqlConnectorProvider(ConnectorProvider):
             "pool_timeout": self.timeout,
         }
         path = self.path
-        if path is not None:
+        if path is not None:  # asked in request threads: a connection each, never a wait
             return create_engine(
                 f"sqlite:///file:{path.resolve()}?mode=ro&uri=true",
                 connect_args={"check_same_thread": False, "timeout": self.timeout},
-                **pool,
+                **{**pool, "max_overflow": -1},
             )
         backend = self.url.get_backend_name()
         connect_args: dict[str, Any] = {}
@@ -186,7 +187,7 @@ class SqlConnectorProvider(ConnectorProvider):
             raise self.unavailable(_database_said(error)) from error
         except PoolTimeout as error:
             raise self.unavailable(both("connectors.unavailable.pool_exhausted")) from error
-        stopped = self._stop_at_timeout(connection)
+        self._stop_at_timeout(connection)
         try:
             cursor = connection.cursor()
             try:
@@ -198,26 +199,32 @@ class SqlConnectorProvider(ConnectorProvider):
                 cursor.close()
         except dbapi_error as error:
             connection.invalidate()
-            if stopped and stopped():
+            if isinstance(error, sqlite3.OperationalError) and str(error) == "interrupted":
                 too_slow = both("connectors.unavailable.too_slow", seconds=f"{self.timeout:g}")
                 raise self.unavailable(too_slow) from error
             raise self.unavailable(_database_said(error)) from error
         finally:
             connection.close()
 
-    def _stop_at_timeout(self, connection: Connection) -> Callable[[], bool] | None:
-        """On a SQLite file, interrupt a query still running after the timeout; returns
-        whether it was (``None`` for a database server, which has its statement timeout)."""
+    def _stop_at_timeout(self, connection: Connection) -> None:
+        """On a SQLite file, stop the call at the timeout, or sooner when the caller's
+        deadline comes first (:func:`~onceonly.providers.base.time_left`): a query still
+        running then is interrupted (a progress handler), a lock is waited for no longer
+        (the busy timeout). A database server has its statement timeout."""
         driver = connection.driver_connection
         if self.path is None or not isinstance(driver, sqlite3.Connection):
-            return None
-        deadline = time.monotonic() + self.timeout
+            return
+        left = time_left(self.timeout)
+        deadline = time.monotonic() + left
 
         def past_deadline() -> bool:
             return time.monotonic() > deadline
 
         driver.set_progress_handler(past_deadline, PROGRESS_STEPS)
-        return past_deadline
+        busy_ms = int(left * 1000)
+        if connection.info.get("busy_ms") != busy_ms:  # the same on nearly every call
+            driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            connection.info["busy_ms"] = busy_ms
 
     # the engine's hooks -------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import socket
+import threading
 from collections.abc import Iterable
 
 import typer
@@ -44,17 +45,22 @@ _HANDED_OUT: set[int] = set()
 """Ports :func:`free_port` gave in this process. A port is free when picked but bound only
 later (a federation picks all its ports, then builds its data for seconds), so the same
 port must not be handed out twice meanwhile."""
+_HANDING_OUT = threading.Lock()
 
 
 def free_port(address: str = "127.0.0.1") -> int:
     """A port free now on ``address`` that no outgoing connection will take, and not handed
-    out before by this process."""
+    out before by this process (unless every port of the range has been: then the oldest
+    picks are long bound or closed, and are picked from again)."""
     pick = random.SystemRandom()  # not the seeded generator: parallel test processes differ
-    for _ in range(200):
-        port = pick.randrange(QUIET_PORTS.start, QUIET_PORTS.stop)
-        if port not in _HANDED_OUT and first_taken([(address, port)]) is None:
-            _HANDED_OUT.add(port)
-            return port
+    with _HANDING_OUT:
+        for attempt in range(400):
+            if attempt == 200:
+                _HANDED_OUT.clear()
+            port = pick.randrange(QUIET_PORTS.start, QUIET_PORTS.stop)
+            if port not in _HANDED_OUT and first_taken([(address, port)]) is None:
+                _HANDED_OUT.add(port)
+                return port
     raise RuntimeError(f"no free port in {QUIET_PORTS.start}-{QUIET_PORTS.stop - 1}")
 
 

@@ -80,7 +80,7 @@ def fetch(
                 call = asking.ask(provider, provider.fetch, piece.dataset.code, key, allowed)
             pending.append((piece, owner, call, None))
     deadline = time.monotonic() + exchange.settings.provider_timeout_seconds
-    asking.answer_local()  # while the owners asked through the pool work
+    asking.answer_local(deadline)  # while the owners asked through the pool work
     for piece, owner, call, node in pending:
         try:
             outcome = call.result(timeout=max(0.0, deadline - time.monotonic()))

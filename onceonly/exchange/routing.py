@@ -4,6 +4,7 @@ parcel's jurisdiction."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from sqlalchemy.orm import Session
@@ -44,9 +45,10 @@ def registered_jurisdiction(
         )
     asking = Asking(exchange.pool)
     future = asking.ask(provider, provider.fetch, RESIDENCE_DATASET, subject, ["jurisdiction"])
-    asking.answer_local()
+    deadline = time.monotonic() + exchange.settings.provider_timeout_seconds
+    asking.answer_local(deadline)
     try:
-        record = future.result(timeout=exchange.settings.provider_timeout_seconds)
+        record = future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
         return ProviderUnavailable(provider.owner, both("call_failure.timeout"))
     except ProviderUnavailable as exc:

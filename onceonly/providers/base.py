@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+ANSWER_BY: ContextVar[float | None] = ContextVar("answer_by", default=None)
+"""When (``time.monotonic()``) the caller stops waiting for the call being made in this
+thread: set by the exchange around a local owner's call, so the provider stops its own work
+then rather than at its own, longer, timeout."""
+
+
+def time_left(own_timeout: float) -> float:
+    """Seconds a provider may still spend on the call it is making: its own timeout, or less
+    when the caller's deadline (:data:`ANSWER_BY`) comes first."""
+    answer_by = ANSWER_BY.get()
+    if answer_by is None:
+        return own_timeout
+    return max(0.0, min(own_timeout, answer_by - time.monotonic()))
 
 
 class ProviderUnavailable(Exception):

@@ -8,7 +8,9 @@ with the reason; a revoked rule refuses the next request; a tampered audit row i
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -294,6 +296,35 @@ def test_an_owner_too_slow_to_answer_is_told_in_words_in_each_language(
     reason = response.json()["results"][0]["reason"]
     assert "未在時限內回應" in reason["zh-TW"] and "did not answer" not in reason["zh-TW"]
     assert "did not answer in time" in reason["en"] and "未在" not in reason["en"]
+
+
+def test_an_owner_on_this_machine_is_held_to_the_same_deadline(
+    counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite owner is asked in the request's own thread; its file locked by the owner's
+    own batch writer, the clerk still hears "did not answer in time" at the exchange's
+    deadline, not at the connector's longer timeout, and nothing late is issued."""
+    subject = counter.env.sample("low_income_applicant")
+    piece = [{"type": "household_income_below"}]
+    assert counter.ask("tpe-udd-clerk", subject, evidence=piece).status_code == 200
+    exchange = counter.app.state.exchange
+    provider = exchange.providers.for_owner("central.fia")
+    assert provider.answers_locally and provider.timeout >= 2
+    monkeypatch.setattr(exchange.settings, "provider_timeout_seconds", 0.3)
+    writer = sqlite3.connect(provider.path, timeout=0)
+    writer.execute("BEGIN EXCLUSIVE")  # the owner's batch job, mid-write
+    try:
+        started = time.monotonic()
+        response = counter.ask("tpe-udd-clerk", subject, evidence=piece)
+        waited = time.monotonic() - started
+    finally:
+        writer.rollback()
+        writer.close()
+    assert response.status_code == 503, response.text
+    assert waited < 1.5, waited
+    reason = response.json()["results"][0]["reason"]
+    assert "未在時限內回應" in reason["zh-TW"] and "did not answer in time" in reason["en"]
+    assert counter.ask("tpe-udd-clerk", subject, evidence=piece).status_code == 200
 
 
 def test_owners_and_auditors_cannot_fetch_evidence(counter: Counter) -> None:
