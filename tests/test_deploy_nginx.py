@@ -426,10 +426,16 @@ def test_keyless_georeport_reads_are_limited_per_address_not_keyed_ones(site: Si
         keyed = [scraper.get(path.format(fmt="json") + f"&api_key={key}") for _ in range(5)]
         assert [r.status_code for r in keyed] == [200] * 5
         # spellings the app reads as no key are no key at the entrance either
+        # (asked until the limit answers: on a loaded machine twenty answers can take the
+        # two seconds in which ten a second refill twenty)
         for dodge in ("&api_key=+", "&api_key=x", f"&API_KEY={key}", "&api_key=o311_short"):
             url = path.format(fmt="json") + dodge
-            dodged = pool.map(scraper.get, [url] * 20)
-            assert 429 in [a.status_code for a in dodged], dodge
+            started, seen = time.monotonic(), []
+            while 429 not in seen and len(seen) < 200:
+                seen += [a.status_code for a in pool.map(scraper.get, [url] * 20)]
+            elapsed = time.monotonic() - started
+            assert 429 in seen, (dodge, len(seen), elapsed)
+            assert len(seen) - seen.count(429) <= 40 + 10 * elapsed + 20, (dodge, elapsed)
     with site.client(source="127.0.0.4") as neighbour:
         assert neighbour.get(path.format(fmt="json")).status_code == 200
     # made-up keys of the issued form: the app refuses each (403), and one address is still
