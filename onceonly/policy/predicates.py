@@ -110,10 +110,12 @@ def check_asked(
         field = f"{where}.params.{name}"
         kind = declared.get(name)
         if kind is None:
-            known = ", ".join(sorted(declared)) or "-"
-            errors.append(
-                FieldError(field, t("policy.params.unknown", lang, known=known), "unknown")
+            reason = (
+                t("policy.params.unknown", lang, known=", ".join(sorted(declared)))
+                if declared
+                else t("policy.params.none_taken", lang)
             )
+            errors.append(FieldError(field, reason, "unknown"))
             continue
         normal, problem = normalise_value(kind, value)
         if problem is not None:
@@ -156,9 +158,12 @@ def settle(
             if any(_same(asked[name], value) for value in allowed):
                 settled[name] = asked[name]
                 continue
-            key = "policy.params.not_listed" if name in choices else "policy.params.fixed"
-            shown = ", ".join(str(v) for v in allowed) or "-"
-            errors.append(FieldError(field, t(key, lang, allowed=shown), "not_allowed"))
+            if not allowed:
+                reason = t("policy.params.none_allowed", lang)
+            else:
+                key = "policy.params.not_listed" if name in choices else "policy.params.fixed"
+                reason = t(key, lang, allowed=", ".join(str(v) for v in allowed))
+            errors.append(FieldError(field, reason, "not_allowed"))
         elif fixed is not None and (not choices.get(name) or any(_same(fixed, v) for v in allowed)):
             settled[name] = fixed
         elif allowed:
