@@ -15,49 +15,28 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import onceonly.audit.log as log
-from onceonly.audit.log import AuditRecord, append_many_durably
+from sqlalchemy.orm import Session, sessionmaker
+
+from onceonly.audit.log import append_many_durably
 from onceonly.audit.tree_store import forget_appended_peaks
-from onceonly.db import make_engine, make_session_factory
-from onceonly.models import Base
+from onceonly.db import make_session_factory
+
+sys.path.insert(0, str(Path(__file__).parent))
+from audit import fresh_engine, record
 
 
-def _records(n: int) -> list[AuditRecord]:
-    return [
-        AuditRecord(
-            event="evidence.request",
-            request_id=f"bench-{n}",
-            actor_username="bench-clerk",
-            actor_badge="B-1",
-            actor_role="clerk",
-            actor_agency="taipei-city.urban_development",
-            application_item="public-housing-low-income",
-            case_id="TPE-UDD-115-000001",
-            subject="A123456789",
-            dataset=dataset,
-            fields=["name"] if dataset == "household_registration" else [],
-            predicate=None if dataset == "household_registration" else "household_income_below",
-            predicate_params={} if dataset == "household_registration" else {"threshold": 1},
-            owner_agency="central.moi_household",
-            legal_basis="bench",
-            decision="allowed",
-        )
-        for dataset in ("household_registration", "income")
-    ]
-
-
-def _median_us(sessions: object, appends: int, remember: bool) -> float:
+def _median_us(sessions: sessionmaker[Session], appends: int, remember: bool) -> float:
     times = []
     for n in range(appends):
         if not remember:
-            log._left = None  # as a process new to the log
-            forget_appended_peaks()
+            forget_appended_peaks()  # as a process new to the log
         started = time.perf_counter()
-        append_many_durably(sessions, _records(n))  # type: ignore[arg-type]
+        append_many_durably(sessions, [record(2 * n), record(2 * n + 1)])
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1e6
 
@@ -68,8 +47,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        engine = make_engine(f"sqlite:///{Path(directory) / 'audit.sqlite'}")
-        Base.metadata.create_all(engine)
+        engine = fresh_engine(None, Path(directory), "audit.sqlite")
         sessions = make_session_factory(engine)
         _median_us(sessions, 100, remember=True)  # warm up
         pairs = []

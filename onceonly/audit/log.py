@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts.tenancy import Scope
 from onceonly.audit.models import DECISIONS, GENESIS_HASH, AuditEntry, AuditHead
-from onceonly.audit.tree_store import add_leaf, add_leaves
+from onceonly.audit.tree_store import add_leaf, add_leaves, appended_end
 from onceonly.audit.verify import (
     ENTRY_FORMAT,
     actor_commitment,
@@ -230,33 +230,19 @@ def append_batch(session: Session, records: Sequence[AuditRecord]) -> list[Audit
     same entries as calling :func:`append` for each, written with one INSERT of the entries,
     one of the Merkle subtrees they complete, and one head update. Every record is checked
     before anything is written."""
-    global _left
     contents = [_content(record) for record in records]
     if not contents:
         return []
-    left = _left
-    rows = _sealed_all(contents, left.seq + 1, left.entry_hash) if left else []
-    if not (rows and _advance_head(session, left, rows[-1])):
+    end = appended_end()  # where this process's last batched append left the head
+    rows = _sealed_all(contents, end[0] + 1, end[1]) if end else []
+    if not (end and _advance_head(session, end, rows[-1])):
         last, prev_hash = _claim_next_seq(session, len(contents))
         rows = _sealed_all(contents, last - len(contents) + 1, prev_hash)
         _move_head(session, rows[-1]["entry_hash"], rows[-1]["recorded_at"])
     _INSERT_ENTRIES.many(session, rows)
     add_leaves(session, rows[0]["seq"], [row["entry_hash"] for row in rows], rows[0]["prev_hash"])
-    _left = _Head(rows[-1]["seq"], rows[-1]["entry_hash"])
     return [AuditEntryView(**row) for row in rows]
 
-
-@dataclass(frozen=True)
-class _Head:
-    seq: int
-    entry_hash: str
-
-
-_left: _Head | None = None
-"""The head this process's newest batched append left. The next one seals its entries after
-it and moves the head in one conditional UPDATE, which the database applies only if the head
-is still there (:data:`_ADVANCE`); when another worker, another capability's append or a
-rolled-back transaction moved it, nothing is changed and the head is claimed as usual."""
 
 _ADVANCE = Prepared(
     update(_HEAD)
@@ -270,16 +256,17 @@ _ADVANCE = Prepared(
 )
 
 
-def _advance_head(session: Session, left: _Head | None, last: dict[str, Any]) -> bool:
-    """Move the head from ``left`` to the ``last`` row sealed after it, if it is still at
-    ``left`` (taking the same lock as :func:`_claim_next_seq`); whether it was."""
-    if left is None:
-        return False
+def _advance_head(session: Session, end: tuple[int, str], last: dict[str, Any]) -> bool:
+    """Move the head from ``end`` (seq, entry hash: where this process's last batched append
+    left it, :func:`~onceonly.audit.tree_store.appended_end`) to the ``last`` row sealed
+    after it, in one UPDATE the database applies only if the head is still there, taking
+    the same lock as :func:`_claim_next_seq`; whether it was. Another worker, another kind
+    of append or a rollback leaves it elsewhere, and the head is then claimed as usual."""
     moved = _ADVANCE.rows(
         session,
         {
-            "was_seq": left.seq,
-            "was_hash": left.entry_hash,
+            "was_seq": end[0],
+            "was_hash": end[1],
             "seq": last["seq"],
             "entry_hash": last["entry_hash"],
             "at": as_utc(last["recorded_at"]),

@@ -164,9 +164,16 @@ append that rolled back left a hash no committed log will have). The next append
 node does, so it reads nothing; one that finds another worker wrote meanwhile reads them."""
 
 
+def appended_end() -> tuple[int, str] | None:
+    """(seq, entry hash) of the last entry this process's newest batched append wrote, or
+    ``None`` before its first: where the next append expects to find the log's head."""
+    known = _appended
+    return (known.size, known.last_entry_hash) if known.size >= 0 else None
+
+
 def forget_appended_peaks() -> None:
-    """Read the peaks from the database on the next append, as a process that has not
-    appended yet does (for a database whose tree was emptied under this process)."""
+    """Read the head and the peaks from the database on the next append, as a process that
+    has not appended yet does (for a database whose tree was emptied under this process)."""
     global _appended
     _appended = _Peaks(-1, "", ())
 
