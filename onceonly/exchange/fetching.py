@@ -13,7 +13,7 @@ from onceonly.domain import subjects
 from onceonly.exchange import fanout
 from onceonly.exchange.context import Actor, Exchange
 from onceonly.exchange.minimise import minimise
-from onceonly.exchange.owner_calls import Asking
+from onceonly.exchange.owner_calls import Asking, NotAsked
 from onceonly.exchange.piece import Piece
 from onceonly.exchange.schemas import (
     EvidenceAsk,
@@ -90,8 +90,10 @@ def fetch(
                 piece.elsewhere.results[node] = outcome
             else:
                 piece.outcomes[owner] = outcome
-        except FutureTimeout:
+        except FutureTimeout as exc:
             call.cancel()
+            if isinstance(exc, NotAsked) and not piece.live:
+                continue  # the owner that took the time is the one the clerk is told of
             observability.CONNECTOR_ERRORS.labels(owner, "timeout").inc()
             piece.stop(
                 "unavailable",

@@ -22,6 +22,12 @@ from typing import Any
 from onceonly.providers.base import ANSWER_BY, Provider
 
 
+class NotAsked(FutureTimeout):
+    """A local call not begun because the deadline had passed (an earlier owner took the
+    time): a timeout, but not this owner's; a piece another owner stopped keeps that
+    owner's reason."""
+
+
 class Asking:
     """The calls of one request: :meth:`ask` sends a networked owner's call to the pool at
     once and keeps a local owner's; :meth:`answer_local` makes the kept calls in this
@@ -46,7 +52,7 @@ class Asking:
         clerk hears "did not answer in time" and nothing late is issued."""
         for answer, call in self.local:
             if time.monotonic() >= deadline:
-                answer.set_exception(FutureTimeout())
+                answer.set_exception(NotAsked())
                 continue
             told = ANSWER_BY.set(deadline)
             try:

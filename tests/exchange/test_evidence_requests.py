@@ -327,6 +327,32 @@ def test_an_owner_on_this_machine_is_held_to_the_same_deadline(
     assert counter.ask("tpe-udd-clerk", subject, evidence=piece).status_code == 200
 
 
+def test_the_owner_that_took_the_time_is_the_one_named(
+    counter: Counter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Land is asked of every land office on this machine, one after another; when one of
+    them holds the request to the deadline, the clerk is told that office, not one after it
+    that was never asked in time."""
+    subject = counter.env.sample("low_income_applicant")
+    piece = [{"type": "owns_no_residential_property"}]
+    assert counter.ask("tpe-udd-clerk", subject, evidence=piece).status_code == 200
+    exchange = counter.app.state.exchange
+    offices = exchange.providers.owners_of("land_registration")
+    slow = "taipei-city.land_office"
+    assert slow in offices and offices.index(slow) < len(offices) - 1, offices
+    monkeypatch.setattr(exchange.settings, "provider_timeout_seconds", 0.3)
+    writer = sqlite3.connect(exchange.providers.for_owner(slow).path, timeout=0)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        response = counter.ask("tpe-udd-clerk", subject, evidence=piece)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert response.status_code == 503, response.text
+    reason = response.json()["results"][0]["reason"]["en"]
+    assert slow in reason and "did not answer in time" in reason, reason
+
+
 def test_owners_and_auditors_cannot_fetch_evidence(counter: Counter) -> None:
     subject = counter.env.sample("low_income_applicant")
     for username in ("tpe-social-owner", "tpe-auditor", "admin"):
