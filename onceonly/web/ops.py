@@ -370,3 +370,15 @@ def install_ops_routes(
     @app.on_event("shutdown")
     def stop_pool() -> None:
         pool.shutdown(wait=False, cancel_futures=True)
+
+    _match_first(app, {"/healthz", "/readyz", "/metrics"})
+
+
+def _match_first(app: FastAPI, paths: set[str]) -> None:
+    """Put these routes ahead of every other. Routes are tried in order, and a route after
+    the API's and the pages' (about 170) was found only after a failed match against each,
+    about 0.2 ms of the event loop per request: for the load balancer's probe, polled all
+    day, most of what it cost."""
+    routes = app.router.routes
+    first = [route for route in routes if getattr(route, "path", None) in paths]
+    routes[:] = first + [route for route in routes if route not in first]
