@@ -49,6 +49,7 @@ from onceonly.demo.run import prepare_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIDENCE_PATH = "/api/v1/evidence-requests"
+TRIVIAL_PATH = "/healthz"
 ITEM = "public-housing-low-income"
 
 _LUA_DONE = """
@@ -76,6 +77,17 @@ response = function(status, headers, body)
 end
 """
 """Appended to an evidence script: counts answers that were not issued in full."""
+
+_LUA_HEALTHY = """
+response = function(status, headers, body)
+  -- the trivial endpoint's own answer, not whatever page a wrong path finds (the home page
+  -- was measured as if it were /healthz until this check)
+  if status ~= 200 or not string.find(body, '"status":"ok"', 1, true) then
+    io.write("NOTISSUED not /healthz's answer: " .. status .. " " ..
+             string.gsub(string.sub(body, 1, 100), "\\n", " ") .. "\\n")
+  end
+end
+"""
 
 _LUA_EVIDENCE = """
 local ids = {%(ids)s}
@@ -390,14 +402,14 @@ def measure(
             if sampler is not None:
                 _, stderr = sampler.communicate()
                 report_profile(out, sampler.returncode, stderr.decode("utf-8", "replace"))
-            pairs.append((evidence, wrk(binary, url, trivial_lua, 32, seconds)))
+            pairs.append((evidence, wrk(binary, url + TRIVIAL_PATH, trivial_lua, 32, seconds)))
         # Each round measures both back to back, so a neighbour's load falls on both; the
         # round with the median ratio is the one reported.
         pairs.sort(key=lambda pair: pair[0].rate / pair[1].rate if pair[1].rate else 0.0)
         config.ratios = [e.rate / t.rate if t.rate else 0.0 for e, t in pairs]
         config.evidence32, config.trivial32 = pairs[len(pairs) // 2]
         config.evidence1 = wrk(binary, url, evidence_lua, 1, seconds)
-        config.trivial1 = wrk(binary, url, trivial_lua, 1, seconds)
+        config.trivial1 = wrk(binary, url + TRIVIAL_PATH, trivial_lua, 1, seconds)
         if config.evidence32.errors or config.evidence1.errors:
             print(f"  {config.label}: evidence errors; one request by hand says:")
             print(f"    {why_failed(url, token, subject, case)}")
@@ -477,7 +489,7 @@ def main() -> int:
         print(f"load average before measuring (1, 5, 15 min): {load}")
         ids = subjects(settings, args.cases)
         trivial_lua = work / "trivial.lua"
-        trivial_lua.write_text(_LUA_DONE, "utf-8")
+        trivial_lua.write_text(_LUA_HEALTHY + _LUA_DONE, "utf-8")
 
         def scripts_for(token: str, numbers: list[str]) -> tuple[str, Path, Path]:
             lua = _LUA_EVIDENCE % {
@@ -541,7 +553,8 @@ def main() -> int:
     failed = False
     for c in configs:
         assert c.evidence32 and c.trivial32 and c.evidence1 and c.trivial1
-        failed = failed or any(r.errors for r in (c.evidence32, c.evidence1, c.trivial32))
+        runs = (c.evidence32, c.evidence1, c.trivial32, c.trivial1)
+        failed = failed or any(r.errors for r in runs)
         figures.append(
             f"{c.label} {c.evidence32.rate / c.trivial32.rate:.2f}x "
             f"(median of {len(c.ratios)}) "
