@@ -81,7 +81,49 @@ def _open(module: Path, token_label: str, pin: str) -> Any:
     except pkcs11.exceptions.PinIncorrect as exc:
         raise TokenError("wrong_pin", label=token_label) from exc
     except (OSError, RuntimeError, pkcs11.exceptions.PKCS11Error) as exc:
-        raise TokenError("unusable", module=module, detail=f"{type(exc).__name__} {exc}") from exc
+        raise unusable(module, exc) from exc
+
+
+_LOADING = "OS exception while loading "
+_TROUBLE = {
+    "token_absent": (
+        pkcs11.exceptions.TokenNotPresent,
+        pkcs11.exceptions.TokenNotRecognised,
+        pkcs11.exceptions.DeviceRemoved,
+        pkcs11.exceptions.SlotIDInvalid,
+    ),
+    "pin_locked": (pkcs11.exceptions.PinLocked,),
+    "pin_expired": (pkcs11.exceptions.PinExpired, pkcs11.exceptions.UserPinNotInitialized),
+    "device_error": (
+        pkcs11.exceptions.DeviceError,
+        pkcs11.exceptions.DeviceMemory,
+        pkcs11.exceptions.GeneralError,
+        pkcs11.exceptions.FunctionFailed,
+        pkcs11.exceptions.HostMemory,
+    ),
+    "sessions_full": (pkcs11.exceptions.SessionCount,),
+    "read_only": (pkcs11.exceptions.TokenWriteProtected, pkcs11.exceptions.SessionReadOnly),
+}
+"""The token's refusals an operator meets, each told in words of its own (the library's
+exceptions mostly carry no message; their class names are no words for anyone)."""
+
+
+def unusable(module: Path, exc: BaseException) -> TokenError:
+    """What went wrong with the PKCS#11 library or its token, in words: the library that
+    could not be loaded (and the system's reason), a known refusal of the token, or the
+    library's own message."""
+    text = str(exc)
+    if text.startswith(_LOADING):  # python-pkcs11: "OS exception while loading <path>: why"
+        reason = text[len(_LOADING) :].removeprefix(f"{module}:").strip()
+        return TokenError("no_library", module=module, reason=reason)
+    if isinstance(exc, OSError):
+        return TokenError("no_library", module=module, reason=exc.strerror or text)
+    for code, kinds in _TROUBLE.items():
+        if isinstance(exc, kinds):
+            return TokenError(code, module=module)
+    if text:
+        return TokenError("unusable", module=module, detail=text)
+    return TokenError("unusable_silent", module=module)
 
 
 def generate_key(module: Path, token_label: str, key_label: str, pin: str) -> dict[str, Any]:
@@ -143,9 +185,12 @@ class TokenKey:
                 object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC_EDWARDS, label=key_label
             )
             jwk = _public_jwk(bytes(public[Attribute.EC_POINT]))
-        except (pkcs11.exceptions.NoSuchKey, pkcs11.exceptions.MultipleObjectsReturned) as exc:
+        except pkcs11.exceptions.NoSuchKey as exc:
             session.close()
-            raise TokenError("no_key", label=key_label, detail=repr(exc)) from exc
+            raise TokenError("no_key", label=key_label) from exc
+        except pkcs11.exceptions.MultipleObjectsReturned as exc:
+            session.close()
+            raise TokenError("many_keys", label=key_label) from exc
         try:  # a token keyed before seal keys has none: it signs JWS, but no PDF
             seal_private = session.get_key(
                 object_class=ObjectClass.PRIVATE_KEY,

@@ -9,10 +9,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pkcs11
 import pytest
 
 from onceonly.exchange import keys
 from onceonly.exchange.transcript import verify_transcript
+from onceonly.gateway.token import unusable
 from tests.conftest import DemoEnv
 from tests.exchange.test_evidence_requests import Counter
 from tests.gateway.softhsm import KEY_LABEL, PIN, TOKEN_LABEL, SoftToken
@@ -107,3 +109,51 @@ def test_a_pdf_is_sealed_in_the_token(token: SoftToken, tmp_path: Path) -> None:
     files = [p for p in (out.parent / "data").rglob("*") if p.is_file()]
     assert not [p for p in files if p.suffix == ".pem" or b"PRIVATE KEY" in p.read_bytes()]
     assert [p for p in files if p.name.endswith(".seal.crt")], "the chain is kept"
+
+
+def test_a_library_or_key_not_there_is_told_in_words(token: SoftToken, tmp_path: Path) -> None:
+    """What the operator reads names the library or the key and why, in both languages, never
+    the PKCS#11 binding's exception class."""
+    missing = token.cli(
+        "token-keygen", "--pkcs11-module", str(tmp_path / "nosuch.so"),
+        "--token-label", TOKEN_LABEL, "--key-label", "other", pin_env=True,
+    )  # fmt: skip
+    assert missing.returncode == 2
+    assert "無法載入 PKCS#11 程式庫" in missing.stderr and "cannot be loaded" in missing.stderr
+    assert "No such file or directory" in missing.stderr
+    assert "PKCS11Error" not in missing.stderr and "OS exception" not in missing.stderr
+    probe = (
+        "import sys; from pathlib import Path\n"
+        "from onceonly.gateway.token import TokenError, TokenKey\n"
+        "try:\n"
+        "    TokenKey.open(Path(sys.argv[1]), sys.argv[2], 'no-such-key', sys.argv[3])\n"
+        "except TokenError as exc:\n"
+        "    print(exc)\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, str(token.module), TOKEN_LABEL, PIN],
+        env=token.env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "沒有標籤為「no-such-key」" in ran.stdout
+    assert "holds no Ed25519 key labelled 'no-such-key'" in ran.stdout
+    assert "NoSuchKey" not in ran.stdout
+
+
+@pytest.mark.parametrize(
+    ("refusal", "words"),
+    [
+        (pkcs11.exceptions.PinLocked(), "security officer"),
+        (pkcs11.exceptions.TokenNotPresent(), "absent or not recognised"),
+        (pkcs11.exceptions.DeviceError(), "fault in the token"),
+        (pkcs11.exceptions.SessionCount(), "no session left"),
+        (pkcs11.exceptions.TokenWriteProtected(), "write-protected"),
+        (pkcs11.exceptions.ArgumentsBad(), "gave no reason"),
+        (pkcs11.exceptions.ArgumentsBad("the slot list changed"), "the slot list changed"),
+    ],
+)
+def test_a_tokens_refusal_is_told_in_words(refusal: Exception, words: str) -> None:
+    told = unusable(Path("/usr/lib/hsm.so"), refusal)
+    assert words in told.text["en"]
+    assert told.text["zh-TW"] and told.text["zh-TW"] != told.text["en"]
+    assert type(refusal).__name__ not in str(told)
