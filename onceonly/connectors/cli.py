@@ -53,7 +53,8 @@ def _param(text: str) -> tuple[str, Any]:
     """``NAME=VALUE``; a number stays a number (the connector checks the declared type)."""
     name, sep, value = text.partition("=")
     if not sep or not name:
-        raise typer.BadParameter(f"{text!r}: write NAME=VALUE", param_hint="--param")
+        said = t("connectors.cli.param_form", Settings().language, text=text)
+        raise typer.BadParameter(said, param_hint="--param")
     for kind in (int, float):
         try:
             return name, kind(value)

@@ -11,8 +11,10 @@ import typer
 
 from onceonly.config import Settings, settings_for
 from onceonly.gateway.token import PIN_ENV
+from onceonly.i18n import both
 
 if TYPE_CHECKING:
+    from onceonly.connectors import Connector
     from onceonly.gateway.token import TokenKey
 
 app = typer.Typer(help="The owner gateway: answer, sign and audit at the owning agency.")
@@ -40,7 +42,6 @@ def serve(
     ),
 ) -> None:
     """Serve the owner's evidence over mutual TLS to the platform node only."""
-    from onceonly.connectors import load_connector
     from onceonly.exchange import keys
     from onceonly.federation.listener import new_event_loop
     from onceonly.gateway.server import GatewayConfig, create_gateway_app, gateway_listener
@@ -48,7 +49,7 @@ def serve(
     from onceonly.web.serving import freeze_after_startup
 
     settings = Settings(data_dir=data_dir)
-    loaded = [load_connector(path) for path in connector]
+    loaded = [_connector(path) for path in connector]
     owners = [c.owner for c in loaded]
     datasets = {c.owner: list(c.spec.datasets) for c in loaded}
     token_keys = None
@@ -74,6 +75,19 @@ def serve(
         runner.run(listener.serve())
 
 
+def _connector(path: Path) -> Connector:
+    """The checked connector in ``path``; every error in it, in both languages, and exit 2
+    otherwise (a traceback is no answer for the agency's IT team)."""
+    from onceonly.connectors import read_connector
+
+    found, errors = read_connector(path)
+    if found is None:
+        for error in errors:
+            typer.echo(f"{error.file}: {error.path}: {error.reason_zh} / {error.reason}", err=True)
+        raise typer.Exit(2)
+    return found
+
+
 def _open_token(
     module: Path, token_label: str | None, key_label: str | None, pin_file: Path | None,
     owners: list[str],
@@ -81,13 +95,19 @@ def _open_token(
     from onceonly.gateway.token import TokenError, TokenKey, read_pin
 
     if not token_label or not key_label:
-        raise typer.BadParameter("--pkcs11-module needs --token-label and --key-label")
+        raise typer.BadParameter(_both("gateway.token.labels_needed"))
     if len(set(owners)) != 1:
-        raise typer.BadParameter("a key in a token signs for one owner: give one --connector")
+        raise typer.BadParameter(_both("gateway.token.one_owner"))
     try:
         return TokenKey.open(module, token_label, key_label, read_pin(pin_file))
     except TokenError as exc:
         raise typer.BadParameter(str(exc), param_hint="--pkcs11-module") from exc
+
+
+def _both(key: str) -> str:
+    """Both languages in one line, as a :class:`~onceonly.gateway.token.TokenError` reads."""
+    text = both(key)
+    return f"{text['zh-TW']} / {text['en']}"
 
 
 @app.command("token-keygen")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pkcs11
 import pytest
 
+from onceonly.connectors import SUFFIX
 from onceonly.exchange import keys
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.gateway.token import unusable
@@ -157,3 +158,28 @@ def test_a_tokens_refusal_is_told_in_words(refusal: Exception, words: str) -> No
     assert words in told.text["en"]
     assert told.text["zh-TW"] and told.text["zh-TW"] != told.text["en"]
     assert type(refusal).__name__ not in str(told)
+
+
+def test_token_options_given_in_part_are_refused_in_words(
+    demo_env: DemoEnv, tmp_path: Path
+) -> None:
+    """Before any token is opened: a connector file not there, or the token's labels not
+    given, is said in words and names what to fix."""
+    from typer.testing import CliRunner
+
+    from onceonly.cli import app as cli
+
+    connector = tmp_path / "none.yaml"
+    common = ["gateway", "serve", "--id", "gw", "--platform", "central", "--cert", "c",
+              "--key", "k", "--ca", "a", "--crl", "r", "--pkcs11-module", "/none.so"]  # fmt: skip
+    runner = CliRunner()
+    missing = runner.invoke(cli, [*common, "--connector", str(connector)])
+    assert missing.exit_code == 2, missing.output
+    assert "file is missing" in missing.output and str(connector) in missing.output
+    assert "Traceback" not in missing.output and "ConnectorInvalid" not in missing.output
+    connector = demo_env.settings.registries_dir / f"{OWNER}{SUFFIX}"
+    labels = runner.invoke(cli, [*common, "--connector", str(connector)])
+    assert labels.exit_code == 2, labels.output
+    said = " ".join(labels.output.replace("│", " ").split())  # unwrapped from the error box
+    assert "須一併指定 --token-label 與 --key-label" in said
+    assert "needs --token-label and --key-label" in said
