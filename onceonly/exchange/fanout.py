@@ -34,10 +34,12 @@ class HoldersUnknown(Exception):
     missing, expired or badly signed): ``code`` and ``detail`` say why. Raised by
     :meth:`RemoteNodes.holders_elsewhere`; the federation's ``SnapshotRefused`` is one."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", why: Mapping[str, str] | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
         self.detail = detail
+        self.why = dict(why) if why else {"zh-TW": detail or code, "en": detail or code}
+        """Why, in words, in each language: what a clerk reads (``code`` is for programs)."""
 
 
 class RemoteNodes(Protocol):
@@ -192,9 +194,7 @@ def locate(remote: RemoteNodes, dataset: str) -> Elsewhere | Refusal | None:
     try:
         holders = remote.holders_elsewhere(dataset)
     except HoldersUnknown as exc:
-        reason = both(
-            "federation.holders_unknown", dataset=dataset, code=exc.code, detail=exc.detail
-        )
+        reason = both("federation.holders_unknown", dataset=dataset, why=exc.why)
         return Refusal("failed", reason, 60)
     return Elsewhere(holders) if holders else None
 

@@ -23,6 +23,7 @@ from onceonly.catalog import service as catalog
 from onceonly.config import Settings
 from onceonly.exchange.keys import published_jwks
 from onceonly.federation.snapshot import Snapshot, SnapshotRefused, verify_snapshot
+from onceonly.i18n import both
 from onceonly.pki.trust import TrustAnchor
 from onceonly.policy.service import list_rules
 from onceonly.providers.registry import ProviderDirectory
@@ -74,6 +75,22 @@ class NodeConfig:
         return cls(**data)
 
 
+def fetch_failure(exc: Exception, url: str) -> dict[str, str]:
+    """Why the directory's snapshot could not be fetched, in words: not reached, too slow, an
+    HTTP status, an answer that is not a snapshot, or the snapshot's own refusal."""
+    if isinstance(exc, SnapshotRefused):
+        return exc.why
+    if isinstance(exc, httpx.HTTPStatusError):
+        return both("federation.snapshot.fetch_status", url=url, status=exc.response.status_code)
+    if isinstance(exc, httpx.TimeoutException):
+        return both("federation.snapshot.fetch_timeout", url=url)
+    if isinstance(exc, httpx.ConnectError):
+        return both("federation.snapshot.fetch_unreachable", url=url)
+    if isinstance(exc, httpx.HTTPError):
+        return both("federation.snapshot.fetch_failed", url=url)
+    return both("federation.snapshot.fetch_unreadable", url=url)
+
+
 class SnapshotCache:
     """The directory's snapshot as this node last verified it.
 
@@ -93,7 +110,8 @@ class SnapshotCache:
         self._snapshot: Snapshot | None = None
         self._fetched = 0.0
         self._refreshing = False
-        self.last_error: str | None = None
+        self.last_error: dict[str, str] | None = None
+        """Why the directory's snapshot was last not taken, in words (each language)."""
         self._client: httpx.Client | None = None
         """Kept between fetches: a new client builds a TLS context each time, which cost more
         CPU than the fetch itself."""
@@ -116,19 +134,21 @@ class SnapshotCache:
 
     def _from_disk(self) -> Snapshot:
         if not self.path.exists():
-            raise SnapshotRefused("unavailable", self.last_error or "no snapshot yet")
+            fetch = self.last_error or both("federation.snapshot.not_fetched")
+            why = both("federation.snapshot.unavailable", fetch=fetch)
+            raise SnapshotRefused("unavailable", fetch["en"], why)
         return verify_snapshot(self.path.read_text("utf-8"), self.config.directory_jwk)
 
-    def _obtain(self) -> tuple[Snapshot, str | None]:
+    def _obtain(self) -> tuple[Snapshot, dict[str, str] | None]:
         """The directory's snapshot, else the copy on disk (with why the directory's was not
         taken); raises :class:`SnapshotRefused` when neither can be trusted."""
         try:
             return self._fetch(), None
         except (httpx.HTTPError, SnapshotRefused, ValueError, KeyError) as exc:
-            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.last_error = fetch_failure(exc, self.config.directory_url)
             return self._from_disk(), self.last_error
 
-    def _keep(self, snapshot: Snapshot | None, error: str | None) -> None:
+    def _keep(self, snapshot: Snapshot | None, error: dict[str, str] | None) -> None:
         self._snapshot = snapshot
         self.last_error = error
         if snapshot is not None:

@@ -212,8 +212,7 @@ class RemoteNodes:
                 dataset,
                 "failed",
                 "federation.snapshot_refused",
-                code=exc.code,
-                detail=exc.detail,
+                why=exc.why,
                 retry_after=60,
             )
         node = snapshot.node_of_agency(owner)

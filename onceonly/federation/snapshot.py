@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from joserfc.jwk import OKPKey
 
 from onceonly.exchange.fanout import HoldersUnknown
 from onceonly.federation.jose import registry
+from onceonly.i18n import LANGUAGES, both, taipei_time
 
 TYP = "onceonly-directory-snapshot+jwt"
 warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
@@ -28,8 +30,16 @@ warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=Securi
 
 class SnapshotRefused(HoldersUnknown):
     """A snapshot that must not be used: ``code`` is ``malformed``, ``bad_signature``,
-    ``expired``, ``not_yet_valid`` or ``unavailable`` (no usable copy at all). The exchange
+    ``expired``, ``not_yet_valid`` or ``unavailable`` (no usable copy at all); ``why`` says it
+    in words (by default the code's own message, ``federation.snapshot.<code>``). The exchange
     sees it as :class:`~onceonly.exchange.fanout.HoldersUnknown` (it never imports this)."""
+
+    def __init__(self, code: str, detail: str = "", why: Mapping[str, str] | None = None) -> None:
+        super().__init__(code, detail, why or both(f"federation.snapshot.{code}"))
+
+
+def _at(moment: datetime) -> dict[str, str]:
+    return {lang: taipei_time(moment, lang) for lang in LANGUAGES}
 
 
 @dataclass(frozen=True)
@@ -98,9 +108,12 @@ def verify_snapshot(
     issued = datetime.fromtimestamp(int(payload["iat"]), UTC)
     expires = datetime.fromtimestamp(int(payload["exp"]), UTC)
     if now >= expires:
-        raise SnapshotRefused("expired", expires.isoformat())
+        raise SnapshotRefused(
+            "expired", expires.isoformat(), both("federation.snapshot.expired", when=_at(expires))
+        )
     if issued.timestamp() - 120 > now.timestamp():
-        raise SnapshotRefused("not_yet_valid", issued.isoformat())
+        why = both("federation.snapshot.not_yet_valid", when=_at(issued))
+        raise SnapshotRefused("not_yet_valid", issued.isoformat(), why)
     return Snapshot(
         serial=int(payload["serial"]),
         issued_at=issued,

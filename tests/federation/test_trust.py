@@ -22,6 +22,7 @@ from onceonly.federation.directory import Directory, RegistrationInvalid
 from onceonly.federation.node import NodeConfig, SnapshotCache
 from onceonly.federation.signing import NodeCredentials, NonceStore, RequestRefused, verify_request
 from onceonly.federation.snapshot import SnapshotRefused, verify_snapshot
+from onceonly.i18n import both
 from onceonly.pki import ca
 from onceonly.pki.trust import CertificateRefused, TrustAnchor
 
@@ -337,6 +338,14 @@ def test_a_node_keeps_the_last_good_snapshot_while_the_directory_is_down(
     with pytest.raises(SnapshotRefused) as nothing:
         cache.current()
     assert nothing.value.code == "unavailable"
+    # what the clerk reads, inside the refusal: the directory not reached, in words
+    told = both(
+        "federation.snapshot_refused", owner="taipei-city.land_office", why=nothing.value.why
+    )
+    assert "the directory at http://127.0.0.1:9 could not be reached" in told["en"]
+    assert "無法連線到目錄 http://127.0.0.1:9" in told["zh-TW"]
+    for words in told.values():
+        assert "ConnectError" not in words and "unavailable" not in words
 
     cache.path.parent.mkdir(parents=True)
     cache.path.write_text(directory.snapshot())
@@ -347,6 +356,8 @@ def test_a_node_keeps_the_last_good_snapshot_while_the_directory_is_down(
     with pytest.raises(SnapshotRefused) as expired:
         cache.refresh()
     assert expired.value.code == "expired"
+    assert "the snapshot expired at" in expired.value.why["en"]
+    assert "臺北時間" in expired.value.why["zh-TW"] and "過期" in expired.value.why["zh-TW"]
 
 
 def test_no_request_waits_for_a_slow_directory_while_the_copy_held_is_recent(
