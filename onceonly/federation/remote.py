@@ -14,7 +14,7 @@ import json
 import logging
 import ssl
 import tempfile
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -294,10 +294,12 @@ class AnswerRefused(Exception):
     """A peer's answer not taken: the peer refused (``by_peer``), or a transcript in it did not
     verify, came from an owner the peer does not hold, or answered another request."""
 
-    def __init__(self, by_peer: bool, **details: str) -> None:
-        super().__init__(details.get("detail", ""))
+    def __init__(self, by_peer: bool, **details: str | Mapping[str, str]) -> None:
+        detail = details.get("detail", "")
+        super().__init__(detail if isinstance(detail, str) else detail.get("en", ""))
         self.by_peer = by_peer
         self.details = details
+        """Parameters of the message a clerk reads; a mapping is one text per language."""
 
 
 def checked_answer(
@@ -321,14 +323,19 @@ def checked_answer(
         )
     try:
         result = EvidenceResult.model_validate(json_object(response).get("result"))
-        for issued in result.transcripts:
+    except ValueError as exc:
+        raise AnswerRefused(False, detail=both("federation.answer.not_a_result")) from exc
+    for issued in result.transcripts:
+        try:
             verified = verify_transcript(issued.jws, jwks)
-            if verified.claims.issuer not in issuers:
-                raise ValueError(f"{verified.claims.issuer} is not held by {holder}")
-            if verified.claims.request_id != request_id or verified.claims.subject != subject:
-                raise ValueError("transcript answers another request")
-    except (TranscriptInvalid, ValueError) as exc:
-        raise AnswerRefused(False, detail=str(exc)[:200]) from exc
+        except TranscriptInvalid as exc:
+            why = {"zh-TW": exc.reason_zh, "en": exc.reason_en}
+            raise AnswerRefused(False, detail=why) from exc
+        if verified.claims.issuer not in issuers:
+            why = both("federation.answer.not_held", issuer=verified.claims.issuer, holder=holder)
+            raise AnswerRefused(False, detail=why)
+        if verified.claims.request_id != request_id or verified.claims.subject != subject:
+            raise AnswerRefused(False, detail=both("federation.answer.other_request"))
     return result
 
 

@@ -99,7 +99,9 @@ def test_a_transcript_whose_signature_does_not_match_is_refused(setup: Setup) ->
     result = _asked(setup)
     assert result["status"] == "failed" and not result["transcripts"], result
     assert "does not verify" in result["reason"]["en"], result["reason"]
-    assert "bad_signature" in result["reason"]["en"]
+    assert "the content was changed after signing" in result["reason"]["en"]
+    assert "簽章不符" in result["reason"]["zh-TW"]
+    assert "bad_signature" not in str(result["reason"])  # words, not the verifier's code
 
 
 def test_an_answer_that_cannot_be_used_is_a_502_without_a_retry_hint(setup: Setup) -> None:
