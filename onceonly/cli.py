@@ -14,6 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from onceonly.cli_errors import file_trouble, settings_trouble
 from onceonly.config import CONFIG_ENV, Settings
 from onceonly.errors import Problem
 from onceonly.i18n import t
@@ -208,8 +209,9 @@ def database_trouble(exc: DBAPIError, url: str, lang: str) -> str | None:
 
 def main() -> None:
     """The ``onceonly`` command: the Typer app, where a refused input prints its fields and
-    reasons, and a database it cannot use is explained (which database, what to do), instead
-    of a traceback."""
+    reasons, a database it cannot use is explained (which database, what to do), and so is a
+    file or folder it cannot use or settings it cannot read (:mod:`onceonly.cli_errors`),
+    instead of a traceback."""
     try:
         app()
     except Problem as problem:
@@ -219,6 +221,12 @@ def main() -> None:
         if problem.detail and not problem.errors:
             typer.echo(f"  {problem.detail}", err=True)
         raise SystemExit(1) from None
+    except (OSError, ValueError) as exc:  # file and settings trouble; anything else re-raised
+        message = file_trouble(exc) or settings_trouble(exc)
+        if message is None:
+            raise
+        typer.echo(message, err=True)
+        raise SystemExit(2) from None
     except DBAPIError as exc:
         settings = Settings()
         message = database_trouble(exc, settings.resolved_database_url, settings.language)

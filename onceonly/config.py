@@ -11,6 +11,7 @@ credentials instead of the file.
 
 from __future__ import annotations
 
+import errno
 import os
 from functools import cached_property
 from pathlib import Path
@@ -47,7 +48,8 @@ class Settings(BaseSettings):
         if config:
             path = Path(config)
             if not path.is_file():
-                raise FileNotFoundError(f"{CONFIG_ENV}={config}: no such settings file")
+                missing = f"{CONFIG_ENV} names no settings file"
+                raise FileNotFoundError(errno.ENOENT, missing, config)
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 

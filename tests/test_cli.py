@@ -96,3 +96,66 @@ def test_node_commands_without_data_dir_use_the_settings_file(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert NodeConfig.read(deployment) is not None
     assert not (elsewhere / "onceonly-data").exists()
+
+
+def test_a_path_that_cannot_be_used_is_named_with_why(tmp_path: Path) -> None:
+    """A file where a folder is needed, a folder where a file is needed, a file that is not
+    text or not JSON: the path and why, in both languages, and exit 2, never a traceback."""
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x", "utf-8")
+    a_folder = tmp_path / "folder"
+    a_folder.mkdir()
+    garbage = tmp_path / "registration.json"
+    garbage.write_text("{nope", "utf-8")
+    binary = tmp_path / "log.jsonl"
+    binary.write_bytes(bytes(range(128, 256)))
+    data = {"ONCEONLY_DATA_DIR": str(tmp_path / "data")}
+    gw = str(tmp_path / "gateway")
+    assert onceonly("pki", "init-ca", "--ca-dir", str(tmp_path / "ca"), **data).returncode == 0
+    cases = [
+        (("init", str(a_file), "--no-admin"), [f"{a_file} is a file, and a folder is needed"]),
+        (
+            ("pki", "crl", "--ca-dir", str(tmp_path / "ca"), "--out", str(a_folder)),
+            [f"{a_folder} is a folder, and a file is needed"],
+        ),
+        (
+            ("directory", "add-node", str(tmp_path / "nope.json"), "--home", str(tmp_path / "d")),
+            [f"{tmp_path / 'nope.json'} was not found"],
+        ),
+        (
+            ("gateway", "rules-import", str(garbage), "--owner", "central.fia", "--data-dir", gw),
+            ["A file given is not valid JSON (line 1, column 2)"],
+        ),
+        (("audit", "verify", "--file", str(binary)), ["A file given is not UTF-8 text"]),
+    ]
+    for args, words in cases:
+        result = onceonly(*args, **data)
+        said = result.stderr + result.stdout
+        assert "Traceback" not in said and "Error:" not in said, (args, said)
+        assert result.returncode != 0, (args, said)
+        for expected in words:
+            assert expected in said, (args, said)
+    first = onceonly("init", str(a_file), "--no-admin", **data)
+    assert first.returncode == 2 and "已是一個檔案" in first.stderr
+    assert not Path(gw).exists()  # the rules file is read before a gateway is made
+
+
+def test_settings_that_cannot_be_read_are_named(tmp_path: Path) -> None:
+    """The settings file ONCEONLY_CONFIG names: missing, not TOML, or a value of the wrong
+    kind; every command says which file and which setting, in both languages."""
+    missing = tmp_path / "missing.toml"
+    not_toml = tmp_path / "not.toml"
+    not_toml.write_text("data_dir = [unclosed\n", "utf-8")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('smtp_port = "twenty-five"\n', "utf-8")
+    told = {
+        missing: ["The settings file", "does not exist", "找不到設定檔"],
+        not_toml: ["is not valid TOML", "不是有效的 TOML"],
+        wrong: ["Settings of the wrong kind: smtp_port", "設定值的型別不正確"],
+    }
+    for path, words in told.items():
+        result = onceonly("users", "list", ONCEONLY_CONFIG=str(path))
+        assert result.returncode == 2, result.stderr
+        assert str(path) in result.stderr and "Traceback" not in result.stderr
+        for expected in words:
+            assert expected in result.stderr, result.stderr

@@ -161,11 +161,12 @@ def rules_import(
     from onceonly.db import make_engine, make_session_factory, transaction
     from onceonly.gateway.setup import import_rules, prepare_gateway
 
+    rules = json.loads(file.read_text("utf-8"))  # first: a file not there makes no gateway
     settings = Settings(data_dir=data_dir)
     prepare_gateway(settings, owner)
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
-        added = import_rules(session, json.loads(file.read_text("utf-8")), owner)
+        added = import_rules(session, rules, owner)
     engine.dispose()
     typer.echo(str(added))
 

@@ -171,7 +171,8 @@ def test_token_options_given_in_part_are_refused_in_words(
 
     connector = tmp_path / "none.yaml"
     common = ["gateway", "serve", "--id", "gw", "--platform", "central", "--cert", "c",
-              "--key", "k", "--ca", "a", "--crl", "r", "--pkcs11-module", "/none.so"]  # fmt: skip
+              "--key", "k", "--ca", "a", "--crl", "r", "--pkcs11-module", "/none.so",
+              "--data-dir", str(tmp_path / "gw")]  # fmt: skip
     runner = CliRunner()
     missing = runner.invoke(cli, [*common, "--connector", str(connector)])
     assert missing.exit_code == 2, missing.output
