@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from onceonly.cli_errors import file_trouble, settings_trouble
+from onceonly.cli_errors import file_trouble, settings_trouble, value_trouble
 from onceonly.config import CONFIG_ENV, Settings
 from onceonly.errors import Problem
 from onceonly.i18n import t
@@ -222,7 +222,7 @@ def main() -> None:
             typer.echo(f"  {problem.detail}", err=True)
         raise SystemExit(1) from None
     except (OSError, ValueError) as exc:  # file and settings trouble; anything else re-raised
-        message = file_trouble(exc) or settings_trouble(exc)
+        message = file_trouble(exc) or settings_trouble(exc) or value_trouble(exc)
         if message is None:
             raise
         typer.echo(message, err=True)

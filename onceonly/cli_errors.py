@@ -11,6 +11,7 @@ import tomllib
 from pydantic import ValidationError
 
 from onceonly.config import CONFIG_ENV
+from onceonly.domain.errors import DomainValueError
 from onceonly.i18n import LANGUAGES, t
 
 _WHY = {
@@ -54,4 +55,12 @@ def settings_trouble(exc: BaseException) -> str | None:
     if isinstance(exc, ValidationError) and exc.title == "Settings":
         names = ", ".join(".".join(str(part) for part in error["loc"]) for error in exc.errors())
         return in_both("cli.settings.invalid", names=names, path=path or "-", env=CONFIG_ENV)
+    return None
+
+
+def value_trouble(exc: BaseException) -> str | None:
+    """Words for a value a domain rule refused (a national ID's length or check digit, ...):
+    the rule's own message in both languages; ``None`` otherwise."""
+    if isinstance(exc, DomainValueError):
+        return f"{exc.message_zh}\n{exc.message_en}"
     return None

@@ -135,6 +135,10 @@ def test_a_path_that_cannot_be_used_is_named_with_why(tmp_path: Path) -> None:
         assert result.returncode != 0, (args, said)
         for expected in words:
             assert expected in said, (args, said)
+    short_id = onceonly("citizen", "issue-card", "A123", "--name", "X", **data)
+    assert short_id.returncode == 2, short_id.stderr
+    assert "national ID must have 10 characters, got 4" in short_id.stderr
+    assert "身分證統一編號應為 10 碼" in short_id.stderr and "Traceback" not in short_id.stderr
     first = onceonly("init", str(a_file), "--no-admin", **data)
     assert first.returncode == 2 and "已是一個檔案" in first.stderr
     assert not Path(gw).exists()  # the rules file is read before a gateway is made

@@ -89,7 +89,11 @@ def check(
         console.print(t("connectors.check.invalid_file", lang, count=len(errors)),
                       style="red", markup=False)  # fmt: skip
         raise typer.Exit(1)
-    today = date.fromisoformat(on) if on else None
+    try:
+        today = date.fromisoformat(on) if on else None
+    except ValueError:
+        said = t("connectors.cli.bad_day", lang, text=on)
+        raise typer.BadParameter(said, param_hint="--on") from None
     params = dict(_param(text) for text in param)
     provider = provider_for(connector)
     try:

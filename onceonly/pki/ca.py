@@ -19,6 +19,7 @@ import fcntl
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -29,6 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from onceonly.i18n import both
 
 NODE_URI_PREFIX = "urn:onceonly:node:"
 AGENCY_URI_PREFIX = "urn:onceonly:agency:"
@@ -199,6 +202,11 @@ def _authority_key_id(ca_cert: x509.Certificate) -> x509.AuthorityKeyIdentifier:
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+"""A node id or agency code a certificate may name: it also names the files written, so no
+path separator, no leading dot, nothing empty."""
+
+
 def _issue(
     ca_dir: Path,
     out_dir: Path,
@@ -208,6 +216,9 @@ def _issue(
     usages: list[x509.ObjectIdentifier],
     days: int,
 ) -> IssuedCert:
+    if not NAME_RE.fullmatch(name):
+        said = both("pki.bad_name", name=name)
+        raise PkiError(f"{said['zh-TW']} / {said['en']}")
     ca_cert, ca_key = _load_ca(ca_dir)
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()

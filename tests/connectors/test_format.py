@@ -255,6 +255,8 @@ def test_check_asks_the_predicates_and_names_a_broken_one(own: Path) -> None:
     assert "household_income_below" in broken.output and "member_count" in broken.output
     bad = runner.invoke(app, ["connector", "check", str(fia), "-p", "threshold"])
     assert bad.exit_code == 2 and "名稱=值" in bad.output and "NAME=VALUE" in bad.output
+    day = runner.invoke(app, ["connector", "check", str(fia), "--on", "2026-13-01"])
+    assert day.exit_code == 2 and "YYYY-MM-DD" in day.output, day.output
 
 
 def test_a_query_still_running_at_the_timeout_is_stopped_and_named_so(

@@ -83,6 +83,15 @@ def test_cli_makes_a_ca_issues_revokes_and_publishes_the_crl(tmp_path: Path) -> 
         ],
     )
     assert agency.exit_code == 0, agency.output
+    for name in ("../outside", "a/b", "", ".hidden"):  # the name is also the files' name
+        out = tmp_path / "out"
+        refused = runner.invoke(
+            cli, ["pki", "issue-node", name, "--ca-dir", home, "--out", str(out)]
+        )
+        said = " ".join(refused.output.split())
+        assert refused.exit_code == 1 and "cannot name a certificate" in said, refused.output
+        assert "不能作為憑證名稱" in said
+    assert not (tmp_path / "outside.pem").exists() and not (tmp_path / "out").exists()
 
     serial = format(cert.serial_number, "x")
     unknown = runner.invoke(cli, ["pki", "revoke", "abc123", "--ca-dir", home])
