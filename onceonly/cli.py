@@ -99,7 +99,14 @@ def init(
 
         first = FirstAdmin(admin, _admin_password(admin_password_file, lang))
         check_new_password(first.password, lang)  # before anything is made
-    result = init_deployment(settings, first)
+    try:
+        result = init_deployment(settings, first)
+    except DBAPIError as exc:  # the database given here, not the environment's (main's)
+        message = database_trouble(exc, settings.resolved_database_url, lang)
+        if message is None:
+            raise
+        typer.echo(message, err=True)
+        raise typer.Exit(1) from None
     typer.echo(t("deploy.init.done", lang, path=directory, settings=result.settings_file))
     if first is not None:
         key = "deploy.init.admin_created" if result.admin_created else "deploy.init.admin_exists"

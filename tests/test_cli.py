@@ -52,6 +52,10 @@ def test_an_unreachable_server_is_named_without_its_password(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "無法連線到資料庫 postgresql+psycopg://clerk:***@127.0.0.1:1/onceonly" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
+    made = onceonly("init", str(tmp_path / "new"), "--no-admin", "--database-url", url)
+    assert made.returncode == 1, made.stderr
+    assert "無法連線到資料庫 postgresql+psycopg://clerk:***@127.0.0.1:1/onceonly" in made.stderr
+    assert "sqlite" not in made.stderr and "s3cret" not in made.stderr  # the one given to init
 
 
 def test_refused_input_prints_each_field_and_reason_and_exits_1(
