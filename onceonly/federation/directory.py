@@ -129,7 +129,8 @@ class Directory:
     def remove_node(self, node_id: str) -> bool:
         with self.engine.begin() as connection:
             gone = connection.execute(_nodes.delete().where(_nodes.c.id == node_id)).rowcount
-            self._note(connection, "node.removed", node_id)
+            if gone:  # a name that is no member removes nothing, and is no event
+                self._note(connection, "node.removed", node_id)
         return bool(gone)
 
     def nodes(self) -> list[dict[str, Any]]:

@@ -52,7 +52,9 @@ def add_node(document: Path, home: Path = HOME, ca_dir: Path = CA_DIR) -> None:
 def remove_node(node: str, home: Path = HOME, ca_dir: Path = CA_DIR) -> None:
     """Take a node out of the next snapshot."""
     if not Directory(home, ca_dir).remove_node(node):
+        console.print(f"[red]{t('federation.no_such_node', None, node=node)}[/red]")
         raise typer.Exit(1)
+    console.print(t("federation.node_removed", None, node=node))
 
 
 @app.command()

@@ -430,3 +430,19 @@ def test_no_request_waits_for_a_slow_directory_while_the_copy_held_is_recent(
         answering.set()
         server.shutdown()
         server.server_close()
+
+
+def test_removing_a_node_says_what_happened(pki: Path, tmp_path: Path) -> None:
+    """A name that is no member is said so (it left no output and no trace before), and is no
+    event in the directory's log; a member is removed and said so."""
+    home = tmp_path / "directory"
+    directory = Directory(home, pki / "ca")
+    directory.add_node(_registration(pki, "taipei", ["taipei-city"]))
+    runner = CliRunner()
+    where = ["--home", str(home), "--ca-dir", str(pki / "ca")]
+    ghost = runner.invoke(cli, ["directory", "remove-node", "taipi", *where])
+    assert ghost.exit_code == 1 and "目錄中沒有節點「taipi」" in " ".join(ghost.output.split())
+    assert [n["id"] for n in directory.nodes()] == ["taipei"]
+    gone = runner.invoke(cli, ["directory", "remove-node", "taipei", *where])
+    assert gone.exit_code == 0 and "已將節點「taipei」移出目錄" in " ".join(gone.output.split())
+    assert directory.nodes() == []
