@@ -167,3 +167,18 @@ def test_settings_that_cannot_be_read_are_named(tmp_path: Path) -> None:
         assert str(path) in result.stderr and "Traceback" not in result.stderr
         for expected in words:
             assert expected in result.stderr, result.stderr
+
+
+def test_a_receiver_is_not_started_with_a_key_anyone_has(tmp_path: Path) -> None:
+    """The reference receiver checks each push's HMAC: an empty secret (or an empty one among
+    several) would let anyone sign for the platform, so it is refused before serving, as is a
+    way to answer it does not know."""
+    runner = CliRunner()
+    base = ["notify", "receiver", "--db", str(tmp_path / "r.sqlite"), "--port", "1"]
+    for secret in ("", "s3cret,", " "):
+        empty = runner.invoke(cli, [*base, "--secret", secret], env={"ONCEONLY_LANGUAGE": "en"})
+        said = " ".join(empty.output.replace("│", " ").split())
+        assert empty.exit_code == 2 and "No HMAC secret may be empty" in said, empty.output
+    odd = runner.invoke(cli, [*base, "--secret", "s", "--ack", "later"])
+    assert odd.exit_code == 2 and "later" in odd.output
+    assert not (tmp_path / "r.sqlite").exists()

@@ -55,10 +55,17 @@ def receiver(
     """Run the reference receiver (an agency endpoint that verifies, deduplicates and acks)."""
     import uvicorn
 
-    from onceonly.notify.receiver import create_receiver_app
+    from onceonly.notify.receiver import ACKS, create_receiver_app
 
+    lang = Settings().language
+    secrets = secret.split(",")
+    if not all(s.strip() for s in secrets):  # an empty key: anyone could sign for the platform
+        raise typer.BadParameter(t("notify.cli.empty_secret", lang), param_hint="--secret")
+    if ack not in ACKS:
+        said = t("notify.cli.bad_ack", lang, ack=ack, allowed=", ".join(ACKS))
+        raise typer.BadParameter(said, param_hint="--ack")
     uvicorn.run(
-        create_receiver_app(secret.split(","), db, ack=ack),
+        create_receiver_app(secrets, db, ack=ack),
         host=host,
         port=port,
         log_level="warning",

@@ -139,6 +139,10 @@ def read_applied(path: Path) -> list[tuple[str, str, int]]:
         connection.close()
 
 
+ACKS = ("inline", "none")
+"""``inline``: answer once the event is processed; ``none``: once it is received."""
+
+
 def create_receiver_app(
     secrets: list[str],
     db_path: Path,
@@ -147,6 +151,8 @@ def create_receiver_app(
     faults: bool = False,
     tolerance: int = 300,
 ) -> FastAPI:
+    if not secrets or not all(secrets) or ack not in ACKS:
+        raise ValueError("a receiver needs non-empty secrets and an ack of " + ", ".join(ACKS))
     app = FastAPI(title="onceonly reference receiver", docs_url=None, redoc_url=None)
     store = ReceiverStore(db_path)
     fault = Fault()
