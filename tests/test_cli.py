@@ -182,3 +182,24 @@ def test_a_receiver_is_not_started_with_a_key_anyone_has(tmp_path: Path) -> None
     odd = runner.invoke(cli, [*base, "--secret", "s", "--ack", "later"])
     assert odd.exit_code == 2 and "later" in odd.output
     assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_numbers_out_of_bounds_are_refused_not_replaced(tmp_path: Path) -> None:
+    """Zero days for a token once meant the default validity, a batch of 0 the default size,
+    a negative one was taken as given, and a snapshot valid for -100 s was served: each is
+    now refused, naming the option, before anything runs."""
+    runner = CliRunner()
+    env = {"ONCEONLY_LANGUAGE": "en", "ONCEONLY_DATA_DIR": str(tmp_path / "none")}
+    refused = {
+        ("notify", "worker", "--batch", "0"): "--batch",
+        ("notify", "worker", "--batch", "-5"): "--batch",
+        ("directory", "serve", "--valid-seconds", "-100", "--home", str(tmp_path / "d")): "60",
+        ("backup", "ship", "--every", "-5", "--data-dir", str(tmp_path / "n")): "--every",
+    }
+    for args, named in refused.items():
+        result = runner.invoke(cli, list(args), env=env)
+        said = " ".join(result.output.replace("│", " ").split())
+        assert result.exit_code == 2, (args, result.output)
+        assert "must be a whole number of at least" in said or "應為不小於" in said, said
+        assert named in said, said
+    assert not (tmp_path / "d").exists()

@@ -142,7 +142,7 @@ def issue_token(
         if user is None:
             raise _unknown_user(username, lang)
         plain, view = service.issue_api_token(
-            db, user, name, days or settings.api_token_days, lang=lang
+            db, user, name, settings.api_token_days if days is None else days, lang=lang
         )
     expires = view.expires_at.strftime("%Y-%m-%d %H:%M UTC")
     console().print(

@@ -70,6 +70,8 @@ def ship(
 ) -> None:
     """Encrypt this node's database (or one tenant's share) for the partner, sign it, and
     send it there."""
+    if every < 0:
+        raise typer.BadParameter(t("cli.at_least", None, least=0), param_hint="--every")
     settings = settings_for(data_dir)
     while True:
         try:

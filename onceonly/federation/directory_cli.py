@@ -32,6 +32,9 @@ def serve(
     """Serve signed snapshots (GET /v1/snapshot) and the CRL (GET /v1/crl DER, /v1/crl.pem)."""
     import uvicorn
 
+    if valid_seconds < 60:  # a snapshot nodes must refetch sooner than they can is no use
+        said = t("cli.at_least", None, least=60)
+        raise typer.BadParameter(said, param_hint="--valid-seconds")
     directory = Directory(home, ca_dir, timedelta(seconds=valid_seconds))
     uvicorn.run(create_directory_app(directory), host=host, port=port, log_level="warning")
 

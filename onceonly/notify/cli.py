@@ -30,7 +30,10 @@ def worker(
     """Deliver pushed events until stopped (Ctrl-C or SIGTERM finish the current batch)."""
     settings = Settings()
     tuning = NotifySettings()
-    if batch:
+    if batch is not None:
+        if batch < 1:
+            said = t("cli.at_least", settings.language, least=1)
+            raise typer.BadParameter(said, param_hint="--batch")
         tuning = tuning.model_copy(update={"batch_size": batch})
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -115,6 +115,10 @@ def test_issue_and_revoke_token(runner: CliRunner, db: Session) -> None:
         service.resolve_api_token(db, token)
     missing = runner.invoke(app, ["users", "issue-token", "nobody", "--name", "x"])
     assert missing.exit_code == 1 and "No user nobody" in missing.output
+    zero = ["users", "issue-token", "tpe-udd-clerk", "--name", "x", "--days", "0"]
+    no_days = runner.invoke(app, zero)  # 0 once meant the default validity
+    assert no_days.exit_code == 1 and "days" in no_days.output, no_days.output
+    assert len(service.list_api_tokens(db)) == 1
 
 
 def test_set_password(runner: CliRunner, db: Session) -> None:
