@@ -203,3 +203,25 @@ def test_numbers_out_of_bounds_are_refused_not_replaced(tmp_path: Path) -> None:
         assert "must be a whole number of at least" in said or "應為不小於" in said, said
         assert named in said, said
     assert not (tmp_path / "d").exists()
+
+
+def test_values_a_library_would_trip_on_are_refused_in_words(tmp_path: Path) -> None:
+    """A card holder's empty name, a migration revision Alembic does not know, a CA folder
+    whose files are not PEM: each was a traceback from the library underneath."""
+    junk = tmp_path / "ca"
+    junk.mkdir()
+    (junk / "ca.pem").write_text("junk", "utf-8")
+    (junk / "ca.key").write_text("junk", "utf-8")
+    env = {"ONCEONLY_DATA_DIR": str(tmp_path / "data"), "ONCEONLY_LANGUAGE": "en"}
+    told = {
+        ("citizen", "issue-card", "A123456789", "--name", " "): "Give the holder's name",
+        ("db", "upgrade", "no-such-revision"): "Cannot upgrade to 'no-such-revision'",
+        ("pki", "issue-node", "n1", "--ca-dir", str(junk), "--out", str(tmp_path / "o")): (
+            "(ca.key) in " + str(junk) + " cannot be read"
+        ),
+    }
+    for args, words in told.items():
+        result = onceonly(*args, **env)
+        said = " ".join((result.stdout + result.stderr).replace("│", " ").split())
+        assert result.returncode in (1, 2) and words in said, (args, said)
+        assert "Traceback" not in said, said

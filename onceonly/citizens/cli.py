@@ -48,7 +48,10 @@ def issue_card(
     from onceonly.citizens.cards import issue_demo_card
 
     settings = Settings()
-    card = issue_demo_card(settings, national_id, name, replace=replace)
+    if not 1 <= len(name.strip()) <= 64:  # the certificate's common name
+        said = t("citizens.cli.card_name", settings.language)
+        raise typer.BadParameter(said, param_hint="--name")
+    card = issue_demo_card(settings, national_id, name.strip(), replace=replace)
     typer.echo(t("citizens.cli.card", settings.language, path=card.card_file, serial=card.serial))
 
 

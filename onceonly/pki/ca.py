@@ -188,6 +188,9 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
         key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), None)
     except FileNotFoundError as exc:
         raise PkiError(f"no CA in {ca_dir}: run `onceonly pki init-ca` first") from exc
+    except (ValueError, TypeError) as exc:  # not PEM, or a key that needs a password
+        said = both("pki.ca_unreadable", path=ca_dir)
+        raise PkiError(f"{said['zh-TW']} / {said['en']}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError("the CA key is not an EC key")
     return cert, key
