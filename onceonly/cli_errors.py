@@ -9,6 +9,7 @@ import os
 import tomllib
 
 from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError
 
 from onceonly.config import CONFIG_ENV
 from onceonly.domain.errors import DomainValueError
@@ -63,4 +64,12 @@ def value_trouble(exc: BaseException) -> str | None:
     the rule's own message in both languages; ``None`` otherwise."""
     if isinstance(exc, DomainValueError):
         return f"{exc.message_zh}\n{exc.message_en}"
+    return None
+
+
+def url_trouble(exc: BaseException) -> str | None:
+    """Words for a database URL SQLAlchemy cannot parse (``--database-url`` or
+    ``ONCEONLY_DATABASE_URL``); ``None`` for any other error."""
+    if isinstance(exc, ArgumentError) and "Could not parse SQLAlchemy URL" in str(exc):
+        return in_both("cli.database.bad_url")
     return None

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from onceonly import migrations
 from onceonly.config import SETTINGS_FILE, Settings
 from onceonly.db import make_engine, make_session_factory, transaction
@@ -125,15 +127,18 @@ def init_deployment(settings: Settings, admin: FirstAdmin | None = None) -> Init
     from onceonly.catalog import service as catalog
     from onceonly.catalog.loader import load_catalog
 
+    url = settings.resolved_database_url
+    make_url(url)  # a URL that cannot be parsed fails here, before anything is made
     settings.ensure_dirs()
     os.chmod(settings.keys_dir, 0o700)
     # Other users of the machine reach nothing inside: the default SQLite database (and the
     # -wal/-shm files SQLite makes later with the process's umask) holds password hashes, the
     # badge key and citizens' data.
     os.chmod(settings.data_dir, 0o750)
-    settings_file, written = write_settings_file(settings)
-    url = settings.resolved_database_url
     migrations.upgrade(url)
+    # only now: a settings file is never changed by a later init, so one naming a database
+    # that could not be used would outlive the corrected command
+    settings_file, written = write_settings_file(settings)
     _private_sqlite(url)
     engine = make_engine(url)
     try:

@@ -56,6 +56,11 @@ def test_an_unreachable_server_is_named_without_its_password(tmp_path: Path) -> 
     assert made.returncode == 1, made.stderr
     assert "無法連線到資料庫 postgresql+psycopg://clerk:***@127.0.0.1:1/onceonly" in made.stderr
     assert "sqlite" not in made.stderr and "s3cret" not in made.stderr  # the one given to init
+    assert not (tmp_path / "new" / "onceonly.toml").exists()  # a later init would keep it
+    garbled = onceonly("init", str(tmp_path / "other"), "--no-admin", "--database-url", "x")
+    assert garbled.returncode == 2 and "資料庫網址" in garbled.stderr, garbled.stderr
+    assert "The database URL (--database-url or ONCEONLY_DATABASE_URL)" in garbled.stderr
+    assert not (tmp_path / "other").exists()
 
 
 def test_refused_input_prints_each_field_and_reason_and_exits_1(
