@@ -72,13 +72,14 @@ def _label(key: str) -> str:
 
 
 def _status_line(problem: TranscriptInvalid | None) -> str:
-    """「有效 / valid」, or 「無效 / INVALID [code] reason / reason」."""
+    """「有效 / valid」, or 「無效 / INVALID reason / reason」 (the reason in words, not the
+    verifier's code)."""
     head = _label("transcript.status.label")
     status = "transcript.status.valid" if problem is None else "transcript.status.invalid"
     verdict = f"{t(status, 'zh-TW')} / {t(status, 'en')}"
     if problem is None:
         return f"{head}: {verdict}"
-    return f"{head}: {verdict} [{problem.code}] {problem.reason_zh} / {problem.reason_en}"
+    return f"{head}: {verdict} {problem.reason_zh} / {problem.reason_en}"
 
 
 def _summary(verified: VerifiedTranscript, lang: str) -> list[tuple[str, str]]:

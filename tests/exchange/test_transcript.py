@@ -373,14 +373,17 @@ def test_cli_verify_fails_with_the_exact_reason(files: tuple[Path, Path]) -> Non
     transcript.write_text(f"{header}.{b64(changed)}.{signature}", "utf-8")
     result = CliRunner().invoke(cli, ["transcript", "verify", str(transcript), "--jwks", str(keys)])
     assert result.exit_code == 1
-    assert "bad_signature" in result.output and "無效 / INVALID" in result.output
+    assert "無效 / INVALID" in result.output and "簽章不符" in result.output
+    assert "the content was changed after signing" in " ".join(result.output.split())
+    assert "bad_signature" not in result.output  # words, not the verifier's code
 
 
 def test_cli_verify_malformed_file_fails(files: tuple[Path, Path]) -> None:
     transcript, keys = files
     transcript.write_text("hello", "utf-8")
     result = CliRunner().invoke(cli, ["transcript", "verify", str(transcript), "--jwks", str(keys)])
-    assert result.exit_code == 1 and "malformed" in result.output
+    assert result.exit_code == 1
+    assert "Malformed: this is not an onceonly transcript" in result.output
 
 
 @pytest.fixture
