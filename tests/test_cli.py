@@ -78,6 +78,48 @@ def test_refused_input_prints_each_field_and_reason_and_exits_1(
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def _node_credentials(root: Path, node: str) -> list[str]:
+    """``--cert``, ``--key`` and ``--ca`` of a node certificate issued by a throwaway CA."""
+    from onceonly.pki import ca
+
+    if not (root / "ca" / "ca.pem").exists():
+        ca.init_ca(root / "ca")
+    issued = ca.issue_node(root / "ca", node, root / "certs")
+    key = root / "certs" / f"{node}.key"
+    return ["--cert", issued.cert_path, "--key", str(key), "--ca", str(root / "ca" / "ca.pem")]
+
+
+def test_federation_init_checks_the_nodes_own_credentials(tmp_path: Path) -> None:
+    """A node whose certificate or key is not one, whose key is another node's, or whose
+    endpoint is not https is refused at ``init``, naming each option; it was written and
+    failed only when served."""
+    jwk = tmp_path / "directory.jwk"
+    jwk.write_text('{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}', "utf-8")
+    taipei = _node_credentials(tmp_path, "taipei")
+    yilan = _node_credentials(tmp_path, "yilan")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("junk", "utf-8")
+    base = ["federation", "init", "taipei", "--jurisdiction", "taipei-city"]
+    base += ["--directory-url", "https://127.0.0.1:2", "--directory-key", str(jwk)]
+    base += ["--data-dir", str(tmp_path / "node")]
+    runner = CliRunner()
+    env = {"ONCEONLY_OUTBOUND_ALLOWED_HOSTS": "127.0.0.1"}
+    wrong = [*taipei[:3], yilan[3], *taipei[4:]]  # yilan's key with taipei's certificate
+    cases = {
+        ("--key", "與 --cert 的憑證不成對"): [*wrong, "--endpoint", "https://127.0.0.1:1"],
+        ("--cert", "不是 PEM 格式的憑證"): [*taipei[:1], str(junk), *taipei[2:], "--endpoint",
+                                              "https://127.0.0.1:1"],
+        ("--endpoint", "不是其他節點連得到的網址"): [*taipei, "--endpoint", "127.0.0.1:1"],
+    }  # fmt: skip
+    for (option, words), extra in cases.items():
+        result = runner.invoke(cli, [*base, *extra], env=env)
+        said = " ".join(result.output.split())
+        assert result.exit_code == 2 and f"{option}:" in said and words in said, said
+        assert not (tmp_path / "node" / "federation" / "node.json").exists()
+    good = runner.invoke(cli, [*base, *taipei, "--endpoint", "https://127.0.0.1:1"], env=env)
+    assert good.exit_code == 0, good.output
+
+
 def test_node_commands_without_data_dir_use_the_settings_file(tmp_path: Path) -> None:
     """``federation init`` (like the backup commands) once wrote into ``./onceonly-data``
     beside the deployment the settings file ``ONCEONLY_CONFIG`` names."""
@@ -92,9 +134,7 @@ def test_node_commands_without_data_dir_use_the_settings_file(tmp_path: Path) ->
     jwk.write_text('{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}', "utf-8")
     command = ["federation", "init", "taipei", "--jurisdiction", "taipei-city"]
     command += ["--endpoint", "https://127.0.0.1:1", "--directory-url", "https://127.0.0.1:2"]
-    command += ["--directory-key", str(jwk)]
-    for name in ("cert", "key", "ca"):
-        command += [f"--{name}", str(tmp_path / f"{name}.pem")]
+    command += ["--directory-key", str(jwk), *_node_credentials(tmp_path, "taipei")]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     with pytest.MonkeyPatch.context() as patch:

@@ -46,6 +46,11 @@ def init(
     if refused:
         console.print(f"[red]--directory-url: {refused}[/red]")
         raise typer.Exit(2)
+    problems = _credential_problems(endpoint, cert, key, ca)
+    for (option, given), problem in problems:
+        console.print(f"[red]{option}: {t(problem, None, path=given)}[/red]", markup=True)
+    if problems:
+        raise typer.Exit(2)
 
     config = NodeConfig(
         id=node,
@@ -60,6 +65,41 @@ def init(
     )
     path = config.write(settings_for(data_dir))
     console.print(t("federation.node_configured", None, path=str(path)))
+
+
+def _credential_problems(
+    endpoint: str, cert: Path, key: Path, ca: Path
+) -> list[tuple[tuple[str, str], str]]:
+    """What is wrong with the node's own endpoint, certificate, key and CA, each as ((option,
+    what was given), message key); checked at ``init``, not found at ``serve`` (a missing
+    file is the CLI's own "not found")."""
+    from urllib.parse import urlsplit
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    found: list[tuple[tuple[str, str], str]] = []
+    parts = urlsplit(endpoint)
+    if parts.scheme != "https" or not parts.hostname:
+        found.append((("--endpoint", endpoint), "federation.init.bad_endpoint"))
+    certificates: dict[str, x509.Certificate] = {}
+    for option, path in (("--cert", cert), ("--ca", ca)):
+        try:
+            certificates[option] = x509.load_pem_x509_certificate(path.read_bytes())
+        except ValueError:
+            found.append(((option, str(path)), "federation.init.not_a_certificate"))
+    try:
+        private = serialization.load_pem_private_key(key.read_bytes(), None)
+    except (ValueError, TypeError):
+        found.append((("--key", str(key)), "federation.init.not_a_key"))
+    else:
+        own = certificates.get("--cert")
+        raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        if own is not None and private.public_key().public_bytes(*raw) != (
+            own.public_key().public_bytes(*raw)
+        ):
+            found.append((("--key", str(key)), "federation.init.key_mismatch"))
+    return found
 
 
 @app.command()
