@@ -103,8 +103,6 @@ def _filters(request: Request, lang: str) -> tuple[stats.Filters, dict[str, str]
             errors.append(FieldError(name, t("stats.error.date", lang)))
     if not errors:
         errors += stats.period_errors(days["since"], days["until"], lang)
-    if not errors and days["since"] > days["until"]:
-        errors.append(FieldError("since", t("stats.error.order", lang)))
     if errors:
         raise validation_problem(errors, lang)
     raw = {k: (query.get(k) or "").strip() for k in ("jurisdiction", "agency", "item")}

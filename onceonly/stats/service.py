@@ -101,12 +101,16 @@ counted on its own, so a period of centuries kept the server busy for as long.""
 
 
 def period_errors(since: date, until: date, lang: str | None = None) -> list[FieldError]:
-    """Each day of the period outside :data:`EARLIEST`-:data:`LATEST`, naming its field."""
-    return [
+    """Each day of the period outside :data:`EARLIEST`-:data:`LATEST`, naming its field, or a
+    start after the end (a period that holds no day: an empty answer would look like none)."""
+    errors = [
         FieldError(name, t("stats.error.range", lang, earliest=EARLIEST, latest=LATEST))
         for name, day in (("since", since), ("until", until))
         if not EARLIEST <= day <= LATEST
     ]
+    if not errors and since > until:
+        errors.append(FieldError("since", t("stats.error.order", lang)))
+    return errors
 
 
 def _bounds(filters: Filters) -> tuple[datetime, datetime]:

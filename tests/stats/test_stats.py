@@ -722,6 +722,7 @@ def test_a_period_off_the_calendar_or_too_long_for_the_public_is_a_422(
             ("until=9999-12-31", "until"),
             ("since=0001-01-01&until=2026-01-07", "since"),
             ("since=2000-01-01&until=2026-12-31", "since"),
+            ("since=2026-05-01&until=2026-01-01", "since"),  # no day: it answered empty
         ):
             answer = anyone.get(f"/api/v1/stats/public?{query}", headers=json_)
             assert answer.status_code == 422, query
@@ -741,6 +742,10 @@ def test_a_period_off_the_calendar_or_too_long_for_the_public_is_a_422(
 
     result = CliRunner().invoke(app, ["stats", "export", str(tmp_path), "--until", "9999-12-31"])
     assert result.exit_code == 2 and "--until" in result.output
+    backwards = ["stats", "export", str(tmp_path / "b"), "--since", "2026-05-01"]
+    result = CliRunner().invoke(app, [*backwards, "--until", "2026-01-01"])
+    assert result.exit_code == 2 and "--since: 起日不可晚於迄日" in result.output, result.output
+    assert not (tmp_path / "b").exists()
 
 
 def test_no_public_cell_is_another_way_less_the_shown_ones(
