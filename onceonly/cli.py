@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from onceonly.cli_errors import file_trouble, settings_trouble, url_trouble, value_trouble
+from onceonly.cli_errors import explained
 from onceonly.config import CONFIG_ENV, Settings
 from onceonly.errors import Problem
 from onceonly.i18n import t
@@ -229,8 +229,7 @@ def main() -> None:
             typer.echo(f"  {problem.detail}", err=True)
         raise SystemExit(1) from None
     except (OSError, ValueError, ArgumentError) as exc:  # what is told in words; else re-raised
-        message = file_trouble(exc) or settings_trouble(exc) or value_trouble(exc)
-        message = message or url_trouble(exc)
+        message = explained(exc)
         if message is None:
             raise
         typer.echo(message, err=True)

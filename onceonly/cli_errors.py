@@ -1,6 +1,7 @@
-"""What an operator reads when a command cannot use a file it was given, or the settings it
-runs with: the path and why, in both languages (the settings that would choose one may be
-what is wrong), instead of a traceback ending in an exception's name."""
+"""What an operator reads when a command cannot use a file it was given, the settings it
+runs with, a value a domain rule refuses or a database URL: what and why, in both languages
+(the settings that would choose one may be what is wrong), instead of a traceback ending in
+an exception's name. :func:`explained` is what ``onceonly``'s ``main`` asks."""
 
 from __future__ import annotations
 
@@ -24,14 +25,19 @@ _WHY = {
 }
 
 
+def explained(exc: BaseException) -> str | None:
+    """The words for ``exc`` if it is one of the troubles below, else ``None`` (which keeps
+    its traceback: an error nobody foresaw is a bug to report, not a message to polish)."""
+    return file_trouble(exc) or settings_trouble(exc) or value_trouble(exc) or url_trouble(exc)
+
+
 def in_both(key: str, **params: object) -> str:
     return "\n".join(t(key, lang, **params) for lang in LANGUAGES)
 
 
 def file_trouble(exc: BaseException) -> str | None:
     """Words for a file or folder that could not be read or written, or for a file whose
-    content is not text or not JSON; ``None`` for anything else (which keeps its traceback:
-    an error nobody foresaw is a bug to report, not a message to polish)."""
+    content is not text or not JSON; ``None`` otherwise."""
     if isinstance(exc, OSError) and exc.filename is not None:
         path = os.fsdecode(exc.filename)
         if path == os.environ.get(CONFIG_ENV):
