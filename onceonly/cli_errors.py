@@ -39,7 +39,8 @@ def file_trouble(exc: BaseException) -> str | None:
     """Words for a file or folder that could not be read or written, or for a file whose
     content is not text or not JSON; ``None`` otherwise."""
     if isinstance(exc, OSError) and exc.filename is not None:
-        path = os.fsdecode(exc.filename)
+        # a rename names its source first: the path the operator gave is the destination
+        path = os.fsdecode(exc.filename2 if exc.filename2 is not None else exc.filename)
         if path == os.environ.get(CONFIG_ENV):
             return in_both("cli.settings.missing", path=path, env=CONFIG_ENV)
         key = next((k for kind, k in _WHY.items() if isinstance(exc, kind)), None)

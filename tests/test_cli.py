@@ -270,3 +270,14 @@ def test_values_a_library_would_trip_on_are_refused_in_words(tmp_path: Path) -> 
         said = " ".join((result.stdout + result.stderr).replace("│", " ").split())
         assert result.returncode in (1, 2) and words in said, (args, said)
         assert "Traceback" not in said, said
+
+
+def test_a_failed_move_names_the_path_asked_for() -> None:
+    """Exports are written aside and moved into place; when the move fails, the path the
+    operator gave is named, not the file written aside."""
+    from onceonly.cli_errors import explained
+
+    moved = IsADirectoryError(21, "Is a directory", "out.jsonl.partial", None, "out.jsonl")
+    said = explained(moved)
+    assert said is not None and "out.jsonl is a folder" in said and "partial" not in said
+    assert explained(RuntimeError("anything else")) is None  # keeps its traceback

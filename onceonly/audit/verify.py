@@ -458,13 +458,17 @@ def export_log(session: Session, path: Path) -> int:
     path = Path(path)
     partial = path.with_name(path.name + ".partial")
     count = 0
-    with partial.open("w", encoding="utf-8", newline="\n") as out:
-        for entry in iter_entries(session):
-            out.write(canonical_json(entry_document(entry)) + "\n")
-            count += 1
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, path)
+    try:
+        with partial.open("w", encoding="utf-8", newline="\n") as out:
+            for entry in iter_entries(session):
+                out.write(canonical_json(entry_document(entry)) + "\n")
+                count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except BaseException:  # nothing half-written is left beside the path asked for
+        partial.unlink(missing_ok=True)
+        raise
     return count
 
 

@@ -166,6 +166,11 @@ def test_untouched_export_verifies_offline(
     assert result.ok and result.checked == ENTRIES
     assert result.head_hash == entries[-1].entry_hash
     assert result.reason_en == f"OK: {ENTRIES} entries verified, head {entries[-1].entry_hash}"
+    taken = tmp_path / "taken"
+    taken.mkdir()  # the path asked for is a folder: the move fails, and nothing is left
+    with transaction(sessions) as session, pytest.raises(IsADirectoryError):
+        export_log(session, taken)
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def test_entries_cut_off_the_end_are_found_by_the_head(
