@@ -17,7 +17,9 @@ _REFUSALS = (httpx.ConnectError, ConnectionRefusedError, PeerUnreachable)
 _BREAKS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, ConnectionError)
 
 
-def _kind(error: BaseException) -> str:
+def failure_kind(error: BaseException) -> str:
+    """The message key of what went wrong (``call_failure.tls``, ``.timeout``, ``.connect``,
+    ``.broken`` or ``.other``), for a caller that words the failure its own way."""
     causes = [error, error.__cause__, error.__context__]
     if any(isinstance(c, ssl.SSLError) for c in causes) or "SSL" in str(error):
         return "call_failure.tls"
@@ -42,7 +44,7 @@ def failure_in_words(error: BaseException, lang: str | None = None) -> str:
     said = what_it_said(error)
     langs = [lang] if lang else list(LANGUAGES)
     texts = [
-        t(_kind(error), each) + (t("call_failure.said", each, said=said) if said else "")
+        t(failure_kind(error), each) + (t("call_failure.said", each, said=said) if said else "")
         for each in langs
     ]
     return " / ".join(texts)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session
 
+from onceonly.call_failures import failure_kind
 from onceonly.catalog import service as catalog
 from onceonly.config import Settings
 from onceonly.exchange.keys import published_jwks
@@ -82,13 +83,18 @@ def fetch_failure(exc: Exception, url: str) -> dict[str, str]:
         return exc.why
     if isinstance(exc, httpx.HTTPStatusError):
         return both("federation.snapshot.fetch_status", url=url, status=exc.response.status_code)
-    if isinstance(exc, httpx.TimeoutException):
-        return both("federation.snapshot.fetch_timeout", url=url)
-    if isinstance(exc, httpx.ConnectError):
-        return both("federation.snapshot.fetch_unreachable", url=url)
-    if isinstance(exc, httpx.HTTPError):
-        return both("federation.snapshot.fetch_failed", url=url)
+    if isinstance(exc, httpx.HTTPError):  # the call itself, judged as every call is
+        key = _FETCH_FAILURE.get(failure_kind(exc), "federation.snapshot.fetch_failed")
+        return both(key, url=url)
     return both("federation.snapshot.fetch_unreadable", url=url)
+
+
+_FETCH_FAILURE = {
+    "call_failure.connect": "federation.snapshot.fetch_unreachable",
+    "call_failure.timeout": "federation.snapshot.fetch_timeout",
+    "call_failure.tls": "federation.snapshot.fetch_tls",
+}
+""":func:`onceonly.call_failures.failure_kind` -> how a snapshot fetch that failed so is told."""
 
 
 class SnapshotCache:

@@ -11,7 +11,7 @@ import typer
 
 from onceonly.config import Settings, settings_for
 from onceonly.gateway.token import PIN_ENV
-from onceonly.i18n import both
+from onceonly.i18n import both, one_line
 
 if TYPE_CHECKING:
     from onceonly.connectors import Connector
@@ -95,19 +95,13 @@ def _open_token(
     from onceonly.gateway.token import TokenError, TokenKey, read_pin
 
     if not token_label or not key_label:
-        raise typer.BadParameter(_both("gateway.token.labels_needed"))
+        raise typer.BadParameter(one_line(both("gateway.token.labels_needed")))
     if len(set(owners)) != 1:
-        raise typer.BadParameter(_both("gateway.token.one_owner"))
+        raise typer.BadParameter(one_line(both("gateway.token.one_owner")))
     try:
         return TokenKey.open(module, token_label, key_label, read_pin(pin_file))
     except TokenError as exc:
         raise typer.BadParameter(str(exc), param_hint="--pkcs11-module") from exc
-
-
-def _both(key: str) -> str:
-    """Both languages in one line, as a :class:`~onceonly.gateway.token.TokenError` reads."""
-    text = both(key)
-    return f"{text['zh-TW']} / {text['en']}"
 
 
 @app.command("token-keygen")
@@ -201,7 +195,6 @@ def link(
     from onceonly.exchange import keys
     from onceonly.gateway.links import GatewayLink, GatewayLinks
     from onceonly.gateway.setup import DATASETS
-    from onceonly.i18n import both
 
     def refuse(key: str, **params: object) -> None:
         text = both(key, **params)

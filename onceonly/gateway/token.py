@@ -23,7 +23,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_ecdsa_signature, encode_named_curve_parameters
 
 from onceonly.exchange.keys import CURVE, SealKey
-from onceonly.i18n import both
+from onceonly.i18n import both, one_line
 
 PIN_ENV = "ONCEONLY_PKCS11_PIN"
 ED25519_OID = "1.3.101.112"
@@ -44,7 +44,7 @@ class TokenError(Exception):
     def __init__(self, code: str, **params: Any) -> None:
         self.code = code
         self.text = both(f"gateway.token.{code}", **params)
-        super().__init__(f"{self.text['zh-TW']} / {self.text['en']}")
+        super().__init__(one_line(self.text))
 
 
 def read_pin(pin_file: Path | None) -> str:

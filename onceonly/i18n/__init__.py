@@ -68,6 +68,12 @@ def both(key: str, **params: Any) -> dict[str, str]:
     return {lang: t(key, lang, **in_(lang)) for lang in LANGUAGES}
 
 
+def one_line(texts: Mapping[str, str]) -> str:
+    """Every language's text of :func:`both` on one line, Traditional Chinese first: for an
+    error read where no language was chosen (a command's, an exception's message)."""
+    return " / ".join(texts[lang] for lang in LANGUAGES)
+
+
 def taipei_time(moment: datetime | None, lang: str | None = None, *, seconds: bool = False) -> str:
     """A stored (UTC) time as a person reads it: Taipei wall clock, labelled as such
     (``2026-06-30 10:00（臺北時間）``). The API gives ISO 8601 with its offset instead; pages

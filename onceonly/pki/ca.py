@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from onceonly.i18n import both
+from onceonly.i18n import both, one_line
 
 NODE_URI_PREFIX = "urn:onceonly:node:"
 AGENCY_URI_PREFIX = "urn:onceonly:agency:"
@@ -189,8 +189,7 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
     except FileNotFoundError as exc:
         raise PkiError(f"no CA in {ca_dir}: run `onceonly pki init-ca` first") from exc
     except (ValueError, TypeError) as exc:  # not PEM, or a key that needs a password
-        said = both("pki.ca_unreadable", path=ca_dir)
-        raise PkiError(f"{said['zh-TW']} / {said['en']}") from exc
+        raise PkiError(one_line(both("pki.ca_unreadable", path=ca_dir))) from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError("the CA key is not an EC key")
     return cert, key
@@ -220,8 +219,7 @@ def _issue(
     days: int,
 ) -> IssuedCert:
     if not NAME_RE.fullmatch(name):
-        said = both("pki.bad_name", name=name)
-        raise PkiError(f"{said['zh-TW']} / {said['en']}")
+        raise PkiError(one_line(both("pki.bad_name", name=name)))
     ca_cert, ca_key = _load_ca(ca_dir)
     key = ec.generate_private_key(ec.SECP256R1())
     now = _now()
