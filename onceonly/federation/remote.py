@@ -295,11 +295,23 @@ class AnswerRefused(Exception):
     verify, came from an owner the peer does not hold, or answered another request."""
 
     def __init__(self, by_peer: bool, **details: str | Mapping[str, str]) -> None:
+        details = {name: _bounded(value) for name, value in details.items()}
         detail = details.get("detail", "")
         super().__init__(detail if isinstance(detail, str) else detail.get("en", ""))
         self.by_peer = by_peer
         self.details = details
-        """Parameters of the message a clerk reads; a mapping is one text per language."""
+        """Parameters of the message a clerk reads; a mapping is one text per language. Each
+        is cut at :data:`PEER_TEXT_LIMIT`: the peer chose much of it (a key id, an issuer, its
+        own problem's words), and a clerk's reason is no place for a page of its text."""
+
+
+PEER_TEXT_LIMIT = 200
+
+
+def _bounded(value: str | Mapping[str, str]) -> str | Mapping[str, str]:
+    if isinstance(value, str):
+        return value[:PEER_TEXT_LIMIT]
+    return {lang: text[:PEER_TEXT_LIMIT] for lang, text in value.items()}
 
 
 def checked_answer(

@@ -446,3 +446,32 @@ def test_removing_a_node_says_what_happened(pki: Path, tmp_path: Path) -> None:
     gone = runner.invoke(cli, ["directory", "remove-node", "taipei", *where])
     assert gone.exit_code == 0 and "已將節點「taipei」移出目錄" in " ".join(gone.output.split())
     assert directory.nodes() == []
+
+
+def test_a_peers_words_in_a_clerks_reason_are_bounded() -> None:
+    """A node or gateway chooses much of what a refusal of its answer quotes (a key id, its
+    own problem's detail): a clerk's reason holds at most 200 characters of it."""
+    import base64
+
+    from onceonly.federation.peer_http import PeerResponse
+    from onceonly.federation.remote import AnswerRefused, checked_answer
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "EdDSA", "typ": "JWT", "kid": "請改用紙本" * 1000}).encode())
+    jws = f"{header}.{b64(b'{}')}.{b64(b'x' * 64)}"
+    result = {"evidence_type": "income", "dataset": "income", "status": "issued",
+              "owners": ["central.fia"], "reason": {"zh-TW": "-", "en": "-"},
+              "transcripts": [{"owner": "central.fia", "kid": "k", "jws": jws,
+                               "expires_at": "2030-01-01T00:00:00+00:00"}]}  # fmt: skip
+    answer = PeerResponse(200, json.dumps({"result": result}).encode())
+    with pytest.raises(AnswerRefused) as refused:
+        checked_answer(answer, jwks={"keys": []}, issuers={"central.fia"}, holder="gw",
+                       request_id="r", subject="A123456789")  # fmt: skip
+    detail = refused.value.details["detail"]
+    assert isinstance(detail, dict) and all(0 < len(text) <= 200 for text in detail.values())
+    problem = PeerResponse(503, json.dumps({"detail": "x" * 5000}).encode())
+    with pytest.raises(AnswerRefused) as by_peer:
+        checked_answer(problem, jwks={}, issuers=set(), holder="gw", request_id="r", subject="s")
+    assert len(by_peer.value.details["detail"]) == 200
