@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import DDL, Connection, Integer, String, event, func, inspect, literal, select
+from sqlalchemy import DDL, Connection, Integer, String, event, func, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onceonly.db import Base
@@ -143,15 +143,24 @@ for :meth:`onceonly.catalog.service.CachedCatalog.check`."""
 
 @functools.cache
 def _read_all() -> Any:
+    """One row, a column per counter: each row fetched is one more call into SQLite that lets
+    go of the interpreter lock, which under load costs a thread switch."""
     from onceonly.catalog.models import CatalogVersion
 
-    catalog = select(literal(CATALOG), func.coalesce(func.max(CatalogVersion.id), 0))
-    return Prepared(select(CacheVersion.name, CacheVersion.version).union_all(catalog))
+    counters = [
+        select(CacheVersion.version).where(CacheVersion.name == name).scalar_subquery()
+        for name in COUNTERS
+    ]
+    catalog = select(func.coalesce(func.max(CatalogVersion.id), 0)).scalar_subquery()
+    return Prepared(select(*counters, catalog))
 
 
 def read(session: Session) -> Versions:
-    """Every counter (and the catalog's version), in one query: read once per request."""
-    return {name: version for name, version in _read_all().rows(session)}
+    """Every counter (and the catalog's version), in one query: read once per request. A
+    counter whose row is missing is left out (nothing cached under it may be trusted)."""
+    (row,) = _read_all().rows(session)
+    names = (*COUNTERS, CATALOG)
+    return {name: version for name, version in zip(names, row, strict=True) if version is not None}
 
 
 class VersionedMemo:
