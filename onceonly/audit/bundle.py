@@ -44,7 +44,7 @@ from onceonly.audit.verify import (
 )
 from onceonly.config import Settings
 from onceonly.exchange import keys
-from onceonly.i18n import t
+from onceonly.i18n import both, one_line, t
 
 ENTRIES = "entries.jsonl"
 HEADS = "tree-heads.jsonl"
@@ -157,14 +157,22 @@ def verify_bundle(directory: Path) -> BundleCheck:
     return check
 
 
-def _find(documents: list[dict[str, Any]], entry: str) -> dict[str, Any] | None:
-    wanted = entry.strip().lower()
-    for document in documents:
-        if wanted.isdigit() and document["seq"] == int(wanted):
-            return document
-        if document["entry_hash"] == wanted or document["request_id"] == entry.strip():
-            return document
-    return None
+def _find(documents: list[dict[str, Any]], entry: str) -> dict[str, Any]:
+    """The one entry ``entry`` names (as :func:`onceonly.audit.log.seqs_named` does in the
+    database); ``LookupError`` in words when it names none, or several."""
+    wanted = entry.strip()
+    if wanted.isdigit():
+        found = [d for d in documents if d["seq"] == int(wanted)]
+    else:
+        found = [
+            d for d in documents if d["entry_hash"] == wanted.lower() or d["request_id"] == wanted
+        ]
+    if not found:
+        raise LookupError(one_line(both("audit.cli.no_entry", entry=entry)))
+    if len(found) > 1:
+        seqs = ", ".join(str(d["seq"]) for d in found)
+        raise LookupError(one_line(both("audit.cli.entry_ambiguous", entry=entry, seqs=seqs)))
+    return found[0]
 
 
 def prove_from_bundle(directory: Path, entry: str, tree_size: int | None = None) -> dict[str, Any]:
@@ -174,8 +182,6 @@ def prove_from_bundle(directory: Path, entry: str, tree_size: int | None = None)
     directory = Path(directory)
     leaves, documents = _leaves(directory)
     found = _find(documents, entry)
-    if found is None:
-        raise LookupError(t("audit.cli.no_entry", None, entry=entry))
     jwks = json.loads((directory / JWKS).read_text(encoding="utf-8"))
     heads = [
         h
@@ -184,7 +190,7 @@ def prove_from_bundle(directory: Path, entry: str, tree_size: int | None = None)
         and (tree_size is None or int(h["tree_size"]) == tree_size)
     ]
     if not heads:
-        raise LookupError(t("audit.cli.no_heads", None, size=tree_size or len(leaves)))
+        raise LookupError(one_line(both("audit.cli.no_heads", size=tree_size or len(leaves))))
     head = verify_tree_head(max(heads, key=lambda h: int(h["tree_size"])), jwks)
     tree = merkle.SubtreeHashes(leaves)
     index = found["seq"] - 1

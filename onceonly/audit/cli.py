@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -110,7 +110,10 @@ def verify(
         if not file.is_file():
             typer.echo(t("audit.cli.no_file", settings.language, path=file), err=True)
             raise typer.Exit(2)
-        _report(verify_file(file, known))
+        result = verify_file(file, known)
+        if result.ok and result.checked == 0:  # not "OK": nothing was shown to hold
+            _refuse("audit.cli.file_empty", path=file)
+        _report(result)
         return
     trusted = _read_jwks(jwks, settings.language) if jwks is not None else None
     outside = [(str(path), _read_text(path, settings.language)) for path in held]
@@ -390,22 +393,34 @@ def _read_file(path: Path) -> Any:
 
 
 def _prove_online(settings: Settings, entry: str, tree_size: int | None) -> dict[str, object]:
+    from onceonly.audit.log import seqs_named
     from onceonly.audit.proofs import build_proof
+    from onceonly.audit.tree_store import tree_size as log_size
 
-    lang = settings.language
-    if not entry.isdigit():
-        typer.echo(t("audit.cli.no_entry", lang, entry=entry), err=True)
-        raise typer.Exit(1)
     with _database(settings) as session:
-        try:
-            document = build_proof(session, settings, int(entry), tree_size, redact=False)
-        except LookupError as error:
-            typer.echo(str(error), err=True)
-            raise typer.Exit(1) from error
-    if document is None:
-        typer.echo(t("audit.cli.no_entry", lang, entry=entry), err=True)
-        raise typer.Exit(1)
+        seq = _one_entry(seqs_named(session, entry), entry, settings.language)
+        size = log_size(session)
+        if tree_size is not None and tree_size > size:
+            _refuse("audit.cli.size_past_end", count=size, size=tree_size)
+        if tree_size is not None and tree_size < seq:
+            _refuse("audit.cli.entry_after_size", seq=seq, size=tree_size)
+        document = build_proof(session, settings, seq, tree_size, redact=False)
+    assert document is not None  # the entry was just found, and entries are never removed
     return document
+
+
+def _one_entry(seqs: list[int], entry: str, lang: str | None) -> int:
+    """The single entry a name designates; a request id of several pieces must be narrowed."""
+    if not seqs:
+        _refuse("audit.cli.no_entry_in_log", entry=entry)
+    if len(seqs) > 1:
+        _refuse("audit.cli.entry_ambiguous", entry=entry, seqs=", ".join(map(str, seqs)))
+    return seqs[0]
+
+
+def _refuse(key: str, **params: object) -> NoReturn:
+    _echo_both(t(key, "zh-TW", **params), t(key, "en", **params), err=True)
+    raise typer.Exit(1)
 
 
 @app.command("rebuild-tree")

@@ -312,6 +312,17 @@ def head(session: Session) -> AuditHeadView:
     )
 
 
+def seqs_named(session: Session, name: str) -> list[int]:
+    """The entries ``name`` designates, as people name them: a sequence number, an entry hash
+    or a request id (one request writes an entry per piece it asked for). In order."""
+    wanted = name.strip()
+    if wanted.isdigit():
+        found = session.get(AuditEntry, int(wanted))
+        return [found.seq] if found is not None else []
+    match = or_(AuditEntry.entry_hash == wanted.lower(), AuditEntry.request_id == wanted)
+    return list(session.scalars(select(AuditEntry.seq).where(match).order_by(AuditEntry.seq)))
+
+
 @dataclass(frozen=True)
 class EntryFilter:
     """Search criteria for auditors; ``agency`` matches the requester's or the owner's agency."""

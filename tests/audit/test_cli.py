@@ -61,6 +61,15 @@ def test_export_then_verify_the_file_without_the_database(
     assert "Entry 2 was removed" in broken.output
 
 
+def test_an_empty_export_is_not_reported_as_verified(tmp_path: Path) -> None:
+    """An emptied export proves nothing; an auditor must not read "OK" for it."""
+    export = tmp_path / "audit.jsonl"
+    export.write_text("", "utf-8")
+    result = runner.invoke(app, ["audit", "verify", "--file", str(export)])
+    assert result.exit_code == 1
+    assert "holds no audit entries, so nothing was verified" in result.output
+    assert "OK" not in result.output
+
 def test_verify_refuses_a_malformed_anchor(tmp_path: Path) -> None:
     export = tmp_path / "audit.jsonl"
     export.write_text("", "utf-8")

@@ -315,3 +315,35 @@ def test_the_audit_key_is_published_from_start_up(settings: Settings) -> None:
         assert "platform.audit" in agencies
         heads = client.get("/api/v1/audit/tree-heads/0")
         assert heads.status_code == 404  # nothing was signed to get there
+
+
+def test_prove_finds_an_entry_however_people_name_it_and_says_which_it_cannot(
+    configured: Settings, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The help promises a sequence number, an entry hash or a request id; a request of two
+    pieces wrote two entries, so its id alone does not say which to prove."""
+    appended = append_many_durably(
+        sessions, [record(12, request_id="req-two"), record(13, request_id="req-two")]
+    )
+    by_hash = runner.invoke(cli, ["audit", "prove", appended[0].entry_hash])
+    assert by_hash.exit_code == 0 and "Proof OK: entry 12" in by_hash.output, by_hash.output
+    by_request = runner.invoke(cli, ["audit", "prove", "req-0005"])
+    assert by_request.exit_code == 0 and "Proof OK: entry 5" in by_request.output
+
+    two = runner.invoke(cli, ["audit", "prove", "req-two"])
+    assert two.exit_code == 1
+    assert "(sequence numbers 12, 13); give one of those numbers" in two.output
+    missing = runner.invoke(cli, ["audit", "prove", "99"])
+    assert missing.exit_code == 1
+    assert "The audit log holds no entry 99" in missing.output and "export" not in missing.output
+    too_big = runner.invoke(cli, ["audit", "prove", "3", "--tree-size", "50"])
+    assert too_big.exit_code == 1 and "has 13 entries, so there is no head of 50" in too_big.output
+    too_small = runner.invoke(cli, ["audit", "prove", "9", "--tree-size", "4"])
+    assert too_small.exit_code == 1 and "--tree-size must be at least 9" in too_small.output
+
+    folder = tmp_path / "export"
+    assert runner.invoke(cli, ["audit", "export-bundle", str(folder)]).exit_code == 0
+    offline = runner.invoke(cli, ["audit", "prove", "req-two", "--bundle", str(folder)])
+    assert offline.exit_code == 1 and "sequence numbers 12, 13" in offline.output
+    one = runner.invoke(cli, ["audit", "prove", "req-0005", "--bundle", str(folder)])
+    assert one.exit_code == 0 and "Proof OK: entry 5" in one.output
