@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from onceonly.cli_errors import explained
 from onceonly.config import CONFIG_ENV, Settings
+from onceonly.db import database_of
 from onceonly.errors import Problem
 from onceonly.i18n import t
 
@@ -236,7 +237,8 @@ def main() -> None:
         raise SystemExit(2) from None
     except DBAPIError as exc:
         settings = Settings()
-        message = database_trouble(exc, settings.resolved_database_url, settings.language)
+        url = database_of(exc) or settings.resolved_database_url
+        message = database_trouble(exc, url, settings.language)
         if message is None:
             raise
         typer.echo(message, err=True)

@@ -64,7 +64,25 @@ def sqlite_in_memory(url: str) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout so that concurrent
-    clerks wait for each other instead of failing."""
+    clerks wait for each other instead of failing. Its errors name it (:func:`database_of`)."""
+    engine = _make_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _name_the_database)
+    return engine
+
+
+def _name_the_database(context: Any) -> None:
+    if context.sqlalchemy_exception is not None and context.engine is not None:
+        context.sqlalchemy_exception.database_url = context.engine.url
+
+
+def database_of(error: BaseException) -> str | None:
+    """The URL (password hidden) of the database an error of :func:`make_engine`'s engine
+    came from: a command may use another database than the environment names."""
+    url = getattr(error, "database_url", None)
+    return url.render_as_string(hide_password=True) if url is not None else None
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("check_same_thread", False)

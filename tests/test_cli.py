@@ -33,6 +33,21 @@ def test_a_missing_data_directory_is_named_with_what_to_do(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr + result.stdout
 
 
+
+def test_the_database_named_is_the_one_the_command_used(tmp_path: Path) -> None:
+    """``--data-dir`` overrides the environment: the message names that folder's database,
+    not the environment's (which is fine, and would send the operator looking elsewhere)."""
+    home = tmp_path / "deployment"
+    assert onceonly("init", str(home), "--no-admin").returncode == 0
+    missing = tmp_path / "typo"
+    result = onceonly(
+        "gateway", "rules-export", "--owner", "x", "--out", str(tmp_path / "r.json"),
+        "--data-dir", str(missing), ONCEONLY_DATA_DIR=str(home), ONCEONLY_LANGUAGE="en",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f"Cannot open the database sqlite:///{missing}/onceonly.sqlite" in result.stderr
+    assert str(home) not in result.stderr and "Traceback" not in result.stderr
+
 def test_a_database_without_tables_says_to_upgrade_it(
     tmp_path: Path, empty_database_url: str
 ) -> None:
