@@ -80,6 +80,11 @@ class Directory:
         _metadata.create_all(self.engine)
         self.key = self._load_key()
 
+    @staticmethod
+    def exists_at(home: Path) -> bool:
+        """Whether ``home`` holds a directory (its signing key), as made by the first use."""
+        return (Path(home) / "directory.key").is_file()
+
     def _load_key(self) -> OKPKey:
         path = self.home / "directory.key"
         if path.exists():

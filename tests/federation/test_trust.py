@@ -432,6 +432,32 @@ def test_no_request_waits_for_a_slow_directory_while_the_copy_held_is_recent(
         server.server_close()
 
 
+
+def test_a_mistyped_home_is_no_new_directory(pki: Path, tmp_path: Path) -> None:
+    """Only ``directory init`` makes a directory: a typo in ``--home`` used to start a second
+    one with a key no node pins, or register a node where no node looks."""
+    runner = CliRunner()
+    home, typo = tmp_path / "directory", tmp_path / "directroy"
+    made = runner.invoke(cli, ["directory", "init", "--home", str(home)])
+    assert made.exit_code == 0 and "Made a directory in" in made.output, made.output
+    key = json.loads(made.output.splitlines()[-1])
+    again = runner.invoke(cli, ["directory", "init", "--home", str(home)])
+    assert "already holds a directory; nothing was changed" in again.output
+    assert json.loads(again.output.splitlines()[-1]) == key
+
+    document = tmp_path / "taipei.json"
+    document.write_text(json.dumps(_registration(pki, "taipei", ["taipei-city"])), "utf-8")
+    where = ["--ca-dir", str(pki / "ca")]
+    for command in (["add-node", str(document)], ["nodes"], ["key"], ["serve"]):
+        refused = runner.invoke(cli, ["directory", *command, "--home", str(typo), *where])
+        said = " ".join(refused.output.split())
+        assert refused.exit_code == 2, (command, said)
+        assert "--home" in said and "holds no directory" in said, (command, said)
+    assert not typo.exists()
+    added = runner.invoke(cli, ["directory", "add-node", str(document), "--home", str(home), *where])
+    assert added.exit_code == 0, added.output
+    assert [n["id"] for n in Directory(home, pki / "ca").nodes()] == ["taipei"]
+
 def test_removing_a_node_says_what_happened(pki: Path, tmp_path: Path) -> None:
     """A name that is no member is said so (it left no output and no trace before), and is no
     event in the directory's log; a member is removed and said so."""
