@@ -111,8 +111,8 @@ def list_(
 ) -> None:
     """List accounts with role, agency, badge number and whether they are active."""
     with _database() as (db, settings):
-        users = service.list_users(db, role=role, agency_code=agency)
         lang = settings.language
+        users = service.list_users(db, role=role, agency_code=agency, lang=lang)
     table = Table(
         t("accounts.field.username", lang),
         t("accounts.field.display_name", lang),

@@ -366,8 +366,21 @@ def get_user_by_badge(session: Session, badge: str) -> UserView | None:
 
 
 def list_users(
-    session: Session, *, role: str | None = None, agency_code: str | None = None
+    session: Session,
+    *,
+    role: str | None = None,
+    agency_code: str | None = None,
+    lang: str | None = None,
 ) -> list[UserView]:
+    """The accounts, filtered; a filter no account could ever match (a role that does not
+    exist, a malformed agency code) is refused rather than answered with an empty list."""
+    errors = []
+    if role is not None and role not in ROLES:
+        errors.append(FieldError("role", t("accounts.role.invalid", lang, roles=", ".join(ROLES))))
+    if agency_code is not None and not AGENCY_CODE_RE.fullmatch(agency_code):
+        errors.append(FieldError("agency", t("accounts.agency.invalid", lang)))
+    if errors:
+        raise validation_problem(errors, lang)
     query = select(User).order_by(User.agency_code, User.role, User.username)
     if role is not None:
         query = query.where(User.role == role)
