@@ -10,10 +10,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.domain.national_id import mask_national_id
+from onceonly.errors import Problem
 from onceonly.i18n import t
 from onceonly.notify import outbox
 from onceonly.notify.worker import NotifySettings, run_worker
@@ -58,7 +60,7 @@ def receiver(
     """Run the reference receiver (an agency endpoint that verifies, deduplicates and acks)."""
     import uvicorn
 
-    from onceonly.notify.receiver import ACKS, create_receiver_app
+    from onceonly.notify.receiver import ACKS, UnusableStore, create_receiver_app
 
     lang = Settings().language
     secrets = secret.split(",")
@@ -67,8 +69,13 @@ def receiver(
     if ack not in ACKS:
         said = t("notify.cli.bad_ack", lang, ack=ack, allowed=", ".join(ACKS))
         raise typer.BadParameter(said, param_hint="--ack")
+    try:
+        receiver_app = create_receiver_app(secrets, db, ack=ack)  # opens --db: before serving
+    except UnusableStore as unusable:
+        typer.echo(unusable.words("--db", lang), err=True)
+        raise typer.Exit(2) from None
     uvicorn.run(
-        create_receiver_app(secrets, db, ack=ack),
+        receiver_app,
         host=host,
         port=port,
         log_level="warning",
@@ -156,15 +163,14 @@ def queues() -> None:
 @app.command("record-death")
 def record_death(
     national_id: str = typer.Argument(..., help="The deceased person's national ID."),
-    death_date: str = typer.Option("", help="ISO date of death (default: today)."),
+    death_date: str = typer.Option("", help="ISO date of death (default: today in Taiwan)."),
     jurisdiction: str = typer.Option("taipei-city", help="Where the death is registered."),
 ) -> None:
     """Register a death as the household registration office does; every subscribed agency
     is told (the tell-us-once demo)."""
-    from datetime import date
-
     from onceonly.domain.errors import DomainValueError
     from onceonly.domain.national_id import validate_national_id
+    from onceonly.domain.roc_date import taiwan_today
     from onceonly.notify.events import LifeEventIn
     from onceonly.notify.intake import report_event
     from onceonly.notify.register import REGISTER_DATASET, Unconnected, household_register
@@ -188,18 +194,26 @@ def record_death(
                 if providers is not None
                 else Unconnected(REGISTER_DATASET)
             )
-            accepted = report_event(
-                session,
-                LifeEventIn(
-                    kind="death",
-                    national_id=subject,
-                    payload={"death_date": death_date or date.today().isoformat()},
-                    recorded_by="cli:household_office",
-                ),
-                register,
-                f"{jurisdiction}.household_office",
-                lang=settings.language,
-            )
+            try:
+                accepted = report_event(
+                    session,
+                    LifeEventIn(
+                        kind="death",
+                        national_id=subject,
+                        payload={"death_date": death_date or taiwan_today().isoformat()},
+                        recorded_by="cli:household_office",
+                    ),
+                    register,
+                    f"{jurisdiction}.household_office",
+                    lang=settings.language,
+                )
+            except Problem as problem:
+                if problem.kind != "not-a-reporting-office":
+                    raise
+                # no office of that name: the option given is what is wrong, not a permission
+                said = _no_household_office(session, jurisdiction, settings.language)
+                typer.echo(said, err=True)
+                raise typer.Exit(2) from None
             event = accepted.event
     finally:
         engine.dispose()
@@ -220,6 +234,30 @@ def record_death(
     Console().print(t("notify.reference", settings.language, reference=accepted.reference))
     for recipient in accepted.recipients:
         Console().print(f"  - {recipient.name(settings.language)}")
+
+
+KNOWN_LISTED = 30
+"""At most this many known jurisdictions are listed in a message (the catalog has 22)."""
+
+
+def _no_household_office(session: Session, code: str, lang: str | None) -> str:
+    """Why ``--jurisdiction code`` names no household registration office: the catalog does
+    not know it, it was merged into another, or it has none (``central``); with the ones
+    that have one."""
+    from onceonly.catalog import service as catalog
+
+    offices = catalog.list_agencies(session, kind="household_office")
+    known = list(dict.fromkeys(office.jurisdiction for office in offices))
+    listed = ", ".join(known[:KNOWN_LISTED]) + (", …" if len(known) > KNOWN_LISTED else "")
+    said = {"option": "--jurisdiction", "code": code}
+    said["known"] = listed or t("notify.cli.no_office_known", lang)
+    place = catalog.get_jurisdiction(session, code)
+    if place is None:
+        return t("notify.cli.unknown_jurisdiction", lang, **said)
+    if place.merged_into is not None:
+        successor = catalog.successor_of(session, code)
+        return t("notify.cli.merged_jurisdiction", lang, successor=successor, **said)
+    return t("notify.cli.no_household_office", lang, **said)
 
 
 if __name__ == "__main__":

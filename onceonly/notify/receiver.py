@@ -28,6 +28,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from onceonly.i18n import LANGUAGES, t
 from onceonly.notify.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 SCHEMA = """
@@ -62,14 +63,68 @@ class Fault:
     """How many more requests get the fault; None for all until cleared."""
 
 
+class UnusableStore(Exception):
+    """The receiver's SQLite file cannot be opened, made or written. :meth:`words` say which
+    path and why, naming the setting that gave it (``--db``, ``ONCEONLY_RECEIVER_DB``)."""
+
+    def __init__(self, path: Path, why: str, reason: str = "") -> None:
+        super().__init__(f"{path}: {why} {reason}".rstrip())
+        self.path = path
+        self.why = why
+        """The end of a message key ``notify.receiver.db.<why>``."""
+        self.reason = reason
+
+    def words(self, option: str, lang: str | None = None) -> str:
+        return t(
+            f"notify.receiver.db.{self.why}",
+            lang,
+            option=option,
+            path=self.path,
+            folder=self.path.parent,
+            reason=self.reason,
+        )
+
+    def in_both(self, option: str) -> str:
+        """Traditional Chinese, then English, one line each."""
+        return "\n".join(self.words(option, lang) for lang in LANGUAGES)
+
+
+def _why_unusable(path: Path, error: sqlite3.Error) -> UnusableStore:
+    """What made SQLite refuse ``path``, in the operator's terms rather than its error code."""
+    folder = path.parent
+    if path.is_dir():
+        return UnusableStore(path, "is_a_folder")
+    if not folder.exists():
+        return UnusableStore(path, "no_folder")
+    if not folder.is_dir():
+        return UnusableStore(path, "not_a_folder")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return UnusableStore(path, "no_permission")
+    if not os.access(folder, os.W_OK | os.X_OK):  # the file, its -wal and -shm are made there
+        return UnusableStore(path, "folder_no_permission")
+    if getattr(error, "sqlite_errorname", "") == "SQLITE_NOTADB":
+        return UnusableStore(path, "not_sqlite")
+    return UnusableStore(path, "cannot_open", str(error))
+
+
 class ReceiverStore:
-    """The receiver's own SQLite file: applied keys, per-citizen state, every receipt."""
+    """The receiver's own SQLite file: applied keys, per-citizen state, every receipt.
+
+    Raises :class:`UnusableStore` when the file cannot be opened, made or written (a folder,
+    a folder that is not there, no permission, not an SQLite file)."""
 
     def __init__(self, path: Path) -> None:
-        self.connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA synchronous=NORMAL")
-        self.connection.executescript(SCHEMA)
+        connection = None
+        try:
+            connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(SCHEMA)
+        except sqlite3.Error as error:
+            if connection is not None:
+                connection.close()
+            raise _why_unusable(path, error) from error
+        self.connection = connection
 
     def apply(self, key: str, event: dict[str, Any]) -> tuple[bool, bool]:
         """Apply once: returns (duplicate, out_of_order). One transaction per delivery."""
@@ -210,12 +265,16 @@ def app_from_env() -> FastAPI:
     secrets = [s for s in os.environ.get("ONCEONLY_RECEIVER_SECRET", "").split(",") if s]
     if not secrets:
         raise RuntimeError("ONCEONLY_RECEIVER_SECRET is not set")
-    return create_receiver_app(
-        secrets,
-        Path(os.environ.get("ONCEONLY_RECEIVER_DB", "receiver.sqlite")),
-        ack=os.environ.get("ONCEONLY_RECEIVER_ACK", "inline"),
-        faults=os.environ.get("ONCEONLY_RECEIVER_FAULTS") == "1",
-    )
+    try:
+        return create_receiver_app(
+            secrets,
+            Path(os.environ.get("ONCEONLY_RECEIVER_DB", "receiver.sqlite")),
+            ack=os.environ.get("ONCEONLY_RECEIVER_ACK", "inline"),
+            faults=os.environ.get("ONCEONLY_RECEIVER_FAULTS") == "1",
+        )
+    except UnusableStore as unusable:  # said in words, and the server does not start
+        print(unusable.in_both("ONCEONLY_RECEIVER_DB"), file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def spawn_receiver(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -43,6 +44,23 @@ def _fail(problem: Problem) -> None:
     raise typer.Exit(1)
 
 
+def _refuse(said: str) -> NoReturn:
+    """Input the command cannot use: what and why on standard error, exit code 2."""
+    typer.echo(said, err=True)
+    raise typer.Exit(2)
+
+
+ISSUE_OPTIONS = {
+    "app_name": "--app",
+    "contact": "--contact",
+    "daily_writes": "--writes",
+    "daily_reads": "--reads",
+    "issued_by": "--by",
+}
+"""``issue``'s options by the field of :func:`~onceonly.open311.keys.issue_key` they give:
+a refusal names the option the operator typed."""
+
+
 @keys_app.command("issue")
 def issue(
     jurisdiction: str = typer.Option(..., help="The city or county, e.g. taipei-city."),
@@ -55,15 +73,22 @@ def issue(
     """Issue a key; it is printed once and only its hash is kept."""
     with _session() as (session, lang):
         if catalog.get_jurisdiction(session, jurisdiction) is None:
-            _console().print(t("open311.cli.unknown_city", lang, code=jurisdiction), style="red")
-            raise typer.Exit(1)
+            cities = ", ".join(
+                j.code
+                for j in catalog.list_jurisdictions(session)
+                if j.merged_into is None and j.kind != "central"
+            )
+            said = t("open311.cli.unknown_city", lang, option="--jurisdiction", code=jurisdiction,
+                     known=cities or "-")  # fmt: skip
+            _refuse(said)
         try:
             view, plain = key_service.issue_key(
                 session, jurisdiction=jurisdiction, app_name=app_name, issued_by=issued_by,
                 contact=contact, daily_writes=writes, daily_reads=reads, lang=lang,
+                names=ISSUE_OPTIONS,
             )  # fmt: skip
         except Problem as problem:
-            _fail(problem)
+            _refuse(problem.detail or problem.title)
         session.commit()
     _console().print(t("open311.cli.issued", lang, id=view.id, app=view.app_name), markup=False)
     _console().print(plain, markup=False)

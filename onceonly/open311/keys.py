@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
@@ -27,6 +28,11 @@ from onceonly.open311.service import Filer, words
 KEY_PREFIX = "o311_"
 DEFAULT_DAILY_WRITES = 200
 DEFAULT_DAILY_READS = 20000
+MAX_DAILY = 10_000_000
+"""The largest daily quota of either kind (the column is a 32-bit integer)."""
+APP_NAME_MAX = 200
+CONTACT_MAX = 254
+ISSUED_BY_MAX = 64
 
 
 class KeyView(BaseModel):
@@ -96,13 +102,32 @@ def issue_key(
     daily_reads: int = DEFAULT_DAILY_READS,
     now: datetime | None = None,
     lang: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[KeyView, str]:
-    """A new key for ``app_name`` in ``jurisdiction``; the plain key is returned once only."""
+    """A new key for ``app_name`` in ``jurisdiction``; the plain key is returned once only.
+
+    A refused input is named by its parameter's name, or by what ``names`` maps it to: how
+    the caller's user gave it (a command's options, ``{"app_name": "--app", ...}``)."""
+
+    def refused(field: str, key: str, **params: str | int) -> Problem:
+        return _field((names or {}).get(field, field), key, lang, **params)
+
     name = app_name.strip()
-    if not name or len(name) > 200:
-        raise _field("app_name", "open311.error.required", lang)
-    if daily_writes < 0 or daily_reads < 0:
-        raise _field("daily_writes", "open311.keys.quota_negative", lang)
+    if not name:
+        raise refused("app_name", "open311.error.required")
+    if len(name) > APP_NAME_MAX:
+        raise refused("app_name", "open311.error.too_long", limit=APP_NAME_MAX)
+    if contact is not None and len(contact.strip()) > CONTACT_MAX:
+        raise refused("contact", "open311.error.too_long", limit=CONTACT_MAX)
+    if not issued_by.strip():
+        raise refused("issued_by", "open311.error.required")
+    if len(issued_by) > ISSUED_BY_MAX:
+        raise refused("issued_by", "open311.error.too_long", limit=ISSUED_BY_MAX)
+    for field, quota in (("daily_writes", daily_writes), ("daily_reads", daily_reads)):
+        if quota < 0:
+            raise refused(field, "open311.keys.quota_negative")
+        if quota > MAX_DAILY:
+            raise refused(field, "open311.keys.quota_too_large", limit=MAX_DAILY)
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
         key_hash=_hash(plain),

@@ -74,7 +74,7 @@ def admin_issue_key(
         raw = form[name].strip()
         if not raw:
             numbers[name] = default
-        elif raw.isdigit() and int(raw) <= 10_000_000:
+        elif raw.isdigit() and int(raw) <= keys.MAX_DAILY:
             numbers[name] = int(raw)
         else:
             errors[name] = t("open311.admin.bad_number", lang, value=raw)

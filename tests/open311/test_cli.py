@@ -35,4 +35,46 @@ def test_issue_list_revoke(
     nowhere = runner.invoke(
         app, ["open311", "keys", "issue", "--jurisdiction", "atlantis", "--app", "x"]
     )
-    assert nowhere.exit_code == 1 and "atlantis" in nowhere.output
+    assert nowhere.exit_code == 2 and nowhere.stdout == ""
+    assert nowhere.stderr.startswith(
+        "--jurisdiction：目錄中沒有縣市 atlantis（現有縣市：taipei-city"
+    )
+
+
+LONG = "長" * 201
+
+
+@pytest.mark.parametrize(
+    ("given", "zh", "en"),
+    [
+        (["--app", "  "], "--app 必填", "--app is required"),
+        (["--app", LONG], "--app 超過 200 字", "--app is longer than 200 characters"),
+        (["--app", "x", "--writes", "-1"], "--writes 不得為負數", "--writes may not be negative"),
+        (["--app", "x", "--reads", "-1"], "--reads 不得為負數", "--reads may not be negative"),
+        (["--app", "x", "--reads", "99999999999"], "--reads 不得超過 10000000",
+         "--reads may not be more than 10000000"),
+        (["--app", "x", "--contact", "@" * 255], "--contact 超過 254 字",
+         "--contact is longer than 254 characters"),
+        (["--app", "x", "--by", " "], "--by 必填", "--by is required"),
+        (["--app", "x", "--by", "b" * 65], "--by 超過 64 字", "--by is longer than 64 characters"),
+    ],
+)  # fmt: skip
+def test_issue_names_the_option_the_operator_typed(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    database_url: str,
+    given: list[str],
+    zh: str,
+    en: str,
+) -> None:
+    """Not the service's field (``app_name``, ``daily_writes``), and not another option."""
+    monkeypatch.setenv("ONCEONLY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ONCEONLY_DATABASE_URL", database_url)
+    command = ["open311", "keys", "issue", "--jurisdiction", "taipei-city", *given]
+    for lang, words in (("zh-TW", zh), ("en", en)):
+        refused = runner.invoke(app, command, env={"ONCEONLY_LANGUAGE": lang})
+        assert refused.exit_code == 2, (refused.output, refused.exception)
+        assert refused.exception is None or isinstance(refused.exception, SystemExit)
+        assert refused.stderr == words + "\n" and refused.stdout == ""
+    listed = runner.invoke(app, ["open311", "keys", "list"], env={"COLUMNS": "200"})
+    assert "o311_" not in listed.output  # nothing was issued

@@ -131,3 +131,11 @@ def test_personal_fields_never_in_get_answers(
             assert value not in answer.text, (name, answer.url)
             assert f'"{name}"' not in answer.text and f"<{name}>" not in answer.text
         assert "ABC-1234" not in answer.text  # an attribute answer may be personal too
+
+
+def test_a_refused_quota_names_its_own_field(db: Session) -> None:
+    """A negative read quota is ``daily_reads`` (it was once reported as ``daily_writes``)."""
+    with pytest.raises(Problem) as refused:
+        _issue(db, writes=5, reads=-1)
+    assert [e.field for e in refused.value.errors] == ["daily_reads"]
+    assert refused.value.status == 400
