@@ -25,7 +25,7 @@ from onceonly.federation.node import NodeConfig, SnapshotCache
 from onceonly.federation.peer_http import PeerClients, PeerResponse, PeerTimeout, PeerUnreachable
 from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.federation.snapshot import NodeEntry, Snapshot, SnapshotRefused
-from onceonly.i18n import both
+from onceonly.i18n import both, catalogue
 from onceonly.pki.trust import CertificateRefused, TrustAnchor, certificate_from_pem
 
 EVIDENCE_PATH = "/federation/v1/evidence"
@@ -314,6 +314,21 @@ def _bounded(value: str | Mapping[str, str]) -> str | Mapping[str, str]:
     return {lang: text[:PEER_TEXT_LIMIT] for lang, text in value.items()}
 
 
+_STATUS_WORDS = {400: "invalid", 422: "invalid", 401: "not_allowed", 403: "not_allowed",
+                 404: "not_found", 409: "conflict", 429: "busy"}  # fmt: skip
+
+
+def _refusal_words(code: str, status: int) -> dict[str, str]:
+    """Why a peer refused, as a clerk reads it: the words of this federation's own refusal
+    for its code (a node or a gateway refuses with :class:`~onceonly.federation.signing.
+    RequestRefused`'s codes), else the kind of its HTTP status; never the code itself, which
+    the peer chose."""
+    if f"federation.refused.{code}" in catalogue():
+        return both(f"federation.refused.{code}")
+    kind = _STATUS_WORDS.get(status) or ("failed" if status >= 500 else "other")
+    return both(f"federation.peer_status.{kind}")
+
+
 def checked_answer(
     response: PeerResponse,
     *,
@@ -330,7 +345,7 @@ def checked_answer(
         problem = json_object(response)
         raise AnswerRefused(
             True,
-            code=str(problem.get("code", response.status_code)),
+            why=_refusal_words(str(problem.get("code") or ""), response.status_code),
             detail=str(problem.get("detail") or problem.get("title") or ""),
         )
     try:

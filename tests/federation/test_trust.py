@@ -432,7 +432,6 @@ def test_no_request_waits_for_a_slow_directory_while_the_copy_held_is_recent(
         server.server_close()
 
 
-
 def test_a_mistyped_home_is_no_new_directory(pki: Path, tmp_path: Path) -> None:
     """Only ``directory init`` makes a directory: a typo in ``--home`` used to start a second
     one with a key no node pins, or register a node where no node looks."""
@@ -454,9 +453,12 @@ def test_a_mistyped_home_is_no_new_directory(pki: Path, tmp_path: Path) -> None:
         assert refused.exit_code == 2, (command, said)
         assert "--home" in said and "holds no directory" in said, (command, said)
     assert not typo.exists()
-    added = runner.invoke(cli, ["directory", "add-node", str(document), "--home", str(home), *where])
+    added = runner.invoke(
+        cli, ["directory", "add-node", str(document), "--home", str(home), *where]
+    )
     assert added.exit_code == 0, added.output
     assert [n["id"] for n in Directory(home, pki / "ca").nodes()] == ["taipei"]
+
 
 def test_removing_a_node_says_what_happened(pki: Path, tmp_path: Path) -> None:
     """A name that is no member is said so (it left no output and no trace before), and is no
@@ -501,3 +503,34 @@ def test_a_peers_words_in_a_clerks_reason_are_bounded() -> None:
     with pytest.raises(AnswerRefused) as by_peer:
         checked_answer(problem, jwks={}, issuers=set(), holder="gw", request_id="r", subject="s")
     assert len(by_peer.value.details["detail"]) == 200
+
+
+def test_a_peers_refusal_reads_in_words_not_its_code() -> None:
+    """A clerk read "refused the request (no-approved-rule)": the code the peer chose. The
+    kind of refusal is said in words, then the peer's own words."""
+    from onceonly.federation.peer_http import PeerResponse
+    from onceonly.federation.remote import AnswerRefused, checked_answer
+
+    said = {}
+    for status in (403, 404, 422, 429, 503, 418):
+        problem = {"code": "no-approved-rule", "title": "No rule", "detail": "沒有核准的規則"}
+        answer = PeerResponse(status, json.dumps(problem).encode())
+        with pytest.raises(AnswerRefused) as refused:
+            checked_answer(answer, jwks={}, issuers=set(), holder="gw", request_id="r",
+                           subject="A123456789")  # fmt: skip
+        assert refused.value.by_peer
+        for key in ("federation.peer_refused", "gateway.refused"):
+            texts = both(key, node="臺北市", gateway="gw", owner="central.fia",
+                         **refused.value.details)  # fmt: skip
+            assert all("no-approved-rule" not in text for text in texts.values()), texts
+            assert all("沒有核准的規則" in text for text in texts.values())
+        said[status] = both("federation.peer_refused", node="n", owner="o",
+                            **refused.value.details)["en"]  # fmt: skip
+    assert "does not allow this node to ask for this" in said[403]
+    assert "found no such record" in said[404] and "found the request invalid" in said[422]
+    assert "try again later" in said[429] and "its server failed" in said[503]
+    assert "could not handle the request" in said[418]
+    ours = PeerResponse(403, json.dumps({"code": "replay", "detail": "nonce n"}).encode())
+    with pytest.raises(AnswerRefused) as replayed:
+        checked_answer(ours, jwks={}, issuers=set(), holder="gw", request_id="r", subject="s")
+    assert replayed.value.details["why"] == both("federation.refused.replay")

@@ -65,7 +65,8 @@ def test_a_request_addressed_to_another_gateway_is_refused(setup: Setup) -> None
     _edit_links(setup.env.settings, lambda g: g.update(id="gw-other"))  # aud = gw-other
     result = _asked(setup)
     assert result["status"] == "failed" and not result["transcripts"], result
-    assert "wrong_audience" in result["reason"]["en"], result["reason"]
+    assert "signed for another node and cannot be passed on" in result["reason"]["en"], result
+    assert "wrong_audience" not in result["reason"]["en"]
     assert "gw-other" in result["reason"]["en"]
     assert [r["code"] for r in _gateway_refusals(setup.gw)] == ["wrong_audience"]
 
@@ -74,7 +75,9 @@ def test_a_platform_the_gateway_does_not_answer_is_refused(setup: Setup) -> None
     setup.platforms = ["another-platform"]
     result = _asked(setup)
     assert result["status"] == "failed" and not result["transcripts"], result
-    assert "unknown_node" in result["reason"]["en"], result["reason"]
+    assert "The directory does not list this node" in result["reason"]["en"], result["reason"]
+    assert "目錄中沒有此節點" in result["reason"]["zh-TW"]
+    assert "unknown_node" not in result["reason"]["en"]  # words, not the gateway's code
     refused = _gateway_refusals(setup.gw)
     assert [r["code"] for r in refused] == ["unknown_node"]
     assert "platform" in refused[0]["detail"]
