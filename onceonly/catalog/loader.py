@@ -216,6 +216,9 @@ def _parse(
 def read_catalog(directory: Path) -> tuple[ParsedCatalog | None, list[CatalogError]]:
     """Parse and cross-check the whole set; the catalog is returned only when error-free."""
     errors: list[CatalogError] = []
+    if directory.is_file():
+        wanted = f"{JURISDICTIONS_FILE}, {AGENCIES_FILE}, {DATASETS_DIR}/, {ITEMS_FILE}"
+        return None, [_error(str(directory), "(directory)", "catalog.error.a_file", wanted=wanted)]
     if not directory.is_dir():
         return None, [_error(str(directory), "(directory)", "catalog.error.no_directory")]
     jurisdictions = _parse(directory, JURISDICTIONS_FILE, JurisdictionsFile, errors)

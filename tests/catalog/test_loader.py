@@ -321,6 +321,15 @@ def test_missing_directory_is_an_error(tmp_path: Path) -> None:
     assert "no such directory" in error.reason
 
 
+def test_a_file_given_for_the_catalog_is_told_so(tmp_path: Path) -> None:
+    """Naming one of its files (``catalog validate agencies.yaml``) said "no such directory"."""
+    one = tmp_path / "agencies.yaml"
+    one.write_text("agencies: []\n", "utf-8")
+    (error,) = validate_catalog(one)
+    assert "this is a file; a catalog is a folder holding jurisdictions.yaml" in error.reason
+    assert "這是一個檔案" in error.reason_zh
+
+
 def test_default_directory_is_the_packaged_one() -> None:
     assert (DATA_DIR / "jurisdictions.yaml").is_file()
     assert (DATA_DIR / "datasets" / "household_registration.yaml").is_file()
