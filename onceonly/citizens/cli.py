@@ -82,8 +82,15 @@ def _read(card: Path, lang: str) -> tuple[x509.Certificate, ec.EllipticCurvePriv
 
     try:
         return read_card(card)
-    except (OSError, ValueError) as error:
+    except FileNotFoundError as error:
         typer.echo(t("citizens.cli.no_card", lang, path=card), err=True)
+        raise typer.Exit(2) from error
+    except OSError as error:
+        said = t("citizens.cli.card_unreadable", lang, path=card, reason=error.strerror or error)
+        typer.echo(said, err=True)
+        raise typer.Exit(2) from error
+    except ValueError as error:  # not PEM, no certificate or no key in it, not a card's key
+        typer.echo(t("citizens.cli.not_a_card", lang, path=card), err=True)
         raise typer.Exit(2) from error
 
 

@@ -5,7 +5,9 @@ signature) is refused with the reason."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
@@ -112,3 +114,22 @@ def test_a_revoked_card_no_longer_signs_in_and_the_cli_signs_challenges(
     assert revoked.exit_code == 0, revoked.output
     response = portal.sign_in()
     assert response.status_code == 401 and "廢止" in response.json()["detail"]
+
+
+def test_a_card_that_is_not_one_is_told_apart_from_a_missing_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A garbled card.pem was reported as "no card in ...", sending the citizen looking for a
+    file that is there."""
+    monkeypatch.setenv("ONCEONLY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ONCEONLY_LANGUAGE", "en")
+    garbled = tmp_path / "garbled"
+    garbled.mkdir()
+    (garbled / "card.pem").write_text("not a card\n", "utf-8")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    runner = CliRunner()
+    for card, words in ((garbled, "is not a card"), (empty, "No card (card.pem) in")):
+        said = runner.invoke(cli, ["citizen", "sign-challenge", "--card", str(card),
+                                   "--challenge", "x"])  # fmt: skip
+        assert said.exit_code == 2 and words in said.output, said.output
