@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from onceonly.config import Settings
@@ -35,8 +36,9 @@ def _plans(path: Path, lang: str, follow: bool = True) -> list[Plan]:
         return load_plans(path) if follow else [load_plan(path)]
     except PlanError as error:
         _console(True).print(f"[red]{t('consolidate.cli.plan_invalid', lang)}[/red]")
-        for issue in error.issues:
-            _console(True).print(f"  {issue.file}: [bold]{issue.path}[/bold]: {issue.reason}")
+        for issue in error.issues:  # file names, paths and reasons may hold [brackets]
+            where, why = escape(issue.path), escape(issue.reason_in(lang))
+            _console(True).print(f"  {escape(issue.file)}: [bold]{where}[/bold]: {why}")
         raise typer.Exit(2) from error
 
 
@@ -57,9 +59,15 @@ def run(
     review queue, golden records, load."""
     import shutil
 
+    from onceonly.consolidate.linkage import BACKENDS, LinkageRefused, LinkageUnavailable
     from onceonly.consolidate.load import LoadError
     from onceonly.consolidate.pipeline import Pipeline
 
+    if backend not in BACKENDS:  # before anything is read, made or run
+        known = ", ".join(BACKENDS)
+        message = t("consolidate.cli.unknown_backend", lang, backend=backend, known=known)
+        typer.echo(message, err=True)
+        raise typer.Exit(2)
     plans = _plans(plan_file, lang)
     settings = Settings()
     sessions = _sessions(settings)
@@ -77,6 +85,18 @@ def run(
             ).run()
         except LoadError as error:
             _console(True).print(f"[red]{t(error.key, lang, **error.params)}[/red]")
+            raise typer.Exit(1) from error
+        except LinkageRefused as error:  # too few records to learn from: nothing was linked
+            typer.echo(t("consolidate.cli.link_refused", lang), err=True)
+            typer.echo(f"  {error.reason(lang)}", err=True)
+            typer.echo(t("consolidate.cli.link_advice", lang), err=True)
+            raise typer.Exit(1) from error
+        except LinkageUnavailable as error:
+            reason = str(error)
+            typer.echo(
+                t("consolidate.cli.backend_unavailable", lang, backend=backend, reason=reason),
+                err=True,
+            )
             raise typer.Exit(1) from error
         summary = result.summary
         skipped = [s for s, state in result.steps.items() if state == "skipped"]

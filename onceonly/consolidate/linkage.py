@@ -24,6 +24,7 @@ from onceonly.consolidate.normalise import SOURCE, candidates_column, is_valid_n
 from onceonly.consolidate.plan import LinkageSpec
 from onceonly.consolidate.sources import RECORD_ID
 from onceonly.domain.variants import fold_for_matching
+from onceonly.i18n import LANGUAGES, both, normalise_language, one_line, t
 
 BACKENDS = ("duckdb", "spark")
 LinkType = Literal["link_only", "link_and_dedupe", "dedupe_only"]
@@ -32,6 +33,20 @@ PAIR_COLUMNS = ("left_id", "right_id", "match_probability", "match_weight")
 
 class LinkageUnavailable(RuntimeError):
     """The chosen backend cannot run here (e.g. Spark without Java)."""
+
+
+class LinkageRefused(RuntimeError):
+    """The model cannot be estimated from these records (too few, or none alike enough to
+    learn from); nothing was scored. ``key`` names the reason in the message file, whose
+    parameters may be given per language (see :func:`onceonly.i18n.both`)."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(one_line(both(key, **params)))
+        self.key = key
+        self.params = params
+
+    def reason(self, lang: str | None) -> str:
+        return both(self.key, **self.params)[normalise_language(lang)]
 
 
 def _valid_ids(ids: pl.Series) -> pl.Series:
@@ -370,6 +385,10 @@ def _person_settings(link_type: LinkType) -> Any:
     )
 
 
+OTHER_SECTION_M = 1e-6
+"""How often the two copies of one parcel carry sections no closer than a typo (a section
+renamed by a re-survey, a name mistyped beyond recognition): rare, so a pair differing only
+there goes to a clerk rather than being linked unseen."""
 SIBLING_NUMBER_M = 1e-7
 """How often the two copies of one parcel carry sibling numbers (a typo in the 子號)."""
 TYPO_NUMBER_M = 0.002
@@ -419,6 +438,18 @@ def _parcel_settings(link_type: LinkType) -> Any:
             cll.ElseLevel().configure(m_probability=RENUMBERED_M, fix_m_probability=True),
         ],
     )
+    # A parcel keeps its section as it keeps its number. EM, seeing no true pair written in
+    # two sections, drives that level's m to zero: about 1e-30 on the demo at 800 records,
+    # and on a few dozen parcels 0 itself, which Splink refuses. So the model is told.
+    section = cl.CustomComparison(
+        output_column_name="section",
+        comparison_levels=[
+            cll.NullLevel("section"),
+            cll.ExactMatchLevel("section"),
+            cll.JaroWinklerLevel("section", 0.9),
+            cll.ElseLevel().configure(m_probability=OTHER_SECTION_M, fix_m_probability=True),
+        ],
+    )
     # Land does not move: the same section and number in another district is another
     # parcel (EM, seeing few such pairs, would drive this level's m to zero and fail).
     district = cl.CustomComparison(
@@ -432,7 +463,7 @@ def _parcel_settings(link_type: LinkType) -> Any:
     return SettingsCreator(
         link_type=link_type,
         comparisons=[
-            cl.JaroWinklerAtThresholds("section", [0.9]),
+            section,
             number,
             area,
             cl.DamerauLevenshteinAtThresholds("owner_national_id", [1]),
@@ -500,6 +531,84 @@ def _u_among_non_matches(model: dict[str, Any], sampled: float) -> dict[str, Any
     return model
 
 
+STRICT_RECALL = 0.8
+"""The share of true pairs the strict rule is taken to find, when it sets the prior."""
+
+PERSON_RULES = (("national_id", "birth_date"), ("name_sorted", "birth_date"), ("national_id",))
+"""People: the strict rule that sets the prior (how likely two records are one person), then
+the two rules EM trains on, each leaving the other fields free to be learnt."""
+PARCEL_RULES = (
+    ("section", "parcel_no", "owner_national_id"),
+    ("owner_national_id",),
+    ("section", "parcel_no"),
+)
+"""Parcels: the strict rule, then the two training rules (as :data:`PERSON_RULES`)."""
+
+
+def _in_words(columns: tuple[str, ...]) -> dict[str, str]:
+    """A rule's columns as a person reads them, in each language (``身分證統一編號與出生日期``,
+    ``national ID and birth date``)."""
+    words = {}
+    for lang in LANGUAGES:
+        *names, last = [t(f"consolidate.link.column.{c}", lang) for c in columns]
+        first = t("consolidate.link.comma", lang).join(names)
+        words[lang] = t("consolidate.link.and", lang, first=first, last=last) if names else last
+    return words
+
+
+def check_estimable(
+    tables: Any, link_type: LinkType, entity: str, records: int, rules: tuple[tuple[str, ...], ...]
+) -> None:
+    """Refuse (:class:`LinkageRefused`) records the model cannot be estimated from, before
+    any training: fewer than two; none (or nearly every pair) alike on the strict rule, so the
+    prior would be 0 (Splink then fails taking its logarithm when scoring) or 1; or none
+    alike on a training rule, which leaves EM nothing to learn from."""
+    from splink import block_on
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    kind = both(f"consolidate.link.entity.{entity}")
+    if records < 2:
+        raise LinkageRefused("consolidate.link.too_few", records=records)
+
+    def pairs(columns: tuple[str, ...]) -> tuple[int, int]:
+        (counted,) = count_comparisons_from_blocking_rules(
+            tables,
+            blocking_rules=block_on(*columns),
+            link_type=link_type,
+            source_dataset_column_name="source_dataset",
+            record_sample_proportion=1.0,
+        )
+        return counted["cumulative_comparison_count"], counted["total_possible_comparison_count"]
+
+    strict, *training = rules
+    alike, total = pairs(strict)
+    if alike == 0:
+        raise LinkageRefused(
+            "consolidate.link.no_sure_pair",
+            records=records,
+            pairs=total,
+            rule=_in_words(strict),
+            entity=kind,
+        )
+    if alike / STRICT_RECALL >= total:
+        raise LinkageRefused(
+            "consolidate.link.all_sure",
+            records=records,
+            pairs=total,
+            alike=alike,
+            rule=_in_words(strict),
+            entity=kind,
+        )
+    for rule in training:
+        if pairs(rule)[0] == 0:
+            raise LinkageRefused(
+                "consolidate.link.no_training_pair",
+                records=records,
+                rule=_in_words(rule),
+                entity=kind,
+            )
+
+
 def score_pairs(prepared: pl.DataFrame, spec: LinkageSpec, backend: str = "duckdb") -> pl.DataFrame:
     """Every candidate pair with match probability at or above the review band's low end
     (or the threshold, if lower), as :data:`PAIR_COLUMNS` with ``left_id < right_id``."""
@@ -533,18 +642,18 @@ def score_pairs(prepared: pl.DataFrame, spec: LinkageSpec, backend: str = "duckd
             )
             for s in sources
         ]
+    entity = "person" if "national_id" in prepared.columns else "parcel"
+    rules = PERSON_RULES if entity == "person" else PARCEL_RULES
+    check_estimable(tables, link_type, entity, prepared.height, rules)
     linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level=logging.ERROR)
-    if "national_id" in prepared.columns:
-        strict: list[Any] = [block_on("national_id", "birth_date")]
-        training = [block_on("name_sorted", "birth_date"), block_on("national_id")]
-    else:
-        strict = [block_on("section", "parcel_no", "owner_national_id")]
-        training = [block_on("owner_national_id"), block_on("section", "parcel_no")]
-    linker.training.estimate_probability_two_random_records_match(strict, recall=0.8)
+    strict, *training = rules
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on(*strict)], recall=STRICT_RECALL
+    )
     linker.training.estimate_u_using_random_sampling(max_pairs=spec.max_pairs_u, seed=spec.seed)
     for rule in training:
         linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, fix_probability_two_random_records_match=True
+            block_on(*rule), fix_probability_two_random_records_match=True
         )
     model = _u_among_non_matches(linker.misc.save_model_to_json(), spec.max_pairs_u)
     linker = Linker(tables if len(tables) > 1 else tables[0], model, log_level=logging.ERROR)

@@ -29,7 +29,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.consolidate import review as review_service
-from onceonly.consolidate.linkage import clusters, edges, prepare, score_pairs
+from onceonly.consolidate.linkage import BACKENDS, clusters, edges, prepare, score_pairs
 from onceonly.consolidate.load import load_into_registries
 from onceonly.consolidate.normalise import apply_fixes, normalise_source
 from onceonly.consolidate.plan import Plan
@@ -140,6 +140,8 @@ class Pipeline:
         console: Console | None = None,
         run_dir: Path | None = None,
     ) -> None:
+        if backend not in BACKENDS:  # refused before any step runs, not at linkage
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.plan = plan
         self.sessions = sessions
         self.backend = backend

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -21,10 +22,11 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from onceonly.catalog.loader import DATA_DIR as CATALOG_DIR
 from onceonly.catalog.schema import DatasetSpec, FieldSpec, JurisdictionsFile
-from onceonly.i18n import t
+from onceonly.i18n import normalise_language, t
 
 NORMALISERS = (
     "strip",
@@ -55,6 +57,15 @@ RULES = ("most_recent", "most_trusted", "non_empty", "longest")
 ENTITIES = ("person", "parcel")
 
 
+PLAN_RULE = "consolidate_plan"
+"""The error type of a plan's own rules (one origin of a field, the review band, ...): its
+context's ``key`` names the message, in both languages, in the message file."""
+
+
+def _broken(key: str, **params: Any) -> PydanticCustomError:
+    return PydanticCustomError(PLAN_RULE, t(key, "en", **params), {"key": key, **params})
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,7 +93,7 @@ class FieldMap(_Strict):
     def _one_origin(self) -> FieldMap:
         given = [x for x in (self.column, self.columns, self.constant) if x is not None]
         if len(given) != 1:
-            raise ValueError(t("consolidate.plan.one_origin", "en"))
+            raise _broken("consolidate.plan.one_origin")
         return self
 
     @property
@@ -113,11 +124,11 @@ class SourceSpec(_Strict):
     @model_validator(mode="after")
     def _location(self) -> SourceSpec:
         if self.kind == "sql" and not self.url:
-            raise ValueError(t("consolidate.plan.url_needed", "en"))
+            raise _broken("consolidate.plan.url_needed")
         if self.kind != "sql" and not self.path:
-            raise ValueError(t("consolidate.plan.path_needed", "en"))
+            raise _broken("consolidate.plan.path_needed")
         if self.kind in ("sqlite", "sql") and not (self.table or self.query):
-            raise ValueError(t("consolidate.plan.table_needed", "en"))
+            raise _broken("consolidate.plan.table_needed")
         return self
 
 
@@ -140,7 +151,7 @@ class LinkageSpec(_Strict):
     def _band(self) -> LinkageSpec:
         low, high = self.review_band
         if not 0 <= low <= self.threshold <= high <= 1:
-            raise ValueError(t("consolidate.plan.band", "en"))
+            raise _broken("consolidate.plan.band")
         return self
 
 
@@ -175,14 +186,26 @@ class PlanModel(_Strict):
 
 @dataclass(frozen=True)
 class PlanIssue:
-    """One thing wrong with a plan."""
+    """One thing wrong with a plan: the file, the path inside it and why, in English
+    (``reason``) and Traditional Chinese (``reason_zh``)."""
 
     file: str
     path: str
     reason: str
+    reason_zh: str
 
     def __str__(self) -> str:
         return f"{self.file}: {self.path}: {self.reason}"
+
+    def reason_in(self, lang: str | None) -> str:
+        """Why, in ``lang`` (Traditional Chinese unless English is asked for)."""
+        return self.reason if normalise_language(lang) == "en" else self.reason_zh
+
+
+def _issue(file: str, where: str, key: str, /, **params: Any) -> PlanIssue:
+    """An issue whose reason is message ``key`` of the message file, in both languages
+    (``params`` may hold a ``path`` or a ``file`` of their own)."""
+    return PlanIssue(file, where, t(key, "en", **params), t(key, "zh-TW", **params))
 
 
 class PlanError(Exception):
@@ -312,8 +335,8 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def _check(model: PlanModel, file: str, base: Path) -> list[PlanIssue]:
     issues: list[PlanIssue] = []
 
-    def issue(where: str, key: str, **params: Any) -> None:
-        issues.append(PlanIssue(file, where, t(key, "en", **params)))
+    def issue(where: str, key: str, /, **params: Any) -> None:
+        issues.append(_issue(file, where, key, **params))
 
     spec = dataset_spec(model.target.dataset)
     if spec is None:
@@ -387,6 +410,72 @@ def _check(model: PlanModel, file: str, base: Path) -> list[PlanIssue]:
     return issues
 
 
+_EXPECTED = {
+    "string": "text",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "date": "date",
+    "list": "list",
+    "tuple": "list",
+    "dict": "mapping",
+    "model": "mapping",
+}
+"""The first word of a Pydantic type error (``float_parsing``) -> the kind of value wanted,
+itself a message (``consolidate.plan.kind.number``)."""
+
+_BOUNDS = {
+    "greater_than": ("gt", "consolidate.plan.greater_than"),
+    "greater_than_equal": ("ge", "consolidate.plan.at_least"),
+    "less_than": ("lt", "consolidate.plan.less_than"),
+    "less_than_equal": ("le", "consolidate.plan.at_most"),
+}
+
+
+def _structure_issue(file: str, error: ErrorDetails) -> PlanIssue:
+    """A Pydantic error about a plan's structure as an issue in both languages: the plan's
+    own rules by their message key, Pydantic's common errors by one of ours, anything else
+    with Pydantic's (English) words inside ours."""
+    kind = error["type"]
+    path = _loc(tuple(error["loc"]))
+    ctx: dict[str, Any] = dict(error.get("ctx") or {})
+    if kind == PLAN_RULE:
+        key = ctx.pop("key")
+        return _issue(file, path, key, **ctx)
+    if kind == "missing":
+        return _issue(file, path, "consolidate.plan.missing")
+    if kind == "extra_forbidden":
+        return _issue(file, path, "consolidate.plan.unknown_key")
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", ""))
+        allowed = re.findall(r"'([^']*)'", expected) or [expected]
+        return PlanIssue(
+            file,
+            path,
+            t("consolidate.plan.not_allowed", "en", allowed=", ".join(allowed)),
+            t("consolidate.plan.not_allowed", "zh-TW", allowed="、".join(allowed)),
+        )
+    if kind == "string_pattern_mismatch":
+        return _issue(file, path, "consolidate.plan.bad_format", pattern=ctx.get("pattern", ""))
+    if kind in ("too_short", "string_too_short"):
+        return _issue(file, path, "consolidate.plan.too_short", min=ctx.get("min_length", 1))
+    if kind in ("too_long", "string_too_long"):
+        return _issue(file, path, "consolidate.plan.too_long", max=ctx.get("max_length", 0))
+    if kind in _BOUNDS:
+        name, key = _BOUNDS[kind]
+        return _issue(file, path, key, bound=ctx.get(name, ""))
+    prefix = kind.split("_")[0]
+    if prefix in _EXPECTED and ("_type" in kind or "_parsing" in kind):
+        expected = f"consolidate.plan.kind.{_EXPECTED[prefix]}"
+        return PlanIssue(
+            file,
+            path,
+            t("consolidate.plan.bad_type", "en", expected=t(expected, "en")),
+            t("consolidate.plan.bad_type", "zh-TW", expected=t(expected, "zh-TW")),
+        )
+    return _issue(file, path, "consolidate.plan.invalid", msg=error["msg"])
+
+
 def parse_plan(text: str, file: Path) -> Plan:
     """A checked :class:`Plan` from YAML text; :class:`PlanError` lists every problem."""
     name = str(file)
@@ -395,20 +484,13 @@ def parse_plan(text: str, file: Path) -> Plan:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(yaml)"
-        raise PlanError(
-            [PlanIssue(name, where, t("consolidate.plan.yaml", "en", error=str(error)))]
-        ) from error
+        raise PlanError([_issue(name, where, "consolidate.plan.yaml", error=str(error))]) from error
     if not isinstance(raw, dict):
-        raise PlanError([PlanIssue(name, "(plan)", t("consolidate.plan.not_mapping", "en"))])
+        raise PlanError([_issue(name, "(plan)", "consolidate.plan.not_mapping")])
     try:
         model = PlanModel.model_validate(raw)
     except ValidationError as error:
-        raise PlanError(
-            [
-                PlanIssue(name, _loc(tuple(e["loc"])), e["msg"].removeprefix("Value error, "))
-                for e in error.errors()
-            ]
-        ) from error
+        raise PlanError([_structure_issue(name, e) for e in error.errors()]) from error
     issues = _check(model, name, file.parent)
     if issues:
         raise PlanError(issues)
@@ -426,7 +508,7 @@ def load_plan(path: Path) -> Plan:
     """The plan at ``path`` (see :func:`parse_plan`)."""
     path = Path(path)
     if not path.is_file():
-        raise PlanError([PlanIssue(str(path), "(file)", t("consolidate.plan.no_file", "en"))])
+        raise PlanError([_issue(str(path), "(file)", "consolidate.plan.no_file")])
     return parse_plan(path.read_text("utf-8"), path)
 
 
@@ -444,8 +526,11 @@ def load_plans(path: Path) -> list[Plan]:
         seen.add(plan.file)
         clash = next((other for other in plans if other.name == plan.name), None)
         if clash is not None:
-            reason = t("consolidate.plan.name_taken", "en", name=plan.name, other=str(clash.file))
-            raise PlanError([PlanIssue(str(file), "name", reason)])
+            other = str(clash.file)
+            taken = _issue(
+                str(file), "name", "consolidate.plan.name_taken", name=plan.name, other=other
+            )
+            raise PlanError([taken])
         plans.append(plan)
         for follower in plan.model.then:
             visit(plan.resolve(follower))
