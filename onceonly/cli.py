@@ -14,11 +14,12 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from onceonly import cli_usage
 from onceonly.cli_errors import explained
 from onceonly.config import CONFIG_ENV, Settings
 from onceonly.db import database_of
 from onceonly.errors import Problem
-from onceonly.i18n import t
+from onceonly.i18n import both, one_line, t
 
 app = typer.Typer(
     name="onceonly",
@@ -221,7 +222,19 @@ def main() -> None:
     file or folder it cannot use or settings it cannot read (:mod:`onceonly.cli_errors`),
     instead of a traceback."""
     try:
-        app()
+        returned = app(standalone_mode=False)  # Click's own errors are worded below
+    except cli_usage.errors.NoArgsIsHelpError as help_shown:
+        help_shown.show()
+        raise SystemExit(help_shown.exit_code) from None
+    except cli_usage.errors.UsageError as usage:
+        typer.echo(cli_usage.explained(usage), err=True)
+        raise SystemExit(usage.exit_code) from None
+    except cli_usage.errors.ClickException as other:
+        other.show()
+        raise SystemExit(other.exit_code) from None
+    except typer.Abort:
+        typer.echo(one_line(both("cli.usage.aborted")), err=True)
+        raise SystemExit(1) from None
     except Problem as problem:
         typer.echo(problem.title, err=True)
         for error in problem.errors:
@@ -243,6 +256,7 @@ def main() -> None:
             raise
         typer.echo(message, err=True)
         raise SystemExit(1) from None
+    raise SystemExit(returned if isinstance(returned, int) else 0)  # an int: typer.Exit's code
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ def test_a_missing_data_directory_is_named_with_what_to_do(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr + result.stdout
 
 
-
 def test_the_database_named_is_the_one_the_command_used(tmp_path: Path) -> None:
     """``--data-dir`` overrides the environment: the message names that folder's database,
     not the environment's (which is fine, and would send the operator looking elsewhere)."""
@@ -47,6 +46,7 @@ def test_the_database_named_is_the_one_the_command_used(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"Cannot open the database sqlite:///{missing}/onceonly.sqlite" in result.stderr
     assert str(home) not in result.stderr and "Traceback" not in result.stderr
+
 
 def test_a_database_without_tables_says_to_upgrade_it(
     tmp_path: Path, empty_database_url: str
@@ -296,3 +296,52 @@ def test_a_failed_move_names_the_path_asked_for() -> None:
     said = explained(moved)
     assert said is not None and "out.jsonl is a folder" in said and "partial" not in said
     assert explained(RuntimeError("anything else")) is None  # keeps its traceback
+
+
+@pytest.mark.parametrize(
+    ("args", "zh", "en"),
+    [
+        (("users", "list", "--rol", "clerk"), "沒有 --rol 這個選項（是不是要用 --role？）",
+         "there is no option --rol (did you mean --role?)"),
+        (("users", "lst"), "沒有 lst 這個指令（是不是要用 list？）",
+         "there is no command lst (did you mean list?)"),
+        (("gateway", "rules-export"), "缺少必填的選項 --owner", "the option --owner is required"),
+        (("users", "issue-token"), "缺少必填的參數 username", "the argument username is required"),
+        (("users", "issue-token", "x", "--days", "abc"), "--days 的值不正確：必須是整數",
+         "the value of --days is not right: it must be a whole number"),
+        (("audit", "prove", "1", "--tree-size", "0"), "--tree-size 的值不正確：不得小於 1",
+         "it must be at least 1"),
+        (("users", "list", "a", "b"), "多出了這個指令不需要的參數（a b）",
+         "this command takes no more arguments (a b)"),
+        (("audit", "prove", "--bundle"), "選項 --bundle 後面需要一個值",
+         "the option --bundle needs a value after it"),
+    ],
+)  # fmt: skip
+def test_a_command_typed_wrongly_is_told_in_both_languages(
+    args: tuple[str, ...], zh: str, en: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Click and Typer word these in English only, before any command runs."""
+    from onceonly.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["onceonly", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    said = capsys.readouterr().err
+    assert exited.value.code == 2, said
+    assert zh in said and en in said, said
+    assert said.index(zh) < said.index(en) and "Traceback" not in said
+
+
+def test_help_and_a_finished_command_exit_as_before(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onceonly.cli import main
+
+    for args, code in ((["--help"], 0), (["users"], 2), (["users", "--help"], 0)):
+        monkeypatch.setattr(sys, "argv", ["onceonly", *args])
+        with pytest.raises(SystemExit) as exited:
+            main()
+        shown = capsys.readouterr()
+        assert exited.value.code == code, (args, shown)
+        assert "Usage:" in shown.out + shown.err and "錯誤" not in shown.err

@@ -44,7 +44,6 @@ def test_create_list_and_sign_in(runner: CliRunner, db: Session) -> None:
     assert service.authenticate(db, "tpe-udd-clerk", "a good password").role == "clerk"
 
 
-
 def test_a_filter_that_names_nothing_is_refused_not_an_empty_table(runner: CliRunner) -> None:
     """``--role wizard`` showed an empty table, as if there were no such accounts."""
     listed = runner.invoke(app, ["users", "list", "--role", "wizard", "--agency", "Taipei City"])
@@ -53,6 +52,7 @@ def test_a_filter_that_names_nothing_is_refused_not_an_empty_table(runner: CliRu
     assert "role: The role must be one of: clerk, owner, auditor, admin, citizen" in said, said
     assert "agency: " in said
     assert runner.invoke(app, ["users", "list", "--agency", "nowhere.nobody"]).exit_code == 0
+
 
 def test_bad_input_names_the_field_and_writes_nothing(runner: CliRunner, db: Session) -> None:
     result = runner.invoke(

@@ -70,6 +70,7 @@ def test_an_empty_export_is_not_reported_as_verified(tmp_path: Path) -> None:
     assert "holds no audit entries, so nothing was verified" in result.output
     assert "OK" not in result.output
 
+
 def test_verify_refuses_a_malformed_anchor(tmp_path: Path) -> None:
     export = tmp_path / "audit.jsonl"
     export.write_text("", "utf-8")
