@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -158,8 +159,10 @@ def init_ca(
     where relying parties fetch the CRL (the directory's ``/v1/crl``), written into every
     certificate this CA issues."""
     ca_dir = Path(ca_dir)
+    if crl_url_problem(crl_url):
+        raise PkiError(one_line(both("pki.bad_crl_url", url=crl_url)))
     if (ca_dir / "ca.pem").exists():
-        raise PkiError(f"{ca_dir / 'ca.pem'} exists already")
+        raise PkiError(one_line(both("pki.ca_exists", path=ca_dir / "ca.pem")))
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = _now()
@@ -172,6 +175,31 @@ def init_ca(
     (ca_dir / "ca.json").write_text(json.dumps({"crl_url": crl_url}), "utf-8")
     _write_index(ca_dir, [])
     return ca_dir / "ca.pem"
+
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def is_host_name(text: str) -> bool:
+    """Whether ``text`` is a DNS host name a TLS client can match (RFC 1123 labels, ASCII;
+    an internationalised name in its ``xn--`` form): no scheme, port, path or space, which
+    would make a certificate no client ever accepts for that host."""
+    name = text.lower().removesuffix(".")
+    if not name or len(name) > 253:
+        return False
+    labels = name.split(".")
+    return all(_LABEL.fullmatch(label) for label in labels) and not labels[-1].isdigit()
+
+
+def crl_url_problem(url: str) -> bool:
+    """Whether ``url`` cannot be where relying parties fetch the CRL: it must be an http or
+    https URL with a host (a CRL is signed, so plain http is the usual choice)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number
+    except ValueError:
+        return True
+    return parts.scheme not in ("http", "https") or not parts.hostname or " " in url
 
 
 def crl_url_of(ca_dir: Path) -> str:
@@ -187,11 +215,11 @@ def _load_ca(ca_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
         cert = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
         key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), None)
     except FileNotFoundError as exc:
-        raise PkiError(f"no CA in {ca_dir}: run `onceonly pki init-ca` first") from exc
+        raise PkiError(one_line(both("pki.no_ca", path=ca_dir))) from exc
     except (ValueError, TypeError) as exc:  # not PEM, or a key that needs a password
         raise PkiError(one_line(both("pki.ca_unreadable", path=ca_dir))) from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise PkiError("the CA key is not an EC key")
+        raise PkiError(one_line(both("pki.ca_key_not_ec", path=ca_dir)))
     return cert, key
 
 
@@ -283,7 +311,9 @@ def issue_node(
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
-            names.append(x509.DNSName(host))
+            if not is_host_name(host):
+                raise PkiError(one_line(both("pki.bad_host", host=host))) from None
+            names.append(x509.DNSName(host.lower()))
     usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     return _issue(ca_dir, out_dir, "node", node_id, names, usages, days)
 
@@ -301,7 +331,9 @@ def list_issued(ca_dir: Path) -> list[IssuedCert]:
 def revoke(ca_dir: Path, serial: str, reason: str = "unspecified") -> IssuedCert:
     """Mark the certificate ``serial`` revoked; the next CRL lists it."""
     if reason not in REVOCATION_REASONS:
-        raise PkiError(f"reason must be one of {', '.join(REVOCATION_REASONS)}")
+        raise PkiError(
+            one_line(both("pki.bad_reason", reason=reason, allowed=", ".join(REVOCATION_REASONS)))
+        )
     _load_ca(Path(ca_dir))  # names a missing CA instead of "no such serial"
     rows = _read_index(Path(ca_dir))
     wanted = serial.lower().lstrip("0") or "0"
@@ -315,7 +347,7 @@ def revoke(ca_dir: Path, serial: str, reason: str = "unspecified") -> IssuedCert
             _write_index(Path(ca_dir), rows)
             current_crl(Path(ca_dir))
             return rows[index]
-    raise PkiError(f"no certificate with serial {serial} was issued by this CA")
+    raise PkiError(one_line(both("pki.no_serial", serial=serial)))
 
 
 @contextmanager

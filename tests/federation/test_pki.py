@@ -12,6 +12,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.verification import PolicyBuilder, Store
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onceonly.pki import ca
 
@@ -115,3 +117,46 @@ def test_the_crl_is_issued_only_when_revocations_change_or_renewal_nears(pki: Pa
     # the number is kept apart from the CRL: losing the file never reuses a number
     (root / "crl.pem").unlink()
     assert _number(_crl(ca.current_crl(root, now=near))) == 4
+
+
+_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
+
+
+@given(st.lists(_LABEL, min_size=1, max_size=5), st.sampled_from(["gov.tw", "example", "tw"]))
+def test_every_dns_host_name_is_taken(labels: list[str], top: str) -> None:
+    name = ".".join([*labels, top])
+    assert ca.is_host_name(name) and ca.is_host_name(name.upper())
+
+
+@given(
+    st.sampled_from(["https://", "", "x y.", "-a.", "a..", "a_b.", "處."]),
+    _LABEL,
+    st.sampled_from(["", ":8443", "/v1", "?q", " "]),
+)
+def test_a_host_with_a_scheme_port_path_or_bad_label_is_refused(
+    before: str, label: str, after: str
+) -> None:
+    text = f"{before}{label}.example{after}"
+    assert ca.is_host_name(text) == (before == "" and after == "")
+
+
+def test_a_host_or_crl_url_no_client_could_use_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """``--host https://node.example`` made a certificate whose name no TLS client matches,
+    and ``--crl-url directory:8600`` one whose CRL nobody can fetch; both only failed later,
+    far from the typo."""
+    for url in ("directory.example:8600/v1/crl", "ftp://directory.example/crl", "http://"):
+        with pytest.raises(ca.PkiError, match="is not an http or https URL"):
+            ca.init_ca(tmp_path / "never", crl_url=url)
+    assert not (tmp_path / "never").exists()
+    ca.init_ca(tmp_path / "ca", crl_url=CRL_URL)
+    for host in ("https://node.example", "node.example:8443", "node example"):
+        with pytest.raises(ca.PkiError, match="is not a host name or IP address") as refused:
+            ca.issue_node(tmp_path / "ca", "taipei", tmp_path / "out", [host])
+        assert "不是主機名稱或 IP 位址" in str(refused.value)
+    assert not (tmp_path / "out").exists() and ca.list_issued(tmp_path / "ca") == []
+    issued = ca.issue_node(tmp_path / "ca", "taipei", tmp_path, ["Node.Example.gov.tw", "::1"])
+    cert = x509.load_pem_x509_certificate(Path(issued.cert_path).read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "node.example.gov.tw" in names.get_values_for_type(x509.DNSName)
