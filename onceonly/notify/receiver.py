@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from fastapi import FastAPI, Request
@@ -260,16 +260,28 @@ def create_receiver_app(
     return app
 
 
+def _refuse_start(variable: str, key: str, **params: str) -> NoReturn:
+    """Said in words, in both languages, naming the variable; the server does not start."""
+    for lang in LANGUAGES:
+        print(f"{variable}: {t(key, lang, **params)}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def app_from_env() -> FastAPI:
     """The receiver configured from ``ONCEONLY_RECEIVER_*`` variables (``uvicorn --factory``)."""
-    secrets = [s for s in os.environ.get("ONCEONLY_RECEIVER_SECRET", "").split(",") if s]
-    if not secrets:
-        raise RuntimeError("ONCEONLY_RECEIVER_SECRET is not set")
+    given = os.environ.get("ONCEONLY_RECEIVER_SECRET", "")
+    ack = os.environ.get("ONCEONLY_RECEIVER_ACK", "inline")
+    if not all(secret.strip() for secret in given.split(",")):
+        _refuse_start("ONCEONLY_RECEIVER_SECRET", "notify.cli.empty_secret")
+    if ack not in ACKS:
+        allowed = ", ".join(ACKS)
+        _refuse_start("ONCEONLY_RECEIVER_ACK", "notify.cli.bad_ack", ack=ack, allowed=allowed)
+    secrets = given.split(",")
     try:
         return create_receiver_app(
             secrets,
             Path(os.environ.get("ONCEONLY_RECEIVER_DB", "receiver.sqlite")),
-            ack=os.environ.get("ONCEONLY_RECEIVER_ACK", "inline"),
+            ack=ack,
             faults=os.environ.get("ONCEONLY_RECEIVER_FAULTS") == "1",
         )
     except UnusableStore as unusable:  # said in words, and the server does not start

@@ -107,6 +107,34 @@ def test_the_receiver_factory_names_its_variable(
     assert en.startswith(f"ONCEONLY_RECEIVER_DB: {tmp_path} is a folder"), en
 
 
+@pytest.mark.parametrize(
+    ("secret", "ack", "variable", "words"),
+    [
+        (None, "inline", "ONCEONLY_RECEIVER_SECRET", "No HMAC secret may be empty"),
+        ("s3cret,", "inline", "ONCEONLY_RECEIVER_SECRET", "No HMAC secret may be empty"),
+        ("s3cret", "later", "ONCEONLY_RECEIVER_ACK", "Unknown way to answer 'later'"),
+    ],
+)
+def test_the_receiver_factory_says_which_variable_is_missing_or_wrong(
+    secret: str | None, ack: str, variable: str, words: str,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+) -> None:  # fmt: skip
+    """A missing secret was an English RuntimeError's traceback, an unknown ack a ValueError's."""
+    if secret is None:
+        monkeypatch.delenv("ONCEONLY_RECEIVER_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("ONCEONLY_RECEIVER_SECRET", secret)
+    monkeypatch.setenv("ONCEONLY_RECEIVER_ACK", ack)
+    monkeypatch.setenv("ONCEONLY_RECEIVER_DB", str(tmp_path / "r.sqlite"))
+    with pytest.raises(SystemExit) as stopped:
+        app_from_env()
+    assert stopped.value.code == 2
+    zh, en = capsys.readouterr().err.splitlines()
+    assert zh.startswith(f"{variable}: ") and en == f"{variable}: " + en.split(": ", 1)[1]
+    assert words in en
+    assert not (tmp_path / "r.sqlite").exists()
+
+
 @pytest.fixture
 def platform(
     monkeypatch: pytest.MonkeyPatch,
