@@ -89,7 +89,8 @@ def test_refused_input_prints_each_field_and_reason_and_exits_1(
     result = onceonly("notify", "record-death", "A123456789", "--death-date", "2024-13-45", **env)
     assert result.returncode == 1
     assert "The input is not valid" in result.stderr
-    assert "payload.death_date: month must be 1-12, got 13" in result.stderr
+    assert "--death-date: month must be 1-12, got 13" in result.stderr
+    assert "payload." not in result.stderr  # the option typed, not the event's field
     assert "Traceback" not in result.stderr + result.stdout
 
 

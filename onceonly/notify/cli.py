@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -209,6 +210,10 @@ def record_death(
                 )
             except Problem as problem:
                 if problem.kind != "not-a-reporting-office":
+                    problem.errors = [  # named as the operator gave them
+                        replace(error, field=RECORD_DEATH_OPTIONS.get(error.field, error.field))
+                        for error in problem.errors
+                    ]
                     raise
                 # no office of that name: the option given is what is wrong, not a permission
                 said = _no_household_office(session, jurisdiction, settings.language)
@@ -235,6 +240,9 @@ def record_death(
     for recipient in accepted.recipients:
         Console().print(f"  - {recipient.name(settings.language)}")
 
+
+RECORD_DEATH_OPTIONS = {"payload.death_date": "--death-date", "national_id": "NATIONAL_ID"}
+"""The event's fields by the option or argument of ``record-death`` that gives them."""
 
 KNOWN_LISTED = 30
 """At most this many known jurisdictions are listed in a message (the catalog has 22)."""
