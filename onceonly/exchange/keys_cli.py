@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
-from onceonly.exchange.keys import active_key, list_keys, published_jwks, rotate_key
+from onceonly.exchange.keys import (
+    NODE_AGENCY_PREFIX,
+    active_key,
+    list_keys,
+    published_jwks,
+    rotate_key,
+)
 from onceonly.i18n import t
 
 app = typer.Typer(
@@ -40,6 +47,7 @@ def rotate(agency: str = typer.Argument(..., help="Agency code, e.g. taipei.hous
     """Give AGENCY a new active key; the old one is retired but stays published."""
     with settings_session() as (settings, session):
         lang = settings.language
+        _known_agency(session, agency, lang)
         old = active_key(session, settings, agency)
         try:
             new = rotate_key(session, settings, agency)
@@ -50,6 +58,23 @@ def rotate(agency: str = typer.Argument(..., help="Agency code, e.g. taipei.hous
         typer.echo(t("keys.cli.created", lang, agency=agency, kid=new.kid))
     else:
         typer.echo(t("keys.cli.rotated", lang, agency=agency, kid=new.kid, old=old.kid))
+
+
+def _known_agency(session: Session, agency: str, lang: str) -> None:
+    """Refuse an agency the catalog does not list (the platform's own keys aside): rotating
+    a mistyped code made a key for nobody, and left the real agency's key, perhaps the one
+    that leaked, signing."""
+    from onceonly.catalog import service as catalog
+
+    if agency.startswith(NODE_AGENCY_PREFIX) or catalog.get_agency(session, agency) is not None:
+        return
+    said = t("keys.cli.unknown_agency", lang, agency=agency)
+    codes = [known.code for known in catalog.list_agencies(session)]
+    close = difflib.get_close_matches(agency, codes, n=3, cutoff=0.8)
+    if close:
+        said += t("keys.cli.meant", lang, codes=", ".join(close))
+    typer.echo(said, err=True)
+    raise typer.Exit(2)
 
 
 @app.command("list")

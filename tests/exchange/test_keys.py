@@ -175,6 +175,7 @@ def test_cli_rotate_list_and_save_jwks(
 ) -> None:
     monkeypatch.setenv("ONCEONLY_DATA_DIR", str(key_settings.data_dir))
     monkeypatch.setenv("ONCEONLY_DATABASE_URL", key_settings.resolved_database_url)
+    _catalog_listing(key_settings, AGENCY)
     runner = CliRunner()
     first = runner.invoke(cli, ["keys", "rotate", AGENCY])
     assert first.exit_code == 0, first.output
@@ -188,3 +189,41 @@ def test_cli_rotate_list_and_save_jwks(
     assert len(json.loads(saved.read_text("utf-8"))["keys"]) == 2
     bad = runner.invoke(cli, ["keys", "rotate", "../x"])
     assert bad.exit_code == 2
+
+
+def _catalog_listing(settings: Settings, agency: str) -> None:
+    from onceonly.catalog import models as catalog
+
+    engine = make_engine(settings.resolved_database_url)
+    tables = [catalog.Jurisdiction.__table__, catalog.Agency.__table__]
+    Base.metadata.create_all(engine, tables=tables)
+    with transaction(make_session_factory(engine)) as session:
+        place = {"name_zh": "臺北市", "name_en": "Taipei", "kind": "city", "districts": []}
+        session.add(catalog.Jurisdiction(code="taipei-city", position=1, **place))
+        session.flush()  # the agency's jurisdiction first (no relationship orders them)
+        office = {"kind": "household_office", "name_zh": "中山", "name_en": "Zhongshan"}
+        session.add(catalog.Agency(code=agency, position=1, jurisdiction="taipei-city", **office))
+    engine.dispose()
+
+
+def test_a_key_is_rotated_only_for_an_agency_the_catalog_lists(
+    key_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped code made a key for nobody and left the real agency's key (perhaps the one
+    that leaked) signing; the platform's own keys are not in the catalog and still rotate."""
+    monkeypatch.setenv("ONCEONLY_DATA_DIR", str(key_settings.data_dir))
+    monkeypatch.setenv("ONCEONLY_DATABASE_URL", key_settings.resolved_database_url)
+    monkeypatch.setenv("ONCEONLY_LANGUAGE", "en")
+    _catalog_listing(key_settings, AGENCY)
+    runner = CliRunner()
+    typo = runner.invoke(cli, ["keys", "rotate", AGENCY.replace("zhongshan", "zhongshn")])
+    said = " ".join(typo.output.split())
+    assert typo.exit_code == 2 and "The catalog lists no agency" in said, said
+    assert f"(did you mean {AGENCY}?)" in said
+    assert runner.invoke(cli, ["keys", "list"]).output.strip() != ""
+    engine = make_engine(key_settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        assert list_keys(session, key_settings) == []
+    engine.dispose()
+    platform = runner.invoke(cli, ["keys", "rotate", "platform.audit"])
+    assert platform.exit_code == 0, platform.output
