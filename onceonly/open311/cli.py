@@ -127,8 +127,9 @@ def revoke(
     """Revoke a key: the next call with it is refused (403)."""
     with _session() as (session, lang):
         try:
-            view = key_service.revoke_key(session, key_id, revoked_by=revoked_by, lang=lang)
-        except Problem as problem:
-            _fail(problem)
+            view = key_service.revoke_key(session, key_id, revoked_by=revoked_by, lang=lang,
+                                          names={"revoked_by": "--by"})  # fmt: skip
+        except Problem as problem:  # no such key, or a --by the command cannot use
+            _refuse(problem.detail or problem.title)
         session.commit()
     _console().print(t("open311.cli.revoked", lang, id=view.id, app=view.app_name), markup=False)

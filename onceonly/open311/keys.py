@@ -167,8 +167,15 @@ def revoke_key(
     jurisdiction: str | None = None,
     now: datetime | None = None,
     lang: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> KeyView:
-    """Revoke a key (of ``jurisdiction`` only, when given: another city's key is 404)."""
+    """Revoke a key (of ``jurisdiction`` only, when given: another city's key is 404). A
+    refused ``revoked_by`` is named as ``names`` maps it (as :func:`issue_key` does)."""
+    by = (names or {}).get("revoked_by", "revoked_by")
+    if not revoked_by.strip():
+        raise _field(by, "open311.error.required", lang)
+    if len(revoked_by) > ISSUED_BY_MAX:
+        raise _field(by, "open311.error.too_long", lang, limit=ISSUED_BY_MAX)
     row = session.get(ApiKey, key_id)
     if row is None or (jurisdiction is not None and row.jurisdiction != jurisdiction):
         reason = words("open311.keys.not_found", lang, id=key_id)

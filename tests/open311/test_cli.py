@@ -31,7 +31,9 @@ def test_issue_list_revoke(
     assert revoked.exit_code == 0 and "已撤銷" in revoked.output
     assert "ops" in runner.invoke(app, ["open311", "keys", "list"], env={"COLUMNS": "200"}).output
     unknown = runner.invoke(app, ["open311", "keys", "revoke", "99"])
-    assert unknown.exit_code == 1 and "99" in unknown.output
+    assert unknown.exit_code == 2 and unknown.stdout == "" and "99" in unknown.stderr
+    nobody = runner.invoke(app, ["open311", "keys", "revoke", "1", "--by", "x" * 65])
+    assert nobody.exit_code == 2 and nobody.stderr.startswith("--by"), nobody.output
     nowhere = runner.invoke(
         app, ["open311", "keys", "issue", "--jurisdiction", "atlantis", "--app", "x"]
     )
