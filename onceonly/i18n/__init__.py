@@ -47,6 +47,31 @@ def normalise_language(value: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def preferred_language(header: str) -> str | None:
+    """The language of :data:`LANGUAGES` an ``Accept-Language`` header (RFC 9110 §12.5.4)
+    weighs highest, the first of equals; ``None`` when it names neither (``*``, another
+    language, nothing). Any Chinese range is taken for Traditional Chinese, the only Chinese
+    there is; a range whose weight is not a number from 0 to 1 is skipped, as is ``q=0``."""
+    best, best_weight = None, 0.0
+    for part in header.split(","):
+        tag, *parameters = part.split(";")
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = 0.0
+                if not 0.0 <= weight <= 1.0:  # NaN fails both
+                    weight = 0.0
+        primary = tag.strip().lower().split("-", 1)[0]
+        language = {"en": "en", "zh": "zh-TW"}.get(primary)
+        if language is not None and weight > best_weight:
+            best, best_weight = language, weight
+    return best
+
+
 def t(key: str, lang: str | None = None, **params: Any) -> str:
     """The message ``key`` in ``lang`` with ``{name}`` placeholders filled in."""
     texts = catalogue().get(key)

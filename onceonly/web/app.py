@@ -122,6 +122,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary=(
             "Certificate-free service: signed, minimised evidence from the agency that owns it."
         ),
+        description=(
+            "Answers and problem documents are in Traditional Chinese or in English, as the "
+            "caller chooses: `?lang=en`, else a `lang` cookie, else the `Accept-Language` "
+            "header (the highest weighted of `zh` and `en`); Traditional Chinese otherwise."
+        ),
         openapi_url="/openapi.json",
         docs_url=None,  # served below, from this site's own files (no CDN)
         redoc_url=None,

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.config import Settings
-from onceonly.i18n import normalise_language
+from onceonly.i18n import normalise_language, preferred_language
 
 
 def get_settings(request: Request) -> Settings:
@@ -43,8 +43,13 @@ error, not a 200 for a change that did not happen)."""
 
 
 def get_language(request: Request) -> str:
-    """``?lang=`` wins, then the ``lang`` cookie, then Traditional Chinese."""
-    return normalise_language(request.query_params.get("lang") or request.cookies.get("lang"))
+    """``?lang=`` wins, then the ``lang`` cookie; then, for the API, whose callers are other
+    systems, their ``Accept-Language`` header; then Traditional Chinese. (A page keeps its
+    Traditional Chinese whatever the browser says, until its reader switches.)"""
+    chosen = request.query_params.get("lang") or request.cookies.get("lang")
+    if not chosen and request.scope["path"].startswith("/api/"):
+        chosen = preferred_language(request.headers.get("accept-language", ""))
+    return normalise_language(chosen)
 
 
 # The same three as dependencies. FastAPI sends a plain ``def`` dependency to a worker thread

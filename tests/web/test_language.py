@@ -1,0 +1,72 @@
+"""Which language a caller reads: ``?lang=``, then the ``lang`` cookie, then (for the API) the
+``Accept-Language`` header an agency's system sends, then Traditional Chinese."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from onceonly.config import Settings
+from onceonly.i18n import LANGUAGES, preferred_language
+from onceonly.web.app import create_app
+
+RANGES = ["en", "en-US", "EN-gb", "zh", "zh-TW", "zh-Hant-TW", "zh-CN", "fr", "ja", "*", "e", ""]
+SUPPORTED = {"en": "en", "zh": "zh-TW"}
+
+
+@given(st.text())
+def test_any_header_gives_a_language_or_none(header: str) -> None:
+    assert preferred_language(header) in (None, *LANGUAGES)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(RANGES),
+            st.sampled_from([None, "1", "0.9", "0.5", "0.50", "0", "0.000", "2", "-1", "x", "nan"]),
+        ),
+        max_size=6,
+    )
+)
+def test_the_highest_weighted_language_wins_the_first_of_equals(
+    ranges: list[tuple[str, str | None]],
+) -> None:
+    header = ", ".join(tag if q is None else f"{tag};q={q}" for tag, q in ranges)
+    best, best_weight = None, 0.0
+    for tag, q in ranges:
+        try:
+            weight = 1.0 if q is None else float(q)
+        except ValueError:
+            weight = 0.0
+        weight = weight if 0.0 <= weight <= 1.0 else 0.0
+        language = SUPPORTED.get(tag.lower().split("-")[0])
+        if language and weight > best_weight:
+            best, best_weight = language, weight
+    assert preferred_language(header) == best
+
+
+@pytest.fixture
+def client(settings: Settings) -> TestClient:
+    return TestClient(create_app(settings))
+
+
+def test_the_api_answers_in_the_language_its_caller_accepts(client: TestClient) -> None:
+    """An agency's system says its language the HTTP way; it was ignored (Chinese only)."""
+
+    def title(**kwargs: object) -> str:
+        response = client.get("/api/v1/cases", **kwargs)  # type: ignore[arg-type]
+        assert response.status_code == 401, response.text
+        return str(response.json()["title"])
+
+    chinese = title()
+    english = title(headers={"Accept-Language": "fr;q=1, en-US;q=0.8, zh-TW;q=0.5"})
+    assert english != chinese and english.isascii() and not chinese.isascii()
+    assert title(headers={"Accept-Language": "zh-TW, en;q=0.9"}) == chinese
+    assert title(headers={"Accept-Language": "en"}, params={"lang": "zh-TW"}) == chinese
+    client.cookies.set("lang", "zh-TW")
+    assert title(headers={"Accept-Language": "en"}) == chinese  # the reader's own choice
+    client.cookies.clear()
+    page = client.get("/", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and 'lang="zh' in page.text  # a page keeps its Chinese
