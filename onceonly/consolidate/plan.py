@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -27,6 +26,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 from onceonly.catalog.loader import DATA_DIR as CATALOG_DIR
 from onceonly.catalog.schema import DatasetSpec, FieldSpec, JurisdictionsFile
 from onceonly.i18n import normalise_language, t
+from onceonly.validation_words import reason
 
 NORMALISERS = (
     "strip",
@@ -410,70 +410,16 @@ def _check(model: PlanModel, file: str, base: Path) -> list[PlanIssue]:
     return issues
 
 
-_EXPECTED = {
-    "string": "text",
-    "int": "integer",
-    "float": "number",
-    "bool": "boolean",
-    "date": "date",
-    "list": "list",
-    "tuple": "list",
-    "dict": "mapping",
-    "model": "mapping",
-}
-"""The first word of a Pydantic type error (``float_parsing``) -> the kind of value wanted,
-itself a message (``consolidate.plan.kind.number``)."""
-
-_BOUNDS = {
-    "greater_than": ("gt", "consolidate.plan.greater_than"),
-    "greater_than_equal": ("ge", "consolidate.plan.at_least"),
-    "less_than": ("lt", "consolidate.plan.less_than"),
-    "less_than_equal": ("le", "consolidate.plan.at_most"),
-}
-
-
 def _structure_issue(file: str, error: ErrorDetails) -> PlanIssue:
     """A Pydantic error about a plan's structure as an issue in both languages: the plan's
-    own rules by their message key, Pydantic's common errors by one of ours, anything else
-    with Pydantic's (English) words inside ours."""
-    kind = error["type"]
+    own rules by their message key, Pydantic's common errors in the plan's words
+    (:func:`onceonly.validation_words.reason`, ``consolidate.plan.`` messages)."""
     path = _loc(tuple(error["loc"]))
-    ctx: dict[str, Any] = dict(error.get("ctx") or {})
-    if kind == PLAN_RULE:
-        key = ctx.pop("key")
-        return _issue(file, path, key, **ctx)
-    if kind == "missing":
-        return _issue(file, path, "consolidate.plan.missing")
-    if kind == "extra_forbidden":
-        return _issue(file, path, "consolidate.plan.unknown_key")
-    if kind == "literal_error":
-        expected = str(ctx.get("expected", ""))
-        allowed = re.findall(r"'([^']*)'", expected) or [expected]
-        return PlanIssue(
-            file,
-            path,
-            t("consolidate.plan.not_allowed", "en", allowed=", ".join(allowed)),
-            t("consolidate.plan.not_allowed", "zh-TW", allowed="、".join(allowed)),
-        )
-    if kind == "string_pattern_mismatch":
-        return _issue(file, path, "consolidate.plan.bad_format", pattern=ctx.get("pattern", ""))
-    if kind in ("too_short", "string_too_short"):
-        return _issue(file, path, "consolidate.plan.too_short", min=ctx.get("min_length", 1))
-    if kind in ("too_long", "string_too_long"):
-        return _issue(file, path, "consolidate.plan.too_long", max=ctx.get("max_length", 0))
-    if kind in _BOUNDS:
-        name, key = _BOUNDS[kind]
-        return _issue(file, path, key, bound=ctx.get(name, ""))
-    prefix = kind.split("_")[0]
-    if prefix in _EXPECTED and ("_type" in kind or "_parsing" in kind):
-        expected = f"consolidate.plan.kind.{_EXPECTED[prefix]}"
-        return PlanIssue(
-            file,
-            path,
-            t("consolidate.plan.bad_type", "en", expected=t(expected, "en")),
-            t("consolidate.plan.bad_type", "zh-TW", expected=t(expected, "zh-TW")),
-        )
-    return _issue(file, path, "consolidate.plan.invalid", msg=error["msg"])
+    if error["type"] == PLAN_RULE:
+        ctx: dict[str, Any] = dict(error.get("ctx") or {})
+        return _issue(file, path, ctx.pop("key"), **ctx)
+    said = {lang: reason(error, lang, prefix="consolidate.plan") for lang in ("en", "zh-TW")}
+    return PlanIssue(file, path, said["en"], said["zh-TW"])
 
 
 def parse_plan(text: str, file: Path) -> Plan:

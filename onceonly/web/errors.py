@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
+from onceonly.validation_words import reason
 from onceonly.web.deps import get_language
 from onceonly.web.security import BodyTooLarge, security_headers, too_large_problem
 
@@ -74,11 +75,16 @@ def install_error_handlers(app: FastAPI) -> None:
                 await run_in_threadpool(check)
             except Problem as refused:
                 return problem_response(request, refused)
+        lang = get_language(request)
         errors = [
-            FieldError(_field_name(tuple(e.get("loc", ()))), str(e.get("msg", "")), e["type"])
+            FieldError(
+                "body" if e["type"] == "json_invalid" else _field_name(tuple(e.get("loc", ()))),
+                reason(e, lang),
+                e["type"],
+            )
             for e in exc.errors()
         ]
-        return problem_response(request, validation_problem(errors, get_language(request)))
+        return problem_response(request, validation_problem(errors, lang))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

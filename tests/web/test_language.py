@@ -70,3 +70,70 @@ def test_the_api_answers_in_the_language_its_caller_accepts(client: TestClient) 
     client.cookies.clear()
     page = client.get("/", headers={"Accept-Language": "en"})
     assert page.status_code == 200 and 'lang="zh' in page.text  # a page keeps its Chinese
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=8,
+)
+_BODY = st.fixed_dictionaries(
+    {},
+    optional={
+        "case_id": _JSON,
+        "application_item": _JSON,
+        "subject": _JSON,
+        "evidence": st.lists(st.fixed_dictionaries({}, optional={"type": _JSON}), max_size=2),
+    },
+)
+
+
+@given(_BODY)
+def test_every_refusal_of_a_body_is_in_our_words(body: dict[str, object]) -> None:
+    """Pydantic says "Field required", "Input should be a valid string": in English only."""
+    from pydantic import ValidationError
+
+    from onceonly.exchange.schemas import EvidenceRequestIn
+    from onceonly.validation_words import reason
+
+    try:
+        EvidenceRequestIn.model_validate(body)
+    except ValidationError as refused:
+        for error in refused.errors():
+            chinese = reason(error, "zh-TW")
+            assert chinese and "Input should" not in chinese and "Field required" not in chinese
+            assert reason(error, "en")
+
+
+def test_a_body_the_api_cannot_read_is_told_in_the_callers_language(
+    client: TestClient, settings: Settings
+) -> None:
+    from onceonly.accounts.service import create_user, issue_api_token
+    from onceonly.db import make_engine, make_session_factory, transaction
+
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        agency = "taipei-city.urban_development"
+        user = create_user(session, "api-clerk", None, "clerk", agency, "C")
+        token, _ = issue_api_token(session, user, "t", 1)
+    engine.dispose()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def errors(body: str, lang: str) -> list[dict[str, str]]:
+        response = client.post("/api/v1/evidence-requests", content=body,
+                               headers={**headers, "Accept-Language": lang})  # fmt: skip
+        assert response.status_code == 422, response.text
+        return list(response.json()["errors"])
+
+    (garbled,) = errors("{bad", "zh-TW")
+    assert garbled["field"] == "body" and "不是有效的 JSON" in garbled["reason"]
+    (english,) = errors("{bad", "en")
+    assert english["reason"].startswith("the body is not valid JSON")
+    missing = {e["field"]: e["reason"] for e in errors('{"case_id": 5}', "zh-TW")}
+    assert missing == {
+        "case_id": "型別不符：應為文字",
+        "application_item": "必填",
+        "subject": "必填",
+    }
+    wrong = {e["field"]: e["reason"] for e in errors('{"case_id": 5}', "en")}
+    assert wrong["case_id"] == "must be text" and wrong["subject"] == "is required"
