@@ -35,7 +35,15 @@ logger = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 10.0
 STALE_SENDING = timedelta(minutes=10)
 """A ``sending`` row older than this belongs to a worker that died; retry takes it over."""
-EVENTS = ("opened", "gathering", "relayed", "decided", "closed", "consent_requested")
+EVENTS = (
+    "opened",
+    "request_received",
+    "gathering",
+    "relayed",
+    "decided",
+    "closed",
+    "consent_requested",
+)
 
 
 @runtime_checkable

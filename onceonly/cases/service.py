@@ -310,7 +310,8 @@ def open_service_request_case(
             },
         )
     )
-    notify_citizen(session, case, "opened")
+    # a report, not an application: nothing to fetch, and the citizen knows it by its own id
+    notify_citizen(session, case, "request_received", request=service_request_id)
     flush_case(session, case, lang)
     return case_view(session, case, moment)
 

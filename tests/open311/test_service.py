@@ -67,6 +67,24 @@ def test_create_opens_a_case_at_the_owning_agency(db: Session) -> None:
     assert _file(db).service_request_id == "A-311-115-000002"
 
 
+def test_the_citizen_is_told_their_reports_reference_not_about_certificates(db: Session) -> None:
+    """The acknowledgement of a report said the clerk would fetch the citizen's certificates
+    online, and quoted the internal case number, not the id the citizen was given."""
+    from sqlalchemy import select
+
+    from onceonly.cases.models import Notification
+
+    view = _file(db)
+    sent = db.scalars(select(Notification).order_by(Notification.id)).all()
+    assert {n.channel for n in sent} == {"email", "sms"}
+    for message in sent:
+        assert view.service_request_id in message.subject + message.body
+        assert (view.case_number or "?") not in message.subject + message.body
+        assert "不必再提供書證" not in message.body and "免附書證" not in message.body
+        assert "路燈" in message.body
+    assert sent[0].subject == f"【案件受理通知】編號 {view.service_request_id}"
+
+
 def test_status_follows_the_case(db: Session) -> None:
     view = _file(db)
     cases.decide_case(db, PWD, view.case_number or "", "approved", "已更換燈泡", now=T0)
