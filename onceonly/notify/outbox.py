@@ -314,6 +314,8 @@ class CitizenEventStatus:
     recorded_at: datetime
     agencies: tuple[AgencyStatus, ...]
     all_processed: bool
+    others: int = 0
+    """Agencies told of it that the reader may not see (another tenant's): counted, not named."""
 
     def as_dict(self) -> dict[str, Any]:
         return {

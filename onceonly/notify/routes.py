@@ -56,7 +56,8 @@ def citizen_history(
     for event in outbox.citizen_events(db, national_id):
         agencies = tuple(a for a in event.agencies if scope.sees_agency(a.agency_code))
         if agencies:
-            events.append(dataclasses.replace(event, agencies=agencies))
+            others = len(event.agencies) - len(agencies)
+            events.append(dataclasses.replace(event, agencies=agencies, others=others))
     shown = {e.id for e in events}
     messages = [m for m in outbox.citizen_messages(db, national_id) if m.event_id in shown]
     return events, messages
@@ -503,7 +504,8 @@ def citizen_page(
     principal: Annotated[Principal, Depends(require_roles("admin", "auditor"))],
     db: Db,
 ) -> HTMLResponse:
-    events, messages = citizen_history(db, national_id, scope_of(principal))
+    scope = scope_of(principal)
+    events, messages = citizen_history(db, national_id, scope)
     lang = get_language(request)
     codes = {a.agency_code for e in events for a in e.agencies}
     return render(
@@ -513,4 +515,5 @@ def citizen_page(
         events=events,
         messages=messages,
         names={code: intake.recipient_name(db, code, lang) for code in codes},
+        operator=scope.tenant is None,
     )

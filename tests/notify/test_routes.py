@@ -188,6 +188,8 @@ def test_admin_sees_dead_letters_and_replays_them(
     citizen_page = client.get(f"/notify/citizens/{citizen(1)}", headers={"accept": "text/html"})
     assert citizen_page.status_code == 200
     assert "傳送中" not in citizen_page.text, "the platform's operator sees no citizen's events"
+    assert "平臺營運者不檢視個別民眾的通報紀錄" in citizen_page.text  # said, not "no reports yet"
+    assert "目前沒有通報紀錄" not in citizen_page.text
 
 
 def _has_offset(value: str) -> bool:

@@ -352,3 +352,14 @@ def test_the_checks_see_a_code_an_exception_utc_and_an_unlabelled_time() -> None
         "<p>2026-06-30 10:00</p>",
     ):
         assert reading_problems(bad, codes), bad
+
+
+def test_an_auditor_is_told_of_the_agencies_outside_their_city(tour: Tour) -> None:
+    """The page said "processed by all 6 agencies" above a table of 臺北市's three: the
+    national agencies told (監理, 健保, 勞保) are another tenant's, so they are counted, not
+    named."""
+    page = tour.as_("tpe-auditor").get(f"/notify/citizens/{tour.portal.nid}")
+    assert page.status_code == 200
+    text = visible_text(page.text)
+    assert "民眾的通報與各機關處理情形" in text and "我的通報" not in text
+    assert re.search(r"另有 \d+ 個其他縣市或中央的機關也收到此通報", text), text
