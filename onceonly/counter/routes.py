@@ -152,10 +152,12 @@ def _home(
 
 
 def _item_names(db: Session, lang: str, codes: list[str]) -> dict[str, str]:
+    """What each case is for, in words: an application item, or the Open311 service of a
+    citizen's report (``pothole`` is 道路坑洞)."""
     names = {}
     for code in set(codes):
-        item = catalog.get_application_item(db, code)
-        names[code] = (item.name_en if lang == "en" else item.name_zh) if item else code
+        named = catalog.get_application_item(db, code) or catalog.get_service(db, code)
+        names[code] = (named.name_en if lang == "en" else named.name_zh) if named else code
     return names
 
 

@@ -77,6 +77,8 @@ def test_a_hotline_clerk_lands_on_intake_files_finds_and_transfers(
     request_id = _filed_id(filed.text)
     assert request_id.startswith("A-311-")
     assert _case(demo_env, request_id)[1] == "taipei-city.public_works"
+    queue = visit("tpe-pwd-clerk").get("/counter").text  # what the report is, in words
+    assert "路燈故障" in queue and ">streetlight-out" not in queue
 
     found = clerk.get("/hotline", params={"phone": CALLER["phone"]})
     assert request_id in found.text and "處理中" in found.text and "臺北市政府工務局" in found.text
