@@ -31,6 +31,9 @@ def test_a_missing_data_directory_is_named_with_what_to_do(tmp_path: Path) -> No
     assert f"Cannot open the database sqlite:///{missing}/onceonly.sqlite" in result.stderr
     assert "ONCEONLY_DATA_DIR" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+    listed = onceonly("keys", "list", ONCEONLY_DATA_DIR=str(missing), ONCEONLY_LANGUAGE="en")
+    assert listed.returncode == 1 and "Cannot open the database" in listed.stderr
+    assert not missing.exists()  # a command that only reads makes no data directory
 
 
 def test_the_database_named_is_the_one_the_command_used(tmp_path: Path) -> None:

@@ -30,10 +30,13 @@ app = typer.Typer(
 
 
 @contextmanager
-def settings_session() -> Iterator[tuple[Settings, Session]]:
-    """The configured settings and a session on their database, committed on success."""
+def settings_session(*, writing_keys: bool = False) -> Iterator[tuple[Settings, Session]]:
+    """The configured settings and a session on their database, committed on success. Only a
+    command that writes a key file makes the data directory's folders: one that reads made an
+    empty ``onceonly-data`` wherever it was run."""
     settings = Settings()
-    settings.ensure_dirs()
+    if writing_keys:
+        settings.ensure_dirs()
     engine = make_engine(settings.resolved_database_url)
     try:
         with transaction(make_session_factory(engine)) as session:
@@ -45,7 +48,7 @@ def settings_session() -> Iterator[tuple[Settings, Session]]:
 @app.command()
 def rotate(agency: str = typer.Argument(..., help="Agency code, e.g. taipei.household.")) -> None:
     """Give AGENCY a new active key; the old one is retired but stays published."""
-    with settings_session() as (settings, session):
+    with settings_session(writing_keys=True) as (settings, session):
         lang = settings.language
         _known_agency(session, agency, lang)
         old = active_key(session, settings, agency)
