@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.accounts import service as accounts
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.notify import outbox
 from onceonly.notify.events import LifeEventIn, record_life_event
 from onceonly.notify.worker import NotifySettings, deliver_all
 from onceonly.web.app import create_app
@@ -128,6 +129,9 @@ def test_subscription_review_and_pull_feed_with_acks(
     status = client.get(f"/api/v1/notify/citizens/{citizen(2)}/events", headers=auditor).json()
     assert all(e["all_processed"] for e in status["events"])
     assert len(status["messages"]) == 2
+    with app_sessions() as session:  # told to whoever reported it: the dead read nothing
+        bodies = [m.body_zh for m in outbox.citizen_messages(session, citizen(2))]
+    assert all(b.startswith("您通報的死亡") for b in bodies), bodies
 
     revoked = client.post(f"/api/v1/notify/subscriptions/{sub['id']}/revoke", headers=owner)
     assert revoked.json()["status"] == "revoked"
