@@ -55,9 +55,8 @@ def _hint(error: Any) -> str:
             hint = param.get_error_hint()
         except TypeError:  # Click itself asks for the context
             hint = param.get_error_hint(error.ctx)
-    if isinstance(hint, list | tuple):
-        hint = " / ".join(str(h) for h in hint)
-    return str(hint or "").strip("'\"")
+    parts = hint if isinstance(hint, list | tuple) else str(hint or "").split(" / ")
+    return " / ".join(str(part).strip("'\"") for part in parts)
 
 
 def mistake(error: Any, lang: str) -> str:

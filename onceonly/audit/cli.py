@@ -404,7 +404,11 @@ def _prove_online(settings: Settings, entry: str, tree_size: int | None) -> dict
             _refuse("audit.cli.size_past_end", count=size, size=tree_size)
         if tree_size is not None and tree_size < seq:
             _refuse("audit.cli.entry_after_size", seq=seq, size=tree_size)
-        document = build_proof(session, settings, seq, tree_size, redact=False)
+        try:
+            document = build_proof(session, settings, seq, tree_size, redact=False)
+        except LookupError as error:  # the tree behind the log (TreeIncomplete), say
+            typer.echo(str(error), err=True)
+            raise typer.Exit(1) from error
     assert document is not None  # the entry was just found, and entries are never removed
     return document
 

@@ -152,13 +152,8 @@ def _home(
 
 
 def _item_names(db: Session, lang: str, codes: list[str]) -> dict[str, str]:
-    """What each case is for, in words: an application item, or the Open311 service of a
-    citizen's report (``pothole`` is 道路坑洞)."""
-    names = {}
-    for code in set(codes):
-        named = catalog.get_application_item(db, code) or catalog.get_service(db, code)
-        names[code] = (named.name_en if lang == "en" else named.name_zh) if named else code
-    return names
+    """What each case is for, in words (a citizen's report: its Open311 service's name)."""
+    return {code: service.item_name(db, code, lang) for code in set(codes)}
 
 
 @router.get("/counter", response_class=HTMLResponse)

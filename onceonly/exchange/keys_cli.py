@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.exchange.keys import (
-    NODE_AGENCY_PREFIX,
     active_key,
     list_keys,
     published_jwks,
+    reserved_agency,
     rotate_key,
 )
 from onceonly.i18n import t
@@ -69,7 +69,7 @@ def _known_agency(session: Session, agency: str, lang: str) -> None:
     that leaked, signing."""
     from onceonly.catalog import service as catalog
 
-    if agency.startswith(NODE_AGENCY_PREFIX) or catalog.get_agency(session, agency) is not None:
+    if reserved_agency(agency) or catalog.get_agency(session, agency) is not None:
         return
     said = t("keys.cli.unknown_agency", lang, agency=agency)
     codes = [known.code for known in catalog.list_agencies(session)]

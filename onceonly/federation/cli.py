@@ -44,11 +44,11 @@ def init(
 
     refused = OutboundPolicy.from_env().refusal(directory_url)
     if refused:
-        console.print(f"[red]--directory-url: {refused}[/red]")
+        console.print(f"--directory-url: {refused}", style="red", markup=False)
         raise typer.Exit(2)
     problems = _credential_problems(endpoint, cert, key, ca)
     for (option, given), problem in problems:
-        console.print(f"[red]{option}: {t(problem, None, path=given)}[/red]", markup=True)
+        console.print(f"{option}: {t(problem, None, path=given)}", style="red", markup=False)
     if problems:
         raise typer.Exit(2)
 

@@ -515,5 +515,5 @@ def citizen_page(
         events=events,
         messages=messages,
         names={code: intake.recipient_name(db, code, lang) for code in codes},
-        operator=scope.tenant is None,
+        operator=scope.operator,
     )

@@ -39,11 +39,6 @@ def _session() -> Iterator[tuple[Session, str]]:
         engine.dispose()
 
 
-def _fail(problem: Problem) -> None:
-    _console().print(problem.detail or problem.title, style="red", markup=False)
-    raise typer.Exit(1)
-
-
 def _refuse(said: str) -> NoReturn:
     """Input the command cannot use: what and why on standard error, exit code 2."""
     typer.echo(said, err=True)
