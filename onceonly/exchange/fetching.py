@@ -116,7 +116,7 @@ def fetch(
             piece.stop("failed", "exchange.owner_refused", owner=owner, reason=str(exc))
     for piece in pieces:
         if piece.live and not piece.remote_owner:
-            _combine(piece)
+            _combine(piece, about)
         if piece.elsewhere is not None:  # named only now: fetched above from this node's own
             piece.owners = piece.owners + piece.elsewhere.offices()
 
@@ -164,7 +164,7 @@ def _adopt(piece: Piece, result: EvidenceResult) -> None:
     )
 
 
-def _combine(piece: Piece) -> None:
+def _combine(piece: Piece, about: subjects.Subject | None = None) -> None:
     """Several owners (every land office, here and on other nodes) answer together: a
     predicate holds only if it holds at each; records are merged with list fields
     concatenated. Another node counts as one owner answering for all its offices; one that
@@ -201,7 +201,13 @@ def _combine(piece: Piece) -> None:
             else:
                 merged.setdefault(name, value)
     if not records:
-        piece.stop("not_found", "exchange.no_record", dataset=piece.dataset.code)
+        dataset = {"zh-TW": piece.dataset.name_zh, "en": piece.dataset.name_en}
+        if about is None:
+            piece.stop("not_found", "exchange.no_record", dataset=dataset)
+        else:  # a parcel, a building or a house number: no person to speak of
+            piece.stop(
+                "not_found", "exchange.no_record_about", dataset=dataset, about=about.label()
+            )
         return
     piece.record = merged
     withheld = [*piece.withheld, *(f for r in issued_elsewhere for f in r.withheld_fields)]

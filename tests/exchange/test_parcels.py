@@ -229,3 +229,30 @@ def test_a_national_id_request_is_unchanged(counter: Counter) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["about"] is None
     assert response.json()["subject_masked"].endswith("****")
+
+
+def test_a_parcel_is_found_by_its_section_written_with_its_subsection(counter: Counter) -> None:
+    """A 地號 is numbered within its 小段, and a clerk copies 板橋段一小段 from the deed: the
+    section written with its subsection finds the parcel, and another subsection's does not
+    find it (it names a different parcel)."""
+    with store(counter.env, "taipei-city") as db:
+        section, subsection, number, other = db.execute(
+            "SELECT s.sect_name, s.subsect_name, m.land_no, "
+            "(SELECT o.subsect_name FROM sections o WHERE o.sect_name = s.sect_name "
+            " AND o.subsect_name <> s.subsect_name LIMIT 1) FROM land_mark m "
+            "JOIN sections s ON s.sect_code = m.sect_code "
+            "WHERE s.subsect_name IS NOT NULL ORDER BY m.land_key LIMIT 1"
+        ).fetchone()
+    dashed = f"{number[:4]}-{number[4:]}"
+    result = land(ask_about(counter, parcel("taipei-city", section + subsection, dashed)))
+    assert result["status"] == "issued", result["reason"]
+    rows = result["fields"]["parcels"]
+    assert {(r["section"], r["subsection"], r["parcel_no"]) for r in rows} == {
+        (section, subsection, dashed)
+    }
+    elsewhere = ask_about(counter, parcel("taipei-city", section + other, dashed))
+    assert elsewhere.status_code == 404, elsewhere.text
+    (reason,) = (r["reason"] for r in elsewhere.json()["results"])
+    for said in reason.values():
+        assert f"{section}{other}" in said and "此人" not in said and "person" not in said, said
+    assert "土地登記資料；" in reason["zh-TW"] and "in Land registration;" in reason["en"], reason
