@@ -15,7 +15,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ConfigDict
+
 from onceonly.i18n import catalogue, normalise_language, t
+
+API_INPUT = ConfigDict(extra="forbid")
+"""The configuration of every JSON body the API takes: a key it does not know is refused,
+named, in words (``validation.unknown_key``). Ignored, a misspelt optional key let a
+request go on as if it had not been sent (an agency system never learns it is wrong)."""
 
 _EXPECTED = {
     "string": "text",

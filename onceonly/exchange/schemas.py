@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
+from onceonly.validation_words import API_INPUT
 
 EXAMPLE_REQUEST: dict[str, Any] = {
     "case_id": "TPE-UDD-115-000123",
@@ -41,7 +42,7 @@ class SubjectIn(BaseModel):
     The case named is then the citizen's case at the counter; the owners are listed only
     as far as the owner's rule allows."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = API_INPUT
 
     kind: Literal["parcel", "building", "address"]
     jurisdiction: str | None = Field(
@@ -86,6 +87,8 @@ class SubjectIn(BaseModel):
 class EvidenceAsk(BaseModel):
     """One piece of evidence: a dataset code (full data, minimised) or a predicate code."""
 
+    model_config = API_INPUT
+
     type: str = Field(min_length=1, max_length=80, examples=["household_registration"])
     params: dict[Annotated[str, Field(max_length=60)], PredicateValue] = Field(
         default_factory=dict,
@@ -105,7 +108,7 @@ class EvidenceAsk(BaseModel):
 
 class EvidenceRequestIn(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [EXAMPLE_REQUEST, EXAMPLE_PARCEL_REQUEST]}
+        **API_INPUT, json_schema_extra={"examples": [EXAMPLE_REQUEST, EXAMPLE_PARCEL_REQUEST]}
     )
 
     case_id: str = Field(

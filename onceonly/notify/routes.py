@@ -24,6 +24,7 @@ from onceonly.notify.events import LifeEventIn
 from onceonly.notify.feed import MAX_LIMIT, read_feed
 from onceonly.notify.register import Register, household_register
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
+from onceonly.validation_words import API_INPUT
 from onceonly.web.deps import Db, get_language, language
 from onceonly.web.params import RowId, Seq
 from onceonly.web.templating import render
@@ -64,6 +65,8 @@ def citizen_history(
 
 
 class SubscriptionIn(BaseModel):
+    model_config = API_INPUT
+
     event_kinds: list[str] = Field(examples=[["death", "address_change"]])
     legal_basis: str = Field(examples=["household-registration-act"])
     fields: list[str] = Field(default_factory=list, examples=[["death_date", "new_address"]])
@@ -102,6 +105,8 @@ class SubscriptionOut(BaseModel):
 
 
 class DecisionIn(BaseModel):
+    model_config = API_INPUT
+
     reason: str = ""
 
 
@@ -111,6 +116,8 @@ class FeedOut(BaseModel):
 
 
 class AcksIn(BaseModel):
+    model_config = API_INPUT
+
     event_ids: list[str] = Field(min_length=1, max_length=1000)
 
 
@@ -120,6 +127,8 @@ class AcksOut(BaseModel):
 
 
 class ContactIn(BaseModel):
+    model_config = API_INPUT
+
     email: str | None = Field(default=None, examples=["family@example.tw"])
     mobile: str | None = Field(default=None, examples=["0912345678"])
     language: str = Field(default="zh-TW", description="zh-TW or en")
@@ -127,6 +136,8 @@ class ContactIn(BaseModel):
 
 class EventReportIn(BaseModel):
     """A life event as the household registration office records it."""
+
+    model_config = API_INPUT
 
     kind: str = Field(
         description=(

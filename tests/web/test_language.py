@@ -137,3 +137,30 @@ def test_a_body_the_api_cannot_read_is_told_in_the_callers_language(
     }
     wrong = {e["field"]: e["reason"] for e in errors('{"case_id": 5}', "en")}
     assert wrong["case_id"] == "must be text" and wrong["subject"] == "is required"
+
+
+def test_a_misspelt_key_is_named_in_words(client: TestClient, settings: Settings) -> None:
+    """``evidence[0].parmas`` was ignored, and the owner's default parameters answered."""
+    from onceonly.accounts.service import create_user, issue_api_token
+    from onceonly.db import make_engine, make_session_factory, transaction
+
+    engine = make_engine(settings.resolved_database_url)
+    with transaction(make_session_factory(engine)) as session:
+        user = create_user(session, "api-clerk", None, "clerk", "taipei-city.social_welfare", "C")
+        token, _ = issue_api_token(session, user, "t", 1)
+    engine.dispose()
+    body = {
+        "case_id": "TPE-SW-115-000001",
+        "application_item": "public-housing-low-income",
+        "subject": "A123456789",
+        "evidence": [{"type": "household_income_below", "parmas": {"threshold": 1}}],
+    }
+    for lang, words in (("zh-TW", "沒有這個欄位"), ("en", "is not a field here")):
+        response = client.post(
+            "/api/v1/evidence-requests",
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "Accept-Language": lang},
+        )
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert (error["field"], error["reason"]) == ("evidence.0.parmas", words)

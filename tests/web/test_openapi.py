@@ -79,3 +79,41 @@ def test_real_error_answers_match_the_documented_schema(client: TestClient) -> N
         assert answer.headers["content-type"] == "application/problem+json", answer.text
         validator.validate(answer.json())
     assert {401, 404} <= statuses
+
+
+def _objects(schema: dict[str, Any], components: dict[str, Any], seen: set[str]) -> list[str]:
+    """The object schemas ``schema`` reaches that accept keys they do not name."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        seen.add(name)
+        target = components[name]
+        open_ = ["properties" in target and target.get("additionalProperties") is not False]
+        return [name] * sum(open_) + _objects(target, components, seen)
+    found = []
+    for key in ("properties",):
+        for inner in schema.get(key, {}).values():
+            found += _objects(inner, components, seen)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            found += _objects(schema[key], components, seen)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for inner in schema.get(key, []):
+            found += _objects(inner, components, seen)
+    return found
+
+
+def test_every_json_body_refuses_a_key_it_does_not_know(client: TestClient) -> None:
+    """An agency system that misspells an optional key is told so (and the document says
+    it): ignored, the request went on as if the key had not been sent."""
+    doc = client.get("/openapi.json").json()
+    bodies = [
+        (name, media["schema"])
+        for name, op in _operations(doc)
+        for kind, media in op.get("requestBody", {}).get("content", {}).items()
+        if kind == "application/json"
+    ]
+    assert len(bodies) >= 15
+    for name, schema in bodies:
+        assert _objects(schema, doc["components"]["schemas"], set()) == [], name
