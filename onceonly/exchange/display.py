@@ -20,6 +20,11 @@ def _both(zh: str, en: str) -> dict[str, str]:
     return {"zh-TW": zh, "en": en}
 
 
+def dataset_names(dataset: catalog.DatasetView) -> dict[str, str]:
+    """The dataset's name in each language, as signed into a transcript and said in a reason."""
+    return _both(dataset.name_zh, dataset.name_en)
+
+
 def transcript_display(
     session: Session,
     cat: catalog.CachedCatalog,
@@ -31,7 +36,7 @@ def transcript_display(
 ) -> dict[str, Any]:
     display: dict[str, Any] = {
         "issuer": {lang: cat.name(session, owner, lang) for lang in LANGS},
-        "dataset": _both(dataset.name_zh, dataset.name_en),
+        "dataset": dataset_names(dataset),
     }
     labels: dict[str, dict[str, str]] = {}
     for name in field_names:

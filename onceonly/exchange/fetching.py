@@ -12,6 +12,7 @@ from onceonly import observability
 from onceonly.domain import subjects
 from onceonly.exchange import fanout
 from onceonly.exchange.context import Actor, Exchange
+from onceonly.exchange.display import dataset_names
 from onceonly.exchange.minimise import minimise
 from onceonly.exchange.owner_calls import Asking, NotAsked
 from onceonly.exchange.piece import Piece
@@ -201,7 +202,7 @@ def _combine(piece: Piece, about: subjects.Subject | None = None) -> None:
             else:
                 merged.setdefault(name, value)
     if not records:
-        dataset = {"zh-TW": piece.dataset.name_zh, "en": piece.dataset.name_en}
+        dataset = dataset_names(piece.dataset)
         if about is None:
             piece.stop("not_found", "exchange.no_record", dataset=dataset)
         else:  # a parcel, a building or a house number: no person to speak of

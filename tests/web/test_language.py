@@ -105,9 +105,9 @@ def test_every_refusal_of_a_body_is_in_our_words(body: dict[str, object]) -> Non
             assert reason(error, "en")
 
 
-def test_a_body_the_api_cannot_read_is_told_in_the_callers_language(
-    client: TestClient, settings: Settings
-) -> None:
+@pytest.fixture
+def clerk_token(settings: Settings) -> str:
+    """An agency system's bearer token, acting as a clerk."""
     from onceonly.accounts.service import create_user, issue_api_token
     from onceonly.db import make_engine, make_session_factory, transaction
 
@@ -117,6 +117,13 @@ def test_a_body_the_api_cannot_read_is_told_in_the_callers_language(
         user = create_user(session, "api-clerk", None, "clerk", agency, "C")
         token, _ = issue_api_token(session, user, "t", 1)
     engine.dispose()
+    return token
+
+
+def test_a_body_the_api_cannot_read_is_told_in_the_callers_language(
+    client: TestClient, clerk_token: str
+) -> None:
+    token = clerk_token
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def errors(body: str, lang: str) -> list[dict[str, str]]:
@@ -139,16 +146,8 @@ def test_a_body_the_api_cannot_read_is_told_in_the_callers_language(
     assert wrong["case_id"] == "must be text" and wrong["subject"] == "is required"
 
 
-def test_a_misspelt_key_is_named_in_words(client: TestClient, settings: Settings) -> None:
+def test_a_misspelt_key_is_named_in_words(client: TestClient, clerk_token: str) -> None:
     """``evidence[0].parmas`` was ignored, and the owner's default parameters answered."""
-    from onceonly.accounts.service import create_user, issue_api_token
-    from onceonly.db import make_engine, make_session_factory, transaction
-
-    engine = make_engine(settings.resolved_database_url)
-    with transaction(make_session_factory(engine)) as session:
-        user = create_user(session, "api-clerk", None, "clerk", "taipei-city.social_welfare", "C")
-        token, _ = issue_api_token(session, user, "t", 1)
-    engine.dispose()
     body = {
         "case_id": "TPE-SW-115-000001",
         "application_item": "public-housing-low-income",
@@ -159,7 +158,7 @@ def test_a_misspelt_key_is_named_in_words(client: TestClient, settings: Settings
         response = client.post(
             "/api/v1/evidence-requests",
             json=body,
-            headers={"Authorization": f"Bearer {token}", "Accept-Language": lang},
+            headers={"Authorization": f"Bearer {clerk_token}", "Accept-Language": lang},
         )
         assert response.status_code == 422, response.text
         (error,) = response.json()["errors"]

@@ -89,19 +89,14 @@ def _objects(schema: dict[str, Any], components: dict[str, Any], seen: set[str])
             return []
         seen.add(name)
         target = components[name]
-        open_ = ["properties" in target and target.get("additionalProperties") is not False]
-        return [name] * sum(open_) + _objects(target, components, seen)
-    found = []
-    for key in ("properties",):
-        for inner in schema.get(key, {}).values():
-            found += _objects(inner, components, seen)
-    for key in ("items", "additionalProperties"):
-        if isinstance(schema.get(key), dict):
-            found += _objects(schema[key], components, seen)
-    for key in ("anyOf", "oneOf", "allOf"):
-        for inner in schema.get(key, []):
-            found += _objects(inner, components, seen)
-    return found
+        open_ = "properties" in target and target.get("additionalProperties") is not False
+        return [name] * open_ + _objects(target, components, seen)
+    inner = [*schema.get("properties", {}).values(), *schema.get("anyOf", [])]
+    inner += [*schema.get("oneOf", []), *schema.get("allOf", [])]
+    inner += [
+        schema[k] for k in ("items", "additionalProperties") if isinstance(schema.get(k), dict)
+    ]
+    return [name for part in inner for name in _objects(part, components, seen)]
 
 
 def test_every_json_body_refuses_a_key_it_does_not_know(client: TestClient) -> None:
