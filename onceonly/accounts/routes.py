@@ -30,7 +30,7 @@ from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import LANGUAGES, t
-from onceonly.validation_words import API_INPUT
+from onceonly.validation_words import ApiInput
 from onceonly.web.deps import Db, get_language, get_session_factory, get_settings, settings_of
 from onceonly.web.params import RowId
 from onceonly.web.templating import render
@@ -412,9 +412,7 @@ class WhoAmI(BaseModel):
     }
 
 
-class TokenCreate(BaseModel):
-    model_config = API_INPUT
-
+class TokenCreate(ApiInput):
     username: str = Field(
         description="Account the agency system acts as.", examples=["tpe-udd-clerk"]
     )

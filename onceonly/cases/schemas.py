@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from onceonly.validation_words import API_INPUT
+from onceonly.validation_words import ApiInput
 from onceonly.web.params import Page
 
 State = Literal["open", "gathering", "decided", "closed"]
@@ -155,9 +155,7 @@ class SmsOutboxView(_View):
 CautionKind = Literal["open_case", "deceased", "not_registered", "register_unknown"]
 
 
-class OpenCaseIn(BaseModel):
-    model_config = API_INPUT
-
+class OpenCaseIn(ApiInput):
     application_item: str = Field(min_length=1, max_length=120)
     subject: str = Field(min_length=1, max_length=20, description="The citizen's national ID.")
     contact_email: str | None = Field(default=None, max_length=254)
@@ -186,23 +184,17 @@ class OpenWarningsOut(BaseModel):
     warnings: list[CautionView]
 
 
-class RelayIn(BaseModel):
-    model_config = API_INPUT
-
+class RelayIn(ApiInput):
     to_agency: str = Field(min_length=1, max_length=120)
     note: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
-class DecideIn(BaseModel):
-    model_config = API_INPUT
-
+class DecideIn(ApiInput):
     decision: Decision
     reason: str = Field(min_length=1, max_length=MAX_NOTE_CHARS)
 
 
-class FetchEvidenceIn(BaseModel):
-    model_config = API_INPUT
-
+class FetchEvidenceIn(ApiInput):
     refresh_all: bool = Field(
         default=False,
         description="Fetch every required piece again; by default only what is missing, "

@@ -45,7 +45,7 @@ from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.exchange import pdf
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import t
-from onceonly.validation_words import API_INPUT
+from onceonly.validation_words import ApiInput
 from onceonly.web.deps import Db, get_language, get_session_factory, settings_of
 from onceonly.web.errors import wants_html
 from onceonly.web.params import Page, RowId, Seq
@@ -130,9 +130,7 @@ class BeginOut(BaseModel):
     expires_at: datetime
 
 
-class CompleteIn(BaseModel):
-    model_config = API_INPUT
-
+class CompleteIn(ApiInput):
     challenge_id: str = Field(min_length=1, max_length=64)
     certificate: str = Field(min_length=1, max_length=20000, description="PEM certificate.")
     signature: str = Field(

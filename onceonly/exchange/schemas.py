@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
-from onceonly.validation_words import API_INPUT
+from onceonly.validation_words import ApiInput
 
 EXAMPLE_REQUEST: dict[str, Any] = {
     "case_id": "TPE-UDD-115-000123",
@@ -34,15 +34,13 @@ EXAMPLE_PARCEL_REQUEST: dict[str, Any] = {
 }
 
 
-class SubjectIn(BaseModel):
+class SubjectIn(ApiInput):
     """What the request is about when it is not a person: a parcel (``jurisdiction``,
     ``section``, ``parcel_no``), a building (``jurisdiction``, ``section``,
     ``building_no``) or a house number (``address``, or its parts ``city`` … ``number``;
     an address written before a merger, 臺北縣板橋市…, is read as today's 新北市板橋區…).
     The case named is then the citizen's case at the counter; the owners are listed only
     as far as the owner's rule allows."""
-
-    model_config = API_INPUT
 
     kind: Literal["parcel", "building", "address"]
     jurisdiction: str | None = Field(
@@ -84,10 +82,8 @@ class SubjectIn(BaseModel):
         )
 
 
-class EvidenceAsk(BaseModel):
+class EvidenceAsk(ApiInput):
     """One piece of evidence: a dataset code (full data, minimised) or a predicate code."""
-
-    model_config = API_INPUT
 
     type: str = Field(min_length=1, max_length=80, examples=["household_registration"])
     params: dict[Annotated[str, Field(max_length=60)], PredicateValue] = Field(
@@ -106,9 +102,9 @@ class EvidenceAsk(BaseModel):
     )
 
 
-class EvidenceRequestIn(BaseModel):
+class EvidenceRequestIn(ApiInput):
     model_config = ConfigDict(
-        **API_INPUT, json_schema_extra={"examples": [EXAMPLE_REQUEST, EXAMPLE_PARCEL_REQUEST]}
+        json_schema_extra={"examples": [EXAMPLE_REQUEST, EXAMPLE_PARCEL_REQUEST]}
     )
 
     case_id: str = Field(

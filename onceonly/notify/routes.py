@@ -24,7 +24,7 @@ from onceonly.notify.events import LifeEventIn
 from onceonly.notify.feed import MAX_LIMIT, read_feed
 from onceonly.notify.register import Register, household_register
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
-from onceonly.validation_words import API_INPUT
+from onceonly.validation_words import ApiInput
 from onceonly.web.deps import Db, get_language, language
 from onceonly.web.params import RowId, Seq
 from onceonly.web.templating import render
@@ -64,9 +64,7 @@ def citizen_history(
     return events, messages
 
 
-class SubscriptionIn(BaseModel):
-    model_config = API_INPUT
-
+class SubscriptionIn(ApiInput):
     event_kinds: list[str] = Field(examples=[["death", "address_change"]])
     legal_basis: str = Field(examples=["household-registration-act"])
     fields: list[str] = Field(default_factory=list, examples=[["death_date", "new_address"]])
@@ -104,9 +102,7 @@ class SubscriptionOut(BaseModel):
         return cls(**data)
 
 
-class DecisionIn(BaseModel):
-    model_config = API_INPUT
-
+class DecisionIn(ApiInput):
     reason: str = ""
 
 
@@ -115,9 +111,7 @@ class FeedOut(BaseModel):
     next_cursor: int
 
 
-class AcksIn(BaseModel):
-    model_config = API_INPUT
-
+class AcksIn(ApiInput):
     event_ids: list[str] = Field(min_length=1, max_length=1000)
 
 
@@ -126,18 +120,14 @@ class AcksOut(BaseModel):
     unknown: list[str]
 
 
-class ContactIn(BaseModel):
-    model_config = API_INPUT
-
+class ContactIn(ApiInput):
     email: str | None = Field(default=None, examples=["family@example.tw"])
     mobile: str | None = Field(default=None, examples=["0912345678"])
     language: str = Field(default="zh-TW", description="zh-TW or en")
 
 
-class EventReportIn(BaseModel):
+class EventReportIn(ApiInput):
     """A life event as the household registration office records it."""
-
-    model_config = API_INPUT
 
     kind: str = Field(
         description=(

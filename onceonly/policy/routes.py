@@ -16,16 +16,14 @@ from onceonly.i18n import t
 from onceonly.policy import alerts, service
 from onceonly.policy.catalog_checks import check_against_catalog
 from onceonly.policy.predicates import MAX_PARAMS, PredicateValue
-from onceonly.validation_words import API_INPUT
+from onceonly.validation_words import ApiInput
 from onceonly.web.deps import Db, language
 from onceonly.web.params import RowId
 
 router = APIRouter(prefix="/api/v1/access-rules", tags=["access rules"])
 
 
-class RuleIn(BaseModel):
-    model_config = API_INPUT
-
+class RuleIn(ApiInput):
     owner_agency: str = Field(examples=["taipei-city.social_welfare"])
     dataset: str = Field(examples=["welfare_status"])
     application_item: str = Field(examples=["public-housing-low-income"])
@@ -85,9 +83,7 @@ class RuleOut(BaseModel):
     revoke_reason: str | None
 
 
-class ReasonIn(BaseModel):
-    model_config = API_INPUT
-
+class ReasonIn(ApiInput):
     reason: str = Field(default="", max_length=2000)
 
 

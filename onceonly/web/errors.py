@@ -62,6 +62,11 @@ checks them now, raising the 401 or 403 :class:`Problem`. A request whose parame
 validate never reaches that thread, so its caller is checked here before the 422 is given."""
 
 
+MAX_FIELD_ERRORS = 50
+"""Field errors a 422 lists; the rest are counted, so that the answer to a body wrong in
+many places stays a page a person reads (and small, whoever sends it)."""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -76,14 +81,18 @@ def install_error_handlers(app: FastAPI) -> None:
             except Problem as refused:
                 return problem_response(request, refused)
         lang = get_language(request)
+        found = exc.errors()
         errors = [
             FieldError(
                 "body" if e["type"] == "json_invalid" else _field_name(tuple(e.get("loc", ()))),
                 reason(e, lang),
                 e["type"],
             )
-            for e in exc.errors()
+            for e in found[:MAX_FIELD_ERRORS]
         ]
+        if len(found) > MAX_FIELD_ERRORS:
+            more = t("validation.more", lang, count=len(found) - MAX_FIELD_ERRORS)
+            errors.append(FieldError("body", more, "more"))
         return problem_response(request, validation_problem(errors, lang))
 
     @app.exception_handler(StarletteHTTPException)
