@@ -1,9 +1,12 @@
-"""Validating a PDF transcript's signature in tests, with pyHanko's validator."""
+"""Validating a PDF transcript's signature in tests, with pyHanko's validator; an owner whose
+key moves to its own gateway, so that no PDF can be made here."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +18,10 @@ from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
+from sqlalchemy.orm import Session
 
+from onceonly.config import Settings
+from onceonly.exchange.keys import hand_over, install_kid
 from onceonly.exchange.pdf import run_to_end
 
 
@@ -55,3 +61,12 @@ def assert_reader_valid(report: str, signer: str) -> None:
     assert "Signature Validation: Signature is Valid." in report, report
     assert "Total document signed" in report, report
     assert f"Signer Certificate Common Name: {signer}" in report, report
+
+
+def hand_over_to_a_gateway(session: Session, settings: Settings, token: str) -> None:
+    """The owner that signed ``token`` now keeps its signing key at its own gateway."""
+    payload = token.split(".")[1]
+    owner = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["iss"]
+    x = base64.urlsafe_b64encode(bytes(range(32))).rstrip(b"=").decode()
+    public = {"kty": "OKP", "crv": "Ed25519", "x": x}
+    hand_over(session, settings, owner, [public | {"kid": install_kid(public), "agency": owner}])

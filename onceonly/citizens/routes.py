@@ -448,10 +448,20 @@ def my_previews(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
             return code
         return found.name_en if lang == "en" else found.name_zh
 
+    keys: dict[str, Any] = {}
+
+    def no_pdf(held: object) -> str | None:
+        """Why no PDF of a held transcript can be made here (the page then offers its file)."""
+        if not keys:
+            keys.update(transcript_keys(exchange_for(request.app.state), db))
+        token = str(held.get("jws", "")) if isinstance(held, dict) else ""
+        return pdf.why_no_pdf_for_token(db, request.app.state.settings, token, keys, lang)
+
     return render(
         request,
         "citizens/previews.html",
         predicate=predicate,
+        no_pdf=no_pdf,
         citizen=citizen,
         masked=mask_national_id(citizen.national_id),
         previews=previews.list_previews(db, citizen.national_id),

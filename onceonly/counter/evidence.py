@@ -18,6 +18,8 @@ from onceonly.cases.guards import agency_name
 from onceonly.cases.schemas import CaseEvidenceView, CaseView, PaperView
 from onceonly.catalog import service as catalog
 from onceonly.citizens.previews import PreviewKey, current_preview
+from onceonly.config import Settings
+from onceonly.exchange.pdf import PdfUnavailable, why_no_pdf
 from onceonly.exchange.transcript import TranscriptInvalid, VerifiedTranscript, inspect_transcript
 from onceonly.i18n import catalogue, t
 from onceonly.policy.service import Requester, decide
@@ -63,6 +65,8 @@ class TranscriptCard:
     claims_case: str | None
     request_id: str
     jti: str
+    no_pdf: str | None = None
+    """Why this node cannot make the transcript's signed PDF, in words; ``None`` when it can."""
 
 
 @dataclass(frozen=True)
@@ -260,22 +264,25 @@ def answer_detail(detail: Mapping[str, Any], lang: str) -> str:
 
 def transcript_card(
     session: Session,
+    settings: Settings,
     index: int,
     token: str,
     jwks: Mapping[str, Any],
     lang: str,
     now: datetime | None = None,
 ) -> TranscriptCard:
-    """A stored transcript checked against the published keys now, for people."""
+    """A stored transcript checked against the published keys now, for people, with why no
+    PDF of it can be made here, if none can."""
     try:
         verified: VerifiedTranscript | None = inspect_transcript(token, jwks, now)
         problem = verified.problem if verified else None
     except TranscriptInvalid as error:
         verified, problem = None, error
     if verified is None:
+        reason = problem.reason(lang) if problem else ""
         return TranscriptCard(
-            index, "", "", "", False, problem.reason(lang) if problem else None,
-            (), None, None, None, "", None, "", "",
+            index, "", "", "", False, reason or None, (), None, None, None, "", None, "", "",
+            no_pdf=str(PdfUnavailable("invalid", lang, reason=reason)),
         )  # fmt: skip
     claims = verified.claims
     dataset = catalog.get_dataset(session, claims.dataset)
@@ -316,6 +323,7 @@ def transcript_card(
         claims_case=claims.case_id,
         request_id=claims.request_id,
         jti=claims.jti or "",
+        no_pdf=why_no_pdf(session, settings, verified, lang),
     )
 
 
@@ -419,6 +427,7 @@ def classify(
 
 def evidence_cards(
     session: Session,
+    settings: Settings,
     case: CaseView,
     lang: str,
     verification_keys: Callable[[], Mapping[str, Any]],
@@ -457,7 +466,7 @@ def evidence_cards(
                 owners=owners,
                 owner_names=[agency_name(session, o, lang) for o in owners],
                 transcripts=[
-                    transcript_card(session, i, tr.jws, jwks, lang, now)
+                    transcript_card(session, settings, i, tr.jws, jwks, lang, now)
                     for i, tr in enumerate(row.transcripts)
                 ]
                 if row.status == "issued"

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from onceonly.cases import service
 from onceonly.cases.steps import Step, ask_owners
 from onceonly.catalog import service as catalog
+from onceonly.config import Settings
 from onceonly.counter.evidence import TranscriptCard, transcript_card
 from onceonly.domain import subjects
 from onceonly.errors import FieldError, validation_problem
@@ -104,6 +105,7 @@ def ask(
 
 def cards(
     session: Session,
+    settings: Settings,
     held: Sequence[service.HeldLookup],
     jwks: Mapping[str, Any],
     lang: str,
@@ -129,7 +131,7 @@ def cards(
                     reason=row.reason_en if lang == "en" else row.reason_zh,
                     owner_names=tuple(agency_name(o) for o in row.owners),
                     transcripts=tuple(
-                        transcript_card(session, index, jws, jwks, lang)
+                        transcript_card(session, settings, index, jws, jwks, lang)
                         for index, jws in enumerate(row.transcripts)
                     ),
                 )

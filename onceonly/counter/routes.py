@@ -299,7 +299,7 @@ def _case_context(
     actor = case_actor(user)
     case = service.get_case(db, actor, number, lang=lang)
     item = catalog.get_application_item(db, case.application_item)
-    cards = evidence_cards(db, case, lang, _keys(request, db))
+    cards = evidence_cards(db, request.app.state.settings, case, lang, _keys(request, db))
     named = item or catalog.get_service(db, case.application_item)
     found = (
         open311.request_for_case(db, case.service_request_id, lang)
@@ -314,7 +314,14 @@ def _case_context(
 
     held = service.lookups(db, actor, number, lang=lang)
     answers = (
-        lookup.cards(db, held, _keys(request, db)(), lang, lambda c: agency_name(db, c, lang))
+        lookup.cards(
+            db,
+            request.app.state.settings,
+            held,
+            _keys(request, db)(),
+            lang,
+            lambda c: agency_name(db, c, lang),
+        )
         if held
         else []
     )
@@ -410,8 +417,13 @@ def transcript_page(
 ) -> HTMLResponse:
     case, token = _held_transcript(db, user, number, evidence_type, index, lang)
     keys = _keys(request, db)
-    card = transcript_card(db, index, token, keys(), lang)
-    cards = [c for c in evidence_cards(db, case, lang, keys) if c.evidence_type == evidence_type]
+    settings = request.app.state.settings
+    card = transcript_card(db, settings, index, token, keys(), lang)
+    cards = [
+        c
+        for c in evidence_cards(db, settings, case, lang, keys)
+        if c.evidence_type == evidence_type
+    ]
     return page(
         request,
         "counter/transcript.html",

@@ -205,6 +205,14 @@ def can_sign_here(key: SigningKey) -> bool:
     return key.kid in _signers or key.pem_path.is_file()
 
 
+def can_seal_here(key: SigningKey) -> bool:
+    """Whether :func:`seal_key` would give a seal key for ``key``, without making one: a page
+    asks before it offers a PDF."""
+    if key.kid in _signers:
+        return key.kid in _seals
+    return key.pem_path.is_file()
+
+
 def install_kid(public_jwk: dict[str, Any]) -> str:
     """The kid (RFC 7638 thumbprint) of an Ed25519 public JWK."""
     return str(OKPKey.import_key({n: public_jwk[n] for n in ("kty", "crv", "x")}).thumbprint())

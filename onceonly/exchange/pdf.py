@@ -57,6 +57,7 @@ from onceonly.exchange.keys import (
     SealKey,
     SigningKey,
     active_key,
+    can_seal_here,
     can_sign_here,
     seal_key,
 )
@@ -455,12 +456,11 @@ def _sign(
     return out.getvalue()
 
 
-def signing_key_for(
+def _owner_key(
     session: Session, settings: Settings, verified: VerifiedTranscript, lang: str
-) -> tuple[SigningKey, SealKey]:
-    """The owner's active key and its seal key, if this node may sign with them; else
-    :class:`PdfUnavailable` saying why (the transcript is not valid, or the owner signs
-    elsewhere, or its token holds no seal key)."""
+) -> SigningKey:
+    """The owner's active key, if this node holds it; else :class:`PdfUnavailable` saying
+    why (the transcript is not valid, or the owner signs elsewhere)."""
     if not verified.valid:
         raise PdfUnavailable(
             "invalid", lang, reason=verified.problem.reason(lang) if verified.problem else ""
@@ -472,10 +472,46 @@ def signing_key_for(
         raise PdfUnavailable("elsewhere", lang, owner=name)
     if key.public_jwk.get(CUSTODY) == "gateway" or not can_sign_here(key):
         raise PdfUnavailable("gateway", lang, owner=name)
+    return key
+
+
+def signing_key_for(
+    session: Session, settings: Settings, verified: VerifiedTranscript, lang: str
+) -> tuple[SigningKey, SealKey]:
+    """The owner's active key and its seal key, if this node may sign with them; else
+    :class:`PdfUnavailable` saying why (the transcript is not valid, or the owner signs
+    elsewhere, or its token holds no seal key)."""
+    key = _owner_key(session, settings, verified, lang)
     seal = seal_key(key)
     if seal is None:
-        raise PdfUnavailable("gateway", lang, owner=name)
+        raise PdfUnavailable("gateway", lang, owner=display_text(verified.claims, "issuer", lang))
     return key, seal
+
+
+def why_no_pdf(
+    session: Session, settings: Settings, verified: VerifiedTranscript, lang: str
+) -> str | None:
+    """Why this node cannot make ``verified``'s PDF, in words, or ``None`` when it can: a page
+    offers the PDF only when it can be made (a link that answers 409 is a dead end), and
+    says why otherwise. Makes nothing (no seal key file)."""
+    try:
+        key = _owner_key(session, settings, verified, lang)
+    except PdfUnavailable as error:
+        return str(error)
+    if can_seal_here(key):
+        return None
+    return str(PdfUnavailable("gateway", lang, owner=display_text(verified.claims, "issuer", lang)))
+
+
+def why_no_pdf_for_token(
+    session: Session, settings: Settings, token: str, jwks: Mapping[str, Any], lang: str
+) -> str | None:
+    """:func:`why_no_pdf` of a stored transcript, checked against ``jwks`` now."""
+    try:
+        verified = inspect_transcript(token, jwks)
+    except TranscriptInvalid as error:
+        return str(PdfUnavailable("invalid", lang, reason=error.reason(lang)))
+    return why_no_pdf(session, settings, verified, lang)
 
 
 def transcript_pdf(

@@ -9,7 +9,7 @@ from onceonly.citizens.previews import list_previews
 from onceonly.db import transaction
 from onceonly.policy.service import grant_consent
 from tests.citizens.conftest import CONSENT_ITEM, LABOUR_CLERK, Portal
-from tests.pdf_support import validated
+from tests.pdf_support import hand_over_to_a_gateway, validated
 
 CASE = "TPE-LAB-115-000077"
 HTML = {"Accept": "text/html"}
@@ -53,3 +53,22 @@ def test_the_citizen_downloads_their_own_transcripts_and_no_one_elses(portal: Po
             assert token not in response.text
         assert other.get(f"/me/previews/{preview.id}/transcripts/5/jws").status_code == 404
     assert portal.client.get(f"/me/previews/{preview.id}/transcripts/5/jws").status_code == 404
+
+
+def test_a_preview_offers_no_pdf_when_the_owner_signs_at_its_own_gateway(portal: Portal) -> None:
+    """The citizen is told why, where the PDF button was, and keeps the signed file."""
+    with transaction(portal.app.state.sessions) as db:
+        grant_consent(db, portal.nid, CONSENT_ITEM)
+    assert portal.ask(LABOUR_CLERK, CONSENT_ITEM, CASE).status_code == 200
+    with portal.app.state.sessions() as db:
+        preview = next(p for p in list_previews(db, portal.nid) if p.held.get("transcripts"))
+    token = preview.held["transcripts"][0]["jws"]
+    with transaction(portal.app.state.sessions) as db:
+        hand_over_to_a_gateway(db, portal.env.settings, token)
+
+    assert portal.sign_in().status_code == 200
+    page = portal.client.get("/me/previews", headers=HTML).text
+    base = f"/me/previews/{preview.id}/transcripts/0"
+    assert f'href="{base}/jws"' in page and f'href="{base}/pdf' not in page
+    assert "保管於該機關自己的閘道器" in page
+    assert portal.client.get(f"{base}/pdf").status_code == 409

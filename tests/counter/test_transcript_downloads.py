@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.domain.national_id import mask_national_id
 from onceonly.exchange import verify
 from tests.conftest import DemoEnv
 from tests.counter.support import Visitor
-from tests.pdf_support import assert_reader_valid, pdfsig, validated
+from tests.pdf_support import assert_reader_valid, hand_over_to_a_gateway, pdfsig, validated
 
 ITEM = "public-housing-low-income"
 Visit = Callable[[str], Visitor]
@@ -104,6 +105,29 @@ def test_the_clerk_downloads_the_jws_and_a_signed_pdf(
         assert junk.status_code == 200 and "無法讀取" in junk.text
         empty = anyone.post("/verify", headers={"Accept": "text/html"})
         assert empty.status_code == 422 and "請選擇要檢查的檔案" in empty.text
+
+
+def test_no_pdf_is_offered_for_an_owner_who_signs_at_its_own_gateway(
+    visit: Visit, demo_env: DemoEnv
+) -> None:
+    """This node cannot seal a PDF in such an owner's name: the pages say so where the link
+    was (a link answering 409 was a dead end), and still offer the file the owner signed."""
+    clerk, number, _ = _fetched_case(visit, demo_env)
+    base = f"/counter/cases/{number}/transcripts/{EVIDENCE}/0"
+    assert f'href="{base}/pdf"' in clerk.get(f"/counter/cases/{number}").text
+    engine = make_engine(demo_env.settings.database_url)
+    with transaction(make_session_factory(engine)) as db:
+        hand_over_to_a_gateway(db, demo_env.settings, clerk.get(f"{base}/jws").text)
+    engine.dispose()
+
+    for page in (clerk.get(f"/counter/cases/{number}").text, clerk.get(base).text):
+        assert f'href="{base}/pdf"' not in page
+        assert f'href="{base}/jws"' in page
+        assert "保管於該機關自己的閘道器" in page and "數位簽章：有效" in page
+    refused = clerk.get(f"{base}/pdf")
+    assert refused.status_code == 409 and "閘道器" in refused.text
+    english = clerk.get(base, params={"lang": "en"}).text
+    assert "keeps its signing key at its own gateway" in english
 
 
 def test_another_agency_or_tenant_gets_no_file(visit: Visit, demo_env: DemoEnv) -> None:

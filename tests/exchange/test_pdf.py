@@ -239,8 +239,10 @@ def test_a_token_held_key_signs_without_a_key_file(
         try:
             with pytest.raises(pdf.PdfUnavailable):
                 pdf.transcript_pdf(db, pdf_settings, verified, BASE)
+            assert pdf.why_no_pdf(db, pdf_settings, verified, "en")
             assert not key.seal_path.exists()
             register_signer(key.kid, token_sign, keys.SealKey(in_token.public_key(), token_seal))
+            assert pdf.why_no_pdf(db, pdf_settings, verified, "en") is None
             data = pdf.transcript_pdf(db, pdf_settings, verified, BASE)
         finally:
             keys._signers.pop(key.kid, None)
@@ -259,6 +261,8 @@ def test_an_owner_whose_key_is_at_its_gateway_gets_no_pdf_here(
         jwks = published_jwks(db)
         held = keys.active_key(db, pdf_settings, OWNER)
         assert held is not None
+        assert pdf.why_no_pdf(db, pdf_settings, inspect_transcript(token, jwks), "en") is None
+        assert not held.seal_path.exists(), "asking whether a PDF can be made makes nothing"
         pdf.transcript_pdf(db, pdf_settings, inspect_transcript(token, jwks), BASE)
         assert held.seal_path.is_file()
         gateway_key = {"kty": "OKP", "crv": "Ed25519", "x": _b64(bytes(range(32)))}
@@ -270,6 +274,7 @@ def test_an_owner_whose_key_is_at_its_gateway_gets_no_pdf_here(
             pdf.transcript_pdf(db, pdf_settings, verified, BASE, "en")
         assert refused.value.code == "gateway"
         assert "cannot sign in its name" in str(refused.value)
+        assert pdf.why_no_pdf(db, pdf_settings, verified, "en") == str(refused.value)
         with pytest.raises(Problem) as problem:
             pdf.pdf_for_token(db, pdf_settings, token, jwks, BASE, "en")
         assert problem.value.status == 409
@@ -285,6 +290,8 @@ def test_an_invalid_or_foreign_transcript_gets_no_pdf(
         with pytest.raises(Problem) as problem:
             pdf.pdf_for_token(db, pdf_settings, forged, jwks, BASE, "en")
         assert problem.value.status == 409 and "not valid" in problem.value.detail
+        said = pdf.why_no_pdf_for_token(db, pdf_settings, forged, jwks, "en")
+        assert said == problem.value.detail
         # a transcript signed on another node: its key is published there, not held here
         other = sign_transcript(
             ensure_key(db, pdf_settings, "keelung-city.household"),
@@ -298,6 +305,7 @@ def test_an_invalid_or_foreign_transcript_gets_no_pdf(
         with pytest.raises(pdf.PdfUnavailable) as refused:
             pdf.transcript_pdf(db, pdf_settings, verified, BASE, "en")
         assert refused.value.code == "gateway"
+        assert pdf.why_no_pdf(db, pdf_settings, verified, "en") == str(refused.value)
 
 
 def test_the_verification_look_up_needs_the_fingerprint(
