@@ -72,11 +72,15 @@ def _credential_problems(
 ) -> list[tuple[tuple[str, str], str]]:
     """What is wrong with the node's own endpoint, certificate, key and CA, each as ((option,
     what was given), message key); checked at ``init``, not found at ``serve`` (a missing
-    file is the CLI's own "not found")."""
+    file is the CLI's own "not found"). A key or certificate of a kind a node cannot sign
+    with is refused in the words ``serve`` uses (:func:`node_key_refusal`); their mismatch is
+    then not told too, as that pair is to be replaced anyway."""
     from urllib.parse import urlsplit
 
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
+
+    from onceonly.federation.signing import node_key_refusal
 
     found: list[tuple[tuple[str, str], str]] = []
     parts = urlsplit(endpoint)
@@ -88,16 +92,20 @@ def _credential_problems(
             certificates[option] = x509.load_pem_x509_certificate(path.read_bytes())
         except ValueError:
             found.append(((option, str(path)), "federation.init.not_a_certificate"))
+    own = certificates.get("--cert")
+    wrong_cert = node_key_refusal(own.public_key(), certificate=True) if own else None
+    if wrong_cert:
+        found.append((("--cert", str(cert)), wrong_cert))
     try:
         private = serialization.load_pem_private_key(key.read_bytes(), None)
     except (ValueError, TypeError):
         found.append((("--key", str(key)), "federation.init.not_a_key"))
     else:
-        own = certificates.get("--cert")
         raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        if own is not None and private.public_key().public_bytes(*raw) != (
-            own.public_key().public_bytes(*raw)
-        ):
+        mine = private.public_key().public_bytes(*raw)
+        if wrong_key := node_key_refusal(private):
+            found.append((("--key", str(key)), wrong_key))
+        elif own is not None and not wrong_cert and mine != own.public_key().public_bytes(*raw):
             found.append((("--key", str(key)), "federation.init.key_mismatch"))
     return found
 
@@ -145,6 +153,7 @@ def serve(
     from onceonly.federation.listener import PeerListener, new_event_loop
     from onceonly.federation.node import NodeConfig
     from onceonly.federation.peer import create_peer_app
+    from onceonly.federation.signing import NodeCredentials
     from onceonly.web.app import create_app
     from onceonly.web.serving import freeze_after_startup
 
@@ -153,6 +162,10 @@ def serve(
     if config is None:
         console.print(f"[red]{t('federation.not_a_node', None)}[/red]")
         raise typer.Exit(1)
+    # Loaded now so a key the node cannot sign with stops it here, in both languages (main
+    # explains the DomainValueError): else it served, and the first clerk asking another
+    # node for evidence met it.
+    NodeCredentials.load(config.id, config.cert, config.key)
     web_app = freeze_after_startup(create_app(settings))
     web = uvicorn.Server(uvicorn.Config(web_app, host, port, log_level="warning"))
     listener = PeerListener(config, create_peer_app(settings, config), peer_host or host, peer_port)

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -32,8 +32,10 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
+from onceonly.domain.errors import DomainValueError
 from onceonly.federation.jose import registry
 from onceonly.federation.models import NONCE_MAX_LENGTH
+from onceonly.i18n import both
 from onceonly.pki.trust import (
     CertificateRefused,
     TrustAnchor,
@@ -67,6 +69,19 @@ def body_digest(body: bytes) -> str:
     return _b64(hashlib.sha256(body).digest())
 
 
+def node_key_refusal(key: object, *, certificate: bool = False) -> str | None:
+    """The message key saying why ``key`` (a private key, or the public key of a certificate
+    when ``certificate``) cannot be a node's, ``None`` when it can. A node signs every request
+    to another node with ES256, which is ECDSA on P-256 only, and its peers check that
+    signature with its certificate's key: any other key loads, and TLS takes it, but the first
+    signed request fails. ``federation init`` and :meth:`NodeCredentials.load` both ask this."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(
+        key.curve, ec.SECP256R1
+    ):
+        return None
+    return "federation.init.cert_not_p256" if certificate else "federation.init.key_not_p256"
+
+
 @dataclass(frozen=True)
 class NodeCredentials:
     """A node's certificate and key, loaded once."""
@@ -77,11 +92,17 @@ class NodeCredentials:
 
     @classmethod
     def load(cls, node_id: str, cert_path: str, key_path: str) -> NodeCredentials:
+        """The credentials in these files; a key that is not P-256 (a configuration older than
+        the check at ``init``, or edited by hand) is refused with the words ``init`` uses, in
+        both languages, as a :class:`DomainValueError` the ``onceonly`` command explains."""
         with open(cert_path, "rb") as cert_file, open(key_path, "rb") as key_file:
             key = serialization.load_pem_private_key(key_file.read(), None)
-            if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-                raise ValueError(f"{key_path}: a node's key is an EC (P-256) key")
-            return cls(node_id, cert_file.read(), key)
+            refusal = node_key_refusal(key)
+            if refusal is not None:
+                words = both(refusal, path=key_path)
+                raise DomainValueError(refusal, words["zh-TW"], words["en"], "key")
+            # node_key_refusal found it an EC private key
+            return cls(node_id, cert_file.read(), cast(ec.EllipticCurvePrivateKey, key))
 
     @functools.cached_property
     def _protected(self) -> str:
