@@ -61,11 +61,11 @@ def receiver(
     """Run the reference receiver (an agency endpoint that verifies, deduplicates and acks)."""
     import uvicorn
 
-    from onceonly.notify.receiver import ACKS, UnusableStore, create_receiver_app
+    from onceonly.notify.receiver import ACKS, UnusableStore, create_receiver_app, parse_secrets
 
     lang = Settings().language
-    secrets = secret.split(",")
-    if not all(s.strip() for s in secrets):  # an empty key: anyone could sign for the platform
+    secrets = parse_secrets(secret)
+    if secrets is None:
         raise typer.BadParameter(t("notify.cli.empty_secret", lang), param_hint="--secret")
     if ack not in ACKS:
         said = t("notify.cli.bad_ack", lang, ack=ack, allowed=", ".join(ACKS))

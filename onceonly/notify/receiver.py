@@ -198,6 +198,14 @@ ACKS = ("inline", "none")
 """``inline``: answer once the event is processed; ``none``: once it is received."""
 
 
+def parse_secrets(given: str) -> list[str] | None:
+    """The comma-separated HMAC secrets, each without the spaces written around it (``"a, b"``
+    is ``a`` and ``b``: the platform signs with ``b``, never with `` b``); ``None`` when one
+    is empty, as anyone could sign with an empty key for the platform."""
+    secrets = [secret.strip() for secret in given.split(",")]
+    return secrets if all(secrets) else None
+
+
 def create_receiver_app(
     secrets: list[str],
     db_path: Path,
@@ -206,7 +214,7 @@ def create_receiver_app(
     faults: bool = False,
     tolerance: int = 300,
 ) -> FastAPI:
-    if not secrets or not all(secrets) or ack not in ACKS:
+    if not secrets or not all(secret.strip() for secret in secrets) or ack not in ACKS:
         raise ValueError("a receiver needs non-empty secrets and an ack of " + ", ".join(ACKS))
     app = FastAPI(title="onceonly reference receiver", docs_url=None, redoc_url=None)
     store = ReceiverStore(db_path)
@@ -271,12 +279,12 @@ def app_from_env() -> FastAPI:
     """The receiver configured from ``ONCEONLY_RECEIVER_*`` variables (``uvicorn --factory``)."""
     given = os.environ.get("ONCEONLY_RECEIVER_SECRET", "")
     ack = os.environ.get("ONCEONLY_RECEIVER_ACK", "inline")
-    if not all(secret.strip() for secret in given.split(",")):
+    secrets = parse_secrets(given)
+    if secrets is None:
         _refuse_start("ONCEONLY_RECEIVER_SECRET", "notify.cli.empty_secret")
     if ack not in ACKS:
         allowed = ", ".join(ACKS)
         _refuse_start("ONCEONLY_RECEIVER_ACK", "notify.cli.bad_ack", ack=ack, allowed=allowed)
-    secrets = given.split(",")
     try:
         return create_receiver_app(
             secrets,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner, Result
 
@@ -16,7 +17,8 @@ from onceonly.catalog.loader import load_catalog
 from onceonly.cli import app
 from onceonly.config import CONFIG_ENV
 from onceonly.db import transaction
-from onceonly.notify.receiver import app_from_env
+from onceonly.notify.receiver import app_from_env, parse_secrets
+from onceonly.notify.webhook import signed_headers
 
 runner = CliRunner()
 
@@ -170,3 +172,23 @@ def test_an_unknown_jurisdiction_is_named_as_unknown_not_as_forbidden() -> None:
     assert "use --jurisdiction new-taipei-city" in merged
     central = refused(record_death("central", "en"))
     assert central.startswith("--jurisdiction: 'central' has no household registration office")
+
+
+def test_secrets_written_with_spaces_after_the_commas_are_each_usable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``old, new``: a push signed with ``new`` is accepted (the space was part of the key)."""
+    monkeypatch.setenv("ONCEONLY_RECEIVER_SECRET", "old-secret , new-secret")
+    monkeypatch.setenv("ONCEONLY_RECEIVER_DB", str(tmp_path / "r.sqlite"))
+    body = b'{"id": "e1", "type": "death"}'
+    with TestClient(app_from_env()) as client:
+        for secret, accepted in (
+            ("new-secret", True),
+            (" new-secret", False),
+            ("old-secret", True),
+        ):
+            answer = client.post(
+                "/webhook", content=body, headers=signed_headers(secret, body, "e1", 1)
+            )
+            assert (answer.status_code != 401) is accepted, (secret, answer.text)
+    assert parse_secrets("a,,b") is None and parse_secrets(" ") is None
