@@ -25,6 +25,15 @@ def dataset_names(dataset: catalog.DatasetView) -> dict[str, str]:
     return _both(dataset.name_zh, dataset.name_en)
 
 
+def evidence_names(dataset: catalog.DatasetView, predicate: str | None) -> dict[str, str]:
+    """An asked piece of evidence in each language: the predicate's name when a predicate
+    was asked (是否為低收入戶), else the dataset's (戶籍資料)."""
+    question = dataset.predicate(predicate) if predicate else None
+    if question is not None:
+        return _both(question.name_zh, question.name_en)
+    return dataset_names(dataset)
+
+
 def transcript_display(
     session: Session,
     cat: catalog.CachedCatalog,

@@ -16,7 +16,7 @@ from onceonly.domain import subjects
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem
 from onceonly.exchange.context import Actor, Exchange
-from onceonly.exchange.display import transcript_display
+from onceonly.exchange.display import evidence_names, transcript_display
 from onceonly.exchange.minimise import minimise
 from onceonly.exchange.piece import Piece
 from onceonly.exchange.schemas import (
@@ -26,7 +26,7 @@ from onceonly.exchange.schemas import (
     Reason,
 )
 from onceonly.exchange.transcript import TranscriptClaims, sign_transcript
-from onceonly.i18n import both, t
+from onceonly.i18n import both, normalise_language, t
 from onceonly.providers.base import PredicateAnswer
 
 
@@ -211,21 +211,31 @@ def respond(
         ],
     )
     if not any(r.status in ("issued", "awaiting_preview") for r in response.results):
-        raise _nothing_issued(response, lang)
+        named = [evidence_names(piece.dataset, piece.predicate) for piece in pieces]
+        raise _nothing_issued(response, named, lang)
     return response
 
 
-def _nothing_issued(response: EvidenceResponse, lang: str | None) -> Problem:
+def _nothing_issued(
+    response: EvidenceResponse, named: list[dict[str, str]], lang: str | None
+) -> Problem:
     """When nothing could be issued the answer is a problem document that still lists why for
-    each piece: 503 with a retry hint if an owner was down or slow (retrying can help), 502
-    if an owner's answer could not be used (refused by its gateway or node, a transcript that
-    does not verify: retrying the same request cannot help), 404 when no owner holds a
+    each piece, by its name (``named``: each result's dataset or predicate in each language,
+    never its code): 503 with a retry hint if an owner was down or slow (retrying can help),
+    502 if an owner's answer could not be used (refused by its gateway or node, a transcript
+    that does not verify: retrying the same request cannot help), 404 when no owner holds a
     record, else 403."""
     statuses = {r.status for r in response.results}
     body: Mapping[str, Any] = response.model_dump(mode="json", by_alias=True)
-    detail = "; ".join(
-        f"{r.evidence_type}: {r.reason.en if lang == 'en' else r.reason.zh_TW}"
-        for r in response.results
+    chosen = normalise_language(lang)
+    detail = t("exchange.piece_reasons_separator", chosen).join(
+        t(
+            "exchange.piece_reason",
+            chosen,
+            evidence=names[chosen],
+            reason=r.reason.en if chosen == "en" else r.reason.zh_TW,
+        )
+        for r, names in zip(response.results, named, strict=True)
     )
     transient = [r for r in response.results if r.retry_after or r.status == "unavailable"]
     if transient:

@@ -15,13 +15,14 @@ from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import validate_national_id
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.exchange import fanout
+from onceonly.exchange.display import evidence_names
 from onceonly.exchange.schemas import (
     EvidenceAsk,
     EvidenceRequestIn,
     IssuedTranscript,
     SubjectIn,
 )
-from onceonly.i18n import both, t
+from onceonly.i18n import both, normalise_language, t
 from onceonly.policy import predicates
 from onceonly.policy.service import Decision
 from onceonly.providers.base import PredicateAnswer, SourceRecord
@@ -160,6 +161,7 @@ def asked_pieces(
         )
     pieces = []
     errors: list[FieldError] = []
+    language = normalise_language(lang)
     for position, ask in enumerate(asks):
         dataset_code = cat.dataset_of_evidence_type(session, ask.type)
         dataset = cat.dataset(session, dataset_code) if dataset_code else None
@@ -184,11 +186,12 @@ def asked_pieces(
         spec = dataset.predicate(predicate) if predicate else None
         declared = {p.name: p.type for p in spec.params} if spec else {}
         where = f"evidence[{position}]"
+        words = evidence_names(dataset, predicate)  # the piece as people read it
         if answering is not None and (predicate or dataset.code not in answering):
             errors.append(
                 FieldError(
                     f"{where}.type",
-                    t("exchange.subject.not_answered_by", lang, evidence=ask.type),
+                    t("exchange.subject.not_answered_by", lang, evidence=words[language]),
                     "not_by_thing",
                 )
             )
@@ -208,7 +211,8 @@ def asked_pieces(
             declared=declared,
         )
         if requirement is None:
-            piece.stop("not_required", "exchange.not_required", evidence=ask.type, item=item.code)
+            item_names = {"zh-TW": item.name_zh, "en": item.name_en}
+            piece.stop("not_required", "exchange.not_required", evidence=words, item=item_names)
         pieces.append(piece)
     if errors:
         raise validation_problem(errors, lang)

@@ -153,6 +153,43 @@ def test_an_agency_without_a_rule_is_refused_with_the_reason(counter: Counter) -
     assert "未核准" in household["reason"]["zh-TW"]
 
 
+def test_a_refusal_names_each_piece_in_words_not_by_its_code(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    chinese = counter.ask("tpe-labour-clerk", subject).json()["detail"]
+    assert chinese.startswith("戶籍資料：資料所屬機關 內政部戶政司 未核准"), chinese
+    assert "；是否為低收入戶：資料所屬機關 臺北市政府社會局" in chinese
+    assert "；家庭平均每人每月所得低於門檻：" in chinese and "；名下無住宅：" in chinese
+    english = counter.client.post(
+        f"{URL}?lang=en",
+        json={
+            "case_id": counter.case("tpe-labour-clerk", subject),
+            "application_item": ITEM,
+            "subject": subject,
+        },
+        headers=counter.headers("tpe-labour-clerk"),
+    ).json()["detail"]
+    assert english.startswith("Household registration: The owner Department of Household")
+    assert "; Is a low-income household: The owner Taipei City Department of Social" in english
+    for detail in (chinese, english):
+        for code in ("household_registration", "is_low_income_household", "household_income_below"):
+            assert code not in detail, detail
+
+
+def test_a_piece_the_item_does_not_need_is_refused_in_words(counter: Counter) -> None:
+    subject = counter.env.sample("low_income_applicant")
+    response = counter.ask("tpe-udd-clerk", subject, evidence=[{"type": "business_registration"}])
+    assert response.status_code == 403
+    problem = response.json()
+    said = "「低收入戶申請等候承租國宅」不需要 商業登記資料，依最小必要原則不予調閱"
+    assert problem["detail"] == f"商業登記資料：{said}"
+    reason = problem["results"][0]["reason"]
+    assert reason["zh-TW"] == said
+    assert 'item "Waiting list for public-housing rental: low-income household"' in reason["en"]
+    assert "does not need Business registration" in reason["en"]
+    assert ITEM not in str(problem["detail"]) + str(reason)
+    assert "business_registration" not in str(problem["detail"]) + str(reason)
+
+
 def test_a_revoked_rule_refuses_the_next_request(counter: Counter) -> None:
     subject = counter.env.sample("low_income_applicant")
     first = counter.results(counter.ask("tpe-udd-clerk", subject))

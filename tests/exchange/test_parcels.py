@@ -211,6 +211,18 @@ def test_a_thing_asked_with_bad_parts_is_refused_naming_the_field(counter: Count
     assert nowhere.json()["errors"][0]["field"] == "subject.address"
 
 
+def test_evidence_not_asked_by_a_parcel_is_named_in_words(counter: Counter) -> None:
+    person_only = ask_about(
+        counter,
+        parcel("taipei-city", "北投段", "1-0"),
+        evidence=[{"type": "household_registration"}],
+    )
+    assert person_only.status_code == 422
+    (error,) = person_only.json()["errors"]
+    assert error["reason"] == "戶籍資料 不能依地號、建號或門牌查詢（只能依身分證統一編號）"
+    assert "household_registration" not in error["reason"]
+
+
 def test_the_audit_names_the_citizen_of_the_case_and_the_parcel(counter: Counter) -> None:
     p = renumbered(counter.env, "taipei-city", "合併")
     response = ask_about(counter, parcel("taipei-city", p["section"], p["old"]))
