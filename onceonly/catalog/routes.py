@@ -93,7 +93,9 @@ def catalog_page(request: Request, db: Db, lang: Lang, q: str = "") -> HTMLRespo
 def item_page(request: Request, db: Db, lang: Lang, code: str) -> HTMLResponse:
     item = _item_or_404(db, code, lang)
     places = {j.code: j for j in service.list_jurisdictions(db)}
-    return render(request, "catalog/item.html", item=item, places=places)
+    # each piece's fields, predicate and parameters are named by its dataset's standard
+    datasets = {e.dataset: service.get_dataset(db, e.dataset) for e in item.required_evidence}
+    return render(request, "catalog/item.html", item=item, places=places, datasets=datasets)
 
 
 @router.get("/catalog/datasets/{code}", response_class=HTMLResponse, include_in_schema=False)

@@ -56,11 +56,29 @@ def test_item_page_shows_evidence_legal_basis_and_paper(client: TestClient) -> N
     page = client.get("/catalog/items/public-housing-low-income", headers=HTML).text
     assert "戶籍謄本" in page and "低收入戶證明" in page
     assert "稅捐稽徵法第33條" in page
-    assert "household_income_below" in page and "threshold=19013" in page
+    assert "家庭平均每人每月所得低於門檻" in page and "門檻（元／人／月）：19,013" in page
     assert "2026 年度" in page and "社會救助法第4條第2項" in page  # the statutory value's source
     assert "臺北市" in page
     assert "處理時限" in page and "30 日" in page and "示範值" in page
     assert "申請書表" in page and "低收入戶申請等候承租國宅申請書" in page
+
+
+def test_item_page_names_what_is_fetched_with_codes_only_beside_the_names(
+    client: TestClient,
+) -> None:
+    page = client.get("/catalog/items/public-housing-low-income", headers=HTML).text
+    evidence = page.split('<ol class="evidence">', 1)[1]
+    assert "欄位: 姓名 <small" in evidence and "戶籍地址 <small" in evidence
+    assert "只回答符合與否: 是否為低收入戶 <small" in evidence
+    assert "只回答符合與否: 家庭平均每人每月所得低於門檻 <small" in evidence
+    assert "門檻（元／人／月）：19,013 <small" in evidence
+    assert ">綜合所得資料</a>" in evidence  # the dataset's link reads as its name
+    # every code left (for integrators) sits muted beside its name, never in its place
+    assert evidence.count("<code>") == evidence.count('<small class="muted"><code>') > 0
+    english = client.get("/catalog/items/public-housing-low-income?lang=en", headers=HTML).text
+    assert "Yes/no answer only: Is a low-income household <small" in english
+    assert "Threshold (NTD per member per month): 19,013 <small" in english
+    assert "Fields: Name <small" in english and ">Income (consolidated income tax)</a>" in english
 
 
 def test_dataset_page_marks_personal_data_and_extensions(client: TestClient) -> None:
