@@ -93,9 +93,11 @@ DATASET_OF = {"person": "household_registration", "parcel": "land_registration"}
 
 def _words(db: Db, lang: str) -> tuple[Callable[[str, str], str], Callable[[str, str, Any], str]]:
     """``label(entity, field)`` and ``value(entity, field, v)``: a pair's fields and values as
-    the clerk reads them, named by the catalog's standard (性別：女, not ``sex: F``)."""
+    the clerk reads them, named by the catalog's standard (性別：女, not ``sex: F``; 臺南市,
+    not ``tainan-city``)."""
     specs = {entity: catalog.get_dataset(db, code) for entity, code in DATASET_OF.items()}
     english = lang == "en"
+    places = {j.code: j.name_en if english else j.name_zh for j in catalog.list_jurisdictions(db)}
 
     def spec(entity: str, name: str) -> catalog.FieldView | None:
         dataset = specs.get(entity)
@@ -118,6 +120,8 @@ def _words(db: Db, lang: str) -> tuple[Callable[[str, str], str], Callable[[str,
         for entry in (found.code_list or ()) if found is not None else ():
             if entry.code == v:
                 return entry.label_en if english else entry.label_zh
+        if found is not None and found.code_list_source == "jurisdictions":
+            return places.get(str(v), str(v))
         return str(v)
 
     return label, value

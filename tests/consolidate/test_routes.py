@@ -118,6 +118,54 @@ def test_a_parcel_pair_shows_its_own_fields_and_asks_about_parcels(demo_env: Dem
     assert elsewhere.status_code == 200 and "王小銘" not in elsewhere.text
 
 
+def test_a_pair_names_its_places_and_a_fix_its_fields_in_words(demo_env: DemoEnv) -> None:
+    app = create_app(demo_env.settings)
+    person = {
+        "name": "陳月娟",
+        "jurisdiction": "tainan-city",
+        "former_jurisdiction": "tainan-county",
+    }
+    held = {
+        **person,
+        "birth_date": None,
+        review.HELD: [
+            {
+                "field": "birth_date",
+                "check": "not_nullable",
+                "value": "",
+                "zh": "出生日期：必填欄位缺值",
+                "en": "Date of birth: required value missing",
+            }
+        ],
+    }
+    with transaction(app.state.sessions) as db:
+        review.sync_queue(
+            db,
+            "plan-w",
+            "tainan-city",
+            [review.Candidate("county:35", "county:34", 0.9998, held, person)],
+        )
+        item_id = review.pending(db, "plan-w")[0].id
+    clerk = _token(app, "tnn-hh-clerk")
+    with TestClient(app) as client:
+        fixed = client.post(
+            f"/consolidate/review/{item_id}/fix",
+            data={"record_id": "county:35", "fix.birth_date": "民國57年8月6日"},
+            headers=clerk,
+            follow_redirects=False,
+        )
+        assert fixed.status_code == 303
+        page = client.get("/consolidate/review", headers=clerk).text
+        english = client.get("/consolidate/review?lang=en", headers=clerk).text
+    pair = page.split("review-pair", 1)[1]
+    assert '<th scope="row">戶籍所在縣市</th><td>臺南市</td><td>臺南市</td>' in pair
+    assert '<th scope="row">改制前縣市</th><td>臺南縣</td><td>臺南縣</td>' in pair
+    assert "已補正，下次執行時載入：出生日期：民國57年8月6日" in pair
+    assert "tainan-city" not in pair and "birth_date=" not in pair
+    assert "<td>Tainan City</td>" in english
+    assert "released to the next load: Date of birth: 民國57年8月6日" in english
+
+
 def test_a_held_back_record_shows_why_and_its_clerk_fixes_it(demo_env: DemoEnv) -> None:
     app = create_app(demo_env.settings)
     held = {
