@@ -194,7 +194,11 @@ def _manages(admin: Principal, agency_code: str | None) -> bool:
 
 def _check_provisions(admin: Principal, role: str, agency_code: str, lang: str) -> None:
     """Refuse (422 on ``agency_code``) an account ``admin`` may not create: another tenant's,
-    or, for the platform's administrator, any that would read a tenant's personal data."""
+    or, for the platform's administrator, any that would read a tenant's personal data; and
+    (422 on ``role``) a citizen's, for anyone."""
+    if role == service.CITIZEN_ROLE:  # whatever the agency: only the citizen's card makes one
+        reason = t("accounts.role.citizen_by_card", lang)
+        raise validation_problem([FieldError("role", reason, "citizen")], lang)
     scope = scope_of(admin)
     if scope.provisions(role, agency_code) or role not in ROLES:
         return  # an unknown role is create_user's to name
@@ -222,7 +226,7 @@ def _users_page(
         status,
         users=[u for u in service.list_users(db) if _manages(admin, u.agency_code)],
         agency_options=[(a.code, a.name_en if english else a.name_zh) for a in agencies],
-        roles=ROLES,
+        roles=[role for role in ROLES if role != service.CITIZEN_ROLE],  # made by the card
         **context,
     )
 

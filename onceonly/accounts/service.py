@@ -55,6 +55,14 @@ SESSION_TOUCH_SECONDS = 60
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 AGENCY_CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_]*")
 API_TOKEN_PREFIX = "oot_"
+CITIZEN_ROLE = "citizen"
+CITIZEN_USERNAME_PREFIX = "citizen-"
+"""A citizen's account is ``citizen-`` and the national ID in lower case, at
+:data:`CITIZEN_AGENCY`, with no password: made only when the citizen signs in with their card
+(:func:`onceonly.citizens.accounts.ensure_citizen`, through :func:`create_citizen`). No
+administrator can make one, give it a password or a token: whoever could would give consent
+and approve previews in the citizen's name, and the log would say the citizen did."""
+CITIZEN_AGENCY = "public.citizen"
 NODE_OPERATOR = "node-operator"
 """``issued_by`` of a token made by the node's own tools (``onceonly users issue-token``, the
 demo seed) rather than by a signed-in administrator."""
@@ -281,9 +289,14 @@ def create_user(
         errors.append(FieldError("username", reason, "duplicate"))
     if password_hash is None:
         errors += _password_errors(password, lang)
-    if role not in ROLES:
+    if role == CITIZEN_ROLE:
+        errors.append(FieldError("role", t("accounts.role.citizen_by_card", lang), "citizen"))
+    elif role not in ROLES:
         reason = t("accounts.role.invalid", lang, roles=", ".join(ROLES))
         errors.append(FieldError("role", reason))
+    if username.startswith(CITIZEN_USERNAME_PREFIX):
+        reason = t("accounts.username.citizen_prefix", lang, prefix=CITIZEN_USERNAME_PREFIX)
+        errors.append(FieldError("username", reason, "reserved"))
     if not AGENCY_CODE_RE.fullmatch(agency_code) or len(agency_code) > 100:
         errors.append(FieldError("agency_code", t("accounts.agency.invalid", lang)))
     if not display_name or len(display_name) > 100:
@@ -292,6 +305,24 @@ def create_user(
         raise validation_problem(errors, lang)
     if password_hash is None and password is not None:
         password_hash = hash_password(password)
+    return _add_user(session, username, role, agency_code, display_name, password_hash)
+
+
+def create_citizen(session: Session, national_id: str, display_name: str) -> UserView:
+    """The account of a citizen who has just proved who they are with their card: the only
+    way a citizen account is made (:data:`CITIZEN_USERNAME_PREFIX`)."""
+    username = CITIZEN_USERNAME_PREFIX + national_id.lower()
+    return _add_user(session, username, CITIZEN_ROLE, CITIZEN_AGENCY, display_name[:100], None)
+
+
+def _add_user(
+    session: Session,
+    username: str,
+    role: str,
+    agency_code: str,
+    display_name: str,
+    password_hash: str | None,
+) -> UserView:
     now = utcnow()
     user = User(
         username=username,
@@ -403,6 +434,9 @@ def set_password(
     user = session.scalar(select(User).where(User.username == normalise_username(username)))
     if user is None:
         raise not_found(t("accounts.user.not_found", lang, user=username), lang)
+    if user.role == CITIZEN_ROLE:
+        reason = t("accounts.citizen.no_password", lang)
+        raise validation_problem([FieldError("username", reason, "citizen")], lang)
     errors = _password_errors(password, lang)
     if errors:
         raise validation_problem(errors, lang)
@@ -544,7 +578,10 @@ def authenticate(
     if seconds:
         raise _locked_out(kind, seconds, lang)
     user = session.scalar(select(User).where(User.username == username))
-    result = verify_password(user.password_hash if user else None, password)
+    # a citizen signs in with their card only, even if an account of theirs has a password
+    # (one made by an administrator before that was refused): failed, as for anyone unknown
+    known = user.password_hash if user and user.role != CITIZEN_ROLE else None
+    result = verify_password(known, password)
     if not result.ok:
         started = [
             (_count_failure(_failure_row(session, model, key), limit, now), limit.kind)
@@ -693,6 +730,8 @@ def issue_api_token(
         errors.append(FieldError("days", reason))
     if not owner.active:
         errors.append(FieldError("username", t("accounts.account.disabled", lang)))
+    if owner.role == CITIZEN_ROLE:
+        errors.append(FieldError("username", t("accounts.citizen.no_token", lang), "citizen"))
     if errors:
         raise validation_problem(errors, lang)
     now = now or utcnow()
@@ -749,6 +788,8 @@ def resolve_api_token(
         raise _token_problem("token_expired", lang)
     if not user.active:
         raise _token_problem("account_disabled", lang)
+    if user.role == CITIZEN_ROLE:  # one issued before that was refused: never a citizen's
+        raise _token_problem("token_unknown", lang)
     last = token.last_used_at
     if last is None or (now - as_utc(last)).total_seconds() >= SESSION_TOUCH_SECONDS:
         token.last_used_at = now

@@ -100,7 +100,10 @@ class Scope:
         tenant's own accounts; the platform's administrator only for node-wide accounts that
         read no citizen's personal data (:data:`NODE_WIDE_ROLES` of a national agency).
         Otherwise the operator could become a tenant's clerk or auditor by minting it a
-        credential."""
+        credential. Nobody provisions a citizen's account: only the citizen's own card
+        makes one (:data:`~onceonly.accounts.service.CITIZEN_USERNAME_PREFIX`)."""
+        if role == "citizen":
+            return False
         if self.operator:
             return tenant_of_agency(agency_code) == CENTRAL and role in NODE_WIDE_ROLES
         return self.sees_agency(agency_code)

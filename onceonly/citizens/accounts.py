@@ -9,33 +9,46 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from onceonly.accounts import service as accounts
-from onceonly.accounts.service import Principal, UserView
-
-USERNAME_PREFIX = "citizen-"
-CITIZEN_AGENCY = "public.citizen"
+from onceonly.accounts.service import (
+    CITIZEN_AGENCY,
+    CITIZEN_ROLE,
+    CITIZEN_USERNAME_PREFIX,
+    Principal,
+    UserView,
+)
+from onceonly.errors import Problem
+from onceonly.i18n import t
 
 
 def username_for(national_id: str) -> str:
-    return USERNAME_PREFIX + national_id.lower()
+    return CITIZEN_USERNAME_PREFIX + national_id.lower()
 
 
 def national_id_of(principal: Principal | UserView) -> str | None:
     """The national ID a citizen account stands for; None for anyone else."""
-    if principal.role != "citizen" or not principal.username.startswith(USERNAME_PREFIX):
+    if (
+        principal.role != CITIZEN_ROLE
+        or principal.agency_code != CITIZEN_AGENCY
+        or not principal.username.startswith(CITIZEN_USERNAME_PREFIX)
+    ):
         return None
-    return principal.username.removeprefix(USERNAME_PREFIX).upper()
+    return principal.username.removeprefix(CITIZEN_USERNAME_PREFIX).upper()
 
 
-def ensure_citizen(session: Session, national_id: str, name: str) -> UserView:
-    """The citizen's account, made on first sign-in (name from the certificate)."""
+def ensure_citizen(
+    session: Session, national_id: str, name: str, lang: str | None = None
+) -> UserView:
+    """The citizen's account, made on first sign-in (name from the certificate). An account
+    of that name that is not a citizen's (made by an administrator before that was refused)
+    is never handed to the card's holder: it is not theirs."""
     existing = accounts.get_user(session, username_for(national_id))
-    if existing is not None:
-        return existing
-    return accounts.create_user(
-        session,
-        username_for(national_id),
-        None,
-        "citizen",
-        CITIZEN_AGENCY,
-        name[:100] or national_id,
-    )
+    if existing is None:
+        return accounts.create_citizen(session, national_id, name or national_id)
+    if national_id_of(existing) is None:
+        raise Problem(
+            409,
+            "citizen-account-taken",
+            t("citizens.signin.account_taken_title", lang),
+            t("citizens.signin.account_taken", lang),
+        )
+    return existing

@@ -180,17 +180,22 @@ def signin_complete(request: Request, body: CompleteIn, settings: AppSettings) -
     lang = get_language(request)
     provider = providers(settings)["card"]
     failure: SignInFailed | None = None
+    refused: Problem | None = None
     with transaction(get_session_factory(request)) as db:
         try:
             identity = provider.complete(db, body.model_dump(), audience=_audience(request))
+            user = ensure_citizen(db, identity.national_id, identity.name, lang)
         except SignInFailed as error:
             failure = error  # the used challenge is committed all the same
+        except Problem as problem:
+            refused = problem  # and so it is when the account is not the card holder's
         else:
-            user = ensure_citizen(db, identity.national_id, identity.name)
             old = request.cookies.get(SESSION_COOKIE)
             if old:
                 accounts.revoke_session(db, old)
             new_session = accounts.create_session(db, user.id, settings.session_minutes)
+    if refused is not None:
+        raise refused
     if failure is not None:
         raise Problem(
             401, "sign-in-failed", t("citizens.signin.failed", lang), failure.reason(lang)

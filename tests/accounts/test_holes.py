@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts import service
 from onceonly.accounts.deps import SESSION_COOKIE
+from onceonly.accounts.models import ApiToken, User
+from onceonly.accounts.passwords import hash_password
 from onceonly.accounts.tenancy import Scope, scope_for
+from onceonly.citizens.accounts import ensure_citizen, national_id_of
 from onceonly.db import utcnow
 from onceonly.errors import Problem
 from tests.accounts.conftest import PASSWORD, login
@@ -136,6 +139,85 @@ def test_only_a_tenants_administrator_makes_its_accounts(
     assert national.status_code == 422
 
 
+def test_no_administrator_makes_a_citizen_or_a_token_for_one(
+    client: TestClient, make_user: MakeUser, db: Session
+) -> None:
+    """A city's administrator made ``citizen-<national ID>`` with a password of its own, signed
+    in as that citizen, gave consent and approved previews in their name; when the citizen
+    first signed in with their card, the account (and the administrator's password) was
+    handed to them. Only the card makes a citizen's account now."""
+    make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
+    make_user("admin", role="admin", agency="central.ndc")
+    citizen = ensure_citizen(db, "A123456789", "王小明")
+    db.commit()
+    for admin, staff_role, own_agency in (
+        ("tpe-admin", "clerk", "taipei-city.civil_affairs"),
+        ("admin", "owner", "central.mohw"),
+    ):
+        client.cookies.clear()
+        csrf = login(client, admin)
+        form = {"csrf_token": csrf, "display_name": "x", "password": "a long enough password"}
+        for username, role, agency, field in (
+            ("citizen-a101897884", "citizen", own_agency, "role"),
+            ("citizen-a101897884", "citizen", "public.citizen", "role"),
+            ("citizen-a101897884", staff_role, own_agency, "username"),
+        ):
+            page = client.post(
+                "/admin/users?lang=en",
+                data={**form, "username": username, "role": role, "agency_code": agency},
+            )
+            assert page.status_code == 422, (admin, role, page.text[-500:])
+            assert f'id="f-{field}-error"' in page.text
+            assert service.get_user(db, username) is None
+        assert 'value="citizen"' not in client.get("/admin/users").text, "not offered"
+        refused = _token(client, csrf, citizen.username)
+        assert refused.status_code in (403, 404, 422), refused.text  # type: ignore[attr-defined]
+    with pytest.raises(Problem) as no_token:
+        service.issue_api_token(db, citizen, "backdoor", 1)  # not even the node's own tools
+    assert no_token.value.status == 422
+    with pytest.raises(Problem) as no_password:
+        service.set_password(db, citizen.username, "a long enough password")
+    assert no_password.value.status == 422
+    assert service.list_api_tokens(db) == []
+
+
+def test_a_citizen_account_made_before_that_is_no_way_in(
+    client: TestClient, make_user: MakeUser, db: Session
+) -> None:
+    """Such accounts may be in a database from before: a password or a token of a citizen
+    account opens nothing, and the card never hands its holder an account not made for it."""
+    make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
+    citizen = ensure_citizen(db, "A123456789", "王小明")
+    made = db.get(User, citizen.id)
+    assert made is not None
+    made.password_hash = hash_password(PASSWORD)  # as an administrator's form once set it
+    plain = "oot_" + "x" * 43
+    db.add(ApiToken(user_id=citizen.id, name="old", token_hash=service.hash_token(plain),
+                    prefix=plain[:10], created_at=utcnow(),
+                    expires_at=utcnow() + timedelta(days=9)))  # fmt: skip
+    db.commit()
+    signed = post_login(client, {"username": citizen.username, "password": PASSWORD})
+    assert signed.status_code == 401 and SESSION_COOKIE not in signed.cookies
+    bearer = client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {plain}"})
+    assert bearer.status_code == 401
+    # a staff account under a citizen's name (made before the name was reserved)
+    staff = User(
+        username="citizen-b123456780",
+        display_name="x",
+        role="clerk",
+        agency_code="taipei-city.land_office",
+        active=True,
+        created_at=utcnow(),
+    )
+    db.add(staff)
+    db.commit()
+    with pytest.raises(Problem) as taken:
+        ensure_citizen(db, "B123456780", "李小華")
+    assert taken.value.status == 409
+    held = service.get_user(db, "citizen-b123456780")
+    assert held is not None and national_id_of(held) is None
+
+
 def test_scope_provisions() -> None:
     platform = scope_for("admin", "central.ndc")
     assert platform.provisions("admin", "central.mohw") and platform.provisions(
@@ -147,6 +229,9 @@ def test_scope_provisions() -> None:
         assert not platform.provisions(role, "taipei-city.civil_affairs")
         assert Scope("taipei-city").provisions(role, "taipei-city.civil_affairs")
         assert not Scope("taipei-city").provisions(role, "keelung-city.civil_affairs")
+    for scope in (platform, Scope("taipei-city")):
+        for agency in ("public.citizen", "taipei-city.civil_affairs", "central.mohw"):
+            assert not scope.provisions("citizen", agency)
 
 
 # --- 2. the sign-in form carries an anti-forgery token --------------------------------------

@@ -11,10 +11,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner
 
+from onceonly.accounts.models import User
+from onceonly.citizens.accounts import username_for
 from onceonly.citizens.cards import ensure_demo_ca, issue_demo_card, read_card
 from onceonly.citizens.identity import sign_challenge
 from onceonly.cli import app as cli
 from onceonly.config import Settings
+from onceonly.db import transaction, utcnow
 from tests.citizens.conftest import Portal
 
 
@@ -40,6 +43,26 @@ def test_the_sample_citizen_signs_in_with_the_demo_card(portal: Portal) -> None:
     assert whoami["role"] == "citizen"
     page = portal.client.get("/me", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "誰看過我的資料" in page.text
+
+
+def test_the_card_never_signs_in_to_an_account_not_made_for_it(portal: Portal) -> None:
+    """A staff account holding the citizen's account name (made before such names were
+    reserved): the card's holder is told so and is not signed in with it."""
+    with transaction(portal.app.state.sessions) as db:
+        staff = User(
+            username=username_for(portal.nid),
+            display_name="x",
+            role="clerk",
+            agency_code="taipei-city.civil_affairs",
+            active=True,
+            created_at=utcnow(),
+        )
+        db.add(staff)
+    refused = portal.sign_in()
+    assert refused.status_code == 409, refused.text
+    assert "請聯絡平臺維運人員" in refused.json()["detail"]
+    assert "onceonly_session" not in refused.cookies
+    assert portal.client.get("/api/v1/auth/whoami").status_code == 401
 
 
 def test_a_portal_page_without_sign_in_offers_the_card_form(portal: Portal) -> None:

@@ -62,7 +62,7 @@ from onceonly.survey import service as survey
 from onceonly.web.app import create_app
 from onceonly.web.public_routes import is_public
 from tests.casework import open_case
-from tests.conftest import DemoEnv, post_login
+from tests.conftest import DemoEnv, citizen_headers, post_login
 from tests.web.test_route_auth import endpoints
 
 ITEM = "temporary-work-allowance"
@@ -170,6 +170,12 @@ class Node:
         return make_session_factory(make_engine(self.env.settings.resolved_database_url))
 
     def auth(self, username: str) -> dict[str, str]:
+        """Staff call with a bearer token; a citizen with a browser session (never a token),
+        a new one each time (a sweep's call may sign it out)."""
+        if username.startswith(accounts.CITIZEN_USERNAME_PREFIX):
+            national_id = username.removeprefix(accounts.CITIZEN_USERNAME_PREFIX).upper()
+            with transaction(self.sessions()) as db:
+                return citizen_headers(db, national_id, "")
         if username not in self.tokens:
             with transaction(self.sessions()) as db:
                 user = accounts.get_user(db, username)
@@ -432,10 +438,10 @@ def sweep(
     values = path_values(target)
     routes = [e for e in endpoints(node.client.app.routes) if not is_public(e.method, e.path)]  # type: ignore[attr-defined]
     for username in usernames:
-        headers = node.auth(username) | {"Accept": "application/json"}
         for route in routes:
             if route.method == "WEBSOCKET":
                 continue
+            headers = node.auth(username) | {"Accept": "application/json"}
             path = route.path.format(**{k: v for k, v in values.items() if "{" + k in route.path})
             path = re.sub(r"\{(\w+):path\}", values["path"], path)
             urls = [path]

@@ -12,7 +12,7 @@ administrator is kept away from tenants' personal data: see also
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +21,10 @@ from fastapi.testclient import TestClient
 
 from onceonly.accounts import service as accounts
 from onceonly.accounts.deps import CurrentUser
-from onceonly.citizens.accounts import ensure_citizen
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.web.app import create_app
 from onceonly.web.public_routes import is_public
-from tests.conftest import DemoEnv
+from tests.conftest import DemoEnv, citizen_headers
 from tests.web.test_route_auth import Endpoint, endpoints
 
 CALLERS: dict[str, str | None] = {
@@ -237,6 +236,8 @@ class Callers:
     client: TestClient
     headers: dict[str, dict[str, str]]
     """Role -> the request headers that make a call as that role."""
+    citizen: Callable[[], dict[str, str]]
+    """The headers of a call as a citizen: a browser session, new for each call."""
     page_problems: list[str] = field(default_factory=list)
     """Pages met on the way whose markup is broken where a reader would see it."""
 
@@ -244,22 +245,27 @@ class Callers:
 @pytest.fixture
 def callers(demo_env: DemoEnv) -> Iterator[Callers]:
     factory = make_session_factory(make_engine(demo_env.settings.resolved_database_url))
+    accept = {"Accept": "application/json"}
     headers: dict[str, dict[str, str]] = {}
     with transaction(factory) as db:
         accounts.create_user(db, "tpe-admin", None, "admin", "taipei-city.civil_affairs", "管理")
-        ensure_citizen(db, "A123456789", "王小明")
         for role, username in CALLERS.items():
-            accept = {"Accept": "application/json"}
             if username is None:
                 headers[role] = accept
-                continue
-            user = accounts.get_user(db, username)
-            assert user is not None, username
-            token, _ = accounts.issue_api_token(db, user, "role sweep", 1)
-            headers[role] = accept | {"Authorization": f"Bearer {token}"}
+            elif role != "citizen":
+                user = accounts.get_user(db, username)
+                assert user is not None, username
+                token, _ = accounts.issue_api_token(db, user, "role sweep", 1)
+                headers[role] = accept | {"Authorization": f"Bearer {token}"}
+
+    def citizen() -> dict[str, str]:
+        """Signed in afresh for each route: a citizen has no token, and the sweep signs out."""
+        with transaction(factory) as db:
+            return accept | citizen_headers(db, "A123456789", "王小明")
+
     app = create_app(demo_env.settings)
     with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as client:
-        yield Callers(client, headers)
+        yield Callers(client, headers, citizen)
 
 
 def refused(response: Any) -> bool:
@@ -277,7 +283,7 @@ def refused(response: Any) -> bool:
 def observe(callers: Callers, endpoint: Endpoint) -> frozenset[str]:
     """The roles that get past ``endpoint``'s role check."""
     passed = set()
-    for role, headers in callers.headers.items():
+    for role, headers in [*callers.headers.items(), ("citizen", callers.citizen())]:
         kwargs: dict[str, Any] = {}
         if endpoint.method not in ("GET", "HEAD", "DELETE"):
             kwargs["json"] = {}
