@@ -3,8 +3,10 @@ already has an open case of the same item, or the household register says the ci
 died or holds no one with that ID. Warnings, in words; the clerk may still go on (a second
 case can be right, and the register can lag), by confirming on the same form.
 
-The register is asked through its owner's provider, for two fields only, and the read is
-written to the audit log like any other look at a person's record.
+The register is asked through its owner's provider, for two fields only, when the owner lets
+the clerk's agency read it for this item, and the read is written to the audit log like any
+other look at a person's record. An open case is looked for in the clerk's own agency only:
+another agency's case looks as if there were none.
 
 The counter's open form shows them (``onceonly.counter``) and the cases API returns them
 (``GET /api/v1/cases/warnings``), so both kinds of client can warn before opening.
@@ -26,6 +28,7 @@ from onceonly.domain.errors import DomainValueError
 from onceonly.domain.national_id import validate_national_id
 from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
+from onceonly.policy.service import Requester, allows_reading
 from onceonly.providers.base import Provider, ProviderUnavailable
 
 CAUTION_KINDS = ("open_case", "deceased", "not_registered", "register_unknown")
@@ -74,10 +77,24 @@ def check_request(session: Session, application_item: str, subject: str, lang: s
 def _register_warning(
     session: Session, providers: Providers, user: Principal, national_id: str, item: str, lang: str
 ) -> Caution | None:
+    """Asked only when the register's owner lets the clerk's agency read it for this item
+    (:func:`~onceonly.policy.service.allows_reading`): else any clerk could learn of anyone,
+    with no case and no rule, whether they are registered and when they died."""
     dataset = catalog.get_dataset(session, REGISTER_DATASET)
     owner = dataset.owner_agency if dataset else None
     provider = providers.for_owner(owner) if owner else None
-    if provider is None:
+    agency = catalog.get_agency(session, user.agency_code)
+    if provider is None or owner is None or agency is None:
+        return None
+    requester = Requester(agency.code, agency.kind, agency.jurisdiction)
+    if not allows_reading(
+        session,
+        requester=requester,
+        owner_agency=owner,
+        dataset=REGISTER_DATASET,
+        application_item=item,
+        subject=national_id,
+    ):
         return None
     try:
         record = provider.fetch(REGISTER_DATASET, national_id, list(LIFE_FIELDS))

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.tenancy import tenant_of_agency
 from onceonly.cases.fields import checked_subject
 from onceonly.cases.models import Case, CaseAgency, CaseEvent
 from onceonly.cases.numbering import TAIWAN
@@ -99,24 +98,32 @@ def queue_for(session: Session, agency: str) -> list[CaseSummaryView]:
     return [CaseSummaryView(**summary_fields(c)) for c in cases]
 
 
+def _handled_by(agency: str) -> Any:
+    """SQL: the case is or was in ``agency``'s queue (what its clerks may find again)."""
+    return exists().where(
+        CaseAgency.case_id == Case.id, CaseAgency.agency == agency, CaseAgency.role == "handler"
+    )
+
+
 def open_cases_of(
     session: Session, actor: CaseActor, subject: str, application_item: str
 ) -> list[CaseSummaryView]:
-    """The citizen's cases of this item not yet closed, in any queue of the actor's tenant:
-    the counter warns before a second one is opened for the same thing."""
+    """The citizen's cases of this item not yet closed that the actor's agency handles or
+    has handled: the counter warns before a second one is opened for the same thing.
+    Another agency's case is not told: a clerk naming item after item would learn which
+    applications a citizen has open elsewhere (another agency's case looks exactly like one
+    that does not exist)."""
     cases = session.scalars(
         select(Case)
         .where(
             Case.subject == subject,
             Case.application_item == application_item,
             Case.state != "closed",
+            _handled_by(actor.agency),
         )
         .order_by(Case.opened_at, Case.id)
     )
-    tenant = tenant_of_agency(actor.agency)
-    return [
-        CaseSummaryView(**summary_fields(c)) for c in cases if tenant_of_agency(c.agency) == tenant
-    ]
+    return [CaseSummaryView(**summary_fields(c)) for c in cases]
 
 
 def _day_start(day: Any) -> datetime:
@@ -131,12 +138,7 @@ def search_cases(
         raise Problem(
             403, "forbidden", t("problem.forbidden", lang), t("cases.forbidden.search", lang)
         )
-    handled = exists().where(
-        CaseAgency.case_id == Case.id,
-        CaseAgency.agency == actor.agency,
-        CaseAgency.role == "handler",
-    )
-    conditions: list[Any] = [handled]
+    conditions: list[Any] = [_handled_by(actor.agency)]
     if filters.number:
         conditions.append(Case.number == filters.number.strip().upper())
     if filters.subject:

@@ -137,9 +137,11 @@ def open_case(body: OpenCaseIn, step: CaseStep) -> CaseView:
     summary="Warnings before opening a case: a second open case, a deceased or unregistered "
     "citizen",
     description="What the counter warns about before a clerk opens a case for "
-    "`application_item` and `subject`: an open case of the same item for the citizen (in the "
-    "clerk's tenant), or the household register saying the citizen died or holds no one "
-    "with this ID (asked for two fields, and audited as a look at the record). Opening is "
+    "`application_item` and `subject`: an open case of the same item for the citizen that "
+    "the clerk's agency handles or has handled, or the household register saying the citizen "
+    "died or holds no one with this ID (asked for two fields only when the register's owner "
+    "lets the clerk's agency read it for this item, and audited as a look at the record; "
+    "otherwise not asked). Opening is "
     "still allowed (a second case can be right, the register can lag); pass the kinds the "
     "clerk went past as `acknowledged` to `POST /api/v1/cases`. An empty list: nothing "
     "looks amiss.",

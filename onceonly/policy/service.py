@@ -627,6 +627,43 @@ def decide(
     )
 
 
+def allows_reading(
+    session: Session,
+    *,
+    requester: Requester,
+    owner_agency: str,
+    dataset: str,
+    application_item: str,
+    subject: str,
+    now: datetime | None = None,
+) -> bool:
+    """Whether the owner lets ``requester`` read ``dataset`` about ``subject`` for this item
+    before any case is open: a current rule of the owner granting fields of it (a rule of
+    yes/no answers only grants no reading), and the citizen's standing consent where the
+    rule asks for one. What a check before a case opens rests on (the counter asks whether
+    the person on the register is alive): never more than what that rule allows, and never
+    for a requester the owner has not approved."""
+    now = now or utcnow()
+    today = now.date()
+    for rule in candidate_rules(session, owner_agency, dataset, application_item):
+        current = rule.status == "approved" and rule.valid_from <= today
+        current = current and (rule.valid_until is None or today <= rule.valid_until)
+        if current and rule.fields and _applies_to(rule, requester):
+            decision = decide(
+                session,
+                requester=requester,
+                owner_agency=owner_agency,
+                dataset=dataset,
+                application_item=application_item,
+                subject=subject,
+                case_id=None,
+                fields=rule.fields,
+                now=now,
+            )
+            return decision.allowed
+    return False
+
+
 def _safeguards(
     session: Session,
     rule: RuleView,

@@ -387,6 +387,40 @@ def test_the_cases_api_gives_the_counters_warnings_before_opening(
         assert url in api.get("/openapi.json").json()["paths"]
 
 
+def test_warnings_tell_another_agencys_clerk_nothing(demo_env: DemoEnv, demo_app: FastAPI) -> None:
+    """Found by an attacker's review: any clerk asking the warnings learned whether anyone was
+    registered and when they died (the register asked with no case and no rule), and, item by
+    item, which applications a citizen had open at other agencies of the city."""
+    from fastapi.testclient import TestClient
+
+    subject = demo_env.sample("taipei_home_owner")
+    deceased = demo_env.sample("deceased")
+    with TestClient(demo_app) as api:
+
+        def warnings(username: str, who: str) -> list[dict[str, Any]]:
+            answer = api.get(
+                "/api/v1/cases/warnings",
+                params={"application_item": ITEM, "subject": who},
+                headers=_bearer(demo_app, username),
+            )
+            assert answer.status_code == 200, answer.text
+            return list(answer.json()["warnings"])
+
+        opened = api.post(
+            "/api/v1/cases",
+            json={"application_item": ITEM, "subject": subject},
+            headers=_bearer(demo_app, "tpe-udd-clerk"),
+        )
+        assert opened.status_code == 201, opened.text
+        assert [w["kind"] for w in warnings("tpe-udd-clerk", subject)] == ["open_case"]
+        before = _register_checks(demo_app, deceased)
+        for other in ("tpe-social-clerk", "kee-water-clerk"):
+            assert warnings(other, subject) == [], other  # the case: as if there were none
+            assert warnings(other, deceased) == [], other  # the register: not asked
+        assert _register_checks(demo_app, deceased) == before, "nothing was read"
+        assert [w["kind"] for w in warnings("tpe-udd-clerk", deceased)] == ["deceased"]
+
+
 def _register_checks(app: FastAPI, subject: str) -> int:
     from onceonly.audit.models import AuditEntry
 
