@@ -29,11 +29,15 @@ class FeedPage:
     """Pass this as ``cursor`` next time; equal to the request's cursor when nothing is new."""
 
 
-def read_feed(session: Session, agency_code: str, cursor: int = 0, limit: int = 100) -> FeedPage:
-    """Events for ``agency_code`` after ``cursor``, oldest first."""
+def read_feed(
+    session: Session, agency_code: str, cursor: int = 0, limit: int = 100, *, confirm: bool = True
+) -> FeedPage:
+    """Events for ``agency_code`` after ``cursor``, oldest first; ``confirm``: the cursor
+    confirms receipt of everything up to it (the agency's system pulling), else nothing
+    changes (a person looking)."""
     limit = max(1, min(limit, MAX_LIMIT))
     cursor = max(0, cursor)
-    if cursor:
+    if cursor and confirm:
         now = utcnow()
         session.execute(
             update(Delivery)

@@ -341,9 +341,11 @@ for _action in ("approve", "reject", "revoke"):
     response_model=FeedOut,
     summary="Pull the events for your agency after a cursor, in order",
     description=(
-        "Pass the `next_cursor` of the previous answer as `cursor`: that confirms receipt of "
-        "everything up to it (those deliveries become `delivered`). Confirm processing with "
-        "`POST /api/v1/notify/acks`."
+        "Pass the `next_cursor` of the previous answer as `cursor`: with an API token (your "
+        "agency's system), that confirms receipt of everything up to it (those deliveries "
+        "become `delivered`); with a browser session it changes nothing, so a link opened "
+        "from another site cannot confirm what your system never received. Confirm processing "
+        "with `POST /api/v1/notify/acks`."
     ),
     responses={404: {"description": "No pull subscription", **PROBLEM}},
 )
@@ -363,7 +365,9 @@ def feed(
             t("problem.not_found", lang),
             t("notify.error.no_pull", lang),
         )
-    page = read_feed(db, principal.agency_code, cursor, limit)
+    # a GET a browser makes for any page that links here must not change anything
+    confirm = principal.auth_method == "token"
+    page = read_feed(db, principal.agency_code, cursor, limit, confirm=confirm)
     return FeedOut(events=page.events, next_cursor=page.next_cursor)
 
 

@@ -142,6 +142,37 @@ def test_subscription_review_and_pull_feed_with_acks(
     assert after.json()["events"] == []
 
 
+def test_only_the_agencys_system_confirms_receipt_by_its_cursor(
+    client: TestClient, app_sessions: sessionmaker[Session]
+) -> None:
+    """A GET with the agency's browser session (a link on another site opened by its staff,
+    SameSite=lax lets it through) confirmed every delivery up to any cursor it named."""
+    agency = token_for(app_sessions, "tax-system", "clerk", "taipei-city.tax_office")
+    owner = token_for(app_sessions, "moi-owner", "owner", "central.moi_household")
+    auditor = token_for(app_sessions, "auditor", "auditor", "central.ndc")
+    made = client.post(
+        "/api/v1/notify/subscriptions",
+        headers=agency,
+        json={"event_kinds": ["death"], "legal_basis": "household-registration-act",
+              "fields": ["death_date"], "mode": "pull"},
+    ).json()  # fmt: skip
+    client.post(f"/api/v1/notify/subscriptions/{made['id']}/approve", headers=owner)
+    record_death(app_sessions, 4)
+
+    def statuses() -> list[str]:
+        url = f"/api/v1/notify/citizens/{citizen(4)}/events"
+        found = client.get(url, headers=auditor).json()
+        return [a["status"] for e in found["events"] for a in e["agencies"]]
+
+    browser = TestClient(client.app, follow_redirects=False)
+    assert post_login(browser, {"username": "tax-system", "password": PASSWORD}).status_code == 303
+    seen = browser.get("/api/v1/notify/feed", params={"cursor": 10**9})
+    assert seen.status_code == 200
+    assert statuses() == ["pending"], "a person's look confirms nothing"
+    client.get("/api/v1/notify/feed", headers=agency, params={"cursor": 10**9})
+    assert statuses() == ["delivered"]
+
+
 def test_feed_needs_a_pull_subscription_and_a_signed_in_caller(
     client: TestClient, app_sessions: sessionmaker[Session]
 ) -> None:
