@@ -27,9 +27,11 @@ from onceonly.cli import app as cli
 from onceonly.config import CONFIG_ENV, SETTINGS_FILE, Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
+from onceonly.federation.node import NodeConfig
 from onceonly.observability import RequestIdFilter, log_config, reset_request_id, set_request_id
 from onceonly.web.app import create_app
 from tests.conftest import DemoEnv
+from tests.federation.test_node_key_kind import node_pair
 
 PASSWORD = "a-long-admin-passphrase-42"
 ITEM = "public-housing-low-income"
@@ -283,6 +285,23 @@ def test_readyz_names_a_missing_signing_key(node: Node) -> None:
     body = _not_ready(client)
     assert [(f["check"], f["target"]) for f in body["failures"]] == [("keys", owner)]
     assert "signing key" in body["failures"][0]["en"]
+
+
+def test_readyz_names_a_node_key_of_the_wrong_kind_in_words(node: Node, tmp_path: Path) -> None:
+    """A node configuration holding an RSA key (written by hand, or before ``federation init``
+    checked it) was told as the connectors failing, in English inside the Chinese."""
+    cert, key = node_pair(tmp_path, "rsa")
+    NodeConfig(
+        id="taipei", name="taipei", jurisdictions=("taipei-city",),
+        endpoint="https://127.0.0.1:1", cert=str(cert), key=str(key),
+        ca=str(tmp_path / "ca" / "ca.pem"), directory_url="https://127.0.0.1:2",
+        directory_jwk={"kty": "OKP", "crv": "Ed25519", "x": "AAAA"},
+    ).write(node.env.settings)  # fmt: skip
+    body = _not_ready(node.client())
+    [failure] = [f for f in body["failures"] if f["check"] != "connectors"]
+    assert failure["check"] == "exchange"
+    assert "不是 EC P-256" in failure["zh-TW"] and "is not an EC P-256" not in failure["zh-TW"]
+    assert "is not an EC P-256" in failure["en"] and str(key) in failure["en"]
 
 
 def test_readyz_tells_outsiders_only_which_check_failed(node: Node) -> None:

@@ -29,6 +29,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from onceonly.config import Settings
 from onceonly.db import utcnow
+from onceonly.domain.errors import DomainValueError
 from onceonly.i18n import both, normalise_language, t
 from onceonly.observability import (
     HTTP_LATENCY,
@@ -170,6 +171,9 @@ def connectors_check(app: FastAPI) -> list[dict[str, str]]:
         providers = list(exchange_for(app.state).providers)
     except FileNotFoundError:
         return []  # no connectors configured yet
+    except DomainValueError as error:  # said in words where raised: a node key of a wrong kind
+        reason = {"zh-TW": error.message_zh, "en": error.message_en}
+        return [_failure("exchange", "*", "deploy.ready.exchange_load", reason=reason)]
     except Exception as error:
         return [_failure("connectors", "*", "deploy.ready.connectors_load", reason=_short(error))]
     failures = []

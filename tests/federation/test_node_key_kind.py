@@ -46,7 +46,7 @@ EN_WORDS = _flat("is not an EC P-256 (prime256v1) private key")
 HOW = _flat("onceonly pki issue-node")
 
 
-def _pair(root: Path, kind: str) -> tuple[Path, Path]:
+def node_pair(root: Path, kind: str) -> tuple[Path, Path]:
     """A key of ``kind`` and a node certificate for it signed by the federation CA in
     ``root / "ca"``: a pair that belongs together, so only its kind is wrong."""
     ca_dir = root / "ca"
@@ -102,7 +102,7 @@ def test_init_refuses_a_key_a_node_cannot_sign_with(tmp_path: Path, kind: str) -
     """Its own matching certificate (which ``init`` took) and a P-256 one from
     ``pki issue-node`` (refused as "not the pair", which hid why): both say the key must be
     EC P-256 and how to get one, naming the option and the file; nothing is written."""
-    cert, key = _pair(tmp_path, kind)
+    cert, key = node_pair(tmp_path, kind)
     issued = ca.issue_node(tmp_path / "ca", "taipei", tmp_path / "certs")
     written = tmp_path / "node" / "federation" / "node.json"
 
@@ -126,7 +126,7 @@ def test_init_refuses_a_key_a_node_cannot_sign_with(tmp_path: Path, kind: str) -
 def test_credentials_refuse_such_a_key_in_both_languages(tmp_path: Path) -> None:
     """What every node command loading its key (serve, backup ship, the notify worker, the
     gateway links) meets: the words of ``init``, in both languages, not English alone."""
-    cert, key = _pair(tmp_path, "rsa")
+    cert, key = node_pair(tmp_path, "rsa")
     with pytest.raises(DomainValueError) as refused:
         NodeCredentials.load("taipei", str(cert), str(key))
     assert _flat(refused.value.message_zh).startswith(f"{key}{KEY_WORDS}")
@@ -145,7 +145,7 @@ def test_serve_stops_at_start_on_such_a_key(tmp_path: Path) -> None:
     ``federation serve`` stops before serving, with the same words in both languages and
     exit 2; it served, and the first clerk asking another node for evidence met an
     English-only error."""
-    cert, key = _pair(tmp_path, "rsa")
+    cert, key = node_pair(tmp_path, "rsa")
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ONCEONLY_")}
     onceonly = [sys.executable, "-m", "onceonly.cli"]
     settings = Settings(data_dir=tmp_path / "node")
