@@ -414,6 +414,11 @@ def guarded_rules(session: Session, owner_agency: str, dataset: str) -> list[Rul
     return [_view(rule) for rule in session.scalars(query)]
 
 
+def _in_force(rule: RuleView, today: date) -> bool:
+    """Within the rule's validity dates (whatever its status)."""
+    return rule.valid_from <= today and (rule.valid_until is None or today <= rule.valid_until)
+
+
 def _applies_to(rule: RuleView, requester: Requester) -> bool:
     if rule.requesting_agency:
         return rule.requesting_agency == requester.agency
@@ -567,11 +572,7 @@ def decide(
     )
     candidates = [rule for rule in found if _applies_to(rule, requester)]
     approved = [rule for rule in candidates if rule.status == "approved"]
-    current = [
-        rule
-        for rule in approved
-        if rule.valid_from <= today and (rule.valid_until is None or today <= rule.valid_until)
-    ]
+    current = [rule for rule in approved if _in_force(rule, today)]
     if not current:
         return _explain_absence(
             candidates, approved, requester, owner_agency, dataset, application_item, today, names
@@ -646,8 +647,7 @@ def allows_reading(
     now = now or utcnow()
     today = now.date()
     for rule in candidate_rules(session, owner_agency, dataset, application_item):
-        current = rule.status == "approved" and rule.valid_from <= today
-        current = current and (rule.valid_until is None or today <= rule.valid_until)
+        current = rule.status == "approved" and _in_force(rule, today)
         if current and rule.fields and _applies_to(rule, requester):
             decision = decide(
                 session,
@@ -685,9 +685,7 @@ def _safeguards(
             if rules is not None
             else guarded_rules(session, owner_agency, rule.dataset)
         )
-        if _applies_to(other, requester)
-        and other.valid_from <= today
-        and (other.valid_until is None or today <= other.valid_until)
+        if _applies_to(other, requester) and _in_force(other, today)
     ]
     consent = rule if rule.consent_required else None
     consent = consent or next((r for r in siblings if r.consent_required), None)
