@@ -241,6 +241,7 @@ def settle_params(pieces: list[Piece], lang: str | None) -> None:
         if not piece.predicate or not piece.live:
             continue
         choices = [d.param_choices for d in piece.decisions.values()] or [{}]
+        settled_each: list[dict[str, Any]] = []
         for choice in choices:
             settled, refused = predicates.settle(
                 piece.declared, piece.statutory, choice, piece.asked_params, piece.where, lang
@@ -248,6 +249,33 @@ def settle_params(pieces: list[Piece], lang: str | None) -> None:
             if refused:
                 errors += refused
                 break
-            piece.params = settled
+            settled_each.append(settled)
+        else:
+            differing = _differing(piece, settled_each, lang)
+            if differing is not None:
+                errors.append(differing)
+            else:
+                piece.params = settled_each[0]
     if errors:
         raise validation_problem(errors, lang)
+
+
+def _differing(
+    piece: Piece, settled_each: list[dict[str, Any]], lang: str | None
+) -> FieldError | None:
+    """Every owner of a piece is asked one question: when the values each owner's rule would
+    choose differ (one lists a year the catalog does not set), the clerk names the value, which
+    each owner's rule must then allow. The last owner's choice used to be sent to them all,
+    so an owner was asked with a value its own rule never approved."""
+    first = settled_each[0]
+    for name, value in first.items():
+        values = [settled.get(name) for settled in settled_each]
+        if any(other != value for other in values):
+            spec = piece.dataset.predicate(piece.predicate) if piece.predicate else None
+            param = next((p for p in spec.params if p.name == name), None) if spec else None
+            words = {"zh-TW": param.label_zh, "en": param.label_en} if param else {}
+            label = words.get(normalise_language(lang), name)
+            shown = "、".join(dict.fromkeys(str(v) for v in values))
+            reason = t("exchange.params.owners_differ", lang, param=label, values=shown)
+            return FieldError(f"{piece.where}.params.{name}", reason, "owners_differ")
+    return None

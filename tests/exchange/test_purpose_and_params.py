@@ -330,3 +330,42 @@ def test_a_consent_to_another_case_or_item_does_not_count(counter: Counter) -> N
         policy.grant_consent(db, subject, TEMPORARY_WORK, other_case)
     response = counter.ask(LABOUR, subject, application_item=TEMPORARY_WORK)
     assert response.status_code == 403
+
+
+def test_owners_whose_rules_would_ask_different_values_are_not_all_asked_one_of_them(
+    counter: Counter,
+) -> None:
+    """House tax is held by each city's tax office. When one of them lists a year for the
+    item (2019) that the others' rules and the catalog (2026) do not, the piece is one
+    question to all five: the last office's choice was sent to every office, so the others
+    were asked about 2019 under rules that never approved it. Now the clerk is asked to
+    name the year, which every office's rule must then allow."""
+    resale, paid = "public-housing-resale", "house_tax_paid_for_year"
+    subject = counter.env.sample("taipei_home_owner")
+    asked = [{"type": paid}]
+    before = counter.ask("tpe-udd-clerk", subject, application_item=resale, evidence=asked)
+    assert before.status_code == 200, before.text
+    with transaction(counter.app.state.sessions) as db:
+        rule = policy.request_rule(
+            db,
+            policy.RuleRequest(
+                owner_agency="yilan-county.tax_office",
+                dataset="house_tax",
+                application_item=resale,
+                legal_basis="house-tax-act",
+                requesting_agency="taipei-city.urban_development",
+                predicates=[paid],
+                predicate_params={paid: {"year": [2019]}},
+            ),
+            requested_by="tpe-udd-clerk",
+        )
+        policy.approve_rule(db, rule.id, "ila-tax-owner", "yilan-county.tax_office", "ok")
+    refused = counter.ask("tpe-udd-clerk", subject, application_item=resale, evidence=asked)
+    assert refused.status_code == 422, refused.text
+    assert _fields(refused) == ["evidence[0].params.year"]
+    reason = refused.json()["errors"][0]["reason"]
+    assert "2019" in reason and "2026" in reason and "指定" in reason
+    for year in (2019, 2026):  # each refused by the offices whose rules do not allow it
+        named = [{"type": paid, "params": {"year": year}}]
+        answer = counter.ask("tpe-udd-clerk", subject, application_item=resale, evidence=named)
+        assert answer.status_code == 422, (year, answer.text)
