@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from onceonly.accounts.service import CITIZEN_USERNAME_PREFIX
 from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries
 from onceonly.catalog import service as catalog
 from onceonly.domain.roc_date import TAIWAN
@@ -60,9 +61,8 @@ class Access:
     proof_available: bool
     """False for a format-1 entry by a clerk: every proof of it would name the clerk."""
 
-    @property
-    def by_citizen(self) -> bool:
-        return self.role == "citizen"
+    by_citizen: bool = False
+    """The citizen's own look (shown as "you", without agency or badge): see :func:`_own`."""
 
     @property
     def local_time(self) -> str:
@@ -113,6 +113,15 @@ def _event_text(event: str, lang: str) -> str:
         return t("citizens.event.other", lang)
 
 
+def _own(entry: AuditEntryView) -> bool:
+    """Whether a citizen's own account made the entry: never one another node or a gateway
+    forwarded (``node/username``), whatever role it claims, so no look can pass for the
+    citizen's own and lose its agency and badge on the page."""
+    username = entry.actor_username or ""
+    own_name = username.startswith(CITIZEN_USERNAME_PREFIX) and "/" not in username
+    return entry.actor_role == "citizen" and own_name
+
+
 def describe(session: Session, entry: AuditEntryView, lang: str) -> Access:
     owners = [o for o in (entry.owner_agency or "").split(",") if o]
     status = str(entry.details.get("status") or entry.decision)
@@ -132,6 +141,7 @@ def describe(session: Session, entry: AuditEntryView, lang: str) -> Access:
         agency_name=_name(session, entry.actor_agency or "", lang),
         badge=entry.actor_badge or "",
         role=entry.actor_role or "",
+        by_citizen=_own(entry),
         application_item=entry.application_item or "",
         application_item_name=_name(session, entry.application_item or "", lang),
         case_id=entry.case_id or "",

@@ -62,6 +62,11 @@ STATUS_OF = {
 }
 
 
+FORWARDING_ROLE = "clerk"
+"""Only a clerk asks for evidence, so only a clerk's request is forwarded: the entry this
+node writes says which agency looked, and a citizen's own look would show them as "you"."""
+
+
 class ForwardedAsk(BaseModel):
     request_id: str
     case_id: str
@@ -380,10 +385,14 @@ def answer_now(
     if agency is None or (jurisdictions is not None and agency.jurisdiction not in jurisdictions):
         refused = RequestRefused("agency_not_of_node", asked.actor.get("agency", ""), sender)
         return audit_refusal(exchange.sessions, refused, EVIDENCE_PATH, raw)
+    role = asked.actor.get("role", FORWARDING_ROLE)
+    if role != FORWARDING_ROLE:  # a node calling its clerk a citizen hid the look from them
+        refused = RequestRefused("actor_not_clerk", role, sender)
+        return audit_refusal(exchange.sessions, refused, EVIDENCE_PATH, raw)
     actor = Actor(
         username=f"{sender}/{asked.actor.get('username', '')}",
         badge=asked.actor.get("badge", ""),
-        role=asked.actor.get("role", "clerk"),
+        role=role,
         agency=agency.code,
     )
     body = EvidenceRequestIn(

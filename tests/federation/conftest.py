@@ -163,9 +163,10 @@ def forwarded_body(
     subject: str | None = None,
     evidence_type: str = LOW_INCOME,
     agency: str = "taipei-city.urban_development",
+    role: str = "clerk",
 ) -> bytes:
     """What 臺北市's node forwards when its clerk asks about ``subject`` (a 宜蘭縣 resident)
-    for ``evidence_type`` (low income)."""
+    for ``evidence_type`` (low income); ``role``: what the node says its asker is."""
     return json.dumps(
         {
             "request_id": request_id,
@@ -176,7 +177,7 @@ def forwarded_body(
             "actor": {
                 "username": "tpe-udd-clerk",
                 "badge": "B-1",
-                "role": "clerk",
+                "role": role,
                 "agency": agency,
             },
         }

@@ -6,6 +6,7 @@ audit entry; a retry after the fault issues the evidence (nothing is lost)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -17,7 +18,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from onceonly.audit.log import EntryFilter, find_entries
+from onceonly.citizens.accesses import describe
 from onceonly.cli import app as cli
+from onceonly.db import make_engine, make_session_factory
 from onceonly.demo.federated.cluster import register_node
 from onceonly.exchange.schemas import EvidenceAsk
 from onceonly.exchange.transcript import verify_transcript
@@ -231,6 +235,31 @@ def _a_node_cannot_ask_for_an_agency_outside_its_jurisdictions(federation: Feder
             headers={HEADER: taipei.sign("POST", EVIDENCE_PATH, body, audience="north-regional")},
         )
     assert answered.status_code == 200, answered.text
+
+
+def _a_node_cannot_pass_its_clerk_off_as_the_citizen(federation: Federation) -> None:
+    """Found by an attacker's review: a node sending ``role: citizen`` for its clerk had the
+    look listed on the citizen's page as their own ("you"), without agency or badge."""
+    regional = federation.layout.node("north-regional")
+    url = f"https://127.0.0.1:{regional.peer_port}{EVIDENCE_PATH}"
+    taipei = credentials(federation, "taipei")
+    for role, status in (("citizen", 403), ("clerk", 200)):
+        body = forwarded_body(federation, f"as-{role}", role=role)
+        signature = taipei.sign("POST", EVIDENCE_PATH, body, audience="north-regional")
+        with peer_client(federation, "taipei") as client:
+            answer = client.post(url, content=body, headers={HEADER: signature})
+        assert answer.status_code == status, answer.text
+    assert refusals(federation, "north-regional")[-1] == "actor_not_clerk"
+    [looked] = [e for e in federation.audit("north-regional", "as-clerk") if e.subject]
+    engine = make_engine(regional.settings.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        found, _ = find_entries(session, EntryFilter(subject=looked.subject), limit=500)
+        [view] = [e for e in found if e.request_id == "as-clerk"]
+        shown = describe(session, view, "zh-TW")
+        claimed = describe(session, dataclasses.replace(view, actor_role="citizen"), "zh-TW")
+    engine.dispose()
+    assert not shown.by_citizen and shown.agency == "taipei-city.urban_development"
+    assert not claimed.by_citizen, "a forwarded look never passes for the citizen's own"
 
 
 def _faults_reach_the_clerk_as_reasons_and_a_retry_issues(federation: Federation) -> None:
@@ -497,6 +526,7 @@ def test_a_node_speaks_only_for_itself_its_agencies_and_to_its_addressee(
 ) -> None:
     _a_node_can_neither_pass_on_a_request_nor_carry_another_s(federation)
     _a_node_cannot_ask_for_an_agency_outside_its_jurisdictions(federation)
+    _a_node_cannot_pass_its_clerk_off_as_the_citizen(federation)
 
 
 def test_faults_and_backup_lose_nothing(federation: Federation) -> None:
