@@ -5,6 +5,7 @@ be issued)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -128,50 +129,66 @@ def audit(
 ) -> None:
     """One entry per asked piece, all durably written before anything is returned. About a
     parcel, building or house number, the entry's subject is the case's citizen and
-    ``details.about`` names the thing asked about."""
+    ``details.about`` names the thing asked about. A predicate about a second person (the
+    other of a kinship) also writes an entry in that person's name: their record was read
+    too, and their own "who looked" page must show it."""
     records = []
     for piece in pieces:
         first = piece.decisions.get(piece.owners[0]) if piece.owners else None
-        records.append(
-            AuditRecord(
-                event="evidence.request",
-                request_id=request_id,
-                actor_username=actor.username,
-                actor_badge=actor.badge,
-                actor_role=actor.role,
-                actor_agency=actor.agency,
-                application_item=item_code,
-                case_id=case_id,
-                subject=subject,
-                dataset=piece.dataset.code,
-                fields=list(first.fields) if first and not piece.predicate else [],
-                predicate=piece.predicate,
-                predicate_params=piece.params if piece.predicate else {},
-                owner_agency=",".join(piece.owners),
-                legal_basis=(first.legal_basis if first else None) or piece.legal_basis or "",
-                decision=_DECISION_OF.get(piece.status, "failed"),
-                reason_zh=piece.reason.get("zh-TW", ""),
-                reason_en=piece.reason.get("en", ""),
-                details={
-                    **actor.audit_details(),
-                    "status": piece.status,
-                    "rule_ids": piece.rule_ids,
-                    "withheld": list(piece.withheld),
-                    "transcript_kids": [tr.kid for tr in piece.transcripts],
-                    "routed_by": "household_registration.jurisdiction"
-                    if piece.routed_by_residence
-                    else None,
-                    **({"forwarded": True} if piece.remote_owner else {}),
-                    **({"nodes": piece.elsewhere.audit_details()} if piece.elsewhere else {}),
-                    **({"preview_id": piece.preview_id} if piece.preview_id else {}),
-                    **({"about": about.key} if about else {}),
-                },
-            )
+        record = AuditRecord(
+            event="evidence.request",
+            request_id=request_id,
+            actor_username=actor.username,
+            actor_badge=actor.badge,
+            actor_role=actor.role,
+            actor_agency=actor.agency,
+            application_item=item_code,
+            case_id=case_id,
+            subject=subject,
+            dataset=piece.dataset.code,
+            fields=list(first.fields) if first and not piece.predicate else [],
+            predicate=piece.predicate,
+            predicate_params=piece.params if piece.predicate else {},
+            owner_agency=",".join(piece.owners),
+            legal_basis=(first.legal_basis if first else None) or piece.legal_basis or "",
+            decision=_DECISION_OF.get(piece.status, "failed"),
+            reason_zh=piece.reason.get("zh-TW", ""),
+            reason_en=piece.reason.get("en", ""),
+            details={
+                **actor.audit_details(),
+                "status": piece.status,
+                "rule_ids": piece.rule_ids,
+                "withheld": list(piece.withheld),
+                "transcript_kids": [tr.kid for tr in piece.transcripts],
+                "routed_by": "household_registration.jurisdiction"
+                if piece.routed_by_residence
+                else None,
+                **({"forwarded": True} if piece.remote_owner else {}),
+                **({"nodes": piece.elsewhere.audit_details()} if piece.elsewhere else {}),
+                **({"preview_id": piece.preview_id} if piece.preview_id else {}),
+                **({"about": about.key} if about else {}),
+            },
         )
+        records.append(record)
+        records += [
+            replace(record, subject=other, details={**record.details, "named_as": name})
+            for name, other in _other_people(piece)
+        ]
     assert exchange.audit is not None
     exchange.audit.append(records)
     for piece in pieces:
         observability.EVIDENCE_DECISIONS.labels(piece.status).inc()
+
+
+def _other_people(piece: Piece) -> list[tuple[str, str]]:
+    """(parameter, national ID) of each other person a predicate was asked about."""
+    if not piece.predicate:
+        return []
+    return [
+        (name, str(piece.params[name]))
+        for name, kind in piece.declared.items()
+        if kind == "national_id" and piece.params.get(name)
+    ]
 
 
 def respond(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from onceonly.citizens.accesses import AccessFilter, list_accesses
 from tests.conftest import DemoEnv
 from tests.exchange.test_evidence_requests import Counter
 
@@ -123,3 +124,19 @@ def test_wrong_params_are_a_422_naming_the_field(
     assert got.status_code == 422, got.text
     errors = got.json()["errors"]
     assert [(e["field"], e["code"]) for e in errors] == [(field, code)], errors
+
+
+def test_the_other_person_asked_about_sees_the_look_on_their_own_page(counter: Counter) -> None:
+    """Found by an attacker's review: the second person of a kinship question was read but
+    the look was written only under the case's citizen, so their "who looked at my data"
+    page never showed it, whoever the clerk named."""
+    deceased = counter.env.sample("kinship_deceased")
+    stranger = counter.env.sample("veteran")
+    asked = _ask(counter, deceased, {"type": DEGREE, "params": {"other": stranger}})
+    assert asked.status_code == 200, asked.text
+    with counter.app.state.sessions() as db:
+        shown, _ = list_accesses(db, stranger, AccessFilter(), "zh-TW")
+    [look] = [a for a in shown if a.predicate == DEGREE]
+    assert look.agency == "taipei-city.household_office" and not look.by_citizen
+    assert look.case_id == counter.case(CLERK, deceased, ITEM)
+    assert look.predicate_name and look.predicate_name != DEGREE
