@@ -1,7 +1,9 @@
 """``/owners/rules``: the data owner's rules page. Pending requests are approved or rejected
 (a rejection needs a reason), approved rules revoked (with a reason), and each rule shows how
-it has been used. Every decision goes through the policy service and is audited as the access
-rules API does it, so the very next evidence request sees it."""
+it has been used. Each rule shows every term an approval makes active, in words, and a
+request that widens access unusually is warned of next to its approve button
+(``onceonly/owners/terms.py``). Every decision goes through the policy service and is
+audited as the access rules API does it, so the very next evidence request sees it."""
 
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from onceonly.accounts.tenancy import scope_of
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name
 from onceonly.counter.routes import FORM_PROBLEMS, page
-from onceonly.db import transaction
+from onceonly.db import transaction, utcnow
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
+from onceonly.owners.terms import rule_terms
 from onceonly.owners.usage import rule_usage
 from onceonly.policy import alerts
 from onceonly.policy import service as policy
@@ -76,20 +79,19 @@ def _rules_page(
             item = items.get(code)
             return (item.name_en if lang == "en" else item.name_zh) if item else code
 
-        def allowed(rule: policy.RuleView) -> list[str]:
-            dataset = datasets.get(rule.dataset)
-            names = []
-            for name in rule.fields:
-                spec = dataset.field(name) if dataset else None
-                names.append((spec.label_en if lang == "en" else spec.label_zh) if spec else name)
-            for code in rule.predicates:
-                predicate = dataset.predicate(code) if dataset else None
-                names.append(
-                    (predicate.name_en if lang == "en" else predicate.name_zh)
-                    if predicate
-                    else code
-                )
-            return names
+        def named(code: str) -> str:
+            place = catalog.get_jurisdiction(db, code)
+            if place is not None:
+                return place.name_en if lang == "en" else place.name_zh
+            return agency_name(db, code, lang)
+
+        today = utcnow().date()  # as the policy judges a rule in force (policy.decide)
+        terms = {
+            r.id: rule_terms(
+                r, datasets.get(r.dataset), items.get(r.application_item), lang, today, named
+            )
+            for r in rules
+        }
 
         return page(
             request,
@@ -106,7 +108,7 @@ def _rules_page(
                 else code
             ),
             agency_name=lambda code: agency_name(db, code, lang),
-            allowed=allowed,
+            terms=terms,
             basis=lambda code: bases.get(code, code),
             errors=errors or {},
             form=form or {},
