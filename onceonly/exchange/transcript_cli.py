@@ -42,10 +42,24 @@ def _fail(key: str, **params: Any) -> typer.Exit:
 
 
 def _read_token(file: Path) -> str:
+    """The JWS in ``file``: the file itself, or the one a PDF transcript carries (its owner's
+    signature is what is checked here; the PDF's own seal is checked at ``/verify``)."""
     try:
-        return sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except OSError as error:
         raise _fail("transcript.cli.no_file", path=file, error=error) from error
+    if data.lstrip()[:5] == b"%PDF-":
+        from onceonly.exchange.verify import pdf_transcript_jws
+
+        inside = pdf_transcript_jws(data)
+        if inside is None:
+            raise _fail("transcript.cli.pdf_without_jws", path=file)
+        typer.echo(t("transcript.cli.pdf_inside", Settings().language), err=True)
+        return inside
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _fail("transcript.cli.not_a_transcript", path=file) from error
 
 
 def load_jwks(source: str | None) -> dict[str, Any]:

@@ -267,6 +267,18 @@ def _issuer_code(token: str) -> str:
     return str(payload.get("iss", ""))
 
 
+def pdf_transcript_jws(data: bytes) -> str | None:
+    """The JWS a PDF transcript carries, or ``None`` when the file holds none (not a PDF this
+    platform made, or a damaged one): what an offline check verifies, the owner's signature
+    being on it."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        return _embedded_jws(PdfFileReader(io.BytesIO(data), strict=False))
+    except Exception:  # an untrusted file: any parser failure means "no transcript inside"
+        return None
+
+
 def _embedded_jws(reader: Any) -> str | None:
     """The JWS attached to a PDF transcript (its ``/EmbeddedFiles`` name tree's first leaf)."""
     names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]

@@ -5,8 +5,10 @@ revision fails; the JWS travels inside; keys this node does not hold never sign.
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import x509 as asn1_x509
@@ -20,8 +22,10 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 import onceonly.models  # noqa: F401 - every table
+from onceonly.cli import app as cli
 from onceonly.config import Settings
 from onceonly.db import Base, make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
@@ -338,3 +342,30 @@ def test_any_uploaded_bytes_get_a_verdict_never_an_error(
     with sessions() as db:
         outcome = verify.check_file(db, data, "en")
     assert not outcome.valid and outcome.reason
+
+
+def test_the_command_line_checks_the_transcript_a_pdf_carries(
+    sessions: sessionmaker[Session], pdf_settings: Settings, tmp_path: Path
+) -> None:
+    """``onceonly transcript verify`` took only the JWS file: given the PDF offered beside it,
+    it said it could not decode byte 0x93. It checks the transcript the PDF carries now, says
+    so, and says in words what a file that is neither is."""
+    _, data, _, _ = _made(sessions, pdf_settings)
+    with transaction(sessions) as db:
+        (tmp_path / "jwks.json").write_text(json.dumps(published_jwks(db)), "utf-8")
+    (tmp_path / "t.pdf").write_bytes(data)
+    (tmp_path / "plain.pdf").write_bytes(b"%PDF-1.7\n%\x93\x8c\x8b\x9e junk")
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 not text")
+
+    def verify(name: str) -> Any:
+        command = ["transcript", "verify", str(tmp_path / name), "--jwks"]
+        return CliRunner().invoke(cli, [*command, str(tmp_path / "jwks.json")])
+
+    checked = verify("t.pdf")
+    assert checked.exit_code == 0, checked.output
+    assert "有效 / valid" in checked.output and "這是 PDF 謄本" in checked.output
+    plain = verify("plain.pdf")
+    assert plain.exit_code == 2 and "沒有附上本平臺的電子謄本檔" in plain.output
+    photo = verify("photo.jpg")
+    assert photo.exit_code == 2 and "不是電子謄本檔" in photo.output
+    assert "codec" not in plain.output + photo.output
