@@ -363,3 +363,21 @@ def test_an_auditor_is_told_of_the_agencies_outside_their_city(tour: Tour) -> No
     text = visible_text(page.text)
     assert "民眾的通報與各機關處理情形" in text and "我的通報" not in text
     assert re.search(r"另有 \d+ 個其他縣市或中央的機關也收到此通報", text), text
+
+
+def test_a_visitor_finds_the_citizens_and_the_publics_pages_from_the_front_page(
+    demo_env: DemoEnv,
+) -> None:
+    """The front page offered only the catalog, the API and staff sign-in: a citizen had no
+    way to their own portal, nor anyone to the transcript check or the public statistics."""
+    from onceonly.web.app import create_app
+
+    with TestClient(create_app(demo_env.settings), follow_redirects=False) as anyone:
+        for lang, words in (("zh-TW", "自然人憑證"), ("en", "sign in with your card")):
+            front = anyone.get("/", params={"lang": lang}, headers={"Accept": "text/html"})
+            assert front.status_code == 200 and words in front.text
+            links = set(re.findall(r'<a href="(/[^"?#]*)', front.text.split("<main", 1)[1]))
+            assert {"/citizen/login", "/verify", "/stats/public", "/login"} <= links
+            for link in links:
+                followed = anyone.get(link, headers={"Accept": "text/html"})
+                assert followed.status_code == 200, (link, followed.status_code)
