@@ -55,7 +55,8 @@ def test_the_clerk_sees_the_request_and_closes_it(
     with TestClient(create_app(settings), follow_redirects=False) as client:
         post_login(client, {"username": "pwd-clerk", "password": PASSWORD, "next": "/"})
         queue = client.get("/counter")
-        assert view.service_request_id in queue.text
+        # said to be a service request, not shown as if it were a national ID
+        assert f"市民服務請求 {view.service_request_id}" in queue.text
         page = client.get(f"/counter/cases/{number}")
         assert page.status_code == 200, page.text
         text = page.text
