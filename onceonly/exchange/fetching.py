@@ -13,7 +13,7 @@ from onceonly.domain import subjects
 from onceonly.exchange import fanout
 from onceonly.exchange.context import Actor, Exchange
 from onceonly.exchange.display import dataset_names
-from onceonly.exchange.minimise import minimise
+from onceonly.exchange.minimise import merge_records, minimise
 from onceonly.exchange.owner_calls import Asking, NotAsked
 from onceonly.exchange.piece import Piece
 from onceonly.exchange.schemas import (
@@ -194,13 +194,7 @@ def _combine(piece: Piece, about: subjects.Subject | None = None) -> None:
         if isinstance(outcome, SourceRecord)
     ]  # each other node minimised its own by its offices' rules
     records += [result.fields for result in issued_elsewhere if result.fields is not None]
-    merged: dict[str, Any] = {}
-    for record in records:
-        for name, value in record.items():
-            if isinstance(value, list) and isinstance(merged.get(name), list):
-                merged[name] = merged[name] + value
-            else:
-                merged.setdefault(name, value)
+    merged = merge_records(records)
     if not records:
         dataset = dataset_names(piece.dataset)
         if about is None:

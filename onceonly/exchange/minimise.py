@@ -45,3 +45,16 @@ def minimise(record: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, Any
             elif isinstance(value, Mapping):
                 result[name] = {k: v for k, v in value.items() if k in keep}
     return result
+
+
+def merge_records(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several owners' (minimised) records as one answer: list fields concatenated in order
+    (every land office's parcels), any other field the first owner's value."""
+    merged: dict[str, Any] = {}
+    for record in records:
+        for name, value in record.items():
+            if isinstance(value, list) and isinstance(merged.get(name), list):
+                merged[name] = merged[name] + value
+            else:
+                merged.setdefault(name, value)
+    return merged

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from onceonly.config import Settings
+from onceonly.exchange.minimise import merge_records
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, Reason
 from onceonly.exchange.transcript import TranscriptInvalid, verify_transcript
 from onceonly.federation.node import NodeConfig, SnapshotCache
@@ -284,6 +285,8 @@ class RemoteNodes:
                 holder=node.id,
                 request_id=request_id,
                 subject=about or subject,
+                ask=ask,
+                dataset=dataset,
             )
         except AnswerRefused as refused:
             key = "federation.peer_refused" if refused.by_peer else "federation.transcript_refused"
@@ -337,10 +340,16 @@ def checked_answer(
     holder: str,
     request_id: str,
     subject: str,
+    ask: EvidenceAsk,
+    dataset: str,
 ) -> EvidenceResult:
     """The answer of another node or an owner's gateway, with every transcript verified
-    against the keys that peer publishes, issued by an owner it holds, for this very request
-    and subject; :class:`AnswerRefused` otherwise."""
+    against the keys that peer publishes, issued by an owner it holds, for this very request,
+    subject and question (``dataset``, and ``ask``'s predicate with its parameters);
+    :class:`AnswerRefused` otherwise. What the answer says (yes or no, the record) is taken
+    from the signed transcripts, never from the peer's unsigned JSON beside them, and an
+    answer said to be issued must carry them: a peer could otherwise say "yes" beside a
+    transcript saying "no", or answer another question than the one asked."""
     if response.status_code != 200:
         problem = json_object(response)
         raise AnswerRefused(
@@ -352,6 +361,7 @@ def checked_answer(
         result = EvidenceResult.model_validate(json_object(response).get("result"))
     except ValueError as exc:
         raise AnswerRefused(False, detail=both("federation.answer.not_a_result")) from exc
+    signed = []
     for issued in result.transcripts:
         try:
             verified = verify_transcript(issued.jws, jwks)
@@ -363,7 +373,46 @@ def checked_answer(
             raise AnswerRefused(False, detail=why)
         if verified.claims.request_id != request_id or verified.claims.subject != subject:
             raise AnswerRefused(False, detail=both("federation.answer.other_request"))
-    return result
+        if not _answers(verified.claims, ask, dataset):
+            raise AnswerRefused(False, detail=both("federation.answer.other_question"))
+        signed.append(verified.claims)
+    if result.status == "issued" and not signed:
+        raise AnswerRefused(False, detail=both("federation.answer.unsigned"))
+    if not signed:
+        return result
+    if ask.type != dataset:  # a predicate: it holds only if it holds at each owner
+        asked = [c.predicate or {} for c in signed]  # every one answers it (_answers)
+        details = [dict(p["detail"]) for p in asked if p.get("detail")]
+        return result.model_copy(
+            update={
+                "answer": all(bool(p.get("answer")) for p in asked),
+                "answer_detail": details[0] if len(details) == 1 else None,
+                "fields": None,
+            }
+        )
+    merged = merge_records(c.fields or {} for c in signed)
+    return result.model_copy(update={"fields": merged, "answer": None, "answer_detail": None})
+
+
+def _answers(claims: Any, ask: EvidenceAsk, dataset: str) -> bool:
+    """Whether a signed transcript answers the question asked: the dataset, and for a
+    predicate its code and every parameter it was asked with."""
+    if claims.dataset != dataset:
+        return False
+    if ask.type == dataset:  # the record itself
+        return claims.predicate is None
+    asked = claims.predicate or {}
+    if asked.get("code") != ask.type:
+        return False
+    given = asked.get("params") or {}
+    return all(_same(given.get(name), value) for name, value in (ask.params or {}).items())
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as parameter values (``19013 == 19013.0``, but ``True`` is no ``1``)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)
 
 
 def json_object(response: PeerResponse) -> dict[str, Any]:

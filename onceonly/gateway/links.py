@@ -178,6 +178,8 @@ class Gateways:
                 holder=gateway.id,
                 request_id=request_id,
                 subject=about or subject,
+                ask=ask,
+                dataset=dataset,
             )
         except AnswerRefused as refused:
             key = "gateway.refused" if refused.by_peer else "gateway.transcript_refused"

@@ -425,3 +425,46 @@ def test_cli_show_renders_a_table_and_writes_html(files: tuple[Path, Path], tmp_
     assert result.exit_code == 0, result.output
     assert "姓名" in result.output and "王小明" in result.output
     assert "王小明" in html.read_text("utf-8")
+
+
+def test_a_peers_answer_is_what_its_signed_transcripts_say(
+    key: SigningKey, jwks: dict[str, Any]
+) -> None:
+    """Found by an attacker's review: another node or an owner's gateway had every transcript
+    checked for who signed it, for which request and citizen, but not for which question,
+    and its unsigned "answer" beside the transcripts was the one taken; an "issued" answer
+    needed no transcript at all."""
+    from onceonly.exchange.schemas import EvidenceAsk
+    from onceonly.federation.peer_http import PeerResponse
+    from onceonly.federation.remote import AnswerRefused, checked_answer
+
+    claims = dataclasses.replace(income_claims(), request_id="r-1", issued_at=None)
+    signed = sign_transcript(key, claims, valid_days=30)
+    asked = EvidenceAsk(type="avg_monthly_income_below", params={"threshold": 19013})
+
+    def answer(*, says: bool, transcripts: list[str], ask: EvidenceAsk = asked) -> Any:
+        result = {
+            "evidence_type": ask.type, "dataset": "income", "predicate": ask.type,
+            "status": "issued", "reason": {"zh-TW": "核發", "en": "issued"}, "answer": says,
+            "transcripts": [{"owner": OWNER, "kid": key.kid, "jws": t,
+                             "expires_at": "2030-01-01T00:00:00+00:00"} for t in transcripts],
+        }  # fmt: skip
+        response = PeerResponse(200, json.dumps({"result": result}).encode())
+        return checked_answer(response, jwks=jwks, issuers={OWNER}, holder="gw",
+                              request_id="r-1", subject="A123456789", ask=ask,
+                              dataset="income")  # fmt: skip
+
+    assert answer(says=True, transcripts=[signed]).answer is True
+    # the transcript says "yes"; a peer saying "no" beside it is not believed, nor the reverse
+    no = dataclasses.replace(claims, predicate={**claims.predicate, "answer": False})  # type: ignore[dict-item]
+    assert answer(says=True, transcripts=[sign_transcript(key, no, valid_days=30)]).answer is False
+    for wrong in (
+        EvidenceAsk(type="avg_monthly_income_below", params={"threshold": 25000}),
+        EvidenceAsk(type="household_income_below", params={"threshold": 19013}),
+    ):
+        with pytest.raises(AnswerRefused) as other:
+            answer(says=True, transcripts=[signed], ask=wrong)
+        assert "another question" in str(other.value.details["detail"])
+    with pytest.raises(AnswerRefused) as unsigned:
+        answer(says=True, transcripts=[])
+    assert "carries no transcript" in str(unsigned.value.details["detail"])

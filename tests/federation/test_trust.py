@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from onceonly.cli import app as cli
 from onceonly.config import Settings
+from onceonly.exchange.schemas import EvidenceAsk
 from onceonly.federation.directory import Directory, RegistrationInvalid
 from onceonly.federation.node import NodeConfig, SnapshotCache
 from onceonly.federation.signing import NodeCredentials, NonceStore, RequestRefused, verify_request
@@ -483,6 +484,10 @@ def test_removing_a_node_says_what_happened(pki: Path, tmp_path: Path) -> None:
     assert directory.nodes() == []
 
 
+ASKED = {"ask": EvidenceAsk(type="household_income_below"), "dataset": "income"}
+"""The question a peer's answer is checked against (checked_answer)."""
+
+
 def test_a_peers_words_in_a_clerks_reason_are_bounded() -> None:
     """A node or gateway chooses much of what a refusal of its answer quotes (a key id, its
     own problem's detail): a clerk's reason holds at most 200 characters of it."""
@@ -503,12 +508,13 @@ def test_a_peers_words_in_a_clerks_reason_are_bounded() -> None:
     answer = PeerResponse(200, json.dumps({"result": result}).encode())
     with pytest.raises(AnswerRefused) as refused:
         checked_answer(answer, jwks={"keys": []}, issuers={"central.fia"}, holder="gw",
-                       request_id="r", subject="A123456789")  # fmt: skip
+                       request_id="r", subject="A123456789", **ASKED)  # fmt: skip
     detail = refused.value.details["detail"]
     assert isinstance(detail, dict) and all(0 < len(text) <= 200 for text in detail.values())
     problem = PeerResponse(503, json.dumps({"detail": "x" * 5000}).encode())
     with pytest.raises(AnswerRefused) as by_peer:
-        checked_answer(problem, jwks={}, issuers=set(), holder="gw", request_id="r", subject="s")
+        checked_answer(problem, jwks={}, issuers=set(), holder="gw", request_id="r", subject="s",
+                       **ASKED)  # fmt: skip
     assert len(by_peer.value.details["detail"]) == 200
 
 
@@ -524,7 +530,7 @@ def test_a_peers_refusal_reads_in_words_not_its_code() -> None:
         answer = PeerResponse(status, json.dumps(problem).encode())
         with pytest.raises(AnswerRefused) as refused:
             checked_answer(answer, jwks={}, issuers=set(), holder="gw", request_id="r",
-                           subject="A123456789")  # fmt: skip
+                           subject="A123456789", **ASKED)  # fmt: skip
         assert refused.value.by_peer
         for key in ("federation.peer_refused", "gateway.refused"):
             texts = both(key, node="臺北市", gateway="gw", owner="central.fia",
@@ -539,5 +545,6 @@ def test_a_peers_refusal_reads_in_words_not_its_code() -> None:
     assert "could not handle the request" in said[418]
     ours = PeerResponse(403, json.dumps({"code": "replay", "detail": "nonce n"}).encode())
     with pytest.raises(AnswerRefused) as replayed:
-        checked_answer(ours, jwks={}, issuers=set(), holder="gw", request_id="r", subject="s")
+        checked_answer(ours, jwks={}, issuers=set(), holder="gw", request_id="r", subject="s",
+                       **ASKED)  # fmt: skip
     assert replayed.value.details["why"] == both("federation.refused.replay")
