@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     loaded test machine's first answer is not."""
     max_body_bytes: int = 1024 * 1024
     """Largest request body accepted (413 beyond it); the scan upload allows its own limit."""
+    max_backup_bytes: int = 256 * 1024 * 1024
+    """Largest backup a partner node may send this node's federation listener (413 beyond
+    it): the listener holds it whole before storing it."""
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -392,8 +392,14 @@ def ship_backup(settings: Any, to: str | None = None, tenant: str | None = None)
     return receipt | {"rows": sum(manifest["row_counts"].values()), "bytes": len(envelope)}
 
 
+KEPT_PER_SENDER = 7
+"""How many of one partner's backups are kept (the newest): a week of nightly backups, and no
+member node can fill this node's disk by sending backups without end."""
+
+
 def store_backup(settings: Any, sender: str, envelope: bytes) -> Path:
-    """Keep a partner's backup as received (still encrypted) under ``backups/<sender>/``."""
+    """Keep a partner's backup as received (still encrypted) under ``backups/<sender>/``,
+    with its :data:`KEPT_PER_SENDER` newest; older ones are deleted once this one is whole."""
     folder = backups_dir(settings) / sender
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -401,6 +407,8 @@ def store_backup(settings: Any, sender: str, envelope: bytes) -> Path:
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(envelope)
     tmp.replace(path)
+    for older in sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.name)[:-KEPT_PER_SENDER]:
+        older.unlink(missing_ok=True)
     return path
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -48,6 +49,7 @@ from onceonly.notify.relays import MOVE_STATUS_PATH, MOVES_PATH
 from onceonly.open311 import federation as open311_fed
 from onceonly.pki.trust import TrustAnchor
 from onceonly.providers.registry import load_providers
+from onceonly.web.security import BodyLimit, BodyLimitMiddleware
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -182,6 +184,9 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     state = PeerState(settings, config)
     app = FastAPI(title=f"onceonly node {config.id}", docs_url=None, redoc_url=None)
     app.state.peer = state
+    # every route holds the body whole: a member node's body is bounded like a browser's
+    larger = [(re.compile(re.escape(BACKUPS_PATH)), settings.max_backup_bytes)]
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimit(settings.max_body_bytes, larger))
 
     def received_now(
         request: Request, path: str, model: type[Body], raw: bytes

@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 
 from onceonly.audit.log import AuditRecord, append_many_durably
+from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
 from onceonly.federation.backup import (
     BackupInvalid,
     Opened,
     dump_database,
+    latest_backup,
     open_envelope,
     restore_drill,
     seal,
+    store_backup,
 )
 from onceonly.pki import ca
 from onceonly.pki.trust import TrustAnchor
@@ -158,3 +161,15 @@ def test_a_backup_taken_while_the_node_writes_describes_one_moment(
     assert manifest["row_counts"]["audit_entries"] == manifest["audit_head"]["seq"] == 25
     report = restore_drill(Opened(manifest, body, "t"))
     assert report.ok, report
+
+
+def test_a_partner_keeps_a_weeks_backups_of_each_sender(tmp_path: Path) -> None:
+    """A member node sending backups without end filled the partner's disk: each sender's
+    newest seven are kept, the older ones deleted once the new one is whole."""
+    settings = Settings(data_dir=tmp_path / "node")
+    stored = [store_backup(settings, "taipei", f"backup {n}".encode()) for n in range(9)]
+    stored.append(store_backup(settings, "new-taipei", b"theirs"))
+    kept = sorted(p.read_text() for p in (stored[0].parent).iterdir())
+    assert kept == [f"backup {n}" for n in range(2, 9)]
+    assert latest_backup(settings, "taipei") == stored[8]
+    assert latest_backup(settings, "new-taipei") == stored[9]

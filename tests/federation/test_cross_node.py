@@ -250,6 +250,10 @@ def _a_node_cannot_pass_its_clerk_off_as_the_citizen(federation: Federation) -> 
             answer = client.post(url, content=body, headers={HEADER: signature})
         assert answer.status_code == status, answer.text
     assert refusals(federation, "north-regional")[-1] == "actor_not_clerk"
+    # a member's body is bounded like a browser's: read whole, it could exhaust the memory
+    with peer_client(federation, "taipei") as client:
+        huge = client.post(url, content=b"{" + b" " * (1024 * 1024) + b"}")
+    assert huge.status_code == 413, huge.text[:300]
     [looked] = [e for e in federation.audit("north-regional", "as-clerk") if e.subject]
     engine = make_engine(regional.settings.resolved_database_url)
     with make_session_factory(engine)() as session:
