@@ -27,6 +27,7 @@ from onceonly.federation.signing import HEADER, RequestRefused, verify_request
 from onceonly.i18n import catalogue
 from onceonly.pki.trust import TrustAnchor
 from onceonly.providers.registry import providers_from
+from onceonly.web.security import BodyLimit, BodyLimitMiddleware
 
 EVIDENCE_PATH = "/gateway/v1/evidence"
 CONFIG_NAME = "gateway.json"
@@ -166,6 +167,8 @@ def create_gateway_app(settings: Settings, config: GatewayConfig) -> FastAPI:
     state = GatewayState(settings, config)
     app = FastAPI(title=f"onceonly gateway {config.id}", docs_url=None, redoc_url=None)
     app.state.peer = state
+    # the route holds the body whole: bounded like the platform's own (413 beyond it)
+    app.add_middleware(BodyLimitMiddleware, limits=BodyLimit(settings.max_body_bytes))
 
     @app.post(EVIDENCE_PATH)
     async def evidence(request: Request) -> JSONResponse:

@@ -329,3 +329,23 @@ def test_a_parameter_the_clerk_chose_is_refused_in_words_before_the_gateway_is_a
         exchange = getattr(counter.app.state, "exchange", None)
         if exchange is not None:
             exchange.close()
+
+
+def test_a_body_the_gateway_would_hold_whole_is_bounded(setup: Setup) -> None:
+    """The gateway read any body whole before checking who sent it: one request could
+    exhaust its memory. Over the platform's own limit it is refused with 413 unread."""
+    import ssl
+
+    import httpx
+
+    from onceonly.federation.remote import EVIDENCE_PATH
+
+    setup.start()
+    tls = setup.root / "platform-tls"
+    context = ssl.create_default_context(cafile=str(setup.ca_dir / "ca.pem"))
+    context.load_cert_chain(str(tls / "platform.pem"), str(tls / "platform.key"))
+    with httpx.Client(verify=context, timeout=30) as client:
+        huge = client.post(
+            f"https://127.0.0.1:{setup.port}{EVIDENCE_PATH}", content=b"{" + b" " * 2**20 + b"}"
+        )
+    assert huge.status_code == 413, huge.text[:300]
