@@ -57,6 +57,11 @@ def receiver(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8801),
     ack: str = typer.Option("inline", help="inline: answer processed; none: answer received."),
+    accept_v1: bool = typer.Option(
+        False,
+        envvar="ONCEONLY_RECEIVER_ACCEPT_V1",
+        help="Also accept pushes signed only with the deprecated v1 scheme (during a move).",
+    ),
 ) -> None:
     """Run the reference receiver (an agency endpoint that verifies, deduplicates and acks)."""
     import uvicorn
@@ -71,7 +76,8 @@ def receiver(
         said = t("notify.cli.bad_ack", lang, ack=ack, allowed=", ".join(ACKS))
         raise typer.BadParameter(said, param_hint="--ack")
     try:
-        receiver_app = create_receiver_app(secrets, db, ack=ack)  # opens --db: before serving
+        # opens --db: before serving
+        receiver_app = create_receiver_app(secrets, db, ack=ack, accept_v1=accept_v1)
     except UnusableStore as unusable:
         typer.echo(unusable.words("--db", lang), err=True)
         raise typer.Exit(2) from None

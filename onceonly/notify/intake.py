@@ -45,6 +45,7 @@ from onceonly.notify.models import Delivery, IntakeKey, LifeEvent
 from onceonly.notify.notices import Contact, remember_contact
 from onceonly.notify.outbox import citizen_events
 from onceonly.notify.register import Register, check_register, last_move_out_to
+from onceonly.notify.register_log import Look, Reader, logged_reads
 from onceonly.notify.relays import queue_relay
 from onceonly.notify.subscriptions import matching_subscriptions
 from onceonly.providers.base import ProviderUnavailable
@@ -195,10 +196,20 @@ def preview_event(
     *,
     source: str = HOUSEHOLD,
     lang: str | None = None,
+    reader: Reader | None = None,
 ) -> list[Recipient]:
-    """Every check :func:`report_event` makes, without recording: who would be told."""
-    checked = _checked(session, event, register, caller, source, lang)
-    return recipients_for(session, checked.kind, checked.jurisdiction)
+    """Every check :func:`report_event` makes, without recording: who would be told.
+
+    Nothing about the event is recorded, but the look at the register is: each person asked
+    about gets a ``notify.register_check`` entry naming ``reader`` (the signed-in account;
+    by default what ``caller`` says), committed even when the preview is refused
+    (:mod:`onceonly.notify.register_log` says why a preview about a citizen of another city
+    is allowed, logged, and how the address check avoids being an oracle)."""
+    who = reader or Reader.of_caller(caller, event.recorded_by)
+    look = Look(event.kind, dict(event.payload), preview=True)
+    with logged_reads(session, register, who, look) as logged:
+        checked = _checked(session, event, logged, caller, source, lang)
+        return recipients_for(session, checked.kind, checked.jurisdiction)
 
 
 def checked_contact(
@@ -233,8 +244,14 @@ def report_event(
     lang: str | None = None,
     relayed: bool = False,
     served_here: Collection[str] | None = None,
+    reader: Reader | None = None,
 ) -> Accepted:
     """Check and record a reported event in ``session``'s transaction (the caller commits).
+
+    Every person the register is asked about is written to the audit log as read by
+    ``reader`` (the signed-in account; by default what ``caller`` says), with the event when
+    it is recorded, and committed on its own when the register's answer refuses the event
+    (:func:`~onceonly.notify.register_log.logged_reads`).
 
     ``served_here``: this federation node's own cities (``None`` stand-alone); a 遷入 from any
     other city is queued for that city's node (:mod:`onceonly.notify.relays`).
@@ -247,6 +264,38 @@ def report_event(
     errors = check_event(event, source, lang)
     if errors:
         raise validation_problem(errors, lang)
+    who = reader or Reader.of_caller(caller, event.recorded_by)
+    look = Look(event.kind, dict(event.payload), preview=False)
+    with logged_reads(session, register, who, look) as logged:
+        return _report(
+            session,
+            event,
+            logged,
+            caller,
+            digest=digest,
+            source=source,
+            idempotency_key=idempotency_key,
+            contact=contact,
+            lang=lang,
+            relayed=relayed,
+            served_here=served_here,
+        )
+
+
+def _report(
+    session: Session,
+    event: LifeEventIn,
+    register: Register,
+    caller: str,
+    *,
+    digest: str,
+    source: str,
+    idempotency_key: str | None,
+    contact: Contact | None,
+    lang: str | None,
+    relayed: bool,
+    served_here: Collection[str] | None,
+) -> Accepted:
     lock_subject(session, subject_of(event.national_id))
     if idempotency_key is not None:
         key = idempotency_key.strip()
@@ -340,6 +389,20 @@ def record_relayed_move(
     except DomainValueError as exc:
         reason = exc.message(lang or "zh-TW")
         raise validation_problem([FieldError("national_id", reason, "invalid")], lang) from exc
+    # the node's look at the register is logged like an office's, refused or not
+    look = Look("move_out", {"to_jurisdiction": move.arrived_in}, preview=False)
+    with logged_reads(session, register, Reader(f"node:{sender}"), look) as logged:
+        return _record_relayed(session, logged, move, sender, subject, lang)
+
+
+def _record_relayed(
+    session: Session,
+    register: Register,
+    move: RelayedMove,
+    sender: str,
+    subject: str,
+    lang: str | None,
+) -> Accepted:
     lock_subject(session, subject)  # an office recording the same 遷出 now waits, then sees it
     earlier = last_move_out_to(session, subject, move.arrived_in)
     if earlier is not None and earlier.jurisdiction == move.from_jurisdiction:

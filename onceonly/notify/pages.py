@@ -28,6 +28,7 @@ from onceonly.i18n import t
 from onceonly.notify import intake, outbox, relays
 from onceonly.notify.events import LifeEventIn
 from onceonly.notify.kinds import EVENT_KINDS, HOUSEHOLD_KINDS
+from onceonly.notify.register_log import Reader
 from onceonly.notify.routes import cities_served_here, register_of
 from onceonly.web.deps import Db, language
 from onceonly.web.templating import render
@@ -139,7 +140,12 @@ def _preview(
     try:
         _contact(form, lang)
         told = intake.preview_event(
-            db, _event(form, user), register_of(request, db), user.agency_code, lang=lang
+            db,
+            _event(form, user),
+            register_of(request, db),
+            user.agency_code,
+            lang=lang,
+            reader=Reader.of(user),
         )
     except Problem as problem:
         if problem.status not in (422, 503):
@@ -179,6 +185,7 @@ def _send(
             contact=_contact(form, lang),
             lang=lang,
             served_here=cities_served_here(request),
+            reader=Reader.of(user),
         )
     except Problem as problem:
         if problem.status not in (422, 503):

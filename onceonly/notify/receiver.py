@@ -1,14 +1,28 @@
 """A reference receiver for pushed events: what an agency's endpoint must do, in one file.
 
-It verifies the HMAC signature, applies each ``Idempotency-Key`` once (keys kept in its own
-SQLite file, so a restarted receiver still knows them), keeps the latest state per citizen,
-and answers ``{"status": "processed"}`` so the platform marks the delivery processed at once
-(with ``ack="none"`` it answers ``received`` and the agency acknowledges later through
-``POST /api/v1/notify/acks``). The demo's agency receivers and the fault tests run it with
-uvicorn: ``uvicorn --factory onceonly.notify.receiver:app_from_env`` configured by
+It verifies the HMAC signature (scheme ``v2``, which covers the timestamp, the event id, the
+``Idempotency-Key`` and the body: :mod:`onceonly.notify.webhook`), applies each *event* once
+by the ``id`` in the signed body (event ids kept in its own SQLite file, so a restarted
+receiver still knows them), keeps the latest state per citizen, and answers
+``{"status": "processed"}`` so the platform marks the delivery processed at once (with
+``ack="none"`` it answers ``received`` and the agency acknowledges later through
+``POST /api/v1/notify/acks``).
+
+Deduplicating by the unsigned ``Idempotency-Key`` header, as it once did, let anyone who
+captured a push send it again with a fresh key inside the timestamp tolerance and have it
+applied twice. The key is now signed (``v2``), and even so the receiver does not trust it
+for deduplication: the body's event id is what it applies once, so a push of the same event
+for another subscription, a retry, or a replay under any header is answered as a duplicate.
+A push signed only the deprecated way (``v1``) is refused unless the receiver is started with
+``accept_v1`` (``ONCEONLY_RECEIVER_ACCEPT_V1=1``, ``--accept-v1``) for the time its platform
+may still send ``v1`` alone; such a push is deduplicated by its body's event id all the same.
+
+The demo's agency receivers and the fault tests run it with uvicorn:
+``uvicorn --factory onceonly.notify.receiver:app_from_env`` configured by
 ``ONCEONLY_RECEIVER_SECRET`` (comma-separated to accept several), ``ONCEONLY_RECEIVER_DB``,
-``ONCEONLY_RECEIVER_ACK`` and ``ONCEONLY_RECEIVER_FAULTS=1`` (enables ``POST /_faults``, which
-makes it answer an error status or answer slowly, for tests only).
+``ONCEONLY_RECEIVER_ACK``, ``ONCEONLY_RECEIVER_ACCEPT_V1`` and ``ONCEONLY_RECEIVER_FAULTS=1``
+(enables ``POST /_faults``, which makes it answer an error status or answer slowly, for tests
+only).
 """
 
 from __future__ import annotations
@@ -29,7 +43,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from onceonly.i18n import LANGUAGES, t
-from onceonly.notify.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from onceonly.notify.webhook import EVENT_HEADER, IDEMPOTENCY_HEADER, verify
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS applied (
@@ -52,6 +66,7 @@ CREATE TABLE IF NOT EXISTS received (
     duplicate INTEGER NOT NULL,
     out_of_order INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS applied_event_id ON applied (event_id);
 """
 
 
@@ -126,12 +141,18 @@ class ReceiverStore:
             raise _why_unusable(path, error) from error
         self.connection = connection
 
-    def apply(self, key: str, event: dict[str, Any]) -> tuple[bool, bool]:
-        """Apply once: returns (duplicate, out_of_order). One transaction per delivery."""
+    def apply(self, event: dict[str, Any], key: str | None = None) -> tuple[bool, bool]:
+        """Apply each event once, by its ``id``: returns (duplicate, out_of_order). One
+        transaction per delivery; ``key`` (the delivery's ``Idempotency-Key``) is only
+        recorded, never what decides (see the module's description)."""
+        event_id = event["id"]
+        if not isinstance(event_id, str) or not event_id:
+            raise ValueError("the event has no id")
+        key = key or event_id
         db = self.connection
         db.execute("BEGIN IMMEDIATE")
         try:
-            if db.execute("SELECT 1 FROM applied WHERE key = ?", (key,)).fetchone():
+            if db.execute("SELECT 1 FROM applied WHERE event_id = ?", (event_id,)).fetchone():
                 db.execute("INSERT INTO received (key, duplicate) VALUES (?, 1)", (key,))
                 db.execute("COMMIT")
                 return True, False
@@ -146,7 +167,7 @@ class ReceiverStore:
             db.execute(
                 "INSERT INTO applied (key, event_id, subject, seq, kind, body) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, event["id"], subject, seq, event.get("kind", ""), json.dumps(event)),
+                (key, event_id, subject, seq, event.get("kind", ""), json.dumps(event)),
             )
             db.execute(
                 "INSERT INTO citizens (subject, last_seq, state) VALUES (?, ?, ?) "
@@ -213,7 +234,10 @@ def create_receiver_app(
     ack: str = "inline",
     faults: bool = False,
     tolerance: int = 300,
+    accept_v1: bool = False,
 ) -> FastAPI:
+    """``accept_v1``: also take pushes signed only the deprecated ``v1`` way (the platform
+    sends ``v2`` too unless its operator turned ``v1`` off; see the module's description)."""
     if not secrets or not all(secret.strip() for secret in secrets) or ack not in ACKS:
         raise ValueError("a receiver needs non-empty secrets and an ack of " + ", ".join(ACKS))
     app = FastAPI(title="onceonly reference receiver", docs_url=None, redoc_url=None)
@@ -232,16 +256,25 @@ def create_receiver_app(
                     await asyncio.sleep(fault.delay)
                 if fault.status is not None:
                     return JSONResponse({"status": "error"}, status_code=fault.status)
-        timestamp = request.headers.get(TIMESTAMP_HEADER)
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not any(verify(s, timestamp, body, header, tolerance=tolerance) for s in secrets):
+        headers = request.headers
+        schemes = [
+            verify(s, headers, body, tolerance=tolerance, accept_v1=accept_v1) for s in secrets
+        ]
+        scheme = "v2" if "v2" in schemes else "v1" if "v1" in schemes else None
+        if scheme is None:
             return JSONResponse({"status": "bad-signature"}, status_code=401)
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if not key:
-            return JSONResponse({"status": "missing-idempotency-key"}, status_code=400)
+        key = headers.get(IDEMPOTENCY_HEADER)
         try:
             event = json.loads(body)
-            duplicate, _ = store.apply(key, event)
+            event_id = event["id"]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"status": "bad-body"}, status_code=400)
+        if scheme == "v2" and (
+            headers.get(EVENT_HEADER) != event_id or not (key or "").startswith(f"{event_id}:")
+        ):  # signed, so the platform said two things at once: take neither
+            return JSONResponse({"status": "mismatched-event"}, status_code=400)
+        try:
+            duplicate, _ = store.apply(event, key if scheme == "v2" else None)
         except (ValueError, KeyError, TypeError):
             return JSONResponse({"status": "bad-body"}, status_code=400)
         status = "processed" if ack == "inline" else "received"
@@ -291,6 +324,7 @@ def app_from_env() -> FastAPI:
             Path(os.environ.get("ONCEONLY_RECEIVER_DB", "receiver.sqlite")),
             ack=ack,
             faults=os.environ.get("ONCEONLY_RECEIVER_FAULTS") == "1",
+            accept_v1=os.environ.get("ONCEONLY_RECEIVER_ACCEPT_V1") == "1",
         )
     except UnusableStore as unusable:  # said in words, and the server does not start
         print(unusable.in_both("ONCEONLY_RECEIVER_DB"), file=sys.stderr)

@@ -143,7 +143,12 @@ def check_register(
     """Every way ``kind`` about ``subject`` contradicts the register or an event already
     recorded: the person must be registered and alive (a death is recorded once); a birth's
     child must be new and a named parent registered; a move's old address must be the
-    registered one; a move out must leave for another jurisdiction."""
+    registered one; a move out must leave for another jurisdiction.
+
+    Each answer is itself personal data: callers ask through
+    :func:`~onceonly.notify.register_log.logged_reads`, which writes every person asked
+    about to the audit log. An old address that is not the registered one is the only
+    refusal then given (the others would say which parts of the guess were right)."""
     errors: list[FieldError] = []
 
     def refuse(field: str, key: str, code: str, **params: Any) -> None:
@@ -177,7 +182,10 @@ def check_register(
     registered = person.address
     moving = kind in ("address_change", "move_out")
     if old and moving and registered and not same_address(str(old), registered):
+        # Said alone, and never which part differs: the refusals below would tell a prober
+        # what did match (that the city is the registered one, that a move there is known).
         refuse("payload.old_address", "notify.register.not_registered_address", "mismatch")
+        return RegisterCheck(errors, person.jurisdiction)
     if kind == "move_out" and payload.get("to_jurisdiction") == person.jurisdiction:
         refuse("payload.to_jurisdiction", "notify.register.same_jurisdiction", "invalid")
     destination = str(payload.get("to_jurisdiction") or "")

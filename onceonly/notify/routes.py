@@ -23,6 +23,7 @@ from onceonly.notify import intake, outbox, subscriptions
 from onceonly.notify.events import LifeEventIn
 from onceonly.notify.feed import MAX_LIMIT, read_feed
 from onceonly.notify.register import Register, household_register
+from onceonly.notify.register_log import Reader
 from onceonly.notify.subscriptions import OWNER_AGENCY, SubscriptionRequest, SubscriptionView
 from onceonly.validation_words import ApiInput
 from onceonly.web.deps import Db, get_language, language
@@ -233,6 +234,7 @@ def record_event(
         else None,
         lang=lang,
         served_here=cities_served_here(request),
+        reader=Reader.of(principal),
     )
     return EventAcceptedOut.model_validate(intake.describe(accepted, lang))
 
@@ -241,6 +243,11 @@ def record_event(
     "/api/v1/notify/events/preview",
     response_model=list[RecipientOut],
     summary="Who would be told of this event (every check, nothing recorded)",
+    description=(
+        "Makes every check recording would make and records no event; the look at the "
+        "household register is written to the audit log all the same (the citizen sees it "
+        "among who looked at their data), whether the preview passes or is refused."
+    ),
     responses=EVENT_RESPONSES,
 )
 def preview_event(
@@ -251,7 +258,12 @@ def preview_event(
     lang: Lang,
 ) -> list[RecipientOut]:
     found = intake.preview_event(
-        db, _event_in(body, principal), register_of(request, db), principal.agency_code, lang=lang
+        db,
+        _event_in(body, principal),
+        register_of(request, db),
+        principal.agency_code,
+        lang=lang,
+        reader=Reader.of(principal),
     )
     return [RecipientOut(agency_code=r.agency_code, name=r.name(lang)) for r in found]
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
-from onceonly.i18n import t
+from onceonly.i18n import both, one_line, t
 from onceonly.notify.kinds import EVENT_KINDS, fields_of
 from onceonly.notify.models import Subscription
-from onceonly.outbound import OutboundPolicy
+from onceonly.outbound import ALLOWED_HOSTS_ENV, OutboundPolicy
 
 OWNER_AGENCY = "central.moi_household"
 """Owns household-registration data, so it decides who may be told about life events."""
@@ -82,12 +82,33 @@ def _view(sub: Subscription, with_secret: bool = False) -> SubscriptionView:
     )
 
 
+def cleartext_refusal(url: str, policy: OutboundPolicy, lang: str | None = None) -> str | None:
+    """Why the platform must not push to ``url`` (in ``lang``; ``None`` for both languages on
+    one line): plain ``http://`` to a host the operator has not allowed.
+
+    A push carries national IDs, deaths and addresses, and its HMAC signature proves who sent
+    it but hides nothing: over plain HTTP anyone on the path reads it (and could capture it to
+    replay). So a webhook must be ``https://``. The exception is a host the operator lists in
+    ``ONCEONLY_OUTBOUND_ALLOWED_HOSTS``: such a host is inside the operator's own network
+    (loopback, a receiver next to the platform, the demo's and the tests' receivers), which
+    is the only place plain HTTP is ever reachable from anyway, since an internal address is
+    refused unless listed. Checked when a subscription is asked for, and again at every
+    delivery, so a subscription made before the rule existed stops sending in clear text."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or policy.allows_host(parts.hostname or ""):
+        return None
+    if lang is None:
+        return one_line(both("notify.error.webhook_https", variable=ALLOWED_HOSTS_ENV))
+    return t("notify.error.webhook_https", lang, variable=ALLOWED_HOSTS_ENV)
+
+
 def check_request(
     request: SubscriptionRequest, lang: str | None = None, policy: OutboundPolicy | None = None
 ) -> list[FieldError]:
     """Every problem with ``request``, each naming its field. A webhook must be a URL the
     platform may send to (``policy``, by default the operator's allow-list): never one inside
-    its own network."""
+    its own network, and ``https://`` unless the operator allows its host
+    (:func:`cleartext_refusal`)."""
     errors: list[FieldError] = []
     if not request.agency_code.strip():
         errors.append(FieldError("agency_code", t("field.missing", lang), "missing"))
@@ -119,9 +140,12 @@ def check_request(
         if url.scheme not in ("http", "https") or not url.netloc:
             errors.append(FieldError("webhook_url", t("notify.error.webhook_url", lang), "invalid"))
         else:
-            refused = (policy or OutboundPolicy.from_env()).refusal(request.webhook_url or "", lang)
+            policy = policy or OutboundPolicy.from_env()
+            refused = policy.refusal(request.webhook_url or "", lang)
             if refused:
                 errors.append(FieldError("webhook_url", refused, "not-allowed"))
+            elif plain := cleartext_refusal(request.webhook_url or "", policy, lang or "zh-TW"):
+                errors.append(FieldError("webhook_url", plain, "https-required"))
     return errors
 
 
@@ -250,11 +274,16 @@ def move_webhook(
     policy: OutboundPolicy | None = None,
 ) -> SubscriptionView:
     """The agency's receiver moved: later deliveries go to ``webhook_url``, checked as a new
-    subscription's would be (422 naming ``webhook_url`` otherwise)."""
+    subscription's would be (422 naming ``webhook_url`` otherwise). This is also how a
+    subscription made with plain ``http://`` moves to ``https://``."""
     sub = _load(session, subscription_id, lang)
-    refused = (policy or OutboundPolicy.from_env()).refusal(webhook_url, lang)
+    policy = policy or OutboundPolicy.from_env()
+    refused = policy.refusal(webhook_url, lang)
     if refused:
         raise validation_problem([FieldError("webhook_url", refused, "internal")], lang)
+    plain = cleartext_refusal(webhook_url, policy, lang or "zh-TW")
+    if plain:
+        raise validation_problem([FieldError("webhook_url", plain, "https-required")], lang)
     sub.webhook_url = webhook_url
     session.flush()
     return _view(sub, with_secret=True)

@@ -5,8 +5,13 @@ workers never wait on each other; SQLite runs the claim in a ``BEGIN IMMEDIATE``
 (one writer at a time). On both, the claim writes ``claim_token`` and ``lease_until`` and the
 update re-checks that the row is still unclaimed, so two workers never hold the same row. No
 transaction stays open while posting: a worker killed mid-batch leaves leased rows that any
-worker takes again once the lease expires (the receiver sees a duplicate with the same
-``Idempotency-Key`` and applies it once).
+worker takes again once the lease expires (the receiver sees a duplicate of the same event,
+under the same ``Idempotency-Key``, and applies it once).
+
+Signing: ``v2``, which covers the idempotency key and the event id, and for now the
+deprecated ``v1`` next to it (:attr:`NotifySettings.sign_v1`; :mod:`onceonly.notify.webhook`).
+A URL in plain ``http://`` to a host the operator has not allowed is never posted to
+(:func:`~onceonly.notify.subscriptions.cleartext_refusal`): its delivery is dead at once.
 
 Order: a delivery is due only when no earlier event about the same citizen for the same
 subscription is still ``pending``. So seq n+1 is never sent to a subscriber before seq n has
@@ -47,6 +52,7 @@ from onceonly.call_failures import failure_in_words
 from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.notify.models import DeadLetter, Delivery, Subscription
 from onceonly.notify.outbox import tell_citizen_if_done, tell_citizen_of_failure
+from onceonly.notify.subscriptions import cleartext_refusal
 from onceonly.notify.webhook import signed_headers
 from onceonly.outbound import CheckedTransport, OutboundPolicy
 
@@ -71,6 +77,10 @@ class NotifySettings(BaseSettings):
     poll_interval_seconds: float = 0.5
     loops: int = 2
     """Claim-post-record loops per worker, so one posts while another talks to the database."""
+    sign_v1: bool = True
+    """Send the deprecated ``v1`` signature next to ``v2`` (``ONCEONLY_NOTIFY_SIGN_V1``), for
+    receivers not yet moved to ``v2``; turn it off once every agency's receiver checks ``v2``
+    (:mod:`onceonly.notify.webhook`, ``docs/webhooks.md``)."""
 
     @property
     def effective_lease_seconds(self) -> float:
@@ -125,6 +135,8 @@ class Outcome:
     processed: bool
     status_code: int | None
     error: str | None
+    permanent: bool = False
+    """Trying again cannot help (the URL may not be pushed to): dead at once."""
 
 
 def encode_body(payload: dict[str, Any]) -> bytes:
@@ -193,9 +205,12 @@ def claim_due(
         ]
 
 
-def post(client: httpx.Client, claim: Claim) -> Outcome:
-    """One push; a 2xx is received, ``{"status": "processed"}`` in the body is processed too."""
-    headers = signed_headers(claim.secret, claim.body, claim.event_id, claim.subscription_id)
+def post(client: httpx.Client, claim: Claim, *, legacy: bool = True) -> Outcome:
+    """One push; a 2xx is received, ``{"status": "processed"}`` in the body is processed too.
+    ``legacy``: sign with the deprecated ``v1`` scheme too (:attr:`NotifySettings.sign_v1`)."""
+    headers = signed_headers(
+        claim.secret, claim.body, claim.event_id, claim.subscription_id, legacy=legacy
+    )
     headers["Content-Type"] = "application/json"
     try:
         response = client.post(claim.url, content=claim.body, headers=headers)
@@ -278,7 +293,7 @@ def _record_failure(
         "claim_token": None,
         "lease_until": None,
     }
-    if attempts >= settings.max_attempts:
+    if attempts >= settings.max_attempts or outcome.permanent:
         result = session.execute(update(Delivery).where(mine).values(status="dead", **common))
         if getattr(result, "rowcount", 0):
             session.add(
@@ -320,12 +335,11 @@ class Worker:
         self.settings = settings or NotifySettings()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._own_client = client is None
+        self.policy = policy or OutboundPolicy.from_env()
         limits = httpx.Limits(max_connections=self.settings.concurrency * 2)
         self.client = client or httpx.Client(
             timeout=self.settings.request_timeout_seconds,
-            transport=CheckedTransport(
-                policy or OutboundPolicy.from_env(), httpx.HTTPTransport(limits=limits)
-            ),
+            transport=CheckedTransport(self.policy, httpx.HTTPTransport(limits=limits)),
         )
         self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency)
         self._remote: RemoteNodes | Literal[False] | None = None
@@ -350,9 +364,18 @@ class Worker:
         claims = claim_due(self.sessions, self.worker_id, self.settings)
         if not claims:
             return 0
-        outcomes = list(self._pool.map(lambda c: post(self.client, c), claims))
+        outcomes = list(self._pool.map(self._push, claims))
         self._record(outcomes)
         return len(claims)
+
+    def _push(self, claim: Claim) -> Outcome:
+        """Post one claim, unless its URL is plain HTTP to a host the operator has not
+        allowed (a subscription from before https was required): that fails for good,
+        with the reason, and nothing is sent in clear text."""
+        refused = cleartext_refusal(claim.url, self.policy)
+        if refused is not None:
+            return Outcome(claim, False, False, None, refused, permanent=True)
+        return post(self.client, claim, legacy=self.settings.sign_v1)
 
     def send_notices(self) -> int:
         """Send the citizens' notices (done, or failed for good) written since the last call;

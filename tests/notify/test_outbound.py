@@ -25,9 +25,15 @@ from onceonly.accounts import service as accounts
 from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.demo.ports import free_port
+from onceonly.errors import Problem
 from onceonly.notify.models import Delivery
 from onceonly.notify.receiver import read_applied
-from onceonly.notify.subscriptions import SubscriptionView
+from onceonly.notify.subscriptions import (
+    SubscriptionRequest,
+    SubscriptionView,
+    check_request,
+    move_webhook,
+)
 from onceonly.notify.worker import NotifySettings, deliver_all
 from onceonly.outbound import ALLOWED_HOSTS_ENV, OutboundPolicy
 from onceonly.web.app import create_app
@@ -124,22 +130,42 @@ FAST = NotifySettings(
 )
 
 
+def _rebinding(
+    subscribe: Callable[..., SubscriptionView],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    scheme: str,
+) -> tuple[ThreadedReceiver, str]:
+    port = free_port()
+    view = subscribe("taipei-city.tax_office", url=f"{scheme}://rebind.example:{port}/webhook")
+    monkeypatch.setattr(outbound, "lookup", _resolving({"rebind.example": "127.0.0.1"}))
+    receiver = ThreadedReceiver(view.secret or "", tmp_path / "tax.sqlite", port=port)
+    return receiver, view.secret or ""
+
+
 @pytest.fixture
 def rebinding_receiver(
     subscribe: Callable[..., SubscriptionView], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[ThreadedReceiver, str]]:
-    """A receiver on loopback whose subscription names ``rebind.example``, a name that
-    passed registration (it names no address) and now resolves to 127.0.0.1."""
-    port = free_port()
-    view = subscribe("taipei-city.tax_office", url=f"http://rebind.example:{port}/webhook")
-    monkeypatch.setattr(outbound, "lookup", _resolving({"rebind.example": "127.0.0.1"}))
-    receiver = ThreadedReceiver(view.secret or "", tmp_path / "tax.sqlite", port=port)
-    yield receiver, view.secret or ""
+    """A receiver on loopback whose subscription names ``https://rebind.example``, a name
+    that passed registration (it names no address) and now resolves to 127.0.0.1."""
+    yield _rebinding(subscribe, tmp_path, monkeypatch, "https")
+
+
+@pytest.fixture
+def allowed_rebinding_receiver(
+    subscribe: Callable[..., SubscriptionView], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[ThreadedReceiver, str]]:
+    """The same over plain HTTP, which only a host the operator allows may use: the operator
+    lists ``rebind.example`` (before the subscription is asked for, as in a deployment)."""
+    monkeypatch.setenv(ALLOWED_HOSTS_ENV, "127.0.0.1,localhost,rebind.example")
+    yield _rebinding(subscribe, tmp_path, monkeypatch, "http")
 
 
 def test_a_name_that_resolves_inside_is_refused_at_delivery(
     sessions: sessionmaker[Session], rebinding_receiver: tuple[ThreadedReceiver, str]
 ) -> None:
+    """Refused when resolved, before any connection (so before TLS would even start)."""
     receiver, _ = rebinding_receiver
     with receiver as end:
         record(sessions, 1)
@@ -152,11 +178,11 @@ def test_a_name_that_resolves_inside_is_refused_at_delivery(
 
 
 def test_an_allowed_name_is_delivered_to_the_address_that_was_checked(
-    sessions: sessionmaker[Session], rebinding_receiver: tuple[ThreadedReceiver, str]
+    sessions: sessionmaker[Session], allowed_rebinding_receiver: tuple[ThreadedReceiver, str]
 ) -> None:
     """``rebind.example`` exists only in the patched resolver the check uses: the push can
     arrive only if the worker connects to the address it checked, not a second lookup."""
-    receiver, _ = rebinding_receiver
+    receiver, _ = allowed_rebinding_receiver
     with receiver as end:
         event_id = record(sessions, 1)
         allowing = OutboundPolicy(frozenset({"rebind.example"}))
@@ -199,3 +225,60 @@ def test_is_public_matches_ipaddress_for_plain_addresses() -> None:
     for text in ("8.8.8.8", "10.1.2.3", "169.254.169.254", "::1", "2001:db8::1", "fc00::1"):
         address = ipaddress.ip_address(text)
         assert outbound.is_public(address) == (address.is_global and not address.is_multicast)
+
+
+def _push_request(url: str) -> SubscriptionRequest:
+    return SubscriptionRequest(
+        agency_code="taipei-city.tax_office",
+        event_kinds=["death"],
+        legal_basis="household-registration-act",
+        webhook_url=url,
+    )
+
+
+def test_plain_http_is_refused_unless_the_operator_allows_the_host() -> None:
+    """A push carries personal data: over plain HTTP anyone on the way reads (and can capture
+    and replay) it. Only a host the operator lists, inside its own network, may use it."""
+    for url in ("http://tax.example/hook", "http://8.8.8.8/hook", "HTTP://tax.example/hook"):
+        errors = check_request(_push_request(url), "en", STRICT)
+        assert [(e.field, e.code) for e in errors] == [("webhook_url", "https-required")], url
+        assert "https" in errors[0].reason and ALLOWED_HOSTS_ENV in errors[0].reason
+    assert check_request(_push_request("https://tax.example/hook"), "en", STRICT) == []
+    allowing = OutboundPolicy(frozenset({"127.0.0.1", "notify.intra"}))
+    assert check_request(_push_request("http://notify.intra/hook"), "en", allowing) == []
+    assert check_request(_push_request("http://127.0.0.1:8811/webhook"), "en", allowing) == []
+    refused = check_request(_push_request("http://tax.example/hook"), "en", allowing)
+    assert [e.code for e in refused] == ["https-required"]
+
+
+def test_a_plain_http_subscription_from_before_is_never_pushed_to(
+    sessions: sessionmaker[Session],
+    subscribe: Callable[..., SubscriptionView],
+    tmp_path: Any,
+) -> None:
+    """Registered while its host was allowed (or before https was required), it is not sent
+    to in clear text once the host is not allowed: dead at the first attempt, with the
+    reason, instead of retried; the receiver gets nothing."""
+    port = free_port()
+    view = subscribe("taipei-city.tax_office", url=f"http://127.0.0.1:{port}/webhook")
+    with ThreadedReceiver(view.secret or "", tmp_path / "tax.sqlite", port=port) as end:
+        record(sessions, 1)
+        patient = FAST.model_copy(update={"max_attempts": 5})
+        deliver_all(sessions, patient, timeout=5, policy=STRICT)
+    assert read_applied(end.db_path) == []
+    with transaction(sessions) as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert (delivery.status, delivery.attempts) == ("dead", 1)
+        assert "https" in (delivery.last_error or "")
+
+
+def test_a_receiver_moves_to_https_but_not_back_to_plain_http(
+    sessions: sessionmaker[Session], subscribe: Callable[..., SubscriptionView]
+) -> None:
+    view = subscribe("taipei-city.tax_office", url="http://127.0.0.1:8811/webhook")
+    with transaction(sessions) as session:
+        moved = move_webhook(session, view.id, "https://tax.example/hook", policy=STRICT)
+        assert moved.webhook_url == "https://tax.example/hook"
+        with pytest.raises(Problem) as caught:
+            move_webhook(session, view.id, "http://tax.example/hook", lang="en", policy=STRICT)
+    assert [e.code for e in caught.value.errors] == ["https-required"]
