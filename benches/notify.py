@@ -168,8 +168,11 @@ def main() -> None:
                 connection the receiver closed meanwhile (reset by peer on a busy machine)
                 is retried on a new one, as the worker retries its deliveries."""
                 payload, event_id, sub_id, _ = row
-                body = encode_body(payload)
-                headers = signed_headers(secrets[sub_id], body, event_id + "-bare", sub_id)
+                # an event of its own (the receiver applies each event id once), so the
+                # receiver does for it all it did for the worker's
+                bare_id = f"{event_id}-bare"
+                body = encode_body({**payload, "id": bare_id})
+                headers = signed_headers(secrets[sub_id], body, bare_id, sub_id)
                 headers["Content-Type"] = "application/json"
                 for attempt in range(BARE_ATTEMPTS):
                     try:
