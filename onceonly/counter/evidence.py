@@ -380,6 +380,9 @@ def classify(
     if paper_only and status in ("not_fetched", "not_digitised"):
         advice = t("counter.advice.paper_only", lang, paper=paper)
         return "not_digitised", "bring_paper", advice, []
+    if status == "not_fetched" and catalog.asks_for_another_person(session, row.evidence_type):
+        # fetching everything cannot ask it: the clerk names the other person below
+        return status, "fetch", t("counter.advice.ask_other", lang), row.owners
     if status == "not_fetched":
         return status, "fetch", t("counter.advice.not_fetched", lang), row.owners
     if row.cause:

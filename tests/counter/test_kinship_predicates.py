@@ -33,6 +33,8 @@ def test_the_heirs_and_a_degree_of_kinship_read_as_words(visit: Visit, demo_env:
         "部分親屬之紀錄由其他戶政事務所保存，本答覆僅依本所保存之紀錄，可能不完整"
     ) in said, said
     assert 'id="f-ask-within_kinship_degree"' in fetched.text  # asked only with the other named
+    # its card says so, not "not fetched yet: fetch all" (which had just been pressed)
+    assert "請在本頁下方填入另一人的身分證統一編號後詢問" in html.unescape(fetched.text)
 
     wrong = clerk.post(f"/counter/cases/{number}/ask/within_kinship_degree", {"other": "A1234"})
     assert wrong.status_code == 422
