@@ -94,6 +94,9 @@ def test_auditor_page_shows_a_filtered_table(client: TestClient, settings: Setti
     assert page.status_code == 200
     assert "稽核紀錄" in page.text and "F22345****" in page.text
     assert "A12345****" not in page.text
+    # two counts, each saying what it counts: the whole log, and what this search found
+    assert "整個稽核紀錄（本節點所有機關）目前共" in page.text
+    assert "您可查看且符合條件的" in page.text
     english = client.get("/audit?lang=en", headers=token_for(settings, "auditor"))
     assert "Audit log" in english.text and "denied" in english.text
 
