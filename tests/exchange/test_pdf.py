@@ -369,3 +369,16 @@ def test_the_command_line_checks_the_transcript_a_pdf_carries(
     photo = verify("photo.jpg")
     assert photo.exit_code == 2 and "不是電子謄本檔" in photo.output
     assert "codec" not in plain.output + photo.output
+
+
+def test_no_library_warning_is_printed_before_a_commands_own_output() -> None:
+    """pyhanko's import warned that DSA is deprecated on every command, and as the first lines
+    of `onceonly serve`'s JSON log; onceonly signs nothing with DSA."""
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import onceonly.exchange.pdf"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert "DSA" not in shown.stderr and "Warning" not in shown.stderr, shown.stderr
