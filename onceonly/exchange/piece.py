@@ -270,7 +270,7 @@ def _differing(
     first = settled_each[0]
     for name, value in first.items():
         values = [settled.get(name) for settled in settled_each]
-        if any(other != value for other in values):
+        if not all(predicates.same_value(other, value) for other in values):
             spec = piece.dataset.predicate(piece.predicate) if piece.predicate else None
             param = next((p for p in spec.params if p.name == name), None) if spec else None
             words = {"zh-TW": param.label_zh, "en": param.label_en} if param else {}

@@ -28,6 +28,7 @@ from onceonly.federation.signing import HEADER, NodeCredentials
 from onceonly.federation.snapshot import NodeEntry, Snapshot, SnapshotRefused
 from onceonly.i18n import both, catalogue
 from onceonly.pki.trust import CertificateRefused, TrustAnchor, certificate_from_pem
+from onceonly.policy.predicates import same_value
 
 EVIDENCE_PATH = "/federation/v1/evidence"
 log = logging.getLogger(__name__)
@@ -405,14 +406,7 @@ def _answers(claims: Any, ask: EvidenceAsk, dataset: str) -> bool:
     if asked.get("code") != ask.type:
         return False
     given = asked.get("params") or {}
-    return all(_same(given.get(name), value) for name, value in (ask.params or {}).items())
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as parameter values (``19013 == 19013.0``, but ``True`` is no ``1``)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return bool(a == b)
+    return all(same_value(given.get(name), value) for name, value in (ask.params or {}).items())
 
 
 def json_object(response: PeerResponse) -> dict[str, Any]:

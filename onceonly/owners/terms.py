@@ -44,7 +44,7 @@ from typing import Any
 from onceonly.catalog import service as catalog
 from onceonly.domain.roc_date import TAIWAN
 from onceonly.i18n import t
-from onceonly.policy.predicates import normalise_value
+from onceonly.policy.predicates import normalise_value, same_value
 from onceonly.policy.service import RuleView
 
 LONG_VALIDITY_YEARS = 5
@@ -217,10 +217,7 @@ def _sayer(kind: str, lang: str, named: Callable[[str], str]) -> Callable[[Any],
 def _same(kind: str, a: Any, b: Any) -> bool:
     """Equal as values of the catalog type ``kind`` (``2026 == 2026.0``; ``True`` is no ``1``),
     as :func:`onceonly.policy.predicates.settle` compares a requester's value with the rule's."""
-    a, b = _normal(kind, a), _normal(kind, b)
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    return bool(a == b)
+    return same_value(_normal(kind, a), _normal(kind, b))
 
 
 def _normal(kind: str, value: Any) -> Any:

@@ -155,7 +155,7 @@ def settle(
             allowed = [fixed]
         field = f"{where}.params.{name}"
         if name in asked:
-            if any(_same(asked[name], value) for value in allowed):
+            if any(same_value(asked[name], value) for value in allowed):
                 settled[name] = asked[name]
                 continue
             if not allowed:
@@ -164,7 +164,9 @@ def settle(
                 key = "policy.params.not_listed" if name in choices else "policy.params.fixed"
                 reason = t(key, lang, allowed=", ".join(str(v) for v in allowed))
             errors.append(FieldError(field, reason, "not_allowed"))
-        elif fixed is not None and (not choices.get(name) or any(_same(fixed, v) for v in allowed)):
+        elif fixed is not None and (
+            not choices.get(name) or any(same_value(fixed, v) for v in allowed)
+        ):
             settled[name] = fixed
         elif allowed:
             settled[name] = allowed[0]
@@ -173,7 +175,7 @@ def settle(
     return settled, errors
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Equal as values of one catalog type: ``19013 == 19013.0``, but ``True`` is no ``1``."""
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
