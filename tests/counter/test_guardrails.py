@@ -19,11 +19,13 @@ from onceonly.cases import service
 from onceonly.cases.models import Case, CaseEvent
 from onceonly.cases.schemas import MAX_NOTE_CHARS
 from onceonly.catalog import service as catalog
+from onceonly.citizens.accesses import Access, AccessFilter, list_accesses
 from onceonly.counter.pages import relay_targets
 from onceonly.db import transaction
 from onceonly.domain.national_id import make_national_id
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceResult, Reason
 from onceonly.federation.remote import _cert_refused
+from onceonly.i18n import t
 from onceonly.pki.trust import CertificateRefused
 from tests import scans
 from tests.conftest import DemoEnv
@@ -347,6 +349,9 @@ def test_the_cases_api_gives_the_counters_warnings_before_opening(
         [died] = warnings(deceased)
         assert died["kind"] == "deceased" and "死亡" in died["text"]
         assert _register_checks(demo_app, deceased) == before + 1, "the look is audited"
+        [shown] = _register_checks_shown(demo_app, deceased)
+        assert shown.event_text == t("citizens.event.case.register_check", "en")
+        assert shown.event_text != t("citizens.event.other", "en"), "said in words"
         nobody = make_national_id("A", 1, 9_999_997)
         assert [w["kind"] for w in warnings(nobody)] == ["not_registered"]
 
@@ -434,3 +439,10 @@ def _register_checks(app: FastAPI, subject: str) -> int:
                 )
             )
         )
+
+
+def _register_checks_shown(app: FastAPI, subject: str) -> list[Access]:
+    """The register checks as the citizen's "who looked" page shows them."""
+    with app.state.sessions() as db:
+        found, _ = list_accesses(db, subject, AccessFilter(), "en")
+    return [a for a in found if a.event == "case.register_check"]
