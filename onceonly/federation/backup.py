@@ -50,6 +50,7 @@ from onceonly.audit.log import head as audit_head
 from onceonly.audit.verify import verify_database
 from onceonly.db import make_engine, make_session_factory, snapshot
 from onceonly.federation.jose import registry
+from onceonly.i18n import both, one_line
 from onceonly.pki.trust import CertificateRefused, TrustAnchor
 
 FORMAT = "onceonly-backup-1"
@@ -57,7 +58,18 @@ SUFFIX = ".obk"
 
 
 class BackupInvalid(Exception):
-    """A backup that cannot be read or trusted, and why."""
+    """A backup that cannot be read, trusted or shipped, and why."""
+
+
+class PartnerNotAgreed(BackupInvalid):
+    """The partner refused to keep this node's backup: its operator has not agreed to keep
+    this node's (it is not in the partner's ``accept_backups_from``). Told to the operator
+    in words, each language in :attr:`words`, not as the partner's HTTP answer: what to do
+    is to ask the partner's operators, not to retry."""
+
+    def __init__(self, partner: str, node: str) -> None:
+        self.words = both("backup.partner_not_agreed", partner=partner, node=node)
+        super().__init__(one_line(self.words))
 
 
 def _b64(data: bytes) -> str:
@@ -386,10 +398,21 @@ def ship_backup(settings: Any, to: str | None = None, tenant: str | None = None)
             )
     except httpx.HTTPError as exc:
         raise BackupInvalid(f"{partner_id} cannot be reached: {exc}") from exc
+    if response.status_code == 403 and _refusal_code(response) == "backup_not_agreed":
+        raise PartnerNotAgreed(partner_id, config.id)
     if response.status_code != 200:
         raise BackupInvalid(f"{partner_id} refused the backup: {response.text[:300]}")
     receipt: dict[str, Any] = response.json()
     return receipt | {"rows": sum(manifest["row_counts"].values()), "bytes": len(envelope)}
+
+
+def _refusal_code(response: Any) -> str:
+    """The ``code`` of the partner's problem document (``""`` when it sent none)."""
+    try:
+        problem = response.json()
+    except ValueError:
+        return ""
+    return str(problem.get("code") or "") if isinstance(problem, dict) else ""
 
 
 KEPT_PER_SENDER = 7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import typer
@@ -16,6 +17,7 @@ from onceonly.federation.backup import (
     SUFFIX,
     BackupInvalid,
     DrillReport,
+    PartnerNotAgreed,
     backups_dir,
     latest_backup,
     open_envelope,
@@ -30,7 +32,7 @@ from onceonly.federation.tenant_backup import (
     jurisdiction_name,
     tenant_restore_drill,
 )
-from onceonly.i18n import LANGUAGES, t
+from onceonly.i18n import LANGUAGES, both, t
 
 app = typer.Typer(
     help="Off-site backup (異地備援): ship to a partner node, restore drill.",
@@ -47,8 +49,14 @@ DATA_DIR = typer.Option(
 
 def say(key: str, style: str = "", out: Console = console, **params: object) -> None:
     """One message, Traditional Chinese first, then English (operators read either)."""
+    told({lang: t(key, lang, **params) for lang in LANGUAGES}, style, out)
+
+
+def told(words: Mapping[str, str], style: str = "", out: Console = console) -> None:
+    """A message already in every language (:func:`~onceonly.i18n.both`), Traditional
+    Chinese first."""
     for lang in LANGUAGES:
-        text = t(key, lang, **params)
+        text = words[lang]
         out.print(f"[{style}]{escape(text)}[/{style}]" if style else escape(text))
 
 
@@ -79,7 +87,10 @@ def ship(
         except TenantRefused as exc:  # retrying will not make the node host it
             raise refuse(exc) from exc
         except BackupInvalid as exc:
-            say("backup.ship_failed", "red", errors, reason=str(exc))
+            if isinstance(exc, PartnerNotAgreed):  # in words, each language in its own
+                told(both("backup.ship_failed", reason=exc.words), "red", errors)
+            else:
+                say("backup.ship_failed", "red", errors, reason=str(exc))
             if not every:
                 raise typer.Exit(1) from exc
         else:

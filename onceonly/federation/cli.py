@@ -11,13 +11,15 @@ import typer
 from rich.console import Console
 
 from onceonly.config import settings_for
-from onceonly.i18n import t
+from onceonly.i18n import LANGUAGES, t
 
 app = typer.Typer(
     help="Federation: node identity, registration, serving with mutual TLS, the demo.",
     no_args_is_help=True,
 )
 console = Console()
+InitProblem = tuple[tuple[str, str], str]
+"""What ``init`` was given wrong: ((the option, the value given), the message key saying why)."""
 DATA_DIR = typer.Option(
     None,
     "--data-dir",
@@ -36,6 +38,12 @@ def init(
     directory_url: str = typer.Option(..., help="The directory's base URL."),
     directory_key: Path = typer.Option(..., help="The directory's public JWK (JSON file)."),
     name: str = typer.Option("", help="Name people read."),
+    accept_backups_from: list[str] | None = typer.Option(
+        None,
+        "--accept-backups-from",
+        help="A node whose off-site backups this node agreed to keep (repeat, or separate "
+        "with commas); any other node's are refused. None given: it keeps no one's.",
+    ),
     data_dir: Path | None = DATA_DIR,
 ) -> None:
     """Write this node's federation configuration."""
@@ -46,9 +54,11 @@ def init(
     if refused:
         console.print(f"--directory-url: {refused}", style="red", markup=False)
         raise typer.Exit(2)
-    problems = _credential_problems(endpoint, cert, key, ca)
+    senders, wrong_senders = backup_senders(accept_backups_from or [], node)
+    problems = _credential_problems(endpoint, cert, key, ca) + wrong_senders
     for (option, given), problem in problems:
-        console.print(f"{option}: {t(problem, None, path=given)}", style="red", markup=False)
+        for lang in LANGUAGES:
+            console.print(f"{option}: {t(problem, lang, path=given)}", style="red", markup=False)
     if problems:
         raise typer.Exit(2)
 
@@ -62,14 +72,37 @@ def init(
         ca=str(ca.resolve()),
         directory_url=directory_url,
         directory_jwk=json.loads(directory_key.read_text()),
+        accept_backups_from=senders,
     )
     path = config.write(settings_for(data_dir))
     console.print(t("federation.node_configured", None, path=str(path)))
 
 
-def _credential_problems(
-    endpoint: str, cert: Path, key: Path, ca: Path
-) -> list[tuple[tuple[str, str], str]]:
+def backup_senders(given: list[str], node: str) -> tuple[tuple[str, ...], list[InitProblem]]:
+    """The nodes ``--accept-backups-from`` names (repeated or comma-separated; each once, in
+    the order given) and what is wrong with them, as :func:`_credential_problems` tells it: a
+    value that is no node id (nothing, or what no certificate could name) or this node's own
+    id (a backup kept by its own node is no off-site backup). Whether the directory lists
+    them is not asked: a node is initialised before it, or its partner, is registered."""
+    from onceonly.pki.ca import NAME_RE
+
+    senders: list[str] = []
+    found: list[InitProblem] = []
+    for value in given:
+        for sender in (part.strip() for part in value.split(",")):
+            why = None
+            if not NAME_RE.fullmatch(sender):
+                why = "federation.init.bad_backup_sender"
+            elif sender == node:
+                why = "federation.init.own_backup_sender"
+            if why:
+                found.append((("--accept-backups-from", sender), why))
+            elif sender not in senders:
+                senders.append(sender)
+    return tuple(senders), found
+
+
+def _credential_problems(endpoint: str, cert: Path, key: Path, ca: Path) -> list[InitProblem]:
     """What is wrong with the node's own endpoint, certificate, key and CA, each as ((option,
     what was given), message key); checked at ``init``, not found at ``serve`` (a missing
     file is the CLI's own "not found"). A key or certificate of a kind a node cannot sign
@@ -82,7 +115,7 @@ def _credential_problems(
 
     from onceonly.federation.signing import node_key_refusal
 
-    found: list[tuple[tuple[str, str], str]] = []
+    found: list[InitProblem] = []
     parts = urlsplit(endpoint)
     if parts.scheme != "https" or not parts.hostname:
         found.append((("--endpoint", endpoint), "federation.init.bad_endpoint"))

@@ -56,6 +56,13 @@ class NodeConfig:
     peer_timeout_seconds: float | None = None
     """Defaults to the exchange's provider timeout."""
     backup_partner: str | None = None
+    """The node this one ships its off-site backups to (``onceonly backup ship``)."""
+    accept_backups_from: tuple[str, ...] = ()
+    """The nodes whose off-site backups this node agreed to keep; the listener refuses any
+    other member's (:func:`onceonly.federation.peer.keep_backup`), as keeping them costs this
+    node's disk and was never agreed. Empty: this node keeps no one's backups. Not
+    ``backup_partner``: partners may form a ring, where a node keeps the backups of one
+    neighbour and ships its own to the other."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def write(self, settings: Settings) -> Path:
@@ -63,6 +70,7 @@ class NodeConfig:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = asdict(self)
         data["jurisdictions"] = list(self.jurisdictions)
+        data["accept_backups_from"] = list(self.accept_backups_from)
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), "utf-8")
         return path
 
@@ -73,6 +81,8 @@ class NodeConfig:
             return None
         data = json.loads(path.read_text("utf-8"))
         data["jurisdictions"] = tuple(data["jurisdictions"])
+        # a node.json written before the setting existed keeps no one's backups
+        data["accept_backups_from"] = tuple(data.get("accept_backups_from") or ())
         return cls(**data)
 
 

@@ -7,7 +7,8 @@ when its signature, certificate (not revoked, naming a member node), audience (t
 TLS client certificate (the signer's own), time and nonce check out and the asking agency
 belongs to a jurisdiction the sending node serves. The owner's own
 rules then decide, exactly as for a local clerk, and the answer is audited here under the
-sender's request id. Every refusal is audited too.
+sender's request id. An off-site backup is kept only for a node this node's operator agreed
+to keep backups for (``accept_backups_from``). Every refusal is audited too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -41,7 +43,7 @@ from onceonly.federation.nonces import DurableNonceStore
 from onceonly.federation.remote import EVIDENCE_PATH
 from onceonly.federation.signing import HEADER, RequestRefused, verify_request
 from onceonly.federation.snapshot import NodeEntry, SnapshotRefused
-from onceonly.i18n import catalogue, t
+from onceonly.i18n import both, catalogue, one_line, t
 from onceonly.notify import intake
 from onceonly.notify.intake import RelayedMove, record_relayed_move
 from onceonly.notify.register import household_register
@@ -144,36 +146,45 @@ def malformed(exc: ValidationError, sender: str) -> RequestRefused:
 
 
 def audit_refusal(
-    sessions: sessionmaker[Session], refused: RequestRefused, path: str, raw: bytes
+    sessions: sessionmaker[Session],
+    refused: RequestRefused,
+    path: str,
+    raw: bytes,
+    words: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """The refusal, audited, as problem+json (shared with the owner gateway)."""
+    """The refusal, audited, as problem+json (shared with the owner gateway).
+
+    ``words``, when given, is the refusal told in full in every language (naming, say, the
+    sender): the audit entry's reason and the document's ``detail`` (Traditional Chinese
+    first) and ``reason`` (each language) then say it, where otherwise the code's short
+    words and the bare detail are all there is."""
     code, detail, sender = refused.code, refused.detail, refused.sender
     request_id = None
     with contextlib.suppress(ValueError, AttributeError):
         request_id = str(json.loads(raw).get("request_id") or "") or None
+    reason = dict(words) if words else both(f"federation.refused.{code}")
     record = AuditRecord(
         event="federation.refused",
         actor_username=f"node:{sender}",
         decision="denied",
-        reason_zh=t(f"federation.refused.{code}", "zh-TW"),
-        reason_en=t(f"federation.refused.{code}", "en"),
+        reason_zh=reason["zh-TW"],
+        reason_en=reason["en"],
         details={"code": code, "detail": detail[:300], "path": path},
     )
     if request_id:
         record = dataclasses.replace(record, request_id=request_id)
     append_durably(sessions, record)
     status = STATUS_OF.get(code, 403)
-    return JSONResponse(
-        {
-            "type": PROBLEM_BASE + "federation-" + code.replace("_", "-"),
-            "title": t(f"federation.refused.{code}", "en"),
-            "status": status,
-            "code": code,
-            "detail": detail,
-        },
-        status_code=status,
-        media_type="application/problem+json",
-    )
+    document: dict[str, Any] = {
+        "type": PROBLEM_BASE + "federation-" + code.replace("_", "-"),
+        "title": t(f"federation.refused.{code}", "en"),
+        "status": status,
+        "code": code,
+        "detail": one_line(reason) if words else detail,
+    }
+    if words:
+        document["reason"] = reason
+    return JSONResponse(document, status_code=status, media_type="application/problem+json")
 
 
 def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> FastAPI:
@@ -227,20 +238,7 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     @app.post(BACKUPS_PATH)
     async def backups(request: Request) -> JSONResponse:
         raw = await request.body()
-        try:
-            sender = (await run_in_threadpool(_authenticate, state, request, BACKUPS_PATH, raw)).id
-        except RequestRefused as exc:
-            return await run_in_threadpool(audit_refusal, state.sessions, exc, BACKUPS_PATH, b"{}")
-        path = store_backup(state.settings, sender, raw)
-        append_durably(
-            state.sessions,
-            AuditRecord(
-                event="backup.received",
-                actor_username=f"node:{sender}",
-                details={"file": path.name, "bytes": len(raw)},
-            ),
-        )
-        return JSONResponse({"stored": path.name, "node": state.config.id})
+        return await run_in_threadpool(keep_backup, state, request, raw)
 
     @app.post(MOVES_PATH)
     async def moves(request: Request) -> JSONResponse:
@@ -334,6 +332,33 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
         state.engine.dispose()
 
     return app
+
+
+def keep_backup(state: PeerState, request: Request, raw: bytes) -> JSONResponse:
+    """Keep the off-site backup ``raw`` a member node shipped here, only when this node's
+    operator agreed to keep that node's (``accept_backups_from``): any member authenticates,
+    and without the check any of them could fill this node's disk or park files here. The
+    sender is known only once the request is authenticated; a refused one is audited and
+    nothing of it is written under ``backups/``. In a worker thread (the nonce, the file and
+    the audit entry are writes)."""
+    try:
+        sender = _authenticate(state, request, BACKUPS_PATH, raw).id
+    except RequestRefused as exc:
+        return audit_refusal(state.sessions, exc, BACKUPS_PATH, b"{}")
+    if sender not in state.config.accept_backups_from:
+        refused = RequestRefused("backup_not_agreed", sender, sender)
+        words = both("federation.backup_not_agreed", node=state.config.id, sender=sender)
+        return audit_refusal(state.sessions, refused, BACKUPS_PATH, b"{}", words)
+    path = store_backup(state.settings, sender, raw)
+    append_durably(
+        state.sessions,
+        AuditRecord(
+            event="backup.received",
+            actor_username=f"node:{sender}",
+            details={"file": path.name, "bytes": len(raw)},
+        ),
+    )
+    return JSONResponse({"stored": path.name, "node": state.config.id})
 
 
 def record_move(state: PeerState, node: NodeEntry, move: RelayedMove, raw: bytes) -> JSONResponse:

@@ -293,6 +293,7 @@ def build_federation(
         built = existing.base_port
         if base_port is not None and built is not None and built != base_port:
             raise PortsChanged(root, built, base_port)
+        pair_backups(existing.nodes)  # one built before nodes agreed whose backups to keep
         return existing
     root.mkdir(parents=True, exist_ok=True)
     ca_dir = root / "ca"
@@ -337,11 +338,7 @@ def build_federation(
         config.write(settings)
         register_node(settings, config, directory)
         layouts.append(NodeLayout(plan, data_dir, port, peer_port, issued.serial))
-    for index, layout in enumerate(layouts):
-        partner = layouts[(index + 1) % len(layouts)].plan.id
-        written = NodeConfig.read(layout.settings)
-        assert written is not None
-        dataclasses.replace(written, backup_partner=partner).write(layout.settings)
+    pair_backups(layouts)
     result = FederationLayout(
         root, ca_dir, root / "directory", directory_port, tuple(layouts), base_port
     )
@@ -349,6 +346,24 @@ def build_federation(
     configure_witnesses(result.directory_home, result.directory_url, nodes)
     result.write()
     return result
+
+
+def pair_backups(layouts: Sequence[NodeLayout]) -> None:
+    """The demo's backup partners, a ring: each node ships its backups to the next and keeps
+    those of the one before it (a node keeps only the backups it agreed to keep). A node's
+    configuration already so is not written again."""
+    for index, layout in enumerate(layouts):
+        ships_to = layouts[(index + 1) % len(layouts)].plan.id
+        keeps_for = layouts[index - 1].plan.id
+        written = NodeConfig.read(layout.settings)
+        assert written is not None
+        paired = dataclasses.replace(
+            written,
+            backup_partner=ships_to,
+            accept_backups_from=(keeps_for,) if keeps_for != layout.plan.id else (),
+        )
+        if paired != written:
+            paired.write(layout.settings)
 
 
 def register_node(settings: Settings, config: NodeConfig, directory: Directory) -> None:

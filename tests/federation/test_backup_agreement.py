@@ -1,0 +1,215 @@
+"""A node keeps off-site backups only for the nodes its operator agreed to keep them for
+(``accept_backups_from``): any member node authenticates to the listener, and before this any
+of them could make a node store its files. Real nodes on loopback, the real commands."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from onceonly.cli import app as cli
+from onceonly.config import Settings
+from onceonly.demo.federated.cluster import DEMO_NODES, NodeLayout, pair_backups
+from onceonly.federation.backup import BACKUPS_PATH
+from onceonly.federation.node import CONFIG_NAME, NodeConfig, federation_dir
+from onceonly.federation.signing import HEADER
+from onceonly.pki import ca
+from tests.federation.conftest import Federation, _running, credentials, peer_client
+
+
+def _flat(text: str) -> str:
+    """The text without white space: Rich wraps the output at its spaces."""
+    return "".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
+    """The demo's three nodes (a ring: 臺北市 ships to 新北市, 新北市 to the regional node,
+    the regional node to 臺北市), few people: only backups travel here."""
+    yield from _running(tmp_path_factory.mktemp("agreement"), DEMO_NODES, 60)
+
+
+def _config(federation: Federation, node: str) -> NodeConfig:
+    config = NodeConfig.read(federation.layout.node(node).settings)
+    assert config is not None
+    return config
+
+
+def _backups(federation: Federation, node: str) -> Path:
+    return federation_dir(federation.layout.node(node).settings) / "backups"
+
+
+def test_the_demo_ring_keeps_the_backups_of_the_node_before(trio: Federation) -> None:
+    assert {n: _config(trio, n).backup_partner for n in ("taipei", "new-taipei")} == {
+        "taipei": "new-taipei",
+        "new-taipei": "north-regional",
+    }
+    assert _config(trio, "new-taipei").accept_backups_from == ("taipei",)
+    assert _config(trio, "north-regional").accept_backups_from == ("new-taipei",)
+    assert _config(trio, "taipei").accept_backups_from == ("north-regional",)
+
+
+def test_a_member_not_agreed_is_refused_in_words_audited_and_nothing_kept(
+    trio: Federation,
+) -> None:
+    """The regional node is a member of the federation, its request signed and its TLS
+    certificate valid, but 新北市 keeps only 臺北市's backups."""
+    envelope = b'{"header": {}, "signature": "", "ciphertext": "parked here"}'
+    signed = credentials(trio, "north-regional").sign(
+        "POST", BACKUPS_PATH, envelope, audience="new-taipei"
+    )
+    with peer_client(trio, "north-regional") as client:
+        response = client.post(
+            _config(trio, "new-taipei").endpoint + BACKUPS_PATH,
+            content=envelope,
+            headers={HEADER: signed},
+        )
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "backup_not_agreed"
+    said = problem["reason"]
+    assert said["zh-TW"] == (
+        "new-taipei 拒收 north-regional 的異地備份：本節點只為管理者同意的節點保管備份，"
+        "north-regional 不在其中"
+    )
+    assert "this node keeps backups only for the nodes its operator agreed to" in said["en"]
+    assert "north-regional" in said["en"]
+    assert problem["detail"].startswith(said["zh-TW"])  # Traditional Chinese first
+    assert not (_backups(trio, "new-taipei") / "north-regional").exists()
+
+    refused = [e for e in trio.audit("new-taipei") if e.event == "federation.refused"]
+    assert refused, "the refusal was not audited"
+    entry = refused[-1]
+    assert (entry.actor_username, entry.decision) == ("node:north-regional", "denied")
+    assert entry.details["code"] == "backup_not_agreed"
+    assert entry.details["path"] == BACKUPS_PATH
+    assert entry.reason_zh == said["zh-TW"] and entry.reason_en == said["en"]
+
+
+def test_the_sender_is_told_the_partner_has_not_agreed_and_the_agreed_one_ships(
+    trio: Federation,
+) -> None:
+    """``backup ship`` at a node the partner did not agree to: exit 1 and why in words, not
+    the partner's HTTP answer. The node the partner did agree to ships as before."""
+    runner = CliRunner()
+    regional = trio.layout.node("north-regional")
+    refused = runner.invoke(
+        cli, ["backup", "ship", "--to", "new-taipei", "--data-dir", str(regional.data_dir)]
+    )
+    said = _flat(refused.output)
+    assert refused.exit_code == 1, refused.output
+    assert _flat("new-taipei 尚未同意保管本節點（north-regional）的備份") in said, refused.output
+    assert _flat("new-taipei has not agreed to keep this node's (north-regional) backups") in said
+    assert _flat("--accept-backups-from north-regional") in said
+    assert "problem+json" not in said and '"code"' not in said and "403" not in said
+    assert not (_backups(trio, "new-taipei") / "north-regional").exists()
+
+    taipei = trio.layout.node("taipei")
+    shipped = runner.invoke(cli, ["backup", "ship", "--data-dir", str(taipei.data_dir)])
+    assert shipped.exit_code == 0, shipped.output
+    assert len(list((_backups(trio, "new-taipei") / "taipei").glob("*.obk"))) == 1
+    received = [e for e in trio.audit("new-taipei") if e.event == "backup.received"]
+    assert [e.actor_username for e in received] == ["node:taipei"]
+
+
+def _written(settings: Settings, node: str = "taipei", **overrides: object) -> NodeConfig:
+    config = NodeConfig(
+        id=node,
+        name=node,
+        jurisdictions=("taipei-city",),
+        endpoint="https://127.0.0.1:1",
+        cert="node.pem",
+        key="node.key",
+        ca="ca.pem",
+        directory_url="https://127.0.0.1:2",
+        directory_jwk={"kty": "OKP", "crv": "Ed25519", "x": "AAAA"},
+        **overrides,  # type: ignore[arg-type]
+    )
+    config.write(settings)
+    return config
+
+
+def test_a_node_json_from_before_the_setting_keeps_no_ones_backups(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "node")
+    _written(settings, accept_backups_from=("new-taipei", "north-regional"))
+    path = federation_dir(settings) / CONFIG_NAME
+    data = json.loads(path.read_text("utf-8"))
+    assert data["accept_backups_from"] == ["new-taipei", "north-regional"]  # a list, as read
+    read = NodeConfig.read(settings)
+    assert read is not None and read.accept_backups_from == ("new-taipei", "north-regional")
+
+    del data["accept_backups_from"]
+    path.write_text(json.dumps(data), "utf-8")
+    old = NodeConfig.read(settings)
+    assert old is not None and old.accept_backups_from == ()
+
+
+def test_a_demo_federation_built_before_is_paired_when_reused(tmp_path: Path) -> None:
+    """``./demo`` reuses its federation: nodes written before the setting keep the backups
+    of the node before them again, so the demo's backup step still works."""
+    layouts = [NodeLayout(plan, tmp_path / plan.id, 1, 2, "01") for plan in DEMO_NODES]
+    for layout in layouts:
+        _written(layout.settings, layout.plan.id)
+    pair_backups(layouts)
+    paired = {n.plan.id: NodeConfig.read(n.settings) for n in layouts}
+    assert {k: (c.backup_partner, c.accept_backups_from) for k, c in paired.items() if c} == {
+        "taipei": ("new-taipei", ("north-regional",)),
+        "new-taipei": ("north-regional", ("taipei",)),
+        "north-regional": ("taipei", ("new-taipei",)),
+    }
+
+
+def _init(root: Path, *extra: str) -> tuple[int, str]:
+    """``federation init yilan`` with valid credentials and ``extra`` options."""
+    if not (root / "ca" / "ca.pem").exists():
+        ca.init_ca(root / "ca")
+        ca.issue_node(root / "ca", "yilan", root / "certs")
+    jwk = root / "directory.jwk"
+    jwk.write_text('{"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}', "utf-8")
+    command = ["federation", "init", "yilan", "--jurisdiction", "yilan-county"]
+    command += ["--endpoint", "https://127.0.0.1:1", "--directory-url", "https://127.0.0.1:2"]
+    command += ["--directory-key", str(jwk), "--ca", str(root / "ca" / "ca.pem")]
+    command += ["--cert", str(root / "certs" / "yilan.pem")]
+    command += ["--key", str(root / "certs" / "yilan.key"), "--data-dir", str(root / "node")]
+    env = {"ONCEONLY_OUTBOUND_ALLOWED_HOSTS": "127.0.0.1"}
+    result = CliRunner().invoke(cli, [*command, *extra], env=env)
+    return result.exit_code, _flat(result.output)
+
+
+def test_init_sets_the_nodes_it_keeps_backups_for(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "node")
+    code, said = _init(tmp_path)
+    assert code == 0, said
+    config = NodeConfig.read(settings)
+    assert config is not None and config.accept_backups_from == ()
+
+    given = ["--accept-backups-from", "taipei", "--accept-backups-from", "new-taipei, keelung"]
+    code, said = _init(tmp_path, *given, "--accept-backups-from", "taipei")
+    assert code == 0, said
+    config = NodeConfig.read(settings)
+    assert config is not None
+    assert config.accept_backups_from == ("taipei", "new-taipei", "keelung")
+
+
+@pytest.mark.parametrize(
+    ("given", "zh", "en"),
+    [
+        ("tai/pei", "「tai/pei」不是節點代號", "'tai/pei' is not a node id"),
+        ("taipei,", "「」不是節點代號", "'' is not a node id"),
+        ("yilan", "「yilan」是本節點自己", "'yilan' is this node itself"),
+    ],
+)
+def test_init_refuses_what_cannot_be_a_backup_sender(
+    tmp_path: Path, given: str, zh: str, en: str
+) -> None:
+    """Nothing is written; the option, the value and why, in both languages, exit 2."""
+    code, said = _init(tmp_path, "--accept-backups-from", given)
+    assert code == 2, said
+    assert _flat(f"--accept-backups-from: {zh}") in said, said
+    assert _flat(f"--accept-backups-from: {en}") in said, said
+    assert not (tmp_path / "node" / "federation" / CONFIG_NAME).exists()
