@@ -235,27 +235,51 @@ def settle_params(pieces: list[Piece], lang: str | None) -> None:
     naming the field, before anything is fetched. A piece answered by another node or an
     owner's gateway, whose rules this node does not hold, takes the catalog's statutory
     values: that owner checks them again, but a caller's own value is refused here, in words,
-    rather than coming back as the owner's refusal (which reads as "owner unavailable")."""
+    rather than coming back as the owner's refusal (which reads as "owner unavailable").
+
+    Where several current rules of an owner cover the predicate (:attr:`Decision.options`),
+    a value any one of them allows may be asked
+    (:func:`onceonly.policy.predicates.settle_among`), and the piece then rests on that rule:
+    its decision (rule, legal basis, reason) replaces the newest rule's in ``piece.decisions``,
+    so the audit entry and the transcript cite a rule that allows the values asked."""
     errors: list[FieldError] = []
     for piece in pieces:
         if not piece.predicate or not piece.live:
             continue
-        choices = [d.param_choices for d in piece.decisions.values()] or [{}]
         settled_each: list[dict[str, Any]] = []
-        for choice in choices:
+        used: dict[str, Decision] = {}
+        refused: list[FieldError] = []
+        if not piece.decisions:  # another node or a gateway: the catalog's values only
             settled, refused = predicates.settle(
-                piece.declared, piece.statutory, choice, piece.asked_params, piece.where, lang
+                piece.declared, piece.statutory, {}, piece.asked_params, piece.where, lang
             )
-            if refused:
-                errors += refused
-                break
             settled_each.append(settled)
-        else:
-            differing = _differing(piece, settled_each, lang)
-            if differing is not None:
-                errors.append(differing)
-            else:
-                piece.params = settled_each[0]
+        for owner, decision in piece.decisions.items():
+            options = decision.options or (decision,)
+            index, settled, refused = predicates.settle_among(
+                piece.declared,
+                piece.statutory,
+                [option.param_choices for option in options],
+                piece.asked_params,
+                piece.where,
+                lang,
+            )
+            if refused or index is None:
+                break
+            used[owner] = options[index]
+            settled_each.append(settled)
+        if refused:
+            errors += refused
+            continue
+        differing = _differing(piece, settled_each, lang)
+        if differing is not None:
+            errors.append(differing)
+            continue
+        piece.params = settled_each[0]
+        piece.decisions.update(used)
+        if used:
+            first = next(iter(piece.decisions.values()))
+            piece.reason = {"zh-TW": first.reason_zh, "en": first.reason_en}
     if errors:
         raise validation_problem(errors, lang)
 

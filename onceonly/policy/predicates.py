@@ -8,6 +8,8 @@ dollar. So the parameters of every predicate are settled here before the owner i
   application item (``required_evidence[].predicate.params``);
 * where the owner's rule lists values for a parameter (``AccessRule.predicate_params``), the
   caller may pick one of those, and only those;
+* where several current rules of the owner cover the predicate, the caller may use values
+  any one of them allows (:func:`settle_among`), and that rule is the one the request rests on;
 * a caller may still send a parameter, if it equals the value that applies (old clients do);
   anything else is refused with a 422 naming the field (retrying cannot help).
 """
@@ -132,11 +134,13 @@ def settle(
     asked: Mapping[str, Any],
     where: str,
     lang: str | None = None,
+    *,
+    listed_key: str = "policy.params.not_listed",
 ) -> tuple[dict[str, Any], list[FieldError]]:
     """The parameters the owner is asked with: for each declared one, the caller's value if
     the rule lists it (or it equals the statutory value), else the statutory value (or the
     rule's first listed value when the catalog sets none). ``asked`` has passed
-    :func:`check_asked`."""
+    :func:`check_asked`. ``listed_key``: the words refusing a value the list does not hold."""
     settled: dict[str, Any] = {}
     errors: list[FieldError] = []
     for name, kind in declared.items():
@@ -161,7 +165,7 @@ def settle(
             if not allowed:
                 reason = t("policy.params.none_allowed", lang)
             else:
-                key = "policy.params.not_listed" if name in choices else "policy.params.fixed"
+                key = listed_key if name in choices else "policy.params.fixed"
                 reason = t(key, lang, allowed=", ".join(str(v) for v in allowed))
             errors.append(FieldError(field, reason, "not_allowed"))
         elif fixed is not None and (
@@ -173,6 +177,99 @@ def settle(
         else:
             errors.append(FieldError(field, t("policy.params.missing", lang), "missing"))
     return settled, errors
+
+
+def settle_among(
+    declared: Mapping[str, str],
+    statutory: Mapping[str, Any],
+    each: Sequence[Choices],
+    asked: Mapping[str, Any],
+    where: str,
+    lang: str | None = None,
+) -> tuple[int | None, dict[str, Any], list[FieldError]]:
+    """:func:`settle` under whichever one of an owner's rules allows what is asked. ``each``
+    holds the choices of every current rule of the owner covering the predicate, newest
+    first. The values settled are all allowed by one rule, never some by one and some by
+    another; returns that rule's index in ``each`` (``None`` when refused), the values and
+    the refusals.
+
+    Where the caller leaves a parameter to the rules, a rule settling on the statutory value
+    goes before a newer one that would take the first of its own list: a rule listing other
+    values lets the caller choose them, it does not change what the item asks by default.
+    Among rules alike the newest is taken. With one rule this is :func:`settle`."""
+    each = list(each) or [{}]
+    settled_by: list[tuple[int, dict[str, Any]]] = []
+    refusals: list[list[FieldError]] = []
+    for index, choices in enumerate(each):
+        settled, refused = settle(declared, statutory, choices, asked, where, lang)
+        if refused:
+            refusals.append(refused)
+        else:
+            settled_by.append((index, settled))
+    if settled_by:
+        by_statute = (
+            (index, settled)
+            for index, settled in settled_by
+            if _as_the_statute(declared, statutory, asked, settled)
+        )
+        index, settled = next(by_statute, settled_by[0])
+        return index, settled, []
+    if len(each) == 1:
+        return None, {}, refusals[0]
+    # The refusal names what the rules allow between them.
+    merged = _merged(declared, statutory, each)
+    together, refused = settle(
+        declared,
+        statutory,
+        merged,
+        asked,
+        where,
+        lang,
+        listed_key="policy.params.not_listed_any",
+    )
+    if refused:
+        return None, {}, refused
+    # Every value is one rule's, but no one rule allows them all.
+    names = [n for n in declared if declared[n] != "national_id"]
+    name = next((n for n in names if n in asked), names[0] if names else "")
+    shown = ", ".join(f"{n}={together[n]}" for n in names if n in together)
+    reason = t("policy.params.not_together", lang, values=shown)
+    return None, {}, [FieldError(f"{where}.params.{name}", reason, "not_allowed")]
+
+
+def _as_the_statute(
+    declared: Mapping[str, str],
+    statutory: Mapping[str, Any],
+    asked: Mapping[str, Any],
+    settled: Mapping[str, Any],
+) -> bool:
+    """Every parameter the caller left to the rules took the statutory value, where the
+    catalog sets one."""
+    return all(
+        same_value(settled.get(name), statutory[name])
+        for name in declared
+        if name not in asked and statutory.get(name) is not None
+    )
+
+
+def _merged(
+    declared: Mapping[str, str], statutory: Mapping[str, Any], each: Sequence[Choices]
+) -> dict[str, list[Any]]:
+    """For each parameter some rule lists values for: every value any rule allows (its list,
+    or the statutory value where it lists none)."""
+    merged: dict[str, list[Any]] = {}
+    for name in declared:
+        if not any(choices.get(name) for choices in each):
+            continue
+        fixed = statutory.get(name)
+        values: list[Any] = []
+        for choices in each:
+            listed = list(choices.get(name) or ())
+            if not listed and fixed is not None:
+                listed = [fixed]
+            values += [v for v in listed if not any(same_value(v, w) for w in values)]
+        merged[name] = values
+    return merged
 
 
 def same_value(a: Any, b: Any) -> bool:

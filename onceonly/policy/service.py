@@ -7,7 +7,7 @@ which rule allowed it, or why nothing did (no rule, revoked, expired, pending, c
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -53,6 +53,15 @@ class Decision:
     dataset says so (whatever item it names; see :func:`_safeguards`)."""
     param_choices: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     """For a predicate: parameter -> the values the rule lets the caller choose among."""
+    options: tuple[Decision, ...] = ()
+    """For a predicate several current rules of the owner cover: one allowed decision per
+    rule, newest first (this decision is the first, without its options), each citing its
+    rule with that rule's legal basis and parameter choices. Which one the request rests on
+    is settled with the parameters (:func:`onceonly.exchange.piece.settle_params`): a value is
+    allowed if any of them allows it, so a newer rule listing other values does not hide an
+    older one's. Empty when one rule covers the predicate (its choices are this decision's).
+    Consent was checked and ``preview_required`` set for all of them alike
+    (:func:`_safeguards`): choosing one cannot drop a safeguard another one asks for."""
 
     def reason(self, lang: str | None) -> str:
         return self.reason_en if lang == "en" else self.reason_zh
@@ -561,6 +570,11 @@ def decide(
     """Deny by default: allowed only by an approved, current rule of the owner that names this
     requester, item and dataset and covers the fields or predicate asked for.
 
+    For fields the rule granting most of them answers. For a predicate every current rule
+    covering it counts: the decision cites the newest and carries one option per rule
+    (:attr:`Decision.options`); the parameters asked pick the rule that allows them
+    (:func:`onceonly.policy.predicates.settle_among`), and that rule is the one cited.
+
     ``rules`` answers :func:`candidate_rules` from a cache that is current for this request
     (``policy/rule_cache.py``); without it the rules are read from ``session``."""
     now = now or utcnow()
@@ -582,7 +596,7 @@ def decide(
         covering = [rule for rule in current if predicate in (rule.predicates or ())]
         if not covering:
             return _denied("predicate_not_allowed", current[0].id, names, predicate=predicate)
-        rule = covering[0]
+        resting_on = covering
         allowed_fields: tuple[str, ...] = ()
         withheld: tuple[str, ...] = ()
     else:
@@ -594,9 +608,10 @@ def decide(
         withheld = tuple(f for f in asked if not _field_granted(f, granted))
         if not allowed_fields:
             return _denied("fields_not_allowed", rule.id, names, fields=", ".join(asked))
+        resting_on = [rule]
 
     consent_required, preview_required = _safeguards(
-        session, rule, owner_agency, requester, today, rules
+        session, resting_on, owner_agency, requester, today, rules
     )
     if consent_required and not _has_consent(
         session, subject, application_item, case_id, now, dataset
@@ -605,27 +620,33 @@ def decide(
         zh, en = _texts(key, None, rule_id=consent_required.id, when=when)
         return Decision(False, "needs_consent", zh, en, consent_required.id)
 
-    params: dict[str, object] = {
-        "rule_id": rule.id,
-        "owner": owner_agency,
-        "legal_basis": rule.legal_basis,
-    }
-    key = "policy.allowed_withheld" if withheld else "policy.allowed"
-    if withheld:
-        params["withheld"] = _field_words(session, dataset, withheld)
-    zh, en = _texts(key, names, **params)
-    return Decision(
-        True,
-        "allowed",
-        zh,
-        en,
-        rule.id,
-        allowed_fields,
-        withheld,
-        rule.legal_basis,
-        preview_required,
-        _choices(rule, predicate),
-    )
+    def allowed_by(rule: RuleView) -> Decision:
+        params: dict[str, object] = {
+            "rule_id": rule.id,
+            "owner": owner_agency,
+            "legal_basis": rule.legal_basis,
+        }
+        key = "policy.allowed_withheld" if withheld else "policy.allowed"
+        if withheld:
+            params["withheld"] = _field_words(session, dataset, withheld)
+        zh, en = _texts(key, names, **params)
+        return Decision(
+            True,
+            "allowed",
+            zh,
+            en,
+            rule.id,
+            allowed_fields,
+            withheld,
+            rule.legal_basis,
+            preview_required,
+            _choices(rule, predicate),
+        )
+
+    options = [allowed_by(rule) for rule in resting_on]
+    if len(options) == 1:
+        return options[0]
+    return replace(options[0], options=tuple(options))
 
 
 def allows_reading(
@@ -666,7 +687,7 @@ def allows_reading(
 
 def _safeguards(
     session: Session,
-    rule: RuleView,
+    resting_on: Sequence[RuleView],
     owner_agency: str,
     requester: Requester,
     today: date,
@@ -675,21 +696,25 @@ def _safeguards(
     """Consent and preview follow the citizen's data, not the item the clerk names: if any
     current rule of this owner letting this requester read the dataset asks for the citizen's
     consent (or preview), every read of it by this requester does, whichever item it names.
-    Returns the rule demanding consent (``None``: none does) and whether a preview is due."""
-    if rule.consent_required and rule.preview_required:
-        return rule, True
+    ``resting_on``: the rules the decision may rest on, newest first (one for fields; every
+    current rule covering a predicate, whose parameters later pick one of them); what any of
+    them asks for holds whichever is used. Returns the rule demanding consent (``None``: none
+    does) and whether a preview is due."""
+    consent = next((rule for rule in resting_on if rule.consent_required), None)
+    preview = any(rule.preview_required for rule in resting_on)
+    if consent is not None and preview:
+        return consent, True
     siblings = [
         other
         for other in (
-            rules.guarded(owner_agency, rule.dataset)
+            rules.guarded(owner_agency, resting_on[0].dataset)
             if rules is not None
-            else guarded_rules(session, owner_agency, rule.dataset)
+            else guarded_rules(session, owner_agency, resting_on[0].dataset)
         )
         if _applies_to(other, requester) and _in_force(other, today)
     ]
-    consent = rule if rule.consent_required else None
     consent = consent or next((r for r in siblings if r.consent_required), None)
-    preview = rule.preview_required or any(r.preview_required for r in siblings)
+    preview = preview or any(r.preview_required for r in siblings)
     return consent, preview
 
 

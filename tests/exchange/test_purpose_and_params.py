@@ -339,13 +339,20 @@ def test_owners_whose_rules_would_ask_different_values_are_not_all_asked_one_of_
     item (2019) that the others' rules and the catalog (2026) do not, the piece is one
     question to all five: the last office's choice was sent to every office, so the others
     were asked about 2019 under rules that never approved it. Now the clerk is asked to
-    name the year, which every office's rule must then allow."""
+    name the year, which every office's rules must then allow. (The office's rule for the
+    statutory year is revoked first: while it is current it allows 2026 too, see
+    ``test_piece_rule_choice``.)"""
     resale, paid = "public-housing-resale", "house_tax_paid_for_year"
     subject = counter.env.sample("taipei_home_owner")
     asked = [{"type": paid}]
     before = counter.ask("tpe-udd-clerk", subject, application_item=resale, evidence=asked)
     assert before.status_code == 200, before.text
     with transaction(counter.app.state.sessions) as db:
+        for former in policy.list_rules(
+            db, owner_agency="yilan-county.tax_office", dataset="house_tax", application_item=resale
+        ):
+            if former.status == "approved":
+                policy.revoke_rule(db, former.id, "ila-tax-owner", "yilan-county.tax_office", "-")
         rule = policy.request_rule(
             db,
             policy.RuleRequest(
