@@ -49,6 +49,10 @@ class SurveyWave(Base):
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """The administrator who ended collection before the date set, if one did."""
+    invited: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
+    """The account ids asked to answer, fixed when the wave opened: the active clerk
+    accounts of ``agencies`` at that moment. Only these may answer, and only their answers
+    count toward the threshold; an account made afterwards is not asked."""
 
 
 class SurveyPool(Base):

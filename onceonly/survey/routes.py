@@ -1,6 +1,8 @@
 """``/survey``: the staff survey pages. Clerks see the waves they are asked to answer (the
-reminder) and answer each once; their tenant's administrators open waves and read results
-with auditors; results come as the report's tables, SVG charts drawn here and CSV."""
+reminder) and answer each once, in their own browser session only (an API token, or any
+credential someone else issued for the account, is refused); their tenant's administrators
+open waves and read results with auditors; results come as the report's tables, SVG charts
+drawn here and CSV."""
 
 from __future__ import annotations
 
@@ -141,14 +143,9 @@ def _form(
 ) -> HTMLResponse:
     with get_session_factory(request)() as db:
         wave = survey.get_wave(db, wave_id, scope_of(user), lang)
+        survey.check_eligible(wave, user.user_id, user.role, user.agency_code, lang)
         answered = survey.has_answered(db, wave.id, user.user_id)
-    if not survey.eligible(wave, user.role, user.agency_code):
-        raise Problem(
-            403,
-            "not-invited",
-            t("survey.error.not_invited_title", lang),
-            t("survey.error.not_invited", lang),
-        )
+        roster = survey.roster(db, wave)
     return page(
         request,
         "survey/form.html",
@@ -156,6 +153,10 @@ def _form(
         wave=wave,
         instrument=survey.load_instrument(wave.instrument),
         answered=answered,
+        own_session=survey.own_session(user),
+        roster=roster,
+        min_cell=survey.MIN_CELL,
+        recent_days=survey.RECENT_DAYS,
         errors=errors or {},
         values=values or {},
     )
@@ -172,16 +173,9 @@ async def answer(request: Request, wave_id: RowId, user: Clerk, lang: Lang) -> R
     try:
         with transaction(get_session_factory(request)) as db:
             wave = survey.get_wave(db, wave_id, scope_of(user), lang)
+            survey.check_own_session(user, lang)  # before anything else: a token is told so
             answers = survey.parse_answers(survey.load_instrument(wave.instrument), form, lang)
-            survey.submit(
-                db,
-                wave,
-                user_id=user.user_id,
-                role=user.role,
-                agency_code=user.agency_code,
-                answers=answers,
-                lang=lang,
-            )
+            survey.answer(db, wave, user, answers, lang=lang)
     except Problem as problem:
         if problem.status not in FORM_PROBLEMS:
             raise

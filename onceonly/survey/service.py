@@ -8,13 +8,24 @@ response carries no time and its key is random, so neither storage order nor a t
 pairs them. What a database reader can still learn is what any tabulation shows: how many of
 one city's agency kind answered. Result cells smaller than :data:`MIN_CELL` are therefore
 suppressed, in the pages, the CSV and the API alike.
+
+Who answers is fixed and proved, or a threshold protects nobody: the tenant's administrator
+makes clerk accounts, so five answers of which four came from accounts the administrator
+made (or from a token the administrator issued for a real clerk) would be one clerk's
+answers by subtraction. So:
+
+* the wave keeps the list of accounts asked (``invited``): the active clerk accounts of its
+  agencies at the moment it opened. An account made later can neither answer nor count;
+* an answer comes only from the account's own browser session (:func:`answer`), never from
+  an API token or any credential someone else issued for the account;
+* results are shown only when at least :data:`MIN_CELL` of the listed accounts answered.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,11 +36,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onceonly.accounts import service as accounts
+from onceonly.accounts.service import Principal
 from onceonly.accounts.tenancy import Scope, tenant_of_agency
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
-from onceonly.i18n import t
+from onceonly.i18n import t, taipei_time
 from onceonly.survey.models import (
     SurveyAnswer,
     SurveyParticipation,
@@ -46,6 +58,9 @@ MIN_CELL = 5
 """Smallest group whose results are shown; smaller groups could be one person's answers."""
 CANNOT_JUDGE = 0
 VALUES = (1, 2, 3, 4, 5, 6)
+RECENT_DAYS = 30
+"""A listed account made this many days or fewer before its wave opened is counted apart on
+the wave's page: an administrator preparing puppet accounts would make them shortly before."""
 BATCH = 5
 """Answers released to ``survey_responses`` together, shuffled (see the models' docstring)."""
 _random = secrets.SystemRandom()
@@ -152,6 +167,8 @@ class WaveView:
     closes_at: datetime
     closed_by: str | None = None
     """Set when an administrator ended collection before the date first set."""
+    invited: frozenset[int] = frozenset()
+    """The accounts asked to answer, fixed when the wave opened (:func:`open_wave`)."""
 
     def is_open(self, now: datetime) -> bool:
         return now < self.closes_at
@@ -168,6 +185,7 @@ def _view(row: SurveyWave) -> WaveView:
         as_utc(row.opened_at),
         as_utc(row.closes_at),
         row.closed_by,
+        frozenset(row.invited or ()),
     )
 
 
@@ -183,7 +201,9 @@ def open_wave(
     now: datetime | None = None,
     lang: str | None = None,
 ) -> WaveView:
-    """Open a wave for the clerks of ``agencies``, all of the caller's tenant."""
+    """Open a wave for the clerks of ``agencies``, all of the caller's tenant. The accounts
+    asked are fixed now: the active clerk accounts of those agencies at this moment, kept
+    with the wave; an account made or enabled later is not asked and does not count."""
     now = now or utcnow()
     errors = []
     if not title.strip() or len(title) > 200:
@@ -201,14 +221,21 @@ def open_wave(
         errors.append(FieldError("instrument", t("survey.error.instrument", lang)))
     if errors:
         raise validation_problem(errors, lang)
+    chosen = sorted(set(agencies))
     row = SurveyWave(
         instrument=instrument,
         title=title.strip(),
         tenant=scope.tenant or "",
-        agencies=sorted(set(agencies)),
+        agencies=chosen,
         opened_by=opened_by,
         opened_at=now,
         closes_at=closes_at,
+        invited=sorted(
+            user.id
+            for code in chosen
+            for user in accounts.list_users(session, role=RESPONDENT_ROLE, agency_code=code)
+            if user.active
+        ),
     )
     session.add(row)
     session.flush()
@@ -276,8 +303,54 @@ def _closed(lang: str | None) -> Problem:
     )
 
 
-def eligible(wave: WaveView, role: str, agency_code: str) -> bool:
-    return role == RESPONDENT_ROLE and agency_code in wave.agencies
+def eligible(wave: WaveView, user_id: int, role: str, agency_code: str) -> bool:
+    """Whether the account is on the wave's list: a clerk of one of its agencies who had an
+    active account when it opened."""
+    return role == RESPONDENT_ROLE and agency_code in wave.agencies and user_id in wave.invited
+
+
+def check_eligible(
+    wave: WaveView, user_id: int, role: str, agency_code: str, lang: str | None = None
+) -> None:
+    """403 in words unless :func:`eligible`: not a clerk of the wave's agencies at all, or
+    one whose account is not on the list fixed when the wave opened."""
+    if eligible(wave, user_id, role, agency_code):
+        return
+    if role == RESPONDENT_ROLE and agency_code in wave.agencies:
+        raise Problem(
+            403,
+            "not-on-list",
+            t("survey.error.not_listed_title", lang),
+            t("survey.error.not_listed", lang, opened=taipei_time(wave.opened_at, lang)),
+        )
+    raise Problem(
+        403,
+        "not-invited",
+        t("survey.error.not_invited_title", lang),
+        t("survey.error.not_invited", lang),
+    )
+
+
+def own_session(principal: Principal) -> bool:
+    """Whether the request comes from the account's own browser session (it signed in
+    itself), not from an API token nor from any credential someone else issued for it."""
+    credential = principal.credential
+    return (
+        principal.auth_method == "session"
+        and credential["kind"] == "session"
+        and credential["issued_by"] == "self"
+    )
+
+
+def check_own_session(principal: Principal, lang: str | None = None) -> None:
+    """403 in words unless :func:`own_session`."""
+    if not own_session(principal):
+        raise Problem(
+            403,
+            "own-session-only",
+            t("survey.error.own_session_title", lang),
+            t("survey.error.own_session", lang),
+        )
 
 
 def has_answered(session: Session, wave_id: int, user_id: int) -> bool:
@@ -294,7 +367,7 @@ def waves_to_answer(
     return [
         (wave, has_answered(session, wave.id, user_id))
         for wave in list_waves(session, scope)
-        if wave.is_open(now) and eligible(wave, role, agency_code)
+        if wave.is_open(now) and eligible(wave, user_id, role, agency_code)
     ]
 
 
@@ -333,15 +406,11 @@ def submit(
     now: datetime | None = None,
     lang: str | None = None,
 ) -> None:
-    """Record that the account answered and, unlinked, what it answered."""
+    """Record that the account answered and, unlinked, what it answered; only an account on
+    the wave's list (:func:`eligible`) may. This trusts its caller that the account itself
+    is answering: a request goes through :func:`answer`, which checks the credential."""
     now = now or utcnow()
-    if not eligible(wave, role, agency_code):
-        raise Problem(
-            403,
-            "not-invited",
-            t("survey.error.not_invited_title", lang),
-            t("survey.error.not_invited", lang),
-        )
+    check_eligible(wave, user_id, role, agency_code, lang)
     if not wave.is_open(now):
         raise _closed(lang)
     if has_answered(session, wave.id, user_id):
@@ -368,6 +437,31 @@ def submit(
         _release(session, wave.id, entries)
         entries = []
     pool.entries = entries
+
+
+def answer(
+    session: Session,
+    wave: WaveView,
+    principal: Principal,
+    answers: dict[str, int],
+    *,
+    now: datetime | None = None,
+    lang: str | None = None,
+) -> None:
+    """:func:`submit` for the caller of a request, who must be the account itself in its own
+    browser session (:func:`own_session`): a token, or a credential another account issued,
+    is refused and nothing is written."""
+    check_own_session(principal, lang)
+    submit(
+        session,
+        wave,
+        user_id=principal.user_id,
+        role=principal.role,
+        agency_code=principal.agency_code,
+        answers=answers,
+        now=now,
+        lang=lang,
+    )
 
 
 def _release(session: Session, wave_id: int, entries: list[dict[str, Any]]) -> None:
@@ -398,18 +492,43 @@ def _already(lang: str | None) -> Problem:
 
 
 def nonrespondents(session: Session, wave: WaveView) -> list[accounts.UserView]:
-    """Active clerks of the wave's agencies who have not answered: who a reminder goes to."""
-    answered = set(
+    """Listed accounts, still active, that have not answered: who a reminder goes to."""
+    answered = _answered(session, wave.id)
+    return [user for user in _listed(session, wave) if user.active and user.id not in answered]
+
+
+def _answered(session: Session, wave_id: int) -> set[int]:
+    return set(
         session.scalars(
-            select(SurveyParticipation.user_id).where(SurveyParticipation.wave_id == wave.id)
+            select(SurveyParticipation.user_id).where(SurveyParticipation.wave_id == wave_id)
         )
     )
+
+
+def _listed(session: Session, wave: WaveView) -> list[accounts.UserView]:
+    """The accounts on the wave's list, as they are now."""
     return [
         user
         for code in wave.agencies
         for user in accounts.list_users(session, role=RESPONDENT_ROLE, agency_code=code)
-        if user.active and user.id not in answered
+        if user.id in wave.invited
     ]
+
+
+@dataclass(frozen=True)
+class Roster:
+    """What the wave's page tells a respondent about who else is asked."""
+
+    invited: int
+    """Accounts on the list fixed when the wave opened."""
+    recent: int
+    """Of those, accounts made :data:`RECENT_DAYS` days or fewer before the wave opened."""
+
+
+def roster(session: Session, wave: WaveView) -> Roster:
+    since = wave.opened_at - timedelta(days=RECENT_DAYS)
+    listed = _listed(session, wave)
+    return Roster(len(wave.invited), sum(1 for user in listed if user.created_at >= since))
 
 
 def participation_count(session: Session, wave_id: int) -> int:
@@ -453,19 +572,34 @@ class Results:
     group_sizes: dict[str, int] = field(default_factory=dict)
     """``city:<code>`` / ``kind:<code>`` -> respondents in the group."""
     suppressed: bool = False
-    """Nothing is shown: fewer than :data:`MIN_CELL` respondents, or the wave still open."""
+    """Nothing is shown: fewer than :data:`MIN_CELL` listed accounts answered, or the wave
+    is still open."""
     still_open: bool = False
     """The wave takes answers until ``wave.closes_at``; its results are shown after."""
+    invited: int = 0
+    """Accounts on the wave's list (fixed when it opened)."""
+    listed_respondents: int = 0
+    """Accounts on the list that answered: what the threshold is held to."""
+    unlisted: int = 0
+    """Answers on record from accounts not on the list. None since lists are kept; a wave
+    answered before (its list rebuilt by migration ``0028``) may hold some, and any of them
+    could be an answer whoever reads the results knows, so each cell shown must hold
+    :data:`MIN_CELL` more than these."""
+    min_cell: int = MIN_CELL
+    """Smallest cell shown: :data:`MIN_CELL`, plus :attr:`unlisted`."""
 
     def shown(self, cell: Cell | None) -> bool:
-        return cell is not None and cell.n >= MIN_CELL
+        return cell is not None and cell.n >= self.min_cell
 
 
 def results(session: Session, wave: WaveView, now: datetime | None = None) -> Results:
-    """The report's table for the wave: overall, by city and by agency kind. Groups and items
-    with fewer than :data:`MIN_CELL` answers are dropped, never shown as small numbers, and
-    so is any group whose cell, taken from the overall one, would give a dropped group's
-    answers away (:func:`_protected`).
+    """The report's table for the wave: overall, by city and by agency kind. Nothing is shown
+    unless at least :data:`MIN_CELL` accounts of the wave's list answered: answers of
+    accounts made afterwards (an administrator's puppets, whose answers the administrator
+    knows) are refused, and would not count. Groups and items with fewer than
+    :data:`MIN_CELL` answers are dropped, never shown as small numbers, and so is any group
+    whose cell, taken from the overall one, would give a dropped group's answers away
+    (:func:`_protected`).
 
     Nothing is shown while the wave is open: the results read before and after one clerk's
     answer would differ by exactly that answer (pooled answers count too), and the tenant's
@@ -500,30 +634,45 @@ def results(session: Session, wave: WaveView, now: datetime | None = None) -> Re
         overall.setdefault(item, Cell()).add(value)
         by_city.setdefault(city, {}).setdefault(item, Cell()).add(value)
         by_kind.setdefault(kind, {}).setdefault(item, Cell()).add(value)
-    result = Results(wave, instrument, len(groups), overall, by_city, by_kind, sizes)
+    who = _answered(session, wave.id)
+    listed = len(who & wave.invited)
+    unlisted = len(who) - listed
+    result = Results(
+        wave,
+        instrument,
+        len(groups),
+        overall,
+        by_city,
+        by_kind,
+        sizes,
+        invited=len(wave.invited),
+        listed_respondents=listed,
+        unlisted=unlisted,
+        min_cell=MIN_CELL + unlisted,
+    )
     result.still_open = wave.is_open(now)
-    if len(groups) < MIN_CELL or result.still_open:
+    if listed < MIN_CELL or len(groups) < result.min_cell or result.still_open:
         result.overall, result.by_city, result.by_kind, result.suppressed = {}, {}, {}, True
         return result
-    result.by_city = _protected(overall, by_city)
-    result.by_kind = _protected(overall, by_kind)
+    result.by_city = _protected(overall, by_city, result.min_cell)
+    result.by_kind = _protected(overall, by_kind, result.min_cell)
     return result
 
 
 def _protected(
-    overall: dict[str, Cell], groups: dict[str, dict[str, Cell]]
+    overall: dict[str, Cell], groups: dict[str, dict[str, Cell]], floor: int = MIN_CELL
 ) -> dict[str, dict[str, Cell]]:
     """The group cells that may be shown beside ``overall``. Per item, a cell of fewer than
-    :data:`MIN_CELL` answers is dropped; and while the dropped cells hold between one and
-    :data:`MIN_CELL` - 1 answers together, the smallest shown cell is dropped too, since the
+    ``floor`` (:data:`MIN_CELL`) answers is dropped; and while the dropped cells hold between
+    one and ``floor`` - 1 answers together, the smallest shown cell is dropped too, since the
     overall cell less the shown ones would be exactly the dropped answers (five clerks of one
     agency kind shown, one of another withheld: the difference is that one clerk)."""
     kept: dict[str, dict[str, Cell]] = {code: {} for code in groups}
     for item, total in overall.items():
         cells = sorted((cells[item].n, code) for code, cells in groups.items() if item in cells)
-        shown = [(n, code) for n, code in cells if n >= MIN_CELL]
+        shown = [(n, code) for n, code in cells if n >= floor]
         hidden = total.n - sum(n for n, _ in shown)
-        while shown and 0 < hidden < MIN_CELL:
+        while shown and 0 < hidden < floor:
             n, _ = shown.pop(0)
             hidden += n
         for _, code in shown:
