@@ -19,7 +19,7 @@ from onceonly.cases.schemas import CaseEvidenceView, CaseView, PaperView
 from onceonly.catalog import service as catalog
 from onceonly.citizens.previews import PreviewKey, current_preview
 from onceonly.config import Settings
-from onceonly.exchange.pdf import PdfUnavailable, why_no_pdf
+from onceonly.exchange.pdf import OwnerKeys, PdfUnavailable, why_no_pdf
 from onceonly.exchange.transcript import TranscriptInvalid, VerifiedTranscript, inspect_transcript
 from onceonly.i18n import catalogue, t
 from onceonly.policy.service import Requester, decide
@@ -270,9 +270,11 @@ def transcript_card(
     jwks: Mapping[str, Any],
     lang: str,
     now: datetime | None = None,
+    known: OwnerKeys | None = None,
 ) -> TranscriptCard:
     """A stored transcript checked against the published keys now, for people, with why no
-    PDF of it can be made here, if none can."""
+    PDF of it can be made here, if none can. ``known``: the owners' keys this page has looked
+    up already (:func:`onceonly.exchange.pdf.why_no_pdf`), one for all its cards."""
     try:
         verified: VerifiedTranscript | None = inspect_transcript(token, jwks, now)
         problem = verified.problem if verified else None
@@ -323,7 +325,7 @@ def transcript_card(
         claims_case=claims.case_id,
         request_id=claims.request_id,
         jti=claims.jti or "",
-        no_pdf=why_no_pdf(session, settings, verified, lang),
+        no_pdf=why_no_pdf(session, settings, verified, lang, known),
     )
 
 
@@ -441,6 +443,7 @@ def evidence_cards(
     item = catalog.get_application_item(session, case.application_item)
     requirements = {(r.predicate or r.dataset): r for r in item.required_evidence} if item else {}
     jwks = verification_keys() if any(e.transcripts for e in case.evidence) else {}
+    known: OwnerKeys = {}  # each owner's key, looked up once for the whole page
     cards = []
     for row in case.evidence:
         requirement = requirements.get(row.evidence_type)
@@ -469,7 +472,7 @@ def evidence_cards(
                 owners=owners,
                 owner_names=[agency_name(session, o, lang) for o in owners],
                 transcripts=[
-                    transcript_card(session, settings, i, tr.jws, jwks, lang, now)
+                    transcript_card(session, settings, i, tr.jws, jwks, lang, now, known)
                     for i, tr in enumerate(row.transcripts)
                 ]
                 if row.status == "issued"

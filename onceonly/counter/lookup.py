@@ -27,6 +27,7 @@ from onceonly.config import Settings
 from onceonly.counter.evidence import TranscriptCard, transcript_card
 from onceonly.domain import subjects
 from onceonly.errors import FieldError, validation_problem
+from onceonly.exchange.pdf import OwnerKeys
 from onceonly.exchange.schemas import EvidenceRequestIn, EvidenceResponse, SubjectIn
 from onceonly.exchange.service import Exchange
 from onceonly.i18n import t
@@ -114,6 +115,7 @@ def cards(
     """The answers kept on the case, per thing asked (latest first), grouped like the
     case's evidence: per piece, each owner's transcript."""
     grouped: dict[str, list[service.HeldLookup]] = {}
+    known: OwnerKeys = {}  # each owner's key, looked up once for all the answers
     for row in held:
         grouped.setdefault(row.about, []).append(row)
     shown = []
@@ -131,7 +133,7 @@ def cards(
                     reason=row.reason_en if lang == "en" else row.reason_zh,
                     owner_names=tuple(agency_name(o) for o in row.owners),
                     transcripts=tuple(
-                        transcript_card(session, settings, index, jws, jwks, lang)
+                        transcript_card(session, settings, index, jws, jwks, lang, known=known)
                         for index, jws in enumerate(row.transcripts)
                     ),
                 )

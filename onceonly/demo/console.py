@@ -68,6 +68,13 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
             "[bold]低收入戶申請等候承租國宅[/] (public-housing-low-income), "
             f"citizen [bold]{main.national_id}[/]"
         )
+    if state.pending_rule is not None:
+        console.print(
+            f"  a rule request to decide: sign in as [bold]tpe-social-owner[/] at "
+            f"{url}/owners/rules#rule-{state.pending_rule} (臺北市政府勞動局, as "
+            "[bold]tpe-labour-clerk[/], asks for more than its item needs and for longer than "
+            "usual: the page warns of both beside the approve button)"
+        )
     owner = manifest.sample_citizens.get("taipei_home_owner")
     if owner:
         console.print(

@@ -19,7 +19,7 @@ from onceonly.demo import notify_demo
 from onceonly.demo.connectors import ensure_connectors
 from onceonly.demo.registries import DEMO_JURISDICTIONS, generate_registries
 from onceonly.demo.registries.manifest import MANIFEST_NAME, RegistryManifest
-from onceonly.demo.rules import seed_demo_rules
+from onceonly.demo.rules import seed_demo_rules, seed_pending_request
 from onceonly.deployment import init_deployment
 from onceonly.exchange import keys
 from onceonly.providers.registry import load_providers
@@ -35,6 +35,9 @@ class DemoState:
     open311_key: str | None = None
     """Set by ``onceonly demo`` (``open311_demo.seed_settings``), not here: the tests' shared
     demo keeps no cases of its own."""
+    pending_rule: int | None = None
+    """The id of the demo's rule request while it waits on the owner's rules page
+    (:func:`onceonly.demo.rules.seed_pending_request`); ``None`` once it is decided."""
 
 
 def prepare_demo(
@@ -45,8 +48,8 @@ def prepare_demo(
 ) -> DemoState:
     """Make (or reuse) everything the demo serves: a deployment exactly as ``onceonly init``
     makes one (settings file, schema, catalog), then the demo's registries and their
-    connectors, accounts (its administrators among them), approved access rules and the
-    owners' signing keys."""
+    connectors, accounts (its administrators among them), approved access rules, one rule
+    request left for its owner to decide, and the owners' signing keys."""
     catalog_loaded = init_deployment(settings).catalog_loaded
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
@@ -66,6 +69,7 @@ def prepare_demo(
             with transaction(sessions) as session:
                 accounts = seed_demo_accounts(session, list(DEMO_JURISDICTIONS))
                 rules_made = seed_demo_rules(session, list(DEMO_JURISDICTIONS), providers)
+                pending = seed_pending_request(session)  # after: rules made stop the above
                 for store in manifest.stores:
                     keys.ensure_key(session, settings, store.owner)
             notify_demo.seed(sessions)
@@ -74,7 +78,14 @@ def prepare_demo(
             providers.close()
     finally:
         engine.dispose()
-    return DemoState(manifest, accounts, rules_made, catalog_loaded, registries_generated)
+    return DemoState(
+        manifest,
+        accounts,
+        rules_made,
+        catalog_loaded,
+        registries_generated,
+        pending_rule=pending.id if pending else None,
+    )
 
 
 def progress_bar() -> tuple[Progress, Callable[[str, int, int], None]]:

@@ -456,18 +456,39 @@ def _sign(
     return out.getvalue()
 
 
+OwnerKeys = dict[str, SigningKey | None]
+"""Each issuer's active key (``None``: none here) as one page render has looked it up: a page
+listing a dozen transcripts of one owner asks :func:`why_no_pdf` a dozen times, and the
+database once (the key does not change while a page is made)."""
+
+
+def _active_key(
+    session: Session, settings: Settings, owner: str, known: OwnerKeys | None
+) -> SigningKey | None:
+    if known is None:
+        return active_key(session, settings, owner)
+    if owner not in known:
+        known[owner] = active_key(session, settings, owner)
+    return known[owner]
+
+
 def _owner_key(
-    session: Session, settings: Settings, verified: VerifiedTranscript, lang: str
+    session: Session,
+    settings: Settings,
+    verified: VerifiedTranscript,
+    lang: str,
+    known: OwnerKeys | None = None,
 ) -> SigningKey:
     """The owner's active key, if this node holds it; else :class:`PdfUnavailable` saying
-    why (the transcript is not valid, or the owner signs elsewhere)."""
+    why (the transcript is not valid, or the owner signs elsewhere). ``known``: the keys this
+    page has looked up already, added to."""
     if not verified.valid:
         raise PdfUnavailable(
             "invalid", lang, reason=verified.problem.reason(lang) if verified.problem else ""
         )
     owner = verified.claims.issuer
     name = display_text(verified.claims, "issuer", lang)
-    key = active_key(session, settings, owner)
+    key = _active_key(session, settings, owner, known)
     if key is None:
         raise PdfUnavailable("elsewhere", lang, owner=name)
     if key.public_jwk.get(CUSTODY) == "gateway" or not can_sign_here(key):
@@ -489,13 +510,18 @@ def signing_key_for(
 
 
 def why_no_pdf(
-    session: Session, settings: Settings, verified: VerifiedTranscript, lang: str
+    session: Session,
+    settings: Settings,
+    verified: VerifiedTranscript,
+    lang: str,
+    known: OwnerKeys | None = None,
 ) -> str | None:
     """Why this node cannot make ``verified``'s PDF, in words, or ``None`` when it can: a page
     offers the PDF only when it can be made (a link that answers 409 is a dead end), and
-    says why otherwise. Makes nothing (no seal key file)."""
+    says why otherwise. Makes nothing (no seal key file). A page asking for many transcripts
+    passes one ``known`` to every call, so each issuer's key is looked up once."""
     try:
-        key = _owner_key(session, settings, verified, lang)
+        key = _owner_key(session, settings, verified, lang, known)
     except PdfUnavailable as error:
         return str(error)
     if can_seal_here(key):

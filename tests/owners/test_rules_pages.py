@@ -19,14 +19,15 @@ def _fetched_case(clerk: Visitor, subject: str) -> tuple[str, str]:
     return number, clerk.post(f"/counter/cases/{number}/evidence").text
 
 
-def _rule_id(page: str, requester: str, item_name: str) -> int:
-    """The id of the approved rule shown for ``requester`` and ``item_name``."""
-    for article in re.findall(r'<article class="rule approved".*?</article>', page, re.S):
+def _rule_id(page: str, requester: str, item_name: str, status: str = "approved") -> int:
+    """The id of the rule (by default approved) shown for ``requester`` and ``item_name``:
+    the demo has a request of its own pending on this page besides any a test files."""
+    for article in re.findall(rf'<article class="rule {status}".*?</article>', page, re.S):
         if requester in article and item_name in article:
             found = re.search(r'id="rule-(\d+)"', article)
             assert found
             return int(found.group(1))
-    raise AssertionError(f"no approved rule for {requester} / {item_name}")
+    raise AssertionError(f"no {status} rule for {requester} / {item_name}")
 
 
 def test_revoking_on_the_page_refuses_the_next_request(visit: Visit, demo_env: DemoEnv) -> None:
@@ -67,11 +68,9 @@ def test_a_request_approved_on_the_page_lets_the_next_fetch_through(
     assert again.status_code == 409
 
     owner = visit("tpe-social-owner")
-    pending = re.search(
-        r'<article class="rule pending" id="rule-(\d+)"', owner.get("/owners/rules").text
+    rule_id = _rule_id(
+        owner.get("/owners/rules").text, "臺北市政府消防局", "低收入戶申請等候承租國宅", "pending"
     )
-    assert pending, "the request is not listed as pending"
-    rule_id = int(pending.group(1))
 
     no_reason = owner.post(f"/owners/rules/{rule_id}/reject", {"reason": ""})
     assert (
@@ -93,11 +92,10 @@ def test_rejecting_with_a_reason_is_what_the_clerk_reads(visit: Visit, demo_env:
         f"/counter/cases/{number}/rule-request", {"evidence_type": "is_low_income_household"}
     )
     owner = visit("tpe-social-owner")
-    rule_id = re.search(
-        r'<article class="rule pending" id="rule-(\d+)"', owner.get("/owners/rules").text
+    rule_id = _rule_id(
+        owner.get("/owners/rules").text, "臺北市政府勞動局", "低收入戶申請等候承租國宅", "pending"
     )
-    assert rule_id
-    rejected = owner.post(f"/owners/rules/{rule_id.group(1)}/reject", {"reason": "非社會救助目的"})
+    rejected = owner.post(f"/owners/rules/{rule_id}/reject", {"reason": "非社會救助目的"})
     assert rejected.status_code == 200 and "申請已駁回" in rejected.text
     page = clerk.post(f"/counter/cases/{number}/evidence").text
     assert "非社會救助目的" in page
