@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     max_backup_bytes: int = 256 * 1024 * 1024
     """Largest backup a partner node may send this node's federation listener (413 beyond
     it): the listener holds it whole before storing it."""
+    stats_settle_days: int = 7
+    """The public statistics (``/stats/public``, its API, ``onceonly stats export``) stop at
+    the last whole week (Monday to Sunday, Taipei time) that ended at least this many days
+    ago: a week still running, or just ended while its cases' evidence is still arriving,
+    would change between two readings minutes apart and show what one citizen just did.
+    Below 0 counts as 0 (a week is never published before it ends)."""
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ import typer
 
 from onceonly.accounts.tenancy import NODE_WIDE
 from onceonly.config import Settings
-from onceonly.db import make_engine, make_session_factory
+from onceonly.db import make_engine, make_session_factory, utcnow
 from onceonly.i18n import t
 from onceonly.stats import service as stats
 
@@ -22,8 +23,9 @@ app = typer.Typer(help="成效統計 effectiveness statistics: export open data.
 RESOURCE = "cases-by-week"
 
 
-def descriptor(rows: int) -> dict[str, Any]:
-    """The data package descriptor (Frictionless Data Package v1) of the export."""
+def descriptor(rows: int, through: date, settle_days: int) -> dict[str, Any]:
+    """The data package descriptor (Frictionless Data Package v1) of the export: the same
+    whatever was withheld, so it never tells how many cells were."""
     field_types = {"week": "date", "cases": "integer", "online": "integer", "paper": "integer"}
     descriptions = {
         "way": (
@@ -39,7 +41,10 @@ def descriptor(rows: int) -> dict[str, Any]:
         "name": "onceonly-effectiveness",
         "title": "免書證免謄本 effectiveness: cases per week, item and agency",
         "description": (
-            f"Cells with fewer than {stats.MIN_CELL} cases are left out ({rows} rows published)."
+            f"{rows} rows. Cells with fewer than {stats.MIN_CELL} cases are not published, nor"
+            " any cell from which one of them could be worked out; which ones or how many is"
+            f" never said. Weeks up to {through.isoformat()} (Asia/Taipei) only: whole weeks"
+            f" that ended at least {settle_days} days before the export."
         ),
         "licenses": [{"name": "OGL-Taiwan-1.0", "title": "政府資料開放授權條款－第1版"}],
         "resources": [
@@ -70,14 +75,31 @@ def descriptor(rows: int) -> dict[str, Any]:
     }
 
 
-def export(settings: Settings, directory: Path, filters: stats.Filters) -> tuple[int, int]:
-    """Write the CSV and ``datapackage.json``; returns (rows written, rows withheld). The
-    period is widened to whole weeks, as the public view's is: a week cut short at a
-    chosen day, beside the whole week published there, gave the days cut off away."""
+@dataclass(frozen=True)
+class Exported:
+    rows: int
+    """Rows written (each published)."""
+    period: stats.Filters
+    """The weeks written: whole weeks, ending no later than :attr:`through`."""
+    through: date
+    settle_days: int
+
+
+def export(
+    settings: Settings, directory: Path, filters: stats.Filters, *, now: datetime | None = None
+) -> Exported:
+    """Write the CSV and ``datapackage.json`` of the period's :func:`stats.public_weeks`,
+    as of ``now`` (default: the clock), with the public view's rules: whole weeks (a week
+    cut short at a chosen day, beside the whole week published there, gave the days cut off
+    away), only weeks ended ``settle_days`` ago, small cells withheld and never counted."""
+    moment = now or utcnow()
+    days = max(0, settings.stats_settle_days)
+    period = stats.public_weeks(filters, moment, days)
+    through = stats.published_through(moment, days)
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_session_factory(engine)() as db:
-            found = stats.rows(db, stats.whole_weeks(filters), NODE_WIDE)
+            found = stats.rows(db, period, NODE_WIDE)
     finally:
         engine.dispose()
     published = stats.suppressed(found)
@@ -87,21 +109,30 @@ def export(settings: Settings, directory: Path, filters: stats.Filters) -> tuple
         writer.writeheader()
         writer.writerows(row.as_dict() for row in published)
     (directory / "datapackage.json").write_text(
-        json.dumps(descriptor(len(published)), ensure_ascii=False, indent=2) + "\n", "utf-8"
+        json.dumps(descriptor(len(published), through, days), ensure_ascii=False, indent=2) + "\n",
+        "utf-8",
     )
-    return len(published), len(found) - len(published)
+    return Exported(len(published), period, through, days)
 
 
 @app.command("export")
 def export_command(
     directory: Path,
     since: Annotated[str, typer.Option(help="first day, YYYY-MM-DD (Taipei)")] = "",
-    until: Annotated[str, typer.Option(help="last day, YYYY-MM-DD (Taipei)")] = "",
+    until: Annotated[
+        str,
+        typer.Option(
+            help="last day, YYYY-MM-DD (Taipei); default and latest: the end of the last week "
+            "that ended stats_settle_days ago"
+        ),
+    ] = "",
     lang: Annotated[str, typer.Option(help="zh-TW or en")] = "zh-TW",
 ) -> None:
     """Write the aggregates as CSV with a Frictionless data package descriptor."""
+    settings = Settings()
+    latest = stats.published_through(utcnow(), max(0, settings.stats_settle_days))
     try:
-        end = date.fromisoformat(until) if until else date.today()
+        end = date.fromisoformat(until) if until else latest
         start = date.fromisoformat(since) if since else end - timedelta(days=365)
     except ValueError as error:
         typer.echo(f"--since/--until: {t('stats.error.date', lang)}", err=True)
@@ -109,14 +140,9 @@ def export_command(
     for problem in stats.period_errors(start, end, lang):
         typer.echo(f"--{problem.field}: {problem.reason}", err=True)
         raise typer.Exit(2)
-    written, hidden = export(Settings(), directory, stats.Filters(start, end))
+    done = export(settings, directory, stats.Filters(start, end))
+    typer.echo(t("stats.cli.written", lang, rows=done.rows, path=directory))
+    typer.echo(t("stats.public.suppression", lang, minimum=stats.MIN_CELL))
     typer.echo(
-        t(
-            "stats.cli.written",
-            lang,
-            rows=written,
-            hidden=hidden,
-            min=stats.MIN_CELL,
-            path=directory,
-        )
+        t("stats.public.through", lang, through=done.through.isoformat(), days=done.settle_days)
     )

@@ -22,7 +22,7 @@ from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.stats import service as stats
-from onceonly.web.deps import get_session_factory, language
+from onceonly.web.deps import get_session_factory, get_settings, language
 
 router = APIRouter()
 
@@ -345,12 +345,40 @@ def events_api(request: Request, user: Reader, lang: Lang, documented: Query_) -
     return _answer(filters, found)
 
 
-@router.get("/stats/public", response_class=HTMLResponse, include_in_schema=False)
-def public_page(request: Request, lang: Lang) -> HTMLResponse:
-    """Anyone's view: node-wide aggregates, only cells of at least the threshold."""
+def _published(request: Request, lang: str) -> tuple[stats.Published, dict[str, str]]:
+    """The public figures the query asks for, up to the last settled week as of now."""
     filters, form = _filters(request, lang)
     with get_session_factory(request)() as db:
-        shown = stats.published(db, filters, lang)
+        shown = stats.published(
+            db,
+            filters,
+            lang,
+            now=utcnow(),
+            settle_days=get_settings(request).stats_settle_days,
+        )
+    return shown, form
+
+
+def public_notes(shown: stats.Published, lang: str) -> dict[str, str]:
+    """The public view's two sentences, the same whatever the data: what is never published,
+    and the last day the figures count."""
+    return {
+        "suppression": t("stats.public.suppression", lang, minimum=stats.MIN_CELL),
+        "coverage": t(
+            "stats.public.through",
+            lang,
+            through=shown.through.isoformat(),
+            days=shown.settle_days,
+        ),
+    }
+
+
+@router.get("/stats/public", response_class=HTMLResponse, include_in_schema=False)
+def public_page(request: Request, lang: Lang) -> HTMLResponse:
+    """Anyone's view: node-wide aggregates, only cells of at least the threshold, only weeks
+    that ended and settled."""
+    shown, form = _published(request, lang)
+    with get_session_factory(request)() as db:
         labels = _labels(
             db,
             lang,
@@ -361,6 +389,7 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
         request,
         "stats/public.html",
         shown=shown,
+        notes=public_notes(shown, lang),
         minimum=stats.MIN_CELL,
         ways=stats.WAYS,
         form={
@@ -375,18 +404,23 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
 @router.get("/api/v1/stats/public", tags=["stats"], responses=API_RESPONSES)
 def public_api(request: Request, lang: Lang, documented: Query_) -> dict[str, object]:
     """Anyone's view, no sign-in: node-wide cases, evidence turnaround and tell-us-once
-    events, each per week, the period widened to whole weeks and every cell of fewer than
-    ``minimum_cell`` cases, pieces or events left out (``withheld`` counts them). The agency
-    and item filters apply to the case rows only."""
-    filters, _ = _filters(request, lang)
-    with get_session_factory(request)() as db:
-        shown = stats.published(db, filters, lang)
+    events, each per week. The period is widened to whole weeks and cut at
+    ``published_through``, the Sunday ending the last week that ended at least
+    ``settle_days`` days ago (Asia/Taipei): a later ``until`` is answered up to that day,
+    and ``until`` says so. Every cell of fewer than ``minimum_cell`` cases, pieces or events
+    is left out, and so is any cell from which one of those could be worked out; how many
+    were left out is never said (``suppression`` and ``coverage`` say it in words, in the
+    request's language, the same whatever the figures). The agency and item filters apply
+    to the case rows only."""
+    shown, _ = _published(request, lang)
     return {
         "timezone": "Asia/Taipei",
         "since": shown.filters.since.isoformat(),
         "until": shown.filters.until.isoformat(),
+        "published_through": shown.through.isoformat(),
+        "settle_days": shown.settle_days,
         "minimum_cell": stats.MIN_CELL,
-        "withheld": shown.withheld,
+        **public_notes(shown, lang),
         "rows": [row.as_dict() for row in shown.rows],
         "turnaround": [row.as_dict() for row in shown.turnaround],
         "tell_us_once": [row.as_dict() for row in shown.events],

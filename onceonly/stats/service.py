@@ -526,30 +526,47 @@ def suppressed(found: list[Row]) -> list[Row]:
 _Cell = TypeVar("_Cell", Row, Turnaround, EventRow)
 
 
+def _revealing(rest: int, held: int) -> bool:
+    """Whether what a way withholds, ``rest`` in ``held`` cells, could be told from the
+    group's total less its shown cells: one to :data:`MIN_CELL` - 1 in all (a small count,
+    and with a single cell its value), or one for each cell withheld (anyone who knew which
+    cells they were would know every value)."""
+    return 0 < rest < MIN_CELL or 0 < rest == held
+
+
 def complementary(
     cells: Sequence[_Cell], group: Callable[[_Cell], Hashable], count: Callable[[_Cell], int]
 ) -> set[int]:
-    """The ids of the cells to withhold. Each way (workplace, registration, residence)
-    splits the same cases, pieces or events of a group among jurisdictions, so one way's
-    shown cells, taken from the group's total (which a way with every cell shown gives),
-    leave exactly what that way withholds: seven cases by workplace and six by residence in
-    the city mean one case of someone living elsewhere. So besides every cell under
-    :data:`MIN_CELL`, the smallest shown cells of a way are withheld too while that way
-    withholds between one and :data:`MIN_CELL` - 1 in all."""
+    """The ids of the cells to withhold (secondary suppression). Each way (workplace,
+    registration, residence) splits the same cases, pieces or events of a group among
+    jurisdictions, so one way's shown cells, taken from the group's total (which a way
+    with every cell shown gives: by workplace a group of one agency is a single cell), leave
+    exactly what that way withholds: seven cases by workplace and six by residence in the
+    city mean one case of someone living elsewhere. So besides every cell under
+    :data:`MIN_CELL`, the smallest shown cells of a way are withheld too while what the way
+    withholds is :func:`_revealing`. A way that stays revealing with every cell withheld
+    (all of them single cases) has the whole group withheld, each way's cells: any way
+    shown would give the total."""
     groups: dict[Hashable, dict[str, list[_Cell]]] = {}
     for cell in cells:
         groups.setdefault(group(cell), {}).setdefault(cell.way, []).append(cell)
     hidden: set[int] = set()
     for ways in groups.values():
         total = max(sum(count(c) for c in members) for members in ways.values())
+        held: list[_Cell] = []
+        exposed = False
         for members in ways.values():
             shown = sorted((c for c in members if count(c) >= MIN_CELL), key=count)
-            hidden.update(id(c) for c in members if count(c) < MIN_CELL)
+            left_out = [c for c in members if count(c) < MIN_CELL]
             rest = total - sum(count(c) for c in shown)
-            while shown and 0 < rest < MIN_CELL:
+            while shown and _revealing(rest, len(left_out)):
                 smallest = shown.pop(0)
-                hidden.add(id(smallest))
+                left_out.append(smallest)
                 rest += count(smallest)
+            exposed = exposed or _revealing(rest, len(left_out))
+            held += left_out
+        every = [c for members in ways.values() for c in members]
+        hidden.update(id(c) for c in (every if exposed else held))
     return hidden
 
 
@@ -568,15 +585,20 @@ class Weekly:
 class Published:
     """What anyone may see: node-wide cells of at least :data:`MIN_CELL` cases, pieces or
     events; no totals (a total over every cell, less the published ones, would give the
-    withheld ones away). Every cell is one week's, so no choice of period splits a cell
-    into a published part and a withheld rest."""
+    withheld ones away), and no count of the cells withheld (asked for one jurisdiction,
+    agency, item and week, a count going from 0 to 1 said that someone there had just
+    applied). Every cell is one week's, so no choice of period splits a cell into a
+    published part and a withheld rest, and every week has ended and settled
+    (:func:`published_through`), so no cell moves while a reader watches."""
 
     filters: Filters
+    """The period answered: whole weeks, ending no later than :attr:`through`."""
     rows: list[Row]
     turnaround: list[Weekly]
     events: list[Weekly]
-    withheld: int
-    """Cells left out, counted so a reader knows the figures are incomplete."""
+    through: date
+    """The last day any public figure counts (a Sunday, Taipei time)."""
+    settle_days: int
 
 
 def whole_weeks(filters: Filters) -> Filters:
@@ -587,34 +609,64 @@ def whole_weeks(filters: Filters) -> Filters:
     return Filters(since, until, filters.jurisdiction, filters.agency, filters.item)
 
 
-def published(session: Session, filters: Filters, lang: str | None = None) -> Published:
-    """The public aggregates of :func:`whole_weeks` of the period, small cells withheld.
+def published_through(now: datetime, settle_days: int) -> date:
+    """The last day the public figures count: the Sunday (Taipei time) ending the last whole
+    week that ended at least ``settle_days`` days before ``now`` (below 0: 0). A week still
+    running would tick up as cases are opened, so two readings minutes apart, before and
+    after someone went to the counter, showed what they applied for; and a case's
+    registration is only known once its evidence is fetched, days later."""
+    today = now.astimezone(TAIPEI).date()
+    latest = today - timedelta(days=max(0, settle_days) + 1)
+    return latest - timedelta(days=(latest.weekday() + 1) % 7)
+
+
+def public_weeks(filters: Filters, now: datetime, settle_days: int) -> Filters:
+    """:func:`whole_weeks` of the period, ending no later than :func:`published_through`
+    (a period wholly after it keeps its start, and so holds no day)."""
+    weeks = whole_weeks(filters)
+    until = min(weeks.until, published_through(now, settle_days))
+    return Filters(weeks.since, until, weeks.jurisdiction, weeks.agency, weeks.item)
+
+
+def published(
+    session: Session,
+    filters: Filters,
+    lang: str | None = None,
+    *,
+    now: datetime,
+    settle_days: int,
+) -> Published:
+    """The public aggregates of :func:`public_weeks` of the period, small cells withheld.
     The agency and item filters choose among the weekly case cells (each is one agency's
     and one item's) but do not narrow turnaround or events: there they would split a cell
     (an owner's pieces from several agencies) and let a difference reveal a small part.
     A period in or beyond :data:`EARLIEST`-:data:`LATEST`, or longer than
-    :data:`MAX_PUBLIC_WEEKS`, is a 422 naming ``since`` or ``until``."""
+    :data:`MAX_PUBLIC_WEEKS`, is a 422 naming ``since`` or ``until`` (judged on the period
+    asked, whole weeks, before it is cut at :func:`published_through`)."""
     errors = period_errors(filters.since, filters.until, lang)
     if errors:
         raise validation_problem(errors, lang)
-    filters = whole_weeks(filters)
-    if (filters.until - filters.since).days + 1 > 7 * MAX_PUBLIC_WEEKS:
+    asked = whole_weeks(filters)
+    if (asked.until - asked.since).days + 1 > 7 * MAX_PUBLIC_WEEKS:
         reason = t("stats.error.too_long", lang, weeks=MAX_PUBLIC_WEEKS)
         raise validation_problem([FieldError("since", reason)], lang)
+    filters = public_weeks(filters, now, settle_days)
+    through = published_through(now, settle_days)
     every = Scope(tenant=None, operator=True)
     wanted = filters.jurisdiction
 
-    def kept(cells: Sequence[_Cell], hidden: set[int]) -> tuple[list[_Cell], int]:
-        """The cells of the jurisdiction asked for: those shown, and how many withheld.
-        Withholding is decided over every jurisdiction first, so the filter cannot make
-        one way's total differ from another's."""
-        chosen = [c for c in cells if not wanted or c.jurisdiction == wanted]
-        return [c for c in chosen if id(c) not in hidden], sum(id(c) in hidden for c in chosen)
+    def kept(cells: Sequence[_Cell], hidden: set[int]) -> list[_Cell]:
+        """The shown cells of the jurisdiction asked for. Withholding is decided over every
+        jurisdiction first, so the filter cannot make one way's total differ from
+        another's; how many cells the filter's choice withheld is never told."""
+        return [
+            c for c in cells if (not wanted or c.jurisdiction == wanted) and id(c) not in hidden
+        ]
 
     everywhere = Filters(filters.since, filters.until, None, filters.agency, filters.item)
     found = rows(session, everywhere, every)
     shown = set(map(id, suppressed(found)))
-    published_rows, withheld = kept(found, {id(r) for r in found if id(r) not in shown})
+    published_rows = kept(found, {id(r) for r in found if id(r) not in shown})
     turned: list[Weekly] = []
     told: list[Weekly] = []
     monday = filters.since
@@ -622,12 +674,9 @@ def published(session: Session, filters: Filters, lang: str | None = None) -> Pu
         week = Filters(monday, monday + timedelta(days=6))
         cells = turnaround(session, week, every)
         hidden = complementary(cells, lambda c: (c.dataset, c.owner, c.channel), lambda c: c.pieces)
-        open_cells, left_out = kept(cells, hidden)
-        turned += [Weekly(monday, c) for c in open_cells]
+        turned += [Weekly(monday, c) for c in kept(cells, hidden)]
         events = tell_us_once(session, week, every)
         hidden = complementary(events, lambda e: e.kind, lambda e: e.events)
-        open_events, also_left_out = kept(events, hidden)
-        told += [Weekly(monday, e) for e in open_events]
-        withheld += left_out + also_left_out
+        told += [Weekly(monday, e) for e in kept(events, hidden)]
         monday += timedelta(days=7)
-    return Published(filters, published_rows, turned, told, withheld)
+    return Published(filters, published_rows, turned, told, through, max(0, settle_days))

@@ -8,11 +8,10 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from frictionless import validate
@@ -22,83 +21,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from onceonly.accounts import service as accounts
 from onceonly.accounts.tenancy import NODE_WIDE, Scope
 from onceonly.cases.models import Case, CaseEvidence
-from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.db import transaction
 from onceonly.notify.models import Delivery, LifeEvent, Subscription
 from onceonly.stats import cli as stats_cli
 from onceonly.stats import service as stats
 from tests.conftest import DemoEnv
 from tests.counter.support import Visitor
+from tests.stats.support import ITEM, NTPC_SOCIAL, SETTLED, TPE_UDD, Clock, add_case
 
-ITEM = "public-housing-low-income"
-TPE_UDD = "taipei-city.urban_development"
-NTPC_SOCIAL = "new-taipei-city.social_welfare"
 MONDAY = date(2026, 3, 2)
 PERIOD = stats.Filters(date(2026, 3, 1), date(2026, 3, 15))
 Visit = Callable[[str], Visitor]
-
-
-@pytest.fixture
-def factory(demo_env: DemoEnv) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(demo_env.settings.resolved_database_url)
-    made = make_session_factory(engine)
-    with transaction(made) as db:  # only the seeded history below
-        db.execute(delete(CaseEvidence))
-        db.execute(delete(Case))
-        db.execute(delete(Delivery))
-        db.execute(delete(LifeEvent))
-    yield made
-    engine.dispose()
-
-
-def _case(
-    db: Session,
-    n: int,
-    agency: str,
-    opened: datetime,
-    welfare_owner: str | None,
-    *,
-    online: int = 2,
-    paper: int = 1,
-    welfare_status: str | None = "issued",
-) -> None:
-    case = Case(
-        number=f"T-{n}",
-        application_item=ITEM,
-        opening_agency=agency,
-        agency=agency,
-        opened_by="seed",
-        subject="A123456789",
-        contact_language="zh-TW",
-        state="open",
-        opened_at=opened,
-        updated_at=opened,
-        evidence_online=online,
-        evidence_paper=paper,
-        agencies_involved=1,
-        version=1,
-    )
-    db.add(case)
-    db.flush()
-    pieces: list[tuple[str, list[str], str | None]] = [
-        ("household_registration", ["central.household"], "issued")
-    ]
-    if welfare_owner:
-        pieces.append(("welfare_status", [welfare_owner], welfare_status))
-    for position, (dataset, owners, status) in enumerate(pieces):
-        db.add(
-            CaseEvidence(
-                case_id=case.id,
-                position=position,
-                evidence_type=f"{dataset}-{position}",
-                dataset=dataset,
-                paper_name_zh="謄本",
-                paper_name_en="transcript",
-                owners=owners,
-                status=status,
-                withheld_fields=[],
-                transcripts=[],
-            )
-        )
 
 
 def _seed(factory: sessionmaker[Session]) -> None:
@@ -110,9 +43,9 @@ def _seed(factory: sessionmaker[Session]) -> None:
     base = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
     with transaction(factory) as db:
         for n in range(4):
-            _case(db, n, TPE_UDD, base + timedelta(hours=n), "new-taipei-city.social_welfare")
+            add_case(db, n, TPE_UDD, base + timedelta(hours=n), "new-taipei-city.social_welfare")
         for n, status in ((4, "denied"), (5, "not_found")):
-            _case(
+            add_case(
                 db,
                 n,
                 TPE_UDD,
@@ -122,10 +55,11 @@ def _seed(factory: sessionmaker[Session]) -> None:
             )
         sunday_night = datetime(2026, 3, 8, 15, 30, tzinfo=UTC)  # 23:30 in Taipei
         after_midnight = datetime(2026, 3, 8, 16, 10, tzinfo=UTC)  # 00:10 on Monday 9th
-        _case(db, 6, NTPC_SOCIAL, sunday_night, "taipei-city.social_welfare", online=3, paper=0)
-        _case(db, 7, NTPC_SOCIAL, after_midnight, "taipei-city.social_welfare", online=3, paper=0)
-        _case(db, 8, TPE_UDD, base, None, online=0, paper=2)
-        _case(db, 9, TPE_UDD, datetime(2026, 4, 1, tzinfo=UTC), None)  # outside the period
+        tpe_social = "taipei-city.social_welfare"
+        add_case(db, 6, NTPC_SOCIAL, sunday_night, tpe_social, online=3, paper=0)
+        add_case(db, 7, NTPC_SOCIAL, after_midnight, tpe_social, online=3, paper=0)
+        add_case(db, 8, TPE_UDD, base, None, online=0, paper=2)
+        add_case(db, 9, TPE_UDD, datetime(2026, 4, 1, tzinfo=UTC), None)  # outside the period
 
 
 def _index(rows: list[stats.Row]) -> dict[tuple[str, str, date, str], tuple[int, int, int]]:
@@ -198,11 +132,11 @@ def test_the_export_withholds_small_cells_and_is_a_valid_data_package(
     factory: sessionmaker[Session], demo_env: DemoEnv, tmp_path: Path
 ) -> None:
     _seed(factory)
-    written, hidden = stats_cli.export(demo_env.settings, tmp_path, PERIOD)
-    assert (written, hidden) == (2, 9)
+    done = stats_cli.export(demo_env.settings, tmp_path, PERIOD, now=SETTLED)
+    assert (done.rows, done.period.since, done.period.until) == (2, date(2026, 2, 23), PERIOD.until)
     # a period starting on the Wednesday: still the whole week, never its last five days
     cut = stats.Filters(date(2026, 3, 4), date(2026, 3, 15))
-    assert stats_cli.export(demo_env.settings, tmp_path / "cut", cut) == (2, 9)
+    assert stats_cli.export(demo_env.settings, tmp_path / "cut", cut, now=SETTLED).rows == 2
     assert (tmp_path / "cut" / "cases-by-week.csv").read_bytes() == (
         tmp_path / "cases-by-week.csv"
     ).read_bytes()
@@ -542,7 +476,7 @@ def test_tell_us_once_events_and_time_until_every_agency_processed(
     assert "workplace,taipei-city,address_change,3,6,2,0,9000,14400" in data.text
 
 
-def test_counting_by_residence_from_the_mailing_address_reported_before_the_case(
+def test_counting_by_residence_from_the_mailing_address_reported_before_theadd_case(
     factory: sessionmaker[Session], visit: Visit
 ) -> None:
     """The citizen reports a mailing address in the former Taipei County (today New Taipei)
@@ -608,11 +542,11 @@ def test_counting_by_residence_from_the_mailing_address_reported_before_the_case
 
 
 def test_the_public_sees_only_cells_above_the_threshold(
-    factory: sessionmaker[Session], demo_app: FastAPI
+    factory: sessionmaker[Session], demo_app: FastAPI, clock: Clock
 ) -> None:
     """Anonymous: node-wide, the period widened to whole weeks, every cell of fewer than
-    MIN_CELL cases withheld (New Taipei's single cases, Taipei's 2-case registration cell);
-    staff keep the full view of their own tenant."""
+    MIN_CELL cases withheld (New Taipei's single cases, Taipei's 2-case registration cell)
+    and never counted; staff keep the full view of their own tenant."""
     _seed(factory)
     with TestClient(demo_app) as anyone:
         api = anyone.get(
@@ -630,7 +564,9 @@ def test_the_public_sees_only_cells_above_the_threshold(
         ("workplace", "taipei-city", 7),
     ]
     assert all(r["cases"] >= stats.MIN_CELL for r in body["rows"])
-    assert body["withheld"] == 6 and body["turnaround"] == [] and body["tell_us_once"] == []
+    assert body["turnaround"] == [] and body["tell_us_once"] == []
+    assert "withheld" not in body and body["published_through"] == "2026-03-22"
+    assert body["suppression"].startswith("少於 5 件的格不公開")
     assert NTPC_SOCIAL not in api.text
     assert page.status_code == 200 and 'id="public-workplace"' in page.text
     assert NTPC_SOCIAL not in page.text and "新北市政府社會局" not in page.text
@@ -675,7 +611,7 @@ def test_filters_are_catalog_choices_and_the_api_is_documented(
 
 
 def test_the_public_cells_are_weekly_so_no_period_splits_one(
-    factory: sessionmaker[Session], demo_app: FastAPI
+    factory: sessionmaker[Session], demo_app: FastAPI, clock: Clock
 ) -> None:
     """Five moves in the week of 2 March and one the next week: over both weeks the public
     sees the first week's five and not the single one (a two-week cell of six, beside the
@@ -707,11 +643,10 @@ def test_the_public_cells_are_weekly_so_no_period_splits_one(
         ("2026-03-02", "registration", 5),
         ("2026-03-02", "residence", 5),
     }
-    assert body["withheld"] == 3
 
 
 def test_a_period_off_the_calendar_or_too_long_for_the_public_is_a_422(
-    visit: Visit, demo_app: FastAPI, tmp_path: Path
+    visit: Visit, demo_app: FastAPI, tmp_path: Path, clock: Clock
 ) -> None:
     """``until=9999-12-31`` overflowed widening to whole weeks (a 500), and the public view
     counted each week of any period on its own: 27 years kept a worker busy for half a
@@ -749,7 +684,7 @@ def test_a_period_off_the_calendar_or_too_long_for_the_public_is_a_422(
 
 
 def test_no_public_cell_is_another_way_less_the_shown_ones(
-    factory: sessionmaker[Session], demo_app: FastAPI
+    factory: sessionmaker[Session], demo_app: FastAPI, clock: Clock
 ) -> None:
     """Seven cases of Taipei's urban development office in one week, six of citizens
     registered in Taipei and one in New Taipei: by workplace seven were shown, by
@@ -759,15 +694,15 @@ def test_no_public_cell_is_another_way_less_the_shown_ones(
     with transaction(factory) as db:
         for n in range(7):
             owner = "taipei-city.social_welfare" if n < 6 else NTPC_SOCIAL
-            _case(db, n, TPE_UDD, base + timedelta(hours=n), owner, online=1 + n % 2)
+            add_case(db, n, TPE_UDD, base + timedelta(hours=n), owner, online=1 + n % 2)
+    week = stats.Filters(date(2026, 3, 2), date(2026, 3, 8))
+    taipei_week = stats.Filters(week.since, week.until, "taipei-city")
     with factory() as db:
-        shown = stats.published(db, stats.Filters(date(2026, 3, 2), date(2026, 3, 8)))
-        only_taipei = stats.published(
-            db, stats.Filters(date(2026, 3, 2), date(2026, 3, 8), "taipei-city")
-        )
+        shown = stats.published(db, week, now=SETTLED, settle_days=7)
+        only_taipei = stats.published(db, taipei_week, now=SETTLED, settle_days=7)
     cells = {(r.way, r.jurisdiction): r.cases for r in shown.rows}
+    # registration: New Taipei's one withheld, and Taipei's six with it
     assert cells == {("workplace", "taipei-city"): 7, ("residence", "unknown"): 7}
-    assert shown.withheld == 2  # registration: New Taipei's one, and Taipei's six with it
     assert {(r.way, r.jurisdiction) for r in only_taipei.rows} == {("workplace", "taipei-city")}
     for way in stats.WAYS:  # no way's shown cells fall short of the total by one to four
         assert sum(r.cases for r in shown.rows if r.way == way) in (0, 7), way
