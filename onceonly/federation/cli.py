@@ -44,6 +44,12 @@ def init(
         help="A node whose off-site backups this node agreed to keep (repeat, or separate "
         "with commas); any other node's are refused. None given: it keeps no one's.",
     ),
+    backup_partner: str | None = typer.Option(
+        None,
+        "--backup-partner",
+        help="The node this one ships its off-site backups to (onceonly backup ship); that "
+        "node must list this one in its own --accept-backups-from.",
+    ),
     data_dir: Path | None = DATA_DIR,
 ) -> None:
     """Write this node's federation configuration."""
@@ -55,7 +61,14 @@ def init(
         console.print(f"--directory-url: {refused}", style="red", markup=False)
         raise typer.Exit(2)
     senders, wrong_senders = backup_senders(accept_backups_from or [], node)
-    problems = _credential_problems(endpoint, cert, key, ca) + wrong_senders
+    partner, wrong_partner = backup_senders(
+        [backup_partner] if backup_partner is not None else [], node, "--backup-partner"
+    )
+    if len(partner) > 1:
+        wrong_partner.append(
+            (("--backup-partner", backup_partner or ""), "federation.init.one_partner")
+        )
+    problems = _credential_problems(endpoint, cert, key, ca) + wrong_senders + wrong_partner
     for (option, given), problem in problems:
         for lang in LANGUAGES:
             console.print(f"{option}: {t(problem, lang, path=given)}", style="red", markup=False)
@@ -73,17 +86,20 @@ def init(
         directory_url=directory_url,
         directory_jwk=json.loads(directory_key.read_text()),
         accept_backups_from=senders,
+        backup_partner=partner[0] if partner else None,
     )
     path = config.write(settings_for(data_dir))
     console.print(t("federation.node_configured", None, path=str(path)))
 
 
-def backup_senders(given: list[str], node: str) -> tuple[tuple[str, ...], list[InitProblem]]:
-    """The nodes ``--accept-backups-from`` names (repeated or comma-separated; each once, in
-    the order given) and what is wrong with them, as :func:`_credential_problems` tells it: a
-    value that is no node id (nothing, or what no certificate could name) or this node's own
-    id (a backup kept by its own node is no off-site backup). Whether the directory lists
-    them is not asked: a node is initialised before it, or its partner, is registered."""
+def backup_senders(
+    given: list[str], node: str, option: str = "--accept-backups-from"
+) -> tuple[tuple[str, ...], list[InitProblem]]:
+    """The nodes ``option`` names (repeated or comma-separated; each once, in the order
+    given) and what is wrong with them, as :func:`_credential_problems` tells it: a value
+    that is no node id (nothing, or what no certificate could name) or this node's own id (a
+    backup kept by its own node is no off-site backup). Whether the directory lists them is
+    not asked: a node is initialised before it, or its partner, is registered."""
     from onceonly.pki.ca import NAME_RE
 
     senders: list[str] = []
@@ -96,7 +112,7 @@ def backup_senders(given: list[str], node: str) -> tuple[tuple[str, ...], list[I
             elif sender == node:
                 why = "federation.init.own_backup_sender"
             if why:
-                found.append((("--accept-backups-from", sender), why))
+                found.append(((option, sender), why))
             elif sender not in senders:
                 senders.append(sender)
     return tuple(senders), found

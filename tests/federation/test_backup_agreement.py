@@ -213,3 +213,30 @@ def test_init_refuses_what_cannot_be_a_backup_sender(
     assert _flat(f"--accept-backups-from: {zh}") in said, said
     assert _flat(f"--accept-backups-from: {en}") in said, said
     assert not (tmp_path / "node" / "federation" / CONFIG_NAME).exists()
+
+
+def test_init_names_the_partner_it_ships_backups_to(tmp_path: Path) -> None:
+    """Without the option an operator had to edit node.json by hand to ship backups."""
+    settings = Settings(data_dir=tmp_path / "node")
+    code, said = _init(tmp_path, "--backup-partner", "taipei")
+    assert code == 0, said
+    config = NodeConfig.read(settings)
+    assert config is not None and config.backup_partner == "taipei"
+
+
+@pytest.mark.parametrize(
+    ("given", "zh", "en"),
+    [
+        ("tai/pei", "「tai/pei」不是節點代號", "'tai/pei' is not a node id"),
+        ("yilan", "「yilan」是本節點自己", "'yilan' is this node itself"),
+        ("taipei,keelung", "「taipei,keelung」列了不只一個節點", "names more than one node"),
+    ],
+)
+def test_init_refuses_what_cannot_be_the_partner(
+    tmp_path: Path, given: str, zh: str, en: str
+) -> None:
+    code, said = _init(tmp_path, "--backup-partner", given)
+    assert code == 2, said
+    assert _flat(f"--backup-partner: {zh}") in said, said
+    assert _flat(en) in said, said
+    assert not (tmp_path / "node" / "federation" / CONFIG_NAME).exists()
