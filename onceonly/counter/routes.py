@@ -8,6 +8,7 @@ page with the reason next to the field it concerns.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -289,8 +290,8 @@ def search(request: Request, user: Clerk, db: Db, lang: Lang) -> HTMLResponse:
 
 def _keys(request: Request, db: Session) -> Callable[[], dict[str, Any]]:
     """The keys transcripts on this node may be signed with (other nodes' too, on a
-    federation node), looked up only when a page shows a transcript."""
-    return lambda: transcript_keys(exchange_for(request.app.state), db)
+    federation node), looked up only when a page shows a transcript, and once per page."""
+    return functools.cache(lambda: transcript_keys(exchange_for(request.app.state), db))
 
 
 def _case_context(
@@ -299,7 +300,8 @@ def _case_context(
     actor = case_actor(user)
     case = service.get_case(db, actor, number, lang=lang)
     item = catalog.get_application_item(db, case.application_item)
-    cards = evidence_cards(db, request.app.state.settings, case, lang, _keys(request, db))
+    keys = _keys(request, db)
+    cards = evidence_cards(db, request.app.state.settings, case, lang, keys)
     named = item or catalog.get_service(db, case.application_item)
     found = (
         open311.request_for_case(db, case.service_request_id, lang)
@@ -318,7 +320,7 @@ def _case_context(
             db,
             request.app.state.settings,
             held,
-            _keys(request, db)(),
+            keys(),
             lang,
             lambda c: agency_name(db, c, lang),
         )
