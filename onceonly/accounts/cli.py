@@ -8,7 +8,10 @@ same rows by hand, so a check here would only look like a boundary. It is the bo
 accounts). What keeps it honest is the record: a token it issues has no issuing account, and
 every audit entry written with that token names its issuer as ``node-operator``
 (:data:`~onceonly.accounts.service.NODE_OPERATOR`), where a token a tenant's administrator
-issued names that administrator."""
+issued names that administrator. A password it sets (``create``, ``set-password``) is
+temporary, as one an administrator sets on the web: its holder must change it at the first
+sign-in, ``password_set_by`` says ``operator``, and an ``account.password_set`` audit entry
+names the node's operator as the one who set it."""
 
 from __future__ import annotations
 
@@ -85,13 +88,16 @@ def create(
         False, "--no-password", help="Account for an agency system that signs in only by API token."
     ),
 ) -> None:
-    """Create an account."""
+    """Create an account. Its password is temporary: the holder must change it at the first
+    sign-in."""
     lang = Settings().language
     if password is None and not no_password:
         password = _ask_password(lang)
     with _database() as (db, settings):
         service.check_agency_served(db, agency, hosted_tenants(settings), lang)
-        user = service.create_user(db, username, password, role, agency, display_name, lang=lang)
+        user = service.create_user(
+            db, username, password, role, agency, display_name, lang=lang, set_by=service.OPERATOR
+        )
     console().print(
         t(
             "accounts.cli.created",
@@ -102,6 +108,8 @@ def create(
             badge=user.badge,
         )
     )
+    if user.must_change_password:
+        console().print(t("accounts.cli.temporary", lang))
 
 
 @app.command("list")
@@ -205,10 +213,11 @@ def set_password(
     username: str = typer.Argument(...),
     password: str | None = typer.Option(None, help="Prompted for when omitted."),
 ) -> None:
-    """Set an account's password (also unlocks it and ends its sessions)."""
+    """Set a temporary password for an account (the holder must change it at the next
+    sign-in); also unlocks it and ends its sessions."""
     lang = Settings().language
     if password is None:
         password = _ask_password(lang)
     with _database() as (db, _settings):
-        user = service.set_password(db, username, password, lang=lang)
+        user = service.set_password(db, username, password, by=service.OPERATOR, lang=lang)
     console().print(t("accounts.cli.password_set", lang, username=user.username))

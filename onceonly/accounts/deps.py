@@ -9,6 +9,12 @@ exempt since a browser never attaches a bearer token on its own.
 
 Without credentials an API route answers a 401 problem document and a page redirects (303)
 to ``/login?next=<the page>``.
+
+A browser session signed in with a password someone else set (``must_change_password``)
+reaches only the change-password page, sign-out and the sign-in page
+(:data:`OPEN_WHILE_TEMPORARY`): any other page redirects (303) to the change-password page,
+any other API call answers 403 ``password-change-required`` in words. API tokens are not
+held back: a token is a credential of its own, issued and recorded separately.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from onceonly import cache_versions
-from onceonly.accounts.service import Principal, resolve_session
+from onceonly.accounts.service import PASSWORD_CHANGE_PATH, Principal, resolve_session
 from onceonly.accounts.token_cache import token_cache
 from onceonly.db import transaction
 from onceonly.errors import Problem
@@ -37,6 +43,15 @@ SESSION_COOKIE = "onceonly_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+OPEN_WHILE_TEMPORARY: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", PASSWORD_CHANGE_PATH),
+        ("POST", PASSWORD_CHANGE_PATH),
+        ("POST", "/logout"),
+        ("GET", "/login"),
+    }
+)
+"""(method, path) a session with a temporary password may still call; HEAD follows GET."""
 
 
 def set_session_cookie(response: Response, request: Request, token: str, minutes: int) -> None:
@@ -92,6 +107,27 @@ async def _check_csrf(request: Request, principal: Principal, lang: str) -> None
         raise Problem(403, "csrf", t("accounts.csrf.title", lang), t("accounts.csrf.detail", lang))
 
 
+def _hold_temporary(request: Request, principal: Principal, lang: str) -> None:
+    """Refuse every request of a session signed in with a password someone else set, but
+    those of :data:`OPEN_WHILE_TEMPORARY`: a page is sent to the change-password page, an API
+    call gets 403 ``password-change-required``."""
+    if not principal.must_change_password or principal.auth_method != "session":
+        return
+    method = "GET" if request.method == "HEAD" else request.method
+    if (method, request.url.path) in OPEN_WHILE_TEMPORARY:
+        return
+    title = t("accounts.password.change_first_title", lang)
+    if wants_html(request):
+        raise HTTPException(303, title, {"Location": PASSWORD_CHANGE_PATH})
+    raise Problem(
+        403,
+        "password-change-required",
+        title,
+        t("accounts.password.change_first", lang, path=PASSWORD_CHANGE_PATH),
+        extra={"change_password_at": PASSWORD_CHANGE_PATH},
+    )
+
+
 def _resolve_token(request: Request, token: str, lang: str) -> Principal:
     sessions = get_session_factory(request)
     with sessions() as db:
@@ -119,6 +155,8 @@ async def optional_user(
         principal = await run_in_threadpool(_resolve_cookie, request, cookie)
         if principal is not None and request.method in UNSAFE_METHODS:
             await _check_csrf(request, principal, lang)
+        if principal is not None:
+            _hold_temporary(request, principal, lang)
     if principal is not None:
         request.state.user = principal
     return principal

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -59,6 +60,19 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_set_by: Mapped[str | None] = mapped_column(String(64))
+    """Who chose the current password: ``self`` (the account's holder), ``operator`` (the
+    node's command line) or the username of the administrator who set it; ``None``: not
+    recorded (accounts made before migration 0029, or by a caller that did not say)."""
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    """The password was chosen by someone else: signing in with it opens only the
+    change-password page (``/account/password``) until the holder sets their own."""
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The last time someone other than the holder could have held this account: an
+    administrator or the operator set its password, or re-enabled it. Whoever answers for it
+    since may not be its holder (the staff survey counts no such answer)."""
 
 
 class UserSession(Base):

@@ -1,4 +1,5 @@
-"""Pages (sign in, sign out, my account, user and token administration) and the auth API."""
+"""Pages (sign in, sign out, my account and password, user and token administration) and the
+auth API."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ from onceonly.web.templating import render
 router = APIRouter()
 
 AdminUser = Annotated[Principal, Depends(require_roles("admin"))]
+StaffUser = Annotated[Principal, Depends(require_roles("clerk", "owner", "auditor", "admin"))]
+"""Anyone but a citizen (who signs in with their card and has no password)."""
 AppSettings = Annotated[Settings, Depends(settings_of)]
 
 
@@ -126,6 +129,7 @@ def login_submit(
         errors["password"] = t("field.missing", lang)
     failure: Problem | None = None
     new_session: service.NewSession | None = None
+    temporary = False
     role = ""
     agency: str | None = None
     if not errors:
@@ -142,6 +146,7 @@ def login_submit(
                     service.revoke_session(db, old)
                 new_session = service.create_session(db, user.id, settings.session_minutes)
                 role, agency = user.role, user.agency_code
+                temporary = user.must_change_password
     if failure is not None:
         field = "username" if failure.kind in ("login-locked", "account-disabled") else "password"
         errors[field] = failure.detail or failure.title
@@ -154,7 +159,9 @@ def login_submit(
             response.headers["Retry-After"] = str(failure.retry_after)
         return response
     target = safe_next(next)
-    if target == "/":  # nowhere asked for: the role's own home, not the public front page
+    if temporary:  # someone else set this password: nothing else opens until it is changed
+        target = service.PASSWORD_CHANGE_PATH
+    elif target == "/":  # nowhere asked for: the role's own home, not the public front page
         target = home_of(role, agency)
     redirect = RedirectResponse(target, status_code=303)
     set_session_cookie(redirect, request, new_session.token, settings.session_minutes)
@@ -180,7 +187,71 @@ def logout(request: Request, user: CurrentUser) -> RedirectResponse:
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)
 def account_page(request: Request, user: CurrentUser, db: Db) -> HTMLResponse:
     tokens = service.list_api_tokens(db, user.user_id)
-    return render(request, "accounts/account.html", tokens=tokens)
+    account = service.get_user_by_id(db, user.user_id)
+    return render(request, "accounts/account.html", tokens=tokens, account=account)
+
+
+def _own_session(user: Principal, lang: str) -> None:
+    """403 unless ``user`` came with their own browser session: a token is not the person."""
+    if user.auth_method != "session":
+        detail = t("accounts.password.session_only", lang)
+        raise Problem(403, "session-only", t("problem.forbidden", lang), detail)
+
+
+def _password_form(
+    request: Request, db: Session, user: Principal, status: int = 200, **context: object
+) -> HTMLResponse:
+    context.setdefault("errors", {})
+    return render(
+        request,
+        "accounts/password.html",
+        status,
+        account=service.get_user_by_id(db, user.user_id),
+        home=home_of(user.role, user.agency_code),
+        min_length=service.MIN_PASSWORD_LENGTH,
+        max_length=service.MAX_PASSWORD_LENGTH,
+        **context,
+    )
+
+
+@router.get(service.PASSWORD_CHANGE_PATH, response_class=HTMLResponse, include_in_schema=False)
+def password_page(request: Request, user: StaffUser, db: Db) -> HTMLResponse:
+    """Change one's own password; the one page a temporary password opens. Says who set
+    the current password and when."""
+    _own_session(user, get_language(request))
+    return _password_form(request, db, user, changed=request.query_params.get("changed") == "1")
+
+
+@router.post(service.PASSWORD_CHANGE_PATH, response_class=HTMLResponse, include_in_schema=False)
+def password_submit(
+    request: Request,
+    user: StaffUser,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    new_password_again: Annotated[str, Form()] = "",
+) -> Response:
+    lang = get_language(request)
+    _own_session(user, lang)
+    failure: Problem | None = None
+    with transaction(get_session_factory(request)) as db:
+        try:
+            service.change_own_password(
+                db,
+                user,
+                current_password,
+                new_password,
+                new_password_again,
+                address=client_address(request),
+                lang=lang,
+            )
+        except Problem as problem:  # committed: a wrong current password counts as a failure
+            if problem.status != 422:
+                raise
+            failure = problem
+    if failure is not None:
+        with get_session_factory(request)() as db:
+            return _password_form(request, db, user, 422, errors=_field_errors(failure))
+    return RedirectResponse(f"{service.PASSWORD_CHANGE_PATH}?changed=1", status_code=303)
 
 
 # --- administration pages ------------------------------------------------------------------
@@ -233,7 +304,13 @@ def _users_page(
 
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
 def admin_users(request: Request, admin: AdminUser, db: Db) -> HTMLResponse:
-    return _users_page(request, db, admin, created=request.query_params.get("created"))
+    return _users_page(
+        request,
+        db,
+        admin,
+        created=request.query_params.get("created"),
+        password_set=request.query_params.get("password_set"),
+    )
 
 
 @router.post("/admin/users", response_class=HTMLResponse, include_in_schema=False)
@@ -259,12 +336,46 @@ def admin_create_user(
             hosted = hosted_tenants(get_settings(request))
             service.check_agency_served(db, agency_code, hosted, lang)
             created = service.create_user(
-                db, username, password, role, agency_code, display_name, lang=lang
+                db, username, password, role, agency_code, display_name, lang=lang, set_by=admin
             )
         except Problem as problem:
             db.rollback()
             return _users_page(request, db, admin, 422, errors=_field_errors(problem), form=form)
     return RedirectResponse(f"/admin/users?created={created.username}", status_code=303)
+
+
+@router.post("/admin/users/password", response_class=HTMLResponse, include_in_schema=False)
+def admin_set_password(
+    request: Request,
+    admin: AdminUser,
+    reset_username: Annotated[str, Form()] = "",
+    reset_password: Annotated[str, Form()] = "",
+) -> Response:
+    """Set a temporary password for an account the administrator provisions
+    (:meth:`~onceonly.accounts.tenancy.Scope.provisions`: a tenant's administrator for the
+    tenant's accounts, the platform's only for node-wide ones): its holder must change it at
+    the next sign-in, and the audit log names this administrator as the one who set it."""
+    lang = get_language(request)
+    form = {"reset_username": reset_username}
+    with transaction(get_session_factory(request)) as db:
+        try:
+            target = service.get_user(db, reset_username) if reset_username.strip() else None
+            if target is None or not _manages(admin, target.agency_code):
+                reason = t("accounts.user.not_found", lang, user=reset_username.strip())
+                raise validation_problem([FieldError("username", reason, "unknown")], lang)
+            if target.id != admin.user_id and not scope_of(admin).provisions(
+                target.role, target.agency_code
+            ):
+                reason = t("accounts.users.not_resettable", lang, user=target.username)
+                raise validation_problem([FieldError("username", reason, "not_resettable")], lang)
+            service.set_password(db, target.username, reset_password, by=admin, lang=lang)
+        except Problem as problem:
+            db.rollback()
+            errors = {f"reset_{field}": reason for field, reason in _field_errors(problem).items()}
+            if not errors:  # one's own account: not a field's fault
+                errors["reset_username"] = problem.detail or problem.title
+            return _users_page(request, db, admin, 422, errors=errors, form=form)
+    return RedirectResponse(f"/admin/users?password_set={target.username}", status_code=303)
 
 
 @router.post("/admin/users/{user_id}/active", include_in_schema=False)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from sqlalchemy import delete, select
@@ -37,6 +37,7 @@ from onceonly.accounts.models import (
 )
 from onceonly.accounts.passwords import hash_password, verify_password
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
+from onceonly.audit.log import AuditRecord, append
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
@@ -66,6 +67,18 @@ CITIZEN_AGENCY = "public.citizen"
 NODE_OPERATOR = "node-operator"
 """``issued_by`` of a token made by the node's own tools (``onceonly users issue-token``, the
 demo seed) rather than by a signed-in administrator."""
+SELF: Literal["self"] = "self"
+"""``password_set_by`` of a password the account's holder chose."""
+OPERATOR: Literal["operator"] = "operator"
+"""``password_set_by`` of a password the node's operator set (``onceonly users create`` or
+``set-password``)."""
+RESERVED_USERNAMES = frozenset({SELF, OPERATOR, NODE_OPERATOR})
+"""Names that ``password_set_by`` and the audit log use for someone other than an account: an
+account so named would pass for the holder or the operator."""
+PASSWORD_CHANGE_PATH = "/account/password"
+"""The one page a session signed in with a temporary password may open (with sign-out)."""
+PasswordSetter = Literal["self", "operator"]
+"""Who chose a password when it was not a signed-in administrator: the holder or the operator."""
 _BADGE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 
@@ -79,6 +92,15 @@ class UserView:
     badge: str
     active: bool
     created_at: datetime
+    password_set_by: str | None = None
+    """Who chose the current password: :data:`SELF`, :data:`OPERATOR` or an administrator's
+    username; ``None`` when not recorded (or the account has no password)."""
+    password_changed_at: datetime | None = None
+    must_change_password: bool = False
+    """Signing in with the current password opens only :data:`PASSWORD_CHANGE_PATH`."""
+    handed_over_at: datetime | None = None
+    """The last time someone other than the holder set the password or re-enabled the
+    account: since then its answers may not be its holder's."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,9 @@ class Principal:
     who issued an API token, or :data:`NODE_OPERATOR` for one issued by the node's own tools."""
     issuer_badge: str | None = None
     """The issuing administrator's badge, which is what the audit log records of them."""
+    must_change_password: bool = False
+    """A browser session signed in with a password someone else set: it may only change it
+    (:data:`PASSWORD_CHANGE_PATH`) or sign out. Always ``False`` for an API token."""
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
@@ -185,6 +210,10 @@ def _user_view(user: User) -> UserView:
         badge=user.badge or "",
         active=user.active,
         created_at=as_utc(user.created_at),
+        password_set_by=user.password_set_by,
+        password_changed_at=as_utc(user.password_changed_at) if user.password_changed_at else None,
+        must_change_password=bool(user.must_change_password),
+        handed_over_at=as_utc(user.handed_over_at) if user.handed_over_at else None,
     )
 
 
@@ -238,15 +267,19 @@ def _assign_badge(session: Session, user: User) -> None:
 # --- users ---------------------------------------------------------------------------------
 
 
-def _password_errors(password: str | None, lang: str | None) -> list[FieldError]:
+def _password_errors(
+    password: str | None, lang: str | None, field: str = "password"
+) -> list[FieldError]:
+    """The account rules for a new password (the one place they are written), reported on
+    ``field``."""
     if password is None:
         return []
     if len(password) < MIN_PASSWORD_LENGTH:
         reason = t("accounts.password.too_short", lang, min=MIN_PASSWORD_LENGTH)
-        return [FieldError("password", reason, "too_short")]
+        return [FieldError(field, reason, "too_short")]
     if len(password) > MAX_PASSWORD_LENGTH:
         reason = t("accounts.password.too_long", lang, max=MAX_PASSWORD_LENGTH)
-        return [FieldError("password", reason, "too_long")]
+        return [FieldError(field, reason, "too_long")]
     return []
 
 
@@ -272,11 +305,23 @@ def create_user(
     *,
     lang: str | None = None,
     password_hash: str | None = None,
+    set_by: Principal | PasswordSetter | None = None,
 ) -> UserView:
     """Add an account. Every invalid field is reported at once (422), nothing is written.
 
     ``password=None`` makes an account that cannot sign in with a password (an agency system
     that only uses API tokens); ``password_hash`` lets a bulk caller reuse one hash.
+
+    ``set_by`` says who chose the password, and so whether it is temporary:
+
+    * the signed-in administrator making the account (the ``/admin/users`` form), or
+      :data:`OPERATOR` (``onceonly users create``): someone other than the holder knows it,
+      so it is temporary (``must_change_password``: signing in with it opens only the
+      change-password page) and the setting is audited (``account.password_set``);
+    * :data:`SELF`: the holder chose it, or it is no secret (the demo's published
+      password, ``seed_demo_accounts``): not temporary;
+    * ``None`` (the default): not recorded, as for accounts made before migration 0029; not
+      temporary. Only the node's own set-up code and tests leave it out.
     """
     username = normalise_username(username)
     display_name = display_name.strip()
@@ -297,6 +342,9 @@ def create_user(
     if username.startswith(CITIZEN_USERNAME_PREFIX):
         reason = t("accounts.username.citizen_prefix", lang, prefix=CITIZEN_USERNAME_PREFIX)
         errors.append(FieldError("username", reason, "reserved"))
+    elif username in RESERVED_USERNAMES:
+        reason = t("accounts.username.reserved", lang, username=username)
+        errors.append(FieldError("username", reason, "reserved"))
     if not AGENCY_CODE_RE.fullmatch(agency_code) or len(agency_code) > 100:
         errors.append(FieldError("agency_code", t("accounts.agency.invalid", lang)))
     if not display_name or len(display_name) > 100:
@@ -305,7 +353,26 @@ def create_user(
         raise validation_problem(errors, lang)
     if password_hash is None and password is not None:
         password_hash = hash_password(password)
-    return _add_user(session, username, role, agency_code, display_name, password_hash)
+    if password_hash is None:
+        return _add_user(session, username, role, agency_code, display_name, None)
+    setter = _setter_name(set_by)
+    temporary = setter is not None and setter != SELF
+    view = _add_user(
+        session,
+        username,
+        role,
+        agency_code,
+        display_name,
+        password_hash,
+        set_by=setter,
+        must_change=temporary,
+    )
+    if temporary:
+        assert set_by is not None and set_by != SELF
+        account = session.get(User, view.id)
+        assert account is not None
+        _audit_password_set(session, account, set_by, made=True)
+    return view
 
 
 def create_citizen(session: Session, national_id: str, display_name: str) -> UserView:
@@ -322,6 +389,9 @@ def _add_user(
     agency_code: str,
     display_name: str,
     password_hash: str | None,
+    *,
+    set_by: str | None = None,
+    must_change: bool = False,
 ) -> UserView:
     now = utcnow()
     user = User(
@@ -333,6 +403,9 @@ def _add_user(
         active=True,
         created_at=now,
         password_changed_at=now if password_hash else None,
+        password_set_by=set_by if password_hash else None,
+        must_change_password=must_change and password_hash is not None,
+        handed_over_at=now if must_change and password_hash is not None else None,
     )
     session.add(user)
     session.flush()
@@ -428,26 +501,219 @@ def _require_user(session: Session, user_id: int, lang: str | None) -> User:
 
 
 def set_password(
-    session: Session, username: str, password: str, *, lang: str | None = None
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    by: Principal | Literal["operator"],
+    lang: str | None = None,
 ) -> UserView:
-    """Replace the password and end the account's sessions (tokens stay valid)."""
+    """Set a password someone other than the holder chose: the signed-in administrator
+    ``by`` (the routes check that they manage the account) or :data:`OPERATOR`
+    (``onceonly users set-password``). It is temporary: signing in with it opens only the
+    change-password page until the holder sets their own (:func:`change_own_password`).
+    The account's sessions end (its API tokens stay valid), its sign-in throttles are
+    lifted, and an ``account.password_set`` audit entry names ``by`` as the actor.
+
+    An administrator changes their own password as everyone does, with the current one
+    (409 ``own-account`` here)."""
     user = session.scalar(select(User).where(User.username == normalise_username(username)))
     if user is None:
         raise not_found(t("accounts.user.not_found", lang, user=username), lang)
     if user.role == CITIZEN_ROLE:
         reason = t("accounts.citizen.no_password", lang)
         raise validation_problem([FieldError("username", reason, "citizen")], lang)
+    if isinstance(by, Principal) and by.user_id == user.id:
+        raise Problem(
+            409,
+            "own-account",
+            t("accounts.password.own_title", lang),
+            t("accounts.password.own_via_change", lang, path=PASSWORD_CHANGE_PATH),
+        )
     errors = _password_errors(password, lang)
     if errors:
         raise validation_problem(errors, lang)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
+    user.password_set_by = _setter_name(by)
+    user.must_change_password = True
+    user.handed_over_at = user.password_changed_at
     revoke_user_sessions(session, user.id)
-    session.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username))
-    pairs = LoginClientThrottle.key.like(_escape_like(f"pair:{user.username}|") + "%", escape="\\")
-    session.execute(delete(LoginClientThrottle).where(pairs))
+    _lift_throttles(session, user.username)
     session.flush()
+    _audit_password_set(session, user, by, made=False)
     return _user_view(user)
+
+
+def _lift_throttles(session: Session, username: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
+    pairs = LoginClientThrottle.key.like(_escape_like(f"pair:{username}|") + "%", escape="\\")
+    session.execute(delete(LoginClientThrottle).where(pairs))
+
+
+def change_own_password(
+    session: Session,
+    principal: Principal,
+    current: str,
+    new: str,
+    again: str,
+    *,
+    address: str | None = None,
+    now: datetime | None = None,
+    lang: str | None = None,
+) -> int:
+    """The holder of ``principal``'s account replaces its password, proving the current one
+    (checked as a sign-in is, with the same throttles: a borrowed session cannot guess it).
+    ``new`` must follow the account rules, differ from the current one and equal ``again``;
+    every unmet condition is reported at once (422 on ``current_password``, ``new_password``,
+    ``new_password_again``) and nothing is changed, except that a wrong current password is
+    counted as a failed sign-in (flushed: commit it, as for :func:`authenticate`).
+
+    Afterwards the password is the holder's own (``password_set_by`` :data:`SELF`, no longer
+    temporary), every other session of the account ends (this one stays), and an
+    ``account.password_changed`` entry with the account as actor records it, with who had
+    set the password before. API tokens are untouched. Returns how many sessions ended.
+
+    Only from the account's own browser session: an API token is not the person (403
+    ``session-only``), and a citizen has no password (403 ``no-password``)."""
+    if principal.auth_method != "session" or principal.session_id is None:
+        raise Problem(
+            403,
+            "session-only",
+            t("problem.forbidden", lang),
+            t("accounts.password.session_only", lang),
+        )
+    user = _require_user(session, principal.user_id, lang)
+    if user.role == CITIZEN_ROLE or user.password_hash is None:
+        detail = t("accounts.password.none_to_change", lang)
+        raise Problem(403, "no-password", t("problem.forbidden", lang), detail)
+    errors: list[FieldError] = []
+    verified = False
+    if not current:
+        errors.append(FieldError("current_password", t("field.missing", lang), "missing"))
+    else:
+        try:
+            authenticate(session, user.username, current, address=address, now=now, lang=lang)
+        except Problem as problem:
+            if problem.status == 401:
+                reason, code = t("accounts.password.current_wrong", lang), "wrong"
+            elif problem.status == 429:
+                reason, code = problem.detail or problem.title, "locked"
+            else:
+                raise
+            errors.append(FieldError("current_password", reason, code))
+        else:
+            verified = True
+    if not new:
+        errors.append(FieldError("new_password", t("field.missing", lang), "missing"))
+    else:
+        errors += _password_errors(new, lang, "new_password")
+        if verified and new == current:
+            reason = t("accounts.password.unchanged", lang)
+            errors.append(FieldError("new_password", reason, "unchanged"))
+    if new != again:
+        reason = t("accounts.password.mismatch", lang)
+        errors.append(FieldError("new_password_again", reason, "mismatch"))
+    if errors:
+        raise validation_problem(errors, lang)
+    previous, was_temporary = user.password_set_by, bool(user.must_change_password)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = now or utcnow()
+    user.password_set_by = SELF
+    user.must_change_password = False
+    ended = revoke_user_sessions(session, user.id, keep=principal.session_id)
+    append(
+        session,
+        AuditRecord(
+            event="account.password_changed",
+            actor_username=principal.username,
+            actor_badge=principal.badge or None,
+            actor_role=principal.role,
+            actor_agency=principal.agency_code,
+            owner_agency=user.agency_code,
+            reason_zh=t("accounts.audit.password_changed", "zh-TW"),
+            reason_en=t("accounts.audit.password_changed", "en"),
+            details={
+                "credential": principal.credential,
+                "account": _account_details(user),
+                "previously_set_by": _setter_for_audit(session, previous),
+                "was_temporary": was_temporary,
+                "other_sessions_ended": ended,
+            },
+        ),
+    )
+    return ended
+
+
+def password_set_by(session: Session, user_id: int) -> str | None:
+    """Who chose the account's current password: :data:`SELF` (its holder), :data:`OPERATOR`
+    or the username of the administrator who set it; ``None`` when nobody recorded it
+    (accounts made before migration 0029 or without saying, see :func:`create_user`) or the
+    account has no password or does not exist.
+
+    For a capability that must act only on the holder's own word (the staff survey): refuse
+    a browser session unless this is :data:`SELF` (or ``None``, as that capability decides
+    for accounts older than the record). While someone else's password stands the session
+    reaches nothing but the change-password page anyway; this is the check that holds
+    wherever the session is read."""
+    return session.scalar(select(User.password_set_by).where(User.id == user_id))
+
+
+def _setter_name(set_by: Principal | PasswordSetter | None) -> str | None:
+    """What ``users.password_set_by`` stores for ``set_by``."""
+    if isinstance(set_by, Principal):
+        return set_by.username
+    return set_by
+
+
+def _setter_for_audit(session: Session, setter: str | None) -> str | None:
+    """``password_set_by`` as the audit log may name it: never a staff username (see
+    :attr:`Principal.audit_issuer`), an administrator by badge."""
+    if setter is None or setter == SELF:
+        return setter
+    if setter == OPERATOR:
+        return NODE_OPERATOR
+    badge = session.scalar(select(User.badge).where(User.username == setter))
+    return f"badge:{badge}" if badge else "another-account"
+
+
+def _account_details(user: User) -> dict[str, Any]:
+    """The account an ``account.*`` entry is about, as auditors resolve it (badge, not name)."""
+    return {"id": user.id, "badge": user.badge, "role": user.role, "agency": user.agency_code}
+
+
+def _audit_password_set(
+    session: Session, user: User, by: Principal | Literal["operator"], *, made: bool
+) -> None:
+    """``account.password_set``: ``by`` chose ``user``'s password (``made``: with the
+    account). The actor is the administrator, or the node's operator; the entry is seen by
+    the tenant's auditors through the account's agency (``owner_agency``)."""
+    key = "accounts.audit.password_made" if made else "accounts.audit.password_set"
+    if isinstance(by, Principal):
+        username, badge, role, agency = by.username, by.badge or None, by.role, by.agency_code
+        credential = by.credential
+    else:
+        username, badge, role, agency = NODE_OPERATOR, None, None, None
+        credential = {"kind": "command-line", "id": None, "issued_by": NODE_OPERATOR}
+    append(
+        session,
+        AuditRecord(
+            event="account.password_set",
+            actor_username=username,
+            actor_badge=badge,
+            actor_role=role,
+            actor_agency=agency,
+            owner_agency=user.agency_code,
+            reason_zh=t(key, "zh-TW", badge=user.badge),
+            reason_en=t(key, "en", badge=user.badge),
+            details={
+                "credential": credential,
+                "account": _account_details(user),
+                "made": made,
+                "temporary": True,
+            },
+        ),
+    )
 
 
 def _escape_like(text: str) -> str:
@@ -460,6 +726,8 @@ def set_active(
     """Disable or re-enable an account; a disabled account's sessions end at once and its
     tokens stop working (they answer 401 ``account-disabled``)."""
     user = _require_user(session, user_id, lang)
+    if active and not user.active:
+        user.handed_over_at = utcnow()  # whoever re-enabled it may sign in as it
     user.active = active
     if not active:
         revoke_user_sessions(session, user.id)
@@ -660,6 +928,7 @@ def resolve_session(
         csrf_token=user_session.csrf_token,
         session_id=user_session.id,
         issued_by=user.username,
+        must_change_password=bool(user.must_change_password),
     )
 
 
@@ -675,11 +944,12 @@ def revoke_session(session: Session, token: str, *, now: datetime | None = None)
     return True
 
 
-def revoke_user_sessions(session: Session, user_id: int) -> int:
-    """End every live session of one account; returns how many."""
-    live = session.scalars(
-        select(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-    ).all()
+def revoke_user_sessions(session: Session, user_id: int, *, keep: int | None = None) -> int:
+    """End every live session of one account (but the session ``keep``); returns how many."""
+    conditions = [UserSession.user_id == user_id, UserSession.revoked_at.is_(None)]
+    if keep is not None:
+        conditions.append(UserSession.id != keep)
+    live = session.scalars(select(UserSession).where(*conditions)).all()
     now = utcnow()
     for user_session in live:
         user_session.revoked_at = now
@@ -938,7 +1208,10 @@ def seed_demo_accounts(
 
     For each jurisdiction: a clerk per agency, an owner per data-owning agency and an
     auditor; plus the central data owners and one admin. All share ``password``, hashed once
-    (the demo password is public anyway).
+    (the demo password is public anyway), recorded as chosen by the holder (``set_by``
+    :data:`SELF`): a demo sign-in is not sent to change it first, as the tour and the
+    browser tests rely on. Accounts an administrator or ``onceonly users create`` makes on
+    a demo node are temporary as anywhere.
     """
     planned = demo_account_plan(jurisdictions, agency_codes)
     existing = set(
@@ -950,7 +1223,14 @@ def seed_demo_accounts(
         created = username not in existing
         if created:
             create_user(
-                session, username, None, role, agency_code, display_name, password_hash=shared_hash
+                session,
+                username,
+                None,
+                role,
+                agency_code,
+                display_name,
+                password_hash=shared_hash,
+                set_by=SELF,  # the demo's password is published: nobody else's secret
             )
             existing.add(username)
         result.append(DemoAccount(username, role, agency_code, display_name, password, created))

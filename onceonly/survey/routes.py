@@ -144,6 +144,7 @@ def _form(
     with get_session_factory(request)() as db:
         wave = survey.get_wave(db, wave_id, scope_of(user), lang)
         survey.check_eligible(wave, user.user_id, user.role, user.agency_code, lang)
+        survey.check_not_handed_over(db, wave, user.user_id, lang)
         answered = survey.has_answered(db, wave.id, user.user_id)
         roster = survey.roster(db, wave)
     return page(

@@ -452,6 +452,8 @@ def answer(
     browser session (:func:`own_session`): a token, or a credential another account issued,
     is refused and nothing is written."""
     check_own_session(principal, lang)
+    check_eligible(wave, principal.user_id, principal.role, principal.agency_code, lang)
+    check_not_handed_over(session, wave, principal.user_id, lang)
     submit(
         session,
         wave,
@@ -461,6 +463,37 @@ def answer(
         answers=answers,
         now=now,
         lang=lang,
+    )
+
+
+def handed_over(account: accounts.UserView, wave: WaveView) -> bool:
+    """Whether someone other than the holder set the account's password, or enabled it
+    again, within :data:`RECENT_DAYS` before the wave opened or since: whoever signed in as
+    it then may not be its holder (an administrator resetting four listed clerks' passwords,
+    or waking dormant accounts just before opening, would otherwise answer as them and read
+    the fifth clerk's answers by subtraction)."""
+    since = wave.opened_at - timedelta(days=RECENT_DAYS)
+    return account.handed_over_at is not None and account.handed_over_at >= since
+
+
+def check_not_handed_over(
+    session: Session, wave: WaveView, user_id: int, lang: str | None = None
+) -> None:
+    """403 in words when the account was :func:`handed_over`; nothing is written."""
+    account = accounts.get_user_by_id(session, user_id)
+    if account is None or not handed_over(account, wave):
+        return
+    assert account.handed_over_at is not None
+    raise Problem(
+        403,
+        "handed-over",
+        t("survey.error.handed_over_title", lang),
+        t(
+            "survey.error.handed_over",
+            lang,
+            when=taipei_time(account.handed_over_at, lang),
+            days=RECENT_DAYS,
+        ),
     )
 
 
@@ -523,12 +556,18 @@ class Roster:
     """Accounts on the list fixed when the wave opened."""
     recent: int
     """Of those, accounts made :data:`RECENT_DAYS` days or fewer before the wave opened."""
+    handed: int = 0
+    """Of those, accounts :func:`handed_over` (they cannot answer this wave)."""
 
 
 def roster(session: Session, wave: WaveView) -> Roster:
     since = wave.opened_at - timedelta(days=RECENT_DAYS)
     listed = _listed(session, wave)
-    return Roster(len(wave.invited), sum(1 for user in listed if user.created_at >= since))
+    return Roster(
+        len(wave.invited),
+        sum(1 for user in listed if user.created_at >= since),
+        sum(1 for user in listed if handed_over(user, wave)),
+    )
 
 
 def participation_count(session: Session, wave_id: int) -> int:

@@ -73,12 +73,14 @@ def make_user(settings: Settings) -> Callable[..., service.UserView]:
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD, next: str = "/") -> str:
-    """Sign in through the form; returns the session's CSRF token read from /account."""
+    """Sign in through the form; returns the session's CSRF token read from /account (from
+    the change-password page, the only one open, when the password is temporary)."""
     response = post_login(
         client, url="/login", data={"username": username, "password": password, "next": next}
     )
     assert response.status_code == 303, response.text
-    page = client.get("/account")
+    temporary = response.headers["location"] == service.PASSWORD_CHANGE_PATH
+    page = client.get(service.PASSWORD_CHANGE_PATH if temporary else "/account")
     assert page.status_code == 200
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match, "the account page offers a sign-out form with the CSRF token"

@@ -176,7 +176,7 @@ def test_no_administrator_makes_a_citizen_or_a_token_for_one(
         service.issue_api_token(db, citizen, "backdoor", 1)  # not even the node's own tools
     assert no_token.value.status == 422
     with pytest.raises(Problem) as no_password:
-        service.set_password(db, citizen.username, "a long enough password")
+        service.set_password(db, citizen.username, "a long enough password", by=service.OPERATOR)
     assert no_password.value.status == 422
     assert service.list_api_tokens(db) == []
 

@@ -140,7 +140,7 @@ def test_disabled_account_cannot_sign_in(db: Session) -> None:
 def test_set_password_replaces_it_and_ends_sessions(db: Session) -> None:
     user = _user(db)
     live = service.create_session(db, user.id, 60)
-    service.set_password(db, "tpe-land-clerk", "a brand new password")
+    service.set_password(db, "tpe-land-clerk", "a brand new password", by=service.OPERATOR)
     assert service.resolve_session(db, live.token) is None
     with pytest.raises(Problem):
         service.authenticate(db, "tpe-land-clerk", PASSWORD)

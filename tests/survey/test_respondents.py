@@ -88,6 +88,7 @@ def test_puppets_made_after_the_wave_opened_cannot_answer_nor_unmask_the_clerk(
     target = _user(factory, "tpe-labour-clerk")
     assert _wave(factory, wave_id).invited == {target.id}  # the office's clerks at opening
 
+    puppets = []
     for n in range(4):
         made = admin.post(
             "/admin/users",
@@ -100,7 +101,11 @@ def test_puppets_made_after_the_wave_opened_cannot_answer_nor_unmask_the_clerk(
             },
         )
         assert made.status_code == 200 and f"puppet-{n}" in made.text  # the account is made
-        puppet = visit(f"puppet-{n}")
+        puppet = visit(f"puppet-{n}")  # the administrator's password is temporary, but
+        own = {"new_password": f"puppet-{n}-own-2026", "new_password_again": f"puppet-{n}-own-2026"}
+        changed = puppet.post("/account/password", {"current_password": PASSWORD, **own})
+        assert changed.status_code == 200, changed.text  # its maker sets the puppet's "own"
+        puppets.append(puppet)
         assert f'href="/survey/waves/{wave_id}"' not in puppet.get("/survey").text
         form = puppet.get(f"/survey/waves/{wave_id}")
         assert form.status_code == 403 and "不在本梯次的填答名單" in form.text
@@ -108,7 +113,7 @@ def test_puppets_made_after_the_wave_opened_cannot_answer_nor_unmask_the_clerk(
         assert refused.status_code == 403
         assert "開啟時" in refused.text and "開啟後才建立" in refused.text  # says why, in words
     _nothing_recorded(factory, wave_id)
-    puppet = visit("puppet-0")
+    puppet = puppets[0]
     english = puppet.client.post(
         f"/survey/waves/{wave_id}?lang=en",
         data={"csrf_token": puppet.csrf, **_every_item("5")},
@@ -393,3 +398,62 @@ def test_unlisted_answers_raise_the_floor_of_every_cell(factory: sessionmaker[Se
     assert not res.shown(res.overall["2"])  # five answers, one of them perhaps a puppet's
     assert {r["item"] for r in survey.results_csv_rows(res)} == {"1"}
     assert res.min_cell == survey.MIN_CELL + 1
+
+
+def test_an_account_someone_else_could_hold_cannot_answer(factory: sessionmaker[Session]) -> None:
+    """Found by an attacker's review of the list: the administrator reset four listed clerks'
+    passwords (or woke a dormant account just before opening), signed in as them, set an
+    "own" password and answered, then read the fifth clerk's answers by subtraction. An
+    account whose password someone else set, or that was enabled again, within RECENT_DAYS
+    before opening or since cannot answer; one handed over long before can."""
+    from onceonly.accounts.models import User
+
+    opened = datetime.now(UTC)
+    with transaction(factory) as db:
+        reset, dormant, long_ago, untouched = (
+            accounts.create_user(db, f"udd-h{n}", None, "clerk", UDD, f"同仁{n}") for n in range(4)
+        )
+        accounts.set_active(db, dormant.id, False)
+        accounts.set_active(db, dormant.id, True)  # woken just before opening
+        row = db.get(User, long_ago.id)
+        assert row is not None
+        row.handed_over_at = opened - timedelta(days=survey.RECENT_DAYS + 1)
+        wave = survey.open_wave(
+            db,
+            scope=TAIPEI,
+            opened_by=ADMIN,
+            title="交接",
+            agencies=[UDD],
+            closes_at=opened + timedelta(days=14),
+            now=opened,
+        )
+    with transaction(factory) as db:  # while the wave is open
+        accounts.set_password(db, reset.username, "an-admins-choice-2026", by=accounts.OPERATOR)
+    assert {reset.id, dormant.id, long_ago.id, untouched.id} <= wave.invited
+
+    def own(user: accounts.UserView) -> accounts.Principal:
+        return accounts.Principal(
+            user.id,
+            user.username,
+            user.display_name,
+            "clerk",
+            UDD,
+            user.badge,
+            "session",
+            session_id=1,
+            issued_by=user.username,
+        )
+
+    for user in (reset, dormant):
+        with transaction(factory) as db, pytest.raises(Problem) as refused:
+            survey.answer(db, wave, own(user), {"1": 5})
+        assert refused.value.status == 403 and refused.value.kind == "handed-over"
+        assert "重新啟用" in refused.value.detail
+    _nothing_recorded(factory, wave.id)
+    with factory() as db:
+        assert survey.roster(db, wave).handed == 2
+    for user in (long_ago, untouched):
+        with transaction(factory) as db:
+            survey.answer(db, wave, own(user), {"1": 5})
+    with factory() as db:
+        assert survey.participation_count(db, wave.id) == 2
