@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     the last whole week (Monday to Sunday, Taipei time) that ended at least this many days
     ago: a week still running, or just ended while its cases' evidence is still arriving,
     would change between two readings minutes apart and show what one citizen just did.
+    It also sets each week's cut-off: a published week counts only what happened before its
+    end plus this many days, so changing it moves the figures of weeks already published.
     Below 0 counts as 0 (a week is never published before it ends)."""
 
     @cached_property

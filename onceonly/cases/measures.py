@@ -1,16 +1,24 @@
 """Read-only: the measures each case already records, for the effectiveness statistics
-(:mod:`onceonly.stats`). No personal data leaves: no subject, no contact, no case number."""
+(:mod:`onceonly.stats`). No personal data leaves: no subject, no contact, no case number.
+
+Read live (``as_of`` not given), a case counts as it stands. Read as of a moment (the
+public statistics give each case the publication cut-off of its week), a case counts as it
+stood just before that moment: each piece's fetches and scans are replayed from the case's
+timeline (``case_events``, append-only, written in the same transaction as the piece's row,
+at the same instant), so nothing done after the moment changes what is counted.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.cases.models import Case, CaseEvidence
+from onceonly.cases.models import Case, CaseEvent, CaseEvidence
 from onceonly.db import as_utc
 
 
@@ -40,57 +48,212 @@ Residence = Callable[[Sequence[tuple[str, datetime]]], Sequence[str | None]]
 ``None``). Set up by the caller (the statistics wire in the citizens' own mailing-address
 reports), so cases need not know where residence is kept; the subject stays in here."""
 
+AsOf = Callable[[datetime], datetime]
+"""Given a case's opening moment, the moment to read the case as of: only what happened
+strictly before it counts."""
+
+_TIMELINE = ("evidence_fetched", "paper_attached", "decided")
+"""The timeline entries a case's measures are replayed from."""
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One required piece as it stood: the latest fetch kept (status, owners, when) and the
+    latest scan attached (when)."""
+
+    dataset: str
+    owners: tuple[str, ...]
+    status: str | None
+    fetched: datetime | None
+    attached: datetime | None
+
 
 def case_measures(
-    session: Session, since: datetime, until: datetime, residence: Residence | None = None
+    session: Session,
+    since: datetime,
+    until: datetime,
+    residence: Residence | None = None,
+    as_of: AsOf | None = None,
 ) -> list[CaseMeasure]:
-    """Every case opened in ``[since, until)``, oldest first."""
-    cases = session.scalars(
-        select(Case)
-        .where(Case.opened_at >= since, Case.opened_at < until)
-        .order_by(Case.opened_at, Case.id)
-    ).all()
-    pieces: dict[int, list[tuple[str, tuple[str, ...], str | None]]] = {}
-    arrived: dict[int, list[tuple[str, tuple[str, ...], str, int]]] = {}
-    opened = {c.id: as_utc(c.opened_at) for c in cases}
-    if cases:
-        rows = session.execute(
-            select(
-                CaseEvidence.case_id,
-                CaseEvidence.dataset,
-                CaseEvidence.owners,
-                CaseEvidence.status,
-                CaseEvidence.fetched_at,
-                CaseEvidence.paper_attached_at,
-            ).where(CaseEvidence.case_id.in_([c.id for c in cases]))
-        )
-        for case_id, dataset, asked, status, fetched, attached in rows:
-            owners = tuple(asked or ())
-            pieces.setdefault(case_id, []).append((dataset, owners, status))
-            if status == "issued" and fetched is not None:
-                channel, moment = "online", as_utc(fetched)
-            elif attached is not None:
-                channel, moment = "paper", as_utc(attached)
-            else:
-                continue
-            seconds = max(0, int((moment - opened[case_id]).total_seconds()))
-            arrived.setdefault(case_id, []).append((dataset, owners, channel, seconds))
+    """Every case opened in ``[since, until)``, oldest first; as of ``as_of(opened_at)``
+    for each case when given (a case opened at or after its moment is left out)."""
+    cases = list(
+        session.scalars(
+            select(Case)
+            .where(Case.opened_at >= since, Case.opened_at < until)
+            .order_by(Case.opened_at, Case.id)
+        ).all()
+    )
+    cuts = {c.id: as_of(as_utc(c.opened_at)) for c in cases} if as_of else {}
+    if as_of:
+        cases = [c for c in cases if as_utc(c.opened_at) < cuts[c.id]]
+        cuts = {c.id: cuts[c.id] for c in cases}
+    timeline = _timeline(session, cuts) if as_of else {}
+    held = _pieces(session, cuts, timeline) if as_of else _current(session, cases)
+    decided = _decisions(cases, cuts, timeline) if as_of else {}
     lived = (
         list(residence([(c.subject or "", as_utc(c.opened_at)) for c in cases]))
         if residence and cases
         else [None] * len(cases)
     )
-    return [
-        CaseMeasure(
-            as_utc(c.opened_at),
-            c.application_item,
-            c.opening_agency,
-            c.evidence_online,
-            c.evidence_paper,
-            c.decision_seconds,
-            tuple(sorted(pieces.get(c.id, []), key=lambda p: (p[0], p[1]))),
-            tuple(sorted(arrived.get(c.id, []))),
-            place,
+    found = []
+    for case, place in zip(cases, lived, strict=True):
+        pieces = held.get(case.id, [])
+        opened = as_utc(case.opened_at)
+        if as_of:
+            online = sum(1 for p in pieces if p.status == "issued")
+            counts = (online, len(pieces) - online, decided.get(case.id))
+        else:
+            counts = (case.evidence_online, case.evidence_paper, case.decision_seconds)
+        found.append(
+            CaseMeasure(
+                opened,
+                case.application_item,
+                case.opening_agency,
+                *counts,
+                tuple(sorted(((p.dataset, p.owners, p.status) for p in pieces), key=_by_piece)),
+                tuple(sorted(_arrivals(pieces, opened))),
+                place,
+            )
         )
-        for c, place in zip(cases, lived, strict=True)
-    ]
+    return found
+
+
+def _by_piece(piece: tuple[str, tuple[str, ...], str | None]) -> tuple[str, tuple[str, ...]]:
+    return piece[0], piece[1]
+
+
+def _arrivals(
+    pieces: list[_Piece], opened: datetime
+) -> list[tuple[str, tuple[str, ...], str, int]]:
+    """Each piece in hand: online when its kept fetch issued it (at that fetch), else on
+    paper when a scan is attached (at the latest attachment)."""
+    found = []
+    for piece in pieces:
+        if piece.status == "issued" and piece.fetched is not None:
+            channel, moment = "online", piece.fetched
+        elif piece.attached is not None:
+            channel, moment = "paper", piece.attached
+        else:
+            continue
+        seconds = max(0, int((moment - opened).total_seconds()))
+        found.append((piece.dataset, piece.owners, channel, seconds))
+    return found
+
+
+def _current(session: Session, cases: list[Case]) -> dict[int, list[_Piece]]:
+    """Each case's pieces as they stand."""
+    held: dict[int, list[_Piece]] = {}
+    if not cases:
+        return held
+    rows = session.execute(
+        select(
+            CaseEvidence.case_id,
+            CaseEvidence.dataset,
+            CaseEvidence.owners,
+            CaseEvidence.status,
+            CaseEvidence.fetched_at,
+            CaseEvidence.paper_attached_at,
+        ).where(CaseEvidence.case_id.in_([c.id for c in cases]))
+    )
+    for case_id, dataset, owners, status, fetched, attached in rows:
+        held.setdefault(case_id, []).append(
+            _Piece(
+                dataset,
+                tuple(owners or ()),
+                status,
+                as_utc(fetched) if fetched else None,
+                as_utc(attached) if attached else None,
+            )
+        )
+    return held
+
+
+Timeline = dict[int, list[tuple[datetime, str, dict[str, Any]]]]
+
+
+def _timeline(session: Session, cuts: dict[int, datetime]) -> Timeline:
+    """Each case's fetches, scans and decisions, oldest first, every one of them (those at
+    or after the case's moment too: that a piece has any entry tells its row has a history)."""
+    entries: dict[int, list[tuple[datetime, int, str, dict[str, Any]]]] = {}
+    if cuts:
+        rows = session.execute(
+            select(
+                CaseEvent.case_id, CaseEvent.id, CaseEvent.at, CaseEvent.kind, CaseEvent.details
+            ).where(CaseEvent.case_id.in_(list(cuts)), CaseEvent.kind.in_(_TIMELINE))
+        )
+        for case_id, event_id, at, kind, details in rows:
+            entries.setdefault(case_id, []).append((as_utc(at), event_id, kind, details or {}))
+    return {
+        case_id: [(at, kind, details) for at, _, kind, details in sorted(found)]
+        for case_id, found in entries.items()
+    }
+
+
+def _pieces(
+    session: Session, cuts: dict[int, datetime], timeline: Timeline
+) -> dict[int, list[_Piece]]:
+    """Each case's pieces as they stood just before its moment, replayed from the timeline:
+    every fetch the case kept (``kept_previous`` false: a failed fetch beside valid evidence
+    changes nothing) sets the piece's status, owners and fetch time, every scan its
+    attachment time. A piece with no fetch (or no scan) in the timeline at all was written
+    into the database directly (a data load or an operator's correction, never the
+    application): its row is taken as it stands, by its own stored time when it has one."""
+    held: dict[int, list[_Piece]] = {}
+    if not cuts:
+        return held
+    rows = session.execute(
+        select(
+            CaseEvidence.case_id,
+            CaseEvidence.evidence_type,
+            CaseEvidence.dataset,
+            CaseEvidence.owners,
+            CaseEvidence.status,
+            CaseEvidence.fetched_at,
+            CaseEvidence.paper_attached_at,
+        ).where(CaseEvidence.case_id.in_(list(cuts)))
+    )
+    for case_id, evidence_type, dataset, owners, status, fetched, attached in rows:
+        cut = cuts[case_id]
+        entries = [
+            (at, kind, details)
+            for at, kind, details in timeline.get(case_id, [])
+            if kind != "decided" and details.get("evidence_type") == evidence_type
+        ]
+        fetches = [e for e in entries if e[1] == "evidence_fetched"]
+        scans = [e for e in entries if e[1] == "paper_attached"]
+        state: tuple[tuple[str, ...], str | None, datetime | None] = ((), None, None)
+        if not fetches:
+            moment = as_utc(fetched) if fetched else None
+            if status is not None and (moment is None or moment < cut):
+                state = (tuple(owners or ()), status, moment)
+        for at, _, details in fetches:
+            if at < cut and not details.get("kept_previous"):
+                state = (tuple(details.get("owners") or ()), details.get("status"), at)
+        in_hand = None
+        if not scans:
+            moment = as_utc(attached) if attached else None
+            in_hand = moment if moment is not None and moment < cut else None
+        for at, _, _ in scans:
+            if at < cut:
+                in_hand = at
+        held.setdefault(case_id, []).append(_Piece(dataset, *state, in_hand))
+    return held
+
+
+def _decisions(
+    cases: list[Case], cuts: dict[int, datetime], timeline: Timeline
+) -> dict[int, int | None]:
+    """Each case's seconds from opening to its latest decision before its moment (from the
+    timeline; a case without a decision in it, by its stored decision time)."""
+    found: dict[int, int | None] = {}
+    for case in cases:
+        cut, opened = cuts[case.id], as_utc(case.opened_at)
+        decisions = [at for at, kind, _ in timeline.get(case.id, []) if kind == "decided"]
+        if not decisions:
+            stored = as_utc(case.decided_at) if case.decided_at else None
+            found[case.id] = case.decision_seconds if stored and stored < cut else None
+            continue
+        earlier = [at for at in decisions if at < cut]
+        found[case.id] = max(0, int((max(earlier) - opened).total_seconds())) if earlier else None
+    return found

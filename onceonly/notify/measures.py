@@ -1,5 +1,13 @@
 """Read-only: what each tell-us-once event took, for the effectiveness statistics
-(:mod:`onceonly.stats`). No personal data leaves: no national id, no payload."""
+(:mod:`onceonly.stats`). No personal data leaves: no national id, no payload.
+
+Read live (``as_of`` not given), an event counts as its deliveries stand. Read as of a
+moment (the public statistics give each event the publication cut-off of its week), an
+event counts as it stood just before that moment: a delivery processed at or after it is
+not processed yet, and a delivery is dead when a dead letter of it was written before the
+moment and it was neither replayed nor acknowledged (processed) before it
+(``notify_dead_letters`` keeps when it died and was replayed), so nothing done later
+changes what is counted."""
 
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.db import as_utc
-from onceonly.notify.models import Delivery, LifeEvent
+from onceonly.notify.models import DeadLetter, Delivery, LifeEvent
 
 
 @dataclass(frozen=True)
@@ -35,28 +43,54 @@ class EventMeasure:
     :func:`event_measures` tells; ``None``: not known."""
 
 
+AsOf = Callable[[datetime], datetime]
+"""Given an event's recording moment, the moment to read it as of: only what happened
+strictly before it counts."""
+
+
 def event_measures(
     session: Session,
     since: datetime,
     until: datetime,
     residence: Callable[[Sequence[tuple[str, datetime]]], Sequence[str | None]] | None = None,
+    as_of: AsOf | None = None,
 ) -> list[EventMeasure]:
-    """Every event recorded in ``[since, until)``, oldest first. ``residence`` is given each
-    event's (subject, recording moment); the subject stays in here."""
-    events = session.scalars(
-        select(LifeEvent)
-        .where(LifeEvent.recorded_at >= since, LifeEvent.recorded_at < until)
-        .order_by(LifeEvent.recorded_at, LifeEvent.id)
-    ).all()
-    told: dict[str, list[tuple[str, datetime | None]]] = {}
+    """Every event recorded in ``[since, until)``, oldest first; as of ``as_of(recorded_at)``
+    for each event when given (an event recorded at or after its moment is left out).
+    ``residence`` is given each event's (subject, recording moment); the subject stays in
+    here. The agencies told are every delivery of the event: they are written with it, in
+    the transaction that records it (:func:`onceonly.notify.outbox.write_outbox`)."""
+    events = list(
+        session.scalars(
+            select(LifeEvent)
+            .where(LifeEvent.recorded_at >= since, LifeEvent.recorded_at < until)
+            .order_by(LifeEvent.recorded_at, LifeEvent.id)
+        ).all()
+    )
+    cuts = {e.id: as_of(as_utc(e.recorded_at)) for e in events} if as_of else {}
+    if as_of:
+        events = [e for e in events if as_utc(e.recorded_at) < cuts[e.id]]
+    told: dict[str, list[tuple[datetime | None, bool]]] = {}
     if events:
         rows = session.execute(
-            select(Delivery.event_id, Delivery.status, Delivery.processed_at).where(
+            select(Delivery.id, Delivery.event_id, Delivery.status, Delivery.processed_at).where(
                 Delivery.event_id.in_([e.id for e in events])
             )
         )
-        for event_id, status, processed_at in rows:
-            told.setdefault(event_id, []).append((status, processed_at))
+        deliveries = list(rows)
+        letters = _dead_letters(session, [d[0] for d in deliveries]) if as_of else {}
+        for delivery_id, event_id, status, processed_at in deliveries:
+            at = as_utc(processed_at) if status == "processed" and processed_at else None
+            dead = status == "dead"
+            if as_of:
+                cut = cuts[event_id]
+                at = at if at is not None and at < cut else None
+                if delivery_id in letters:
+                    dead = at is None and any(
+                        died < cut and (replayed is None or replayed >= cut)
+                        for died, replayed in letters[delivery_id]
+                    )
+            told.setdefault(event_id, []).append((at, dead))
     lived = (
         list(residence([(e.national_id, as_utc(e.recorded_at)) for e in events]))
         if residence and events
@@ -64,9 +98,9 @@ def event_measures(
     )
     found = []
     for event, place in zip(events, lived, strict=True):
-        deliveries = told.get(event.id, [])
-        processed = [as_utc(at) for status, at in deliveries if status == "processed" and at]
-        done = bool(deliveries) and len(processed) == len(deliveries)
+        deliveries_of = told.get(event.id, [])
+        processed = [at for at, _ in deliveries_of if at is not None]
+        done = bool(deliveries_of) and len(processed) == len(deliveries_of)
         found.append(
             EventMeasure(
                 event.kind,
@@ -74,13 +108,33 @@ def event_measures(
                 event.jurisdiction,
                 event.recorded_by,
                 as_utc(event.recorded_at),
-                len(deliveries),
+                len(deliveries_of),
                 len(processed),
-                sum(1 for status, _ in deliveries if status == "dead"),
+                sum(1 for _, dead in deliveries_of if dead),
                 max(processed) if done else None,
                 place,
             )
         )
+    return found
+
+
+def _dead_letters(
+    session: Session, deliveries: list[int]
+) -> dict[int, list[tuple[datetime, datetime | None]]]:
+    """Each delivery's dead letters: (when it died, when it was replayed). A delivery dead
+    without any was written so directly (a data load or an operator's correction, never
+    the worker, which writes the letter with the death) and counts as it stands."""
+    found: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    if deliveries:
+        rows = session.execute(
+            select(DeadLetter.delivery_id, DeadLetter.dead_at, DeadLetter.replayed_at).where(
+                DeadLetter.delivery_id.in_(deliveries)
+            )
+        )
+        for delivery_id, dead_at, replayed_at in rows:
+            found.setdefault(delivery_id, []).append(
+                (as_utc(dead_at), as_utc(replayed_at) if replayed_at else None)
+            )
     return found
 
 

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import typer
 
-from onceonly.accounts.tenancy import NODE_WIDE
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, utcnow
 from onceonly.i18n import t
@@ -34,8 +33,10 @@ def descriptor(rows: int, through: date, settle_days: int) -> dict[str, Any]:
         ),
         "jurisdiction": "catalog jurisdiction code, or unknown",
         "week": "Monday of the week the case was opened, Asia/Taipei",
-        "online": "required evidence fetched online: paper transcripts avoided",
-        "paper": "required evidence still on paper",
+        "online": (
+            "required evidence fetched online by the week's cut-off: paper transcripts avoided"
+        ),
+        "paper": "required evidence not fetched online by the week's cut-off",
     }
     return {
         "name": "onceonly-effectiveness",
@@ -44,7 +45,9 @@ def descriptor(rows: int, through: date, settle_days: int) -> dict[str, Any]:
             f"{rows} rows. Cells with fewer than {stats.MIN_CELL} cases are not published, nor"
             " any cell from which one of them could be worked out; which ones or how many is"
             f" never said. Weeks up to {through.isoformat()} (Asia/Taipei) only: whole weeks"
-            f" that ended at least {settle_days} days before the export."
+            f" that ended at least {settle_days} days before the export, each counted as it"
+            f" stood {settle_days} days after its end (its cut-off), so what happened later"
+            " changes no week already published."
         ),
         "licenses": [{"name": "OGL-Taiwan-1.0", "title": "政府資料開放授權條款－第1版"}],
         "resources": [
@@ -91,7 +94,9 @@ def export(
     """Write the CSV and ``datapackage.json`` of the period's :func:`stats.public_weeks`,
     as of ``now`` (default: the clock), with the public view's rules: whole weeks (a week
     cut short at a chosen day, beside the whole week published there, gave the days cut off
-    away), only weeks ended ``settle_days`` ago, small cells withheld and never counted."""
+    away), only weeks ended ``settle_days`` ago, each counted as of its cut-off
+    (:func:`stats.publication_cutoff`, so a later export writes the same figures for it),
+    small cells withheld and never counted."""
     moment = now or utcnow()
     days = max(0, settings.stats_settle_days)
     period = stats.public_weeks(filters, moment, days)
@@ -99,10 +104,9 @@ def export(
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_session_factory(engine)() as db:
-            found = stats.rows(db, period, NODE_WIDE)
+            published = stats.public_rows(db, period, days)
     finally:
         engine.dispose()
-    published = stats.suppressed(found)
     directory.mkdir(parents=True, exist_ok=True)
     with (directory / f"{RESOURCE}.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=stats.FIELDS)

@@ -407,11 +407,13 @@ def public_api(request: Request, lang: Lang, documented: Query_) -> dict[str, ob
     events, each per week. The period is widened to whole weeks and cut at
     ``published_through``, the Sunday ending the last week that ended at least
     ``settle_days`` days ago (Asia/Taipei): a later ``until`` is answered up to that day,
-    and ``until`` says so. Every cell of fewer than ``minimum_cell`` cases, pieces or events
-    is left out, and so is any cell from which one of those could be worked out; how many
-    were left out is never said (``suppression`` and ``coverage`` say it in words, in the
-    request's language, the same whatever the figures). The agency and item filters apply
-    to the case rows only."""
+    and ``until`` says so. Each week counts only what had happened before it was first
+    published (its end plus ``settle_days``): evidence fetched, paper attached or agencies
+    done later never change a published week. Every cell of fewer than ``minimum_cell``
+    cases, pieces or events is left out, and so is any cell from which one of those could
+    be worked out; how many were left out is never said (``suppression`` and ``coverage``
+    say it in words, in the request's language, the same whatever the figures). The agency
+    and item filters apply to the case rows only."""
     shown, _ = _published(request, lang)
     return {
         "timezone": "Asia/Taipei",

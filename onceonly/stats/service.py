@@ -7,6 +7,10 @@ a dataset held where the citizen is registered; ``unknown`` when no such dataset
 and by the citizen's residence (the city of the mailing address they last reported
 themselves, :func:`residence_resolver`; ``unknown`` without one). Read through
 :mod:`onceonly.cases.measures` and :mod:`onceonly.notify.measures` only.
+
+The signed-in figures are live: a case counts as it stands now. The public ones
+(:func:`published`, :func:`public_rows`) count each week as of its publication cut-off
+(:func:`publication_cutoff`), so once a week is published nothing done later changes it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.tenancy import Scope, tenant_of_agency
-from onceonly.cases.measures import CaseMeasure, Residence, case_measures
+from onceonly.cases.measures import AsOf, CaseMeasure, Residence, case_measures
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, utcnow
 from onceonly.domain.address import parse_address
@@ -164,12 +168,14 @@ def week_of(moment: datetime) -> date:
 
 
 def _grouped(
-    session: Session, filters: Filters, scope: Scope
+    session: Session, filters: Filters, scope: Scope, as_of: AsOf | None = None
 ) -> Iterator[tuple[str, str, CaseMeasure]]:
     """Each case of the period once per way, with the jurisdiction it counts for there. A
-    tenant sees its own jurisdiction's figures (each way); the platform's operator all."""
+    tenant sees its own jurisdiction's figures (each way); the platform's operator all.
+    ``as_of``: read each case as of the moment it gives (:func:`settled`); live without."""
     residence = {d.code for d in catalog.list_datasets(session) if d.owner_scope == "residence"}
-    for measure in case_measures(session, *_bounds(filters), residence_resolver(session)):
+    measures = case_measures(session, *_bounds(filters), residence_resolver(session), as_of)
+    for measure in measures:
         if filters.agency and measure.opening_agency != filters.agency:
             continue
         if filters.item and measure.application_item != filters.item:
@@ -187,10 +193,12 @@ def _grouped(
             yield way, group, measure
 
 
-def rows(session: Session, filters: Filters, scope: Scope) -> list[Row]:
+def rows(
+    session: Session, filters: Filters, scope: Scope, *, as_of: AsOf | None = None
+) -> list[Row]:
     """One row per way, jurisdiction, week, item and opening agency."""
     found: dict[tuple[str, str, date, str, str], Row] = {}
-    for way, group, measure in _grouped(session, filters, scope):
+    for way, group, measure in _grouped(session, filters, scope, as_of):
         key = (
             way,
             group,
@@ -223,11 +231,13 @@ class Refusal:
         return {name: getattr(self, name) for name in REFUSAL_FIELDS}
 
 
-def refusals(session: Session, filters: Filters, scope: Scope) -> list[Refusal]:
+def refusals(
+    session: Session, filters: Filters, scope: Scope, *, as_of: AsOf | None = None
+) -> list[Refusal]:
     """Evidence that could not be fetched online, by dataset and reason (the latest fetch's
     status; pieces never fetched and those issued are not refusals)."""
     counts: dict[tuple[str, str, str, str], int] = {}
-    for way, group, measure in _grouped(session, filters, scope):
+    for way, group, measure in _grouped(session, filters, scope, as_of):
         for dataset, _, status in measure.evidence:
             if status is None or status in ("issued", "not_required"):
                 continue
@@ -271,12 +281,14 @@ def nearest_rank(ordered: list[int], share: float) -> int:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def turnaround(session: Session, filters: Filters, scope: Scope) -> list[Turnaround]:
+def turnaround(
+    session: Session, filters: Filters, scope: Scope, *, as_of: AsOf | None = None
+) -> list[Turnaround]:
     """Evidence turnaround per dataset and owner: from a case's opening until each piece was
     in hand, online or on paper (median and p90). A piece asked of several owners counts for
     each of them, since each answered in that time; pieces not yet in hand are left out."""
     samples: dict[tuple[str, str, str, str, str], list[int]] = {}
-    for way, group, measure in _grouped(session, filters, scope):
+    for way, group, measure in _grouped(session, filters, scope, as_of):
         for dataset, owners, channel, seconds in measure.turnaround:
             for owner in owners or (UNKNOWN,):
                 samples.setdefault((way, group, dataset, owner, channel), []).append(seconds)
@@ -396,13 +408,15 @@ class Saving:
         return fixed | {f"assumed_{name}": value for name, value in self.assumed.items()}
 
 
-def savings(session: Session, filters: Filters, scope: Scope) -> list[Saving]:
+def savings(
+    session: Session, filters: Filters, scope: Scope, *, as_of: AsOf | None = None
+) -> list[Saving]:
     """Citizen trips and waiting time saved, per way and jurisdiction: every piece fetched
     online is a transcript the citizen did not fetch on paper."""
     assumed = assumptions(session).values
     online: dict[tuple[str, str], int] = {}
     waited: dict[tuple[str, str], int] = {}
-    for way, group, measure in _grouped(session, filters, scope):
+    for way, group, measure in _grouped(session, filters, scope, as_of):
         online[(way, group)] = online.get((way, group), 0) + measure.evidence_online
         seconds = sum(p[3] for p in measure.turnaround if p[2] == "online")
         waited[(way, group)] = waited.get((way, group), 0) + seconds
@@ -456,14 +470,17 @@ class EventRow:
         return {name: getattr(self, name) for name in EVENT_FIELDS}
 
 
-def tell_us_once(session: Session, filters: Filters, scope: Scope) -> list[EventRow]:
+def tell_us_once(
+    session: Session, filters: Filters, scope: Scope, *, as_of: AsOf | None = None
+) -> list[EventRow]:
     """Tell-us-once events per kind and the time until every agency told had processed
     them, counted by the recording agency's jurisdiction (workplace; ``unknown`` for a
     citizen's own report), by the registration the event names and by the residence (the
     mailing address reported by then). The item filter does not
     apply (an event is no application); the agency filter is the recording agency."""
     cells: dict[tuple[str, str, str], list[EventMeasure]] = {}
-    for event in event_measures(session, *_bounds(filters), residence_resolver(session)):
+    measures = event_measures(session, *_bounds(filters), residence_resolver(session), as_of)
+    for event in measures:
         if filters.agency and event.recorded_by != filters.agency:
             continue
         groups = {
@@ -589,7 +606,10 @@ class Published:
     agency, item and week, a count going from 0 to 1 said that someone there had just
     applied). Every cell is one week's, so no choice of period splits a cell into a
     published part and a withheld rest, and every week has ended and settled
-    (:func:`published_through`), so no cell moves while a reader watches."""
+    (:func:`published_through`), so no cell moves while a reader watches; and each week is
+    counted as of its cut-off (:func:`publication_cutoff`), so no cell moves afterwards
+    either: evidence fetched, a scan attached or an agency done later counts for no week
+    already published."""
 
     filters: Filters
     """The period answered: whole weeks, ending no later than :attr:`through`."""
@@ -618,6 +638,36 @@ def published_through(now: datetime, settle_days: int) -> date:
     today = now.astimezone(TAIPEI).date()
     latest = today - timedelta(days=max(0, settle_days) + 1)
     return latest - timedelta(days=(latest.weekday() + 1) % 7)
+
+
+def publication_cutoff(week: date, settle_days: int) -> datetime:
+    """The instant the week beginning Monday ``week`` is first published: the first moment
+    :func:`published_through` counts its Sunday, i.e. midnight (Taipei time) starting the
+    day ``settle_days`` days (below 0: 0) after the week ended. The public figures of the
+    week count only what happened strictly before it (:func:`settled`): from the moment
+    anyone can read them, nothing done at the counter or by an agency moves them."""
+    first = week + timedelta(days=7 + max(0, settle_days))
+    return datetime.combine(first, time(0), tzinfo=TAIPEI).astimezone(UTC)
+
+
+def settled(settle_days: int) -> AsOf:
+    """Reads each case or event as of the cut-off of the week it belongs to (opened or
+    recorded in, Taipei time): the ``as_of`` the public figures give the measures."""
+
+    def cutoff(moment: datetime) -> datetime:
+        return publication_cutoff(week_of(moment), settle_days)
+
+    return cutoff
+
+
+def public_rows(session: Session, filters: Filters, settle_days: int) -> list[Row]:
+    """The case rows anyone may see, node-wide (every jurisdiction, so that withholding is
+    decided over all of them: filter by jurisdiction after): each week's cases as of its
+    cut-off (:func:`settled`), small and revealing cells withheld (:func:`suppressed`).
+    ``filters`` should be :func:`public_weeks`; its jurisdiction is not applied here."""
+    everywhere = Filters(filters.since, filters.until, None, filters.agency, filters.item)
+    every = Scope(tenant=None, operator=True)
+    return suppressed(rows(session, everywhere, every, as_of=settled(settle_days)))
 
 
 def public_weeks(filters: Filters, now: datetime, settle_days: int) -> Filters:
@@ -663,19 +713,17 @@ def published(
             c for c in cells if (not wanted or c.jurisdiction == wanted) and id(c) not in hidden
         ]
 
-    everywhere = Filters(filters.since, filters.until, None, filters.agency, filters.item)
-    found = rows(session, everywhere, every)
-    shown = set(map(id, suppressed(found)))
-    published_rows = kept(found, {id(r) for r in found if id(r) not in shown})
+    published_rows = kept(public_rows(session, filters, settle_days), set())
+    as_of = settled(settle_days)
     turned: list[Weekly] = []
     told: list[Weekly] = []
     monday = filters.since
     while monday <= filters.until:
         week = Filters(monday, monday + timedelta(days=6))
-        cells = turnaround(session, week, every)
+        cells = turnaround(session, week, every, as_of=as_of)
         hidden = complementary(cells, lambda c: (c.dataset, c.owner, c.channel), lambda c: c.pieces)
         turned += [Weekly(monday, c) for c in kept(cells, hidden)]
-        events = tell_us_once(session, week, every)
+        events = tell_us_once(session, week, every, as_of=as_of)
         hidden = complementary(events, lambda e: e.kind, lambda e: e.events)
         told += [Weekly(monday, e) for e in kept(events, hidden)]
         monday += timedelta(days=7)

@@ -13,7 +13,7 @@ from tests.conftest import DemoEnv
 from tests.counter.conftest import demo_app, visit
 from tests.stats.support import SETTLED, Clock
 
-__all__ = ["clock", "demo_app", "factory", "visit"]
+__all__ = ["cli_env", "clock", "demo_app", "factory", "visit"]
 
 
 @pytest.fixture
@@ -39,3 +39,13 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     monkeypatch.setattr(stats_routes, "utcnow", lambda: frozen.now)
     monkeypatch.setattr(stats_cli, "utcnow", lambda: frozen.now)
     return frozen
+
+
+@pytest.fixture
+def cli_env(demo_env: DemoEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoEnv]:
+    """``onceonly stats export`` run against the test's demo (its settings from the
+    environment, as on a deployment)."""
+    monkeypatch.delenv("ONCEONLY_CONFIG", raising=False)
+    monkeypatch.setenv("ONCEONLY_DATA_DIR", str(demo_env.settings.data_dir))
+    monkeypatch.setenv("ONCEONLY_DATABASE_URL", demo_env.settings.resolved_database_url)
+    yield demo_env

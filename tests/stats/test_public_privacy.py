@@ -108,16 +108,6 @@ def _exported(env: DemoEnv, directory: Path) -> list[bytes]:
     return [said, *files]
 
 
-@pytest.fixture
-def cli_env(demo_env: DemoEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoEnv]:
-    """``onceonly stats export`` run against the test's demo (its settings from the
-    environment, as on a deployment)."""
-    monkeypatch.delenv("ONCEONLY_CONFIG", raising=False)
-    monkeypatch.setenv("ONCEONLY_DATA_DIR", str(demo_env.settings.data_dir))
-    monkeypatch.setenv("ONCEONLY_DATABASE_URL", demo_env.settings.resolved_database_url)
-    yield demo_env
-
-
 def test_one_small_case_or_event_changes_no_public_answer(
     factory: sessionmaker[Session],
     demo_app: FastAPI,
