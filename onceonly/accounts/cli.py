@@ -221,3 +221,21 @@ def set_password(
     with _database() as (db, _settings):
         user = service.set_password(db, username, password, by=service.OPERATOR, lang=lang)
     console().print(t("accounts.cli.password_set", lang, username=user.username))
+
+
+@app.command("require-password-change")
+def require_password_change(
+    usernames: list[str] | None = typer.Argument(None, help="The accounts (login names)."),
+    every: bool = typer.Option(
+        False, "--all", help="Every active account that signs in with a password."
+    ),
+) -> None:
+    """Make accounts change their password at the next sign-in: run once with --all after
+    upgrading, when nothing recorded who chose the passwords already in use."""
+    lang = Settings().language
+    if bool(usernames) == every:
+        console().print(f"[red]{t('accounts.cli.name_or_all', lang)}[/red]")
+        raise typer.Exit(2)
+    with _database() as (db, _settings):
+        marked = service.require_password_change(db, None if every else usernames, lang=lang)
+    console().print(t("accounts.cli.change_required", lang, count=len(marked)))

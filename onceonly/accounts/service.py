@@ -545,6 +545,51 @@ def set_password(
     return _user_view(user)
 
 
+def require_password_change(
+    session: Session, usernames: Sequence[str] | None, *, lang: str | None = None
+) -> list[UserView]:
+    """Make the named accounts (``None``: every active account that signs in with a
+    password) change their password at the next sign-in, as if it had been set for them:
+    what an operator runs once after upgrading past migration 0029, when nothing recorded
+    who chose the passwords already in use (an administrator may have). Citizens and
+    accounts without a password are not touched; each account marked gets an
+    ``account.password_change_required`` audit entry naming the node's operator."""
+    query = select(User).where(User.password_hash.is_not(None), User.role != CITIZEN_ROLE)
+    if usernames is None:
+        users = list(session.scalars(query.where(User.active.is_(True)).order_by(User.id)))
+    else:
+        users = []
+        for name in usernames:
+            user = session.scalar(query.where(User.username == normalise_username(name)))
+            if user is None:
+                raise not_found(t("accounts.user.not_found", lang, user=name), lang)
+            users.append(user)
+    for user in users:
+        if user.must_change_password:
+            continue
+        user.must_change_password = True
+        append(
+            session,
+            AuditRecord(
+                event="account.password_change_required",
+                actor_username=NODE_OPERATOR,
+                owner_agency=user.agency_code,
+                reason_zh=t("accounts.audit.password_change_required", "zh-TW", badge=user.badge),
+                reason_en=t("accounts.audit.password_change_required", "en", badge=user.badge),
+                details={
+                    "credential": {
+                        "kind": "command-line",
+                        "id": None,
+                        "issued_by": NODE_OPERATOR,
+                    },
+                    "account": _account_details(user),
+                },
+            ),
+        )
+    session.flush()
+    return [_user_view(user) for user in users]
+
+
 def _lift_throttles(session: Session, username: str) -> None:
     session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
     pairs = LoginClientThrottle.key.like(_escape_like(f"pair:{username}|") + "%", escape="\\")

@@ -146,3 +146,47 @@ def test_set_password(runner: CliRunner, db: Session) -> None:
     )
     short = runner.invoke(app, ["users", "set-password", "tpe-land-clerk", "--password", "short"])
     assert short.exit_code == 1 and "at least 8" in short.output
+
+
+def test_require_password_change_after_an_upgrade(runner: CliRunner, db: Session) -> None:
+    """Passwords in use before who set them was recorded may be an administrator's choice:
+    the operator makes their holders set their own at the next sign-in."""
+    from sqlalchemy import select
+
+    from onceonly.audit.models import AuditEntry
+
+    land = "taipei-city.land_office"
+    for name in ("tpe-land-clerk", "tpe-land-owner"):
+        service.create_user(db, name, "first password", "clerk", land, "王", set_by=service.SELF)
+    service.create_user(db, "tpe-land-system", None, "clerk", land, "系統")
+    citizen = service.create_citizen(db, "A123456789", "陳")
+    db.commit()
+
+    neither = runner.invoke(app, ["users", "require-password-change"])
+    assert neither.exit_code == 2 and "--all" in neither.output
+    missing = runner.invoke(app, ["users", "require-password-change", "nobody"])
+    assert missing.exit_code == 1 and "nobody" in missing.output
+
+    one = runner.invoke(app, ["users", "require-password-change", "tpe-land-clerk"])
+    assert one.exit_code == 0 and "sign-in: 1" in one.output, one.output
+    db.expire_all()
+
+    def must(name: str) -> bool:
+        user = service.get_user(db, name)
+        assert user is not None
+        return user.must_change_password
+
+    assert must("tpe-land-clerk") and not must("tpe-land-owner")
+    every = runner.invoke(app, ["users", "require-password-change", "--all"])
+    assert every.exit_code == 0, every.output
+    db.expire_all()
+    assert must("tpe-land-owner")
+    assert not must("tpe-land-system") and not must(citizen.username)
+    marked = db.scalars(
+        select(AuditEntry).where(AuditEntry.event == "account.password_change_required")
+    ).all()
+    assert [e.details["account"]["badge"] for e in marked] == [
+        service.get_user(db, "tpe-land-clerk").badge,  # type: ignore[union-attr]
+        service.get_user(db, "tpe-land-owner").badge,  # type: ignore[union-attr]
+    ]
+    assert {e.actor_username for e in marked} == {service.NODE_OPERATOR}
