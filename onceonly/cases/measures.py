@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from onceonly.cases.models import Case, CaseEvent, CaseEvidence
@@ -55,6 +55,13 @@ strictly before it counts."""
 _TIMELINE = ("evidence_fetched", "paper_attached", "decided")
 """The timeline entries a case's measures are replayed from."""
 
+Chosen = Select[int]
+"""The query choosing the period's cases (their ids), read as a subquery: their pieces and
+timeline entries are read by it, not by a list of ids, whose parameters a long period of a
+busy city outnumbers (a statement binds at most 32,766 on SQLite, 65,535 through psycopg).
+It may choose cases the caller left out (opened at or after their moment, or opened since
+the cases were read): their rows are passed over."""
+
 
 @dataclass(frozen=True)
 class _Piece:
@@ -77,19 +84,15 @@ def case_measures(
 ) -> list[CaseMeasure]:
     """Every case opened in ``[since, until)``, oldest first; as of ``as_of(opened_at)``
     for each case when given (a case opened at or after its moment is left out)."""
-    cases = list(
-        session.scalars(
-            select(Case)
-            .where(Case.opened_at >= since, Case.opened_at < until)
-            .order_by(Case.opened_at, Case.id)
-        ).all()
-    )
+    period = (Case.opened_at >= since, Case.opened_at < until)
+    chosen = select(Case.id).where(*period)
+    cases = list(session.scalars(select(Case).where(*period).order_by(Case.opened_at, Case.id)))
     cuts = {c.id: as_of(as_utc(c.opened_at)) for c in cases} if as_of else {}
     if as_of:
         cases = [c for c in cases if as_utc(c.opened_at) < cuts[c.id]]
         cuts = {c.id: cuts[c.id] for c in cases}
-    timeline = _timeline(session, cuts) if as_of else {}
-    held = _pieces(session, cuts, timeline) if as_of else _current(session, cases)
+    timeline = _timeline(session, chosen, cuts) if as_of else {}
+    held = _pieces(session, chosen, cuts, timeline) if as_of else _current(session, chosen, cases)
     decided = _decisions(cases, cuts, timeline) if as_of else {}
     lived = (
         list(residence([(c.subject or "", as_utc(c.opened_at)) for c in cases]))
@@ -141,8 +144,8 @@ def _arrivals(
     return found
 
 
-def _current(session: Session, cases: list[Case]) -> dict[int, list[_Piece]]:
-    """Each case's pieces as they stand."""
+def _current(session: Session, chosen: Chosen, cases: list[Case]) -> dict[int, list[_Piece]]:
+    """Each case's pieces as they stand (of the cases ``chosen``)."""
     held: dict[int, list[_Piece]] = {}
     if not cases:
         return held
@@ -154,7 +157,9 @@ def _current(session: Session, cases: list[Case]) -> dict[int, list[_Piece]]:
             CaseEvidence.status,
             CaseEvidence.fetched_at,
             CaseEvidence.paper_attached_at,
-        ).where(CaseEvidence.case_id.in_([c.id for c in cases]))
+        )
+        .where(CaseEvidence.case_id.in_(chosen))
+        .order_by(CaseEvidence.case_id, CaseEvidence.position)
     )
     for case_id, dataset, owners, status, fetched, attached in rows:
         held.setdefault(case_id, []).append(
@@ -172,18 +177,20 @@ def _current(session: Session, cases: list[Case]) -> dict[int, list[_Piece]]:
 Timeline = dict[int, list[tuple[datetime, str, dict[str, Any]]]]
 
 
-def _timeline(session: Session, cuts: dict[int, datetime]) -> Timeline:
-    """Each case's fetches, scans and decisions, oldest first, every one of them (those at
-    or after the case's moment too: that a piece has any entry tells its row has a history)."""
+def _timeline(session: Session, chosen: Chosen, cuts: dict[int, datetime]) -> Timeline:
+    """Each case's fetches, scans and decisions (of the cases ``chosen`` that ``cuts`` keeps),
+    oldest first, every one of them (those at or after the case's moment too: that a piece
+    has any entry tells its row has a history)."""
     entries: dict[int, list[tuple[datetime, int, str, dict[str, Any]]]] = {}
     if cuts:
         rows = session.execute(
             select(
                 CaseEvent.case_id, CaseEvent.id, CaseEvent.at, CaseEvent.kind, CaseEvent.details
-            ).where(CaseEvent.case_id.in_(list(cuts)), CaseEvent.kind.in_(_TIMELINE))
+            ).where(CaseEvent.case_id.in_(chosen), CaseEvent.kind.in_(_TIMELINE))
         )
         for case_id, event_id, at, kind, details in rows:
-            entries.setdefault(case_id, []).append((as_utc(at), event_id, kind, details or {}))
+            if case_id in cuts:
+                entries.setdefault(case_id, []).append((as_utc(at), event_id, kind, details or {}))
     return {
         case_id: [(at, kind, details) for at, _, kind, details in sorted(found)]
         for case_id, found in entries.items()
@@ -191,14 +198,15 @@ def _timeline(session: Session, cuts: dict[int, datetime]) -> Timeline:
 
 
 def _pieces(
-    session: Session, cuts: dict[int, datetime], timeline: Timeline
+    session: Session, chosen: Chosen, cuts: dict[int, datetime], timeline: Timeline
 ) -> dict[int, list[_Piece]]:
-    """Each case's pieces as they stood just before its moment, replayed from the timeline:
-    every fetch the case kept (``kept_previous`` false: a failed fetch beside valid evidence
-    changes nothing) sets the piece's status, owners and fetch time, every scan its
-    attachment time. A piece with no fetch (or no scan) in the timeline at all was written
-    into the database directly (a data load or an operator's correction, never the
-    application): its row is taken as it stands, by its own stored time when it has one."""
+    """Each case's pieces (of the cases ``chosen`` that ``cuts`` keeps) as they stood just
+    before its moment, replayed from the timeline: every fetch the case kept
+    (``kept_previous`` false: a failed fetch beside valid evidence changes nothing) sets the
+    piece's status, owners and fetch time, every scan its attachment time. A piece with no
+    fetch (or no scan) in the timeline at all was written into the database directly (a
+    data load or an operator's correction, never the application): its row is taken as it
+    stands, by its own stored time when it has one."""
     held: dict[int, list[_Piece]] = {}
     if not cuts:
         return held
@@ -211,10 +219,14 @@ def _pieces(
             CaseEvidence.status,
             CaseEvidence.fetched_at,
             CaseEvidence.paper_attached_at,
-        ).where(CaseEvidence.case_id.in_(list(cuts)))
+        )
+        .where(CaseEvidence.case_id.in_(chosen))
+        .order_by(CaseEvidence.case_id, CaseEvidence.position)
     )
     for case_id, evidence_type, dataset, owners, status, fetched, attached in rows:
-        cut = cuts[case_id]
+        cut = cuts.get(case_id)
+        if cut is None:
+            continue
         entries = [
             (at, kind, details)
             for at, kind, details in timeline.get(case_id, [])

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from onceonly.db import as_utc
@@ -60,25 +60,26 @@ def event_measures(
     ``residence`` is given each event's (subject, recording moment); the subject stays in
     here. The agencies told are every delivery of the event: they are written with it, in
     the transaction that records it (:func:`onceonly.notify.outbox.write_outbox`)."""
+    period = (LifeEvent.recorded_at >= since, LifeEvent.recorded_at < until)
     events = list(
         session.scalars(
-            select(LifeEvent)
-            .where(LifeEvent.recorded_at >= since, LifeEvent.recorded_at < until)
-            .order_by(LifeEvent.recorded_at, LifeEvent.id)
-        ).all()
+            select(LifeEvent).where(*period).order_by(LifeEvent.recorded_at, LifeEvent.id)
+        )
     )
     cuts = {e.id: as_of(as_utc(e.recorded_at)) for e in events} if as_of else {}
     if as_of:
         events = [e for e in events if as_utc(e.recorded_at) < cuts[e.id]]
     told: dict[str, list[tuple[datetime | None, bool]]] = {}
     if events:
+        kept = {e.id for e in events}
+        of_period = Delivery.event_id.in_(select(LifeEvent.id).where(*period))
         rows = session.execute(
             select(Delivery.id, Delivery.event_id, Delivery.status, Delivery.processed_at).where(
-                Delivery.event_id.in_([e.id for e in events])
+                of_period
             )
         )
-        deliveries = list(rows)
-        letters = _dead_letters(session, [d[0] for d in deliveries]) if as_of else {}
+        deliveries = [row for row in rows if row.event_id in kept]
+        letters = _dead_letters(session, select(Delivery.id).where(of_period)) if as_of else {}
         for delivery_id, event_id, status, processed_at in deliveries:
             at = as_utc(processed_at) if status == "processed" and processed_at else None
             dead = status == "dead"
@@ -119,45 +120,54 @@ def event_measures(
 
 
 def _dead_letters(
-    session: Session, deliveries: list[int]
+    session: Session, deliveries: Select[int]
 ) -> dict[int, list[tuple[datetime, datetime | None]]]:
-    """Each delivery's dead letters: (when it died, when it was replayed). A delivery dead
-    without any was written so directly (a data load or an operator's correction, never
-    the worker, which writes the letter with the death) and counts as it stands."""
+    """Each delivery's dead letters (of the deliveries the query ``deliveries`` chooses): (when
+    it died, when it was replayed). A delivery dead without any was written so directly (a
+    data load or an operator's correction, never the worker, which writes the letter with
+    the death) and counts as it stands."""
     found: dict[int, list[tuple[datetime, datetime | None]]] = {}
-    if deliveries:
-        rows = session.execute(
-            select(DeadLetter.delivery_id, DeadLetter.dead_at, DeadLetter.replayed_at).where(
-                DeadLetter.delivery_id.in_(deliveries)
-            )
+    rows = session.execute(
+        select(DeadLetter.delivery_id, DeadLetter.dead_at, DeadLetter.replayed_at).where(
+            DeadLetter.delivery_id.in_(deliveries)
         )
-        for delivery_id, dead_at, replayed_at in rows:
-            found.setdefault(delivery_id, []).append(
-                (as_utc(dead_at), as_utc(replayed_at) if replayed_at else None)
-            )
+    )
+    for delivery_id, dead_at, replayed_at in rows:
+        found.setdefault(delivery_id, []).append(
+            (as_utc(dead_at), as_utc(replayed_at) if replayed_at else None)
+        )
     return found
+
+
+SUBJECTS_PER_QUERY = 500
+"""The citizens :func:`mailing_addresses` asks about in one statement: a period's citizens
+outnumber the parameters a statement may bind (32,766 on SQLite, 65,535 through psycopg),
+and they come from whoever asks, not from a query the reports could be joined to."""
 
 
 def mailing_addresses(session: Session, asks: Sequence[tuple[str, datetime]]) -> list[str | None]:
     """For each (national id, moment): the mailing address the citizen had last reported
     (their own ``mailing_address`` report recorded at or before that moment), or ``None``.
     The citizen's contact address is the only residence this node knows apart from the
-    household register, which is the registration, not the residence."""
+    household register, which is the registration, not the residence. The citizens are
+    asked about :data:`SUBJECTS_PER_QUERY` at a time."""
     if not asks:
         return []
     reported: dict[str, list[tuple[datetime, int, str]]] = {}
-    rows = session.execute(
-        select(
-            LifeEvent.national_id, LifeEvent.recorded_at, LifeEvent.seq, LifeEvent.payload
-        ).where(
-            LifeEvent.kind == "mailing_address",
-            LifeEvent.national_id.in_(sorted({subject for subject, _ in asks})),
+    subjects = sorted({subject for subject, _ in asks})
+    for start in range(0, len(subjects), SUBJECTS_PER_QUERY):
+        rows = session.execute(
+            select(
+                LifeEvent.national_id, LifeEvent.recorded_at, LifeEvent.seq, LifeEvent.payload
+            ).where(
+                LifeEvent.kind == "mailing_address",
+                LifeEvent.national_id.in_(subjects[start : start + SUBJECTS_PER_QUERY]),
+            )
         )
-    )
-    for subject, recorded_at, seq, payload in rows:
-        address = (payload or {}).get("mailing_address")
-        if isinstance(address, str) and address.strip():
-            reported.setdefault(subject, []).append((as_utc(recorded_at), seq, address))
+        for subject, recorded_at, seq, payload in rows:
+            address = (payload or {}).get("mailing_address")
+            if isinstance(address, str) and address.strip():
+                reported.setdefault(subject, []).append((as_utc(recorded_at), seq, address))
     found: list[str | None] = []
     for subject, moment in asks:
         earlier = [r for r in reported.get(subject, []) if r[0] <= moment]
