@@ -28,17 +28,13 @@ from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.exchange import keys
 from onceonly.policy.service import RuleRequest, approve_rule, request_rule, revoke_rule
 from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter, running_counter
 
 
 @pytest.fixture
 def counter(demo_env: DemoEnv) -> Iterator[Counter]:
-    result = Counter(demo_env)
-    yield result
-    result.client.close()
-    exchange = getattr(result.app.state, "exchange", None)
-    if exchange is not None:
-        exchange.close()
+    with running_counter(demo_env) as result:
+        yield result
 
 
 def _versions(counter: Counter) -> cache_versions.Versions:

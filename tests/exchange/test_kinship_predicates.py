@@ -5,28 +5,16 @@ exchange as minimised answers: codes and numbers, no name, no record."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from onceonly.citizens.accesses import AccessFilter, list_accesses
-from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter
 
 CLERK = "tpe-hh-clerk"
 ITEM = "kinship-chart"
 DEGREE = "within_kinship_degree"
-
-
-@pytest.fixture
-def counter(demo_env: DemoEnv) -> Iterator[Counter]:
-    result = Counter(demo_env)
-    yield result
-    result.client.close()
-    exchange = getattr(result.app.state, "exchange", None)
-    if exchange is not None:
-        exchange.close()
 
 
 def _ask(counter: Counter, subject: str, *evidence: dict[str, Any]) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,23 +21,13 @@ from onceonly.domain import subjects
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.providers.registry import load_providers
 from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import URL, Counter
+from tests.exchange.support import URL, Counter
 
 ITEM = "land-boundary-survey"
 BUILDING_ITEM = "building-number-survey"
 CLERK = "tpe-land-clerk"
 NEVER = ("owner_nid", "owner_name")
 """Sub-fields the demo rules of the land items do not allow."""
-
-
-@pytest.fixture
-def counter(demo_env: DemoEnv) -> Iterator[Counter]:
-    result = Counter(demo_env)
-    yield result
-    result.client.close()
-    exchange = getattr(result.app.state, "exchange", None)
-    if exchange is not None:
-        exchange.close()
 
 
 def store(env: DemoEnv, jurisdiction: str) -> sqlite3.Connection:

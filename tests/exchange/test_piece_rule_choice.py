@@ -27,9 +27,8 @@ from onceonly.exchange.piece import Piece, settle_params
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.policy import service as policy
 from onceonly.policy.service import Requester, RuleRequest, decide
-from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import ITEM as LOW_INCOME_ITEM
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import ITEM as LOW_INCOME_ITEM
+from tests.exchange.support import Counter
 
 OWNER = "yilan-county.tax_office"
 OTHER_OWNER = "taipei-city.tax_office"
@@ -331,16 +330,6 @@ def test_a_year_is_asked_iff_a_current_rule_allows_it_and_that_rule_is_cited(
 INCOME = "household_income_below"
 THRESHOLD = 19013
 """The catalog's threshold for the low-income housing item."""
-
-
-@pytest.fixture
-def counter(demo_env: DemoEnv) -> Iterator[Counter]:
-    result = Counter(demo_env)
-    yield result
-    result.client.close()
-    exchange = getattr(result.app.state, "exchange", None)
-    if exchange is not None:
-        exchange.close()
 
 
 def _income(counter: Counter, subject: str, params: dict[str, Any]) -> Any:

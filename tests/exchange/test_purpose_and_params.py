@@ -13,7 +13,6 @@ predicate answers nor the purpose an evidence request is made for.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,23 +25,12 @@ from onceonly.exchange.schemas import EvidenceResponse
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.policy import service as policy
 from tests.casework import open_case
-from tests.conftest import DemoEnv
 from tests.counter.support import PASSWORD, Visitor
-from tests.exchange.test_evidence_requests import ITEM, URL, Counter
+from tests.exchange.support import ITEM, URL, Counter
 
 INCOME = "household_income_below"
 STATUTORY = 19013
 """The catalog's threshold for the item (application_items.yaml)."""
-
-
-@pytest.fixture
-def counter(demo_env: DemoEnv) -> Iterator[Counter]:
-    result = Counter(demo_env)
-    yield result
-    result.client.close()
-    exchange = getattr(result.app.state, "exchange", None)
-    if exchange is not None:
-        exchange.close()
 
 
 def _income(counter: Counter, subject: str, params: Any, **body: Any) -> Any:

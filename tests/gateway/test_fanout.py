@@ -17,7 +17,7 @@ from onceonly.federation.node import NodeConfig, registration
 from onceonly.gateway.links import GatewayLinks, holders_of
 from onceonly.providers.registry import load_providers
 from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter
 from tests.gateway.test_gateway import Setup
 
 LAND = "yilan-county.land_office"

@@ -33,7 +33,7 @@ from onceonly.exchange.transcript import verify_transcript
 from onceonly.gateway.setup import prepare_gateway
 from onceonly.pki import ca
 from tests.conftest import PG_URL, DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter
 from tests.gateway.softhsm import SoftToken
 
 OWNER = "central.fia"

@@ -18,7 +18,7 @@ from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.exchange import keys
 from onceonly.gateway.links import LINKS_NAME
 from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter
 from tests.gateway.test_gateway import OWNER, Setup, _ask
 
 

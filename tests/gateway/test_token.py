@@ -17,7 +17,7 @@ from onceonly.exchange import keys
 from onceonly.exchange.transcript import verify_transcript
 from onceonly.gateway.token import unusable
 from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter
 from tests.gateway.softhsm import KEY_LABEL, PIN, TOKEN_LABEL, SoftToken
 from tests.gateway.test_gateway import OWNER, Setup, _ask
 from tests.pdf_support import assert_reader_valid, pdfsig, validated

@@ -12,7 +12,7 @@ import pytest
 from onceonly.accounts.service import create_user
 from onceonly.db import transaction
 from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter
 
 URL = "/api/v1/access-rules"
 BASE: dict[str, Any] = {

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 import onceonly
 from onceonly.policy.service import get_rule
 from tests.conftest import DemoEnv
-from tests.exchange.test_evidence_requests import Counter
+from tests.exchange.support import Counter
 
 
 def test_a_revocation_whose_commit_fails_is_not_answered_200(
