@@ -345,6 +345,17 @@ def events_api(request: Request, user: Reader, lang: Lang, documented: Query_) -
     return _answer(filters, found)
 
 
+def _week_cache(request: Request) -> stats.WeekCache:
+    """The application's cache of published weeks: one per application, so one per
+    database (made on first use; two made at once by concurrent first requests only
+    duplicate work)."""
+    state = request.app.state
+    cache: stats.WeekCache | None = getattr(state, "stats_weeks", None)
+    if cache is None:
+        cache = state.stats_weeks = stats.WeekCache()
+    return cache
+
+
 def _published(request: Request, lang: str) -> tuple[stats.Published, dict[str, str]]:
     """The public figures the query asks for, up to the last settled week as of now."""
     filters, form = _filters(request, lang)
@@ -355,6 +366,7 @@ def _published(request: Request, lang: str) -> tuple[stats.Published, dict[str, 
             lang,
             now=utcnow(),
             settle_days=get_settings(request).stats_settle_days,
+            cache=_week_cache(request),
         )
     return shown, form
 

@@ -10,15 +10,20 @@ themselves, :func:`residence_resolver`; ``unknown`` without one). Read through
 
 The signed-in figures are live: a case counts as it stands now. The public ones
 (:func:`published`, :func:`public_rows`) count each week as of its publication cut-off
-(:func:`publication_cutoff`), so once a week is published nothing done later changes it.
+(:func:`publication_cutoff`), so once a week is published nothing done later changes it;
+:func:`published` counts a period's weeks from one reading of it and keeps each published
+week in the process (:class:`WeekCache`), so asking for a long period again costs little.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -32,7 +37,7 @@ from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, utcnow
 from onceonly.domain.address import parse_address
 from onceonly.domain.errors import DomainValueError
-from onceonly.domain.merger_renames import rename_parsed
+from onceonly.domain.merger_renames import rename_parsed, rename_table
 from onceonly.domain.variants import fold_width
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
@@ -123,24 +128,51 @@ def _bounds(filters: Filters) -> tuple[datetime, datetime]:
     return start, end.astimezone(UTC)
 
 
-def _registration(measure: CaseMeasure, residence_datasets: set[str]) -> str:
+def _registration(measure: CaseMeasure, residence_datasets: AbstractSet[str]) -> str:
     for dataset, owners, _ in measure.evidence:
         if dataset in residence_datasets and owners:
             return tenant_of_agency(owners[0]) or UNKNOWN
     return UNKNOWN
 
 
-def residence_resolver(session: Session) -> Residence:
-    """Where each case's citizen lived: the city of the mailing address they last reported
-    before the case opened (:func:`onceonly.notify.measures.mailing_addresses`), read as
-    today's jurisdiction (an address in a former county counts for the city it merged
-    into, as of the case's day). ``None`` (``unknown``) when no address was reported or
-    its city cannot be read."""
+@dataclass(frozen=True)
+class Reference:
+    """What the figures take from outside the case and event timelines: the datasets held
+    where the citizen is registered (the registration way), today's cities by name (the
+    residence way) and the version of the packaged merger renames the addresses are read
+    with. Unlike the timelines these can change after a week's cut-off (``onceonly catalog
+    load`` replaces the catalog: a merger, a renamed city, a dataset whose owner scope
+    changed; a release brings new renames), so they are read once per request and a cached
+    week is keyed by them (:class:`WeekKey`)."""
+
+    residence_datasets: frozenset[str]
+    cities: tuple[tuple[str, str], ...]
+    """(name_zh, code) of each current, non-central jurisdiction, by name."""
+    renames: int
+
+    @property
+    def city_codes(self) -> dict[str, str]:
+        return dict(self.cities)
+
+
+def reference(session: Session) -> Reference:
+    """The catalog's part of the figures, read now (two queries' worth of the catalog)."""
     cities = {
         j.name_zh: j.code
         for j in catalog.list_jurisdictions(session)
         if j.merged_into is None and j.kind != "central"
     }
+    residence = {d.code for d in catalog.list_datasets(session) if d.owner_scope == "residence"}
+    return Reference(frozenset(residence), tuple(sorted(cities.items())), rename_table().version)
+
+
+def residence_resolver(session: Session, known: Reference | None = None) -> Residence:
+    """Where each case's citizen lived: the city of the mailing address they last reported
+    before the case opened (:func:`onceonly.notify.measures.mailing_addresses`), read as
+    today's jurisdiction (an address in a former county counts for the city it merged
+    into, as of the case's day). ``None`` (``unknown``) when no address was reported or
+    its city cannot be read. ``known``: the catalog already read (else read now)."""
+    cities = (known or reference(session)).city_codes
 
     def resolve(asks: Sequence[tuple[str, datetime]]) -> list[str | None]:
         found: list[str | None] = []
@@ -167,14 +199,26 @@ def week_of(moment: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
+Grouped = tuple[str, str, CaseMeasure]
+"""A case counted one way: (way, the jurisdiction it counts for there, its measure)."""
+
+
 def _grouped(
     session: Session, filters: Filters, scope: Scope, as_of: AsOf | None = None
-) -> Iterator[tuple[str, str, CaseMeasure]]:
+) -> Iterator[Grouped]:
     """Each case of the period once per way, with the jurisdiction it counts for there. A
     tenant sees its own jurisdiction's figures (each way); the platform's operator all.
     ``as_of``: read each case as of the moment it gives (:func:`settled`); live without."""
-    residence = {d.code for d in catalog.list_datasets(session) if d.owner_scope == "residence"}
-    measures = case_measures(session, *_bounds(filters), residence_resolver(session), as_of)
+    known = reference(session)
+    measures = case_measures(session, *_bounds(filters), residence_resolver(session, known), as_of)
+    return _ways(measures, filters, scope, known)
+
+
+def _ways(
+    measures: Iterable[CaseMeasure], filters: Filters, scope: Scope, known: Reference
+) -> Iterator[Grouped]:
+    """:func:`_grouped` of measures already read."""
+    residence = known.residence_datasets
     for measure in measures:
         if filters.agency and measure.opening_agency != filters.agency:
             continue
@@ -197,8 +241,12 @@ def rows(
     session: Session, filters: Filters, scope: Scope, *, as_of: AsOf | None = None
 ) -> list[Row]:
     """One row per way, jurisdiction, week, item and opening agency."""
+    return _rows_of(_grouped(session, filters, scope, as_of))
+
+
+def _rows_of(grouped: Iterable[Grouped]) -> list[Row]:
     found: dict[tuple[str, str, date, str, str], Row] = {}
-    for way, group, measure in _grouped(session, filters, scope, as_of):
+    for way, group, measure in grouped:
         key = (
             way,
             group,
@@ -287,8 +335,12 @@ def turnaround(
     """Evidence turnaround per dataset and owner: from a case's opening until each piece was
     in hand, online or on paper (median and p90). A piece asked of several owners counts for
     each of them, since each answered in that time; pieces not yet in hand are left out."""
+    return _turnaround_of(_grouped(session, filters, scope, as_of))
+
+
+def _turnaround_of(grouped: Iterable[Grouped]) -> list[Turnaround]:
     samples: dict[tuple[str, str, str, str, str], list[int]] = {}
-    for way, group, measure in _grouped(session, filters, scope, as_of):
+    for way, group, measure in grouped:
         for dataset, owners, channel, seconds in measure.turnaround:
             for owner in owners or (UNKNOWN,):
                 samples.setdefault((way, group, dataset, owner, channel), []).append(seconds)
@@ -478,8 +530,12 @@ def tell_us_once(
     citizen's own report), by the registration the event names and by the residence (the
     mailing address reported by then). The item filter does not
     apply (an event is no application); the agency filter is the recording agency."""
-    cells: dict[tuple[str, str, str], list[EventMeasure]] = {}
     measures = event_measures(session, *_bounds(filters), residence_resolver(session), as_of)
+    return _events_of(measures, filters, scope)
+
+
+def _events_of(measures: Iterable[EventMeasure], filters: Filters, scope: Scope) -> list[EventRow]:
+    cells: dict[tuple[str, str, str], list[EventMeasure]] = {}
     for event in measures:
         if filters.agency and event.recorded_by != filters.agency:
             continue
@@ -685,6 +741,7 @@ def published(
     *,
     now: datetime,
     settle_days: int,
+    cache: WeekCache | None = None,
 ) -> Published:
     """The public aggregates of :func:`public_weeks` of the period, small cells withheld.
     The agency and item filters choose among the weekly case cells (each is one agency's
@@ -692,7 +749,10 @@ def published(
     (an owner's pieces from several agencies) and let a difference reveal a small part.
     A period in or beyond :data:`EARLIEST`-:data:`LATEST`, or longer than
     :data:`MAX_PUBLIC_WEEKS`, is a 422 naming ``since`` or ``until`` (judged on the period
-    asked, whole weeks, before it is cut at :func:`published_through`)."""
+    asked, whole weeks, before it is cut at :func:`published_through`). Each week's cells
+    are :func:`public_week`'s, from ``cache`` when it holds them; withholding is decided
+    over every jurisdiction, agency and item there, so the filters only choose among the
+    cells shown (how many cells a filter's choice withheld is never told)."""
     errors = period_errors(filters.since, filters.until, lang)
     if errors:
         raise validation_problem(errors, lang)
@@ -701,30 +761,183 @@ def published(
         reason = t("stats.error.too_long", lang, weeks=MAX_PUBLIC_WEEKS)
         raise validation_problem([FieldError("since", reason)], lang)
     filters = public_weeks(filters, now, settle_days)
-    through = published_through(now, settle_days)
-    every = Scope(tenant=None, operator=True)
+    days = max(0, settle_days)
+    mondays = [
+        filters.since + timedelta(weeks=n)
+        for n in range(((filters.until - filters.since).days + 1) // 7)
+    ]
+    weeks = public_week_figures(session, mondays, now=now, settle_days=days, cache=cache)
     wanted = filters.jurisdiction
 
-    def kept(cells: Sequence[_Cell], hidden: set[int]) -> list[_Cell]:
-        """The shown cells of the jurisdiction asked for. Withholding is decided over every
-        jurisdiction first, so the filter cannot make one way's total differ from
-        another's; how many cells the filter's choice withheld is never told."""
-        return [
-            c for c in cells if (not wanted or c.jurisdiction == wanted) and id(c) not in hidden
-        ]
+    def chosen(cell: Row | Turnaround | EventRow) -> bool:
+        return not wanted or cell.jurisdiction == wanted
 
-    published_rows = kept(public_rows(session, filters, settle_days), set())
-    as_of = settled(settle_days)
-    turned: list[Weekly] = []
-    told: list[Weekly] = []
-    monday = filters.since
-    while monday <= filters.until:
-        week = Filters(monday, monday + timedelta(days=6))
-        cells = turnaround(session, week, every, as_of=as_of)
-        hidden = complementary(cells, lambda c: (c.dataset, c.owner, c.channel), lambda c: c.pieces)
-        turned += [Weekly(monday, c) for c in kept(cells, hidden)]
-        events = tell_us_once(session, week, every, as_of=as_of)
-        hidden = complementary(events, lambda e: e.kind, lambda e: e.events)
-        told += [Weekly(monday, e) for e in kept(events, hidden)]
-        monday += timedelta(days=7)
-    return Published(filters, published_rows, turned, told, through, max(0, settle_days))
+    found = [
+        replace(row)
+        for monday in mondays
+        for row in weeks[monday].rows
+        if chosen(row)
+        and (not filters.agency or row.agency == filters.agency)
+        and (not filters.item or row.application_item == filters.item)
+    ]
+    found.sort(key=lambda r: (r.way, r.jurisdiction, r.week, r.application_item, r.agency))
+    turned = [Weekly(m, c) for m in mondays for c in weeks[m].turnaround if chosen(c)]
+    told = [Weekly(m, e) for m in mondays for e in weeks[m].events if chosen(e)]
+    return Published(filters, found, turned, told, published_through(now, settle_days), days)
+
+
+@dataclass(frozen=True)
+class PublicWeek:
+    """One week's public cells, node-wide and unfiltered (every jurisdiction, agency and
+    item), the withheld ones left out: what every reader of the week is shown, before the
+    filters they chose."""
+
+    rows: tuple[Row, ...]
+    """Never handed out (a :class:`Row` is mutable): :func:`published` copies them."""
+    turnaround: tuple[Turnaround, ...]
+    events: tuple[EventRow, ...]
+
+
+def public_week(grouped: Iterable[Grouped], events: Iterable[EventMeasure]) -> PublicWeek:
+    """One week's :class:`PublicWeek` from its cases (counted each way, node-wide) and its
+    events, each as of the week's cut-off. A cell's withholding depends only on the cells of
+    its own week (:func:`suppressed` and :func:`complementary` group by week), so weeks are
+    counted apart from one reading of the period."""
+    cases = list(grouped)
+    every = Scope(tenant=None, operator=True)
+    cells = _turnaround_of(cases)
+    hidden = complementary(cells, lambda c: (c.dataset, c.owner, c.channel), lambda c: c.pieces)
+    told = _events_of(events, Filters(EARLIEST, LATEST), every)
+    withheld = complementary(told, lambda e: e.kind, lambda e: e.events)
+    return PublicWeek(
+        tuple(suppressed(_rows_of(cases))),
+        tuple(c for c in cells if id(c) not in hidden),
+        tuple(e for e in told if id(e) not in withheld),
+    )
+
+
+def public_week_figures(
+    session: Session,
+    mondays: Sequence[date],
+    *,
+    now: datetime,
+    settle_days: int,
+    cache: WeekCache | None = None,
+) -> dict[date, PublicWeek]:
+    """Each week's :func:`public_week` (``mondays``: published weeks, oldest first), each
+    week as of its cut-off (:func:`settled`). The weeks ``cache`` does not hold are counted
+    from one reading of the measures, from the first of them to the last, and the catalog
+    is read once (:func:`reference`); those :meth:`WeekCache.frozen` at ``now`` are kept."""
+    days = max(0, settle_days)
+    known = reference(session)
+    keys = {monday: WeekKey(monday, days, MIN_CELL, known) for monday in mondays}
+    found: dict[date, PublicWeek] = {}
+    for monday, key in keys.items():
+        held = cache.get(key, now) if cache is not None else None
+        if held is not None:
+            found[monday] = held
+    missing = [monday for monday in mondays if monday not in found]
+    if not missing:
+        return found
+    span = Filters(missing[0], missing[-1] + timedelta(days=6))
+    as_of = settled(days)
+    lived = residence_resolver(session, known)
+    every = Scope(tenant=None, operator=True)
+    cases: dict[date, list[CaseMeasure]] = {monday: [] for monday in missing}
+    for measure in case_measures(session, *_bounds(span), lived, as_of):
+        monday = week_of(measure.opened_at)
+        if monday in cases:
+            cases[monday].append(measure)
+    events: dict[date, list[EventMeasure]] = {monday: [] for monday in missing}
+    for event in event_measures(session, *_bounds(span), lived, as_of):
+        monday = week_of(event.recorded_at)
+        if monday in events:
+            events[monday].append(event)
+    for monday in missing:
+        found[monday] = public_week(_ways(cases[monday], span, every, known), events[monday])
+        if cache is not None:
+            cache.put(keys[monday], found[monday], now)
+    return found
+
+
+@dataclass(frozen=True)
+class WeekKey:
+    """Everything a :class:`PublicWeek` depends on besides the case and event timelines
+    (frozen at its cut-off): the week, the settling days (they set the cut-off), the
+    smallest cell shown (withholding) and the catalog (:class:`Reference`). No reader's
+    filter or scope: the week is node-wide and unfiltered, the same for everyone."""
+
+    week: date
+    settle_days: int
+    min_cell: int
+    reference: Reference
+
+
+CACHED_WEEKS = 2048
+"""Weeks a :class:`WeekCache` keeps (about 40 years' worth), the least recently read
+forgotten first: a period may reach back to 1912, and each week read once would otherwise
+stay."""
+CACHE_TTL = timedelta(hours=1)
+"""How long a cached week is served. The application never changes a week's timeline
+after its cut-off, but the measures take rows written directly into the database (a data
+load, an operator's correction: pieces with no timeline entry, dead deliveries with no
+dead letter) as they stand, so such a change moves a published figure; this is how long a
+worker may still show the figure from before it."""
+COMMIT_GRACE = timedelta(minutes=10)
+"""How long after a week's cut-off it is first cached: a case opened (a fetch, a scan) a
+moment before the cut-off in a transaction still committing at the cut-off counts for the
+week once committed."""
+
+
+class WeekCache:
+    """Published weeks' :class:`PublicWeek`, kept in the process (one cache per
+    application, i.e. per database), so that asking for two years again and again does not
+    count two years again and again.
+
+    Safe because a published week is frozen: every figure is read as of the week's cut-off
+    (:func:`settled`) by replaying the append-only case timeline, deliveries' processing
+    times and dead letters, and the application writes a case, a piece's fetch or scan, an
+    event or a delivery's processing only at the moment it happens, and deletes none of
+    them, so nothing it does after the cut-off changes what is counted. What can still
+    change is keyed (:class:`WeekKey`: settling days, the smallest cell, the catalog) or
+    expires (:data:`CACHE_TTL`: rows written directly into the database). Only weeks whose
+    cut-off passed :data:`COMMIT_GRACE` ago are kept or served."""
+
+    def __init__(self, max_weeks: int = CACHED_WEEKS, ttl: timedelta = CACHE_TTL) -> None:
+        self.max_weeks = max_weeks
+        self.ttl = ttl
+        self._weeks: OrderedDict[WeekKey, tuple[datetime, PublicWeek]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._weeks)
+
+    @staticmethod
+    def frozen(key: WeekKey, now: datetime) -> bool:
+        """Whether the week's figures can no longer change through the application."""
+        return publication_cutoff(key.week, key.settle_days) + COMMIT_GRACE <= now
+
+    def get(self, key: WeekKey, now: datetime) -> PublicWeek | None:
+        if not self.frozen(key, now):
+            return None
+        with self._lock:
+            held = self._weeks.get(key)
+            if held is None:
+                return None
+            kept_at, week = held
+            if now >= kept_at + self.ttl:
+                del self._weeks[key]
+                return None
+            if now < kept_at:
+                return None
+            self._weeks.move_to_end(key)
+            return week
+
+    def put(self, key: WeekKey, week: PublicWeek, now: datetime) -> None:
+        if not self.frozen(key, now):
+            return
+        with self._lock:
+            self._weeks[key] = (now, week)
+            self._weeks.move_to_end(key)
+            while len(self._weeks) > self.max_weeks:
+                self._weeks.popitem(last=False)
