@@ -8,10 +8,10 @@ same rows by hand, so a check here would only look like a boundary. It is the bo
 accounts). What keeps it honest is the record: a token it issues has no issuing account, and
 every audit entry written with that token names its issuer as ``node-operator``
 (:data:`~onceonly.accounts.service.NODE_OPERATOR`), where a token a tenant's administrator
-issued names that administrator. A password it sets (``create``, ``set-password``) is
-temporary, as one an administrator sets on the web: its holder must change it at the first
-sign-in, ``password_set_by`` says ``operator``, and an ``account.password_set`` audit entry
-names the node's operator as the one who set it."""
+issued (for a system account only) names that administrator. A password it sets
+(``create``, ``set-password``) is temporary, as one an administrator sets on the web: its
+holder must change it at the first sign-in, ``password_set_by`` says ``operator``, and an
+``account.password_set`` audit entry names the node's operator as the one who set it."""
 
 from __future__ import annotations
 
@@ -85,7 +85,10 @@ def create(
         None, help="Prompted for when omitted (safer: not kept in shell history)."
     ),
     no_password: bool = typer.Option(
-        False, "--no-password", help="Account for an agency system that signs in only by API token."
+        False,
+        "--no-password",
+        help="A system account: an agency system's, signing in only by API token (its "
+        "administrators may issue its tokens; a person's tokens only the person makes).",
     ),
 ) -> None:
     """Create an account. Its password is temporary: the holder must change it at the first
@@ -143,7 +146,13 @@ def issue_token(
     name: str = typer.Option(..., help="What the token is for."),
     days: int | None = typer.Option(None, help="Validity in days (default: api_token_days)."),
 ) -> None:
-    """Issue an API token; it is printed once and only its hash is stored."""
+    """Issue an API token; it is printed once and only its hash is stored.
+
+    For a system account (made with --no-password) this is how its agency system gets one.
+    For a personal account (one that signs in with a password) it makes a token that acts as
+    that person: everything done with it is done in their name and shown to citizens as
+    their access, recorded as issued by node-operator. On the web only the person may make
+    one, signed in, from /account; administrators issue only for system accounts."""
     with _database() as (db, settings):
         lang = settings.language
         user = service.get_user(db, username)
@@ -153,6 +162,8 @@ def issue_token(
             db, user, name, settings.api_token_days if days is None else days, lang=lang
         )
     expires = view.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if view.personal:
+        console().print(t("accounts.cli.token_for_person", lang, username=view.username))
     console().print(
         t(
             "accounts.cli.token_issued",
@@ -239,3 +250,26 @@ def require_password_change(
     with _database() as (db, _settings):
         marked = service.require_password_change(db, None if every else usernames, lang=lang)
     console().print(t("accounts.cli.change_required", lang, count=len(marked)))
+
+
+@app.command("revoke-admin-issued-tokens")
+def revoke_admin_issued_tokens() -> None:
+    """Revoke every API token an administrator issued for someone else's personal account
+    (allowed before: such a token acts as that person). Run once after upgrading, when the
+    agency systems that used them have system accounts of their own; each revocation is
+    audited. Tokens of system accounts, the holders' own and the operator's stay."""
+    with _database() as (db, settings):
+        lang = settings.language
+        revoked = service.revoke_admin_issued_tokens(db)
+    for token in revoked:
+        console().print(
+            t(
+                "accounts.cli.admin_token_revoked",
+                lang,
+                id=token.id,
+                name=token.name,
+                username=token.username,
+                issuer=token.created_by or "?",
+            )
+        )
+    console().print(t("accounts.cli.admin_tokens_revoked", lang, count=len(revoked)))

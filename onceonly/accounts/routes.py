@@ -184,18 +184,92 @@ def logout(request: Request, user: CurrentUser) -> RedirectResponse:
 # --- my account ----------------------------------------------------------------------------
 
 
-@router.get("/account", response_class=HTMLResponse, include_in_schema=False)
-def account_page(request: Request, user: CurrentUser, db: Db) -> HTMLResponse:
+def _account_page(
+    request: Request,
+    db: Session,
+    settings: Settings,
+    user: Principal,
+    status: int = 200,
+    **context: object,
+) -> HTMLResponse:
+    context.setdefault("errors", {})
+    context.setdefault("form", {"days": settings.api_token_days})
     tokens = service.list_api_tokens(db, user.user_id)
-    account = service.get_user_by_id(db, user.user_id)
-    return render(request, "accounts/account.html", tokens=tokens, account=account)
+    return render(
+        request,
+        "accounts/account.html",
+        status,
+        tokens=tokens,
+        stand_ins=_stand_ins(tokens),
+        account=service.get_user_by_id(db, user.user_id),
+        **context,
+    )
 
 
-def _own_session(user: Principal, lang: str) -> None:
+@router.get("/account", response_class=HTMLResponse, include_in_schema=False)
+def account_page(
+    request: Request, user: CurrentUser, db: Db, settings: AppSettings
+) -> HTMLResponse:
+    return _account_page(request, db, settings, user)
+
+
+def _own_session(user: Principal, lang: str, detail_key: str = "password.session_only") -> None:
     """403 unless ``user`` came with their own browser session: a token is not the person."""
     if user.auth_method != "session":
-        detail = t("accounts.password.session_only", lang)
+        detail = t(f"accounts.{detail_key}", lang)
         raise Problem(403, "session-only", t("problem.forbidden", lang), detail)
+
+
+def _days(days: str, settings: Settings) -> int:
+    """The form's validity in days; the server's default when empty, 0 (refused) when not a
+    number."""
+    try:
+        return int(days) if days.strip() else settings.api_token_days
+    except ValueError:
+        return 0
+
+
+@router.post("/account/api-tokens", response_class=HTMLResponse, include_in_schema=False)
+def account_create_token(
+    request: Request,
+    user: StaffUser,
+    settings: AppSettings,
+    name: Annotated[str, Form()] = "",
+    days: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """A token for one's own account, made by its holder in their own browser session: the
+    only way a person's account gets a token on the web (administrators issue only for
+    system accounts). Not with a token: a token is not the person, and could otherwise
+    renew itself for ever."""
+    lang = get_language(request)
+    _own_session(user, lang, "token.own_session_only")
+    form = {"name": name, "days": days}
+    with transaction(get_session_factory(request)) as db:
+        try:
+            plain, view = service.issue_api_token(
+                db, user.user_id, name, _days(days, settings), created_by=user, lang=lang
+            )
+        except Problem as problem:
+            if problem.status != 422:
+                raise
+            db.rollback()
+            errors = _field_errors(problem)
+            return _account_page(request, db, settings, user, 422, errors=errors, form=form)
+    with transaction(get_session_factory(request)) as db:
+        return _account_page(request, db, settings, user, 201, new_token=plain, new_view=view)
+
+
+@router.post("/account/api-tokens/{token_id}/revoke", include_in_schema=False)
+def account_revoke_token(request: Request, token_id: RowId, user: StaffUser) -> RedirectResponse:
+    """The holder revokes a token of their own account, whoever issued it (one an
+    administrator issued in their name before that was refused included)."""
+    lang = get_language(request)
+    with transaction(get_session_factory(request)) as db:
+        existing = service.get_api_token(db, token_id)
+        if existing is None or existing.user_id != user.user_id:
+            raise not_found(t("accounts.token.not_found", lang, id=token_id), lang)
+        service.revoke_api_token(db, token_id, lang=lang)
+    return RedirectResponse("/account", status_code=303)
 
 
 def _password_form(
@@ -309,6 +383,7 @@ def admin_users(request: Request, admin: AdminUser, db: Db) -> HTMLResponse:
         db,
         admin,
         created=request.query_params.get("created"),
+        created_system=request.query_params.get("system") == "1",
         password_set=request.query_params.get("password_set"),
     )
 
@@ -322,26 +397,42 @@ def admin_create_user(
     role: Annotated[str, Form()] = "",
     agency_code: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
+    system: Annotated[str, Form()] = "",
 ) -> Response:
+    """Make an account the administrator provisions: a person's, with a temporary password,
+    or (``system``) an agency system's, with none, whose tokens the administrator then
+    issues on the tokens page."""
     lang = get_language(request)
     form = {
         "username": username,
         "display_name": display_name,
         "role": role,
         "agency_code": agency_code,
+        "system": system,
     }
     with transaction(get_session_factory(request)) as db:
         try:
             _check_provisions(admin, role, agency_code.strip(), lang)
             hosted = hosted_tenants(get_settings(request))
             service.check_agency_served(db, agency_code, hosted, lang)
+            if system and password:
+                reason = t("accounts.users.system_no_password", lang)
+                raise validation_problem([FieldError("password", reason, "system")], lang)
             created = service.create_user(
-                db, username, password, role, agency_code, display_name, lang=lang, set_by=admin
+                db,
+                username,
+                None if system else password,
+                role,
+                agency_code,
+                display_name,
+                lang=lang,
+                set_by=admin,
             )
         except Problem as problem:
             db.rollback()
             return _users_page(request, db, admin, 422, errors=_field_errors(problem), form=form)
-    return RedirectResponse(f"/admin/users?created={created.username}", status_code=303)
+    kind = "&system=1" if created.system else ""
+    return RedirectResponse(f"/admin/users?created={created.username}{kind}", status_code=303)
 
 
 @router.post("/admin/users/password", response_class=HTMLResponse, include_in_schema=False)
@@ -410,13 +501,21 @@ def _tokens_page(
 ) -> HTMLResponse:
     context.setdefault("errors", {})
     context.setdefault("form", {"days": settings.api_token_days})
+    tokens = _tokens(db, admin)
     return render(
         request,
         "accounts/admin_tokens.html",
         status,
-        tokens=_tokens(db, admin),
+        tokens=tokens,
+        stand_ins=_stand_ins(tokens),
         **context,
     )
+
+
+def _stand_ins(tokens: list[service.ApiTokenView]) -> int:
+    """How many of ``tokens`` are active and were issued by an administrator for someone
+    else's personal account (before that was refused): the page asks for them to go."""
+    return sum(1 for v in tokens if v.issued_by_other and v.status() == "active")
 
 
 @router.get("/admin/api-tokens", response_class=HTMLResponse, include_in_schema=False)
@@ -427,9 +526,10 @@ def admin_tokens(request: Request, admin: AdminUser, db: Db, settings: AppSettin
 def _issue(
     db: Session, username: str, name: str, days: int, creator: Principal, lang: str
 ) -> tuple[str, service.ApiTokenView]:
-    """A token for ``username``'s account: the caller's own, or one the caller administers
-    (:meth:`~onceonly.accounts.tenancy.Scope.provisions`); the issuer is kept with it and
-    named in every audit entry the token is used for."""
+    """A token for ``username``'s account: the caller's own (from their browser session), or
+    a system account the caller administers (:meth:`~onceonly.accounts.tenancy.Scope.provisions`);
+    a person's account is refused, 403 on ``username``, by :func:`service.issue_api_token`.
+    The issuer is kept with it and named in every audit entry the token is used for."""
     owner = service.get_user(db, username)
     if owner is None or not _manages(creator, owner.agency_code):
         reason = t("accounts.user.not_found", lang, user=username)
@@ -445,7 +545,7 @@ def _issue(
             reason,
             [FieldError("username", reason, "not_issuable")],
         )
-    return service.issue_api_token(db, owner, name, days, created_by=creator.user_id, lang=lang)
+    return service.issue_api_token(db, owner, name, days, created_by=creator, lang=lang)
 
 
 @router.post("/admin/api-tokens", response_class=HTMLResponse, include_in_schema=False)
@@ -459,13 +559,9 @@ def admin_create_token(
 ) -> HTMLResponse:
     lang = get_language(request)
     form = {"username": username, "name": name, "days": days}
-    try:
-        days_value = int(days) if days.strip() else settings.api_token_days
-    except ValueError:
-        days_value = 0
     with transaction(get_session_factory(request)) as db:
         try:
-            plain, view = _issue(db, username, name, days_value, admin, lang)
+            plain, view = _issue(db, username, name, _days(days, settings), admin, lang)
         except Problem as problem:
             db.rollback()
             return _tokens_page(
@@ -512,8 +608,8 @@ class WhoAmI(BaseModel):
             "examples": [
                 {
                     "user_id": 1,
-                    "username": "tpe-udd-clerk",
-                    "display_name": "臺北市都市發展局 承辦人",
+                    "username": "tpe-udd-system",
+                    "display_name": "臺北市都市發展局 國宅申請系統",
                     "role": "clerk",
                     "agency_code": "taipei-city.urban_development",
                     "badge": "B-7F3K2Q",
@@ -529,7 +625,9 @@ class WhoAmI(BaseModel):
 
 class TokenCreate(ApiInput):
     username: str = Field(
-        description="Account the agency system acts as.", examples=["tpe-udd-clerk"]
+        description="Account the agency system acts as: a system account (no password), or "
+        "the caller's own.",
+        examples=["tpe-udd-system"],
     )
     name: str = Field(
         min_length=1,
@@ -556,8 +654,19 @@ class TokenOut(BaseModel):
     expires_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
-    created_by: str | None
+    created_by: str | None = Field(
+        description="The issuing account's username; null: the node's operator (command line)."
+    )
     status: str = Field(description="`active`, `expired` or `revoked`.")
+    personal: bool = Field(
+        False,
+        description="The account is a person's (it signs in with a password), not a system's.",
+    )
+    issued_by_other: bool = Field(
+        False,
+        description="An administrator issued it for someone else's personal account, as was "
+        "allowed before only the holder could: it acts in that person's name. Revoke it.",
+    )
 
     @classmethod
     def of(cls, view: service.ApiTokenView) -> TokenOut:
@@ -573,6 +682,8 @@ class TokenOut(BaseModel):
             last_used_at=view.last_used_at,
             created_by=view.created_by,
             status=view.status(),
+            personal=view.personal,
+            issued_by_other=view.issued_by_other,
         )
 
 
@@ -610,9 +721,11 @@ def api_list_tokens(admin: AdminUser, db: Db) -> list[TokenOut]:
 def api_create_token(
     request: Request, body: TokenCreate, admin: AdminUser, settings: AppSettings
 ) -> TokenCreated:
-    """Issue an API token (admin only): for the administrator's own account, or for an account
-    of the administrator's own tenant. A platform administrator cannot issue one for a
-    tenant's account. The token is in this response and nowhere else."""
+    """Issue an API token (admin only): for a system account (one without a password) the
+    administrator administers, or for the administrator's own account from their browser
+    session (never with a token). A person's account is refused (403 on `username`): only
+    its holder makes its tokens, on their account page. A platform administrator cannot
+    issue one for a tenant's account. The token is in this response and nowhere else."""
     lang = get_language(request)
     days = body.days or settings.api_token_days
     with transaction(get_session_factory(request)) as db:

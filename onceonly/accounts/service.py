@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -101,6 +101,9 @@ class UserView:
     handed_over_at: datetime | None = None
     """The last time someone other than the holder set the password or re-enabled the
     account: since then its answers may not be its holder's."""
+    system: bool = False
+    """An agency system's account, not a person's (:func:`is_system_account`): it has no
+    password and acts only by API tokens, which its administrators issue."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,16 @@ class ApiTokenView:
     revoked_at: datetime | None
     last_used_at: datetime | None
     created_by: str | None
+    """The issuing account's username; ``None``: the node's operator (its own tools)."""
+    personal: bool = False
+    """The token's account is a person's (it signs in with a password), not a system's."""
+
+    @property
+    def issued_by_other(self) -> bool:
+        """An administrator issued it for someone else's personal account, as was allowed
+        before only the holder could: it acts as a person who did not make it. Marked on the
+        token pages; ``onceonly users revoke-admin-issued-tokens`` ends every such token."""
+        return self.personal and self.created_by not in (None, self.username)
 
     def status(self, now: datetime | None = None) -> str:
         """``active``, ``expired`` or ``revoked``."""
@@ -214,7 +227,18 @@ def _user_view(user: User) -> UserView:
         password_changed_at=as_utc(user.password_changed_at) if user.password_changed_at else None,
         must_change_password=bool(user.must_change_password),
         handed_over_at=as_utc(user.handed_over_at) if user.handed_over_at else None,
+        system=is_system_account(user),
     )
+
+
+def is_system_account(user: User) -> bool:
+    """Whether ``user`` is an agency system's account rather than a person's: it has no
+    password (``onceonly users create --no-password``, or the system box of ``/admin/users``),
+    so nobody signs in to it and it acts only by API tokens. A citizen's account, also
+    without a password, is a person's. The marker holds because nothing removes a password,
+    and giving one (:func:`set_password`) makes the account a person's and ends the tokens
+    administrators issued for it."""
+    return user.password_hash is None and user.role != CITIZEN_ROLE
 
 
 def _principal(user: User, auth_method: str, **extra: Any) -> Principal:
@@ -512,8 +536,11 @@ def set_password(
     ``by`` (the routes check that they manage the account) or :data:`OPERATOR`
     (``onceonly users set-password``). It is temporary: signing in with it opens only the
     change-password page until the holder sets their own (:func:`change_own_password`).
-    The account's sessions end (its API tokens stay valid), its sign-in throttles are
-    lifted, and an ``account.password_set`` audit entry names ``by`` as the actor.
+    The account's sessions end, its sign-in throttles are lifted, and an
+    ``account.password_set`` audit entry names ``by`` as the actor. Its API tokens stay
+    valid but those an administrator issued (``tokens_revoked`` in the entry): the account
+    is now a person's (a system account given a password becomes one), and a person holds
+    no token someone else made in their name (:func:`issue_api_token`).
 
     An administrator changes their own password as everyone does, with the current one
     (409 ``own-account`` here)."""
@@ -540,8 +567,9 @@ def set_password(
     user.handed_over_at = user.password_changed_at
     revoke_user_sessions(session, user.id)
     _lift_throttles(session, user.username)
+    revoked = [token.id for token, _user in _revoke_issued_by_others(session, user.id)]
     session.flush()
-    _audit_password_set(session, user, by, made=False)
+    _audit_password_set(session, user, by, made=False, tokens_revoked=revoked)
     return _user_view(user)
 
 
@@ -728,11 +756,18 @@ def _account_details(user: User) -> dict[str, Any]:
 
 
 def _audit_password_set(
-    session: Session, user: User, by: Principal | Literal["operator"], *, made: bool
+    session: Session,
+    user: User,
+    by: Principal | Literal["operator"],
+    *,
+    made: bool,
+    tokens_revoked: Sequence[int] = (),
 ) -> None:
     """``account.password_set``: ``by`` chose ``user``'s password (``made``: with the
-    account). The actor is the administrator, or the node's operator; the entry is seen by
-    the tenant's auditors through the account's agency (``owner_agency``)."""
+    account), and the tokens administrators had issued for it were revoked
+    (``tokens_revoked``, their ids). The actor is the administrator, or the node's operator;
+    the entry is seen by the tenant's auditors through the account's agency
+    (``owner_agency``)."""
     key = "accounts.audit.password_made" if made else "accounts.audit.password_set"
     if isinstance(by, Principal):
         username, badge, role, agency = by.username, by.badge or None, by.role, by.agency_code
@@ -756,6 +791,7 @@ def _audit_password_set(
                 "account": _account_details(user),
                 "made": made,
                 "temporary": True,
+                "tokens_revoked": list(tokens_revoked),
             },
         ),
     )
@@ -1018,6 +1054,7 @@ def _token_view(token: ApiToken, user: User, created_by: str | None) -> ApiToken
         revoked_at=as_utc(token.revoked_at) if token.revoked_at else None,
         last_used_at=as_utc(token.last_used_at) if token.last_used_at else None,
         created_by=created_by,
+        personal=not is_system_account(user),
     )
 
 
@@ -1027,15 +1064,26 @@ def issue_api_token(
     name: str,
     days: int,
     *,
-    created_by: int | None = None,
+    created_by: Principal | int | None = None,
     now: datetime | None = None,
     lang: str | None = None,
 ) -> tuple[str, ApiTokenView]:
-    """Make a bearer token for an agency system acting as ``user``, valid ``days`` days
-    (``Settings.api_token_days`` by convention). The plain token is returned once and only
-    its hash is kept."""
+    """Make a bearer token acting as ``user``, valid ``days`` days (``Settings.api_token_days``
+    by convention). The plain token is returned once and only its hash is kept.
+
+    ``created_by`` is the issuer, named in every audit entry the token is used for: the
+    signed-in caller, or an account's id; ``None`` is the node's operator (its command line
+    and set-up code), who may issue for any account but a citizen's. An account may issue
+    for a system account (:func:`is_system_account`; the routes check it is one the issuer
+    administers), but a person's tokens only the person issues (403 on ``username``,
+    ``personal_account``): a token someone else made would act as them, and the citizen's
+    "who looked" page would name them. A signed-in holder issues from their own browser
+    session only, never with a token (403 ``session-only``)."""
     user_id = user if isinstance(user, int) else user.id
     owner = _require_user(session, user_id, lang)
+    _check_issuer(owner, created_by, lang)
+    if isinstance(created_by, Principal):
+        created_by = created_by.user_id
     name = name.strip()
     errors: list[FieldError] = []
     if not name or len(name) > 100:
@@ -1064,6 +1112,32 @@ def issue_api_token(
     session.flush()
     creator = session.get(User, created_by) if created_by is not None else None
     return plain, _token_view(token, owner, creator.username if creator else None)
+
+
+def _check_issuer(owner: User, issuer: Principal | int | None, lang: str | None) -> None:
+    """Refuse a token for a person's account made by anyone but that person in their own
+    browser session (see :func:`issue_api_token`); a citizen's is refused there, on the form."""
+    if issuer is None or is_system_account(owner) or owner.role == CITIZEN_ROLE:
+        return
+    issuer_id = issuer.user_id if isinstance(issuer, Principal) else issuer
+    if issuer_id != owner.id:
+        reason = t("accounts.token.personal_account", lang, user=owner.username)
+        raise Problem(
+            403,
+            "forbidden",
+            t("problem.forbidden", lang),
+            reason,
+            [FieldError("username", reason, "personal_account")],
+        )
+    if isinstance(issuer, Principal) and issuer.auth_method != "session":
+        reason = t("accounts.token.own_session_only", lang)
+        raise Problem(
+            403,
+            "session-only",
+            t("problem.forbidden", lang),
+            reason,
+            [FieldError("username", reason, "session_only")],
+        )
 
 
 def hash_token(plain: str) -> str:
@@ -1116,6 +1190,74 @@ def resolve_api_token(
         issued_by=issued_by or NODE_OPERATOR,
         issuer_badge=issuer_badge,
     )
+
+
+def _revoke_issued_by_others(
+    session: Session, user_id: int | None = None, *, now: datetime | None = None
+) -> list[tuple[ApiToken, User]]:
+    """Revoke the live tokens an account other than the holder issued for a person's account
+    (``user_id``'s, or every one), and return them with their accounts. The operator's
+    (no issuing account) stay: its command line may issue for anyone."""
+    now = now or utcnow()
+    conditions = [
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > now,
+        ApiToken.created_by_id.is_not(None),
+        ApiToken.created_by_id != ApiToken.user_id,
+        or_(User.password_hash.is_not(None), User.role == CITIZEN_ROLE),
+    ]
+    if user_id is not None:
+        conditions.append(ApiToken.user_id == user_id)
+    rows = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(*conditions)
+        .order_by(ApiToken.id)
+    ).all()
+    for token, _user in rows:
+        token.revoked_at = now
+    session.flush()
+    return [(token, user) for token, user in rows]
+
+
+def revoke_admin_issued_tokens(
+    session: Session, *, now: datetime | None = None
+) -> list[ApiTokenView]:
+    """Revoke every live token an administrator issued for someone else's personal account,
+    as was allowed before only the holder could issue those (:func:`issue_api_token`): what
+    an operator runs once after upgrading (``onceonly users revoke-admin-issued-tokens``),
+    having given the agency systems that used them system accounts of their own. Each gets
+    an ``account.token_revoked`` audit entry naming the node's operator, the account and the
+    issuer (by badge). Tokens for system accounts, the holders' own and the operator's stay."""
+    now = now or utcnow()
+    revoked = _revoke_issued_by_others(session, now=now)
+    for token, user in revoked:
+        issuer = session.get(User, token.created_by_id) if token.created_by_id else None
+        issued_by = f"badge:{issuer.badge}" if issuer and issuer.badge else "another-account"
+        append(
+            session,
+            AuditRecord(
+                event="account.token_revoked",
+                actor_username=NODE_OPERATOR,
+                owner_agency=user.agency_code,
+                reason_zh=t("accounts.audit.token_revoked", "zh-TW", badge=user.badge, id=token.id),
+                reason_en=t("accounts.audit.token_revoked", "en", badge=user.badge, id=token.id),
+                details={
+                    "credential": {
+                        "kind": "command-line",
+                        "id": None,
+                        "issued_by": NODE_OPERATOR,
+                    },
+                    "account": _account_details(user),
+                    "token": {
+                        "id": token.id,
+                        "issued_by": issued_by,
+                    },
+                },
+            ),
+        )
+    ids = [token.id for token, _user in revoked]
+    return _token_views(session, ApiToken.id.in_(ids)) if ids else []
 
 
 def get_api_token(session: Session, token_id: int) -> ApiTokenView | None:

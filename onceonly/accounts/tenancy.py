@@ -20,8 +20,9 @@ What each role sees (the *scope*):
   *operations* (every account and token, queue counts, masked dead letters, the audit head)
   and no tenant's personal data: :attr:`Scope.tenant` is ``None``. They list and disable
   every account but create accounts and issue tokens only for node-wide ones
-  (:meth:`Scope.provisions`): a token is issued to its own account, or by the tenant's own
-  administrator for the tenant's accounts.
+  (:meth:`Scope.provisions`): a token is issued to its own account (a person's only by its
+  holder, signed in), or by the tenant's own administrator for the tenant's system accounts
+  (:func:`~onceonly.accounts.service.issue_api_token`).
 
 This lives in ``accounts`` because it is a property of who is calling, needed by every
 capability's service functions (cases, audit, policy, notify, backup); ``federation`` would be
@@ -100,8 +101,10 @@ class Scope:
         tenant's own accounts; the platform's administrator only for node-wide accounts that
         read no citizen's personal data (:data:`NODE_WIDE_ROLES` of a national agency).
         Otherwise the operator could become a tenant's clerk or auditor by minting it a
-        credential. Nobody provisions a citizen's account: only the citizen's own card
-        makes one (:data:`~onceonly.accounts.service.CITIZEN_USERNAME_PREFIX`)."""
+        credential. Tokens are further limited to system accounts: a person's are made only
+        by the person (:func:`~onceonly.accounts.service.issue_api_token`). Nobody provisions
+        a citizen's account: only the citizen's own card makes one
+        (:data:`~onceonly.accounts.service.CITIZEN_USERNAME_PREFIX`)."""
         if role == "citizen":
             return False
         if self.operator:

@@ -59,13 +59,21 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture
 def make_user(settings: Settings) -> Callable[..., service.UserView]:
-    """Create and commit an account through the service (as the CLI would)."""
+    """Create and commit an account through the service (as the CLI would): a person's, with
+    :data:`PASSWORD`, or with ``system=True`` an agency system's, with none."""
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
 
-    def make(username: str, role: str = "clerk", agency: str = "taipei-city.land_office"):
+    def make(
+        username: str,
+        role: str = "clerk",
+        agency: str = "taipei-city.land_office",
+        *,
+        system: bool = False,
+    ):
+        password = None if system else PASSWORD
         with factory() as session:
-            user = service.create_user(session, username, PASSWORD, role, agency, "測試人員")
+            user = service.create_user(session, username, password, role, agency, "測試人員")
             session.commit()
             return user
 

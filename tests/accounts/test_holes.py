@@ -68,22 +68,24 @@ def test_platform_admin_cannot_mint_a_token_for_a_tenants_clerk(
     assert (me["username"], me["auth_method"], me["issued_by"]) == ("admin", "token", "admin")
 
 
-def test_a_tenants_administrator_issues_its_clerks_tokens_recorded_as_such(
+def test_a_tenants_administrator_issues_its_system_accounts_tokens_recorded_as_such(
     client: TestClient, make_user: MakeUser
 ) -> None:
+    """A clerk-role system account (no password): a person's account gets its tokens only
+    from its holder (``tests/accounts/test_token_holders.py``)."""
     make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
-    make_user("tpe-udd-clerk", agency="taipei-city.urban_development")
-    make_user("khh-social-clerk", agency="kaohsiung-city.social_welfare")
+    make_user("tpe-udd-system", agency="taipei-city.urban_development", system=True)
+    make_user("khh-social-system", agency="kaohsiung-city.social_welfare", system=True)
     csrf = login(client, "tpe-admin")
-    made = _token(client, csrf, "tpe-udd-clerk")
+    made = _token(client, csrf, "tpe-udd-system")
     assert made.status_code == 201, made.text  # type: ignore[attr-defined]
     assert made.json()["created_by"] == "tpe-admin"  # type: ignore[attr-defined]
-    other = _token(client, csrf, "khh-social-clerk")
+    other = _token(client, csrf, "khh-social-system")
     assert other.status_code == 422, "another tenant's account is as if it did not exist"  # type: ignore[attr-defined]
     bearer = {"Authorization": f"Bearer {made.json()['token']}"}  # type: ignore[attr-defined]
     client.cookies.clear()
     me = client.get("/api/v1/auth/whoami", headers=bearer).json()
-    assert (me["username"], me["issued_by"]) == ("tpe-udd-clerk", "tpe-admin")
+    assert (me["username"], me["issued_by"]) == ("tpe-udd-system", "tpe-admin")
 
 
 def test_platform_admin_makes_only_node_wide_accounts(

@@ -255,11 +255,11 @@ def test_admin_issues_lists_and_revokes_tokens_on_the_page(
     client: TestClient, make_user: MakeUser
 ) -> None:
     make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
-    make_user("tpe-udd-clerk", agency="taipei-city.urban_development")
+    make_user("tpe-udd-system", agency="taipei-city.urban_development", system=True)
     csrf = login(client, "tpe-admin")
     page = client.post(
         "/admin/api-tokens",
-        data={"csrf_token": csrf, "username": "tpe-udd-clerk", "name": "國宅系統", "days": ""},
+        data={"csrf_token": csrf, "username": "tpe-udd-system", "name": "國宅系統", "days": ""},
     )
     assert page.status_code == 201
     token = page.text.split('id="new-token" readonly value="')[1].split('"')[0]
@@ -268,7 +268,7 @@ def test_admin_issues_lists_and_revokes_tokens_on_the_page(
 
     system = TestClient(client.app)
     me = system.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
-    assert me.json()["username"] == "tpe-udd-clerk" and me.json()["auth_method"] == "token"
+    assert me.json()["username"] == "tpe-udd-system" and me.json()["auth_method"] == "token"
 
     token_id = me.json()["token_id"]
     assert (
@@ -302,10 +302,10 @@ def _admin_token(
 
 def test_api_token_lifecycle(client: TestClient, make_user: MakeUser, settings: Settings) -> None:
     admin = _admin_token(client, make_user)
-    make_user("tpe-social-clerk", agency="taipei-city.social_welfare")
+    make_user("tpe-social-system", agency="taipei-city.social_welfare", system=True)
     created = client.post(
         "/api/v1/auth/tokens",
-        json={"username": "tpe-social-clerk", "name": "社福系統"},
+        json={"username": "tpe-social-system", "name": "社福系統"},
         headers=admin,
     )
     assert created.status_code == 201
@@ -348,13 +348,13 @@ def test_token_requests_need_no_csrf_but_clerks_cannot_issue(
     client: TestClient, make_user: MakeUser
 ) -> None:
     admin = _admin_token(client, make_user)
-    make_user("tpe-land-clerk")
+    make_user("tpe-land-system", system=True)  # a clerk's role, an agency system's account
     created = client.post(
-        "/api/v1/auth/tokens", json={"username": "tpe-land-clerk", "name": "x"}, headers=admin
+        "/api/v1/auth/tokens", json={"username": "tpe-land-system", "name": "x"}, headers=admin
     )
     clerk = {"Authorization": f"Bearer {created.json()['token']}"}
     refused = client.post(
-        "/api/v1/auth/tokens", json={"username": "tpe-land-clerk", "name": "y"}, headers=clerk
+        "/api/v1/auth/tokens", json={"username": "tpe-land-system", "name": "y"}, headers=clerk
     )
     assert refused.status_code == 403
     other = client.post(

@@ -236,9 +236,11 @@ def test_unknown_token_and_disabled_owner_are_refused(db: Session) -> None:
 
 def test_token_list_shows_status_and_creator(db: Session) -> None:
     admin = _user(db, "admin", "admin")
-    clerk = _user(db, "tpe-land-clerk")
-    service.issue_api_token(db, clerk, "first", 1, now=utcnow() - timedelta(days=2))
-    service.issue_api_token(db, clerk, "second", 30, created_by=admin.id)
+    system = service.create_user(
+        db, "tpe-land-system", None, "clerk", "taipei-city.land_office", "系統"
+    )
+    service.issue_api_token(db, system, "first", 1, now=utcnow() - timedelta(days=2))
+    service.issue_api_token(db, system, "second", 30, created_by=admin.id)
     tokens = service.list_api_tokens(db)
     assert [t.name for t in tokens] == ["second", "first"]
     assert [t.status() for t in tokens] == ["active", "expired"]

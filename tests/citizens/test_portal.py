@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from onceonly.accounts.service import create_user, get_user, issue_api_token
+from onceonly.accounts.service import create_user, issue_api_token
 from onceonly.audit.log import AuditRecord, EntryFilter, find_entries
 from onceonly.audit.proofs import check_proof
 from onceonly.cli import app as cli
@@ -143,17 +143,19 @@ def test_no_staff_username_reaches_the_citizens_proof_through_the_credential(
     portal: Portal,
 ) -> None:
     """Every entry records the credential and its issuer under the entry hash, so the proof
-    a citizen downloads carries them: a sign-in session and a token an administrator issued
-    must name neither the clerk nor the administrator by username."""
+    a citizen downloads carries them: a clerk's sign-in session and a token an administrator
+    issued (for the agency's system account: a person's tokens are the person's own) must
+    name neither the accounts nor the administrator by username."""
     number = portal.case(HOUSING_CLERK, HOUSING_ITEM, CASE)
     body = {"case_id": number, "application_item": HOUSING_ITEM, "subject": portal.nid}
     with transaction(portal.app.state.sessions) as db:
         admin = create_user(
             db, "tpe-it-admin", None, "admin", "taipei-city.urban_development", "資訊室"
         )
-        clerk = get_user(db, HOUSING_CLERK)
-        assert clerk is not None
-        minted, _ = issue_api_token(db, clerk, "counter system", 1, created_by=admin.id)
+        system = create_user(
+            db, "tpe-udd-system", None, "clerk", "taipei-city.urban_development", "櫃檯系統"
+        )
+        minted, _ = issue_api_token(db, system, "counter system", 1, created_by=admin.id)
     by_token = portal.staff.post(
         "/api/v1/evidence-requests", json=body, headers={"Authorization": f"Bearer {minted}"}
     )
@@ -177,7 +179,7 @@ def test_no_staff_username_reaches_the_citizens_proof_through_the_credential(
     issuers = set()
     for seq in seqs:
         raw = portal.client.get(f"/me/accesses/{seq}/proof").content
-        for name in (HOUSING_CLERK, "tpe-it-admin"):
+        for name in (HOUSING_CLERK, "tpe-udd-system", "tpe-it-admin"):
             assert name.encode() not in raw, (seq, name)
         issuers.add(json.loads(raw)["entry"]["details"]["credential"]["issued_by"])
     assert "self" in issuers and f"badge:{admin.badge}" in issuers

@@ -696,12 +696,17 @@ def test_platform_admin_reads_no_personal_data_by_any_route_nor_by_minting(node:
 
 
 def test_every_audit_entry_names_the_credential_and_its_issuer(node: Node) -> None:
-    """A token a tenant's administrator issued for a clerk: the entries of the clerk's
-    requests say so; a clerk's own sign-in session is named too."""
+    """A token a tenant's administrator issued for a clerk-role system account (a person's
+    account gets tokens only from its holder): the entries of its requests say so; a
+    person's own sign-in session is named too."""
+    with transaction(node.sessions()) as db:
+        accounts.create_user(
+            db, "ila-labour-system", None, "clerk", "yilan-county.labour", "宜蘭縣勞工處 櫃檯系統"
+        )
     ila_admin = node.auth("ila-admin")
     issued = node.client.post(
         "/api/v1/auth/tokens",
-        json={"username": "ila-labour-clerk", "name": "櫃檯系統"},
+        json={"username": "ila-labour-system", "name": "櫃檯系統"},
         headers=ila_admin,
     )
     assert issued.status_code == 201, issued.text

@@ -71,6 +71,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/users/password"): ADMINS,
     ("GET", "/account/password"): STAFF,
     ("POST", "/account/password"): STAFF,
+    ("POST", "/account/api-tokens"): STAFF,
+    ("POST", "/account/api-tokens/{token_id}/revoke"): STAFF,
     ("POST", "/admin/users/{user_id}/active"): ADMINS,
     ("GET", "/admin/api-tokens"): ADMINS,
     ("POST", "/admin/api-tokens"): ADMINS,
