@@ -827,7 +827,9 @@ def public_week_figures(
     """Each week's :func:`public_week` (``mondays``: published weeks, oldest first), each
     week as of its cut-off (:func:`settled`). The weeks ``cache`` does not hold are counted
     from one reading of the measures, from the first of them to the last, and the catalog
-    is read once (:func:`reference`); those :meth:`WeekCache.frozen` at ``now`` are kept."""
+    is read once (:func:`reference`); those :meth:`WeekCache.frozen` at ``now`` are kept,
+    unless nothing happened in them: an empty week costs little to count, and keeping it
+    would let anyone push every busy week out of the cache by asking for empty decades."""
     days = max(0, settle_days)
     known = reference(session)
     keys = {monday: WeekKey(monday, days, MIN_CELL, known) for monday in mondays}
@@ -855,7 +857,7 @@ def public_week_figures(
             events[monday].append(event)
     for monday in missing:
         found[monday] = public_week(_ways(cases[monday], span, every, known), events[monday])
-        if cache is not None:
+        if cache is not None and (cases[monday] or events[monday]):
             cache.put(keys[monday], found[monday], now)
     return found
 

@@ -345,6 +345,22 @@ def test_a_week_is_kept_only_once_its_cut_off_is_well_past(
         assert {key.week for key in demo_app.state.stats_weeks._weeks} == set(WEEKS)
 
 
+def test_weeks_nothing_happened_in_are_not_kept(
+    factory: sessionmaker[Session], demo_env: DemoEnv, demo_app: FastAPI, clock: Clock
+) -> None:
+    """Asking for two empty years, however often, keeps nothing: otherwise a few such requests
+    would push every busy week out of the cache and make the next real request cold again."""
+    _seed(factory, demo_env)
+    with TestClient(demo_app) as anyone:
+        _checked(anyone, factory, demo_app, clock)
+        busy = set(demo_app.state.stats_weeks._weeks)
+        assert busy
+        for since, until in (("2022-03-28", "2024-03-24"), ("1990-01-01", "1991-12-29")):
+            body = _api(anyone, f"since={since}&until={until}")
+            assert body["rows"] == [] and body["tell_us_once"] == []
+        assert set(demo_app.state.stats_weeks._weeks) == busy
+
+
 def test_the_cache_is_bounded_and_forgets_after_its_time() -> None:
     """The least recently read week goes first; a week is served for
     :data:`stats.CACHE_TTL` after it was kept, and never before it was kept."""
