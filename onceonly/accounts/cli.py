@@ -225,7 +225,7 @@ def set_password(
     password: str | None = typer.Option(None, help="Prompted for when omitted."),
 ) -> None:
     """Set a temporary password for an account (the holder must change it at the next
-    sign-in); also unlocks it and ends its sessions."""
+    sign-in); also unlocks it, ends its sessions and revokes all its API tokens."""
     lang = Settings().language
     if password is None:
         password = _ask_password(lang)

@@ -13,8 +13,9 @@ to ``/login?next=<the page>``.
 A browser session signed in with a password someone else set (``must_change_password``)
 reaches only the change-password page, sign-out and the sign-in page
 (:data:`OPEN_WHILE_TEMPORARY`): any other page redirects (303) to the change-password page,
-any other API call answers 403 ``password-change-required`` in words. API tokens are not
-held back: a token is a credential of its own, issued and recorded separately.
+any other API call answers 403 ``password-change-required`` in words. No token is held
+back here: setting a password someone else chose revokes every token of the account, and
+its holder makes new ones only from a session that has set its own.
 """
 
 from __future__ import annotations

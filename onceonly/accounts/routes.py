@@ -445,7 +445,8 @@ def admin_set_password(
     """Set a temporary password for an account the administrator provisions
     (:meth:`~onceonly.accounts.tenancy.Scope.provisions`: a tenant's administrator for the
     tenant's accounts, the platform's only for node-wide ones): its holder must change it at
-    the next sign-in, and the audit log names this administrator as the one who set it."""
+    the next sign-in, every API token of the account is revoked (the holder's own included),
+    and the audit log names this administrator as the one who set it."""
     lang = get_language(request)
     form = {"reset_username": reset_username}
     with transaction(get_session_factory(request)) as db:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -537,14 +537,19 @@ def set_password(
     (``onceonly users set-password``). It is temporary: signing in with it opens only the
     change-password page until the holder sets their own (:func:`change_own_password`).
     The account's sessions end, its sign-in throttles are lifted, and an
-    ``account.password_set`` audit entry names ``by`` as the actor. Its API tokens stay
-    valid but those an administrator issued (``tokens_revoked`` in the entry): the account
-    is now a person's (a system account given a password becomes one), and a person holds
-    no token someone else made in their name (:func:`issue_api_token`).
+    ``account.password_set`` audit entry names ``by`` as the actor. Every live API token of
+    the account is revoked, the holder's own included (``tokens_revoked`` in the entry):
+    whoever knew the password could have signed in, set their own and made a token before
+    the account was handed (back) to its holder, and a person holds no token someone else
+    made in their name (:func:`issue_api_token`). The holder makes new ones once they have
+    set their own password. The account's row is locked (``FOR UPDATE``) so that a token
+    being issued concurrently is either refused or revoked here.
 
     An administrator changes their own password as everyone does, with the current one
     (409 ``own-account`` here)."""
-    user = session.scalar(select(User).where(User.username == normalise_username(username)))
+    user = session.scalar(
+        _locked(select(User).where(User.username == normalise_username(username)))
+    )
     if user is None:
         raise not_found(t("accounts.user.not_found", lang, user=username), lang)
     if user.role == CITIZEN_ROLE:
@@ -567,7 +572,7 @@ def set_password(
     user.handed_over_at = user.password_changed_at
     revoke_user_sessions(session, user.id)
     _lift_throttles(session, user.username)
-    revoked = [token.id for token, _user in _revoke_issued_by_others(session, user.id)]
+    revoked = [token.id for token, _user in _revoke_live(session, ApiToken.user_id == user.id)]
     session.flush()
     _audit_password_set(session, user, by, made=False, tokens_revoked=revoked)
     return _user_view(user)
@@ -604,14 +609,7 @@ def require_password_change(
                 owner_agency=user.agency_code,
                 reason_zh=t("accounts.audit.password_change_required", "zh-TW", badge=user.badge),
                 reason_en=t("accounts.audit.password_change_required", "en", badge=user.badge),
-                details={
-                    "credential": {
-                        "kind": "command-line",
-                        "id": None,
-                        "issued_by": NODE_OPERATOR,
-                    },
-                    "account": _account_details(user),
-                },
+                details={"credential": _operator_credential(), "account": _account_details(user)},
             ),
         )
     session.flush()
@@ -755,6 +753,32 @@ def _account_details(user: User) -> dict[str, Any]:
     return {"id": user.id, "badge": user.badge, "role": user.role, "agency": user.agency_code}
 
 
+def _operator_credential() -> dict[str, Any]:
+    """``details["credential"]`` of an entry the node's operator caused from the command
+    line (or the node's set-up code)."""
+    return {"kind": "command-line", "id": None, "issued_by": NODE_OPERATOR}
+
+
+def _actor(by: Principal | Literal["operator"]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``actor_*`` fields of an ``account.*`` entry and its credential: the signed-in
+    caller ``by``, or the node's operator."""
+    if isinstance(by, Principal):
+        fields = {
+            "actor_username": by.username,
+            "actor_badge": by.badge or None,
+            "actor_role": by.role,
+            "actor_agency": by.agency_code,
+        }
+        return fields, by.credential
+    fields = {
+        "actor_username": NODE_OPERATOR,
+        "actor_badge": None,
+        "actor_role": None,
+        "actor_agency": None,
+    }
+    return fields, _operator_credential()
+
+
 def _audit_password_set(
     session: Session,
     user: User,
@@ -769,20 +793,12 @@ def _audit_password_set(
     the entry is seen by the tenant's auditors through the account's agency
     (``owner_agency``)."""
     key = "accounts.audit.password_made" if made else "accounts.audit.password_set"
-    if isinstance(by, Principal):
-        username, badge, role, agency = by.username, by.badge or None, by.role, by.agency_code
-        credential = by.credential
-    else:
-        username, badge, role, agency = NODE_OPERATOR, None, None, None
-        credential = {"kind": "command-line", "id": None, "issued_by": NODE_OPERATOR}
+    actor, credential = _actor(by)
     append(
         session,
         AuditRecord(
             event="account.password_set",
-            actor_username=username,
-            actor_badge=badge,
-            actor_role=role,
-            actor_agency=agency,
+            **actor,
             owner_agency=user.agency_code,
             reason_zh=t(key, "zh-TW", badge=user.badge),
             reason_en=t(key, "en", badge=user.badge),
@@ -1077,11 +1093,22 @@ def issue_api_token(
     for a system account (:func:`is_system_account`; the routes check it is one the issuer
     administers), but a person's tokens only the person issues (403 on ``username``,
     ``personal_account``): a token someone else made would act as them, and the citizen's
-    "who looked" page would name them. A signed-in holder issues from their own browser
-    session only, never with a token (403 ``session-only``)."""
+    "who looked" page would name them. No token is issued with a bearer token for its own
+    account, whatever the account (403 ``session-only``): a signed-in holder issues from
+    their own browser session only, so a system account (no password, no session) gets its
+    tokens from its administrators or the operator.
+
+    The account's row is locked (``FOR UPDATE``) while the token is made, so a password
+    being set concurrently (:func:`set_password`) either comes first, and the account is a
+    person's here, or after, and revokes the token. Every token issued gets an
+    ``account.token_issued`` audit entry naming the account, the token and the issuing
+    credential."""
     user_id = user if isinstance(user, int) else user.id
-    owner = _require_user(session, user_id, lang)
+    owner = session.scalar(_locked(select(User).where(User.id == user_id)))
+    if owner is None:
+        raise not_found(t("accounts.user.not_found", lang, user=user_id), lang)
     _check_issuer(owner, created_by, lang)
+    issuer = created_by
     if isinstance(created_by, Principal):
         created_by = created_by.user_id
     name = name.strip()
@@ -1111,12 +1138,70 @@ def issue_api_token(
     session.add(token)
     session.flush()
     creator = session.get(User, created_by) if created_by is not None else None
+    _audit_token_issued(session, owner, token, issuer, creator)
     return plain, _token_view(token, owner, creator.username if creator else None)
+
+
+def _locked(query: Select[User]) -> Select[User]:
+    """``query`` for a ``User`` row, locked until the transaction ends (``FOR UPDATE``; a
+    no-op on SQLite, whose writers are serialised anyway) and read afresh even when the
+    session already holds the account."""
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
+def _audit_token_issued(
+    session: Session,
+    owner: User,
+    token: ApiToken,
+    issuer: Principal | int | None,
+    creator: User | None,
+) -> None:
+    """``account.token_issued``: which account got which token (id, name, expiry), and from
+    which credential: the signed-in caller's session or token, the node's operator (command
+    line, set-up code), or for set-up code naming an issuing account (``created_by`` an id)
+    that account, with no credential to name."""
+    if isinstance(issuer, Principal) or issuer is None:
+        actor, credential = _actor(issuer if issuer is not None else OPERATOR)
+    else:
+        assert creator is not None
+        actor = {
+            "actor_username": creator.username,
+            "actor_badge": creator.badge or None,
+            "actor_role": creator.role,
+            "actor_agency": creator.agency_code,
+        }
+        issued_by = (
+            "self" if creator.id == owner.id else _setter_for_audit(session, creator.username)
+        )
+        credential = {"kind": "set-up", "id": None, "issued_by": issued_by}
+    params = {"badge": owner.badge, "id": token.id}
+    append(
+        session,
+        AuditRecord(
+            event="account.token_issued",
+            **actor,
+            owner_agency=owner.agency_code,
+            reason_zh=t("accounts.audit.token_issued", "zh-TW", **params),
+            reason_en=t("accounts.audit.token_issued", "en", **params),
+            details={
+                "credential": credential,
+                "account": _account_details(owner),
+                "token": {
+                    "id": token.id,
+                    "name": token.name,
+                    "expires_at": as_utc(token.expires_at).isoformat(),
+                },
+            },
+        ),
+    )
 
 
 def _check_issuer(owner: User, issuer: Principal | int | None, lang: str | None) -> None:
     """Refuse a token for a person's account made by anyone but that person in their own
-    browser session (see :func:`issue_api_token`); a citizen's is refused there, on the form."""
+    browser session (see :func:`issue_api_token`), and any token issued with a bearer token
+    for that token's own account; a citizen's is refused there, on the form."""
+    if isinstance(issuer, Principal) and issuer.user_id == owner.id:
+        _check_own_session(issuer, lang)
     if issuer is None or is_system_account(owner) or owner.role == CITIZEN_ROLE:
         return
     issuer_id = issuer.user_id if isinstance(issuer, Principal) else issuer
@@ -1129,7 +1214,12 @@ def _check_issuer(owner: User, issuer: Principal | int | None, lang: str | None)
             reason,
             [FieldError("username", reason, "personal_account")],
         )
-    if isinstance(issuer, Principal) and issuer.auth_method != "session":
+
+
+def _check_own_session(issuer: Principal, lang: str | None) -> None:
+    """An account's own token is issued from its own browser session, never with a token: a
+    token is not the person, and would renew itself for ever."""
+    if issuer.auth_method != "session":
         reason = t("accounts.token.own_session_only", lang)
         raise Problem(
             403,
@@ -1193,25 +1283,30 @@ def resolve_api_token(
 
 
 def _revoke_issued_by_others(
-    session: Session, user_id: int | None = None, *, now: datetime | None = None
+    session: Session, *, now: datetime | None = None
 ) -> list[tuple[ApiToken, User]]:
-    """Revoke the live tokens an account other than the holder issued for a person's account
-    (``user_id``'s, or every one), and return them with their accounts. The operator's
-    (no issuing account) stay: its command line may issue for anyone."""
-    now = now or utcnow()
-    conditions = [
-        ApiToken.revoked_at.is_(None),
-        ApiToken.expires_at > now,
+    """Revoke the live tokens an account other than the holder issued for a person's account,
+    and return them with their accounts. The operator's (no issuing account) stay: its
+    command line may issue for anyone."""
+    return _revoke_live(
+        session,
         ApiToken.created_by_id.is_not(None),
         ApiToken.created_by_id != ApiToken.user_id,
         or_(User.password_hash.is_not(None), User.role == CITIZEN_ROLE),
-    ]
-    if user_id is not None:
-        conditions.append(ApiToken.user_id == user_id)
+        now=now,
+    )
+
+
+def _revoke_live(
+    session: Session, *conditions: Any, now: datetime | None = None
+) -> list[tuple[ApiToken, User]]:
+    """Revoke the live (unrevoked, unexpired) tokens meeting ``conditions`` (on ``ApiToken``
+    and its account, ``User``) and return them with their accounts, in id order."""
+    now = now or utcnow()
     rows = session.execute(
         select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
-        .where(*conditions)
+        .where(ApiToken.revoked_at.is_(None), ApiToken.expires_at > now, *conditions)
         .order_by(ApiToken.id)
     ).all()
     for token, _user in rows:
@@ -1243,11 +1338,7 @@ def revoke_admin_issued_tokens(
                 reason_zh=t("accounts.audit.token_revoked", "zh-TW", badge=user.badge, id=token.id),
                 reason_en=t("accounts.audit.token_revoked", "en", badge=user.badge, id=token.id),
                 details={
-                    "credential": {
-                        "kind": "command-line",
-                        "id": None,
-                        "issued_by": NODE_OPERATOR,
-                    },
+                    "credential": _operator_credential(),
                     "account": _account_details(user),
                     "token": {
                         "id": token.id,

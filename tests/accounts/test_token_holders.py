@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import ORMExecuteState, Session
 from typer.testing import CliRunner
 
 from onceonly.accounts import service
-from onceonly.accounts.models import ApiToken
+from onceonly.accounts.models import ApiToken, UserSession
 from onceonly.audit.models import AuditEntry
 from onceonly.cli import app as cli
 from onceonly.config import Settings
@@ -349,7 +350,7 @@ def test_a_password_given_to_a_system_account_ends_its_administrators_tokens(
     csrf = login(client, "tpe-admin")
     issued = _api_issue(client, "tpe-udd-new", {"X-CSRF-Token": csrf})
     assert issued.status_code == 201
-    operator, _ = service.issue_api_token(db, _id(db, "tpe-udd-new"), "cli", 1)
+    operator, operator_view = service.issue_api_token(db, _id(db, "tpe-udd-new"), "cli", 1)
     db.commit()
     reset = client.post(
         "/admin/users/password",
@@ -363,14 +364,14 @@ def test_a_password_given_to_a_system_account_ends_its_administrators_tokens(
     api = TestClient(client.app)
     gone = _whoami(api, issued.json()["token"])
     assert gone.status_code == 401 and gone.json()["reason"] == "token-revoked"
-    assert _whoami(api, operator).status_code == 200
+    assert _whoami(api, operator).json()["reason"] == "token-revoked", "every token ends"
     account = service.get_user(db, "tpe-udd-new")
     assert account is not None and not account.system
     refused = _api_issue(client, "tpe-udd-new", {"X-CSRF-Token": csrf})
     assert refused.status_code == 403, "a person's account now"
     db.expire_all()
     entry = db.scalars(select(AuditEntry).where(AuditEntry.event == "account.password_set")).one()
-    assert entry.details["tokens_revoked"] == [issued.json()["id"]]
+    assert entry.details["tokens_revoked"] == [issued.json()["id"], operator_view.id]
 
 
 # --- the operator's command line -----------------------------------------------------------
@@ -392,3 +393,177 @@ def test_the_operator_still_issues_for_anyone_and_is_told_what_it_means(
     system = runner.invoke(cli, ["users", "issue-token", "tpe-udd-system", "--name", "x"])
     assert system.exit_code == 0 and "personal account" not in system.output
     assert len(service.list_api_tokens(db)) == 2
+
+
+# --- whoever knew a temporary password keeps no token --------------------------------------
+
+
+def _entries(db: Session, event: str) -> list[AuditEntry]:
+    db.expire_all()
+    query = select(AuditEntry).where(AuditEntry.event == event).order_by(AuditEntry.seq)
+    return list(db.scalars(query))
+
+
+def _reset(client: TestClient, csrf: str, username: str, password: str) -> None:
+    form = {"csrf_token": csrf, "reset_username": username, "reset_password": password}
+    reset = client.post("/admin/users/password", data=form)
+    assert reset.status_code == 303, reset.text[-800:]
+
+
+def test_a_reset_ends_the_token_made_by_whoever_knew_the_temporary_password(
+    client: TestClient, make_user: MakeUser, db: Session
+) -> None:
+    """The review's hole: an administrator resets a clerk's password, signs in with it, sets
+    their own, makes a ten-year token in the clerk's name, then resets again and hands the
+    new temporary password to the clerk. The second reset ends that token."""
+    make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
+    make_user("tpe-udd-clerk", agency=TPE)
+    admin_csrf = login(client, "tpe-admin")
+    _reset(client, admin_csrf, "tpe-udd-clerk", "temporary password one")
+
+    posing = TestClient(client.app, follow_redirects=False)
+    csrf = login(posing, "tpe-udd-clerk", "temporary password one")
+    changed = posing.post(
+        service.PASSWORD_CHANGE_PATH,
+        data={
+            "csrf_token": csrf,
+            "current_password": "temporary password one",
+            "new_password": "the administrator's own",
+            "new_password_again": "the administrator's own",
+        },
+    )
+    assert changed.status_code == 303, changed.text[-800:]
+    made = posing.post(
+        "/account/api-tokens", data={"csrf_token": csrf, "name": "備用", "days": "3650"}
+    )
+    assert made.status_code == 201, made.text[-800:]
+    token = _page_token(made)
+    api = TestClient(client.app)
+    me = _whoami(api, token).json()
+    assert (me["username"], me["issued_by"]) == ("tpe-udd-clerk", "tpe-udd-clerk")
+    clerk_id = _id(db, "tpe-udd-clerk")
+    session_id = db.scalar(
+        select(UserSession.id).where(
+            UserSession.user_id == clerk_id, UserSession.revoked_at.is_(None)
+        )
+    )
+
+    _reset(client, admin_csrf, "tpe-udd-clerk", "temporary password two")
+    gone = _whoami(api, token)
+    assert gone.status_code == 401 and gone.json()["reason"] == "token-revoked"
+
+    (issued,) = _entries(db, "account.token_issued")
+    assert issued.details["credential"] == {
+        "kind": "session",
+        "id": session_id,
+        "issued_by": "self",
+    }
+    assert issued.details["account"]["id"] == clerk_id
+    assert issued.details["token"]["id"] == me["token_id"]
+    assert issued.details["token"]["name"] == "備用"
+    assert issued.details["token"]["expires_at"].startswith(
+        str((utcnow() + timedelta(days=3650)).year)
+    )
+    first, second = _entries(db, "account.password_set")
+    assert first.details["tokens_revoked"] == []
+    assert second.details["tokens_revoked"] == [me["token_id"]]
+    assert second.details["account"]["id"] == clerk_id
+
+
+def test_the_operators_set_password_ends_every_token_too(
+    runner: CliRunner, make_user: MakeUser, db: Session
+) -> None:
+    make_user("tpe-udd-clerk", agency=TPE)
+    clerk = _id(db, "tpe-udd-clerk")
+    _, own = service.issue_api_token(db, clerk, "mine", 1, created_by=clerk)
+    db.commit()
+    done = runner.invoke(
+        cli, ["users", "set-password", "tpe-udd-clerk"], input="the operator chose this\n" * 2
+    )
+    assert done.exit_code == 0, done.output
+    db.expire_all()
+    listed = service.list_api_tokens(db, clerk)
+    assert [v.status() for v in listed] == ["revoked"]
+    (entry,) = _entries(db, "account.password_set")
+    assert entry.details["tokens_revoked"] == [own.id]
+
+
+def test_a_system_accounts_token_mints_no_token_for_itself(
+    client: TestClient, make_user: MakeUser, db: Session
+) -> None:
+    """Otherwise a system account's token renews itself for ever, and survives the account
+    being given a password as a token of the holder's own."""
+    make_user("ndc-ops-system", role="admin", agency="central.ndc", system=True)
+    plain, _ = service.issue_api_token(db, _id(db, "ndc-ops-system"), "cli", 1)
+    db.commit()
+    api = TestClient(client.app)
+    sent = _api_issue(api, "ndc-ops-system", {"Authorization": f"Bearer {plain}"})
+    assert sent.status_code == 403, sent.text
+    assert sent.json()["type"].endswith("/session-only")
+    assert sent.json()["errors"][0]["code"] == "session_only"
+    assert _rows(db) == 1
+
+
+def test_every_token_issued_is_audited_with_its_credential(
+    client: TestClient, make_user: MakeUser, db: Session, runner: CliRunner
+) -> None:
+    make_user("admin", role="admin", agency="central.ndc")
+    make_user("ndc-ops-system", role="admin", agency="central.ndc", system=True)
+    csrf = login(client, "admin")
+    own = client.post("/account/api-tokens", data={"csrf_token": csrf, "name": "維運腳本"})
+    assert own.status_code == 201, own.text[-800:]
+    own_id = _whoami(TestClient(client.app), _page_token(own)).json()["token_id"]
+    page = client.post(
+        "/admin/api-tokens",
+        data={"csrf_token": csrf, "username": "ndc-ops-system", "name": "page", "days": ""},
+    )
+    assert page.status_code == 201, page.text[-800:]
+    by_session = _api_issue(client, "ndc-ops-system", {"X-CSRF-Token": csrf})
+    assert by_session.status_code == 201, by_session.text
+    bearer = {"Authorization": f"Bearer {_page_token(own)}"}
+    by_token = _api_issue(TestClient(client.app), "ndc-ops-system", bearer)
+    assert by_token.status_code == 201, by_token.text
+    cli_made = runner.invoke(cli, ["users", "issue-token", "ndc-ops-system", "--name", "cli"])
+    assert cli_made.exit_code == 0, cli_made.output
+
+    entries = _entries(db, "account.token_issued")
+    tokens = service.list_api_tokens(db)
+    assert sorted(e.details["token"]["id"] for e in entries) == sorted(v.id for v in tokens)
+    credentials = [(e.details["credential"]["kind"], e.details["account"]["id"]) for e in entries]
+    admin, system = _id(db, "admin"), _id(db, "ndc-ops-system")
+    assert credentials == [
+        ("session", admin),
+        ("session", system),
+        ("session", system),
+        ("token", system),
+        ("command-line", system),
+    ]
+    assert entries[3].details["credential"] == {"kind": "token", "id": own_id, "issued_by": "self"}
+    assert entries[4].details["credential"]["issued_by"] == service.NODE_OPERATOR
+    assert entries[4].actor_username == service.NODE_OPERATOR
+    assert [e.actor_username for e in entries[:4]] == ["admin"] * 4
+    assert entries[1].details["token"]["name"] == "page"
+
+
+def test_issuing_and_setting_a_password_lock_the_account_row(db: Session) -> None:
+    """On PostgreSQL a token issued while a password is set could otherwise check the
+    account before the password lands and commit after the revocation ran: both read the
+    account ``FOR UPDATE`` (a no-op on SQLite, so the statements are looked at)."""
+    clerk = service.create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
+    locked: list[str] = []
+
+    def seen(state: ORMExecuteState) -> None:
+        if not state.is_select:
+            return
+        sql = str(state.statement.compile(dialect=postgresql.dialect()))
+        if "FROM users" in sql and sql.rstrip().endswith("FOR UPDATE"):
+            locked.append(sql)
+
+    event.listen(db, "do_orm_execute", seen)
+    try:
+        service.issue_api_token(db, clerk, "cli", 1)
+        assert len(locked) == 1, "issue_api_token"
+        service.set_password(db, "tpe-udd-clerk", "the operator chose this", by=service.OPERATOR)
+        assert len(locked) == 2, "set_password"
+    finally:
+        event.remove(db, "do_orm_execute", seen)
