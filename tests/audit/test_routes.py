@@ -17,6 +17,8 @@ from tests.audit.conftest import record
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
+    for role in ROLES:  # first: issuing a token is itself audited (seq 1 to 3)
+        token_for(settings, role)
     engine = make_engine(settings.resolved_database_url)
     sessions = make_session_factory(engine)
     append_durably(sessions, record(1))
@@ -27,8 +29,21 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+ROLES = ("auditor", "admin", "clerk")
+TOKENS = len(ROLES)
+"""The entries before the three records: one ``account.token_issued`` per role's token."""
+_ISSUED: dict[tuple[str, str], dict[str, str]] = {}
+
+
 def token_for(settings: Settings, role: str) -> dict[str, str]:
-    """A fresh bearer token of a user with ``role`` (made on first use)."""
+    """The bearer token of a user with ``role``, made (and audited) once per test."""
+    key = (str(settings.data_dir), role)  # one per test (its tmp_path), on either backend
+    if key not in _ISSUED:
+        _ISSUED[key] = _issue(settings, role)
+    return _ISSUED[key]
+
+
+def _issue(settings: Settings, role: str) -> dict[str, str]:
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
         user = accounts.get_user(session, f"{role}-1") or accounts.create_user(
@@ -43,16 +58,18 @@ def test_auditor_lists_entries_newest_first(client: TestClient, settings: Settin
     response = client.get("/api/v1/audit/entries", headers=token_for(settings, "auditor"))
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["total"] == 3 and [e["seq"] for e in body["items"]] == [3, 2, 1]
+    seqs = [e["seq"] for e in body["items"]]
+    assert body["total"] == TOKENS + 3 and seqs == list(range(TOKENS + 3, 0, -1))
     assert body["items"][0]["decision"] == "denied"
     assert body["items"][2]["fields"] == ["name", "address", "members"]
+    assert {e["event"] for e in body["items"][3:]} == {"account.token_issued"}
 
 
 FILTERS = [
-    ("subject=f223456781", [2]),
-    ("dataset=household_registration", [3, 1]),
-    ("agency=taipei-city.social", [3]),
-    ("per_page=1&page=2", [2]),
+    ("subject=f223456781", [TOKENS + 2]),
+    ("dataset=household_registration", [TOKENS + 3, TOKENS + 1]),
+    ("agency=taipei-city.social", [TOKENS + 3]),
+    ("per_page=1&page=2", [TOKENS + 2]),
     ("since=2000-01-01&until=2000-01-31", []),
 ]
 
@@ -78,7 +95,8 @@ def test_head_names_the_newest_hash(client: TestClient, settings: Settings) -> N
     headers = token_for(settings, "auditor")
     newest = client.get("/api/v1/audit/entries?per_page=1", headers=headers).json()["items"][0]
     body = client.get("/api/v1/audit/head", headers=headers).json()
-    assert (body["count"], body["seq"], body["head_hash"]) == (3, 3, newest["entry_hash"])
+    last = TOKENS + 3
+    assert (body["count"], body["seq"], body["head_hash"]) == (last, last, newest["entry_hash"])
 
 
 def test_clerks_may_not_read_the_log(client: TestClient, settings: Settings) -> None:
