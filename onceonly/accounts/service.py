@@ -763,20 +763,20 @@ def _actor(by: Principal | Literal["operator"]) -> tuple[dict[str, Any], dict[st
     """The ``actor_*`` fields of an ``account.*`` entry and its credential: the signed-in
     caller ``by``, or the node's operator."""
     if isinstance(by, Principal):
-        fields = {
-            "actor_username": by.username,
-            "actor_badge": by.badge or None,
-            "actor_role": by.role,
-            "actor_agency": by.agency_code,
-        }
-        return fields, by.credential
-    fields = {
-        "actor_username": NODE_OPERATOR,
-        "actor_badge": None,
-        "actor_role": None,
-        "actor_agency": None,
+        return _actor_fields(by.username, by.badge, by.role, by.agency_code), by.credential
+    return _actor_fields(NODE_OPERATOR, None, None, None), _operator_credential()
+
+
+def _actor_fields(
+    username: str, badge: str | None, role: str | None, agency: str | None
+) -> dict[str, Any]:
+    """The ``actor_*`` fields of an audit entry (an empty badge is none)."""
+    return {
+        "actor_username": username,
+        "actor_badge": badge or None,
+        "actor_role": role,
+        "actor_agency": agency,
     }
-    return fields, _operator_credential()
 
 
 def _audit_password_set(
@@ -1164,12 +1164,7 @@ def _audit_token_issued(
         actor, credential = _actor(issuer if issuer is not None else OPERATOR)
     else:
         assert creator is not None
-        actor = {
-            "actor_username": creator.username,
-            "actor_badge": creator.badge or None,
-            "actor_role": creator.role,
-            "actor_agency": creator.agency_code,
-        }
+        actor = _actor_fields(creator.username, creator.badge, creator.role, creator.agency_code)
         issued_by = (
             "self" if creator.id == owner.id else _setter_for_audit(session, creator.username)
         )
