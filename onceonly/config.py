@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,6 +29,8 @@ SETTINGS_FILE = "onceonly.toml"
 """The settings file ``onceonly init`` writes into a deployment's data directory."""
 CONFIG_ENV = "ONCEONLY_CONFIG"
 """Names the settings file; unset, only the environment and the defaults count."""
+TEMPORARY_PASSWORD_DAYS = 3
+"""The default of :attr:`Settings.temporary_password_days`."""
 
 
 class Settings(BaseSettings):
@@ -60,6 +63,12 @@ class Settings(BaseSettings):
     """Signs session cookies. Generated once and kept in ``data_dir`` when not given."""
     session_minutes: int = 8 * 60
     api_token_days: int = 90
+    temporary_password_days: int = Field(default=TEMPORARY_PASSWORD_DAYS, ge=1)
+    """How many days a password someone else set (an administrator on ``/admin/users``, the
+    operator's ``onceonly users create`` or ``set-password``) signs in, counted from when it
+    was set: one handed over on paper and never used must not stay a way in for ever. After
+    that its holder is refused with the reason and asks for a new one; a session signed in
+    with it ends. At least 1 (0 would refuse every temporary password before it is used)."""
     provider_timeout_seconds: float = 2.0
     """How long an owner's source may take before the request fails with 503 and a retry hint."""
     transcript_valid_days: int = 30

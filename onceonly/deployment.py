@@ -83,6 +83,12 @@ def settings_document(settings: Settings) -> str:
         line("smtp_port", settings.smtp_port),
         line("smtp_from", settings.smtp_from),
         line("sms_mode", settings.sms_mode, "only the administrators' outbox is built"),
+        "\n## accounts\n",
+        line(
+            "temporary_password_days",
+            settings.temporary_password_days,
+            "days a password set by an administrator or the operator signs in (at least 1)",
+        ),
         "\n## operations\n",
         line("trusted_proxies", settings.trusted_proxies, "peers whose X-Request-ID is kept"),
         line("log_format", settings.log_format),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import typer
 from rich.console import Console
@@ -27,9 +28,9 @@ from onceonly.accounts import service
 from onceonly.accounts.models import ROLES
 from onceonly.accounts.tenancy import hosted_tenants
 from onceonly.config import Settings
-from onceonly.db import make_engine, make_session_factory, transaction
+from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.errors import Problem
-from onceonly.i18n import t
+from onceonly.i18n import t, taipei_time
 
 app = typer.Typer(
     help="Accounts and roles: create users, list them, issue and revoke API tokens, set passwords.",
@@ -120,7 +121,8 @@ def list_(
     role: str | None = typer.Option(None, help="Only this role."),
     agency: str | None = typer.Option(None, help="Only this agency code."),
 ) -> None:
-    """List accounts with role, agency, badge number and whether they are active."""
+    """List accounts with role, agency, badge number, who set the password (a temporary one
+    until when, or that it has expired) and whether they are active."""
     with _database() as (db, settings):
         lang = settings.language
         users = service.list_users(db, role=role, agency_code=agency, lang=lang)
@@ -130,14 +132,42 @@ def list_(
         t("accounts.field.role", lang),
         t("accounts.field.agency_code", lang),
         t("accounts.field.badge", lang),
+        t("accounts.field.password_status", lang),
         t("accounts.field.status", lang),
     )
+    now = utcnow()
     for user in users:
         status = t("accounts.users.active" if user.active else "accounts.users.inactive", lang)
+        password = _password_status(user, settings.temporary_password_days, now, lang)
         table.add_row(
-            user.username, user.display_name, user.role, user.agency_code, user.badge, status
+            user.username,
+            user.display_name,
+            user.role,
+            user.agency_code,
+            user.badge,
+            password,
+            status,
         )
     console().print(table)
+
+
+def _password_status(user: service.UserView, days: int, now: datetime, lang: str) -> str:
+    """The password column of ``users list``, in the words of the administrators' page."""
+    if user.system:
+        return t("accounts.password.status.none", lang)
+    setter = user.password_set_by
+    who = t("accounts.password.operator", lang) if setter == service.OPERATOR else setter
+    until = user.temporary_until(days)
+    when = taipei_time(until, lang)
+    if until is not None and until <= now:
+        return t("accounts.password.status.expired", lang, who=who, when=when)
+    if user.must_change_password:
+        status = t("accounts.password.status.temporary", lang, who=who)
+        usable = t("accounts.password.status.temporary_until", lang, when=when)
+        return f"{status}\n{usable}" if until else status
+    if setter == service.SELF:
+        return t("accounts.password.status.self", lang)
+    return t("accounts.password.status.unknown", lang)
 
 
 @app.command("issue-token")

@@ -15,7 +15,10 @@ reaches only the change-password page, sign-out and the sign-in page
 (:data:`OPEN_WHILE_TEMPORARY`): any other page redirects (303) to the change-password page,
 any other API call answers 403 ``password-change-required`` in words. No token is held
 back here: setting a password someone else chose revokes every token of the account, and
-its holder makes new ones only from a session that has set its own.
+its holder makes new ones only from a session that has set its own. Such a session ends once
+that password is older than ``Settings.temporary_password_days``, as a sign-in with it is
+refused then: a page goes to the sign-in page, which says why
+(:data:`EXPIRED_QUERY`), an API call gets 401 ``temporary-password-expired`` in words.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NoReturn
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
@@ -32,12 +35,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from onceonly import cache_versions
-from onceonly.accounts.service import PASSWORD_CHANGE_PATH, Principal, resolve_session
+from onceonly.accounts.service import (
+    PASSWORD_CHANGE_PATH,
+    TEMPORARY_EXPIRED,
+    Principal,
+    resolve_session,
+    revoke_session,
+    temporary_expired,
+    temporary_expired_problem,
+)
 from onceonly.accounts.token_cache import token_cache
 from onceonly.db import transaction
 from onceonly.errors import Problem
 from onceonly.i18n import t
-from onceonly.web.deps import get_language, get_session_factory
+from onceonly.web.deps import get_language, get_session_factory, get_settings
 from onceonly.web.errors import CALLER_NOT_CHECKED, wants_html
 
 SESSION_COOKIE = "onceonly_session"
@@ -53,6 +64,9 @@ OPEN_WHILE_TEMPORARY: frozenset[tuple[str, str]] = frozenset(
     }
 )
 """(method, path) a session with a temporary password may still call; HEAD follows GET."""
+EXPIRED_QUERY = "temporary_expired"
+"""``/login?temporary_expired=1``: the sign-in page saying that the session just ended because
+its temporary password expired."""
 
 
 def set_session_cookie(response: Response, request: Request, token: str, minutes: int) -> None:
@@ -136,9 +150,26 @@ def _resolve_token(request: Request, token: str, lang: str) -> Principal:
     return token_cache(request.app.state).resolve(sessions, token, lang=lang, versions=versions)
 
 
-def _resolve_cookie(request: Request, token: str) -> Principal | None:
+def _resolve_cookie(request: Request, token: str) -> tuple[Principal | None, bool]:
+    """The session's person (or ``None``), and whether the session was ended just now because
+    the temporary password it signed in with expired."""
+    days = get_settings(request).temporary_password_days
     with transaction(get_session_factory(request)) as db:
-        return resolve_session(db, token)
+        principal = resolve_session(db, token)
+        if principal is not None and temporary_expired(principal.temporary_since, days):
+            revoke_session(db, token)
+            return None, True
+        return principal, False
+
+
+def _temporary_ended(request: Request, lang: str) -> NoReturn:
+    """Tell a session ended by :func:`_resolve_cookie` why: a page goes to the sign-in page,
+    which says it; an API call gets 401 :data:`TEMPORARY_EXPIRED`."""
+    if wants_html(request):
+        title = t("accounts.login.temporary_expired_title", lang)
+        raise HTTPException(303, title, {"Location": f"/login?{EXPIRED_QUERY}=1"})
+    expired = temporary_expired_problem(get_settings(request).temporary_password_days, lang)
+    raise Problem(401, TEMPORARY_EXPIRED, expired.title, expired.detail)
 
 
 async def optional_user(
@@ -153,7 +184,9 @@ async def optional_user(
     if bearer is not None:
         principal = await run_in_threadpool(_resolve_token, request, bearer.credentials, lang)
     elif cookie:
-        principal = await run_in_threadpool(_resolve_cookie, request, cookie)
+        principal, ended = await run_in_threadpool(_resolve_cookie, request, cookie)
+        if ended:
+            _temporary_ended(request, lang)
         if principal is not None and request.method in UNSAFE_METHODS:
             await _check_csrf(request, principal, lang)
         if principal is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts import service
 from onceonly.accounts.deps import (
+    EXPIRED_QUERY,
     SESSION_COOKIE,
     CurrentUser,
     OptionalUser,
@@ -28,7 +29,7 @@ from onceonly.accounts.homes import home_of
 from onceonly.accounts.models import ROLES
 from onceonly.accounts.tenancy import hosted_tenants, scope_of
 from onceonly.config import Settings
-from onceonly.db import transaction
+from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import LANGUAGES, t
 from onceonly.validation_words import ApiInput
@@ -105,8 +106,15 @@ def client_address(request: Request) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(request: Request, user: OptionalUser, next: str = "/") -> HTMLResponse:
-    return _login_form(request, next=safe_next(next))
+def login_page(
+    request: Request, user: OptionalUser, settings: AppSettings, next: str = "/"
+) -> HTMLResponse:
+    expired = None
+    if request.query_params.get(EXPIRED_QUERY) == "1":
+        expired = service.temporary_expired_problem(
+            settings.temporary_password_days, get_language(request)
+        )
+    return _login_form(request, next=safe_next(next), expired=expired)
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -136,7 +144,12 @@ def login_submit(
         with transaction(get_session_factory(request)) as db:
             try:
                 user = service.authenticate(
-                    db, username, password, address=client_address(request), lang=lang
+                    db,
+                    username,
+                    password,
+                    address=client_address(request),
+                    lang=lang,
+                    temporary_days=settings.temporary_password_days,
                 )
             except Problem as problem:
                 failure = problem
@@ -281,6 +294,7 @@ def _password_form(
         "accounts/password.html",
         status,
         account=service.get_user_by_id(db, user.user_id),
+        temporary_days=get_settings(request).temporary_password_days,
         home=home_of(user.role, user.agency_code),
         min_length=service.MIN_PASSWORD_LENGTH,
         max_length=service.MAX_PASSWORD_LENGTH,
@@ -300,6 +314,7 @@ def password_page(request: Request, user: StaffUser, db: Db) -> HTMLResponse:
 def password_submit(
     request: Request,
     user: StaffUser,
+    settings: AppSettings,
     current_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
     new_password_again: Annotated[str, Form()] = "",
@@ -317,6 +332,7 @@ def password_submit(
                 new_password_again,
                 address=client_address(request),
                 lang=lang,
+                temporary_days=settings.temporary_password_days,
             )
         except Problem as problem:  # committed: a wrong current password counts as a failure
             if problem.status != 422:
@@ -362,9 +378,8 @@ def _users_page(
     context.setdefault("errors", {})
     context.setdefault("form", {})
     english = get_language(request) == "en"
-    agencies = service.agencies_for_accounts(
-        db, scope_of(admin), hosted_tenants(get_settings(request))
-    )
+    settings = get_settings(request)
+    agencies = service.agencies_for_accounts(db, scope_of(admin), hosted_tenants(settings))
     return render(
         request,
         "accounts/admin_users.html",
@@ -372,6 +387,8 @@ def _users_page(
         users=[u for u in service.list_users(db) if _manages(admin, u.agency_code)],
         agency_options=[(a.code, a.name_en if english else a.name_zh) for a in agencies],
         roles=[role for role in ROLES if role != service.CITIZEN_ROLE],  # made by the card
+        temporary_days=settings.temporary_password_days,
+        now=utcnow(),
         **context,
     )
 

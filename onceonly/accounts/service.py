@@ -39,6 +39,7 @@ from onceonly.accounts.passwords import hash_password, verify_password
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.catalog import service as catalog
+from onceonly.config import TEMPORARY_PASSWORD_DAYS
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
@@ -77,6 +78,9 @@ RESERVED_USERNAMES = frozenset({SELF, OPERATOR, NODE_OPERATOR})
 account so named would pass for the holder or the operator."""
 PASSWORD_CHANGE_PATH = "/account/password"
 """The one page a session signed in with a temporary password may open (with sign-out)."""
+TEMPORARY_EXPIRED = "temporary-password-expired"
+"""The problem ``kind`` of a sign-in, or a session, refused because its temporary password is
+older than ``Settings.temporary_password_days``."""
 PasswordSetter = Literal["self", "operator"]
 """Who chose a password when it was not a signed-in administrator: the holder or the operator."""
 _BADGE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -104,6 +108,12 @@ class UserView:
     system: bool = False
     """An agency system's account, not a person's (:func:`is_system_account`): it has no
     password and acts only by API tokens, which its administrators issue."""
+    temporary_since: datetime | None = None
+    """When someone else set the temporary password that stands (:func:`_temporary_since`)."""
+
+    def temporary_until(self, days: int) -> datetime | None:
+        """When that temporary password stops signing in; ``None`` when there is none."""
+        return temporary_until(self.temporary_since, days)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,9 @@ class Principal:
     must_change_password: bool = False
     """A browser session signed in with a password someone else set: it may only change it
     (:data:`PASSWORD_CHANGE_PATH`) or sign out. Always ``False`` for an API token."""
+    temporary_since: datetime | None = None
+    """For such a session, when that password was set (:func:`_temporary_since`): the session
+    ends with it, ``Settings.temporary_password_days`` later. ``None`` for an API token."""
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
@@ -228,6 +241,41 @@ def _user_view(user: User) -> UserView:
         must_change_password=bool(user.must_change_password),
         handed_over_at=as_utc(user.handed_over_at) if user.handed_over_at else None,
         system=is_system_account(user),
+        temporary_since=_temporary_since(user),
+    )
+
+
+def _temporary_since(user: User) -> datetime | None:
+    """When someone other than the holder (an administrator, the operator) set the account's
+    password, while it is still temporary; ``None`` otherwise. A password its holder chose, or
+    whose setter was not recorded, that is only marked for change
+    (:func:`require_password_change`) is not known to be anyone else's and never expires:
+    expiring it would lock out every account an operator marks after upgrading."""
+    if not user.must_change_password or user.password_set_by in (None, SELF):
+        return None
+    return as_utc(user.password_changed_at) if user.password_changed_at else None
+
+
+def temporary_until(since: datetime | None, days: int) -> datetime | None:
+    """When a temporary password set at ``since`` stops signing in: ``days``
+    (``Settings.temporary_password_days``) later; ``None`` when there is none."""
+    return since + timedelta(days=days) if since is not None else None
+
+
+def temporary_expired(since: datetime | None, days: int, now: datetime | None = None) -> bool:
+    """Whether a temporary password set at ``since`` no longer signs in (see
+    :func:`temporary_until`)."""
+    until = temporary_until(since, days)
+    return until is not None and until <= (now or utcnow())
+
+
+def temporary_expired_problem(days: int, lang: str | None) -> Problem:
+    """403 :data:`TEMPORARY_EXPIRED`: the reason, in words, and whom to ask."""
+    return Problem(
+        403,
+        TEMPORARY_EXPIRED,
+        t("accounts.login.temporary_expired_title", lang),
+        t("accounts.login.temporary_expired", lang, days=days),
     )
 
 
@@ -632,9 +680,12 @@ def change_own_password(
     address: str | None = None,
     now: datetime | None = None,
     lang: str | None = None,
+    temporary_days: int = TEMPORARY_PASSWORD_DAYS,
 ) -> int:
     """The holder of ``principal``'s account replaces its password, proving the current one
-    (checked as a sign-in is, with the same throttles: a borrowed session cannot guess it).
+    (checked as a sign-in is, with the same throttles: a borrowed session cannot guess it; a
+    temporary password older than ``temporary_days`` no longer proves anything, 403
+    :data:`TEMPORARY_EXPIRED`).
     ``new`` must follow the account rules, differ from the current one and equal ``again``;
     every unmet condition is reported at once (422 on ``current_password``, ``new_password``,
     ``new_password_again``) and nothing is changed, except that a wrong current password is
@@ -664,7 +715,15 @@ def change_own_password(
         errors.append(FieldError("current_password", t("field.missing", lang), "missing"))
     else:
         try:
-            authenticate(session, user.username, current, address=address, now=now, lang=lang)
+            authenticate(
+                session,
+                user.username,
+                current,
+                address=address,
+                now=now,
+                lang=lang,
+                temporary_days=temporary_days,
+            )
         except Problem as problem:
             if problem.status == 401:
                 reason, code = t("accounts.password.current_wrong", lang), "wrong"
@@ -918,11 +977,16 @@ def authenticate(
     address: str | None = None,
     now: datetime | None = None,
     lang: str | None = None,
+    temporary_days: int = TEMPORARY_PASSWORD_DAYS,
 ) -> UserView:
     """Check a username and password from the client at ``address``.
 
     Raises :class:`Problem` 401 ``login-failed`` (the same for an unknown user and a wrong
-    password), 403 ``account-disabled``, or 429 ``login-locked`` with ``retry_after`` and
+    password), 403 ``account-disabled``, 403 :data:`TEMPORARY_EXPIRED` when the password is
+    right but is a temporary one set more than ``temporary_days`` ago
+    (``Settings.temporary_password_days``; said only to whoever knows the password, so a
+    stranger learns nothing the usual failure does not tell; no guess failed, so no throttle
+    counts it), or 429 ``login-locked`` with ``retry_after`` and
     ``locked`` naming the throttle: ``pair`` after :data:`MAX_FAILURES` failures of this
     username from this address, ``address`` after many from the address whatever the
     usernames, ``username`` (briefly) after many of the username from anywhere. A failure is
@@ -964,6 +1028,8 @@ def authenticate(
     assert user is not None
     if not user.active:
         raise Problem(403, "account-disabled", t("accounts.account.disabled", lang))
+    if temporary_expired(_temporary_since(user), temporary_days, now):
+        raise temporary_expired_problem(temporary_days, lang)
     session.execute(delete(LoginThrottle).where(LoginThrottle.username == username))
     session.execute(delete(LoginClientThrottle).where(LoginClientThrottle.key == pair_key))
     if result.new_hash is not None:
@@ -1026,6 +1092,7 @@ def resolve_session(
         session_id=user_session.id,
         issued_by=user.username,
         must_change_password=bool(user.must_change_password),
+        temporary_since=_temporary_since(user),
     )
 
 

@@ -17,7 +17,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from onceonly.catalog.service import CachedCatalog
 from onceonly.db import transaction
 from onceonly.i18n import catalogue, t, taipei_time
-from onceonly.web.deps import get_language
+from onceonly.web.deps import get_language, get_settings
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,8 @@ SESSION_COOKIE = "onceonly_session"  # the same name as onceonly.accounts.deps.S
 def _signed_in(request: Request) -> Any:
     """Who is signed in: the route's caller, or, on a page that asks for nobody (the catalog,
     the privacy notice), the browser session's person, so the header never looks signed out
-    to someone who is signed in."""
+    to someone who is signed in; never a session whose temporary password has expired (the
+    next page that asks for someone ends it)."""
     user = getattr(request.state, "user", None)
     if user is not None:
         return user
@@ -48,10 +49,13 @@ def _signed_in(request: Request) -> Any:
     sessions = getattr(request.app.state, "sessions", None)
     if not token or sessions is None:
         return None
-    from onceonly.accounts.service import resolve_session  # accounts imports this module
+    # accounts imports this module
+    from onceonly.accounts.service import resolve_session, temporary_expired
 
     with transaction(sessions) as db:
-        return resolve_session(db, token)
+        user = resolve_session(db, token)
+    days = get_settings(request).temporary_password_days
+    return None if user and temporary_expired(user.temporary_since, days) else user
 
 
 def _namer(request: Request, lang: str) -> Any:
