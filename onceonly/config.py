@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     """Largest request body accepted (413 beyond it); the scan upload allows its own limit."""
     max_backup_bytes: int = 256 * 1024 * 1024
     """Largest backup a partner node may send this node's federation listener (413 beyond
-    it): the listener holds it whole before storing it."""
+    it): the listener writes it to disk as it arrives, and refuses a sender it keeps no
+    backups for before reading any of it."""
     stats_settle_days: int = 7
     """The public statistics (``/stats/public``, its API, ``onceonly stats export``) stop at
     the last whole week (Monday to Sunday, Taipei time) that ended at least this many days

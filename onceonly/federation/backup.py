@@ -420,16 +420,31 @@ KEPT_PER_SENDER = 7
 member node can fill this node's disk by sending backups without end."""
 
 
-def store_backup(settings: Any, sender: str, envelope: bytes) -> Path:
+def incoming_file(settings: Any) -> Path:
+    """A new file for a backup still arriving: beside those kept, so that keeping it is a
+    rename on the same file system, and never taken for one (not ``*.obk``, not in a
+    sender's folder)."""
+    folder = backups_dir(settings) / ".incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(suffix=".part", dir=folder)
+    os.close(descriptor)
+    return Path(name)
+
+
+def store_backup(settings: Any, sender: str, envelope: bytes | Path) -> Path:
     """Keep a partner's backup as received (still encrypted) under ``backups/<sender>/``,
-    with its :data:`KEPT_PER_SENDER` newest; older ones are deleted once this one is whole."""
+    with its :data:`KEPT_PER_SENDER` newest; older ones are deleted once this one is whole.
+    ``envelope`` is the backup, or the :func:`incoming_file` it was written to (moved)."""
     folder = backups_dir(settings) / sender
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"{stamp}{SUFFIX}"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(envelope)
-    tmp.replace(path)
+    if isinstance(envelope, Path):
+        envelope.replace(path)
+    else:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(envelope)
+        tmp.replace(path)
     for older in sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: p.name)[:-KEPT_PER_SENDER]:
         older.unlink(missing_ok=True)
     return path

@@ -59,7 +59,7 @@ class NodeConfig:
     """The node this one ships its off-site backups to (``onceonly backup ship``)."""
     accept_backups_from: tuple[str, ...] = ()
     """The nodes whose off-site backups this node agreed to keep; the listener refuses any
-    other member's (:func:`onceonly.federation.peer.keep_backup`), as keeping them costs this
+    other member's (:func:`onceonly.federation.peer.backup_sender`), as keeping them costs this
     node's disk and was never agreed. Empty: this node keeps no one's backups. Not
     ``backup_partner``: partners may form a ring, where a node keeps the backups of one
     neighbour and ships its own to the other."""

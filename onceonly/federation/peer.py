@@ -8,16 +8,19 @@ TLS client certificate (the signer's own), time and nonce check out and the aski
 belongs to a jurisdiction the sending node serves. The owner's own
 rules then decide, exactly as for a local clerk, and the answer is audited here under the
 sender's request id. An off-site backup is kept only for a node this node's operator agreed
-to keep backups for (``accept_backups_from``). Every refusal is audited too.
+to keep backups for (``accept_backups_from``), and any other sender is refused before a byte
+of its body is read. Every refusal is audited too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -36,12 +39,19 @@ from onceonly.domain.errors import DomainValueError
 from onceonly.errors import PROBLEM_BASE, FieldError, Problem, validation_problem
 from onceonly.exchange.schemas import EvidenceAsk, EvidenceRequestIn, EvidenceResult
 from onceonly.exchange.service import Actor, Exchange, request_evidence
-from onceonly.federation.backup import BACKUPS_PATH, store_backup
+from onceonly.federation.backup import BACKUPS_PATH, incoming_file, store_backup
 from onceonly.federation.listener import TlsPeers
 from onceonly.federation.node import NodeConfig, SnapshotCache
 from onceonly.federation.nonces import DurableNonceStore
 from onceonly.federation.remote import EVIDENCE_PATH
-from onceonly.federation.signing import HEADER, RequestRefused, verify_request
+from onceonly.federation.signing import (
+    HEADER,
+    RequestRefused,
+    body_digest,
+    check_claims,
+    digest_text,
+    signer_claims,
+)
 from onceonly.federation.snapshot import NodeEntry, SnapshotRefused
 from onceonly.i18n import both, catalogue, one_line, t
 from onceonly.notify import intake
@@ -63,6 +73,7 @@ STATUS_OF = {
     "clock_skew": 401,
     "replay": 409,
     "snapshot": 503,
+    "length_required": 411,
 }
 
 
@@ -114,24 +125,24 @@ class PeerState:
         return self._exchange
 
 
-def _authenticate(state: PeerState, request: Request, path: str, raw: bytes) -> NodeEntry:
+def _authenticate(state: PeerState, request: Request, path: str, digest: str | None) -> NodeEntry:
     """The member node that sent this request, once its signature, certificate, time and
-    nonce are checked against the snapshot in force."""
+    nonce are checked against the snapshot in force, and that it signed this body (its
+    ``digest``). Without a digest only who signed it, for this node, over its own TLS
+    connection: what is known before the body is read (``signer_claims``)."""
     try:
         snapshot = state.snapshots.current()
         trust = TrustAnchor.from_pem(snapshot.ca_pem.encode(), snapshot.crl_pem.encode())
     except SnapshotRefused as exc:
         raise RequestRefused("snapshot", f"{exc.code}: {exc.detail}") from exc
-    claims = verify_request(
+    claims = signer_claims(
         request.headers.get(HEADER),
-        "POST",
-        path,
-        raw,
         trust,
-        state.nonces,
         audience=state.config.id,
         peer=state.tls_peers.certificate(request.scope.get("client")),
     )
+    if digest is not None:
+        check_claims(claims, "POST", path, digest, state.nonces)
     node = snapshot.node(claims["node"])
     if node is None:
         raise RequestRefused("unknown_node", claims["node"], claims["node"])
@@ -205,7 +216,7 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
         """The sending node and the body it signed, or the refusal, audited; in a worker
         thread, as the nonce is a committed database write."""
         try:
-            node = _authenticate(state, request, path, raw)
+            node = _authenticate(state, request, path, body_digest(raw))
         except RequestRefused as exc:
             return audit_refusal(state.sessions, exc, path, raw)
         try:
@@ -237,8 +248,19 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
 
     @app.post(BACKUPS_PATH)
     async def backups(request: Request) -> JSONResponse:
-        raw = await request.body()
-        return await run_in_threadpool(keep_backup, state, request, raw)
+        """Refused before the body is read when the signature already shows a sender this
+        node keeps no backups for: none of up to ``max_backup_bytes`` is taken in for it.
+        Otherwise written to disk as it arrives, hashed on the way, and checked whole."""
+        sender = await run_in_threadpool(backup_sender, state, request, None)
+        if isinstance(sender, JSONResponse):
+            sender.headers["Connection"] = "close"  # the body stays unread: take none of it
+            return sender
+        incoming = incoming_file(settings)
+        try:
+            digest, size = await written(request, incoming)
+            return await run_in_threadpool(keep_backup, state, request, incoming, digest, size)
+        finally:
+            incoming.unlink(missing_ok=True)
 
     @app.post(MOVES_PATH)
     async def moves(request: Request) -> JSONResponse:
@@ -334,28 +356,61 @@ def create_peer_app(settings: Settings, config: NodeConfig | None = None) -> Fas
     return app
 
 
-def keep_backup(state: PeerState, request: Request, raw: bytes) -> JSONResponse:
-    """Keep the off-site backup ``raw`` a member node shipped here, only when this node's
-    operator agreed to keep that node's (``accept_backups_from``): any member authenticates,
-    and without the check any of them could fill this node's disk or park files here. The
-    sender is known only once the request is authenticated; a refused one is audited and
-    nothing of it is written under ``backups/``. In a worker thread (the nonce, the file and
-    the audit entry are writes)."""
+async def written(request: Request, path: Path) -> tuple[str, int]:
+    """Write the body to ``path`` as it arrives; its digest (as signed) and size. Each chunk
+    is hashed and written in a worker thread (both release the GIL)."""
+    sha256, size = hashlib.sha256(), 0
+    with path.open("wb") as file:
+
+        def take(chunk: bytes) -> None:
+            sha256.update(chunk)
+            file.write(chunk)
+
+        async for chunk in request.stream():
+            size += len(chunk)
+            await run_in_threadpool(take, chunk)
+    return digest_text(sha256.digest()), size
+
+
+def backup_sender(state: PeerState, request: Request, digest: str | None) -> str | JSONResponse:
+    """The node whose backup this is, or the refusal, audited. A member node's backup is kept
+    only when this node's operator agreed to keep that node's (``accept_backups_from``): any
+    member authenticates, and without the check any of them could fill this node's disk or
+    park files here. Asked before the body is read (no ``digest``: who signed it is known
+    from the signature alone, so a node not agreed to is refused without this node taking in
+    a body of up to ``max_backup_bytes``; an agreed one must say how long its body is), and
+    again with the body's ``digest`` once it is on disk, the whole request then checked. A
+    refused body is never audited (``{}``): it is the sender's to choose."""
     try:
-        sender = _authenticate(state, request, BACKUPS_PATH, raw).id
+        sender = _authenticate(state, request, BACKUPS_PATH, digest).id
     except RequestRefused as exc:
         return audit_refusal(state.sessions, exc, BACKUPS_PATH, b"{}")
     if sender not in state.config.accept_backups_from:
         refused = RequestRefused("backup_not_agreed", sender, sender)
         words = both("federation.backup_not_agreed", node=state.config.id, sender=sender)
         return audit_refusal(state.sessions, refused, BACKUPS_PATH, b"{}", words)
-    path = store_backup(state.settings, sender, raw)
+    if digest is None and not request.headers.get("content-length", "").isdigit():
+        refused = RequestRefused("length_required", "", sender)
+        return audit_refusal(state.sessions, refused, BACKUPS_PATH, b"{}")
+    return sender
+
+
+def keep_backup(
+    state: PeerState, request: Request, incoming: Path, digest: str, size: int
+) -> JSONResponse:
+    """Keep the off-site backup written to ``incoming`` once the request that brought it is
+    checked whole; a refused one is audited and nothing of it is kept under ``backups/``. In
+    a worker thread (the nonce, the file and the audit entry are writes)."""
+    sender = backup_sender(state, request, digest)
+    if isinstance(sender, JSONResponse):
+        return sender
+    path = store_backup(state.settings, sender, incoming)
     append_durably(
         state.sessions,
         AuditRecord(
             event="backup.received",
             actor_username=f"node:{sender}",
-            details={"file": path.name, "bytes": len(raw)},
+            details={"file": path.name, "bytes": size},
         ),
     )
     return JSONResponse({"stored": path.name, "node": state.config.id})

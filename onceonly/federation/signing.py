@@ -66,7 +66,13 @@ def _b64(data: bytes) -> str:
 
 
 def body_digest(body: bytes) -> str:
-    return _b64(hashlib.sha256(body).digest())
+    return digest_text(hashlib.sha256(body).digest())
+
+
+def digest_text(sha256: bytes) -> str:
+    """A body's SHA-256 as a request signs it (``body_sha256``), for a body hashed as it
+    arrived rather than held whole."""
+    return _b64(sha256)
 
 
 def node_key_refusal(key: object, *, certificate: bool = False) -> str | None:
@@ -204,7 +210,19 @@ def verify_request(
     peer: x509.Certificate | None,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """The signed claims (``node`` is the sender) once every check passed.
+    """The signed claims (``node`` is the sender) once every check passed: both halves,
+    :func:`signer_claims` and :func:`check_claims`."""
+    claims = signer_claims(token, trust, audience=audience, peer=peer)
+    return check_claims(claims, method, path, body_digest(body), nonces, now=now)
+
+
+def signer_claims(
+    token: str | None, trust: TrustAnchor, *, audience: str, peer: x509.Certificate | None
+) -> dict[str, Any]:
+    """The signed claims once it is shown who signed them, for whom and over whose TLS
+    connection: what a receiver can know before it reads the body, so that it need not take
+    in a large body from a node it would refuse anyway. Never enough to act on: method, path,
+    body, time and nonce are checked by :func:`check_claims`.
 
     ``audience`` is the receiving node's own id; ``peer`` the certificate the TLS client
     presented (``None`` when it presented none): it must name the signing node and hold the
@@ -246,10 +264,25 @@ def verify_request(
             f"signed by {named!r}, TLS client certificate of {node_of_certificate(peer)!r}",
             named,
         )
+    return claims
+
+
+def check_claims(
+    claims: dict[str, Any],
+    method: str,
+    path: str,
+    digest: str,
+    nonces: Nonces,
+    *,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """``claims`` (from :func:`signer_claims`) once they sign this method, path and body
+    (``digest``: :func:`body_digest`), are fresh and their nonce is new."""
+    named = claims["node"]
     if (
         claims.get("method") != method.upper()
         or claims.get("path") != path
-        or claims.get("body_sha256") != body_digest(body)
+        or claims.get("body_sha256") != digest
     ):
         raise RequestRefused("tampered", "method, path or body differ from what was signed", named)
     moment = now if now is not None else time.time()

@@ -4,7 +4,11 @@ of them could make a node store its files. Real nodes on loopback, the real comm
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,6 +119,158 @@ def test_the_sender_is_told_the_partner_has_not_agreed_and_the_agreed_one_ships(
     assert len(list((_backups(trio, "new-taipei") / "taipei").glob("*.obk"))) == 1
     received = [e for e in trio.audit("new-taipei") if e.event == "backup.received"]
     assert [e.actor_username for e in received] == ["node:taipei"]
+
+
+MIB = 2**20
+
+
+def _raw_post(trio: Federation, sender: str, receiver: str, head: str, sent: bytes) -> bytes:
+    """What ``receiver``'s listener answers (until it closes or the answer is whole) to a
+    POST over a mutual-TLS socket presenting ``sender``'s certificate: ``head`` the headers,
+    then only ``sent`` of the body, however long the body the headers declare."""
+    config = _config(trio, sender)
+    context = ssl.create_default_context(cafile=config.ca)
+    context.load_cert_chain(config.cert, config.key)
+    port = trio.layout.node(receiver).peer_port
+    answer = b""
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(f"POST {BACKUPS_PATH} HTTP/1.1\r\nHost: localhost\r\n{head}\r\n".encode())
+        tls.sendall(sent)
+        try:
+            while chunk := tls.recv(65536):
+                answer += chunk
+                headers, _, body = answer.partition(b"\r\n\r\n")
+                length = [h for h in headers.lower().split(b"\r\n") if b"content-length" in h]
+                if length and len(body) >= int(length[0].split(b":")[1]):
+                    break
+        except TimeoutError:
+            pytest.fail(f"no answer within 10 s: the listener waits for the body ({answer!r})")
+    return answer
+
+
+def test_a_member_not_agreed_is_refused_before_its_body_is_read(trio: Federation) -> None:
+    """Found by review: the listener read a backup whole (up to ``max_backup_bytes``, 256 MiB,
+    held in memory) before it looked who sent it, so any member could make a node take in
+    256 MiB per request only to refuse it. This request declares 200 MiB and sends 64 KiB:
+    the refusal (audited, the body not) comes at once, and the connection is closed."""
+    signed = credentials(trio, "taipei").sign(
+        "POST", BACKUPS_PATH, b"never sent", audience="north-regional"
+    )
+    head = f"Content-Length: {200 * MIB}\r\n{HEADER}: {signed}\r\n"
+    answer = _raw_post(trio, "taipei", "north-regional", head, b"x" * 65536)
+    status, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert status == b"HTTP/1.1 403 Forbidden", answer[:300]
+    assert b"connection: close" in headers.lower()
+    assert json.loads(body)["code"] == "backup_not_agreed"
+    entry = [e for e in trio.audit("north-regional") if e.event == "federation.refused"][-1]
+    assert (entry.actor_username, entry.details["code"]) == ("node:taipei", "backup_not_agreed")
+    assert "never sent" not in json.dumps(entry.details)
+    assert not (_backups(trio, "north-regional") / "taipei").exists()
+
+
+def test_the_sender_refused_hears_why_rather_than_a_reset(trio: Federation) -> None:
+    """The ordinary client of a node sending 128 MiB: it hears the refusal, and the listener
+    took in no more than what the sockets between them hold (7 MiB here), never the body."""
+    consumed = 0
+
+    def body() -> Iterator[bytes]:
+        nonlocal consumed
+        while consumed < 128 * MIB:
+            consumed += MIB
+            yield b"x" * MIB
+
+    signed = credentials(trio, "taipei").sign("POST", BACKUPS_PATH, b"", audience="north-regional")
+    with peer_client(trio, "taipei") as client:
+        response = client.post(
+            _config(trio, "north-regional").endpoint + BACKUPS_PATH,
+            content=body(),
+            headers={HEADER: signed, "Content-Length": str(128 * MIB)},
+        )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "backup_not_agreed"
+    assert consumed <= 32 * MIB, f"{consumed / MIB:.0f} MiB of 128 taken in before the refusal"
+
+
+def _incoming(trio: Federation, node: str) -> list[Path]:
+    """Backups still arriving at ``node``, or left behind by one that never arrived."""
+    return list((_backups(trio, node) / ".incoming").glob("*"))
+
+
+def test_an_agreed_member_must_say_how_long_its_backup_is(trio: Federation) -> None:
+    """Sent in chunks without a length, a body's size is known only once it is read."""
+    signed = credentials(trio, "new-taipei").sign(
+        "POST", BACKUPS_PATH, b"x" * MIB, audience="north-regional"
+    )
+    with peer_client(trio, "new-taipei") as client:
+        response = client.post(
+            _config(trio, "north-regional").endpoint + BACKUPS_PATH,
+            content=iter([b"x" * MIB]),
+            headers={HEADER: signed},
+        )
+    assert response.status_code == 411, response.text
+    problem = response.json()
+    assert problem["code"] == "length_required"
+    assert "Content-Length" in problem["title"]
+    entry = [e for e in trio.audit("north-regional") if e.event == "federation.refused"][-1]
+    assert (entry.actor_username, entry.details["code"]) == ("node:new-taipei", "length_required")
+
+
+def test_an_agreed_member_s_backup_is_kept_as_sent(trio: Federation) -> None:
+    """Written to disk as it arrives rather than held, then kept whole, byte for byte."""
+    envelope = os.urandom(5 * MIB)
+    signed = credentials(trio, "new-taipei").sign(
+        "POST", BACKUPS_PATH, envelope, audience="north-regional"
+    )
+    with peer_client(trio, "new-taipei") as client:
+        response = client.post(
+            _config(trio, "north-regional").endpoint + BACKUPS_PATH,
+            content=envelope,
+            headers={HEADER: signed},
+        )
+    assert response.status_code == 200, response.text
+    kept = _backups(trio, "north-regional") / "new-taipei" / response.json()["stored"]
+    assert hashlib.sha256(kept.read_bytes()).digest() == hashlib.sha256(envelope).digest()
+    received = [e for e in trio.audit("north-regional") if e.event == "backup.received"][-1]
+    assert received.actor_username == "node:new-taipei"
+    assert received.details["bytes"] == len(envelope)
+    assert not _incoming(trio, "north-regional")
+
+
+@pytest.mark.parametrize(
+    ("forged", "code", "sender"),
+    [("another body", "tampered", "new-taipei"), ("another signature", "bad_signature", "?")],
+)
+def test_an_agreed_member_s_backup_badly_signed_is_refused_audited_not_kept(
+    trio: Federation, forged: str, code: str, sender: str
+) -> None:
+    """Agreed to, the sender's body is read; the whole request (body, time, nonce) is still
+    checked before anything is kept. A signature over another body is found only then; a
+    signature that does not verify before the body is read (and names no sender: ``?``)."""
+    node = credentials(trio, "new-taipei")
+    envelope = b'{"ciphertext": "' + b"x" * MIB + b'"}'
+    signed = node.sign("POST", BACKUPS_PATH, b"another", audience="north-regional")
+    if forged == "another signature":
+        other = node.sign("POST", BACKUPS_PATH, envelope, audience="north-regional")
+        signed = other.rsplit(".", 1)[0] + "." + signed.rsplit(".", 1)[1]
+    folder = _backups(trio, "north-regional") / "new-taipei"
+    before = sorted(folder.glob("*")) if folder.exists() else []
+    with peer_client(trio, "new-taipei") as client:
+        response = client.post(
+            _config(trio, "north-regional").endpoint + BACKUPS_PATH,
+            content=envelope,
+            headers={HEADER: signed},
+        )
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == code
+    entry = [e for e in trio.audit("north-regional") if e.event == "federation.refused"][-1]
+    assert (entry.actor_username, entry.details["code"]) == (f"node:{sender}", code)
+    assert "ciphertext" not in json.dumps(entry.details)
+    assert (sorted(folder.glob("*")) if folder.exists() else []) == before
+    assert not _incoming(trio, "north-regional")
 
 
 def _written(settings: Settings, node: str = "taipei", **overrides: object) -> NodeConfig:
