@@ -40,7 +40,8 @@ from pathlib import Path
 import httpx
 
 import onceonly
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.cases import service as cases
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction

@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.cases import service as cases
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.federated.cluster import (

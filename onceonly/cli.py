@@ -97,7 +97,7 @@ def init(
     lang = settings.language
     first = None
     if not no_admin:
-        from onceonly.accounts.service import check_new_password
+        from onceonly.accounts.password_rules import check_new_password
 
         first = FirstAdmin(admin, _admin_password(admin_password_file, lang))
         check_new_password(first.password, lang)  # before anything is made

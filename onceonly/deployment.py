@@ -129,7 +129,7 @@ def _private_sqlite(url: str) -> None:
 def init_deployment(settings: Settings, admin: FirstAdmin | None = None) -> InitResult:
     """Make (or complete) a deployment: folders, settings file, schema, national catalog and
     the first administrator. Safe to run again: nothing that exists is changed."""
-    from onceonly.accounts import service as accounts
+    from onceonly.accounts.users import create_user, get_user
     from onceonly.catalog import service as catalog
     from onceonly.catalog.loader import load_catalog
 
@@ -156,8 +156,8 @@ def init_deployment(settings: Settings, admin: FirstAdmin | None = None) -> Init
         admin_created = False
         if admin is not None:
             with transaction(sessions) as session:
-                if accounts.get_user(session, admin.username) is None:
-                    accounts.create_user(
+                if get_user(session, admin.username) is None:
+                    create_user(
                         session,
                         admin.username,
                         admin.password,

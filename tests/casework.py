@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.accounts.service import get_user
+from onceonly.accounts.users import get_user
 from onceonly.cases import service as cases
 from onceonly.db import transaction
 

@@ -75,7 +75,7 @@ def post_login(client: Any, data: dict[str, str], url: str = "/login", **kwargs:
 def citizen_headers(db: Any, national_id: str, name: str) -> dict[str, str]:
     """The headers of a citizen signed in as with their card: a browser session (cookie and
     anti-forgery header), made directly; a citizen never has an API token."""
-    from onceonly.accounts.service import create_session
+    from onceonly.accounts.sessions import create_session
     from onceonly.citizens.accounts import ensure_citizen
 
     signed_in = create_session(db, ensure_citizen(db, national_id, name).id, 60)

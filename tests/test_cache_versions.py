@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import text
 
 from onceonly import cache_versions
-from onceonly.accounts.service import (
-    create_user,
+from onceonly.accounts.api_tokens import (
     hash_token,
     issue_api_token,
     list_api_tokens,
     resolve_api_token,
 )
+from onceonly.accounts.users import create_user
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.exchange import keys

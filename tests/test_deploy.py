@@ -22,7 +22,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from onceonly import migrations
-from onceonly.accounts.service import authenticate, get_user, issue_api_token, list_users
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.signin import authenticate
+from onceonly.accounts.users import get_user, list_users
 from onceonly.cli import app as cli
 from onceonly.config import CONFIG_ENV, SETTINGS_FILE, Settings
 from onceonly.db import make_engine, make_session_factory, transaction

@@ -38,7 +38,8 @@ from cryptography.x509.oid import NameOID
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.config import CONFIG_ENV, SETTINGS_FILE
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.ports import free_port

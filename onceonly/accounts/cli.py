@@ -7,7 +7,7 @@ same rows by hand, so a check here would only look like a boundary. It is the bo
 (a tenant's first administrator, a national agency's clerk or auditor, a stand-alone node's
 accounts). What keeps it honest is the record: a token it issues has no issuing account, and
 every audit entry written with that token names its issuer as ``node-operator``
-(:data:`~onceonly.accounts.service.NODE_OPERATOR`), where a token a tenant's administrator
+(:data:`~onceonly.accounts.principal.NODE_OPERATOR`), where a token a tenant's administrator
 issued (for a system account only) names that administrator. A password it sets
 (``create``, ``set-password``) is temporary, as one an administrator sets on the web: its
 holder must change it at the first sign-in, ``password_set_by`` says ``operator``, and an
@@ -24,9 +24,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import service
+from onceonly.accounts import api_tokens, password_changes
+from onceonly.accounts.api_tokens import issue_api_token, list_api_tokens, revoke_api_token
 from onceonly.accounts.models import ROLES
+from onceonly.accounts.password_rules import OPERATOR, SELF
 from onceonly.accounts.tenancy import hosted_tenants
+from onceonly.accounts.users import UserView, check_agency_served, create_user, get_user, list_users
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.errors import Problem
@@ -98,9 +101,9 @@ def create(
     if password is None and not no_password:
         password = _ask_password(lang)
     with _database() as (db, settings):
-        service.check_agency_served(db, agency, hosted_tenants(settings), lang)
-        user = service.create_user(
-            db, username, password, role, agency, display_name, lang=lang, set_by=service.OPERATOR
+        check_agency_served(db, agency, hosted_tenants(settings), lang)
+        user = create_user(
+            db, username, password, role, agency, display_name, lang=lang, set_by=OPERATOR
         )
     console().print(
         t(
@@ -125,7 +128,7 @@ def list_(
     until when, or that it has expired) and whether they are active."""
     with _database() as (db, settings):
         lang = settings.language
-        users = service.list_users(db, role=role, agency_code=agency, lang=lang)
+        users = list_users(db, role=role, agency_code=agency, lang=lang)
     table = Table(
         t("accounts.field.username", lang),
         t("accounts.field.display_name", lang),
@@ -151,12 +154,12 @@ def list_(
     console().print(table)
 
 
-def _password_status(user: service.UserView, days: int, now: datetime, lang: str) -> str:
+def _password_status(user: UserView, days: int, now: datetime, lang: str) -> str:
     """The password column of ``users list``, in the words of the administrators' page."""
     if user.system:
         return t("accounts.password.status.none", lang)
     setter = user.password_set_by
-    who = t("accounts.password.operator", lang) if setter == service.OPERATOR else setter
+    who = t("accounts.password.operator", lang) if setter == OPERATOR else setter
     until = user.temporary_until(days)
     when = taipei_time(until, lang)
     if until is not None and until <= now:
@@ -165,7 +168,7 @@ def _password_status(user: service.UserView, days: int, now: datetime, lang: str
         status = t("accounts.password.status.temporary", lang, who=who)
         usable = t("accounts.password.status.temporary_until", lang, when=when)
         return f"{status}\n{usable}" if until else status
-    if setter == service.SELF:
+    if setter == SELF:
         return t("accounts.password.status.self", lang)
     return t("accounts.password.status.unknown", lang)
 
@@ -185,10 +188,10 @@ def issue_token(
     one, signed in, from /account; administrators issue only for system accounts."""
     with _database() as (db, settings):
         lang = settings.language
-        user = service.get_user(db, username)
+        user = get_user(db, username)
         if user is None:
             raise _unknown_user(username, lang)
-        plain, view = service.issue_api_token(
+        plain, view = issue_api_token(
             db, user, name, settings.api_token_days if days is None else days, lang=lang
         )
     expires = view.expires_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -211,7 +214,7 @@ def issue_token(
 def revoke_token(token_id: int = typer.Argument(..., help="Token id (see `list-tokens`).")) -> None:
     """Revoke an API token from the next request on."""
     with _database() as (db, settings):
-        view = service.revoke_api_token(db, token_id, lang=settings.language)
+        view = revoke_api_token(db, token_id, lang=settings.language)
     console().print(t("accounts.cli.token_revoked", settings.language, id=view.id, name=view.name))
 
 
@@ -224,11 +227,11 @@ def list_tokens(
         lang = settings.language
         user_id = None
         if username is not None:
-            user = service.get_user(db, username)
+            user = get_user(db, username)
             if user is None:
                 raise _unknown_user(username, lang)
             user_id = user.id
-        tokens = service.list_api_tokens(db, user_id)
+        tokens = list_api_tokens(db, user_id)
     table = Table(
         "id",
         t("accounts.field.token_name", lang),
@@ -260,7 +263,7 @@ def set_password(
     if password is None:
         password = _ask_password(lang)
     with _database() as (db, _settings):
-        user = service.set_password(db, username, password, by=service.OPERATOR, lang=lang)
+        user = password_changes.set_password(db, username, password, by=OPERATOR, lang=lang)
     console().print(t("accounts.cli.password_set", lang, username=user.username))
 
 
@@ -278,7 +281,9 @@ def require_password_change(
         console().print(f"[red]{t('accounts.cli.name_or_all', lang)}[/red]")
         raise typer.Exit(2)
     with _database() as (db, _settings):
-        marked = service.require_password_change(db, None if every else usernames, lang=lang)
+        marked = password_changes.require_password_change(
+            db, None if every else usernames, lang=lang
+        )
     console().print(t("accounts.cli.change_required", lang, count=len(marked)))
 
 
@@ -290,7 +295,7 @@ def revoke_admin_issued_tokens() -> None:
     audited. Tokens of system accounts, the holders' own and the operator's stay."""
     with _database() as (db, settings):
         lang = settings.language
-        revoked = service.revoke_admin_issued_tokens(db)
+        revoked = api_tokens.revoke_admin_issued_tokens(db)
     for token in revoked:
         console().print(
             t(

@@ -35,15 +35,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from onceonly import cache_versions
-from onceonly.accounts.service import (
+from onceonly.accounts.password_rules import (
     PASSWORD_CHANGE_PATH,
     TEMPORARY_EXPIRED,
-    Principal,
-    resolve_session,
-    revoke_session,
     temporary_expired,
     temporary_expired_problem,
 )
+from onceonly.accounts.principal import Principal
+from onceonly.accounts.sessions import resolve_session, revoke_session
 from onceonly.accounts.token_cache import token_cache
 from onceonly.db import transaction
 from onceonly.errors import Problem

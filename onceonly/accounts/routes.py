@@ -15,7 +15,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import service
+from onceonly.accounts.api_tokens import (
+    MAX_TOKEN_DAYS,
+    ApiTokenView,
+    get_api_token,
+    issue_api_token,
+    list_api_tokens,
+    revoke_api_token,
+)
 from onceonly.accounts.deps import (
     EXPIRED_QUERY,
     SESSION_COOKIE,
@@ -27,7 +34,27 @@ from onceonly.accounts.deps import (
 )
 from onceonly.accounts.homes import home_of
 from onceonly.accounts.models import ROLES
+from onceonly.accounts.password_changes import change_own_password, set_password
+from onceonly.accounts.password_rules import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PASSWORD_CHANGE_PATH,
+    temporary_expired_problem,
+)
+from onceonly.accounts.sessions import NewSession, create_session, revoke_session
+from onceonly.accounts.signin import authenticate
 from onceonly.accounts.tenancy import hosted_tenants, scope_of
+from onceonly.accounts.users import (
+    AGENCY_CODE_RE,
+    CITIZEN_ROLE,
+    agencies_for_accounts,
+    check_agency_served,
+    create_user,
+    get_user,
+    get_user_by_id,
+    list_users,
+    set_active,
+)
 from onceonly.config import Settings
 from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
@@ -111,9 +138,7 @@ def login_page(
 ) -> HTMLResponse:
     expired = None
     if request.query_params.get(EXPIRED_QUERY) == "1":
-        expired = service.temporary_expired_problem(
-            settings.temporary_password_days, get_language(request)
-        )
+        expired = temporary_expired_problem(settings.temporary_password_days, get_language(request))
     return _login_form(request, next=safe_next(next), expired=expired)
 
 
@@ -136,14 +161,14 @@ def login_submit(
     if not password:
         errors["password"] = t("field.missing", lang)
     failure: Problem | None = None
-    new_session: service.NewSession | None = None
+    new_session: NewSession | None = None
     temporary = False
     role = ""
     agency: str | None = None
     if not errors:
         with transaction(get_session_factory(request)) as db:
             try:
-                user = service.authenticate(
+                user = authenticate(
                     db,
                     username,
                     password,
@@ -156,8 +181,8 @@ def login_submit(
             else:
                 old = request.cookies.get(SESSION_COOKIE)
                 if old:
-                    service.revoke_session(db, old)
-                new_session = service.create_session(db, user.id, settings.session_minutes)
+                    revoke_session(db, old)
+                new_session = create_session(db, user.id, settings.session_minutes)
                 role, agency = user.role, user.agency_code
                 temporary = user.must_change_password
     if failure is not None:
@@ -173,7 +198,7 @@ def login_submit(
         return response
     target = safe_next(next)
     if temporary:  # someone else set this password: nothing else opens until it is changed
-        target = service.PASSWORD_CHANGE_PATH
+        target = PASSWORD_CHANGE_PATH
     elif target == "/":  # nowhere asked for: the role's own home, not the public front page
         target = home_of(role, agency)
     redirect = RedirectResponse(target, status_code=303)
@@ -188,7 +213,7 @@ def logout(request: Request, user: CurrentUser) -> RedirectResponse:
     token = request.cookies.get(SESSION_COOKIE)
     if token and user.auth_method == "session":
         with transaction(get_session_factory(request)) as db:
-            service.revoke_session(db, token)
+            revoke_session(db, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -207,14 +232,14 @@ def _account_page(
 ) -> HTMLResponse:
     context.setdefault("errors", {})
     context.setdefault("form", {"days": settings.api_token_days})
-    tokens = service.list_api_tokens(db, user.user_id)
+    tokens = list_api_tokens(db, user.user_id)
     return render(
         request,
         "accounts/account.html",
         status,
         tokens=tokens,
         stand_ins=_stand_ins(tokens),
-        account=service.get_user_by_id(db, user.user_id),
+        account=get_user_by_id(db, user.user_id),
         **context,
     )
 
@@ -259,7 +284,7 @@ def account_create_token(
     form = {"name": name, "days": days}
     with transaction(get_session_factory(request)) as db:
         try:
-            plain, view = service.issue_api_token(
+            plain, view = issue_api_token(
                 db, user.user_id, name, _days(days, settings), created_by=user, lang=lang
             )
         except Problem as problem:
@@ -278,10 +303,10 @@ def account_revoke_token(request: Request, token_id: RowId, user: StaffUser) -> 
     administrator issued in their name before that was refused included)."""
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
-        existing = service.get_api_token(db, token_id)
+        existing = get_api_token(db, token_id)
         if existing is None or existing.user_id != user.user_id:
             raise not_found(t("accounts.token.not_found", lang, id=token_id), lang)
-        service.revoke_api_token(db, token_id, lang=lang)
+        revoke_api_token(db, token_id, lang=lang)
     return RedirectResponse("/account", status_code=303)
 
 
@@ -293,16 +318,16 @@ def _password_form(
         request,
         "accounts/password.html",
         status,
-        account=service.get_user_by_id(db, user.user_id),
+        account=get_user_by_id(db, user.user_id),
         temporary_days=get_settings(request).temporary_password_days,
         home=home_of(user.role, user.agency_code),
-        min_length=service.MIN_PASSWORD_LENGTH,
-        max_length=service.MAX_PASSWORD_LENGTH,
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
         **context,
     )
 
 
-@router.get(service.PASSWORD_CHANGE_PATH, response_class=HTMLResponse, include_in_schema=False)
+@router.get(PASSWORD_CHANGE_PATH, response_class=HTMLResponse, include_in_schema=False)
 def password_page(request: Request, user: StaffUser, db: Db) -> HTMLResponse:
     """Change one's own password; the one page a temporary password opens. Says who set
     the current password and when."""
@@ -310,7 +335,7 @@ def password_page(request: Request, user: StaffUser, db: Db) -> HTMLResponse:
     return _password_form(request, db, user, changed=request.query_params.get("changed") == "1")
 
 
-@router.post(service.PASSWORD_CHANGE_PATH, response_class=HTMLResponse, include_in_schema=False)
+@router.post(PASSWORD_CHANGE_PATH, response_class=HTMLResponse, include_in_schema=False)
 def password_submit(
     request: Request,
     user: StaffUser,
@@ -324,7 +349,7 @@ def password_submit(
     failure: Problem | None = None
     with transaction(get_session_factory(request)) as db:
         try:
-            service.change_own_password(
+            change_own_password(
                 db,
                 user,
                 current_password,
@@ -341,7 +366,7 @@ def password_submit(
     if failure is not None:
         with get_session_factory(request)() as db:
             return _password_form(request, db, user, 422, errors=_field_errors(failure))
-    return RedirectResponse(f"{service.PASSWORD_CHANGE_PATH}?changed=1", status_code=303)
+    return RedirectResponse(f"{PASSWORD_CHANGE_PATH}?changed=1", status_code=303)
 
 
 # --- administration pages ------------------------------------------------------------------
@@ -357,13 +382,13 @@ def _check_provisions(admin: Principal, role: str, agency_code: str, lang: str) 
     """Refuse (422 on ``agency_code``) an account ``admin`` may not create: another tenant's,
     or, for the platform's administrator, any that would read a tenant's personal data; and
     (422 on ``role``) a citizen's, for anyone."""
-    if role == service.CITIZEN_ROLE:  # whatever the agency: only the citizen's card makes one
+    if role == CITIZEN_ROLE:  # whatever the agency: only the citizen's card makes one
         reason = t("accounts.role.citizen_by_card", lang)
         raise validation_problem([FieldError("role", reason, "citizen")], lang)
     scope = scope_of(admin)
     if scope.provisions(role, agency_code) or role not in ROLES:
         return  # an unknown role is create_user's to name
-    if not service.AGENCY_CODE_RE.fullmatch(agency_code):
+    if not AGENCY_CODE_RE.fullmatch(agency_code):
         return  # and so is a malformed agency code
     if scope.operator:
         reason = t("accounts.admin.operator_provisions", lang, agency=agency_code)
@@ -379,14 +404,14 @@ def _users_page(
     context.setdefault("form", {})
     english = get_language(request) == "en"
     settings = get_settings(request)
-    agencies = service.agencies_for_accounts(db, scope_of(admin), hosted_tenants(settings))
+    agencies = agencies_for_accounts(db, scope_of(admin), hosted_tenants(settings))
     return render(
         request,
         "accounts/admin_users.html",
         status,
-        users=[u for u in service.list_users(db) if _manages(admin, u.agency_code)],
+        users=[u for u in list_users(db) if _manages(admin, u.agency_code)],
         agency_options=[(a.code, a.name_en if english else a.name_zh) for a in agencies],
-        roles=[role for role in ROLES if role != service.CITIZEN_ROLE],  # made by the card
+        roles=[role for role in ROLES if role != CITIZEN_ROLE],  # made by the card
         temporary_days=settings.temporary_password_days,
         now=utcnow(),
         **context,
@@ -431,11 +456,11 @@ def admin_create_user(
         try:
             _check_provisions(admin, role, agency_code.strip(), lang)
             hosted = hosted_tenants(get_settings(request))
-            service.check_agency_served(db, agency_code, hosted, lang)
+            check_agency_served(db, agency_code, hosted, lang)
             if system and password:
                 reason = t("accounts.users.system_no_password", lang)
                 raise validation_problem([FieldError("password", reason, "system")], lang)
-            created = service.create_user(
+            created = create_user(
                 db,
                 username,
                 None if system else password,
@@ -468,7 +493,7 @@ def admin_set_password(
     form = {"reset_username": reset_username}
     with transaction(get_session_factory(request)) as db:
         try:
-            target = service.get_user(db, reset_username) if reset_username.strip() else None
+            target = get_user(db, reset_username) if reset_username.strip() else None
             if target is None or not _manages(admin, target.agency_code):
                 reason = t("accounts.user.not_found", lang, user=reset_username.strip())
                 raise validation_problem([FieldError("username", reason, "unknown")], lang)
@@ -477,7 +502,7 @@ def admin_set_password(
             ):
                 reason = t("accounts.users.not_resettable", lang, user=target.username)
                 raise validation_problem([FieldError("username", reason, "not_resettable")], lang)
-            service.set_password(db, target.username, reset_password, by=admin, lang=lang)
+            set_password(db, target.username, reset_password, by=admin, lang=lang)
         except Problem as problem:
             db.rollback()
             errors = {f"reset_{field}": reason for field, reason in _field_errors(problem).items()}
@@ -498,15 +523,15 @@ def admin_set_active(
     if user_id == admin.user_id:
         raise Problem(409, "own-account", t("accounts.admin.own_account", lang))
     with transaction(get_session_factory(request)) as db:
-        target = service.get_user_by_id(db, user_id)
+        target = get_user_by_id(db, user_id)
         if target is None or not _manages(admin, target.agency_code):
             raise not_found(t("accounts.user.not_found", lang, user=user_id), lang)
-        service.set_active(db, user_id, active == "1", lang=lang)
+        set_active(db, user_id, active == "1", lang=lang)
     return RedirectResponse("/admin/users", status_code=303)
 
 
-def _tokens(db: Session, admin: Principal) -> list[service.ApiTokenView]:
-    return [v for v in service.list_api_tokens(db) if _manages(admin, v.agency_code)]
+def _tokens(db: Session, admin: Principal) -> list[ApiTokenView]:
+    return [v for v in list_api_tokens(db) if _manages(admin, v.agency_code)]
 
 
 def _tokens_page(
@@ -530,7 +555,7 @@ def _tokens_page(
     )
 
 
-def _stand_ins(tokens: list[service.ApiTokenView]) -> int:
+def _stand_ins(tokens: list[ApiTokenView]) -> int:
     """How many of ``tokens`` are active and were issued by an administrator for someone
     else's personal account (before that was refused): the page asks for them to go."""
     return sum(1 for v in tokens if v.issued_by_other and v.status() == "active")
@@ -543,12 +568,12 @@ def admin_tokens(request: Request, admin: AdminUser, db: Db, settings: AppSettin
 
 def _issue(
     db: Session, username: str, name: str, days: int, creator: Principal, lang: str
-) -> tuple[str, service.ApiTokenView]:
+) -> tuple[str, ApiTokenView]:
     """A token for ``username``'s account: the caller's own (from their browser session), or
     a system account the caller administers (:meth:`~onceonly.accounts.tenancy.Scope.provisions`);
-    a person's account is refused, 403 on ``username``, by :func:`service.issue_api_token`.
+    a person's account is refused, 403 on ``username``, by :func:`issue_api_token`.
     The issuer is kept with it and named in every audit entry the token is used for."""
-    owner = service.get_user(db, username)
+    owner = get_user(db, username)
     if owner is None or not _manages(creator, owner.agency_code):
         reason = t("accounts.user.not_found", lang, user=username)
         raise validation_problem([FieldError("username", reason, "unknown")], lang)
@@ -563,7 +588,7 @@ def _issue(
             reason,
             [FieldError("username", reason, "not_issuable")],
         )
-    return service.issue_api_token(db, owner, name, days, created_by=creator, lang=lang)
+    return issue_api_token(db, owner, name, days, created_by=creator, lang=lang)
 
 
 @router.post("/admin/api-tokens", response_class=HTMLResponse, include_in_schema=False)
@@ -593,10 +618,10 @@ def admin_create_token(
 def admin_revoke_token(request: Request, token_id: RowId, admin: AdminUser) -> RedirectResponse:
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
-        existing = service.get_api_token(db, token_id)
+        existing = get_api_token(db, token_id)
         if existing is None or not _manages(admin, existing.agency_code):
             raise not_found(t("accounts.token.not_found", lang, id=token_id), lang)
-        service.revoke_api_token(db, token_id, lang=lang)
+        revoke_api_token(db, token_id, lang=lang)
     return RedirectResponse("/admin/api-tokens", status_code=303)
 
 
@@ -656,7 +681,7 @@ class TokenCreate(ApiInput):
     days: int | None = Field(
         None,
         ge=1,
-        le=service.MAX_TOKEN_DAYS,
+        le=MAX_TOKEN_DAYS,
         description="Validity in days; the server's `api_token_days` when omitted.",
         examples=[90],
     )
@@ -687,7 +712,7 @@ class TokenOut(BaseModel):
     )
 
     @classmethod
-    def of(cls, view: service.ApiTokenView) -> TokenOut:
+    def of(cls, view: ApiTokenView) -> TokenOut:
         return cls(
             id=view.id,
             username=view.username,
@@ -757,7 +782,7 @@ def api_revoke_token(request: Request, token_id: RowId, user: CurrentUser) -> To
     a token issued to themselves."""
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
-        existing = service.get_api_token(db, token_id)
+        existing = get_api_token(db, token_id)
         if existing is None or (
             user.role == "admin"
             and existing.user_id != user.user_id
@@ -767,5 +792,5 @@ def api_revoke_token(request: Request, token_id: RowId, user: CurrentUser) -> To
         if user.role != "admin" and existing.user_id != user.user_id:
             detail = t("accounts.token.not_yours", lang)
             raise Problem(403, "forbidden", t("problem.forbidden", lang), detail)
-        view = service.revoke_api_token(db, token_id, lang=lang)
+        view = revoke_api_token(db, token_id, lang=lang)
     return TokenOut.of(view)

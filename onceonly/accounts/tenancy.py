@@ -22,7 +22,7 @@ What each role sees (the *scope*):
   every account but create accounts and issue tokens only for node-wide ones
   (:meth:`Scope.provisions`): a token is issued to its own account (a person's only by its
   holder, signed in), or by the tenant's own administrator for the tenant's system accounts
-  (:func:`~onceonly.accounts.service.issue_api_token`).
+  (:func:`~onceonly.accounts.api_tokens.issue_api_token`).
 
 This lives in ``accounts`` because it is a property of who is calling, needed by every
 capability's service functions (cases, audit, policy, notify, backup); ``federation`` would be
@@ -102,9 +102,9 @@ class Scope:
         read no citizen's personal data (:data:`NODE_WIDE_ROLES` of a national agency).
         Otherwise the operator could become a tenant's clerk or auditor by minting it a
         credential. Tokens are further limited to system accounts: a person's are made only
-        by the person (:func:`~onceonly.accounts.service.issue_api_token`). Nobody provisions
+        by the person (:func:`~onceonly.accounts.api_tokens.issue_api_token`). Nobody provisions
         a citizen's account: only the citizen's own card makes one
-        (:data:`~onceonly.accounts.service.CITIZEN_USERNAME_PREFIX`)."""
+        (:data:`~onceonly.accounts.users.CITIZEN_USERNAME_PREFIX`)."""
         if role == "citizen":
             return False
         if self.operator:
@@ -153,5 +153,5 @@ def scope_for(role: str, agency_code: str | None) -> Scope:
 
 
 def scope_of(caller: Caller) -> Scope:
-    """The scope of a signed-in account (:class:`~onceonly.accounts.service.Principal`)."""
+    """The scope of a signed-in account (:class:`~onceonly.accounts.principal.Principal`)."""
     return scope_for(caller.role, caller.agency_code)

@@ -19,13 +19,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly import cache_versions
-from onceonly.accounts.service import (
-    SESSION_TOUCH_SECONDS,
-    Principal,
-    get_api_token,
-    hash_token,
-    resolve_api_token,
-)
+from onceonly.accounts.api_tokens import get_api_token, hash_token, resolve_api_token
+from onceonly.accounts.principal import SESSION_TOUCH_SECONDS, Principal
 from onceonly.db import transaction, utcnow
 
 

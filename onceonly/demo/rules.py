@@ -13,7 +13,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.service import get_user
+from onceonly.accounts.users import get_user
 from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
 from onceonly.policy.catalog_checks import check_against_catalog

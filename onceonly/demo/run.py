@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from onceonly.accounts.service import DemoAccount, seed_demo_accounts
+from onceonly.accounts.demo_accounts import DemoAccount, seed_demo_accounts
 from onceonly.citizens.cards import ensure_demo_pki
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction

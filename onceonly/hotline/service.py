@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts.homes import HOTLINE_KIND
-from onceonly.accounts.service import Principal
+from onceonly.accounts.principal import Principal
 from onceonly.accounts.tenancy import tenant_of_agency
 from onceonly.catalog import service as catalog
 from onceonly.errors import FieldError, Problem, validation_problem

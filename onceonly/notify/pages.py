@@ -18,9 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from onceonly.accounts import service as accounts
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import CENTRAL, Scope, scope_of
+from onceonly.accounts.users import get_user
 from onceonly.catalog import service as catalog
 from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import Problem
@@ -237,7 +237,7 @@ def _report_page(
 def _recorded_in(db: Session, recorded_by: str | None, scope: Scope) -> bool:
     """Whether a clerk of ``scope``'s tenant recorded the event: a 新北市 office registering
     the death of a person registered in 臺北市 finds its own report again."""
-    recorder = accounts.get_user(db, recorded_by) if recorded_by else None
+    recorder = get_user(db, recorded_by) if recorded_by else None
     return recorder is not None and scope.sees_agency(recorder.agency_code)
 
 

@@ -64,7 +64,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.service import CITIZEN_USERNAME_PREFIX, Principal
+from onceonly.accounts.principal import Principal
+from onceonly.accounts.users import CITIZEN_USERNAME_PREFIX
 from onceonly.audit.log import AuditRecord, append_batch
 from onceonly.catalog import service as catalog
 from onceonly.errors import Problem

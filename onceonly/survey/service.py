@@ -35,9 +35,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import service as accounts
-from onceonly.accounts.service import Principal
+from onceonly.accounts.principal import Principal
 from onceonly.accounts.tenancy import Scope, tenant_of_agency
+from onceonly.accounts.users import UserView, get_user_by_id, list_users
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
@@ -233,7 +233,7 @@ def open_wave(
         invited=sorted(
             user.id
             for code in chosen
-            for user in accounts.list_users(session, role=RESPONDENT_ROLE, agency_code=code)
+            for user in list_users(session, role=RESPONDENT_ROLE, agency_code=code)
             if user.active
         ),
     )
@@ -466,7 +466,7 @@ def answer(
     )
 
 
-def handed_over(account: accounts.UserView, wave: WaveView) -> bool:
+def handed_over(account: UserView, wave: WaveView) -> bool:
     """Whether someone other than the holder set the account's password, or enabled it
     again, within :data:`RECENT_DAYS` before the wave opened or since: whoever signed in as
     it then may not be its holder (an administrator resetting four listed clerks' passwords,
@@ -480,7 +480,7 @@ def check_not_handed_over(
     session: Session, wave: WaveView, user_id: int, lang: str | None = None
 ) -> None:
     """403 in words when the account was :func:`handed_over`; nothing is written."""
-    account = accounts.get_user_by_id(session, user_id)
+    account = get_user_by_id(session, user_id)
     if account is None or not handed_over(account, wave):
         return
     assert account.handed_over_at is not None
@@ -524,7 +524,7 @@ def _already(lang: str | None) -> Problem:
     )
 
 
-def nonrespondents(session: Session, wave: WaveView) -> list[accounts.UserView]:
+def nonrespondents(session: Session, wave: WaveView) -> list[UserView]:
     """Listed accounts, still active, that have not answered: who a reminder goes to."""
     answered = _answered(session, wave.id)
     return [user for user in _listed(session, wave) if user.active and user.id not in answered]
@@ -538,12 +538,12 @@ def _answered(session: Session, wave_id: int) -> set[int]:
     )
 
 
-def _listed(session: Session, wave: WaveView) -> list[accounts.UserView]:
+def _listed(session: Session, wave: WaveView) -> list[UserView]:
     """The accounts on the wave's list, as they are now."""
     return [
         user
         for code in wave.agencies
-        for user in accounts.list_users(session, role=RESPONDENT_ROLE, agency_code=code)
+        for user in list_users(session, role=RESPONDENT_ROLE, agency_code=code)
         if user.id in wave.invited
     ]
 

@@ -50,7 +50,8 @@ def _signed_in(request: Request) -> Any:
     if not token or sessions is None:
         return None
     # accounts imports this module
-    from onceonly.accounts.service import resolve_session, temporary_expired
+    from onceonly.accounts.password_rules import temporary_expired
+    from onceonly.accounts.sessions import resolve_session
 
     with transaction(sessions) as db:
         user = resolve_session(db, token)

@@ -10,7 +10,9 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import passwords, service
+from onceonly.accounts import passwords
+from onceonly.accounts.password_rules import PASSWORD_CHANGE_PATH
+from onceonly.accounts.users import UserView, create_user
 from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
@@ -58,7 +60,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def make_user(settings: Settings) -> Callable[..., service.UserView]:
+def make_user(settings: Settings) -> Callable[..., UserView]:
     """Create and commit an account through the service (as the CLI would): a person's, with
     :data:`PASSWORD`, or with ``system=True`` an agency system's, with none."""
     engine = make_engine(settings.resolved_database_url)
@@ -73,7 +75,7 @@ def make_user(settings: Settings) -> Callable[..., service.UserView]:
     ):
         password = None if system else PASSWORD
         with factory() as session:
-            user = service.create_user(session, username, password, role, agency, "測試人員")
+            user = create_user(session, username, password, role, agency, "測試人員")
             session.commit()
             return user
 
@@ -87,8 +89,8 @@ def login(client: TestClient, username: str, password: str = PASSWORD, next: str
         client, url="/login", data={"username": username, "password": password, "next": next}
     )
     assert response.status_code == 303, response.text
-    temporary = response.headers["location"] == service.PASSWORD_CHANGE_PATH
-    page = client.get(service.PASSWORD_CHANGE_PATH if temporary else "/account")
+    temporary = response.headers["location"] == PASSWORD_CHANGE_PATH
+    page = client.get(PASSWORD_CHANGE_PATH if temporary else "/account")
     assert page.status_code == 200
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match, "the account page offers a sign-out form with the CSRF token"

@@ -6,7 +6,11 @@ import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from onceonly.accounts import service
+from onceonly.accounts.api_tokens import list_api_tokens, resolve_api_token
+from onceonly.accounts.password_rules import SELF
+from onceonly.accounts.principal import NODE_OPERATOR
+from onceonly.accounts.signin import authenticate
+from onceonly.accounts.users import create_citizen, create_user, get_user, list_users
 from onceonly.cli import app
 from onceonly.config import Settings
 from onceonly.errors import Problem
@@ -41,7 +45,7 @@ def test_create_list_and_sign_in(runner: CliRunner, db: Session) -> None:
     assert "Created user tpe-udd-clerk" in created.output and "badge B-" in created.output
     listed = runner.invoke(app, ["users", "list", "--role", "clerk"])
     assert "tpe-udd-clerk" in listed.output and "taipei-city.urban_development" in listed.output
-    assert service.authenticate(db, "tpe-udd-clerk", "a good password").role == "clerk"
+    assert authenticate(db, "tpe-udd-clerk", "a good password").role == "clerk"
 
 
 def test_a_filter_that_names_nothing_is_refused_not_an_empty_table(runner: CliRunner) -> None:
@@ -73,7 +77,7 @@ def test_bad_input_names_the_field_and_writes_nothing(runner: CliRunner, db: Ses
     )
     assert result.exit_code == 1
     assert "username" in result.output and "role" in result.output
-    assert service.list_users(db) == []
+    assert list_users(db) == []
 
 
 def test_an_agency_missing_from_the_catalog_is_refused(runner: CliRunner, db: Session) -> None:
@@ -82,7 +86,7 @@ def test_an_agency_missing_from_the_catalog_is_refused(runner: CliRunner, db: Se
     result = runner.invoke(app, [*args, "taipei-city.ghost_bureau", *tail])
     assert result.exit_code == 1
     assert "agency_code" in result.output and "taipei-city.ghost_bureau" in result.output
-    assert service.list_users(db) == []
+    assert list_users(db) == []
 
 
 def test_mismatched_password_prompts_are_refused(runner: CliRunner, db: Session) -> None:
@@ -102,48 +106,44 @@ def test_mismatched_password_prompts_are_refused(runner: CliRunner, db: Session)
         input="one password\nanother one\n",
     )
     assert result.exit_code == 1 and "differ" in result.output
-    assert service.get_user(db, "tpe-fire-clerk") is None
+    assert get_user(db, "tpe-fire-clerk") is None
 
 
 def test_issue_and_revoke_token(runner: CliRunner, db: Session) -> None:
-    service.create_user(db, "tpe-udd-clerk", None, "clerk", "taipei-city.urban_development", "系統")
+    create_user(db, "tpe-udd-clerk", None, "clerk", "taipei-city.urban_development", "系統")
     db.commit()
     issued = runner.invoke(
         app, ["users", "issue-token", "tpe-udd-clerk", "--name", "國宅系統", "--days", "7"]
     )
     assert issued.exit_code == 0, issued.output
     token = issued.output.strip().splitlines()[-1]
-    assert service.resolve_api_token(db, token).username == "tpe-udd-clerk"
+    assert resolve_api_token(db, token).username == "tpe-udd-clerk"
     db.commit()
-    token_id = service.list_api_tokens(db)[0].id
+    token_id = list_api_tokens(db)[0].id
     listed = runner.invoke(app, ["users", "list-tokens"])
     assert "國宅系統" in listed.output and token not in listed.output
     revoked = runner.invoke(app, ["users", "revoke-token", str(token_id)])
     assert revoked.exit_code == 0 and "Revoked token" in revoked.output
     db.expire_all()
     with pytest.raises(Problem):
-        service.resolve_api_token(db, token)
+        resolve_api_token(db, token)
     missing = runner.invoke(app, ["users", "issue-token", "nobody", "--name", "x"])
     assert missing.exit_code == 1 and "No user nobody" in missing.output
     zero = ["users", "issue-token", "tpe-udd-clerk", "--name", "x", "--days", "0"]
     no_days = runner.invoke(app, zero)  # 0 once meant the default validity
     assert no_days.exit_code == 1 and "days" in no_days.output, no_days.output
-    assert len(service.list_api_tokens(db)) == 1
+    assert len(list_api_tokens(db)) == 1
 
 
 def test_set_password(runner: CliRunner, db: Session) -> None:
-    service.create_user(
-        db, "tpe-land-clerk", "first password", "clerk", "taipei-city.land_office", "王"
-    )
+    create_user(db, "tpe-land-clerk", "first password", "clerk", "taipei-city.land_office", "王")
     db.commit()
     result = runner.invoke(
         app, ["users", "set-password", "tpe-land-clerk", "--password", "second password"]
     )
     assert result.exit_code == 0, result.output
     db.expire_all()
-    assert (
-        service.authenticate(db, "tpe-land-clerk", "second password").username == "tpe-land-clerk"
-    )
+    assert authenticate(db, "tpe-land-clerk", "second password").username == "tpe-land-clerk"
     short = runner.invoke(app, ["users", "set-password", "tpe-land-clerk", "--password", "short"])
     assert short.exit_code == 1 and "at least 8" in short.output
 
@@ -157,9 +157,9 @@ def test_require_password_change_after_an_upgrade(runner: CliRunner, db: Session
 
     land = "taipei-city.land_office"
     for name in ("tpe-land-clerk", "tpe-land-owner"):
-        service.create_user(db, name, "first password", "clerk", land, "王", set_by=service.SELF)
-    service.create_user(db, "tpe-land-system", None, "clerk", land, "系統")
-    citizen = service.create_citizen(db, "A123456789", "陳")
+        create_user(db, name, "first password", "clerk", land, "王", set_by=SELF)
+    create_user(db, "tpe-land-system", None, "clerk", land, "系統")
+    citizen = create_citizen(db, "A123456789", "陳")
     db.commit()
 
     neither = runner.invoke(app, ["users", "require-password-change"])
@@ -172,7 +172,7 @@ def test_require_password_change_after_an_upgrade(runner: CliRunner, db: Session
     db.expire_all()
 
     def must(name: str) -> bool:
-        user = service.get_user(db, name)
+        user = get_user(db, name)
         assert user is not None
         return user.must_change_password
 
@@ -186,7 +186,7 @@ def test_require_password_change_after_an_upgrade(runner: CliRunner, db: Session
         select(AuditEntry).where(AuditEntry.event == "account.password_change_required")
     ).all()
     assert [e.details["account"]["badge"] for e in marked] == [
-        service.get_user(db, "tpe-land-clerk").badge,  # type: ignore[union-attr]
-        service.get_user(db, "tpe-land-owner").badge,  # type: ignore[union-attr]
+        get_user(db, "tpe-land-clerk").badge,  # type: ignore[union-attr]
+        get_user(db, "tpe-land-owner").badge,  # type: ignore[union-attr]
     ]
-    assert {e.actor_username for e in marked} == {service.NODE_OPERATOR}
+    assert {e.actor_username for e in marked} == {NODE_OPERATOR}

@@ -16,18 +16,28 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import service
+from onceonly.accounts.api_tokens import (
+    hash_token,
+    issue_api_token,
+    list_api_tokens,
+    resolve_api_token,
+)
 from onceonly.accounts.deps import SESSION_COOKIE
 from onceonly.accounts.models import ApiToken, User
+from onceonly.accounts.password_changes import set_password
+from onceonly.accounts.password_rules import OPERATOR
 from onceonly.accounts.passwords import hash_password
+from onceonly.accounts.principal import NODE_OPERATOR
+from onceonly.accounts.signin import ADDRESS_LIMIT, MAX_FAILURES, USERNAME_LIMIT, authenticate
 from onceonly.accounts.tenancy import Scope, scope_for
+from onceonly.accounts.users import UserView, create_user, get_user
 from onceonly.citizens.accounts import ensure_citizen, national_id_of
 from onceonly.db import utcnow
 from onceonly.errors import Problem
 from tests.accounts.conftest import PASSWORD, login
 from tests.conftest import post_login
 
-MakeUser = Callable[..., service.UserView]
+MakeUser = Callable[..., UserView]
 
 
 def _token(client: TestClient, csrf: str, username: str) -> object:
@@ -58,7 +68,7 @@ def test_platform_admin_cannot_mint_a_token_for_a_tenants_clerk(
     )
     assert page.status_code == 422
     assert 'id="f-username-error"' in page.text and "only to one&#39;s own account" in page.text
-    assert service.list_api_tokens(db) == [], "no token was made"
+    assert list_api_tokens(db) == [], "no token was made"
     # the platform administrator's own token is fine, and says who issued it
     own = _token(client, csrf, "admin")
     assert own.status_code == 201  # type: ignore[attr-defined]
@@ -109,7 +119,7 @@ def test_platform_admin_makes_only_node_wide_accounts(
         assert page.status_code == 422, (username, page.text[-500:])
         assert 'id="f-agency_code-error"' in page.text
         assert "own administrator creates it" in page.text
-        assert service.get_user(db, username) is None
+        assert get_user(db, username) is None
     for username, role in (("ndc-ops", "admin"), ("moi-rules-owner", "owner")):
         made = client.post(
             "/admin/users",
@@ -170,17 +180,17 @@ def test_no_administrator_makes_a_citizen_or_a_token_for_one(
             )
             assert page.status_code == 422, (admin, role, page.text[-500:])
             assert f'id="f-{field}-error"' in page.text
-            assert service.get_user(db, username) is None
+            assert get_user(db, username) is None
         assert 'value="citizen"' not in client.get("/admin/users").text, "not offered"
         refused = _token(client, csrf, citizen.username)
         assert refused.status_code in (403, 404, 422), refused.text  # type: ignore[attr-defined]
     with pytest.raises(Problem) as no_token:
-        service.issue_api_token(db, citizen, "backdoor", 1)  # not even the node's own tools
+        issue_api_token(db, citizen, "backdoor", 1)  # not even the node's own tools
     assert no_token.value.status == 422
     with pytest.raises(Problem) as no_password:
-        service.set_password(db, citizen.username, "a long enough password", by=service.OPERATOR)
+        set_password(db, citizen.username, "a long enough password", by=OPERATOR)
     assert no_password.value.status == 422
-    assert service.list_api_tokens(db) == []
+    assert list_api_tokens(db) == []
 
 
 def test_a_citizen_account_made_before_that_is_no_way_in(
@@ -194,7 +204,7 @@ def test_a_citizen_account_made_before_that_is_no_way_in(
     assert made is not None
     made.password_hash = hash_password(PASSWORD)  # as an administrator's form once set it
     plain = "oot_" + "x" * 43
-    db.add(ApiToken(user_id=citizen.id, name="old", token_hash=service.hash_token(plain),
+    db.add(ApiToken(user_id=citizen.id, name="old", token_hash=hash_token(plain),
                     prefix=plain[:10], created_at=utcnow(),
                     expires_at=utcnow() + timedelta(days=9)))  # fmt: skip
     db.commit()
@@ -216,7 +226,7 @@ def test_a_citizen_account_made_before_that_is_no_way_in(
     with pytest.raises(Problem) as taken:
         ensure_citizen(db, "B123456780", "李小華")
     assert taken.value.status == 409
-    held = service.get_user(db, "citizen-b123456780")
+    held = get_user(db, "citizen-b123456780")
     assert held is not None and national_id_of(held) is None
 
 
@@ -274,7 +284,7 @@ def test_one_address_trying_many_usernames_is_slowed(
         statuses.append(answer.status_code)
     assert 429 in statuses, statuses
     first = statuses.index(429)
-    assert first == service.ADDRESS_LIMIT.failures - 1
+    assert first == ADDRESS_LIMIT.failures - 1
     locked = post_login(
         client, {"username": "tpe-land-clerk", "password": PASSWORD}, url="/login?lang=en"
     )
@@ -290,11 +300,11 @@ def test_one_address_trying_many_usernames_is_slowed(
 
 
 def test_a_stranger_cannot_lock_the_owner_out(db: Session) -> None:
-    service.create_user(db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王")
+    create_user(db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王")
     start = utcnow()
-    for attempt in range(service.MAX_FAILURES):
+    for attempt in range(MAX_FAILURES):
         with pytest.raises(Problem):
-            service.authenticate(
+            authenticate(
                 db,
                 "tpe-land-clerk",
                 "wrong",
@@ -302,41 +312,41 @@ def test_a_stranger_cannot_lock_the_owner_out(db: Session) -> None:
                 now=start + timedelta(seconds=attempt),
             )
     with pytest.raises(Problem) as stranger:
-        service.authenticate(
+        authenticate(
             db, "tpe-land-clerk", PASSWORD, address="203.0.113.9", now=start + timedelta(seconds=6)
         )
     assert stranger.value.status == 429 and stranger.value.extra["locked"] == "pair"
-    owner = service.authenticate(
+    owner = authenticate(
         db, "tpe-land-clerk", PASSWORD, address="198.51.100.4", now=start + timedelta(seconds=6)
     )
     assert owner.username == "tpe-land-clerk", "the owner at their own address signs in"
 
 
 def test_many_addresses_on_one_username_get_only_a_short_back_off(db: Session) -> None:
-    service.create_user(db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王")
+    create_user(db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王")
     start = utcnow()
-    limit = service.USERNAME_LIMIT
+    limit = USERNAME_LIMIT
     for n in range(limit.failures - 1):
         with pytest.raises(Problem) as failed:
-            service.authenticate(db, "tpe-land-clerk", "wrong", address=f"203.0.113.{n}", now=start)
+            authenticate(db, "tpe-land-clerk", "wrong", address=f"203.0.113.{n}", now=start)
         assert failed.value.status == 401
     with pytest.raises(Problem) as backed_off:
-        service.authenticate(db, "tpe-land-clerk", "wrong", address="203.0.113.99", now=start)
+        authenticate(db, "tpe-land-clerk", "wrong", address="203.0.113.99", now=start)
     problem = backed_off.value
     assert (problem.status, problem.extra["locked"]) == (429, "username")
     assert problem.retry_after == limit.seconds <= 60, "short: anyone can cause it"
     later = start + timedelta(seconds=limit.seconds + 1)
-    owner = service.authenticate(db, "tpe-land-clerk", PASSWORD, address="198.51.100.4", now=later)
+    owner = authenticate(db, "tpe-land-clerk", PASSWORD, address="198.51.100.4", now=later)
     assert owner.username == "tpe-land-clerk"
 
 
 def test_a_token_from_the_node_operators_tools_names_them(db: Session) -> None:
     """``onceonly users issue-token`` (no signed-in issuer) is recorded as the operator's."""
-    user = service.create_user(db, "tpe-udd-clerk", None, "clerk", "taipei-city.fire", "系統")
-    plain, _ = service.issue_api_token(db, user, "cli", 1)
-    principal = service.resolve_api_token(db, plain)
+    user = create_user(db, "tpe-udd-clerk", None, "clerk", "taipei-city.fire", "系統")
+    plain, _ = issue_api_token(db, user, "cli", 1)
+    principal = resolve_api_token(db, plain)
     assert principal.credential == {
         "kind": "token",
         "id": principal.token_id,
-        "issued_by": service.NODE_OPERATOR,
+        "issued_by": NODE_OPERATOR,
     }

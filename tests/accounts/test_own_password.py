@@ -18,7 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from onceonly.accounts import service
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.demo_accounts import seed_demo_accounts
+from onceonly.accounts.password_changes import password_set_by, set_password
+from onceonly.accounts.password_rules import OPERATOR, PASSWORD_CHANGE_PATH, SELF
+from onceonly.accounts.principal import NODE_OPERATOR
+from onceonly.accounts.signin import MAX_FAILURES
+from onceonly.accounts.users import UserView, create_user, get_user
 from onceonly.audit.models import AuditEntry
 from onceonly.cli import app as cli
 from onceonly.config import Settings
@@ -27,8 +33,8 @@ from onceonly.errors import Problem
 from tests.accounts.conftest import PASSWORD, login
 from tests.conftest import citizen_headers, post_login
 
-MakeUser = Callable[..., service.UserView]
-CHANGE = service.PASSWORD_CHANGE_PATH
+MakeUser = Callable[..., UserView]
+CHANGE = PASSWORD_CHANGE_PATH
 CLERK = "tpe-fire-clerk"
 ADMIN_CHOSEN = "the administrator chose this"
 OWN = "only the clerk knows this one"
@@ -42,12 +48,12 @@ def _entries(settings: Settings, event: str) -> list[AuditEntry]:
     return rows
 
 
-def _account(settings: Settings, username: str) -> service.UserView:
+def _account(settings: Settings, username: str) -> UserView:
     engine = make_engine(settings.resolved_database_url)
     with make_session_factory(engine)() as db:
-        user = service.get_user(db, username)
+        user = get_user(db, username)
         assert user is not None
-        assert service.password_set_by(db, user.id) == user.password_set_by
+        assert password_set_by(db, user.id) == user.password_set_by
     engine.dispose()
     return user
 
@@ -135,7 +141,7 @@ def test_a_clerk_changes_their_password(
     assert _signs_in(client, "tpe-land-clerk", PASSWORD).status_code == 401, "old one stops"
     assert _signs_in(client, "tpe-land-clerk", OWN).status_code == 303, "new one works"
     account_view = _account(settings, "tpe-land-clerk")
-    assert account_view.password_set_by == service.SELF
+    assert account_view.password_set_by == SELF
     assert not account_view.must_change_password
     assert "您本人於" in client.get(CHANGE).text
 
@@ -155,7 +161,7 @@ def test_a_wrong_current_password_counts_as_a_failed_sign_in(
     """A borrowed session cannot guess the password through the change form."""
     make_user("tpe-land-clerk")
     csrf = login(client, "tpe-land-clerk")
-    for _ in range(service.MAX_FAILURES):
+    for _ in range(MAX_FAILURES):
         _change(client, csrf, "a wrong guess", OWN)
     locked = _change(client, csrf, PASSWORD, OWN)
     assert locked.status_code == 422
@@ -168,7 +174,7 @@ def test_only_the_holders_own_session_changes_a_password(
 ) -> None:
     make_user("tpe-admin", role="admin", agency="taipei-city.civil_affairs")
     clerk = make_user("tpe-land-clerk")
-    token, _ = service.issue_api_token(db, clerk.id, "counter system", 1)
+    token, _ = issue_api_token(db, clerk.id, "counter system", 1)
     db.commit()
     bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     form = {"current_password": PASSWORD, "new_password": OWN, "new_password_again": OWN}
@@ -257,7 +263,7 @@ def test_an_administrators_password_opens_only_the_change_page(
     assert _signs_in(client, CLERK, ADMIN_CHOSEN).status_code == 401, "theirs no longer works"
     assert _signs_in(client, CLERK, OWN).headers["location"] == "/counter"
     account = _account(settings, CLERK)
-    assert account.password_set_by == service.SELF and not account.must_change_password
+    assert account.password_set_by == SELF and not account.must_change_password
     [changed] = _entries(settings, "account.password_changed")
     assert changed.actor_username == CLERK
     assert changed.details["was_temporary"] is True
@@ -268,7 +274,7 @@ def test_sign_out_stays_open_with_a_temporary_password(
     client: TestClient, make_user: MakeUser, db: Session
 ) -> None:
     clerk = make_user("tpe-land-clerk")
-    service.set_password(db, clerk.username, ADMIN_CHOSEN, by=service.OPERATOR)
+    set_password(db, clerk.username, ADMIN_CHOSEN, by=OPERATOR)
     db.commit()
     csrf = login(client, "tpe-land-clerk", ADMIN_CHOSEN)
     assert client.get("/login").status_code == 200
@@ -280,8 +286,8 @@ def test_a_token_is_not_held_back_by_a_temporary_password(
     client: TestClient, make_user: MakeUser, db: Session
 ) -> None:
     clerk = make_user("tpe-land-clerk")
-    service.set_password(db, clerk.username, ADMIN_CHOSEN, by=service.OPERATOR)
-    token, _ = service.issue_api_token(db, clerk.id, "counter system", 1)
+    set_password(db, clerk.username, ADMIN_CHOSEN, by=OPERATOR)
+    token, _ = issue_api_token(db, clerk.id, "counter system", 1)
     db.commit()
     whoami = client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
     assert whoami.status_code == 200 and whoami.json()["username"] == "tpe-land-clerk"
@@ -360,10 +366,10 @@ def test_the_operators_set_password_is_temporary_too(
     assert result.exit_code == 0, result.output
     assert "must change it at the next sign-in" in result.output
     account = _account(settings, "tpe-land-clerk")
-    assert account.must_change_password and account.password_set_by == service.OPERATOR
+    assert account.must_change_password and account.password_set_by == OPERATOR
     [entry] = _entries(settings, "account.password_set")
-    assert entry.actor_username == service.NODE_OPERATOR
-    assert entry.details["credential"]["issued_by"] == service.NODE_OPERATOR
+    assert entry.actor_username == NODE_OPERATOR
+    assert entry.details["credential"]["issued_by"] == NODE_OPERATOR
     signed_in = _signs_in(client, "tpe-land-clerk", ADMIN_CHOSEN)
     assert signed_in.headers["location"] == CHANGE
     login(client, "tpe-land-clerk", ADMIN_CHOSEN)
@@ -387,7 +393,7 @@ def test_the_operators_set_password_is_temporary_too(
     )
     assert created.exit_code == 0, created.output
     assert "temporary" in created.output
-    assert _account(settings, "tpe-fire-clerk").password_set_by == service.OPERATOR
+    assert _account(settings, "tpe-fire-clerk").password_set_by == OPERATOR
     assert _signs_in(client, "tpe-fire-clerk", ADMIN_CHOSEN).headers["location"] == CHANGE
 
 
@@ -395,16 +401,14 @@ def test_the_operators_set_password_is_temporary_too(
 
 
 def test_who_set_a_password_is_recorded_and_readable(db: Session) -> None:
-    unknown = service.create_user(
-        db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王"
-    )
-    assert service.password_set_by(db, unknown.id) is None, "not said: not recorded"
+    unknown = create_user(db, "tpe-land-clerk", PASSWORD, "clerk", "taipei-city.land_office", "王")
+    assert password_set_by(db, unknown.id) is None, "not said: not recorded"
     assert not unknown.must_change_password
-    own = service.create_user(
+    own = create_user(
         db, "tpe-udd-clerk", PASSWORD, "clerk", "taipei-city.urban_development", "李", set_by="self"
     )
-    assert service.password_set_by(db, own.id) == "self" and not own.must_change_password
-    system = service.create_user(
+    assert password_set_by(db, own.id) == "self" and not own.must_change_password
+    system = create_user(
         db,
         "tpe-udd-system",
         None,
@@ -413,21 +417,21 @@ def test_who_set_a_password_is_recorded_and_readable(db: Session) -> None:
         "系統",
         set_by="operator",
     )
-    assert service.password_set_by(db, system.id) is None, "no password, nothing to record"
+    assert password_set_by(db, system.id) is None, "no password, nothing to record"
     assert not system.must_change_password
-    assert service.password_set_by(db, 999_999) is None
+    assert password_set_by(db, 999_999) is None
     for reserved in ("self", "operator", "node-operator"):
         with pytest.raises(Problem) as refused:
-            service.create_user(db, reserved, PASSWORD, "admin", "taipei-city.civil_affairs", "x")
+            create_user(db, reserved, PASSWORD, "admin", "taipei-city.civil_affairs", "x")
         assert refused.value.errors[0].code == "reserved"
 
 
 def test_the_demo_accounts_sign_in_without_a_forced_change(db: Session) -> None:
     """``./demo`` and the browser tests sign in with the published password as is."""
-    accounts = service.seed_demo_accounts(db, ["taipei-city"])
+    accounts = seed_demo_accounts(db, ["taipei-city"])
     for account in accounts:
-        view = service.get_user(db, account.username)
+        view = get_user(db, account.username)
         assert view is not None
         assert not view.must_change_password, account.username
-        assert view.password_set_by == service.SELF, account.username
+        assert view.password_set_by == SELF, account.username
     assert db.scalars(select(AuditEntry)).first() is None, "seeding sets no one's password"

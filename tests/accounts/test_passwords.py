@@ -5,7 +5,6 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import service
 from onceonly.accounts.models import User
 from onceonly.accounts.passwords import (
     DEFAULT_HASHER,
@@ -14,6 +13,8 @@ from onceonly.accounts.passwords import (
     hash_password,
     verify_password,
 )
+from onceonly.accounts.signin import authenticate
+from onceonly.accounts.users import create_user
 
 
 def test_production_parameters_are_argon2id_rfc9106() -> None:
@@ -45,7 +46,7 @@ def test_current_hash_needs_no_rehash() -> None:
 
 def test_outdated_parameters_are_upgraded_at_sign_in(db: Session) -> None:
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    user = service.create_user(
+    user = create_user(
         db,
         "old-hash",
         None,
@@ -57,7 +58,7 @@ def test_outdated_parameters_are_upgraded_at_sign_in(db: Session) -> None:
     before = db.get(User, user.id)
     assert before is not None and current_hasher().check_needs_rehash(before.password_hash or "")
 
-    service.authenticate(db, "old-hash", "old-password-1")
+    authenticate(db, "old-hash", "old-password-1")
 
     after = db.get(User, user.id)
     assert after is not None and after.password_hash is not None

@@ -11,8 +11,27 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import service
+from onceonly.accounts.api_tokens import (
+    issue_api_token,
+    list_api_tokens,
+    resolve_api_token,
+    revoke_api_token,
+)
+from onceonly.accounts.demo_accounts import DEMO_PASSWORD, seed_demo_accounts
 from onceonly.accounts.models import ROLES, LoginThrottle, User, UserSession
+from onceonly.accounts.password_changes import set_password
+from onceonly.accounts.password_rules import OPERATOR
+from onceonly.accounts.sessions import create_session, resolve_session, revoke_session
+from onceonly.accounts.signin import authenticate
+from onceonly.accounts.users import (
+    UserView,
+    badge_number,
+    create_user,
+    get_user,
+    get_user_by_badge,
+    list_users,
+    set_active,
+)
 from onceonly.db import utcnow
 from onceonly.errors import Problem
 
@@ -20,8 +39,8 @@ PASSWORD = "correct horse battery"
 BADGE = re.compile(r"B-[0-9A-HJKMNP-TV-Z]{6}")
 
 
-def _user(db: Session, username: str = "tpe-land-clerk", role: str = "clerk") -> service.UserView:
-    return service.create_user(db, username, PASSWORD, role, "taipei-city.land_office", "王小明")
+def _user(db: Session, username: str = "tpe-land-clerk", role: str = "clerk") -> UserView:
+    return create_user(db, username, PASSWORD, role, "taipei-city.land_office", "王小明")
 
 
 # --- users and badges ----------------------------------------------------------------------
@@ -34,12 +53,12 @@ def test_create_user_gives_a_badge_and_stores_no_plain_password(db: Session) -> 
     assert user.active and user.role == "clerk"
     row = db.get(User, user.id)
     assert row is not None and PASSWORD not in (row.password_hash or "")
-    assert service.get_user_by_badge(db, user.badge.lower()) == user
+    assert get_user_by_badge(db, user.badge.lower()) == user
 
 
 def test_invalid_fields_are_all_named_and_nothing_is_written(db: Session) -> None:
     with pytest.raises(Problem) as caught:
-        service.create_user(db, "x", "short", "mayor", "taipei", "", lang="en")
+        create_user(db, "x", "short", "mayor", "taipei", "", lang="en")
     problem = caught.value
     assert problem.status == 422
     assert {e.field for e in problem.errors} == {
@@ -63,21 +82,21 @@ def test_duplicate_username_is_refused_with_the_reason(db: Session) -> None:
 
 def test_badges_are_distinct_and_derived_from_id_and_key() -> None:
     key = b"k" * 32
-    assert service.badge_number(7, key) == service.badge_number(7, key)
-    assert service.badge_number(7, key) != service.badge_number(7, b"other key")
-    badges = {service.badge_number(i, key) for i in range(2000)}
+    assert badge_number(7, key) == badge_number(7, key)
+    assert badge_number(7, key) != badge_number(7, b"other key")
+    badges = {badge_number(i, key) for i in range(2000)}
     assert len(badges) == 2000
 
 
 @given(st.integers(min_value=1, max_value=2**62), st.binary(min_size=1, max_size=64))
 def test_badge_format(user_id: int, key: bytes) -> None:
-    assert BADGE.fullmatch(service.badge_number(user_id, key))
+    assert BADGE.fullmatch(badge_number(user_id, key))
 
 
 def test_badge_is_stable_across_reads(db: Session) -> None:
     user = _user(db)
     db.commit()
-    assert service.get_user(db, "tpe-land-clerk") == user
+    assert get_user(db, "tpe-land-clerk") == user
 
 
 # --- signing in and lockout ----------------------------------------------------------------
@@ -86,9 +105,9 @@ def test_badge_is_stable_across_reads(db: Session) -> None:
 def test_wrong_password_and_unknown_user_look_the_same(db: Session) -> None:
     _user(db)
     with pytest.raises(Problem) as wrong:
-        service.authenticate(db, "tpe-land-clerk", "nope nope nope")
+        authenticate(db, "tpe-land-clerk", "nope nope nope")
     with pytest.raises(Problem) as unknown:
-        service.authenticate(db, "nobody-here", "nope nope nope")
+        authenticate(db, "nobody-here", "nope nope nope")
     assert (wrong.value.status, wrong.value.title) == (unknown.value.status, unknown.value.title)
     assert wrong.value.kind == "login-failed"
 
@@ -98,24 +117,20 @@ def test_five_failures_lock_the_username_for_a_minute(db: Session) -> None:
     start = utcnow()
     for attempt in range(4):
         with pytest.raises(Problem) as caught:
-            service.authenticate(
-                db, "tpe-land-clerk", "wrong", now=start + timedelta(seconds=attempt)
-            )
+            authenticate(db, "tpe-land-clerk", "wrong", now=start + timedelta(seconds=attempt))
         assert caught.value.status == 401
     with pytest.raises(Problem) as fifth:
-        service.authenticate(db, "tpe-land-clerk", "wrong", now=start + timedelta(seconds=4))
+        authenticate(db, "tpe-land-clerk", "wrong", now=start + timedelta(seconds=4))
     assert (fifth.value.status, fifth.value.retry_after) == (429, 60)
 
     # even the right password is refused while locked, with the time left
     with pytest.raises(Problem) as locked:
-        service.authenticate(
-            db, "tpe-land-clerk", PASSWORD, now=start + timedelta(seconds=34), lang="en"
-        )
+        authenticate(db, "tpe-land-clerk", PASSWORD, now=start + timedelta(seconds=34), lang="en")
     assert locked.value.status == 429
     assert locked.value.retry_after == 30
     assert "30 seconds" in locked.value.detail
 
-    user = service.authenticate(db, "tpe-land-clerk", PASSWORD, now=start + timedelta(seconds=65))
+    user = authenticate(db, "tpe-land-clerk", PASSWORD, now=start + timedelta(seconds=65))
     assert user.username == "tpe-land-clerk"
     assert db.get(LoginThrottle, "tpe-land-clerk") is None, "success clears the counter"
 
@@ -125,26 +140,26 @@ def test_lockout_is_per_username(db: Session) -> None:
     _user(db, "tpe-tax-clerk")
     for _ in range(5):
         with pytest.raises(Problem):
-            service.authenticate(db, "tpe-land-clerk", "wrong")
-    assert service.authenticate(db, "tpe-tax-clerk", PASSWORD).username == "tpe-tax-clerk"
+            authenticate(db, "tpe-land-clerk", "wrong")
+    assert authenticate(db, "tpe-tax-clerk", PASSWORD).username == "tpe-tax-clerk"
 
 
 def test_disabled_account_cannot_sign_in(db: Session) -> None:
     user = _user(db)
-    service.set_active(db, user.id, False)
+    set_active(db, user.id, False)
     with pytest.raises(Problem) as caught:
-        service.authenticate(db, "tpe-land-clerk", PASSWORD)
+        authenticate(db, "tpe-land-clerk", PASSWORD)
     assert caught.value.kind == "account-disabled"
 
 
 def test_set_password_replaces_it_and_ends_sessions(db: Session) -> None:
     user = _user(db)
-    live = service.create_session(db, user.id, 60)
-    service.set_password(db, "tpe-land-clerk", "a brand new password", by=service.OPERATOR)
-    assert service.resolve_session(db, live.token) is None
+    live = create_session(db, user.id, 60)
+    set_password(db, "tpe-land-clerk", "a brand new password", by=OPERATOR)
+    assert resolve_session(db, live.token) is None
     with pytest.raises(Problem):
-        service.authenticate(db, "tpe-land-clerk", PASSWORD)
-    assert service.authenticate(db, "tpe-land-clerk", "a brand new password").id == user.id
+        authenticate(db, "tpe-land-clerk", PASSWORD)
+    assert authenticate(db, "tpe-land-clerk", "a brand new password").id == user.id
 
 
 # --- sessions ------------------------------------------------------------------------------
@@ -153,41 +168,41 @@ def test_set_password_replaces_it_and_ends_sessions(db: Session) -> None:
 def test_session_resolves_until_it_expires(db: Session) -> None:
     user = _user(db)
     now = utcnow()
-    new = service.create_session(db, user.id, 30, now=now)
-    principal = service.resolve_session(db, new.token, now=now + timedelta(minutes=29))
+    new = create_session(db, user.id, 30, now=now)
+    principal = resolve_session(db, new.token, now=now + timedelta(minutes=29))
     assert principal is not None
     assert (principal.username, principal.auth_method, principal.csrf_token) == (
         "tpe-land-clerk",
         "session",
         new.csrf_token,
     )
-    assert service.resolve_session(db, new.token, now=now + timedelta(minutes=30)) is None
+    assert resolve_session(db, new.token, now=now + timedelta(minutes=30)) is None
 
 
 def test_session_with_zero_minutes_is_dead_at_once(db: Session) -> None:
     user = _user(db)
-    new = service.create_session(db, user.id, 0)
-    assert service.resolve_session(db, new.token) is None
+    new = create_session(db, user.id, 0)
+    assert resolve_session(db, new.token) is None
 
 
 def test_only_the_token_hash_is_stored(db: Session) -> None:
     user = _user(db)
-    new = service.create_session(db, user.id, 30)
+    new = create_session(db, user.id, 30)
     stored = db.scalar(select(UserSession.token_hash))
     assert stored is not None and new.token not in stored and len(stored) == 64
 
 
 def test_revoked_session_no_longer_resolves(db: Session) -> None:
     user = _user(db)
-    new = service.create_session(db, user.id, 30)
-    assert service.revoke_session(db, new.token)
-    assert service.resolve_session(db, new.token) is None
-    assert not service.revoke_session(db, new.token)
+    new = create_session(db, user.id, 30)
+    assert revoke_session(db, new.token)
+    assert resolve_session(db, new.token) is None
+    assert not revoke_session(db, new.token)
 
 
 def test_unknown_session_token_resolves_to_nobody(db: Session) -> None:
-    assert service.resolve_session(db, "made-up") is None
-    assert service.resolve_session(db, "") is None
+    assert resolve_session(db, "made-up") is None
+    assert resolve_session(db, "") is None
 
 
 # --- API tokens ----------------------------------------------------------------------------
@@ -196,16 +211,16 @@ def test_unknown_session_token_resolves_to_nobody(db: Session) -> None:
 def test_token_works_until_it_expires(db: Session) -> None:
     user = _user(db)
     now = utcnow()
-    plain, view = service.issue_api_token(db, user, "國宅申請系統", 90, now=now)
+    plain, view = issue_api_token(db, user, "國宅申請系統", 90, now=now)
     assert plain.startswith("oot_") and view.prefix == plain[:10]
-    principal = service.resolve_api_token(db, plain, now=now + timedelta(days=89))
+    principal = resolve_api_token(db, plain, now=now + timedelta(days=89))
     assert (principal.auth_method, principal.token_id, principal.csrf_token) == (
         "token",
         view.id,
         None,
     )
     with pytest.raises(Problem) as caught:
-        service.resolve_api_token(db, plain, now=now + timedelta(days=90), lang="en")
+        resolve_api_token(db, plain, now=now + timedelta(days=90), lang="en")
     assert caught.value.status == 401
     assert caught.value.extra["reason"] == "token-expired"
     assert "expired" in caught.value.detail
@@ -213,45 +228,43 @@ def test_token_works_until_it_expires(db: Session) -> None:
 
 def test_revoked_token_is_refused_with_the_reason(db: Session) -> None:
     user = _user(db)
-    plain, view = service.issue_api_token(db, user, "system", 10)
-    revoked = service.revoke_api_token(db, view.id)
+    plain, view = issue_api_token(db, user, "system", 10)
+    revoked = revoke_api_token(db, view.id)
     assert revoked.status() == "revoked"
     with pytest.raises(Problem) as caught:
-        service.resolve_api_token(db, plain)
+        resolve_api_token(db, plain)
     assert caught.value.extra["reason"] == "token-revoked"
-    assert service.revoke_api_token(db, view.id).revoked_at == revoked.revoked_at
+    assert revoke_api_token(db, view.id).revoked_at == revoked.revoked_at
 
 
 def test_unknown_token_and_disabled_owner_are_refused(db: Session) -> None:
     user = _user(db)
-    plain, _ = service.issue_api_token(db, user, "system", 10)
+    plain, _ = issue_api_token(db, user, "system", 10)
     with pytest.raises(Problem) as unknown:
-        service.resolve_api_token(db, plain + "x")
+        resolve_api_token(db, plain + "x")
     assert unknown.value.extra["reason"] == "token-unknown"
-    service.set_active(db, user.id, False)
+    set_active(db, user.id, False)
     with pytest.raises(Problem) as disabled:
-        service.resolve_api_token(db, plain)
+        resolve_api_token(db, plain)
     assert disabled.value.extra["reason"] == "account-disabled"
 
 
 def test_token_list_shows_status_and_creator(db: Session) -> None:
     admin = _user(db, "admin", "admin")
-    system = service.create_user(
-        db, "tpe-land-system", None, "clerk", "taipei-city.land_office", "系統"
-    )
-    service.issue_api_token(db, system, "first", 1, now=utcnow() - timedelta(days=2))
-    service.issue_api_token(db, system, "second", 30, created_by=admin.id)
-    tokens = service.list_api_tokens(db)
+    system = create_user(db, "tpe-land-system", None, "clerk", "taipei-city.land_office", "系統")
+    issue_api_token(db, system, "first", 1, now=utcnow() - timedelta(days=2))
+    issue_api_token(db, system, "second", 30, created_by=admin.id)
+    tokens = list_api_tokens(db)
     assert [t.name for t in tokens] == ["second", "first"]
     assert [t.status() for t in tokens] == ["active", "expired"]
     assert tokens[0].created_by == "admin"
-    assert service.list_api_tokens(db, admin.id) == []
+    assert list_api_tokens(db, admin.id) == []
 
 
 def test_token_needs_a_name_and_sane_validity(db: Session) -> None:
     user = _user(db)
     with pytest.raises(Problem) as caught:
-        service.issue_api_token(db, user, " ", 0)
+        issue_api_token(db, user, " ", 0)
     assert {e.field for e in caught.value.errors} == {"name", "days"}
 
 
@@ -261,7 +274,7 @@ DEMO_JURISDICTIONS = ["taipei-city", "kaohsiung-city", "tainan-city"]
 
 
 def test_seed_demo_accounts_covers_every_role_in_every_jurisdiction(db: Session) -> None:
-    accounts = service.seed_demo_accounts(db, DEMO_JURISDICTIONS)
+    accounts = seed_demo_accounts(db, DEMO_JURISDICTIONS)
     assert all(a.created for a in accounts)
     for jurisdiction in DEMO_JURISDICTIONS:
         roles = {a.role for a in accounts if a.agency_code.startswith(jurisdiction + ".")}
@@ -313,24 +326,24 @@ def test_seed_demo_accounts_covers_every_role_in_every_jurisdiction(db: Session)
     assert {"tpe-udd-clerk", "khh-social-owner", "tnn-auditor"} <= {a.username for a in accounts}
     assert all(re.search(r"[\u4e00-\u9fff]", a.display_name) for a in accounts)
 
-    clerk = service.authenticate(db, "tpe-udd-clerk", service.DEMO_PASSWORD)
+    clerk = authenticate(db, "tpe-udd-clerk", DEMO_PASSWORD)
     assert clerk.agency_code == "taipei-city.urban_development"
     assert set(ROLES) - {a.role for a in accounts} == {"citizen"}
 
 
 def test_seed_demo_accounts_is_idempotent(db: Session) -> None:
-    first = service.seed_demo_accounts(db, DEMO_JURISDICTIONS)
+    first = seed_demo_accounts(db, DEMO_JURISDICTIONS)
     count = db.scalar(select(func.count()).select_from(User))
-    badges = {u.username: u.badge for u in service.list_users(db)}
-    second = service.seed_demo_accounts(db, DEMO_JURISDICTIONS)
+    badges = {u.username: u.badge for u in list_users(db)}
+    second = seed_demo_accounts(db, DEMO_JURISDICTIONS)
     assert not any(a.created for a in second)
     assert [a.username for a in second] == [a.username for a in first]
     assert db.scalar(select(func.count()).select_from(User)) == count
-    assert {u.username: u.badge for u in service.list_users(db)} == badges
+    assert {u.username: u.badge for u in list_users(db)} == badges
 
 
 def test_seed_follows_the_agencies_a_jurisdiction_has(db: Session) -> None:
-    accounts = service.seed_demo_accounts(
+    accounts = seed_demo_accounts(
         db, ["penghu-county"], {"penghu-county": ["penghu-county.land_office", "tax_office"]}
     )
     names = {a.username for a in accounts}

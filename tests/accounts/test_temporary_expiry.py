@@ -19,8 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from onceonly.accounts import service
 from onceonly.accounts.models import User
+from onceonly.accounts.password_changes import require_password_change, set_password
+from onceonly.accounts.password_rules import OPERATOR, PASSWORD_CHANGE_PATH, SELF, TEMPORARY_EXPIRED
+from onceonly.accounts.signin import authenticate
+from onceonly.accounts.users import UserView, create_user, get_user
 from onceonly.cli import app as cli
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, utcnow
@@ -30,8 +33,8 @@ from onceonly.web.app import create_app
 from tests.accounts.conftest import PASSWORD, login
 from tests.conftest import post_login
 
-MakeUser = Callable[..., service.UserView]
-CHANGE = service.PASSWORD_CHANGE_PATH
+MakeUser = Callable[..., UserView]
+CHANGE = PASSWORD_CHANGE_PATH
 ADMIN_CHOSEN = "the administrator chose this"
 OWN = "only the clerk knows this one"
 CLERK = "tpe-land-clerk"
@@ -42,7 +45,7 @@ WRONG_ZH = "帳號或密碼不正確"
 
 
 def _set_temporary(db: Session, username: str = CLERK) -> None:
-    service.set_password(db, username, ADMIN_CHOSEN, by=service.OPERATOR)
+    set_password(db, username, ADMIN_CHOSEN, by=OPERATOR)
     db.commit()
 
 
@@ -88,10 +91,10 @@ def test_an_expired_temporary_password_is_refused_with_the_reason(
     assert _signs_in(client, PASSWORD).status_code == 401, "the replaced password neither"
 
     with pytest.raises(Problem) as problem:
-        service.authenticate(db, CLERK, ADMIN_CHOSEN)
-    assert problem.value.kind == service.TEMPORARY_EXPIRED
+        authenticate(db, CLERK, ADMIN_CHOSEN)
+    assert problem.value.kind == TEMPORARY_EXPIRED
     with pytest.raises(Problem) as problem:
-        service.authenticate(db, CLERK, "not the temporary one")
+        authenticate(db, CLERK, "not the temporary one")
     assert problem.value.kind == "login-failed"
 
 
@@ -116,14 +119,12 @@ def test_a_self_chosen_password_of_the_same_age_still_signs_in(
     """Only a password someone else set expires: not the holder's own, not one older than
     the record, even when the operator marked them for change after upgrading."""
     make_user("tpe-tax-clerk", agency="taipei-city.tax")  # who set it: not recorded
-    service.create_user(
-        db, CLERK, PASSWORD, "clerk", "taipei-city.land_office", "王", set_by=service.SELF
-    )
+    create_user(db, CLERK, PASSWORD, "clerk", "taipei-city.land_office", "王", set_by=SELF)
     db.commit()
     for username in (CLERK, "tpe-tax-clerk"):
         _age(settings, username, days=10 * settings.temporary_password_days)
         assert _signs_in(client, PASSWORD, username).headers["location"] == "/counter", username
-    service.require_password_change(db, None)
+    require_password_change(db, None)
     db.commit()
     for username in (CLERK, "tpe-tax-clerk"):
         assert _signs_in(client, PASSWORD, username).headers["location"] == CHANGE, username
@@ -160,13 +161,13 @@ def test_a_session_on_a_temporary_password_ends_when_it_expires(
 
     ended = api.get("/api/v1/auth/whoami?lang=en", headers={"Accept": "application/json"})
     assert ended.status_code == 401
-    assert ended.json()["type"].endswith(service.TEMPORARY_EXPIRED)
+    assert ended.json()["type"].endswith(TEMPORARY_EXPIRED)
     assert EXPIRED_EN in ended.json()["detail"]
     assert api.get("/api/v1/auth/whoami").status_code == 401
 
-    account = service.get_user(db, CLERK)
+    account = get_user(db, CLERK)
     assert account is not None and account.must_change_password, "no password was set"
-    assert account.password_set_by == service.OPERATOR
+    assert account.password_set_by == OPERATOR
     assert _signs_in(client, OWN).status_code == 401
 
 
@@ -183,7 +184,7 @@ def test_the_administrators_page_and_the_command_line_show_it_expired(
     _set_temporary(db)
     _set_temporary(db, "tpe-tax-clerk")
     _age(settings, CLERK, **_past_expiry(settings))
-    account = service.get_user(db, CLERK)
+    account = get_user(db, CLERK)
     assert account is not None
     until = account.temporary_until(settings.temporary_password_days)
     assert until is not None and until < utcnow()

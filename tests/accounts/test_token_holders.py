@@ -24,8 +24,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import ORMExecuteState, Session
 from typer.testing import CliRunner
 
-from onceonly.accounts import service
+from onceonly.accounts.api_tokens import hash_token, issue_api_token, list_api_tokens
 from onceonly.accounts.models import ApiToken, UserSession
+from onceonly.accounts.password_changes import set_password
+from onceonly.accounts.password_rules import OPERATOR, PASSWORD_CHANGE_PATH
+from onceonly.accounts.principal import NODE_OPERATOR
+from onceonly.accounts.users import UserView, create_citizen, create_user, get_user
 from onceonly.audit.models import AuditEntry
 from onceonly.cli import app as cli
 from onceonly.config import Settings
@@ -33,7 +37,7 @@ from onceonly.db import make_engine, make_session_factory, utcnow
 from onceonly.errors import Problem
 from tests.accounts.conftest import login
 
-MakeUser = Callable[..., service.UserView]
+MakeUser = Callable[..., UserView]
 TPE = "taipei-city.urban_development"
 
 
@@ -47,7 +51,7 @@ def _page_token(page: Any) -> str:
 
 
 def _id(db: Session, username: str) -> int:
-    user = service.get_user(db, username)
+    user = get_user(db, username)
     assert user is not None, username
     return user.id
 
@@ -68,9 +72,9 @@ def _api_issue(client: TestClient, username: str, headers: dict[str, str]) -> An
 
 
 def test_the_marker_is_the_missing_password(db: Session) -> None:
-    person = service.create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
-    system = service.create_user(db, "tpe-udd-system", None, "clerk", TPE, "國宅申請系統")
-    citizen = service.create_citizen(db, "A123456789", "王小明")
+    person = create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
+    system = create_user(db, "tpe-udd-system", None, "clerk", TPE, "國宅申請系統")
+    citizen = create_citizen(db, "A123456789", "王小明")
     assert (person.system, system.system, citizen.system) == (False, True, False)
 
 
@@ -186,25 +190,25 @@ def test_a_temporary_password_makes_no_token(
     client: TestClient, make_user: MakeUser, db: Session
 ) -> None:
     make_user("tpe-udd-clerk", agency=TPE)
-    service.set_password(db, "tpe-udd-clerk", "the administrator chose this", by=service.OPERATOR)
+    set_password(db, "tpe-udd-clerk", "the administrator chose this", by=OPERATOR)
     db.commit()
     csrf = login(client, "tpe-udd-clerk", "the administrator chose this")
     form = {"csrf_token": csrf, "name": "x"}
     held = client.post("/account/api-tokens", data=form, headers={"Accept": "text/html"})
-    assert held.status_code == 303 and held.headers["location"] == service.PASSWORD_CHANGE_PATH
+    assert held.status_code == 303 and held.headers["location"] == PASSWORD_CHANGE_PATH
     api = client.post("/account/api-tokens", data=form, headers={"Accept": "application/json"})
     assert api.status_code == 403 and api.json()["type"].endswith("/password-change-required")
     assert _rows(db) == 0
 
 
 def test_the_service_refuses_whoever_is_not_the_holder(db: Session) -> None:
-    admin = service.create_user(db, "tpe-admin", "a long password", "admin", TPE, "管理者")
-    clerk = service.create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
+    admin = create_user(db, "tpe-admin", "a long password", "admin", TPE, "管理者")
+    clerk = create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
     with pytest.raises(Problem) as refused:
-        service.issue_api_token(db, clerk, "x", 1, created_by=admin.id, lang="en")
+        issue_api_token(db, clerk, "x", 1, created_by=admin.id, lang="en")
     assert refused.value.status == 403 and refused.value.errors[0].field == "username"
-    _, own = service.issue_api_token(db, clerk, "mine", 1, created_by=clerk.id)
-    _, operator = service.issue_api_token(db, clerk, "cli", 1)  # the operator's tools may
+    _, own = issue_api_token(db, clerk, "mine", 1, created_by=clerk.id)
+    _, operator = issue_api_token(db, clerk, "cli", 1)  # the operator's tools may
     assert (own.created_by, operator.created_by) == ("tpe-udd-clerk", None)
     assert not own.issued_by_other and not operator.issued_by_other
 
@@ -227,11 +231,11 @@ def test_an_administrator_makes_a_system_account_without_a_password(
     }
     with_password = client.post("/admin/users", data=form | {"password": "a long password"})
     assert with_password.status_code == 422 and 'id="f-password-error"' in with_password.text
-    assert service.get_user(db, "tpe-udd-system") is None
+    assert get_user(db, "tpe-udd-system") is None
     made = client.post("/admin/users", data=form)
     assert made.status_code == 303, made.text[-800:]
     assert "這是系統帳號" in client.get(made.headers["location"]).text
-    account = service.get_user(db, "tpe-udd-system")
+    account = get_user(db, "tpe-udd-system")
     assert account is not None and account.system
     issued = _api_issue(client, "tpe-udd-system", {"X-CSRF-Token": csrf})
     assert issued.status_code == 201, issued.text
@@ -243,12 +247,12 @@ def test_an_administrator_makes_a_system_account_without_a_password(
 def _issued_before(db: Session, holder: str, issuer: str, name: str = "old") -> tuple[str, int]:
     """A token an administrator issued for ``holder`` before that was refused."""
     plain = "oot_" + re.sub(r"[^A-Za-z0-9]", "x", f"{holder}-{name}").ljust(43, "x")[:43]
-    owner, creator = service.get_user(db, holder), service.get_user(db, issuer)
+    owner, creator = get_user(db, holder), get_user(db, issuer)
     assert owner is not None and creator is not None
     row = ApiToken(
         user_id=owner.id,
         name=name,
-        token_hash=service.hash_token(plain),
+        token_hash=hash_token(plain),
         prefix=plain[:10],
         created_at=utcnow(),
         created_by_id=creator.id,
@@ -280,7 +284,7 @@ def test_tokens_issued_before_work_marked_until_the_upgrade_command_revokes_them
     make_user("tpe-udd-system", agency=TPE, system=True)
     stand_in, stand_in_id = _issued_before(db, "tpe-udd-clerk", "tpe-admin")
     system, _ = _issued_before(db, "tpe-udd-system", "tpe-admin")
-    operator, _ = service.issue_api_token(db, _id(db, "tpe-udd-clerk"), "cli", 1)
+    operator, _ = issue_api_token(db, _id(db, "tpe-udd-clerk"), "cli", 1)
     db.commit()
     api = TestClient(client.app)
     assert _whoami(api, stand_in).json()["issued_by"] == "tpe-admin", "it still works"
@@ -315,7 +319,7 @@ def test_tokens_issued_before_work_marked_until_the_upgrade_command_revokes_them
     engine.dispose()
     assert len(entries) == 1
     entry = entries[0]
-    assert entry.actor_username == service.NODE_OPERATOR
+    assert entry.actor_username == NODE_OPERATOR
     assert entry.details["token"]["id"] == stand_in_id
     assert entry.details["token"]["issued_by"].startswith("badge:B-")
 
@@ -350,7 +354,7 @@ def test_a_password_given_to_a_system_account_ends_its_administrators_tokens(
     csrf = login(client, "tpe-admin")
     issued = _api_issue(client, "tpe-udd-new", {"X-CSRF-Token": csrf})
     assert issued.status_code == 201
-    operator, operator_view = service.issue_api_token(db, _id(db, "tpe-udd-new"), "cli", 1)
+    operator, operator_view = issue_api_token(db, _id(db, "tpe-udd-new"), "cli", 1)
     db.commit()
     reset = client.post(
         "/admin/users/password",
@@ -365,7 +369,7 @@ def test_a_password_given_to_a_system_account_ends_its_administrators_tokens(
     gone = _whoami(api, issued.json()["token"])
     assert gone.status_code == 401 and gone.json()["reason"] == "token-revoked"
     assert _whoami(api, operator).json()["reason"] == "token-revoked", "every token ends"
-    account = service.get_user(db, "tpe-udd-new")
+    account = get_user(db, "tpe-udd-new")
     assert account is not None and not account.system
     refused = _api_issue(client, "tpe-udd-new", {"X-CSRF-Token": csrf})
     assert refused.status_code == 403, "a person's account now"
@@ -384,15 +388,15 @@ def test_the_operator_still_issues_for_anyone_and_is_told_what_it_means(
     assert "personal account" in helped.output and "acts as that person" in " ".join(
         helped.output.split()
     )
-    service.create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
-    service.create_user(db, "tpe-udd-system", None, "clerk", TPE, "國宅申請系統")
+    create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
+    create_user(db, "tpe-udd-system", None, "clerk", TPE, "國宅申請系統")
     db.commit()
     person = runner.invoke(cli, ["users", "issue-token", "tpe-udd-clerk", "--name", "x"])
     assert person.exit_code == 0, person.output
     assert "personal account" in person.output and "node-operator" in person.output
     system = runner.invoke(cli, ["users", "issue-token", "tpe-udd-system", "--name", "x"])
     assert system.exit_code == 0 and "personal account" not in system.output
-    assert len(service.list_api_tokens(db)) == 2
+    assert len(list_api_tokens(db)) == 2
 
 
 # --- whoever knew a temporary password keeps no token --------------------------------------
@@ -424,7 +428,7 @@ def test_a_reset_ends_the_token_made_by_whoever_knew_the_temporary_password(
     posing = TestClient(client.app, follow_redirects=False)
     csrf = login(posing, "tpe-udd-clerk", "temporary password one")
     changed = posing.post(
-        service.PASSWORD_CHANGE_PATH,
+        PASSWORD_CHANGE_PATH,
         data={
             "csrf_token": csrf,
             "current_password": "temporary password one",
@@ -475,14 +479,14 @@ def test_the_operators_set_password_ends_every_token_too(
 ) -> None:
     make_user("tpe-udd-clerk", agency=TPE)
     clerk = _id(db, "tpe-udd-clerk")
-    _, own = service.issue_api_token(db, clerk, "mine", 1, created_by=clerk)
+    _, own = issue_api_token(db, clerk, "mine", 1, created_by=clerk)
     db.commit()
     done = runner.invoke(
         cli, ["users", "set-password", "tpe-udd-clerk"], input="the operator chose this\n" * 2
     )
     assert done.exit_code == 0, done.output
     db.expire_all()
-    listed = service.list_api_tokens(db, clerk)
+    listed = list_api_tokens(db, clerk)
     assert [v.status() for v in listed] == ["revoked"]
     (entry,) = _entries(db, "account.password_set")
     assert entry.details["tokens_revoked"] == [own.id]
@@ -494,7 +498,7 @@ def test_a_system_accounts_token_mints_no_token_for_itself(
     """Otherwise a system account's token renews itself for ever, and survives the account
     being given a password as a token of the holder's own."""
     make_user("ndc-ops-system", role="admin", agency="central.ndc", system=True)
-    plain, _ = service.issue_api_token(db, _id(db, "ndc-ops-system"), "cli", 1)
+    plain, _ = issue_api_token(db, _id(db, "ndc-ops-system"), "cli", 1)
     db.commit()
     api = TestClient(client.app)
     sent = _api_issue(api, "ndc-ops-system", {"Authorization": f"Bearer {plain}"})
@@ -527,7 +531,7 @@ def test_every_token_issued_is_audited_with_its_credential(
     assert cli_made.exit_code == 0, cli_made.output
 
     entries = _entries(db, "account.token_issued")
-    tokens = service.list_api_tokens(db)
+    tokens = list_api_tokens(db)
     assert sorted(e.details["token"]["id"] for e in entries) == sorted(v.id for v in tokens)
     credentials = [(e.details["credential"]["kind"], e.details["account"]["id"]) for e in entries]
     admin, system = _id(db, "admin"), _id(db, "ndc-ops-system")
@@ -539,8 +543,8 @@ def test_every_token_issued_is_audited_with_its_credential(
         ("command-line", system),
     ]
     assert entries[3].details["credential"] == {"kind": "token", "id": own_id, "issued_by": "self"}
-    assert entries[4].details["credential"]["issued_by"] == service.NODE_OPERATOR
-    assert entries[4].actor_username == service.NODE_OPERATOR
+    assert entries[4].details["credential"]["issued_by"] == NODE_OPERATOR
+    assert entries[4].actor_username == NODE_OPERATOR
     assert [e.actor_username for e in entries[:4]] == ["admin"] * 4
     assert entries[1].details["token"]["name"] == "page"
 
@@ -549,7 +553,7 @@ def test_issuing_and_setting_a_password_lock_the_account_row(db: Session) -> Non
     """On PostgreSQL a token issued while a password is set could otherwise check the
     account before the password lands and commit after the revocation ran: both read the
     account ``FOR UPDATE`` (a no-op on SQLite, so the statements are looked at)."""
-    clerk = service.create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
+    clerk = create_user(db, "tpe-udd-clerk", "a long password", "clerk", TPE, "王小明")
     locked: list[str] = []
 
     def seen(state: ORMExecuteState) -> None:
@@ -561,9 +565,9 @@ def test_issuing_and_setting_a_password_lock_the_account_row(db: Session) -> Non
 
     event.listen(db, "do_orm_execute", seen)
     try:
-        service.issue_api_token(db, clerk, "cli", 1)
+        issue_api_token(db, clerk, "cli", 1)
         assert len(locked) == 1, "issue_api_token"
-        service.set_password(db, "tpe-udd-clerk", "the operator chose this", by=service.OPERATOR)
+        set_password(db, "tpe-udd-clerk", "the operator chose this", by=OPERATOR)
         assert len(locked) == 2, "set_password"
     finally:
         event.remove(db, "do_orm_execute", seen)

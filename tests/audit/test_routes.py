@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import create_user, get_user
 from onceonly.audit.log import append_durably
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
@@ -46,10 +47,10 @@ def token_for(settings: Settings, role: str) -> dict[str, str]:
 def _issue(settings: Settings, role: str) -> dict[str, str]:
     engine = make_engine(settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as session:
-        user = accounts.get_user(session, f"{role}-1") or accounts.create_user(
+        user = get_user(session, f"{role}-1") or create_user(
             session, f"{role}-1", None, role, "taipei-city.ethics", "測試人員"
         )
-        token, _view = accounts.issue_api_token(session, user, "test", 1)
+        token, _view = issue_api_token(session, user, "test", 1)
     engine.dispose()
     return {"Authorization": f"Bearer {token}"}
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from playwright.sync_api import Page
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.demo_accounts import DEMO_PASSWORD
 from onceonly.accounts.tenancy import Scope
+from onceonly.accounts.users import create_user
 from onceonly.db import make_engine, make_session_factory, transaction, utcnow
 from onceonly.survey import service as survey
 from tests.browser.conftest import Site, expect, sign_in
@@ -21,12 +22,8 @@ def test_a_clerk_answers_and_the_administrator_reads_the_results(site: Site, pag
     engine = make_engine(site.settings.resolved_database_url)
     factory = make_session_factory(engine)
     with transaction(factory) as db:
-        accounts.create_user(
-            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
-        )
-        others = [
-            accounts.create_user(db, f"udd-{i}", None, "clerk", UDD, f"同仁{i}") for i in range(4)
-        ]
+        create_user(db, "tpe-admin", DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理")
+        others = [create_user(db, f"udd-{i}", None, "clerk", UDD, f"同仁{i}") for i in range(4)]
         wave = survey.open_wave(
             db,
             scope=Scope("taipei-city"),
@@ -79,9 +76,7 @@ def test_a_clerk_answers_and_the_administrator_reads_the_results(site: Site, pag
 def test_the_dashboard_shows_a_chart_and_its_table(site: Site, page: Page) -> None:
     engine = make_engine(site.settings.resolved_database_url)
     with transaction(make_session_factory(engine)) as db:
-        accounts.create_user(
-            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
-        )
+        create_user(db, "tpe-admin", DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理")
     engine.dispose()
     sign_in(page, site, "tpe-admin")
     page.get_by_role("link", name="成效統計").click()

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.citizens.cards import DemoPki, ensure_demo_pki, read_card
 from onceonly.citizens.identity import sign_challenge
 from onceonly.db import transaction

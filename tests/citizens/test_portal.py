@@ -11,7 +11,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from onceonly.accounts.service import create_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import create_user
 from onceonly.audit.log import AuditRecord, EntryFilter, find_entries
 from onceonly.audit.proofs import check_proof
 from onceonly.cli import app as cli

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.consolidate.load import LoadConflict, LoadError, store_of
 from onceonly.consolidate.load_people import load_golden
 from onceonly.consolidate.pipeline import read_golden, run_pipeline

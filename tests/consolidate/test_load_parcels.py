@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.cli import app as cli
 from onceonly.consolidate.load import LoadConflict, LoadError, store_of
 from onceonly.consolidate.load_parcels import load_parcels

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from onceonly.accounts.service import create_user, get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import create_user, get_user
 from onceonly.consolidate import review
 from onceonly.db import transaction
 from onceonly.web.app import create_app

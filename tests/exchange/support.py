@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.db import transaction
 from onceonly.errors import Problem
 from onceonly.web.app import create_app

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from onceonly.accounts.service import create_user
+from onceonly.accounts.users import create_user
 from onceonly.audit.log import EntryFilter, find_entries
 from onceonly.cases import service as cases
 from onceonly.db import transaction

@@ -16,7 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.audit.models import AuditEntry
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.federated.cluster import (

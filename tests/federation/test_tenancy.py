@@ -29,8 +29,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import get_api_token, issue_api_token, list_api_tokens
+from onceonly.accounts.principal import Principal
 from onceonly.accounts.tenancy import Scope, scope_for, tenant_of_agency
+from onceonly.accounts.users import (
+    CITIZEN_USERNAME_PREFIX,
+    create_user,
+    get_user,
+    get_user_by_id,
+    list_users,
+)
 from onceonly.audit.models import AuditEntry
 from onceonly.cases.models import Case, CaseThingAnswer
 from onceonly.catalog import service as catalog
@@ -172,15 +180,15 @@ class Node:
     def auth(self, username: str) -> dict[str, str]:
         """Staff call with a bearer token; a citizen with a browser session (never a token),
         a new one each time (a sweep's call may sign it out)."""
-        if username.startswith(accounts.CITIZEN_USERNAME_PREFIX):
-            national_id = username.removeprefix(accounts.CITIZEN_USERNAME_PREFIX).upper()
+        if username.startswith(CITIZEN_USERNAME_PREFIX):
+            national_id = username.removeprefix(CITIZEN_USERNAME_PREFIX).upper()
             with transaction(self.sessions()) as db:
                 return citizen_headers(db, national_id, "")
         if username not in self.tokens:
             with transaction(self.sessions()) as db:
-                user = accounts.get_user(db, username)
+                user = get_user(db, username)
                 assert user is not None, username
-                self.tokens[username], _ = accounts.issue_api_token(db, user, "tenancy", 1)
+                self.tokens[username], _ = issue_api_token(db, user, "tenancy", 1)
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
     def ask(self, username: str, subject: str, case_id: str = "T-1") -> dict[str, Any]:
@@ -211,7 +219,7 @@ def node(demo_env: DemoEnv) -> Iterator[Node]:
             ("kee-admin", "keelung-city.civil_affairs"),
             ("ila-admin", "yilan-county.civil_affairs"),
         ):
-            accounts.create_user(db, username, None, "admin", agency, username)
+            create_user(db, username, None, "admin", agency, username)
     with TestClient(create_app(demo_env.settings), follow_redirects=False) as client:
         yield Node(demo_env, client)
 
@@ -268,7 +276,7 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             requested_by=RULE_MARKER if code == "yilan-county" else "kee-requester",
         )
         tenant.rule_id = rule.id
-        user = accounts.create_user(
+        user = create_user(
             db,
             USER_MARKER if code == "yilan-county" else "kee-other-user",
             None,
@@ -277,7 +285,7 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             USER_NAME_MARKER if code == "yilan-county" else "基隆人員",
         )
         tenant.user_id = user.id
-        _, token = accounts.issue_api_token(
+        _, token = issue_api_token(
             db, user, TOKEN_MARKER if code == "yilan-county" else "kee-token", 1
         )
         tenant.token_id = token.id
@@ -327,7 +335,7 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
                 tenant.request_ids.append(entry.request_id)
         about = next(e for e in db.query(AuditEntry) if e.subject == subject)
         person = ensure_citizen(db, subject, "宜蘭居民")
-        citizen = accounts.Principal(
+        citizen = Principal(
             person.id,
             person.username,
             person.display_name,
@@ -474,8 +482,8 @@ def snapshot(node: Node, tenant: Tenant) -> dict[str, Any]:
             .where(Base.metadata.tables["cases"].c.number == tenant.case)
         ).one()
         rule = policy.get_rule(db, tenant.rule_id)
-        user = accounts.get_user_by_id(db, tenant.user_id)
-        token = accounts.get_api_token(db, tenant.token_id)
+        user = get_user_by_id(db, tenant.user_id)
+        token = get_api_token(db, tenant.token_id)
         assert rule and user and token
         pair = db.get(ReviewItem, tenant.review_item_id)
         assert pair is not None
@@ -671,7 +679,7 @@ def test_platform_admin_reads_no_personal_data_by_any_route_nor_by_minting(node:
 
     admin = node.auth("admin")
     with node.sessions()() as db:
-        tokens_before = len(accounts.list_api_tokens(db))
+        tokens_before = len(list_api_tokens(db))
     for username in YILAN_ROLES:
         minted = node.client.post(
             "/api/v1/auth/tokens", json={"username": username, "name": "x"}, headers=admin
@@ -691,8 +699,8 @@ def test_platform_admin_reads_no_personal_data_by_any_route_nor_by_minting(node:
         )
         assert page.status_code == 422, role
     with node.sessions()() as db:
-        assert len(accounts.list_api_tokens(db)) == tokens_before
-        assert not [u for u in accounts.list_users(db) if u.username.startswith("ila-minted-")]
+        assert len(list_api_tokens(db)) == tokens_before
+        assert not [u for u in list_users(db) if u.username.startswith("ila-minted-")]
 
 
 def test_every_audit_entry_names_the_credential_and_its_issuer(node: Node) -> None:
@@ -700,7 +708,7 @@ def test_every_audit_entry_names_the_credential_and_its_issuer(node: Node) -> No
     account gets tokens only from its holder): the entries of its requests say so; a
     person's own sign-in session is named too."""
     with transaction(node.sessions()) as db:
-        accounts.create_user(
+        create_user(
             db, "ila-labour-system", None, "clerk", "yilan-county.labour", "宜蘭縣勞工處 櫃檯系統"
         )
     ila_admin = node.auth("ila-admin")
@@ -736,7 +744,7 @@ def test_every_audit_entry_names_the_credential_and_its_issuer(node: Node) -> No
     ours = [e for e in entries if e["request_id"] == request_id or e["case_id"] == number]
     assert {e["event"] for e in ours} == {"evidence.request", "case.relay"}
     with node.sessions()() as db:
-        issuer = accounts.get_user(db, "ila-admin")
+        issuer = get_user(db, "ila-admin")
     assert issuer is not None
     # the issuer by badge: the entry hash covers it and the citizen's proof carries it
     expected = {"kind": "token", "id": issued.json()["id"], "issued_by": f"badge:{issuer.badge}"}

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import create_user, get_user
 from onceonly.db import transaction
 from onceonly.domain.national_id import make_national_id
 from onceonly.web.app import create_app
@@ -25,10 +26,10 @@ class Office:
     def headers(self, agency: str, key: str | None = None) -> dict[str, str]:
         with transaction(self.app.state.sessions) as db:
             name = f"t-{agency}"
-            user = accounts.get_user(db, name) or accounts.create_user(
+            user = get_user(db, name) or create_user(
                 db, name, "correct horse battery", "clerk", agency, "測試"
             )
-            token, _ = accounts.issue_api_token(db, user, "test", 1)
+            token, _ = issue_api_token(db, user, "test", 1)
         headers = {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
         if key:
             headers["Idempotency-Key"] = key

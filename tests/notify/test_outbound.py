@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly import outbound
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import create_user
 from onceonly.config import Settings
 from onceonly.db import transaction
 from onceonly.demo.ports import free_port
@@ -196,10 +197,10 @@ def test_the_api_refuses_an_internal_webhook_naming_the_field(
     monkeypatch.setenv(ALLOWED_HOSTS_ENV, "")
     app = create_app(settings)
     with transaction(app.state.sessions) as db:
-        user = accounts.create_user(
+        user = create_user(
             db, "tax-system", "correct horse battery", "clerk", "taipei-city.tax_office", "稅"
         )
-        token, _ = accounts.issue_api_token(db, user, "t", 1)
+        token, _ = issue_api_token(db, user, "t", 1)
     body = {"event_kinds": ["death"], "legal_basis": "household-registration-act"}
     with TestClient(app) as client:
         for url in ("http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:8811/webhook"):

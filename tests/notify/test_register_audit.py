@@ -19,7 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import create_user, get_user
 from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries
 from onceonly.catalog.loader import load_catalog
 from onceonly.citizens.accesses import Access, AccessFilter, list_accesses
@@ -49,10 +50,10 @@ class Offices:
     def headers(self, agency: str) -> dict[str, str]:
         with transaction(self.app.state.sessions) as db:
             name = f"t-{agency}"
-            user = accounts.get_user(db, name) or accounts.create_user(
+            user = get_user(db, name) or create_user(
                 db, name, "correct horse battery", "clerk", agency, "測試"
             )
-            token, _ = accounts.issue_api_token(db, user, "test", 1)
+            token, _ = issue_api_token(db, user, "test", 1)
         return {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
     def post(self, path: str, agency: str, kind: str, subject: str, **payload: Any) -> Any:

@@ -10,7 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import create_user
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.notify import outbox
@@ -40,8 +41,8 @@ def token_for(
     sessions: sessionmaker[Session], username: str, role: str, agency: str
 ) -> dict[str, str]:
     with transaction(sessions) as session:
-        user = accounts.create_user(session, username, PASSWORD, role, agency, "測試")
-        token, _ = accounts.issue_api_token(session, user, "notify", 30)
+        user = create_user(session, username, PASSWORD, role, agency, "測試")
+        token, _ = issue_api_token(session, user, "notify", 30)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -204,7 +205,7 @@ def test_admin_sees_dead_letters_and_replays_them(
     deliver_all(app_sessions, NotifySettings(max_attempts=1, request_timeout_seconds=1), timeout=5)
 
     with transaction(app_sessions) as session:
-        accounts.create_user(session, "root", PASSWORD, "admin", "central.ndc", "管理者")
+        create_user(session, "root", PASSWORD, "admin", "central.ndc", "管理者")
     post_login(client, url="/login", data={"username": "root", "password": PASSWORD, "next": "/"})
     page = client.get("/admin/notify", headers={"accept": "text/html"})
     assert page.status_code == 200

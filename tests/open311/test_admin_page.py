@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts import passwords
-from onceonly.accounts import service as accounts
+from onceonly.accounts.users import create_user
 from onceonly.config import Settings
 from onceonly.open311 import keys
 from onceonly.web.app import create_app
@@ -35,7 +35,7 @@ def client(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[Test
             ("ntpc-admin", "new-taipei-city.civil_affairs"),
             ("central-admin", "central.moi_household"),
         ):
-            accounts.create_user(db, username, PASSWORD, "admin", agency, "管理者")
+            create_user(db, username, PASSWORD, "admin", agency, "管理者")
         db.commit()
     with TestClient(create_app(settings), follow_redirects=False) as test_client:
         yield test_client

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts import passwords
-from onceonly.accounts import service as accounts
+from onceonly.accounts.users import create_user
 from onceonly.config import Settings
 from onceonly.open311 import service
 from onceonly.open311.service import Filer
@@ -33,9 +33,7 @@ def test_the_clerk_sees_the_request_and_closes_it(
     settings: Settings, sessions: sessionmaker[Session]
 ) -> None:
     with sessions() as db:
-        accounts.create_user(
-            db, "pwd-clerk", PASSWORD, "clerk", "taipei-city.public_works", "工務局承辦"
-        )
+        create_user(db, "pwd-clerk", PASSWORD, "clerk", "taipei-city.public_works", "工務局承辦")
         view = service.create_request(
             db,
             jurisdiction="taipei-city",

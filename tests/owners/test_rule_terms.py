@@ -14,7 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from onceonly.accounts.service import get_user, issue_api_token
+from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.users import get_user
 from onceonly.db import transaction
 from tests.counter.support import Visitor
 from tests.web.test_tour_pages import visible_text

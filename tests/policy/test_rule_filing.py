@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from onceonly.accounts.service import create_user
+from onceonly.accounts.users import create_user
 from onceonly.db import transaction
 from tests.conftest import DemoEnv
 from tests.exchange.support import Counter

@@ -20,9 +20,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import hash_token
 from onceonly.accounts.models import ApiToken
+from onceonly.accounts.password_changes import set_password
+from onceonly.accounts.password_rules import OPERATOR
+from onceonly.accounts.principal import NODE_OPERATOR, Principal
 from onceonly.accounts.tenancy import Scope
+from onceonly.accounts.users import UserView, create_user, get_user, set_active
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
 from onceonly.survey import service as survey
@@ -66,9 +70,9 @@ def _wave(factory: sessionmaker[Session], wave_id: int) -> survey.WaveView:
         return survey.get_wave(db, wave_id, TAIPEI)
 
 
-def _user(factory: sessionmaker[Session], username: str) -> accounts.UserView:
+def _user(factory: sessionmaker[Session], username: str) -> UserView:
     with factory() as db:
-        user = accounts.get_user(db, username)
+        user = get_user(db, username)
     assert user is not None, username
     return user
 
@@ -81,7 +85,7 @@ def _issued_before(factory: sessionmaker[Session], username: str, issuer: str) -
             ApiToken(
                 user_id=_user(factory, username).id,
                 name="survey",
-                token_hash=accounts.hash_token(plain),
+                token_hash=hash_token(plain),
                 prefix=plain[:10],
                 created_by_id=_user(factory, issuer).id,
                 expires_at=datetime.now(UTC) + timedelta(days=1),
@@ -216,8 +220,8 @@ def test_only_the_accounts_own_session_answers(factory: sessionmaker[Session]) -
             now=NOW,
         )
 
-    def principal(method: str, issued_by: str | None) -> accounts.Principal:
-        return accounts.Principal(
+    def principal(method: str, issued_by: str | None) -> Principal:
+        return Principal(
             clerk.id,
             clerk.username,
             clerk.display_name,
@@ -234,7 +238,7 @@ def test_only_the_accounts_own_session_answers(factory: sessionmaker[Session]) -
     for method, issuer in (
         ("token", ADMIN),
         ("token", clerk.username),
-        ("token", accounts.NODE_OPERATOR),
+        ("token", NODE_OPERATOR),
         ("session", ADMIN),
         ("session", None),
     ):
@@ -255,12 +259,10 @@ def test_the_list_is_the_active_clerks_at_opening_and_later_accounts_do_not_coun
     factory: sessionmaker[Session],
 ) -> None:
     with transaction(factory) as db:
-        listed = [
-            accounts.create_user(db, f"udd-{n}", None, "clerk", UDD, f"同仁{n}") for n in range(4)
-        ]
-        away = accounts.create_user(db, "udd-away", None, "clerk", UDD, "留停")
-        accounts.set_active(db, away.id, False)
-        accounts.create_user(db, "udd-owner", None, "owner", UDD, "資料管理者")
+        listed = [create_user(db, f"udd-{n}", None, "clerk", UDD, f"同仁{n}") for n in range(4)]
+        away = create_user(db, "udd-away", None, "clerk", UDD, "留停")
+        set_active(db, away.id, False)
+        create_user(db, "udd-owner", None, "owner", UDD, "資料管理者")
         wave = survey.open_wave(
             db,
             scope=TAIPEI,
@@ -270,10 +272,8 @@ def test_the_list_is_the_active_clerks_at_opening_and_later_accounts_do_not_coun
             closes_at=NOW + timedelta(days=14),
             now=NOW,
         )
-        late = [
-            accounts.create_user(db, f"late-{n}", None, "clerk", UDD, f"後來{n}") for n in range(4)
-        ]
-        accounts.set_active(db, away.id, True)
+        late = [create_user(db, f"late-{n}", None, "clerk", UDD, f"後來{n}") for n in range(4)]
+        set_active(db, away.id, True)
     udd = _user(factory, "tpe-udd-clerk")
     assert wave.invited == {udd.id, *(u.id for u in listed)}
     with factory() as db:  # kept with the wave, not worked out again when read
@@ -316,11 +316,11 @@ def test_a_normal_wave_of_listed_clerks_shows_its_results_over_http(
 ) -> None:
     with transaction(factory) as db:
         for n in range(4):
-            accounts.create_user(db, f"labour-{n}", PASSWORD, "clerk", LABOUR, f"同仁{n}")
+            create_user(db, f"labour-{n}", PASSWORD, "clerk", LABOUR, f"同仁{n}")
     admin = visit(ADMIN)
     wave_id = _open_over_http(admin, factory, LABOUR)
     with transaction(factory) as db:
-        accounts.create_user(db, "labour-late", PASSWORD, "clerk", LABOUR, "後來")
+        create_user(db, "labour-late", PASSWORD, "clerk", LABOUR, "後來")
 
     clerk = visit("labour-0")
     form = clerk.get(f"/survey/waves/{wave_id}")
@@ -353,9 +353,7 @@ def test_answers_kept_from_before_the_list_need_five_more_per_cell(
     the anonymous tables; results then need five listed answers, and every cell shown must
     hold that many besides the unlisted ones."""
     with transaction(factory) as db:
-        clerks = [
-            accounts.create_user(db, f"old-{n}", None, "clerk", UDD, f"同仁{n}") for n in range(5)
-        ]
+        clerks = [create_user(db, f"old-{n}", None, "clerk", UDD, f"同仁{n}") for n in range(5)]
         wave = survey.open_wave(
             db,
             scope=TAIPEI,
@@ -390,9 +388,7 @@ def test_answers_kept_from_before_the_list_need_five_more_per_cell(
 
 def test_unlisted_answers_raise_the_floor_of_every_cell(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as db:
-        clerks = [
-            accounts.create_user(db, f"mix-{n}", None, "clerk", UDD, f"同仁{n}") for n in range(6)
-        ]
+        clerks = [create_user(db, f"mix-{n}", None, "clerk", UDD, f"同仁{n}") for n in range(6)]
         wave = survey.open_wave(
             db,
             scope=TAIPEI,
@@ -432,10 +428,10 @@ def test_an_account_someone_else_could_hold_cannot_answer(factory: sessionmaker[
     opened = datetime.now(UTC)
     with transaction(factory) as db:
         reset, dormant, long_ago, untouched = (
-            accounts.create_user(db, f"udd-h{n}", None, "clerk", UDD, f"同仁{n}") for n in range(4)
+            create_user(db, f"udd-h{n}", None, "clerk", UDD, f"同仁{n}") for n in range(4)
         )
-        accounts.set_active(db, dormant.id, False)
-        accounts.set_active(db, dormant.id, True)  # woken just before opening
+        set_active(db, dormant.id, False)
+        set_active(db, dormant.id, True)  # woken just before opening
         row = db.get(User, long_ago.id)
         assert row is not None
         row.handed_over_at = opened - timedelta(days=survey.RECENT_DAYS + 1)
@@ -449,11 +445,11 @@ def test_an_account_someone_else_could_hold_cannot_answer(factory: sessionmaker[
             now=opened,
         )
     with transaction(factory) as db:  # while the wave is open
-        accounts.set_password(db, reset.username, "an-admins-choice-2026", by=accounts.OPERATOR)
+        set_password(db, reset.username, "an-admins-choice-2026", by=OPERATOR)
     assert {reset.id, dormant.id, long_ago.id, untouched.id} <= wave.invited
 
-    def own(user: accounts.UserView) -> accounts.Principal:
-        return accounts.Principal(
+    def own(user: UserView) -> Principal:
+        return Principal(
             user.id,
             user.username,
             user.display_name,

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.demo_accounts import DEMO_PASSWORD
 from onceonly.accounts.tenancy import Scope
+from onceonly.accounts.users import UserView, create_user, get_user
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.errors import Problem
 from onceonly.survey import service as survey
@@ -45,18 +46,18 @@ def factory(demo_env: DemoEnv) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
-def _clerks(factory: sessionmaker[Session], agency: str, count: int) -> list[accounts.UserView]:
+def _clerks(factory: sessionmaker[Session], agency: str, count: int) -> list[UserView]:
     prefix = agency.split(".")[1][:6]
     with transaction(factory) as db:
         return [
-            accounts.create_user(db, f"s-{prefix}-{i}", None, "clerk", agency, f"同仁{i}")
+            create_user(db, f"s-{prefix}-{i}", None, "clerk", agency, f"同仁{i}")
             for i in range(count)
         ]
 
 
 def _admin(factory: sessionmaker[Session], username: str, agency: str) -> None:
     with transaction(factory) as db:
-        accounts.create_user(db, username, accounts.DEMO_PASSWORD, "admin", agency, "管理")
+        create_user(db, username, DEMO_PASSWORD, "admin", agency, "管理")
 
 
 def _wave(factory: sessionmaker[Session], agencies: list[str]) -> survey.WaveView:
@@ -73,7 +74,7 @@ def _wave(factory: sessionmaker[Session], agencies: list[str]) -> survey.WaveVie
 
 
 def _answer(
-    factory: sessionmaker[Session], wave: survey.WaveView, user: accounts.UserView, **values: int
+    factory: sessionmaker[Session], wave: survey.WaveView, user: UserView, **values: int
 ) -> None:
     with transaction(factory) as db:
         survey.submit(
@@ -132,9 +133,9 @@ def test_each_invited_clerk_answers_once_and_others_not_at_all(
         assert [u.username for u in survey.nonrespondents(db, wave)] == ["tpe-udd-clerk"]
 
 
-def accounts_view(factory: sessionmaker[Session], username: str) -> accounts.UserView:
+def accounts_view(factory: sessionmaker[Session], username: str) -> UserView:
     with factory() as db:
-        user = accounts.get_user(db, username)
+        user = get_user(db, username)
     assert user is not None
     return user
 

@@ -108,7 +108,8 @@ def test_every_refusal_of_a_body_is_in_our_words(body: dict[str, object]) -> Non
 @pytest.fixture
 def clerk_token(settings: Settings) -> str:
     """An agency system's bearer token, acting as a clerk."""
-    from onceonly.accounts.service import create_user, issue_api_token
+    from onceonly.accounts.api_tokens import issue_api_token
+    from onceonly.accounts.users import create_user
     from onceonly.db import make_engine, make_session_factory, transaction
 
     engine = make_engine(settings.resolved_database_url)

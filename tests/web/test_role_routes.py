@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts.api_tokens import issue_api_token
 from onceonly.accounts.deps import CurrentUser
+from onceonly.accounts.users import create_user, get_user
 from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.web.app import create_app
 from onceonly.web.public_routes import is_public
@@ -253,14 +254,14 @@ def callers(demo_env: DemoEnv) -> Iterator[Callers]:
     accept = {"Accept": "application/json"}
     headers: dict[str, dict[str, str]] = {}
     with transaction(factory) as db:
-        accounts.create_user(db, "tpe-admin", None, "admin", "taipei-city.civil_affairs", "管理")
+        create_user(db, "tpe-admin", None, "admin", "taipei-city.civil_affairs", "管理")
         for role, username in CALLERS.items():
             if username is None:
                 headers[role] = accept
             elif role != "citizen":
-                user = accounts.get_user(db, username)
+                user = get_user(db, username)
                 assert user is not None, username
-                token, _ = accounts.issue_api_token(db, user, "role sweep", 1)
+                token, _ = issue_api_token(db, user, "role sweep", 1)
                 headers[role] = accept | {"Authorization": f"Bearer {token}"}
 
     def citizen() -> dict[str, str]:

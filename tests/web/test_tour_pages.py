@@ -235,7 +235,7 @@ CITIZEN_PAGES = ["/me", "/me/consents", "/me/previews", "/me/reports"]
 
 
 def _agency_of(tour: Tour, username: str) -> tuple[str, str]:
-    from onceonly.accounts.service import get_user
+    from onceonly.accounts.users import get_user
 
     with transaction(tour.portal.app.state.sessions) as db:
         user = get_user(db, username)
@@ -284,7 +284,7 @@ def test_a_message_that_could_not_be_sent_reads_as_a_sentence(tour: Tour) -> Non
         assert "通知民眾失敗" in page, path
         assert not _EXCEPTION.search(visible_text(page)), path
     with transaction(tour.portal.app.state.sessions) as db:
-        from onceonly.accounts.service import create_user
+        from onceonly.accounts.users import create_user
 
         create_user(db, "tpe-admin", "onceonly-demo", "admin", "taipei-city.civil_affairs", "管理")
     admin_page = tour.as_("tpe-admin").get("/admin/notify").text

@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from onceonly.accounts.service import get_user, issue_api_token, list_api_tokens
+from onceonly.accounts.api_tokens import issue_api_token, list_api_tokens
+from onceonly.accounts.users import get_user
 from onceonly.audit.verify import verify_database
 from onceonly.db import make_engine, make_session_factory, transaction
 from tests.casework import open_case

@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 from onceonly import migrations
-from onceonly.accounts.service import seed_demo_accounts
+from onceonly.accounts.demo_accounts import seed_demo_accounts
 from onceonly.catalog import service as catalog
 from onceonly.catalog.loader import load_catalog
 from onceonly.config import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from onceonly.accounts.service import DEMO_PASSWORD
+from onceonly.accounts.demo_accounts import DEMO_PASSWORD
 from onceonly.demo import mail_sink
 from onceonly.demo.federated.cluster import (
     FederationLayout,
