@@ -43,6 +43,18 @@ class EventMeasure:
     :func:`event_measures` tells; ``None``: not known."""
 
 
+_RECORDED = (
+    LifeEvent.id,
+    LifeEvent.national_id,
+    LifeEvent.kind,
+    LifeEvent.source,
+    LifeEvent.jurisdiction,
+    LifeEvent.recorded_by,
+    LifeEvent.recorded_at,
+)
+"""The columns of an event its measures read: not its payload, nor an ORM object per event
+(a long period holds tens of thousands)."""
+
 AsOf = Callable[[datetime], datetime]
 """Given an event's recording moment, the moment to read it as of: only what happened
 strictly before it counts."""
@@ -62,8 +74,8 @@ def event_measures(
     the transaction that records it (:func:`onceonly.notify.outbox.write_outbox`)."""
     period = (LifeEvent.recorded_at >= since, LifeEvent.recorded_at < until)
     events = list(
-        session.scalars(
-            select(LifeEvent).where(*period).order_by(LifeEvent.recorded_at, LifeEvent.id)
+        session.execute(
+            select(*_RECORDED).where(*period).order_by(LifeEvent.recorded_at, LifeEvent.id)
         )
     )
     cuts = {e.id: as_of(as_utc(e.recorded_at)) for e in events} if as_of else {}

@@ -15,6 +15,7 @@ import typer
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory, utcnow
 from onceonly.i18n import t
+from onceonly.stats import publication
 from onceonly.stats import service as stats
 
 app = typer.Typer(help="成效統計 effectiveness statistics: export open data.", no_args_is_help=True)
@@ -42,8 +43,8 @@ def descriptor(rows: int, through: date, settle_days: int) -> dict[str, Any]:
         "name": "onceonly-effectiveness",
         "title": "免書證免謄本 effectiveness: cases per week, item and agency",
         "description": (
-            f"{rows} rows. Cells with fewer than {stats.MIN_CELL} cases are not published, nor"
-            " any cell from which one of them could be worked out; which ones or how many is"
+            f"{rows} rows. Cells with fewer than {publication.MIN_CELL} cases are not published,"
+            " nor any cell from which one of them could be worked out; which ones or how many is"
             f" never said. Weeks up to {through.isoformat()} (Asia/Taipei) only: whole weeks"
             f" that ended at least {settle_days} days before the export, each counted as it"
             f" stood {settle_days} days after its end (its cut-off), so what happened later"
@@ -91,20 +92,20 @@ class Exported:
 def export(
     settings: Settings, directory: Path, filters: stats.Filters, *, now: datetime | None = None
 ) -> Exported:
-    """Write the CSV and ``datapackage.json`` of the period's :func:`stats.public_weeks`,
+    """Write the CSV and ``datapackage.json`` of the period's :func:`publication.public_weeks`,
     as of ``now`` (default: the clock), with the public view's rules: whole weeks (a week
     cut short at a chosen day, beside the whole week published there, gave the days cut off
     away), only weeks ended ``settle_days`` ago, each counted as of its cut-off
-    (:func:`stats.publication_cutoff`, so a later export writes the same figures for it),
+    (:func:`publication.publication_cutoff`, so a later export writes the same figures for it),
     small cells withheld and never counted."""
     moment = now or utcnow()
     days = max(0, settings.stats_settle_days)
-    period = stats.public_weeks(filters, moment, days)
-    through = stats.published_through(moment, days)
+    period = publication.public_weeks(filters, moment, days)
+    through = publication.published_through(moment, days)
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_session_factory(engine)() as db:
-            published = stats.public_rows(db, period, days)
+            published = publication.public_rows(db, period, days)
     finally:
         engine.dispose()
     directory.mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,7 @@ def export_command(
 ) -> None:
     """Write the aggregates as CSV with a Frictionless data package descriptor."""
     settings = Settings()
-    latest = stats.published_through(utcnow(), max(0, settings.stats_settle_days))
+    latest = publication.published_through(utcnow(), max(0, settings.stats_settle_days))
     try:
         end = date.fromisoformat(until) if until else latest
         start = date.fromisoformat(since) if since else end - timedelta(days=365)
@@ -146,7 +147,7 @@ def export_command(
         raise typer.Exit(2)
     done = export(settings, directory, stats.Filters(start, end))
     typer.echo(t("stats.cli.written", lang, rows=done.rows, path=directory))
-    typer.echo(t("stats.public.suppression", lang, minimum=stats.MIN_CELL))
+    typer.echo(t("stats.public.suppression", lang, minimum=publication.MIN_CELL))
     typer.echo(
         t("stats.public.through", lang, through=done.through.isoformat(), days=done.settle_days)
     )

@@ -21,6 +21,7 @@ from onceonly.counter.routes import FORM_PROBLEMS, page
 from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
+from onceonly.stats import assumptions, publication
 from onceonly.stats import service as stats
 from onceonly.web.deps import get_session_factory, get_settings, language
 
@@ -132,10 +133,12 @@ async def change_assumptions(request: Request, user: Admin, lang: Lang) -> Respo
     """The platform's administrators change the savings assumptions; a bad value re-shows
     the dashboard with the field named."""
     form = await request.form()
-    values = {a.name: str(form.get(a.name) or "") for a in stats.ASSUMPTIONS}
+    values = {a.name: str(form.get(a.name) or "") for a in assumptions.ASSUMPTIONS}
     try:
         with transaction(get_session_factory(request)) as db:
-            stats.set_assumptions(db, values, scope=scope_of(user), by=user.username, lang=lang)
+            assumptions.set_assumptions(
+                db, values, scope=scope_of(user), by=user.username, lang=lang
+            )
     except Problem as problem:
         if problem.status not in FORM_PROBLEMS:
             raise
@@ -156,7 +159,7 @@ def _dashboard(
     filters, form = _filters(request, lang)
     with get_session_factory(request)() as db:
         saved = stats.savings(db, filters, scope_of(user))
-        assumed = stats.assumptions(db)
+        assumed = assumptions.assumptions(db)
         found = stats.rows(db, filters, scope_of(user))
         refused = stats.refusals(db, filters, scope_of(user))
         turned = stats.turnaround(db, filters, scope_of(user))
@@ -169,7 +172,7 @@ def _dashboard(
         user=user,
         saved=saved,
         assumed=assumed,
-        assumptions=stats.ASSUMPTIONS,
+        assumptions=assumptions.ASSUMPTIONS,
         can_edit=scope_of(user).operator and user.role == "admin",
         errors=errors or {},
         typed=typed or {a: f"{v:g}" for a, v in assumed.values.items()},
@@ -323,7 +326,7 @@ def savings_api(
     filters, _ = _filters(request, lang)
     with get_session_factory(request)() as db:
         found = stats.savings(db, filters, scope_of(user))
-        assumed = stats.assumptions(db)
+        assumed = assumptions.assumptions(db)
     return _answer(filters, found, assumptions=assumed.values)
 
 
@@ -345,22 +348,22 @@ def events_api(request: Request, user: Reader, lang: Lang, documented: Query_) -
     return _answer(filters, found)
 
 
-def _week_cache(request: Request) -> stats.WeekCache:
+def _week_cache(request: Request) -> publication.WeekCache:
     """The application's cache of published weeks: one per application, so one per
     database (made on first use; two made at once by concurrent first requests only
     duplicate work)."""
     state = request.app.state
-    cache: stats.WeekCache | None = getattr(state, "stats_weeks", None)
+    cache: publication.WeekCache | None = getattr(state, "stats_weeks", None)
     if cache is None:
-        cache = state.stats_weeks = stats.WeekCache()
+        cache = state.stats_weeks = publication.WeekCache()
     return cache
 
 
-def _published(request: Request, lang: str) -> tuple[stats.Published, dict[str, str]]:
+def _published(request: Request, lang: str) -> tuple[publication.Published, dict[str, str]]:
     """The public figures the query asks for, up to the last settled week as of now."""
     filters, form = _filters(request, lang)
     with get_session_factory(request)() as db:
-        shown = stats.published(
+        shown = publication.published(
             db,
             filters,
             lang,
@@ -371,11 +374,11 @@ def _published(request: Request, lang: str) -> tuple[stats.Published, dict[str, 
     return shown, form
 
 
-def public_notes(shown: stats.Published, lang: str) -> dict[str, str]:
+def public_notes(shown: publication.Published, lang: str) -> dict[str, str]:
     """The public view's two sentences, the same whatever the data: what is never published,
     and the last day the figures count."""
     return {
-        "suppression": t("stats.public.suppression", lang, minimum=stats.MIN_CELL),
+        "suppression": t("stats.public.suppression", lang, minimum=publication.MIN_CELL),
         "coverage": t(
             "stats.public.through",
             lang,
@@ -402,7 +405,7 @@ def public_page(request: Request, lang: Lang) -> HTMLResponse:
         "stats/public.html",
         shown=shown,
         notes=public_notes(shown, lang),
-        minimum=stats.MIN_CELL,
+        minimum=publication.MIN_CELL,
         ways=stats.WAYS,
         form={
             **form,
@@ -433,7 +436,7 @@ def public_api(request: Request, lang: Lang, documented: Query_) -> dict[str, ob
         "until": shown.filters.until.isoformat(),
         "published_through": shown.through.isoformat(),
         "settle_days": shown.settle_days,
-        "minimum_cell": stats.MIN_CELL,
+        "minimum_cell": publication.MIN_CELL,
         **public_notes(shown, lang),
         "rows": [row.as_dict() for row in shown.rows],
         "turnaround": [row.as_dict() for row in shown.turnaround],

@@ -2,8 +2,9 @@
 query that chose its cases and events, not by a list of their ids: rows of cases and events
 the period holds but ``as_of`` leaves out (opened or recorded at or after their moment) come
 back too, and must change nothing. Read over a period or one case (one event) at a time,
-every measure is the same. The citizens' mailing addresses are read a few citizens at a
-time, with the same answers."""
+every measure is the same. A case's measures read its own columns, not the whole case: a
+case loaded directly (no timeline) counts by them. The citizens' mailing addresses are read
+a few citizens at a time, with the same answers."""
 
 from __future__ import annotations
 
@@ -11,19 +12,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.cases.measures import case_measures
+from onceonly.cases.models import Case
 from onceonly.db import transaction
 from onceonly.domain.national_id import make_national_id
 from onceonly.notify import measures
 from onceonly.notify.measures import event_measures, mailing_addresses
 from onceonly.notify.models import Delivery, LifeEvent
-from onceonly.stats import service as stats
+from onceonly.stats import publication
 from tests.conftest import DemoEnv
 from tests.stats.support import (
+    ITEM,
     NTPC_SOCIAL,
     TPE_SOCIAL,
+    TPE_UDD,
+    add_case,
     attach,
     die,
     fetch,
@@ -41,7 +47,7 @@ AS_OF: dict[str, Callable[[datetime], datetime] | None] = {
     "live": None,
     "at the moment": lambda _: MOMENT,
     "an hour after": lambda _: MOMENT + HOUR,
-    "published": stats.settled(7),
+    "published": publication.settled(7),
     "long after": lambda _: BASE + timedelta(days=400),
 }
 LEFT = {"at the moment": 2, "an hour after": 3}
@@ -76,6 +82,27 @@ def test_a_period_s_cases_are_each_counted_as_alone(
         ]
     assert whole == alone
     assert len(whole) == LEFT.get(as_of, 4)
+
+
+def test_a_case_loaded_directly_counts_by_its_own_columns(factory: sessionmaker[Session]) -> None:
+    """A case written into the database directly (a data load: no timeline), decided a day
+    after it was opened, its measures stored: live, it counts as stored; as of a moment, its
+    decision only from its stored decision time on."""
+    decided = BASE + timedelta(days=1)
+    with transaction(factory) as db:
+        add_case(db, 1, TPE_UDD, BASE, TPE_SOCIAL, online=1, paper=2)
+        db.flush()
+        case = db.scalars(select(Case).where(Case.number == "T-1")).one()
+        case.state, case.decision, case.decided_at = "decided", "approved", decided
+        case.decision_seconds, case.closed_at = 86400, decided + HOUR
+    with factory() as db:
+        (live,) = case_measures(db, BASE, BASE + TICK)
+        (before,) = case_measures(db, BASE, BASE + TICK, as_of=lambda _: decided)
+        (after,) = case_measures(db, BASE, BASE + TICK, as_of=lambda _: decided + TICK)
+    assert (live.opened_at, live.application_item, live.opening_agency) == (BASE, ITEM, TPE_UDD)
+    assert (live.evidence_online, live.evidence_paper, live.decision_seconds) == (1, 2, 86400)
+    assert (before.decision_seconds, after.decision_seconds) == (None, 86400)
+    assert before.evidence == after.evidence == live.evidence
 
 
 @pytest.mark.parametrize("as_of", list(AS_OF))

@@ -24,6 +24,7 @@ from onceonly.cli import app as cli
 from onceonly.db import transaction
 from onceonly.notify.models import LifeEvent
 from onceonly.stats import cli as stats_cli
+from onceonly.stats import publication
 from onceonly.stats import service as stats
 from tests.conftest import DemoEnv
 from tests.stats.support import ITEM, NTPC_SOCIAL, TPE_UDD, Clock, add_case
@@ -233,19 +234,19 @@ def test_a_case_opened_today_counts_only_once_its_week_ended_and_settled(
     ],
 )
 def test_the_last_day_published(now: datetime, settle_days: int, through: date) -> None:
-    assert stats.published_through(now, settle_days) == through
+    assert publication.published_through(now, settle_days) == through
     asked = stats.Filters(date(2026, 2, 25), date(2026, 12, 31), "taipei-city")
-    cut = stats.public_weeks(asked, now, settle_days)
+    cut = publication.public_weeks(asked, now, settle_days)
     assert (cut.since, cut.until, cut.jurisdiction) == (date(2026, 2, 23), through, "taipei-city")
     early = stats.Filters(date(2026, 2, 25), date(2026, 2, 26))
-    assert stats.public_weeks(early, now, settle_days).until == date(2026, 3, 1)
+    assert publication.public_weeks(early, now, settle_days).until == date(2026, 3, 1)
 
 
 def _publication(cells: list[tuple[str, str, int]]) -> frozenset[tuple[str, str, int]]:
     """The cells of one group (one week, item and agency) the public sees."""
     week = date(2026, 3, 2)
     found = [stats.Row(way, where, week, ITEM, TPE_UDD, n) for way, where, n in cells]
-    return frozenset((r.way, r.jurisdiction, r.cases) for r in stats.suppressed(found))
+    return frozenset((r.way, r.jurisdiction, r.cases) for r in publication.suppressed(found))
 
 
 PLACES = ("a", "b", "c", "d", "e", "f")
@@ -284,7 +285,7 @@ def test_no_withheld_cell_follows_from_the_published_totals_less_the_published_c
     one withheld, or when the rest leaves each withheld cell exactly one. Neither may happen,
     nor may a way withhold one to four in all (a small count, if not whose)."""
     shown = _publication(cells)
-    assert all(n >= stats.MIN_CELL for _, _, n in shown)
+    assert all(n >= publication.MIN_CELL for _, _, n in shown)
     if not shown:
         return  # nothing of the group is published, not even that it exists
     total = sum(n for way, _, n in cells if way == stats.WAYS[0])
@@ -293,7 +294,7 @@ def test_no_withheld_cell_follows_from_the_published_totals_less_the_published_c
         hidden = [c for c in mine if c not in shown]
         rest = total - sum(c[2] for c in mine if c in shown)
         assert rest == sum(n for _, _, n in hidden)
-        assert rest == 0 or rest >= stats.MIN_CELL, (way, rest, sorted(shown))
+        assert rest == 0 or rest >= publication.MIN_CELL, (way, rest, sorted(shown))
         if hidden:
             # each withheld cell holds from 1 to rest - (its fellows, at least one each)
             assert rest - (len(hidden) - 1) > 1, f"{way}: {hidden} follow from {sorted(shown)}"
@@ -322,7 +323,7 @@ def test_nor_from_the_rule_itself(cells: list[tuple[str, str, int]]) -> None:
         held = {where: n for w, where, n in cells if w == way and where not in published}
         free = [where for where in PLACES if where not in published]
         rest = total - sum(published.values())
-        assert rest == 0 or rest >= stats.MIN_CELL, (way, rest, sorted(shown))
+        assert rest == 0 or rest >= publication.MIN_CELL, (way, rest, sorted(shown))
         if not held:
             continue
         possible: dict[str, set[int]] = {where: set() for where in free}

@@ -1,5 +1,5 @@
 """The public figures are counted from one reading of the period and kept per published week
-(:class:`stats.WeekCache`): the same cells as counting each week on its own, and no reader
+(:class:`publication.WeekCache`): the same cells as counting each week on its own, and no reader
 is ever shown a cached week that another filter, another setting or another catalog would
 not have given them."""
 
@@ -20,6 +20,7 @@ from onceonly.catalog.models import Dataset, Jurisdiction
 from onceonly.db import transaction
 from onceonly.domain.national_id import make_national_id
 from onceonly.notify.models import Delivery, LifeEvent
+from onceonly.stats import publication
 from onceonly.stats import service as stats
 from tests.conftest import DemoEnv
 from tests.stats.support import (
@@ -136,32 +137,32 @@ def _one_by_one(
     """The public answer as it was counted before the weeks were kept: the case rows from
     one reading of the period, turnaround and tell-us-once a week at a time, each
     withholding decided over every jurisdiction, then the jurisdiction asked for."""
-    period = stats.public_weeks(filters, now, settle_days)
+    period = publication.public_weeks(filters, now, settle_days)
     wanted = period.jurisdiction
     rows = [
         r
-        for r in stats.public_rows(db, period, settle_days)
+        for r in publication.public_rows(db, period, settle_days)
         if not wanted or r.jurisdiction == wanted
     ]
-    as_of = stats.settled(settle_days)
-    turned: list[stats.Weekly] = []
-    told: list[stats.Weekly] = []
+    as_of = publication.settled(settle_days)
+    turned: list[publication.Weekly] = []
+    told: list[publication.Weekly] = []
     monday = period.since
     while monday <= period.until:
         week = stats.Filters(monday, monday + timedelta(days=6))
         cells = stats.turnaround(db, week, NODE_WIDE, as_of=as_of)
-        hidden = stats.complementary(
+        hidden = publication.complementary(
             cells, lambda c: (c.dataset, c.owner, c.channel), lambda c: c.pieces
         )
         turned += [
-            stats.Weekly(monday, c)
+            publication.Weekly(monday, c)
             for c in cells
             if (not wanted or c.jurisdiction == wanted) and id(c) not in hidden
         ]
         events = stats.tell_us_once(db, week, NODE_WIDE, as_of=as_of)
-        hidden = stats.complementary(events, lambda e: e.kind, lambda e: e.events)
+        hidden = publication.complementary(events, lambda e: e.kind, lambda e: e.events)
         told += [
-            stats.Weekly(monday, e)
+            publication.Weekly(monday, e)
             for e in events
             if (not wanted or e.jurisdiction == wanted) and id(e) not in hidden
         ]
@@ -169,7 +170,7 @@ def _one_by_one(
     return [period, rows, turned, told]
 
 
-def _figures(shown: stats.Published) -> list[object]:
+def _figures(shown: publication.Published) -> list[object]:
     return [shown.filters, shown.rows, shown.turnaround, shown.events]
 
 
@@ -180,19 +181,19 @@ def test_weeks_counted_from_one_reading_are_those_counted_one_by_one(
     """Every filter, each answer the same as counting week by week: without a cache, with
     the weeks counted into one, and with them taken from it."""
     _seed(factory, demo_env)
-    cache = stats.WeekCache()
+    cache = publication.WeekCache()
     with factory() as db:
         for chosen in FILTERS:
             filters = stats.Filters(PERIOD.since, PERIOD.until, **chosen)
             expected = _one_by_one(db, filters, SETTLED, settle_days)
             for kept in (None, cache, cache):
-                shown = stats.published(
+                shown = publication.published(
                     db, filters, now=SETTLED, settle_days=settle_days, cache=kept
                 )
                 assert _figures(shown) == expected, (chosen, kept)
         # not vacuous: every kind of cell is shown, in every week, and some are withheld
-        whole = stats.published(db, PERIOD, now=SETTLED, settle_days=settle_days)
-        counted = stats.rows(db, stats.public_weeks(PERIOD, SETTLED, settle_days), NODE_WIDE)
+        whole = publication.published(db, PERIOD, now=SETTLED, settle_days=settle_days)
+        counted = stats.rows(db, publication.public_weeks(PERIOD, SETTLED, settle_days), NODE_WIDE)
     assert whole.rows and whole.turnaround and whole.events
     assert 0 < len(whole.rows) < len(counted)
     assert {w.week for w in whole.turnaround} == set(WEEKS)
@@ -217,7 +218,7 @@ def _fresh(factory: sessionmaker[Session], app: FastAPI, now: datetime, query: s
         chosen.get("item"),
     )
     with factory() as db:
-        shown = stats.published(
+        shown = publication.published(
             db, filters, now=now, settle_days=app.state.settings.stats_settle_days
         )
     return [
@@ -260,17 +261,17 @@ def test_the_cache_shows_no_other_filter_s_setting_s_or_catalog_s_figures(
     """Readers of different jurisdictions, agencies and items, one after another, are each
     shown what counting afresh shows them; so is everyone after each change that may move
     a published week: the settling days, the smallest cell shown, a dataset's owner scope
-    and a merger in the catalog, and (within :data:`stats.CACHE_TTL`) a case loaded
+    and a merger in the catalog, and (within :data:`publication.CACHE_TTL`) a case loaded
     directly into the database."""
     _seed(factory, demo_env)
     reads: list[int] = []
-    measured = stats.case_measures
+    measured = publication.case_measures
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         reads.append(1)
         return measured(*args, **kwargs)
 
-    monkeypatch.setattr(stats, "case_measures", counting)
+    monkeypatch.setattr(publication, "case_measures", counting)
     whole = WEEK_QUERIES[0]
     with TestClient(demo_app) as anyone:
         first = _checked(anyone, factory, demo_app, clock)
@@ -288,8 +289,8 @@ def test_the_cache_shows_no_other_filter_s_setting_s_or_catalog_s_figures(
 
         changed(lambda: monkeypatch.setattr(demo_app.state.settings, "stats_settle_days", 2))
         changed(lambda: monkeypatch.setattr(demo_app.state.settings, "stats_settle_days", 7))
-        changed(lambda: monkeypatch.setattr(stats, "MIN_CELL", 3))
-        changed(lambda: monkeypatch.setattr(stats, "MIN_CELL", 5))
+        changed(lambda: monkeypatch.setattr(publication, "MIN_CELL", 3))
+        changed(lambda: monkeypatch.setattr(publication, "MIN_CELL", 5))
 
         def catalog(statement: Any) -> Callable[[], None]:
             def run() -> None:
@@ -312,7 +313,7 @@ def test_the_cache_shows_no_other_filter_s_setting_s_or_catalog_s_figures(
                 for n in range(5):
                     opened = _monday(WEEKS[0], 8) + timedelta(minutes=n)
                     add_case(db, 100 + n, TPE_UDD, opened, TPE_SOCIAL)
-            clock.now += stats.CACHE_TTL
+            clock.now += publication.CACHE_TTL
 
         changed(loaded)
 
@@ -326,11 +327,11 @@ def test_a_week_is_kept_only_once_its_cut_off_is_well_past(
 ) -> None:
     """A node that settles nothing, a minute after the third week's cut-off (its end): the
     week is shown but not kept, so cases opened in its last seconds, in transactions
-    committed after it, still count. From :data:`stats.COMMIT_GRACE` after the cut-off the
+    committed after it, still count. From :data:`publication.COMMIT_GRACE` after the cut-off the
     week is kept."""
     _seed(factory, demo_env)
     monkeypatch.setattr(demo_app.state.settings, "stats_settle_days", 0)
-    cutoff = stats.publication_cutoff(WEEKS[2], 0)
+    cutoff = publication.publication_cutoff(WEEKS[2], 0)
     clock.now = cutoff + timedelta(minutes=1)
     with TestClient(demo_app) as anyone:
         before = _checked(anyone, factory, demo_app, clock)
@@ -340,7 +341,7 @@ def test_a_week_is_kept_only_once_its_cut_off_is_well_past(
                 add_case(db, 100 + n, TPE_UDD, cutoff - timedelta(seconds=1 + n), TPE_SOCIAL)
         after = _checked(anyone, factory, demo_app, clock)
         assert after[WEEK_QUERIES[0]] != before[WEEK_QUERIES[0]]
-        clock.now = cutoff + stats.COMMIT_GRACE
+        clock.now = cutoff + publication.COMMIT_GRACE
         assert _checked(anyone, factory, demo_app, clock) == after
         assert {key.week for key in demo_app.state.stats_weeks._weeks} == set(WEEKS)
 
@@ -363,11 +364,11 @@ def test_weeks_nothing_happened_in_are_not_kept(
 
 def test_the_cache_is_bounded_and_forgets_after_its_time() -> None:
     """The least recently read week goes first; a week is served for
-    :data:`stats.CACHE_TTL` after it was kept, and never before it was kept."""
+    :data:`publication.CACHE_TTL` after it was kept, and never before it was kept."""
     known = stats.Reference(frozenset(), (), 1)
-    keys = [stats.WeekKey(WEEKS[0] + timedelta(weeks=n), 7, 5, known) for n in range(3)]
-    figures = [stats.PublicWeek((), (), ()) for _ in keys]
-    cache = stats.WeekCache(max_weeks=2)
+    keys = [publication.WeekKey(WEEKS[0] + timedelta(weeks=n), 7, 5, known) for n in range(3)]
+    figures = [publication.PublicWeek((), (), ()) for _ in keys]
+    cache = publication.WeekCache(max_weeks=2)
     for key, week in zip(keys[:2], figures, strict=False):
         cache.put(key, week, SETTLED)
     assert cache.get(keys[0], SETTLED) is figures[0]
@@ -375,9 +376,9 @@ def test_the_cache_is_bounded_and_forgets_after_its_time() -> None:
     assert len(cache) == 2 and cache.get(keys[1], SETTLED) is None
     assert cache.get(keys[0], SETTLED) is figures[0]
     assert cache.get(keys[0], SETTLED - timedelta(seconds=1)) is None
-    later = SETTLED + stats.CACHE_TTL
+    later = SETTLED + publication.CACHE_TTL
     assert cache.get(keys[0], later - timedelta(seconds=1)) is figures[0]
     assert cache.get(keys[0], later) is None and len(cache) == 1
-    unsettled = stats.WeekKey(date(2026, 3, 23), 7, 5, known)
+    unsettled = publication.WeekKey(date(2026, 3, 23), 7, 5, known)
     cache.put(unsettled, figures[0], SETTLED)
     assert cache.get(unsettled, SETTLED) is None and len(cache) == 1

@@ -30,6 +30,7 @@ from onceonly.notify import outbox
 from onceonly.notify.measures import event_measures
 from onceonly.notify.models import DeadLetter
 from onceonly.stats import cli as stats_cli
+from onceonly.stats import publication
 from onceonly.stats import service as stats
 from tests.conftest import DemoEnv
 from tests.stats.support import (
@@ -235,15 +236,15 @@ def test_a_piece_counts_only_if_in_hand_before_the_exact_cut_off(
     factory: sessionmaker[Session], demo_env: DemoEnv, outbox_clock: Now
 ) -> None:
     """The week of 2 March is first published at Monday 16 March 00:00 in Taipei (15 March,
-    16:00 UTC): one microsecond earlier :func:`stats.published_through` still stops at 1
+    16:00 UTC): one microsecond earlier :func:`publication.published_through` still stops at 1
     March. Evidence fetched, paper attached or an agency done one microsecond before that
     instant counts for the week; at the instant itself, or after, it does not."""
-    assert stats.publication_cutoff(WEEK, 7) == CUTOFF
+    assert publication.publication_cutoff(WEEK, 7) == CUTOFF
     taipei = datetime.combine(date(2026, 3, 16), time(0), tzinfo=stats.TAIPEI)
     assert taipei == CUTOFF
     just_before = CUTOFF - timedelta(microseconds=1)
-    assert stats.published_through(just_before, 7) == date(2026, 3, 1)
-    assert stats.published_through(CUTOFF, 7) == date(2026, 3, 8)
+    assert publication.published_through(just_before, 7) == date(2026, 3, 1)
+    assert publication.published_through(CUTOFF, 7) == date(2026, 3, 8)
     with transaction(factory) as db:
         early, on_time, paper_early, paper_on_time = (
             open_case(db, datetime(2026, 3, 3, 2, n, tzinfo=UTC)) for n in range(4)
@@ -260,7 +261,7 @@ def test_a_piece_counts_only_if_in_hand_before_the_exact_cut_off(
         with transaction(factory) as db:
             outbox.acknowledge(db, TPE_SOCIAL, [event])
     week = stats.Filters(WEEK, WEEK + timedelta(days=6))
-    as_of = stats.settled(7)
+    as_of = publication.settled(7)
     with factory() as db:
         rows = {
             (r.way, r.jurisdiction): (r.cases, r.online, r.paper)
@@ -339,13 +340,12 @@ def test_a_dead_delivery_counts_as_dead_until_replayed_or_processed(
 def test_the_cut_off_is_when_published_through_first_counts_the_week(
     week: date, settle_days: int
 ) -> None:
-    cutoff = stats.publication_cutoff(week, settle_days)
+    cutoff = publication.publication_cutoff(week, settle_days)
     sunday = week + timedelta(days=6)
-    assert stats.published_through(cutoff, settle_days) >= sunday
-    assert stats.published_through(cutoff - timedelta(microseconds=1), settle_days) < sunday
-    assert stats.settled(settle_days)(datetime.combine(sunday, time(23, 59), stats.TAIPEI)) == (
-        cutoff
-    )
+    assert publication.published_through(cutoff, settle_days) >= sunday
+    assert publication.published_through(cutoff - timedelta(microseconds=1), settle_days) < sunday
+    last_minute = datetime.combine(sunday, time(23, 59), stats.TAIPEI)
+    assert publication.settled(settle_days)(last_minute) == cutoff
 
 
 # -- the property: random histories ------------------------------------------------------
@@ -393,7 +393,9 @@ def _histories(draw: st.DrawFn, base: date) -> tuple[int, list[Step]]:
     replaces them) or given a paper; and moves told to one or two agencies, whose deliveries
     die, are replayed and are processed in random order."""
     settle = draw(st.integers(0, 9))
-    cutoffs = [stats.publication_cutoff(base + timedelta(weeks=w), settle) for w in range(WEEKS)]
+    cutoffs = [
+        publication.publication_cutoff(base + timedelta(weeks=w), settle) for w in range(WEEKS)
+    ]
     start = datetime.combine(base, time(0), tzinfo=stats.TAIPEI).astimezone(UTC)
     span = WEEKS * 7 * 24 * 60 - 1
     order = itertools.count()
@@ -502,7 +504,7 @@ def _figures(db: Session, week: stats.Filters, as_of: stats.AsOf | None) -> list
 
 
 def _public(db: Session, week: stats.Filters, now: datetime, settle: int) -> list[object]:
-    shown = stats.published(db, week, now=now, settle_days=settle)
+    shown = publication.published(db, week, now=now, settle_days=settle)
     assert (shown.filters.since, shown.filters.until) == (week.since, week.until)
     return [shown.rows, shown.turnaround, shown.events]
 
@@ -537,16 +539,16 @@ def test_a_published_week_depends_only_on_what_happened_before_its_cut_off(
     ]
     first: list[tuple[list[object], list[object]]] = []
     for week in weeks:
-        cutoff = stats.publication_cutoff(week.since, settle)
+        cutoff = publication.publication_cutoff(week.since, settle)
         replay.until(cutoff)
         with factory() as db:
             first.append((_figures(db, week, None), _public(db, week, cutoff, settle)))
-    end = max([s.at for s in steps] + [stats.publication_cutoff(weeks[-1].since, settle)])
+    end = max([s.at for s in steps] + [publication.publication_cutoff(weeks[-1].since, settle)])
     replay.until(end + timedelta(days=1))
     assert replay.done == len(steps)
     with factory() as db:
         for week, (live, public) in zip(weeks, first, strict=True):
-            assert _figures(db, week, stats.settled(settle)) == live, week.since
+            assert _figures(db, week, publication.settled(settle)) == live, week.since
             assert _public(db, week, end + timedelta(days=1), settle) == public, week.since
             moved = _figures(db, week, None) != live  # not vacuous: later steps moved it
             tally("live figures moved" if moved else "live figures stayed")

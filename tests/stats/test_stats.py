@@ -23,6 +23,7 @@ from onceonly.accounts.tenancy import NODE_WIDE, Scope
 from onceonly.cases.models import Case, CaseEvidence
 from onceonly.db import transaction
 from onceonly.notify.models import Delivery, LifeEvent, Subscription
+from onceonly.stats import assumptions, publication
 from onceonly.stats import cli as stats_cli
 from onceonly.stats import service as stats
 from tests.conftest import DemoEnv
@@ -167,7 +168,7 @@ def test_the_export_withholds_small_cells_and_is_a_valid_data_package(
             "paper": "2",
         },
     ]
-    assert all(int(r["cases"]) >= stats.MIN_CELL for r in rows)
+    assert all(int(r["cases"]) >= publication.MIN_CELL for r in rows)
     report = validate(str(tmp_path / "datapackage.json"))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
     descriptor = json.loads((tmp_path / "datapackage.json").read_text("utf-8"))
@@ -355,7 +356,7 @@ def test_trips_and_waiting_saved_with_the_assumptions_they_used(
     assert done.status_code == 200 and "已儲存估算假設" in done.text
     with factory() as db:
         found = {(s.way, s.jurisdiction): s for s in stats.savings(db, PERIOD, NODE_WIDE)}
-        assert stats.assumptions(db).updated_by == "node-admin"
+        assert assumptions.assumptions(db).updated_by == "node-admin"
     taipei = found[("workplace", "taipei-city")]
     assert (taipei.citizen_hours_saved, taipei.waiting_days_saved) == (6.0, 23.5)
     assert taipei.assumed["minutes_per_trip"] == 30.0
@@ -566,7 +567,7 @@ def test_the_public_sees_only_cells_above_the_threshold(
         ("residence", "unknown", 7),
         ("workplace", "taipei-city", 7),
     ]
-    assert all(r["cases"] >= stats.MIN_CELL for r in body["rows"])
+    assert all(r["cases"] >= publication.MIN_CELL for r in body["rows"])
     assert body["turnaround"] == [] and body["tell_us_once"] == []
     assert "withheld" not in body and body["published_through"] == "2026-03-22"
     assert body["suppression"].startswith("少於 5 件的格不公開")
@@ -666,7 +667,7 @@ def test_a_period_off_the_calendar_or_too_long_for_the_public_is_a_422(
             assert answer.status_code == 422, query
             assert [e["field"] for e in answer.json()["errors"]] == [field], query
         assert anyone.get("/stats/public?until=9999-12-31").status_code == 422
-        longest = stats.MAX_PUBLIC_WEEKS * 7 - 1
+        longest = publication.MAX_PUBLIC_WEEKS * 7 - 1
         until = (date(2026, 3, 2) + timedelta(days=longest)).isoformat()
         fits = anyone.get(f"/api/v1/stats/public?since=2026-03-02&until={until}", headers=json_)
         assert fits.status_code == 200
@@ -701,8 +702,8 @@ def test_no_public_cell_is_another_way_less_the_shown_ones(
     week = stats.Filters(date(2026, 3, 2), date(2026, 3, 8))
     taipei_week = stats.Filters(week.since, week.until, "taipei-city")
     with factory() as db:
-        shown = stats.published(db, week, now=SETTLED, settle_days=7)
-        only_taipei = stats.published(db, taipei_week, now=SETTLED, settle_days=7)
+        shown = publication.published(db, week, now=SETTLED, settle_days=7)
+        only_taipei = publication.published(db, taipei_week, now=SETTLED, settle_days=7)
     cells = {(r.way, r.jurisdiction): r.cases for r in shown.rows}
     # registration: New Taipei's one withheld, and Taipei's six with it
     assert cells == {("workplace", "taipei-city"): 7, ("residence", "unknown"): 7}
@@ -731,7 +732,7 @@ def test_complementary_withholding_per_way() -> None:
         row("residence", "taipei-city", 7),
         row("residence", "keelung-city", 5),
     ]
-    kept = {(r.way, r.jurisdiction) for r in stats.suppressed(found)}
+    kept = {(r.way, r.jurisdiction) for r in publication.suppressed(found)}
     # registration withholds 1: the smaller of its shown cells (5) goes too, making 6
     assert kept == {
         ("workplace", "taipei-city"),
