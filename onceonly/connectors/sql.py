@@ -58,10 +58,6 @@ PROGRESS_STEPS = 10_000
 """SQLite virtual-machine steps between two looks at the clock while a query runs (an
 indexed one-row lookup takes a few hundred, so it is never interrupted to look)."""
 
-BUSY_STEP_MS = 100
-"""The lock wait a call is allowed is rounded down to this step: the caller's deadline moves
-on every call, and setting the busy timeout is a statement of its own (about 14 µs)."""
-
 
 class SqlConnectorProvider(ConnectorProvider):
     """A provider whose source is a SQL database (see :class:`SqlSource`)."""
@@ -225,8 +221,8 @@ class SqlConnectorProvider(ConnectorProvider):
             return time.monotonic() > deadline
 
         driver.set_progress_handler(past_deadline, PROGRESS_STEPS)
-        busy_ms = int(left * 1000) // BUSY_STEP_MS * BUSY_STEP_MS  # never past the deadline
-        if connection.info.get("busy_ms") != busy_ms:
+        busy_ms = int(left * 1000)
+        if connection.info.get("busy_ms") != busy_ms:  # the same on nearly every call
             driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
             connection.info["busy_ms"] = busy_ms
 
