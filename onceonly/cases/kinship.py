@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from onceonly.cases.holding import Sight
 from onceonly.cases.models import Case, CaseEvidence, CaseKinRecord
 from onceonly.db import transaction, utcnow
 
@@ -99,15 +100,18 @@ def _wanted(session: Session, case: Case) -> list[tuple[str, str]]:
     ]
 
 
-def records(session: Session, case: Case) -> list[list[dict[str, Any]]]:
-    """Every kinship record the case holds (the subject's first), as lists of rows."""
+def records(
+    session: Session, case: Case, kept: Iterable[CaseKinRecord] | None = None
+) -> list[list[dict[str, Any]]]:
+    """Every kinship record the case holds (the subject's first), as lists of rows; of the
+    relatives', only those in ``kept`` when given."""
     own = subject_record(session, case)
     if own is None:
         return []
     found = [_rows(own)]
     found += [
         _rows(row.fields)
-        for row in _kin_rows(session, case).values()
+        for row in (kept if kept is not None else _kin_rows(session, case).values())
         if row.status == "issued" and row.fields
     ]
     return found
@@ -201,21 +205,38 @@ class KinSource:
         records: list[list[dict[str, Any]]],
         asked: list[CaseKinRecord],
         can_fetch: bool,
+        shown: list[CaseKinRecord] | None = None,
     ) -> None:
         self.subject = subject
         self.records = records
         self.asked = asked
         self.can_fetch = can_fetch
         """Relatives within reach are not all held yet (the clerk may ask for them)."""
+        self.shown = shown if shown is not None else asked
+        """The relatives' records the chart is drawn from (those the reader may see)."""
 
 
-def chart_source(session: Session, case: Case) -> KinSource | None:
-    """The case's kinship records, or None when the case holds no kinship record."""
-    if subject_record(session, case) is None or not case.subject:
+def chart_source(session: Session, case: Case, seen: Sight | None = None) -> KinSource | None:
+    """The case's kinship records, or None when the case holds no kinship record (or, with
+    ``seen``, none the reader's agency may see: the subject's own, then each relative's,
+    only if it fetched it or received the case afterwards)."""
+    slot = session.scalars(
+        select(CaseEvidence).where(
+            CaseEvidence.case_id == case.id,
+            CaseEvidence.dataset == KIN_DATASET,
+            CaseEvidence.status == "issued",
+        )
+    ).first()
+    if slot is None or not slot.fields or not case.subject:
         return None
+    if seen is not None and not seen.sees(slot.fetched_at, slot.fetched_agency):
+        return None
+    asked = kin_records(session, case)
+    shown = [row for row in asked if seen is None or seen.sees(row.fetched_at)]
     return KinSource(
         case.subject,
-        records(session, case),
-        kin_records(session, case),
+        records(session, case, shown),
+        asked,
         bool(_wanted(session, case)) and case.state in ("open", "gathering"),
+        shown,
     )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.cases.fields import field_problem
+from onceonly.cases.holding import CarriedPiece, audit_carried_reads, sight
 from onceonly.cases.models import Case, CaseEvidence, CaseThingAnswer
 from onceonly.cases.schemas import CaseView
 from onceonly.cases.state import (
@@ -113,6 +114,9 @@ class HeldLookup:
     """The owners' signed transcripts (JWS), as issued."""
     fetched_by: str
     fetched_at: datetime
+    held_by: str | None = None
+    """The agency holding the content when the reader's may not see it (see
+    :mod:`onceonly.cases.holding`); ``fields`` and ``transcripts`` are then empty."""
 
 
 def record_lookup(
@@ -186,34 +190,64 @@ def record_lookup(
 def lookups(
     session: Session, actor: CaseActor, number: str, *, lang: str | None = None
 ) -> list[HeldLookup]:
-    """The answers about things kept on the case (read as the clerk may read the case),
-    the latest asked first."""
+    """The answers about things kept on the case (read as the clerk may read the case, the
+    content only where its agency may see it, a carried one's read audited), the latest
+    asked first."""
     case = load_case(session, number, lang, actor)
     require_reader(session, case, actor, lang)
-    rows = session.scalars(
-        select(CaseThingAnswer)
-        .where(CaseThingAnswer.case_id == case.id)
-        .order_by(CaseThingAnswer.fetched_at.desc(), CaseThingAnswer.id)
-    )
-    return [
-        HeldLookup(
-            id=row.id,
-            kind=row.kind,
-            about=row.about,
-            evidence_type=row.evidence_type,
-            dataset=row.dataset,
-            status=row.status,
-            reason_zh=row.reason_zh or "",
-            reason_en=row.reason_en or "",
-            owners=tuple(row.owners),
-            fields=row.fields,
-            withheld_fields=tuple(row.withheld_fields),
-            transcripts=tuple(str(tr["jws"]) for tr in row.transcripts),
-            fetched_by=row.fetched_by,
-            fetched_at=as_utc(row.fetched_at),
+    seen = sight(session, case, actor.agency)
+    rows = list(
+        session.scalars(
+            select(CaseThingAnswer)
+            .where(CaseThingAnswer.case_id == case.id)
+            .order_by(CaseThingAnswer.fetched_at.desc(), CaseThingAnswer.id)
         )
-        for row in rows
-    ]
+    )
+    issued = [row for row in rows if row.status == "issued"]
+    audit_carried_reads(
+        session,
+        case,
+        actor,
+        [
+            CarriedPiece(
+                kind="lookup",
+                key=str(row.id),
+                fetched_at=as_utc(row.fetched_at),
+                fetched_agency=seen.fetcher(as_utc(row.fetched_at), row.fetched_agency),
+                subject=case.subject,
+                dataset=row.dataset,
+                fields=list(row.fields or {}),
+                predicate=row.evidence_type if row.evidence_type != row.dataset else None,
+                owners=list(row.owners),
+                request_id=row.request_id,
+            )
+            for row in issued
+            if seen.carried(row.fetched_at, row.fetched_agency)
+        ],
+    )
+    held = []
+    for row in rows:
+        shown = row.status != "issued" or seen.sees(row.fetched_at, row.fetched_agency)
+        held.append(
+            HeldLookup(
+                id=row.id,
+                kind=row.kind,
+                about=row.about,
+                evidence_type=row.evidence_type,
+                dataset=row.dataset,
+                status=row.status,
+                reason_zh=row.reason_zh or "",
+                reason_en=row.reason_en or "",
+                owners=tuple(row.owners),
+                fields=row.fields if shown else None,
+                withheld_fields=tuple(row.withheld_fields) if shown else (),
+                transcripts=tuple(str(tr["jws"]) for tr in row.transcripts) if shown else (),
+                fetched_by=row.fetched_by,
+                fetched_at=as_utc(row.fetched_at),
+                held_by=None if shown else seen.fetcher(as_utc(row.fetched_at), row.fetched_agency),
+            )
+        )
+    return held
 
 
 def _store_result(

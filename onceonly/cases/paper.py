@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from onceonly.cases.fields import field_problem
+from onceonly.cases.holding import sight
 from onceonly.cases.scans import WHOLE
 from onceonly.cases.schemas import CaseView
 from onceonly.cases.state import (
     CaseActor,
     add_event,
     after_change,
+    held_elsewhere,
     load_case,
     move_case,
     require_handler,
@@ -28,6 +30,7 @@ from onceonly.cases.state import (
 )
 from onceonly.cases.views import evidence_slots, now_or_given
 from onceonly.config import Settings
+from onceonly.db import as_utc
 from onceonly.errors import FieldError, Problem
 from onceonly.i18n import t
 
@@ -166,12 +169,18 @@ def paper_file(
     evidence_type: str,
     lang: str | None = None,
 ) -> tuple[Path, str, str] | None:
-    """The stored scan of one piece (path, content type, file name), for readers of the case."""
+    """The stored scan of one piece (path, content type, file name), for readers of the case
+    whose agency attached it or received the case after it was attached."""
     case = load_case(session, number, lang, actor)
     require_reader(session, case, actor, lang)
     row = next((r for r in evidence_slots(session, case) if r.evidence_type == evidence_type), None)
     if row is None or not row.paper_path:
         return None
+    seen = sight(session, case, actor.agency)
+    if row.paper_attached_at and not seen.sees(row.paper_attached_at):
+        holder = seen.fetcher(as_utc(row.paper_attached_at))
+        item = case.application_item
+        raise held_elsewhere(session, case.number, item, evidence_type, holder, lang)
     return (
         uploads_dir(settings) / row.paper_path,
         row.paper_content_type or "",

@@ -42,7 +42,7 @@ def get_case(
 ) -> CaseView:
     case = load_case(session, number, lang, actor)
     require_reader(session, case, actor, lang)
-    return case_view(session, case)
+    return case_view(session, case, reader=actor)
 
 
 def timeline(

@@ -63,6 +63,11 @@ class CaseEvidenceView(_View):
     fetched_at: datetime | None
     expires_at: datetime | None
     paper: PaperView | None
+    held_by: str | None = None
+    """Set when the reader's agency may not see this piece's content: it neither fetched it
+    nor received the case after it was fetched (a relay carries what the case holds then).
+    The agency that holds it; ``answer``, ``fields``, ``transcripts`` and ``paper`` are
+    then empty, the status and who fetched it still shown."""
 
 
 class CaseSummaryView(_View):
@@ -75,6 +80,7 @@ class CaseSummaryView(_View):
     decision: Decision | None
     subject_masked: str
     """The masked national ID, or the service request id when the case has no subject."""
+    opening_agency: str
     opened_by: str
     opened_at: datetime
     updated_at: datetime
@@ -83,7 +89,6 @@ class CaseSummaryView(_View):
 
 class CaseView(CaseSummaryView):
     subject: str | None
-    opening_agency: str
     contact_email: str | None
     contact_mobile: str | None
     contact_language: str

@@ -14,7 +14,10 @@ State machine (anything else is refused with a 409 problem naming the step and w
     open ──decide──▶ decided   only when the case already holds evidence (relayed with it)
 
 Only a clerk of the agency whose queue holds a case may act on it; clerks of every agency
-that has handled it may read it (progress stays traceable after a relay).
+that has handled it may read it (progress stays traceable after a relay), but a piece's
+content only where their agency obtained it or received the case afterwards
+(:mod:`~onceonly.cases.holding`). A case is opened only by an agency with a part in its
+item (:func:`_check_handles`).
 
 Here: opening a case, and the steps that move it (relay, transfer, consent, decide, close).
 Beside it, one idea each, all reached through this module: :mod:`~onceonly.cases.fields`
@@ -69,6 +72,7 @@ from onceonly.cases.state import (
     agency_name,
     evidence_words,
     flush_case,
+    held_elsewhere,
     item_name,
     kinship_source,
     load_case,
@@ -99,6 +103,7 @@ __all__ = [
     "deliver_pending",
     "evidence_needing_refresh",
     "get_case",
+    "held_elsewhere",
     "item_name",
     "kinship_source",
     "load_for_handler",
@@ -174,13 +179,15 @@ def open_case(
         errors.append(FieldError("contact_language", t("cases.contact.language_invalid", lang)))
     if errors or item is None or national_id is None:
         raise validation_problem(errors, lang)
-    if catalog.get_agency(session, actor.agency) is None:
+    agency = catalog.get_agency(session, actor.agency)
+    if agency is None:
         raise Problem(
             403,
             "unknown-agency",
             t("problem.forbidden", lang),
             t("cases.unknown_agency", lang, agency=actor.agency),
         )
+    _check_handles(session, item, agency, lang)
     moment = now_or_given(now)
     case = Case(
         number=allocate_number(session, actor.agency, moment),
@@ -228,7 +235,58 @@ def open_case(
     )
     notify_citizen(session, case, "opened")
     flush_case(session, case, lang)
-    return case_view(session, case, moment)
+    return case_view(session, case, moment, actor)
+
+
+def _check_handles(
+    session: Session,
+    item: catalog.ApplicationItemView,
+    agency: catalog.AgencyView,
+    lang: str | None,
+) -> None:
+    """A 422 on ``application_item`` unless the clerk's agency has a part in the item, as
+    the catalog says: it handles it (the item's agency kind), or it owns a piece of its
+    required evidence (a counter that takes the application in and relays it on, 一處收件),
+    in a jurisdiction the item is offered in. A case is the purpose every evidence request
+    names and a relay carries its evidence on: an agency with no part in an item has no
+    reason to hold cases of it."""
+    place = catalog.successor_of(session, agency.jurisdiction)
+    datasets = [catalog.get_dataset(session, r.dataset) for r in item.required_evidence]
+    # agency kinds, and the codes of central owners
+    parts = {item.agency_kind} | {d.owner_agency or d.owner_kind for d in datasets if d}
+    offered = item.jurisdictions is None or place in item.jurisdictions
+    if offered and (agency.kind in parts or agency.code in parts):
+        return
+    english = lang == "en"
+    places = [catalog.get_jurisdiction(session, code) for code in item.jurisdictions or ()]
+    where = (
+        t(
+            "cases.not_handled_item.where",
+            lang,
+            places=("、" if not english else ", ").join(
+                (p.name_en if english else p.name_zh) for p in places if p is not None
+            ),
+        )
+        if item.jurisdictions
+        else ""
+    )
+    raise validation_problem(
+        [
+            FieldError(
+                "application_item",
+                t(
+                    "cases.not_handled_item",
+                    lang,
+                    item=item.name_en if english else item.name_zh,
+                    kind=t(f"catalog.kind.{item.agency_kind}", lang),
+                    where=where,
+                    agency=agency.name_en if english else agency.name_zh,
+                ),
+                "not_handled",
+            )
+        ],
+        lang,
+    )
 
 
 def open_service_request_case(
@@ -530,7 +588,7 @@ def request_consent(
     )
     case.updated_at = moment
     flush_case(session, case, lang)
-    return case_view(session, case, moment)
+    return case_view(session, case, moment, actor)
 
 
 def decide_case(

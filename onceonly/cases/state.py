@@ -16,11 +16,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from onceonly.accounts.tenancy import scope_for
 from onceonly.cases import kinship
+from onceonly.cases.holding import CarriedPiece, audit_carried_reads, sight
 from onceonly.cases.models import Case, CaseAgency, CaseEvent
 from onceonly.cases.notifications import enqueue
 from onceonly.cases.schemas import CaseView
 from onceonly.cases.views import case_view, evidence_slots, refresh_measures
 from onceonly.catalog import service as catalog
+from onceonly.db import as_utc
 from onceonly.errors import Problem, not_found
 from onceonly.i18n import t
 
@@ -83,8 +85,29 @@ def load_for_reader(session: Session, actor: CaseActor, number: str, lang: str |
 def kinship_source(
     session: Session, actor: CaseActor, number: str, lang: str | None = None
 ) -> kinship.KinSource | None:
-    """The kinship records a case holds, for its chart (read as the clerk may read it)."""
-    return kinship.chart_source(session, load_for_reader(session, actor, number, lang))
+    """The kinship records a case holds, for its chart: those the clerk's agency may see,
+    a relative's record carried to it audited as a read of that relative's data."""
+    case = load_for_reader(session, actor, number, lang)
+    seen = sight(session, case, actor.agency)
+    source = kinship.chart_source(session, case, seen)
+    if source is not None:
+        pieces = [
+            CarriedPiece(
+                kind="kin",
+                key=str(row.id),
+                fetched_at=as_utc(row.fetched_at),
+                fetched_agency=seen.fetcher(as_utc(row.fetched_at)),
+                subject=row.national_id,
+                dataset=kinship.KIN_DATASET,
+                fields=list(row.fields or {}),
+                owners=list(row.owners),
+                request_id=row.request_id,
+            )
+            for row in source.shown
+            if row.status == "issued" and seen.carried(row.fetched_at)
+        ]
+        audit_carried_reads(session, case, actor, pieces)
+    return source
 
 
 def in_tenant(session: Session, case: Case, actor: CaseActor) -> bool:
@@ -120,6 +143,26 @@ def require_reader(session: Session, case: Case, actor: CaseActor, lang: str | N
             t("problem.forbidden", lang),
             t("cases.forbidden.read", lang, number=case.number),
         )
+
+
+def held_elsewhere(
+    session: Session, number: str, item: str, evidence_type: str, holder: str, lang: str | None
+) -> Problem:
+    """403: a piece whose content the reader's agency may not see (it neither fetched it nor
+    received the case afterwards, :mod:`onceonly.cases.holding`), saying who holds it."""
+    return Problem(
+        403,
+        "evidence-held-elsewhere",
+        t("cases.held.title", lang),
+        t(
+            "cases.held.detail",
+            lang,
+            number=number,
+            evidence=evidence_words(session, item, evidence_type, lang),
+            agency=agency_name(session, holder, lang),
+        ),
+        extra={"evidence_type": evidence_type, "held_by": holder},
+    )
 
 
 def moves_of(session: Session, case: Case) -> dict[str, str]:
@@ -216,6 +259,9 @@ def evidence_words(session: Session, item_code: str, evidence_type: str, lang: s
     for requirement in item.required_evidence if item else ():
         if evidence_type in (requirement.predicate, requirement.dataset):
             return requirement.paper_name_en if lang == "en" else requirement.paper_name_zh
+    dataset = catalog.get_dataset(session, evidence_type)
+    if dataset is not None:
+        return dataset.name_en if lang == "en" else dataset.name_zh
     return evidence_type
 
 
@@ -252,4 +298,4 @@ def after_change(
         notify_citizen(session, case, "gathering", **params)
     refresh_measures(session, case)
     flush_case(session, case, lang)
-    return case_view(session, case, moment)
+    return case_view(session, case, moment, actor)

@@ -125,6 +125,10 @@ class EvidenceCard:
     transcripts: list[TranscriptCard] = field(default_factory=list)
     paper: PaperView | None = None
     withheld: list[str] = field(default_factory=list)
+    held_by: str | None = None
+    """The agency holding the content, in words, when the clerk's agency may not see it."""
+    fetched_by: str | None = None
+    fetched_at: datetime | None = None
 
     @property
     def satisfied(self) -> bool:
@@ -482,6 +486,9 @@ def evidence_cards(
                     _label(dataset.field(name) if dataset else None, name, lang)
                     for name in row.withheld_fields
                 ],
+                held_by=agency_name(session, row.held_by, lang) if row.held_by else None,
+                fetched_by=row.fetched_by,
+                fetched_at=row.fetched_at,
             )
         )
     return cards

@@ -68,6 +68,8 @@ class LookupCard:
     reason: str
     owner_names: tuple[str, ...]
     transcripts: tuple[TranscriptCard, ...]
+    held_by: str | None = None
+    """The agency holding the content, in words, when the clerk's agency may not see it."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def cards(
                         transcript_card(session, settings, index, jws, jwks, lang, known=known)
                         for index, jws in enumerate(row.transcripts)
                     ),
+                    held_by=agency_name(row.held_by) if row.held_by else None,
                 )
             )
         first = rows[0]

@@ -30,6 +30,7 @@ EVENT_KINDS = (
     "notification_sent",
     "notification_failed",
     "consent_requested",
+    "carried_read",
 )
 
 
@@ -102,6 +103,13 @@ def event_lines(
             owners = [agency_name(session, str(o), lang) for o in d.get("owners") or []]
             params["offices"] = "、".join(owners) or "—"
             detail = str(d.get("reason_en" if lang == "en" else "reason_zh") or "")
+        elif event.kind == "carried_read":
+            dataset = catalog.get_dataset(session, str(d.get("dataset", "")))
+            named = (dataset.name_en if lang == "en" else dataset.name_zh) if dataset else ""
+            if d.get("piece") == "evidence":
+                named = _evidence_name(session, item, str(d.get("key", ""))) or named
+            params["evidence"] = named or str(d.get("dataset", ""))
+            params["source"] = agency_name(session, str(d.get("fetched_agency", "")), lang)
         elif event.kind == "paper_attached":
             params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
             params["filename"] = d.get("filename", "")

@@ -130,10 +130,7 @@ def _home(
 ) -> HTMLResponse:
     form = form or {}
     agency = _agency(db, user)
-    queue = []
-    for summary in service.queue_for(db, user.agency_code):
-        case = service.get_case(db, case_actor(user), summary.number, lang=lang)
-        queue.append((case, case.opening_agency != case.agency))
+    queue = [(c, c.opening_agency != c.agency) for c in service.queue_for(db, user.agency_code)]
     mine, others = _item_choices(db, agency, query, form.get("application_item", ""))
     return page(
         request,
@@ -377,7 +374,7 @@ def _case_page(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    with get_session_factory(request)() as db:
+    with transaction(get_session_factory(request)) as db:  # a carried piece's read is audited
         _, context = _case_context(request, db, user, number, lang)
         return page(
             request,
@@ -405,9 +402,14 @@ def _held_transcript(
     db: Session, user: Principal, number: str, evidence_type: str, index: int, lang: str
 ) -> tuple[CaseView, str]:
     """The case (read as the clerk may read it: another agency's case is refused, another
-    tenant's is not found) and its ``index``-th transcript of ``evidence_type``."""
+    tenant's is not found) and its ``index``-th transcript of ``evidence_type``; refused
+    when the clerk's agency may not see the piece's content."""
     case = service.get_case(db, case_actor(user), number, lang=lang)
     row = next((e for e in case.evidence if e.evidence_type == evidence_type), None)
+    if row is not None and row.held_by:
+        raise service.held_elsewhere(
+            db, case.number, case.application_item, evidence_type, row.held_by, lang
+        )
     if row is None or not 0 <= index < len(row.transcripts):
         raise not_found(t("counter.transcript.not_found", lang), lang)
     return case, row.transcripts[index].jws
@@ -473,9 +475,12 @@ def _held_lookup(
     answer about a thing (read as the clerk may read the case)."""
     held = service.lookups(db, case_actor(user), number, lang=lang)
     row = next((h for h in held if h.id == piece), None)
+    number = number.strip().upper()
+    if row is not None and row.held_by:
+        raise service.held_elsewhere(db, number, "", row.evidence_type, row.held_by, lang)
     if row is None or not 0 <= index < len(row.transcripts):
         raise not_found(t("counter.transcript.not_found", lang), lang)
-    return number.strip().upper(), f"{row.evidence_type}-{piece}", row.transcripts[index]
+    return number, f"{row.evidence_type}-{piece}", row.transcripts[index]
 
 
 @router.get("/counter/cases/{number}/lookups/{piece}/{index}/jws")

@@ -47,9 +47,11 @@ def test_no_rule_names_the_owner_and_the_owner_approves_a_request(
     site: Site, page: Page, browser: Browser, request: pytest.FixtureRequest
 ) -> None:
     subject = site.env.sample("low_income_applicant")
-    # the fire department: no rule of its own asks for consent to household records (the
-    # labour department's do, and consent follows the dataset whatever item is named)
-    sign_in(page, site, "tpe-fire-clerk")
+    # a land office, which owns the buildings the item asks about (an agency with no part in
+    # the item cannot open its case): no rule of its own asks for consent to household
+    # records (the labour department's do, and consent follows the dataset whatever item is
+    # named)
+    sign_in(page, site, "tpe-land-clerk")
     open_case(page, site, "國宅", ITEM_NAME, subject)
     fetch_all(page)
     household = page.locator("#ev-household_registration")
@@ -66,7 +68,7 @@ def test_no_rule_names_the_owner_and_the_owner_approves_a_request(
         owner = owner_context.new_page()
         sign_in(owner, site, "moi-household-owner")
         owner.goto(site.url("/owners/rules"))
-        pending = owner.locator("article.rule.pending").filter(has_text="臺北市政府消防局")
+        pending = owner.locator("article.rule.pending").filter(has_text="臺北市各地政事務所")
         expect(pending).to_have_count(1)
         label = re.search(r"R-\d+", pending.get_by_role("heading").inner_text())
         assert label

@@ -81,7 +81,7 @@ def test_only_the_fields_the_rule_allows_leave(counter: Counter) -> None:
 
 def test_an_agency_without_a_rule_is_refused_with_the_reason(counter: Counter) -> None:
     subject = counter.env.sample("low_income_applicant")
-    response = counter.ask("tpe-labour-clerk", subject)
+    response = counter.ask("tpe-social-clerk", subject)
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
@@ -91,26 +91,26 @@ def test_an_agency_without_a_rule_is_refused_with_the_reason(counter: Counter) -
     household = next(r for r in problem["results"] if r["dataset"] == "household_registration")
     assert household["owners"] == ["central.moi_household"]
     assert "Department of Household Registration" in household["reason"]["en"]
-    assert "Taipei City Department of Labor" in household["reason"]["en"]
+    assert "Taipei City Department of Social Welfare" in household["reason"]["en"]
     assert "內政部戶政司" in household["reason"]["zh-TW"]
-    assert "臺北市政府勞動局" in household["reason"]["zh-TW"]
+    assert "臺北市政府社會局" in household["reason"]["zh-TW"]
     assert "未核准" in household["reason"]["zh-TW"]
 
 
 def test_a_refusal_names_each_piece_in_words_not_by_its_code(counter: Counter) -> None:
     subject = counter.env.sample("low_income_applicant")
-    chinese = counter.ask("tpe-labour-clerk", subject).json()["detail"]
+    chinese = counter.ask("tpe-social-clerk", subject).json()["detail"]
     assert chinese.startswith("戶籍資料：資料所屬機關 內政部戶政司 未核准"), chinese
     assert "；是否為低收入戶：資料所屬機關 臺北市政府社會局" in chinese
     assert "；家庭平均每人每月所得低於門檻：" in chinese and "；名下無住宅：" in chinese
     english = counter.client.post(
         f"{URL}?lang=en",
         json={
-            "case_id": counter.case("tpe-labour-clerk", subject),
+            "case_id": counter.case("tpe-social-clerk", subject),
             "application_item": ITEM,
             "subject": subject,
         },
-        headers=counter.headers("tpe-labour-clerk"),
+        headers=counter.headers("tpe-social-clerk"),
     ).json()["detail"]
     assert english.startswith("Household registration: The owner Department of Household")
     assert "; Is a low-income household: The owner Taipei City Department of Social" in english
@@ -181,7 +181,7 @@ def test_only_the_owner_may_revoke(counter: Counter) -> None:
 def test_every_request_is_audited_before_release(counter: Counter) -> None:
     subject = counter.env.sample("low_income_applicant")
     ok = counter.ask("tpe-udd-clerk", subject)
-    refused = counter.ask("tpe-labour-clerk", subject)
+    refused = counter.ask("tpe-social-clerk", subject)
     with counter.app.state.sessions() as db:
         entries, _ = find_entries(db, EntryFilter(subject=subject), limit=100)
     by_request: dict[str, list[Any]] = {}
@@ -202,7 +202,7 @@ def test_every_request_is_audited_before_release(counter: Counter) -> None:
     )
     assert "name" in list(household.fields or [])
     assert household.legal_basis
-    denied = [e for e in entries if e.actor_agency == "taipei-city.labour"]
+    denied = [e for e in entries if e.actor_agency == "taipei-city.social_welfare"]
     assert len(denied) == 4 and {e.decision for e in denied} == {"denied"}
     assert refused.status_code == 403
 

@@ -242,7 +242,8 @@ def test_a_case_of_another_agency_is_refused_like_one_that_does_not_exist(
     counter: Counter,
 ) -> None:
     subject = counter.env.sample("low_income_applicant")
-    theirs = counter.case("tpe-labour-clerk", subject, ITEM)
+    theirs = counter.case("tpe-social-clerk", subject, ITEM)
+    assert theirs.startswith("TPE-SWD-")
     response = counter.ask("tpe-udd-clerk", subject, case_id=theirs)
     missing = counter.ask("tpe-udd-clerk", subject, case_id="TPE-UDD-115-999999")
     assert response.status_code == missing.status_code == 422

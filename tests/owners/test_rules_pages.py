@@ -53,9 +53,10 @@ def test_revoking_on_the_page_refuses_the_next_request(visit: Visit, demo_env: D
 def test_a_request_approved_on_the_page_lets_the_next_fetch_through(
     visit: Visit, demo_env: DemoEnv
 ) -> None:
-    # the fire department: no rule of its own asks for consent to welfare data (the labour
-    # department's rules do, and consent follows the dataset whatever item is named)
-    clerk = visit("tpe-fire-clerk")
+    # a land office, which owns the buildings the item asks about: no rule of its own asks for
+    # consent to welfare data (the labour department's rules do, and consent follows the
+    # dataset whatever item is named)
+    clerk = visit("tpe-land-clerk")
     number, page = _fetched_case(clerk, demo_env.sample("low_income_applicant"))
     assert "向 臺北市政府社會局 申請存取規則" in page
     asked = clerk.post(
@@ -69,7 +70,7 @@ def test_a_request_approved_on_the_page_lets_the_next_fetch_through(
 
     owner = visit("tpe-social-owner")
     rule_id = _rule_id(
-        owner.get("/owners/rules").text, "臺北市政府消防局", "低收入戶申請等候承租國宅", "pending"
+        owner.get("/owners/rules").text, "臺北市各地政事務所", "低收入戶申請等候承租國宅", "pending"
     )
 
     no_reason = owner.post(f"/owners/rules/{rule_id}/reject", {"reason": ""})
@@ -86,14 +87,14 @@ def test_a_request_approved_on_the_page_lets_the_next_fetch_through(
 
 
 def test_rejecting_with_a_reason_is_what_the_clerk_reads(visit: Visit, demo_env: DemoEnv) -> None:
-    clerk = visit("tpe-labour-clerk")
+    clerk = visit("tpe-land-clerk")
     number, _ = _fetched_case(clerk, demo_env.sample("low_income_applicant"))
     clerk.post(
         f"/counter/cases/{number}/rule-request", {"evidence_type": "is_low_income_household"}
     )
     owner = visit("tpe-social-owner")
     rule_id = _rule_id(
-        owner.get("/owners/rules").text, "臺北市政府勞動局", "低收入戶申請等候承租國宅", "pending"
+        owner.get("/owners/rules").text, "臺北市各地政事務所", "低收入戶申請等候承租國宅", "pending"
     )
     rejected = owner.post(f"/owners/rules/{rule_id}/reject", {"reason": "非社會救助目的"})
     assert rejected.status_code == 200 and "申請已駁回" in rejected.text
