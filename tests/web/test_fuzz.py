@@ -6,14 +6,14 @@ app answers in process (ASGI) with the demo's data, signed in as a clerk, an own
 auditor and the platform administrator. Any 5xx fails, and so does an answer the document
 does not describe: an undocumented status, a wrong content type, a body off its schema.
 
-Bounded for CI: a fixed number of examples per operation and mode, derandomized so a failure
-reproduces; ``ONCEONLY_FUZZ_EXAMPLES`` asks for more on a long local run.
+Bounded for CI by a fixed number of examples per operation and mode (not by a clock, which a
+busy machine would fail), derandomized so a failure reproduces; ``ONCEONLY_FUZZ_EXAMPLES``
+asks for more on a long local run. The suite's log names its slowest tests.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import pytest
@@ -35,8 +35,6 @@ from tests.web.conftest import ROLES, bearer_for
 
 EXAMPLES = int(os.environ.get("ONCEONLY_FUZZ_EXAMPLES", "6"))
 """Examples per operation and generation mode (valid, schema-breaking)."""
-BUDGET_SECONDS = float(os.environ.get("ONCEONLY_FUZZ_BUDGET", "150"))
-"""Per role; the run fails rather than overrun, so CI time stays bounded."""
 
 CHECKS = [
     not_a_server_error,
@@ -76,7 +74,6 @@ def _fuzz_operation(operation: Any, mode: GenerationMode, headers: dict[str, str
 def test_every_operation_survives_fuzzing(demo_env: DemoEnv, role: str) -> None:
     app = create_app(demo_env.settings)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    started = time.monotonic()
     failures: list[str] = []
     operations = 0
     try:
@@ -95,10 +92,6 @@ def test_every_operation_survives_fuzzing(demo_env: DemoEnv, role: str) -> None:
                     # Nothing to break: the operation takes no parameters and no body.
                 except (Exception, BaseExceptionGroup) as exc:  # report all, not the first
                     failures.append(f"--- {operation.label} ({mode.value}) as {role}\n{exc}")
-            assert time.monotonic() - started < BUDGET_SECONDS, (
-                f"fuzzing as {role} overran its {BUDGET_SECONDS:.0f}s budget "
-                f"after {operations} operations"
-            )
     finally:
         app.state.engine.dispose()
     assert operations > 40
