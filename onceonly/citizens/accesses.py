@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.service import CITIZEN_USERNAME_PREFIX
+from onceonly.accounts.users import CITIZEN_USERNAME_PREFIX
 from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries
 from onceonly.catalog import service as catalog
 from onceonly.domain.roc_date import TAIWAN

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from onceonly.accounts import service as accounts
-from onceonly.accounts.service import (
+from onceonly.accounts import users
+from onceonly.accounts.principal import Principal
+from onceonly.accounts.users import (
     CITIZEN_AGENCY,
     CITIZEN_ROLE,
     CITIZEN_USERNAME_PREFIX,
-    Principal,
     UserView,
 )
 from onceonly.errors import Problem
@@ -41,9 +41,9 @@ def ensure_citizen(
     """The citizen's account, made on first sign-in (name from the certificate). An account
     of that name that is not a citizen's (made by an administrator before that was refused)
     is never handed to the card's holder: it is not theirs."""
-    existing = accounts.get_user(session, username_for(national_id))
+    existing = users.get_user(session, username_for(national_id))
     if existing is None:
-        return accounts.create_citizen(session, national_id, name or national_id)
+        return users.create_citizen(session, national_id, name or national_id)
     if national_id_of(existing) is None:
         raise Problem(
             409,

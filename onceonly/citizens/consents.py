@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.service import Principal
+from onceonly.accounts.principal import Principal
 from onceonly.audit.log import AuditRecord, EntryFilter, append, find_entries
 from onceonly.catalog import service as catalog
 from onceonly.citizens.accesses import TAIWAN

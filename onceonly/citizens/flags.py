@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.service import Principal
+from onceonly.accounts.principal import Principal
 from onceonly.audit.log import AuditEntryView, AuditRecord, append
 from onceonly.audit.models import AuditEntry
 from onceonly.citizens.models import AccessFlag, FlagQueue

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts import sessions as browser_sessions
 from onceonly.accounts.deps import (
     SESSION_COOKIE,
     OptionalUser,
@@ -192,8 +192,8 @@ def signin_complete(request: Request, body: CompleteIn, settings: AppSettings) -
         else:
             old = request.cookies.get(SESSION_COOKIE)
             if old:
-                accounts.revoke_session(db, old)
-            new_session = accounts.create_session(db, user.id, settings.session_minutes)
+                browser_sessions.revoke_session(db, old)
+            new_session = browser_sessions.create_session(db, user.id, settings.session_minutes)
     if refused is not None:
         raise refused
     if failure is not None:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.service import Principal
+from onceonly.accounts.principal import Principal
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.catalog import service as catalog

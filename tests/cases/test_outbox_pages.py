@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts import users as accounts
 from onceonly.cases import notifications, service
 from onceonly.cases.notifications import deliver_pending
 from onceonly.config import Settings

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts import users as accounts
+from onceonly.accounts.api_tokens import issue_api_token
 from onceonly.config import Settings
 from onceonly.db import make_engine, make_session_factory
 from onceonly.web.app import create_app
@@ -35,7 +36,7 @@ def headers(settings: Settings) -> dict[str, dict[str, str]]:
             ("sys-admin", "admin", UDD.agency),
         ):
             user = accounts.create_user(db, name, "correct horse battery", role, agency, name)
-            token, _ = accounts.issue_api_token(db, user, "tests", 1)
+            token, _ = issue_api_token(db, user, "tests", 1)
             result[name] = {"Authorization": f"Bearer {token}"}
         db.commit()
     engine.dispose()

@@ -302,7 +302,8 @@ def test_a_revoked_partner_reached_through_the_exchange_reads_the_same(
 
 
 def _bearer(app: FastAPI, username: str) -> dict[str, str]:
-    from onceonly.accounts.service import get_user, issue_api_token
+    from onceonly.accounts.api_tokens import issue_api_token
+    from onceonly.accounts.users import get_user
 
     with transaction(app.state.sessions) as db:
         user = get_user(db, username)

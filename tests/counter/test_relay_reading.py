@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from onceonly.accounts.service import get_user
+from onceonly.accounts.users import get_user
 from onceonly.cases import service
 from onceonly.citizens.accesses import AccessFilter, list_accesses
 from onceonly.db import transaction

@@ -18,7 +18,8 @@ from frictionless import validate
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from onceonly.accounts import service as accounts
+from onceonly.accounts import users as accounts
+from onceonly.accounts.demo_accounts import DEMO_PASSWORD
 from onceonly.accounts.tenancy import NODE_WIDE, Scope
 from onceonly.cases.models import Case, CaseEvidence
 from onceonly.db import transaction
@@ -181,7 +182,7 @@ def test_the_dashboard_draws_each_chart_with_its_table_and_csv(
     _seed(factory)
     with transaction(factory) as db:
         accounts.create_user(
-            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+            db, "tpe-admin", DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
         )
     admin = visit("tpe-admin")
     page = admin.get("/stats?since=2026-03-01&until=2026-03-15")
@@ -292,7 +293,7 @@ def test_evidence_turnaround_per_dataset_and_owner(
     assert {r.jurisdiction for r in taipei_only} == {"new-taipei-city"}
     with transaction(factory) as db:
         accounts.create_user(
-            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+            db, "tpe-admin", DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
         )
     admin = visit("tpe-admin")
     page = admin.get("/stats?since=2026-03-01&until=2026-03-15")
@@ -324,11 +325,9 @@ def test_trips_and_waiting_saved_with_the_assumptions_they_used(
         ).one()
         piece.fetched_at = datetime(2026, 3, 3, 14, 0, tzinfo=UTC)
         accounts.create_user(
-            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+            db, "tpe-admin", DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
         )
-        accounts.create_user(
-            db, "node-admin", accounts.DEMO_PASSWORD, "admin", "central.household", "平臺"
-        )
+        accounts.create_user(db, "node-admin", DEMO_PASSWORD, "admin", "central.household", "平臺")
     with factory() as db:
         found = {(s.way, s.jurisdiction): s for s in stats.savings(db, PERIOD, NODE_WIDE)}
     taipei = found[("workplace", "taipei-city")]
@@ -471,7 +470,7 @@ def test_tell_us_once_events_and_time_until_every_agency_processed(
     assert {r.jurisdiction for r in taipei} == {"taipei-city"}
     with transaction(factory) as db:
         accounts.create_user(
-            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+            db, "tpe-admin", DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
         )
     admin = visit("tpe-admin")
     page = admin.get("/stats?since=2026-03-01&until=2026-03-15")
@@ -535,7 +534,7 @@ def test_counting_by_residence_from_the_mailing_address_reported_before_theadd_c
         accounts.create_user(
             db,
             "ntpc-admin",
-            accounts.DEMO_PASSWORD,
+            DEMO_PASSWORD,
             "admin",
             "new-taipei-city.civil_affairs",
             "管理",
@@ -590,7 +589,7 @@ def test_filters_are_catalog_choices_and_the_api_is_documented(
     _seed(factory)
     with transaction(factory) as db:
         accounts.create_user(
-            db, "tpe-admin", accounts.DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
+            db, "tpe-admin", DEMO_PASSWORD, "admin", "taipei-city.civil_affairs", "管理"
         )
     admin = visit("tpe-admin")
     page = admin.get(f"/stats?since=2026-03-01&until=2026-03-15&agency={TPE_UDD}")
