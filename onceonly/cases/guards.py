@@ -57,19 +57,26 @@ def agency_name(session: Session, code: str, lang: str) -> str:
     return agency.name_en if lang == "en" else agency.name_zh
 
 
-def check_request(session: Session, application_item: str, subject: str, lang: str) -> None:
-    """A 422 naming each field that is wrong (the API asks before opening, so it is told)."""
+def check_request(
+    session: Session, user: Principal, application_item: str, subject: str, lang: str
+) -> None:
+    """A 422 naming each field that is wrong, as opening would (the API asks before opening,
+    so it is told): the subject, an unknown item, or one the user's agency has no part in."""
     errors: list[FieldError] = []
     try:
         validate_national_id(subject)
     except DomainValueError as exc:
         errors.append(FieldError("subject", exc.message(lang), exc.code))
-    if catalog.get_application_item(session, application_item) is None:
+    item = catalog.get_application_item(session, application_item)
+    agency = catalog.get_agency(session, user.agency_code)
+    if item is None:
         errors.append(
             FieldError(
                 "application_item", t("cases.unknown_item", lang, code=application_item), "unknown"
             )
         )
+    elif agency is not None and (refused := service.not_handled_error(session, item, agency, lang)):
+        errors.append(refused)
     if errors:
         raise validation_problem(errors, lang)
 
@@ -138,15 +145,17 @@ def open_warnings(
     subject: str,
     lang: str,
 ) -> list[Caution]:
-    """The warnings due before opening this case; none when the form itself is wrong (the
-    service then names the field) or nothing looks amiss."""
+    """The warnings due before opening this case; none when the form itself is wrong or the
+    user's agency has no part in the item (opening then names the field), or nothing looks
+    amiss."""
     try:
         national_id = validate_national_id(subject)
     except DomainValueError:
         return []
     item = catalog.get_application_item(session, application_item)
-    if item is None:
-        return []
+    agency = catalog.get_agency(session, user.agency_code)
+    if item is None or agency is None or not service.handles(session, item, agency):
+        return []  # opening will say why; the register is not asked for a case never opened
     name = item.name_en if lang == "en" else item.name_zh
     warnings = [
         Caution(

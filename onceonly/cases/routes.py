@@ -158,7 +158,7 @@ def open_warnings(
     from onceonly.db import transaction
 
     with transaction(factory) as db:
-        guards.check_request(db, application_item, subject, lang)
+        guards.check_request(db, principal, application_item, subject, lang)
         found = guards.open_warnings(
             db, exchange_of(request).providers, principal, application_item, subject, lang
         )

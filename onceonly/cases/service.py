@@ -17,7 +17,7 @@ Only a clerk of the agency whose queue holds a case may act on it; clerks of eve
 that has handled it may read it (progress stays traceable after a relay), but a piece's
 content only where their agency obtained it or received the case afterwards
 (:mod:`~onceonly.cases.holding`). A case is opened only by an agency with a part in its
-item (:func:`_check_handles`).
+item (:func:`handles`).
 
 Here: opening a case, and the steps that move it (relay, transfer, consent, decide, close).
 Beside it, one idea each, all reached through this module: :mod:`~onceonly.cases.fields`
@@ -187,7 +187,9 @@ def open_case(
             t("problem.forbidden", lang),
             t("cases.unknown_agency", lang, agency=actor.agency),
         )
-    _check_handles(session, item, agency, lang)
+    refused = not_handled_error(session, item, agency, lang)
+    if refused is not None:
+        raise validation_problem([refused], lang)
     moment = now_or_given(now)
     case = Case(
         number=allocate_number(session, actor.agency, moment),
@@ -238,25 +240,32 @@ def open_case(
     return case_view(session, case, moment, actor)
 
 
-def _check_handles(
-    session: Session,
-    item: catalog.ApplicationItemView,
-    agency: catalog.AgencyView,
-    lang: str | None,
-) -> None:
-    """A 422 on ``application_item`` unless the clerk's agency has a part in the item, as
-    the catalog says: it handles it (the item's agency kind), or it owns a piece of its
-    required evidence (a counter that takes the application in and relays it on, 一處收件),
-    in a jurisdiction the item is offered in. A case is the purpose every evidence request
-    names and a relay carries its evidence on: an agency with no part in an item has no
-    reason to hold cases of it."""
+def handles(
+    session: Session, item: catalog.ApplicationItemView, agency: catalog.AgencyView
+) -> bool:
+    """Whether the agency has a part in the item, as the catalog says: it handles it (the
+    item's agency kind), or it owns a piece of its required evidence (a counter that takes
+    the application in and relays it on, 一處收件), in a jurisdiction the item is offered
+    in. A case is the purpose every evidence request names and a relay carries its evidence
+    on: an agency with no part in an item has no reason to hold cases of it."""
     place = catalog.successor_of(session, agency.jurisdiction)
     datasets = [catalog.get_dataset(session, r.dataset) for r in item.required_evidence]
     # agency kinds, and the codes of central owners
     parts = {item.agency_kind} | {d.owner_agency or d.owner_kind for d in datasets if d}
     offered = item.jurisdictions is None or place in item.jurisdictions
-    if offered and (agency.kind in parts or agency.code in parts):
-        return
+    return offered and (agency.kind in parts or agency.code in parts)
+
+
+def not_handled_error(
+    session: Session,
+    item: catalog.ApplicationItemView,
+    agency: catalog.AgencyView,
+    lang: str | None,
+) -> FieldError | None:
+    """The error on ``application_item`` when the agency has no part in the item
+    (:func:`handles`), naming who handles it and where; ``None`` when it has one."""
+    if handles(session, item, agency):
+        return None
     english = lang == "en"
     places = [catalog.get_jurisdiction(session, code) for code in item.jurisdictions or ()]
     where = (
@@ -270,22 +279,17 @@ def _check_handles(
         if item.jurisdictions
         else ""
     )
-    raise validation_problem(
-        [
-            FieldError(
-                "application_item",
-                t(
-                    "cases.not_handled_item",
-                    lang,
-                    item=item.name_en if english else item.name_zh,
-                    kind=t(f"catalog.kind.{item.agency_kind}", lang),
-                    where=where,
-                    agency=agency.name_en if english else agency.name_zh,
-                ),
-                "not_handled",
-            )
-        ],
-        lang,
+    return FieldError(
+        "application_item",
+        t(
+            "cases.not_handled_item",
+            lang,
+            item=item.name_en if english else item.name_zh,
+            kind=t(f"catalog.kind.{item.agency_kind}", lang),
+            where=where,
+            agency=agency.name_en if english else agency.name_zh,
+        ),
+        "not_handled",
     )
 
 

@@ -393,6 +393,34 @@ def test_the_cases_api_gives_the_counters_warnings_before_opening(
         assert url in api.get("/openapi.json").json()["paths"]
 
 
+def test_warnings_refuse_an_item_the_agency_has_no_part_in(
+    demo_env: DemoEnv, demo_app: FastAPI
+) -> None:
+    """The API's warnings answer what opening would: a labour office has no part in a
+    public-housing application, so asking before opening names the field and why, and the
+    register is not asked about a citizen for a case that could never be opened."""
+    from fastapi.testclient import TestClient
+
+    deceased = demo_env.sample("deceased")
+    before = _register_checks(demo_app, deceased)
+    with TestClient(demo_app) as api:
+        params = {"application_item": ITEM, "subject": deceased, "lang": "en"}
+        asked = api.get(
+            "/api/v1/cases/warnings", params=params, headers=_bearer(demo_app, "tpe-labour-clerk")
+        )
+        opened = api.post(
+            "/api/v1/cases",
+            json={"application_item": ITEM, "subject": deceased},
+            headers=_bearer(demo_app, "tpe-labour-clerk") | {"Accept-Language": "en"},
+        )
+    assert asked.status_code == 422, asked.text
+    [error] = asked.json()["errors"]
+    assert (error["field"], error["code"]) == ("application_item", "not_handled")
+    assert "Urban development" in error["reason"]
+    assert opened.status_code == 422 and opened.json()["errors"][0]["code"] == "not_handled"
+    assert _register_checks(demo_app, deceased) == before
+
+
 def test_warnings_tell_another_agencys_clerk_nothing(demo_env: DemoEnv, demo_app: FastAPI) -> None:
     """Found by an attacker's review: any clerk asking the warnings learned whether anyone was
     registered and when they died (the register asked with no case and no rule), and, item by
