@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.tenancy import Scope
+from onceonly.accounts.tenancy import NODE_WIDE
 from onceonly.cases.measures import AsOf, CaseMeasure, case_measures
 from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
@@ -193,8 +193,7 @@ def public_rows(session: Session, filters: Filters, settle_days: int) -> list[Ro
     cut-off (:func:`settled`), small and revealing cells withheld (:func:`suppressed`).
     ``filters`` should be :func:`public_weeks`; its jurisdiction is not applied here."""
     everywhere = Filters(filters.since, filters.until, None, filters.agency, filters.item)
-    every = Scope(tenant=None, operator=True)
-    return suppressed(rows(session, everywhere, every, as_of=settled(settle_days)))
+    return suppressed(rows(session, everywhere, NODE_WIDE, as_of=settled(settle_days)))
 
 
 def public_weeks(filters: Filters, now: datetime, settle_days: int) -> Filters:
@@ -275,10 +274,9 @@ def public_week(grouped: Iterable[Grouped], events: Iterable[EventMeasure]) -> P
     its own week (:func:`suppressed` and :func:`complementary` group by week), so weeks are
     counted apart from one reading of the period."""
     cases = list(grouped)
-    every = Scope(tenant=None, operator=True)
     cells = turnaround_of(cases)
     hidden = complementary(cells, lambda c: (c.dataset, c.owner, c.channel), lambda c: c.pieces)
-    told = events_of(events, Filters(EARLIEST, LATEST), every)
+    told = events_of(events, Filters(EARLIEST, LATEST), NODE_WIDE)
     withheld = complementary(told, lambda e: e.kind, lambda e: e.events)
     return PublicWeek(
         tuple(suppressed(rows_of(cases))),
@@ -315,7 +313,6 @@ def public_week_figures(
     span = Filters(missing[0], missing[-1] + timedelta(days=6))
     as_of = settled(days)
     lived = residence_resolver(session, known)
-    every = Scope(tenant=None, operator=True)
     cases: dict[date, list[CaseMeasure]] = {monday: [] for monday in missing}
     for measure in case_measures(session, *period_bounds(span), lived, as_of):
         monday = week_of(measure.opened_at)
@@ -327,7 +324,7 @@ def public_week_figures(
         if monday in events:
             events[monday].append(event)
     for monday in missing:
-        found[monday] = public_week(by_way(cases[monday], span, every, known), events[monday])
+        found[monday] = public_week(by_way(cases[monday], span, NODE_WIDE, known), events[monday])
         if cache is not None and (cases[monday] or events[monday]):
             cache.put(keys[monday], found[monday], now)
     return found
