@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import DDL, DateTime, Dialect, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -80,6 +81,26 @@ def database_of(error: BaseException) -> str | None:
     came from: a command may use another database than the environment names."""
     url = getattr(error, "database_url", None)
     return url.render_as_string(hide_password=True) if url is not None else None
+
+
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+"""PostgreSQL's serialization failure, deadlock and lock not available: the database rolled
+the transaction back whole, and the same request sent again can succeed."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is the database refusing this transaction for now (a deadlock with
+    another, a lock held past SQLite's timeout), not a fault in what was asked: nothing of
+    it was written, and retrying can help (a 503 with ``Retry-After``, not a 500)."""
+    if not isinstance(error, DBAPIError):
+        return False
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    message = str(orig).lower()
+    return isinstance(error, OperationalError) and (
+        "database is locked" in message or "database is busy" in message
+    )
 
 
 def _make_engine(url: str, **kwargs: Any) -> Engine:

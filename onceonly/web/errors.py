@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from onceonly.db import is_transient
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.validation_words import reason
@@ -23,6 +24,10 @@ _STATUS_KINDS = {
     403: ("forbidden", "problem.forbidden"),
     404: ("not-found", "problem.not_found"),
 }
+
+
+BUSY_RETRY_SECONDS = 1
+"""A deadlock or a held lock clears in well under a second once the other transaction ends."""
 
 
 def wants_html(request: Request) -> bool:
@@ -111,6 +116,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if is_transient(exc):  # rolled back whole: the same request again can succeed
+            log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+            lang = get_language(request)
+            busy = Problem(
+                503, "busy", t("problem.busy", lang), t("problem.busy_detail", lang),
+                retry_after=BUSY_RETRY_SECONDS,
+            )  # fmt: skip
+            return problem_response(request, busy)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         problem = Problem(500, "internal", t("problem.internal", get_language(request)))
         return problem_response(request, problem)
