@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -200,10 +201,24 @@ class CaseAgency(Base):
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
+CARRIED_READ_KEY = ("case_id", "agency", "piece_kind", "piece_key", "piece_fetched_at")
+"""What makes a ``carried_read`` event unique: one agency's first read of one fetch of one
+piece of one case (:mod:`onceonly.cases.holding`)."""
+
+
 class CaseEvent(Base):
     """One step of a case's timeline; append-only."""
 
     __tablename__ = "case_events"
+    __table_args__ = (
+        Index(
+            "uq_case_events_carried_read",
+            *CARRIED_READ_KEY,
+            unique=True,
+            sqlite_where=text("piece_kind IS NOT NULL"),
+            postgresql_where=text("piece_kind IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -215,6 +230,15 @@ class CaseEvent(Base):
     state_from: Mapped[str | None] = mapped_column(String(16))
     state_to: Mapped[str | None] = mapped_column(String(16))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    piece_kind: Mapped[str | None] = mapped_column(String(16))
+    """A ``carried_read``'s piece: ``evidence``, ``scan``, ``lookup`` or ``kin``; with the
+    two below, its unique key (``uq_case_events_carried_read``), so two clerks of an agency
+    opening the case at once write it once. Null for every other step, and for the reads
+    written before migration 0030 (their details say the same)."""
+    piece_key: Mapped[str | None] = mapped_column(String(120))
+    """Which piece of its kind: an evidence type, an answer's or a record's id."""
+    piece_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the piece read was fetched (a scan: attached); a later fetch is read anew."""
 
 
 class Notification(Base):

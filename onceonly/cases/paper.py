@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from onceonly.cases.fields import field_problem
-from onceonly.cases.holding import sight
+from onceonly.cases.holding import audit_carried_reads, sight
 from onceonly.cases.scans import WHOLE
 from onceonly.cases.schemas import CaseView
 from onceonly.cases.state import (
@@ -28,7 +28,7 @@ from onceonly.cases.state import (
     require_handler,
     require_reader,
 )
-from onceonly.cases.views import evidence_slots, now_or_given
+from onceonly.cases.views import carried_scans, evidence_slots, now_or_given
 from onceonly.config import Settings
 from onceonly.db import as_utc
 from onceonly.errors import FieldError, Problem
@@ -170,7 +170,9 @@ def paper_file(
     lang: str | None = None,
 ) -> tuple[Path, str, str] | None:
     """The stored scan of one piece (path, content type, file name), for readers of the case
-    whose agency attached it or received the case after it was attached."""
+    whose agency attached it or received the case after it was attached; the first download
+    of a scan carried to the reader's agency audited (in the caller's transaction), as its
+    first sight on the case would be (:func:`~onceonly.cases.holding.audit_carried_reads`)."""
     case = load_case(session, number, lang, actor)
     require_reader(session, case, actor, lang)
     row = next((r for r in evidence_slots(session, case) if r.evidence_type == evidence_type), None)
@@ -181,6 +183,7 @@ def paper_file(
         holder = seen.fetcher(as_utc(row.paper_attached_at))
         item = case.application_item
         raise held_elsewhere(session, case.number, item, evidence_type, holder, lang)
+    audit_carried_reads(session, case, actor, carried_scans(session, case, [row], seen))
     return (
         uploads_dir(settings) / row.paper_path,
         row.paper_content_type or "",

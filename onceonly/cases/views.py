@@ -126,7 +126,10 @@ def case_view(
     rows = evidence_slots(session, case)
     seen = sight(session, case, reader.agency) if reader is not None else None
     if reader is not None and seen is not None:
-        audit_carried_reads(session, case, reader, carried_evidence(session, case, rows, seen))
+        carried = carried_evidence(session, case, rows, seen) + carried_scans(
+            session, case, rows, seen
+        )
+        audit_carried_reads(session, case, reader, carried)
     return CaseView(
         **summary_fields(case),
         subject=case.subject,
@@ -152,9 +155,7 @@ def carried_evidence(
     ]
     if not pieces:
         return []
-    item = catalog.get_application_item(session, case.application_item)
-    needs = item.required_evidence if item else ()
-    bases = {(r.predicate or r.dataset): r.legal_basis for r in needs}
+    bases = legal_bases(session, case)
     return [
         CarriedPiece(
             kind="evidence",
@@ -171,6 +172,46 @@ def carried_evidence(
         )
         for row in pieces
         if row.fetched_at is not None
+    ]
+
+
+def legal_bases(session: Session, case: Case) -> dict[str, str]:
+    """The legal basis of each evidence type the case's item requires."""
+    item = catalog.get_application_item(session, case.application_item)
+    needs = item.required_evidence if item else ()
+    return {(r.predicate or r.dataset): r.legal_basis for r in needs}
+
+
+def carried_scans(
+    session: Session, case: Case, rows: list[CaseEvidence], seen: Sight
+) -> list[CarriedPiece]:
+    """The scans ``seen``'s agency reads (the file, or its name, hash and size on the case)
+    but another agency attached: the one holding the case when it was attached. A scan
+    stands for a piece of evidence the citizen brought on paper; nothing in it came from an
+    owner (no owners, no fields). A replaced scan is new content, read anew."""
+    scans = [
+        row
+        for row in rows
+        if row.paper_sha256 and row.paper_attached_at and seen.carried(row.paper_attached_at)
+    ]
+    if not scans:
+        return []
+    bases = legal_bases(session, case)
+    return [
+        CarriedPiece(
+            kind="scan",
+            key=row.evidence_type,
+            fetched_at=as_utc(row.paper_attached_at),
+            fetched_agency=seen.fetcher(as_utc(row.paper_attached_at)),
+            subject=case.subject,
+            dataset=row.dataset,
+            legal_basis=bases.get(row.evidence_type),
+            sha256=row.paper_sha256,
+            name_zh=row.paper_name_zh,
+            name_en=row.paper_name_en,
+        )
+        for row in scans
+        if row.paper_attached_at is not None
     ]
 
 

@@ -89,6 +89,7 @@ def event_lines(
     for event in events:
         d: dict[str, Any] = event.details or {}
         detail = ""
+        wording = event.kind  # the message that says it
         params: dict[str, Any] = {"item": item_name}
         if event.kind == "evidence_fetched":
             params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
@@ -106,10 +107,12 @@ def event_lines(
         elif event.kind == "carried_read":
             dataset = catalog.get_dataset(session, str(d.get("dataset", "")))
             named = (dataset.name_en if lang == "en" else dataset.name_zh) if dataset else ""
-            if d.get("piece") == "evidence":
+            if d.get("piece") in ("evidence", "scan"):
                 named = _evidence_name(session, item, str(d.get("key", ""))) or named
             params["evidence"] = named or str(d.get("dataset", ""))
             params["source"] = agency_name(session, str(d.get("fetched_agency", "")), lang)
+            if d.get("piece") == "scan":
+                wording = "carried_scan_read"
         elif event.kind == "paper_attached":
             params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
             params["filename"] = d.get("filename", "")
@@ -146,7 +149,7 @@ def event_lines(
             params["recipient"] = d.get("recipient", "")
             if event.kind == "notification_failed":  # the reason is for administrators
                 detail = t("counter.event.notification_failed_detail", lang)
-        key = f"counter.event.{event.kind}" if event.kind in EVENT_KINDS else "counter.event.other"
+        key = f"counter.event.{wording}" if event.kind in EVENT_KINDS else "counter.event.other"
         lines.append(
             EventLine(
                 at=taipei_time(event.at, lang),
