@@ -22,7 +22,9 @@ What each role sees (the *scope*):
   every account but create accounts and issue tokens only for node-wide ones
   (:meth:`Scope.provisions`): a token is issued to its own account (a person's only by its
   holder, signed in), or by the tenant's own administrator for the tenant's system accounts
-  (:func:`~onceonly.accounts.api_tokens.issue_api_token`).
+  (:func:`~onceonly.accounts.api_tokens.issue_api_token`). The node-wide accounts it makes
+  are administrators and data owners of national agencies, and a data owner reads no
+  citizen's data anywhere (:data:`NODE_WIDE_ROLES` says why that holds and what checks it).
 
 This lives in ``accounts`` because it is a property of who is calling, needed by every
 capability's service functions (cases, audit, policy, notify, backup); ``federation`` would be
@@ -43,7 +45,19 @@ CENTRAL = "central"
 NODE_WIDE_ROLES = ("admin", "owner")
 """Roles of national agencies' accounts a platform administrator may make and issue tokens
 for: they decide rules and run the node but read no citizen's records. A national clerk or
-auditor (who would) is made with ``onceonly users create`` by the node's operator."""
+auditor (who would) is made with ``onceonly users create`` by the node's operator.
+
+``owner`` stays here on purpose: a deployment needs the first owner account of each national
+data-owning agency (內政部戶政司, 財政部財政資訊中心, ...) to decide its rules and
+subscriptions, and the web administrator is where a national agency's accounts are made. The
+promise holds because no route lets an owner read or write a named citizen's data: evidence
+requests are a clerk's; reporting or previewing a life event, asking for a subscription,
+reading its feed and acknowledging it are a clerk's (``onceonly.notify.routes.CLERK_ROLES``);
+an owner approves only another agency's subscription, and only a person, never a system
+account, approves one (``onceonly.notify.subscriptions.approve_subscription``). So an owner
+account the operator makes, system or person, decides and reads nobody; the operator gets to a
+citizen's data only through a clerk, which it cannot make or mint a token for. Checked end to
+end, the attack this once allowed included, by ``tests/notify/test_owner_reads_no_one.py``."""
 
 
 class Caller(Protocol):

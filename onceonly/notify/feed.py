@@ -6,6 +6,10 @@ increasing order and a cursor never passes over a row that is still being commit
 cursor is the last position the agency has stored: asking with ``cursor=n`` confirms receipt
 of everything up to ``n`` (those rows become ``delivered``) and returns what follows, in order.
 Processing is confirmed separately with ``POST /api/v1/notify/acks``.
+
+Rows of a subscription its own agency, or an agency system's account, approved
+(:func:`~onceonly.notify.subscriptions.improperly_approved`: refused since, but possibly stored
+from before) are never served nor confirmed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.db import utcnow
 from onceonly.notify.models import Delivery
+from onceonly.notify.subscriptions import improperly_approved_ids
 
 MAX_LIMIT = 500
 
@@ -37,6 +42,7 @@ def read_feed(
     changes (a person looking)."""
     limit = max(1, min(limit, MAX_LIMIT))
     cursor = max(0, cursor)
+    served = Delivery.subscription_id.not_in(improperly_approved_ids(session, agency_code))
     if cursor and confirm:
         now = utcnow()
         session.execute(
@@ -46,6 +52,7 @@ def read_feed(
                 Delivery.mode == "pull",
                 Delivery.feed_position <= cursor,
                 Delivery.status == "pending",
+                served,
             )
             .values(status="delivered", delivered_at=now, attempts=Delivery.attempts + 1)
         )
@@ -56,6 +63,7 @@ def read_feed(
                 Delivery.agency_code == agency_code,
                 Delivery.mode == "pull",
                 Delivery.feed_position > cursor,
+                served,
             )
             .order_by(Delivery.feed_position)
             .limit(limit)

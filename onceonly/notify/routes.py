@@ -33,7 +33,18 @@ from onceonly.web.templating import render
 router = APIRouter(tags=["notify"])
 
 PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+CLERK_ROLES = ("clerk",)
+"""Who reports a life event or previews one (each a look at the household register about a
+named citizen), asks for a subscription (which names where citizens' events go), reads its
+agency's feed and acknowledges what it processed: a household office's or a subscribing
+agency's clerk, a person or the agency's system doing the agency's own work. Never a data
+owner: owners decide who may be told and read no citizen's data, and the platform's operator
+can make owner accounts of national agencies
+(:data:`~onceonly.accounts.tenancy.NODE_WIDE_ROLES`), so any of these routes open to
+``owner`` would be the operator's way to a citizen's data."""
 AGENCY_ROLES = ("clerk", "owner")
+"""Who lists subscriptions: their own agency's, or all of them at the household-registration
+owner, which decides them (no citizen's data in them)."""
 
 Lang = Annotated[str, Depends(language)]
 
@@ -192,7 +203,7 @@ def _event_in(body: EventReportIn, principal: Principal) -> LifeEventIn:
 
 
 EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Not a household registration office", **PROBLEM},
+    403: {"description": "Not a household registration office's clerk", **PROBLEM},
     422: {
         "description": "Invalid event, refused by the register, or Idempotency-Key reused",
         **PROBLEM,
@@ -217,7 +228,7 @@ EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 def record_event(
     body: EventReportIn,
     request: Request,
-    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    principal: Annotated[Principal, Depends(require_roles(*CLERK_ROLES))],
     db: Db,
     lang: Lang,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
@@ -253,7 +264,7 @@ def record_event(
 def preview_event(
     body: EventReportIn,
     request: Request,
-    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    principal: Annotated[Principal, Depends(require_roles(*CLERK_ROLES))],
     db: Db,
     lang: Lang,
 ) -> list[RecipientOut]:
@@ -277,7 +288,7 @@ def preview_event(
 )
 def create_subscription(
     body: SubscriptionIn,
-    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    principal: Annotated[Principal, Depends(require_roles(*CLERK_ROLES))],
     db: Db,
     lang: Lang,
 ) -> SubscriptionOut:
@@ -340,7 +351,11 @@ for _action in ("approve", "reject", "revoke"):
         response_model=SubscriptionOut,
         summary=f"{_action.capitalize()} a subscription (household-registration owner only)",
         responses={
-            403: {"description": "Not the owner", **PROBLEM},
+            403: {
+                "description": "Not a person at the owner, or (approving) the subscription "
+                "of the approver's own agency",
+                **PROBLEM,
+            },
             404: {"description": "No such subscription", **PROBLEM},
             409: {"description": "Not in a state that allows it", **PROBLEM},
         },
@@ -362,7 +377,7 @@ for _action in ("approve", "reject", "revoke"):
     responses={404: {"description": "No pull subscription", **PROBLEM}},
 )
 def feed(
-    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    principal: Annotated[Principal, Depends(require_roles(*CLERK_ROLES))],
     db: Db,
     lang: Lang,
     cursor: Annotated[Seq, Query()] = 0,
@@ -390,7 +405,7 @@ def feed(
 )
 def acks(
     body: AcksIn,
-    principal: Annotated[Principal, Depends(require_roles(*AGENCY_ROLES))],
+    principal: Annotated[Principal, Depends(require_roles(*CLERK_ROLES))],
     db: Db,
 ) -> AcksOut:
     result = outbox.acknowledge(db, principal.agency_code, body.event_ids)

@@ -3,6 +3,14 @@ owner (``central.moi_household``) approves, rejects or later revokes, like an ac
 
 Only approved subscriptions get outbox rows, and only with the fields they list. Revoking stops
 new rows at once; rows already written stay (the event was lawfully sent when it happened).
+
+An approval is a person's decision about *another* agency's request: a data owner approving a
+subscription of its own agency would grant itself every citizen's life events, and an agency
+system's account (no password, acting only by API tokens an administrator or the node's
+operator issues) is no person deciding anything. Both are refused
+(:func:`approve_subscription`), and a subscription approved so before the check existed is
+treated as never approved: no event is written for it and the feed serves none of its rows
+(:func:`improperly_approved`).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onceonly.accounts.users import UserView, get_user
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import both, one_line, t
@@ -197,6 +206,55 @@ def _check_owner(acting_agency: str | None, lang: str | None) -> None:
         )
 
 
+def _check_approver(
+    session: Session, sub: Subscription, by: str, acting_agency: str, lang: str | None
+) -> None:
+    """A 403 in words unless ``by`` (at ``acting_agency``) may approve ``sub``: not for its
+    own agency, and not as an agency system's account."""
+    if sub.agency_code == acting_agency:
+        raise Problem(
+            403,
+            "own-subscription",
+            t("problem.forbidden", lang),
+            t("notify.error.own_subscription", lang, agency=acting_agency),
+        )
+    approver = get_user(session, by)
+    if approver is not None and approver.system:
+        raise Problem(
+            403,
+            "system-approver",
+            t("problem.forbidden", lang),
+            t("notify.error.system_approver", lang),
+        )
+
+
+def improperly_approved(
+    session: Session, sub: Subscription, accounts: dict[str, UserView | None] | None = None
+) -> bool:
+    """Whether ``sub`` was approved by an account of the agency that asked for it, or by an
+    agency system's account: approvals :func:`approve_subscription` refuses, which may still
+    be stored from before it did. Such a subscription gets no outbox rows and the feed serves
+    none of its rows. An approver that is no account (the demo's seed, trusted code) is not
+    one. ``accounts`` caches the look-ups of one call."""
+    if sub.decided_by is None:
+        return False
+    cache = {} if accounts is None else accounts
+    if sub.decided_by not in cache:
+        cache[sub.decided_by] = get_user(session, sub.decided_by)
+    approver = cache[sub.decided_by]
+    return approver is not None and (approver.agency_code == sub.agency_code or approver.system)
+
+
+def improperly_approved_ids(session: Session, agency_code: str) -> list[int]:
+    """The ids of ``agency_code``'s approved subscriptions that :func:`improperly_approved`
+    names (none after the check at approval; the feed leaves their rows out)."""
+    query = select(Subscription).where(
+        Subscription.agency_code == agency_code, Subscription.decided_by.is_not(None)
+    )
+    accounts: dict[str, UserView | None] = {}
+    return [s.id for s in session.scalars(query) if improperly_approved(session, s, accounts)]
+
+
 def _require_status(sub: Subscription, allowed: tuple[str, ...], lang: str | None) -> None:
     if sub.status not in allowed:
         raise Problem(
@@ -218,6 +276,8 @@ def _decide(
 ) -> SubscriptionView:
     _check_owner(acting_agency, lang)
     sub = _load(session, subscription_id, lang)
+    if status == "approved" and acting_agency is not None:
+        _check_approver(session, sub, by, acting_agency, lang)
     if status == "revoked":
         _require_status(sub, ("approved", "pending"), lang)
         sub.revoked_by, sub.revoked_at, sub.revoke_reason = by, utcnow(), reason or None
@@ -238,7 +298,9 @@ def approve_subscription(
     lang: str | None = None,
 ) -> SubscriptionView:
     """Approve a pending subscription; ``acting_agency`` must be the owner (None: trusted code
-    such as the demo seeder)."""
+    such as the demo seeder), and ``decided_by`` a person there deciding about another
+    agency's request: a subscription of ``acting_agency`` itself, or approval by an agency
+    system's account, is a 403 in words."""
     return _decide(session, subscription_id, "approved", decided_by, acting_agency, reason, lang)
 
 
@@ -311,12 +373,16 @@ def matching_subscriptions(
     session: Session, kind: str, jurisdiction: str | None
 ) -> list[Subscription]:
     """Approved subscriptions that want an event of ``kind`` about a citizen of
-    ``jurisdiction``, in id order (the order their feed rows are locked in)."""
+    ``jurisdiction``, in id order (the order their feed rows are locked in); none that was
+    :func:`improperly_approved`."""
     query = select(Subscription).where(Subscription.status == "approved").order_by(Subscription.id)
+    accounts: dict[str, UserView | None] = {}
     return [
         s
         for s in session.scalars(query)
-        if kind in s.event_kinds and (s.jurisdiction is None or s.jurisdiction == jurisdiction)
+        if kind in s.event_kinds
+        and (s.jurisdiction is None or s.jurisdiction == jurisdiction)
+        and not improperly_approved(session, s, accounts)
     ]
 
 

@@ -292,7 +292,8 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
         sub = subscriptions.request_subscription(
             db,
             subscriptions.SubscriptionRequest(
-                agency_code=f"{code}.social_welfare",
+                # the labour department's clerk reads its feed (a data owner reads none)
+                agency_code=f"{code}.labour",
                 event_kinds=["death"],
                 legal_basis="household-registration-act",
                 fields=["death_date"],
