@@ -4,9 +4,12 @@ The service writes each message as a ``pending`` row in the same transaction as 
 change (an outbox), so a message exists exactly when the change does. Delivery happens after
 that commit (:func:`deliver_pending`); whatever happens while sending, the state change is
 already durable, and the outcome (sent, or failed with the reason) is written to the
-``notifications`` row and the case timeline. :func:`retry_failed_notifications` sends failed
-ones again. A row is claimed (``pending``/``failed`` → ``sending``) by a conditional UPDATE
-before sending, so two workers never send the same message twice.
+``notifications`` row and the case timeline; a message that left is also written to the audit
+log with the citizen as subject (``case.notice_sent``, the recipient masked), so the citizen's
+page of who handled their data lists where each message about their case went.
+:func:`retry_failed_notifications` sends failed ones again. A row is claimed
+(``pending``/``failed`` → ``sending``) by a conditional UPDATE before sending, so two workers
+never send the same message twice.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from sqlalchemy import ColumnElement, exists, false, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.accounts.tenancy import Scope
+from onceonly.audit.log import AuditRecord, append
 from onceonly.call_failures import failure_in_words
 from onceonly.cases.models import Case, CaseEvent, Notification, SmsOutboxMessage
 from onceonly.cases.schemas import NotificationView, SmsOutboxView
 from onceonly.config import Settings
 from onceonly.db import as_utc, transaction, utcnow
+from onceonly.domain.contacts import mask_contact
 from onceonly.i18n import t
 
 logger = logging.getLogger(__name__)
@@ -43,7 +48,10 @@ EVENTS = (
     "decided",
     "closed",
     "consent_requested",
+    "contact_elsewhere",
 )
+"""What a message can be about; ``contact_elsewhere`` goes to the contact the citizen registered
+themselves when the case's messages go elsewhere (:mod:`onceonly.cases.contacts`)."""
 
 
 @runtime_checkable
@@ -75,20 +83,32 @@ def enqueue(session: Session, case: Case, event: str, **params: Any) -> list[Not
 
     ``params`` fill the templates besides ``number``; a citizen who left no contact gets none.
     """
+    return enqueue_to(session, case, event, case.contact_email, case.contact_mobile, **params)
+
+
+def enqueue_to(
+    session: Session,
+    case: Case,
+    event: str,
+    email: str | None,
+    mobile: str | None,
+    **params: Any,
+) -> list[Notification]:
+    """:func:`enqueue` to the address and number given rather than the case's contacts."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}")
     lang = case.contact_language
     values = {"number": case.number, **params}
     subject = t(f"cases.notify.{event}.subject", lang, **values)
     rows = []
-    if case.contact_email:
+    if email:
         body = "\n\n".join(
             (t(f"cases.notify.{event}.body", lang, **values), t("cases.notify.footer", lang))
         )
-        rows.append(_row(case, event, "email", case.contact_email, subject, body))
-    if case.contact_mobile:
+        rows.append(_row(case, event, "email", email, subject, body))
+    if mobile:
         text = t(f"cases.notify.{event}.sms", lang, **values)
-        rows.append(_row(case, event, "sms", case.contact_mobile, subject, text))
+        rows.append(_row(case, event, "sms", mobile, subject, text))
     session.add_all(rows)
     return rows
 
@@ -187,7 +207,50 @@ def _deliver_one(
                 },
             )
         )
+        if not error:
+            _audit_sent(session, row)
     return error is None
+
+
+def _audit_sent(session: Session, row: Notification) -> None:
+    """The citizen's record of a message about their case that left: which one, by which
+    channel, to whom (masked), in the same transaction as its ``sent`` status. A case about
+    no one (an Open311 report) has no subject to write it for."""
+    case = session.get(Case, row.case_id)
+    if case is None or not case.subject:
+        return
+    recipient = mask_contact(row.channel, row.recipient)
+
+    def words(lang: str) -> str:
+        return t(
+            "cases.audit.notice_sent",
+            lang,
+            number=case.number,
+            notice=t(f"cases.notice_name.{row.event}", lang),
+            channel=t(f"counter.channel.{row.channel}", lang),
+            recipient=recipient,
+        )
+
+    append(
+        session,
+        AuditRecord(
+            event="case.notice_sent",
+            actor_username="system",
+            actor_agency=case.agency,
+            application_item=case.application_item,
+            case_id=case.number,
+            subject=case.subject,
+            reason_zh=words("zh-TW"),
+            reason_en=words("en"),
+            details={
+                "notification_id": row.id,
+                "notice": row.event,
+                "channel": row.channel,
+                "recipient": recipient,
+                "attempt": row.attempts,
+            },
+        ),
+    )
 
 
 def _deliver(

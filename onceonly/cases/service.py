@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from onceonly.accounts.tenancy import tenant_of_agency
 from onceonly.audit.log import AuditRecord, append
 from onceonly.cases.book import CaseBook
+from onceonly.cases.contacts import record_contacts
 from onceonly.cases.fields import checked_note, field_problem, normalise_email, normalise_mobile
 from onceonly.cases.lookups import HeldLookup, lookups, record_evidence, record_lookup
 from onceonly.cases.models import Case, CaseEvent, CaseEvidence
@@ -141,7 +142,9 @@ def open_case(
     lang: str | None = None,
 ) -> CaseView:
     """Open a case in the actor's agency queue, with one evidence slot per required piece.
-    ``acknowledged``: the warnings the clerk saw and went past (kept in the timeline)."""
+    ``acknowledged``: the warnings the clerk saw and went past (kept in the timeline). Each
+    contact given is written to the audit log about the citizen, and the contact the citizen
+    registered is told when the case's messages go elsewhere (:mod:`~onceonly.cases.contacts`)."""
     if actor.role != "clerk":
         raise Problem(
             403, "forbidden", t("problem.forbidden", lang), t("cases.forbidden.open", lang)
@@ -236,6 +239,7 @@ def open_case(
         **({"acknowledged": list(acknowledged)} if acknowledged else {}),
     )
     notify_citizen(session, case, "opened")
+    record_contacts(session, case, actor)  # audited; the citizen's own contact told if not it
     flush_case(session, case, lang)
     return case_view(session, case, moment, actor)
 

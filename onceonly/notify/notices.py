@@ -20,6 +20,7 @@ from onceonly.cases.notifications import OutboxSms, SmsProvider, send_message
 from onceonly.config import Settings
 from onceonly.db import transaction, utcnow
 from onceonly.i18n import normalise_language, t
+from onceonly.notify.contacts import registered_contact
 from onceonly.notify.models import EventContact, LifeEvent, Notice
 
 NOTICE_KINDS = ("all_processed", "failed")
@@ -55,16 +56,8 @@ def contact_of(session: Session, event: LifeEvent) -> Contact | None:
     row = session.get(EventContact, event.id)
     if row is not None:
         return Contact(row.email, row.mobile, row.language)
-    latest = session.scalar(
-        select(LifeEvent)
-        .where(LifeEvent.national_id == event.national_id, LifeEvent.kind == "contact_details")
-        .order_by(LifeEvent.seq.desc())
-        .limit(1)
-    )
-    if latest is None:
-        return None
-    found = Contact(latest.payload.get("email"), latest.payload.get("phone"))
-    return found or None
+    own = registered_contact(session, event.national_id)
+    return Contact(own.email, own.mobile) if own else None
 
 
 def queue_notices(session: Session, event: LifeEvent, kind: str, **params: Any) -> int:
