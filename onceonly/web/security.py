@@ -169,6 +169,12 @@ class BodyLimitMiddleware:
 
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 """``\\u0000`` in JSON text: an escape preceded by an even number of backslashes."""
+_JSON_SUSPECT = re.compile(rb"(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])", re.IGNORECASE)
+"""``\\u0000`` or a surrogate escape (``\\ud800`` to ``\\udfff``) in JSON text, found in one
+pass over the body; a surrogate may still be half of a pair (an emoji escaped as
+``\\ud83d\\ude00``), which the parsed text tells apart."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A code point that is half of a UTF-16 pair: in parsed JSON text, one left alone."""
 _FORM_TYPES = ("application/x-www-form-urlencoded",)
 
 
@@ -179,33 +185,77 @@ def _nul_fields_in_query(raw: bytes) -> list[str]:
     return [k.replace("\x00", "") or "query" for k, v in pairs if "\x00" in k + v]
 
 
-def _nul_paths(value: Any, path: str) -> Iterator[str]:
+def _escaped(text: str) -> str:
+    """``text`` with each lone surrogate spelled ``\\udXXX``: an answer naming a field is
+    UTF-8, which cannot carry one."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _bad_text(text: str) -> str | None:
+    """Why ``text`` cannot be taken (``nul``, ``surrogate``), or ``None``."""
+    if "\x00" in text:
+        return "nul"
+    return "surrogate" if _SURROGATE.search(text) else None
+
+
+def _refused_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Each field (dotted path) holding text that cannot be taken, with why; a key that
+    cannot be taken is the field itself."""
     if isinstance(value, str):
-        if "\x00" in value:
-            yield path or "body"
+        if code := _bad_text(value):
+            yield path or "body", code
     elif isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key).replace("\x00", "")
-            yield from (where or "body",) if "\x00" in str(key) else _nul_paths(item, where)
+            where = f"{path}.{_escaped(key)}" if path else _escaped(key).replace("\x00", "")
+            if code := _bad_text(key):
+                yield where or "body", code
+            else:
+                yield from _refused_paths(item, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _nul_paths(item, f"{path}.{index}" if path else str(index))
+            yield from _refused_paths(item, f"{path}.{index}" if path else str(index))
 
 
-def _nul_fields_in_json(body: bytes) -> list[str]:
-    if not _JSON_NUL.search(body):
+def _as_utf8(body: bytes) -> bytes:
+    """JSON text in UTF-8. RFC 8259 asks for UTF-8, but Python's parser, and so the app,
+    reads UTF-16 and UTF-32 too, whose escapes the byte patterns above would not see."""
+    encoding = json.detect_encoding(body)
+    if encoding.startswith("utf-8"):
+        return body
+    try:
+        return body.decode(encoding).encode()
+    except UnicodeError:
+        return body  # not text: the app's own parsing answers that
+
+
+def _refused_fields_in_json(body: bytes) -> list[tuple[str, str]]:
+    """The fields of a JSON body whose text cannot be taken, each with why."""
+    body = _as_utf8(body)
+    if not _JSON_SUSPECT.search(body):
         return []
     try:
-        return list(dict.fromkeys(_nul_paths(json.loads(body), ""))) or ["body"]
+        found = list(dict.fromkeys(_refused_paths(json.loads(body), "")))
     except (ValueError, RecursionError):
         return []  # not JSON after all: the app's own parsing answers that
+    return found or ([("body", "nul")] if _JSON_NUL.search(body) else [])
+
+
+def _reason(code: str, lang: str | None) -> str:
+    # a lone surrogate: RFC 8259 (8.2) leaves its meaning open; nothing can store or send it
+    return t(f"field.{code}", lang)
 
 
 class NulRefusalMiddleware:
     """Refuses text carrying NUL (U+0000) in the path, the query, a JSON body or a form with
     422 naming the field. PostgreSQL cannot store or even compare such text (the query failed
     with a 500) and no name, code or number of ours contains one. Uploads (multipart) are
-    binary and pass untouched."""
+    binary and pass untouched.
+
+    A JSON string may also escape half of a UTF-16 pair alone (``"\\ud800"``): such text is
+    not Unicode, so neither database can store it, nor can an answer quoting it (a 422 naming
+    the key) be written as UTF-8; each failed with a 500. Refused likewise, code
+    ``surrogate``; a whole pair is the character it stands for. A JSON body in UTF-16 or
+    UTF-32 is read as the app reads it (it used to pass unread, NUL and all)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -214,8 +264,8 @@ class NulRefusalMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        fields = ["path"] if "\x00" in scope["path"] else []
-        fields += _nul_fields_in_query(scope.get("query_string", b""))
+        fields = [("path", "nul")] if "\x00" in scope["path"] else []
+        fields += [(f, "nul") for f in _nul_fields_in_query(scope.get("query_string", b""))]
         content_type = Headers(scope=scope).get("content-type", "").lower()
         is_json = content_type.startswith("application/") and "json" in content_type.split(";")[0]
         replay: list[Message] = []
@@ -229,15 +279,18 @@ class NulRefusalMiddleware:
                 body += message.get("body", b"")
                 if not message.get("more_body", False):
                     break
-            fields = _nul_fields_in_json(body) if is_json else _nul_fields_in_query(body)
+            if is_json:
+                fields = _refused_fields_in_json(body)
+            else:
+                fields = [(f, "nul") for f in _nul_fields_in_query(body)]
         if fields:
             from onceonly.web.deps import get_language
             from onceonly.web.errors import problem_response
 
             request = Request(scope)
             lang = get_language(request)
-            reason = t("field.nul", lang)
-            problem = validation_problem([FieldError(f, reason, "nul") for f in fields], lang)
+            errors = [FieldError(f, _reason(code, lang), code) for f, code in fields]
+            problem = validation_problem(errors, lang)
             await problem_response(request, problem)(scope, receive, send)
             return
 

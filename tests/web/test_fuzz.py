@@ -14,6 +14,7 @@ asks for more on a long local run. The suite's log names its slowest tests.
 from __future__ import annotations
 
 import os
+import traceback
 from typing import Any
 
 import pytest
@@ -46,6 +47,29 @@ CHECKS = [
 
 SKIP: dict[str, str] = {}
 """Operations not fuzzed yet, each with the reason; every entry is a bug someone owns."""
+
+
+def _describe(exc: BaseException, depth: int = 0) -> str:
+    """``exc`` for the failure report: its type and message (a Schemathesis check failure's
+    title and message), its notes, where the app raised (the innermost frames of its cause),
+    and so on for each exception it groups, recursively. A Hypothesis ``FlakyFailure`` or a
+    Schemathesis ``FailureGroup`` says only that something failed; which check failed, and
+    on what, is in the exceptions it holds."""
+    while not str(exc) and exc.__cause__ is not None:  # Hypothesis wraps a BaseException
+        exc = exc.__cause__
+    lines = [f"{type(exc).__name__}: {exc}"]
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message and message not in lines[0]:
+        lines.append(message)
+    # Hypothesis's note of the first call's traceback says again what its sub-exception says
+    notes = getattr(exc, "__notes__", ())
+    lines += [n for n in notes if not n.startswith("Failed to reproduce exception.")]
+    if exc.__cause__ is not None:
+        where = traceback.format_exception(exc.__cause__, limit=-8, chain=False)
+        lines += ["Caused by:", "".join(where)]
+    own = "\n".join("    " * depth + line for line in "\n".join(lines).splitlines())
+    inner = exc.exceptions if isinstance(exc, BaseExceptionGroup) else ()
+    return "\n".join([own, *(_describe(sub, depth + 1) for sub in inner)])
 
 
 def _fuzz_operation(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
@@ -91,7 +115,8 @@ def test_every_operation_survives_fuzzing(demo_env: DemoEnv, role: str) -> None:
                     assert mode is GenerationMode.NEGATIVE, operation.label
                     # Nothing to break: the operation takes no parameters and no body.
                 except (Exception, BaseExceptionGroup) as exc:  # report all, not the first
-                    failures.append(f"--- {operation.label} ({mode.value}) as {role}\n{exc}")
+                    label = f"--- {operation.label} ({mode.value}) as {role}"
+                    failures.append(f"{label}\n{_describe(exc)}")
     finally:
         app.state.engine.dispose()
     assert operations > 40
