@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from onceonly.audit.log import AuditRecord, append
+from onceonly.audit.log import append
 from onceonly.cases.models import Case
 from onceonly.cases.notifications import enqueue_to
 from onceonly.cases.state import CaseActor, message_names
@@ -77,23 +77,12 @@ def record_contacts(session: Session, case: Case, actor: CaseActor) -> None:
         }
         append(
             session,
-            AuditRecord(
-                event="case.contact_set",
-                actor_username=actor.username,
-                actor_badge=actor.badge,
-                actor_role=actor.role,
-                actor_agency=actor.agency,
-                application_item=case.application_item,
-                case_id=case.number,
-                subject=case.subject,
+            actor.audit_record(
+                case,
+                "case.contact_set",
+                {"channel": channel, "recipient": recipient, "registered": standing},
                 reason_zh=reason["zh-TW"],
                 reason_en=reason["en"],
-                details={
-                    **({"credential": dict(actor.credential)} if actor.credential else {}),
-                    "channel": channel,
-                    "recipient": recipient,
-                    "registered": standing,
-                },
             ),
         )
     if own and elsewhere:

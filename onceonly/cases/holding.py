@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from onceonly.audit.log import AuditRecord, append
+from onceonly.audit.log import append
 from onceonly.cases.models import CARRIED_READ_KEY, Case, CaseEvent
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, utcnow
@@ -228,14 +228,10 @@ def audit_carried_reads(
             continue
         append(
             session,
-            AuditRecord(
-                event=CARRIED_READ,
-                actor_username=reader.username,
-                actor_badge=reader.badge,
-                actor_role=reader.role,
-                actor_agency=reader.agency,
-                application_item=case.application_item,
-                case_id=case.number,
+            reader.audit_record(
+                case,
+                CARRIED_READ,
+                {**details, "request_id": piece.request_id},
                 subject=piece.subject,
                 dataset=piece.dataset,
                 fields=list(piece.fields) or None,
@@ -244,10 +240,5 @@ def audit_carried_reads(
                 legal_basis=piece.legal_basis,
                 reason_zh=_reason(session, piece, "zh-TW"),
                 reason_en=_reason(session, piece, "en"),
-                details={
-                    **({"credential": dict(reader.credential)} if reader.credential else {}),
-                    **details,
-                    "request_id": piece.request_id,
-                },
             ),
         )

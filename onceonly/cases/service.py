@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.tenancy import tenant_of_agency
-from onceonly.audit.log import AuditRecord, append
+from onceonly.audit.log import append
 from onceonly.cases.book import CaseBook
 from onceonly.cases.contacts import record_contacts
 from onceonly.cases.fields import checked_note, field_problem, normalise_email, normalise_mobile
@@ -409,15 +409,10 @@ def _audit_move(
     """The audit entry of a case moving between agencies (a relay, a 1999 transfer)."""
     append(
         session,
-        AuditRecord(
-            event=event,
-            actor_username=actor.username,
-            actor_badge=actor.badge,
-            actor_role=actor.role,
-            actor_agency=actor.agency,
-            application_item=case.application_item,
-            case_id=case.number,
-            subject=case.subject,
+        actor.audit_record(
+            case,
+            event,
+            {"from": source, "to": target, **details},
             owner_agency=target,
             reason_zh=t(
                 "cases.audit.relay",
@@ -431,12 +426,6 @@ def _audit_move(
                 source=agency_name(session, source, "en"),
                 target=agency_name(session, target, "en"),
             ),
-            details={
-                **({"credential": dict(actor.credential)} if actor.credential else {}),
-                "from": source,
-                "to": target,
-                **details,
-            },
         ),
     )
 

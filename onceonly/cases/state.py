@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from onceonly.accounts.tenancy import scope_for
+from onceonly.audit.log import AuditRecord
 from onceonly.cases import kinship
 from onceonly.cases.holding import CarriedPiece, audit_carried_reads, sight
 from onceonly.cases.models import Case, CaseAgency, CaseEvent
@@ -53,6 +54,26 @@ class CaseActor:
     badge: str | None = None
     credential: Mapping[str, Any] | None = None
     """The session or token used and who issued it; recorded in the audit entries."""
+
+    def audit_record(
+        self, case: Case, event: str, details: Mapping[str, Any], **fields: Any
+    ) -> AuditRecord:
+        """The audit entry of this actor's act on ``case``: who, with which credential, on
+        which case and item, about the case's citizen unless ``fields`` names another."""
+        return AuditRecord(
+            event=event,
+            actor_username=self.username,
+            actor_badge=self.badge,
+            actor_role=self.role,
+            actor_agency=self.agency,
+            application_item=case.application_item,
+            case_id=case.number,
+            **({"subject": case.subject} | fields),
+            details={
+                **({"credential": dict(self.credential)} if self.credential else {}),
+                **details,
+            },
+        )
 
 
 def load_case(
