@@ -72,10 +72,11 @@ class EventLine:
     detail: str
 
 
-def _evidence_name(session: Session, item: catalog.ApplicationItemView | None, code: str) -> str:
+def _evidence_name(item: catalog.ApplicationItemView | None, code: str, lang: str) -> str:
+    """The paper the evidence replaces, as the item names it in ``lang``."""
     for requirement in item.required_evidence if item else ():
         if code in (requirement.predicate, requirement.dataset):
-            return requirement.paper_name_zh
+            return requirement.paper_name_en if lang == "en" else requirement.paper_name_zh
     return code
 
 
@@ -92,7 +93,7 @@ def event_lines(
         wording = event.kind  # the message that says it
         params: dict[str, Any] = {"item": item_name}
         if event.kind == "evidence_fetched":
-            params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
+            params["evidence"] = _evidence_name(item, str(d.get("evidence_type", "")), lang)
             params["status"] = t(f"counter.status.{d.get('status', 'failed')}", lang)
             detail = str(d.get("reason_en" if lang == "en" else "reason_zh") or "")
         elif event.kind == "looked_up":
@@ -108,13 +109,13 @@ def event_lines(
             dataset = catalog.get_dataset(session, str(d.get("dataset", "")))
             named = (dataset.name_en if lang == "en" else dataset.name_zh) if dataset else ""
             if d.get("piece") in ("evidence", "scan"):
-                named = _evidence_name(session, item, str(d.get("key", ""))) or named
+                named = _evidence_name(item, str(d.get("key", "")), lang) or named
             params["evidence"] = named or str(d.get("dataset", ""))
             params["source"] = agency_name(session, str(d.get("fetched_agency", "")), lang)
             if d.get("piece") == "scan":
                 wording = "carried_scan_read"
         elif event.kind == "paper_attached":
-            params["evidence"] = _evidence_name(session, item, str(d.get("evidence_type", "")))
+            params["evidence"] = _evidence_name(item, str(d.get("evidence_type", "")), lang)
             params["filename"] = d.get("filename", "")
             old = d.get("replaces")
             if isinstance(old, dict):

@@ -164,3 +164,15 @@ def test_pages_render_within_a_second(visit: Visit, demo_env: DemoEnv) -> None:
             timings.append(time.perf_counter() - started)
             assert response.status_code == 200
         assert min(timings) < 1.0, f"{path} took {min(timings):.2f}s"
+
+
+def test_the_timeline_names_the_paper_in_the_page_language(visit: Visit, demo_env: DemoEnv) -> None:
+    """Each fetched piece is named by the paper it replaces, in the reader's language."""
+    clerk = visit("tpe-udd-clerk")
+    number = _opened(clerk, demo_env.sample("low_income_applicant"))
+    assert clerk.post(f"/counter/cases/{number}/evidence").status_code == 200
+    chinese = clerk.get(f"/counter/cases/{number}?lang=zh-TW").text
+    assert "調閱「戶籍謄本」" in chinese
+    english = clerk.get(f"/counter/cases/{number}?lang=en").text
+    assert "Fetched &#34;Household registration transcript&#34;" in english
+    assert "Fetched &#34;戶籍謄本&#34;" not in english
