@@ -59,6 +59,18 @@ def _forbidden(lang: str) -> Problem:
     )
 
 
+def _reviewable(db: Db, item_id: int, principal: Principal, lang: str) -> ReviewItem:
+    """The pair ``principal`` may judge. A clerk who judges no pairs at all is refused; one
+    who judges pairs elsewhere hears the same "no such pair" as for an id that was never
+    issued, so counting ids tells nobody which other governments have pairs waiting."""
+    if not _reviews_anything(principal):
+        raise _forbidden(lang)
+    item = db.get(ReviewItem, item_id)
+    if item is None or not may_review(principal, item):
+        raise not_found(t("consolidate.review.unknown_item", lang, id=item_id), lang)
+    return item
+
+
 @router.get("/consolidate/review", response_class=HTMLResponse, include_in_schema=False)
 def review_page(request: Request, principal: Reviewer, db: Db, lang: Lang) -> HTMLResponse:
     if not _reviews_anything(principal):
@@ -138,12 +150,8 @@ async def fix_held_record(
 ) -> RedirectResponse:
     """A clerk's values for a held-back record's failed fields (form fields ``fix.<field>``,
     plus ``record_id``): the next run normalises them and, if they read, loads the row."""
+    _reviewable(db, item_id, principal, lang)
     form = await request.form()
-    item = db.get(ReviewItem, item_id)
-    if item is None:
-        raise not_found(t("consolidate.review.unknown_item", lang, id=item_id), lang)
-    if not may_review(principal, item):
-        raise _forbidden(lang)
     values = {str(k)[4:]: str(v) for k, v in form.multi_items() if str(k).startswith("fix.")}
     try:
         review.fix(db, item_id, str(form.get("record_id", "")), values, principal.username)
@@ -162,11 +170,7 @@ def decide_pair(
     decision: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    item = db.get(ReviewItem, item_id)
-    if item is None:
-        raise not_found(t("consolidate.review.unknown_item", lang, id=item_id), lang)
-    if not may_review(principal, item):
-        raise _forbidden(lang)
+    _reviewable(db, item_id, principal, lang)
     try:
         review.decide(db, item_id, decision, principal.username)
     except review.ReviewError as error:

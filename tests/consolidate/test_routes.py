@@ -225,3 +225,37 @@ def test_a_held_back_record_shows_why_and_its_clerk_fixes_it(demo_env: DemoEnv) 
             [review.Candidate("county:35", "county:34", 0.9998, held, {"name": "陳月娟"})],
         )
         assert review.fixes(db, "plan-h") == {"county:35": {"birth_date": "民國57年8月6日"}}
+
+
+def test_a_pair_elsewhere_is_answered_like_one_that_does_not_exist(demo_env: DemoEnv) -> None:
+    """A reviewer of another government (or of the other entity) cannot tell a pair waiting
+    there from an id never issued: both are "no such pair", and nothing is decided."""
+    app = create_app(demo_env.settings)
+    with transaction(app.state.sessions) as db:
+        review.sync_queue(db, "plan-e", "tainan-city", [
+            review.Candidate("county:1", "city:9", 0.7, {"name": "王小明"}, {"name": "王小銘"}),
+        ])  # fmt: skip
+        item_id = review.pending(db, "plan-e")[0].id
+    answers = {}
+    with TestClient(app) as client:
+        for who, target in (
+            ("tpe-land-clerk", item_id),  # a reviewer in 臺北市
+            ("tnn-land-clerk", item_id),  # 臺南市's land office: parcels only
+            ("tpe-land-clerk", item_id + 1000),  # no such pair
+        ):
+            for path in (f"/consolidate/review/{target}", f"/consolidate/review/{target}/fix"):
+                response = client.post(
+                    path,
+                    data={"decision": "match", "record_id": "county:1", "fix.name": "甲"},
+                    headers=_token(app, who),
+                )
+                body = response.json()
+                answers[(who, target, path.endswith("fix"))] = (
+                    response.status_code,
+                    body["title"],
+                    body["detail"].replace(str(target), "#"),
+                )
+    assert len(set(answers.values())) == 1, answers
+    assert next(iter(answers.values()))[0] == 404
+    with app.state.sessions() as db:
+        assert review.decisions(db, "plan-e") == {}
