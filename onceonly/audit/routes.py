@@ -16,8 +16,11 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
+from onceonly.accounts.principal import NODE_OPERATOR
 from onceonly.accounts.tenancy import scope_of
+from onceonly.accounts.users import CITIZEN_USERNAME_PREFIX
 from onceonly.audit.log import AuditEntryView, EntryFilter, find_entries, head
+from onceonly.domain.national_id import mask_national_id
 from onceonly.errors import FieldError, validation_problem
 from onceonly.i18n import t
 from onceonly.web.deps import Db, get_language
@@ -180,8 +183,6 @@ def audit_head(user: Auditor, db: Db) -> AuditHeadOut:
 
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(request: Request, user: Auditor, db: Db, search: Search) -> HTMLResponse:
-    from onceonly.domain.national_id import mask_national_id
-
     result = search.run(db, user)
     return render(
         request,
@@ -190,8 +191,30 @@ def audit_page(request: Request, user: Auditor, db: Db, search: Search) -> HTMLR
         form=search.form,
         head=head(db),
         mask=mask_national_id,
+        actor=lambda entry: actor_in_words(entry.actor_username, entry.actor_badge, search.lang),
         query_for=lambda page: _query_string(search.form, page, search.per_page),
     )
+
+
+def actor_in_words(username: str, badge: str | None, lang: str) -> str:
+    """Who acted, as the audit page names them: a member of staff by badge; the node's own
+    doings (its operator at the command line, the system sending notices), another node,
+    another log and a citizen in words, never by the name the entry records for them
+    (``node-operator``, ``cli:household_office``, ``system``, ``citizen-a123456789``)."""
+    if badge:
+        return badge
+    if username == "system":
+        return t("audit.actor.system", lang)
+    if username == NODE_OPERATOR or username.startswith("cli:"):
+        return t("audit.actor.operator", lang)
+    if username.startswith("node:"):
+        return t("audit.actor.node", lang, node=username.removeprefix("node:"))
+    if username.startswith("log:"):
+        return t("audit.actor.log", lang, origin=username.removeprefix("log:"))
+    if username.startswith(CITIZEN_USERNAME_PREFIX):
+        citizen = mask_national_id(username.removeprefix(CITIZEN_USERNAME_PREFIX))
+        return t("audit.actor.citizen", lang, citizen=citizen)
+    return username
 
 
 def _query_string(form: dict[str, str], page: int, per_page: int) -> str:
