@@ -95,3 +95,32 @@ def audit_password_set(
             },
         ),
     )
+
+
+def audit_account_change(
+    session: Session,
+    user: User,
+    by: Principal | Literal["operator"],
+    event: Literal["account.made", "account.disabled", "account.enabled"],
+) -> None:
+    """``event`` about ``user`` by ``by``: an agency system's account made (a person's is
+    ``account.password_set`` with ``made``), or any account disabled or enabled. The
+    tenant's auditors see it through the account's agency, so an administrator who locks out
+    a city's auditor or owner, or makes a system account there, is on their record."""
+    actor, credential = actor_and_credential(by)
+    key = "accounts.audit." + event.partition(".")[2]
+    words = {
+        lang: t(key, lang, badge=user.badge, role=t(f"accounts.role.{user.role}", lang))
+        for lang in ("zh-TW", "en")
+    }
+    append(
+        session,
+        AuditRecord(
+            event=event,
+            **actor,
+            owner_agency=user.agency_code,
+            reason_zh=words["zh-TW"],
+            reason_en=words["en"],
+            details={"credential": credential, "account": account_details(user)},
+        ),
+    )

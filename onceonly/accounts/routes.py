@@ -43,7 +43,7 @@ from onceonly.accounts.password_rules import (
 )
 from onceonly.accounts.sessions import NewSession, create_session, revoke_session
 from onceonly.accounts.signin import authenticate
-from onceonly.accounts.tenancy import hosted_tenants, scope_of
+from onceonly.accounts.tenancy import NODE_WIDE_ROLES, hosted_tenants, scope_of
 from onceonly.accounts.users import (
     AGENCY_CODE_RE,
     CITIZEN_ROLE,
@@ -411,7 +411,11 @@ def _users_page(
         status,
         users=[u for u in list_users(db) if _manages(admin, u.agency_code)],
         agency_options=[(a.code, a.name_en if english else a.name_zh) for a in agencies],
-        roles=[role for role in ROLES if role != CITIZEN_ROLE],  # made by the card
+        roles=[  # a citizen's is made by the card; the operator makes only node-wide ones
+            role
+            for role in ROLES
+            if role != CITIZEN_ROLE and (role in NODE_WIDE_ROLES or not scope_of(admin).operator)
+        ],
         temporary_days=settings.temporary_password_days,
         now=utcnow(),
         **context,
@@ -526,7 +530,7 @@ def admin_set_active(
         target = get_user_by_id(db, user_id)
         if target is None or not _manages(admin, target.agency_code):
             raise not_found(t("accounts.user.not_found", lang, user=user_id), lang)
-        set_active(db, user_id, active == "1", lang=lang)
+        set_active(db, user_id, active == "1", by=admin, lang=lang)
     return RedirectResponse("/admin/users", status_code=303)
 
 

@@ -19,12 +19,13 @@ What each role sees (the *scope*):
 * platform administrators (an ``admin`` of a national agency, the node's operator): node-wide
   *operations* (every account and token, queue counts, masked dead letters, the audit head)
   and no tenant's personal data: :attr:`Scope.tenant` is ``None``. They list and disable
-  every account but create accounts and issue tokens only for node-wide ones
-  (:meth:`Scope.provisions`): a token is issued to its own account (a person's only by its
-  holder, signed in), or by the tenant's own administrator for the tenant's system accounts
-  (:func:`~onceonly.accounts.api_tokens.issue_api_token`). The node-wide accounts it makes
-  are administrators and data owners of national agencies, and a data owner reads no
-  citizen's data anywhere (:data:`NODE_WIDE_ROLES` says why that holds and what checks it).
+  every account (each disabling audited, so the tenant's auditors see it) but create
+  accounts and issue tokens only for node-wide ones (:meth:`Scope.provisions`): a token is
+  issued to its own account (a person's only by its holder, signed in), or by the tenant's
+  own administrator for the tenant's system accounts
+  (:func:`~onceonly.accounts.api_tokens.issue_api_token`). The only node-wide accounts it
+  makes are other administrators of national agencies (:data:`NODE_WIDE_ROLES` says why not
+  their data owners).
 
 This lives in ``accounts`` because it is a property of who is calling, needed by every
 capability's service functions (cases, audit, policy, notify, backup); ``federation`` would be
@@ -42,22 +43,20 @@ from sqlalchemy import ColumnElement, false, or_
 
 CENTRAL = "central"
 """The tenant of national agencies (內政部, 財政部, ...)."""
-NODE_WIDE_ROLES = ("admin", "owner")
-"""Roles of national agencies' accounts a platform administrator may make and issue tokens
-for: they decide rules and run the node but read no citizen's records. A national clerk or
-auditor (who would) is made with ``onceonly users create`` by the node's operator.
+NODE_WIDE_ROLES = ("admin",)
+"""Roles of national agencies' accounts a platform administrator may make, reset and issue
+tokens for: administrators, who run the node and read no citizen's records. Every other
+national account, clerk, auditor or data owner, is made with ``onceonly users create`` by
+the node's operator at the shell, for the agency that asked in writing.
 
-``owner`` stays here on purpose: a deployment needs the first owner account of each national
-data-owning agency (內政部戶政司, 財政部財政資訊中心, ...) to decide its rules and
-subscriptions, and the web administrator is where a national agency's accounts are made. The
-promise holds because no route lets an owner read or write a named citizen's data: evidence
-requests are a clerk's; reporting or previewing a life event, asking for a subscription,
-reading its feed and acknowledging it are a clerk's (``onceonly.notify.routes.CLERK_ROLES``);
-an owner approves only another agency's subscription, and only a person, never a system
-account, approves one (``onceonly.notify.subscriptions.approve_subscription``). So an owner
-account the operator makes, system or person, decides and reads nobody; the operator gets to a
-citizen's data only through a clerk, which it cannot make or mint a token for. Checked end to
-end, the attack this once allowed included, by ``tests/notify/test_owner_reads_no_one.py``."""
+``owner`` was once here, so that the first owner of each national data-owning agency
+(內政部戶政司, 財政部財政資訊中心, ...) could be made on the web. It is not: an owner reads no
+citizen's data itself, but it decides who does. An owner the web administrator had made
+(a system account with a token it issued, or a person with the temporary password it chose)
+filed a rule letting every city's clerks read raw incomes, approved it, revoked the rules
+that asked for the citizen's consent, and approved a fire department's subscription to every
+life event; the reason on each transcript named the national agency. Checked end to end by
+``tests/policy/test_operator_owner_decides_nothing.py``."""
 
 
 class Caller(Protocol):

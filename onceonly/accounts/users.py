@@ -14,11 +14,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.audit_entries import audit_password_set
+from onceonly.accounts.audit_entries import audit_account_change, audit_password_set
 from onceonly.accounts.models import ROLES, AccountSecret, User
 from onceonly.accounts.password_rules import (
     OPERATOR,
@@ -217,7 +218,12 @@ def create_user(
     if password_hash is None and password is not None:
         password_hash = hash_password(password)
     if password_hash is None:
-        return _add_user(session, username, role, agency_code, display_name, None)
+        system = _add_user(session, username, role, agency_code, display_name, None)
+        if set_by is not None and set_by != SELF:
+            made = session.get(User, system.id)
+            assert made is not None
+            audit_account_change(session, made, set_by, "account.made")
+        return system
     setter = setter_name(set_by)
     temporary = setter is not None and setter != SELF
     view = _add_user(
@@ -365,13 +371,21 @@ def require_user(session: Session, user_id: int, lang: str | None) -> User:
 
 
 def set_active(
-    session: Session, user_id: int, active: bool, *, lang: str | None = None
+    session: Session,
+    user_id: int,
+    active: bool,
+    *,
+    by: Principal | Literal["operator"],
+    lang: str | None = None,
 ) -> UserView:
     """Disable or re-enable an account; a disabled account's sessions end at once and its
-    tokens stop working (they answer 401 ``account-disabled``)."""
+    tokens stop working (they answer 401 ``account-disabled``). A change is audited as done
+    by ``by`` (``account.disabled`` / ``account.enabled``)."""
     user = require_user(session, user_id, lang)
     if active and not user.active:
         user.handed_over_at = utcnow()  # whoever re-enabled it may sign in as it
+    if active != user.active:
+        audit_account_change(session, user, by, "account.enabled" if active else "account.disabled")
     user.active = active
     if not active:
         revoke_user_sessions(session, user.id)

@@ -111,6 +111,8 @@ def test_platform_admin_makes_only_node_wide_accounts(
         ("tpe-sneaky-admin", "admin", "taipei-city.civil_affairs"),
         ("moi-sneaky-auditor", "auditor", "central.mohw"),
         ("moi-sneaky-clerk", "clerk", "central.mohw"),
+        ("moi-sneaky-owner", "owner", "central.mohw"),
+        ("fia-sneaky-owner", "owner", "central.fia"),
     ):
         page = client.post(
             "/admin/users?lang=en",
@@ -120,12 +122,11 @@ def test_platform_admin_makes_only_node_wide_accounts(
         assert 'id="f-agency_code-error"' in page.text
         assert "own administrator creates it" in page.text
         assert get_user(db, username) is None
-    for username, role in (("ndc-ops", "admin"), ("moi-rules-owner", "owner")):
-        made = client.post(
-            "/admin/users",
-            data={**form, "username": username, "role": role, "agency_code": "central.mohw"},
-        )
-        assert made.status_code == 303, made.text
+    made = client.post(
+        "/admin/users",
+        data={**form, "username": "ndc-ops", "role": "admin", "agency_code": "central.mohw"},
+    )
+    assert made.status_code == 303, made.text
 
 
 def test_only_a_tenants_administrator_makes_its_accounts(
@@ -164,7 +165,7 @@ def test_no_administrator_makes_a_citizen_or_a_token_for_one(
     db.commit()
     for admin, staff_role, own_agency in (
         ("tpe-admin", "clerk", "taipei-city.civil_affairs"),
-        ("admin", "owner", "central.mohw"),
+        ("admin", "admin", "central.mohw"),
     ):
         client.cookies.clear()
         csrf = login(client, admin)
@@ -232,10 +233,8 @@ def test_a_citizen_account_made_before_that_is_no_way_in(
 
 def test_scope_provisions() -> None:
     platform = scope_for("admin", "central.ndc")
-    assert platform.provisions("admin", "central.mohw") and platform.provisions(
-        "owner", "central.mohw"
-    )
-    for role in ("clerk", "auditor"):
+    assert platform.provisions("admin", "central.mohw")
+    for role in ("clerk", "auditor", "owner"):  # owners decide who reads: the shell makes them
         assert not platform.provisions(role, "central.mohw")
     for role in ("admin", "owner", "clerk", "auditor"):
         assert not platform.provisions(role, "taipei-city.civil_affairs")

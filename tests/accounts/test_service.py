@@ -146,7 +146,7 @@ def test_lockout_is_per_username(db: Session) -> None:
 
 def test_disabled_account_cannot_sign_in(db: Session) -> None:
     user = _user(db)
-    set_active(db, user.id, False)
+    set_active(db, user.id, False, by="operator")
     with pytest.raises(Problem) as caught:
         authenticate(db, "tpe-land-clerk", PASSWORD)
     assert caught.value.kind == "account-disabled"
@@ -243,7 +243,7 @@ def test_unknown_token_and_disabled_owner_are_refused(db: Session) -> None:
     with pytest.raises(Problem) as unknown:
         resolve_api_token(db, plain + "x")
     assert unknown.value.extra["reason"] == "token-unknown"
-    set_active(db, user.id, False)
+    set_active(db, user.id, False, by="operator")
     with pytest.raises(Problem) as disabled:
         resolve_api_token(db, plain)
     assert disabled.value.extra["reason"] == "account-disabled"

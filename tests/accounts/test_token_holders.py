@@ -158,7 +158,7 @@ def test_a_platform_administrator_likewise(
     db: Session,
 ) -> None:
     make_user("admin", role="admin", agency="central.ndc")
-    make_user("ndc-rules-owner", role="owner", agency="central.ndc")
+    make_user("ndc-second-admin", role="admin", agency="central.ndc")
     make_user("ndc-ops-system", role="admin", agency="central.ndc", system=True)
     csrf = login(client, "admin")
     own = client.post("/account/api-tokens", data={"csrf_token": csrf, "name": "維運腳本"})
@@ -178,7 +178,7 @@ def test_a_platform_administrator_likewise(
         )
         assert sent.status_code == 403, (path, sent.text)
         assert sent.json()["type"].endswith("/session-only")
-    person = _api_issue(api, "ndc-rules-owner", bearer)
+    person = _api_issue(api, "ndc-second-admin", bearer)
     assert person.status_code == 403 and person.json()["errors"][0]["code"] == "personal_account"
     assert _rows(db) == 2
     system = _api_issue(api, "ndc-ops-system", bearer)  # a provisioning script's token may

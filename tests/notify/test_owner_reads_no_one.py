@@ -1,7 +1,7 @@
 """A data owner's account reads no citizen's life events, whoever made it.
 
-The platform's operator (``admin`` of 國家發展委員會) may make owner accounts of national
-agencies (``onceonly.accounts.tenancy.NODE_WIDE_ROLES``). It once made a *system* owner at
+The platform's operator (``admin`` of 國家發展委員會) could make owner accounts of national
+agencies on the web (now only the node's operator at the shell can). It once made a *system* owner at
 內政部戶政司, issued it a token, and with it used the tell-us-once preview as an oracle on
 anyone's registration, recorded a death of a living citizen that six agencies were told of,
 and asked for a pull subscription to every event, approved it itself and read every
@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from onceonly.accounts.api_tokens import issue_api_token
+from onceonly.accounts.password_rules import OPERATOR
 from onceonly.accounts.users import create_user, get_user
 from onceonly.db import transaction
 from onceonly.notify.models import Delivery, Subscription
@@ -103,13 +104,14 @@ def node(demo_env: DemoEnv) -> Iterator[Node]:
         yield Node(demo_env, app, client)
 
 
-def operators_system_owner(node: Node) -> dict[str, str]:
-    """The attack's first two steps, through the API as the operator: a system owner account
-    at the household-registration owner, and a token for it. Both are still allowed."""
-    admin = node.token("admin")
-    made = node.client.post(
+def system_owner(node: Node) -> dict[str, str]:
+    """The attack's first two steps: a system owner account at the household-registration
+    owner, and a token for it. The operator may no longer make one on the web
+    (``tests/policy/test_operator_owner_decides_nothing.py``); the node's operator still
+    may at the shell, and such an account must read nobody either."""
+    refused = node.client.post(
         "/admin/users",
-        headers=admin,
+        headers=node.token("admin"),
         data={
             "username": "ops-hh-system",
             "display_name": "ops",
@@ -118,12 +120,10 @@ def operators_system_owner(node: Node) -> dict[str, str]:
             "system": "1",
         },
     )
-    assert made.status_code == 303, made.text
-    issued = node.client.post(
-        "/api/v1/auth/tokens", headers=admin, json={"username": "ops-hh-system", "name": "x"}
-    )
-    assert issued.status_code == 201, issued.text
-    return {"Authorization": "Bearer " + issued.json()["token"]}
+    assert refused.status_code == 422, refused.text
+    with transaction(node.app.state.sessions) as db:
+        create_user(db, "ops-hh-system", None, "owner", OWNER_AGENCY, "ops", set_by=OPERATOR)
+    return node.token("ops-hh-system")
 
 
 def refused_for_role(answer: Any) -> bool:
@@ -134,7 +134,7 @@ def refused_for_role(answer: Any) -> bool:
 def test_the_operators_owner_account_looks_up_records_and_subscribes_to_no_one(
     node: Node,
 ) -> None:
-    owner = operators_system_owner(node)
+    owner = system_owner(node)
     living = node.env.sample("low_income_applicant")
     dead = node.env.sample("deceased")
 
@@ -195,7 +195,7 @@ def test_the_owner_approves_no_subscription_of_its_own_agency_in_words(node: Nod
 
 
 def test_a_system_account_approves_no_subscription_in_words(node: Node) -> None:
-    owner = operators_system_owner(node)
+    owner = system_owner(node)
     asked = node.client.post(
         "/api/v1/notify/subscriptions", headers=node.token("tpe-tax-clerk"), json=PULL_EVERYTHING
     )

@@ -261,7 +261,7 @@ def test_the_list_is_the_active_clerks_at_opening_and_later_accounts_do_not_coun
     with transaction(factory) as db:
         listed = [create_user(db, f"udd-{n}", None, "clerk", UDD, f"同仁{n}") for n in range(4)]
         away = create_user(db, "udd-away", None, "clerk", UDD, "留停")
-        set_active(db, away.id, False)
+        set_active(db, away.id, False, by="operator")
         create_user(db, "udd-owner", None, "owner", UDD, "資料管理者")
         wave = survey.open_wave(
             db,
@@ -273,7 +273,7 @@ def test_the_list_is_the_active_clerks_at_opening_and_later_accounts_do_not_coun
             now=NOW,
         )
         late = [create_user(db, f"late-{n}", None, "clerk", UDD, f"後來{n}") for n in range(4)]
-        set_active(db, away.id, True)
+        set_active(db, away.id, True, by="operator")
     udd = _user(factory, "tpe-udd-clerk")
     assert wave.invited == {udd.id, *(u.id for u in listed)}
     with factory() as db:  # kept with the wave, not worked out again when read
@@ -430,8 +430,8 @@ def test_an_account_someone_else_could_hold_cannot_answer(factory: sessionmaker[
         reset, dormant, long_ago, untouched = (
             create_user(db, f"udd-h{n}", None, "clerk", UDD, f"同仁{n}") for n in range(4)
         )
-        set_active(db, dormant.id, False)
-        set_active(db, dormant.id, True)  # woken just before opening
+        set_active(db, dormant.id, False, by="operator")
+        set_active(db, dormant.id, True, by="operator")  # woken just before opening
         row = db.get(User, long_ago.id)
         assert row is not None
         row.handed_over_at = opened - timedelta(days=survey.RECENT_DAYS + 1)
