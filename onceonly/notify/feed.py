@@ -7,9 +7,9 @@ cursor is the last position the agency has stored: asking with ``cursor=n`` conf
 of everything up to ``n`` (those rows become ``delivered``) and returns what follows, in order.
 Processing is confirmed separately with ``POST /api/v1/notify/acks``.
 
-Rows of a subscription its own agency, or an agency system's account, approved
-(:func:`~onceonly.notify.subscriptions.improperly_approved`: refused since, but possibly stored
-from before) are never served nor confirmed.
+A pull row without a position is in no feed: it is never served nor confirmed. Migration
+``0031_improper_approvals_revoked`` took so out of the feed the rows of subscriptions
+approved by their own agency or by an agency system's account (refused since).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from onceonly.db import utcnow
 from onceonly.notify.models import Delivery
-from onceonly.notify.subscriptions import improperly_approved_ids
 
 MAX_LIMIT = 500
 
@@ -42,7 +41,6 @@ def read_feed(
     changes (a person looking)."""
     limit = max(1, min(limit, MAX_LIMIT))
     cursor = max(0, cursor)
-    served = Delivery.subscription_id.not_in(improperly_approved_ids(session, agency_code))
     if cursor and confirm:
         now = utcnow()
         session.execute(
@@ -52,7 +50,6 @@ def read_feed(
                 Delivery.mode == "pull",
                 Delivery.feed_position <= cursor,
                 Delivery.status == "pending",
-                served,
             )
             .values(status="delivered", delivered_at=now, attempts=Delivery.attempts + 1)
         )
@@ -63,7 +60,6 @@ def read_feed(
                 Delivery.agency_code == agency_code,
                 Delivery.mode == "pull",
                 Delivery.feed_position > cursor,
-                served,
             )
             .order_by(Delivery.feed_position)
             .limit(limit)

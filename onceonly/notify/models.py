@@ -113,6 +113,8 @@ class Delivery(Base):
     national_id: Mapped[str] = mapped_column(String(12))
     seq: Mapped[int] = mapped_column(Integer)
     feed_position: Mapped[int | None] = mapped_column(Integer)
+    """A pull row's place in its agency's feed; ``None`` for a push row, and for a pull row
+    taken out of the feed (migration ``0031_improper_approvals_revoked``: never served)."""
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     """``pending``, ``delivered`` (received), ``processed`` (acknowledged) or ``dead``."""

@@ -8,9 +8,10 @@ An approval is a person's decision about *another* agency's request: a data owne
 subscription of its own agency would grant itself every citizen's life events, and an agency
 system's account (no password, acting only by API tokens an administrator or the node's
 operator issues) is no person deciding anything. Both are refused
-(:func:`approve_subscription`), and a subscription approved so before the check existed is
-treated as never approved: no event is written for it and the feed serves none of its rows
-(:func:`improperly_approved`).
+(:func:`approve_subscription`). Subscriptions approved so before the check existed were
+revoked by migration ``0031_improper_approvals_revoked``, which also took what was queued
+for them out of the worker's queue and the feed, so an approved subscription is one a
+person at the owner approved for another agency (or trusted code, such as the demo's seed).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.users import UserView, get_user
+from onceonly.accounts.users import get_user
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import both, one_line, t
@@ -228,33 +229,6 @@ def _check_approver(
         )
 
 
-def improperly_approved(
-    session: Session, sub: Subscription, accounts: dict[str, UserView | None] | None = None
-) -> bool:
-    """Whether ``sub`` was approved by an account of the agency that asked for it, or by an
-    agency system's account: approvals :func:`approve_subscription` refuses, which may still
-    be stored from before it did. Such a subscription gets no outbox rows and the feed serves
-    none of its rows. An approver that is no account (the demo's seed, trusted code) is not
-    one. ``accounts`` caches the look-ups of one call."""
-    if sub.decided_by is None:
-        return False
-    cache = {} if accounts is None else accounts
-    if sub.decided_by not in cache:
-        cache[sub.decided_by] = get_user(session, sub.decided_by)
-    approver = cache[sub.decided_by]
-    return approver is not None and (approver.agency_code == sub.agency_code or approver.system)
-
-
-def improperly_approved_ids(session: Session, agency_code: str) -> list[int]:
-    """The ids of ``agency_code``'s approved subscriptions that :func:`improperly_approved`
-    names (none after the check at approval; the feed leaves their rows out)."""
-    query = select(Subscription).where(
-        Subscription.agency_code == agency_code, Subscription.decided_by.is_not(None)
-    )
-    accounts: dict[str, UserView | None] = {}
-    return [s.id for s in session.scalars(query) if improperly_approved(session, s, accounts)]
-
-
 def _require_status(sub: Subscription, allowed: tuple[str, ...], lang: str | None) -> None:
     if sub.status not in allowed:
         raise Problem(
@@ -373,16 +347,12 @@ def matching_subscriptions(
     session: Session, kind: str, jurisdiction: str | None
 ) -> list[Subscription]:
     """Approved subscriptions that want an event of ``kind`` about a citizen of
-    ``jurisdiction``, in id order (the order their feed rows are locked in); none that was
-    :func:`improperly_approved`."""
+    ``jurisdiction``, in id order (the order their feed rows are locked in)."""
     query = select(Subscription).where(Subscription.status == "approved").order_by(Subscription.id)
-    accounts: dict[str, UserView | None] = {}
     return [
         s
         for s in session.scalars(query)
-        if kind in s.event_kinds
-        and (s.jurisdiction is None or s.jurisdiction == jurisdiction)
-        and not improperly_approved(session, s, accounts)
+        if kind in s.event_kinds and (s.jurisdiction is None or s.jurisdiction == jurisdiction)
     ]
 
 

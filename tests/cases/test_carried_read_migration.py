@@ -58,7 +58,7 @@ def test_the_upgrade_keeps_duplicate_reads_and_none_is_written_again(
     empty_database_url: str,
 ) -> None:
     _legacy_database(empty_database_url)
-    migrations.upgrade(empty_database_url)
+    migrations.upgrade(empty_database_url, "0030_carried_read_once")
     assert migrations.current_revision(empty_database_url) == "0030_carried_read_once"
 
     engine = make_engine(empty_database_url)

@@ -7,8 +7,8 @@ anyone's registration, recorded a death of a living citizen that six agencies we
 and asked for a pull subscription to every event, approved it itself and read every
 citizen's life events from the feed. Now reporting, previewing, subscribing, the feed and
 acknowledgements are a clerk's; an owner approves only another agency's subscription, as a
-person; and a subscription approved otherwise (stored from before) is told nothing and its
-feed rows are never served.
+person; and a subscription approved otherwise (stored from before) is revoked by migration
+0031, so it is told nothing and its feed rows are never served again.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from onceonly import migrations
 from onceonly.accounts.api_tokens import issue_api_token
 from onceonly.accounts.password_rules import OPERATOR
 from onceonly.accounts.users import create_user, get_user
@@ -90,6 +92,14 @@ class Node:
                 "payload": {"new_address": NEW_ADDRESS},
             },
         )
+
+    def data_fixed(self) -> None:
+        """The node's database upgraded from 0030 on, as a node stored before migration 0031
+        is (on SQLite the demo's copy is at the head already, on PostgreSQL not stamped)."""
+        url = self.env.settings.database_url
+        assert url is not None
+        command.stamp(migrations.alembic_config(url), "0030_carried_read_once", purge=True)
+        migrations.upgrade(url)
 
     def deliveries(self, subscription_id: int) -> list[Delivery]:
         with transaction(self.app.state.sessions) as db:
@@ -253,11 +263,12 @@ def test_a_household_clerk_reports_and_a_person_at_the_owner_approves_anothers_s
 
 
 @pytest.mark.parametrize("approver", ["own-agency", "system"])
-def test_a_subscription_approved_so_before_the_check_is_told_nothing_and_serves_nothing(
+def test_a_subscription_approved_so_before_the_check_is_revoked_and_serves_nothing(
     node: Node, approver: str
 ) -> None:
-    """No migration rewrites what the old check let through: such a subscription stays in
-    the database, so what is told and what the feed serves leave it out."""
+    """Stored from before the check, such a subscription was told of events and its agency
+    read them; migration 0031 revokes it in words, and the feed serves none of its rows
+    again, neither those read nor those waiting, nor does a cursor past them confirm any."""
     if approver == "own-agency":
         node.account("moi-hh-person", "owner", OWNER_AGENCY)
         decided_by = "moi-hh-person"
@@ -273,9 +284,27 @@ def test_a_subscription_approved_so_before_the_check_is_told_nothing_and_serves_
             SubscriptionRequest(agency_code=OWNER_AGENCY, **PULL_EVERYTHING),
             requested_by="ops-hh-system",
         ).id
-        # approved as the code before the fix did, by an account the fix refuses
-        approve_subscription(db, sub, "trusted-seed", None)
-        db.get(Subscription, sub).decided_by = decided_by  # type: ignore[union-attr]
+        # approved as the code before the fix let this account do
+        approve_subscription(db, sub, decided_by, None)
+
+    # before the fix: told of a move, read and confirmed; then told of another
+    read = node.record_move(clerk, node.env.sample("land_elsewhere"))
+    assert read.status_code == 201, read.text
+    page = node.client.get("/api/v1/notify/feed", headers=reader).json()
+    assert len(page["events"]) == 1
+    node.client.get("/api/v1/notify/feed", headers=reader, params={"cursor": page["next_cursor"]})
+    waiting = node.record_move(clerk, node.env.sample("low_income_applicant"))
+    assert waiting.status_code == 201, waiting.text
+    assert [d.status for d in node.deliveries(sub)] == ["delivered", "pending"]
+
+    node.data_fixed()
+
+    with transaction(node.app.state.sessions) as db:
+        fixed = db.get(Subscription, sub)
+        assert fixed is not None and fixed.status == "revoked" and fixed.decided_by == decided_by
+        words = "申請機關自己的帳號" if approver == "own-agency" else "機關系統帳號"
+        assert words in (fixed.revoke_reason or "") and "ask again" in (fixed.revoke_reason or "")
+    assert [d.status for d in node.deliveries(sub)] == ["delivered", "dead"]
 
     # not told of new events
     told = node.preview_death(clerk, node.env.sample("low_income_applicant"))
@@ -283,17 +312,10 @@ def test_a_subscription_approved_so_before_the_check_is_told_nothing_and_serves_
     moved = node.record_move(clerk, node.env.sample("land_elsewhere"))
     assert moved.status_code == 201, moved.text
     assert OWNER_AGENCY not in {r["agency_code"] for r in moved.json()["recipients"]}
-    assert node.deliveries(sub) == []
+    assert len(node.deliveries(sub)) == 2
 
-    # and rows it got before are not served, nor confirmed by a cursor past them
-    with transaction(node.app.state.sessions) as db:
-        db.get(Subscription, sub).decided_by = "trusted-seed"  # type: ignore[union-attr]
-    earlier = node.record_move(clerk, node.env.sample("low_income_applicant"))
-    assert earlier.status_code == 201, earlier.text
-    assert len(node.deliveries(sub)) == 1
-    with transaction(node.app.state.sessions) as db:
-        db.get(Subscription, sub).decided_by = decided_by  # type: ignore[union-attr]
+    # and no row it got before is served, nor confirmed by a cursor past them
     feed = node.client.get("/api/v1/notify/feed", headers=reader)
     assert feed.status_code == 200 and feed.json() == {"events": [], "next_cursor": 0}
     node.client.get("/api/v1/notify/feed", headers=reader, params={"cursor": 10**6})
-    assert [d.status for d in node.deliveries(sub)] == ["pending"]
+    assert [d.status for d in node.deliveries(sub)] == ["delivered", "dead"]
