@@ -25,6 +25,7 @@ from onceonly.cases.state import (
     move_case,
     require_handler,
     require_reader,
+    start_gathering,
 )
 from onceonly.cases.views import evidence_slots, has_expired, now_or_given
 from onceonly.db import as_utc
@@ -65,8 +66,8 @@ def record_evidence(
     require_handler(case, actor, lang)
     target = move_case(session, case, "gather", lang)
     items, request_id = _results_of(case, results, lang)
-    before, case.state = case.state, target
     moment = now_or_given(now)
+    before = start_gathering(session, case, target, actor, moment)
     slots = {row.evidence_type: row for row in evidence_slots(session, case)}
     for result in items:
         row = slots.get(result.evidence_type)
@@ -137,8 +138,8 @@ def record_lookup(
     require_handler(case, actor, lang)
     target = move_case(session, case, "gather", lang)
     items, request_id = _results_of(case, response, lang)
-    before, case.state = case.state, target
     moment = now_or_given(now)
+    before = start_gathering(session, case, target, actor, moment)
     about = (response.about or "").strip()
     held = {
         (row.about, row.evidence_type): row

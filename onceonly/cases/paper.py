@@ -27,6 +27,7 @@ from onceonly.cases.state import (
     move_case,
     require_handler,
     require_reader,
+    start_gathering,
 )
 from onceonly.cases.views import carried_scans, evidence_slots, now_or_given
 from onceonly.config import Settings
@@ -116,7 +117,8 @@ def attach_paper(
     if row is None:
         raise field_problem("evidence_type", "cases.paper.unknown_type", lang, type=evidence_type)
     suffix = _check_paper(data, content_type, lang)
-    before, case.state = case.state, target
+    moment = now_or_given(now)
+    before = start_gathering(session, case, target, actor, moment)
     digest = hashlib.sha256(data).hexdigest()
     relative = f"{case.number}/{digest}{suffix}"
     stored = uploads_dir(settings) / relative
@@ -126,7 +128,6 @@ def attach_paper(
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temporary, stored)
-    moment = now_or_given(now)
     replaced: dict[str, Any] = (
         {
             "replaces": {

@@ -303,6 +303,19 @@ def add_agency(session: Session, case: Case, agency: str, role: str) -> None:
         session.add(CaseAgency(**key))
 
 
+def start_gathering(
+    session: Session, case: Case, target: str, actor: CaseActor, moment: datetime
+) -> str:
+    """Move ``case`` to ``target`` (:func:`move_case` said "gather" may) at the start of a
+    step that gathers evidence, and return the state before. Entering ``gathering`` is
+    written to the timeline here, before the step's own entries, so the timeline reads
+    "started gathering" and then what was fetched or attached, not the other way round."""
+    before, case.state = case.state, target
+    if before != target and target == "gathering":
+        add_event(session, case, "gathering", actor, moment, (before, target))
+    return before
+
+
 def after_change(
     session: Session,
     case: Case,
@@ -314,8 +327,7 @@ def after_change(
 ) -> CaseView:
     """Common tail of every step: measures, the state-change entry and message, write."""
     case.updated_at = moment
-    if before != case.state and case.state == "gathering":
-        add_event(session, case, "gathering", actor, moment, (before, case.state))
+    if before != case.state and case.state == "gathering":  # written by start_gathering
         notify_citizen(session, case, "gathering", **params)
     refresh_measures(session, case)
     flush_case(session, case, lang)

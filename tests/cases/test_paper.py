@@ -52,6 +52,8 @@ def test_a_scan_is_stored_with_its_hash_and_satisfies_the_piece(
     assert (piece.paper.sha256, piece.paper.size) == (digest, len(data))
     assert piece.paper.filename == "低收入戶證明.pdf"
     assert case.state == "gathering"
+    kinds = [e.kind for e in service.timeline(db, UDD, number)]
+    assert kinds == ["opened", "gathering", "paper_attached"], "started, then what was attached"
     stored = list((settings.data_dir / "uploads" / number).iterdir())
     assert [p.read_bytes() for p in stored] == [data]
     assert stored[0].name.startswith(digest)

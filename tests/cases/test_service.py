@@ -101,7 +101,7 @@ def test_the_happy_path_open_gather_decide_close(db: Session) -> None:
     closed = service.close_case(db, UDD, case.number, now=T0)
     assert closed.state == "closed" and closed.closed_at is not None
     kinds = [e.kind for e in service.timeline(db, UDD, case.number)]
-    assert kinds == ["opened", *["evidence_fetched"] * 4, "gathering", "decided", "closed"]
+    assert kinds == ["opened", "gathering", *["evidence_fetched"] * 4, "decided", "closed"]
 
 
 ILLEGAL = [
