@@ -25,7 +25,7 @@ from onceonly.exchange.transcript import (
     predicate_sentence,
     render_transcript_html,
 )
-from onceonly.i18n import t
+from onceonly.i18n import t, taipei_time
 
 app = typer.Typer(help="Signed electronic transcripts: verify offline against the published keys.")
 
@@ -117,7 +117,7 @@ def _summary(verified: VerifiedTranscript, lang: str) -> list[tuple[str, str]]:
     rows += [
         ("transcript.label.purpose", f"{claims.application_item} / {claims.legal_basis}"),
         ("transcript.label.requester", f"{claims.requester_agency} / {claims.requester_badge}"),
-        ("transcript.label.expires_at", claims.expires_at.isoformat() if claims.expires_at else ""),
+        ("transcript.label.expires_at", taipei_time(claims.expires_at, lang)),
         ("transcript.label.key", verified.kid),
     ]
     return rows
@@ -133,6 +133,15 @@ def _inspect(file: Path, jwks: str | None) -> VerifiedTranscript:
         raise typer.Exit(1) from problem
 
 
+def _valid(file: Path, jwks: str | None) -> VerifiedTranscript:
+    """The transcript in ``file`` if its signature holds; else only why not, and exit 1."""
+    verified = _inspect(file, jwks)
+    if not verified.valid:
+        typer.echo(_status_line(verified.problem))
+        raise typer.Exit(1)
+    return verified
+
+
 @app.command()
 def verify(
     file: Path = typer.Argument(
@@ -141,14 +150,13 @@ def verify(
     jwks: str | None = typer.Option(None, "--jwks", help=JWKS_HELP),
 ) -> None:
     """Verify FILE: prints what it attests and 「有效 / valid」, or exactly why it is not
-    (exit 1)."""
+    (exit 1) and nothing it claims: a forged or altered file's issuer, person and record are
+    whatever its maker wrote."""
     lang = Settings().language
-    verified = _inspect(file, jwks)
+    verified = _valid(file, jwks)
     for key, value in _summary(verified, lang):
         typer.echo(f"{_label(key)}: {value}")
     typer.echo(_status_line(verified.problem))
-    if not verified.valid:
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -161,7 +169,7 @@ def show(
 ) -> None:
     """Show FILE readably: every field with its label, and the signature status."""
     lang = Settings().language
-    verified = _inspect(file, jwks)
+    verified = _valid(file, jwks)
     console = Console()
     table = Table(
         title=f"{t('transcript.title', lang)} · {display_text(verified.claims, 'dataset', lang)}"

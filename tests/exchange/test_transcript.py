@@ -361,9 +361,10 @@ def test_cli_verify_prints_what_is_attested_and_valid(files: tuple[Path, Path]) 
         "王小明",
         "public_housing_rental",
         "有效 / valid",
+        "（臺北時間）",
     ):
         assert expected in result.output
-    assert "A123456789" not in result.output
+    assert "A123456789" not in result.output and "+00:00" not in result.output
 
 
 def test_cli_verify_fails_with_the_exact_reason(files: tuple[Path, Path]) -> None:
@@ -376,6 +377,10 @@ def test_cli_verify_fails_with_the_exact_reason(files: tuple[Path, Path]) -> Non
     assert "無效 / INVALID" in result.output and "簽章不符" in result.output
     assert "the content was changed after signing" in " ".join(result.output.split())
     assert "bad_signature" not in result.output  # words, not the verifier's code
+    for claimed in ("王大明", "內政部戶政司", "A12345****"):  # nothing the altered file says
+        assert claimed not in result.output
+    shown = CliRunner().invoke(cli, ["transcript", "show", str(transcript), "--jwks", str(keys)])
+    assert shown.exit_code == 1 and "王大明" not in shown.output and "無效" in shown.output
 
 
 def test_cli_verify_malformed_file_fails(files: tuple[Path, Path]) -> None:
