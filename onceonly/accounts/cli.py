@@ -129,15 +129,13 @@ def list_(
     with _database() as (db, settings):
         lang = settings.language
         users = list_users(db, role=role, agency_code=agency, lang=lang)
-    table = Table(
-        t("accounts.field.username", lang),
-        t("accounts.field.display_name", lang),
-        t("accounts.field.role", lang),
-        t("accounts.field.agency_code", lang),
-        t("accounts.field.badge", lang),
-        t("accounts.field.password_status", lang),
-        t("accounts.field.status", lang),
-    )
+    # a narrow terminal wraps what it cannot fit rather than cutting it ("moi-house…"): a
+    # username is kept whole, to be typed back into the next command
+    table = Table()
+    longest = max((len(user.username) for user in users), default=0)
+    table.add_column(t("accounts.field.username", lang), no_wrap=True, min_width=longest)
+    for field in ("display_name", "role", "agency_code", "badge", "password_status", "status"):
+        table.add_column(t(f"accounts.field.{field}", lang), overflow="fold")
     now = utcnow()
     for user in users:
         status = t("accounts.users.active" if user.active else "accounts.users.inactive", lang)

@@ -46,6 +46,8 @@ def test_create_list_and_sign_in(runner: CliRunner, db: Session) -> None:
     listed = runner.invoke(app, ["users", "list", "--role", "clerk"])
     assert "tpe-udd-clerk" in listed.output and "taipei-city.urban_development" in listed.output
     assert authenticate(db, "tpe-udd-clerk", "a good password").role == "clerk"
+    narrow = runner.invoke(app, ["users", "list"], env={"COLUMNS": "80"})
+    assert "tpe-udd-clerk" in narrow.output and "…" not in narrow.output, narrow.output
 
 
 def test_a_filter_that_names_nothing_is_refused_not_an_empty_table(runner: CliRunner) -> None:
