@@ -58,7 +58,7 @@ from onceonly.accounts.users import (
 from onceonly.config import Settings
 from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
-from onceonly.i18n import LANGUAGES, t
+from onceonly.i18n import t
 from onceonly.validation_words import ApiInput
 from onceonly.web.deps import Db, get_language, get_session_factory, get_settings, settings_of
 from onceonly.web.params import RowId
@@ -203,9 +203,7 @@ def login_submit(
         target = home_of(role, agency)
     redirect = RedirectResponse(target, status_code=303)
     set_session_cookie(redirect, request, new_session.token, settings.session_minutes)
-    if request.query_params.get("lang") in LANGUAGES:
-        redirect.set_cookie("lang", lang, path="/", samesite="lax")
-    return redirect
+    return redirect  # a ?lang= chosen is remembered by onceonly.web.language_choice
 
 
 @router.post("/logout", include_in_schema=False)

@@ -46,7 +46,7 @@ from onceonly.db import transaction
 from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange import pdf
 from onceonly.exchange.service import exchange_for, transcript_keys
-from onceonly.i18n import LANGUAGES, t
+from onceonly.i18n import t
 from onceonly.open311 import service as open311
 from onceonly.web.deps import Db, get_session_factory, language
 from onceonly.web.params import Seq
@@ -62,12 +62,9 @@ FORM_PROBLEMS = (409, 413, 415, 422)
 
 
 def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render, remembering a language chosen with ``?lang=`` for the following pages."""
-    response = render(request, name, status, **context)
-    chosen = request.query_params.get("lang")
-    if chosen in LANGUAGES:
-        response.set_cookie("lang", chosen, path="/", samesite="lax")
-    return response
+    """Render (a language chosen with ``?lang=`` is remembered for every page alike, by
+    :mod:`onceonly.web.language_choice`)."""
+    return render(request, name, status, **context)
 
 
 def _step(request: Request, user: Principal, lang: str) -> Step:

@@ -26,6 +26,7 @@ from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.i18n import catalogue
 from onceonly.sqlite_checkpoints import Checkpointer, is_sqlite_file
 from onceonly.web.errors import install_error_handlers
+from onceonly.web.language_choice import LanguageCookieMiddleware
 from onceonly.web.openapi import install_openapi
 from onceonly.web.security import (
     BodyLimit,
@@ -67,6 +68,8 @@ thing an integrator reads, comes first (each router passed costs it ~8 µs)."""
 
 SWAGGER_UI_FILES = ("swagger_ui", "static")
 """Swagger UI's distribution files inside the swagger-ui-py package, served under /static/."""
+
+ICON_CACHE = {"Cache-Control": "public, max-age=86400"}
 
 UPLOAD_PATHS = re.compile(r"/(api/v1|counter)/cases/[^/]+/paper")
 """The counter's scan upload, the one route that takes files."""
@@ -145,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits=BodyLimit(settings.max_body_bytes, [(UPLOAD_PATHS, upload_limit)]),
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(LanguageCookieMiddleware)  # ?lang= on any page is remembered
 
     for module_name in ROUTERS:
         app.include_router(importlib.import_module(module_name).router)
@@ -173,6 +177,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/accessibility", response_class=HTMLResponse, include_in_schema=False)
     def accessibility(request: Request) -> HTMLResponse:
         return render(request, "accessibility.html")
+
+    @app.get("/logout", response_class=HTMLResponse, include_in_schema=False)
+    def logout_page(request: Request, user: OptionalUser) -> Response:
+        """The address opened (a bookmark, typed): the sign-out button, never signing out by
+        itself (that is the form's POST, with its anti-forgery token: a link or an image
+        elsewhere must not sign anyone out). Nobody signed in here: the sign-in page, where
+        signing out ends too."""
+        if user is None or user.auth_method != "session":
+            return RedirectResponse("/login", status_code=303)
+        return render(request, "logout.html", user=user)
+
+    icon = (static_dir / "favicon.ico").read_bytes()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """Where every browser looks for the site's icon (a logged 404 on each page until it
+        had one): 153 bytes from memory, kept a day."""
+        return Response(icon, media_type="image/x-icon", headers=ICON_CACHE)
 
     install_audit_publishing(app, settings)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onceonly.db import is_transient
 from onceonly.errors import FieldError, Problem, validation_problem
-from onceonly.i18n import t
+from onceonly.i18n import catalogue, t
 from onceonly.validation_words import reason
 from onceonly.web.deps import get_language
 from onceonly.web.security import BodyTooLarge, security_headers, too_large_problem
@@ -20,10 +21,23 @@ from onceonly.web.security import BodyTooLarge, security_headers, too_large_prob
 log = logging.getLogger("onceonly.web")
 
 _STATUS_KINDS = {
-    401: ("unauthenticated", "problem.unauthenticated"),
-    403: ("forbidden", "problem.forbidden"),
-    404: ("not-found", "problem.not_found"),
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "validation",
+    429: "too-many-requests",
+    500: "internal",
+    502: "bad-gateway",
+    503: "unavailable",
 }
+"""The problem type of each status the framework (or a ``HTTPException``) answers with; each
+has words in ``web.yaml`` (``web.http.<status>.*``). Any other status: ``http``, and the
+words of ``web.http.other``."""
 
 
 BUSY_RETRY_SECONDS = 1
@@ -53,6 +67,38 @@ def problem_response(request: Request, problem: Problem) -> Response:
         media_type="application/problem+json",
         headers=headers,
     )
+
+
+def _phrase(status: int) -> str:
+    """The standard reason phrase of ``status``: the detail of an exception that gave none."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def http_problem(request: Request, exc: StarletteHTTPException) -> Problem:
+    """An error the framework answers itself (no such route, a method the route does not
+    take, a body it cannot read, ...) in the caller's language: what happened, for a person
+    or for a system; never the framework's English phrase alone. The framework's own
+    explanation, when it has one (``Missing boundary in multipart.``), goes to a system as
+    ``cause``, for its developers."""
+    status = exc.status_code
+    lang = get_language(request)
+    words = f"web.http.{status}" if status in _STATUS_KINDS else "web.http.other"
+    allowed = (exc.headers or {}).get("Allow", "")
+    params = {"status": status, "method": request.method, "allowed": allowed}
+    extra: dict[str, str] = {}
+    if wants_html(request):
+        own_title = f"{words}.page_title"
+        title = t(own_title if own_title in catalogue() else f"{words}.title", lang, **params)
+        detail = t(f"{words}.page", lang, **params)
+    else:
+        title = t(f"{words}.title", lang, **params)
+        detail = t(f"{words}.api", lang, **params)
+        if exc.detail and exc.detail != _phrase(status):
+            extra["cause"] = str(exc.detail)
+    return Problem(status, _STATUS_KINDS.get(status, "http"), title, detail, extra=extra)
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -104,11 +150,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc, BodyTooLarge):
             return problem_response(request, too_large_problem(exc.limit, get_language(request)))
-        kind, key = _STATUS_KINDS.get(exc.status_code, ("http", "problem.internal"))
-        lang = get_language(request)
-        title = t(key, lang) if exc.status_code in _STATUS_KINDS else str(exc.detail)
-        detail = str(exc.detail) if exc.status_code in _STATUS_KINDS else ""
-        problem = Problem(exc.status_code, kind, title, detail)
+        if exc.status_code < 400:  # a redirect of ours (sign in first, ...): its own words
+            problem = Problem(exc.status_code, "http", str(exc.detail))
+        else:
+            problem = http_problem(request, exc)
         response = problem_response(request, problem)
         if exc.headers:
             response.headers.update(exc.headers)

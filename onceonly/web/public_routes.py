@@ -12,6 +12,9 @@ PUBLIC_ROUTE_REASONS: dict[tuple[str, str], str] = {
     ("GET", "/"): "home page: what the service is, links to sign in and to the catalog",
     ("GET", "/privacy"): "the privacy notice (個人資料蒐集告知) must be readable before signing in",
     ("GET", "/accessibility"): "the accessibility statement, for anyone",
+    ("GET", "/logout"): "the sign-out button for whoever is signed in, else a redirect to the "
+    "sign-in page; signs no one out (that is POST /logout, checked against forgery)",
+    ("GET", "/favicon.ico"): "the site's icon, which every browser asks for",
     ("GET", "/healthz"): "liveness probe for load balancers and the demo runner",
     ("GET", "/readyz"): "readiness probe: says which dependency failed, no personal data",
     ("GET", "/metrics"): "Prometheus; refused unless loopback without proxy or metrics_token",

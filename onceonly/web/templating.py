@@ -18,6 +18,7 @@ from onceonly.catalog.service import CachedCatalog
 from onceonly.db import transaction
 from onceonly.i18n import catalogue, t, taipei_time
 from onceonly.web.deps import get_language, get_settings
+from onceonly.web.language_choice import lang_href, page_of
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -31,6 +32,8 @@ def _template_dirs() -> list[Path]:
 templates = Jinja2Templates(directory=str(_PACKAGE / "web" / "templates"))
 templates.env.loader = ChoiceLoader([FileSystemLoader(str(d)) for d in _template_dirs()])
 templates.env.globals["t"] = t
+templates.env.globals["lang_href"] = lang_href  # the header's switch: this page, other language
+templates.env.globals["page_of"] = page_of  # the page a form's address belongs to
 
 
 _catalog = CachedCatalog()

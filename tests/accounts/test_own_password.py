@@ -125,6 +125,7 @@ def test_a_clerk_changes_their_password(
     assert english.status_code == 422
     assert "A password has at least 8 characters" in english.text
     assert "The two new passwords differ" in english.text
+    client.cookies.delete("lang")  # English chosen just above sticks: back to Chinese
     assert _signs_in(client, "tpe-land-clerk", PASSWORD).status_code == 303, "nothing changed"
     assert _entries(settings, "account.password_changed") == []
 

@@ -27,6 +27,13 @@ def client(
         yield test_client
 
 
+@pytest.fixture(autouse=True)
+def _default_language(client: TestClient) -> None:
+    """Each test starts in Traditional Chinese: English chosen by another test (``?lang=en``)
+    sticks in the shared client's ``lang`` cookie, as it does in a browser."""
+    client.cookies.delete("lang")
+
+
 HTML = {"accept": "text/html"}
 
 

@@ -1,8 +1,8 @@
 """A data owner's account reads no citizen's life events, whoever made it.
 
 The platform's operator (``admin`` of 國家發展委員會) could make owner accounts of national
-agencies on the web (now only the node's operator at the shell can). It once made a *system* owner at
-內政部戶政司, issued it a token, and with it used the tell-us-once preview as an oracle on
+agencies on the web (now only the node's operator at the shell can). It once made a *system*
+owner at 內政部戶政司, issued it a token, and with it used the tell-us-once preview as an oracle on
 anyone's registration, recorded a death of a living citizen that six agencies were told of,
 and asked for a pull subscription to every event, approved it itself and read every
 citizen's life events from the feed. Now reporting, previewing, subscribing, the feed and

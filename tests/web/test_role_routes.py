@@ -64,6 +64,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/login"): PUBLIC,
     ("GET", "/privacy"): PUBLIC,
     ("GET", "/accessibility"): PUBLIC,
+    ("GET", "/logout"): PUBLIC,  # the sign-out button, or the sign-in page for nobody
+    ("GET", "/favicon.ico"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): EVERYONE,
     ("GET", "/account"): EVERYONE,

@@ -55,8 +55,8 @@ def test_every_route_answers_with_the_security_headers(tmp_path: Any) -> None:
                 )
                 where = f"{endpoint.method} {endpoint.path.split('{path')[0].rstrip('/')}"
                 static = endpoint.path.startswith("/static/")
-                public_keys = endpoint.path == "/.well-known/jwks.json"
-                assert_hardened(answer, where, cacheable=static or public_keys)
+                public = endpoint.path in ("/.well-known/jwks.json", "/favicon.ico")
+                assert_hardened(answer, where, cacheable=static or public)
                 checked += 1
     assert checked > 150
 
