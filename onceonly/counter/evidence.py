@@ -22,6 +22,7 @@ from onceonly.config import Settings
 from onceonly.exchange.pdf import OwnerKeys, PdfUnavailable, why_no_pdf
 from onceonly.exchange.transcript import TranscriptInvalid, VerifiedTranscript, inspect_transcript
 from onceonly.i18n import catalogue, t
+from onceonly.i18n.punctuation import bracketed, join_words, mark
 from onceonly.policy.service import Requester, decide
 
 NO_RULE_CODES = frozenset(
@@ -167,9 +168,11 @@ def format_value(value: Any, lang: str, spec: catalog.FieldView | None = None) -
     if isinstance(value, float):
         return f"{value:,.2f}".rstrip("0").rstrip(".")
     if isinstance(value, list):
-        return "、".join(format_value(item, lang, spec) for item in value)
+        return join_words((format_value(item, lang, spec) for item in value), lang)
     if isinstance(value, dict):
-        return "，".join(f"{k}: {format_value(v, lang)}" for k, v in value.items())
+        return mark("comma", lang).join(
+            f"{k}{mark('colon', lang)}{format_value(v, lang)}" for k, v in value.items()
+        )
     return str(value)
 
 
@@ -231,10 +234,10 @@ def predicate_question(
     labels = (
         {p.name: _pick(lang, p.label_zh, p.label_en) for p in predicate.params} if predicate else {}
     )
-    shown_params = "，".join(
+    shown_params = mark("comma", lang).join(
         f"{labels.get(k, k)} {format_value(v, lang)}" for k, v in params.items()
     )
-    return f"{name}（{shown_params}）"
+    return f"{name}{bracketed(shown_params, lang)}"
 
 
 def answer_detail(detail: Mapping[str, Any], lang: str) -> str:
@@ -258,12 +261,10 @@ def answer_detail(detail: Mapping[str, Any], lang: str) -> str:
             t(f"counter.kin_answer.heir.{role}", lang, order=order or "", count=count)
             for (role, order), count in counted.items()
         ]
-        parts.append(
-            t("counter.kin_answer.heirs", lang, heirs=("、" if lang != "en" else ", ").join(listed))
-        )
+        parts.append(t("counter.kin_answer.heirs", lang, heirs=join_words(listed, lang)))
     if detail.get("complete") is False:
         parts.append(t("counter.kin_answer.incomplete", lang))
-    return ("；" if lang != "en" else "; ").join(parts)
+    return mark("semicolon", lang).join(parts)
 
 
 def transcript_card(
@@ -305,7 +306,7 @@ def transcript_card(
         sentence = t("transcript.predicate.sentence", lang, question=question, answer=answer)
         said = answer_detail(claims.predicate.get("detail") or {}, lang)
         if said:
-            sentence = f"{sentence}{'；' if lang != 'en' else '; '}{said}"
+            sentence = f"{sentence}{mark('semicolon', lang)}{said}"
     else:
         places = {
             j.code: _pick(lang, j.name_zh, j.name_en) for j in catalog.list_jurisdictions(session)
@@ -401,7 +402,7 @@ def classify(
         if requirement is not None:
             code, owner = _denial_code(session, case, row, requirement)
         owners = [owner] if owner else row.owners
-        names = "、".join(agency_name(session, o, lang) for o in owners)
+        names = join_words((agency_name(session, o, lang) for o in owners), lang)
         if code == "needs_consent":
             return status, "consent", t("counter.advice.consent", lang, paper=paper), owners
         if code == "rule_pending":
@@ -423,7 +424,7 @@ def classify(
         )
     if status == "awaiting_preview":
         return status, "preview", t("counter.advice.awaiting_preview", lang), row.owners
-    names = "、".join(agency_name(session, o, lang) for o in row.owners) or "—"
+    names = join_words((agency_name(session, o, lang) for o in row.owners), lang) or "—"
     if status in ("unavailable", "failed"):
         minutes = max(1, (row.retry_after or 60) // 60)
         return status, "retry", t("counter.advice.retry", lang, minutes=minutes), row.owners

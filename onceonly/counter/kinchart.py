@@ -29,6 +29,7 @@ from onceonly.domain.kinship import (
     kinship,
 )
 from onceonly.i18n import t
+from onceonly.i18n.punctuation import bracketed, join_words
 
 _FAR = date.max
 _BOX_W, _BOX_H, _GAP_X, _GAP_Y, _MARGIN = 168, 84, 22, 56, 16
@@ -175,7 +176,7 @@ def build_chart(
             lang,
             name=root,
             count=len(people),
-            heirs="、".join(f"{p.name}（{p.heir}）" for p in heir_people)
+            heirs=join_words((f"{p.name}{bracketed(p.heir, lang)}" for p in heir_people), lang)
             or t("counter.kin.no_heirs", lang),
         )
     else:

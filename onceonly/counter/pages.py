@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal
+from onceonly.cases import service as cases
 from onceonly.cases.schemas import CaseView, EventView
 from onceonly.catalog import service as catalog
 from onceonly.citizens.consents import AskedPiece, pieces_in_words, sentence
 from onceonly.counter.evidence import agency_name, classify
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t, taipei_time
+from onceonly.i18n.punctuation import join_words
 from onceonly.policy import service as policy
 from onceonly.policy.catalog_checks import check_against_catalog
 
@@ -85,7 +87,7 @@ def event_lines(
 ) -> list[EventLine]:
     """Each step of the timeline as one sentence: who, when, what."""
     item = catalog.get_application_item(session, case.application_item)
-    item_name = (item.name_en if lang == "en" else item.name_zh) if item else case.application_item
+    item_name = cases.item_name(session, case.application_item, lang)  # or a service type's
     lines = []
     for event in events:
         d: dict[str, Any] = event.details or {}
@@ -103,7 +105,7 @@ def event_lines(
             params["evidence"] = named or str(d.get("evidence_type", ""))
             params["status"] = t(f"counter.lookup.status.{d.get('status', 'failed')}", lang)
             owners = [agency_name(session, str(o), lang) for o in d.get("owners") or []]
-            params["offices"] = "、".join(owners) or "—"
+            params["offices"] = join_words(owners, lang) or "—"
             detail = str(d.get("reason_en" if lang == "en" else "reason_zh") or "")
         elif event.kind == "carried_read":
             dataset = catalog.get_dataset(session, str(d.get("dataset", "")))
@@ -130,10 +132,13 @@ def event_lines(
             detail = t(
                 "counter.event.acknowledged",
                 lang,
-                warnings="、".join(
-                    t(f"counter.warn.kind.{k}", lang)
-                    for k in d["acknowledged"]
-                    if isinstance(k, str)
+                warnings=join_words(
+                    (
+                        t(f"counter.warn.kind.{k}", lang)
+                        for k in d["acknowledged"]
+                        if isinstance(k, str)
+                    ),
+                    lang,
                 ),
             )
         elif event.kind == "relayed":

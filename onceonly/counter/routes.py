@@ -47,6 +47,7 @@ from onceonly.errors import FieldError, Problem, not_found
 from onceonly.exchange import pdf
 from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import t
+from onceonly.i18n.punctuation import join_words
 from onceonly.open311 import service as open311
 from onceonly.web.deps import Db, get_session_factory, language
 from onceonly.web.params import Seq
@@ -330,7 +331,7 @@ def _case_context(
             {
                 "name": kin_names.get(row.national_id, t("counter.kin.no_name", lang)),
                 "status": t(f"counter.status.{row.status}", lang),
-                "offices": "、".join(agency_name(db, o, lang) for o in row.owners) or "—",
+                "offices": join_words((agency_name(db, o, lang) for o in row.owners), lang) or "—",
             }
             for row in (source.asked if source else [])
         ],

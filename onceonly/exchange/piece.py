@@ -23,6 +23,7 @@ from onceonly.exchange.schemas import (
     SubjectIn,
 )
 from onceonly.i18n import both, normalise_language, t
+from onceonly.i18n.punctuation import join_words
 from onceonly.policy import predicates
 from onceonly.policy.service import Decision
 from onceonly.providers.base import PredicateAnswer, SourceRecord
@@ -299,7 +300,7 @@ def _differing(
             param = next((p for p in spec.params if p.name == name), None) if spec else None
             words = {"zh-TW": param.label_zh, "en": param.label_en} if param else {}
             label = words.get(normalise_language(lang), name)
-            shown = "、".join(dict.fromkeys(str(v) for v in values))
+            shown = join_words(dict.fromkeys(str(v) for v in values), lang)
             reason = t("exchange.params.owners_differ", lang, param=label, values=shown)
             return FieldError(f"{piece.where}.params.{name}", reason, "owners_differ")
     return None

@@ -44,6 +44,7 @@ from typing import Any
 from onceonly.catalog import service as catalog
 from onceonly.domain.roc_date import TAIWAN
 from onceonly.i18n import t
+from onceonly.i18n.punctuation import join_words
 from onceonly.policy.predicates import normalise_value, same_value
 from onceonly.policy.service import RuleView
 
@@ -243,11 +244,11 @@ def _beyond_item(
     open_fields = any(not e.fields and not e.predicate for e in requirements)
     extra = [f.text for f in fields if not _within(f.code, needed)]
     if extra and not open_fields:
-        warnings.append(t("owners.warn.fields", lang, names=_joined(extra, lang)))
+        warnings.append(t("owners.warn.fields", lang, names=join_words(extra, lang)))
     asked = {e.predicate for e in requirements if e.predicate}
     more = [q.name for q in questions if q.code not in asked]
     if more:
-        warnings.append(t("owners.warn.questions", lang, names=_joined(more, lang)))
+        warnings.append(t("owners.warn.questions", lang, names=join_words(more, lang)))
     return warnings
 
 
@@ -258,13 +259,15 @@ def _within(name: str | None, needed: set[str]) -> bool:
 
 def _validity(rule: RuleView, lang: str, today: date) -> tuple[str, str, list[str]]:
     """The validity period in words, whether it is in force on ``today``, and its warnings."""
-    start = rule.valid_from.isoformat()
+    filed = _taipei_day(rule.requested_at)
+    first = _first_day(rule, filed)
+    start = first.isoformat()
     warnings = []
     if rule.valid_until is None:
         text = t("owners.terms.valid_open", lang, start=start)
     else:
         end = rule.valid_until.isoformat()
-        length = _length(rule.valid_from, rule.valid_until, lang)
+        length = _length(first, rule.valid_until, lang)
         text = t("owners.terms.valid_range", lang, start=start, end=end, length=length)
         if rule.valid_until > _years_after(rule.valid_from, LONG_VALIDITY_YEARS):
             warnings.append(
@@ -277,16 +280,31 @@ def _validity(rule: RuleView, lang: str, today: date) -> tuple[str, str, list[st
                     limit=LONG_VALIDITY_YEARS,
                 )
             )
-    # the first day defaults to the filing day in UTC (policy.request_rule); said in Taipei
-    if rule.valid_from < rule.requested_at.date():
-        filed = _taipei_day(rule.requested_at).isoformat()
-        warnings.append(t("owners.warn.backdated", lang, start=start, filed=filed))
+    if first < filed:
+        warnings.append(t("owners.warn.backdated", lang, start=start, filed=filed.isoformat()))
     state = ""
     if rule.valid_until is not None and rule.valid_until < today:
         state = t("owners.terms.expired", lang)
     elif rule.valid_from > today:
         state = t("owners.terms.not_yet", lang)
     return text, state, warnings
+
+
+def _first_day(rule: RuleView, filed: date) -> date:
+    """The rule's first day as people here read it. Left to its default it is the filing day
+    in UTC (policy.request_rule): a rule asked for at 05:20 on 8 December in Taipei would
+    read "from 7 December", before it was asked for; it is said as the Taipei filing day
+    (the day it could first be used anyway). A first day the requester chose is said as
+    chosen."""
+    if rule.valid_from == _utc_day(rule.requested_at) and rule.valid_from < filed:
+        return filed
+    return rule.valid_from
+
+
+def _utc_day(moment: datetime) -> date:
+    if moment.tzinfo is None:  # a naive value from storage is UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
 
 
 def _taipei_day(moment: datetime) -> date:
@@ -311,7 +329,3 @@ def _length(start: date, end: date, lang: str) -> str:
         return t("owners.terms.one_year", lang)
     days = (end - start).days + 1
     return t("owners.terms.days", lang, count=days) if days > 1 else t("owners.terms.one_day", lang)
-
-
-def _joined(names: Iterable[str], lang: str) -> str:
-    return (", " if lang == "en" else "、").join(names)

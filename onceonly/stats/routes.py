@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts.deps import Principal, require_roles
 from onceonly.accounts.tenancy import scope_of
+from onceonly.cases import service as cases
 from onceonly.catalog import service as catalog
 from onceonly.counter.evidence import agency_name
 from onceonly.counter.routes import FORM_PROBLEMS, page
@@ -164,7 +165,12 @@ def _dashboard(
         refused = stats.refusals(db, filters, scope_of(user))
         turned = stats.turnaround(db, filters, scope_of(user))
         events = stats.tell_us_once(db, filters, scope_of(user))
-        labels = _labels(db, lang, {row.agency for row in found} | {r.owner for r in turned})
+        labels = _labels(
+            db,
+            lang,
+            {row.agency for row in found} | {r.owner for r in turned},
+            {row.application_item for row in found},
+        )
     return page(
         request,
         "stats/dashboard.html",
@@ -191,10 +197,14 @@ def _dashboard(
     )
 
 
-def _labels(db: Session, lang: str, agencies: set[str]) -> dict[str, Any]:
-    """The templates' ways of naming what the rows hold by code, in the page's language."""
+def _labels(
+    db: Session, lang: str, agencies: set[str], items: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The templates' ways of naming what the rows hold by code, in the page's language;
+    ``items``: what the cases were for, application items or (a service request's case)
+    Open311 service types."""
     datasets = {d.code: d for d in catalog.list_datasets(db)}
-    items = {i.code: i for i in catalog.search_application_items(db, "")}
+    item_names = {code: cases.item_name(db, code, lang) for code in items}
     cities = {j.code: j for j in catalog.list_jurisdictions(db)}
     names = {code: agency_name(db, code, lang) for code in agencies}
 
@@ -207,7 +217,7 @@ def _labels(db: Session, lang: str, agencies: set[str]) -> dict[str, Any]:
         "kind_label": lambda kind: kind_label(kind, lang),
         "duration": lambda seconds: duration(seconds, lang),
         "dataset_label": lambda code: named(datasets, code, code),
-        "item_label": lambda code: named(items, code, code),
+        "item_label": lambda code: item_names.get(code, code),
         "city_label": lambda code: named(cities, code, t("stats.unknown", lang)),
         "agency_label": lambda code: names.get(code, code),
     }

@@ -17,6 +17,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from onceonly.catalog.service import CachedCatalog
 from onceonly.db import transaction
 from onceonly.i18n import catalogue, t, taipei_time
+from onceonly.i18n.punctuation import FILTERS as PUNCTUATION
 from onceonly.web.deps import get_language, get_settings
 from onceonly.web.language_choice import lang_href, page_of
 
@@ -34,6 +35,7 @@ templates.env.loader = ChoiceLoader([FileSystemLoader(str(d)) for d in _template
 templates.env.globals["t"] = t
 templates.env.globals["lang_href"] = lang_href  # the header's switch: this page, other language
 templates.env.globals["page_of"] = page_of  # the page a form's address belongs to
+templates.env.filters.update(PUNCTUATION)  # names | join_words(lang), label | colon(lang)
 
 
 _catalog = CachedCatalog()
