@@ -85,7 +85,7 @@ def _rules_page(
                 return place.name_en if lang == "en" else place.name_zh
             return agency_name(db, code, lang)
 
-        today = utcnow().date()  # as the policy judges a rule in force (policy.decide)
+        today = policy.taipei_day(utcnow())  # as the policy judges a rule in force
         terms = {
             r.id: rule_terms(
                 r, datasets.get(r.dataset), items.get(r.application_item), lang, today, named

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import or_, select
@@ -20,6 +20,7 @@ from onceonly.accounts.users import get_user
 from onceonly.audit.log import AuditRecord, append
 from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
+from onceonly.domain.roc_date import TAIWAN
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.policy.models import AccessRule, Consent
@@ -238,7 +239,7 @@ def request_rule(
         purpose=request.purpose,
         consent_required=request.consent_required,
         preview_required=request.preview_required,
-        valid_from=request.valid_from or utcnow().date(),
+        valid_from=request.valid_from or taipei_day(utcnow()),
         valid_until=request.valid_until,
         status="pending",
         requested_by=requested_by,
@@ -439,6 +440,15 @@ def guarded_rules(session: Session, owner_agency: str, dataset: str) -> list[Rul
     return [_view(rule) for rule in session.scalars(query)]
 
 
+def taipei_day(moment: datetime) -> date:
+    """The calendar day of ``moment`` in Taiwan: a rule's first and last days are days as
+    the owner who approved them reads them, so a rule "until 31 December" stops at midnight
+    in Taipei, not eight hours later."""
+    if moment.tzinfo is None:  # a naive value from storage is UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(TAIWAN).date()
+
+
 def _in_force(rule: RuleView, today: date) -> bool:
     """Within the rule's validity dates (whatever its status)."""
     return rule.valid_from <= today and (rule.valid_until is None or today <= rule.valid_until)
@@ -594,7 +604,7 @@ def decide(
     ``rules`` answers :func:`candidate_rules` from a cache that is current for this request
     (``policy/rule_cache.py``); without it the rules are read from ``session``."""
     now = now or utcnow()
-    today = now.date()
+    today = taipei_day(now)
     found = (
         rules.candidates(owner_agency, dataset, application_item)
         if rules is not None
@@ -682,7 +692,7 @@ def allows_reading(
     the person on the register is alive): never more than what that rule allows, and never
     for a requester the owner has not approved."""
     now = now or utcnow()
-    today = now.date()
+    today = taipei_day(now)
     for rule in candidate_rules(session, owner_agency, dataset, application_item):
         current = rule.status == "approved" and _in_force(rule, today)
         if current and rule.fields and _applies_to(rule, requester):

@@ -86,7 +86,7 @@ def _rule(
 ) -> int:
     """A rule of ``owner`` letting the housing department ask the predicate, listing
     ``years`` (``None``: it lists none, so the statutory year only), in ``state``."""
-    today = utcnow().date()
+    today = policy.taipei_day(utcnow())  # the day the policy judges by
     request = RuleRequest(
         owner_agency=owner,
         dataset="house_tax",

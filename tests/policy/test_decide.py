@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -15,11 +15,13 @@ from onceonly.policy.service import (
     RuleRequest,
     approve_rule,
     decide,
+    get_rule,
     grant_consent,
     reject_rule,
     request_rule,
     revoke_consent,
     revoke_rule,
+    taipei_day,
 )
 
 OWNER = "taipei-city.social_welfare"
@@ -112,6 +114,20 @@ def test_an_expired_rule_no_longer_allows(session: Session) -> None:
     _rule(session, valid_from=date(2020, 1, 1), valid_until=yesterday)
     decision = _ask(session)
     assert decision.code == "rule_expired" and yesterday.isoformat() in decision.reason_en
+
+
+def test_a_rule_ends_at_midnight_in_taipei_not_eight_hours_later(session: Session) -> None:
+    """Its last day, 31 December, is over at 00:00 on 1 January in Taipei (16:00 UTC)."""
+    _rule(session, valid_from=date(2020, 1, 1), valid_until=date(2026, 12, 31))
+    last_minute = datetime(2026, 12, 31, 15, 59, tzinfo=UTC)
+    assert _ask(session, now=last_minute).allowed
+    new_year_in_taipei = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+    assert _ask(session, now=new_year_in_taipei).code == "rule_expired"
+
+
+def test_a_rule_asked_for_in_the_taipei_morning_starts_that_day(session: Session) -> None:
+    rule = _rule(session, valid_from=None)
+    assert get_rule(session, rule).valid_from == taipei_day(utcnow())  # type: ignore[union-attr]
 
 
 def test_a_rule_for_another_agency_kind_or_jurisdiction_does_not_apply(session: Session) -> None:
