@@ -62,7 +62,8 @@ class Access:
     """False for a format-1 entry by a clerk: every proof of it would name the clerk."""
 
     by_citizen: bool = False
-    """The citizen's own look (shown as "you", without agency or badge): see :func:`_own`."""
+    """The citizen's own look (shown as "you", without agency or badge): see
+    :func:`made_by_citizen`."""
 
     @property
     def local_time(self) -> str:
@@ -106,14 +107,15 @@ def _reason(session: Session, entry: AuditEntryView, lang: str) -> str:
     return entry.reason_en if lang == "en" else entry.reason_zh
 
 
-def _event_text(event: str, lang: str) -> str:
+def event_text(event: str, lang: str) -> str:
+    """What an entry of ``event`` did, in the citizen's words."""
     try:
         return t(f"citizens.event.{event}", lang)
     except KeyError:
         return t("citizens.event.other", lang)
 
 
-def _own(entry: AuditEntryView) -> bool:
+def made_by_citizen(entry: AuditEntryView) -> bool:
     """Whether a citizen's own account made the entry: never one another node or a gateway
     forwarded (``node/username``), whatever role it claims, so no look can pass for the
     citizen's own and lose its agency and badge on the page."""
@@ -141,7 +143,7 @@ def describe(session: Session, entry: AuditEntryView, lang: str) -> Access:
         agency_name=_name(session, entry.actor_agency or "", lang),
         badge=entry.actor_badge or "",
         role=entry.actor_role or "",
-        by_citizen=_own(entry),
+        by_citizen=made_by_citizen(entry),
         application_item=entry.application_item or "",
         application_item_name=_name(session, entry.application_item or "", lang),
         case_id=entry.case_id or "",
@@ -157,7 +159,7 @@ def describe(session: Session, entry: AuditEntryView, lang: str) -> Access:
         predicate_name=predicate_name,
         outcome=status,
         outcome_text=outcome_text,
-        event_text=_event_text(entry.event, lang),
+        event_text=event_text(entry.event, lang),
         reason=_reason(session, entry, lang),
         entry_hash=entry.entry_hash,
         proof_available=entry.entry_format != 1 or entry.actor_role == "citizen",

@@ -7,6 +7,11 @@ before the dot (``taipei-city.labour`` -> ``taipei-city``); an auditor belongs t
 jurisdiction of their own agency. Central owners (``central.*``) are answered by an auditor of
 a ``central.*`` agency. The first answer closes the flag; both the flag and the answer are
 written to the audit log, the answer as an auditor's access to the citizen's record.
+
+What can be flagged: only an entry where an agency read the citizen's data or was given it
+(:data:`FLAGGABLE_EVENTS`), never the citizen's own acts nor steps of a case that read
+nothing (see :func:`flaggable`). The page offers the action only there, and
+:func:`raise_flag` refuses any other entry.
 """
 
 from __future__ import annotations
@@ -20,12 +25,38 @@ from sqlalchemy.orm import Session
 from onceonly.accounts.principal import Principal
 from onceonly.audit.log import AuditEntryView, AuditRecord, append
 from onceonly.audit.models import AuditEntry
+from onceonly.cases.holding import CARRIED_READ
+from onceonly.citizens.accesses import event_text, made_by_citizen
 from onceonly.citizens.models import AccessFlag, FlagQueue
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
-from onceonly.i18n import t
+from onceonly.i18n import normalise_language, t
 
 MAX_NOTE = 2000
+
+FLAGGABLE_EVENTS = frozenset(
+    {
+        "evidence.request",  # an agency asked the owners for the citizen's data (the exchange)
+        CARRIED_READ,  # an agency that took the case over read evidence fetched for it
+        "case.register_check",  # an agency read the citizen's register record before a case
+        "notify.register_check",  # a household office read it to check a tell-us-once report
+        "case.relay",  # the case and its evidence were given to another agency
+        "case.transfer",  # the case (the citizen's report) was given to another agency
+    }
+)
+"""The audit events where an agency read the citizen's data or was given it: the entries the
+citizen may ask an auditor about. Every other entry the "who looked at my data" page lists is
+not such an access and cannot be flagged: the citizen's own acts (``consent.*``,
+``preview.*``, ``flag.raised``), an auditor's answer to their flag (``flag.answered``), and
+steps of a case that read nothing (``case.contact_set``: where its messages go;
+``case.notice_sent``: a message sent to the citizen). An event kind not named here is not
+flaggable until it is added."""
+
+
+def flaggable(event: str, by_citizen: bool = False) -> bool:
+    """Whether an entry of ``event`` may be flagged: an agency's access to the citizen's data,
+    not one the citizen's own account made."""
+    return event in FLAGGABLE_EVENTS and not by_citizen
 
 
 @dataclass(frozen=True)
@@ -100,10 +131,15 @@ def _note(text: str, field: str, lang: str | None) -> str:
 def raise_flag(
     session: Session, citizen: Principal, national_id: str, seq: int, note: str, lang: str | None
 ) -> FlagView:
-    """Flag entry ``seq`` (which must be about ``national_id``); one open flag per entry."""
+    """Flag entry ``seq`` (which must be about ``national_id`` and :func:`flaggable`); one
+    open flag per entry."""
     entry = session.get(AuditEntry, seq)
     if entry is None or entry.subject != national_id:
         raise Problem(404, "not-found", t("citizens.flag.no_entry", lang, seq=seq))
+    if not flaggable(entry.event, made_by_citizen(AuditEntryView.from_row(entry))):
+        what = event_text(entry.event, normalise_language(lang))
+        reason = t("citizens.flag.not_an_access", lang, seq=seq, what=what)
+        raise validation_problem([FieldError("seq", reason)], lang)
     note = _note(note, "note", lang)
     already = session.scalar(
         select(AccessFlag.id).where(

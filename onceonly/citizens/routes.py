@@ -301,6 +301,7 @@ def my_data(request: Request, citizen: CitizenUser, db: Db, filters: Filters) ->
         pages=max(1, math.ceil(total / PER_PAGE)),
         filters=filters,
         flags=flag_by_seq,
+        can_flag=flags.flaggable,
         pending_previews=len(pending),
         asks=len(consents.open_asks(db, citizen.national_id)),
         agencies=_agency_choices(db, citizen.national_id, lang),

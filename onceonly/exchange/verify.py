@@ -3,7 +3,11 @@
 Anyone holding a transcript, without signing in, can learn whether this node made it and who
 issued it when (by its id and the fingerprint the QR code carries), or upload the PDF or the
 JWS file to have its signature checked. Nothing personal is ever shown: no subject, no field
-values; only the issuing agency, the dataset's name, times, ids and keys.
+values; only the issuing agency, the dataset's name, times, ids and keys, and those only of a
+transcript found valid. Of an invalid or unverifiable one the page says that it is not valid
+and why, in words of its own, and nothing the file claims: a forger could otherwise have a
+real agency's name, a dataset and times shown beside the verdict (and an unknown key's id or
+an algorithm's name is text the forger wrote, too).
 
 There is no rate limiting in the application itself (none of the public pages has any); a
 deployment limits requests at its reverse proxy (see docs/deploy).
@@ -38,7 +42,8 @@ MAX_UPLOAD_BYTES = 512 * 1024
 
 @dataclass(frozen=True)
 class Outcome:
-    """What the page says about a checked file: valid or not, why, and who issued it."""
+    """What the page says about a checked file: valid or not, why, and who issued it. The
+    issuer, dataset, times, id and key are filled in only when ``valid``."""
 
     valid: bool
     reason: str
@@ -155,16 +160,39 @@ async def verify_upload(
     return _page(request, outcome=await run_in_threadpool(check))
 
 
-def _jws_outcome(db: Session, token: str, lang: str, extra_problem: str = "") -> Outcome:
+INVALID_REASONS = frozenset(
+    {
+        "malformed",
+        "wrong_algorithm",
+        "unknown_key",
+        "bad_signature",
+        "wrong_issuer",
+        "expired",
+        "not_yet_valid",
+    }
+)
+"""The problems :mod:`onceonly.exchange.transcript` names; each has a ``verify.invalid.*``
+message that quotes nothing from the file (its own messages quote the kid, the algorithm or
+the claimed issuer, all written by whoever made the file)."""
+
+
+def _invalid(problem: TranscriptInvalid, lang: str) -> Outcome:
+    """An invalid transcript's verdict: why, in words, and no claim of its content."""
+    code = problem.code if problem.code in INVALID_REASONS else "malformed"
+    return Outcome(False, t(f"verify.invalid.{code}", lang))
+
+
+def _jws_outcome(db: Session, token: str, lang: str) -> Outcome:
     try:
         verified = inspect_transcript(token, keys.published_jwks(db))
     except TranscriptInvalid as error:
-        return Outcome(False, error.reason(lang))
+        return _invalid(error, lang)
+    if verified.problem is not None:
+        return _invalid(verified.problem, lang)
     claims = verified.claims
-    problem = verified.problem.reason(lang) if verified.problem else extra_problem
     return Outcome(
-        valid=not problem,
-        reason=problem or t("verify.valid", lang),
+        valid=True,
+        reason=t("verify.valid", lang),
         issuer=display_text(claims, "issuer", lang),
         dataset=display_text(claims, "dataset", lang),
         jti=claims.jti or "",

@@ -7,6 +7,11 @@ says it has applied it: ``{"status": "processed"}`` in the webhook response body
 ``POST /api/v1/notify/acks``) and ``dead`` (every attempt failed; shown to citizens as
 ``failed``, replayable by an administrator). When every delivery of an event is processed the
 citizen gets one message in ``citizen_messages``.
+
+A ``dead`` delivery with no dead letter, of a revoked subscription, is one that will never be
+sent (:attr:`AgencyStatus.never_sent`): migration ``0031_improper_approvals_revoked`` made so
+the deliveries of subscriptions whose approval was void, and wrote no dead letter, so nobody
+handles or replays them. The worker always writes a dead letter when it gives up.
 """
 
 from __future__ import annotations
@@ -302,6 +307,10 @@ class AgencyStatus:
     attempts: int
     delivered_at: datetime | None
     processed_at: datetime | None
+    never_sent: bool = False
+    """A ``failed`` delivery that nobody handles and that will never be sent: its
+    subscription's approval was void and the subscription is revoked (see the module's
+    docstring). Pages say so instead of "failed, an administrator is handling it"."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +325,14 @@ class CitizenEventStatus:
     all_processed: bool
     others: int = 0
     """Agencies told of it that the reader may not see (another tenant's): counted, not named."""
+
+    @property
+    def processed_where_sent(self) -> bool:
+        """No agency is still working on it: every agency it reached has processed it, and it
+        will never be sent to the others (:attr:`AgencyStatus.never_sent`)."""
+        return bool(self.agencies) and all(
+            a.status == "processed" or a.never_sent for a in self.agencies
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -334,6 +351,7 @@ class CitizenEventStatus:
                     "attempts": a.attempts,
                     "delivered_at": a.delivered_at.isoformat() if a.delivered_at else None,
                     "processed_at": a.processed_at.isoformat() if a.processed_at else None,
+                    "never_sent": a.never_sent,
                 }
                 for a in self.agencies
             ],
@@ -357,6 +375,7 @@ def citizen_events(session: Session, national_id: str) -> list[CitizenEventStatu
             .order_by(Delivery.agency_code)
         ):
             deliveries.setdefault(row.event_id, []).append(row)
+    unsent = never_sent(session, [d for rows in deliveries.values() for d in rows])
     result = []
     for event in events:
         agencies = tuple(
@@ -367,6 +386,7 @@ def citizen_events(session: Session, national_id: str) -> list[CitizenEventStatu
                 attempts=d.attempts,
                 delivered_at=as_utc(d.delivered_at) if d.delivered_at else None,
                 processed_at=as_utc(d.processed_at) if d.processed_at else None,
+                never_sent=d.id in unsent,
             )
             for d in deliveries.get(event.id, [])
         )
@@ -383,6 +403,29 @@ def citizen_events(session: Session, national_id: str) -> list[CitizenEventStatu
             )
         )
     return result
+
+
+def never_sent(session: Session, deliveries: Iterable[Delivery]) -> frozenset[int]:
+    """The ids of those of ``deliveries`` that will never be sent: ``dead`` with no dead letter
+    (so no administrator has one to handle or replay) and of a ``revoked`` subscription. Only
+    migration ``0031_improper_approvals_revoked`` leaves a delivery so (the worker writes a
+    dead letter whenever it gives up), for subscriptions whose approval was void."""
+    dead = {d.id: d.subscription_id for d in deliveries if d.status == "dead"}
+    if not dead:
+        return frozenset()
+    lettered = set(
+        session.scalars(
+            select(DeadLetter.delivery_id).where(DeadLetter.delivery_id.in_(list(dead)))
+        )
+    )
+    revoked = set(
+        session.scalars(
+            select(Subscription.id).where(
+                Subscription.id.in_(set(dead.values())), Subscription.status == "revoked"
+            )
+        )
+    )
+    return frozenset(i for i, sub in dead.items() if i not in lettered and sub in revoked)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from onceonly.cases.models import Case, CaseThingAnswer
 from onceonly.catalog import service as catalog
 from onceonly.citizens import previews
 from onceonly.citizens.accounts import ensure_citizen
-from onceonly.citizens.flags import raise_flag
+from onceonly.citizens.flags import flaggable, raise_flag
 from onceonly.citizens.models import AccessFlag, EvidencePreview
 from onceonly.consolidate import review
 from onceonly.consolidate.models import ReviewItem
@@ -334,7 +334,11 @@ def seed(node: Node, code: str, subject: str, clerk: str) -> Tenant:
             if Scope(code).sees_entry(entry.actor_agency, entry.owner_agency):
                 tenant.entry_seqs.append(entry.seq)
                 tenant.request_ids.append(entry.request_id)
-        about = next(e for e in db.query(AuditEntry) if e.subject == subject)
+        about = next(
+            e
+            for e in db.query(AuditEntry).order_by(AuditEntry.seq)
+            if e.subject == subject and flaggable(e.event)
+        )
         person = ensure_citizen(db, subject, "宜蘭居民")
         citizen = Principal(
             person.id,
