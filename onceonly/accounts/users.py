@@ -36,7 +36,7 @@ from onceonly.accounts.sessions import revoke_user_sessions
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
 from onceonly.catalog import service as catalog
 from onceonly.db import as_utc, utcnow
-from onceonly.errors import FieldError, not_found, validation_problem
+from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import t
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
@@ -325,6 +325,16 @@ def agencies_for_accounts(
 def get_user(session: Session, username: str) -> UserView | None:
     user = session.scalar(select(User).where(User.username == normalise_username(username)))
     return user_view(user) if user else None
+
+
+def refuse_system_account(session: Session, username: str, detail: str, lang: str | None) -> None:
+    """403 ``system-approver`` with ``detail`` (in words) when ``username`` is an agency
+    system's account: a decision that lets someone read a citizen's data (a rule, a
+    subscription) is a person's, not a token's that whoever holds it can use. A name that is
+    no account (the demo's seed, trusted code) passes."""
+    account = get_user(session, username)
+    if account is not None and account.system:
+        raise Problem(403, "system-approver", t("problem.forbidden", lang), detail)
 
 
 def get_user_by_id(session: Session, user_id: int) -> UserView | None:

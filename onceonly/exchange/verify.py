@@ -29,7 +29,12 @@ from starlette.concurrency import run_in_threadpool
 from onceonly.catalog import service as catalog
 from onceonly.errors import not_found
 from onceonly.exchange import certificates, keys, pdf
-from onceonly.exchange.transcript import TranscriptInvalid, display_text, inspect_transcript
+from onceonly.exchange.transcript import (
+    ERROR_CODES,
+    TranscriptInvalid,
+    display_text,
+    inspect_transcript,
+)
 from onceonly.i18n import t
 from onceonly.web.deps import Db, get_language, get_session_factory
 from onceonly.web.templating import render
@@ -160,17 +165,7 @@ async def verify_upload(
     return _page(request, outcome=await run_in_threadpool(check))
 
 
-INVALID_REASONS = frozenset(
-    {
-        "malformed",
-        "wrong_algorithm",
-        "unknown_key",
-        "bad_signature",
-        "wrong_issuer",
-        "expired",
-        "not_yet_valid",
-    }
-)
+INVALID_REASONS = frozenset(ERROR_CODES)
 """The problems :mod:`onceonly.exchange.transcript` names; each has a ``verify.invalid.*``
 message that quotes nothing from the file (its own messages quote the kid, the algorithm or
 the claimed issuer, all written by whoever made the file)."""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from onceonly.accounts.users import get_user
+from onceonly.accounts.users import refuse_system_account
 from onceonly.db import as_utc, utcnow
 from onceonly.errors import FieldError, Problem, not_found, validation_problem
 from onceonly.i18n import both, one_line, t
@@ -219,14 +219,7 @@ def _check_approver(
             t("problem.forbidden", lang),
             t("notify.error.own_subscription", lang, agency=acting_agency),
         )
-    approver = get_user(session, by)
-    if approver is not None and approver.system:
-        raise Problem(
-            403,
-            "system-approver",
-            t("problem.forbidden", lang),
-            t("notify.error.system_approver", lang),
-        )
+    refuse_system_account(session, by, t("notify.error.system_approver", lang), lang)
 
 
 def _require_status(sub: Subscription, allowed: tuple[str, ...], lang: str | None) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from onceonly.accounts.principal import Principal
 from onceonly.accounts.tenancy import CENTRAL, Scope, tenant_of_agency
-from onceonly.accounts.users import get_user
+from onceonly.accounts.users import refuse_system_account
 from onceonly.audit.log import AuditRecord, append
 from onceonly.catalog import service as catalog
 from onceonly.db import utcnow
@@ -279,20 +279,6 @@ def _require_status(
         )
 
 
-def _check_person(session: Session, decided_by: str, lang: str | None) -> None:
-    """A rule widens who reads a citizen's data, so a person at the owner approves it, never
-    an agency system's account (a token, which whoever holds it can use). Rejecting and
-    revoking only narrow it, so a system may do those (an owner's kill switch)."""
-    approver = get_user(session, decided_by)
-    if approver is not None and approver.system:
-        raise Problem(
-            403,
-            "system-approver",
-            t("problem.forbidden", lang),
-            t("policy.error.system_approver", lang),
-        )
-
-
 def approve_rule(
     session: Session,
     rule_id: int,
@@ -303,7 +289,8 @@ def approve_rule(
 ) -> RuleView:
     rule = _load(session, rule_id, lang)
     _check_owner(rule, acting_agency, lang)
-    _check_person(session, decided_by, lang)
+    # a rule widens who reads; rejecting and revoking only narrow, so a system may do those
+    refuse_system_account(session, decided_by, t("policy.error.system_approver", lang), lang)
     _require_status(rule, ("pending",), "approve", lang)
     rule.status = "approved"
     rule.decided_by = decided_by
