@@ -32,7 +32,7 @@ def demo(
         return run_federated_demo(
             data_dir / "federation", people, seed, serve_app, host=host, port=port
         )
-    from onceonly.demo.console import print_demo_summary
+    from onceonly.demo.console import print_demo_summary, print_gateways
     from onceonly.demo.run import prepare_demo, progress_bar
 
     if serve_app:
@@ -52,7 +52,7 @@ def demo(
         settings, settings.data_dir / "gateways", gateways.demo_ports(port)
     )
     print_demo_summary(state, settings, f"http://{host}:{port}")
-    typer.echo(f"owner gateways: {gateways.describe(plans)}")
+    print_gateways(settings, gateways.addresses(plans))
     if serve_app:
         for lang in ("zh-TW", "en"):
             typer.echo(t("demo.outboxes", lang, url=f"http://{host}:{port}", user="tpe-city-admin"))

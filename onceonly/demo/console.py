@@ -7,7 +7,9 @@ from datetime import date
 from rich.console import Console
 from rich.table import Table
 
+from onceonly.catalog import service as catalog
 from onceonly.config import Settings
+from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.demo.run import DemoState
 from onceonly.domain.roc_date import format_roc_date
 from onceonly.i18n import t
@@ -42,12 +44,16 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
             f"jurisdiction_id=taipei-city, demo api_key [bold]{state.open311_key}[/])"
         )
 
+    # A terminal of 80 columns cut agency codes short ("taipei-city.urban_de…"); the name
+    # already says the agency and the role in words, and Chinese text folds instead of
+    # ending in an ellipsis (it has no spaces to wrap at).
     accounts = Table(title=t("demo.summary.accounts", "zh-TW") + " / demo accounts")
-    for column in ("username", "role", "agency", "name"):
-        accounts.add_column(column)
+    accounts.add_column("username", no_wrap=True)
+    accounts.add_column("who", overflow="fold")
     featured = [a for a in state.accounts if a.username in FEATURED_ACCOUNTS]
     for account in featured:
-        accounts.add_row(account.username, account.role, account.agency_code, account.display_name)
+        role = t(f"accounts.role.{account.role}", "en")
+        accounts.add_row(account.username, f"{account.display_name} ({role})")
     console.print(accounts)
     password = state.accounts[0].password if state.accounts else ""
     console.print(
@@ -56,8 +62,9 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
     )
 
     citizens = Table(title=t("demo.summary.citizens", "zh-TW") + " / sample citizens")
-    for column in ("national ID", "name", "who"):
-        citizens.add_column(column)
+    citizens.add_column("national ID", no_wrap=True)
+    citizens.add_column("name", no_wrap=True)
+    citizens.add_column("who", overflow="fold")
     for sample in manifest.sample_citizens.values():
         citizens.add_row(sample.national_id, sample.name, t(sample.description_key, "zh-TW"))
     console.print(citizens)
@@ -99,3 +106,20 @@ def print_demo_summary(state: DemoState, settings: Settings, url: str) -> None:
             )
         )
     console.print(f"  data as of {format_roc_date(date.fromisoformat(manifest.reference_date))}\n")
+
+
+def print_gateways(settings: Settings, gateways: dict[str, str]) -> None:
+    """Each owner the demo moved behind a gateway, by its name, and where that gateway is."""
+    if not gateways:
+        return
+    console = Console()
+    console.print(f"{t('demo.summary.gateways', 'zh-TW')} / {t('demo.summary.gateways', 'en')}:")
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with transaction(make_session_factory(engine)) as db:
+            for owner, url in gateways.items():
+                agency = catalog.get_agency(db, owner)
+                named = f"{agency.name_zh} / {agency.name_en}" if agency else owner
+                console.print(f"  {named}: {url}")
+    finally:
+        engine.dispose()

@@ -5,7 +5,6 @@ platform's data directory into the gateway's, its rules carried over, its keys h
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -140,5 +139,6 @@ def start(plan: GatewayPlan, log: Path, timeout: float = 60.0) -> subprocess.Pop
     raise RuntimeError(f"gateway {plan.id} did not come up in {timeout} s")
 
 
-def describe(plans: list[GatewayPlan]) -> str:
-    return json.dumps({p.owner: f"https://127.0.0.1:{p.port}" for p in plans})
+def addresses(plans: list[GatewayPlan]) -> dict[str, str]:
+    """Where each owner's gateway listens, by the owner's agency code."""
+    return {p.owner: f"https://127.0.0.1:{p.port}" for p in plans}
