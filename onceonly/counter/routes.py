@@ -49,7 +49,7 @@ from onceonly.exchange.service import exchange_for, transcript_keys
 from onceonly.i18n import t
 from onceonly.i18n.punctuation import join_words
 from onceonly.open311 import service as open311
-from onceonly.web.deps import Db, get_session_factory, language
+from onceonly.web.deps import Db, done_code, get_session_factory, language
 from onceonly.web.params import Seq
 from onceonly.web.templating import render
 
@@ -380,7 +380,7 @@ def _case_page(
             status,
             errors=errors or {},
             form=form or {},
-            done=request.query_params.get("done", ""),
+            done=done_code(request, "counter.done"),
             **context,
         )
 

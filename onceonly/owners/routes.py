@@ -25,7 +25,7 @@ from onceonly.owners.terms import rule_terms
 from onceonly.owners.usage import rule_usage
 from onceonly.policy import alerts
 from onceonly.policy import service as policy
-from onceonly.web.deps import get_session_factory, language
+from onceonly.web.deps import done_code, get_session_factory, language
 from onceonly.web.params import RowId
 
 router = APIRouter(include_in_schema=False)
@@ -112,7 +112,7 @@ def _rules_page(
             basis=lambda code: bases.get(code, code),
             errors=errors or {},
             form=form or {},
-            done=request.query_params.get("done", ""),
+            done=done_code(request, "owners.done"),
         )
 
 

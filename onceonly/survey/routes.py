@@ -25,7 +25,7 @@ from onceonly.db import transaction, utcnow
 from onceonly.errors import FieldError, Problem, validation_problem
 from onceonly.i18n import t
 from onceonly.survey import service as survey
-from onceonly.web.deps import get_session_factory, language
+from onceonly.web.deps import done_code, get_session_factory, language
 from onceonly.web.params import RowId
 
 router = APIRouter(include_in_schema=False)
@@ -69,7 +69,7 @@ def _home(
             agency_name=lambda code: agency_name(db, code, lang),
             errors=errors or {},
             form=form or {},
-            done=request.query_params.get("done", ""),
+            done=done_code(request, "survey.done"),
             now=utcnow(),
         )
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from onceonly.config import Settings
-from onceonly.i18n import normalise_language, preferred_language
+from onceonly.i18n import catalogue, normalise_language, preferred_language
 
 
 def get_settings(request: Request) -> Settings:
@@ -70,3 +70,11 @@ async def settings_of(request: Request) -> Settings:
 async def session_factory(request: Request) -> sessionmaker[Session]:
     """:func:`get_session_factory` as a dependency."""
     return get_session_factory(request)
+
+
+def done_code(request: Request, messages: str) -> str:
+    """The ``?done=`` code a form's redirect put in the page's address, when
+    ``{messages}.{code}`` is one of its messages; anything else (a crafted link) is nothing
+    to say, not a page that fails."""
+    code = request.query_params.get("done", "")
+    return code if code and f"{messages}.{code}" in catalogue() else ""
