@@ -26,6 +26,7 @@ from onceonly.db import make_engine, make_session_factory, transaction
 from onceonly.i18n import catalogue
 from onceonly.sqlite_checkpoints import Checkpointer, is_sqlite_file
 from onceonly.web.errors import install_error_handlers
+from onceonly.web.head_requests import HeadAsGetMiddleware
 from onceonly.web.language_choice import LanguageCookieMiddleware
 from onceonly.web.openapi import install_openapi
 from onceonly.web.security import (
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _wire_exchange(app)
     install_error_handlers(app)
     upload_limit = max(settings.max_body_bytes, MAX_PAPER_BYTES + UPLOAD_OVERHEAD_BYTES)
+    app.add_middleware(HeadAsGetMiddleware)  # innermost: every other layer sees the HEAD
     app.add_middleware(NulRefusalMiddleware)  # inside the body limit: reads only small bodies
     app.add_middleware(
         BodyLimitMiddleware,
