@@ -157,6 +157,9 @@ def install_error_handlers(app: FastAPI) -> None:
         response = problem_response(request, problem)
         if exc.headers:
             response.headers.update(exc.headers)
+        allow = response.headers.get("Allow")
+        if allow and "GET" in allow.split(", ") and "HEAD" not in allow.split(", "):
+            response.headers["Allow"] = f"{allow}, HEAD"  # answered as GET is (head_requests)
         return response
 
     @app.exception_handler(Exception)

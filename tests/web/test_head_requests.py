@@ -196,3 +196,9 @@ def test_the_app_installs_it_innermost(tmp_path: Path) -> None:
     app: FastAPI = create_app(Settings(data_dir=tmp_path, secret_key="x"))
     assert app.user_middleware[-1].cls is HeadAsGetMiddleware
     app.state.engine.dispose()
+
+
+def test_a_405_names_head_where_get_is_allowed(client: TestClient) -> None:
+    refused = client.post("/healthz")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD"
