@@ -35,7 +35,7 @@ from onceonly.audit.tree_routes import names_clerk_problem
 from onceonly.audit.tree_store import proof_entry
 from onceonly.audit.verify import ActorNotRedactable
 from onceonly.catalog import service as catalog
-from onceonly.citizens import accesses, consents, flags, previews
+from onceonly.citizens import accesses, banners, consents, flags, previews
 from onceonly.citizens.accounts import ensure_citizen, national_id_of
 from onceonly.citizens.identity import SignInFailed, providers
 from onceonly.config import Settings
@@ -286,13 +286,15 @@ def my_data(request: Request, citizen: CitizenUser, db: Db, filters: Filters) ->
         limit=PER_PAGE,
         offset=(filters.page - 1) * PER_PAGE,
     )
+    own_flags = flags.flags_of_citizen(db, citizen.national_id)
     flag_by_seq: dict[int, flags.FlagView] = {}
-    for flag in flags.flags_of_citizen(db, citizen.national_id):
+    for flag in own_flags:
         flag_by_seq.setdefault(flag.entry_seq, flag)
     pending = [p for p in previews.list_previews(db, citizen.national_id) if p.status == "pending"]
     return render(
         request,
         "citizens/me.html",
+        done=banners.flag_done(request, db, citizen.national_id, own_flags, lang),
         citizen=citizen,
         masked=mask_national_id(citizen.national_id),
         items=items,
@@ -301,6 +303,7 @@ def my_data(request: Request, citizen: CitizenUser, db: Db, filters: Filters) ->
         pages=max(1, math.ceil(total / PER_PAGE)),
         filters=filters,
         flags=flag_by_seq,
+        on_page={a.seq for a in items},
         can_flag=flags.flaggable,
         pending_previews=len(pending),
         asks=len(consents.open_asks(db, citizen.national_id)),
@@ -378,8 +381,9 @@ def flag_access(
 ) -> Response:
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
-        flags.raise_flag(db, citizen.principal, citizen.national_id, seq, note, lang)
-    return RedirectResponse(f"/me?lang={lang}#entry-{seq}", status_code=303)
+        flag = flags.raise_flag(db, citizen.principal, citizen.national_id, seq, note, lang)
+    done = banners.address("/me", banners.FLAG_RAISED, flag.id, lang)
+    return RedirectResponse(done, status_code=303)
 
 
 # --- consent -------------------------------------------------------------------------------
@@ -393,12 +397,14 @@ def my_consents(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
         (i.code, i.name_en if lang == "en" else i.name_zh)
         for i in catalog.search_application_items(db, "")
     ]
+    own = consents.consents_of(db, citizen.national_id)
     return render(
         request,
         "citizens/consents.html",
+        done=banners.consent_done(request, own),
         citizen=citizen,
         masked=mask_national_id(citizen.national_id),
-        consents=consents.consents_of(db, citizen.national_id),
+        consents=own,
         asks=consents.open_asks(db, citizen.national_id),
         what=lambda ask: consents.in_words(db, ask, lang),
         items=items,
@@ -417,10 +423,11 @@ def grant_consent(
     lang = get_language(request)
     last = _day(until, "until", lang)
     with transaction(get_session_factory(request)) as db:
-        consents.grant(
+        consent_id = consents.grant(
             db, citizen.principal, citizen.national_id, application_item, case_id, last, lang
         )
-    return RedirectResponse(f"/me/consents?lang={lang}", status_code=303)
+    done = banners.address("/me/consents", banners.CONSENT_GRANTED, consent_id, lang)
+    return RedirectResponse(done, status_code=303)
 
 
 @router.post("/me/consents/{consent_id}/revoke", include_in_schema=False)
@@ -428,7 +435,8 @@ def revoke_consent(request: Request, consent_id: RowId, citizen: CitizenUser) ->
     lang = get_language(request)
     with transaction(get_session_factory(request)) as db:
         consents.revoke(db, citizen.principal, citizen.national_id, consent_id, lang)
-    return RedirectResponse(f"/me/consents?lang={lang}", status_code=303)
+    done = banners.address("/me/consents", banners.CONSENT_REVOKED, consent_id, lang)
+    return RedirectResponse(done, status_code=303)
 
 
 # --- preview -------------------------------------------------------------------------------
@@ -463,14 +471,16 @@ def my_previews(request: Request, citizen: CitizenUser, db: Db) -> HTMLResponse:
         token = str(held.get("jws", "")) if isinstance(held, dict) else ""
         return pdf.why_no_pdf_for_token(db, request.app.state.settings, token, keys, lang)
 
+    own = previews.list_previews(db, citizen.national_id)
     return render(
         request,
         "citizens/previews.html",
+        done=banners.preview_done(request, own),
         predicate=predicate,
         no_pdf=no_pdf,
         citizen=citizen,
         masked=mask_national_id(citizen.national_id),
-        previews=previews.list_previews(db, citizen.national_id),
+        previews=own,
         named=lambda code: cat.name(db, code, lang),
         label=label,
     )
@@ -528,7 +538,8 @@ def _decide_preview(request: Request, citizen: Citizen, preview_id: int, approve
             case_id=view.case_id,
             dataset=view.dataset,
         )
-    return RedirectResponse(f"/me/previews?lang={lang}", status_code=303)
+    code = banners.PREVIEW_APPROVED if approve else banners.PREVIEW_DECLINED
+    return RedirectResponse(banners.address("/me/previews", code, view.id, lang), status_code=303)
 
 
 @router.post("/me/previews/{preview_id}/approve", include_in_schema=False)
@@ -641,10 +652,12 @@ def _reports_page(
     lang = get_language(request)
     events = outbox.citizen_events(db, citizen.national_id)
     cat = accesses._catalog.check(db)
+    sent = request.query_params.get("sent", "") if request.method == "GET" else ""
     return render(
         request,
         "citizens/reports.html",
         status,
+        done=banners.report_done(sent, events, intake.reference_of),
         citizen=citizen,
         masked=mask_national_id(citizen.national_id),
         events=events,
