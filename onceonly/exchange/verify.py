@@ -72,7 +72,7 @@ def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("outcome", None)
     context.setdefault("form", {})
     context.setdefault("error", "")
-    context["when"] = pdf.taipei_time
+    # times in the page's language: ``render``'s ``when``, not the PDF's Chinese-only one
     return render(request, "exchange/verify.html", status, **context)
 
 

@@ -76,7 +76,7 @@ def test_the_clerk_downloads_the_jws_and_a_signed_pdf(
         assert shown.status_code == 200
         assert "本平臺確曾製作這份 PDF 謄本" in shown.text
         assert subject not in shown.text and mask_national_id(subject) not in shown.text
-        assert "（臺北時間 UTC+8）" in shown.text
+        assert "（臺北時間）" in shown.text
         kid = re.search(r"/verify/certificates/([A-Za-z0-9_-]+)", shown.text)
         assert kid
         cert = anyone.get(f"/verify/certificates/{kid.group(1)}")
