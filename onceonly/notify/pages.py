@@ -11,6 +11,7 @@ double click, a reload) records the event once.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -27,7 +28,7 @@ from onceonly.errors import Problem
 from onceonly.i18n import t
 from onceonly.notify import intake, outbox, relays
 from onceonly.notify.events import LifeEventIn
-from onceonly.notify.kinds import EVENT_KINDS, HOUSEHOLD_KINDS
+from onceonly.notify.kinds import EVENT_KINDS, HOUSEHOLD_KINDS, EventKind
 from onceonly.notify.register_log import Reader
 from onceonly.notify.routes import cities_served_here, register_of
 from onceonly.web.deps import Db, language
@@ -80,11 +81,51 @@ def _contact(form: dict[str, str], lang: str) -> intake.Contact | None:
     )
 
 
+FORM_PROBLEM = "form"
+"""The key of a reason that names no field (the register not answering, say)."""
+
+CONTACT_LABELS = {
+    "contact_mobile": "counter.open.mobile",
+    "contact_email": "counter.open.email",
+}
+"""The contact fields' labels, as the form shows them."""
+
+
 def _errors(problem: Problem) -> dict[str, str]:
     """Reasons keyed by form field (``payload.x`` is the form's ``x``)."""
     if not problem.errors:
-        return {"kind": problem.detail or problem.title}
+        return {FORM_PROBLEM: problem.detail or problem.title}
     return {e.field.removeprefix("payload."): e.reason for e in problem.errors}
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """One line of the form's error summary: the field in the words of its label, linking to
+    it, and what is wrong; a reason naming no field of the form is said on its own."""
+
+    text: str
+    target: str | None
+
+
+def _summary(errors: dict[str, str], kind: EventKind | None, lang: str) -> list[SummaryLine]:
+    """The error summary above the form, in the form's order, each field named by its label."""
+    labels = {"kind": t("notify.counter.kind", lang)}
+    labels["national_id"] = t("notify.field.national_id", lang)
+    for name in kind.fields if kind else ():
+        labels[name] = t(f"notify.field.{name}", lang)
+    labels |= {name: t(key, lang) for name, key in CONTACT_LABELS.items()}
+    order = list(labels)
+    lines = []
+    for name, reason in sorted(
+        errors.items(), key=lambda item: order.index(item[0]) if item[0] in labels else -1
+    ):
+        if name not in labels:
+            lines.append(SummaryLine(reason, None))
+            continue
+        target = "f-kind-choice" if name == "kind" else f"f-{name}"
+        text = t("notify.counter.error_line", lang, field=labels[name], reason=reason)
+        lines.append(SummaryLine(text, target))
+    return lines
 
 
 def _page(
@@ -108,6 +149,7 @@ def _page(
         kind=kind,
         form=form,
         errors=errors or {},
+        summary=_summary(errors or {}, kind, lang),
         jurisdictions=[j for j in catalog.list_jurisdictions(db) if j.code != CENTRAL],
         jurisdiction_fields=JURISDICTION_FIELDS,
         office=catalog.get_agency(db, user.agency_code),
@@ -137,8 +179,14 @@ def _preview(
 ) -> HTMLResponse:
     """Every check, nothing recorded: the clerk and the informant see who will be told."""
     _office(db, user, lang)
+    contact_errors: dict[str, str] = {}
     try:
         _contact(form, lang)
+    except Problem as problem:  # said together with the event's own problems, if any
+        if problem.status != 422:
+            raise
+        contact_errors = _errors(problem)
+    try:
         told = intake.preview_event(
             db,
             _event(form, user),
@@ -150,7 +198,10 @@ def _preview(
     except Problem as problem:
         if problem.status not in (422, 503):
             raise
-        return _page(request, db, user, lang, form=form, errors=_errors(problem), status=422)
+        errors = _errors(problem) | contact_errors
+        return _page(request, db, user, lang, form=form, errors=errors, status=422)
+    if contact_errors:
+        return _page(request, db, user, lang, form=form, errors=contact_errors, status=422)
     return _page(
         request,
         db,
